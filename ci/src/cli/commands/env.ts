@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import { stringify } from 'yaml';
+import { getEnvironment, ENVIRONMENT_NAMES } from '../../environments.js';
+import { UsageError } from '../../errors.js';
+import { writeLine, type CliIo } from '../io.js';
+
+export function register(program: Command, io: CliIo): void {
+  const env = program.command('env').description('The dev, staging and prod environment definitions');
+  env
+    .command('show')
+    .description(`Print one environment's definition (${ENVIRONMENT_NAMES.join(', ')})`)
+    .argument('<name>', 'environment name')
+    .option('--json', 'print JSON instead of YAML')
+    .action((name: string, opts: { json?: boolean }) => {
+      let def;
+      try {
+        def = getEnvironment(name);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      writeLine(io.stdout, opts.json ? JSON.stringify(def, null, 2) : stringify(def).trimEnd());
+    });
+  env
+    .command('list')
+    .description('List the environments and what deploys to each')
+    .action(() => {
+      for (const name of ENVIRONMENT_NAMES) {
+        const d = getEnvironment(name);
+        const trig = d.trigger.kind === 'branch' ? `push to ${d.trigger.pattern}` : `tag ${d.trigger.pattern} on ${d.trigger.reachableFrom}`;
+        writeLine(io.stdout, `${name.padEnd(8)} ${trig.padEnd(22)} ${d.url}`);
+      }
+    });
+}

@@ -1,0 +1,48 @@
+/**
+ * The kgraph-ci program. Each command lives in commands/<name>.ts and registers itself here; a thrown
+ * UsageError ends in exit 2, any other failure in exit 1, both with one line on stderr.
+ */
+import { Command, CommanderError } from 'commander';
+import { EXIT_OK, EXIT_USAGE, exitCodeOf, messageOf } from '../errors.js';
+import { processIo, writeLine, type CliIo } from './io.js';
+import { register as registerEnv } from './commands/env.js';
+
+type Registrar = (program: Command, io: CliIo) => void;
+
+/** One line per command module; keep alphabetical so parallel edits merge cleanly. */
+const registrars: Registrar[] = [registerEnv];
+
+export function buildProgram(io: CliIo = processIo()): Command {
+  const program = new Command('kgraph-ci')
+    .description('The KGraph-MCP pipeline: steps, policy, environments, gates, delivery')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+  for (const register of registrars) register(program, io);
+  // Subcommands inherit exit/output behaviour so their usage errors also become exit 2.
+  const inherit = (cmd: Command) => {
+    for (const sub of cmd.commands) {
+      sub.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+      sub.showHelpAfterError();
+      inherit(sub);
+    }
+  };
+  inherit(program);
+  return program;
+}
+
+/** Runs argv (without node and script) and returns the exit code instead of exiting. */
+export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return EXIT_OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version surface as "errors" with exit code 0.
+      return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    writeLine(io.stderr, `kgraph-ci: ${messageOf(err)}`);
+    return exitCodeOf(err);
+  }
+}

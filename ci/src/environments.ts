@@ -1,0 +1,169 @@
+/**
+ * The three environments as one typed definition. Kubernetes overlays, workflows, the latency gate,
+ * the rollback watcher and the Prometheus alert rules all read from here.
+ */
+export const ENVIRONMENT_NAMES = ['dev', 'staging', 'prod'] as const;
+export type EnvironmentName = (typeof ENVIRONMENT_NAMES)[number];
+
+export type Trigger =
+  | { readonly kind: 'branch'; readonly pattern: string }
+  | { readonly kind: 'tag'; readonly pattern: string; readonly reachableFrom: string };
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+
+/** A route the latency gate drives on its own; `class` picks which thresholds hold for it. */
+export interface LatencyScenario {
+  readonly name: 'search' | 'getTool' | 'plan';
+  readonly class: 'api' | 'graph';
+  readonly method: 'GET' | 'POST';
+  /** Path on the service; `{toolId}` is filled with a tool id discovered before the run. */
+  readonly path: string;
+  readonly body?: unknown;
+}
+
+export interface LatencyThresholds {
+  /** Every route: p50 strictly below this. */
+  readonly apiP50Ms: number;
+  /** Graph routes (planning, neighbourhood): p95 strictly below this. */
+  readonly graphP95Ms: number;
+  /** Every route: errors / requests strictly below this ratio. */
+  readonly maxErrorRate: number;
+}
+
+export interface LatencyGateConfig {
+  readonly thresholds: LatencyThresholds;
+  /** Fixed request rate per scenario, so slow responses cannot hide by slowing the client. */
+  readonly requestsPerSecond: number;
+  readonly warmupSeconds: number;
+  readonly durationSeconds: number;
+  readonly connections: number;
+  /** A run that achieved less than this share of the requested rate fails closed. */
+  readonly minAchievedRateRatio: number;
+  readonly scenarios: readonly LatencyScenario[];
+}
+
+export interface RollbackTriggers {
+  /** Consecutive failed health checks that fire a rollback. */
+  readonly consecutiveHealthFailures: number;
+  readonly errorRate: { readonly above: number; readonly sustainedSeconds: number };
+  readonly p95: { readonly aboveMs: number; readonly sustainedSeconds: number };
+  /** Below this many requests in a window the window is "no data", never "healthy". */
+  readonly minRequestsPerWindow: number;
+  readonly pollSeconds: number;
+}
+
+export interface EnvironmentDefinition {
+  readonly name: EnvironmentName;
+  readonly description: string;
+  readonly trigger: Trigger;
+  readonly url: string;
+  readonly namespace: string;
+  readonly replicas: number;
+  readonly logLevel: LogLevel;
+  readonly debug: boolean;
+  /** Seed the database with generated test data after migrating (count of tools; 0 = never). */
+  readonly seedCount: number;
+  readonly requiredApprovals: number;
+  /** Plain configuration the service needs (names only). */
+  readonly requiredEnv: readonly string[];
+  /** Secret names the deploy needs present; values are never read into logs or reports. */
+  readonly requiredSecrets: readonly string[];
+  readonly latencyGate: LatencyGateConfig;
+  readonly rollback: RollbackTriggers;
+}
+
+const SCENARIOS: readonly LatencyScenario[] = [
+  { name: 'search', class: 'api', method: 'GET', path: '/api/v1/tools?q=github%20issue&limit=20' },
+  { name: 'getTool', class: 'api', method: 'GET', path: '/api/v1/tools/{toolId}' },
+  { name: 'plan', class: 'graph', method: 'POST', path: '/api/v1/plan', body: { goal: 'open a github issue from a failing test report' } },
+];
+
+const THRESHOLDS: LatencyThresholds = { apiP50Ms: 100, graphP95Ms: 500, maxErrorRate: 0.001 };
+
+const ROLLBACK: RollbackTriggers = {
+  consecutiveHealthFailures: 3,
+  errorRate: { above: 0.05, sustainedSeconds: 5 * 60 },
+  p95: { aboveMs: 2000, sustainedSeconds: 10 * 60 },
+  minRequestsPerWindow: 100,
+  pollSeconds: 15,
+};
+
+const gate = (requestsPerSecond: number, durationSeconds: number): LatencyGateConfig => ({
+  thresholds: THRESHOLDS,
+  requestsPerSecond,
+  warmupSeconds: 3,
+  durationSeconds,
+  connections: 10,
+  minAchievedRateRatio: 0.9,
+  scenarios: SCENARIOS,
+});
+
+const SERVICE_ENV = ['APP_NAME', 'ENVIRONMENT', 'LOG_LEVEL', 'DEBUG'] as const;
+const SERVICE_SECRETS = ['DATABASE_URL', 'REDIS_URL', 'API_KEYS'] as const;
+
+const definitions: readonly EnvironmentDefinition[] = [
+  {
+    name: 'dev',
+    description: 'Every push to develop; seeded with test data',
+    trigger: { kind: 'branch', pattern: 'develop' },
+    url: 'https://dev.kgraph-mcp.example.com',
+    namespace: 'kgraph-dev',
+    replicas: 1,
+    logLevel: 'debug',
+    debug: true,
+    seedCount: 200,
+    requiredApprovals: 0,
+    requiredEnv: SERVICE_ENV,
+    requiredSecrets: SERVICE_SECRETS,
+    latencyGate: gate(50, 10),
+    rollback: ROLLBACK,
+  },
+  {
+    name: 'staging',
+    description: 'Every push to release/*; production-like, gated on latency',
+    trigger: { kind: 'branch', pattern: 'release/*' },
+    url: 'https://staging.kgraph-mcp.example.com',
+    namespace: 'kgraph-staging',
+    replicas: 2,
+    logLevel: 'info',
+    debug: false,
+    seedCount: 0,
+    requiredApprovals: 0,
+    requiredEnv: SERVICE_ENV,
+    requiredSecrets: SERVICE_SECRETS,
+    latencyGate: gate(100, 20),
+    rollback: ROLLBACK,
+  },
+  {
+    name: 'prod',
+    description: 'v* tags cut from main; required reviewers, watched and rolled back automatically',
+    trigger: { kind: 'tag', pattern: 'v*', reachableFrom: 'main' },
+    url: 'https://kgraph-mcp.example.com',
+    namespace: 'kgraph-prod',
+    replicas: 3,
+    logLevel: 'warn',
+    debug: false,
+    seedCount: 0,
+    requiredApprovals: 1,
+    requiredEnv: SERVICE_ENV,
+    requiredSecrets: [...SERVICE_SECRETS, 'SENTRY_DSN'],
+    latencyGate: gate(100, 30),
+    rollback: ROLLBACK,
+  },
+];
+
+export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentDefinition>> = Object.freeze(
+  Object.fromEntries(definitions.map((d) => [d.name, d])) as Record<EnvironmentName, EnvironmentDefinition>,
+);
+
+export function isEnvironmentName(value: string): value is EnvironmentName {
+  return (ENVIRONMENT_NAMES as readonly string[]).includes(value);
+}
+
+/** The environment, or an error that lists the valid names (the CLI turns it into exit 2). */
+export function getEnvironment(name: string): EnvironmentDefinition {
+  if (!isEnvironmentName(name)) {
+    throw new RangeError(`unknown environment "${name}": expected one of ${ENVIRONMENT_NAMES.join(', ')}`);
+  }
+  return ENVIRONMENTS[name];
+}

@@ -1,0 +1,3 @@
+export * from './steps.js';
+export * from './environments.js';
+export * from './errors.js';

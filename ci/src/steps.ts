@@ -1,0 +1,215 @@
+/**
+ * The pipeline's steps, defined once. The host runner (`kgraph-ci run`), the Dagger module, the
+ * workflows and the README are all checked against this table, so it stays plain, typed data.
+ */
+export const SERVICE_NAMES = ['postgres', 'redis'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+export const STEP_NAMES = [
+  'lint',
+  'typecheck',
+  'test',
+  'integrationTest',
+  'build',
+  'scan',
+  'latencyGate',
+  'deploy',
+  'rollback',
+  'release',
+] as const;
+export type StepName = (typeof STEP_NAMES)[number];
+
+/** check: verifies the tree; artifact: produces or inspects what ships; delivery: changes the world. */
+export type StepKind = 'check' | 'artifact' | 'delivery';
+
+export interface StepDefinition {
+  readonly name: StepName;
+  /** kebab-case name, as the Dagger CLI and the workflows spell functions (`integration-test`). */
+  readonly cliName: string;
+  readonly description: string;
+  readonly kind: StepKind;
+  /** argv arrays run in order from the repository root; `${param}` is filled from `params`. */
+  readonly commands: readonly (readonly string[])[];
+  /** Parameters a caller must supply (for example the environment of a deploy). */
+  readonly params: readonly string[];
+  readonly services: readonly ServiceName[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly dependsOn: readonly StepName[];
+  /** Paths (relative to $HOME or the repository) worth keeping between runs. */
+  readonly cachePaths: readonly string[];
+  readonly timeoutSeconds: number;
+  /** Part of `kgraph-ci run all`, the pipeline's main job. Delivery steps never are. */
+  readonly inAll: boolean;
+}
+
+const NPM_CACHE = '~/.npm';
+const ciCli = (...args: string[]): string[] => ['npx', '--no-install', 'kgraph-ci', ...args];
+
+const table: readonly StepDefinition[] = [
+  {
+    name: 'lint',
+    cliName: 'lint',
+    description: 'ESLint with typescript-eslint over every workspace, no warnings allowed',
+    kind: 'check',
+    commands: [['npm', 'run', 'lint', '--', '--cache', '--cache-location', 'node_modules/.cache/eslint/']],
+    params: [],
+    services: [],
+    env: {},
+    dependsOn: [],
+    cachePaths: [NPM_CACHE, 'node_modules/.cache/eslint'],
+    timeoutSeconds: 300,
+    inAll: true,
+  },
+  {
+    name: 'typecheck',
+    cliName: 'typecheck',
+    description: 'tsc --noEmit over app, ci, bench and tests, then over the Dagger module',
+    kind: 'check',
+    commands: [['npm', 'run', 'typecheck']],
+    params: [],
+    services: [],
+    env: {},
+    dependsOn: [],
+    cachePaths: [NPM_CACHE],
+    timeoutSeconds: 300,
+    inAll: true,
+  },
+  {
+    name: 'test',
+    cliName: 'test',
+    description: 'Unit tests (vitest project "unit"): pure logic, no services',
+    kind: 'check',
+    commands: [['npx', '--no-install', 'vitest', 'run', '--project', 'unit']],
+    params: [],
+    services: [],
+    env: { NODE_ENV: 'test' },
+    dependsOn: [],
+    cachePaths: [NPM_CACHE],
+    timeoutSeconds: 600,
+    inAll: true,
+  },
+  {
+    name: 'integrationTest',
+    cliName: 'integration-test',
+    description: 'Integration tests (vitest project "integration") against real Postgres and Redis',
+    kind: 'check',
+    commands: [['npx', '--no-install', 'vitest', 'run', '--project', 'integration']],
+    params: [],
+    services: ['postgres', 'redis'],
+    env: { NODE_ENV: 'test' },
+    dependsOn: [],
+    cachePaths: [NPM_CACHE],
+    timeoutSeconds: 900,
+    inAll: true,
+  },
+  {
+    name: 'build',
+    cliName: 'build',
+    description: 'Compile the service (app/dist); the Dagger path builds app/Dockerfile instead',
+    kind: 'artifact',
+    commands: [['npm', 'run', 'build', '-w', 'app']],
+    params: [],
+    services: [],
+    env: {},
+    dependsOn: ['typecheck'],
+    cachePaths: [NPM_CACHE],
+    timeoutSeconds: 600,
+    inAll: true,
+  },
+  {
+    name: 'scan',
+    cliName: 'scan',
+    description: 'Secret scan of the tree, Dockerfile policy and a dependency audit (fails closed offline)',
+    kind: 'artifact',
+    commands: [ciCli('scan')],
+    params: [],
+    services: [],
+    env: {},
+    dependsOn: ['build'],
+    cachePaths: [NPM_CACHE],
+    timeoutSeconds: 600,
+    inAll: true,
+  },
+  {
+    name: 'latencyGate',
+    cliName: 'latency-gate',
+    description: "Serve the built service on fresh Postgres and Redis and hold it to the environment's latency thresholds",
+    kind: 'artifact',
+    commands: [ciCli('gate', 'latency', '--serve', '--env', '${env}')],
+    params: ['env'],
+    services: ['postgres', 'redis'],
+    env: { NODE_ENV: 'test' },
+    dependsOn: ['build'],
+    cachePaths: [NPM_CACHE],
+    timeoutSeconds: 900,
+    inAll: true,
+  },
+  {
+    name: 'deploy',
+    cliName: 'deploy',
+    description: 'Checklist, migrations, kubectl apply, rollout wait, smoke test and latency gate; rolls back on failure',
+    kind: 'delivery',
+    commands: [ciCli('deploy', '--env', '${env}', '--image', '${image}')],
+    params: ['env', 'image'],
+    services: [],
+    env: {},
+    dependsOn: [],
+    cachePaths: [],
+    timeoutSeconds: 1800,
+    inAll: false,
+  },
+  {
+    name: 'rollback',
+    cliName: 'rollback',
+    description: 'Roll an environment back to its previous revision or to a given released version',
+    kind: 'delivery',
+    commands: [ciCli('rollback', '--env', '${env}')],
+    params: ['env'],
+    services: [],
+    env: {},
+    dependsOn: [],
+    cachePaths: [],
+    timeoutSeconds: 900,
+    inAll: false,
+  },
+  {
+    name: 'release',
+    cliName: 'release',
+    description: 'Validate a v* tag on main and create or update its GitHub release with generated notes',
+    kind: 'delivery',
+    commands: [ciCli('release', '--tag', '${tag}')],
+    params: ['tag'],
+    services: [],
+    env: {},
+    dependsOn: [],
+    cachePaths: [],
+    timeoutSeconds: 300,
+    inAll: false,
+  },
+];
+
+export const STEPS: Readonly<Record<StepName, StepDefinition>> = Object.freeze(
+  Object.fromEntries(table.map((s) => [s.name, s])) as Record<StepName, StepDefinition>,
+);
+
+export function isStepName(value: string): value is StepName {
+  return (STEP_NAMES as readonly string[]).includes(value);
+}
+
+/** Accepts `integrationTest` or `integration-test`; undefined when neither names a step. */
+export function findStep(name: string): StepDefinition | undefined {
+  return table.find((s) => s.name === name || s.cliName === name);
+}
+
+export function stepsInAll(): StepDefinition[] {
+  return table.filter((s) => s.inAll);
+}
+
+/** Fills `${param}` placeholders; a missing parameter is an error naming it, never an empty string. */
+export function resolveCommands(step: StepDefinition, params: Readonly<Record<string, string>>): string[][] {
+  const missing = step.params.filter((p) => params[p] === undefined || params[p] === '');
+  if (missing.length > 0) {
+    throw new Error(`step ${step.name} needs ${missing.map((m) => `--${m}`).join(', ')}`);
+  }
+  return step.commands.map((argv) => argv.map((arg) => arg.replace(/\$\{(\w+)\}/g, (_, p: string) => params[p] ?? '')));
+}

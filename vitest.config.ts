@@ -1,0 +1,27 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects, one per pipeline step: `unit` needs nothing, `integration` needs Postgres and Redis
+// (the step table in ci/src/steps.ts says so; the runner and the Dagger module provide them).
+const integration = ['**/*.int.test.ts'];
+const globalSetup = ['testkit/global-setup.ts'];
+const exclude = ['**/node_modules/**', '**/dist/**', 'dagger/sdk/**'];
+
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: 'unit', globalSetup, include: ['**/*.test.ts'], exclude: [...exclude, ...integration] } },
+      {
+        test: {
+          name: 'integration',
+          globalSetup,
+          include: integration,
+          exclude,
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          // Each file gets its own database; two workers keep the 2-core machines busy without thrashing.
+          maxWorkers: 2,
+        },
+      },
+    ],
+  },
+});
