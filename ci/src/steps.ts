@@ -206,7 +206,10 @@ export function stepsInAll(): StepDefinition[] {
 }
 
 /** Fills `${param}` placeholders; a missing parameter is an error naming it, never an empty string. */
-export function resolveCommands(step: StepDefinition, params: Readonly<Record<string, string>>): string[][] {
+export function resolveCommands(
+  step: Pick<StepDefinition, 'params' | 'commands'> & { readonly name: string },
+  params: Readonly<Record<string, string>>,
+): string[][] {
   const missing = step.params.filter((p) => params[p] === undefined || params[p] === '');
   if (missing.length > 0) {
     throw new Error(`step ${step.name} needs ${missing.map((m) => `--${m}`).join(', ')}`);

@@ -1,0 +1,116 @@
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { getEnvironment } from '../../environments.js';
+import { FailedError, UsageError } from '../../errors.js';
+import { headCommit } from '../../policy/git.js';
+import { appendJobSummary } from '../../report/summary.js';
+import { STEPS } from '../../steps.js';
+import { SelectionError, selectSteps, validateTable } from '../../runner/graph.js';
+import { DEFAULT_RUN_REPORT, runSummaryMarkdown, writeJsonReport } from '../../runner/report.js';
+import { runPipeline } from '../../runner/run.js';
+import { ephemeralProvider, externalProvider, servicesModeFromEnv } from '../../runner/services.js';
+import { writeLine, type CliIo } from '../io.js';
+
+export interface RunCommandOptions {
+  keep?: boolean;
+  json: string;
+  env: string;
+  param: string[];
+  concurrency?: string;
+  sequential?: boolean;
+  deps: boolean;
+  services: boolean;
+  sweep?: string;
+}
+
+export function parseParams(pairs: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of pairs) {
+    const m = /^([A-Za-z]\w*)=(.*)$/s.exec(p);
+    if (!m) throw new UsageError(`--param expects name=value, got "${p}"`);
+    out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
+export function parseConcurrency(value: string | undefined, sequential: boolean | undefined): number {
+  if (sequential) {
+    if (value !== undefined) throw new UsageError('use either --sequential or --concurrency, not both');
+    return 1;
+  }
+  if (value === undefined) return availableParallelism();
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--concurrency must be an integer from 1 to 64, got "${value}"`);
+  return n;
+}
+
+export function register(program: Command, io: CliIo): void {
+  program
+    .command('run')
+    .description('Run pipeline steps on this machine (dependencies first, independent steps in parallel); "all" = the main job')
+    .argument('[steps...]', `step names or cliNames, or all (${Object.keys(STEPS).join(', ')})`)
+    .option('--keep', 'keep the ephemeral databases and Redis prefixes and print how to connect')
+    .option('--json <file>', 'write the machine-readable run report here', DEFAULT_RUN_REPORT)
+    .option('--env <name>', 'environment for steps that take one (latencyGate)', 'dev')
+    .option('--param <name=value>', 'another step parameter (repeatable), e.g. --param image=ghcr.io/x:1', (v: string, acc: string[]) => [...acc, v], [])
+    .option('--concurrency <n>', 'steps run at once (default: the number of cores)')
+    .option('--sequential', 'one step at a time (same as --concurrency 1)')
+    .option('--no-deps', 'run only the named steps, not what they depend on (callers that order steps themselves)')
+    .addOption(
+      new Option('--no-services', 'use DATABASE_URL / REDIS_URL as given instead of creating ephemeral ones (containers); also KGRAPH_SERVICES=external'),
+    )
+    .option('--sweep <runId>', 'remove the databases and Redis keys a run left behind (after --keep or a crash), then exit')
+    .action(async (names: string[], opts: RunCommandOptions) => {
+      const env = io.env;
+      const mode = (() => {
+        try {
+          return opts.services === false ? 'external' : (servicesModeFromEnv(env) ?? 'ephemeral');
+        } catch (err) {
+          throw new UsageError((err as Error).message);
+        }
+      })();
+      const provider = mode === 'external' ? externalProvider(env) : ephemeralProvider(env);
+      if (opts.sweep !== undefined) {
+        if (!/^[a-z0-9]{4,40}$/.test(opts.sweep)) throw new UsageError(`--sweep expects a run id like "lq3x9a1b2c3", got "${opts.sweep}"`);
+        await provider.sweep(opts.sweep);
+        writeLine(io.stdout, `removed what run ${opts.sweep} left behind`);
+        return;
+      }
+      const problems = validateTable(Object.values(STEPS));
+      if (problems.length > 0) throw new UsageError(`the step table is broken: ${problems.join('; ')}`);
+      let steps;
+      try {
+        getEnvironment(opts.env);
+        steps = selectSteps(Object.values(STEPS), names, { withDependencies: opts.deps });
+      } catch (err) {
+        if (err instanceof SelectionError || err instanceof RangeError) throw new UsageError(err.message);
+        throw err;
+      }
+      const params = { env: opts.env, ...parseParams(opts.param) };
+      const concurrency = parseConcurrency(opts.concurrency, opts.sequential);
+      const commit = await headCommit(io.cwd);
+      writeLine(io.stdout, `kgraph-ci run: ${steps.map((s) => s.name).join(', ')} (concurrency ${concurrency}, services ${mode})`);
+      const report = await runPipeline({
+        steps,
+        params,
+        concurrency,
+        cwd: io.cwd,
+        env,
+        out: io.stdout,
+        services: provider,
+        keep: opts.keep ?? false,
+        handleSignals: true,
+        ...(commit ? { commit } : {}),
+      });
+      const jsonPath = resolve(io.cwd, opts.json);
+      await writeJsonReport(jsonPath, report);
+      writeLine(io.stdout, `report: ${opts.json}`);
+      if (await appendJobSummary(runSummaryMarkdown(report), env)) writeLine(io.stdout, 'job summary written');
+      if (report.interrupted) throw new FailedError(`interrupted by ${report.interrupted}; services removed${opts.keep ? ' (except --keep)' : ''}`);
+      if (!report.ok) {
+        const bad = report.steps.filter((s) => s.status !== 'passed').map((s) => `${s.name} ${s.status}`);
+        throw new FailedError(`pipeline failed: ${bad.join(', ')}`);
+      }
+    });
+}

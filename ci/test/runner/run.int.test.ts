@@ -1,0 +1,166 @@
+/**
+ * The runner with real Postgres and Redis: ephemeral services per step, removed at the end (also on
+ * failure, --keep aside), and on SIGINT/SIGTERM of a real child process; plus a real project step.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } from '../../src/services/ephemeral.js';
+import { runPipeline, type RunReport } from '../../src/runner/run.js';
+import { ephemeralProvider, externalProvider } from '../../src/runner/services.js';
+import { alive, captureStream, fixtureStep, serviceUserScript } from './fixtures/steps.js';
+
+const repo = resolve(import.meta.dirname, '../../..');
+const serverUrl = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
+const redisUrl = process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
+let dir: string;
+let admin: pg.Client;
+let redis: Redis;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'kgraph-runner-int-'));
+  admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  redis = new Redis(redisUrl);
+});
+afterAll(async () => {
+  await admin?.end();
+  redis?.disconnect();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const dbExists = async (name: string) => (await admin.query('select 1 from pg_database where datname = $1', [name])).rowCount === 1;
+const readyLine = (text: string) => {
+  const m = /│ READY (\S+) (\S+) (\d+)/.exec(text);
+  if (!m) throw new Error(`no READY line in:\n${text}`);
+  return { db: m[1]!, prefix: m[2]!, pid: Number(m[3]) };
+};
+// Sub-ids of the test run, so the global sweep also catches anything a failing test leaves.
+const subRunId = (tag: string) => `${inject('kgraphRunId')}x${tag}`.slice(0, 40);
+
+describe('runner services', () => {
+  it('gives a step a fresh database and Redis prefix and removes them after, also when it fails', async () => {
+    const out = captureStream();
+    const report = await runPipeline({
+      steps: [
+        fixtureStep('user', serviceUserScript(0), { services: ['postgres', 'redis'] }),
+        fixtureStep('failer', `${serviceUserScript(0)}; setTimeout(() => process.exit(4), 300)`, { services: ['postgres', 'redis'] }),
+      ],
+      concurrency: 2,
+      cwd: repo,
+      env: process.env,
+      out: out.stream,
+      services: ephemeralProvider(process.env),
+      heartbeatMs: 0,
+      runId: subRunId('a'),
+    });
+    expect(report.steps.map((s) => s.status)).toEqual(['passed', 'failed']);
+    const lines = out.text().split('\n').filter((l) => /│ READY /.test(l));
+    expect(lines).toHaveLength(2);
+    const [a, b] = lines.map(readyLine);
+    expect(a!.db).not.toBe(b!.db);
+    expect(a!.db).toMatch(/^kgraph_eph_/);
+    for (const r of [a!, b!]) {
+      expect(await dbExists(r.db)).toBe(false);
+      expect(await redis.keys(`${r.prefix}*`)).toEqual([]);
+    }
+  });
+
+  it('keeps them with keep, says how to connect, and the sweep removes them', async () => {
+    const out = captureStream();
+    const runId = subRunId('k');
+    const report = await runPipeline({
+      steps: [fixtureStep('user', serviceUserScript(0), { services: ['postgres', 'redis'] })],
+      concurrency: 1,
+      cwd: repo,
+      env: process.env,
+      out: out.stream,
+      services: ephemeralProvider(process.env),
+      heartbeatMs: 0,
+      keep: true,
+      runId,
+    });
+    const r = readyLine(out.text());
+    expect(report.keptServices?.join('\n')).toContain(r.db);
+    expect(out.text()).toContain(`kgraph-ci run --sweep ${runId}`);
+    expect(await dbExists(r.db)).toBe(true);
+    expect(await redis.get(`${r.prefix}marker`)).toBe('1');
+    await ephemeralProvider(process.env).sweep(runId);
+    expect(await dbExists(r.db)).toBe(false);
+    expect(await redis.keys(`${r.prefix}*`)).toEqual([]);
+  });
+
+  it('uses external services as given, and fails a step clearly when they are missing', async () => {
+    const out = captureStream();
+    const report = await runPipeline({
+      steps: [fixtureStep('ext', 'console.log("DB=" + process.env.DATABASE_URL)', { services: ['postgres'] })],
+      concurrency: 1,
+      cwd: repo,
+      env: { ...process.env, DATABASE_URL: 'postgres://u@db.example:5432/given' },
+      out: out.stream,
+      services: externalProvider({ DATABASE_URL: 'postgres://u@db.example:5432/given' }),
+      heartbeatMs: 0,
+    });
+    expect(report.ok).toBe(true);
+    expect(out.text()).toContain('DB=postgres://u@db.example:5432/given');
+    const missing = await runPipeline({
+      steps: [fixtureStep('ext', '0', { services: ['postgres', 'redis'] })],
+      concurrency: 1,
+      cwd: repo,
+      env: {},
+      out: captureStream().stream,
+      services: externalProvider({}),
+      heartbeatMs: 0,
+    });
+    expect(missing.steps[0]!.reason).toBe('services: external services: DATABASE_URL, REDIS_URL not set (needed by postgres, redis)');
+  });
+});
+
+describe.each(['SIGTERM', 'SIGINT'] as const)('a real child runner receiving %s', (sig) => {
+  it('stops the step, skips the rest and removes its services', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'ci/test/runner/fixtures/interrupt-pipeline.ts', subRunId(sig.slice(3).toLowerCase())], {
+      cwd: repo,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let text = '';
+    child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (text += d.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const deadline = Date.now() + 30_000;
+    while (!text.includes('│ READY') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const r = readyLine(text);
+    expect(await dbExists(r.db)).toBe(true);
+    child.kill(sig);
+    expect(await exited).toBe(130);
+    const report = JSON.parse(/REPORT (.*)/.exec(text)![1]!) as RunReport;
+    expect(report.interrupted).toBe(sig);
+    expect(report.steps.map((s) => s.status)).toEqual(['cancelled', 'skipped']);
+    expect(text).toContain(`received ${sig}`);
+    expect(text).not.toContain('after ran');
+    expect(await dbExists(r.db)).toBe(false);
+    expect(await redis.keys(`${r.prefix}*`)).toEqual([]);
+    expect(alive(r.pid)).toBe(false);
+  });
+});
+
+describe('kgraph-ci run on this project', () => {
+  it('runs the real typecheck step and writes the JSON report', async () => {
+    const json = join(dir, 'run.json');
+    const child = spawn(process.execPath, ['ci/bin/kgraph-ci.js', 'run', 'typecheck', '--json', json], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (text += d.toString()));
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    // Another engineer's half-written file may break typecheck; the runner must then say so with exit 1.
+    const report = JSON.parse(await readFile(json, 'utf8')) as RunReport;
+    expect(report.steps.map((s) => s.name)).toEqual(['typecheck']);
+    expect(code).toBe(report.ok ? 0 : 1);
+    expect(text).toMatch(/^typecheck │ > tsc -p tsconfig.json --noEmit$/m);
+    expect(text).toMatch(/^typecheck\s+(passed|failed)\s+\d/m);
+    expect(report.commit).toMatch(/^[0-9a-f]{40}$/);
+  }, 120_000);
+});
