@@ -6,12 +6,14 @@ import { Command, CommanderError } from 'commander';
 import { EXIT_OK, EXIT_USAGE, exitCodeOf, messageOf } from '../errors.js';
 import { processIo, writeLine, type CliIo } from './io.js';
 import { register as registerEnv } from './commands/env.js';
+import { register as registerPolicy } from './commands/policy.js';
 import { register as registerRun } from './commands/run.js';
+import { register as registerShell } from './commands/shell.js';
 
 type Registrar = (program: Command, io: CliIo) => void;
 
 /** One line per command module; keep alphabetical so parallel edits merge cleanly. */
-const registrars: Registrar[] = [registerEnv, registerRun];
+const registrars: Registrar[] = [registerEnv, registerPolicy, registerRun, registerShell];
 
 export function buildProgram(io: CliIo = processIo()): Command {
   const program = new Command('kgraph-ci')
