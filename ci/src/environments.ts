@@ -50,6 +50,8 @@ export interface RollbackTriggers {
   /** Below this many requests in a window the window is "no data", never "healthy". */
   readonly minRequestsPerWindow: number;
   readonly pollSeconds: number;
+  /** Error rate and p95 are measured over this trailing window (the `[1m]` of the alert rules); must hold for `sustainedSeconds`. */
+  readonly rateWindowSeconds: number;
 }
 
 export interface EnvironmentDefinition {
@@ -86,6 +88,7 @@ const ROLLBACK: RollbackTriggers = {
   p95: { aboveMs: 2000, sustainedSeconds: 10 * 60 },
   minRequestsPerWindow: 100,
   pollSeconds: 15,
+  rateWindowSeconds: 60,
 };
 
 const gate = (requestsPerSecond: number, durationSeconds: number): LatencyGateConfig => ({

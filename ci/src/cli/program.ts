@@ -5,15 +5,21 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT_OK, EXIT_USAGE, exitCodeOf, messageOf } from '../errors.js';
 import { processIo, writeLine, type CliIo } from './io.js';
+import { register as registerDeploy } from './commands/deploy.js';
 import { register as registerEnv } from './commands/env.js';
+import { register as registerGithub } from './commands/github.js';
 import { register as registerPolicy } from './commands/policy.js';
+import { register as registerRelease } from './commands/release.js';
+import { register as registerReport } from './commands/report.js';
+import { register as registerRollback } from './commands/rollback.js';
 import { register as registerRun } from './commands/run.js';
 import { register as registerShell } from './commands/shell.js';
+import { register as registerWatch } from './commands/watch.js';
 
 type Registrar = (program: Command, io: CliIo) => void;
 
 /** One line per command module; keep alphabetical so parallel edits merge cleanly. */
-const registrars: Registrar[] = [registerEnv, registerPolicy, registerRun, registerShell];
+const registrars: Registrar[] = [registerDeploy, registerEnv, registerGithub, registerPolicy, registerRelease, registerReport, registerRollback, registerRun, registerShell, registerWatch];
 
 export function buildProgram(io: CliIo = processIo()): Command {
   const program = new Command('kgraph-ci')

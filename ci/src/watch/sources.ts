@@ -1,0 +1,126 @@
+/**
+ * Where the watcher's observations come from: the service's /healthz and /metrics, or a Prometheus
+ * query API. Thin I/O; what the numbers mean is decided in rollback/.
+ */
+import type { EnvironmentDefinition } from '../environments.js';
+import { bucketsOf, type Bucket } from '../metrics/histogram.js';
+import { parsePromText, type PromSample } from '../metrics/prom-text.js';
+import { isApiRoute, isServerError, triggerQueries } from '../rollback/promql.js';
+import type { PollResult } from '../rollback/monitor.js';
+import type { TrafficSnapshot, WindowTraffic } from '../rollback/window.js';
+
+export type Fetch = typeof fetch;
+
+/** The API's cumulative counters in one /metrics exposition (pure). */
+export function snapshotFromSamples(samples: readonly PromSample[], at: number): TrafficSnapshot {
+  let requests = 0;
+  let errors = 0;
+  let processStart: number | undefined;
+  for (const s of samples) {
+    if (s.name === 'http_requests_total' && isApiRoute(s.labels.route)) {
+      requests += s.value;
+      if (isServerError(s.labels.status_code)) errors += s.value;
+    } else if (s.name === 'process_start_time_seconds') {
+      processStart = s.value;
+    }
+  }
+  const buckets = bucketsOf(samples, 'http_request_duration_seconds', (l) => isApiRoute(l.route));
+  return { at, processStart, requests, errors, buckets };
+}
+
+type ErrLike = { name?: string; message?: string; code?: string; cause?: ErrLike; errors?: ErrLike[] };
+/** fetch wraps the useful part (ECONNREFUSED, …) in `cause`, sometimes inside an AggregateError. */
+const describe = (err: unknown): string => {
+  const e = err as ErrLike;
+  if (e.name === 'TimeoutError') return 'timed out';
+  const c = e.cause;
+  return c?.code ?? c?.errors?.[0]?.code ?? c?.message ?? e.message ?? String(err);
+};
+
+/** True only for a 2xx within the timeout; refused connections and timeouts are failures. */
+export async function checkHealth(fetchFn: Fetch, baseUrl: string, timeoutMs: number): Promise<{ ok: boolean; detail: string }> {
+  try {
+    const res = await fetchFn(new URL('/healthz', baseUrl), { signal: AbortSignal.timeout(timeoutMs) });
+    await res.body?.cancel();
+    return { ok: res.ok, detail: `HTTP ${res.status}` };
+  } catch (err) {
+    return { ok: false, detail: describe(err) };
+  }
+}
+
+export async function scrapeMetrics(fetchFn: Fetch, baseUrl: string, timeoutMs: number, at: () => number): Promise<TrafficSnapshot | { problem: string }> {
+  try {
+    const res = await fetchFn(new URL('/metrics', baseUrl), { signal: AbortSignal.timeout(timeoutMs) });
+    const text = await res.text();
+    if (!res.ok) return { problem: `/metrics answered HTTP ${res.status}` };
+    return snapshotFromSamples(parsePromText(text), at());
+  } catch (err) {
+    return { problem: `/metrics: ${describe(err)}` };
+  }
+}
+
+interface PromVector {
+  status: string;
+  error?: string;
+  data?: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] };
+}
+
+async function instantQuery(fetchFn: Fetch, promUrl: string, query: string, timeoutMs: number): Promise<PromVector['data'] & object> {
+  const url = new URL('/api/v1/query', promUrl);
+  url.searchParams.set('query', query);
+  const res = await fetchFn(url, { signal: AbortSignal.timeout(timeoutMs) });
+  const body = (await res.json().catch(() => ({ status: 'error', error: `HTTP ${res.status}, not JSON` }))) as PromVector;
+  if (!res.ok || body.status !== 'success' || !body.data) throw new Error(`prometheus query failed: ${body.error ?? `HTTP ${res.status}`}`);
+  if (body.data.resultType !== 'vector') throw new Error(`prometheus answered a ${body.data.resultType}, expected a vector`);
+  return body.data;
+}
+
+const scalarOf = (data: { result: { value: [number, string] }[] }) => (data.result[0] ? Number(data.result[0].value[1]) : 0);
+
+/** The trailing window straight from Prometheus (it already handles resets per series, across pods). */
+export async function queryPrometheusWindow(
+  fetchFn: Fetch,
+  promUrl: string,
+  env: Pick<EnvironmentDefinition, 'namespace' | 'rollback'>,
+  timeoutMs: number,
+): Promise<WindowTraffic | { problem: string }> {
+  const q = triggerQueries(env);
+  try {
+    const [req, err, bk] = await Promise.all([q.requests, q.errors, q.buckets].map((x) => instantQuery(fetchFn, promUrl, x, timeoutMs)));
+    const buckets: Bucket[] = bk!.result
+      .map((r) => ({ le: r.metric.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(r.metric.le), count: Number(r.value[1]) }))
+      .filter((b) => !Number.isNaN(b.le))
+      .sort((a, b) => a.le - b.le);
+    // Kept fractional (increase() extrapolates) so the comparisons match the alert rules exactly.
+    return { requests: scalarOf(req!), errors: scalarOf(err!), buckets, spanSeconds: env.rollback.rateWindowSeconds, resets: 0 };
+  } catch (err) {
+    return { problem: describe(err) };
+  }
+}
+
+export interface PollerOptions {
+  readonly url: string;
+  /** Read traffic from this Prometheus instead of the service's /metrics. */
+  readonly prometheusUrl?: string;
+  readonly env: Pick<EnvironmentDefinition, 'namespace' | 'rollback'>;
+  readonly timeoutMs: number;
+  readonly fetch?: Fetch;
+  readonly now?: () => number;
+  /** Health check failures are logged here with their cause (the evaluator only sees ok / not ok). */
+  readonly onHealthFailure?: (detail: string) => void;
+}
+
+/** One poll: the health check and the traffic read, side by side. */
+export function servicePoller(o: PollerOptions): (at: number) => Promise<PollResult> {
+  const f = o.fetch ?? fetch;
+  const now = o.now ?? Date.now;
+  return async (at) => {
+    const [health, traffic] = await Promise.all([
+      checkHealth(f, o.url, o.timeoutMs),
+      o.prometheusUrl ? queryPrometheusWindow(f, o.prometheusUrl, o.env, o.timeoutMs) : scrapeMetrics(f, o.url, o.timeoutMs, now),
+    ]);
+    if (!health.ok) o.onHealthFailure?.(health.detail);
+    if ('problem' in traffic) return { at, health: health.ok, problem: traffic.problem };
+    return 'at' in traffic ? { at, health: health.ok, snapshot: traffic } : { at, health: health.ok, window: traffic };
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * The rollback watcher: poll on a fixed schedule, feed the evaluator, log state changes, and on the
+ * first trigger run the rollback action exactly once and stop. Clock, sources and action are injected.
+ */
+import type { RollbackTriggers } from '../environments.js';
+import type { Firing, TriggerName, TriggerStatus } from '../rollback/evaluator.js';
+import { initialMonitor, monitorStep, type PollResult } from '../rollback/monitor.js';
+
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const systemClock: Clock = { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms))) };
+
+export interface WatchOptions {
+  readonly triggers: RollbackTriggers;
+  readonly durationSeconds: number;
+  /** One observation; gets the poll's timestamp. Must not throw (sources report problems in the result). */
+  readonly poll: (at: number) => Promise<PollResult>;
+  /** Runs once, on the first trigger. */
+  readonly rollback: (firing: readonly Firing[]) => Promise<void>;
+  readonly log: (line: string) => void;
+  readonly clock?: Clock;
+  /** A status line every this many polls, so a long watch shows it is alive (0 = never). */
+  readonly heartbeatPolls?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface WatchResult {
+  readonly outcome: 'healthy' | 'triggered' | 'aborted';
+  readonly firing: readonly Firing[];
+  readonly polls: number;
+  readonly statuses?: Readonly<Record<TriggerName, TriggerStatus>>;
+  /** Set when the rollback action itself failed. */
+  readonly rollbackError?: string;
+  readonly reason: string;
+}
+
+const summary = (s: Readonly<Record<TriggerName, TriggerStatus>>) =>
+  Object.values(s)
+    .map((x) => `${x.trigger}=${x.state}`)
+    .join(' ');
+
+export async function watch(o: WatchOptions): Promise<WatchResult> {
+  const clock = o.clock ?? systemClock;
+  const pollMs = o.triggers.pollSeconds * 1000;
+  const start = clock.now();
+  const end = start + o.durationSeconds * 1000;
+  let state = initialMonitor();
+  let polls = 0;
+  for (;;) {
+    if (o.signal?.aborted) return { outcome: 'aborted', firing: [], polls, statuses: state.statuses, reason: 'watch aborted' };
+    const at = clock.now();
+    const step = monitorStep(o.triggers, state, await o.poll(at));
+    state = step.state;
+    polls++;
+    const stamp = new Date(at).toISOString();
+    for (const c of step.changes) o.log(`${stamp} ${c}`);
+    if (o.heartbeatPolls && polls % o.heartbeatPolls === 0) o.log(`${stamp} poll ${polls}: ${summary(step.evaluation.statuses)}`);
+    const firing = step.evaluation.firing;
+    if (firing.length > 0) {
+      const reason = firing.map((f) => f.reason).join('; ');
+      o.log(`${stamp} TRIGGER ${reason}; running the rollback action`);
+      try {
+        await o.rollback(firing);
+        o.log(`${new Date(clock.now()).toISOString()} rollback action finished`);
+        return { outcome: 'triggered', firing, polls, statuses: step.evaluation.statuses, reason };
+      } catch (err) {
+        const rollbackError = err instanceof Error ? err.message : String(err);
+        o.log(`${new Date(clock.now()).toISOString()} rollback action FAILED: ${rollbackError}`);
+        return { outcome: 'triggered', firing, polls, statuses: step.evaluation.statuses, reason, rollbackError };
+      }
+    }
+    if (at >= end) break;
+    // Fixed schedule from the start: a slow poll does not push every later poll back.
+    const next = start + Math.ceil((clock.now() - start + 1) / pollMs) * pollMs;
+    await clock.sleep(Math.min(next, end) - clock.now());
+  }
+  return { outcome: 'healthy', firing: [], polls, statuses: state.statuses, reason: `no trigger fired in ${o.durationSeconds}s (${polls} polls)` };
+}
