@@ -1,0 +1,162 @@
+/**
+ * buildApp(config, deps): the whole HTTP service as a library, with its Postgres pool and Redis client
+ * injected, so tests drive it through `inject` and main.ts only wires processes, signals and sockets.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import type pg from 'pg';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { AppConfig } from './config.js';
+import { makeErrorHandler } from './errors.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { RedisCache, type CacheLike } from './cache.js';
+import { FaultState } from './faults.js';
+import { redisRateLimitStore } from './rate-limit-store.js';
+import { apiKeyChecker, presentedKey } from './auth.js';
+import { healthRoutes } from './routes/health.js';
+import { apiRoutes } from './routes/api.js';
+import { faultRoutes } from './routes/faults.js';
+
+export interface AppDeps {
+  readonly pool: pg.Pool;
+  readonly redis: Redis;
+  /** A pino logger; by default one is made from the config (JSON to stdout). */
+  readonly logger?: Logger;
+  readonly random?: () => number;
+}
+
+export interface AppState {
+  shuttingDown: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    apiKeyId?: string;
+  }
+}
+
+export const BODY_LIMIT = 64 * 1024;
+
+/** Paths whose values must never reach a log line. */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers["x-api-key"]',
+  'req.headers.cookie',
+  'headers.authorization',
+  'headers["x-api-key"]',
+  '*.apiKey',
+  '*.apiKeys',
+  '*.password',
+  '*.databaseUrl',
+  '*.redisUrl',
+  '*.sentryDsn',
+];
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function loggerOptions(config: AppConfig): NonNullable<Exclude<FastifyServerOptions['logger'], boolean>> {
+  return {
+    level: config.logLevel,
+    base: { app: config.appName, env: config.environment },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+  };
+}
+
+export interface BuiltApp {
+  readonly app: FastifyInstance;
+  readonly state: AppState;
+  readonly metrics: Metrics;
+  readonly faults: FaultState;
+  readonly cache: CacheLike;
+}
+
+export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltApp> {
+  const exposeErrors = config.environment === 'dev' && config.debug;
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: loggerOptions(config) }),
+    bodyLimit: BODY_LIMIT,
+    // A request id from the caller is kept only if it is short and plain; otherwise we make one.
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const h = req.headers['x-request-id'];
+      return typeof h === 'string' && REQUEST_ID_RE.test(h) ? h : randomUUID();
+    },
+    // Requests already on an open connection during shutdown are served, not refused with 503.
+    return503OnClosing: false,
+    routerOptions: { maxParamLength: 200 },
+    ajv: { customOptions: { removeAdditional: false, allErrors: false, coerceTypes: 'array' } },
+  });
+
+  const state: AppState = { shuttingDown: false };
+  const metrics = createMetrics({ pool: deps.pool, appName: config.appName });
+  const faults = new FaultState(config.faultInjection, deps.random);
+  const cache = new RedisCache(deps.redis, config.redisPrefix, config.cacheTtlSeconds, (err, op) =>
+    app.log.debug({ op, err: { message: err instanceof Error ? err.message : String(err) } }, 'cache bypassed'),
+  );
+
+  app.setErrorHandler(makeErrorHandler({ exposeErrors }));
+  app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: 'not found', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
+
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const labels = { route: req.routeOptions.url ?? 'unmatched', method: req.method, status_code: String(reply.statusCode) };
+    metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+    metrics.httpTotal.inc(labels);
+  });
+
+  await app.register(helmet, { global: true });
+  await app.register(healthRoutes, { deps, state, metrics, faults });
+
+  const checkKey = apiKeyChecker(config.apiKeys);
+  const authenticate = async (req: FastifyRequest, reply: FastifyReply) => {
+    const id = checkKey(presentedKey(req.headers));
+    if (!id) {
+      reply.header('www-authenticate', 'Bearer');
+      return reply.status(401).send({ error: 'unauthorized', message: 'missing or invalid API key (x-api-key header or Authorization: Bearer)' });
+    }
+    req.apiKeyId = id;
+    return undefined;
+  };
+
+  await app.register(
+    async (api) => {
+      api.addHook('onRequest', authenticate);
+      await api.register(rateLimit, {
+        global: true,
+        max: config.rateLimitMax,
+        timeWindow: 60_000,
+        keyGenerator: (req) => req.apiKeyId ?? req.ip,
+        store: redisRateLimitStore(deps.redis, config.redisPrefix, (err) =>
+          app.log.debug({ err: { message: err instanceof Error ? err.message : String(err) } }, 'rate limit: per-process fallback'),
+        ),
+        errorResponseBuilder: (_req, ctx) => ({
+          statusCode: 429,
+          error: 'too many requests',
+          message: `rate limit of ${ctx.max} requests per minute exceeded; retry in ${Math.ceil(ctx.ttl / 1000)} s`,
+        }),
+      });
+      api.addHook('preHandler', async (_req, reply) => {
+        const { delayMs, fail } = faults.decide();
+        if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+        if (fail) return reply.status(503).send({ error: 'injected fault' });
+        return undefined;
+      });
+      await api.register(apiRoutes, { pool: deps.pool, cache, metrics });
+    },
+    { prefix: '/api/v1' },
+  );
+
+  if (config.faultInjection) {
+    await app.register(async (f) => {
+      f.addHook('onRequest', authenticate);
+      await f.register(faultRoutes, { faults });
+    });
+  }
+
+  return { app: app as unknown as FastifyInstance, state, metrics, faults, cache };
+}

@@ -1,0 +1,46 @@
+/** The service's connections, configured to fail fast when a dependency is down instead of queueing. */
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { AppConfig } from './config.js';
+
+export function createPool(config: Pick<AppConfig, 'databaseUrl' | 'dbPoolMax' | 'appName'>, log?: Logger): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: config.databaseUrl,
+    max: config.dbPoolMax,
+    connectionTimeoutMillis: 2_000,
+    idleTimeoutMillis: 30_000,
+    // Bounded queries: a stuck connection turns into an error (503), never a hung request.
+    statement_timeout: 5_000,
+    query_timeout: 6_000,
+    application_name: config.appName,
+  });
+  // An idle client losing its connection emits here; without a listener the process would crash.
+  pool.on('error', (err) => log?.warn({ err: { message: err.message } }, 'postgres: idle connection lost'));
+  return pool;
+}
+
+export function createRedis(config: Pick<AppConfig, 'redisUrl'>, log?: Logger): Redis {
+  const redis = new Redis(config.redisUrl, {
+    // Commands fail at once while disconnected (cache bypass, local rate limit) rather than wait.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 2_000,
+    commandTimeout: 500,
+    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2_000),
+    lazyConnect: false,
+  });
+  let up = false;
+  redis.on('ready', () => {
+    up = true;
+    log?.info('redis: connected');
+  });
+  redis.on('error', (err) => {
+    if (up) log?.warn({ err: { message: err.message } }, 'redis: connection error');
+  });
+  redis.on('close', () => {
+    if (up) log?.warn('redis: disconnected; serving without cache, rate limits per process');
+    up = false;
+  });
+  return redis;
+}

@@ -1,0 +1,68 @@
+/** Prometheus metrics on a registry of the app's own (so several apps can live in one test process). */
+import client from 'prom-client';
+import type pg from 'pg';
+
+export const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 2.5, 5, 10];
+
+export interface Metrics {
+  readonly registry: client.Registry;
+  readonly httpDuration: client.Histogram<'route' | 'method' | 'status_code'>;
+  readonly httpTotal: client.Counter<'route' | 'method' | 'status_code'>;
+  readonly graphQueryDuration: client.Histogram<'query'>;
+  readonly cacheRequests: client.Counter<'outcome'>;
+  time<T>(query: string, fn: () => Promise<T>): Promise<T>;
+}
+
+export function createMetrics(opts: { pool: pg.Pool; appName: string }): Metrics {
+  const registry = new client.Registry();
+  registry.setDefaultLabels({ app: opts.appName });
+  client.collectDefaultMetrics({ register: registry });
+  const httpDuration = new client.Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by route template, method and status code',
+    labelNames: ['route', 'method', 'status_code'] as const,
+    buckets: HTTP_BUCKETS,
+    registers: [registry],
+  });
+  const httpTotal = new client.Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests by route template, method and status code',
+    labelNames: ['route', 'method', 'status_code'] as const,
+    registers: [registry],
+  });
+  const graphQueryDuration = new client.Histogram({
+    name: 'graph_query_duration_seconds',
+    help: 'Duration of search and graph queries against Postgres',
+    labelNames: ['query'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const cacheRequests = new client.Counter({
+    name: 'cache_requests_total',
+    help: 'Read cache lookups by outcome (hit, miss, bypass when Redis is unavailable)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  new client.Gauge({
+    name: 'db_pool_connections',
+    help: 'Postgres pool connections by state (total, idle, active, waiting requests)',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      const { totalCount, idleCount, waitingCount } = opts.pool;
+      this.set({ state: 'total' }, totalCount);
+      this.set({ state: 'idle' }, idleCount);
+      this.set({ state: 'active' }, totalCount - idleCount);
+      this.set({ state: 'waiting' }, waitingCount);
+    },
+  });
+  const time = async <T>(query: string, fn: () => Promise<T>): Promise<T> => {
+    const end = graphQueryDuration.startTimer({ query });
+    try {
+      return await fn();
+    } finally {
+      end();
+    }
+  };
+  return { registry, httpDuration, httpTotal, graphQueryDuration, cacheRequests, time };
+}

@@ -1,0 +1,135 @@
+/** /api/v1: tools, prompts, graph neighbourhood and plan. Reads go through the cache; writes clear it. */
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type pg from 'pg';
+import type { CacheLike } from '../cache.js';
+import { cacheKey } from '../cache.js';
+import type { Metrics } from '../metrics.js';
+import { badRequest } from '../errors.js';
+import * as repo from '../repo.js';
+import { buildPath, goalTerms } from '../plan.js';
+import * as s from '../schemas.js';
+
+interface Opts {
+  pool: pg.Pool;
+  cache: CacheLike;
+  metrics: Metrics;
+}
+
+const MAX_GRAPH_NODES = 200;
+
+export const apiRoutes: FastifyPluginAsync<Opts> = async (app, { pool, cache, metrics }) => {
+  const time = metrics.time;
+
+  /** Sends a cached (or freshly computed) JSON body, saying which in `x-cache`. */
+  const cached = async (reply: FastifyReply, key: string, compute: () => Promise<unknown>) => {
+    const { body, outcome } = await cache.getOrCompute(key, compute);
+    metrics.cacheRequests.inc({ outcome });
+    return reply.header('x-cache', outcome).type('application/json; charset=utf-8').send(body);
+  };
+  const afterWrite = async () => {
+    await cache.invalidateAll();
+  };
+
+  app.get<{ Querystring: repo.SearchParams }>('/tools', { schema: { querystring: s.searchQuery } }, async (req, reply) => {
+    const { q, tag, category, limit, cursor } = req.query;
+    return cached(reply, cacheKey('tools', [q ?? null, tag ?? null, category ?? null, limit, cursor ?? null]), () =>
+      repo.searchTools(pool, { q, tag, category, limit, cursor }, time),
+    );
+  });
+
+  app.get<{ Params: { id: string } }>('/tools/:id', { schema: { params: s.idParams } }, async (req, reply) =>
+    cached(reply, cacheKey('tool', req.params.id.toLowerCase()), () => repo.getToolDetail(pool, req.params.id, time)),
+  );
+
+  app.post<{ Body: repo.ToolInput }>('/tools', { schema: { body: s.createToolBody } }, async (req, reply) => {
+    const tool = await repo.createTool(pool, req.body);
+    await afterWrite();
+    return reply.status(201).header('location', `/api/v1/tools/${tool.id}`).send(tool);
+  });
+
+  app.patch<{ Params: { id: string }; Body: Partial<repo.ToolInput> }>(
+    '/tools/:id',
+    { schema: { params: s.idParams, body: s.patchToolBody } },
+    async (req) => {
+      const tool = await repo.updateTool(pool, req.params.id, req.body);
+      await afterWrite();
+      return tool;
+    },
+  );
+
+  app.delete<{ Params: { id: string } }>('/tools/:id', { schema: { params: s.idParams } }, async (req, reply) => {
+    await repo.deleteTool(pool, req.params.id);
+    await afterWrite();
+    return reply.status(204).send();
+  });
+
+  app.get<{ Querystring: { toolId?: string; limit: number; cursor?: string } }>(
+    '/prompts',
+    { schema: { querystring: s.promptsQuery } },
+    async (req, reply) => {
+      const { toolId, limit, cursor } = req.query;
+      return cached(reply, cacheKey('prompts', [toolId?.toLowerCase() ?? null, limit, cursor ?? null]), () =>
+        repo.listPrompts(pool, { toolId, limit, cursor }),
+      );
+    },
+  );
+
+  app.get<{ Params: { id: string } }>('/prompts/:id', { schema: { params: s.promptIdParams } }, async (req) => repo.getPrompt(pool, req.params.id));
+
+  app.post<{ Body: { toolId: string; title: string; template: string } }>('/prompts', { schema: { body: s.createPromptBody } }, async (req, reply) => {
+    const prompt = await repo.createPrompt(pool, req.body);
+    await afterWrite();
+    return reply.status(201).header('location', `/api/v1/prompts/${prompt.id}`).send(prompt);
+  });
+
+  app.patch<{ Params: { id: string }; Body: { title?: string; template?: string } }>(
+    '/prompts/:id',
+    { schema: { params: s.promptIdParams, body: s.patchPromptBody } },
+    async (req) => {
+      const prompt = await repo.updatePrompt(pool, req.params.id, req.body);
+      await afterWrite();
+      return prompt;
+    },
+  );
+
+  app.delete<{ Params: { id: string } }>('/prompts/:id', { schema: { params: s.promptIdParams } }, async (req, reply) => {
+    await repo.deletePrompt(pool, req.params.id);
+    await afterWrite();
+    return reply.status(204).send();
+  });
+
+  app.get<{ Params: { id: string }; Querystring: { depth: number } }>(
+    '/graph/tools/:id/neighbourhood',
+    { schema: { params: s.idParams, querystring: s.neighbourhoodQuery } },
+    async (req, reply) =>
+      cached(reply, cacheKey('neighbourhood', [req.params.id.toLowerCase(), req.query.depth]), () =>
+        repo.toolNeighbourhood(pool, req.params.id, req.query.depth, MAX_GRAPH_NODES, time),
+      ),
+  );
+
+  app.post<{ Body: { goal: string; limit: number } }>('/plan', { schema: { body: s.planBody } }, async (req, reply) => {
+    const goal = req.body.goal.trim();
+    const terms = goalTerms(goal);
+    if (terms.length === 0) throw badRequest('body.goal', 'has no searchable words');
+    return cached(reply, cacheKey('plan', [terms, req.body.limit]), () => time('plan', () => plan(pool, goal, terms, req.body.limit, time)));
+  });
+};
+
+async function plan(pool: pg.Pool, goal: string, terms: string[], limit: number, time: repo.Timer) {
+  const ranked = await repo.rankForTerms(pool, terms, limit, time);
+  if (ranked.length === 0) return { goal, tools: [], path: [] };
+  const ids = ranked.map((r) => r.id);
+  const [prompts, graph] = await Promise.all([repo.promptsFor(pool, ids, 3), repo.neighbourhood(pool, ids, 2, MAX_GRAPH_NODES, time)]);
+  const best = ranked[0]!.rank || 1;
+  return {
+    goal,
+    tools: ranked.map((r) => ({
+      id: r.id,
+      slug: r.slug,
+      name: r.name,
+      score: Math.round((r.rank / best) * 1000) / 1000,
+      prompts: (prompts.get(r.id) ?? []).map((p) => ({ id: p.id, title: p.title, template: p.template })),
+    })),
+    path: buildPath(ids, graph.nodes, graph.edges),
+  };
+}

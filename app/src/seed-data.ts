@@ -1,0 +1,174 @@
+/**
+ * Deterministic generator of plausible tools, prompts and relations. Pure: the same count gives the
+ * same rows (ids derive from slugs), so re-seeding is a no-op and tests can name seeded tools.
+ */
+import { createHash } from 'node:crypto';
+
+export interface SeedTool {
+  id: string;
+  slug: string;
+  name: string;
+  description: string;
+  category: string;
+  tags: string[];
+}
+export interface SeedPrompt {
+  id: string;
+  toolId: string;
+  title: string;
+  template: string;
+}
+export interface SeedRelation {
+  sourceId: string;
+  targetId: string;
+  kind: 'related' | 'requires' | 'alternative';
+  weight: number;
+}
+export interface SeedData {
+  tools: SeedTool[];
+  prompts: SeedPrompt[];
+  relations: SeedRelation[];
+}
+
+/** A UUID (v4 layout) derived from a name, so the same tool always gets the same id. */
+export function stableUuid(name: string): string {
+  const h = createHash('sha256').update(name).digest();
+  h[6] = (h[6]! & 0x0f) | 0x40;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const hex = h.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** mulberry32: tiny, fast, good enough to shuffle seed data reproducibly. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const SERVICES: readonly (readonly [string, string, string])[] = [
+  ['github', 'GitHub', 'source-control'], ['gitlab', 'GitLab', 'source-control'], ['bitbucket', 'Bitbucket', 'source-control'],
+  ['jira', 'Jira', 'project-management'], ['linear', 'Linear', 'project-management'], ['asana', 'Asana', 'project-management'],
+  ['trello', 'Trello', 'project-management'], ['slack', 'Slack', 'messaging'], ['discord', 'Discord', 'messaging'],
+  ['teams', 'Microsoft Teams', 'messaging'], ['email', 'Email', 'messaging'], ['postgres', 'Postgres', 'database'],
+  ['mysql', 'MySQL', 'database'], ['mongodb', 'MongoDB', 'database'], ['redis', 'Redis', 'database'],
+  ['s3', 'Amazon S3', 'storage'], ['gcs', 'Google Cloud Storage', 'storage'], ['drive', 'Google Drive', 'storage'],
+  ['dropbox', 'Dropbox', 'storage'], ['kubernetes', 'Kubernetes', 'infrastructure'], ['docker', 'Docker', 'infrastructure'],
+  ['terraform', 'Terraform', 'infrastructure'], ['aws', 'AWS', 'infrastructure'], ['sentry', 'Sentry', 'observability'],
+  ['datadog', 'Datadog', 'observability'], ['grafana', 'Grafana', 'observability'], ['pagerduty', 'PagerDuty', 'observability'],
+  ['notion', 'Notion', 'documents'], ['confluence', 'Confluence', 'documents'], ['gdocs', 'Google Docs', 'documents'],
+  ['sheets', 'Google Sheets', 'documents'], ['calendar', 'Google Calendar', 'productivity'], ['zoom', 'Zoom', 'productivity'],
+  ['stripe', 'Stripe', 'payments'], ['shopify', 'Shopify', 'commerce'], ['salesforce', 'Salesforce', 'crm'],
+  ['hubspot', 'HubSpot', 'crm'], ['zendesk', 'Zendesk', 'support'], ['jenkins', 'Jenkins', 'ci-cd'], ['circleci', 'CircleCI', 'ci-cd'],
+];
+const VERBS: readonly (readonly [string, string])[] = [
+  ['create', 'Create'], ['get', 'Get'], ['list', 'List'], ['search', 'Search'], ['update', 'Update'], ['delete', 'Delete'],
+  ['export', 'Export'], ['import', 'Import'], ['watch', 'Watch'], ['summarize', 'Summarize'], ['sync', 'Sync'], ['archive', 'Archive'],
+];
+const OBJECTS: readonly (readonly [string, string])[] = [
+  ['issue', 'Issue'], ['pull-request', 'Pull Request'], ['comment', 'Comment'], ['message', 'Message'], ['channel', 'Channel'],
+  ['file', 'File'], ['record', 'Record'], ['report', 'Report'], ['test-report', 'Test Report'], ['build', 'Build'],
+  ['deployment', 'Deployment'], ['alert', 'Alert'], ['incident', 'Incident'], ['user', 'User'], ['team', 'Team'],
+  ['document', 'Document'], ['page', 'Page'], ['table', 'Table'], ['query', 'Query'], ['dashboard', 'Dashboard'],
+  ['event', 'Event'], ['invoice', 'Invoice'], ['customer', 'Customer'], ['ticket', 'Ticket'], ['release', 'Release'],
+  ['branch', 'Branch'], ['commit', 'Commit'], ['log', 'Log'], ['metric', 'Metric'], ['secret', 'Secret'],
+];
+const PURPOSES = [
+  'when triaging failures', 'to keep a team informed', 'during an incident', 'for a weekly report', 'before a release',
+  'after a failing test run', 'to automate a manual chore', 'when onboarding a teammate',
+];
+
+/** The full combination space, in a fixed shuffled order (Fisher-Yates with a fixed seed). */
+function combinations(): [number, number, number][] {
+  const all: [number, number, number][] = [];
+  for (let s = 0; s < SERVICES.length; s++) for (let v = 0; v < VERBS.length; v++) for (let o = 0; o < OBJECTS.length; o++) all.push([s, v, o]);
+  const rand = prng(42);
+  for (let i = all.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [all[i], all[j]] = [all[j]!, all[i]!];
+  }
+  // The tools a typical goal needs come first, so even a small seed can plan "open a github issue from a
+  // failing test report" (the latency gate's plan scenario).
+  const first: [string, string, string][] = [
+    ['github', 'create', 'issue'], ['github', 'search', 'issue'], ['jenkins', 'get', 'test-report'],
+    ['circleci', 'summarize', 'test-report'], ['github', 'get', 'build'], ['slack', 'create', 'message'],
+    ['jira', 'create', 'issue'], ['github', 'list', 'issue'], ['gitlab', 'create', 'issue'], ['sentry', 'get', 'incident'],
+  ];
+  const idx = (a: readonly (readonly [string, ...string[]])[], k: string) => a.findIndex((x) => x[0] === k);
+  const head = first.map(([s, v, o]) => [idx(SERVICES, s), idx(VERBS, v), idx(OBJECTS, o)] as [number, number, number]);
+  const key = (c: [number, number, number]) => c.join('.');
+  const headKeys = new Set(head.map(key));
+  return [...head, ...all.filter((c) => !headKeys.has(key(c)))];
+}
+
+export const MAX_SEED_COUNT = SERVICES.length * VERBS.length * OBJECTS.length;
+
+export function generateSeed(count: number): SeedData {
+  if (!Number.isInteger(count) || count < 0 || count > MAX_SEED_COUNT) {
+    throw new RangeError(`count must be an integer between 0 and ${MAX_SEED_COUNT}`);
+  }
+  const combos = combinations().slice(0, count);
+  const rand = prng(7);
+  const tools: SeedTool[] = [];
+  const prompts: SeedPrompt[] = [];
+  const byService = new Map<number, SeedTool[]>();
+  const byVerbObject = new Map<string, SeedTool[]>();
+  for (const [s, v, o] of combos) {
+    const [sKey, sName, category] = SERVICES[s]!;
+    const [vKey, vName] = VERBS[v]!;
+    const [oKey, oName] = OBJECTS[o]!;
+    const slug = `${sKey}-${vKey}-${oKey}`;
+    const purpose = PURPOSES[Math.floor(rand() * PURPOSES.length)]!;
+    const tool: SeedTool = {
+      id: stableUuid(`tool:${slug}`),
+      slug,
+      name: `${sName} ${vName} ${oName}`,
+      description: `${vName} a ${oName.toLowerCase()} in ${sName} through its API, ${purpose}.`,
+      category,
+      tags: [sKey, vKey, oKey],
+    };
+    tools.push(tool);
+    const nPrompts = 1 + Math.floor(rand() * 3);
+    for (let p = 0; p < nPrompts; p++) {
+      prompts.push({
+        id: stableUuid(`prompt:${slug}:${p}`),
+        toolId: tool.id,
+        title: p === 0 ? `${vName} ${oName.toLowerCase()} with ${sName}` : `${vName} ${oName.toLowerCase()} ${purpose}`,
+        template: `Use ${sName} to ${vKey} the ${oName.toLowerCase()} described here: {{input}}. ${p > 0 ? `Context: ${purpose}.` : ''}`.trim(),
+      });
+    }
+    (byService.get(s) ?? byService.set(s, []).get(s)!).push(tool);
+    const vo = `${v}.${o}`;
+    (byVerbObject.get(vo) ?? byVerbObject.set(vo, []).get(vo)!).push(tool);
+  }
+  // Edges only point at tools generated earlier, so a larger seed is a superset of a smaller one.
+  const relations: SeedRelation[] = [];
+  const seen = new Set<string>();
+  const add = (source: SeedTool, target: SeedTool | undefined, kind: SeedRelation['kind'], weight: number) => {
+    if (!target || target.id === source.id) return;
+    const k = `${source.id}|${target.id}|${kind}`;
+    if (seen.has(k)) return;
+    seen.add(k);
+    relations.push({ sourceId: source.id, targetId: target.id, kind, weight });
+  };
+  const position = new Map(tools.map((t, i) => [t.id, i]));
+  const earlier = (list: SeedTool[] | undefined, t: SeedTool) => (list ?? []).filter((x) => position.get(x.id)! < position.get(t.id)!);
+  for (const [i, [s, v, o]] of combos.entries()) {
+    const tool = tools[i]!;
+    const sameService = earlier(byService.get(s), tool);
+    const r = prng(i + 1000);
+    add(tool, sameService[Math.floor(r() * sameService.length)], 'related', Math.round((0.5 + r() * 0.5) * 100) / 100);
+    add(tool, sameService[Math.floor(r() * sameService.length)], 'related', Math.round((0.3 + r() * 0.5) * 100) / 100);
+    // Acting on an object needs reading it first: "update issue" requires "get issue" of the same service.
+    const getter = sameService.find((t) => t.slug === `${SERVICES[s]![0]}-get-${OBJECTS[o]![0]}`);
+    if (VERBS[v]![0] !== 'get') add(tool, getter, 'requires', 1);
+    const alt = earlier(byVerbObject.get(`${v}.${o}`), tool);
+    add(tool, alt[Math.floor(r() * alt.length)], 'alternative', 0.8);
+  }
+  return { tools, prompts, relations };
+}

@@ -1,0 +1,134 @@
+/**
+ * Runs the KGraph-MCP service on this machine as child processes: migrate, seed, then the server, and
+ * waits until /readyz answers. Used by the latency gate (`--serve`), fault-injection tests and benches.
+ *
+ * The caller's env is passed through on top of a minimal base (PATH, HOME); give DATABASE_URL,
+ * REDIS_URL, REDIS_PREFIX and API_KEYS (keys of 16+ characters). Defaults: ENVIRONMENT=dev,
+ * HOST=127.0.0.1, LOG_LEVEL=info. Load tests should raise RATE_LIMIT_MAX (default 600 per minute per key).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const APP_DIR = `${REPO_ROOT}app/`;
+
+export interface LocalAppOptions {
+  readonly env: Readonly<Record<string, string>>;
+  /** 0 (default) picks a free port. */
+  readonly port?: number;
+  /** Tools to seed after migrating; 0 or undefined seeds nothing. */
+  readonly seedCount?: number;
+  readonly migrate?: boolean;
+  /** 'source' runs the TypeScript through tsx; 'dist' runs the build (npm run build -w app first). */
+  readonly entry?: 'source' | 'dist';
+  readonly readyTimeoutMs?: number;
+  /** Log lines are kept in memory (the last this many characters). */
+  readonly maxLogChars?: number;
+}
+
+export interface LocalApp {
+  readonly url: string;
+  readonly port: number;
+  readonly pid: number;
+  /** Sends the signal (SIGTERM by default), waits for exit, returns the exit code (null if killed by a signal). */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  logs(): string;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function command(entry: 'source' | 'dist', script: 'main' | 'migrate' | 'seed'): string[] {
+  return entry === 'dist' ? [`${APP_DIR}dist/${script}.js`] : ['--import', 'tsx', `${APP_DIR}src/${script}.ts`];
+}
+
+class LogBuffer {
+  private text = '';
+  constructor(private readonly max: number) {}
+  append(chunk: string): void {
+    this.text += chunk;
+    if (this.text.length > this.max) this.text = this.text.slice(this.text.length - this.max);
+  }
+  toString(): string {
+    return this.text;
+  }
+}
+
+function attach(child: ChildProcess, buf: LogBuffer, label: string): void {
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => buf.append(d));
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => buf.append(d));
+  child.on('error', (err) => buf.append(`[${label}] ${err.message}\n`));
+}
+
+function runToEnd(args: string[], env: NodeJS.ProcessEnv, buf: LogBuffer, label: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    attach(child, buf, label);
+    child.on('exit', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new Error(`${label} failed (exit ${code ?? signal}):\n${buf.toString().slice(-2_000)}`));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function startLocalApp(opts: LocalAppOptions): Promise<LocalApp> {
+  const entry = opts.entry ?? 'source';
+  const port = opts.port && opts.port > 0 ? opts.port : await freePort();
+  const buf = new LogBuffer(opts.maxLogChars ?? 1_000_000);
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    ENVIRONMENT: 'dev',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    ...opts.env,
+    PORT: String(port),
+  };
+  if (opts.migrate ?? true) await runToEnd(command(entry, 'migrate'), env, buf, 'migrate');
+  if (opts.seedCount && opts.seedCount > 0) await runToEnd([...command(entry, 'seed'), '--count', String(opts.seedCount)], env, buf, 'seed');
+
+  const child = spawn(process.execPath, command(entry, 'main'), { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  attach(child, buf, 'service');
+  let exitCode: number | null | undefined;
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      exitCode = code;
+      resolve(code);
+    }),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (exitCode === undefined) child.kill(signal);
+    return exited;
+  };
+
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
+  for (;;) {
+    if (exitCode !== undefined) throw new Error(`service exited (code ${exitCode}) before it was ready:\n${buf.toString().slice(-2_000)}`);
+    try {
+      const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) });
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop('SIGKILL');
+      throw new Error(`service not ready at ${url} within ${opts.readyTimeoutMs ?? 30_000} ms:\n${buf.toString().slice(-2_000)}`);
+    }
+    await sleep(100);
+  }
+  return { url, port, pid: child.pid!, stop, logs: () => buf.toString() };
+}
