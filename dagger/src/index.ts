@@ -1,0 +1,384 @@
+/**
+ * The KGraph-MCP pipeline as Dagger functions: the same steps as `kgraph-ci run`, in containers,
+ * with ephemeral Postgres and Redis as service containers. Step commands live in ci/'s step table;
+ * these functions only choose the container, its services and secrets, then run the step.
+ */
+import {
+  argument,
+  check,
+  dag,
+  func,
+  object,
+  CacheSharingMode,
+  Container,
+  Directory,
+  ReturnType,
+  Secret,
+  Service,
+} from "@dagger.io/dagger"
+import type { ServiceName, StepName } from "./ci.generated.js"
+import {
+  APP_ALIAS,
+  APP_PORT,
+  EXTERNAL_SERVICES_ENV,
+  IMAGES,
+  KUBECONFIG_PATH,
+  SERVICES,
+  STEPS,
+  WAIT_PACKAGES,
+  WORKDIR,
+  cacheMounts,
+  checkDeployImage,
+  checkEnvironment,
+  checkNodeVersion,
+  checkVersionTag,
+  ciArgv,
+  environmentSettings,
+  findStep,
+  publishAddress,
+  runStepArgv,
+  servicesOf,
+  severitiesFrom,
+  stepCommand,
+} from "./plan.js"
+
+@object()
+export class KgraphMcp {
+  source: Directory
+  nodeVersion: string
+
+  constructor(
+    /** The repository; by default the git root without dependencies, build output and history. */
+    @argument({
+      defaultPath: "/",
+      ignore: ["**/node_modules", "**/dist", ".git", "**/coverage", "dagger/sdk", ".reports"],
+    })
+    source: Directory,
+    /** Node.js major version for step containers: "22" or "24". */
+    nodeVersion = "22",
+  ) {
+    this.source = source
+    this.nodeVersion = checkNodeVersion(nodeVersion)
+  }
+
+  /** ESLint over every workspace (step `lint`). */
+  @func()
+  @check()
+  async lint(): Promise<string> {
+    return this.runStep("lint")
+  }
+
+  /** tsc over app, ci, tests and this module (step `typecheck`). */
+  @func()
+  @check()
+  async typecheck(): Promise<string> {
+    return this.runStep("typecheck")
+  }
+
+  /** Unit tests, no services (step `test`). */
+  @func()
+  @check()
+  async test(): Promise<string> {
+    return this.runStep("test")
+  }
+
+  /** Integration tests against ephemeral Postgres and Redis service containers (step `integration-test`). */
+  @func()
+  @check()
+  async integrationTest(): Promise<string> {
+    return this.runStep("integrationTest")
+  }
+
+  /** Every test with coverage, services bound; returns the coverage report directory. */
+  @func()
+  async coverage(): Promise<Directory> {
+    const services = [...new Set([...servicesOf("test"), ...servicesOf("integrationTest")])]
+    return this.stepContainer("integrationTest", services)
+      .withExec(["npx", "--no-install", "vitest", "run", "--coverage", "--coverage.reportsDirectory=coverage"])
+      .directory(`${WORKDIR}/coverage`)
+  }
+
+  /** The service image from app/Dockerfile, built for an environment (dev, staging, prod). */
+  @func()
+  async build(environment = "dev"): Promise<Container> {
+    return this.image(environment)
+  }
+
+  /**
+   * Trivy over the built image and over the source (dependencies and secrets), then the kgraph-ci scan
+   * step; fails at the severity threshold or above and returns the reports.
+   */
+  @func()
+  async scan(environment = "dev", severity = "HIGH"): Promise<string> {
+    const levels = severitiesFrom(severity)
+    const trivy = dag
+      .container()
+      .from(IMAGES.trivy)
+      .withMountedCache("/root/.cache/trivy", dag.cacheVolume("kgraph-mcp-trivy"), { sharing: CacheSharingMode.Shared })
+      .withMountedFile("/tmp/image.tar", this.image(environment).asTarball())
+      .withMountedDirectory(WORKDIR, this.source)
+    const imageReport = await this.expectSuccess(
+      "trivy image scan",
+      trivy.withExec(["trivy", "image", "--input", "/tmp/image.tar", "--severity", levels, "--exit-code", "1", "--no-progress"], {
+        expect: ReturnType.Any,
+      }),
+    )
+    const sourceReport = await this.expectSuccess(
+      "trivy source scan",
+      trivy.withExec(
+        ["trivy", "fs", "--scanners", "vuln,secret", "--severity", levels, "--exit-code", "1", "--no-progress", WORKDIR],
+        { expect: ReturnType.Any },
+      ),
+    )
+    const stepReport = await this.runStep("scan")
+    return [imageReport, sourceReport, stepReport].join("\n")
+  }
+
+  /** Builds the image and pushes it; returns the pushed reference with its digest. */
+  @func({ cache: "never" })
+  async publish(registry: string, tag: string, username: string, password: Secret, environment = "prod"): Promise<string> {
+    const { address, host } = publishAddress(registry, tag)
+    return this.image(environment).withRegistryAuth(host, username, password).publish(address)
+  }
+
+  /**
+   * The built service on fresh Postgres and Redis, migrated and seeded, listening on 8000:
+   * `dagger call serve up --ports 8000:8000`.
+   */
+  @func()
+  async serve(environment = "dev"): Promise<Service> {
+    return this.appService(environment)
+  }
+
+  /** The latency gate from ci/ against serve() inside the engine; fails when the gate fails. */
+  @func()
+  async latencyGate(environment = "staging"): Promise<string> {
+    const env = checkEnvironment(environment)
+    const url = `http://${APP_ALIAS}:${APP_PORT}`
+    return this.stepContainer("latencyGate", [])
+      .withServiceBinding(APP_ALIAS, this.appService(env))
+      .withExec(waitForHttp(`${url}/readyz`))
+      .withExec(ciArgv("gate", "latency", "--url", url, "--env", env))
+      .stdout()
+  }
+
+  /**
+   * Deploys an image to an environment with kgraph-ci (checklist, migrations, rollout, smoke test);
+   * prod accepts only images from a v* tag.
+   */
+  @func({ cache: "never" })
+  async deploy(environment: string, image: string, kubeconfig: Secret, githubToken?: Secret): Promise<string> {
+    const env = checkEnvironment(environment)
+    checkDeployImage(env, image)
+    let ctr = this.deliveryContainer().withMountedSecret(KUBECONFIG_PATH, kubeconfig)
+    if (githubToken) ctr = ctr.withSecretVariable("GITHUB_TOKEN", githubToken)
+    return ctr.withExec(stepCommand("deploy", { env, image })).stdout()
+  }
+
+  /** Rolls an environment back to its previous revision, or to a released version. */
+  @func({ cache: "never" })
+  async rollback(environment: string, kubeconfig: Secret, to?: string): Promise<string> {
+    const env = checkEnvironment(environment)
+    const argv = stepCommand("rollback", { env })
+    if (to) argv.push("--to", checkVersionTag(to, "rollback target"))
+    return this.deliveryContainer().withMountedSecret(KUBECONFIG_PATH, kubeconfig).withExec(argv).stdout()
+  }
+
+  /** Watches a deployed environment and rolls it back when its triggers fire. */
+  @func({ cache: "never" })
+  async watch(environment: string, url: string, kubeconfig: Secret, duration = "15m"): Promise<string> {
+    const env = checkEnvironment(environment)
+    if (!/^https?:\/\/\S+$/.test(url)) throw new Error(`watch url "${url}" must be an http(s) URL`)
+    if (!/^\d+[smh]$/.test(duration)) throw new Error(`watch duration "${duration}" must look like 90s, 15m or 1h`)
+    return this.deliveryContainer()
+      .withMountedSecret(KUBECONFIG_PATH, kubeconfig)
+      .withExec(ciArgv("watch", "--env", env, "--url", url, "--duration", duration))
+      .stdout()
+  }
+
+  /** Validates a v* tag on main and creates or updates its GitHub release. */
+  @func({ cache: "never" })
+  async release(tag: string, githubToken: Secret): Promise<string> {
+    checkVersionTag(tag)
+    return this.deliveryContainer()
+      .withSecretVariable("GITHUB_TOKEN", githubToken)
+      .withExec(stepCommand("release", { tag }))
+      .stdout()
+  }
+
+  /** Branch policy for a pull request: may `source` merge into `target`? */
+  @func()
+  async policyPr(source: string, target: string): Promise<string> {
+    return this.toolContainer().withExec(ciArgv("policy", "pr", "--source", source, "--target", target)).stdout()
+  }
+
+  /** Tag policy: is `tag` a valid release tag reachable from main in `repo` (git history kept)? */
+  @func()
+  async policyTag(
+    tag: string,
+    @argument({ defaultPath: "/", ignore: ["**/node_modules", "**/dist", "**/coverage", "dagger/sdk"] })
+    repo: Directory,
+  ): Promise<string> {
+    return this.toolContainer()
+      .withMountedDirectory("/repo", repo)
+      .withExec(ciArgv("policy", "tag", tag, "--repo", "/repo"))
+      .stdout()
+  }
+
+  /** Cuts a release branch from `from` (default develop) with kgraph-ci. */
+  @func({ cache: "never" })
+  async cutRelease(githubToken: Secret, from = "develop"): Promise<string> {
+    return this.toolContainer()
+      .withEnvVariable("KGRAPH_RUN_AT", runStamp())
+      .withSecretVariable("GITHUB_TOKEN", githubToken)
+      .withExec(ciArgv("release", "cut", "--from", from))
+      .stdout()
+  }
+
+  /** Applies branch protection to `repository` (owner/name) with kgraph-ci. */
+  @func({ cache: "never" })
+  async protect(githubToken: Secret, repository: string): Promise<string> {
+    if (!/^[\w.-]+\/[\w.-]+$/.test(repository)) throw new Error(`repository "${repository}" must be owner/name`)
+    return this.toolContainer()
+      .withEnvVariable("KGRAPH_RUN_AT", runStamp())
+      .withEnvVariable("GITHUB_REPOSITORY", repository)
+      .withSecretVariable("GITHUB_TOKEN", githubToken)
+      .withExec(ciArgv("github", "protect"))
+      .stdout()
+  }
+
+  /**
+   * The container a step runs in, services bound and source mounted, not yet run:
+   * `dagger call debug --step integration-test terminal`.
+   */
+  @func()
+  async debug(step: string): Promise<Container> {
+    const name = findStep(step)
+    return this.stepContainer(name, servicesOf(name)).withDefaultTerminalCmd(["bash"])
+  }
+
+  /**
+   * Node, npm caches and installed dependencies, source at /src. With `waitClients`, also pg_isready
+   * and redis-cli for the readiness wait, installed before the source so the layer stays cached.
+   */
+  private toolContainer(waitClients = false): Container {
+    const version = checkNodeVersion(this.nodeVersion)
+    // Lockfiles first, so `npm ci` stays a cached layer until dependencies change.
+    const manifests = dag.directory().withDirectory(".", this.source, {
+      include: ["package.json", "package-lock.json", "*/package.json"],
+    })
+    let base = dag.container().from(IMAGES.node[version])
+    if (waitClients) {
+      base = base.withExec([
+        "sh",
+        "-c",
+        `apt-get update -qq && apt-get install -y -qq --no-install-recommends ${WAIT_PACKAGES.join(" ")} >/dev/null && rm -rf /var/lib/apt/lists/*`,
+      ])
+    }
+    return base
+      .withEnvVariable("CI", "true")
+      .withMountedCache("/root/.npm", dag.cacheVolume(`kgraph-mcp-npm-node${version}`), { sharing: CacheSharingMode.Shared })
+      .withWorkdir(WORKDIR)
+      .withDirectory(WORKDIR, manifests)
+      .withExec(["npm", "ci", "--no-audit", "--no-fund"])
+      .withDirectory(WORKDIR, this.source)
+  }
+
+  /** A step's container: its cache paths, env and services from the step table, not yet run. */
+  private stepContainer(step: StepName, services: readonly ServiceName[]): Container {
+    let ctr = this.toolContainer(services.length > 0)
+    for (const { path, key } of cacheMounts(step)) {
+      if (path === "/root/.npm") continue // already mounted, shared by every step
+      ctr = ctr.withMountedCache(path, dag.cacheVolume(`${key}-node${this.nodeVersion}`))
+    }
+    for (const [name, value] of Object.entries(STEPS[step].env)) ctr = ctr.withEnvVariable(name, value)
+    return this.withServices(ctr, services)
+  }
+
+  /** Binds each service by alias, points its URL variable at it and waits until it answers. */
+  private withServices(ctr: Container, services: readonly ServiceName[]): Container {
+    if (services.length === 0) return ctr
+    let out = ctr.withEnvVariable(EXTERNAL_SERVICES_ENV.name, EXTERNAL_SERVICES_ENV.value)
+    for (const name of services) {
+      const spec = SERVICES[name]
+      out = out.withServiceBinding(spec.alias, serviceContainer(name)).withEnvVariable(spec.urlVar, spec.url)
+    }
+    for (const name of services) out = out.withExec([...SERVICES[name].wait])
+    return out
+  }
+
+  private async runStep(step: StepName): Promise<string> {
+    return this.stepContainer(step, servicesOf(step)).withExec(runStepArgv(step)).stdout()
+  }
+
+  /** kgraph-ci with kubectl; a run stamp makes every call really run despite layer caching. */
+  private deliveryContainer(): Container {
+    return this.toolContainer()
+      .withFile("/usr/local/bin/kubectl", dag.container().from(IMAGES.kubectl).file("/bin/kubectl"))
+      .withEnvVariable("KUBECONFIG", KUBECONFIG_PATH)
+      .withEnvVariable("KGRAPH_RUN_AT", runStamp())
+  }
+
+  private image(environment: string): Container {
+    const env = checkEnvironment(environment)
+    return this.source.dockerBuild({
+      dockerfile: "app/Dockerfile",
+      buildArgs: [{ name: "ENVIRONMENT", value: env }],
+    })
+  }
+
+  /** Migrate, seed and serve in one process so the data lives as long as the bound services. */
+  private appService(environment: string): Service {
+    const env = environmentSettings(checkEnvironment(environment))
+    // The gate needs tools to query even where the environment itself seeds nothing.
+    const seedCount = Math.max(env.seedCount, 200)
+    let ctr = this.image(env.name)
+    for (const name of ["postgres", "redis"] as const) {
+      const spec = SERVICES[name]
+      ctr = ctr.withServiceBinding(spec.alias, serviceContainer(name)).withEnvVariable(spec.urlVar, spec.url)
+    }
+    return ctr
+      .withEnvVariable("APP_NAME", "kgraph-mcp")
+      .withEnvVariable("ENVIRONMENT", env.name)
+      .withEnvVariable("LOG_LEVEL", env.logLevel)
+      .withEnvVariable("DEBUG", String(env.debug))
+      .withEnvVariable("PORT", String(APP_PORT))
+      .withEnvVariable("REDIS_PREFIX", `kgraph:${env.name}:`)
+      .withExposedPort(APP_PORT)
+      .asService({
+        args: ["sh", "-c", `node dist/migrate.js && node dist/seed.js --count ${seedCount} && exec node dist/main.js`],
+      })
+  }
+
+  /** Runs an exec that may fail; returns its output, or throws with the output when it failed. */
+  private async expectSuccess(what: string, ctr: Container): Promise<string> {
+    const [code, out] = await Promise.all([ctr.exitCode(), ctr.stdout()])
+    if (code !== 0) throw new Error(`${what} failed (exit ${code}):\n${out}`)
+    return out
+  }
+}
+
+/** A Postgres or Redis service with a Docker healthcheck the engine waits on. */
+function serviceContainer(name: ServiceName): Service {
+  const spec = SERVICES[name]
+  let ctr = dag.container().from(spec.image)
+  for (const [key, value] of Object.entries(spec.env)) ctr = ctr.withEnvVariable(key, value)
+  return ctr
+    .withExposedPort(spec.port)
+    .withDockerHealthcheck([...spec.healthcheck], { interval: "1s", timeout: "3s", startPeriod: "30s", retries: 30 })
+    .asService()
+}
+
+function waitForHttp(url: string, attempts = 60): string[] {
+  const probe = `node -e "fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))" ${url}`
+  return [
+    "sh",
+    "-c",
+    `i=0; until ${probe}; do i=$((i+1)); if [ "$i" -ge ${attempts} ]; then echo "${url} not ready after ${attempts} attempts" >&2; exit 1; fi; sleep 1; done`,
+  ]
+}
+
+/** Changes on every call: the cache buster for functions that must act each time. */
+function runStamp(): string {
+  return new Date().toISOString()
+}

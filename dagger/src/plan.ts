@@ -1,0 +1,207 @@
+/**
+ * Pure decisions behind the module's functions: pinned images, service wiring, argv and argument
+ * validation. No Dagger calls here, so unit tests can check them directly.
+ */
+import { ENVIRONMENT_NAMES, ENVIRONMENTS, SERVICE_NAMES, STEPS, STEP_NAMES } from "./ci.generated.js"
+import type { EnvironmentName, ServiceName, StepName } from "./ci.generated.js"
+
+/** Pinned tags: a floating tag would make two runs of the same commit test different things. */
+export const IMAGES = {
+  node: {
+    "22": "node:22.21.1-bookworm-slim",
+    "24": "node:24.11.1-bookworm-slim",
+  },
+  postgres: "postgres:16.10-alpine",
+  redis: "redis:7.4.5-alpine",
+  trivy: "aquasec/trivy:0.67.2",
+  kubectl: "registry.k8s.io/kubectl:v1.33.5",
+} as const
+
+export type NodeVersion = keyof typeof IMAGES.node
+export const NODE_VERSIONS = Object.keys(IMAGES.node) as NodeVersion[]
+
+/** Where the repository lives inside every container the module runs. */
+export const WORKDIR = "/src"
+export const IMAGE_NAME = "kgraph-mcp"
+export const APP_ALIAS = "app"
+export const APP_PORT = 8000
+export const KUBECONFIG_PATH = "/run/secrets/kubeconfig"
+
+/**
+ * Tells `kgraph-ci run` that DATABASE_URL / REDIS_URL already point at services Dagger started, so it
+ * uses them as they are instead of starting or expecting local ones.
+ */
+export const EXTERNAL_SERVICES_ENV = { name: "KGRAPH_SERVICES", value: "external" } as const
+
+export interface ServiceSpec {
+  readonly name: ServiceName
+  /** Hostname the step container reaches it by (withServiceBinding alias). */
+  readonly alias: string
+  readonly image: string
+  readonly port: number
+  readonly env: Readonly<Record<string, string>>
+  /** Run inside the service container: the engine waits for it before any dependent starts. */
+  readonly healthcheck: readonly string[]
+  /** The variable and value the step container gets. */
+  readonly urlVar: "DATABASE_URL" | "REDIS_URL"
+  readonly url: string
+  /** Run in the step container before the step: proves the service answers real requests. */
+  readonly wait: readonly string[]
+}
+
+// Trust auth: an ephemeral, unpublished database reachable only inside this engine session, so no
+// password exists to leak.
+export const SERVICES: Readonly<Record<ServiceName, ServiceSpec>> = {
+  postgres: {
+    name: "postgres",
+    alias: "postgres",
+    image: IMAGES.postgres,
+    port: 5432,
+    env: { POSTGRES_USER: "postgres", POSTGRES_DB: "postgres", POSTGRES_HOST_AUTH_METHOD: "trust" },
+    healthcheck: ["pg_isready", "-U", "postgres", "-h", "127.0.0.1", "-p", "5432"],
+    urlVar: "DATABASE_URL",
+    url: "postgres://postgres@postgres:5432/postgres",
+    wait: waitLoop("postgres", "pg_isready -h postgres -p 5432 -U postgres -t 2"),
+  },
+  redis: {
+    name: "redis",
+    alias: "redis",
+    image: IMAGES.redis,
+    port: 6379,
+    env: {},
+    healthcheck: ["redis-cli", "-h", "127.0.0.1", "-p", "6379", "ping"],
+    urlVar: "REDIS_URL",
+    url: "redis://redis:6379/0",
+    wait: waitLoop("redis", "redis-cli -h redis -p 6379 ping | grep -qx PONG"),
+  },
+}
+
+/** Clients for the readiness wait, installed into step containers that bind services. */
+export const WAIT_PACKAGES = ["postgresql-client", "redis-tools"] as const
+
+function waitLoop(what: string, probe: string, attempts = 60): string[] {
+  return [
+    "sh",
+    "-c",
+    `i=0; until ${probe}; do i=$((i+1)); if [ "$i" -ge ${attempts} ]; then echo "${what} not ready after ${attempts} attempts" >&2; exit 1; fi; sleep 1; done`,
+  ]
+}
+
+/** The kgraph-ci argv, spelled the way `npx` runs the workspace binary. */
+export function ciArgv(...args: string[]): string[] {
+  return ["npx", "--no-install", "kgraph-ci", ...args]
+}
+
+/** `kgraph-ci run <step>`: the runner owns the commands, timeouts and reports of the step table. */
+export function runStepArgv(step: StepName): string[] {
+  return ciArgv("run", STEPS[step].cliName)
+}
+
+/** The step's own command from the table with `${param}` filled; a missing value is an error naming it. */
+export function stepCommand(step: StepName, params: Readonly<Record<string, string>>): string[] {
+  const def = STEPS[step]
+  const missing = def.params.filter((p) => !params[p])
+  if (missing.length > 0) {
+    throw new Error(`step ${step} needs ${missing.join(", ")}`)
+  }
+  const [argv] = def.commands
+  if (!argv || def.commands.length !== 1) {
+    throw new Error(`step ${step} has ${def.commands.length} commands; the module runs exactly one`)
+  }
+  return argv.map((arg) => arg.replace(/\$\{(\w+)\}/g, (_, p: string) => params[p] ?? ""))
+}
+
+export function servicesOf(step: StepName): readonly ServiceName[] {
+  return STEPS[step].services
+}
+
+/** Accepts `integrationTest` or `integration-test`. */
+export function findStep(name: string): StepName {
+  const found = STEP_NAMES.find((s) => s === name || STEPS[s].cliName === name)
+  if (!found) {
+    throw new Error(`unknown step "${name}": expected one of ${STEP_NAMES.map((s) => STEPS[s].cliName).join(", ")}`)
+  }
+  return found
+}
+
+export function checkEnvironment(name: string): EnvironmentName {
+  const found = ENVIRONMENT_NAMES.find((e) => e === name)
+  if (!found) {
+    throw new Error(`unknown environment "${name}": expected one of ${ENVIRONMENT_NAMES.join(", ")}`)
+  }
+  return found
+}
+
+export function environmentSettings(name: EnvironmentName) {
+  return ENVIRONMENTS[name]
+}
+
+export function checkNodeVersion(value: string): NodeVersion {
+  const found = NODE_VERSIONS.find((v) => v === value)
+  if (!found) {
+    throw new Error(`unsupported nodeVersion "${value}": expected one of ${NODE_VERSIONS.join(", ")}`)
+  }
+  return found
+}
+
+/** Paths from the step table (`~/.npm`, `node_modules/.cache/eslint`) as absolute container paths. */
+export function cacheMounts(step: StepName): { path: string; key: string }[] {
+  return STEPS[step].cachePaths.map((p) => {
+    const path = p.startsWith("~/") ? `/root/${p.slice(2)}` : `${WORKDIR}/${p.replace(/\/$/, "")}`
+    return { path, key: `kgraph-mcp-${p.replace(/^~\//, "home-").replace(/[^A-Za-z0-9]+/g, "-").replace(/-$/, "")}` }
+  })
+}
+
+export const SEMVER_TAG = /^v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/
+
+export function checkVersionTag(tag: string, what = "tag"): string {
+  if (!SEMVER_TAG.test(tag)) {
+    throw new Error(`${what} "${tag}" is not a release tag: expected vMAJOR.MINOR.PATCH`)
+  }
+  return tag
+}
+
+/** The tag of an image reference (`host/repo:tag` or `host/repo:tag@sha256:…`); undefined when absent. */
+export function imageTag(ref: string): string | undefined {
+  const withoutDigest = ref.split("@")[0] ?? ""
+  const lastSlash = withoutDigest.lastIndexOf("/")
+  const colon = withoutDigest.lastIndexOf(":")
+  return colon > lastSlash ? withoutDigest.slice(colon + 1) : undefined
+}
+
+/** Production runs only released images: the reference must carry a v* tag. */
+export function checkDeployImage(environment: EnvironmentName, image: string): void {
+  if (!image.trim() || /\s/.test(image)) {
+    throw new Error(`image reference "${image}" is empty or contains whitespace`)
+  }
+  if (environment !== "prod") return
+  const tag = imageTag(image)
+  if (!tag || !SEMVER_TAG.test(tag)) {
+    throw new Error(
+      `refusing to deploy ${image} to prod: production images must come from a v* release tag (got ${tag ? `tag "${tag}"` : "no tag"})`,
+    )
+  }
+}
+
+export const SEVERITIES = ["UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"] as const
+
+/** Trivy's --severity list for a threshold: the threshold and everything above it. */
+export function severitiesFrom(threshold: string): string {
+  const upper = threshold.toUpperCase()
+  const index = SEVERITIES.findIndex((s) => s === upper)
+  if (index < 0) {
+    throw new Error(`unknown severity "${threshold}": expected one of ${SEVERITIES.join(", ")}`)
+  }
+  return SEVERITIES.slice(index).join(",")
+}
+
+/** `ghcr.io/owner` + `v1.2.3` -> `ghcr.io/owner/kgraph-mcp:v1.2.3`; the host is what registry auth needs. */
+export function publishAddress(registry: string, tag: string): { address: string; host: string } {
+  const base = registry.replace(/\/+$/, "")
+  if (!base || /\s/.test(base)) throw new Error(`registry "${registry}" is empty or contains whitespace`)
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) throw new Error(`image tag "${tag}" is not a valid tag`)
+  const host = base.split("/")[0] ?? base
+  return { address: `${base}/${IMAGE_NAME}:${tag}`, host }
+}
+
+export { SERVICE_NAMES, STEP_NAMES, STEPS }

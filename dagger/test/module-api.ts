@@ -1,0 +1,40 @@
+/**
+ * The module's public surface as the tests call it.
+ *
+ * dagger/src/index.ts uses legacy decorators (experimentalDecorators, as `dagger init` sets), which the
+ * root tsconfig does not enable, so the tests load the class at run time instead of importing it
+ * statically (a static import would pull it into the root type-check). introspection.test.ts checks
+ * the real signatures with the SDK's own introspector, so this interface cannot drift unnoticed.
+ */
+import type { Container, Directory, Secret, Service } from '@dagger.io/dagger';
+
+export interface KgraphMcp {
+  lint(): Promise<string>;
+  typecheck(): Promise<string>;
+  test(): Promise<string>;
+  integrationTest(): Promise<string>;
+  coverage(): Promise<Directory>;
+  build(environment?: string): Promise<Container>;
+  scan(environment?: string, severity?: string): Promise<string>;
+  publish(registry: string, tag: string, username: string, password: Secret, environment?: string): Promise<string>;
+  serve(environment?: string): Promise<Service>;
+  latencyGate(environment?: string): Promise<string>;
+  deploy(environment: string, image: string, kubeconfig: Secret, githubToken?: Secret): Promise<string>;
+  rollback(environment: string, kubeconfig: Secret, to?: string): Promise<string>;
+  watch(environment: string, url: string, kubeconfig: Secret, duration?: string): Promise<string>;
+  release(tag: string, githubToken: Secret): Promise<string>;
+  policyPr(source: string, target: string): Promise<string>;
+  policyTag(tag: string, repo: Directory): Promise<string>;
+  cutRelease(githubToken: Secret, from?: string): Promise<string>;
+  protect(githubToken: Secret, repository: string): Promise<string>;
+  debug(step: string): Promise<Container>;
+}
+
+export type KgraphMcpClass = new (source: Directory, nodeVersion?: string) => KgraphMcp;
+
+const MODULE_PATH = new URL('../src/index.ts', import.meta.url).href;
+
+export async function loadModule(): Promise<KgraphMcpClass> {
+  const mod = (await import(/* @vite-ignore */ MODULE_PATH)) as { KgraphMcp: KgraphMcpClass };
+  return mod.KgraphMcp;
+}

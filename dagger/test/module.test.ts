@@ -1,0 +1,336 @@
+/**
+ * What each module function asks of the engine, recorded by the fake engine: images, services and
+ * aliases, readiness waits, caches, env, secrets and the kgraph-ci argv. Expectations come from
+ * ci/src (the step table and environments), never from the module's own copy.
+ */
+import { describe, expect, it } from 'vitest';
+import { STEPS, type StepName } from '../../ci/src/steps.js';
+import { ENVIRONMENTS } from '../../ci/src/environments.js';
+import type { KgraphMcp } from './module-api.js';
+import { IMAGES, SERVICES } from '../src/plan.js';
+import { PLAINTEXT, envVars, execs, record, serviceBindings, useFakeEngine, type Recording } from './harness.js';
+
+const ctx = useFakeEngine();
+const run = (...args: Parameters<typeof record> extends [unknown, ...infer R] ? R : never) => record(ctx.engine, ...args);
+
+const ciRun = (step: StepName) => ['npx', '--no-install', 'kgraph-ci', 'run', STEPS[step].cliName];
+const PINNED = /^[\w./-]+:v?\d+(\.\d+)+[\w.-]*$/;
+
+/** The module's own queries never carry a secret's plaintext (the test's setSecret calls aside). */
+function expectNoPlaintext(rec: Recording): void {
+  for (const value of Object.values(PLAINTEXT)) expect(rec.raw).not.toContain(value);
+}
+
+/** The secret a function passed, resolved: the setSecret query the test made for it. */
+function secretBehind(rec: Recording, fieldPattern: RegExp): string {
+  const m = fieldPattern.exec(rec.final);
+  expect(m, `expected ${fieldPattern} in the final query`).not.toBeNull();
+  return m![1]!;
+}
+
+describe('images', () => {
+  it('pins every image to an exact version, never latest', () => {
+    const all = [...Object.values(IMAGES.node), IMAGES.postgres, IMAGES.redis, IMAGES.trivy, IMAGES.kubectl];
+    for (const image of all) expect(image, image).toMatch(PINNED);
+    expect(Object.keys(IMAGES.node).sort()).toEqual(['22', '24']);
+  });
+
+  it.each([
+    ['22', IMAGES.node['22']],
+    ['24', IMAGES.node['24']],
+  ])('nodeVersion %s runs steps on %s with its own npm cache volume', async (version, image) => {
+    const rec = await run((m) => m.test(), { nodeVersion: version });
+    expect(rec.final).toMatch(new RegExp(`^\\s*\\{ container\\s+\\{ from \\(address: "${image}"\\)`));
+    expect(rec.final).toMatch(
+      new RegExp(`withMountedCache \\(path: "/root/\\.npm",cache: <<\\s*\\{ cacheVolume \\(key: "kgraph-mcp-npm-node${version}"\\)`),
+    );
+  });
+
+  it('rejects an unsupported nodeVersion before talking to the engine', async () => {
+    await expect(run((m) => m.test(), { nodeVersion: '18' })).rejects.toThrow(/unsupported nodeVersion "18": expected one of 22, 24/);
+  });
+});
+
+describe.each(['lint', 'typecheck', 'test', 'integrationTest'] as const)('check %s', (step) => {
+  const def = STEPS[step];
+  const call = (m: KgraphMcp) => m[step]();
+
+  it('installs with npm ci from the lockfiles, then runs its step through kgraph-ci', async () => {
+    const rec = await run(call);
+    const argv = execs(rec.final);
+    const ci = argv.findIndex((a) => a.join(' ') === 'npm ci --no-audit --no-fund');
+    expect(ci).toBeGreaterThanOrEqual(0);
+    expect(argv.at(-1)).toEqual(ciRun(step));
+    // Only the wait clients (apt) may come before the install; the source is copied after it.
+    expect(argv.slice(0, ci).every((a) => a.join(' ').includes('apt-get'))).toBe(true);
+    expect(rec.final.indexOf('withExec (args: ["npm","ci"')).toBeLessThan(rec.final.lastIndexOf('withDirectory (path: "/src",source:'));
+    expect(rec.final).toMatch(/include: \["package\.json","package-lock\.json","\*\/package\.json"\]/);
+    expect(rec.final).toMatch(/\{ stdout\s*\}/);
+  });
+
+  it("gets the step table's env and cache paths", async () => {
+    const rec = await run(call);
+    const env = envVars(rec.final);
+    expect(env.CI).toBe('true');
+    for (const [k, v] of Object.entries(def.env)) expect(env[k]).toBe(v);
+    for (const p of def.cachePaths) {
+      const path = p.startsWith('~/') ? `/root/${p.slice(2)}` : `/src/${p.replace(/\/$/, '')}`;
+      expect(rec.final).toContain(`withMountedCache (path: "${path}",cache: <<`);
+    }
+  });
+
+  it('binds exactly the services the step table lists, with URLs on their aliases and a readiness wait', async () => {
+    const rec = await run(call);
+    const bindings = serviceBindings(rec.final);
+    expect([...bindings.keys()].sort()).toEqual(def.services.map((s) => SERVICES[s].alias).sort());
+    const env = envVars(rec.final);
+    for (const name of def.services) {
+      const spec = SERVICES[name];
+      const svc = bindings.get(spec.alias)!;
+      expect(svc).toContain(`from (address: "${spec.image}")`);
+      expect(svc).toContain(`withExposedPort (port: ${spec.port})`);
+      expect(svc).toMatch(/withDockerHealthcheck \(args: \[/);
+      expect(svc).toMatch(/asService\s+\{ id/);
+      expect(env[spec.urlVar]).toBe(spec.url);
+      expect(new URL(env[spec.urlVar]!).hostname).toBe(spec.alias);
+    }
+    const argv = execs(rec.final);
+    const runAt = argv.findIndex((a) => a.join(' ') === ciRun(step).join(' '));
+    if (def.services.length > 0) {
+      expect(env.KGRAPH_SERVICES).toBe('external');
+      // The waits run in the step container, after the bindings and before the step.
+      const waits = argv.map((a, i) => [a.join(' '), i] as const).filter(([a]) => /pg_isready -h postgres|redis-cli -h redis/.test(a));
+      expect(waits.map(([a]) => (a.includes('pg_isready') ? 'postgres' : 'redis')).sort()).toEqual([...def.services].sort());
+      for (const [, i] of waits) expect(i).toBeLessThan(runAt);
+      expect(argv.some((a) => a.join(' ').includes('postgresql-client redis-tools'))).toBe(true);
+    } else {
+      expect(env.KGRAPH_SERVICES).toBeUndefined();
+      expect(rec.final).not.toMatch(/pg_isready|redis-cli|apt-get/);
+    }
+  });
+});
+
+describe('integration services', () => {
+  it('Postgres uses trust auth on an unpublished service (no password anywhere) and pg_isready as healthcheck', async () => {
+    const rec = await run((m) => m.integrationTest());
+    const pg = serviceBindings(rec.final).get('postgres')!;
+    expect(pg).toContain('withEnvVariable (name: "POSTGRES_HOST_AUTH_METHOD",value: "trust")');
+    expect(pg).toContain('withDockerHealthcheck (args: ["pg_isready"');
+    expect(serviceBindings(rec.final).get('redis')).toContain('withDockerHealthcheck (args: ["redis-cli"');
+  });
+});
+
+describe('build, scan, publish', () => {
+  it.each(['dev', 'staging', 'prod'] as const)('build(%s) builds app/Dockerfile with ENVIRONMENT', async (env) => {
+    const rec = await run(async (m) => (await m.build(env)).id());
+    expect(rec.final).toContain(`dockerBuild (dockerfile: "app/Dockerfile",buildArgs: [{name:"ENVIRONMENT",value:"${env}"}])`);
+  });
+
+  it('build names the valid environments when given another', async () => {
+    await expect(run(async (m) => (await m.build('qa')).id())).rejects.toThrow(/unknown environment "qa": expected one of dev, staging, prod/);
+  });
+
+  it('scan runs pinned trivy over the image tarball and the source, at the threshold and above, then the scan step', async () => {
+    const rec = await run((m) => m.scan('staging', 'high'));
+    const trivy = rec.queries.map((q) => ctx.engine.expand(q)).filter((q) => q.includes(`from (address: "${IMAGES.trivy}")`));
+    const argvs = trivy.flatMap((q) => execs(q)).map((a) => a.join(' '));
+    expect(argvs).toContain('trivy image --input /tmp/image.tar --severity HIGH,CRITICAL --exit-code 1 --no-progress');
+    expect(argvs).toContain('trivy fs --scanners vuln,secret --severity HIGH,CRITICAL --exit-code 1 --no-progress /src');
+    expect(trivy.join('\n')).toMatch(/withMountedFile \(path: "\/tmp\/image\.tar",source: <<[\s\S]*?buildArgs: \[\{name:"ENVIRONMENT",value:"staging"\}\][\s\S]*?asTarball/);
+    expect(trivy.join('\n')).toContain('withMountedCache (path: "/root/.cache/trivy"');
+    expect(execs(rec.final).at(-1)).toEqual(ciRun('scan'));
+  });
+
+  it('scan fails at the threshold with the report in the error', async () => {
+    const leaves = {
+      exitCode: (q: string) => (q.includes('"trivy","image"') ? 1 : 0),
+      stdout: (q: string) => (q.includes('"trivy","image"') ? 'CVE-2099-0001 HIGH openssl' : 'ok'),
+    };
+    await expect(run((m) => m.scan(), { leaves })).rejects.toThrow(/trivy image scan failed \(exit 1\):\nCVE-2099-0001 HIGH openssl/);
+  });
+
+  it('scan rejects an unknown severity', async () => {
+    await expect(run((m) => m.scan('dev', 'SEVERE'))).rejects.toThrow(/unknown severity "SEVERE": expected one of UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL/);
+  });
+
+  it('publish authenticates to the registry host with the password secret by id and returns the digest reference', async () => {
+    let ref = '';
+    const rec = await run(async (m, s) => {
+      ref = await m.publish('ghcr.io/acme/', 'v1.2.3', 'bot', s.password);
+    });
+    expect(ref).toBe(`ghcr.io/acme/kgraph-mcp:v1.2.3@sha256:${'0'.repeat(64)}`);
+    const secret = secretBehind(rec, /withRegistryAuth \(address: "ghcr\.io",username: "bot",secret: <<([\s\S]*?)>>/);
+    expect(secret).toMatch(/setSecret \(name: "registry-password"/);
+    expect(rec.final).toContain('publish (address: "ghcr.io/acme/kgraph-mcp:v1.2.3")');
+    expect(rec.final).toContain('value:"prod"');
+    expectNoPlaintext(rec);
+  });
+});
+
+describe('serve and latencyGate', () => {
+  it('serve binds fresh Postgres and Redis, migrates, seeds and serves on 8000 in one process', async () => {
+    const rec = await run(async (m) => (await m.serve('dev')).id());
+    const bindings = serviceBindings(rec.final);
+    expect([...bindings.keys()].sort()).toEqual(['postgres', 'redis']);
+    const env = envVars(rec.final);
+    expect(env).toMatchObject({
+      DATABASE_URL: SERVICES.postgres.url,
+      REDIS_URL: SERVICES.redis.url,
+      ENVIRONMENT: 'dev',
+      LOG_LEVEL: ENVIRONMENTS.dev.logLevel,
+      DEBUG: String(ENVIRONMENTS.dev.debug),
+      PORT: '8000',
+    });
+    expect(rec.final).toContain('withExposedPort (port: 8000)');
+    expect(rec.final).toContain(
+      `asService (args: ["sh","-c","node dist/migrate.js && node dist/seed.js --count ${ENVIRONMENTS.dev.seedCount} && exec node dist/main.js"])`,
+    );
+  });
+
+  it('latencyGate runs the ci gate against serve() bound as app, after waiting for /readyz', async () => {
+    const rec = await run((m) => m.latencyGate());
+    const bindings = serviceBindings(rec.final);
+    expect([...bindings.keys()]).toContain('app');
+    const app = bindings.get('app')!;
+    // The step table's services for the gate are bound to the service under test.
+    for (const name of STEPS.latencyGate.services) expect(app).toContain(`withServiceBinding (alias: "${SERVICES[name].alias}"`);
+    expect(app).toContain('value:"staging"');
+    const argv = execs(rec.final).filter((a) => !app.includes(JSON.stringify(a)));
+    expect(argv.at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'gate', 'latency', '--url', 'http://app:8000', '--env', 'staging']);
+    expect(argv.at(-2)?.join(' ')).toContain('http://app:8000/readyz');
+    expect(envVars(rec.final).NODE_ENV).toBe(STEPS.latencyGate.env.NODE_ENV);
+  });
+});
+
+describe('delivery', () => {
+  it('deploy mounts the kubeconfig secret as a file, passes the GitHub token as a secret, runs the table command, never cached', async () => {
+    const image = 'ghcr.io/acme/kgraph-mcp:v1.4.0@sha256:abc';
+    const rec = await run((m, s) => m.deploy('prod', image, s.kubeconfig, s.githubToken));
+    expect(execs(rec.final).at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'deploy', '--env', 'prod', '--image', image]);
+    expect(secretBehind(rec, /withMountedSecret \(path: "\/run\/secrets\/kubeconfig",source: <<([\s\S]*?)>>/)).toContain(
+      'setSecret (name: "kubeconfig"',
+    );
+    expect(secretBehind(rec, /withSecretVariable \(name: "GITHUB_TOKEN",secret: <<([\s\S]*?)>>/)).toContain('setSecret (name: "github-token"');
+    const env = envVars(rec.final);
+    expect(env.KUBECONFIG).toBe('/run/secrets/kubeconfig');
+    expect(Date.parse(env.KGRAPH_RUN_AT!)).toBeGreaterThan(Date.now() - 60_000);
+    expect(rec.final).toMatch(new RegExp(`withFile \\(path: "/usr/local/bin/kubectl",source: <<[\\s\\S]*?from \\(address: "${IMAGES.kubectl}"\\)`));
+    expect(serviceBindings(rec.final).size).toBe(0);
+    expectNoPlaintext(rec);
+  });
+
+  it('deploy without a GitHub token sets no GITHUB_TOKEN', async () => {
+    const rec = await run((m, s) => m.deploy('dev', 'ghcr.io/acme/kgraph-mcp:sha-1234567', s.kubeconfig));
+    expect(rec.final).not.toContain('GITHUB_TOKEN');
+  });
+
+  it.each([
+    'ghcr.io/acme/kgraph-mcp:latest',
+    'ghcr.io/acme/kgraph-mcp:sha-1234567',
+    'ghcr.io/acme/kgraph-mcp@sha256:abc',
+    'localhost:5000/kgraph-mcp',
+  ])('deploy refuses %s to prod before any engine call', async (image) => {
+    ctx.engine.reset();
+    await expect(run((m, s) => m.deploy('prod', image, s.kubeconfig))).rejects.toThrow(/refusing to deploy .* to prod: production images must come from a v\* release tag/);
+    expect(ctx.engine.queries.filter((q) => !q.query.includes('setSecret'))).toEqual([]);
+  });
+
+  it('rollback runs the table command with an optional --to and the kubeconfig secret', async () => {
+    const rec = await run((m, s) => m.rollback('staging', s.kubeconfig, 'v1.3.0'));
+    expect(execs(rec.final).at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'rollback', '--env', 'staging', '--to', 'v1.3.0']);
+    expect(rec.final).toContain('withMountedSecret (path: "/run/secrets/kubeconfig"');
+    const plain = await run((m, s) => m.rollback('staging', s.kubeconfig));
+    expect(execs(plain.final).at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'rollback', '--env', 'staging']);
+    await expect(run((m, s) => m.rollback('prod', s.kubeconfig, 'latest'))).rejects.toThrow(/rollback target "latest" is not a release tag/);
+  });
+
+  it('watch runs kgraph-ci watch with the kubeconfig secret', async () => {
+    const rec = await run((m, s) => m.watch('prod', 'https://kgraph-mcp.example.com', s.kubeconfig));
+    expect(execs(rec.final).at(-1)).toEqual([
+      'npx', '--no-install', 'kgraph-ci', 'watch', '--env', 'prod', '--url', 'https://kgraph-mcp.example.com', '--duration', '15m',
+    ]);
+    expect(rec.final).toContain('withMountedSecret (path: "/run/secrets/kubeconfig"');
+    expectNoPlaintext(rec);
+    await expect(run((m, s) => m.watch('prod', 'https://x', s.kubeconfig, 'forever'))).rejects.toThrow(/duration "forever"/);
+  });
+
+  it('release validates the tag and passes the GitHub token as a secret', async () => {
+    const rec = await run((m, s) => m.release('v2.0.0', s.githubToken));
+    expect(execs(rec.final).at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'release', '--tag', 'v2.0.0']);
+    expect(rec.final).toMatch(/withSecretVariable \(name: "GITHUB_TOKEN",secret: <</);
+    expectNoPlaintext(rec);
+    await expect(run((m, s) => m.release('2.0.0', s.githubToken))).rejects.toThrow(/tag "2.0.0" is not a release tag/);
+  });
+
+  it('cutRelease and protect run their kgraph-ci commands with the token as a secret and a run stamp', async () => {
+    const cut = await run((m, s) => m.cutRelease(s.githubToken));
+    expect(execs(cut.final).at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'release', 'cut', '--from', 'develop']);
+    const protect = await run((m, s) => m.protect(s.githubToken, 'acme/kgraph-mcp'));
+    expect(execs(protect.final).at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'github', 'protect']);
+    expect(envVars(protect.final).GITHUB_REPOSITORY).toBe('acme/kgraph-mcp');
+    for (const rec of [cut, protect]) {
+      expect(rec.final).toMatch(/withSecretVariable \(name: "GITHUB_TOKEN",secret: <</);
+      expect(envVars(rec.final).KGRAPH_RUN_AT).toBeDefined();
+      expectNoPlaintext(rec);
+    }
+    await expect(run((m, s) => m.protect(s.githubToken, 'not a repo'))).rejects.toThrow(/must be owner\/name/);
+  });
+
+  it('the only queries carrying secret plaintext are the ones the test made to create the secrets', async () => {
+    const rec = await run(async (m, s) => {
+      await m.deploy('dev', 'ghcr.io/acme/kgraph-mcp:v1.0.0', s.kubeconfig, s.githubToken);
+      await m.release('v1.0.0', s.githubToken);
+      await m.publish('ghcr.io/acme', 'v1.0.0', 'bot', s.password);
+    });
+    const carrying = ctx.engine.queries.map((q) => q.query).filter((q) => Object.values(PLAINTEXT).some((p) => q.includes(p)));
+    // Each secret did travel (so this check is not vacuous), and only inside setSecret.
+    for (const p of Object.values(PLAINTEXT)) expect(carrying.some((q) => q.includes(p))).toBe(true);
+    for (const q of carrying) expect(q).toMatch(/^\s*\{ setSecret \(name: "[\w-]+",plaintext: "[\w-]+"\) \{ id\s*\} \}\s*$/);
+    expect(rec.secretQueries.length).toBeGreaterThanOrEqual(3);
+    expect(rec.raw).toContain('withSecretVariable (name: "GITHUB_TOKEN",secret: "ID');
+  });
+});
+
+describe('policy and debug', () => {
+  it('policyPr and policyTag run kgraph-ci policy; policyTag mounts the repo with its history', async () => {
+    const pr = await run((m) => m.policyPr('feature/x', 'develop'));
+    expect(execs(pr.final).at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'policy', 'pr', '--source', 'feature/x', '--target', 'develop']);
+    const tag = await run(async (m) => {
+      const { dag } = await import('@dagger.io/dagger');
+      return m.policyTag('v1.0.0', dag.directory().withNewDirectory('.git'));
+    });
+    expect(execs(tag.final).at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'policy', 'tag', 'v1.0.0', '--repo', '/repo']);
+    expect(tag.final).toMatch(/withMountedDirectory \(path: "\/repo",source: <<[\s\S]*?withNewDirectory \(path: ".git"\)/);
+  });
+
+  it.each(['integration-test', 'integrationTest'])('debug(%s) returns the step container with services bound, not run', async (step) => {
+    const rec = await run(async (m) => (await m.debug(step)).id());
+    expect([...serviceBindings(rec.final).keys()].sort()).toEqual(['postgres', 'redis']);
+    expect(rec.final).toContain('withDefaultTerminalCmd (args: ["bash"])');
+    expect(execs(rec.final).map((a) => a.join(' '))).not.toContain(ciRun('integrationTest').join(' '));
+  });
+
+  it('debug names the valid steps when given an unknown one', async () => {
+    await expect(run(async (m) => (await m.debug('deploy-all')).id())).rejects.toThrow(/unknown step "deploy-all": expected one of lint, typecheck, test, integration-test/);
+  });
+
+  it('coverage runs every test with services and returns the coverage directory', async () => {
+    const rec = await run(async (m) => (await m.coverage()).id());
+    expect([...serviceBindings(rec.final).keys()].sort()).toEqual(['postgres', 'redis']);
+    expect(execs(rec.final).at(-1)).toEqual(['npx', '--no-install', 'vitest', 'run', '--coverage', '--coverage.reportsDirectory=coverage']);
+    expect(rec.final).toContain('directory (path: "/src/coverage")');
+  });
+});
+
+describe('session protocol', () => {
+  it('the SDK authenticates with the session token, and a wrong token is refused', async () => {
+    const good = process.env.DAGGER_SESSION_TOKEN;
+    process.env.DAGGER_SESSION_TOKEN = 'wrong-token';
+    try {
+      await expect(run((m) => m.lint())).rejects.toThrow();
+    } finally {
+      process.env.DAGGER_SESSION_TOKEN = good;
+    }
+    await expect(run((m) => m.lint())).resolves.toBeDefined();
+  });
+});
