@@ -72,6 +72,8 @@ export interface EnvironmentDefinition {
   readonly requiredSecrets: readonly string[];
   readonly latencyGate: LatencyGateConfig;
   readonly rollback: RollbackTriggers;
+  /** A HorizontalPodAutoscaler from `replicas` up to `maxReplicas` (k8s overlays); absent = fixed replicas. */
+  readonly autoscale?: { readonly maxReplicas: number; readonly targetCpuPercent: number };
 }
 
 const SCENARIOS: readonly LatencyScenario[] = [
@@ -152,6 +154,7 @@ const definitions: readonly EnvironmentDefinition[] = [
     requiredSecrets: [...SERVICE_SECRETS, 'SENTRY_DSN'],
     latencyGate: gate(100, 30),
     rollback: ROLLBACK,
+    autoscale: { maxReplicas: 10, targetCpuPercent: 70 },
   },
 ];
 

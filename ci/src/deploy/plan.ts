@@ -1,0 +1,204 @@
+/**
+ * Deploy and rollback as plain data: a list of steps computed from the environment, the image and the
+ * rendered manifests. `execute.ts` runs a plan; `--dry-run` prints it; tests assert it exactly.
+ */
+import { stringify } from 'yaml';
+import type { EnvironmentDefinition } from '../environments.js';
+import { CONTAINER_NAME, DEPLOYMENT_NAME, MIGRATE_JOB_NAME, overlayDir } from '../kube/overlays.js';
+import { objectId, podSpecOf, type KubeObject } from '../kube/validate.js';
+
+export const ROLLOUT_TIMEOUT_SECONDS = 300;
+export const MIGRATE_TIMEOUT_SECONDS = 600;
+const CHANGE_CAUSE = 'kubernetes.io/change-cause';
+
+export type Phase = 'precheck' | 'migrate' | 'rollout' | 'verify';
+
+export type PlanStep =
+  | { readonly kind: 'checklist'; readonly name: string; readonly phase: 'precheck' }
+  | {
+      readonly kind: 'kubectl';
+      readonly name: string;
+      readonly phase: Phase;
+      readonly argv: readonly string[];
+      /** Manifests piped to `kubectl apply -f -`; `objects` names them for the printed plan. */
+      readonly stdin?: { readonly objects: readonly string[]; readonly yaml: string };
+      readonly timeoutMs?: number;
+      /** The step's failure is recorded but does not stop the plan (reading the current image). */
+      readonly optional?: boolean;
+      /** After this step runs, the cluster may serve the new image: a later failure needs a rollback. */
+      readonly changesWorkload?: boolean;
+    }
+  | { readonly kind: 'smoke'; readonly name: string; readonly phase: 'verify'; readonly baseUrl: string }
+  | { readonly kind: 'gate'; readonly name: string; readonly phase: 'verify'; readonly baseUrl: string };
+
+export interface Plan {
+  readonly operation: 'deploy' | 'rollback';
+  readonly environment: string;
+  readonly namespace: string;
+  readonly image?: string;
+  readonly version: string;
+  readonly steps: readonly PlanStep[];
+  /** Run, in order, when a step after a `changesWorkload` step fails. Empty = nothing to undo. */
+  readonly onFailure: readonly PlanStep[];
+}
+
+const kubectl = (ns: string, ...args: string[]): string[] => ['kubectl', '--namespace', ns, ...args];
+
+export const renderArgv = (env: string): string[] => ['kubectl', 'kustomize', overlayDir(env)];
+
+export const currentImageArgv = (ns: string): string[] =>
+  kubectl(ns, 'get', `deployment/${DEPLOYMENT_NAME}`, '--ignore-not-found', '-o', `jsonpath={.spec.template.spec.containers[?(@.name=="${CONTAINER_NAME}")].image}`);
+
+const rolloutStatus = (ns: string, name = 'rollout-status'): PlanStep => ({
+  kind: 'kubectl',
+  name,
+  phase: 'rollout',
+  argv: kubectl(ns, 'rollout', 'status', `deployment/${DEPLOYMENT_NAME}`, `--timeout=${ROLLOUT_TIMEOUT_SECONDS}s`),
+  timeoutMs: (ROLLOUT_TIMEOUT_SECONDS + 30) * 1000,
+});
+
+const undoSteps = (ns: string): PlanStep[] => [
+  { kind: 'kubectl', name: 'rollout-undo', phase: 'rollout', argv: kubectl(ns, 'rollout', 'undo', `deployment/${DEPLOYMENT_NAME}`) },
+  rolloutStatus(ns, 'rollout-status-after-undo'),
+];
+
+/** Replaces the image of every container of our workloads (the Deployment and the migration Job). */
+export function withImage(objects: readonly KubeObject[], image: string, changeCause: string): KubeObject[] {
+  return objects.map((o) => {
+    const pod = podSpecOf(o);
+    if (!pod) return o;
+    const copy = structuredClone(o) as KubeObject & { metadata: { annotations?: Record<string, string> } };
+    const copyPod = podSpecOf(copy)!;
+    for (const c of [...(copyPod.initContainers ?? []), ...(copyPod.containers ?? [])]) c.image = image;
+    if (o.kind === 'Deployment') {
+      const tpl = (copy.spec as { template: { metadata?: { annotations?: Record<string, string> } } }).template;
+      // On the pod template too, so `kubectl rollout history` shows which version each revision ran.
+      copy.metadata = { ...copy.metadata, annotations: { ...copy.metadata.annotations, [CHANGE_CAUSE]: changeCause } };
+      tpl.metadata = { ...tpl.metadata, annotations: { ...tpl.metadata?.annotations, [CHANGE_CAUSE]: changeCause } };
+    }
+    return copy;
+  });
+}
+
+const toYaml = (objects: readonly KubeObject[]): string => objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');
+
+const applyStep = (name: string, phase: Phase, objects: readonly KubeObject[], extra: Partial<Extract<PlanStep, { kind: 'kubectl' }>> = {}): PlanStep => ({
+  kind: 'kubectl',
+  name,
+  phase,
+  argv: ['kubectl', 'apply', '-f', '-'],
+  stdin: { objects: objects.map(objectId), yaml: toYaml(objects) },
+  ...extra,
+});
+
+export interface DeployInput {
+  readonly environment: EnvironmentDefinition;
+  readonly image: string;
+  readonly version: string;
+  /** `kubectl kustomize k8s/overlays/<env>` output, parsed. */
+  readonly manifests: readonly KubeObject[];
+  /** The service's public URL for smoke test and gate (defaults to the environment's url). */
+  readonly baseUrl?: string;
+  readonly skipGate?: boolean;
+}
+
+const WORKLOAD_KINDS = new Set(['Deployment', 'HorizontalPodAutoscaler']);
+
+/**
+ * checklist → current image → config (everything but workloads) → migration Job → workloads →
+ * rollout status → smoke → latency gate. Migrations run before the new pods, against the old ones,
+ * so they must stay backward compatible (expand, then contract in a later release).
+ */
+export function planDeploy(input: DeployInput): Plan {
+  const { environment: env, image, version } = input;
+  const ns = env.namespace;
+  const objects = withImage(input.manifests, image, `kgraph-ci deploy ${version} (${image})`);
+  const deployment = objects.filter((o) => o.kind === 'Deployment' && o.metadata?.name === DEPLOYMENT_NAME);
+  const job = objects.filter((o) => o.kind === 'Job' && o.metadata?.name === MIGRATE_JOB_NAME);
+  if (deployment.length !== 1) throw new Error(`rendered ${overlayDir(env.name)} has no Deployment/${DEPLOYMENT_NAME}`);
+  if (job.length !== 1) throw new Error(`rendered ${overlayDir(env.name)} has no Job/${MIGRATE_JOB_NAME}`);
+  const foreignNs = objects.filter((o) => o.kind !== 'Namespace' && o.metadata?.namespace !== ns);
+  if (foreignNs.length) throw new Error(`rendered ${overlayDir(env.name)} puts ${foreignNs.map(objectId).join(', ')} outside namespace ${ns}`);
+  const config = objects.filter((o) => !WORKLOAD_KINDS.has(o.kind) && o.kind !== 'Job');
+  const workloads = objects.filter((o) => WORKLOAD_KINDS.has(o.kind));
+  const baseUrl = input.baseUrl ?? env.url;
+  const steps: PlanStep[] = [
+    { kind: 'checklist', name: 'checklist', phase: 'precheck' },
+    { kind: 'kubectl', name: 'current-image', phase: 'precheck', argv: currentImageArgv(ns), optional: true },
+    applyStep('apply-config', 'migrate', config),
+    { kind: 'kubectl', name: 'delete-old-migration', phase: 'migrate', argv: kubectl(ns, 'delete', `job/${MIGRATE_JOB_NAME}`, '--ignore-not-found', '--wait=true') },
+    applyStep('apply-migration', 'migrate', job),
+    {
+      kind: 'kubectl',
+      name: 'wait-migration',
+      phase: 'migrate',
+      argv: kubectl(ns, 'wait', '--for=condition=complete', `job/${MIGRATE_JOB_NAME}`, `--timeout=${MIGRATE_TIMEOUT_SECONDS}s`),
+      timeoutMs: (MIGRATE_TIMEOUT_SECONDS + 30) * 1000,
+    },
+    applyStep('apply-workload', 'rollout', workloads, { changesWorkload: true }),
+    rolloutStatus(ns),
+    { kind: 'smoke', name: 'smoke', phase: 'verify', baseUrl },
+    ...(input.skipGate ? [] : [{ kind: 'gate', name: 'latency-gate', phase: 'verify', baseUrl } as const]),
+  ];
+  return { operation: 'deploy', environment: env.name, namespace: ns, image, version, steps, onFailure: undoSteps(ns) };
+}
+
+export interface RollbackInput {
+  readonly environment: EnvironmentDefinition;
+  /** Roll forward to this image (a released version); absent = the previous revision. */
+  readonly image?: string;
+  readonly version?: string;
+  readonly baseUrl?: string;
+}
+
+/** `rollout undo` (previous revision) or `set image` to a released version, then wait and smoke-test. */
+export function planRollback(input: RollbackInput): Plan {
+  const { environment: env } = input;
+  const ns = env.namespace;
+  const change: PlanStep[] = input.image
+    ? [
+        { kind: 'kubectl', name: 'set-image', phase: 'rollout', argv: kubectl(ns, 'set', 'image', `deployment/${DEPLOYMENT_NAME}`, `${CONTAINER_NAME}=${input.image}`), changesWorkload: true },
+        {
+          kind: 'kubectl',
+          name: 'annotate',
+          phase: 'rollout',
+          argv: kubectl(ns, 'annotate', '--overwrite', `deployment/${DEPLOYMENT_NAME}`, `${CHANGE_CAUSE}=kgraph-ci rollback to ${input.version ?? input.image}`),
+        },
+      ]
+    : [{ kind: 'kubectl', name: 'rollout-undo', phase: 'rollout', argv: kubectl(ns, 'rollout', 'undo', `deployment/${DEPLOYMENT_NAME}`), changesWorkload: true }];
+  return {
+    operation: 'rollback',
+    environment: env.name,
+    namespace: ns,
+    ...(input.image ? { image: input.image } : {}),
+    version: input.version ?? 'previous',
+    steps: [
+      { kind: 'kubectl', name: 'current-image', phase: 'precheck', argv: currentImageArgv(ns), optional: true },
+      ...change,
+      rolloutStatus(ns),
+      { kind: 'smoke', name: 'smoke', phase: 'verify', baseUrl: input.baseUrl ?? env.url },
+    ],
+    // A failed rollback is not undone again: a person decides (the runbook in the README).
+    onFailure: [],
+  };
+}
+
+/** The plan as people read it (--dry-run, logs): one numbered line per step. */
+export function formatPlan(plan: Plan, format: (argv: readonly string[]) => string): string {
+  const line = (s: PlanStep): string => {
+    switch (s.kind) {
+      case 'checklist':
+        return `run the pre-deployment checklist for ${plan.environment}`;
+      case 'smoke':
+        return `smoke-test ${s.baseUrl} (/healthz, /readyz, /metrics, /api/v1/tools)`;
+      case 'gate':
+        return `latency gate against ${s.baseUrl}`;
+      case 'kubectl':
+        return `${format(s.argv)}${s.stdin ? `  < ${s.stdin.objects.join(', ')}` : ''}`;
+    }
+  };
+  const head = `${plan.operation} ${plan.version}${plan.image ? ` (${plan.image})` : ''} to ${plan.environment} (namespace ${plan.namespace})`;
+  const steps = plan.steps.map((s, i) => `${String(i + 1).padStart(2)}. [${s.name}] ${line(s)}`);
+  const undo = plan.onFailure.length ? ['on failure after the workload changed:', ...plan.onFailure.map((s) => `    [${s.name}] ${line(s)}`)] : [];
+  return [head, ...steps, ...undo].join('\n');
+}

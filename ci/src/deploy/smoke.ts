@@ -1,0 +1,83 @@
+/**
+ * After a rollout: the health routes and one real API call must answer. A few retries absorb the load
+ * balancer catching up; anything else is a failure (fail closed, including a missing API key).
+ */
+export type Fetch = (url: string, init?: { method?: string; headers?: Record<string, string>; signal?: AbortSignal }) => Promise<{ status: number; text(): Promise<string> }>;
+
+export interface SmokeCheck {
+  readonly name: string;
+  readonly path: string;
+  readonly needsApiKey: boolean;
+  /** Validates the body of a 200 answer; returns a problem or undefined. */
+  readonly body?: (text: string) => string | undefined;
+}
+
+export const SMOKE_CHECKS: readonly SmokeCheck[] = [
+  { name: 'liveness', path: '/healthz', needsApiKey: false },
+  { name: 'readiness', path: '/readyz', needsApiKey: false },
+  { name: 'metrics', path: '/metrics', needsApiKey: false, body: (t) => (t.includes('# TYPE') ? undefined : 'no Prometheus metrics in the body') },
+  {
+    name: 'search',
+    path: '/api/v1/tools?q=github&limit=1',
+    needsApiKey: true,
+    body: (t) => {
+      try {
+        JSON.parse(t);
+        return undefined;
+      } catch {
+        return 'body is not JSON';
+      }
+    },
+  },
+];
+
+export interface SmokeOptions {
+  readonly baseUrl: string;
+  readonly apiKey?: string;
+  readonly fetch?: Fetch;
+  readonly attempts?: number;
+  readonly delayMs?: number;
+  readonly timeoutMs?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly checks?: readonly SmokeCheck[];
+}
+
+export interface SmokeResult {
+  readonly ok: boolean;
+  readonly results: readonly { readonly name: string; readonly ok: boolean; readonly detail: string }[];
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function runSmoke(opts: SmokeOptions): Promise<SmokeResult> {
+  const doFetch = opts.fetch ?? (globalThis.fetch as unknown as Fetch);
+  const attempts = opts.attempts ?? 5;
+  const sleep = opts.sleep ?? defaultSleep;
+  const base = opts.baseUrl.replace(/\/+$/, '');
+  const results: { name: string; ok: boolean; detail: string }[] = [];
+  for (const check of opts.checks ?? SMOKE_CHECKS) {
+    if (check.needsApiKey && !opts.apiKey) {
+      results.push({ name: check.name, ok: false, detail: `API_KEY is not set: cannot call ${check.path}` });
+      continue;
+    }
+    let detail = '';
+    let ok = false;
+    for (let i = 1; i <= attempts && !ok; i++) {
+      try {
+        const res = await doFetch(base + check.path, {
+          headers: check.needsApiKey && opts.apiKey ? { 'x-api-key': opts.apiKey } : {},
+          signal: AbortSignal.timeout(opts.timeoutMs ?? 5000),
+        });
+        const text = await res.text();
+        const problem = res.status !== 200 ? `HTTP ${res.status}` : check.body?.(text);
+        ok = problem === undefined;
+        detail = ok ? 'HTTP 200' : `${problem} (attempt ${i}/${attempts})`;
+      } catch (err) {
+        detail = `${(err as Error).message} (attempt ${i}/${attempts})`;
+      }
+      if (!ok && i < attempts) await sleep(opts.delayMs ?? 2000);
+    }
+    results.push({ name: check.name, ok, detail: `GET ${check.path}: ${detail}` });
+  }
+  return { ok: results.every((r) => r.ok), results };
+}

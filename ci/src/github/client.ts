@@ -1,0 +1,87 @@
+/**
+ * Octokit construction and GitHub error translation. Every GitHub call in delivery goes through an
+ * Octokit made here, so tests point it at a local server (baseUrl) and errors read the same everywhere.
+ * The token is handed to Octokit only; messages never contain it.
+ */
+import { Octokit } from '@octokit/rest';
+import { FailedError, UsageError } from '../errors.js';
+
+export interface RepoRef {
+  readonly owner: string;
+  readonly repo: string;
+}
+
+/** owner/name from --repo or GITHUB_REPOSITORY; a UsageError says which is missing or malformed. */
+export function parseRepository(value: string | undefined, source = 'GITHUB_REPOSITORY or --repo'): RepoRef {
+  if (!value) throw new UsageError(`no repository: set ${source} to owner/name`);
+  const m = /^([A-Za-z0-9-]+)\/([A-Za-z0-9._-]+)$/.exec(value.trim());
+  if (!m) throw new UsageError(`repository "${value}" is not owner/name`);
+  return { owner: m[1]!, repo: m[2]! };
+}
+
+export interface ClientOptions {
+  readonly token: string | undefined;
+  /** GITHUB_API_URL (GitHub Enterprise) or a test server. */
+  readonly baseUrl?: string;
+}
+
+export function createOctokit(opts: ClientOptions): Octokit {
+  if (!opts.token) throw new UsageError('GITHUB_TOKEN is not set: GitHub calls need a token');
+  return new Octokit({
+    auth: opts.token,
+    baseUrl: opts.baseUrl ?? 'https://api.github.com',
+    userAgent: 'kgraph-ci',
+    // Octokit logs request warnings itself; keep them off stdout, which carries our output.
+    log: { debug: () => undefined, info: () => undefined, warn: (m: string) => process.stderr.write(`github: ${m}\n`), error: () => undefined },
+  });
+}
+
+interface OctokitErrorLike {
+  status?: number;
+  message?: string;
+  response?: { headers?: Record<string, string | number | undefined>; data?: unknown };
+}
+
+/** GitHub's own explanation from a 422 body (message plus field errors). */
+function details(data: unknown): string {
+  const d = data as { message?: string; errors?: ({ message?: string; field?: string; code?: string } | string)[] } | undefined;
+  const errs = (d?.errors ?? []).map((e) => (typeof e === 'string' ? e : e.message ?? [e.field, e.code].filter(Boolean).join(' '))).filter(Boolean);
+  return [d?.message, ...errs].filter(Boolean).join('; ');
+}
+
+/** A clear error for a failed GitHub call: `doing` says what we were trying to do. */
+export function githubError(err: unknown, doing: string): Error {
+  const e = err as OctokitErrorLike;
+  if (typeof e?.status !== 'number') return new FailedError(`${doing}: ${(err as Error)?.message ?? String(err)}`);
+  const headers = e.response?.headers ?? {};
+  const remaining = headers['x-ratelimit-remaining'];
+  if (e.status === 429 || (e.status === 403 && String(remaining) === '0')) {
+    const reset = Number(headers['x-ratelimit-reset']);
+    const when = Number.isFinite(reset) && reset > 0 ? ` until ${new Date(reset * 1000).toISOString()}` : '';
+    return new FailedError(`${doing}: GitHub rate limit exceeded${when}; retry later`);
+  }
+  switch (e.status) {
+    case 401:
+      return new UsageError(`${doing}: GitHub rejected the token (401 Bad credentials); check GITHUB_TOKEN`);
+    case 403:
+      return new UsageError(`${doing}: the token may not do this (403${details(e.response?.data) ? `: ${details(e.response?.data)}` : ''}); check its permissions`);
+    case 404:
+      return new FailedError(`${doing}: not found (404): the repository, branch or tag does not exist or the token cannot see it`);
+    case 422:
+      return new FailedError(`${doing}: GitHub rejected the request (422: ${details(e.response?.data) || 'validation failed'})`);
+    default:
+      return new FailedError(`${doing}: GitHub answered ${e.status}${details(e.response?.data) ? ` (${details(e.response?.data)})` : ''}`);
+  }
+}
+
+/** Runs a GitHub call, translating its failure. */
+export async function gh<T>(doing: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw githubError(err, doing);
+  }
+}
+
+/** True when a call failed with 404 (used where "absent" is an answer, not an error). */
+export const isNotFound = (err: unknown): boolean => (err as OctokitErrorLike)?.status === 404;

@@ -1,0 +1,41 @@
+/**
+ * `release cut`: the next minor version after the latest v* tag, as branch release/<X.Y.Z> cut from
+ * develop (git-flow: release branches carry the bare semver, the tag carries the v).
+ */
+import type { Octokit } from '@octokit/rest';
+import { gh, githubError, isNotFound, type RepoRef } from '../github/client.js';
+import { formatVersion, nextMinor } from './semver.js';
+
+export interface CutResult {
+  readonly version: string;
+  readonly branch: string;
+  readonly sha: string;
+  readonly created: boolean;
+}
+
+/** Pure: the branch name for the next release given the existing tags. */
+export function nextReleaseBranch(tags: readonly string[]): { version: string; branch: string } {
+  const version = formatVersion(nextMinor(tags));
+  return { version, branch: `release/${version.slice(1)}` };
+}
+
+export async function cutRelease(octokit: Octokit, repo: RepoRef, from: string, log: (line: string) => void): Promise<CutResult> {
+  const tags = await gh('listing tags', () => octokit.paginate(octokit.rest.repos.listTags, { ...repo, per_page: 100 }));
+  const { version, branch } = nextReleaseBranch(tags.map((t) => t.name));
+  const base = await gh(`reading branch ${from}`, () => octokit.rest.git.getRef({ ...repo, ref: `heads/${from}` }));
+  const sha = base.data.object.sha;
+  let existing: string | undefined;
+  try {
+    existing = (await octokit.rest.git.getRef({ ...repo, ref: `heads/${branch}` })).data.object.sha;
+  } catch (err) {
+    if (!isNotFound(err)) throw githubError(err, `reading branch ${branch}`);
+  }
+  if (existing !== undefined) {
+    // Re-running the weekly cut is not an error as long as nothing moved underneath it.
+    log(`${branch} already exists at ${existing.slice(0, 12)}; nothing to do`);
+    return { version, branch, sha: existing, created: false };
+  }
+  await gh(`creating ${branch} from ${from}`, () => octokit.rest.git.createRef({ ...repo, ref: `refs/heads/${branch}`, sha }));
+  log(`cut ${branch} from ${from} at ${sha.slice(0, 12)} (next release ${version})`);
+  return { version, branch, sha, created: true };
+}
