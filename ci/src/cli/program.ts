@@ -13,13 +13,14 @@ import { register as registerRelease } from './commands/release.js';
 import { register as registerReport } from './commands/report.js';
 import { register as registerRollback } from './commands/rollback.js';
 import { register as registerRun } from './commands/run.js';
+import { register as registerScan } from './commands/scan.js';
 import { register as registerShell } from './commands/shell.js';
 import { register as registerWatch } from './commands/watch.js';
 
 type Registrar = (program: Command, io: CliIo) => void;
 
 /** One line per command module; keep alphabetical so parallel edits merge cleanly. */
-const registrars: Registrar[] = [registerDeploy, registerEnv, registerGithub, registerPolicy, registerRelease, registerReport, registerRollback, registerRun, registerShell, registerWatch];
+const registrars: Registrar[] = [registerDeploy, registerEnv, registerGithub, registerPolicy, registerRelease, registerReport, registerRollback, registerRun, registerScan, registerShell, registerWatch];
 
 export function buildProgram(io: CliIo = processIo()): Command {
   const program = new Command('kgraph-ci')

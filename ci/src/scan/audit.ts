@@ -1,0 +1,62 @@
+/**
+ * Dependency audit: `npm audit --json` (the registry's bulk advisory endpoint) read by a pure function.
+ * When the advisory service cannot be reached the result is a failure, unless offline is allowed.
+ */
+import { execFile } from 'node:child_process';
+
+export const SEVERITIES = ['info', 'low', 'moderate', 'high', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export interface AuditRun {
+  readonly exitCode: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface AuditResult {
+  readonly status: 'pass' | 'fail' | 'skipped';
+  readonly detail: string;
+  readonly counts?: Readonly<Record<Severity, number>>;
+  /** Packages at or above the failing level. */
+  readonly offenders?: readonly string[];
+}
+
+export function interpretAudit(run: AuditRun, opts: { allowOffline: boolean; level: Severity }): AuditResult {
+  let json: {
+    metadata?: { vulnerabilities?: Partial<Record<Severity, number>> };
+    vulnerabilities?: Record<string, { severity?: Severity }>;
+    message?: string;
+    error?: { summary?: string };
+  };
+  try {
+    json = JSON.parse(run.stdout) as typeof json;
+  } catch {
+    json = {};
+  }
+  const vulns = json.metadata?.vulnerabilities;
+  if (!vulns) {
+    const why = (json.message ?? json.error?.summary ?? run.stderr.split('\n').find((l) => l.trim()) ?? `npm audit exited ${run.exitCode}`).trim();
+    if (opts.allowOffline) return { status: 'skipped', detail: `no audit result from the advisory service (${why}); skipped because of --allow-offline` };
+    return { status: 'fail', detail: `no audit result from the advisory service (${why}); failing closed: pass --allow-offline to skip the audit` };
+  }
+  const counts = Object.fromEntries(SEVERITIES.map((s) => [s, vulns[s] ?? 0])) as Record<Severity, number>;
+  const failing = SEVERITIES.slice(SEVERITIES.indexOf(opts.level));
+  const offenders = Object.entries(json.vulnerabilities ?? {})
+    .filter(([, v]) => v.severity !== undefined && failing.includes(v.severity))
+    .map(([name, v]) => `${name} (${v.severity})`);
+  const summary = SEVERITIES.map((s) => `${counts[s]} ${s}`).join(', ');
+  const bad = failing.reduce((n, s) => n + counts[s], 0);
+  return bad > 0
+    ? { status: 'fail', detail: `${bad} at or above ${opts.level}: ${offenders.join(', ') || summary}`, counts, offenders }
+    : { status: 'pass', detail: `${summary} (fails at ${opts.level} and above)`, counts, offenders: [] };
+}
+
+/** The real edge: npm audit in the repository (no retries, so an unreachable registry fails fast). */
+export function npmAudit(cwd: string, env: NodeJS.ProcessEnv = process.env, timeoutMs = 120_000): Promise<AuditRun> {
+  return new Promise((resolve) => {
+    execFile('npm', ['audit', '--json', '--fetch-retries=0'], { cwd, env, timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      const exitCode = err ? (typeof err.code === 'number' ? err.code : null) : 0;
+      resolve({ exitCode, stdout, stderr });
+    });
+  });
+}
