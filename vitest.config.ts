@@ -20,6 +20,8 @@ export default defineConfig({
           hookTimeout: 60_000,
           // Each file gets its own database; two workers keep the 2-core machines busy without thrashing.
           maxWorkers: 2,
+          // Vitest 4 refuses projects with different maxWorkers in one sequence group.
+          sequence: { groupOrder: 1 },
         },
       },
     ],

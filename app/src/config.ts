@@ -120,7 +120,8 @@ export function parseConfig(env: Env): ConfigResult {
   const host = str('HOST') || '0.0.0.0';
   const rateLimitMax = int('RATE_LIMIT_MAX', 600, 1, 100_000_000);
   const faultInjection = bool('FAULT_INJECTION', false);
-  if (faultInjection && environment !== 'dev' && env.NODE_ENV !== 'test') {
+  // Judged on the raw value: an invalid ENVIRONMENT must not fall back to "dev" and allow faults.
+  if (faultInjection && str('ENVIRONMENT') !== 'dev' && env.NODE_ENV !== 'test') {
     errors.push(`FAULT_INJECTION: may only be true when ENVIRONMENT=dev or NODE_ENV=test (ENVIRONMENT=${environment})`);
   }
   const shutdownDelayMs = int('SHUTDOWN_DELAY_MS', environment === 'dev' ? 0 : 5_000, 0, 120_000);

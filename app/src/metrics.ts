@@ -15,7 +15,6 @@ export interface Metrics {
 
 export function createMetrics(opts: { pool: pg.Pool; appName: string }): Metrics {
   const registry = new client.Registry();
-  registry.setDefaultLabels({ app: opts.appName });
   client.collectDefaultMetrics({ register: registry });
   const httpDuration = new client.Histogram({
     name: 'http_request_duration_seconds',

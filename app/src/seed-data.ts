@@ -95,7 +95,7 @@ function combinations(): [number, number, number][] {
   // The tools a typical goal needs come first, so even a small seed can plan "open a github issue from a
   // failing test report" (the latency gate's plan scenario).
   const first: [string, string, string][] = [
-    ['github', 'create', 'issue'], ['github', 'search', 'issue'], ['jenkins', 'get', 'test-report'],
+    ['github', 'get', 'issue'], ['github', 'create', 'issue'], ['github', 'search', 'issue'], ['jenkins', 'get', 'test-report'],
     ['circleci', 'summarize', 'test-report'], ['github', 'get', 'build'], ['slack', 'create', 'message'],
     ['jira', 'create', 'issue'], ['github', 'list', 'issue'], ['gitlab', 'create', 'issue'], ['sentry', 'get', 'incident'],
   ];
@@ -165,7 +165,8 @@ export function generateSeed(count: number): SeedData {
     add(tool, sameService[Math.floor(r() * sameService.length)], 'related', Math.round((0.5 + r() * 0.5) * 100) / 100);
     add(tool, sameService[Math.floor(r() * sameService.length)], 'related', Math.round((0.3 + r() * 0.5) * 100) / 100);
     // Acting on an object needs reading it first: "update issue" requires "get issue" of the same service.
-    const getter = sameService.find((t) => t.slug === `${SERVICES[s]![0]}-get-${OBJECTS[o]![0]}`);
+    const getter =
+      sameService.find((t) => t.slug === `${SERVICES[s]![0]}-get-${OBJECTS[o]![0]}`) ?? sameService.find((t) => t.tags[1] === 'get');
     if (VERBS[v]![0] !== 'get') add(tool, getter, 'requires', 1);
     const alt = earlier(byVerbObject.get(`${v}.${o}`), tool);
     add(tool, alt[Math.floor(r() * alt.length)], 'alternative', 0.8);
