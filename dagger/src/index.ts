@@ -42,6 +42,7 @@ import {
   stepCommand,
 } from "./plan.js"
 
+/** KGraph-MCP's pipeline: checks, image build and scan, the latency gate, delivery and policy. */
 @object()
 export class KgraphMcp {
   source: Directory

@@ -4,11 +4,11 @@
  * ci/src (the step table and environments), never from the module's own copy.
  */
 import { describe, expect, it } from 'vitest';
-import { STEPS, type StepName } from '../../ci/src/steps.js';
+import { STEPS, STEP_NAMES, type StepName } from '../../ci/src/steps.js';
 import { ENVIRONMENTS } from '../../ci/src/environments.js';
 import type { KgraphMcp } from './module-api.js';
 import { IMAGES, SERVICES } from '../src/plan.js';
-import { PLAINTEXT, envVars, execs, record, serviceBindings, useFakeEngine, type Recording } from './harness.js';
+import { PLAINTEXT, envVars, execs, record, serviceBindings, useFakeEngine, type Recording, type Secrets } from './harness.js';
 
 const ctx = useFakeEngine();
 const run = (...args: Parameters<typeof record> extends [unknown, ...infer R] ? R : never) => record(ctx.engine, ...args);
@@ -334,3 +334,29 @@ describe('session protocol', () => {
     await expect(run((m) => m.lint())).resolves.toBeDefined();
   });
 });
+
+describe('agreement with the step table', () => {
+  /** How each step's function is called; a step missing here fails the type-check and the test. */
+  const CALLS: Record<StepName, (m: KgraphMcp, s: Secrets) => Promise<unknown>> = {
+    lint: (m) => m.lint(),
+    typecheck: (m) => m.typecheck(),
+    test: (m) => m.test(),
+    integrationTest: (m) => m.integrationTest(),
+    build: async (m) => (await m.build()).id(),
+    scan: (m) => m.scan(),
+    latencyGate: (m) => m.latencyGate(),
+    deploy: (m, s) => m.deploy('dev', 'ghcr.io/acme/kgraph-mcp:v1.0.0', s.kubeconfig),
+    rollback: (m, s) => m.rollback('dev', s.kubeconfig),
+    release: (m, s) => m.release('v1.0.0', s.githubToken),
+  };
+
+  it.each(STEP_NAMES)('%s binds every service the step needs, and no other', async (step) => {
+    const rec = await run(CALLS[step]);
+    const bound = new Set([...rec.all.matchAll(/withServiceBinding \(alias: "(\w+)"/g)].map((m) => m[1]));
+    for (const name of STEPS[step].services) expect(bound, `${step} needs ${name}`).toContain(SERVICES[name].alias);
+    for (const name of Object.keys(SERVICES) as (keyof typeof SERVICES)[]) {
+      if (!STEPS[step].services.includes(name)) expect(bound.has(SERVICES[name].alias), `${step} binds ${name}`).toBe(false);
+    }
+  });
+});
+

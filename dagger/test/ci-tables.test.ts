@@ -1,0 +1,89 @@
+/**
+ * The module's copy of ci/'s tables (dagger/src/ci.generated.ts) and its pure decisions.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { GENERATED_PATH, renderCiTables } from '../scripts/generate-ci-tables.js';
+import { STEPS as CI_STEPS, resolveCommands } from '../../ci/src/steps.js';
+import { ENVIRONMENTS as CI_ENVIRONMENTS } from '../../ci/src/environments.js';
+import { STEPS, ENVIRONMENTS } from '../src/ci.generated.js';
+import {
+  checkDeployImage,
+  imageTag,
+  publishAddress,
+  severitiesFrom,
+  stepCommand,
+  cacheMounts,
+  findStep,
+} from '../src/plan.js';
+
+describe('generated copy of the ci tables', () => {
+  it('is exactly what the generator writes from ci/src today (run the generator when this fails)', () => {
+    expect(readFileSync(GENERATED_PATH, 'utf8')).toBe(renderCiTables());
+  });
+
+  it('carries every step and environment field the module reads', () => {
+    expect(STEPS).toEqual(JSON.parse(JSON.stringify(CI_STEPS)));
+    for (const [name, env] of Object.entries(ENVIRONMENTS)) {
+      const ci = CI_ENVIRONMENTS[name as keyof typeof CI_ENVIRONMENTS];
+      expect(env).toEqual({ name: ci.name, url: ci.url, logLevel: ci.logLevel, debug: ci.debug, seedCount: ci.seedCount });
+    }
+  });
+});
+
+describe('plan', () => {
+  it('fills step commands exactly as ci/ does', () => {
+    const params = { env: 'staging', image: 'ghcr.io/a/kgraph-mcp:v1.0.0', tag: 'v1.0.0' };
+    for (const step of ['deploy', 'rollback', 'release'] as const) {
+      expect(stepCommand(step, params)).toEqual(resolveCommands(CI_STEPS[step], params)[0]);
+    }
+    expect(() => stepCommand('deploy', { env: 'dev' })).toThrow('step deploy needs image');
+  });
+
+  it('maps cache paths from the table to container paths with stable keys', () => {
+    expect(cacheMounts('lint')).toEqual([
+      { path: '/root/.npm', key: 'kgraph-mcp-home-npm' },
+      { path: '/src/node_modules/.cache/eslint', key: 'kgraph-mcp-node-modules-cache-eslint' },
+    ]);
+  });
+
+  it('finds steps by either spelling and lists the CLI names otherwise', () => {
+    expect(findStep('latency-gate')).toBe('latencyGate');
+    expect(findStep('latencyGate')).toBe('latencyGate');
+    expect(() => findStep('e2e')).toThrow(/expected one of lint, typecheck, test, integration-test, build, scan, latency-gate, deploy, rollback, release/);
+  });
+
+  it.each([
+    ['ghcr.io/acme/kgraph-mcp:v1.2.3', 'v1.2.3'],
+    ['ghcr.io/acme/kgraph-mcp:v1.2.3@sha256:abc', 'v1.2.3'],
+    ['localhost:5000/kgraph-mcp', undefined],
+    ['localhost:5000/kgraph-mcp:dev', 'dev'],
+    ['kgraph-mcp@sha256:abc', undefined],
+  ])('imageTag(%s) = %s', (ref, tag) => {
+    expect(imageTag(ref)).toBe(tag);
+  });
+
+  it('lets any environment but prod deploy untagged images; prod needs vX.Y.Z', () => {
+    expect(() => checkDeployImage('dev', 'ghcr.io/acme/kgraph-mcp:sha-abc')).not.toThrow();
+    expect(() => checkDeployImage('staging', 'ghcr.io/acme/kgraph-mcp:release-1.2')).not.toThrow();
+    expect(() => checkDeployImage('prod', 'ghcr.io/acme/kgraph-mcp:v1.2.3-rc.1')).not.toThrow();
+    expect(() => checkDeployImage('prod', 'ghcr.io/acme/kgraph-mcp:v1.2')).toThrow(/got tag "v1.2"/);
+    expect(() => checkDeployImage('prod', 'ghcr.io/acme/kgraph-mcp')).toThrow(/got no tag/);
+    expect(() => checkDeployImage('dev', ' ')).toThrow(/empty or contains whitespace/);
+  });
+
+  it('turns a severity threshold into the list at and above it', () => {
+    expect(severitiesFrom('CRITICAL')).toBe('CRITICAL');
+    expect(severitiesFrom('medium')).toBe('MEDIUM,HIGH,CRITICAL');
+    expect(() => severitiesFrom('urgent')).toThrow(/unknown severity "urgent"/);
+  });
+
+  it('builds publish addresses and rejects malformed tags', () => {
+    expect(publishAddress('registry.example.com:5000/team', 'v1.0.0')).toEqual({
+      address: 'registry.example.com:5000/team/kgraph-mcp:v1.0.0',
+      host: 'registry.example.com:5000',
+    });
+    expect(() => publishAddress('ghcr.io/acme', 'v1 0')).toThrow(/image tag "v1 0" is not a valid tag/);
+    expect(() => publishAddress('', 'v1')).toThrow(/registry "" is empty/);
+  });
+});

@@ -1,0 +1,194 @@
+/**
+ * The module as the engine will see it: dagger/src scanned by the introspector that ships in
+ * @dagger.io/dagger 0.21.9 (the code the engine's TypeScript runtime runs to register a module),
+ * then registered against the fake engine. Checks the contract of every function (arguments, defaults,
+ * return types, docs), @check and cache "never" from the decorators, and agreement with the step table.
+ */
+import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connection } from '@dagger.io/dagger';
+import { STEPS, STEP_NAMES } from '../../ci/src/steps.js';
+import { useFakeEngine } from './harness.js';
+
+interface TypeDef {
+  kind: string;
+  name?: string;
+}
+interface Arg {
+  name: string;
+  description: string;
+  type?: TypeDef;
+  isOptional: boolean;
+  defaultValue?: unknown;
+  defaultPath?: string;
+  ignore?: string[];
+}
+interface Fn {
+  name: string;
+  description: string;
+  cache?: string;
+  isCheck: boolean;
+  returnType?: TypeDef;
+  arguments: Record<string, Arg>;
+}
+interface ScannedModule {
+  objects: Record<string, { methods: Record<string, Fn>; _constructor?: { arguments: Record<string, Arg> } }>;
+}
+
+const sdkDir = dirname(createRequire(import.meta.url).resolve('@dagger.io/dagger'));
+const srcDir = fileURLToPath(new URL('../src/', import.meta.url));
+
+let scanned: ScannedModule;
+let tmp: string;
+const ctx = useFakeEngine();
+
+beforeAll(async () => {
+  // The engine hands the introspector its generated client.gen.ts; the npm package ships the same
+  // declarations as client.gen.d.ts, which the introspector skips as a declaration file.
+  tmp = mkdtempSync(join(tmpdir(), 'kgraph-dagger-introspect-'));
+  const client = join(tmp, 'client.gen.ts');
+  copyFileSync(join(sdkDir, 'api', 'client.gen.d.ts'), client);
+  const files = readdirSync(srcDir).filter((f) => f.endsWith('.ts')).map((f) => join(srcDir, f));
+  const introspector = (await import(/* @vite-ignore */ pathToFileURL(join(sdkDir, 'module/introspector/index.js')).href)) as {
+    scan(files: string[], moduleName: string, loadModule: boolean): Promise<ScannedModule>;
+  };
+  scanned = await introspector.scan([...files, client], 'kgraph-mcp', false);
+}, 30_000);
+
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const mod = () => {
+  const obj = scanned.objects.KgraphMcp;
+  if (!obj) throw new Error(`no KgraphMcp object; found ${Object.keys(scanned.objects).join(', ')}`);
+  return obj;
+};
+
+const S = { kind: 'STRING_KIND' };
+const obj = (name: string) => ({ kind: 'OBJECT_KIND', name });
+type ArgSpec = [name: string, type: TypeDef, opts?: { default?: unknown; optional?: boolean }];
+
+/** The agreed contract (the workflows and README call these). */
+const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true; never?: true }> = {
+  lint: { args: [], returns: S, check: true },
+  typecheck: { args: [], returns: S, check: true },
+  test: { args: [], returns: S, check: true },
+  integrationTest: { args: [], returns: S, check: true },
+  coverage: { args: [], returns: obj('Directory') },
+  build: { args: [['environment', S, { default: 'dev' }]], returns: obj('Container') },
+  scan: { args: [['environment', S, { default: 'dev' }], ['severity', S, { default: 'HIGH' }]], returns: S },
+  publish: {
+    args: [['registry', S], ['tag', S], ['username', S], ['password', obj('Secret')], ['environment', S, { default: 'prod' }]],
+    returns: S,
+    never: true,
+  },
+  serve: { args: [['environment', S, { default: 'dev' }]], returns: obj('Service') },
+  latencyGate: { args: [['environment', S, { default: 'staging' }]], returns: S },
+  deploy: {
+    args: [['environment', S], ['image', S], ['kubeconfig', obj('Secret')], ['githubToken', obj('Secret'), { optional: true }]],
+    returns: S,
+    never: true,
+  },
+  rollback: { args: [['environment', S], ['kubeconfig', obj('Secret')], ['to', S, { optional: true }]], returns: S, never: true },
+  watch: {
+    args: [['environment', S], ['url', S], ['kubeconfig', obj('Secret')], ['duration', S, { default: '15m' }]],
+    returns: S,
+    never: true,
+  },
+  release: { args: [['tag', S], ['githubToken', obj('Secret')]], returns: S, never: true },
+  policyPr: { args: [['source', S], ['target', S]], returns: S },
+  policyTag: { args: [['tag', S], ['repo', obj('Directory')]], returns: S },
+  cutRelease: { args: [['githubToken', obj('Secret')], ['from', S, { default: 'develop' }]], returns: S, never: true },
+  protect: { args: [['githubToken', obj('Secret')], ['repository', S]], returns: S, never: true },
+  debug: { args: [['step', S]], returns: obj('Container') },
+};
+
+const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+describe('module surface', () => {
+  it('exposes exactly the contract functions', () => {
+    expect(Object.keys(mod().methods).sort()).toEqual(Object.keys(CONTRACT).sort());
+  });
+
+  it.each(Object.entries(CONTRACT))('%s has the agreed arguments, return type and a doc comment', (name, spec) => {
+    const fn = mod().methods[name]!;
+    expect(fn.description.trim().length).toBeGreaterThan(10);
+    expect(fn.returnType).toMatchObject(spec.returns);
+    const args = Object.values(fn.arguments);
+    expect(args.map((a) => a.name)).toEqual(spec.args.map(([n]) => n));
+    for (const [argName, type, opts] of spec.args) {
+      const arg = fn.arguments[argName]!;
+      expect(arg.type, `${name}.${argName}`).toMatchObject(type);
+      expect(arg.defaultValue, `${name}.${argName} default`).toEqual(opts?.default);
+      expect(arg.isOptional, `${name}.${argName} optional`).toBe(opts?.optional ?? false);
+    }
+  });
+
+  it('marks the four checks with @check, and they take no required arguments', () => {
+    const checks = Object.values(mod().methods).filter((f) => f.isCheck).map((f) => f.name).sort();
+    expect(checks).toEqual(['integrationTest', 'lint', 'test', 'typecheck']);
+    for (const name of checks) expect(Object.keys(mod().methods[name]!.arguments)).toEqual([]);
+  });
+
+  it('sets cache "never" on exactly the functions that change the world', () => {
+    const never = Object.values(mod().methods).filter((f) => f.cache === 'never').map((f) => f.name).sort();
+    expect(never).toEqual(['cutRelease', 'deploy', 'protect', 'publish', 'release', 'rollback', 'watch']);
+    expect(never).toEqual(Object.entries(CONTRACT).filter(([, s]) => s.never).map(([n]) => n).sort());
+    for (const fn of Object.values(mod().methods)) if (fn.cache !== 'never') expect(fn.cache, fn.name).toBeUndefined();
+  });
+
+  it('takes secrets only as Secret arguments, never as strings', () => {
+    for (const fn of Object.values(mod().methods)) {
+      for (const arg of Object.values(fn.arguments)) {
+        if (/token|password|kubeconfig|secret|key/i.test(arg.name)) expect(arg.type, `${fn.name}.${arg.name}`).toMatchObject(obj('Secret'));
+      }
+    }
+  });
+
+  it('loads the source from the git root without node_modules, dist, .git and coverage; nodeVersion defaults to 22', () => {
+    const args = mod()._constructor!.arguments;
+    expect(Object.keys(args)).toEqual(['source', 'nodeVersion']);
+    expect(args.source).toMatchObject({ type: obj('Directory'), defaultPath: '/' });
+    expect(args.source!.ignore).toEqual(expect.arrayContaining(['**/node_modules', '**/dist', '.git', '**/coverage']));
+    expect(args.nodeVersion).toMatchObject({ type: S, defaultValue: '22' });
+  });
+
+  it('policyTag keeps .git in its repo directory', () => {
+    const repo = mod().methods.policyTag!.arguments.repo!;
+    expect(repo.defaultPath).toBe('/');
+    expect(repo.ignore ?? []).not.toContain('.git');
+  });
+});
+
+describe('agreement with the step table', () => {
+  it.each(STEP_NAMES)('step %s has a function of the same name, spelled as the CLI name', (step) => {
+    expect(mod().methods[step], `no function for step ${step}`).toBeDefined();
+    expect(kebab(step)).toBe(STEPS[step].cliName);
+  });
+});
+
+describe('registration with the engine', () => {
+  it('registers cache policy NEVER and withCheck on the right functions', async () => {
+    const { Register } = (await import(/* @vite-ignore */ pathToFileURL(join(sdkDir, 'module/entrypoint/register.js')).href)) as {
+      Register: new (m: ScannedModule) => { run(): Promise<string> };
+    };
+    ctx.engine.reset();
+    await connection(async () => {
+      await new Register(scanned).run();
+    });
+    const query = ctx.engine.expand(ctx.engine.queries.at(-1)!.query);
+    const fnDefs = query
+      .split('{ function (name: "')
+      .slice(1)
+      .map((text) => ({ name: text.slice(0, text.indexOf('"')), text }));
+    const named = (n: string) => fnDefs.find((f) => f.name === n)?.text ?? '';
+    for (const [name, spec] of Object.entries(CONTRACT)) {
+      expect(named(name), name).not.toBe('');
+      expect(/withCachePolicy \(policy: Never\)/.test(named(name)), `${name} cache never`).toBe(spec.never === true);
+      expect(/withCheck\b/.test(named(name)), `${name} check`).toBe(spec.check === true);
+    }
+  });
+});
