@@ -1,0 +1,50 @@
+import type { Command } from 'commander';
+import { ENVIRONMENT_NAMES, getEnvironment } from '../../environments.js';
+import { FailedError, UsageError } from '../../errors.js';
+import { runChecklist } from '../../checklist/index.js';
+import { table } from '../../report/markdown.js';
+import { appendJobSummary } from '../../report/summary.js';
+import { DEFAULT_RUN_REPORT } from '../../runner/report.js';
+import { DEFAULT_SCAN_REPORT } from '../../scan/index.js';
+import { writeLine, type CliIo } from '../io.js';
+
+export function register(program: Command, io: CliIo): void {
+  program
+    .command('checklist')
+    .description('Pre-deploy checklist: tests, review, migrations, env vars and secret names, scan; exit 1 when a required item fails')
+    .requiredOption('--env <name>', `environment (${ENVIRONMENT_NAMES.join(', ')})`)
+    .option('--report <file>', 'run report to read "tests passed" from', DEFAULT_RUN_REPORT)
+    .option('--scan-report <file>', 'scan report', DEFAULT_SCAN_REPORT)
+    .option('--pr <number>', 'pull request whose reviews count (default: the one containing the commit)')
+    .option('--migrations-dir <dir>', "the app's migrations (default: from app/src/migrate.ts)")
+    .action(async (opts: { env: string; report: string; scanReport: string; pr?: string; migrationsDir?: string }) => {
+      let environment;
+      try {
+        environment = getEnvironment(opts.env);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      const pr = opts.pr === undefined ? undefined : Number(opts.pr);
+      if (pr !== undefined && !(Number.isInteger(pr) && pr > 0)) throw new UsageError(`--pr must be a pull request number, got "${opts.pr}"`);
+      const result = await runChecklist({
+        env: opts.env,
+        environment,
+        processEnv: io.env,
+        root: io.cwd,
+        runReportPath: opts.report,
+        scanReportPath: opts.scanReport,
+        ...(opts.migrationsDir ? { migrationsDir: opts.migrationsDir } : {}),
+        ...(pr !== undefined ? { pullNumber: pr } : {}),
+      });
+      const rows = result.items.map((i) => [i.name, i.required ? 'required' : 'optional', i.status, i.detail]);
+      const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c]!.length), 4));
+      writeLine(io.stdout, `checklist for ${result.environment}:`);
+      for (const r of rows) writeLine(io.stdout, `  ${r.slice(0, 3).map((c, i) => c.padEnd(widths[i]!)).join('  ')}  ${r[3]}`);
+      await appendJobSummary(`### Pre-deploy checklist: ${result.environment} ${result.ok ? '✅' : '❌'}\n\n${table(['item', 'required', 'status', 'detail'], rows)}`, io.env);
+      if (!result.ok) {
+        const bad = result.items.filter((i) => i.required && i.status !== 'pass').map((i) => `${i.name} (${i.status})`);
+        throw new FailedError(`checklist for ${result.environment} failed: ${bad.join(', ')}`);
+      }
+      writeLine(io.stdout, `checklist for ${result.environment}: ok`);
+    });
+}
