@@ -12,12 +12,14 @@ import {
   CacheSharingMode,
   Container,
   Directory,
+  File,
   ReturnType,
   Secret,
   Service,
 } from "@dagger.io/dagger"
 import type { ServiceName, StepName } from "./ci.generated.js"
 import {
+  API_KEY_PATH,
   APP_ALIAS,
   APP_PORT,
   EXTERNAL_SERVICES_ENV,
@@ -31,6 +33,7 @@ import {
   checkDeployImage,
   checkEnvironment,
   checkNodeVersion,
+  checkRepository,
   checkVersionTag,
   ciArgv,
   environmentSettings,
@@ -144,11 +147,12 @@ export class KgraphMcp {
 
   /**
    * The built service on fresh Postgres and Redis, migrated and seeded, listening on 8000:
-   * `dagger call serve up --ports 8000:8000`.
+   * `dagger call serve --api-key env://API_KEY up --ports 8000:8000`. Without an API key, the
+   * service gets a random one generated inside the engine (health endpoints need none).
    */
   @func()
-  async serve(environment = "dev"): Promise<Service> {
-    return this.appService(environment)
+  async serve(environment = "dev", apiKey?: Secret): Promise<Service> {
+    return this.appService(environment, apiKey)
   }
 
   /** The latency gate from ci/ against serve() inside the engine; fails when the gate fails. */
@@ -156,10 +160,13 @@ export class KgraphMcp {
   async latencyGate(environment = "staging"): Promise<string> {
     const env = checkEnvironment(environment)
     const url = `http://${APP_ALIAS}:${APP_PORT}`
+    const gate = ciArgv("gate", "latency", "--url", url, "--env", env)
     return this.stepContainer("latencyGate", [])
+      .withMountedFile(API_KEY_PATH, this.generatedApiKey())
       .withServiceBinding(APP_ALIAS, this.appService(env))
       .withExec(waitForHttp(`${url}/readyz`))
-      .withExec(ciArgv("gate", "latency", "--url", url, "--env", env))
+      // The key is read from the mounted file inside the container, so it never appears in a query.
+      .withExec(["sh", "-c", `API_KEY="$(cat ${API_KEY_PATH})" exec ${gate.join(" ")}`])
       .stdout()
   }
 
@@ -197,14 +204,16 @@ export class KgraphMcp {
       .stdout()
   }
 
-  /** Validates a v* tag on main and creates or updates its GitHub release. */
+  /**
+   * Validates a v* tag on main and creates or updates its GitHub release in `repository`
+   * (owner/name; CI passes its own).
+   */
   @func({ cache: "never" })
-  async release(tag: string, githubToken: Secret): Promise<string> {
+  async release(tag: string, githubToken: Secret, repository?: string): Promise<string> {
     checkVersionTag(tag)
-    return this.deliveryContainer()
-      .withSecretVariable("GITHUB_TOKEN", githubToken)
-      .withExec(stepCommand("release", { tag }))
-      .stdout()
+    const argv = stepCommand("release", { tag })
+    if (repository) argv.push("--repo", checkRepository(repository))
+    return this.deliveryContainer().withSecretVariable("GITHUB_TOKEN", githubToken).withExec(argv).stdout()
   }
 
   /** Branch policy for a pull request: may `source` merge into `target`? */
@@ -226,25 +235,25 @@ export class KgraphMcp {
       .stdout()
   }
 
-  /** Cuts a release branch from `from` (default develop) with kgraph-ci. */
+  /** Cuts a release branch from `from` (default develop) in `repository` (owner/name) with kgraph-ci. */
   @func({ cache: "never" })
-  async cutRelease(githubToken: Secret, from = "develop"): Promise<string> {
+  async cutRelease(githubToken: Secret, from = "develop", repository?: string): Promise<string> {
+    const argv = ciArgv("release", "cut", "--from", from)
+    if (repository) argv.push("--repo", checkRepository(repository))
     return this.toolContainer()
       .withEnvVariable("KGRAPH_RUN_AT", runStamp())
       .withSecretVariable("GITHUB_TOKEN", githubToken)
-      .withExec(ciArgv("release", "cut", "--from", from))
+      .withExec(argv)
       .stdout()
   }
 
   /** Applies branch protection to `repository` (owner/name) with kgraph-ci. */
   @func({ cache: "never" })
   async protect(githubToken: Secret, repository: string): Promise<string> {
-    if (!/^[\w.-]+\/[\w.-]+$/.test(repository)) throw new Error(`repository "${repository}" must be owner/name`)
     return this.toolContainer()
       .withEnvVariable("KGRAPH_RUN_AT", runStamp())
-      .withEnvVariable("GITHUB_REPOSITORY", repository)
       .withSecretVariable("GITHUB_TOKEN", githubToken)
-      .withExec(ciArgv("github", "protect"))
+      .withExec(ciArgv("github", "protect", "--repo", checkRepository(repository)))
       .stdout()
   }
 
@@ -328,8 +337,18 @@ export class KgraphMcp {
     })
   }
 
+  /** A random API key made inside the engine (cached with its layer): it never crosses the wire. */
+  private generatedApiKey(): File {
+    const version = checkNodeVersion(this.nodeVersion)
+    return dag
+      .container()
+      .from(IMAGES.node[version])
+      .withExec(["sh", "-c", `node -e "process.stdout.write(require('node:crypto').randomBytes(24).toString('hex'))" > /api-key`])
+      .file("/api-key")
+  }
+
   /** Migrate, seed and serve in one process so the data lives as long as the bound services. */
-  private appService(environment: string): Service {
+  private appService(environment: string, apiKey?: Secret): Service {
     const env = environmentSettings(checkEnvironment(environment))
     // The gate needs tools to query even where the environment itself seeds nothing.
     const seedCount = Math.max(env.seedCount, 200)
@@ -338,6 +357,10 @@ export class KgraphMcp {
       const spec = SERVICES[name]
       ctr = ctr.withServiceBinding(spec.alias, serviceContainer(name)).withEnvVariable(spec.urlVar, spec.url)
     }
+    // A given key arrives as a secret variable; otherwise the generated key file is read at start.
+    ctr = apiKey ? ctr.withSecretVariable("API_KEYS", apiKey) : ctr.withMountedFile(API_KEY_PATH, this.generatedApiKey())
+    const start = `node dist/migrate.js && node dist/seed.js --count ${seedCount} && exec node dist/main.js`
+    const keyFromFile = `API_KEYS="$(cat ${API_KEY_PATH})"; export API_KEYS; `
     return ctr
       .withEnvVariable("APP_NAME", "kgraph-mcp")
       .withEnvVariable("ENVIRONMENT", env.name)
@@ -346,9 +369,7 @@ export class KgraphMcp {
       .withEnvVariable("PORT", String(APP_PORT))
       .withEnvVariable("REDIS_PREFIX", `kgraph:${env.name}:`)
       .withExposedPort(APP_PORT)
-      .asService({
-        args: ["sh", "-c", `node dist/migrate.js && node dist/seed.js --count ${seedCount} && exec node dist/main.js`],
-      })
+      .asService({ args: ["sh", "-c", apiKey ? start : keyFromFile + start] })
   }
 
   /** Runs an exec that may fail; returns its output, or throws with the output when it failed. */

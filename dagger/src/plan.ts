@@ -26,6 +26,8 @@ export const IMAGE_NAME = "kgraph-mcp"
 export const APP_ALIAS = "app"
 export const APP_PORT = 8000
 export const KUBECONFIG_PATH = "/run/secrets/kubeconfig"
+/** Where a generated API key is mounted for serve() and the gate (never passed as a value). */
+export const API_KEY_PATH = "/run/secrets/api-key"
 
 /**
  * Tells `kgraph-ci run` that DATABASE_URL / REDIS_URL already point at services Dagger started, so it
@@ -92,9 +94,13 @@ export function ciArgv(...args: string[]): string[] {
   return ["npx", "--no-install", "kgraph-ci", ...args]
 }
 
-/** `kgraph-ci run <step>`: the runner owns the commands, timeouts and reports of the step table. */
+/**
+ * `kgraph-ci run <step>`: the runner owns the commands, timeouts and reports of the step table.
+ * --no-deps: each function is one step (Dagger callers order them); --no-services: use the
+ * DATABASE_URL / REDIS_URL of the bound service containers as they are.
+ */
 export function runStepArgv(step: StepName): string[] {
-  return ciArgv("run", STEPS[step].cliName)
+  return ciArgv("run", STEPS[step].cliName, "--no-deps", "--no-services")
 }
 
 /** The step's own command from the table with `${param}` filled; a missing value is an error naming it. */
@@ -153,6 +159,11 @@ export function cacheMounts(step: StepName): { path: string; key: string }[] {
 }
 
 export const SEMVER_TAG = /^v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/
+
+export function checkRepository(repository: string): string {
+  if (!/^[\w.-]+\/[\w.-]+$/.test(repository)) throw new Error(`repository "${repository}" must be owner/name`)
+  return repository
+}
 
 export function checkVersionTag(tag: string, what = "tag"): string {
   if (!SEMVER_TAG.test(tag)) {

@@ -85,7 +85,7 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
     returns: S,
     never: true,
   },
-  serve: { args: [['environment', S, { default: 'dev' }]], returns: obj('Service') },
+  serve: { args: [['environment', S, { default: 'dev' }], ['apiKey', obj('Secret'), { optional: true }]], returns: obj('Service') },
   latencyGate: { args: [['environment', S, { default: 'staging' }]], returns: S },
   deploy: {
     args: [['environment', S], ['image', S], ['kubeconfig', obj('Secret')], ['githubToken', obj('Secret'), { optional: true }]],
@@ -98,10 +98,14 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
     returns: S,
     never: true,
   },
-  release: { args: [['tag', S], ['githubToken', obj('Secret')]], returns: S, never: true },
+  release: { args: [['tag', S], ['githubToken', obj('Secret')], ['repository', S, { optional: true }]], returns: S, never: true },
   policyPr: { args: [['source', S], ['target', S]], returns: S },
   policyTag: { args: [['tag', S], ['repo', obj('Directory')]], returns: S },
-  cutRelease: { args: [['githubToken', obj('Secret')], ['from', S, { default: 'develop' }]], returns: S, never: true },
+  cutRelease: {
+    args: [['githubToken', obj('Secret')], ['from', S, { default: 'develop' }], ['repository', S, { optional: true }]],
+    returns: S,
+    never: true,
+  },
   protect: { args: [['githubToken', obj('Secret')], ['repository', S]], returns: S, never: true },
   debug: { args: [['step', S]], returns: obj('Container') },
 };

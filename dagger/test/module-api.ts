@@ -17,15 +17,15 @@ export interface KgraphMcp {
   build(environment?: string): Promise<Container>;
   scan(environment?: string, severity?: string): Promise<string>;
   publish(registry: string, tag: string, username: string, password: Secret, environment?: string): Promise<string>;
-  serve(environment?: string): Promise<Service>;
+  serve(environment?: string, apiKey?: Secret): Promise<Service>;
   latencyGate(environment?: string): Promise<string>;
   deploy(environment: string, image: string, kubeconfig: Secret, githubToken?: Secret): Promise<string>;
   rollback(environment: string, kubeconfig: Secret, to?: string): Promise<string>;
   watch(environment: string, url: string, kubeconfig: Secret, duration?: string): Promise<string>;
-  release(tag: string, githubToken: Secret): Promise<string>;
+  release(tag: string, githubToken: Secret, repository?: string): Promise<string>;
   policyPr(source: string, target: string): Promise<string>;
   policyTag(tag: string, repo: Directory): Promise<string>;
-  cutRelease(githubToken: Secret, from?: string): Promise<string>;
+  cutRelease(githubToken: Secret, from?: string, repository?: string): Promise<string>;
   protect(githubToken: Secret, repository: string): Promise<string>;
   debug(step: string): Promise<Container>;
 }

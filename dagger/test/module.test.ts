@@ -13,7 +13,7 @@ import { PLAINTEXT, envVars, execs, record, serviceBindings, useFakeEngine, type
 const ctx = useFakeEngine();
 const run = (...args: Parameters<typeof record> extends [unknown, ...infer R] ? R : never) => record(ctx.engine, ...args);
 
-const ciRun = (step: StepName) => ['npx', '--no-install', 'kgraph-ci', 'run', STEPS[step].cliName];
+const ciRun = (step: StepName) => ['npx', '--no-install', 'kgraph-ci', 'run', STEPS[step].cliName, '--no-deps', '--no-services'];
 const PINNED = /^[\w./-]+:v?\d+(\.\d+)+[\w.-]*$/;
 
 /** The module's own queries never carry a secret's plaintext (the test's setSecret calls aside). */
@@ -182,9 +182,18 @@ describe('serve and latencyGate', () => {
       PORT: '8000',
     });
     expect(rec.final).toContain('withExposedPort (port: 8000)');
-    expect(rec.final).toContain(
-      `asService (args: ["sh","-c","node dist/migrate.js && node dist/seed.js --count ${ENVIRONMENTS.dev.seedCount} && exec node dist/main.js"])`,
-    );
+    const start = `node dist/migrate.js && node dist/seed.js --count ${ENVIRONMENTS.dev.seedCount} && exec node dist/main.js`;
+    // No key given: a key generated inside the engine is mounted and read at start.
+    expect(rec.final).toContain(`asService (args: ["sh","-c","API_KEYS=\\"$(cat /run/secrets/api-key)\\"; export API_KEYS; ${start}"])`);
+    expect(rec.final).toMatch(/withMountedFile \(path: "\/run\/secrets\/api-key",source: <<[\s\S]*?randomBytes\(24\)[\s\S]*?file \(path: "\/api-key"\)/);
+  });
+
+  it('serve with an API key passes it as a secret variable and reads no key file', async () => {
+    const rec = await run(async (m, s) => (await m.serve('staging', s.password)).id());
+    expect(rec.final).toMatch(/withSecretVariable \(name: "API_KEYS",secret: <<\s*\{ setSecret/);
+    expect(rec.final).not.toContain('/run/secrets/api-key');
+    expect(rec.final).toContain(`seed.js --count 200`);
+    expectNoPlaintext(rec);
   });
 
   it('latencyGate runs the ci gate against serve() bound as app, after waiting for /readyz', async () => {
@@ -196,7 +205,15 @@ describe('serve and latencyGate', () => {
     for (const name of STEPS.latencyGate.services) expect(app).toContain(`withServiceBinding (alias: "${SERVICES[name].alias}"`);
     expect(app).toContain('value:"staging"');
     const argv = execs(rec.final).filter((a) => !app.includes(JSON.stringify(a)));
-    expect(argv.at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'gate', 'latency', '--url', 'http://app:8000', '--env', 'staging']);
+    expect(argv.at(-1)).toEqual([
+      'sh',
+      '-c',
+      'API_KEY="$(cat /run/secrets/api-key)" exec npx --no-install kgraph-ci gate latency --url http://app:8000 --env staging',
+    ]);
+    // The gate and the service read the same generated key file.
+    const keyFiles = [...rec.final.matchAll(/withMountedFile \(path: "\/run\/secrets\/api-key",source: <<([\s\S]*?)>>/g)].map((m) => m[1]);
+    expect(keyFiles.length).toBe(2);
+    expect(keyFiles[0]).toBe(keyFiles[1]);
     expect(argv.at(-2)?.join(' ')).toContain('http://app:8000/readyz');
     expect(envVars(rec.final).NODE_ENV).toBe(STEPS.latencyGate.env.NODE_ENV);
   });
@@ -255,8 +272,8 @@ describe('delivery', () => {
   });
 
   it('release validates the tag and passes the GitHub token as a secret', async () => {
-    const rec = await run((m, s) => m.release('v2.0.0', s.githubToken));
-    expect(execs(rec.final).at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'release', '--tag', 'v2.0.0']);
+    const rec = await run((m, s) => m.release('v2.0.0', s.githubToken, 'acme/kgraph-mcp'));
+    expect(execs(rec.final).at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'release', '--tag', 'v2.0.0', '--repo', 'acme/kgraph-mcp']);
     expect(rec.final).toMatch(/withSecretVariable \(name: "GITHUB_TOKEN",secret: <</);
     expectNoPlaintext(rec);
     await expect(run((m, s) => m.release('2.0.0', s.githubToken))).rejects.toThrow(/tag "2.0.0" is not a release tag/);
@@ -266,8 +283,7 @@ describe('delivery', () => {
     const cut = await run((m, s) => m.cutRelease(s.githubToken));
     expect(execs(cut.final).at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'release', 'cut', '--from', 'develop']);
     const protect = await run((m, s) => m.protect(s.githubToken, 'acme/kgraph-mcp'));
-    expect(execs(protect.final).at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'github', 'protect']);
-    expect(envVars(protect.final).GITHUB_REPOSITORY).toBe('acme/kgraph-mcp');
+    expect(execs(protect.final).at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'github', 'protect', '--repo', 'acme/kgraph-mcp']);
     for (const rec of [cut, protect]) {
       expect(rec.final).toMatch(/withSecretVariable \(name: "GITHUB_TOKEN",secret: <</);
       expect(envVars(rec.final).KGRAPH_RUN_AT).toBeDefined();
