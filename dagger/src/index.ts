@@ -171,25 +171,36 @@ export class KgraphMcp {
   }
 
   /**
-   * Deploys an image to an environment with kgraph-ci (checklist, migrations, rollout, smoke test);
-   * prod accepts only images from a v* tag.
+   * Deploys an image to an environment with kgraph-ci (checklist, migrations, rollout, smoke test,
+   * latency gate); prod accepts only images from a v* tag. `apiKey` is what the smoke test and the
+   * gate call the API with; `githubToken` with `repository` (owner/name) records GitHub deployments.
    */
   @func({ cache: "never" })
-  async deploy(environment: string, image: string, kubeconfig: Secret, githubToken?: Secret): Promise<string> {
+  async deploy(
+    environment: string,
+    image: string,
+    kubeconfig: Secret,
+    githubToken?: Secret,
+    apiKey?: Secret,
+    repository?: string,
+  ): Promise<string> {
     const env = checkEnvironment(environment)
     checkDeployImage(env, image)
-    let ctr = this.deliveryContainer().withMountedSecret(KUBECONFIG_PATH, kubeconfig)
-    if (githubToken) ctr = ctr.withSecretVariable("GITHUB_TOKEN", githubToken)
-    return ctr.withExec(stepCommand("deploy", { env, image })).stdout()
+    const argv = stepCommand("deploy", { env, image })
+    if (repository) argv.push("--repo", checkRepository(repository))
+    return this.deliveryContainer(kubeconfig, { GITHUB_TOKEN: githubToken, API_KEY: apiKey }).withExec(argv).stdout()
   }
 
-  /** Rolls an environment back to its previous revision, or to a released version. */
+  /**
+   * Rolls an environment back to its previous revision, or to a released version `to`; `apiKey`
+   * is what the smoke test calls the API with.
+   */
   @func({ cache: "never" })
-  async rollback(environment: string, kubeconfig: Secret, to?: string): Promise<string> {
+  async rollback(environment: string, kubeconfig: Secret, to?: string, apiKey?: Secret): Promise<string> {
     const env = checkEnvironment(environment)
     const argv = stepCommand("rollback", { env })
     if (to) argv.push("--to", checkVersionTag(to, "rollback target"))
-    return this.deliveryContainer().withMountedSecret(KUBECONFIG_PATH, kubeconfig).withExec(argv).stdout()
+    return this.deliveryContainer(kubeconfig, { API_KEY: apiKey }).withExec(argv).stdout()
   }
 
   /** Watches a deployed environment and rolls it back when its triggers fire. */
@@ -198,8 +209,7 @@ export class KgraphMcp {
     const env = checkEnvironment(environment)
     if (!/^https?:\/\/\S+$/.test(url)) throw new Error(`watch url "${url}" must be an http(s) URL`)
     if (!/^\d+[smh]$/.test(duration)) throw new Error(`watch duration "${duration}" must look like 90s, 15m or 1h`)
-    return this.deliveryContainer()
-      .withMountedSecret(KUBECONFIG_PATH, kubeconfig)
+    return this.deliveryContainer(kubeconfig)
       .withExec(ciArgv("watch", "--env", env, "--url", url, "--duration", duration))
       .stdout()
   }
@@ -213,7 +223,7 @@ export class KgraphMcp {
     checkVersionTag(tag)
     const argv = stepCommand("release", { tag })
     if (repository) argv.push("--repo", checkRepository(repository))
-    return this.deliveryContainer().withSecretVariable("GITHUB_TOKEN", githubToken).withExec(argv).stdout()
+    return this.deliveryContainer(undefined, { GITHUB_TOKEN: githubToken }).withExec(argv).stdout()
   }
 
   /** Branch policy for a pull request: may `source` merge into `target`? */
@@ -321,12 +331,17 @@ export class KgraphMcp {
     return this.stepContainer(step, servicesOf(step)).withExec(runStepArgv(step)).stdout()
   }
 
-  /** kgraph-ci with kubectl; a run stamp makes every call really run despite layer caching. */
-  private deliveryContainer(): Container {
-    return this.toolContainer()
+  /**
+   * kgraph-ci with kubectl, the kubeconfig mounted as a file and the given secrets as variables; a run
+   * stamp makes every call really run despite layer caching.
+   */
+  private deliveryContainer(kubeconfig?: Secret, secrets: Record<string, Secret | undefined> = {}): Container {
+    let ctr = this.toolContainer()
       .withFile("/usr/local/bin/kubectl", dag.container().from(IMAGES.kubectl).file("/bin/kubectl"))
-      .withEnvVariable("KUBECONFIG", KUBECONFIG_PATH)
       .withEnvVariable("KGRAPH_RUN_AT", runStamp())
+    if (kubeconfig) ctr = ctr.withMountedSecret(KUBECONFIG_PATH, kubeconfig).withEnvVariable("KUBECONFIG", KUBECONFIG_PATH)
+    for (const [name, secret] of Object.entries(secrets)) if (secret) ctr = ctr.withSecretVariable(name, secret)
+    return ctr
   }
 
   private image(environment: string): Container {

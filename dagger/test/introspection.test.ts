@@ -88,11 +88,22 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
   serve: { args: [['environment', S, { default: 'dev' }], ['apiKey', obj('Secret'), { optional: true }]], returns: obj('Service') },
   latencyGate: { args: [['environment', S, { default: 'staging' }]], returns: S },
   deploy: {
-    args: [['environment', S], ['image', S], ['kubeconfig', obj('Secret')], ['githubToken', obj('Secret'), { optional: true }]],
+    args: [
+      ['environment', S],
+      ['image', S],
+      ['kubeconfig', obj('Secret')],
+      ['githubToken', obj('Secret'), { optional: true }],
+      ['apiKey', obj('Secret'), { optional: true }],
+      ['repository', S, { optional: true }],
+    ],
     returns: S,
     never: true,
   },
-  rollback: { args: [['environment', S], ['kubeconfig', obj('Secret')], ['to', S, { optional: true }]], returns: S, never: true },
+  rollback: {
+    args: [['environment', S], ['kubeconfig', obj('Secret')], ['to', S, { optional: true }], ['apiKey', obj('Secret'), { optional: true }]],
+    returns: S,
+    never: true,
+  },
   watch: {
     args: [['environment', S], ['url', S], ['kubeconfig', obj('Secret')], ['duration', S, { default: '15m' }]],
     returns: S,

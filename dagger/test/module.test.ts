@@ -222,8 +222,11 @@ describe('serve and latencyGate', () => {
 describe('delivery', () => {
   it('deploy mounts the kubeconfig secret as a file, passes the GitHub token as a secret, runs the table command, never cached', async () => {
     const image = 'ghcr.io/acme/kgraph-mcp:v1.4.0@sha256:abc';
-    const rec = await run((m, s) => m.deploy('prod', image, s.kubeconfig, s.githubToken));
-    expect(execs(rec.final).at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'deploy', '--env', 'prod', '--image', image]);
+    const rec = await run((m, s) => m.deploy('prod', image, s.kubeconfig, s.githubToken, s.password, 'acme/kgraph-mcp'));
+    expect(execs(rec.final).at(-1)).toEqual([
+      'npx', '--no-install', 'kgraph-ci', 'deploy', '--env', 'prod', '--image', image, '--repo', 'acme/kgraph-mcp',
+    ]);
+    expect(secretBehind(rec, /withSecretVariable \(name: "API_KEY",secret: <<([\s\S]*?)>>/)).toContain('setSecret (name: "registry-password"');
     expect(secretBehind(rec, /withMountedSecret \(path: "\/run\/secrets\/kubeconfig",source: <<([\s\S]*?)>>/)).toContain(
       'setSecret (name: "kubeconfig"',
     );
@@ -239,6 +242,8 @@ describe('delivery', () => {
   it('deploy without a GitHub token sets no GITHUB_TOKEN', async () => {
     const rec = await run((m, s) => m.deploy('dev', 'ghcr.io/acme/kgraph-mcp:sha-1234567', s.kubeconfig));
     expect(rec.final).not.toContain('GITHUB_TOKEN');
+    expect(rec.final).not.toContain('API_KEY');
+    expect(execs(rec.final).at(-1)).not.toContain('--repo');
   });
 
   it.each([
