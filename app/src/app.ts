@@ -102,6 +102,9 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
 
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
+    // While draining, close each connection after its response: a keep-alive socket that was busy when
+    // the listener closed would otherwise hold the shutdown open until its idle timeout.
+    if (state.shuttingDown) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (req, reply) => {
     const labels = { route: req.routeOptions.url ?? 'unmatched', method: req.method, status_code: String(reply.statusCode) };

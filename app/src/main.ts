@@ -43,6 +43,7 @@ async function shutdown(signal: string): Promise<void> {
   await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
   try {
     await app.close();
+    log.info('shutdown: listener closed, in-flight requests done');
     await Promise.allSettled([pool.end(), redis.quit()]);
     log.info('shutdown: complete');
     process.exit(0);
