@@ -4,7 +4,7 @@
  * then registered against the fake engine. Checks the contract of every function (arguments, defaults,
  * return types, docs), @check and cache "never" from the decorators, and agreement with the step table.
  */
-import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -207,3 +207,48 @@ describe('registration with the engine', () => {
     }
   });
 });
+
+describe('README dagger section', () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const start = readme.indexOf('<!-- section:dagger');
+  const section = readme.slice(start, readme.indexOf('<!-- /section:dagger -->'));
+
+  it('shows the commands the issue asks for and says what was and was not verified', () => {
+    expect(start).toBeGreaterThanOrEqual(0);
+    for (const cmd of [
+      'dagger call test',
+      'dagger check',
+      'dagger call integration-test',
+      'dagger call serve up --ports 8000:8000',
+      'dagger call debug --step test terminal',
+      'dagger call -i',
+      'dagger functions',
+    ]) {
+      expect(section).toContain(cmd);
+    }
+    expect(section).toMatch(/What was verified without an engine/);
+    expect(section).toMatch(/What was not verified/);
+  });
+
+  it('names only functions and arguments the module has', () => {
+    const ctorArgs = Object.keys(mod()._constructor!.arguments).map(kebab);
+    const calls = [...section.matchAll(/^dagger call ([^#\n]+)/gm)].map((m) => m[1]!.trim().split(/\s+/));
+    expect(calls.length).toBeGreaterThan(5);
+    for (const words of calls) {
+      const fnAt = words.findIndex((w) => !w.startsWith('-'));
+      const fnName = words[fnAt]!;
+      const fn = Object.values(mod().methods).find((f) => kebab(f.name) === fnName);
+      expect(fn, `README calls unknown function ${fnName}`).toBeDefined();
+      for (const flag of words.slice(0, fnAt).filter((w) => w.startsWith('--'))) {
+        expect(ctorArgs, `module flag ${flag}`).toContain(flag.slice(2).split('=')[0]);
+      }
+      // Flags right after the function belong to it, up to a chained call such as `up` or `terminal`.
+      const rest = words.slice(fnAt + 1);
+      const chained = rest.findIndex((w) => !w.startsWith('-'));
+      for (const flag of rest.slice(0, chained < 0 ? rest.length : chained)) {
+        expect(Object.keys(fn!.arguments).map(kebab), `${fnName} ${flag}`).toContain(flag.slice(2).split('=')[0]);
+      }
+    }
+  });
+});
+
