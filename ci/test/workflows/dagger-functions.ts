@@ -1,0 +1,90 @@
+/**
+ * Reads the Dagger module's public surface from dagger/src/index.ts with the TypeScript compiler API:
+ * the @object class, its constructor arguments and its @func methods with their parameters, as the
+ * Dagger CLI spells them (kebab-case).
+ */
+import { readFileSync } from 'node:fs';
+import ts from 'typescript';
+
+export interface DaggerParam {
+  readonly flag: string;
+  readonly required: boolean;
+}
+export interface DaggerFunction {
+  readonly name: string;
+  readonly params: readonly DaggerParam[];
+}
+export interface DaggerModule {
+  readonly constructorParams: readonly DaggerParam[];
+  readonly functions: ReadonlyMap<string, DaggerFunction>;
+}
+
+export const kebab = (s: string): string => s.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+
+const decoratorNames = (node: ts.Node): string[] =>
+  (ts.canHaveDecorators(node) ? (ts.getDecorators(node) ?? []) : []).map((d) => {
+    const e = d.expression;
+    return ts.isCallExpression(e) ? e.expression.getText() : e.getText();
+  });
+
+/** `@argument({ defaultPath })` fills a Directory or File from the repository: the flag is optional. */
+const hasDefaultPath = (p: ts.ParameterDeclaration): boolean =>
+  (ts.getDecorators(p) ?? []).some((d) => ts.isCallExpression(d.expression) && /\bdefaultPath\b/.test(d.expression.arguments.map((a) => a.getText()).join(',')));
+
+const paramsOf = (params: ts.NodeArray<ts.ParameterDeclaration>): DaggerParam[] =>
+  params.map((p) => ({ flag: kebab(p.name.getText()), required: !p.initializer && !p.questionToken && !hasDefaultPath(p) }));
+
+export function readDaggerModule(path: string): DaggerModule {
+  const source = ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.ES2022, true);
+  const classes = source.statements.filter((s): s is ts.ClassDeclaration => ts.isClassDeclaration(s) && decoratorNames(s).includes('object'));
+  if (classes.length !== 1) throw new Error(`${path}: expected one @object() class, found ${classes.length}`);
+  const cls = classes[0]!;
+  const ctor = cls.members.find(ts.isConstructorDeclaration);
+  const functions = new Map<string, DaggerFunction>();
+  for (const m of cls.members) {
+    if (ts.isMethodDeclaration(m) && decoratorNames(m).includes('func')) {
+      const name = kebab(m.name.getText());
+      functions.set(name, { name, params: paramsOf(m.parameters) });
+    }
+  }
+  return { constructorParams: ctor ? paramsOf(ctor.parameters) : [], functions };
+}
+
+/** Flags of core types a call may chain into after a function returning them. */
+const CHAINS: Record<string, readonly string[]> = { export: ['path'], stdout: [], sync: [], up: ['ports'], terminal: [] };
+
+/** Problems with one `dagger call` argument string (empty when it names real functions and flags). */
+export function checkCall(mod: DaggerModule, call: string): string[] {
+  // A `${{ expression }}` is one value whatever spaces it contains.
+  const tokens = call.replace(/\$\{\{[^}]*\}\}/g, 'EXPR').trim().split(/\s+/);
+  const problems: string[] = [];
+  const flagName = (t: string) => t.replace(/^--/, '').split('=')[0]!;
+  let i = 0;
+  for (; i < tokens.length && tokens[i]!.startsWith('--'); i++) {
+    if (!mod.constructorParams.some((p) => p.flag === flagName(tokens[i]!))) problems.push(`unknown module argument ${tokens[i]}`);
+  }
+  const fnName = tokens[i++];
+  const fn = fnName ? mod.functions.get(fnName) : undefined;
+  if (!fn) return [...problems, `no function "${fnName}" in the module`];
+  const given = new Set<string>();
+  for (; i < tokens.length && tokens[i]!.startsWith('--'); i++) {
+    const f = flagName(tokens[i]!);
+    if (!tokens[i]!.includes('=')) problems.push(`flag ${tokens[i]} of ${fn.name} has no =value`);
+    if (!fn.params.some((p) => p.flag === f)) problems.push(`${fn.name} has no flag --${f}`);
+    given.add(f);
+  }
+  for (const p of fn.params) if (p.required && !given.has(p.flag)) problems.push(`${fn.name} needs --${p.flag}`);
+  while (i < tokens.length) {
+    const chain = tokens[i++]!;
+    const flags = CHAINS[chain];
+    if (!flags) {
+      problems.push(`unexpected "${chain}" after ${fn.name}`);
+      break;
+    }
+    for (; i < tokens.length && tokens[i]!.startsWith('--'); i++) {
+      if (!flags.includes(flagName(tokens[i]!))) problems.push(`${chain} has no flag ${tokens[i]}`);
+      if (!tokens[i]!.includes('=') && tokens[i + 1] && !tokens[i + 1]!.startsWith('--')) i++;
+    }
+  }
+  return problems;
+}
