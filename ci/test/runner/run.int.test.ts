@@ -150,7 +150,12 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('a real child runner receiving %s'
 describe('kgraph-ci run on this project', () => {
   it('runs the real typecheck step and writes the JSON report', async () => {
     const json = join(dir, 'run.json');
-    const child = spawn(process.execPath, ['ci/bin/kgraph-ci.js', 'run', 'typecheck', '--json', json], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+    const summary = join(dir, 'summary.md');
+    const child = spawn(process.execPath, ['ci/bin/kgraph-ci.js', 'run', 'typecheck', '--json', json], {
+      cwd: repo,
+      env: { ...process.env, GITHUB_STEP_SUMMARY: summary },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let text = '';
     child.stdout.on('data', (d: Buffer) => (text += d.toString()));
     child.stderr.on('data', (d: Buffer) => (text += d.toString()));
@@ -159,8 +164,9 @@ describe('kgraph-ci run on this project', () => {
     const report = JSON.parse(await readFile(json, 'utf8')) as RunReport;
     expect(report.steps.map((s) => s.name)).toEqual(['typecheck']);
     expect(code).toBe(report.ok ? 0 : 1);
-    expect(text).toMatch(/^typecheck │ > tsc -p tsconfig.json --noEmit$/m);
+    expect(text).toMatch(/^typecheck │ > tsc -p tsconfig.json --noEmit/m);
     expect(text).toMatch(/^typecheck\s+(passed|failed)\s+\d/m);
     expect(report.commit).toMatch(/^[0-9a-f]{40}$/);
+    expect(await readFile(summary, 'utf8')).toMatch(/\| typecheck \| (✅ passed|❌ failed) \|/);
   }, 120_000);
 });
