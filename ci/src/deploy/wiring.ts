@@ -1,7 +1,6 @@
 /**
  * The real DeliveryDeps for the CLI: kubectl via spawn, the checklist and latency gate from their
- * modules (loaded lazily, and failing closed when missing), smoke over fetch, GitHub deployments when a
- * token and repository are given.
+ * modules, smoke over fetch, GitHub deployments when a token and repository are given.
  */
 import { fileURLToPath } from 'node:url';
 import type { EnvironmentDefinition } from '../environments.js';
@@ -10,27 +9,10 @@ import { createOctokit, parseRepository } from '../github/client.js';
 import { createDeployment, setDeploymentStatus } from '../github/deployments.js';
 import { spawnRunner } from '../kube/runner.js';
 import { appendJobSummary } from '../report/summary.js';
-import type { ChecklistOutcome, GateOutcome } from './execute.js';
+import { runChecklist } from '../checklist/index.js';
+import { runLatencyGate } from '../gate/latency.js';
 import type { DeliveryDeps, DeploymentTracker } from './run.js';
 import { runSmoke } from './smoke.js';
-
-type AnyFn = (opts: Record<string, unknown>) => Promise<unknown>;
-
-/** Loads a named export; the specifier is a variable so this module builds before the other lands. */
-async function loadExport(specifier: string, name: string): Promise<AnyFn> {
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(specifier)) as Record<string, unknown>;
-  } catch (err) {
-    throw new Error(`${name} is not available (${(err as Error).message.split('\n')[0]})`, { cause: err });
-  }
-  const fn = mod[name];
-  if (typeof fn !== 'function') throw new Error(`${specifier} does not export ${name}`);
-  return fn as AnyFn;
-}
-
-const CHECKLIST_MODULE = new URL('../checklist/index.js', import.meta.url).href;
-const GATE_MODULE = new URL('../gate/latency.js', import.meta.url).href;
 
 export function githubTracker(io: CliIo, repoOverride?: string): DeploymentTracker | undefined {
   const token = io.env.GITHUB_TOKEN;
@@ -55,12 +37,13 @@ export function githubTracker(io: CliIo, repoOverride?: string): DeploymentTrack
 
 export function realDeps(io: CliIo, opts: { repo?: string } = {}): DeliveryDeps {
   const tracker = githubTracker(io, opts.repo);
+  // kubectl runs from the repository root, where k8s/ lives, wherever the CLI was started.
+  const root = fileURLToPath(new URL('../../..', import.meta.url));
   return {
-    // kubectl runs from the repository root, where k8s/ lives, wherever the CLI was started.
-    runner: spawnRunner(io.env, fileURLToPath(new URL('../../..', import.meta.url))),
-    checklist: async (env: EnvironmentDefinition) => (await (await loadExport(CHECKLIST_MODULE, 'runChecklist'))({ env: env.name, environment: env })) as ChecklistOutcome,
-    gate: async (env: EnvironmentDefinition, baseUrl: string) =>
-      (await (await loadExport(GATE_MODULE, 'runLatencyGate'))({ baseUrl, environment: env, ...(io.env.API_KEY ? { apiKey: io.env.API_KEY } : {}) })) as GateOutcome,
+    runner: spawnRunner(io.env, root),
+    checklist: (env: EnvironmentDefinition) => runChecklist({ env: env.name, environment: env, processEnv: io.env, root }),
+    gate: (env: EnvironmentDefinition, baseUrl: string) =>
+      runLatencyGate({ baseUrl, environment: env, ...(io.env.API_KEY ? { apiKey: io.env.API_KEY } : {}), log: (l) => writeLine(io.stderr, l) }),
     smoke: (baseUrl: string) => runSmoke({ baseUrl, ...(io.env.API_KEY ? { apiKey: io.env.API_KEY } : {}) }),
     ...(tracker ? { tracker } : {}),
     out: (l) => writeLine(io.stdout, l),
