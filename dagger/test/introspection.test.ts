@@ -36,7 +36,10 @@ interface Fn {
   arguments: Record<string, Arg>;
 }
 interface ScannedModule {
-  objects: Record<string, { methods: Record<string, Fn>; _constructor?: { arguments: Record<string, Arg> } }>;
+  description?: string;
+  objects: Record<string, { description: string; methods: Record<string, Fn>; _constructor?: { arguments: Record<string, Arg> } }>;
+  enums: Record<string, unknown>;
+  interfaces: Record<string, unknown>;
 }
 
 const sdkDir = dirname(createRequire(import.meta.url).resolve('@dagger.io/dagger'));
@@ -124,6 +127,14 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 describe('module surface', () => {
+  it('is one documented object; helper files add no types to the API', () => {
+    expect(Object.keys(scanned.objects)).toEqual(['KgraphMcp']);
+    expect(Object.keys(scanned.enums)).toEqual([]);
+    expect(Object.keys(scanned.interfaces)).toEqual([]);
+    expect(scanned.description).toMatch(/KGraph-MCP pipeline/);
+    expect(mod().description).toMatch(/pipeline/);
+  });
+
   it('exposes exactly the contract functions', () => {
     expect(Object.keys(mod().methods).sort()).toEqual(Object.keys(CONTRACT).sort());
   });
