@@ -106,7 +106,12 @@ function sustained(
   sustainedSeconds: number,
   maxGapMs: number,
 ): { status: TriggerStatus; streak?: Streak } {
-  if (check.kind === 'noData') return { status: { trigger: name, state: 'noData', detail: check.detail } };
+  if (check.kind === 'noData') {
+    // No data is not a recovery: a running breach is held (not advanced, not reset). If the silence
+    // outlasts the window, the gap rule below starts the breach over.
+    const held = prev ? `; breach since ${new Date(prev.since).toISOString()} held` : '';
+    return { status: { trigger: name, state: 'noData', detail: `${check.detail}${held}` }, streak: prev };
+  }
   if (!check.breach) return { status: { trigger: name, state: 'ok', value: check.value, detail: check.detail } };
   // A gap longer than the window means nothing was observed for a while: the breach starts over.
   const since = prev && at - prev.lastAt <= maxGapMs ? prev.since : at;
@@ -163,20 +168,28 @@ export function stateChanges(
 
 /**
  * The same triggers on a shorter clock: every duration multiplied by `factor` (1/60 turns minutes into
- * seconds), for tests and demos. Limits stay as defined; `minRequestsPerWindow` may be overridden
- * because a compressed window sees proportionally fewer requests.
+ * seconds), for tests and demos. Limits stay as defined. A compressed window sees proportionally fewer
+ * requests, so `minRequestsPerWindow` may be overridden, and so may the rate window (a 1 s window is
+ * fragile on a loaded machine where one poll can take longer than that).
  */
-export function compressTriggers(t: RollbackTriggers, factor: number, minRequestsPerWindow = t.minRequestsPerWindow): RollbackTriggers {
+export function compressTriggers(
+  t: RollbackTriggers,
+  factor: number,
+  over: { minRequestsPerWindow?: number; rateWindowSeconds?: number } = {},
+): RollbackTriggers {
   if (!(factor > 0 && factor <= 1)) throw new RangeError(`time scale must be within (0, 1], got ${factor}`);
+  const minRequestsPerWindow = over.minRequestsPerWindow ?? t.minRequestsPerWindow;
   if (!(Number.isInteger(minRequestsPerWindow) && minRequestsPerWindow >= 1)) {
     throw new RangeError(`minimum requests per window must be a positive integer, got ${minRequestsPerWindow}`);
   }
+  const rateWindowSeconds = over.rateWindowSeconds ?? t.rateWindowSeconds * factor;
+  if (!(rateWindowSeconds > 0)) throw new RangeError(`rate window must be positive, got ${rateWindowSeconds}`);
   return {
     ...t,
     errorRate: { ...t.errorRate, sustainedSeconds: t.errorRate.sustainedSeconds * factor },
     p95: { ...t.p95, sustainedSeconds: t.p95.sustainedSeconds * factor },
     pollSeconds: t.pollSeconds * factor,
-    rateWindowSeconds: t.rateWindowSeconds * factor,
+    rateWindowSeconds,
     minRequestsPerWindow,
   };
 }

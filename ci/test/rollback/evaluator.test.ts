@@ -162,6 +162,20 @@ describe('evaluator plumbing', () => {
     expect(far.statuses.errorRate.since).toBe((T.rateWindowSeconds + 1) * 1000);
   });
 
+  it('a short no-data spell holds a running breach instead of resetting it', () => {
+    const bad = { requests: 1000, errors: 500, spanSeconds: T.rateWindowSeconds, resets: 0, buckets: [] };
+    const thin = { ...bad, requests: T.minRequestsPerWindow - 1, errors: 0 };
+    const first = evaluate(T, initialState(), { at: 0, traffic: bad });
+    const quiet = evaluate(T, first.state, { at: POLL * 1000, traffic: thin });
+    expect(quiet.statuses.errorRate.state).toBe('noData');
+    expect(quiet.statuses.errorRate.detail).toMatch(/held/);
+    const again = evaluate(T, quiet.state, { at: 2 * POLL * 1000, traffic: bad });
+    expect(again.statuses.errorRate.since).toBe(0);
+    // …whereas a healthy reading does reset it.
+    const ok = evaluate(T, first.state, { at: POLL * 1000, traffic: { ...bad, errors: 0 } });
+    expect(evaluate(T, ok.state, { at: 2 * POLL * 1000, traffic: bad }).statuses.errorRate.since).toBe(2 * POLL * 1000);
+  });
+
   it('reports state changes only', () => {
     const a = evaluate(T, initialState(), { at: 0, health: true }).statuses;
     const b = evaluate(T, initialState(), { at: 1, health: false }).statuses;
@@ -176,12 +190,14 @@ describe('evaluator plumbing', () => {
   });
 
   it('compresses windows for tests and refuses nonsense scales', () => {
-    const c = compressTriggers(T, 1 / 60, 10);
+    const c = compressTriggers(T, 1 / 60, { minRequestsPerWindow: 10 });
     expect(c.errorRate.sustainedSeconds).toBeCloseTo(T.errorRate.sustainedSeconds / 60);
     expect(c.p95.aboveMs).toBe(T.p95.aboveMs);
     expect(c.minRequestsPerWindow).toBe(10);
     expect(() => compressTriggers(T, 0)).toThrow(/time scale/);
     expect(() => compressTriggers(T, 2)).toThrow(/time scale/);
-    expect(() => compressTriggers(T, 0.5, 0)).toThrow(/minimum requests/);
+    expect(() => compressTriggers(T, 0.5, { minRequestsPerWindow: 0 })).toThrow(/minimum requests/);
+    expect(compressTriggers(T, 1 / 60, { rateWindowSeconds: 3 }).rateWindowSeconds).toBe(3);
+    expect(() => compressTriggers(T, 0.5, { rateWindowSeconds: -1 })).toThrow(/rate window/);
   });
 });

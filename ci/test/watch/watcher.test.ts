@@ -82,7 +82,7 @@ describe('watch', () => {
     const clock = fakeClock();
     let calls = 0;
     const r = await watch({
-      triggers: compressTriggers(T, 1 / 60, 1),
+      triggers: compressTriggers(T, 1 / 60, { minRequestsPerWindow: 1 }),
       durationSeconds: 60,
       clock,
       log: () => undefined,

@@ -76,7 +76,7 @@ export function register(program: Command, io: CliIo): void {
         const scale = o.timeScale === undefined ? 1 : Number(o.timeScale);
         const min = o.minRequests === undefined ? undefined : Number(o.minRequests);
         try {
-          triggers = compressTriggers(env.rollback, scale, min);
+          triggers = compressTriggers(env.rollback, scale, { minRequestsPerWindow: min });
         } catch (err) {
           throw new UsageError(`--time-scale/--min-requests: ${(err as Error).message}`);
         }
