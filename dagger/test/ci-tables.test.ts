@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { GENERATED_PATH, renderCiTables } from '../scripts/generate-ci-tables.js';
 import { STEPS as CI_STEPS, resolveCommands } from '../../ci/src/steps.js';
 import { ENVIRONMENTS as CI_ENVIRONMENTS } from '../../ci/src/environments.js';
+import { IMAGE_REPOSITORY, imageForVersion } from '../../ci/src/deploy/image.js';
 import { STEPS, ENVIRONMENTS } from '../src/ci.generated.js';
 import {
   checkDeployImage,
@@ -84,6 +85,9 @@ describe('plan', () => {
       host: 'registry.example.com:5000',
     });
     expect(() => publishAddress('ghcr.io/acme', 'v1 0')).toThrow(/image tag "v1 0" is not a valid tag/);
+    // What the workflows publish is what `kgraph-ci deploy --version` expects to find.
+    const registry = IMAGE_REPOSITORY.slice(0, IMAGE_REPOSITORY.lastIndexOf('/'));
+    expect(publishAddress(registry, 'v1.2.3').address).toBe(imageForVersion('v1.2.3'));
     expect(() => publishAddress('', 'v1')).toThrow(/registry "" is empty/);
   });
 });
