@@ -384,6 +384,12 @@ export class KgraphMcp {
       .withEnvVariable("PORT", String(APP_PORT))
       .withEnvVariable("REDIS_PREFIX", `kgraph:${env.name}:`)
       .withExposedPort(APP_PORT)
+      // Ready means migrated, seeded and serving with its dependencies: /readyz, with room for the
+      // migrate and seed that run first (the image's own HEALTHCHECK is liveness only).
+      .withDockerHealthcheck(
+        ["node", "-e", `fetch("http://127.0.0.1:${APP_PORT}/readyz").then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`],
+        { interval: "2s", timeout: "3s", startPeriod: "120s", retries: 30 },
+      )
       .asService({ args: ["sh", "-c", apiKey ? start : keyFromFile + start] })
   }
 

@@ -182,6 +182,7 @@ describe('serve and latencyGate', () => {
       PORT: '8000',
     });
     expect(rec.final).toContain('withExposedPort (port: 8000)');
+    expect(rec.final).toMatch(/withDockerHealthcheck \(args: \["node","-e","fetch\(\\"http:\/\/127\.0\.0\.1:8000\/readyz\\"\)[^\]]*\],interval: "2s",timeout: "3s",startPeriod: "120s",retries: 30\)/);
     const start = `node dist/migrate.js && node dist/seed.js --count ${ENVIRONMENTS.dev.seedCount} && exec node dist/main.js`;
     // No key given: a key generated inside the engine is mounted and read at start.
     expect(rec.final).toContain(`asService (args: ["sh","-c","API_KEYS=\\"$(cat /run/secrets/api-key)\\"; export API_KEYS; ${start}"])`);
