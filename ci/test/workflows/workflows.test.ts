@@ -54,11 +54,30 @@ describe('workflows', () => {
       for (const s of steps(w)) {
         expect(s.with?.call ?? '', f).not.toMatch(/secrets\./);
         for (const [k, v] of Object.entries(s.env ?? {})) {
-          expect(v, `${f} env ${k}`).toMatch(/^\$\{\{ secrets\.[A-Z_]+ \}\}$/);
-          expect(s.with?.call, `${f}: ${k} must reach dagger as env://${k}`).toContain(`env://${k}`);
+          if (/secrets\./.test(v)) {
+            expect(v, `${f} env ${k}`).toMatch(/^\$\{\{ secrets\.[A-Z_]+ \}\}$/);
+            expect(s.with?.call, `${f}: ${k} must reach dagger as env://${k}`).toContain(`env://${k}`);
+          } else {
+            expect(s.with?.call, `${f}: ${k} must be used quoted`).toContain(`"$${k}"`);
+          }
         }
       }
     }
+  });
+
+  // dagger-for-github pastes `call` into a bash script, so a ${{ }} value there is code. Only values the
+  // repository itself controls may appear; branch names, tags and free-form inputs go through quoted env vars.
+  it('put no user-controlled ${{ }} value inside a dagger call', () => {
+    const safe = /^(matrix\.node|github\.(sha|repository|actor|ref)|inputs\.environment|steps\.[a-z]+\.outputs\.output|needs\.[a-z]+\.outputs\.image)$/;
+    for (const [f, w] of Object.entries(wf)) {
+      for (const s of steps(w)) {
+        for (const m of (s.with?.call ?? '').matchAll(/\$\{\{\s*([^}]+?)\s*\}\}/g)) expect(m[1], `${f}: ${s.with?.call}`).toMatch(safe);
+      }
+    }
+    expect(wf['ci.yml']!.jobs.policy!.steps.find((s) => s.with?.call)!.env).toEqual({
+      SOURCE_BRANCH: '${{ github.head_ref }}',
+      TARGET_BRANCH: '${{ github.base_ref }}',
+    });
   });
 
   it('trigger as the git-flow policy and environments say', () => {
