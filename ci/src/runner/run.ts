@@ -171,7 +171,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunReport> {
         }
         if (res.exitCode !== 0) {
           const how = res.signal ? `killed by ${res.signal}` : `exit code ${res.exitCode}`;
-          finish({ name: step.name, status: 'failed', durationMs, exitCode: res.exitCode, reason: `${argv.slice(0, 4).join(' ')} … ${how}` });
+          finish({ name: step.name, status: 'failed', durationMs, exitCode: res.exitCode, reason: `${shortCommand(argv)}: ${how}` });
           return;
         }
       }
@@ -255,4 +255,10 @@ export function formatArgv(argv: readonly string[]): string {
       return /^[\w@%+=:,./-]+$/.test(short) ? short : `'${short.replace(/'/g, `'\\''`)}'`;
     })
     .join(' ');
+}
+
+/** The first words of a command, for one-line reasons in the final table. */
+export function shortCommand(argv: readonly string[], max = 48): string {
+  const text = formatArgv(argv.filter((a) => a !== '--no-install'));
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }

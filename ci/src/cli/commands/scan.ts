@@ -18,8 +18,9 @@ export function register(program: Command, io: CliIo): void {
     .option('--allowlist <file>', 'secret-scan allowlist', DEFAULT_ALLOWLIST)
     .option('--dockerfile <file>', 'Dockerfile to check', DEFAULT_DOCKERFILE)
     .option('--audit-level <level>', `lowest failing severity (${SEVERITIES.join(', ')})`, 'high')
-    .option('--json <file>', 'write the scan report here (checklist reads it)', DEFAULT_SCAN_REPORT)
-    .action(async (opts: { allowOffline?: boolean; allowlist: string; dockerfile: string; auditLevel: string; json: string }) => {
+    .option('--json <file>', `write the scan report here (checklist reads it; default $KGRAPH_SCAN_REPORT or ${DEFAULT_SCAN_REPORT})`)
+    .action(async (opts: { allowOffline?: boolean; allowlist: string; dockerfile: string; auditLevel: string; json?: string }) => {
+      const jsonPath = opts.json ?? (io.env.KGRAPH_SCAN_REPORT || DEFAULT_SCAN_REPORT);
       if (!(SEVERITIES as readonly string[]).includes(opts.auditLevel)) {
         throw new UsageError(`--audit-level must be one of ${SEVERITIES.join(', ')}, got "${opts.auditLevel}"`);
       }
@@ -39,7 +40,7 @@ export function register(program: Command, io: CliIo): void {
       }
       const w = Math.max(...report.checks.map((c) => c.name.length));
       for (const c of report.checks) writeLine(io.stdout, `${c.name.padEnd(w)}  ${c.status.padEnd(7)}  ${c.detail}`);
-      await writeJsonReport(resolve(io.cwd, opts.json), report);
+      await writeJsonReport(resolve(io.cwd, jsonPath), report);
       await appendJobSummary(`### kgraph-ci scan: ${report.ok ? 'passed' : 'failed'}\n\n${table(['check', 'result', 'detail'], report.checks.map((c) => [c.name, c.status, c.detail]))}`, io.env);
       if (!report.ok) throw new FailedError(`scan failed: ${report.checks.filter((c) => c.status === 'fail').map((c) => c.name).join(', ')}`);
     });
