@@ -31,7 +31,7 @@ describe('runPipeline on fixture pipelines', () => {
     expect(report.ok).toBe(true);
     expect(report.steps.map((s) => s.status)).toEqual(['passed', 'passed']);
     expect(text).toMatch(/^alpha │ alpha says hi end=\d+$/m);
-    expect(text).toMatch(/^b     │ b says hi end=\d+$/m);
+    expect(text).toMatch(/^b {5}│ b says hi end=\d+$/m);
     const at = (name: string, what: 'start' | 'end') => Number(new RegExp(`^${name}\\s+│ .*${what}=(\\d+)$`, 'm').exec(text)![1]);
     expect(at('alpha', 'start')).toBeLessThan(at('b', 'end'));
     expect(at('b', 'start')).toBeLessThan(at('alpha', 'end'));
