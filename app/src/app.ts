@@ -93,9 +93,18 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
   const state: AppState = { shuttingDown: false };
   const metrics = createMetrics({ pool: deps.pool, appName: config.appName });
   const faults = new FaultState(config.faultInjection, deps.random);
-  const cache = new RedisCache(deps.redis, config.redisPrefix, config.cacheTtlSeconds, (err, op) =>
-    app.log.debug({ op, err: { message: err instanceof Error ? err.message : String(err) } }, 'cache bypassed'),
+  const subscriber = config.cacheLocalTtlMs > 0 ? deps.redis.duplicate() : undefined;
+  subscriber?.on('error', () => undefined); // the main client reports Redis trouble already
+  const cache = new RedisCache(
+    deps.redis,
+    config.redisPrefix,
+    config.cacheTtlSeconds,
+    (err, op) => app.log.debug({ op, err: { message: err instanceof Error ? err.message : String(err) } }, 'cache bypassed'),
+    { localTtlMs: config.cacheLocalTtlMs, localMaxEntries: 2_000, ...(subscriber ? { subscriber } : {}) },
   );
+  app.addHook('onClose', async () => {
+    subscriber?.disconnect();
+  });
 
   app.setErrorHandler(makeErrorHandler({ exposeErrors }));
   app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: 'not found', message: `no route ${req.method} ${req.url.split('?')[0]}` }));

@@ -31,6 +31,8 @@ export interface AppConfig {
   readonly shutdownTimeoutMs: number;
   /** Cache entry lifetime (writes also invalidate). */
   readonly cacheTtlSeconds: number;
+  /** In-process layer in front of Redis (invalidated over pub/sub); 0 turns it off. */
+  readonly cacheLocalTtlMs: number;
   readonly dbPoolMax: number;
 }
 
@@ -127,6 +129,7 @@ export function parseConfig(env: Env): ConfigResult {
   const shutdownDelayMs = int('SHUTDOWN_DELAY_MS', environment === 'dev' ? 0 : 5_000, 0, 120_000);
   const shutdownTimeoutMs = int('SHUTDOWN_TIMEOUT_MS', 25_000, 1_000, 600_000);
   const cacheTtlSeconds = int('CACHE_TTL_SECONDS', 60, 1, 86_400);
+  const cacheLocalTtlMs = int('CACHE_LOCAL_TTL_MS', 5_000, 0, 600_000);
   const dbPoolMax = int('DB_POOL_MAX', 10, 1, 200);
 
   if (errors.length > 0) return { ok: false, errors };
@@ -149,6 +152,7 @@ export function parseConfig(env: Env): ConfigResult {
       shutdownDelayMs,
       shutdownTimeoutMs,
       cacheTtlSeconds,
+      cacheLocalTtlMs,
       dbPoolMax,
     },
   };

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useEphemeralServices } from '../../testkit/services.js';
-import { API_KEY, AUTH, OTHER_KEY, makeApp, prepareDatabase, testConfig, type TestApp } from './support.js';
+import { API_KEY, AUTH, OTHER_KEY, makeApp, prepareDatabase, testConfig, waitFor, type TestApp } from './support.js';
 
 const svc = useEphemeralServices();
 let t: TestApp;
@@ -297,6 +297,24 @@ describe('cache', () => {
   });
 });
 
+describe('cache across replicas', () => {
+  it('a write on one instance invalidates the in-process copies of another', async () => {
+    const other = await makeApp(testConfig(svc.current.env, { RATE_LIMIT_MAX: '100000' }));
+    try {
+      const read = async () => other.app.inject({ method: 'GET', url: '/api/v1/tools/jira-create-issue', headers: AUTH });
+      await waitFor('subscriber', async () => {
+        await read();
+        return (await read()).headers['x-cache'] === 'hit';
+      });
+      expect((await read()).json<ToolBody>().name).toBe('Jira Create Issue');
+      await send('PATCH', '/api/v1/tools/jira-create-issue', { name: 'Jira File Issue' });
+      await waitFor('invalidation on the other instance', async () => (await read()).json<ToolBody>().name === 'Jira File Issue', 2_000);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
 describe('rate limit', () => {
   it('429 with Retry-After past the limit, counted in Redis across instances, per key', async () => {
     const config = testConfig(svc.current.env, { RATE_LIMIT_MAX: '3', REDIS_PREFIX: `${svc.current.env.REDIS_PREFIX}rl:` });
@@ -316,6 +334,22 @@ describe('rate limit', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+});
+
+describe('rate limit without Redis', () => {
+  it('falls back to a per-process window and still answers 429', async () => {
+    const a = await makeApp(testConfig(svc.current.env, { RATE_LIMIT_MAX: '2', REDIS_PREFIX: `${svc.current.env.REDIS_PREFIX}rl2:` }));
+    try {
+      a.redis.disconnect();
+      await waitFor('redis down', () => a.redis.status !== 'ready');
+      const codes: number[] = [];
+      for (let i = 0; i < 3; i++) codes.push((await a.app.inject({ method: 'GET', url: '/api/v1/tools?limit=1', headers: AUTH })).statusCode);
+      expect(codes).toEqual([200, 200, 429]);
+      expect((await a.app.inject({ method: 'GET', url: '/readyz' })).json()).toMatchObject({ status: 'degraded', checks: { redis: 'down' } });
+    } finally {
+      await a.close();
     }
   });
 });

@@ -1,6 +1,6 @@
 /**
  * Runs the KGraph-MCP service on this machine as child processes: migrate, seed, then the server, and
- * waits until /readyz answers. Used by the latency gate (`--serve`), fault-injection tests and benches.
+ * waits until /readyz says "ready" (Postgres and Redis both up). Used by the latency gate (`--serve`), fault-injection tests and benches.
  *
  * The caller's env is passed through on top of a minimal base (PATH, HOME); give DATABASE_URL,
  * REDIS_URL, REDIS_PREFIX and API_KEYS (keys of 16+ characters). Defaults: ENVIRONMENT=dev,
@@ -103,9 +103,13 @@ export async function startLocalApp(opts: LocalAppOptions): Promise<LocalApp> {
   const child = spawn(process.execPath, command(entry, 'main'), { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   attach(child, buf, 'service');
   let exitCode: number | null | undefined;
+  // If this process ends without stop() (a crash, Ctrl-C), do not leave an orphaned server behind.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   const exited = new Promise<number | null>((resolve) =>
     child.on('exit', (code) => {
       exitCode = code;
+      process.removeListener('exit', killOnExit);
       resolve(code);
     }),
   );
@@ -120,7 +124,8 @@ export async function startLocalApp(opts: LocalAppOptions): Promise<LocalApp> {
     if (exitCode !== undefined) throw new Error(`service exited (code ${exitCode}) before it was ready:\n${buf.toString().slice(-2_000)}`);
     try {
       const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) });
-      if (res.ok) break;
+      // "ready", not merely "degraded": callers measure the service with its cache and shared limits.
+      if (res.ok && ((await res.json()) as { status?: string }).status === 'ready') break;
     } catch {
       // not listening yet
     }

@@ -1,0 +1,194 @@
+/**
+ * Service benchmark (issue 3): seed 10,000 tools, then
+ *  1. fixed 500 req/s (coordinated-omission-safe) against search, get-one-tool and plan, plus an
+ *     uncached search (a different query each request), each on its own;
+ *  2. full load against a bare node:http server and against the cached read endpoint, same run;
+ *  3. the service's RSS, sampled under load.
+ * Targets: search p50 <= 5 ms, p95 <= 20 ms at 500 req/s; cached read >= 50% of bare node:http; RSS <= 200 MB.
+ * Run: npx tsx bench/app-latency.ts [--duration S] [--entry source|dist]
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import autocannon from 'autocannon';
+import * as hdr from 'hdr-histogram-js';
+import { createEphemeralServices } from '../ci/src/services/ephemeral.js';
+import { freePort, startLocalApp } from '../ci/src/services/local-app.js';
+import { runLoad, type LoadResult } from '../ci/src/gate/load.js';
+import { table } from '../ci/src/report/markdown.js';
+
+const args = process.argv.slice(2);
+const argOf = (name: string, fallback: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
+};
+const DURATION = Number(argOf('--duration', '10'));
+const ENTRY = argOf('--entry', 'source') as 'source' | 'dist';
+const RATE = 500;
+const SEED = 10_000;
+const API_KEY = 'bench-api-key-0123456789abcdef';
+const WORDS = ['github', 'issue', 'slack', 'message', 'report', 'test', 'deploy', 'build', 'jira', 'postgres', 'query', 'alert', 'incident', 'file', 'sync', 'export'];
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+function sampleRss(pid: number): { stop(): number } {
+  let max = 0;
+  const t = setInterval(() => {
+    try {
+      max = Math.max(max, rssMb(pid));
+    } catch {
+      // process gone
+    }
+  }, 200);
+  return {
+    stop() {
+      clearInterval(t);
+      return max;
+    },
+  };
+}
+
+async function fullLoad(url: string, headers: Record<string, string>, seconds: number) {
+  const res = await autocannon({ url, headers, connections: 50, pipelining: 1, duration: seconds });
+  return { rps: res.requests.average, non2xx: res.non2xx, errors: res.errors, p50: res.latency.p50 };
+}
+
+const log = (msg: string) => console.error(`[bench] ${msg}`);
+
+const services = await createEphemeralServices({ services: ['postgres', 'redis'] });
+const bare = { port: await freePort(), proc: undefined as ReturnType<typeof spawn> | undefined };
+try {
+  log(`seeding ${SEED} tools and starting the service (${ENTRY})…`);
+  const seedStart = Date.now();
+  const app = await startLocalApp({
+    env: { ...services.env, API_KEYS: API_KEY, RATE_LIMIT_MAX: '100000000', LOG_LEVEL: 'warn', ENVIRONMENT: 'staging', SHUTDOWN_DELAY_MS: '0' },
+    seedCount: SEED,
+    entry: ENTRY,
+    readyTimeoutMs: 120_000,
+  });
+  log(`ready in ${((Date.now() - seedStart) / 1000).toFixed(1)} s at ${app.url}`);
+  const headers = { 'x-api-key': API_KEY };
+  const json = { ...headers, 'content-type': 'application/json' };
+
+  const base = { headers, rate: RATE, connections: 10 };
+  const scenarios: { name: string; load: Omit<Parameters<typeof runLoad>[0], 'durationSeconds'> }[] = [
+    { name: 'search (gate query, cache warm)', load: { ...base, url: `${app.url}/api/v1/tools?q=github%20issue&limit=20`, method: 'GET' } },
+    { name: 'get one tool', load: { ...base, url: `${app.url}/api/v1/tools/github-create-issue`, method: 'GET' } },
+    {
+      name: 'plan',
+      load: { ...base, headers: json, url: `${app.url}/api/v1/plan`, method: 'POST', body: JSON.stringify({ goal: 'open a github issue from a failing test report' }) },
+    },
+  ];
+  const rows: unknown[][] = [];
+  const rss = sampleRss(app.pid);
+  for (const s of scenarios) {
+    await runLoad({ ...s.load, durationSeconds: 2 }); // warm-up (JIT, cache, pool), discarded
+    log(`${s.name}: ${RATE} req/s for ${DURATION} s…`);
+    rows.push(row(s.name, await runLoad({ ...s.load, durationSeconds: DURATION })));
+  }
+  log(`search (uncached): ${RATE} req/s for ${DURATION} s…`);
+  rows.push(row('search (uncached, unique query each)', await uncachedSearch(app.url, headers)));
+  const rssFixed = rss.stop();
+
+  log('bare node:http at full load…');
+  bare.proc = spawn(
+    process.execPath,
+    ['-e', `require('http').createServer((q,s)=>{s.writeHead(200,{'content-type':'application/json'});s.end('{"ok":true}')}).listen(${bare.port},'127.0.0.1')`],
+    { stdio: 'ignore' },
+  );
+  await new Promise((r) => setTimeout(r, 500));
+  await fullLoad(`http://127.0.0.1:${bare.port}/`, {}, 2);
+  const bareRes = await fullLoad(`http://127.0.0.1:${bare.port}/`, {}, DURATION);
+  log('cached read endpoint at full load…');
+  const rssFull = sampleRss(app.pid);
+  await fullLoad(`${app.url}/api/v1/tools/github-create-issue`, headers, 2);
+  const cachedRes = await fullLoad(`${app.url}/api/v1/tools/github-create-issue`, headers, DURATION);
+  const rssMax = Math.max(rssFixed, rssFull.stop());
+  const code = await app.stop();
+
+  const search = rows[0] as [string, number, number, number, number, number, string];
+  const ratio = cachedRes.rps / bareRes.rps;
+  console.log(`\n## Service latency at ${RATE} req/s (${SEED} tools, ${DURATION} s each, fixed rate, every response recorded)\n`);
+  console.log(table(['route', 'achieved req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'errors'], rows));
+  console.log('\n## Throughput at full load (50 connections)\n');
+  console.log(
+    table(
+      ['server', 'req/s', 'p50 ms', 'non-2xx', 'errors', 'vs bare'],
+      [
+        ['bare node:http (baseline)', bareRes.rps.toFixed(0), bareRes.p50, bareRes.non2xx, bareRes.errors, '1.00'],
+        ['GET /api/v1/tools/:id (cached)', cachedRes.rps.toFixed(0), cachedRes.p50, cachedRes.non2xx, cachedRes.errors, ratio.toFixed(2)],
+      ],
+    ),
+  );
+  const targets = [
+    ['search p50 <= 5 ms', `${search[2]} ms`, search[2] <= 5],
+    ['search p95 <= 20 ms', `${search[3]} ms`, search[3] <= 20],
+    ['cached read >= 50% of bare node:http', `${(ratio * 100).toFixed(0)}%`, ratio >= 0.5],
+    ['RSS under load <= 200 MB', `${rssMax.toFixed(0)} MB`, rssMax <= 200],
+  ];
+  console.log('\n## Targets\n');
+  console.log(table(['target', 'measured', 'met'], targets.map(([t, m, ok]) => [t, m, ok ? 'yes' : 'MISSED'])));
+  console.log(`\nservice exit code after SIGTERM: ${code}`);
+} finally {
+  bare.proc?.kill();
+  await services.dispose();
+}
+
+function row(name: string, r: LoadResult): unknown[] {
+  const l = r.latency;
+  const f = (v: number | undefined) => (v === undefined ? NaN : Math.round(v * 100) / 100);
+  const errors = r.non2xx + r.socketErrors + r.timeouts;
+  return [name, Math.round(r.responses / r.elapsedSeconds), f(l?.p50), f(l?.p95), f(l?.p99), f(l?.max), errors === 0 ? '0' : `${errors} (${JSON.stringify(r.statusCodes)})`];
+}
+
+
+/** Fixed-rate search where every request asks something new (word pair + limit), so the cache cannot help. */
+async function uncachedSearch(base: string, headers: Record<string, string>): Promise<LoadResult> {
+  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  let n = 0;
+  let responses = 0;
+  let non2xx = 0;
+  let errors = 0;
+  const started = performance.now();
+  let finish!: (err: Error | null) => void;
+  const done = new Promise<void>((resolve, reject) => (finish = (err) => (err ? reject(err) : resolve())));
+  const instance = autocannon({
+    url: base,
+    headers,
+    overallRate: RATE,
+    connections: 10,
+    duration: DURATION,
+    requests: [
+      {
+        setupRequest: (req) => {
+          const i = n++;
+          const q = `${WORDS[i % WORDS.length]} ${WORDS[Math.floor(i / WORDS.length) % WORDS.length]}`;
+          return { ...req, method: 'GET', path: `/api/v1/tools?q=${encodeURIComponent(q)}&limit=${(Math.floor(i / 256) % 100) + 1}&tag=${WORDS[(i * 7) % WORDS.length]}` };
+        },
+      },
+    ],
+  }, (err) => finish(err ?? null));
+  instance.on('response', (_c: unknown, status: number, _b: number, ms: number) => {
+    responses++;
+    if (status < 200 || status > 299) non2xx++;
+    histogram.recordValue(Math.max(1, Math.round(ms * 1000)));
+  });
+  instance.on('reqError', () => errors++);
+  await done;
+  const elapsedSeconds = (performance.now() - started) / 1000;
+  const ms = (p: number) => histogram.getValueAtPercentile(p) / 1000;
+  const out: LoadResult = {
+    elapsedSeconds,
+    responses,
+    non2xx,
+    socketErrors: errors,
+    timeouts: 0,
+    statusCodes: {},
+    latency: { p50: ms(50), p90: ms(90), p95: ms(95), p99: ms(99), max: histogram.maxValue / 1000, min: histogram.minNonZeroValue / 1000, mean: histogram.mean / 1000 },
+    percentiles: [],
+  };
+  histogram.destroy();
+  return out;
+}
