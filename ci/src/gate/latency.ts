@@ -67,7 +67,17 @@ export async function runLatencyGate(o: LatencyGateOptions): Promise<LatencyGate
   const startedAt = new Date().toISOString();
   let toolId: string | undefined;
   let toolIdError: string | undefined;
-  if (scenarios.some((s) => s.path.includes('{toolId}'))) {
+  // An unreachable service fails every scenario at once instead of after minutes of refused connections.
+  let unreachable: string | undefined;
+  try {
+    const res = await f(new URL('/healthz', o.baseUrl), { signal: AbortSignal.timeout(10_000) });
+    await res.body?.cancel();
+  } catch (err) {
+    const e = err as { cause?: { code?: string; message?: string }; message?: string };
+    unreachable = `service unreachable at ${displayUrl(o.baseUrl)}: ${e.cause?.code ?? e.cause?.message ?? e.message ?? String(err)}`;
+    log(unreachable);
+  }
+  if (!unreachable && scenarios.some((s) => s.path.includes('{toolId}'))) {
     try {
       toolId = await discoverToolId(f, o.baseUrl, headers);
     } catch (err) {
@@ -85,9 +95,10 @@ export async function runLatencyGate(o: LatencyGateOptions): Promise<LatencyGate
       connections: config.connections,
       durationSeconds: config.durationSeconds,
     };
-    if (s.path.includes('{toolId}') && !toolId) {
-      log(`${s.name}: skipped, ${toolIdError}`);
-      measurements.push({ ...base, elapsedSeconds: 0, responses: 0, non2xx: 0, socketErrors: 0, timeouts: 0, statusCodes: {}, percentiles: [], setupError: toolIdError });
+    const setupError = unreachable ?? (s.path.includes('{toolId}') && !toolId ? toolIdError : undefined);
+    if (setupError) {
+      log(`${s.name}: skipped, ${setupError}`);
+      measurements.push({ ...base, elapsedSeconds: 0, responses: 0, non2xx: 0, socketErrors: 0, timeouts: 0, statusCodes: {}, percentiles: [], setupError });
       continue;
     }
     const path = s.path.replace('{toolId}', encodeURIComponent(toolId ?? ''));

@@ -1,0 +1,47 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/program.js';
+import { freePort } from '../../src/services/local-app.js';
+
+function io(env: NodeJS.ProcessEnv = {}) {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = '';
+  let stderr = '';
+  out.on('data', (d: Buffer) => (stdout += d.toString()));
+  err.on('data', (d: Buffer) => (stderr += d.toString()));
+  return { io: { stdout: out, stderr: err, env, cwd: process.cwd() }, text: () => ({ stdout, stderr }) };
+}
+
+describe('kgraph-ci gate / watch usage', () => {
+  it.each([
+    [['gate', 'latency', '--env', 'staging'], /exactly one of --url <url> or --serve/],
+    [['gate', 'latency', '--env', 'staging', '--url', 'http://127.0.0.1:9', '--serve'], /exactly one/],
+    [['gate', 'latency', '--env', 'qa', '--serve'], /unknown environment "qa"/],
+    [['gate', 'latency', '--env', 'staging', '--url', 'http://127.0.0.1:9'], /API_KEY is not set/],
+    [['gate', 'latency', '--env', 'staging', '--url', 'not a url'], /--url: "not a url" is not a URL/],
+    [['watch', '--env', 'prod', '--url', 'http://127.0.0.1:9', '--duration', 'forever'], /invalid --duration "forever"/],
+    [['watch', '--env', 'prod', '--url', 'http://127.0.0.1:9', '--duration', '1m', '--time-scale', '3'], /time scale must be within/],
+    [['watch', '--env', 'prod', '--url', 'http://127.0.0.1:9', '--duration', '1m', '--prometheus', 'file:///x'], /--prometheus: expected an http\(s\) URL/],
+  ])('%j exits 2 naming the problem', async (argv, message) => {
+    const h = io();
+    expect(await runCli(argv, h.io)).toBe(2);
+    expect(h.text().stderr).toMatch(message);
+    expect(h.text().stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('a gate that cannot reach the service fails (exit 1), it does not pass', async () => {
+    const h = io({ API_KEY: 'x'.repeat(20) });
+    const port = await freePort(); // nothing listens there
+    const code = await runCli(['gate', 'latency', '--env', 'dev', '--url', `http://127.0.0.1:${port}`, '--report', '/tmp/kgraph-gate-cli-test.json'], h.io);
+    expect(code).toBe(1);
+    expect(h.text().stdout).toMatch(/latency gate dev: FAILED/);
+    expect(h.text().stdout).toMatch(/search: could not run: service unreachable at http:\/\/127\.0\.0\.1:\d+\/: ECONNREFUSED/);
+    expect(h.text().stdout).not.toContain('x'.repeat(20));
+  }, 20_000);
+
+  it('alerts check agrees with the committed rules', async () => {
+    const h = io();
+    expect(await runCli(['alerts', 'check'], h.io)).toBe(0);
+  });
+});
