@@ -68,29 +68,29 @@ export class KgraphMcp {
   /** ESLint over every workspace (step `lint`). */
   @func()
   @check()
-  async lint(): Promise<string> {
-    return this.runStep("lint")
+  async lint(): Promise<void> {
+    await this.checkStep("lint")
   }
 
   /** tsc over app, ci, tests and this module (step `typecheck`). */
   @func()
   @check()
-  async typecheck(): Promise<string> {
-    return this.runStep("typecheck")
+  async typecheck(): Promise<void> {
+    await this.checkStep("typecheck")
   }
 
   /** Unit tests, no services (step `test`). */
   @func()
   @check()
-  async test(): Promise<string> {
-    return this.runStep("test")
+  async test(): Promise<void> {
+    await this.checkStep("test")
   }
 
   /** Integration tests against ephemeral Postgres and Redis service containers (step `integration-test`). */
   @func()
   @check()
-  async integrationTest(): Promise<string> {
-    return this.runStep("integrationTest")
+  async integrationTest(): Promise<void> {
+    await this.checkStep("integrationTest")
   }
 
   /** Every test with coverage, services bound; returns the coverage report directory. */
@@ -327,8 +327,17 @@ export class KgraphMcp {
     return out
   }
 
+  private stepRun(step: StepName): Container {
+    return this.stepContainer(step, servicesOf(step)).withExec(runStepArgv(step))
+  }
+
   private async runStep(step: StepName): Promise<string> {
-    return this.stepContainer(step, servicesOf(step)).withExec(runStepArgv(step)).stdout()
+    return this.stepRun(step).stdout()
+  }
+
+  /** `dagger check` takes checks that return nothing and fail by error; the step's output streams in the progress view. */
+  private async checkStep(step: StepName): Promise<void> {
+    await this.stepRun(step).sync()
   }
 
   /**

@@ -71,15 +71,16 @@ const mod = () => {
 };
 
 const S = { kind: 'STRING_KIND' };
+const VOID = { kind: 'VOID_KIND' };
 const obj = (name: string) => ({ kind: 'OBJECT_KIND', name });
 type ArgSpec = [name: string, type: TypeDef, opts?: { default?: unknown; optional?: boolean }];
 
 /** The agreed contract (the workflows and README call these). */
 const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true; never?: true }> = {
-  lint: { args: [], returns: S, check: true },
-  typecheck: { args: [], returns: S, check: true },
-  test: { args: [], returns: S, check: true },
-  integrationTest: { args: [], returns: S, check: true },
+  lint: { args: [], returns: VOID, check: true },
+  typecheck: { args: [], returns: VOID, check: true },
+  test: { args: [], returns: VOID, check: true },
+  integrationTest: { args: [], returns: VOID, check: true },
   coverage: { args: [], returns: obj('Directory') },
   build: { args: [['environment', S, { default: 'dev' }]], returns: obj('Container') },
   scan: { args: [['environment', S, { default: 'dev' }], ['severity', S, { default: 'HIGH' }]], returns: S },

@@ -9,10 +9,10 @@
 import type { Container, Directory, Secret, Service } from '@dagger.io/dagger';
 
 export interface KgraphMcp {
-  lint(): Promise<string>;
-  typecheck(): Promise<string>;
-  test(): Promise<string>;
-  integrationTest(): Promise<string>;
+  lint(): Promise<void>;
+  typecheck(): Promise<void>;
+  test(): Promise<void>;
+  integrationTest(): Promise<void>;
   coverage(): Promise<Directory>;
   build(environment?: string): Promise<Container>;
   scan(environment?: string, severity?: string): Promise<string>;
