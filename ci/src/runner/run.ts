@@ -126,6 +126,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunReport> {
 
   const runStep = async (step: RunnableStep): Promise<void> => {
     const started = Date.now();
+    const stepRunId = stepRunIdFor(runId, opts.steps.indexOf(step));
     const deadline = started + step.timeoutSeconds * 1000;
     const prefix = `${step.name.padEnd(width)} │ `;
     let lease: ServiceLease | undefined;
@@ -133,7 +134,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunReport> {
       if (step.services.length > 0) {
         try {
           leasedAny ||= opts.services.mode === 'ephemeral';
-          lease = await opts.services.lease(step.services, runId);
+          lease = await opts.services.lease(step.services, stepRunId);
           leases.push(lease);
         } catch (err) {
           finish({ name: step.name, status: 'failed', durationMs: Date.now() - started, reason: `services: ${(err as Error).message}` });
@@ -141,7 +142,9 @@ export async function runPipeline(opts: RunOptions): Promise<RunReport> {
         }
         for (const d of lease.describe) say(`${prefix}service ${d}`);
       }
-      const env: NodeJS.ProcessEnv = { ...opts.env, ...step.env, ...lease?.env, KGRAPH_RUN_ID: runId, KGRAPH_TEST_RUN_ID: runId };
+      // Test suites inside the step name their own databases after the step's id (see testkit/global-setup.ts),
+      // so their end-of-suite sweep cannot touch another step's services, and ours catches what they leave.
+      const env: NodeJS.ProcessEnv = { ...opts.env, ...step.env, ...lease?.env, KGRAPH_RUN_ID: runId, KGRAPH_TEST_RUN_ID: stepRunId };
       for (const argv of commands.get(step.name)!) {
         if (controller.signal.aborted) {
           finish({ name: step.name, status: 'cancelled', durationMs: Date.now() - started, reason: `interrupted (${String(controller.signal.reason)})` });
@@ -261,4 +264,9 @@ export function formatArgv(argv: readonly string[]): string {
 export function shortCommand(argv: readonly string[], max = 48): string {
   const text = formatArgv(argv.filter((a) => a !== '--no-install'));
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/** One id per step of a run: `<runId>x<index>`. Sweeping the run id also covers every step's id. */
+export function stepRunIdFor(runId: string, index: number): string {
+  return `${runId}x${index}`;
 }

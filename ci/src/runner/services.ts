@@ -3,7 +3,8 @@
  * named by DATABASE_URL / REDIS_URL) on a developer's machine; external (the given URLs as they are)
  * inside containers whose services are already provided (`--no-services` or KGRAPH_SERVICES=external).
  */
-import { createEphemeralServices, redactUrl, sweepRun } from '../services/ephemeral.js';
+import pg from 'pg';
+import { createEphemeralServices, DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, deleteRedisPrefix, EPHEMERAL_DB_PREFIX, redactUrl, sweepRun } from '../services/ephemeral.js';
 import type { ServiceName } from '../steps.js';
 
 export interface ServiceLease {
@@ -38,8 +39,31 @@ export function ephemeralProvider(env: NodeJS.ProcessEnv): ServicesProvider {
       if (svc.env.REDIS_URL) describe.push(`REDIS_URL=${redactUrl(svc.env.REDIS_URL)} REDIS_PREFIX=${svc.env.REDIS_PREFIX ?? ''}`);
       return { env: svc.env, describe, dispose: () => svc.dispose() };
     },
-    sweep: (runId) => sweepRun(runId, defined(urls)),
+    sweep: (runId) => sweepRunAndSteps(runId, defined(urls)),
   };
+}
+
+/**
+ * Removes a run's leftovers: its own databases and prefix and those of its steps (`<runId>x<n>`, see
+ * stepRunIdFor), whose test suites may have made more databases under the step's id.
+ */
+export async function sweepRunAndSteps(runId: string, urls: { databaseUrl?: string; redisUrl?: string }): Promise<void> {
+  if (!/^[a-z0-9]+$/.test(runId)) throw new RangeError(`invalid run id "${runId}"`);
+  const serverUrl = urls.databaseUrl ?? DEFAULT_DATABASE_URL;
+  const client = new pg.Client({ connectionString: serverUrl, connectionTimeoutMillis: 5_000 });
+  client.on('error', () => undefined);
+  await client.connect();
+  let ids: string[];
+  try {
+    const res = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`${EPHEMERAL_DB_PREFIX}${runId}x%`]);
+    const re = new RegExp(`^${EPHEMERAL_DB_PREFIX}(${runId}x\\d+)_`);
+    ids = [...new Set(res.rows.map((r) => re.exec(r.datname)?.[1]).filter((x): x is string => x !== undefined))];
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+  for (const id of [runId, ...ids]) await sweepRun(id, urls);
+  // Steps that used only Redis left no database to find them by; their prefixes share this stem.
+  await deleteRedisPrefix(urls.redisUrl ?? DEFAULT_REDIS_URL, `kgraph:eph:${runId}x`);
 }
 
 export function externalProvider(env: NodeJS.ProcessEnv): ServicesProvider {

@@ -94,6 +94,42 @@ describe('runner services', () => {
     expect(await redis.keys(`${r.prefix}*`)).toEqual([]);
   });
 
+  it("isolates steps' test-run ids: one step's sweep spares another's services, and the run sweeps both", async () => {
+    // What a vitest teardown does for its run id (testkit/global-setup.ts), done by a step itself.
+    const sweepOwn = `const pg = require('pg'); (async () => {
+      const c = new pg.Client({ connectionString: process.env.DATABASE_URL }); await c.connect();
+      const id = process.env.KGRAPH_TEST_RUN_ID;
+      await c.query('CREATE DATABASE kgraph_eph_' + id + '_leftover');
+      const rows = (await c.query("select datname from pg_database where datname like 'kgraph_eph_' || $1 || '\\_%'", [id])).rows;
+      console.log('SWEPT ' + rows.map((r) => r.datname).join(','));
+      await c.end();
+    })().catch((e) => { console.error(e.message); process.exit(1); });`;
+    const out = captureStream();
+    const runId = subRunId('i');
+    const report = await runPipeline({
+      steps: [
+        fixtureStep('holder', serviceUserScript(1500), { services: ['postgres', 'redis'] }),
+        fixtureStep('sweeper', `setTimeout(() => { ${sweepOwn} }, 500)`, { services: ['postgres'] }),
+      ],
+      concurrency: 2,
+      cwd: repo,
+      env: process.env,
+      out: out.stream,
+      services: ephemeralProvider(process.env),
+      heartbeatMs: 0,
+      runId,
+    });
+    expect(report.steps.map((s) => s.status)).toEqual(['passed', 'passed']);
+    const holderDb = readyLine(out.text()).db;
+    const swept = /SWEPT (\S+)/.exec(out.text())![1]!.split(',');
+    // The sweeper's own id covers its databases only, never the holder's.
+    expect(swept).toContain(`kgraph_eph_${runId}x1_leftover`);
+    expect(swept).not.toContain(holderDb);
+    expect(holderDb.startsWith(`kgraph_eph_${runId}x0_`)).toBe(true);
+    // The run's final sweep removes what the step left behind.
+    expect(await dbExists(`kgraph_eph_${runId}x1_leftover`)).toBe(false);
+  });
+
   it('uses external services as given, and fails a step clearly when they are missing', async () => {
     const out = captureStream();
     const report = await runPipeline({
