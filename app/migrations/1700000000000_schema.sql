@@ -28,8 +28,9 @@ $$;
 CREATE TRIGGER tools_search_trg BEFORE INSERT OR UPDATE OF name, slug, description, category, tags ON tools
   FOR EACH ROW EXECUTE FUNCTION tools_search_update();
 
-CREATE INDEX tools_search_idx ON tools USING gin (search);
-CREATE INDEX tools_tags_idx ON tools USING gin (tags);
+-- fastupdate off: a read-mostly catalogue; a pending list would make every search scan it linearly.
+CREATE INDEX tools_search_idx ON tools USING gin (search) WITH (fastupdate = off);
+CREATE INDEX tools_tags_idx ON tools USING gin (tags) WITH (fastupdate = off);
 CREATE INDEX tools_category_name_idx ON tools (category, name, id);
 CREATE INDEX tools_name_idx ON tools (name, id);
 

@@ -4,7 +4,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import type pg from 'pg';
 import type { Redis } from 'ioredis';
@@ -13,6 +12,7 @@ import type { AppConfig } from './config.js';
 import { makeErrorHandler } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { RedisCache, type CacheLike } from './cache.js';
+import { securityHeaders } from './security-headers.js';
 import { FaultState } from './faults.js';
 import { redisRateLimitStore } from './rate-limit-store.js';
 import { apiKeyChecker, presentedKey } from './auth.js';
@@ -121,7 +121,11 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
     metrics.httpTotal.inc(labels);
   });
 
-  await app.register(helmet, { global: true });
+  const owaspHeaders = securityHeaders();
+  app.addHook('onRequest', (_req, reply, done) => {
+    reply.headers(owaspHeaders);
+    done();
+  });
   await app.register(healthRoutes, { deps, state, metrics, faults });
 
   const checkKey = apiKeyChecker(config.apiKeys);

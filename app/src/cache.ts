@@ -10,7 +10,8 @@ import type { Redis } from 'ioredis';
 export type CacheOutcome = 'hit' | 'miss' | 'bypass';
 
 export interface CacheLike {
-  getOrCompute(key: string, compute: () => Promise<unknown>): Promise<{ body: string; outcome: CacheOutcome }>;
+  /** The JSON body (a Buffer when it comes from the in-process layer: no re-encoding per request). */
+  getOrCompute(key: string, compute: () => Promise<unknown>): Promise<{ body: string | Buffer; outcome: CacheOutcome }>;
   invalidateAll(): Promise<void>;
 }
 
@@ -40,7 +41,7 @@ export interface CacheOptions {
 export class RedisCache implements CacheLike {
   private readonly index: string;
   private readonly channel: string;
-  private readonly local = new Map<string, { body: string; expires: number }>();
+  private readonly local = new Map<string, { body: Buffer; expires: number }>();
   /** Bumped by every invalidation, so a result computed before a write is never stored after it. */
   private generation = 0;
   private subscribed = false;
@@ -93,10 +94,10 @@ export class RedisCache implements CacheLike {
       const oldest = this.local.keys().next();
       if (!oldest.done) this.local.delete(oldest.value);
     }
-    this.local.set(full, { body, expires: Date.now() + this.opts.localTtlMs });
+    this.local.set(full, { body: Buffer.from(body, 'utf8'), expires: Date.now() + this.opts.localTtlMs });
   }
 
-  async getOrCompute(key: string, compute: () => Promise<unknown>): Promise<{ body: string; outcome: CacheOutcome }> {
+  async getOrCompute(key: string, compute: () => Promise<unknown>): Promise<{ body: string | Buffer; outcome: CacheOutcome }> {
     const full = `${this.prefix}cache:${key}`;
     const generation = this.generation;
     if (!this.ready()) return { body: JSON.stringify(await compute()), outcome: 'bypass' };

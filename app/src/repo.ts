@@ -128,8 +128,9 @@ export type ScoredTool = Tool & { score?: number };
 
 export async function searchTools(db: Queryable, p: SearchParams, time: Timer = noTimer): Promise<Page<ScoredTool>> {
   const q = p.q?.trim();
+  // Only the filters asked for, so the planner sees plain predicates it can match to indexes.
   const values: unknown[] = [p.tag ?? null, p.category ?? null, p.limit + 1];
-  const filters = '($1::text IS NULL OR tags @> ARRAY[$1::text]) AND ($2::text IS NULL OR category = $2)';
+  const filters = [p.tag ? 'tags @> ARRAY[$1::text]' : '$1::text IS NULL', p.category ? 'category = $2' : '$2::text IS NULL'].join(' AND ');
   if (q) {
     values.push(q);
     let after = '';

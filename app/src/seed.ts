@@ -59,7 +59,8 @@ export async function insertSeed(client: pg.ClientBase, data: SeedData): Promise
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   }
-  await client.query('ANALYZE tools; ANALYZE prompts; ANALYZE tool_relations');
+  // Fresh statistics (and visibility maps) so the planner uses the indexes from the first query.
+  await client.query('VACUUM ANALYZE tools, prompts, tool_relations');
   return { tools, prompts, relations };
 }
 
