@@ -3,12 +3,12 @@
  *
  * 1. Overhead: a chain of fixture steps that do nothing (`true`), through runPipeline, against spawning
  *    the same commands directly in the same run. Target: < 300 ms for the whole pipeline.
- * 2. Parallel vs sequential: `kgraph-ci run lint typecheck test integrationTest` with the default
+ * 2. Parallel vs sequential (`--parallel-first` swaps the order): `kgraph-ci run lint typecheck test integrationTest` with the default
  *    concurrency (cores) and with --sequential, one after the other in this run. Target: <= 0.75x.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { runPipeline, type RunReport } from '../ci/src/runner/run.js';
@@ -86,12 +86,22 @@ async function parallel(): Promise<void> {
     process.stdout.write('warm-up (eslint cache, tsx cache): ');
     await spawnWait([process.execPath, 'ci/bin/kgraph-ci.js', 'run', 'lint', '--json', join(dir, 'warm.json')]);
     console.log('done');
-    process.stdout.write('sequential: ');
-    const seq = await cliRun(['--sequential'], join(dir, 'seq.json'));
-    console.log(formatDuration(seq.wallMs));
-    process.stdout.write('parallel:   ');
-    const par = await cliRun([], join(dir, 'par.json'));
-    console.log(formatDuration(par.wallMs));
+    // --parallel-first swaps the order, to see how much a changing machine load moves the ratio.
+    const measure = async (label: string, extra: string[], file: string) => {
+      process.stdout.write(`${label}: `);
+      const r = await cliRun(extra, join(dir, file));
+      console.log(`${formatDuration(r.wallMs)} (load average ${loadavg()[0]!.toFixed(1)})`);
+      return r;
+    };
+    let seq;
+    let par;
+    if (args.includes('--parallel-first')) {
+      par = await measure('parallel  ', [], 'par.json');
+      seq = await measure('sequential', ['--sequential'], 'seq.json');
+    } else {
+      seq = await measure('sequential', ['--sequential'], 'seq.json');
+      par = await measure('parallel  ', [], 'par.json');
+    }
     console.log('\n| step | sequential | parallel |\n| --- | --- | --- |');
     for (const s of seq.report.steps) {
       const p = par.report.steps.find((x) => x.name === s.name);

@@ -126,3 +126,34 @@ export function topoOrder<S extends RunnableStep>(steps: readonly S[]): S[] {
   }
   return order;
 }
+
+/**
+ * Longest-path-first order: each step weighs its expected duration plus the heaviest chain of steps
+ * that wait on it, so long chains and long steps start first and the run ends sooner. Stable (table
+ * order among equal weights) and still topological, since a step always outweighs its dependents.
+ */
+export function criticalPathOrder<S extends RunnableStep>(steps: readonly S[], expectedMs: (s: S) => number): S[] {
+  const names = new Set(steps.map((s) => s.name));
+  const weight = new Map<string, number>();
+  const weigh = (s: S): number => {
+    const known = weight.get(s.name);
+    if (known !== undefined) return known;
+    const dependents = steps.filter((d) => d.dependsOn.includes(s.name) && names.has(d.name));
+    const w = Math.max(1, expectedMs(s)) + Math.max(0, ...dependents.map(weigh));
+    weight.set(s.name, w);
+    return w;
+  };
+  return steps.map((s, i) => ({ s, i, w: weigh(s) })).sort((a, b) => b.w - a.w || a.i - b.i).map((x) => x.s);
+}
+
+/** Expected durations: the last run's for steps that passed there, else the timeout as a rough proxy. */
+export function expectedDurations(previous: unknown): (s: RunnableStep) => number {
+  const known = new Map<string, number>();
+  const steps = (previous as { steps?: { name?: unknown; status?: unknown; durationMs?: unknown }[] } | undefined)?.steps;
+  if (Array.isArray(steps)) {
+    for (const s of steps) {
+      if (typeof s.name === 'string' && s.status === 'passed' && typeof s.durationMs === 'number') known.set(s.name, s.durationMs);
+    }
+  }
+  return (s) => known.get(s.name) ?? s.timeoutSeconds * 1000;
+}

@@ -6,7 +6,7 @@
  */
 import { UsageError } from '../errors.js';
 import { resolveCommands } from '../steps.js';
-import type { RunnableStep } from './graph.js';
+import { criticalPathOrder, type RunnableStep } from './graph.js';
 import { runCommand } from './process.js';
 import type { ServiceLease, ServicesProvider } from './services.js';
 import { newRunId } from '../services/ephemeral.js';
@@ -57,6 +57,8 @@ export interface RunOptions {
   /** How often to print which steps are still running; 0 disables. */
   readonly heartbeatMs?: number;
   readonly killGraceMs?: number;
+  /** Expected duration per step (e.g. from the previous report) to start the longest chains first. */
+  readonly expectedMs?: (step: RunnableStep) => number;
 }
 
 const FAILED: readonly StepStatus[] = ['failed', 'timedOut', 'skipped', 'cancelled'];
@@ -191,7 +193,8 @@ export async function runPipeline(opts: RunOptions): Promise<RunReport> {
   };
 
   try {
-    const pending = [...opts.steps];
+    // Ready steps start heaviest chain first; without estimates, table order.
+    const pending = opts.expectedMs ? criticalPathOrder(opts.steps, opts.expectedMs) : [...opts.steps];
     while (pending.length > 0 || running.size > 0) {
       for (let i = 0; i < pending.length; ) {
         const step = pending[i]!;

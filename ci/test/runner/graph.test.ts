@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findCycle, selectSteps, SelectionError, topoOrder, validateTable } from '../../src/runner/graph.js';
+import { criticalPathOrder, expectedDurations, findCycle, selectSteps, SelectionError, topoOrder, validateTable } from '../../src/runner/graph.js';
 import { fixtureStep } from './fixtures/steps.js';
 
 const s = (name: string, dependsOn: string[] = [], extra = {}) => fixtureStep(name, '0', { dependsOn, ...extra });
@@ -45,5 +45,25 @@ describe('selectSteps', () => {
     expect(order).toEqual(['a', 'b', 'c']);
     expect(findCycle([s('a', ['b']), s('b', ['a'])])).toEqual(['a', 'b', 'a']);
     expect(() => topoOrder([s('a', ['b']), s('b', ['a'])])).toThrow(/cycle/);
+  });
+});
+
+describe('criticalPathOrder', () => {
+  const table = [s('lint'), s('typecheck'), s('test'), s('integrationTest'), s('build', ['typecheck']), s('gate', ['build'])];
+  const ms: Record<string, number> = { lint: 5, typecheck: 30, test: 60, integrationTest: 90, build: 20, gate: 60 };
+  it('starts the heaviest chain first and stays topological', () => {
+    const order = criticalPathOrder(table, (x) => ms[x.name]!).map((x) => x.name);
+    expect(order).toEqual(['typecheck', 'integrationTest', 'build', 'test', 'gate', 'lint']);
+    expect(topoOrder(criticalPathOrder(table, (x) => ms[x.name]!)).map((x) => x.name)).toEqual(order);
+  });
+  it('keeps table order among equals', () => {
+    expect(criticalPathOrder([s('a'), s('b'), s('c')], () => 1).map((x) => x.name)).toEqual(['a', 'b', 'c']);
+  });
+  it('estimates from the last passed run, else the timeout', () => {
+    const est = expectedDurations({ steps: [{ name: 'lint', status: 'passed', durationMs: 1234 }, { name: 'test', status: 'failed', durationMs: 5 }] });
+    expect(est(s('lint'))).toBe(1234);
+    expect(est(s('test'))).toBe(30_000);
+    expect(expectedDurations(undefined)(s('x', [], { timeoutSeconds: 7 }))).toBe(7000);
+    expect(expectedDurations('garbage')(s('x'))).toBe(30_000);
   });
 });

@@ -46,6 +46,13 @@ describe('runPipeline on fixture pipelines', () => {
     expect(report.durationMs).toBeGreaterThanOrEqual(600);
   });
 
+  it('starts the longest expected chain first', async () => {
+    const steps = [fixtureStep('short', '0'), fixtureStep('long', '0')];
+    const { text } = await run(steps, { concurrency: 1, expectedMs: (st) => (st.name === 'long' ? 60_000 : 1_000) });
+    expect(text.indexOf('▶ long')).toBeLessThan(text.indexOf('▶ short'));
+    expect(text.indexOf('✔ long')).toBeLessThan(text.indexOf('▶ short'));
+  });
+
   it('runs dependents after their dependencies, with the step env', async () => {
     const file = join(dir, 'dep.txt');
     const steps = [

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
@@ -6,7 +7,7 @@ import { FailedError, UsageError } from '../../errors.js';
 import { headCommit } from '../../policy/git.js';
 import { appendJobSummary } from '../../report/summary.js';
 import { STEPS } from '../../steps.js';
-import { SelectionError, selectSteps, validateTable } from '../../runner/graph.js';
+import { expectedDurations, SelectionError, selectSteps, validateTable } from '../../runner/graph.js';
 import { DEFAULT_RUN_REPORT, runSummaryMarkdown, writeJsonReport } from '../../runner/report.js';
 import { runPipeline } from '../../runner/run.js';
 import { ephemeralProvider, externalProvider, servicesModeFromEnv } from '../../runner/services.js';
@@ -90,6 +91,9 @@ export function register(program: Command, io: CliIo): void {
       const params = { env: opts.env, ...parseParams(opts.param) };
       const concurrency = parseConcurrency(opts.concurrency, opts.sequential);
       const commit = await headCommit(io.cwd);
+      const jsonPath = resolve(io.cwd, opts.json);
+      // The previous report's durations let the longest chains start first.
+      const previous = await readFile(jsonPath, 'utf8').then((t) => JSON.parse(t) as unknown, () => undefined);
       writeLine(io.stdout, `kgraph-ci run: ${steps.map((s) => s.name).join(', ')} (concurrency ${concurrency}, services ${mode})`);
       const report = await runPipeline({
         steps,
@@ -101,9 +105,9 @@ export function register(program: Command, io: CliIo): void {
         services: provider,
         keep: opts.keep ?? false,
         handleSignals: true,
+        expectedMs: expectedDurations(previous),
         ...(commit ? { commit } : {}),
       });
-      const jsonPath = resolve(io.cwd, opts.json);
       await writeJsonReport(jsonPath, report);
       writeLine(io.stdout, `report: ${opts.json}`);
       if (await appendJobSummary(runSummaryMarkdown(report), env)) writeLine(io.stdout, 'job summary written');
