@@ -338,6 +338,27 @@ describe('rate limit', () => {
   });
 });
 
+describe('rate limit far from the limit', () => {
+  it('counts locally, adds the count to Redis in batches, and headers report the running total', async () => {
+    const prefix = `${svc.current.env.REDIS_PREFIX}rl3:`;
+    const a = await makeApp(testConfig(svc.current.env, { RATE_LIMIT_MAX: '1000', REDIS_PREFIX: prefix }));
+    try {
+      const remaining: number[] = [];
+      for (let i = 0; i < 100; i++) {
+        const res = await a.app.inject({ method: 'GET', url: '/healthz' });
+        expect(res.statusCode).toBe(200);
+        const api = await a.app.inject({ method: 'GET', url: '/api/v1/tools?limit=1', headers: AUTH });
+        remaining.push(Number(api.headers['x-ratelimit-remaining']));
+      }
+      expect(remaining[0]).toBe(999);
+      expect(remaining[99]).toBe(900);
+      await waitFor('batched count in Redis', async () => (await a.redis.get(`${prefix}ratelimit:key-0`)) === '100', 2_000);
+    } finally {
+      await a.close();
+    }
+  });
+});
+
 describe('rate limit without Redis', () => {
   it('falls back to a per-process window and still answers 429', async () => {
     const a = await makeApp(testConfig(svc.current.env, { RATE_LIMIT_MAX: '2', REDIS_PREFIX: `${svc.current.env.REDIS_PREFIX}rl2:` }));
