@@ -109,16 +109,19 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
   app.setErrorHandler(makeErrorHandler({ exposeErrors }));
   app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: 'not found', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
 
-  app.addHook('onSend', async (req, reply) => {
+  // Hot-path hooks use callbacks, not async functions: no promise per hook per request.
+  app.addHook('onSend', (req, reply, payload, done) => {
     reply.header('x-request-id', req.id);
     // While draining, close each connection after its response: a keep-alive socket that was busy when
     // the listener closed would otherwise hold the shutdown open until its idle timeout.
     if (state.shuttingDown) reply.header('connection', 'close');
+    done(null, payload);
   });
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     const labels = { route: req.routeOptions.url ?? 'unmatched', method: req.method, status_code: String(reply.statusCode) };
     metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
     metrics.httpTotal.inc(labels);
+    done();
   });
 
   const owaspHeaders = securityHeaders();
@@ -156,12 +159,14 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
           message: `rate limit of ${ctx.max} requests per minute exceeded; retry in ${Math.ceil(ctx.ttl / 1000)} s`,
         }),
       });
-      api.addHook('preHandler', async (_req, reply) => {
-        const { delayMs, fail } = faults.decide();
-        if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
-        if (fail) return reply.status(503).send({ error: 'injected fault' });
-        return undefined;
-      });
+      if (config.faultInjection) {
+        api.addHook('preHandler', async (_req, reply) => {
+          const { delayMs, fail } = faults.decide();
+          if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+          if (fail) return reply.status(503).send({ error: 'injected fault' });
+          return undefined;
+        });
+      }
       await api.register(apiRoutes, { pool: deps.pool, cache, metrics });
     },
     { prefix: '/api/v1' },

@@ -4,7 +4,7 @@
  * (a Lua script, so the drop is atomic) and tells every replica over pub/sub to drop its in-process copy.
  * When Redis is not ready the cache is bypassed, never waited on.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
 export type CacheOutcome = 'hit' | 'miss' | 'bypass';
@@ -23,8 +23,10 @@ end
 redis.call('DEL', KEYS[1])
 return #keys`;
 
+/** Short inputs are used as they are (cheaper than hashing on every read); long ones are hashed. */
 export function cacheKey(kind: string, parts: unknown): string {
-  return `${kind}:${createHash('sha1').update(JSON.stringify(parts)).digest('base64url')}`;
+  const raw = JSON.stringify(parts);
+  return raw.length <= 200 ? `${kind}:${raw}` : `${kind}:#${hash('sha1', raw, 'base64url')}`;
 }
 
 export interface CacheOptions {
