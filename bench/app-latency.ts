@@ -99,18 +99,22 @@ try {
   rows.push(row('search (uncached, unique query each)', await uncachedSearch(app.url, headers)));
   const rssFixed = rss.stop();
 
-  // The baseline answers the very bytes the cached endpoint sends, so the ratio measures the service's
-  // per-request work (auth, rate limit, cache, metrics, headers), not the payload size.
+  // The baseline answers the very bytes the cached endpoint sends (its headers and body): the client
+  // (autocannon parses responses in JavaScript) pays per header and byte, so only identical responses
+  // make the ratio measure the service's own per-request work (auth, rate limit, cache, metrics).
   const sample = await fetch(`${app.url}/api/v1/tools/github-create-issue`, { headers });
   const payload = Buffer.from(await sample.arrayBuffer());
-  log(`bare node:http at full load (same ${payload.length}-byte body, and an 11-byte body for reference)…`);
+  const HOP = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding']);
+  const sameHeaders = Object.fromEntries([...sample.headers].filter(([k]) => !HOP.has(k)));
+  log(`bare node:http at full load (same ${payload.length}-byte body and ${Object.keys(sameHeaders).length} headers; and a minimal response for reference)…`);
   bare.proc = spawn(
     process.execPath,
     [
       '-e',
-      `const body = Buffer.from(process.argv[1], 'base64'); const tiny = Buffer.from('{"ok":true}');
-       require('http').createServer((q, s) => { s.writeHead(200, { 'content-type': 'application/json' }); s.end(q.url === '/tiny' ? tiny : body); }).listen(${bare.port}, '127.0.0.1')`,
+      `const body = Buffer.from(process.argv[1], 'base64'); const h = JSON.parse(process.argv[2]); const tiny = Buffer.from('{"ok":true}');
+       require('http').createServer((q, s) => { if (q.url === '/tiny') { s.writeHead(200, { 'content-type': 'application/json' }); s.end(tiny); } else { s.writeHead(200, h); s.end(body); } }).listen(${bare.port}, '127.0.0.1')`,
       payload.toString('base64'),
+      JSON.stringify(sameHeaders),
     ],
     { stdio: 'ignore' },
   );
@@ -146,17 +150,17 @@ try {
     table(
       ['server', 'req/s', 'p50 ms', 'non-2xx', 'errors', 'vs bare'],
       [
-        [`bare node:http, same ${payload.length}-byte body (baseline)`, bareRes.rps.toFixed(0), bareRes.p50, bareRes.non2xx, bareRes.errors, '1.00'],
-        ['bare node:http, 11-byte body (reference)', bareTiny.rps.toFixed(0), bareTiny.p50, bareTiny.non2xx, bareTiny.errors, (bareTiny.rps / bareRes.rps).toFixed(2)],
+        [`bare node:http, same headers and ${payload.length}-byte body (baseline)`, bareRes.rps.toFixed(0), bareRes.p50, bareRes.non2xx, bareRes.errors, '1.00'],
+        ['bare node:http, minimal response (reference)', bareTiny.rps.toFixed(0), bareTiny.p50, bareTiny.non2xx, bareTiny.errors, (bareTiny.rps / bareRes.rps).toFixed(2)],
         ['GET /api/v1/tools/:id (cached)', cachedRes.rps.toFixed(0), cachedRes.p50, cachedRes.non2xx, cachedRes.errors, ratio.toFixed(2)],
       ],
     ),
   );
-  console.log(`(cached read vs the 11-byte bare server: ${((cachedRes.rps / bareTiny.rps) * 100).toFixed(0)}%)`);
+  console.log(`(cached read vs the minimal bare response: ${((cachedRes.rps / bareTiny.rps) * 100).toFixed(0)}%)`);
   const targets = [
     ['search p50 <= 5 ms', `${search[2]} ms`, search[2] <= 5],
     ['search p95 <= 20 ms', `${search[3]} ms`, search[3] <= 20],
-    ['cached read >= 50% of bare node:http (same body)', `${(ratio * 100).toFixed(0)}%`, ratio >= 0.5],
+    ['cached read >= 50% of bare node:http (same response)', `${(ratio * 100).toFixed(0)}%`, ratio >= 0.5],
     ['RSS under load <= 200 MB', `${rssMax.toFixed(0)} MB`, rssMax <= 200],
   ];
   console.log('\n## Targets\n');
