@@ -26,7 +26,8 @@ afterAll(async () => {
 });
 
 const scan = async (...args: string[]) => {
-  const io = captureIo({ ...process.env, GITHUB_STEP_SUMMARY: '' }, root);
+  // The caller's own switches must not leak in (a run with KGRAPH_SCAN_ALLOW_OFFLINE=1 runs these tests too).
+  const io = captureIo({ ...process.env, GITHUB_STEP_SUMMARY: '', KGRAPH_SCAN_ALLOW_OFFLINE: '', KGRAPH_SCAN_REPORT: '' }, root);
   const code = await runCli(['scan', '--json', 'scan.json', ...args], io);
   return { code, out: io.out(), err: io.err() };
 };
