@@ -182,7 +182,7 @@ export async function runChecklist(opts: ChecklistOptions): Promise<ChecklistRes
       : migrationsItem(files, migrations),
     presenceItem('env vars present', environment.requiredEnv, penv),
     presenceItem('secrets present', environment.requiredSecrets, penv),
-    scanItem(scanReport, opts.scanReportPath ?? DEFAULT_SCAN_REPORT),
+    scanItem(scanReport, opts.scanReportPath ?? DEFAULT_SCAN_REPORT, { strict: environment.name === 'prod' }),
   ];
   return { ok: checklistOk(items), environment: environment.name, items };
 }

@@ -102,7 +102,8 @@ export function presenceItem(name: string, wanted: readonly string[], env: Reado
     : { name, required: true, status: 'fail', detail: `missing: ${missing.join(', ')}` };
 }
 
-export function scanItem(report: unknown, path: string): ChecklistItem {
+/** `strict` (prod): a check the scan skipped (an offline audit) counts as not done, so it fails. */
+export function scanItem(report: unknown, path: string, opts: { strict?: boolean } = {}): ChecklistItem {
   const base = { name: 'scan passed', required: true };
   if (report === undefined) return { ...base, status: 'fail', detail: `no scan report at ${path}: run \`kgraph-ci scan\` first` };
   const r = report as { ok?: unknown; checks?: { name?: unknown; status?: unknown }[] };
@@ -110,6 +111,7 @@ export function scanItem(report: unknown, path: string): ChecklistItem {
   const failed = r.checks.filter((c) => c.status === 'fail').map((c) => String(c.name));
   const skipped = r.checks.filter((c) => c.status === 'skipped').map((c) => String(c.name));
   if (!r.ok || failed.length > 0) return { ...base, status: 'fail', detail: `failed: ${failed.join(', ') || 'see report'}` };
+  if (opts.strict && skipped.length > 0) return { ...base, status: 'fail', detail: `skipped, which this environment does not accept: ${skipped.join(', ')}` };
   return { ...base, status: 'pass', detail: `${r.checks.length} checks passed${skipped.length ? ` (skipped: ${skipped.join(', ')})` : ''}` };
 }
 

@@ -86,4 +86,9 @@ describe('scan passed', () => {
     expect(scanItem(undefined, 's.json').detail).toMatch(/no scan report at s.json/);
     expect(scanItem({ hello: 1 }, 's.json').detail).toMatch(/not a kgraph-ci scan report/);
   });
+  it('does not accept a skipped audit for prod', () => {
+    const report = { ok: true, checks: [{ name: 'secrets', status: 'pass' }, { name: 'audit', status: 'skipped' }] };
+    expect(scanItem(report, 's.json', { strict: true })).toMatchObject({ status: 'fail', detail: 'skipped, which this environment does not accept: audit' });
+    expect(scanItem({ ...report, checks: [report.checks[0]] }, 's.json', { strict: true }).status).toBe('pass');
+  });
 });
