@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { getEnvironment, type EnvironmentDefinition } from '../environments.js';
 import { FailedError, UsageError } from '../errors.js';
 import { formatArgv, type CommandRunner } from '../kube/runner.js';
-import { parseManifests, policyViolations, schemaErrors } from '../kube/validate.js';
+import { parseManifests, policyViolations } from '../kube/validate.js';
 import { table } from '../report/markdown.js';
 import { executePlan, type ChecklistOutcome, type ExecutionResult, type GateOutcome, type SmokeOutcome } from './execute.js';
 import { checkImageRef, imageForVersion, versionOfImage } from './image.js';
@@ -83,6 +83,7 @@ async function render(env: EnvironmentDefinition, image: string, deps: DeliveryD
   const manifests = parseManifests(res.stdout);
   // Refuse to ship manifests that break the schema or policy, checked with the image about to go out.
   const shipped = withImage(manifests, image, 'validation');
+  const { schemaErrors } = await import('../kube/schema.js');
   const problems = [...schemaErrors(shipped), ...policyViolations(shipped)];
   if (problems.length) throw new FailedError(`manifests for ${env.name} fail validation:\n  ${problems.join('\n  ')}`);
   return manifests;

@@ -7,7 +7,8 @@ import { ENVIRONMENT_NAMES, ENVIRONMENTS } from '../../src/environments.js';
 import { IMAGE_REPOSITORY } from '../../src/deploy/image.js';
 import { repoRoot, staleOverlays } from '../../src/kube/generate.js';
 import { overlayDir } from '../../src/kube/overlays.js';
-import { imageProblem, parseManifests, policyViolations, schemaErrors, type KubeObject } from '../../src/kube/validate.js';
+import { schemaErrors } from '../../src/kube/schema.js';
+import { imageProblem, parseManifests, policyViolations, type KubeObject } from '../../src/kube/validate.js';
 
 const root = repoRoot();
 const render = (dir: string): KubeObject[] => parseManifests(execFileSync('kubectl', ['kustomize', join(root, dir)], { encoding: 'utf8' }));

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { ENVIRONMENT_NAMES, getEnvironment } from '../../environments.js';
 import { FailedError, UsageError } from '../../errors.js';
-import { runChecklist } from '../../checklist/index.js';
 import { table } from '../../report/markdown.js';
 import { appendJobSummary } from '../../report/summary.js';
 import { DEFAULT_RUN_REPORT } from '../../runner/report.js';
@@ -26,6 +25,7 @@ export function register(program: Command, io: CliIo): void {
       }
       const pr = opts.pr === undefined ? undefined : Number(opts.pr);
       if (pr !== undefined && !(Number.isInteger(pr) && pr > 0)) throw new UsageError(`--pr must be a pull request number, got "${opts.pr}"`);
+      const { runChecklist } = await import('../../checklist/index.js');
       const result = await runChecklist({
         env: opts.env,
         environment,

@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import { ENVIRONMENT_NAMES } from '../../environments.js';
-import { runDeploy } from '../../deploy/run.js';
-import { realDeps } from '../../deploy/wiring.js';
 import type { CliIo } from '../io.js';
 
 export function register(program: Command, io: CliIo): void {
@@ -16,6 +14,8 @@ export function register(program: Command, io: CliIo): void {
     .option('--repo <owner/name>', 'repository for GitHub deployment statuses (default: GITHUB_REPOSITORY)')
     .option('--dry-run', 'print the plan (every kubectl call) without changing the cluster')
     .action(async (opts: { env: string; image?: string; version?: string; url?: string; skipGate?: boolean; repo?: string; dryRun?: boolean }) => {
+      // Loaded on use: the delivery stack (octokit, autocannon, pg) would slow every other command's start.
+      const [{ runDeploy }, { realDeps }] = await Promise.all([import('../../deploy/run.js'), import('../../deploy/wiring.js')]);
       await runDeploy(opts, realDeps(io, opts.repo ? { repo: opts.repo } : {}));
     });
 }

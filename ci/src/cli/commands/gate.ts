@@ -3,9 +3,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { FailedError, UsageError } from '../../errors.js';
-import { runLatencyGate, type LatencyGateReport } from '../../gate/latency.js';
+import type { LatencyGateReport } from '../../gate/latency.js';
 import { gateMarkdown } from '../../gate/report.js';
-import { withServedApp } from '../../gate/serve.js';
 import { appendJobSummary } from '../../report/summary.js';
 import { writeLine, type CliIo } from '../io.js';
 import { environmentOption, httpUrlOption } from './watch.js';
@@ -34,6 +33,8 @@ export function register(program: Command, io: CliIo): void {
       if (url && !apiKey) throw new UsageError('API_KEY is not set: the gate needs an API key for /api/v1 (set API_KEY in the environment)');
       const reportPath = resolve(io.cwd, o.report ?? `.reports/latency-gate-${env.name}.json`);
       const log = (line: string) => writeLine(io.stderr, `gate: ${line}`);
+      // autocannon and the local service launcher load only when a gate actually runs.
+      const [{ runLatencyGate }, { withServedApp }] = await Promise.all([import('../../gate/latency.js'), import('../../gate/serve.js')]);
       const run = (baseUrl: string, key: string | undefined) => runLatencyGate({ baseUrl, environment: env, apiKey: key, log });
       let report: LatencyGateReport;
       try {

@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import { ENVIRONMENT_NAMES } from '../../environments.js';
-import { runRollback } from '../../deploy/run.js';
-import { realDeps } from '../../deploy/wiring.js';
 import type { CliIo } from '../io.js';
 
 export function register(program: Command, io: CliIo): void {
@@ -14,6 +12,7 @@ export function register(program: Command, io: CliIo): void {
     .option('--repo <owner/name>', 'repository for GitHub deployment statuses (default: GITHUB_REPOSITORY)')
     .option('--dry-run', 'print the plan without changing the cluster')
     .action(async (opts: { env: string; to?: string; url?: string; repo?: string; dryRun?: boolean }) => {
+      const [{ runRollback }, { realDeps }] = await Promise.all([import('../../deploy/run.js'), import('../../deploy/wiring.js')]);
       await runRollback(opts, realDeps(io, opts.repo ? { repo: opts.repo } : {}));
     });
 }
