@@ -12,24 +12,27 @@ export const noTimer: Timer = (_q, fn) => fn();
 export const RELATION_KINDS = ['related', 'requires', 'alternative'] as const;
 export type RelationKind = (typeof RELATION_KINDS)[number];
 
-export interface Tool {
+/** What a tool is, apart from its timestamps (the seeder produces exactly this). */
+export interface ToolFields {
   id: string;
   slug: string;
   name: string;
   description: string;
   category: string;
   tags: string[];
-  createdAt: string;
-  updatedAt: string;
 }
-export interface Prompt {
+export interface PromptFields {
   id: string;
   toolId: string;
   title: string;
   template: string;
+}
+interface Timestamps {
   createdAt: string;
   updatedAt: string;
 }
+export interface Tool extends ToolFields, Timestamps {}
+export interface Prompt extends PromptFields, Timestamps {}
 
 const TOOL_COLS = 'id, slug, name, description, category, tags, created_at, updated_at';
 const PROMPT_COLS = 'id, tool_id, title, template, created_at, updated_at';

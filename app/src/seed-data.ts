@@ -3,25 +3,14 @@
  * same rows (ids derive from slugs), so re-seeding is a no-op and tests can name seeded tools.
  */
 import { createHash } from 'node:crypto';
+import type { PromptFields, RelationKind, ToolFields } from './repo.js';
 
-export interface SeedTool {
-  id: string;
-  slug: string;
-  name: string;
-  description: string;
-  category: string;
-  tags: string[];
-}
-export interface SeedPrompt {
-  id: string;
-  toolId: string;
-  title: string;
-  template: string;
-}
+export type SeedTool = ToolFields;
+export type SeedPrompt = PromptFields;
 export interface SeedRelation {
   sourceId: string;
   targetId: string;
-  kind: 'related' | 'requires' | 'alternative';
+  kind: RelationKind;
   weight: number;
 }
 export interface SeedData {
