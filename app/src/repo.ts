@@ -37,13 +37,8 @@ export interface Prompt extends PromptFields, Timestamps {}
 const TOOL_COLS = 'id, slug, name, description, category, tags, created_at, updated_at';
 const PROMPT_COLS = 'id, tool_id, title, template, created_at, updated_at';
 
-interface ToolRow {
-  id: string;
-  slug: string;
-  name: string;
-  description: string;
-  category: string;
-  tags: string[];
+/** A tools row as pg returns it: the same fields, timestamps as Dates in snake_case. */
+interface ToolRow extends ToolFields {
   created_at: Date;
   updated_at: Date;
 }
