@@ -18,7 +18,7 @@ const LATENCY_MS = T.p95.aboveMs + 200;
 const key = randomBytes(16).toString('hex');
 const services = await createEphemeralServices({ services: ['postgres', 'redis'] });
 const app = await startLocalApp({
-  env: { ...services.env, ENVIRONMENT: 'dev', NODE_ENV: 'test', FAULT_INJECTION: 'true', API_KEYS: key, LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '10000000' },
+  env: { ...services.env, ENVIRONMENT: 'dev', FAULT_INJECTION: 'true', API_KEYS: key, LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '10000000' },
   seedCount: 20,
 });
 

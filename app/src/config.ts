@@ -123,8 +123,9 @@ export function parseConfig(env: Env): ConfigResult {
   const rateLimitMax = int('RATE_LIMIT_MAX', 600, 1, 100_000_000);
   const faultInjection = bool('FAULT_INJECTION', false);
   // Judged on the raw value: an invalid ENVIRONMENT must not fall back to "dev" and allow faults.
-  if (faultInjection && str('ENVIRONMENT') !== 'dev' && env.NODE_ENV !== 'test') {
-    errors.push(`FAULT_INJECTION: may only be true when ENVIRONMENT=dev or NODE_ENV=test (ENVIRONMENT=${environment})`);
+  // Nothing else unlocks it (NODE_ENV included): tests that inject faults run the service as dev.
+  if (faultInjection && str('ENVIRONMENT') !== 'dev') {
+    errors.push(`FAULT_INJECTION: may only be true when ENVIRONMENT=dev (ENVIRONMENT=${str('ENVIRONMENT') ?? 'missing'})`);
   }
   const shutdownDelayMs = int('SHUTDOWN_DELAY_MS', environment === 'dev' ? 0 : 5_000, 0, 120_000);
   const shutdownTimeoutMs = int('SHUTDOWN_TIMEOUT_MS', 25_000, 1_000, 600_000);

@@ -50,11 +50,35 @@ describe('parseConfig', () => {
     expect(text).not.toContain('tiny9');
   });
 
-  it('refuses fault injection outside dev unless NODE_ENV=test, and DEBUG in prod', () => {
+  it('allows fault injection in dev only, and refuses DEBUG in prod', () => {
     expect(parseConfig({ ...GOOD, FAULT_INJECTION: 'true' }).ok).toBe(false);
-    expect(parseConfig({ ...GOOD, FAULT_INJECTION: 'true', NODE_ENV: 'test' }).ok).toBe(true);
-    expect(parseConfig({ ...GOOD, FAULT_INJECTION: 'true', ENVIRONMENT: 'dev' }).ok).toBe(true);
+    const dev = parseConfig({ ...GOOD, FAULT_INJECTION: 'true', ENVIRONMENT: 'dev' });
+    expect(dev.ok && dev.config.faultInjection).toBe(true);
     expect(parseConfig({ ...GOOD, DEBUG: 'true', ENVIRONMENT: 'prod' })).toEqual({ ok: false, errors: ['DEBUG: must not be true when ENVIRONMENT=prod'] });
+  });
+
+  // NODE_ENV is set by test runners, bundlers and images alike; it must not open a door in a deployment.
+  it.each(['staging', 'prod'])('refuses fault injection in %s whatever NODE_ENV says', (environment) => {
+    for (const nodeEnv of [undefined, '', 'test', 'development', 'production', 'dev']) {
+      for (const on of ['true', 'TRUE', '1', 'yes', ' true ']) {
+        const res = parseConfig({ ...GOOD, ENVIRONMENT: environment, FAULT_INJECTION: on, NODE_ENV: nodeEnv });
+        expect(res, `ENVIRONMENT=${environment} NODE_ENV=${String(nodeEnv)} FAULT_INJECTION=${on}`).toEqual({
+          ok: false,
+          errors: [`FAULT_INJECTION: may only be true when ENVIRONMENT=dev (ENVIRONMENT=${environment})`],
+        });
+      }
+    }
+    const off = parseConfig({ ...GOOD, ENVIRONMENT: environment, FAULT_INJECTION: 'false', NODE_ENV: 'test' });
+    expect(off.ok && off.config.faultInjection).toBe(false);
+  });
+
+  it('does not let an unknown or missing ENVIRONMENT fall back to dev and allow faults', () => {
+    for (const environment of ['qa', 'test', 'Dev', 'development', undefined]) {
+      const res = parseConfig({ ...GOOD, ENVIRONMENT: environment, FAULT_INJECTION: 'true', NODE_ENV: 'test' });
+      expect(res.ok, `ENVIRONMENT=${String(environment)}`).toBe(false);
+      if (res.ok) continue;
+      expect(res.errors.some((e) => e.startsWith('FAULT_INJECTION: may only be true when ENVIRONMENT=dev'))).toBe(true);
+    }
   });
 });
 
@@ -72,5 +96,26 @@ describe('main with a bad configuration', () => {
     expect(res.stderr).toContain('API_KEYS: 1 key(s) shorter than 16');
     expect(res.stderr).not.toMatch(/\n\s+at /);
     expect(res.stderr + res.stdout).not.toContain('topsecret');
+  });
+
+  it('refuses to start prod with fault injection even under NODE_ENV=test', () => {
+    const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+    const res = spawnSync(process.execPath, ['--import', 'tsx', main], {
+      env: {
+        PATH: process.env.PATH,
+        NODE_ENV: 'test',
+        ENVIRONMENT: 'prod',
+        FAULT_INJECTION: 'true',
+        DATABASE_URL: 'postgres://u:topsecret@h/db',
+        REDIS_URL: 'redis://h:6379/0',
+        API_KEYS: 'aaaaaaaaaaaaaaaa',
+      },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(res.status).toBe(2);
+    expect(res.stderr).toContain('invalid configuration (1 problem)');
+    expect(res.stderr).toContain('FAULT_INJECTION: may only be true when ENVIRONMENT=dev (ENVIRONMENT=prod)');
+    expect(res.stdout).not.toContain('service ready');
   });
 });

@@ -15,7 +15,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('graceful shutdown', () => {
   it('loses no request during a SIGTERM under load', async () => {
     const app = await startLocalApp({
-      env: { ...svc.current.env, API_KEYS: API_KEY, SHUTDOWN_DELAY_MS: '800', FAULT_INJECTION: 'true', NODE_ENV: 'test', RATE_LIMIT_MAX: '1000000', LOG_LEVEL: 'info' },
+      env: { ...svc.current.env, API_KEYS: API_KEY, SHUTDOWN_DELAY_MS: '800', ENVIRONMENT: 'dev', FAULT_INJECTION: 'true', RATE_LIMIT_MAX: '1000000', LOG_LEVEL: 'info' },
       seedCount: 30,
     });
     const headers = { 'x-api-key': API_KEY };

@@ -13,7 +13,7 @@ export const OTHER_KEY = 'other-api-key-0123456789abcdef';
 export const AUTH = { 'x-api-key': API_KEY } as const;
 
 export function testConfig(env: Readonly<Record<string, string>>, extra: Record<string, string> = {}): AppConfig {
-  const res = parseConfig({ ENVIRONMENT: 'dev', NODE_ENV: 'test', API_KEYS: `${API_KEY},${OTHER_KEY}`, LOG_LEVEL: 'silent', ...env, ...extra });
+  const res = parseConfig({ ENVIRONMENT: 'dev', API_KEYS: `${API_KEY},${OTHER_KEY}`, LOG_LEVEL: 'silent', ...env, ...extra });
   if (!res.ok) throw new Error(res.errors.join('; '));
   return res.config;
 }
