@@ -6,8 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ENVIRONMENTS } from '../ci/src/environments.js';
-import { detectionBoundSeconds } from '../ci/src/rollback/bounds.js';
-import { compressTriggers, type TriggerName } from '../ci/src/rollback/evaluator.js';
+import { detectionBoundSeconds } from '../ci/src/triggers/bounds.js';
+import { compressTriggers, type TriggerName } from '../ci/src/triggers/evaluator.js';
 import { createEphemeralServices } from '../ci/src/services/ephemeral.js';
 import { startLocalApp } from '../ci/src/services/local-app.js';
 import { runDrill, type FaultSettings } from '../ci/src/watch/drill.js';

@@ -4,7 +4,7 @@
  * fault-injection integration test and bench/gate-detection.ts. Targets only the given local URL.
  */
 import type { RollbackTriggers } from '../environments.js';
-import type { Firing } from '../rollback/evaluator.js';
+import type { Firing } from '../triggers/evaluator.js';
 import { servicePoller } from './sources.js';
 import { watch, type WatchResult } from './watcher.js';
 

@@ -1,13 +1,13 @@
 /**
  * Where the watcher's observations come from: the service's /healthz and /metrics, or a Prometheus
- * query API. Thin I/O; what the numbers mean is decided in rollback/.
+ * query API. Thin I/O; what the numbers mean is decided in triggers/.
  */
 import type { EnvironmentDefinition } from '../environments.js';
 import { bucketsOf, type Bucket } from '../metrics/histogram.js';
 import { parsePromText, type PromSample } from '../metrics/prom-text.js';
-import { isApiRoute, isServerError, triggerQueries } from '../rollback/promql.js';
-import type { PollResult } from '../rollback/monitor.js';
-import type { TrafficSnapshot, WindowTraffic } from '../rollback/window.js';
+import { isApiRoute, isServerError, triggerQueries } from '../triggers/promql.js';
+import type { PollResult } from '../triggers/monitor.js';
+import type { TrafficSnapshot, WindowTraffic } from '../triggers/window.js';
 
 export type Fetch = typeof fetch;
 

@@ -3,8 +3,8 @@
  * first trigger run the rollback action exactly once and stop. Clock, sources and action are injected.
  */
 import type { RollbackTriggers } from '../environments.js';
-import type { Firing, TriggerName, TriggerStatus } from '../rollback/evaluator.js';
-import { initialMonitor, monitorStep, type PollResult } from '../rollback/monitor.js';
+import type { Firing, TriggerName, TriggerStatus } from '../triggers/evaluator.js';
+import { initialMonitor, monitorStep, type PollResult } from '../triggers/monitor.js';
 
 export interface Clock {
   now(): number;

@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useEphemeralServices } from '../../../testkit/services.js';
 import { ENVIRONMENTS } from '../../src/environments.js';
-import { detectionBoundSeconds } from '../../src/rollback/bounds.js';
-import { compressTriggers, type TriggerName } from '../../src/rollback/evaluator.js';
+import { detectionBoundSeconds } from '../../src/triggers/bounds.js';
+import { compressTriggers, type TriggerName } from '../../src/triggers/evaluator.js';
 import { startLocalApp, type LocalApp } from '../../src/services/local-app.js';
 import { runDrill, type DrillOutcome, type FaultSettings } from '../../src/watch/drill.js';
 

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ENVIRONMENTS } from '../../src/environments.js';
-import { compressTriggers, type Firing } from '../../src/rollback/evaluator.js';
+import { compressTriggers, type Firing } from '../../src/triggers/evaluator.js';
 import { watch, type Clock } from '../../src/watch/watcher.js';
 import { parseDuration } from '../../src/watch/duration.js';
 import { snapshotFromSamples } from '../../src/watch/sources.js';
 import { parsePromText } from '../../src/metrics/prom-text.js';
-import { FakeService } from '../rollback/simulate.js';
+import { FakeService } from '../triggers/simulate.js';
 
 const T = ENVIRONMENTS.prod.rollback;
 

@@ -2,8 +2,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ENVIRONMENTS, ENVIRONMENT_NAMES } from '../../src/environments.js';
-import { alertFiles, alertRules, staleAlertFiles } from '../../src/rollback/alert-rules.js';
-import { promDuration, triggerQueries } from '../../src/rollback/promql.js';
+import { alertFiles, alertRules, staleAlertFiles } from '../../src/triggers/alert-rules.js';
+import { promDuration, triggerQueries } from '../../src/triggers/promql.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 

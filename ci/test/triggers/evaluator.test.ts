@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ENVIRONMENTS } from '../../src/environments.js';
-import { above, compressTriggers, evaluate, initialState, stateChanges } from '../../src/rollback/evaluator.js';
-import { initialMonitor, monitorStep } from '../../src/rollback/monitor.js';
+import { above, compressTriggers, evaluate, initialState, stateChanges } from '../../src/triggers/evaluator.js';
+import { initialMonitor, monitorStep } from '../../src/triggers/monitor.js';
 import { simulate } from './simulate.js';
 
 // The real prod definition: the tests follow whatever windows and limits it holds.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isReset, pruneHistory, windowTraffic, type TrafficSnapshot } from '../../src/rollback/window.js';
+import { isReset, pruneHistory, windowTraffic, type TrafficSnapshot } from '../../src/triggers/window.js';
 
 const INF = Number.POSITIVE_INFINITY;
 const snap = (at: number, requests: number, errors: number, processStart = 1): TrafficSnapshot => ({

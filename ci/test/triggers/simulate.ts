@@ -1,7 +1,7 @@
 /** A fake service and a fake clock: cumulative counters advanced poll by poll, fed to the monitor. */
 import type { RollbackTriggers } from '../../src/environments.js';
-import { initialMonitor, monitorStep, type MonitorState, type MonitorStep } from '../../src/rollback/monitor.js';
-import type { TrafficSnapshot } from '../../src/rollback/window.js';
+import { initialMonitor, monitorStep, type MonitorState, type MonitorStep } from '../../src/triggers/monitor.js';
+import type { TrafficSnapshot } from '../../src/triggers/window.js';
 
 export const BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 2.5, 5, 10, Number.POSITIVE_INFINITY];
 
