@@ -242,25 +242,83 @@ describe('README dagger section', () => {
     expect(section).toMatch(/What was not verified/);
   });
 
-  it('names only functions and arguments the module has', () => {
-    const ctorArgs = Object.keys(mod()._constructor!.arguments).map(kebab);
+  it('names only functions and arguments the module has, and gives every required argument', () => {
     const calls = [...section.matchAll(/^dagger call ([^#\n]+)/gm)].map((m) => m[1]!.trim().split(/\s+/));
     expect(calls.length).toBeGreaterThan(5);
+    const checked = { flags: 0 };
     for (const words of calls) {
-      const fnAt = words.findIndex((w) => !w.startsWith('-'));
-      const fnName = words[fnAt]!;
-      const fn = Object.values(mod().methods).find((f) => kebab(f.name) === fnName);
-      expect(fn, `README calls unknown function ${fnName}`).toBeDefined();
-      for (const flag of words.slice(0, fnAt).filter((w) => w.startsWith('--'))) {
-        expect(ctorArgs, `module flag ${flag}`).toContain(flag.slice(2).split('=')[0]);
-      }
-      // Flags right after the function belong to it, up to a chained call such as `up` or `terminal`.
-      const rest = words.slice(fnAt + 1);
-      const chained = rest.findIndex((w) => !w.startsWith('-'));
-      for (const flag of rest.slice(0, chained < 0 ? rest.length : chained)) {
-        expect(Object.keys(fn!.arguments).map(kebab), `${fnName} ${flag}`).toContain(flag.slice(2).split('=')[0]);
-      }
+      const problems = checkCall(words, mod(), checked);
+      expect(problems, `dagger call ${words.join(' ')}`).toEqual([]);
     }
+    // Every flag of every call was looked at (the README's own count: flags before or after the function).
+    const flagsInReadme = calls.flat().filter((w) => w.startsWith('--')).length;
+    const chainedFlags = calls.map((w) => chainedTail(w, mod())).flat().filter((w) => w.startsWith('--')).length;
+    expect(checked.flags).toBe(flagsInReadme - chainedFlags);
+  });
+
+  it('the call checker reads every flag, with or without "=", up to a chained call', () => {
+    const m = mod();
+    expect(checkCall(['debug', '--step', 'test', 'terminal'], m)).toEqual([]);
+    expect(checkCall(['--node-version', '24', 'scan', '--environment', 'dev', '--severity=HIGH'], m)).toEqual([]);
+    expect(checkCall(['scan', '--environment', 'dev', '--sevrity', 'HIGH'], m)).toEqual(['scan has no argument --sevrity']);
+    expect(checkCall(['scan', '--environment=dev', '--sevrity=HIGH'], m)).toEqual(['scan has no argument --sevrity']);
+    expect(checkCall(['--node', '24', 'test'], m)).toEqual(['the module has no argument --node']);
+    expect(checkCall(['debug', 'terminal'], m)).toEqual(['debug needs --step']);
+    expect(checkCall(['debug', '--step'], m)).toEqual(['--step has no value']);
+    expect(checkCall(['serve', '--api-key', 'env://K', 'up', '--ports', '8000:8000'], m)).toEqual([]);
+    expect(checkCall(['deploy-all'], m)).toEqual(['unknown function deploy-all']);
   });
 });
 
+/** Dagger's own flags that may come before the function (the README uses only these). */
+const DAGGER_FLAGS = new Set(['-i', '--interactive']);
+
+/**
+ * Walks `dagger call [dagger flags] [module flags] fn [fn flags] [chained call ...]` and returns what
+ * does not match the module: unknown function or flag, a flag without its value, a missing required
+ * argument. A flag's value is the rest of `--flag=value` or the next word.
+ */
+function checkCall(words: string[], module: ReturnType<typeof mod>, counter = { flags: 0 }): string[] {
+  const problems: string[] = [];
+  let i = 0;
+  const readFlags = (args: Record<string, Arg>, owner: string): Set<string> => {
+    const seen = new Set<string>();
+    while (i < words.length && words[i]!.startsWith('-')) {
+      const word = words[i++]!;
+      if (owner === 'the module' && DAGGER_FLAGS.has(word)) continue;
+      counter.flags++;
+      const [name, inline] = [word.replace(/^--?/, '').split('=')[0]!, word.includes('=')];
+      const arg = Object.values(args).find((a) => kebab(a.name) === name);
+      if (!arg) problems.push(`${owner} has no argument --${name}`);
+      else seen.add(arg.name);
+      if (!inline && arg?.type?.kind !== 'BOOLEAN_KIND') {
+        if (i >= words.length) problems.push(`--${name} has no value`);
+        i++;
+      }
+    }
+    return seen;
+  };
+  readFlags(module._constructor?.arguments ?? {}, 'the module');
+  const fnName = words[i++];
+  const fn = Object.values(module.methods).find((f) => kebab(f.name) === fnName);
+  if (!fn) return [...problems, `unknown function ${fnName}`];
+  const given = readFlags(fn.arguments, fnName!);
+  for (const arg of Object.values(fn.arguments)) {
+    const required = !arg.isOptional && arg.defaultValue === undefined && arg.defaultPath === undefined;
+    if (required && !given.has(arg.name)) problems.push(`${fnName} needs --${kebab(arg.name)}`);
+  }
+  return problems;
+}
+
+/** The words after the function's own flags: a chained call on the result (`up`, `terminal`) and its flags. */
+function chainedTail(words: string[], module: ReturnType<typeof mod>): string[] {
+  const fnAt = words.findIndex((w) => Object.values(module.methods).some((f) => kebab(f.name) === w));
+  const fn = Object.values(module.methods).find((f) => kebab(f.name) === words[fnAt]);
+  let i = fnAt + 1;
+  while (i < words.length && words[i]!.startsWith('-')) {
+    const word = words[i++]!;
+    const arg = Object.values(fn!.arguments).find((a) => kebab(a.name) === word.replace(/^--/, '').split('=')[0]);
+    if (!word.includes('=') && arg?.type?.kind !== 'BOOLEAN_KIND') i++;
+  }
+  return words.slice(i);
+}

@@ -3,15 +3,47 @@
  * aliases, readiness waits, caches, env, secrets and the kgraph-ci argv. Expectations come from
  * ci/src (the step table and environments), never from the module's own copy.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { STEPS, STEP_NAMES, type StepName } from '../../ci/src/steps.js';
+import { GraphQLRequestError } from '@dagger.io/dagger';
+import { SERVICE_NAMES, STEPS, STEP_NAMES, type ServiceName, type StepName } from '../../ci/src/steps.js';
 import { ENVIRONMENTS } from '../../ci/src/environments.js';
+import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } from '../../ci/src/services/ephemeral.js';
 import type { KgraphMcp } from './module-api.js';
-import { IMAGES, SERVICES } from '../src/plan.js';
 import { PLAINTEXT, envVars, execs, record, serviceBindings, useFakeEngine, type Recording, type Secrets } from './harness.js';
 
 const ctx = useFakeEngine();
 const run = (...args: Parameters<typeof record> extends [unknown, ...infer R] ? R : never) => record(ctx.engine, ...args);
+
+/** ci/'s local service URL with the host replaced by the service's alias inside the engine. */
+function onAlias(url: string, alias: string): string {
+  const u = new URL(url);
+  u.hostname = alias;
+  return u.href.replace(/\/$/, '');
+}
+
+/** The image app/Dockerfile ships on: steps on the default Node run where production runs. */
+function dockerfileNodeImage(): string {
+  const dockerfile = readFileSync(new URL('../../app/Dockerfile', import.meta.url), 'utf8');
+  const froms = [...dockerfile.matchAll(/^FROM\s+(node:\S+)/gm)].map((m) => m[1]!);
+  expect(new Set(froms).size, 'app/Dockerfile uses one node image').toBe(1);
+  return froms[0]!;
+}
+
+/**
+ * What the module must ask the engine for, written here or taken from ci/ and app/, never read from
+ * dagger/src: a wrong port, alias, URL or image in the module fails these tests.
+ */
+const EXPECTED = {
+  node: { '22': dockerfileNodeImage(), '24': 'node:24.11.1-bookworm-slim' },
+  trivy: 'aquasec/trivy:0.67.2',
+  kubectl: 'registry.k8s.io/kubectl:v1.33.5',
+  services: {
+    postgres: { alias: 'postgres', image: 'postgres:16.10-alpine', port: 5432, urlVar: 'DATABASE_URL', url: onAlias(DEFAULT_DATABASE_URL, 'postgres') },
+    redis: { alias: 'redis', image: 'redis:7.4.5-alpine', port: 6379, urlVar: 'REDIS_URL', url: onAlias(DEFAULT_REDIS_URL, 'redis') },
+  } satisfies Record<ServiceName, { alias: string; image: string; port: number; urlVar: string; url: string }>,
+};
+const SERVICE = EXPECTED.services;
 
 const ciRun = (step: StepName) => ['npx', '--no-install', 'kgraph-ci', 'run', STEPS[step].cliName, '--no-deps', '--no-services'];
 const PINNED = /^[\w./-]+:v?\d+(\.\d+)+[\w.-]*$/;
@@ -29,15 +61,15 @@ function secretBehind(rec: Recording, fieldPattern: RegExp): string {
 }
 
 describe('images', () => {
-  it('pins every image to an exact version, never latest', () => {
-    const all = [...Object.values(IMAGES.node), IMAGES.postgres, IMAGES.redis, IMAGES.trivy, IMAGES.kubectl];
+  it('expects pinned images itself (so a floating tag here cannot make the checks below vacuous)', () => {
+    const all = [...Object.values(EXPECTED.node), EXPECTED.trivy, EXPECTED.kubectl, ...Object.values(SERVICE).map((s) => s.image)];
     for (const image of all) expect(image, image).toMatch(PINNED);
-    expect(Object.keys(IMAGES.node).sort()).toEqual(['22', '24']);
+    for (const name of SERVICE_NAMES) expect(new URL(SERVICE[name].url).port).toBe(String(SERVICE[name].port));
   });
 
   it.each([
-    ['22', IMAGES.node['22']],
-    ['24', IMAGES.node['24']],
+    ['22', EXPECTED.node['22']],
+    ['24', EXPECTED.node['24']],
   ])('nodeVersion %s runs steps on %s with its own npm cache volume', async (version, image) => {
     const rec = await run((m) => m.test(), { nodeVersion: version });
     expect(rec.final).toMatch(new RegExp(`^\\s*\\{ container\\s+\\{ from \\(address: "${image}"\\)`));
@@ -84,10 +116,10 @@ describe.each(['lint', 'typecheck', 'test', 'integrationTest'] as const)('check 
   it('binds exactly the services the step table lists, with URLs on their aliases and a readiness wait', async () => {
     const rec = await run(call);
     const bindings = serviceBindings(rec.final);
-    expect([...bindings.keys()].sort()).toEqual(def.services.map((s) => SERVICES[s].alias).sort());
+    expect([...bindings.keys()].sort()).toEqual(def.services.map((s) => SERVICE[s].alias).sort());
     const env = envVars(rec.final);
     for (const name of def.services) {
-      const spec = SERVICES[name];
+      const spec = SERVICE[name];
       const svc = bindings.get(spec.alias)!;
       expect(svc).toContain(`from (address: "${spec.image}")`);
       expect(svc).toContain(`withExposedPort (port: ${spec.port})`);
@@ -134,7 +166,7 @@ describe('build, scan, publish', () => {
 
   it('scan runs pinned trivy over the image tarball and the source, at the threshold and above, then the scan step', async () => {
     const rec = await run((m) => m.scan('staging', 'high'));
-    const trivy = rec.queries.map((q) => ctx.engine.expand(q)).filter((q) => q.includes(`from (address: "${IMAGES.trivy}")`));
+    const trivy = rec.queries.map((q) => ctx.engine.expand(q)).filter((q) => q.includes(`from (address: "${EXPECTED.trivy}")`));
     const argvs = trivy.flatMap((q) => execs(q)).map((a) => a.join(' '));
     expect(argvs).toContain('trivy image --input /tmp/image.tar --severity HIGH,CRITICAL --exit-code 1 --no-progress');
     expect(argvs).toContain('trivy fs --scanners vuln,secret --severity HIGH,CRITICAL --exit-code 1 --no-progress /src');
@@ -176,8 +208,8 @@ describe('serve and latencyGate', () => {
     expect([...bindings.keys()].sort()).toEqual(['postgres', 'redis']);
     const env = envVars(rec.final);
     expect(env).toMatchObject({
-      DATABASE_URL: SERVICES.postgres.url,
-      REDIS_URL: SERVICES.redis.url,
+      DATABASE_URL: SERVICE.postgres.url,
+      REDIS_URL: SERVICE.redis.url,
       ENVIRONMENT: 'dev',
       LOG_LEVEL: ENVIRONMENTS.dev.logLevel,
       DEBUG: String(ENVIRONMENTS.dev.debug),
@@ -205,7 +237,7 @@ describe('serve and latencyGate', () => {
     expect([...bindings.keys()]).toContain('app');
     const app = bindings.get('app')!;
     // The step table's services for the gate are bound to the service under test.
-    for (const name of STEPS.latencyGate.services) expect(app).toContain(`withServiceBinding (alias: "${SERVICES[name].alias}"`);
+    for (const name of STEPS.latencyGate.services) expect(app).toContain(`withServiceBinding (alias: "${SERVICE[name].alias}"`);
     expect(app).toContain('value:"staging"');
     const argv = execs(rec.final).filter((a) => !app.includes(JSON.stringify(a)));
     expect(argv.at(-1)).toEqual([
@@ -237,7 +269,7 @@ describe('delivery', () => {
     const env = envVars(rec.final);
     expect(env.KUBECONFIG).toBe('/run/secrets/kubeconfig');
     expect(Date.parse(env.KGRAPH_RUN_AT!)).toBeGreaterThan(Date.now() - 60_000);
-    expect(rec.final).toMatch(new RegExp(`withFile \\(path: "/usr/local/bin/kubectl",source: <<[\\s\\S]*?from \\(address: "${IMAGES.kubectl}"\\)`));
+    expect(rec.final).toMatch(new RegExp(`withFile \\(path: "/usr/local/bin/kubectl",source: <<[\\s\\S]*?from \\(address: "${EXPECTED.kubectl}"\\)`));
     expect(serviceBindings(rec.final).size).toBe(0);
     expectNoPlaintext(rec);
   });
@@ -351,7 +383,10 @@ describe('session protocol', () => {
     const good = process.env.DAGGER_SESSION_TOKEN;
     process.env.DAGGER_SESSION_TOKEN = 'wrong-token';
     try {
-      await expect(run((m) => m.lint())).rejects.toThrow();
+      const err = await run((m) => m.lint()).then(() => undefined, (e: unknown) => e);
+      // The engine's refusal itself, not any error on the way (a module bug would throw too).
+      expect(err).toBeInstanceOf(GraphQLRequestError);
+      expect((err as GraphQLRequestError).response).toMatchObject({ status: 401, errors: [{ message: 'bad session token' }] });
     } finally {
       process.env.DAGGER_SESSION_TOKEN = good;
     }
@@ -377,10 +412,20 @@ describe('agreement with the step table', () => {
   it.each(STEP_NAMES)('%s binds every service the step needs, and no other', async (step) => {
     const rec = await run(CALLS[step]);
     const bound = new Set([...rec.all.matchAll(/withServiceBinding \(alias: "(\w+)"/g)].map((m) => m[1]));
-    for (const name of STEPS[step].services) expect(bound, `${step} needs ${name}`).toContain(SERVICES[name].alias);
-    for (const name of Object.keys(SERVICES) as (keyof typeof SERVICES)[]) {
-      if (!STEPS[step].services.includes(name)) expect(bound.has(SERVICES[name].alias), `${step} binds ${name}`).toBe(false);
+    for (const name of STEPS[step].services) expect(bound, `${step} needs ${name}`).toContain(SERVICE[name].alias);
+    for (const name of SERVICE_NAMES) {
+      if (!STEPS[step].services.includes(name)) expect(bound.has(SERVICE[name].alias), `${step} binds ${name}`).toBe(false);
     }
+  });
+
+  it('the steps pull exactly the images this test expects, and each of them', async () => {
+    const expected = [EXPECTED.node['22'], EXPECTED.trivy, EXPECTED.kubectl, ...Object.values(SERVICE).map((s) => s.image)];
+    const pulled = new Set<string>();
+    for (const step of STEP_NAMES) {
+      const rec = await run(CALLS[step]);
+      for (const m of rec.all.matchAll(/from \(address: "([^"]+)"\)/g)) pulled.add(m[1]!);
+    }
+    expect([...pulled].sort()).toEqual([...expected].sort());
   });
 });
 

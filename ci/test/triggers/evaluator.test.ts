@@ -124,12 +124,20 @@ describe('health trigger', () => {
     expect(down.firedAt.health).toBe((4 + n - 1) * POLL);
   });
 
-  it('a poll without a health check neither counts nor resets the streak', () => {
-    const seq: (boolean | undefined)[] = [true, false, undefined, false, false];
-    const run = simulate(T, seq.length - 1, (s) => ({ rps: RPS, ...(seq[s / POLL] === undefined ? {} : { health: seq[s / POLL] }) }));
-    expect(run.steps[2]!.evaluation.statuses.health.state).toBe('noData');
-    expect(run.firedAt.health).toBe(T.consecutiveHealthFailures >= 3 ? 4 * POLL : undefined);
-  });
+  // A streak of one has nothing to interrupt; every longer one (prod's own included) gets the gap inside it.
+  it.each([...new Set([T.consecutiveHealthFailures, 2, 3, 5])].filter((n) => n >= 2))(
+    'a poll without a health check neither counts nor resets the streak (%i failures to fire)',
+    (n) => {
+      const triggers = { ...T, consecutiveHealthFailures: n };
+      // One failure, a poll without a check, then the n-1 failures that complete the streak.
+      const seq: (boolean | undefined)[] = [true, false, undefined, ...Array<boolean>(n - 1).fill(false), true];
+      const run = simulate(triggers, seq.length - 1, (s) => ({ rps: RPS, ...(seq[s / POLL] === undefined ? {} : { health: seq[s / POLL] }) }));
+      expect(run.steps[2]!.evaluation.statuses.health).toMatchObject({ state: 'noData', value: 1 });
+      expect(run.steps[3]!.evaluation.statuses.health.value).toBe(2);
+      // Counting the gap would fire one poll early; resetting on it would not fire at all.
+      expect(run.firedAt.health).toBe((n + 1) * POLL);
+    },
+  );
 });
 
 describe('evaluator plumbing', () => {
