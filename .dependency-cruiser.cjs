@@ -7,7 +7,7 @@
  */
 const ciLayers = [
   // 0: the pipeline's data and shared leaves, imported by everything.
-  ['environments', 'steps', 'errors', 'outcome', 'repo-root'],
+  ['environments', 'steps', 'errors', 'outcome', 'repo-root', 'http-url'],
   // 1: pure helpers and the thin I/O edges.
   ['metrics', 'report', 'policy', 'kube', 'github', 'services', 'process', 'triggers'],
   // 2: the pipeline's parts.

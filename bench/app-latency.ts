@@ -12,7 +12,8 @@ import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import * as hdr from 'hdr-histogram-js';
 import { createEphemeralServices } from '../ci/src/services/ephemeral.js';
-import { freePort, REPO_ROOT, startLocalApp } from '../ci/src/services/local-app.js';
+import { REPO_ROOT } from '../ci/src/repo-root.js';
+import { freePort, startLocalApp } from '../ci/src/services/local-app.js';
 import { runLoad, type LoadResult } from '../ci/src/gate/load.js';
 import { table } from '../ci/src/report/markdown.js';
 

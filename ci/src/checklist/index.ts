@@ -6,8 +6,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { Octokit } from '@octokit/rest';
 import { getEnvironment, type EnvironmentDefinition } from '../environments.js';
+import { githubClient } from '../github/client.js';
+import { parseRepository } from '../github/repository.js';
 import { headCommit as gitHead } from '../policy/git.js';
 import { DEFAULT_RUN_REPORT } from '../runner/report.js';
 import { DEFAULT_SCAN_REPORT } from '../scan/index.js';
@@ -118,13 +119,14 @@ async function defaultMigrationsDir(): Promise<string> {
 }
 
 async function reviewFacts(opts: ChecklistOptions, penv: Readonly<Record<string, string | undefined>>, commit: string | undefined): Promise<ReviewFacts> {
-  const octokit =
-    opts.octokit !== undefined ? opts.octokit : penv.GITHUB_TOKEN ? new Octokit({ auth: penv.GITHUB_TOKEN, baseUrl: penv.GITHUB_API_URL ?? 'https://api.github.com', userAgent: 'kgraph-ci' }) : null;
+  const octokit = opts.octokit !== undefined ? opts.octokit : penv.GITHUB_TOKEN ? githubClient(penv) : null;
   if (!octokit) return { known: false, reason: 'no GITHUB_TOKEN: review status unknown' };
-  const repository = opts.repository ?? penv.GITHUB_REPOSITORY;
-  const m = /^([A-Za-z0-9-]+)\/([A-Za-z0-9._-]+)$/.exec(repository ?? '');
-  if (!m) return { known: false, reason: 'no GITHUB_REPOSITORY (owner/name): review status unknown' };
-  const [owner, repo] = [m[1]!, m[2]!];
+  let owner: string, repo: string;
+  try {
+    ({ owner, repo } = parseRepository(opts.repository ?? penv.GITHUB_REPOSITORY));
+  } catch {
+    return { known: false, reason: 'no GITHUB_REPOSITORY (owner/name): review status unknown' };
+  }
   try {
     let pullNumber = opts.pullNumber;
     if (pullNumber === undefined) {

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { getEnvironment, type EnvironmentDefinition } from '../environments.js';
 import { FailedError, UsageError } from '../errors.js';
+import { parseHttpUrl } from '../http-url.js';
 import { formatArgv, type CommandRunner } from '../kube/runner.js';
 import { parseManifests, policyViolations } from '../kube/validate.js';
 import { table } from '../report/markdown.js';
@@ -139,10 +140,11 @@ async function run(plan: Plan, env: EnvironmentDefinition, deps: DeliveryDeps): 
 
 export async function runDeploy(opts: DeployOptions, deps: DeliveryDeps): Promise<ExecutionResult | Plan> {
   const env = resolveEnvironment(opts.env);
+  const baseUrl = opts.url ? parseHttpUrl(opts.url, '--url') : undefined;
   const { image, version } = resolveImage(opts);
   if (!opts.dryRun) checkKubeconfig(deps.env);
   const manifests = await render(env, image, deps);
-  const plan = planDeploy({ environment: env, image, version, manifests, ...(opts.url ? { baseUrl: opts.url } : {}), ...(opts.skipGate ? { skipGate: true } : {}) });
+  const plan = planDeploy({ environment: env, image, version, manifests, ...(baseUrl ? { baseUrl } : {}), ...(opts.skipGate ? { skipGate: true } : {}) });
   if (opts.dryRun) {
     deps.out(formatPlan(plan, formatArgv));
     return plan;
@@ -152,9 +154,10 @@ export async function runDeploy(opts: DeployOptions, deps: DeliveryDeps): Promis
 
 export async function runRollback(opts: RollbackOptions, deps: DeliveryDeps): Promise<ExecutionResult | Plan> {
   const env = resolveEnvironment(opts.env);
+  const baseUrl = opts.url ? parseHttpUrl(opts.url, '--url') : undefined;
   const target = opts.to ? { image: imageForVersion(opts.to), version: opts.to } : {};
   if (!opts.dryRun) checkKubeconfig(deps.env);
-  const plan = planRollback({ environment: env, ...target, ...(opts.url ? { baseUrl: opts.url } : {}) });
+  const plan = planRollback({ environment: env, ...target, ...(baseUrl ? { baseUrl } : {}) });
   if (opts.dryRun) {
     deps.out(formatPlan(plan, formatArgv));
     return plan;

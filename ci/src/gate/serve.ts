@@ -4,9 +4,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { EnvironmentDefinition } from '../environments.js';
 import { createEphemeralServices } from '../services/ephemeral.js';
-import { REPO_ROOT, startLocalApp, type LocalApp } from '../services/local-app.js';
+import { REPO_ROOT } from '../repo-root.js';
+import { startLocalApp, type LocalApp } from '../services/local-app.js';
 
 /** Enough tools that search and planning do real work. */
 export const SERVE_SEED_COUNT = 200;
@@ -26,7 +28,7 @@ export async function withServedApp<T>(
   log('serve: creating a fresh database and Redis prefix');
   const services = await createEphemeralServices({ services: ['postgres', 'redis'] });
   try {
-    const entry = existsSync(`${REPO_ROOT}app/dist/main.js`) ? 'dist' : 'source';
+    const entry = existsSync(join(REPO_ROOT, 'app/dist/main.js')) ? 'dist' : 'source';
     log(`serve: migrating, seeding and starting the service (${entry === 'dist' ? 'app/dist' : 'app/src via tsx'})`);
     const app = await startLocalApp({
       env: {

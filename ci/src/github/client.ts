@@ -6,19 +6,6 @@
 import { Octokit } from '@octokit/rest';
 import { FailedError, UsageError } from '../errors.js';
 
-export interface RepoRef {
-  readonly owner: string;
-  readonly repo: string;
-}
-
-/** owner/name from --repo or GITHUB_REPOSITORY; a UsageError says which is missing or malformed. */
-export function parseRepository(value: string | undefined, source = 'GITHUB_REPOSITORY or --repo'): RepoRef {
-  if (!value) throw new UsageError(`no repository: set ${source} to owner/name`);
-  const m = /^([A-Za-z0-9-]+)\/([A-Za-z0-9._-]+)$/.exec(value.trim());
-  if (!m) throw new UsageError(`repository "${value}" is not owner/name`);
-  return { owner: m[1]!, repo: m[2]! };
-}
-
 export interface ClientOptions {
   readonly token: string | undefined;
   /** GITHUB_API_URL (GitHub Enterprise) or a test server. */
@@ -34,6 +21,11 @@ export function createOctokit(opts: ClientOptions): Octokit {
     // Octokit logs request warnings itself; keep them off stdout, which carries our output.
     log: { debug: () => undefined, info: () => undefined, warn: (m: string) => process.stderr.write(`github: ${m}\n`), error: () => undefined },
   });
+}
+
+/** The one Octokit of a process environment: GITHUB_TOKEN, and GITHUB_API_URL when set. */
+export function githubClient(env: Readonly<Record<string, string | undefined>>): Octokit {
+  return createOctokit({ token: env.GITHUB_TOKEN, ...(env.GITHUB_API_URL ? { baseUrl: env.GITHUB_API_URL } : {}) });
 }
 
 interface OctokitErrorLike {

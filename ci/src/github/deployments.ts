@@ -1,6 +1,7 @@
 /** GitHub deployments and their statuses: how a deploy shows up on the repository's Environments page. */
 import type { Octokit } from '@octokit/rest';
-import { gh, type RepoRef } from './client.js';
+import { gh } from './client.js';
+import type { RepoRef } from './repository.js';
 
 export type DeploymentState = 'in_progress' | 'success' | 'failure' | 'error' | 'inactive';
 

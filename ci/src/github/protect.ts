@@ -4,7 +4,8 @@
  */
 import type { Octokit } from '@octokit/rest';
 import { ENVIRONMENTS } from '../environments.js';
-import { gh, type RepoRef } from './client.js';
+import { gh } from './client.js';
+import type { RepoRef } from './repository.js';
 
 /** The check the ci.yml `policy` job reports (its `name:`); a test keeps the two equal. */
 export const POLICY_CHECK = 'git-flow policy';

@@ -6,9 +6,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { REPO_ROOT } from '../repo-root.js';
 import { K8S_DIR, alertsComponent, overlayFiles } from './overlays.js';
-
-export const repoRoot = (): string => resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 export const alertsComponentExists =
   (root: string) =>
@@ -38,7 +37,7 @@ export async function writeOverlays(root: string): Promise<string[]> {
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
   const rootIdx = args.indexOf('--root');
-  const root = rootIdx >= 0 && args[rootIdx + 1] ? resolve(args[rootIdx + 1]!) : repoRoot();
+  const root = rootIdx >= 0 && args[rootIdx + 1] ? resolve(args[rootIdx + 1]!) : REPO_ROOT;
   if (args.includes('--check')) {
     const stale = await staleOverlays(root);
     if (stale.length) {

@@ -3,7 +3,8 @@
  * develop (git-flow: release branches carry the bare semver, the tag carries the v).
  */
 import type { Octokit } from '@octokit/rest';
-import { gh, githubError, isNotFound, type RepoRef } from '../github/client.js';
+import { gh, githubError, isNotFound } from '../github/client.js';
+import type { RepoRef } from '../github/repository.js';
 import { formatVersion, nextMinor } from './semver.js';
 
 export interface CutResult {

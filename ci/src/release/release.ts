@@ -5,7 +5,8 @@
 import type { Octokit } from '@octokit/rest';
 import { FailedError } from '../errors.js';
 import { ENVIRONMENTS, getEnvironment } from '../environments.js';
-import { gh, githubError, isNotFound, type RepoRef } from '../github/client.js';
+import { gh, githubError, isNotFound } from '../github/client.js';
+import type { RepoRef } from '../github/repository.js';
 import { markDeployment } from '../github/deployments.js';
 import { parseVersionTag } from './semver.js';
 

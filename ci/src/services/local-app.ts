@@ -8,10 +8,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../repo-root.js';
 
-export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const APP_DIR = `${REPO_ROOT}app/`;
+const APP_DIR = join(REPO_ROOT, 'app');
 
 export interface LocalAppOptions {
   readonly env: Readonly<Record<string, string>>;
@@ -50,7 +50,7 @@ export function freePort(): Promise<number> {
 }
 
 function command(entry: 'source' | 'dist', script: 'main' | 'migrate' | 'seed'): string[] {
-  return entry === 'dist' ? [`${APP_DIR}dist/${script}.js`] : ['--import', 'tsx', `${APP_DIR}src/${script}.ts`];
+  return entry === 'dist' ? [join(APP_DIR, 'dist', `${script}.js`)] : ['--import', 'tsx', join(APP_DIR, 'src', `${script}.ts`)];
 }
 
 class LogBuffer {

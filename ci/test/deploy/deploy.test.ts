@@ -5,14 +5,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ENVIRONMENTS } from '../../src/environments.js';
 import { FailedError, UsageError } from '../../src/errors.js';
-import { repoRoot } from '../../src/kube/generate.js';
+import { REPO_ROOT } from '../../src/repo-root.js';
 import { parseManifests } from '../../src/kube/validate.js';
 import type { CommandResult, CommandSpec } from '../../src/kube/runner.js';
 import { planDeploy, planRollback } from '../../src/deploy/plan.js';
 import { runDeploy, runRollback, type DeliveryDeps } from '../../src/deploy/run.js';
 import type { DeployRecord } from '../../src/deploy/records.js';
 
-const root = repoRoot();
+const root = REPO_ROOT;
 const rendered = Object.fromEntries(
   (['dev', 'staging', 'prod'] as const).map((e) => [e, execFileSync('kubectl', ['kustomize', join(root, 'k8s/overlays', e)], { encoding: 'utf8' })]),
 ) as Record<string, string>;

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/program.js';
 import { FailedError, UsageError } from '../../src/errors.js';
-import { createOctokit, parseRepository } from '../../src/github/client.js';
+import { createOctokit } from '../../src/github/client.js';
+import { parseRepository } from '../../src/github/repository.js';
 import { applyProtection, POLICY_CHECK, protectionPolicy } from '../../src/github/protect.js';
 import { cutRelease, nextReleaseBranch } from '../../src/release/cut.js';
 import { publishRelease } from '../../src/release/release.js';

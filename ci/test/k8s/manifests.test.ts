@@ -5,12 +5,13 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ENVIRONMENT_NAMES, ENVIRONMENTS } from '../../src/environments.js';
 import { IMAGE_REPOSITORY } from '../../src/deploy/image.js';
-import { repoRoot, staleOverlays } from '../../src/kube/generate.js';
+import { staleOverlays } from '../../src/kube/generate.js';
+import { REPO_ROOT } from '../../src/repo-root.js';
 import { overlayDir } from '../../src/kube/overlays.js';
 import { schemaErrors } from '../../src/kube/schema.js';
 import { imageProblem, parseManifests, policyViolations, type KubeObject } from '../../src/kube/validate.js';
 
-const root = repoRoot();
+const root = REPO_ROOT;
 const render = (dir: string): KubeObject[] => parseManifests(execFileSync('kubectl', ['kustomize', join(root, dir)], { encoding: 'utf8' }));
 const rendered = Object.fromEntries(ENVIRONMENT_NAMES.map((e) => [e, render(overlayDir(e))])) as Record<string, KubeObject[]>;
 const find = (objs: KubeObject[], kind: string) => objs.filter((o) => o.kind === kind);

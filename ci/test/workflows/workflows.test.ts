@@ -6,10 +6,10 @@ import { parse } from 'yaml';
 import { ENVIRONMENT_NAMES, ENVIRONMENTS } from '../../src/environments.js';
 import { IMAGE_REPOSITORY } from '../../src/deploy/image.js';
 import { POLICY_CHECK } from '../../src/github/protect.js';
-import { repoRoot } from '../../src/kube/generate.js';
+import { REPO_ROOT } from '../../src/repo-root.js';
 import { checkCall, readDaggerModule, type DaggerModule } from './dagger-functions.js';
 
-const root = repoRoot();
+const root = REPO_ROOT;
 const dir = join(root, '.github/workflows');
 const files = readdirSync(dir).filter((f) => f.endsWith('.yml'));
 const text = (f: string) => readFileSync(join(dir, f), 'utf8');

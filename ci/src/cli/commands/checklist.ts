@@ -1,33 +1,29 @@
 import type { Command } from 'commander';
-import { ENVIRONMENT_NAMES, getEnvironment } from '../../environments.js';
+import type { EnvironmentDefinition } from '../../environments.js';
 import { FailedError, UsageError } from '../../errors.js';
 import { table } from '../../report/markdown.js';
 import { appendJobSummary } from '../../report/summary.js';
 import { DEFAULT_RUN_REPORT } from '../../runner/report.js';
 import { DEFAULT_SCAN_REPORT } from '../../scan/index.js';
 import { writeLine, type CliIo } from '../io.js';
+import { envOption } from '../options.js';
 
 export function register(program: Command, io: CliIo): void {
   program
     .command('checklist')
     .description('Pre-deploy checklist: tests, review, migrations, env vars and secret names, scan; exit 1 when a required item fails')
-    .requiredOption('--env <name>', `environment (${ENVIRONMENT_NAMES.join(', ')})`)
+    .addOption(envOption('environment'))
     .option('--report <file>', 'run report to read "tests passed" from', DEFAULT_RUN_REPORT)
     .option('--scan-report <file>', 'scan report', DEFAULT_SCAN_REPORT)
     .option('--pr <number>', 'pull request whose reviews count (default: the one containing the commit)')
     .option('--migrations-dir <dir>', "the app's migrations (default: from app/src/migrate.ts)")
-    .action(async (opts: { env: string; report: string; scanReport: string; pr?: string; migrationsDir?: string }) => {
-      let environment;
-      try {
-        environment = getEnvironment(opts.env);
-      } catch (err) {
-        throw new UsageError((err as Error).message);
-      }
+    .action(async (opts: { env: EnvironmentDefinition; report: string; scanReport: string; pr?: string; migrationsDir?: string }) => {
+      const environment = opts.env;
       const pr = opts.pr === undefined ? undefined : Number(opts.pr);
       if (pr !== undefined && !(Number.isInteger(pr) && pr > 0)) throw new UsageError(`--pr must be a pull request number, got "${opts.pr}"`);
       const { runChecklist } = await import('../../checklist/index.js');
       const result = await runChecklist({
-        env: opts.env,
+        env: environment.name,
         environment,
         processEnv: io.env,
         root: io.cwd,

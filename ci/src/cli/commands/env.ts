@@ -1,23 +1,17 @@
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
-import { getEnvironment, ENVIRONMENT_NAMES } from '../../environments.js';
-import { UsageError } from '../../errors.js';
+import { getEnvironment, ENVIRONMENT_NAMES, type EnvironmentDefinition } from '../../environments.js';
 import { writeLine, type CliIo } from '../io.js';
+import { envArgument } from '../options.js';
 
 export function register(program: Command, io: CliIo): void {
-  const env = program.command('env').description('The dev, staging and prod environment definitions');
+  const env = program.command('env').description('The environment definitions (ci/src/environments.ts)');
   env
     .command('show')
-    .description(`Print one environment's definition (${ENVIRONMENT_NAMES.join(', ')})`)
-    .argument('<name>', 'environment name')
+    .description("Print one environment's definition")
+    .addArgument(envArgument())
     .option('--json', 'print JSON instead of YAML')
-    .action((name: string, opts: { json?: boolean }) => {
-      let def;
-      try {
-        def = getEnvironment(name);
-      } catch (err) {
-        throw new UsageError((err as Error).message);
-      }
+    .action((def: EnvironmentDefinition, opts: { json?: boolean }) => {
       writeLine(io.stdout, opts.json ? JSON.stringify(def, null, 2) : stringify(def).trimEnd());
     });
   env

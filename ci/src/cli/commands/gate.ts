@@ -2,17 +2,18 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { EnvironmentDefinition } from '../../environments.js';
 import { FailedError, UsageError } from '../../errors.js';
 import type { LatencyGateReport } from '../../gate/latency.js';
 import { gateMarkdown } from '../../gate/report.js';
 import { appendJobSummary } from '../../report/summary.js';
 import { writeLine, type CliIo } from '../io.js';
-import { environmentOption, httpUrlOption } from './watch.js';
+import { envOption, urlOption } from '../options.js';
 
 interface GateCliOptions {
   url?: string;
   serve?: boolean;
-  env: string;
+  env: EnvironmentDefinition;
   report?: string;
 }
 
@@ -21,14 +22,13 @@ export function register(program: Command, io: CliIo): void {
   gate
     .command('latency')
     .description("Drive each route at the environment's fixed rate and compare p50/p95/error rate with its thresholds (exit 1 on fail)")
-    .option('--url <url>', 'base URL of a running service (API key from $API_KEY)')
+    .addOption(urlOption('--url <url>', 'base URL of a running service (API key from $API_KEY)'))
     .option('--serve', 'start the service locally on fresh Postgres/Redis, seeded, and gate that')
-    .requiredOption('--env <name>', 'environment whose gate applies (dev, staging, prod)')
+    .addOption(envOption('environment whose gate applies'))
     .option('--report <file>', 'JSON report path (a .md summary is written next to it)')
     .action(async (o: GateCliOptions) => {
-      const env = environmentOption(o.env);
-      if (Boolean(o.url) === Boolean(o.serve)) throw new UsageError('give exactly one of --url <url> or --serve');
-      const url = o.url === undefined ? undefined : httpUrlOption(o.url, '--url');
+      const { env, url } = o;
+      if (Boolean(url) === Boolean(o.serve)) throw new UsageError('give exactly one of --url <url> or --serve');
       const apiKey = io.env.API_KEY;
       if (url && !apiKey) throw new UsageError('API_KEY is not set: the gate needs an API key for /api/v1 (set API_KEY in the environment)');
       const reportPath = resolve(io.cwd, o.report ?? `.reports/latency-gate-${env.name}.json`);

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { getEnvironment } from '../../environments.js';
+import type { EnvironmentDefinition } from '../../environments.js';
 import { FailedError, UsageError } from '../../errors.js';
 import { headCommit } from '../../policy/git.js';
 import { appendJobSummary } from '../../report/summary.js';
@@ -12,11 +12,12 @@ import { DEFAULT_RUN_REPORT, runSummaryMarkdown, writeJsonReport } from '../../r
 import { runPipeline } from '../../runner/run.js';
 import { ephemeralProvider, externalProvider, servicesModeFromEnv } from '../../runner/services.js';
 import { writeLine, type CliIo } from '../io.js';
+import { envOption } from '../options.js';
 
 export interface RunCommandOptions {
   keep?: boolean;
   json: string;
-  env: string;
+  env: EnvironmentDefinition;
   param: string[];
   concurrency?: string;
   sequential?: boolean;
@@ -53,7 +54,7 @@ export function register(program: Command, io: CliIo): void {
     .argument('[steps...]', `step names or cliNames, or all (${Object.keys(STEPS).join(', ')})`)
     .option('--keep', 'keep the ephemeral databases and Redis prefixes and print how to connect')
     .option('--json <file>', 'write the machine-readable run report here', DEFAULT_RUN_REPORT)
-    .option('--env <name>', 'environment for steps that take one (latencyGate)', 'dev')
+    .addOption(envOption('environment for steps that take one (latencyGate)', 'dev'))
     .option('--param <name=value>', 'another step parameter (repeatable), e.g. --param image=ghcr.io/x:1', (v: string, acc: string[]) => [...acc, v], [])
     .option('--concurrency <n>', 'steps run at once (default: the number of cores)')
     .option('--sequential', 'one step at a time (same as --concurrency 1)')
@@ -82,13 +83,12 @@ export function register(program: Command, io: CliIo): void {
       if (problems.length > 0) throw new UsageError(`the step table is broken: ${problems.join('; ')}`);
       let steps;
       try {
-        getEnvironment(opts.env);
         steps = selectSteps(Object.values(STEPS), names, { withDependencies: opts.deps });
       } catch (err) {
         if (err instanceof SelectionError || err instanceof RangeError) throw new UsageError(err.message);
         throw err;
       }
-      const params = { env: opts.env, ...parseParams(opts.param) };
+      const params = { env: opts.env.name, ...parseParams(opts.param) };
       const concurrency = parseConcurrency(opts.concurrency, opts.sequential);
       const commit = await headCommit(io.cwd);
       const jsonPath = resolve(io.cwd, opts.json);

@@ -1,40 +1,15 @@
-/**
- * `kgraph-ci watch`: the rollback watcher, and `kgraph-ci alerts`: the PrometheusRule generated from the
- * same trigger definitions.
- */
+/** `kgraph-ci watch`: the rollback watcher over a deployed service. */
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { getEnvironment, type EnvironmentDefinition } from '../../environments.js';
+import type { EnvironmentDefinition } from '../../environments.js';
 import { FailedError, UsageError } from '../../errors.js';
-import { staleAlertFiles, writeAlertFiles } from '../../triggers/alert-rules.js';
+import { CLI_BIN } from '../../repo-root.js';
 import { compressTriggers, type Firing } from '../../triggers/evaluator.js';
 import { parseDuration } from '../../watch/duration.js';
 import { servicePoller } from '../../watch/sources.js';
 import { watch } from '../../watch/watcher.js';
 import { writeLine, type CliIo } from '../io.js';
-
-const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
-const CLI_BIN = fileURLToPath(new URL('../../../bin/kgraph-ci.js', import.meta.url));
-
-export function environmentOption(name: string): EnvironmentDefinition {
-  try {
-    return getEnvironment(name);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
-
-export function httpUrlOption(value: string, option: string): string {
-  let u: URL;
-  try {
-    u = new URL(value);
-  } catch {
-    throw new UsageError(`${option}: "${value}" is not a URL`);
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`${option}: expected an http(s) URL, got ${u.protocol}`);
-  return u.toString();
-}
+import { envOption, urlOption } from '../options.js';
 
 /** Runs argv (or `sh -c cmd`) with inherited output; resolves on exit 0. */
 function runAction(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
@@ -46,7 +21,7 @@ function runAction(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<voi
 }
 
 interface WatchCliOptions {
-  env: string;
+  env: EnvironmentDefinition;
   url: string;
   prometheus?: string;
   duration: string;
@@ -59,17 +34,15 @@ export function register(program: Command, io: CliIo): void {
   program
     .command('watch')
     .description("Watch a deployed service against its environment's rollback triggers; on a trigger, roll back and exit 1")
-    .requiredOption('--env <name>', 'environment whose triggers apply (dev, staging, prod)')
-    .requiredOption('--url <url>', 'service base URL (health checks; /metrics unless --prometheus)')
-    .option('--prometheus <url>', 'read request counters and latency histograms from this Prometheus query API')
+    .addOption(envOption('environment whose triggers apply'))
+    .addOption(urlOption('--url <url>', 'service base URL (health checks; /metrics unless --prometheus)').makeOptionMandatory())
+    .addOption(urlOption('--prometheus <url>', 'read request counters and latency histograms from this Prometheus query API'))
     .requiredOption('--duration <d>', 'how long to watch (e.g. 15m, 1h)')
     .option('--time-scale <factor>', 'multiply every window and the poll interval by this (0..1], e.g. 0.0167 for seconds instead of minutes')
     .option('--min-requests <n>', 'override the minimum requests per window (with --time-scale)')
     .option('--rollback-command <cmd>', 'run this shell command on a trigger instead of `kgraph-ci rollback --env E`')
     .action(async (o: WatchCliOptions) => {
-      const env = environmentOption(o.env);
-      const url = httpUrlOption(o.url, '--url');
-      const prometheusUrl = o.prometheus === undefined ? undefined : httpUrlOption(o.prometheus, '--prometheus');
+      const { env, url, prometheus: prometheusUrl } = o;
       const durationSeconds = parseDuration(o.duration, '--duration');
       let triggers = env.rollback;
       if (o.timeScale !== undefined || o.minRequests !== undefined) {
@@ -119,21 +92,5 @@ export function register(program: Command, io: CliIo): void {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
       }
-    });
-
-  const alerts = program.command('alerts').description('Prometheus alert rules generated from the rollback triggers (k8s/components/alerts)');
-  alerts
-    .command('write')
-    .description('Regenerate k8s/components/alerts/<env>/ from ci/src/environments.ts')
-    .action(async () => {
-      for (const f of await writeAlertFiles(REPO_ROOT)) writeLine(io.stdout, `wrote ${f}`);
-    });
-  alerts
-    .command('check')
-    .description('Exit 1 if the committed alert rules differ from what the trigger definitions generate')
-    .action(async () => {
-      const stale = await staleAlertFiles(REPO_ROOT);
-      if (stale.length > 0) throw new FailedError(`alert rules out of date: ${stale.join(', ')}; run \`kgraph-ci alerts write\``);
-      writeLine(io.stdout, 'alert rules match the trigger definitions');
     });
 }

@@ -1,25 +1,26 @@
 /**
- * The real DeliveryDeps for the CLI: kubectl via spawn, the checklist and latency gate from their
- * modules, smoke over fetch, GitHub deployments when a token and repository are given.
+ * The real DeliveryDeps for `deploy` and `rollback`: kubectl via spawn, the checklist and latency gate from
+ * their modules, smoke over fetch, GitHub deployments when a token and a repository are given. It belongs to the
+ * CLI (it reads the CLI's io); deploy/ only receives the deps.
  */
-import { fileURLToPath } from 'node:url';
 import type { EnvironmentDefinition } from '../environments.js';
-import { writeLine, type CliIo } from '../cli/io.js';
-import { createOctokit, parseRepository } from '../github/client.js';
-import { createDeployment, setDeploymentStatus } from '../github/deployments.js';
-import { spawnRunner } from '../kube/runner.js';
-import { appendJobSummary } from '../report/summary.js';
 import { runChecklist } from '../checklist/index.js';
+import type { DeliveryDeps, DeploymentTracker } from '../deploy/run.js';
+import { runSmoke } from '../deploy/smoke.js';
 import { runLatencyGate } from '../gate/latency.js';
-import type { DeliveryDeps, DeploymentTracker } from './run.js';
-import { runSmoke } from './smoke.js';
+import { githubClient } from '../github/client.js';
+import { createDeployment, setDeploymentStatus } from '../github/deployments.js';
+import type { RepoRef } from '../github/repository.js';
+import { spawnRunner } from '../kube/runner.js';
+import { REPO_ROOT } from '../repo-root.js';
+import { appendJobSummary } from '../report/summary.js';
+import { writeLine, type CliIo } from './io.js';
+import { repositoryOf } from './options.js';
 
-export function githubTracker(io: CliIo, repoOverride?: string): DeploymentTracker | undefined {
-  const token = io.env.GITHUB_TOKEN;
-  const repository = repoOverride ?? io.env.GITHUB_REPOSITORY;
-  if (!token || !repository) return undefined;
-  const repo = parseRepository(repository);
-  const octokit = createOctokit({ token, ...(io.env.GITHUB_API_URL ? { baseUrl: io.env.GITHUB_API_URL } : {}) });
+export function githubTracker(io: CliIo, repoOverride?: RepoRef): DeploymentTracker | undefined {
+  if (!io.env.GITHUB_TOKEN || !(repoOverride || io.env.GITHUB_REPOSITORY)) return undefined;
+  const repo = repositoryOf(repoOverride, io);
+  const octokit = githubClient(io.env);
   let id: number | undefined;
   const ref = (version: string) => (/^v\d/.test(version) ? version : io.env.GITHUB_SHA ?? version);
   return {
@@ -35,10 +36,10 @@ export function githubTracker(io: CliIo, repoOverride?: string): DeploymentTrack
   };
 }
 
-export function realDeps(io: CliIo, opts: { repo?: string } = {}): DeliveryDeps {
+export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps {
   const tracker = githubTracker(io, opts.repo);
   // kubectl runs from the repository root, where k8s/ lives, wherever the CLI was started.
-  const root = fileURLToPath(new URL('../../..', import.meta.url));
+  const root = REPO_ROOT;
   return {
     runner: spawnRunner(io.env, root),
     checklist: (env: EnvironmentDefinition) => runChecklist({ env: env.name, environment: env, processEnv: io.env, root }),
