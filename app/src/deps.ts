@@ -17,6 +17,13 @@ export function createPool(config: Pick<AppConfig, 'databaseUrl' | 'dbPoolMax' |
   });
   // An idle client losing its connection emits here; without a listener the process would crash.
   pool.on('error', (err) => log?.warn({ err: { message: err.message } }, 'postgres: idle connection lost'));
+  // pg-pool removes its idle listener while a client is checked out (a transaction, or between the
+  // statements of one): a connection lost then is emitted on the client, and an 'error' event nobody
+  // listens to ends the process. Every client gets a listener for its whole life, whichever path checks it
+  // out; the query in flight fails on its own (→ 503) and pg-pool drops the dead client on release.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => log?.warn({ err: { message: err.message } }, 'postgres: connection lost while in use'));
+  });
   return pool;
 }
 
