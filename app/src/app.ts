@@ -12,6 +12,10 @@ import type { AppConfig } from './config.js';
 import { makeErrorHandler } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { RedisCache, type CacheLike } from './cache.js';
+import { CacheGeneration } from './generation.js';
+import { SchemaWatch } from './schema-watch.js';
+import type { AppState } from './app-state.js';
+import type { Queryable } from './repo.js';
 import { securityHeaders } from './security-headers.js';
 import { FaultState } from './faults.js';
 import { redisRateLimitStore } from './rate-limit-store.js';
@@ -22,15 +26,18 @@ import { faultRoutes } from './routes/faults.js';
 
 export interface AppDeps {
   readonly pool: pg.Pool;
+  /**
+   * Where the background checks (cache generation, schema) query; a small pool of its own in main.ts, so
+   * a saturated request pool never delays them. Defaults to `pool`.
+   */
+  readonly watchPool?: Queryable;
   readonly redis: Redis;
   /** A pino logger; by default one is made from the config (JSON to stdout). */
   readonly logger?: Logger;
   readonly random?: () => number;
 }
 
-export interface AppState {
-  shuttingDown: boolean;
-}
+export type { AppState };
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -71,7 +78,12 @@ export interface BuiltApp {
   readonly metrics: Metrics;
   readonly faults: FaultState;
   readonly cache: CacheLike;
+  readonly generation: CacheGeneration;
+  readonly schema: SchemaWatch;
 }
+
+/** How long buildApp waits for the first schema and generation checks (Postgres may be down at start). */
+const FIRST_CHECK_MS = 3_000;
 
 export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltApp> {
   const exposeErrors = config.environment === 'dev' && config.debug;
@@ -93,20 +105,32 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
   const state: AppState = { shuttingDown: false };
   const metrics = createMetrics({ pool: deps.pool, appName: config.appName });
   const faults = new FaultState(config.faultInjection, deps.random);
-  const subscriber = config.cacheLocalTtlMs > 0 ? deps.redis.duplicate() : undefined;
-  subscriber?.on('error', () => undefined); // the main client reports Redis trouble already
+  const watchDb = deps.watchPool ?? deps.pool;
+  const schema = new SchemaWatch(watchDb);
+  // A new generation makes every in-process entry unservable: free them (cache is set before polling starts).
+  const generation = new CacheGeneration(watchDb, undefined, () => cache.dropLocal());
   const cache = new RedisCache(
     deps.redis,
     config.redisPrefix,
     config.cacheTtlSeconds,
+    generation,
     (err, op) => app.log.debug({ op, err: { message: err instanceof Error ? err.message : String(err) } }, 'cache bypassed'),
-    { localTtlMs: config.cacheLocalTtlMs, localMaxEntries: 2_000, ...(subscriber ? { subscriber } : {}) },
+    { localTtlMs: config.cacheLocalTtlMs, localMaxEntries: 2_000 },
   );
+  let firstChecks: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.all([schema.start(), generation.start()]),
+    new Promise((r) => {
+      firstChecks = setTimeout(r, FIRST_CHECK_MS);
+    }),
+  ]);
+  clearTimeout(firstChecks);
   app.addHook('onClose', async () => {
-    subscriber?.disconnect();
+    schema.stop();
+    generation.stop();
   });
 
-  app.setErrorHandler(makeErrorHandler({ exposeErrors }));
+  app.setErrorHandler(makeErrorHandler({ exposeErrors, onSchemaError: () => schema.recheckSoon() }));
   app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: 'not found', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
 
   // Hot-path hooks use callbacks, not async functions: no promise per hook per request.
@@ -129,7 +153,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
     reply.headers(owaspHeaders);
     done();
   });
-  await app.register(healthRoutes, { deps, state, metrics, faults });
+  await app.register(healthRoutes, { redis: deps.redis, state, metrics, faults, schema });
 
   const checkKey = apiKeyChecker(config.apiKeys);
   const authenticate = async (req: FastifyRequest, reply: FastifyReply) => {
@@ -145,6 +169,15 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
   await app.register(
     async (api) => {
       api.addHook('onRequest', authenticate);
+      // A schema this code cannot use (not migrated yet, or drifted) answers 503 with the reason, never 500.
+      api.addHook('onRequest', (_req, reply, done) => {
+        const blocked = schema.blocked();
+        if (blocked) {
+          reply.status(503).send({ error: 'service unavailable', message: blocked });
+          return;
+        }
+        done();
+      });
       await api.register(rateLimit, {
         global: true,
         max: config.rateLimitMax,
@@ -167,7 +200,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
           return undefined;
         });
       }
-      await api.register(apiRoutes, { pool: deps.pool, cache, metrics });
+      await api.register(apiRoutes, { pool: deps.pool, cache, metrics, generation });
     },
     { prefix: '/api/v1' },
   );
@@ -179,5 +212,5 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
     });
   }
 
-  return { app: app as unknown as FastifyInstance, state, metrics, faults, cache };
+  return { app: app as unknown as FastifyInstance, state, metrics, faults, cache, generation, schema };
 }

@@ -59,7 +59,14 @@ export function isUnavailableError(err: unknown): boolean {
   return /Connection terminated|timeout exceeded when trying to connect|Query read timeout|connect ECONNREFUSED|Client has encountered a connection error|Connection ended/i.test(err.message);
 }
 
-export function makeErrorHandler(opts: { exposeErrors: boolean }) {
+/** Postgres errors that mean "the schema is not what this code needs" (a missing table, column, index...). */
+const SCHEMA_CODES = new Set(['42P01', '42703', '42883', '42704', '42P10', '3F000']);
+export function isSchemaError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && SCHEMA_CODES.has(code);
+}
+
+export function makeErrorHandler(opts: { exposeErrors: boolean; onSchemaError?: () => void }) {
   return function errorHandler(err: FastifyError | HttpError | Error, request: FastifyRequest, reply: FastifyReply) {
     const fe = err as FastifyError;
     if (fe.validation) {
@@ -70,6 +77,11 @@ export function makeErrorHandler(opts: { exposeErrors: boolean }) {
     if (err instanceof HttpError) {
       if (err.statusCode >= 500) request.log.warn({ reason: err.message }, 'request failed: dependency unavailable');
       return reply.status(err.statusCode).send({ error: err.error, message: err.message, ...(err.details ? { details: err.details } : {}) });
+    }
+    if (isSchemaError(err)) {
+      request.log.error({ err: { message: err.message, code: (err as { code?: string }).code } }, 'database schema is not as expected');
+      opts.onSchemaError?.();
+      return reply.status(503).send({ error: 'service unavailable', message: 'database schema is not as expected' });
     }
     if (isUnavailableError(err)) {
       request.log.warn({ err: { message: err.message } }, 'database unavailable');

@@ -26,8 +26,10 @@ process.on('unhandledRejection', (err) => {
 });
 
 const pool = createPool(config, log);
+// Its own two connections for the cache-generation poll and schema checks: never queued behind requests.
+const watchPool = createPool({ ...config, dbPoolMax: 2 }, log);
 const redis = createRedis(config, log);
-const { app, state } = await buildApp(config, { pool, redis, logger: log });
+const { app, state } = await buildApp(config, { pool, watchPool, redis, logger: log });
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
@@ -44,7 +46,7 @@ async function shutdown(signal: string): Promise<void> {
   try {
     await app.close();
     log.info('shutdown: listener closed, in-flight requests done');
-    await Promise.allSettled([pool.end(), redis.quit()]);
+    await Promise.allSettled([pool.end(), watchPool.end(), redis.quit()]);
     log.info('shutdown: complete');
     process.exit(0);
   } catch (err) {

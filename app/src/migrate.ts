@@ -3,13 +3,12 @@
  * migrator fails), so we take a blocking advisory lock first on the same session: concurrent migrators
  * queue, the first applies the schema, the others find nothing left to do and succeed.
  */
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { runner } from 'node-pg-migrate';
 import { isMain, runCli } from './lib/cli.js';
+import { MIGRATIONS_DIR, MIGRATIONS_TABLE } from './schema-state.js';
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));
-export const MIGRATIONS_TABLE = 'pgmigrations';
+export { MIGRATIONS_DIR, MIGRATIONS_TABLE };
 /** Our own lock id (distinct from node-pg-migrate's, which we disable). */
 export const MIGRATION_LOCK_ID = 4_224_031_777;
 
@@ -17,7 +16,8 @@ export interface MigrateResult {
   readonly applied: readonly string[];
 }
 
-export async function migrate(databaseUrl: string, log: (msg: string) => void = () => undefined): Promise<MigrateResult> {
+/** `count` applies only that many pending migrations (tests use it to make an older schema). */
+export async function migrate(databaseUrl: string, log: (msg: string) => void = () => undefined, opts: { count?: number } = {}): Promise<MigrateResult> {
   const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000 });
   client.on('error', () => undefined);
   await client.connect();
@@ -30,6 +30,7 @@ export async function migrate(databaseUrl: string, log: (msg: string) => void = 
         dir: MIGRATIONS_DIR,
         migrationsTable: MIGRATIONS_TABLE,
         direction: 'up',
+        ...(opts.count === undefined ? {} : { count: opts.count }),
         noLock: true,
         checkOrder: true,
         singleTransaction: true,

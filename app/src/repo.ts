@@ -223,18 +223,34 @@ export interface ToolInput {
 
 type Tx = Pick<pg.PoolClient, 'query'>;
 
-async function inTransaction<T>(pool: pg.Pool, fn: (tx: Tx) => Promise<T>): Promise<T> {
+/** What a write returns: its answer, built inside the transaction, and the cache generation it committed. */
+export interface Committed<T> {
+  readonly value: T;
+  readonly generation: string;
+}
+
+/**
+ * Runs `fn` in a transaction and returns what it built before COMMIT, so the answer never depends on a
+ * read after COMMIT (which may fail though the data is committed). The cache generation the transaction
+ * wrote (see the cache_generation migration) comes back with it.
+ */
+async function inTransaction<T>(pool: pg.Pool, fn: (tx: Tx) => Promise<T>): Promise<Committed<T>> {
   const client = await pool.connect();
+  let broken: Error | undefined;
   try {
     await client.query('BEGIN');
-    const out = await fn(client);
+    const value = await fn(client);
+    const gen = await client.query<{ token: string }>('SELECT token FROM cache_generation');
     await client.query('COMMIT');
-    return out;
+    return { value, generation: gen.rows[0]!.token };
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    await client.query('ROLLBACK').catch((e: unknown) => {
+      broken = e instanceof Error ? e : new Error(String(e));
+    });
     throw err;
   } finally {
-    client.release();
+    // A client whose ROLLBACK failed is in an unknown state: destroy it rather than pool it.
+    client.release(broken);
   }
 }
 
@@ -256,29 +272,30 @@ async function replaceRelations(tx: Tx, sourceId: string, relations: readonly Re
   }
 }
 
-export async function createTool(pool: pg.Pool, input: ToolInput) {
+export type ToolDetail = Awaited<ReturnType<typeof getToolDetail>>;
+
+export async function createTool(pool: pg.Pool, input: ToolInput): Promise<Committed<ToolDetail>> {
   const slug = input.slug ?? slugify(input.name);
   if (!SLUG_RE.test(slug)) throw badRequest('body.name', 'cannot be turned into a slug; give one in "slug"');
   try {
-    const id = await inTransaction(pool, async (tx) => {
+    return await inTransaction(pool, async (tx) => {
       const res = await tx.query<{ id: string }>(
         'INSERT INTO tools (slug, name, description, category, tags) VALUES ($1, $2, $3, $4, $5) RETURNING id',
         [slug, input.name, input.description ?? '', input.category, input.tags ?? []],
       );
       const newId = res.rows[0]!.id;
       if (input.relations) await replaceRelations(tx, newId, input.relations);
-      return newId;
+      return getToolDetail(tx, newId);
     });
-    return getToolDetail(pool, id);
   } catch (err) {
     if (uniqueViolation(err)) throw conflict('body.slug', `"${slug}" already exists`);
     throw err;
   }
 }
 
-export async function updateTool(pool: pg.Pool, idOrSlug: string, patch: Partial<ToolInput>) {
+export async function updateTool(pool: pg.Pool, idOrSlug: string, patch: Partial<ToolInput>): Promise<Committed<ToolDetail>> {
   try {
-    const id = await inTransaction(pool, async (tx) => {
+    return await inTransaction(pool, async (tx) => {
       const tool = await requireTool(tx, idOrSlug);
       const sets: string[] = [];
       const values: unknown[] = [tool.id];
@@ -296,19 +313,20 @@ export async function updateTool(pool: pg.Pool, idOrSlug: string, patch: Partial
       }
       if (sets.length > 0) await tx.query(`UPDATE tools SET ${sets.join(', ')}, updated_at = now() WHERE id = $1`, values);
       if (patch.relations) await replaceRelations(tx, tool.id, patch.relations);
-      return tool.id;
+      return getToolDetail(tx, tool.id);
     });
-    return getToolDetail(pool, id);
   } catch (err) {
     if (uniqueViolation(err)) throw conflict('body.slug', `"${patch.slug ?? ''}" already exists`);
     throw err;
   }
 }
 
-export async function deleteTool(db: Queryable, idOrSlug: string): Promise<void> {
+export async function deleteTool(pool: pg.Pool, idOrSlug: string): Promise<Committed<void>> {
   const col = UUID_RE.test(idOrSlug) ? 'id' : 'slug';
-  const res = await db.query(`DELETE FROM tools WHERE ${col} = $1`, [idOrSlug.toLowerCase()]);
-  if (res.rowCount === 0) throw notFound(`tool "${idOrSlug}"`);
+  return inTransaction(pool, async (tx) => {
+    const res = await tx.query(`DELETE FROM tools WHERE ${col} = $1`, [idOrSlug.toLowerCase()]);
+    if (res.rowCount === 0) throw notFound(`tool "${idOrSlug}"`);
+  });
 }
 
 export async function listPrompts(db: Queryable, p: { toolId?: string | undefined; limit: number; cursor?: string | undefined }): Promise<Page<Prompt>> {
@@ -340,29 +358,35 @@ export async function getPrompt(db: Queryable, id: string): Promise<Prompt> {
   return toPrompt(res.rows[0]);
 }
 
-export async function createPrompt(db: Queryable, input: { toolId: string; title: string; template: string }): Promise<Prompt> {
-  const tool = await findTool(db, input.toolId);
-  if (!tool) throw badRequest('body.toolId', 'unknown tool');
-  const res = await db.query<PromptRow>(`INSERT INTO prompts (tool_id, title, template) VALUES ($1, $2, $3) RETURNING ${PROMPT_COLS}`, [
-    tool.id,
-    input.title,
-    input.template,
-  ]);
-  return toPrompt(res.rows[0]!);
+export async function createPrompt(pool: pg.Pool, input: { toolId: string; title: string; template: string }): Promise<Committed<Prompt>> {
+  return inTransaction(pool, async (tx) => {
+    const tool = await findTool(tx, input.toolId);
+    if (!tool) throw badRequest('body.toolId', 'unknown tool');
+    const res = await tx.query<PromptRow>(`INSERT INTO prompts (tool_id, title, template) VALUES ($1, $2, $3) RETURNING ${PROMPT_COLS}`, [
+      tool.id,
+      input.title,
+      input.template,
+    ]);
+    return toPrompt(res.rows[0]!);
+  });
 }
 
-export async function updatePrompt(db: Queryable, id: string, patch: { title?: string; template?: string }): Promise<Prompt> {
-  const res = await db.query<PromptRow>(
-    `UPDATE prompts SET title = coalesce($2, title), template = coalesce($3, template), updated_at = now() WHERE id = $1 RETURNING ${PROMPT_COLS}`,
-    [id, patch.title ?? null, patch.template ?? null],
-  );
-  if (!res.rows[0]) throw notFound(`prompt "${id}"`);
-  return toPrompt(res.rows[0]);
+export async function updatePrompt(pool: pg.Pool, id: string, patch: { title?: string; template?: string }): Promise<Committed<Prompt>> {
+  return inTransaction(pool, async (tx) => {
+    const res = await tx.query<PromptRow>(
+      `UPDATE prompts SET title = coalesce($2, title), template = coalesce($3, template), updated_at = now() WHERE id = $1 RETURNING ${PROMPT_COLS}`,
+      [id, patch.title ?? null, patch.template ?? null],
+    );
+    if (!res.rows[0]) throw notFound(`prompt "${id}"`);
+    return toPrompt(res.rows[0]);
+  });
 }
 
-export async function deletePrompt(db: Queryable, id: string): Promise<void> {
-  const res = await db.query('DELETE FROM prompts WHERE id = $1', [id]);
-  if (res.rowCount === 0) throw notFound(`prompt "${id}"`);
+export async function deletePrompt(pool: pg.Pool, id: string): Promise<Committed<void>> {
+  return inTransaction(pool, async (tx) => {
+    const res = await tx.query('DELETE FROM prompts WHERE id = $1', [id]);
+    if (res.rowCount === 0) throw notFound(`prompt "${id}"`);
+  });
 }
 
 export interface GraphNode {

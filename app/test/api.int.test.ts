@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useEphemeralServices } from '../../testkit/services.js';
+import { knownMigrations } from '../src/schema-state.js';
 import { API_KEY, AUTH, OTHER_KEY, makeApp, prepareDatabase, testConfig, waitFor, type TestApp } from './support.js';
 
 const svc = useEphemeralServices();
@@ -35,7 +36,11 @@ describe('health, readiness, metrics', () => {
     expect((await get('/healthz', {})).json()).toEqual({ status: 'ok' });
     const ready = await get('/readyz', {});
     expect(ready.statusCode).toBe(200);
-    expect(ready.json()).toEqual({ status: 'ready', checks: { postgres: 'up', redis: 'up' } });
+    expect(ready.json()).toEqual({
+      status: 'ready',
+      checks: { postgres: 'up', redis: 'up', schema: 'current' },
+      schema: { at: knownMigrations().at(-1), expected: knownMigrations().at(-1), missing: [], newer: [] },
+    });
   });
 
   it('metrics expose request, graph query and pool metrics by route template', async () => {

@@ -53,7 +53,7 @@ describe('outages', () => {
     await waitFor('degraded readiness', async () => (await readyz()).body.status === 'degraded');
     const r = await readyz();
     expect(r.status).toBe(200);
-    expect(r.body.checks).toEqual({ postgres: 'up', redis: 'down' });
+    expect(r.body.checks).toEqual({ postgres: 'up', redis: 'down', schema: 'current' });
     expect(r.body.reasons?.[0]).toMatch(/^redis: /);
     for (let i = 0; i < 5; i++) {
       const res = await api('/tools/github-create-issue');
@@ -77,7 +77,7 @@ describe('outages', () => {
     pgProxy.cut();
     await waitFor('unready', async () => (await readyz()).status === 503);
     const r = await readyz();
-    expect(r.body).toMatchObject({ status: 'unavailable', checks: { postgres: 'down', redis: 'up' } });
+    expect(r.body).toMatchObject({ status: 'unavailable', checks: { postgres: 'down', redis: 'up', schema: 'unknown' } });
     expect(r.body.reasons?.[0]).toMatch(/^postgres: /);
     for (let i = 0; i < 5; i++) {
       const res = await freshSearch();

@@ -37,8 +37,9 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
   }
 }
 
-export async function makeApp(config: AppConfig, opts: { random?: () => number } = {}): Promise<TestApp> {
-  const pool = createPool(config);
+export async function makeApp(config: AppConfig, opts: { random?: () => number; wrapPool?: (pool: pg.Pool) => pg.Pool } = {}): Promise<TestApp> {
+  const realPool = createPool(config);
+  const pool = opts.wrapPool ? opts.wrapPool(realPool) : realPool;
   const redis = createRedis(config);
   await waitFor('redis', () => redis.status === 'ready');
   const built = await buildApp(config, { pool, redis, logger: pino({ level: 'silent' }), ...(opts.random ? { random: opts.random } : {}) });
@@ -49,7 +50,7 @@ export async function makeApp(config: AppConfig, opts: { random?: () => number }
     redis,
     close: async () => {
       await built.app.close();
-      await pool.end();
+      await realPool.end();
       redis.disconnect();
     },
   };

@@ -1,10 +1,11 @@
-/** /api/v1: tools, prompts, graph neighbourhood and plan. Reads go through the cache; writes clear it. */
+/** /api/v1: tools, prompts, graph neighbourhood and plan. Reads go through the cache; every write commits a new cache generation. */
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type pg from 'pg';
 import type { CacheLike } from '../cache.js';
 import { cacheKey } from '../cache.js';
 import type { Metrics } from '../metrics.js';
-import { badRequest } from '../errors.js';
+import { badRequest, HttpError } from '../errors.js';
+import type { CacheGeneration } from '../generation.js';
 import * as repo from '../repo.js';
 import { buildPath, goalTerms } from '../plan.js';
 import * as s from '../schemas.js';
@@ -13,11 +14,12 @@ interface Opts {
   pool: pg.Pool;
   cache: CacheLike;
   metrics: Metrics;
+  generation: Pick<CacheGeneration, 'observe' | 'poll'>;
 }
 
 const MAX_GRAPH_NODES = 200;
 
-export const apiRoutes: FastifyPluginAsync<Opts> = async (app, { pool, cache, metrics }) => {
+export const apiRoutes: FastifyPluginAsync<Opts> = async (app, { pool, cache, metrics, generation }) => {
   const time = metrics.time;
 
   /** Sends a cached (or freshly computed) JSON body, saying which in `x-cache`. */
@@ -26,8 +28,20 @@ export const apiRoutes: FastifyPluginAsync<Opts> = async (app, { pool, cache, me
     metrics.cacheRequests.inc({ outcome });
     return reply.header('x-cache', outcome).type('application/json; charset=utf-8').send(body);
   };
-  const afterWrite = async () => {
-    await cache.invalidateAll();
+  /**
+   * Runs a write and adopts the cache generation it committed, so this instance's next read already
+   * misses the old entries (other instances learn it from Postgres within a second). When the outcome is
+   * unknown (the connection died during COMMIT), the generation is read again rather than guessed.
+   */
+  const write = async <T>(run: () => Promise<repo.Committed<T>>): Promise<T> => {
+    try {
+      const { value, generation: token } = await run();
+      generation.observe(token);
+      return value;
+    } catch (err) {
+      if (!(err instanceof HttpError && err.statusCode < 500)) void generation.poll();
+      throw err;
+    }
   };
 
   app.get<{ Querystring: repo.SearchParams }>('/tools', { schema: { querystring: s.searchQuery } }, async (req, reply) => {
@@ -42,8 +56,7 @@ export const apiRoutes: FastifyPluginAsync<Opts> = async (app, { pool, cache, me
   );
 
   app.post<{ Body: repo.ToolInput }>('/tools', { schema: { body: s.createToolBody } }, async (req, reply) => {
-    const tool = await repo.createTool(pool, req.body);
-    await afterWrite();
+    const tool = await write(() => repo.createTool(pool, req.body));
     return reply.status(201).header('location', `/api/v1/tools/${tool.id}`).send(tool);
   });
 
@@ -51,15 +64,13 @@ export const apiRoutes: FastifyPluginAsync<Opts> = async (app, { pool, cache, me
     '/tools/:id',
     { schema: { params: s.idParams, body: s.patchToolBody } },
     async (req) => {
-      const tool = await repo.updateTool(pool, req.params.id, req.body);
-      await afterWrite();
+      const tool = await write(() => repo.updateTool(pool, req.params.id, req.body));
       return tool;
     },
   );
 
   app.delete<{ Params: { id: string } }>('/tools/:id', { schema: { params: s.idParams } }, async (req, reply) => {
-    await repo.deleteTool(pool, req.params.id);
-    await afterWrite();
+    await write(() => repo.deleteTool(pool, req.params.id));
     return reply.status(204).send();
   });
 
@@ -77,8 +88,7 @@ export const apiRoutes: FastifyPluginAsync<Opts> = async (app, { pool, cache, me
   app.get<{ Params: { id: string } }>('/prompts/:id', { schema: { params: s.promptIdParams } }, async (req) => repo.getPrompt(pool, req.params.id));
 
   app.post<{ Body: { toolId: string; title: string; template: string } }>('/prompts', { schema: { body: s.createPromptBody } }, async (req, reply) => {
-    const prompt = await repo.createPrompt(pool, req.body);
-    await afterWrite();
+    const prompt = await write(() => repo.createPrompt(pool, req.body));
     return reply.status(201).header('location', `/api/v1/prompts/${prompt.id}`).send(prompt);
   });
 
@@ -86,15 +96,13 @@ export const apiRoutes: FastifyPluginAsync<Opts> = async (app, { pool, cache, me
     '/prompts/:id',
     { schema: { params: s.promptIdParams, body: s.patchPromptBody } },
     async (req) => {
-      const prompt = await repo.updatePrompt(pool, req.params.id, req.body);
-      await afterWrite();
+      const prompt = await write(() => repo.updatePrompt(pool, req.params.id, req.body));
       return prompt;
     },
   );
 
   app.delete<{ Params: { id: string } }>('/prompts/:id', { schema: { params: s.promptIdParams } }, async (req, reply) => {
-    await repo.deletePrompt(pool, req.params.id);
-    await afterWrite();
+    await write(() => repo.deletePrompt(pool, req.params.id));
     return reply.status(204).send();
   });
 

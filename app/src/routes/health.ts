@@ -1,8 +1,19 @@
 /** Liveness, readiness and metrics: no auth, no rate limit (probes and scrapers call them). */
 import type { FastifyPluginAsync } from 'fastify';
-import type { AppDeps, AppState } from '../app.js';
+import type { Redis } from 'ioredis';
+import type { AppState } from '../app-state.js';
 import type { Metrics } from '../metrics.js';
 import type { FaultState } from '../faults.js';
+import type { SchemaWatch } from '../schema-watch.js';
+import { schemaReasons, type SchemaReport } from '../schema-state.js';
+
+interface Opts {
+  redis: Redis;
+  state: AppState;
+  metrics: Metrics;
+  faults: FaultState;
+  schema: SchemaWatch;
+}
 
 const PROBE_TIMEOUT_MS = 1_000;
 
@@ -23,10 +34,9 @@ async function probe(fn: () => Promise<unknown>, timeoutMs = PROBE_TIMEOUT_MS): 
   }
 }
 
-export const healthRoutes: FastifyPluginAsync<{ deps: AppDeps; state: AppState; metrics: Metrics; faults: FaultState }> = async (
-  app,
-  { deps, state, metrics, faults },
-) => {
+const schemaBody = (r: SchemaReport) => ({ at: r.at, expected: r.expected, missing: r.missing, newer: r.newer });
+
+export const healthRoutes: FastifyPluginAsync<Opts> = async (app, { redis, state, metrics, faults, schema }) => {
   app.get('/healthz', async (_req, reply) => {
     if (faults.failHealth) return reply.status(503).send({ status: 'failing', reason: 'injected fault' });
     return { status: 'ok' };
@@ -36,16 +46,23 @@ export const healthRoutes: FastifyPluginAsync<{ deps: AppDeps; state: AppState; 
     if (state.shuttingDown) {
       return reply.status(503).send({ status: 'unavailable', checks: {}, reasons: ['shutting down'] });
     }
+    // Reading the schema is the Postgres probe too: it answers only if Postgres does.
+    let report: SchemaReport | undefined;
     const [pgErr, redisErr] = await Promise.all([
-      probe(() => deps.pool.query('SELECT 1')),
-      deps.redis.status === 'ready' ? probe(() => deps.redis.ping(), 500) : Promise.resolve(`not connected (${deps.redis.status})`),
+      probe(async () => {
+        report = await schema.check();
+      }),
+      redis.status === 'ready' ? probe(() => redis.ping(), 500) : Promise.resolve(`not connected (${redis.status})`),
     ]);
-    const checks = { postgres: pgErr ? 'down' : 'up', redis: redisErr ? 'down' : 'up' };
-    const reasons = [...(pgErr ? [`postgres: ${pgErr}`] : []), ...(redisErr ? [`redis: ${redisErr}`] : [])];
-    // Without Postgres nothing works: not ready. Without Redis we serve uncached with per-process limits.
-    if (pgErr) return reply.status(503).send({ status: 'unavailable', checks, reasons });
-    if (redisErr) return { status: 'degraded', checks, reasons };
-    return { status: 'ready', checks };
+    const schemaOk = !pgErr && report?.ok === true;
+    const checks = { postgres: pgErr ? 'down' : 'up', redis: redisErr ? 'down' : 'up', schema: pgErr ? 'unknown' : schemaOk ? 'current' : 'behind' };
+    const reasons = [...(pgErr ? [`postgres: ${pgErr}`] : []), ...(report && !pgErr ? schemaReasons(report) : []), ...(redisErr ? [`redis: ${redisErr}`] : [])];
+    const extra = report && !pgErr ? { schema: schemaBody(report) } : {};
+    // Without Postgres, or with a schema this code cannot use, nothing works: not ready. Without Redis we
+    // serve uncached with per-process limits.
+    if (!schemaOk) return reply.status(503).send({ status: 'unavailable', checks, reasons, ...extra });
+    if (redisErr) return { status: 'degraded', checks, reasons, ...extra };
+    return { status: 'ready', checks, ...extra };
   });
 
   app.get('/metrics', async (_req, reply) => {
