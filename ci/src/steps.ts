@@ -40,9 +40,36 @@ export interface StepDefinition {
   readonly timeoutSeconds: number;
   /** Part of `kgraph-ci run all`, the pipeline's main job. Delivery steps never are. */
   readonly inAll: boolean;
+  /** Whether the host runner may replay this step's result, and from what (see ci/src/runner/cache). */
+  readonly cache: StepCache;
 }
 
+/**
+ * `inputs`: the step's result is a function of these, so the host runner replays it when they hash the
+ * same. The key also always covers the Node version on PATH, the platform, the step's own definition
+ * and the keys of the steps it depends on. `never`: its result depends on the world, with the reason.
+ */
+export type StepCache =
+  | {
+      readonly mode: 'inputs';
+      /**
+       * Globs over the files git tracks or would track (untracked, not ignored), in order, last match wins;
+       * `!glob` excludes. Content, the executable bit and symlink targets count; mtimes and paths outside do not.
+       */
+      readonly files: readonly string[];
+      /** Environment variables the step reads; their values are hashed into the key, never stored. */
+      readonly env: readonly string[];
+      /** Files and directories the step writes (relative to the repository), restored exactly on a hit. */
+      readonly outputs: readonly string[];
+    }
+  | { readonly mode: 'never'; readonly reason: string };
+
 const NPM_CACHE = '~/.npm';
+/** What npm installs from: every step's result depends on the installed packages. */
+const DEPENDENCIES = ['package.json', '*/package.json', 'package-lock.json'];
+const SOURCES = '**/*.{ts,mts,cts,js,mjs,cjs}';
+/** The test suites read the whole tree (README, k8s/, workflows, the Dagger module, fixtures); benchmarks and notes aside. */
+const TEST_TREE = ['**', '!bench/**', '!**/*.md', 'README.md'];
 const ciCli = (...args: string[]): string[] => ['npx', '--no-install', 'kgraph-ci', ...args];
 
 const table: readonly StepDefinition[] = [
@@ -59,6 +86,7 @@ const table: readonly StepDefinition[] = [
     cachePaths: [NPM_CACHE, 'node_modules/.cache/eslint'],
     timeoutSeconds: 300,
     inAll: true,
+    cache: { mode: 'inputs', files: [SOURCES, '**/tsconfig*.json', ...DEPENDENCIES], env: [], outputs: [] },
   },
   {
     name: 'typecheck',
@@ -73,6 +101,7 @@ const table: readonly StepDefinition[] = [
     cachePaths: [NPM_CACHE],
     timeoutSeconds: 300,
     inAll: true,
+    cache: { mode: 'inputs', files: [SOURCES, '**/*.json'], env: [], outputs: [] },
   },
   {
     name: 'test',
@@ -87,6 +116,7 @@ const table: readonly StepDefinition[] = [
     cachePaths: [NPM_CACHE],
     timeoutSeconds: 600,
     inAll: true,
+    cache: { mode: 'inputs', files: TEST_TREE, env: ['TZ', 'CI'], outputs: [] },
   },
   {
     name: 'integrationTest',
@@ -101,6 +131,7 @@ const table: readonly StepDefinition[] = [
     cachePaths: [NPM_CACHE],
     timeoutSeconds: 900,
     inAll: true,
+    cache: { mode: 'inputs', files: TEST_TREE, env: ['TZ', 'CI', 'DATABASE_URL', 'REDIS_URL'], outputs: [] },
   },
   {
     name: 'build',
@@ -115,6 +146,7 @@ const table: readonly StepDefinition[] = [
     cachePaths: [NPM_CACHE],
     timeoutSeconds: 600,
     inAll: true,
+    cache: { mode: 'inputs', files: ['app/src/**', 'app/tsconfig*.json', 'tsconfig.base.json', ...DEPENDENCIES], env: [], outputs: ['app/dist'] },
   },
   {
     name: 'scan',
@@ -129,6 +161,7 @@ const table: readonly StepDefinition[] = [
     cachePaths: [NPM_CACHE],
     timeoutSeconds: 600,
     inAll: true,
+    cache: { mode: 'never', reason: 'its dependency audit asks the npm advisory service, whose answer changes without the tree changing' },
   },
   {
     name: 'latencyGate',
@@ -143,6 +176,7 @@ const table: readonly StepDefinition[] = [
     cachePaths: [NPM_CACHE],
     timeoutSeconds: 900,
     inAll: true,
+    cache: { mode: 'never', reason: "it measures the service's latency on this machine now, which no input hash captures" },
   },
   {
     name: 'deploy',
@@ -157,6 +191,7 @@ const table: readonly StepDefinition[] = [
     cachePaths: [],
     timeoutSeconds: 1800,
     inAll: false,
+    cache: { mode: 'never', reason: 'it changes a cluster' },
   },
   {
     name: 'rollback',
@@ -171,6 +206,7 @@ const table: readonly StepDefinition[] = [
     cachePaths: [],
     timeoutSeconds: 900,
     inAll: false,
+    cache: { mode: 'never', reason: 'it changes a cluster' },
   },
   {
     name: 'release',
@@ -185,6 +221,7 @@ const table: readonly StepDefinition[] = [
     cachePaths: [],
     timeoutSeconds: 300,
     inAll: false,
+    cache: { mode: 'never', reason: 'it changes GitHub releases' },
   },
 ];
 

@@ -47,7 +47,19 @@ export const STEPS = {
       "node_modules/.cache/eslint"
     ],
     "timeoutSeconds": 300,
-    "inAll": true
+    "inAll": true,
+    "cache": {
+      "mode": "inputs",
+      "files": [
+        "**/*.{ts,mts,cts,js,mjs,cjs}",
+        "**/tsconfig*.json",
+        "package.json",
+        "*/package.json",
+        "package-lock.json"
+      ],
+      "env": [],
+      "outputs": []
+    }
   },
   "typecheck": {
     "name": "typecheck",
@@ -69,7 +81,16 @@ export const STEPS = {
       "~/.npm"
     ],
     "timeoutSeconds": 300,
-    "inAll": true
+    "inAll": true,
+    "cache": {
+      "mode": "inputs",
+      "files": [
+        "**/*.{ts,mts,cts,js,mjs,cjs}",
+        "**/*.json"
+      ],
+      "env": [],
+      "outputs": []
+    }
   },
   "test": {
     "name": "test",
@@ -96,7 +117,21 @@ export const STEPS = {
       "~/.npm"
     ],
     "timeoutSeconds": 600,
-    "inAll": true
+    "inAll": true,
+    "cache": {
+      "mode": "inputs",
+      "files": [
+        "**",
+        "!bench/**",
+        "!**/*.md",
+        "README.md"
+      ],
+      "env": [
+        "TZ",
+        "CI"
+      ],
+      "outputs": []
+    }
   },
   "integrationTest": {
     "name": "integrationTest",
@@ -126,7 +161,23 @@ export const STEPS = {
       "~/.npm"
     ],
     "timeoutSeconds": 900,
-    "inAll": true
+    "inAll": true,
+    "cache": {
+      "mode": "inputs",
+      "files": [
+        "**",
+        "!bench/**",
+        "!**/*.md",
+        "README.md"
+      ],
+      "env": [
+        "TZ",
+        "CI",
+        "DATABASE_URL",
+        "REDIS_URL"
+      ],
+      "outputs": []
+    }
   },
   "build": {
     "name": "build",
@@ -152,7 +203,22 @@ export const STEPS = {
       "~/.npm"
     ],
     "timeoutSeconds": 600,
-    "inAll": true
+    "inAll": true,
+    "cache": {
+      "mode": "inputs",
+      "files": [
+        "app/src/**",
+        "app/tsconfig*.json",
+        "tsconfig.base.json",
+        "package.json",
+        "*/package.json",
+        "package-lock.json"
+      ],
+      "env": [],
+      "outputs": [
+        "app/dist"
+      ]
+    }
   },
   "scan": {
     "name": "scan",
@@ -177,7 +243,11 @@ export const STEPS = {
       "~/.npm"
     ],
     "timeoutSeconds": 600,
-    "inAll": true
+    "inAll": true,
+    "cache": {
+      "mode": "never",
+      "reason": "its dependency audit asks the npm advisory service, whose answer changes without the tree changing"
+    }
   },
   "latencyGate": {
     "name": "latencyGate",
@@ -213,7 +283,11 @@ export const STEPS = {
       "~/.npm"
     ],
     "timeoutSeconds": 900,
-    "inAll": true
+    "inAll": true,
+    "cache": {
+      "mode": "never",
+      "reason": "it measures the service's latency on this machine now, which no input hash captures"
+    }
   },
   "deploy": {
     "name": "deploy",
@@ -241,7 +315,11 @@ export const STEPS = {
     "dependsOn": [],
     "cachePaths": [],
     "timeoutSeconds": 1800,
-    "inAll": false
+    "inAll": false,
+    "cache": {
+      "mode": "never",
+      "reason": "it changes a cluster"
+    }
   },
   "rollback": {
     "name": "rollback",
@@ -266,7 +344,11 @@ export const STEPS = {
     "dependsOn": [],
     "cachePaths": [],
     "timeoutSeconds": 900,
-    "inAll": false
+    "inAll": false,
+    "cache": {
+      "mode": "never",
+      "reason": "it changes a cluster"
+    }
   },
   "release": {
     "name": "release",
@@ -291,7 +373,11 @@ export const STEPS = {
     "dependsOn": [],
     "cachePaths": [],
     "timeoutSeconds": 300,
-    "inAll": false
+    "inAll": false,
+    "cache": {
+      "mode": "never",
+      "reason": "it changes GitHub releases"
+    }
   }
 } as const;
 

@@ -38,3 +38,47 @@ export async function headCommit(repoDir: string): Promise<string | undefined> {
   const r = await git(repoDir, ['rev-parse', 'HEAD']);
   return r.ok && r.stdout ? r.stdout : undefined;
 }
+
+/** NUL-separated output of a git command, unmodified (paths may hold spaces or newlines). */
+async function gitPaths(repoDir: string, args: string[]): Promise<string[] | undefined> {
+  try {
+    const { stdout } = await run('git', args, { cwd: repoDir, maxBuffer: 256 << 20 });
+    return stdout.split('\0').filter((p) => p !== '');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The files git tracks or would track (untracked and not ignored), relative to the repository root,
+ * sorted; undefined outside a work tree. Deleted tracked files still appear: callers stat them.
+ */
+export async function listWorkTreeFiles(repoDir: string): Promise<{ root: string; files: string[] } | undefined> {
+  const top = await git(repoDir, ['rev-parse', '--show-toplevel']);
+  if (!top.ok || !top.stdout) return undefined;
+  const files = await gitPaths(repoDir, ['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--full-name', ':/']);
+  return files && { root: top.stdout, files: [...new Set(files)].sort() };
+}
+
+/** The commit a ref names, or undefined when it names none. The ref is passed as data, never to a shell. */
+export async function resolveCommit(repoDir: string, ref: string): Promise<string | undefined> {
+  if (ref.startsWith('-')) return undefined;
+  const r = await git(repoDir, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`]);
+  return r.ok && r.stdout ? r.stdout : undefined;
+}
+
+export async function mergeBase(repoDir: string, a: string, b: string): Promise<string | undefined> {
+  const r = await git(repoDir, ['merge-base', a, b]);
+  return r.ok && r.stdout ? r.stdout : undefined;
+}
+
+/**
+ * Paths that differ between a commit and the work tree: committed, staged and unstaged changes (a rename
+ * counts as both names, a mode change counts), plus untracked files that are not ignored.
+ */
+export async function changedFilesSince(repoDir: string, commit: string): Promise<string[] | undefined> {
+  const diff = await gitPaths(repoDir, ['diff', '-z', '--name-only', '--no-renames', commit, '--', ':/']);
+  const untracked = await gitPaths(repoDir, ['ls-files', '-z', '--others', '--exclude-standard', '--full-name', ':/']);
+  if (!diff || !untracked) return undefined;
+  return [...new Set([...diff, ...untracked])].sort();
+}

@@ -2,7 +2,7 @@
  * Pure graph work over a step table: validation, selection of what to run, and topological order.
  * The runner takes any table of this shape, so tests drive it with small fixture pipelines.
  */
-import type { ServiceName } from '../steps.js';
+import type { ServiceName, StepCache } from '../steps.js';
 
 /** What the runner needs of a step; every StepDefinition is one. */
 export interface RunnableStep {
@@ -16,6 +16,8 @@ export interface RunnableStep {
   readonly dependsOn: readonly string[];
   readonly timeoutSeconds: number;
   readonly inAll: boolean;
+  /** What the host runner may replay the step from; without it the step always runs. */
+  readonly cache?: StepCache;
 }
 
 const KEBAB_RE = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
@@ -41,10 +43,28 @@ export function validateTable(steps: readonly RunnableStep[]): string[] {
     }
     const used = new Set(s.commands.flat().flatMap((a) => [...a.matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]!)));
     for (const p of used) if (!s.params.includes(p)) problems.push(`step ${s.name}: uses \${${p}} but does not declare it in params`);
+    problems.push(...cacheProblems(s));
   }
   const cycle = findCycle(steps);
   if (cycle) problems.push(`dependency cycle: ${cycle.join(' → ')}`);
   return problems;
+}
+
+/** An output outside the repository could not be restored safely; a never-cached step must say why. */
+function cacheProblems(s: RunnableStep): string[] {
+  if (s.cache === undefined) return [];
+  if (s.cache.mode === 'never') return s.cache.reason.trim() === '' ? [`step ${s.name}: says it is never cached but not why`] : [];
+  const problems: string[] = [];
+  if (s.cache.files.length === 0) problems.push(`step ${s.name}: is cached but declares no input files`);
+  for (const o of s.cache.outputs) {
+    if (!isInsidePath(o)) problems.push(`step ${s.name}: output "${o}" must be a relative path inside the repository`);
+  }
+  return problems;
+}
+
+/** A relative, normalised path that stays inside the directory it is relative to. */
+export function isInsidePath(p: string): boolean {
+  return p !== '' && !p.startsWith('/') && !p.includes('\\') && p.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
 }
 
 /** A dependency cycle as a path that starts and ends at the same step, or undefined. */

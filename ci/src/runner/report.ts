@@ -2,7 +2,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { table, xyChart } from '../report/markdown.js';
-import type { RunReport } from './run.js';
+import type { RunReport, StepResult } from './types.js';
 
 export const DEFAULT_RUN_REPORT = '.reports/run.json';
 
@@ -13,10 +13,19 @@ export function formatDuration(ms: number): string {
   return `${m}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s`;
 }
 
+/** The detail column: why it did not pass, what a cached step saved, what the cache could not do. */
+function detailOf(s: StepResult): string {
+  const parts = [s.reason, s.savedMs !== undefined ? `saved ${formatDuration(s.savedMs)}` : undefined, s.cacheNote];
+  return parts.filter((p) => p !== undefined && p !== '').join('; ');
+}
+
+const savedTotal = (report: RunReport): string =>
+  report.cache?.enabled && report.cache.hits > 0 ? `${report.cache.hits} cached, saved ${formatDuration(report.cache.savedMs)}` : '';
+
 /** A plain aligned table: step, result, duration (and the reason when it did not pass). */
 export function formatRunTable(report: RunReport): string {
-  const rows = report.steps.map((s) => [s.name, s.status, formatDuration(s.durationMs), s.reason ?? '']);
-  rows.push(['total', report.ok ? 'passed' : report.interrupted ? 'interrupted' : 'failed', formatDuration(report.durationMs), '']);
+  const rows = report.steps.map((s) => [s.name, s.status, formatDuration(s.durationMs), detailOf(s)]);
+  rows.push(['total', report.ok ? 'passed' : report.interrupted ? 'interrupted' : 'failed', formatDuration(report.durationMs), savedTotal(report)]);
   const head = ['step', 'result', 'duration', ''];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
@@ -24,22 +33,28 @@ export function formatRunTable(report: RunReport): string {
 }
 
 export function runSummaryMarkdown(report: RunReport): string {
-  const icon = (s: string) => (s === 'passed' ? '✅' : s === 'skipped' ? '⏭️' : '❌');
+  const icon = (s: string) => (s === 'passed' ? '✅' : s === 'cached' ? '♻️' : s === 'skipped' ? '⏭️' : '❌');
   const parts = [
     `### kgraph-ci run: ${report.ok ? 'passed' : 'failed'}${report.interrupted ? ` (interrupted: ${report.interrupted})` : ''}`,
     '',
     table(
       ['step', 'result', 'duration', 'detail'],
-      report.steps.map((s) => [s.name, `${icon(s.status)} ${s.status}`, formatDuration(s.durationMs), s.reason ?? '']),
+      report.steps.map((s) => [s.name, `${icon(s.status)} ${s.status}`, formatDuration(s.durationMs), detailOf(s)]),
     ),
     '',
-    `Total ${formatDuration(report.durationMs)}, concurrency ${report.concurrency}, services ${report.servicesMode}, run ${report.runId}.`,
+    `Total ${formatDuration(report.durationMs)}, concurrency ${report.concurrency}, services ${report.servicesMode}, run ${report.runId}.${cacheLine(report)}`,
   ];
   const timed = report.steps.filter((s) => s.durationMs > 0);
   if (timed.length > 0) {
     parts.push('', xyChart({ title: 'Step duration', xLabels: timed.map((s) => s.name), yLabel: 'seconds', series: [{ kind: 'bar', values: timed.map((s) => s.durationMs / 1000) }] }));
   }
   return parts.join('\n');
+}
+
+function cacheLine(report: RunReport): string {
+  if (!report.cache) return '';
+  if (!report.cache.enabled) return ` Cache off: ${report.cache.reason}.`;
+  return report.cache.hits > 0 ? ` Cache: ${report.cache.hits} step(s) replayed, ${formatDuration(report.cache.savedMs)} saved.` : ' Cache: no hits.';
 }
 
 export async function writeJsonReport(path: string, report: unknown): Promise<void> {

@@ -4,12 +4,16 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { EnvironmentDefinition } from '../../environments.js';
 import { FailedError, UsageError } from '../../errors.js';
+import { isSuccess } from '../../outcome.js';
 import { headCommit } from '../../policy/git.js';
 import { appendJobSummary } from '../../report/summary.js';
 import { STEPS } from '../../steps.js';
 import { expectedDurations, SelectionError, selectSteps, validateTable } from '../../runner/graph.js';
 import { DEFAULT_RUN_REPORT, runSummaryMarkdown, writeJsonReport } from '../../runner/report.js';
-import { runPipeline } from '../../runner/run.js';
+import { describeAffected, planAffected } from '../../runner/affected.js';
+import { openCacheSession } from '../../runner/cache/session.js';
+import { DEFAULT_CACHE_DIR, DEFAULT_CACHE_MAX_BYTES } from '../../runner/cache/store.js';
+import { runPipeline, type RunOptions } from '../../runner/run.js';
 import { ephemeralProvider, externalProvider, servicesModeFromEnv } from '../../runner/services.js';
 import { writeLine, type CliIo } from '../io.js';
 import { envOption } from '../options.js';
@@ -24,6 +28,11 @@ export interface RunCommandOptions {
   deps: boolean;
   services: boolean;
   sweep?: string;
+  cache: boolean;
+  cacheDir: string;
+  cacheMaxMb?: string;
+  affected?: boolean;
+  base?: string;
 }
 
 export function parseParams(pairs: readonly string[]): Record<string, string> {
@@ -47,6 +56,13 @@ export function parseConcurrency(value: string | undefined, sequential: boolean 
   return n;
 }
 
+export function parseCacheMaxBytes(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_CACHE_MAX_BYTES;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 1_000_000) throw new UsageError(`--cache-max-mb must be a number of MiB from 1 to 1000000, got "${value}"`);
+  return Math.round(n * 1024 * 1024);
+}
+
 export function register(program: Command, io: CliIo): void {
   program
     .command('run')
@@ -62,6 +78,11 @@ export function register(program: Command, io: CliIo): void {
     .addOption(
       new Option('--no-services', 'use DATABASE_URL / REDIS_URL as given instead of creating ephemeral ones (containers); also KGRAPH_SERVICES=external'),
     )
+    .option('--no-cache', 'run every step, neither replaying nor storing results')
+    .option('--cache-dir <dir>', 'where step results are kept (bounded, least recently used go first)', DEFAULT_CACHE_DIR)
+    .option('--cache-max-mb <n>', `size bound of the cache directory in MiB (default ${DEFAULT_CACHE_MAX_BYTES / 1024 / 1024})`)
+    .option('--affected', 'only the steps whose inputs changed since --base, plus what depends on them')
+    .option('--base <ref>', 'with --affected: the commit to compare with (default: the merge base of HEAD and develop)')
     .option('--sweep <runId>', 'remove the databases and Redis keys a run left behind (after --keep or a crash), then exit')
     .action(async (names: string[], opts: RunCommandOptions) => {
       const env = io.env;
@@ -90,6 +111,24 @@ export function register(program: Command, io: CliIo): void {
       }
       const params = { env: opts.env.name, ...parseParams(opts.param) };
       const concurrency = parseConcurrency(opts.concurrency, opts.sequential);
+      const maxBytes = parseCacheMaxBytes(opts.cacheMaxMb);
+      if (opts.base !== undefined && !opts.affected) throw new UsageError('--base only makes sense with --affected');
+      if (opts.affected) {
+        const selected = steps;
+        const plan = await planAffected(io.cwd, Object.values(STEPS), selected, opts.base);
+        for (const line of describeAffected(plan, selected)) writeLine(io.stdout, line);
+        steps = plan.steps;
+        if (steps.length === 0) {
+          writeLine(io.stdout, 'kgraph-ci run: nothing affected, nothing to run');
+          return;
+        }
+      }
+      const cache: RunOptions['cache'] = await (async () => {
+        if (!opts.cache) return { off: '--no-cache' };
+        const opened = await openCacheSession({ table: Object.values(STEPS), cwd: io.cwd, env, params, dir: resolve(io.cwd, opts.cacheDir), maxBytes });
+        return opened.ok ? { session: opened.session } : { off: opened.reason };
+      })();
+      if ('off' in cache && opts.cache) writeLine(io.stdout, `kgraph-ci run: cache off: ${cache.off}`);
       const commit = await headCommit(io.cwd);
       const jsonPath = resolve(io.cwd, opts.json);
       // The previous report's durations let the longest chains start first.
@@ -106,6 +145,7 @@ export function register(program: Command, io: CliIo): void {
         keep: opts.keep ?? false,
         handleSignals: true,
         expectedMs: expectedDurations(previous),
+        cache,
         ...(commit ? { commit } : {}),
       });
       await writeJsonReport(jsonPath, report);
@@ -113,7 +153,7 @@ export function register(program: Command, io: CliIo): void {
       if (await appendJobSummary(runSummaryMarkdown(report), env)) writeLine(io.stdout, 'job summary written');
       if (report.interrupted) throw new FailedError(`interrupted by ${report.interrupted}; services removed${opts.keep ? ' (except --keep)' : ''}`);
       if (!report.ok) {
-        const bad = report.steps.filter((s) => s.status !== 'passed').map((s) => `${s.name} ${s.status}`);
+        const bad = report.steps.filter((s) => !isSuccess(s.status)).map((s) => `${s.name} ${s.status}`);
         throw new FailedError(`pipeline failed: ${bad.join(', ')}`);
       }
     });

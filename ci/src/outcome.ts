@@ -1,0 +1,23 @@
+/**
+ * One outcome vocabulary for everything that runs and reports (runner steps today; the gate, the
+ * checklist and deploy records can map onto it). A leaf module: it imports nothing.
+ *
+ * - passed: it ran here and succeeded.
+ * - cached: it succeeded earlier on exactly the same inputs and its result was replayed (a success).
+ * - failed / timedOut: it ran and did not succeed.
+ * - skipped: it did not run because something it needs did not succeed (or the run was interrupted first).
+ * - cancelled: it was running when the run was interrupted.
+ * - inconclusive: it could not measure or decide; never a success (fail closed).
+ */
+export const OUTCOMES = ['passed', 'cached', 'failed', 'timedOut', 'skipped', 'cancelled', 'inconclusive'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** What the host runner reports per step. */
+export type StepOutcome = Exclude<Outcome, 'inconclusive'>;
+
+/** Outcomes that count as success for whatever depends on them (dependents, checklists, exit codes). */
+export const SUCCESS_OUTCOMES: readonly Outcome[] = ['passed', 'cached'];
+
+export function isSuccess(outcome: unknown): boolean {
+  return typeof outcome === 'string' && (SUCCESS_OUTCOMES as readonly string[]).includes(outcome);
+}

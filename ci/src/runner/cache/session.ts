@@ -1,0 +1,74 @@
+/**
+ * One run's view of the result cache: the keys of every step, decided from the tree before anything
+ * runs, and the lookups and stores the runner makes with them. A passed step is stored only when its
+ * key, recomputed from the tree after it ran, is still the same: inputs edited while it ran (by a
+ * person, or by the step itself) never get a result filed under keys they no longer have.
+ */
+import { arch, platform } from 'node:os';
+import type { RunnableStep } from '../graph.js';
+import { computeKeys, inputsOf, type KeyFacts, type StepKey } from './key.js';
+import { captureOutputs, openStore, restoreOutputs, type CachedLine, type CacheEntry, type ResultStore } from './store.js';
+import { installedPackages, nodeVersionOnPath, snapshotTree } from './tree.js';
+
+export interface CacheSession {
+  readonly dir: string;
+  keyOf(step: string): StepKey | undefined;
+  lookup(step: string): Promise<{ readonly hit: true; readonly entry: CacheEntry } | { readonly hit: false; readonly damaged?: string }>;
+  /** Writes the step's outputs back from a hit; returns how many files. */
+  restore(entry: CacheEntry): Promise<number>;
+  /** Stores a passed step; returns why it was not stored, or undefined when it was. */
+  save(step: RunnableStep, lines: readonly CachedLine[], durationMs: number): Promise<string | undefined>;
+}
+
+export interface CacheSessionOptions {
+  /** The whole step table (dependencies outside the selection still key their dependants). */
+  readonly table: readonly RunnableStep[];
+  readonly cwd: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly params: Readonly<Record<string, string>>;
+  /** Relative to cwd or absolute. */
+  readonly dir: string;
+  readonly maxBytes?: number;
+  /** Facts normally read from the machine, fixed by tests. */
+  readonly facts?: Partial<Pick<KeyFacts, 'nodeVersion' | 'platform' | 'arch' | 'installed'>>;
+}
+
+export type OpenedCache = { readonly ok: true; readonly session: CacheSession } | { readonly ok: false; readonly reason: string };
+
+export async function openCacheSession(opts: CacheSessionOptions): Promise<OpenedCache> {
+  const tree = await snapshotTree(opts.cwd, [opts.dir]);
+  if (!tree) return { ok: false, reason: 'not a git work tree, so inputs cannot be listed' };
+  const facts: KeyFacts = {
+    nodeVersion: opts.facts?.nodeVersion ?? (await nodeVersionOnPath(opts.cwd, opts.env)),
+    platform: opts.facts?.platform ?? platform(),
+    arch: opts.facts?.arch ?? arch(),
+    installed: opts.facts?.installed ?? (await installedPackages(opts.cwd)),
+    env: opts.env,
+    params: opts.params,
+  };
+  const keys = computeKeys(opts.table, tree, facts);
+  const store: ResultStore = openStore(opts.dir, opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {});
+  return {
+    ok: true,
+    session: {
+      dir: opts.dir,
+      keyOf: (step) => keys.get(step),
+      async lookup(step) {
+        const k = keys.get(step);
+        if (!k?.cacheable) return { hit: false };
+        return store.get(k.key);
+      },
+      restore: (entry) => restoreOutputs(opts.cwd, entry.outputs),
+      async save(step, lines, durationMs) {
+        const k = keys.get(step.name);
+        if (!k?.cacheable) return k ? k.reason : 'no key';
+        const now = await snapshotTree(opts.cwd, [opts.dir]);
+        const again = now && computeKeys(opts.table, now, facts).get(step.name);
+        if (!again?.cacheable || again.key !== k.key) return 'not stored: its inputs changed while it ran';
+        const outputs = await captureOutputs(opts.cwd, inputsOf(step)?.outputs ?? []);
+        await store.put({ key: k.key, step: step.name, createdAt: new Date().toISOString(), durationMs, lines, outputs });
+        return undefined;
+      },
+    },
+  };
+}
