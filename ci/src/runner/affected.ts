@@ -27,10 +27,17 @@ export async function resolveBase(cwd: string, ref: string | undefined): Promise
     if (!commit) throw new UsageError(`--affected: HEAD and ${develop} have no merge base; pass --base REF`);
     return { ref: `merge-base(HEAD, ${develop})`, commit };
   }
-  throw new UsageError('--affected: there is no develop or origin/develop branch to take the merge base with; pass --base REF');
+  throw new UsageError(
+    '--affected: there is no develop or origin/develop branch to take the merge base with; pass --base REF',
+  );
 }
 
-export async function planAffected<S extends RunnableStep>(cwd: string, table: readonly RunnableStep[], selected: readonly S[], baseRef: string | undefined): Promise<AffectedPlan<S>> {
+export async function planAffected<S extends RunnableStep>(
+  cwd: string,
+  table: readonly RunnableStep[],
+  selected: readonly S[],
+  baseRef: string | undefined,
+): Promise<AffectedPlan<S>> {
   const base = await resolveBase(cwd, baseRef);
   const changed = await changedFilesSince(cwd, base.commit);
   if (!changed) throw new UsageError(`--affected: git could not list the changes since ${base.commit.slice(0, 12)}`);
@@ -39,8 +46,14 @@ export async function planAffected<S extends RunnableStep>(cwd: string, table: r
 }
 
 /** One line per selected step: why it runs (changed inputs, an affected dependency, the world) or that it does not. */
-export function describeAffected(plan: AffectedPlan<RunnableStep>, selected: readonly RunnableStep[], maxPaths = 5): string[] {
-  const lines = [`affected since ${plan.base.ref} (${plan.base.commit.slice(0, 12)}): ${plan.changed.length} changed path(s)`];
+export function describeAffected(
+  plan: AffectedPlan<RunnableStep>,
+  selected: readonly RunnableStep[],
+  maxPaths = 5,
+): string[] {
+  const lines = [
+    `affected since ${plan.base.ref} (${plan.base.commit.slice(0, 12)}): ${plan.changed.length} changed path(s)`,
+  ];
   for (const s of selected) {
     const a = plan.why.get(s.name);
     if (!a) {
@@ -50,7 +63,9 @@ export function describeAffected(plan: AffectedPlan<RunnableStep>, selected: rea
     const parts: string[] = [];
     if (a.changed.length > 0) {
       const shown = a.changed.slice(0, maxPaths).join(', ');
-      parts.push(`inputs changed: ${shown}${a.changed.length > maxPaths ? ` and ${a.changed.length - maxPaths} more` : ''}`);
+      parts.push(
+        `inputs changed: ${shown}${a.changed.length > maxPaths ? ` and ${a.changed.length - maxPaths} more` : ''}`,
+      );
     }
     if (a.because.length > 0) parts.push(`depends on affected ${a.because.join(', ')}`);
     if (a.world !== undefined) parts.push(`always runs: ${a.world}`);

@@ -29,7 +29,11 @@ export interface ExecuteContext {
 export async function executeStep(step: RunnableStep, ctx: ExecuteContext): Promise<StepResult> {
   const started = Date.now();
   const deadline = started + step.timeoutSeconds * 1000;
-  const done = (r: Omit<StepResult, 'name' | 'durationMs'>): StepResult => ({ name: step.name, durationMs: Date.now() - started, ...r });
+  const done = (r: Omit<StepResult, 'name' | 'durationMs'>): StepResult => ({
+    name: step.name,
+    durationMs: Date.now() - started,
+    ...r,
+  });
   const interrupted = () => `interrupted (${String(ctx.signal.reason)})`;
   let lease: ServiceLease | undefined;
   try {
@@ -42,7 +46,13 @@ export async function executeStep(step: RunnableStep, ctx: ExecuteContext): Prom
       }
       for (const d of lease.describe) ctx.say(`service ${d}`);
     }
-    const env: NodeJS.ProcessEnv = { ...ctx.env, ...step.env, ...lease?.env, KGRAPH_RUN_ID: ctx.runId, KGRAPH_TEST_RUN_ID: ctx.stepRunId };
+    const env: NodeJS.ProcessEnv = {
+      ...ctx.env,
+      ...step.env,
+      ...lease?.env,
+      KGRAPH_RUN_ID: ctx.runId,
+      KGRAPH_TEST_RUN_ID: ctx.stepRunId,
+    };
     for (const argv of ctx.commands) {
       if (ctx.signal.aborted) return done({ status: 'cancelled', reason: interrupted() });
       ctx.say(`$ ${formatArgv(argv)}`);
@@ -54,7 +64,8 @@ export async function executeStep(step: RunnableStep, ctx: ExecuteContext): Prom
         onLine: ctx.onOutput,
         ...(ctx.killGraceMs !== undefined ? { killGraceMs: ctx.killGraceMs } : {}),
       });
-      if (res.timedOut) return done({ status: 'timedOut', exitCode: res.exitCode, reason: `timed out after ${step.timeoutSeconds}s` });
+      if (res.timedOut)
+        return done({ status: 'timedOut', exitCode: res.exitCode, reason: `timed out after ${step.timeoutSeconds}s` });
       if (res.aborted) return done({ status: 'cancelled', exitCode: res.exitCode, reason: interrupted() });
       if (res.spawnError) return done({ status: 'failed', reason: `could not start ${argv[0]}: ${res.spawnError}` });
       if (res.exitCode !== 0) {
@@ -68,7 +79,9 @@ export async function executeStep(step: RunnableStep, ctx: ExecuteContext): Prom
       if (ctx.keep) ctx.onLease(lease, 'kept');
       else {
         ctx.onLease(lease, 'released');
-        await lease.dispose().catch((e: unknown) => ctx.say(`warning: removing services failed: ${(e as Error).message}`));
+        await lease
+          .dispose()
+          .catch((e: unknown) => ctx.say(`warning: removing services failed: ${(e as Error).message}`));
       }
     }
   }

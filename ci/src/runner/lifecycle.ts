@@ -32,7 +32,9 @@ export function startLifecycle(opts: LifecycleOptions): Lifecycle {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) {
       const handler = () => {
         if (controller.signal.aborted) {
-          opts.say(`kgraph-ci: second ${sig}: exiting now; remove leftovers with \`kgraph-ci run --sweep ${opts.runId}\``);
+          opts.say(
+            `kgraph-ci: second ${sig}: exiting now; remove leftovers with \`kgraph-ci run --sweep ${opts.runId}\``,
+          );
           process.exit(130);
         }
         opts.say(`kgraph-ci: received ${sig}: stopping running steps and removing services (again to force)`);

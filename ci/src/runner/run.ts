@@ -79,7 +79,9 @@ export async function runPipeline(opts: RunOptions): Promise<RunReport> {
     results.set(r.name, r);
     const mark = isSuccess(r.status) ? '✔' : r.status === 'skipped' ? '○' : '✘';
     const why = r.reason ? `: ${r.reason}` : r.savedMs !== undefined ? ` (saved ${formatDuration(r.savedMs)})` : '';
-    say(`${mark} ${r.name} ${r.status} in ${formatDuration(r.durationMs)}${why} [${results.size}/${opts.steps.length}]`);
+    say(
+      `${mark} ${r.name} ${r.status} in ${formatDuration(r.durationMs)}${why} [${results.size}/${opts.steps.length}]`,
+    );
   };
 
   const runStep = async (step: RunnableStep): Promise<StepResult> => {
@@ -121,7 +123,9 @@ export async function runPipeline(opts: RunOptions): Promise<RunReport> {
       },
     });
     if (session && key?.cacheable && result.status === 'passed') {
-      const notStored = await session.save(step, lines, result.durationMs).catch((e: unknown) => `not stored: ${(e as Error).message}`);
+      const notStored = await session
+        .save(step, lines, result.durationMs)
+        .catch((e: unknown) => `not stored: ${(e as Error).message}`);
       if (notStored) {
         sayStep(`cache: ${notStored}`);
         note = note ? `${note}; ${notStored}` : notStored;
@@ -143,14 +147,17 @@ export async function runPipeline(opts: RunOptions): Promise<RunReport> {
           else {
             say(`▶ ${d.step.name}${d.step.description ? ` — ${d.step.description}` : ''}`);
             const entry = { started: Date.now(), done: Promise.resolve() };
-            entry.done = runStep(d.step).then(finish).finally(() => running.delete(d.step.name));
+            entry.done = runStep(d.step)
+              .then(finish)
+              .finally(() => running.delete(d.step.name));
             running.set(d.step.name, entry);
           }
         }
         if (decisions.every((d) => d.action === 'start')) break;
       }
       if (running.size > 0) await Promise.race([...running.values()].map((r) => r.done));
-      else if (pending.length > 0) throw new Error(`cannot schedule ${pending.map((s) => s.name).join(', ')}: dependencies never ran`);
+      else if (pending.length > 0)
+        throw new Error(`cannot schedule ${pending.map((s) => s.name).join(', ')}: dependencies never ran`);
     }
     function nextDecisions() {
       return schedule({
@@ -168,7 +175,10 @@ export async function runPipeline(opts: RunOptions): Promise<RunReport> {
     if (!opts.keep) {
       for (const l of [...leases]) await l.dispose().catch(() => undefined);
       leases.clear();
-      if (leasedAny) await opts.services.sweep(runId).catch((e: unknown) => say(`warning: sweeping run ${runId} failed: ${(e as Error).message}`));
+      if (leasedAny)
+        await opts.services
+          .sweep(runId)
+          .catch((e: unknown) => say(`warning: sweeping run ${runId} failed: ${(e as Error).message}`));
     }
   }
 
@@ -223,17 +233,36 @@ async function replay(
   for (const [, line] of entry.lines) say(line);
   try {
     const files = await session.restore(entry);
-    if (entry.outputs.roots.length > 0) say(`cached: restored ${files} file(s) under ${entry.outputs.roots.join(', ')}`);
+    if (entry.outputs.roots.length > 0)
+      say(`cached: restored ${files} file(s) under ${entry.outputs.roots.join(', ')}`);
   } catch (err) {
-    return { name: step.name, status: 'failed', durationMs: Date.now() - started, reason: `restoring cached outputs: ${(err as Error).message}`, cacheKey: key };
+    return {
+      name: step.name,
+      status: 'failed',
+      durationMs: Date.now() - started,
+      reason: `restoring cached outputs: ${(err as Error).message}`,
+      cacheKey: key,
+    };
   }
-  return { name: step.name, status: 'cached', durationMs: Date.now() - started, exitCode: 0, savedMs: entry.durationMs, cacheKey: key };
+  return {
+    name: step.name,
+    status: 'cached',
+    durationMs: Date.now() - started,
+    exitCode: 0,
+    savedMs: entry.durationMs,
+    cacheKey: key,
+  };
 }
 
 function cacheSummary(cache: NonNullable<RunOptions['cache']>, steps: readonly StepResult[]): CacheSummary {
   if ('off' in cache) return { enabled: false, reason: cache.off };
   const hits = steps.filter((s) => s.status === 'cached');
-  return { enabled: true, dir: cache.session.dir, hits: hits.length, savedMs: hits.reduce((a, s) => a + (s.savedMs ?? 0), 0) };
+  return {
+    enabled: true,
+    dir: cache.session.dir,
+    hits: hits.length,
+    savedMs: hits.reduce((a, s) => a + (s.savedMs ?? 0), 0),
+  };
 }
 
 /** One id per step of a run: `<runId>x<index>`. Sweeping the run id also covers every step's id. */

@@ -6,7 +6,9 @@ import { isSuccess } from '../outcome.js';
 import type { RunnableStep } from './graph.js';
 import type { StepResult } from './types.js';
 
-export type Decision<S> = { readonly step: S; readonly action: 'start' } | { readonly step: S; readonly action: 'skip'; readonly reason: string };
+export type Decision<S> =
+  | { readonly step: S; readonly action: 'start' }
+  | { readonly step: S; readonly action: 'skip'; readonly reason: string };
 
 export interface ScheduleState<S extends RunnableStep> {
   /** In preference order (see criticalPathOrder). */
@@ -26,7 +28,8 @@ export function schedule<S extends RunnableStep>(state: ScheduleState<S>): Decis
   for (const step of state.pending) {
     const deps = step.dependsOn.filter((d) => state.selected.has(d));
     const broken = deps.find((d) => state.results.has(d) && !isSuccess(state.results.get(d)!.status));
-    if (state.interrupted !== undefined) decisions.push({ step, action: 'skip', reason: `interrupted (${state.interrupted})` });
+    if (state.interrupted !== undefined)
+      decisions.push({ step, action: 'skip', reason: `interrupted (${state.interrupted})` });
     else if (broken) decisions.push({ step, action: 'skip', reason: `${broken} ${state.results.get(broken)!.status}` });
     else if (running < state.concurrency && deps.every((d) => isSuccess(state.results.get(d)?.status))) {
       decisions.push({ step, action: 'start' });

@@ -14,7 +14,8 @@ import { captureIo } from '../cli/io.js';
 import { fixtureStep } from './fixtures/steps.js';
 import { git, makeRepo, writeTree } from './fixtures/repo.js';
 
-const reads = (name: string, files: string[], extra: Partial<RunnableStep> = {}) => fixtureStep(name, '0', { cache: { mode: 'inputs', files, env: [], outputs: [] }, ...extra });
+const reads = (name: string, files: string[], extra: Partial<RunnableStep> = {}) =>
+  fixtureStep(name, '0', { cache: { mode: 'inputs', files, env: [], outputs: [] }, ...extra });
 const table: RunnableStep[] = [
   reads('app', ['app/**']),
   reads('docs', ['docs/**']),
@@ -79,10 +80,14 @@ describe('planAffected', () => {
 
   it('fails as bad usage on a ref that names nothing, an option-like ref, or no develop to default to', async () => {
     await expect(planAffected(repo.dir, table, table, 'no-such-branch')).rejects.toThrow(UsageError);
-    await expect(planAffected(repo.dir, table, table, 'no-such-branch')).rejects.toThrow('--base "no-such-branch" names no commit in this repository');
+    await expect(planAffected(repo.dir, table, table, 'no-such-branch')).rejects.toThrow(
+      '--base "no-such-branch" names no commit in this repository',
+    );
     await expect(planAffected(repo.dir, table, table, '--output=/tmp/x')).rejects.toThrow(/names no commit/);
     git(repo.dir, 'branch', '-D', 'develop');
-    await expect(planAffected(repo.dir, table, table, undefined)).rejects.toThrow(/no develop or origin\/develop branch .* pass --base REF/);
+    await expect(planAffected(repo.dir, table, table, undefined)).rejects.toThrow(
+      /no develop or origin\/develop branch .* pass --base REF/,
+    );
   });
 });
 

@@ -2,7 +2,16 @@
  * Cache keys: a change to any declared input reaches exactly the steps that read it and their
  * dependants; nothing else (mtimes, ignored files, the clone's location) moves a key.
  */
-import { chmodSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync, mkdtempSync } from 'node:fs';
+import {
+  chmodSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+  mkdtempSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -47,19 +56,30 @@ const files: Record<string, string> = {
   'README.md': 'r',
 };
 
-const facts: KeyFacts = { nodeVersion: 'v22.0.0', platform: 'linux', arch: 'x64', installed: 'i1', env: { LEVEL: '1' }, params: { env: 'dev' } };
-const snap = (fs: Record<string, string>): TreeSnapshot => new Map(Object.entries(fs).map(([p, c]) => [p, { kind: 'file' as const, sha256: `h(${c})` }]));
+const facts: KeyFacts = {
+  nodeVersion: 'v22.0.0',
+  platform: 'linux',
+  arch: 'x64',
+  installed: 'i1',
+  env: { LEVEL: '1' },
+  params: { env: 'dev' },
+};
+const snap = (fs: Record<string, string>): TreeSnapshot =>
+  new Map(Object.entries(fs).map(([p, c]) => [p, { kind: 'file' as const, sha256: `h(${c})` }]));
 const keysOf = (tree: TreeSnapshot, f: KeyFacts = facts) => {
   const keys = computeKeys(table, tree, f);
   return Object.fromEntries([...keys].map(([n, k]) => [n, k.cacheable ? k.key : `uncached: ${k.reason}`]));
 };
-const changedSteps = (a: Record<string, string>, b: Record<string, string>) => Object.keys(a).filter((n) => a[n] !== b[n]).sort();
+const changedSteps = (a: Record<string, string>, b: Record<string, string>) =>
+  Object.keys(a)
+    .filter((n) => a[n] !== b[n])
+    .sort();
 
 /** The steps that read path (by their globs) and everything depending on them, transitively. */
 function expectedFor(path: string): string[] {
   const direct = table.filter((s) => s.cache?.mode === 'inputs' && fileMatcher(s.cache.files)(path)).map((s) => s.name);
   const out = new Set(direct);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const s of table) {
       if (!out.has(s.name) && s.dependsOn.some((d) => out.has(d))) {
@@ -98,8 +118,18 @@ describe('computeKeys', () => {
   it('deleting, adding and renaming files count; an excluded path does not', () => {
     const { 'src/a.ts': _a, ...withoutA } = files;
     expect(changedSteps(base, keysOf(snap(withoutA)))).toEqual(['afterAfter', 'afterSrc', 'param', 'src']);
-    expect(changedSteps(base, keysOf(snap({ ...files, 'src/new.ts': 'n' })))).toEqual(['afterAfter', 'afterSrc', 'param', 'src']);
-    expect(changedSteps(base, keysOf(snap({ ...withoutA, 'src/renamed.ts': 'a' })))).toEqual(['afterAfter', 'afterSrc', 'param', 'src']);
+    expect(changedSteps(base, keysOf(snap({ ...files, 'src/new.ts': 'n' })))).toEqual([
+      'afterAfter',
+      'afterSrc',
+      'param',
+      'src',
+    ]);
+    expect(changedSteps(base, keysOf(snap({ ...withoutA, 'src/renamed.ts': 'a' })))).toEqual([
+      'afterAfter',
+      'afterSrc',
+      'param',
+      'src',
+    ]);
     expect(changedSteps(base, keysOf(snap({ ...files, 'docs/drafts/new.md': 'x' })))).toEqual([]);
     expect(changedSteps(base, keysOf(snap({ ...files, 'elsewhere/x.ts': 'x' })))).toEqual([]);
   });
@@ -114,7 +144,9 @@ describe('computeKeys', () => {
     expect(changedSteps(base, keysOf(snap(files), { ...facts, env: { LEVEL: '2' } }))).toEqual(['conf']);
     expect(changedSteps(base, keysOf(snap(files), { ...facts, env: {} }))).toEqual(['conf']);
     expect(changedSteps(base, keysOf(snap(files), { ...facts, env: { LEVEL: '1', OTHER: 'x' } }))).toEqual([]);
-    const cached = Object.keys(base).filter((n) => !base[n]!.startsWith('uncached')).sort();
+    const cached = Object.keys(base)
+      .filter((n) => !base[n]!.startsWith('uncached'))
+      .sort();
     expect(changedSteps(base, keysOf(snap(files), { ...facts, nodeVersion: 'v24.1.0' }))).toEqual(cached);
     expect(changedSteps(base, keysOf(snap(files), { ...facts, arch: 'arm64' }))).toEqual(cached);
     expect(changedSteps(base, keysOf(snap(files), { ...facts, installed: 'i2' }))).toEqual(cached);
@@ -211,8 +243,10 @@ describe('snapshotTree over a real work tree', () => {
   it('the real step table keys lint, typecheck, test, integrationTest and build, and never the steps that measure or change the world', async () => {
     const dir = repo({ 'app/src/main.ts': 'x', 'ci/src/steps.ts': 'y', 'package-lock.json': '{}', 'README.md': 'r' });
     const keys = await keysAt(dir, Object.values(STEPS));
-    for (const s of ['lint', 'typecheck', 'test', 'integrationTest', 'build']) expect(keys[s]).toMatch(/^[0-9a-f]{64}$/);
+    for (const s of ['lint', 'typecheck', 'test', 'integrationTest', 'build'])
+      expect(keys[s]).toMatch(/^[0-9a-f]{64}$/);
     for (const s of ['scan', 'latencyGate', 'deploy', 'rollback', 'release']) expect(keys[s]).toBe('uncached');
-    for (const s of Object.values(STEPS)) if (s.cache.mode === 'never') expect(s.cache.reason.length).toBeGreaterThan(10);
+    for (const s of Object.values(STEPS))
+      if (s.cache.mode === 'never') expect(s.cache.reason.length).toBeGreaterThan(10);
   });
 });

@@ -30,16 +30,37 @@ const counted = (name: string, reads: string, extra: Partial<RunnableStep> = {},
      console.log('${name} read ' + fs.readFileSync('${reads}', 'utf8')); console.error('${name} on stderr');
      fs.rmSync('out/${name}', { recursive: true, force: true }); fs.mkdirSync('out/${name}', { recursive: true });
      fs.writeFileSync('out/${name}/copy.txt', fs.readFileSync('${reads}')); ${script}`,
-    { cache: { mode: 'inputs', files: [reads.replace(/\/[^/]+$/, '/**')], env: [], outputs: [`out/${name}`] }, ...extra },
+    {
+      cache: { mode: 'inputs', files: [reads.replace(/\/[^/]+$/, '/**')], env: [], outputs: [`out/${name}`] },
+      ...extra,
+    },
   );
-const runs = (name: string) => (existsSync(join(repo.dir, 'counts', name)) ? Number(readFileSync(join(repo.dir, 'counts', name), 'utf8')) : 0);
+const runs = (name: string) =>
+  existsSync(join(repo.dir, 'counts', name)) ? Number(readFileSync(join(repo.dir, 'counts', name), 'utf8')) : 0;
 
 async function run(steps: RunnableStep[], extra: Partial<RunOptions> & { noCache?: boolean } = {}) {
   const out = captureStream();
-  const opened = await openCacheSession({ table: steps, cwd: repo.dir, env: process.env, params: {}, dir: cacheDir, facts: { nodeVersion: 'v-test' } });
+  const opened = await openCacheSession({
+    table: steps,
+    cwd: repo.dir,
+    env: process.env,
+    params: {},
+    dir: cacheDir,
+    facts: { nodeVersion: 'v-test' },
+  });
   if (!opened.ok) throw new Error(opened.reason);
   const cache = extra.noCache ? { off: '--no-cache' } : { session: opened.session };
-  const report = await runPipeline({ steps, concurrency: 2, cwd: repo.dir, env: process.env, out: out.stream, services: noServices, heartbeatMs: 0, cache, ...extra });
+  const report = await runPipeline({
+    steps,
+    concurrency: 2,
+    cwd: repo.dir,
+    env: process.env,
+    out: out.stream,
+    services: noServices,
+    heartbeatMs: 0,
+    cache,
+    ...extra,
+  });
   return { report, text: out.text(), by: Object.fromEntries(report.steps.map((s) => [s.name, s])) };
 }
 
@@ -75,7 +96,11 @@ describe('runner with the result cache', () => {
   });
 
   it('a changed input re-runs the steps that read it and their dependants, and only those', async () => {
-    const steps = [counted('alpha', 'src/a.txt'), counted('beta', 'docs/d.txt'), counted('gamma', 'docs/d.txt', { dependsOn: ['alpha'] })];
+    const steps = [
+      counted('alpha', 'src/a.txt'),
+      counted('beta', 'docs/d.txt'),
+      counted('gamma', 'docs/d.txt', { dependsOn: ['alpha'] }),
+    ];
     await run(steps);
     writeTree(repo.dir, { 'src/a.txt': 'A2' });
     const { by, text } = await run(steps);
@@ -85,7 +110,11 @@ describe('runner with the result cache', () => {
     // An untracked new file under a glob counts; a change outside every glob does not.
     writeTree(repo.dir, { 'docs/new.txt': 'n', 'elsewhere.txt': 'x' });
     const third = await run(steps);
-    expect([third.by.alpha!.status, third.by.beta!.status, third.by.gamma!.status]).toEqual(['cached', 'passed', 'passed']);
+    expect([third.by.alpha!.status, third.by.beta!.status, third.by.gamma!.status]).toEqual([
+      'cached',
+      'passed',
+      'passed',
+    ]);
   });
 
   it('stores only passing results: a failed step runs again', async () => {
@@ -101,10 +130,15 @@ describe('runner with the result cache', () => {
     await run(steps);
     const [file] = readdirSync(join(cacheDir, 'entries'));
     const raw = readFileSync(join(cacheDir, 'entries', file!));
-    raw[raw.length - 3] ^= 0x20;
+    raw[raw.length - 3] = raw[raw.length - 3]! ^ 0x20;
     writeFileSync(join(cacheDir, 'entries', file!), raw);
     const second = await run(steps);
-    expect(second.by.alpha).toMatchObject({ status: 'passed', cacheNote: expect.stringMatching(/cache entry damaged \(content does not match its hash\): ran instead/) as unknown });
+    expect(second.by.alpha).toMatchObject({
+      status: 'passed',
+      cacheNote: expect.stringMatching(
+        /cache entry damaged \(content does not match its hash\): ran instead/,
+      ) as unknown,
+    });
     expect(second.text).toMatch(/alpha +│ warning: cache entry damaged/);
     expect(formatRunTable(second.report)).toMatch(/alpha +passed .*cache entry damaged/);
     expect(runs('alpha')).toBe(2);
@@ -114,7 +148,10 @@ describe('runner with the result cache', () => {
   it('does not store a result whose inputs changed while the step ran', async () => {
     const editsItsInput = counted('editor', 'src/a.txt', {}, `fs.writeFileSync('src/a.txt', 'edited during the run')`);
     const first = await run([editsItsInput]);
-    expect(first.by.editor).toMatchObject({ status: 'passed', cacheNote: 'not stored: its inputs changed while it ran' });
+    expect(first.by.editor).toMatchObject({
+      status: 'passed',
+      cacheNote: 'not stored: its inputs changed while it ran',
+    });
     expect(first.text).toMatch(/editor +│ cache: not stored: its inputs changed while it ran/);
     // The next run sees the edited file, runs, edits it again (same content): now it is stable and stored.
     expect((await run([editsItsInput])).by.editor!.status).toBe('passed');
@@ -122,7 +159,9 @@ describe('runner with the result cache', () => {
   });
 
   it('never caches a step that says so, nor what depends on it, and says why', async () => {
-    const world = fixtureStep('world', 'console.log("measured")', { cache: { mode: 'never', reason: 'it measures the world' } });
+    const world = fixtureStep('world', 'console.log("measured")', {
+      cache: { mode: 'never', reason: 'it measures the world' },
+    });
     const after = counted('after', 'src/a.txt', { dependsOn: ['world'] });
     await run([world, after]);
     const second = await run([world, after]);
@@ -144,17 +183,29 @@ describe('runner with the result cache', () => {
   });
 
   it('the env values a step declares are part of its key, and never stored', async () => {
-    const step = counted('envy', 'src/a.txt', { cache: { mode: 'inputs', files: ['src/**'], env: ['KGRAPH_TEST_LEVEL'], outputs: [] } });
+    const step = counted('envy', 'src/a.txt', {
+      cache: { mode: 'inputs', files: ['src/**'], env: ['KGRAPH_TEST_LEVEL'], outputs: [] },
+    });
     const withEnv = async (v: string) => {
       const out = captureStream();
       const env = { ...process.env, KGRAPH_TEST_LEVEL: v };
       const opened = await openCacheSession({ table: [step], cwd: repo.dir, env, params: {}, dir: cacheDir });
       if (!opened.ok) throw new Error(opened.reason);
-      return runPipeline({ steps: [step], concurrency: 1, cwd: repo.dir, env, out: out.stream, services: noServices, heartbeatMs: 0, cache: { session: opened.session } });
+      return runPipeline({
+        steps: [step],
+        concurrency: 1,
+        cwd: repo.dir,
+        env,
+        out: out.stream,
+        services: noServices,
+        heartbeatMs: 0,
+        cache: { session: opened.session },
+      });
     };
     expect((await withEnv('secret-value-1')).steps[0]!.status).toBe('passed');
     expect((await withEnv('secret-value-1')).steps[0]!.status).toBe('cached');
     expect((await withEnv('secret-value-2')).steps[0]!.status).toBe('passed');
-    for (const f of readdirSync(join(cacheDir, 'entries'))) expect(readFileSync(join(cacheDir, 'entries', f), 'utf8')).not.toContain('secret-value');
+    for (const f of readdirSync(join(cacheDir, 'entries')))
+      expect(readFileSync(join(cacheDir, 'entries', f), 'utf8')).not.toContain('secret-value');
   });
 });

@@ -5,7 +5,20 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  chmodSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -19,7 +32,10 @@ const entry = (k: string, text = 'hello', size = 0): CacheEntry => ({
   step: 'lint',
   createdAt: '2026-01-01T00:00:00.000Z',
   durationMs: 1234,
-  lines: [['stdout', text.padEnd(size, '.')], ['stderr', 'warn']],
+  lines: [
+    ['stdout', text.padEnd(size, '.')],
+    ['stderr', 'warn'],
+  ],
   outputs: { roots: [], files: [] },
 });
 
@@ -40,7 +56,14 @@ describe('openStore', () => {
   });
 
   it.each([
-    ['one flipped byte in the body', (b: Buffer) => ((b[b.length - 5] ^= 1), b), /content does not match its hash/],
+    [
+      'one flipped byte in the body',
+      (b: Buffer) => {
+        b[b.length - 5] = b[b.length - 5]! ^ 1;
+        return b;
+      },
+      /content does not match its hash/,
+    ],
     ['a truncated write', (b: Buffer) => b.subarray(0, b.length - 10), /content does not match its hash/],
     ['a foreign file', () => Buffer.from('{"key":1}'), /bad header/],
     ['an empty file', () => Buffer.alloc(0), /bad header/],
@@ -90,7 +113,9 @@ describe('openStore', () => {
     const writer = resolve(import.meta.dirname, 'fixtures/cache-writer.ts');
     // A bound that forces evictions while the other process writes and reads.
     const procs = ['1', '2', '3'].map((id) => run(tsx, [writer, dir, id, '400', '40000'], { encoding: 'utf8' }));
-    const counts = (await Promise.all(procs)).map((r) => JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, number>);
+    const counts = (await Promise.all(procs)).map(
+      (r) => JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, number>,
+    );
     for (const c of counts) {
       expect(c.damaged).toBe(0);
       expect(c.wrong).toBe(0);

@@ -34,7 +34,11 @@ export function inputsOf(step: RunnableStep): InputsCache | undefined {
 
 /** A path filter from ordered globs: the last glob that matches decides, `!glob` excludes. */
 export function fileMatcher(globs: readonly string[]): (path: string) => boolean {
-  const rules = globs.map((g) => (g.startsWith('!') ? { include: false, test: picomatch(g.slice(1), { dot: true }) } : { include: true, test: picomatch(g, { dot: true }) }));
+  const rules = globs.map((g) =>
+    g.startsWith('!')
+      ? { include: false, test: picomatch(g.slice(1), { dot: true }) }
+      : { include: true, test: picomatch(g, { dot: true }) },
+  );
   return (path) => {
     let included = false;
     for (const r of rules) if (r.test(path)) included = r.include;
@@ -47,7 +51,10 @@ export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    return `{${entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+    return `{${entries
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value) ?? 'null';
 }
@@ -59,7 +66,8 @@ function definitionOf(step: RunnableStep): unknown {
 }
 
 /** Fills `${param}` the way resolveCommands does, without failing on a missing one (the run fails it first). */
-const fill = (argv: readonly string[], params: Readonly<Record<string, string>>) => argv.map((a) => a.replace(/\$\{(\w+)\}/g, (_, p: string) => params[p] ?? ''));
+const fill = (argv: readonly string[], params: Readonly<Record<string, string>>) =>
+  argv.map((a) => a.replace(/\$\{(\w+)\}/g, (_, p: string) => params[p] ?? ''));
 
 /**
  * Keys for every step of the table (dependencies are keyed through the table, so `--no-deps` runs
@@ -124,7 +132,11 @@ export interface Affected {
  * The steps of `selected` that a set of changed paths affects: those whose input globs match one,
  * those that are never cached (a tree diff cannot clear them), and whatever depends on an affected one.
  */
-export function affectedSteps(table: readonly RunnableStep[], selected: readonly RunnableStep[], changedPaths: readonly string[]): Map<string, Affected> {
+export function affectedSteps(
+  table: readonly RunnableStep[],
+  selected: readonly RunnableStep[],
+  changedPaths: readonly string[],
+): Map<string, Affected> {
   const byName = new Map(table.map((s) => [s.name, s]));
   const memo = new Map<string, Affected | null>();
   const visit = (step: RunnableStep): Affected | null => {
@@ -137,7 +149,10 @@ export function affectedSteps(table: readonly RunnableStep[], selected: readonly
       return dep !== undefined && visit(dep) !== null;
     });
     const world = inputs ? undefined : step.cache?.mode === 'never' ? step.cache.reason : 'declares no inputs';
-    const result = changed.length > 0 || because.length > 0 || world !== undefined ? { changed, because, ...(world !== undefined ? { world } : {}) } : null;
+    const result =
+      changed.length > 0 || because.length > 0 || world !== undefined
+        ? { changed, because, ...(world !== undefined ? { world } : {}) }
+        : null;
     memo.set(step.name, result);
     return result;
   };

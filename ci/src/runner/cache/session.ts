@@ -7,13 +7,22 @@
 import { arch, platform } from 'node:os';
 import type { RunnableStep } from '../graph.js';
 import { computeKeys, inputsOf, type KeyFacts, type StepKey } from './key.js';
-import { captureOutputs, openStore, restoreOutputs, type CachedLine, type CacheEntry, type ResultStore } from './store.js';
+import {
+  captureOutputs,
+  openStore,
+  restoreOutputs,
+  type CachedLine,
+  type CacheEntry,
+  type ResultStore,
+} from './store.js';
 import { installedPackages, nodeVersionOnPath, snapshotTree } from './tree.js';
 
 export interface CacheSession {
   readonly dir: string;
   keyOf(step: string): StepKey | undefined;
-  lookup(step: string): Promise<{ readonly hit: true; readonly entry: CacheEntry } | { readonly hit: false; readonly damaged?: string }>;
+  lookup(
+    step: string,
+  ): Promise<{ readonly hit: true; readonly entry: CacheEntry } | { readonly hit: false; readonly damaged?: string }>;
   /** Writes the step's outputs back from a hit; returns how many files. */
   restore(entry: CacheEntry): Promise<number>;
   /** Stores a passed step; returns why it was not stored, or undefined when it was. */
@@ -33,7 +42,8 @@ export interface CacheSessionOptions {
   readonly facts?: Partial<Pick<KeyFacts, 'nodeVersion' | 'platform' | 'arch' | 'installed'>>;
 }
 
-export type OpenedCache = { readonly ok: true; readonly session: CacheSession } | { readonly ok: false; readonly reason: string };
+export type OpenedCache =
+  { readonly ok: true; readonly session: CacheSession } | { readonly ok: false; readonly reason: string };
 
 export async function openCacheSession(opts: CacheSessionOptions): Promise<OpenedCache> {
   const tree = await snapshotTree(opts.cwd, [opts.dir]);
@@ -66,7 +76,14 @@ export async function openCacheSession(opts: CacheSessionOptions): Promise<Opene
         const again = now && computeKeys(opts.table, now, facts).get(step.name);
         if (!again?.cacheable || again.key !== k.key) return 'not stored: its inputs changed while it ran';
         const outputs = await captureOutputs(opts.cwd, inputsOf(step)?.outputs ?? []);
-        await store.put({ key: k.key, step: step.name, createdAt: new Date().toISOString(), durationMs, lines, outputs });
+        await store.put({
+          key: k.key,
+          step: step.name,
+          createdAt: new Date().toISOString(),
+          durationMs,
+          lines,
+          outputs,
+        });
         return undefined;
       },
     },

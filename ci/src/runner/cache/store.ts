@@ -6,7 +6,21 @@
  * bounded in size; the least recently used entries (by mtime, touched on every hit) go first.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  stat,
+  symlink,
+  unlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isInsidePath } from '../graph.js';
 import { sha256 } from './tree.js';
@@ -36,7 +50,8 @@ export interface CacheEntry {
   readonly outputs: { readonly roots: readonly string[]; readonly files: readonly OutputFile[] };
 }
 
-export type Lookup = { readonly hit: true; readonly entry: CacheEntry } | { readonly hit: false; readonly damaged?: string };
+export type Lookup =
+  { readonly hit: true; readonly entry: CacheEntry } | { readonly hit: false; readonly damaged?: string };
 
 export interface ResultStore {
   readonly dir: string;
@@ -100,7 +115,9 @@ export function openStore(dir: string, opts: { maxBytes?: number; now?: () => Da
     async evict() {
       const names = await readdir(entries).catch(() => [] as string[]);
       const stats = (
-        await Promise.all(names.map(async (n) => ({ path: join(entries, n), st: await stat(join(entries, n)).catch(() => undefined) })))
+        await Promise.all(
+          names.map(async (n) => ({ path: join(entries, n), st: await stat(join(entries, n)).catch(() => undefined) })),
+        )
       ).filter((e): e is { path: string; st: NonNullable<typeof e.st> } => e.st !== undefined);
       let total = stats.reduce((a, e) => a + e.st.size, 0);
       let removed = 0;
@@ -130,7 +147,12 @@ export async function captureOutputs(cwd: string, roots: readonly string[]): Pro
     const st = await lstat(abs).catch(() => undefined);
     if (!st) return;
     if (st.isSymbolicLink()) files.push({ path: rel, kind: 'symlink', data: await readlink(abs) });
-    else if (st.isFile()) files.push({ path: rel, kind: (st.mode & 0o111) !== 0 ? 'exec' : 'file', data: (await readFile(abs)).toString('base64') });
+    else if (st.isFile())
+      files.push({
+        path: rel,
+        kind: (st.mode & 0o111) !== 0 ? 'exec' : 'file',
+        data: (await readFile(abs)).toString('base64'),
+      });
     else if (st.isDirectory()) {
       files.push({ path: rel, kind: 'dir' });
       for (const n of (await readdir(abs)).sort()) await walk(`${rel}/${n}`);
@@ -145,9 +167,11 @@ export async function captureOutputs(cwd: string, roots: readonly string[]): Pro
  * written back. Paths outside the roots are refused, whatever the entry says.
  */
 export async function restoreOutputs(cwd: string, outputs: CacheEntry['outputs']): Promise<number> {
-  for (const r of outputs.roots) if (!isInsidePath(r)) throw new Error(`refusing to restore outside the repository: ${r}`);
+  for (const r of outputs.roots)
+    if (!isInsidePath(r)) throw new Error(`refusing to restore outside the repository: ${r}`);
   const inRoots = (p: string) => isInsidePath(p) && outputs.roots.some((r) => p === r || p.startsWith(`${r}/`));
-  for (const f of outputs.files) if (!inRoots(f.path)) throw new Error(`refusing to restore ${f.path}: not under a declared output`);
+  for (const f of outputs.files)
+    if (!inRoots(f.path)) throw new Error(`refusing to restore ${f.path}: not under a declared output`);
   for (const r of outputs.roots) await rm(join(cwd, r), { recursive: true, force: true });
   for (const f of outputs.files) {
     const abs = join(cwd, f.path);

@@ -27,11 +27,16 @@ export const sha256 = (data: string | Buffer): string => createHash('sha256').up
  * Hashes every file git lists in the work tree that holds dir. Paths under `excludeDirs` (for example
  * a cache directory inside the tree that is not ignored) are left out. Undefined outside a work tree.
  */
-export async function snapshotTree(dir: string, excludeDirs: readonly string[] = []): Promise<TreeSnapshot | undefined> {
+export async function snapshotTree(
+  dir: string,
+  excludeDirs: readonly string[] = [],
+): Promise<TreeSnapshot | undefined> {
   const listed = await listWorkTreeFiles(dir);
   if (!listed) return undefined;
   const { root, files: paths } = listed;
-  const excluded = excludeDirs.map((d) => relative(root, resolve(dir, d)).split(sep).join('/')).filter((d) => d !== '' && !d.startsWith('..'));
+  const excluded = excludeDirs
+    .map((d) => relative(root, resolve(dir, d)).split(sep).join('/'))
+    .filter((d) => d !== '' && !d.startsWith('..'));
   const wanted = paths.filter((p) => !excluded.some((d) => p === d || p.startsWith(`${d}/`)));
   const out = new Map<string, TreeFile>();
   // Bounded parallelism: enough to hide latency, few enough open files.
@@ -67,7 +72,12 @@ export async function hashFile(root: string, path: string): Promise<TreeFile | u
 /** `node --version` as the steps will see it (the first node on their PATH), or `unknown`. */
 export async function nodeVersionOnPath(cwd: string, env: NodeJS.ProcessEnv): Promise<string> {
   let version = '';
-  const res = await runCommand(['node', '--version'], { cwd, env, timeoutMs: 10_000, onLine: (stream, line) => (version ||= stream === 'stdout' ? line.trim() : '') });
+  const res = await runCommand(['node', '--version'], {
+    cwd,
+    env,
+    timeoutMs: 10_000,
+    onLine: (stream, line) => (version ||= stream === 'stdout' ? line.trim() : ''),
+  });
   return res.exitCode === 0 && version ? version : 'unknown';
 }
 
