@@ -11,6 +11,10 @@ import type { TrafficSnapshot, WindowTraffic } from '../triggers/window.js';
 
 export type Fetch = typeof fetch;
 
+/** A request's signal: its own timeout, and the watch's abort when given. */
+const requestSignal = (timeoutMs: number, abort?: AbortSignal): AbortSignal =>
+  abort ? AbortSignal.any([AbortSignal.timeout(timeoutMs), abort]) : AbortSignal.timeout(timeoutMs);
+
 /** The API's cumulative counters in one /metrics exposition (pure). */
 export function snapshotFromSamples(samples: readonly PromSample[], at: number): TrafficSnapshot {
   let requests = 0;
@@ -38,9 +42,9 @@ const describe = (err: unknown): string => {
 };
 
 /** True only for a 2xx within the timeout; refused connections and timeouts are failures. */
-export async function checkHealth(fetchFn: Fetch, baseUrl: string, timeoutMs: number): Promise<{ ok: boolean; detail: string }> {
+export async function checkHealth(fetchFn: Fetch, baseUrl: string, timeoutMs: number, abort?: AbortSignal): Promise<{ ok: boolean; detail: string }> {
   try {
-    const res = await fetchFn(new URL('/healthz', baseUrl), { signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetchFn(new URL('/healthz', baseUrl), { signal: requestSignal(timeoutMs, abort) });
     await res.body?.cancel();
     return { ok: res.ok, detail: `HTTP ${res.status}` };
   } catch (err) {
@@ -48,9 +52,15 @@ export async function checkHealth(fetchFn: Fetch, baseUrl: string, timeoutMs: nu
   }
 }
 
-export async function scrapeMetrics(fetchFn: Fetch, baseUrl: string, timeoutMs: number, at: () => number): Promise<TrafficSnapshot | { problem: string }> {
+export async function scrapeMetrics(
+  fetchFn: Fetch,
+  baseUrl: string,
+  timeoutMs: number,
+  at: () => number,
+  abort?: AbortSignal,
+): Promise<TrafficSnapshot | { problem: string }> {
   try {
-    const res = await fetchFn(new URL('/metrics', baseUrl), { signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetchFn(new URL('/metrics', baseUrl), { signal: requestSignal(timeoutMs, abort) });
     const text = await res.text();
     if (!res.ok) return { problem: `/metrics answered HTTP ${res.status}` };
     return snapshotFromSamples(parsePromText(text), at());
@@ -65,10 +75,10 @@ interface PromVector {
   data?: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] };
 }
 
-async function instantQuery(fetchFn: Fetch, promUrl: string, query: string, timeoutMs: number): Promise<PromVector['data'] & object> {
+async function instantQuery(fetchFn: Fetch, promUrl: string, query: string, timeoutMs: number, abort?: AbortSignal): Promise<PromVector['data'] & object> {
   const url = new URL('/api/v1/query', promUrl);
   url.searchParams.set('query', query);
-  const res = await fetchFn(url, { signal: AbortSignal.timeout(timeoutMs) });
+  const res = await fetchFn(url, { signal: requestSignal(timeoutMs, abort) });
   const body = (await res.json().catch(() => ({ status: 'error', error: `HTTP ${res.status}, not JSON` }))) as PromVector;
   if (!res.ok || body.status !== 'success' || !body.data) throw new Error(`prometheus query failed: ${body.error ?? `HTTP ${res.status}`}`);
   if (body.data.resultType !== 'vector') throw new Error(`prometheus answered a ${body.data.resultType}, expected a vector`);
@@ -83,10 +93,11 @@ export async function queryPrometheusWindow(
   promUrl: string,
   env: Pick<EnvironmentDefinition, 'namespace' | 'rollback'>,
   timeoutMs: number,
+  abort?: AbortSignal,
 ): Promise<WindowTraffic | { problem: string }> {
   const q = triggerQueries(env);
   try {
-    const [req, err, bk] = await Promise.all([q.requests, q.errors, q.buckets].map((x) => instantQuery(fetchFn, promUrl, x, timeoutMs)));
+    const [req, err, bk] = await Promise.all([q.requests, q.errors, q.buckets].map((x) => instantQuery(fetchFn, promUrl, x, timeoutMs, abort)));
     const buckets: Bucket[] = bk!.result
       .map((r) => ({ le: r.metric.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(r.metric.le), count: Number(r.value[1]) }))
       .filter((b) => !Number.isNaN(b.le))
@@ -111,14 +122,15 @@ export interface PollerOptions {
 }
 
 /** One poll: the health check and the traffic read, side by side. */
-export function servicePoller(o: PollerOptions): (at: number) => Promise<PollResult> {
+export function servicePoller(o: PollerOptions): (at: number, abort?: AbortSignal) => Promise<PollResult> {
   const f = o.fetch ?? fetch;
   const now = o.now ?? Date.now;
-  return async (at) => {
+  return async (at, abort) => {
     const [health, traffic] = await Promise.all([
-      checkHealth(f, o.url, o.timeoutMs),
-      o.prometheusUrl ? queryPrometheusWindow(f, o.prometheusUrl, o.env, o.timeoutMs) : scrapeMetrics(f, o.url, o.timeoutMs, now),
+      checkHealth(f, o.url, o.timeoutMs, abort),
+      o.prometheusUrl ? queryPrometheusWindow(f, o.prometheusUrl, o.env, o.timeoutMs, abort) : scrapeMetrics(f, o.url, o.timeoutMs, now, abort),
     ]);
+    if (abort?.aborted) return { at, health: false, problem: 'aborted' };
     if (!health.ok) o.onHealthFailure?.(health.detail);
     if ('problem' in traffic) return { at, health: health.ok, problem: traffic.problem };
     return 'at' in traffic ? { at, health: health.ok, snapshot: traffic } : { at, health: health.ok, window: traffic };

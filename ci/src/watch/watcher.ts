@@ -1,23 +1,29 @@
 /**
  * The rollback watcher: poll on a fixed schedule, feed the evaluator, log state changes, and on the
  * first trigger run the rollback action exactly once and stop. Clock, sources and action are injected.
+ * An abort (SIGTERM) ends a sleep or a poll at once; a rollback action already started is never cut short.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import type { RollbackTriggers } from '../environments.js';
 import type { Firing, TriggerName, TriggerStatus } from '../triggers/evaluator.js';
 import { initialMonitor, monitorStep, type PollResult } from '../triggers/monitor.js';
 
 export interface Clock {
   now(): number;
-  sleep(ms: number): Promise<void>;
+  /** Resolves after ms, or as soon as the signal aborts (never rejects). */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-export const systemClock: Clock = { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms))) };
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) => delay(Math.max(0, ms), undefined, signal ? { signal } : {}).catch(() => undefined),
+};
 
 export interface WatchOptions {
   readonly triggers: RollbackTriggers;
   readonly durationSeconds: number;
-  /** One observation; gets the poll's timestamp. Must not throw (sources report problems in the result). */
-  readonly poll: (at: number) => Promise<PollResult>;
+  /** One observation; gets the poll's timestamp and the abort signal. Must not throw (sources report problems in the result). */
+  readonly poll: (at: number, signal?: AbortSignal) => Promise<PollResult>;
   /** Runs once, on the first trigger. */
   readonly rollback: (firing: readonly Firing[]) => Promise<void>;
   readonly log: (line: string) => void;
@@ -49,10 +55,14 @@ export async function watch(o: WatchOptions): Promise<WatchResult> {
   const end = start + o.durationSeconds * 1000;
   let state = initialMonitor();
   let polls = 0;
+  const aborted = (): WatchResult => ({ outcome: 'aborted', firing: [], polls, statuses: state.statuses, reason: 'watch aborted' });
   for (;;) {
-    if (o.signal?.aborted) return { outcome: 'aborted', firing: [], polls, statuses: state.statuses, reason: 'watch aborted' };
+    if (o.signal?.aborted) return aborted();
     const at = clock.now();
-    const step = monitorStep(o.triggers, state, await o.poll(at));
+    const observation = await o.poll(at, o.signal);
+    // A poll cut short by the abort says nothing about the service: it must not fire a trigger.
+    if (o.signal?.aborted) return aborted();
+    const step = monitorStep(o.triggers, state, observation);
     state = step.state;
     polls++;
     const stamp = new Date(at).toISOString();
@@ -75,7 +85,7 @@ export async function watch(o: WatchOptions): Promise<WatchResult> {
     if (at >= end) break;
     // Fixed schedule from the start: a slow poll does not push every later poll back.
     const next = start + Math.ceil((clock.now() - start + 1) / pollMs) * pollMs;
-    await clock.sleep(Math.min(next, end) - clock.now());
+    await clock.sleep(Math.min(next, end) - clock.now(), o.signal);
   }
   return { outcome: 'healthy', firing: [], polls, statuses: state.statuses, reason: `no trigger fired in ${o.durationSeconds}s (${polls} polls)` };
 }

@@ -127,3 +127,47 @@ describe('sources and durations', () => {
     expect(() => parseDuration('-5m')).toThrow(/invalid/);
   });
 });
+
+describe('watch aborted', () => {
+  it('a poll cut short by the abort is not judged: no trigger, no rollback, even on the poll that would fire', async () => {
+    const clock = fakeClock();
+    const ac = new AbortController();
+    const actions: Firing[][] = [];
+    let polls = 0;
+    const result = await watch({
+      triggers: T,
+      durationSeconds: 600,
+      clock,
+      log: () => undefined,
+      signal: ac.signal,
+      poll: async (at) => {
+        polls++;
+        // The poll that would complete the health streak is the one the abort cuts.
+        if (polls === T.consecutiveHealthFailures) ac.abort();
+        return { at, health: false, problem: 'aborted' };
+      },
+      rollback: async (firing) => {
+        actions.push([...firing]);
+      },
+    });
+    expect(result.outcome).toBe('aborted');
+    expect(actions).toEqual([]);
+    expect(polls).toBe(T.consecutiveHealthFailures);
+  });
+
+  it('the sleep between polls gets the abort signal', async () => {
+    const ac = new AbortController();
+    const signals: (AbortSignal | undefined)[] = [];
+    let t = 0;
+    const clock: Clock = {
+      now: () => t,
+      sleep: async (ms, signal) => {
+        signals.push(signal);
+        t += ms;
+      },
+    };
+    await watch({ triggers: T, durationSeconds: T.pollSeconds, clock, log: () => undefined, signal: ac.signal, poll: async (at) => ({ at, health: true, problem: 'x' }), rollback: async () => undefined });
+    expect(signals.length).toBeGreaterThan(0);
+    expect(signals.every((s) => s === ac.signal)).toBe(true);
+  });
+});

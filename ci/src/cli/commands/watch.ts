@@ -11,10 +11,13 @@ import { watch } from '../../watch/watcher.js';
 import { writeLine, type CliIo } from '../io.js';
 import { envOption, urlOption } from '../options.js';
 
-/** Runs argv (or `sh -c cmd`) with inherited output; resolves on exit 0. */
+/**
+ * Runs argv (or `sh -c cmd`) with inherited output; resolves on exit 0. In its own process group, so the
+ * SIGINT/SIGTERM that stops the watch (a cancelled job signals the whole group) does not cut a rollback short.
+ */
 function runAction(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit', env });
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit', env, detached: true });
     child.on('error', reject);
     child.on('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`${argv.join(' ')} exited with ${code ?? signal}`))));
   });
@@ -63,10 +66,16 @@ export function register(program: Command, io: CliIo): void {
           `(traffic from ${prometheusUrl ? 'Prometheus' : '/metrics'}); triggers: ${triggers.consecutiveHealthFailures} failed health checks, ` +
           `error rate > ${triggers.errorRate.above * 100}% for ${triggers.errorRate.sustainedSeconds}s, p95 > ${triggers.p95.aboveMs}ms for ${triggers.p95.sustainedSeconds}s`,
       );
+      // Every signal is handled while the watch runs (not once): a second SIGTERM during a rollback must not
+      // kill the process before the rollback it started has finished.
       const ac = new AbortController();
-      const onSignal = () => ac.abort();
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
+      let rollingBack = false;
+      const onSignal = (signal: NodeJS.Signals) => {
+        log(`${new Date().toISOString()} ${signal}: ${rollingBack ? 'the rollback already started; stopping when it has finished' : 'stopping'}`);
+        ac.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       try {
         const result = await watch({
           triggers,
@@ -81,7 +90,10 @@ export function register(program: Command, io: CliIo): void {
             timeoutMs: Math.max(1000, Math.min(10_000, triggers.pollSeconds * 1000)),
             onHealthFailure: (d) => log(`${new Date().toISOString()} health check failed: ${d}`),
           }),
-          rollback: (_firing: readonly Firing[]) => action(),
+          rollback: async (_firing: readonly Firing[]) => {
+            rollingBack = true;
+            await action();
+          },
         });
         if (result.outcome === 'triggered') {
           throw new FailedError(`rollback triggered: ${result.reason}${result.rollbackError ? `; the rollback action failed: ${result.rollbackError}` : ''}`);
