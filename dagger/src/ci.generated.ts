@@ -411,3 +411,37 @@ export const ENVIRONMENTS = {
     "seedCount": 0
   }
 } as const;
+
+/** A deployment environment of ci/src/environments.ts. */
+export enum Environment {
+  /** https://dev.kgraph-mcp.example.com */
+  dev = "dev",
+  /** https://staging.kgraph-mcp.example.com */
+  staging = "staging",
+  /** https://kgraph-mcp.example.com */
+  prod = "prod",
+}
+
+/** A step of the step table (ci/src/steps.ts). */
+export enum Step {
+  /** ESLint with typescript-eslint over every workspace, no warnings allowed */
+  lint = "lint",
+  /** tsc --noEmit over app, ci, bench and tests, then over the Dagger module */
+  typecheck = "typecheck",
+  /** Unit tests (vitest project "unit"): pure logic, no services */
+  test = "test",
+  /** Integration tests (vitest project "integration") against real Postgres and Redis */
+  integrationTest = "integrationTest",
+  /** Compile the service (app/dist); the Dagger path builds app/Dockerfile instead */
+  build = "build",
+  /** Secret scan of the tree, Dockerfile policy and a dependency audit (fails closed offline) */
+  scan = "scan",
+  /** Serve the built service on fresh Postgres and Redis and hold it to the environment's latency thresholds */
+  latencyGate = "latencyGate",
+  /** Checklist, migrations, kubectl apply, rollout wait, smoke test and latency gate; rolls back on failure */
+  deploy = "deploy",
+  /** Roll an environment back to its previous revision or to a given released version */
+  rollback = "rollback",
+  /** Validate a v* tag on main and create or update its GitHub release with generated notes */
+  release = "release",
+}

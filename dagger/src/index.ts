@@ -17,6 +17,7 @@ import {
   Secret,
   Service,
 } from "@dagger.io/dagger"
+import { Environment, Step } from "./ci.generated.js"
 import type { ServiceName, StepName } from "./ci.generated.js"
 import {
   API_KEY_PATH,
@@ -27,6 +28,7 @@ import {
   KUBECONFIG_PATH,
   SERVICES,
   STEPS,
+  Severity,
   WAIT_PACKAGES,
   WORKDIR,
   cacheMounts,
@@ -104,7 +106,7 @@ export class KgraphMcp {
 
   /** The service image from app/Dockerfile, built for an environment (dev, staging, prod). */
   @func()
-  async build(environment = "dev"): Promise<Container> {
+  async build(environment: Environment = Environment.dev): Promise<Container> {
     return this.image(environment)
   }
 
@@ -113,7 +115,7 @@ export class KgraphMcp {
    * step; fails at the severity threshold or above and returns the reports.
    */
   @func()
-  async scan(environment = "dev", severity = "HIGH"): Promise<string> {
+  async scan(environment: Environment = Environment.dev, severity: Severity = Severity.HIGH): Promise<string> {
     const levels = severitiesFrom(severity)
     const trivy = dag
       .container()
@@ -140,7 +142,7 @@ export class KgraphMcp {
 
   /** Builds the image and pushes it; returns the pushed reference with its digest. */
   @func({ cache: "never" })
-  async publish(registry: string, tag: string, username: string, password: Secret, environment = "prod"): Promise<string> {
+  async publish(registry: string, tag: string, username: string, password: Secret, environment: Environment = Environment.prod): Promise<string> {
     const { address, host } = publishAddress(registry, tag)
     return this.image(environment).withRegistryAuth(host, username, password).publish(address)
   }
@@ -151,13 +153,13 @@ export class KgraphMcp {
    * service gets a random one generated inside the engine (health endpoints need none).
    */
   @func()
-  async serve(environment = "dev", apiKey?: Secret): Promise<Service> {
+  async serve(environment: Environment = Environment.dev, apiKey?: Secret): Promise<Service> {
     return this.appService(environment, apiKey)
   }
 
   /** The latency gate from ci/ against serve() inside the engine; fails when the gate fails. */
   @func()
-  async latencyGate(environment = "staging"): Promise<string> {
+  async latencyGate(environment: Environment = Environment.staging): Promise<string> {
     const env = checkEnvironment(environment)
     const url = `http://${APP_ALIAS}:${APP_PORT}`
     const gate = ciArgv("gate", "latency", "--url", url, "--env", env)
@@ -177,7 +179,7 @@ export class KgraphMcp {
    */
   @func({ cache: "never" })
   async deploy(
-    environment: string,
+    environment: Environment,
     image: string,
     kubeconfig: Secret,
     githubToken?: Secret,
@@ -196,7 +198,7 @@ export class KgraphMcp {
    * is what the smoke test calls the API with.
    */
   @func({ cache: "never" })
-  async rollback(environment: string, kubeconfig: Secret, to?: string, apiKey?: Secret): Promise<string> {
+  async rollback(environment: Environment, kubeconfig: Secret, to?: string, apiKey?: Secret): Promise<string> {
     const env = checkEnvironment(environment)
     const argv = stepCommand("rollback", { env })
     if (to) argv.push("--to", checkVersionTag(to, "rollback target"))
@@ -205,7 +207,7 @@ export class KgraphMcp {
 
   /** Watches a deployed environment and rolls it back when its triggers fire. */
   @func({ cache: "never" })
-  async watch(environment: string, url: string, kubeconfig: Secret, duration = "15m"): Promise<string> {
+  async watch(environment: Environment, url: string, kubeconfig: Secret, duration = "15m"): Promise<string> {
     const env = checkEnvironment(environment)
     if (!/^https?:\/\/\S+$/.test(url)) throw new Error(`watch url "${url}" must be an http(s) URL`)
     if (!/^\d+[smh]$/.test(duration)) throw new Error(`watch duration "${duration}" must look like 90s, 15m or 1h`)
@@ -269,10 +271,10 @@ export class KgraphMcp {
 
   /**
    * The container a step runs in, services bound and source mounted, not yet run:
-   * `dagger call debug --step integration-test terminal`.
+   * `dagger call debug --step integration_test terminal` (step names as `--help` lists them, any case).
    */
   @func()
-  async debug(step: string): Promise<Container> {
+  async debug(step: Step): Promise<Container> {
     const name = findStep(step)
     return this.stepContainer(name, servicesOf(name)).withDefaultTerminalCmd(["bash"])
   }

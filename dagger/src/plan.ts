@@ -194,7 +194,21 @@ export function checkDeployImage(environment: EnvironmentName, image: string): v
   }
 }
 
-export const SEVERITIES = ["UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"] as const
+/** A vulnerability severity as trivy grades it, lowest first; a scan fails at its threshold and above. */
+export enum Severity {
+  /** Not yet graded by its source; the strictest threshold. */
+  UNKNOWN = "UNKNOWN",
+  /** Low and above. */
+  LOW = "LOW",
+  /** Medium and above. */
+  MEDIUM = "MEDIUM",
+  /** High and critical (the default). */
+  HIGH = "HIGH",
+  /** Critical only. */
+  CRITICAL = "CRITICAL",
+}
+
+export const SEVERITIES = Object.values(Severity)
 
 /** Trivy's --severity list for a threshold: the threshold and everything above it. */
 export function severitiesFrom(threshold: string): string {

@@ -12,6 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connection } from '@dagger.io/dagger';
 import { STEPS, STEP_NAMES } from '../../ci/src/steps.js';
+import { ENVIRONMENT_NAMES } from '../../ci/src/environments.js';
 import { useFakeEngine } from './harness.js';
 
 interface TypeDef {
@@ -71,9 +72,24 @@ const mod = () => {
 };
 
 const S = { kind: 'STRING_KIND' };
+const enumType = (name: keyof typeof ENUMS) => ({ kind: 'ENUM_KIND', name });
+const ENV = enumType('Environment');
+const SEVERITY = enumType('Severity');
+const STEP = enumType('Step');
 const VOID = { kind: 'VOID_KIND' };
 const obj = (name: string) => ({ kind: 'OBJECT_KIND', name });
 type ArgSpec = [name: string, type: TypeDef, opts?: { default?: unknown; optional?: boolean }];
+
+/**
+ * The closed sets the module registers as enums, from ci/'s tables (or trivy's grades): member name and
+ * value are ci/'s spelling, so the CLI (which matches member names case-insensitively) takes what the
+ * workflows pass.
+ */
+const ENUMS = {
+  Environment: [...ENVIRONMENT_NAMES],
+  Step: [...STEP_NAMES],
+  Severity: ['UNKNOWN', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL'],
+} as const;
 
 /** The agreed contract (the workflows and README call these). */
 const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true; never?: true }> = {
@@ -82,18 +98,18 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
   test: { args: [], returns: VOID, check: true },
   integrationTest: { args: [], returns: VOID, check: true },
   coverage: { args: [], returns: obj('Directory') },
-  build: { args: [['environment', S, { default: 'dev' }]], returns: obj('Container') },
-  scan: { args: [['environment', S, { default: 'dev' }], ['severity', S, { default: 'HIGH' }]], returns: S },
+  build: { args: [['environment', ENV, { default: 'dev' }]], returns: obj('Container') },
+  scan: { args: [['environment', ENV, { default: 'dev' }], ['severity', SEVERITY, { default: 'HIGH' }]], returns: S },
   publish: {
-    args: [['registry', S], ['tag', S], ['username', S], ['password', obj('Secret')], ['environment', S, { default: 'prod' }]],
+    args: [['registry', S], ['tag', S], ['username', S], ['password', obj('Secret')], ['environment', ENV, { default: 'prod' }]],
     returns: S,
     never: true,
   },
-  serve: { args: [['environment', S, { default: 'dev' }], ['apiKey', obj('Secret'), { optional: true }]], returns: obj('Service') },
-  latencyGate: { args: [['environment', S, { default: 'staging' }]], returns: S },
+  serve: { args: [['environment', ENV, { default: 'dev' }], ['apiKey', obj('Secret'), { optional: true }]], returns: obj('Service') },
+  latencyGate: { args: [['environment', ENV, { default: 'staging' }]], returns: S },
   deploy: {
     args: [
-      ['environment', S],
+      ['environment', ENV],
       ['image', S],
       ['kubeconfig', obj('Secret')],
       ['githubToken', obj('Secret'), { optional: true }],
@@ -104,12 +120,12 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
     never: true,
   },
   rollback: {
-    args: [['environment', S], ['kubeconfig', obj('Secret')], ['to', S, { optional: true }], ['apiKey', obj('Secret'), { optional: true }]],
+    args: [['environment', ENV], ['kubeconfig', obj('Secret')], ['to', S, { optional: true }], ['apiKey', obj('Secret'), { optional: true }]],
     returns: S,
     never: true,
   },
   watch: {
-    args: [['environment', S], ['url', S], ['kubeconfig', obj('Secret')], ['duration', S, { default: '15m' }]],
+    args: [['environment', ENV], ['url', S], ['kubeconfig', obj('Secret')], ['duration', S, { default: '15m' }]],
     returns: S,
     never: true,
   },
@@ -122,18 +138,40 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
     never: true,
   },
   protect: { args: [['githubToken', obj('Secret')], ['repository', S]], returns: S, never: true },
-  debug: { args: [['step', S]], returns: obj('Container') },
+  debug: { args: [['step', STEP]], returns: obj('Container') },
 };
 
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 describe('module surface', () => {
-  it('is one documented object; helper files add no types to the API', () => {
+  it('is one documented object and its enums; helper files add no other types to the API', () => {
     expect(Object.keys(scanned.objects)).toEqual(['KgraphMcp']);
-    expect(Object.keys(scanned.enums)).toEqual([]);
+    expect(Object.keys(scanned.enums).sort()).toEqual(Object.keys(ENUMS).sort());
     expect(Object.keys(scanned.interfaces)).toEqual([]);
     expect(scanned.description).toMatch(/KGraph-MCP pipeline/);
     expect(mod().description).toMatch(/pipeline/);
+  });
+
+  it.each(Object.entries(ENUMS))('registers enum %s with exactly its members, documented, in order', (name, members) => {
+    const e = scanned.enums[name] as { description: string; values: Record<string, { name: string; value: string; description: string }> };
+    expect(e.description.trim().length, name).toBeGreaterThan(10);
+    expect(Object.values(e.values).map((v) => [v.name, v.value])).toEqual(members.map((m) => [m, m]));
+    for (const v of Object.values(e.values)) expect(v.description.trim().length, `${name}.${v.name}`).toBeGreaterThan(0);
+  });
+
+  it('types every environment, severity and step argument with its enum, never as a free string', () => {
+    const expected: Record<string, TypeDef> = { environment: ENV, severity: SEVERITY, step: STEP };
+    let seen = 0;
+    for (const fn of Object.values(mod().methods)) {
+      for (const arg of Object.values(fn.arguments)) {
+        if (expected[arg.name]) {
+          seen++;
+          expect(arg.type, `${fn.name}.${arg.name}`).toEqual(expected[arg.name]);
+        }
+      }
+    }
+    expect(seen).toBe(Object.values(CONTRACT).flatMap((c) => c.args).filter(([n]) => n in expected).length);
+    expect(seen).toBeGreaterThanOrEqual(10);
   });
 
   it('exposes exactly the contract functions', () => {
@@ -220,6 +258,55 @@ describe('registration with the engine', () => {
   });
 });
 
+/**
+ * How Dagger 0.21 turns a registered member name into the one the CLI lists and matches: kept when it
+ * is already upper snake case, else converted (core/gqlformat.go gqlEnumMemberName, strcase); the CLI
+ * accepts a value equal to a listed name ignoring case (cmd/dagger/flags.go enumValue.Set).
+ */
+const engineMemberName = (name: string) =>
+  /^[A-Z][A-Z0-9_]*$/.test(name) ? name : name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/([a-z])([0-9])/g, '$1_$2').toUpperCase();
+const cliAccepts = (members: readonly string[], value: string) => members.some((m) => engineMemberName(m).toLowerCase() === value.toLowerCase());
+
+describe('enums as the engine and the CLI see them', () => {
+  let query = '';
+  beforeAll(async () => {
+    const { Register } = (await import(/* @vite-ignore */ pathToFileURL(join(sdkDir, 'module/entrypoint/register.js')).href)) as {
+      Register: new (m: ScannedModule) => { run(): Promise<string> };
+    };
+    ctx.engine.reset();
+    await connection(async () => {
+      await new Register(scanned).run();
+    });
+    query = ctx.engine.expand(ctx.engine.queries.at(-1)!.query);
+  });
+
+  it.each(Object.entries(ENUMS))('registers %s with withEnum and one withEnumMember per member, name and value', (name, members) => {
+    const at = query.indexOf(`withEnum (name: "${name}",description: "`);
+    expect(at, name).toBeGreaterThanOrEqual(0);
+    const block = query.slice(at, query.indexOf('{ id  } } } } } }', at));
+    expect([...block.matchAll(/withEnumMember \(name: "(\w+)",value: "(\w+)"/g)].map((m) => [m[1], m[2]])).toEqual(members.map((m) => [m, m]));
+  });
+
+  it('registers enum arguments by their enum type, defaults as member names', () => {
+    const scan = query.slice(query.indexOf('{ function (name: "scan"'));
+    expect(scan).toMatch(/withArg \(name: "environment",typeDef: <<\s*\{ typeDef\s+\{ withEnum \(name: "Environment"\) \{ id\s*\} \} \}\s*>>,description: "[^"]*",sourceMap: <<[^>]*>>,defaultValue: "\\"dev\\""\)/);
+    expect(scan).toMatch(/withArg \(name: "severity",typeDef: <<\s*\{ typeDef\s+\{ withEnum \(name: "Severity"\) \{ id\s*\} \} \}\s*>>,description: "[^"]*",sourceMap: <<[^>]*>>,defaultValue: "\\"HIGH\\""\)/);
+  });
+
+  it('the CLI lists and takes the spellings the workflows and ci/ use, and refuses others', () => {
+    expect(ENUMS.Environment.map(engineMemberName).sort()).toEqual(['DEV', 'PROD', 'STAGING']);
+    for (const e of ENVIRONMENT_NAMES) expect(cliAccepts(ENUMS.Environment, e), e).toBe(true);
+    for (const bad of ['qa', 'production', 'Prod ', '']) expect(cliAccepts(ENUMS.Environment, bad), bad).toBe(false);
+    for (const sev of ['HIGH', 'CRITICAL', 'critical', 'medium']) expect(cliAccepts(ENUMS.Severity, sev), sev).toBe(true);
+    expect(cliAccepts(ENUMS.Severity, 'SEVERE')).toBe(false);
+    // Step names with a capital become upper snake case: `--step integration_test` (a dash is no GraphQL name).
+    expect(engineMemberName('integrationTest')).toBe('INTEGRATION_TEST');
+    expect(cliAccepts(ENUMS.Step, 'integration_test')).toBe(true);
+    expect(cliAccepts(ENUMS.Step, 'test')).toBe(true);
+    expect(cliAccepts(ENUMS.Step, 'e2e')).toBe(false);
+  });
+});
+
 describe('README dagger section', () => {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
   const start = readme.indexOf('<!-- section:dagger');
@@ -267,6 +354,11 @@ describe('README dagger section', () => {
     expect(checkCall(['debug', '--step'], m)).toEqual(['--step has no value']);
     expect(checkCall(['serve', '--api-key', 'env://K', 'up', '--ports', '8000:8000'], m)).toEqual([]);
     expect(checkCall(['deploy-all'], m)).toEqual(['unknown function deploy-all']);
+    expect(checkCall(['scan', '--severity', 'SEVERE'], m)).toEqual(['--severity SEVERE is not one of UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL']);
+    expect(checkCall(['latency-gate', '--environment=production'], m)).toEqual(['--environment production is not one of dev, staging, prod']);
+    expect(checkCall(['debug', '--step', 'integration-test', 'terminal'], m)).toEqual([
+      `--step integration-test is not one of ${STEP_NAMES.join(', ')}`,
+    ]);
   });
 });
 
@@ -291,10 +383,14 @@ function checkCall(words: string[], module: ReturnType<typeof mod>, counter = { 
       const arg = Object.values(args).find((a) => kebab(a.name) === name);
       if (!arg) problems.push(`${owner} has no argument --${name}`);
       else seen.add(arg.name);
+      let value: string | undefined = inline ? word.slice(word.indexOf('=') + 1) : undefined;
       if (!inline && arg?.type?.kind !== 'BOOLEAN_KIND') {
         if (i >= words.length) problems.push(`--${name} has no value`);
-        i++;
+        value = words[i++];
       }
+      // An enum flag takes only a member, as the CLI matches it.
+      const members = arg?.type?.kind === 'ENUM_KIND' ? (ENUMS as Record<string, readonly string[]>)[arg.type.name!] : undefined;
+      if (members && value !== undefined && !cliAccepts(members, value)) problems.push(`--${name} ${value} is not one of ${members.join(', ')}`);
     }
     return seen;
   };

@@ -3,12 +3,15 @@
  * the @object class, its constructor arguments and its @func methods with their parameters, as the
  * Dagger CLI spells them (kebab-case).
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import ts from 'typescript';
 
 export interface DaggerParam {
   readonly flag: string;
   readonly required: boolean;
+  /** For an enum-typed parameter, its members: the CLI takes nothing else. */
+  readonly choices?: readonly string[];
 }
 export interface DaggerFunction {
   readonly name: string;
@@ -31,8 +34,32 @@ const decoratorNames = (node: ts.Node): string[] =>
 const hasDefaultPath = (p: ts.ParameterDeclaration): boolean =>
   (ts.getDecorators(p) ?? []).some((d) => ts.isCallExpression(d.expression) && /\bdefaultPath\b/.test(d.expression.arguments.map((a) => a.getText()).join(',')));
 
-const paramsOf = (params: ts.NodeArray<ts.ParameterDeclaration>): DaggerParam[] =>
-  params.map((p) => ({ flag: kebab(p.name.getText()), required: !p.initializer && !p.questionToken && !hasDefaultPath(p) }));
+type Enums = ReadonlyMap<string, readonly string[]>;
+
+/** Every `enum X { a = "a" }` in the module's source directory (the engine registers them as Dagger enums). */
+function readEnums(dir: string): Enums {
+  const enums = new Map<string, string[]>();
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
+    const source = ts.createSourceFile(file, readFileSync(join(dir, file), 'utf8'), ts.ScriptTarget.ES2022, true);
+    for (const st of source.statements) if (ts.isEnumDeclaration(st)) enums.set(st.name.text, st.members.map((m) => m.name.getText()));
+  }
+  return enums;
+}
+
+const paramsOf = (params: ts.NodeArray<ts.ParameterDeclaration>, enums: Enums): DaggerParam[] =>
+  params.map((p) => {
+    const choices = p.type ? enums.get(p.type.getText()) : undefined;
+    return { flag: kebab(p.name.getText()), required: !p.initializer && !p.questionToken && !hasDefaultPath(p), ...(choices ? { choices } : {}) };
+  });
+
+/**
+ * Whether the Dagger 0.21 CLI takes `value` for an enum flag: the engine lists member names in upper snake
+ * case unless they already are (core/gqlformat.go), the CLI matches them ignoring case (cmd/dagger/flags.go).
+ */
+export function enumAccepts(choices: readonly string[], value: string): boolean {
+  const engineName = (n: string) => (/^[A-Z][A-Z0-9_]*$/.test(n) ? n : n.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase());
+  return choices.some((c) => engineName(c).toLowerCase() === value.toLowerCase());
+}
 
 export function readDaggerModule(path: string): DaggerModule {
   const source = ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.ES2022, true);
@@ -40,14 +67,15 @@ export function readDaggerModule(path: string): DaggerModule {
   if (classes.length !== 1) throw new Error(`${path}: expected one @object() class, found ${classes.length}`);
   const cls = classes[0]!;
   const ctor = cls.members.find(ts.isConstructorDeclaration);
+  const enums = readEnums(dirname(path));
   const functions = new Map<string, DaggerFunction>();
   for (const m of cls.members) {
     if (ts.isMethodDeclaration(m) && decoratorNames(m).includes('func')) {
       const name = kebab(m.name.getText());
-      functions.set(name, { name, params: paramsOf(m.parameters) });
+      functions.set(name, { name, params: paramsOf(m.parameters, enums) });
     }
   }
-  return { constructorParams: ctor ? paramsOf(ctor.parameters) : [], functions };
+  return { constructorParams: ctor ? paramsOf(ctor.parameters, enums) : [], functions };
 }
 
 /** Flags of core types a call may chain into after a function returning them. */
@@ -70,7 +98,13 @@ export function checkCall(mod: DaggerModule, call: string): string[] {
   for (; i < tokens.length && tokens[i]!.startsWith('--'); i++) {
     const f = flagName(tokens[i]!);
     if (!tokens[i]!.includes('=')) problems.push(`flag ${tokens[i]} of ${fn.name} has no =value`);
-    if (!fn.params.some((p) => p.flag === f)) problems.push(`${fn.name} has no flag --${f}`);
+    const param = fn.params.find((p) => p.flag === f);
+    if (!param) problems.push(`${fn.name} has no flag --${f}`);
+    // A literal value of an enum flag must be a member; a ${{ }} value is checked where it is defined.
+    const value = tokens[i]!.slice(tokens[i]!.indexOf('=') + 1);
+    if (param?.choices && tokens[i]!.includes('=') && !value.includes('EXPR') && !enumAccepts(param.choices, value.replace(/^"|"$/g, ''))) {
+      problems.push(`--${f}=${value} of ${fn.name} is not one of ${param.choices.join(', ')}`);
+    }
     given.add(f);
   }
   for (const p of fn.params) if (p.required && !given.has(p.flag)) problems.push(`${fn.name} needs --${p.flag}`);

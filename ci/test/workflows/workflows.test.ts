@@ -7,6 +7,7 @@ import { ENVIRONMENT_NAMES, ENVIRONMENTS } from '../../src/environments.js';
 import { IMAGE_REPOSITORY } from '../../src/deploy/image.js';
 import { POLICY_CHECK } from '../../src/github/protect.js';
 import { REPO_ROOT } from '../../src/repo-root.js';
+import { STEP_NAMES } from '../../src/steps.js';
 import { checkCall, readDaggerModule, type DaggerModule } from './dagger-functions.js';
 
 const root = REPO_ROOT;
@@ -129,7 +130,7 @@ describe('dagger calls name real functions and flags of the module', () => {
     expect(mod.constructorParams.map((p) => p.flag)).toContain('node-version');
     expect(mod.functions.get('deploy')!.params).toEqual(
       expect.arrayContaining([
-        { flag: 'environment', required: true },
+        { flag: 'environment', required: true, choices: [...ENVIRONMENT_NAMES] },
         { flag: 'image', required: true },
         { flag: 'kubeconfig', required: true },
         { flag: 'github-token', required: false },
@@ -149,5 +150,12 @@ describe('dagger calls name real functions and flags of the module', () => {
     expect(checkCall(mod, 'deploy --environment=dev --image=x:1 --kubeconfig=env://K --force=true')).toEqual(['deploy has no flag --force']);
     expect(checkCall(mod, 'rollback --environment=dev')).toEqual(['rollback needs --kubeconfig']);
     expect(checkCall(mod, 'coverage export --path coverage')).toEqual([]);
+    expect(checkCall(mod, 'latency-gate --environment=production')).toEqual(['--environment=production of latency-gate is not one of dev, staging, prod']);
+    expect(checkCall(mod, 'scan --environment=prod --severity=SEVERE')).toEqual([
+      '--severity=SEVERE of scan is not one of UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL',
+    ]);
+    expect(checkCall(mod, 'scan --environment=prod --severity=critical')).toEqual([]);
+    expect(checkCall(mod, 'debug --step=integration-test')).toEqual([`--step=integration-test of debug is not one of ${STEP_NAMES.join(', ')}`]);
+    expect(checkCall(mod, 'debug --step=integration_test')).toEqual([]);
   });
 });
