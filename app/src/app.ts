@@ -20,6 +20,8 @@ import { securityHeaders } from './security-headers.js';
 import { FaultState } from './faults.js';
 import { redisRateLimitStore } from './rate-limit-store.js';
 import { apiKeyChecker, presentedKey } from './auth.js';
+import { NUL_REASON, nulField } from './input-guard.js';
+import { badRequest } from './errors.js';
 import { healthRoutes } from './routes/health.js';
 import { apiRoutes } from './routes/api.js';
 import { faultRoutes } from './routes/faults.js';
@@ -191,6 +193,11 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
           error: 'too many requests',
           message: `rate limit of ${ctx.max} requests per minute exceeded; retry in ${Math.ceil(ctx.ttl / 1000)} s`,
         }),
+      });
+      // Before schema validation, so the 400 names the field with the NUL whatever else is wrong.
+      api.addHook('preValidation', (req, _reply, done) => {
+        const field = nulField(req.params, 'params') ?? nulField(req.query, 'query') ?? nulField(req.body, 'body');
+        done(field ? badRequest(field, NUL_REASON) : undefined);
       });
       if (config.faultInjection) {
         api.addHook('preHandler', async (_req, reply) => {

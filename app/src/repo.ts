@@ -89,6 +89,11 @@ export function encodeCursor(c: SearchCursor): string {
   return Buffer.from(JSON.stringify(c)).toString('base64url');
 }
 
+/** A rank goes back to Postgres as a `real`: it must be 0 or within float4's normal range. */
+const REAL_MAX = 3.4028234663852886e38;
+const REAL_MIN_NORMAL = 1.1754943508222875e-38;
+export const isStorableReal = (r: number) => Number.isFinite(r) && (r === 0 || (Math.abs(r) >= REAL_MIN_NORMAL && Math.abs(r) <= REAL_MAX));
+
 export function decodeCursor(raw: string, kind: SearchCursor['k']): SearchCursor {
   let parsed: unknown;
   try {
@@ -103,8 +108,8 @@ export function decodeCursor(raw: string, kind: SearchCursor['k']): SearchCursor
     c.k === kind &&
     typeof c.id === 'string' &&
     UUID_RE.test(c.id) &&
-    (kind !== 'rank' || (typeof c.r === 'number' && Number.isFinite(c.r))) &&
-    (kind !== 'name' || typeof c.n === 'string');
+    (kind !== 'rank' || (typeof c.r === 'number' && isStorableReal(c.r))) &&
+    (kind !== 'name' || (typeof c.n === 'string' && !c.n.includes('\u0000')));
   if (!ok) throw badRequest('query.cursor', 'is not a valid cursor for this query');
   return c as SearchCursor;
 }

@@ -40,7 +40,8 @@ const relation = {
   properties: {
     target: ID_OR_SLUG,
     kind: { type: 'string', enum: ['related', 'requires', 'alternative'] },
-    weight: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+    // Stored as a `real`: a smaller positive number than this would be refused by Postgres (underflow).
+    weight: { type: 'number', minimum: 0.000001, maximum: 1 },
   },
 } as const;
 
