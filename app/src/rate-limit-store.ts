@@ -3,27 +3,38 @@
  * per-process window when Redis is not ready or a command fails, so an outage never blocks traffic.
  * One counter per client key across all routes: RATE_LIMIT_MAX is per key per window.
  *
- * A Redis round trip per request cost about a third of the CPU of a cached read, so far from the limit
- * a process counts locally and adds its count to Redis in batches (every FLUSH_MS); once the known
- * total passes EXACT_FROM × max, every request goes to Redis, so the limit itself is enforced exactly.
- * The overshoot far from the limit is bounded by what replicas serve in one flush interval.
+ * A Redis round trip per request cost about a third of the CPU of a cached read, so a process takes
+ * leases: a Lua script grants it up to N requests of what is left of the window's quota (never more than
+ * is left, atomically), and the process admits that many locally. Replicas cannot overshoot together,
+ * however many there are, because every admitted request was granted by Redis first. A lease is at most
+ * LEASE_SHARE of what is left and about what this process used in the last LEASE_DEMAND_MS, so near the
+ * limit leases shrink to single requests and one busy replica cannot starve the others. Tokens a process
+ * has not used within RETURN_IDLE_MS go back, so idle replicas do not hold quota others could use.
  */
 import type { Redis } from 'ioredis';
 
 type Result = { current: number; ttl: number };
 type Callback = (err: Error | null, res?: Result) => void;
 
-export const FLUSH_MS = 50;
-export const EXACT_FROM = 0.5;
+export const LEASE_SHARE = 1 / 8;
+export const LEASE_DEMAND_MS = 100;
+export const RETURN_IDLE_MS = 100;
 
-const LUA = `
-local current = redis.call('INCRBY', KEYS[1], ARGV[2])
+// KEYS[1] counter; ARGV window ms, wanted, max. Returns {count after the grant, ttl ms, granted}.
+const LEASE = `
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+local grant = math.min(tonumber(ARGV[2]), tonumber(ARGV[3]) - cur)
+if grant > 0 then cur = redis.call('INCRBY', KEYS[1], grant) else grant = 0 end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  if cur > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
   ttl = tonumber(ARGV[1])
 end
-return {current, ttl}`;
+return {cur, ttl, grant}`;
+// Gives unused tokens back, only while the same window is alive (the caller checks it has time left).
+const GIVE_BACK = `
+if redis.call('PTTL', KEYS[1]) > 0 then return redis.call('DECRBY', KEYS[1], ARGV[1]) end
+return 0`;
 
 export class LocalWindows {
   private readonly windows = new Map<string, { count: number; resetAt: number }>();
@@ -50,51 +61,109 @@ export class LocalWindows {
   }
 }
 
-/** What this process knows of one key's shared window. */
-interface Known {
+/** What this process holds of one key's shared window. */
+interface Lease {
+  /** The shared count as Redis last told it (after our last grant). */
   total: number;
+  /** Granted to this process and not used yet. */
+  tokens: number;
   resetAt: number;
-  pending: number;
+  lastUse: number;
+  /** Requests seen in the current and previous LEASE_DEMAND_MS slot (the lease size follows demand). */
+  demand: number;
+  prevDemand: number;
+  slot: number;
+  waiters: { cb: Callback; windowMs: number }[];
+  asking: boolean;
+  windowMs: number;
+  max: number;
+}
+
+/** Pure: how many requests to ask Redis for. */
+export function leaseSize(max: number, knownTotal: number, waiting: number, recentDemand: number): number {
+  const share = Math.floor(Math.max(0, max - knownTotal) * LEASE_SHARE);
+  return Math.max(1, waiting, Math.min(share, recentDemand));
 }
 
 export function redisRateLimitStore(redis: Redis, prefix: string, onFallback: (err: unknown) => void = () => undefined) {
   const local = new LocalWindows();
-  const known = new Map<string, Known>();
+  const leases = new Map<string, Lease>();
   // defineCommand sends EVALSHA (the script body only once per connection).
-  if (!('kgraphRateLimit' in redis)) redis.defineCommand('kgraphRateLimit', { numberOfKeys: 1, lua: LUA });
-  const incrBy = (key: string, windowMs: number, by: number) =>
-    (redis as unknown as { kgraphRateLimit(k: string, w: number, by: number): Promise<[number, number]> }).kgraphRateLimit(
-      `${prefix}ratelimit:${key}`,
-      windowMs,
-      by,
+  if (!('kgraphLease' in redis)) {
+    redis.defineCommand('kgraphLease', { numberOfKeys: 1, lua: LEASE });
+    redis.defineCommand('kgraphGiveBack', { numberOfKeys: 1, lua: GIVE_BACK });
+  }
+  const r = redis as unknown as {
+    kgraphLease(k: string, windowMs: number, want: number, max: number): Promise<[number, number, number]>;
+    kgraphGiveBack(k: string, n: number): Promise<number>;
+  };
+  const redisKey = (key: string) => `${prefix}ratelimit:${key}`;
+
+  const fallback = (key: string, l: Lease, err: unknown) => {
+    onFallback(err);
+    for (const w of l.waiters.splice(0)) w.cb(null, local.incr(key, w.windowMs));
+  };
+
+  const ask = (key: string, l: Lease) => {
+    if (l.asking) return;
+    l.asking = true;
+    const want = leaseSize(l.max, l.total, l.waiters.length, Math.max(l.demand, l.prevDemand));
+    r.kgraphLease(redisKey(key), l.windowMs, want, l.max).then(
+      ([total, ttl, granted]) => {
+        l.asking = false;
+        const now = Date.now();
+        if (l.resetAt <= now) l.tokens = 0; // tokens of a window that ended are void
+        l.total = total;
+        l.resetAt = now + ttl;
+        l.tokens += granted;
+        const waiters = l.waiters.splice(0);
+        let i = 0;
+        for (; i < waiters.length && l.tokens > 0; i++) {
+          l.tokens--;
+          waiters[i]!.cb(null, { current: l.total - l.tokens, ttl });
+        }
+        if (i < waiters.length) {
+          // Still waiting: the quota is used up (refuse them) or the lease was smaller than the queue.
+          if (total >= l.max) for (; i < waiters.length; i++) waiters[i]!.cb(null, { current: l.max + 1, ttl });
+          else {
+            l.waiters.push(...waiters.slice(i));
+            ask(key, l);
+          }
+        }
+        scheduleGiveBack();
+      },
+      (err: unknown) => {
+        l.asking = false;
+        fallback(key, l, err);
+      },
     );
-  const learn = (key: string, [total, ttl]: [number, number]) => {
-    const k = known.get(key);
-    const resetAt = Date.now() + ttl;
-    if (k) Object.assign(k, { total, resetAt });
-    else known.set(key, { total, resetAt, pending: 0 });
   };
 
   let timer: NodeJS.Timeout | undefined;
-  let windowForFlush = 60_000;
-  const flush = () => {
+  const scheduleGiveBack = () => {
+    timer ??= setTimeout(giveBack, RETURN_IDLE_MS).unref();
+  };
+  const giveBack = () => {
     timer = undefined;
-    for (const [key, k] of known) {
-      if (k.resetAt <= Date.now() && k.pending === 0) {
-        known.delete(key);
+    const now = Date.now();
+    let pending = false;
+    for (const [key, l] of leases) {
+      if (l.resetAt <= now && l.waiters.length === 0 && !l.asking) {
+        leases.delete(key);
         continue;
       }
-      if (k.pending === 0) continue;
-      const by = k.pending;
-      k.pending = 0;
-      incrBy(key, windowForFlush, by).then(
-        (res) => learn(key, res),
-        (err: unknown) => onFallback(err), // lost counts only make the limit laxer, never stricter
-      );
+      if (l.tokens > 0 && now - l.lastUse >= RETURN_IDLE_MS && l.resetAt - now > 1_000 && !l.asking) {
+        const n = l.tokens;
+        l.tokens = 0;
+        l.total -= n;
+        // A lost give-back only makes the limit stricter for the rest of this window, never laxer.
+        r.kgraphGiveBack(redisKey(key), n).catch((err: unknown) => onFallback(err));
+      } else if (l.tokens > 0) pending = true;
     }
+    if (pending) scheduleGiveBack();
   };
 
-  return class RedisWithFallbackStore {
+  return class RedisLeaseStore {
     private readonly windowMs: number;
     constructor(params: { timeWindow?: unknown }) {
       this.windowMs = typeof params.timeWindow === 'number' ? params.timeWindow : 60_000;
@@ -102,34 +171,37 @@ export function redisRateLimitStore(redis: Redis, prefix: string, onFallback: (e
 
     incr(key: string, cb: Callback, timeWindow?: number, max?: number): void {
       const windowMs = typeof timeWindow === 'number' ? timeWindow : this.windowMs;
-      windowForFlush = windowMs;
-      if (redis.status !== 'ready') {
+      if (redis.status !== 'ready' || typeof max !== 'number') {
         cb(null, local.incr(key, windowMs));
         return;
       }
       const now = Date.now();
-      const k = known.get(key);
-      if (k && k.resetAt > now && typeof max === 'number' && k.total + k.pending + 1 < max * EXACT_FROM) {
-        k.pending++;
-        timer ??= setTimeout(flush, FLUSH_MS).unref();
-        cb(null, { current: k.total + k.pending, ttl: k.resetAt - now });
+      let l = leases.get(key);
+      if (!l) {
+        l = { total: 0, tokens: 0, resetAt: 0, lastUse: now, demand: 0, prevDemand: 0, slot: 0, waiters: [], asking: false, windowMs, max };
+        leases.set(key, l);
+      }
+      l.windowMs = windowMs;
+      l.max = max;
+      l.lastUse = now;
+      const slot = Math.floor(now / LEASE_DEMAND_MS);
+      if (slot !== l.slot) {
+        l.prevDemand = slot === l.slot + 1 ? l.demand : 0;
+        l.demand = 0;
+        l.slot = slot;
+      }
+      l.demand++;
+      if (l.tokens > 0 && l.resetAt > now) {
+        l.tokens--;
+        cb(null, { current: l.total - l.tokens, ttl: l.resetAt - now });
         return;
       }
-      const by = (k?.pending ?? 0) + 1;
-      if (k) k.pending = 0;
-      incrBy(key, windowMs, by).then(
-        (res) => {
-          learn(key, res);
-          cb(null, { current: res[0], ttl: res[1] });
-        },
-        (err: unknown) => {
-          onFallback(err);
-          cb(null, local.incr(key, windowMs));
-        },
-      );
+      if (l.resetAt <= now) l.tokens = 0;
+      l.waiters.push({ cb, windowMs });
+      ask(key, l);
     }
 
-    child(): RedisWithFallbackStore {
+    child(): RedisLeaseStore {
       return this;
     }
   };
