@@ -31,7 +31,7 @@ export interface AppConfig {
   readonly shutdownTimeoutMs: number;
   /** Cache entry lifetime (writes also invalidate). */
   readonly cacheTtlSeconds: number;
-  /** In-process layer in front of Redis (invalidated over pub/sub); 0 turns it off. */
+  /** In-process layer in front of Redis (keyed by the cache generation like Redis); 0 turns it off. */
   readonly cacheLocalTtlMs: number;
   readonly dbPoolMax: number;
 }
