@@ -12,6 +12,7 @@ export const STEP_NAMES = [
   "typecheck",
   "test",
   "integrationTest",
+  "coverage",
   "build",
   "scan",
   "latencyGate",
@@ -177,6 +178,54 @@ export const STEPS = {
         "REDIS_URL"
       ],
       "outputs": []
+    }
+  },
+  "coverage": {
+    "name": "coverage",
+    "cliName": "coverage",
+    "description": "Every test (unit and integration) with V8 coverage against real Postgres and Redis; the report lands in coverage/",
+    "kind": "check",
+    "commands": [
+      [
+        "npx",
+        "--no-install",
+        "vitest",
+        "run",
+        "--coverage",
+        "--coverage.reportsDirectory=coverage"
+      ]
+    ],
+    "params": [],
+    "services": [
+      "postgres",
+      "redis"
+    ],
+    "env": {
+      "NODE_ENV": "test"
+    },
+    "dependsOn": [],
+    "cachePaths": [
+      "~/.npm"
+    ],
+    "timeoutSeconds": 1200,
+    "inAll": false,
+    "cache": {
+      "mode": "inputs",
+      "files": [
+        "**",
+        "!bench/**",
+        "!**/*.md",
+        "README.md"
+      ],
+      "env": [
+        "TZ",
+        "CI",
+        "DATABASE_URL",
+        "REDIS_URL"
+      ],
+      "outputs": [
+        "coverage"
+      ]
     }
   },
   "build": {
@@ -432,6 +481,8 @@ export enum Step {
   test = "test",
   /** Integration tests (vitest project "integration") against real Postgres and Redis */
   integrationTest = "integrationTest",
+  /** Every test (unit and integration) with V8 coverage against real Postgres and Redis; the report lands in coverage/ */
+  coverage = "coverage",
   /** Compile the service (app/dist); the Dagger path builds app/Dockerfile instead */
   build = "build",
   /** Secret scan of the tree, Dockerfile policy and a dependency audit (fails closed offline) */

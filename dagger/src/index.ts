@@ -98,10 +98,8 @@ export class KgraphMcp {
   /** Every test with coverage, services bound; returns the coverage report directory. */
   @func()
   async coverage(): Promise<Directory> {
-    const services = [...new Set([...servicesOf("test"), ...servicesOf("integrationTest")])]
-    return this.stepContainer("integrationTest", services)
-      .withExec(["npx", "--no-install", "vitest", "run", "--coverage", "--coverage.reportsDirectory=coverage"])
-      .directory(`${WORKDIR}/coverage`)
+    const [report] = STEPS.coverage.cache.outputs
+    return this.stepRun("coverage").directory(`${WORKDIR}/${report}`)
   }
 
   /** The service image from app/Dockerfile, built for an environment (dev, staging, prod). */

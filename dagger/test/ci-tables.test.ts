@@ -51,7 +51,7 @@ describe('plan', () => {
   it('finds steps by either spelling and lists the CLI names otherwise', () => {
     expect(findStep('latency-gate')).toBe('latencyGate');
     expect(findStep('latencyGate')).toBe('latencyGate');
-    expect(() => findStep('e2e')).toThrow(/expected one of lint, typecheck, test, integration-test, build, scan, latency-gate, deploy, rollback, release/);
+    expect(() => findStep('e2e')).toThrow(/expected one of lint, typecheck, test, integration-test, coverage, build, scan, latency-gate, deploy, rollback, release/);
   });
 
   it.each([

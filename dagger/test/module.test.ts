@@ -370,10 +370,13 @@ describe('policy and debug', () => {
     await expect(run(async (m) => (await m.debug('deploy-all')).id())).rejects.toThrow(/unknown step "deploy-all": expected one of lint, typecheck, test, integration-test/);
   });
 
-  it('coverage runs every test with services and returns the coverage directory', async () => {
+  it('coverage runs the step table\'s coverage step with its services and env, and returns the directory it writes', async () => {
     const rec = await run(async (m) => (await m.coverage()).id());
-    expect([...serviceBindings(rec.final).keys()].sort()).toEqual(['postgres', 'redis']);
-    expect(execs(rec.final).at(-1)).toEqual(['npx', '--no-install', 'vitest', 'run', '--coverage', '--coverage.reportsDirectory=coverage']);
+    expect([...serviceBindings(rec.final).keys()].sort()).toEqual([...STEPS.coverage.services].map((s) => SERVICE[s].alias).sort());
+    expect(execs(rec.final).at(-1)).toEqual(ciRun('coverage'));
+    for (const [k, v] of Object.entries(STEPS.coverage.env)) expect(envVars(rec.final)[k]).toBe(v);
+    // The step writes its report where its command says; the module returns exactly that directory.
+    expect(STEPS.coverage.commands).toEqual([['npx', '--no-install', 'vitest', 'run', '--coverage', '--coverage.reportsDirectory=coverage']]);
     expect(rec.final).toContain('directory (path: "/src/coverage")');
   });
 });
@@ -401,6 +404,7 @@ describe('agreement with the step table', () => {
     typecheck: (m) => m.typecheck(),
     test: (m) => m.test(),
     integrationTest: (m) => m.integrationTest(),
+    coverage: async (m) => (await m.coverage()).id(),
     build: async (m) => (await m.build()).id(),
     scan: (m) => m.scan(),
     latencyGate: (m) => m.latencyGate(),
