@@ -2,6 +2,10 @@
  * The three environments as one typed definition. Kubernetes overlays, workflows, the latency gate,
  * the rollback watcher and the Prometheus alert rules all read from here.
  */
+import type { ReleasePolicy } from './policy/eligibility.js';
+
+export type { ReleasePolicy, ReferenceKind } from './policy/eligibility.js';
+
 export const ENVIRONMENT_NAMES = ['dev', 'staging', 'prod'] as const;
 export type EnvironmentName = (typeof ENVIRONMENT_NAMES)[number];
 
@@ -65,7 +69,8 @@ export interface EnvironmentDefinition {
   readonly debug: boolean;
   /** Seed the database with generated test data after migrating (count of tools; 0 = never). */
   readonly seedCount: number;
-  readonly requiredApprovals: number;
+  /** Which images may run here and what must have happened first (decided by policy/eligibility.ts). */
+  readonly release: ReleasePolicy;
   /** Plain configuration the service needs (names only). */
   readonly requiredEnv: readonly string[];
   /** Secret names the deploy needs present; values are never read into logs or reports. */
@@ -103,6 +108,9 @@ const gate = (requestsPerSecond: number, durationSeconds: number): LatencyGateCo
   scenarios: SCENARIOS,
 });
 
+/** Also the `images:` newName in k8s/base/kustomization.yaml (a test keeps them equal). */
+export const IMAGE_REPOSITORY = 'ghcr.io/kgraph-mcp/kgraph-mcp';
+
 const SERVICE_ENV = ['APP_NAME', 'ENVIRONMENT', 'LOG_LEVEL', 'DEBUG'] as const;
 const SERVICE_SECRETS = ['DATABASE_URL', 'REDIS_URL', 'API_KEYS'] as const;
 
@@ -117,7 +125,15 @@ const definitions: readonly EnvironmentDefinition[] = [
     logLevel: 'debug',
     debug: true,
     seedCount: 200,
-    requiredApprovals: 0,
+    release: {
+      imageRepository: IMAGE_REPOSITORY,
+      reference: ['pinned-tag'],
+      approvals: 0,
+      baselineComparisonRequired: false,
+      skippedAuditAcceptable: true,
+      ledgerRequired: false,
+      production: false,
+    },
     requiredEnv: SERVICE_ENV,
     requiredSecrets: SERVICE_SECRETS,
     latencyGate: gate(50, 10),
@@ -133,7 +149,16 @@ const definitions: readonly EnvironmentDefinition[] = [
     logLevel: 'info',
     debug: false,
     seedCount: 0,
-    requiredApprovals: 0,
+    release: {
+      imageRepository: IMAGE_REPOSITORY,
+      // The image built once for the commit, by digest: what passes here is what prod gets.
+      reference: ['digest'],
+      approvals: 0,
+      baselineComparisonRequired: false,
+      skippedAuditAcceptable: true,
+      ledgerRequired: false,
+      production: false,
+    },
     requiredEnv: SERVICE_ENV,
     requiredSecrets: SERVICE_SECRETS,
     latencyGate: gate(100, 20),
@@ -149,7 +174,18 @@ const definitions: readonly EnvironmentDefinition[] = [
     logLevel: 'warn',
     debug: false,
     seedCount: 0,
-    requiredApprovals: 1,
+    release: {
+      imageRepository: IMAGE_REPOSITORY,
+      reference: ['digest', 'release-tag'],
+      approvals: 1,
+      baselineComparisonRequired: true,
+      skippedAuditAcceptable: false,
+      // The digest that passed staging for the same source tree, after a soak there.
+      promotion: { from: 'staging', soakMinutes: 10 },
+      // No record, no prod deploy: the ledger is how rollbacks and the delivery report find it.
+      ledgerRequired: true,
+      production: true,
+    },
     requiredEnv: SERVICE_ENV,
     requiredSecrets: [...SERVICE_SECRETS, 'SENTRY_DSN'],
     latencyGate: gate(100, 30),

@@ -443,21 +443,59 @@ export const ENVIRONMENTS = {
     "url": "https://dev.kgraph-mcp.example.com",
     "logLevel": "debug",
     "debug": true,
-    "seedCount": 200
+    "seedCount": 200,
+    "release": {
+      "imageRepository": "ghcr.io/kgraph-mcp/kgraph-mcp",
+      "reference": [
+        "pinned-tag"
+      ],
+      "approvals": 0,
+      "baselineComparisonRequired": false,
+      "skippedAuditAcceptable": true,
+      "ledgerRequired": false,
+      "production": false
+    }
   },
   "staging": {
     "name": "staging",
     "url": "https://staging.kgraph-mcp.example.com",
     "logLevel": "info",
     "debug": false,
-    "seedCount": 0
+    "seedCount": 0,
+    "release": {
+      "imageRepository": "ghcr.io/kgraph-mcp/kgraph-mcp",
+      "reference": [
+        "digest"
+      ],
+      "approvals": 0,
+      "baselineComparisonRequired": false,
+      "skippedAuditAcceptable": true,
+      "ledgerRequired": false,
+      "production": false
+    }
   },
   "prod": {
     "name": "prod",
     "url": "https://kgraph-mcp.example.com",
     "logLevel": "warn",
     "debug": false,
-    "seedCount": 0
+    "seedCount": 0,
+    "release": {
+      "imageRepository": "ghcr.io/kgraph-mcp/kgraph-mcp",
+      "reference": [
+        "digest",
+        "release-tag"
+      ],
+      "approvals": 1,
+      "baselineComparisonRequired": true,
+      "skippedAuditAcceptable": false,
+      "promotion": {
+        "from": "staging",
+        "soakMinutes": 10
+      },
+      "ledgerRequired": true,
+      "production": true
+    }
   }
 } as const;
 

@@ -34,6 +34,7 @@ import {
   cacheMounts,
   checkDeployImage,
   checkEnvironment,
+  checkGitObject,
   checkNodeVersion,
   checkRepository,
   checkVersionTag,
@@ -171,9 +172,12 @@ export class KgraphMcp {
   }
 
   /**
-   * Deploys an image to an environment with kgraph-ci (checklist, migrations, rollout, smoke test,
-   * latency gate); prod accepts only images from a v* tag. `apiKey` is what the smoke test and the
-   * gate call the API with; `githubToken` with `repository` (owner/name) records GitHub deployments.
+   * Deploys an image to an environment with kgraph-ci (release policy, checklist, migrations, rollout,
+   * smoke test, latency gate). The environment's release policy (ci/src/environments.ts) is checked on
+   * the reference here, before any container starts, and in full inside kgraph-ci before any kubectl
+   * call. `version` is the release vX.Y.Z it stands for, `commit` and `tree` what it was built from;
+   * `apiKey` is what the smoke test and the gate call the API with; `githubToken` with `repository`
+   * (owner/name) is the delivery ledger (GitHub deployments), which prod requires.
    */
   @func({ cache: "never" })
   async deploy(
@@ -183,11 +187,18 @@ export class KgraphMcp {
     githubToken?: Secret,
     apiKey?: Secret,
     repository?: string,
+    version?: string,
+    commit?: string,
+    tree?: string,
   ): Promise<string> {
     const env = checkEnvironment(environment)
-    checkDeployImage(env, image)
+    if (version) checkVersionTag(version, "version")
+    checkDeployImage(env, image, version)
     const argv = stepCommand("deploy", { env, image })
     if (repository) argv.push("--repo", checkRepository(repository))
+    if (version) argv.push("--version", version)
+    if (commit) argv.push("--commit", checkGitObject(commit, "commit"))
+    if (tree) argv.push("--tree", checkGitObject(tree, "tree"))
     return this.deliveryContainer(kubeconfig, { GITHUB_TOKEN: githubToken, API_KEY: apiKey }).withExec(argv).stdout()
   }
 

@@ -4,6 +4,7 @@
  */
 import { ENVIRONMENT_NAMES, ENVIRONMENTS, SERVICE_NAMES, STEPS, STEP_NAMES } from "./ci.generated.js"
 import type { EnvironmentName, ServiceName, StepName } from "./ci.generated.js"
+import { referenceRules } from "./eligibility.generated.js"
 
 /** Pinned tags: a floating tag would make two runs of the same commit test different things. */
 export const IMAGES = {
@@ -180,18 +181,22 @@ export function imageTag(ref: string): string | undefined {
   return colon > lastSlash ? withoutDigest.slice(colon + 1) : undefined
 }
 
-/** Production runs only released images: the reference must carry a v* tag. */
-export function checkDeployImage(environment: EnvironmentName, image: string): void {
-  if (!image.trim() || /\s/.test(image)) {
-    throw new Error(`image reference "${image}" is empty or contains whitespace`)
-  }
-  if (environment !== "prod") return
-  const tag = imageTag(image)
-  if (!tag || !SEMVER_TAG.test(tag)) {
-    throw new Error(
-      `refusing to deploy ${image} to prod: production images must come from a v* release tag (got ${tag ? `tag "${tag}"` : "no tag"})`,
-    )
-  }
+/**
+ * The environment's release policy (ci/src/environments.ts, via the generated tables) on the reference
+ * and release tag, before any container starts: the same function kgraph-ci deploy runs. The rules
+ * that need the ledger (promotion, soak) run inside kgraph-ci deploy, before its first kubectl call.
+ */
+export function checkDeployImage(environment: EnvironmentName, image: string, version?: string): void {
+  const policy = ENVIRONMENTS[environment].release
+  const { rules } = referenceRules(environment, policy, { image, ...(version ? { release: { tag: version } } : {}) })
+  const refused = rules.find((r) => !r.ok)
+  if (refused) throw new Error(`refusing to deploy ${image} to ${environment}: release policy rule "${refused.rule}": ${refused.detail}`)
+}
+
+/** A 40-hex git object id (commit or tree), as the image labels and the ledger carry it. */
+export function checkGitObject(value: string, what: string): string {
+  if (!/^[0-9a-f]{40}$/.test(value)) throw new Error(`${what} "${value}" is not a 40-character git object id`)
+  return value
 }
 
 /** A vulnerability severity as trivy grades it, lowest first; a scan fails at its threshold and above. */

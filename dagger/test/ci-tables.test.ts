@@ -3,7 +3,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { GENERATED_PATH, renderCiTables } from '../scripts/generate-ci-tables.js';
+import { ELIGIBILITY_PATH, GENERATED_PATH, renderCiTables, renderEligibility } from '../scripts/generate-ci-tables.js';
 import { STEPS as CI_STEPS, resolveCommands } from '../../ci/src/steps.js';
 import { ENVIRONMENTS as CI_ENVIRONMENTS } from '../../ci/src/environments.js';
 import { IMAGE_REPOSITORY, imageForVersion } from '../../ci/src/deploy/image.js';
@@ -27,7 +27,7 @@ describe('generated copy of the ci tables', () => {
     expect(STEPS).toEqual(JSON.parse(JSON.stringify(CI_STEPS)));
     for (const [name, env] of Object.entries(ENVIRONMENTS)) {
       const ci = CI_ENVIRONMENTS[name as keyof typeof CI_ENVIRONMENTS];
-      expect(env).toEqual({ name: ci.name, url: ci.url, logLevel: ci.logLevel, debug: ci.debug, seedCount: ci.seedCount });
+      expect(env).toEqual(JSON.parse(JSON.stringify({ name: ci.name, url: ci.url, logLevel: ci.logLevel, debug: ci.debug, seedCount: ci.seedCount, release: ci.release })));
     }
   });
 });
@@ -64,13 +64,21 @@ describe('plan', () => {
     expect(imageTag(ref)).toBe(tag);
   });
 
-  it('lets any environment but prod deploy untagged images; prod needs vX.Y.Z', () => {
-    expect(() => checkDeployImage('dev', 'ghcr.io/acme/kgraph-mcp:sha-abc')).not.toThrow();
-    expect(() => checkDeployImage('staging', 'ghcr.io/acme/kgraph-mcp:release-1.2')).not.toThrow();
-    expect(() => checkDeployImage('prod', 'ghcr.io/acme/kgraph-mcp:v1.2.3-rc.1')).not.toThrow();
-    expect(() => checkDeployImage('prod', 'ghcr.io/acme/kgraph-mcp:v1.2')).toThrow(/got tag "v1.2"/);
-    expect(() => checkDeployImage('prod', 'ghcr.io/acme/kgraph-mcp')).toThrow(/got no tag/);
-    expect(() => checkDeployImage('dev', ' ')).toThrow(/empty or contains whitespace/);
+  it('checks the reference rules of each environment\'s release policy (the same function as kgraph-ci)', () => {
+    const repo = 'ghcr.io/kgraph-mcp/kgraph-mcp';
+    const digest = `sha256:${'a'.repeat(64)}`;
+    expect(() => checkDeployImage('dev', `${repo}:sha-abc`)).not.toThrow();
+    expect(() => checkDeployImage('dev', 'ghcr.io/acme/kgraph-mcp:sha-abc')).toThrow(/rule "repository"/);
+    expect(() => checkDeployImage('staging', `${repo}:release-1.2`)).toThrow(/rule "digest"/);
+    expect(() => checkDeployImage('staging', `${repo}@${digest}`)).not.toThrow();
+    expect(() => checkDeployImage('prod', `${repo}@${digest}`, 'v1.2.3-rc.1')).not.toThrow();
+    expect(() => checkDeployImage('prod', `${repo}@${digest}`, 'v1.2')).toThrow(/rule "release-tag"/);
+    expect(() => checkDeployImage('prod', `${repo}:v1.2.3`, 'v1.2.3')).toThrow(/rule "digest"/);
+    expect(() => checkDeployImage('dev', ' ')).toThrow(/rule "reference"/);
+  });
+
+  it('carries the eligibility function verbatim (run the generator when this fails)', () => {
+    expect(readFileSync(ELIGIBILITY_PATH, 'utf8')).toBe(renderEligibility());
   });
 
   it('turns a severity threshold into the list at and above it', () => {

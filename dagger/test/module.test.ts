@@ -256,10 +256,11 @@ describe('serve and latencyGate', () => {
 
 describe('delivery', () => {
   it('deploy mounts the kubeconfig secret as a file, passes the GitHub token as a secret, runs the table command, never cached', async () => {
-    const image = 'ghcr.io/acme/kgraph-mcp:v1.4.0@sha256:abc';
-    const rec = await run((m, s) => m.deploy('prod', image, s.kubeconfig, s.githubToken, s.password, 'acme/kgraph-mcp'));
+    const image = `ghcr.io/kgraph-mcp/kgraph-mcp@sha256:${'a'.repeat(64)}`;
+    const [commit, tree] = ['c'.repeat(40), 'e'.repeat(40)];
+    const rec = await run((m, s) => m.deploy('prod', image, s.kubeconfig, s.githubToken, s.password, 'acme/kgraph-mcp', 'v1.4.0', commit, tree));
     expect(execs(rec.final).at(-1)).toEqual([
-      'npx', '--no-install', 'kgraph-ci', 'deploy', '--env', 'prod', '--image', image, '--repo', 'acme/kgraph-mcp',
+      'npx', '--no-install', 'kgraph-ci', 'deploy', '--env', 'prod', '--image', image, '--repo', 'acme/kgraph-mcp', '--version', 'v1.4.0', '--commit', commit, '--tree', tree,
     ]);
     expect(secretBehind(rec, /withSecretVariable \(name: "API_KEY",secret: <<([\s\S]*?)>>/)).toContain('setSecret (name: "registry-password"');
     expect(secretBehind(rec, /withMountedSecret \(path: "\/run\/secrets\/kubeconfig",source: <<([\s\S]*?)>>/)).toContain(
@@ -275,20 +276,24 @@ describe('delivery', () => {
   });
 
   it('deploy without a GitHub token sets no GITHUB_TOKEN', async () => {
-    const rec = await run((m, s) => m.deploy('dev', 'ghcr.io/acme/kgraph-mcp:sha-1234567', s.kubeconfig));
+    const rec = await run((m, s) => m.deploy('dev', 'ghcr.io/kgraph-mcp/kgraph-mcp:sha-1234567', s.kubeconfig));
     expect(rec.final).not.toContain('GITHUB_TOKEN');
     expect(rec.final).not.toContain('API_KEY');
     expect(execs(rec.final).at(-1)).not.toContain('--repo');
   });
 
   it.each([
-    'ghcr.io/acme/kgraph-mcp:latest',
-    'ghcr.io/acme/kgraph-mcp:sha-1234567',
-    'ghcr.io/acme/kgraph-mcp@sha256:abc',
-    'localhost:5000/kgraph-mcp',
-  ])('deploy refuses %s to prod before any engine call', async (image) => {
+    ['ghcr.io/kgraph-mcp/kgraph-mcp:latest', 'v1.0.0', 'digest'],
+    ['ghcr.io/kgraph-mcp/kgraph-mcp:staging-1234567', 'v1.0.0', 'digest'],
+    [`ghcr.io/evil/other@sha256:${'a'.repeat(64)}`, 'v1.0.0', 'repository'],
+    [`ghcr.io/kgraph-mcp/kgraph-mcp@sha256:${'a'.repeat(64)}`, undefined, 'release-tag'],
+    ['ghcr.io/kgraph-mcp/kgraph-mcp@sha256:abc', 'v1.0.0', 'reference'],
+    ['localhost:5000/kgraph-mcp', 'v1.0.0', 'repository'],
+  ])('deploy refuses %s to prod (release policy rule %s) before any engine call', async (image, version, rule) => {
     ctx.engine.reset();
-    await expect(run((m, s) => m.deploy('prod', image, s.kubeconfig))).rejects.toThrow(/refusing to deploy .* to prod: production images must come from a v\* release tag/);
+    await expect(run((m, s) => m.deploy('prod', image, s.kubeconfig, undefined, undefined, undefined, version))).rejects.toThrow(
+      new RegExp(`refusing to deploy .* to prod: release policy rule "${rule}"`),
+    );
     expect(ctx.engine.queries.filter((q) => !q.query.includes('setSecret'))).toEqual([]);
   });
 
@@ -334,7 +339,7 @@ describe('delivery', () => {
 
   it('the only queries carrying secret plaintext are the ones the test made to create the secrets', async () => {
     const rec = await run(async (m, s) => {
-      await m.deploy('dev', 'ghcr.io/acme/kgraph-mcp:v1.0.0', s.kubeconfig, s.githubToken);
+      await m.deploy('dev', 'ghcr.io/kgraph-mcp/kgraph-mcp:v1.0.0', s.kubeconfig, s.githubToken);
       await m.release('v1.0.0', s.githubToken);
       await m.publish('ghcr.io/acme', 'v1.0.0', 'bot', s.password);
     });
@@ -408,7 +413,7 @@ describe('agreement with the step table', () => {
     build: async (m) => (await m.build()).id(),
     scan: (m) => m.scan(),
     latencyGate: (m) => m.latencyGate(),
-    deploy: (m, s) => m.deploy('dev', 'ghcr.io/acme/kgraph-mcp:v1.0.0', s.kubeconfig),
+    deploy: (m, s) => m.deploy('dev', 'ghcr.io/kgraph-mcp/kgraph-mcp:v1.0.0', s.kubeconfig),
     rollback: (m, s) => m.rollback('dev', s.kubeconfig),
     release: (m, s) => m.release('v1.0.0', s.githubToken),
   };

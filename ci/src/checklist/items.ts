@@ -45,13 +45,13 @@ export type ReviewFacts =
   | { readonly known: false; readonly reason: string };
 
 export function reviewItem(env: EnvironmentDefinition, facts: ReviewFacts): ChecklistItem {
-  const required = env.requiredApprovals > 0;
+  const required = env.release.approvals > 0;
   const base = { name: 'review approved', required };
-  if (!facts.known) return { ...base, status: 'unknown', detail: `${facts.reason}${required ? ` (${env.name} needs ${env.requiredApprovals}: fails closed)` : ''}` };
+  if (!facts.known) return { ...base, status: 'unknown', detail: `${facts.reason}${required ? ` (${env.name} needs ${env.release.approvals}: fails closed)` : ''}` };
   const n = facts.approvals.length;
   const who = n > 0 ? ` (${facts.approvals.join(', ')})` : '';
-  if (n >= env.requiredApprovals) return { ...base, status: 'pass', detail: `PR #${facts.pullNumber}: ${n} approval(s)${who}, ${env.requiredApprovals} required` };
-  return { ...base, status: 'fail', detail: `PR #${facts.pullNumber}: ${n} approval(s)${who}, ${env.requiredApprovals} required` };
+  if (n >= env.release.approvals) return { ...base, status: 'pass', detail: `PR #${facts.pullNumber}: ${n} approval(s)${who}, ${env.release.approvals} required` };
+  return { ...base, status: 'fail', detail: `PR #${facts.pullNumber}: ${n} approval(s)${who}, ${env.release.approvals} required` };
 }
 
 /** Users whose latest decisive review approves (a later "changes requested" or dismissal cancels it). */

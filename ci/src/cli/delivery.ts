@@ -1,52 +1,52 @@
 /**
  * The real DeliveryDeps for `deploy` and `rollback`: kubectl via spawn, the checklist and latency gate from
- * their modules, smoke over fetch, GitHub deployments when a token and a repository are given. It belongs to the
- * CLI (it reads the CLI's io); deploy/ only receives the deps.
+ * their modules, smoke over fetch, and, when a token and a repository are given, the GitHub ledger and the
+ * release facts from GitHub (local git facts otherwise). It belongs to the CLI (it reads the CLI's io);
+ * deploy/ only receives the deps.
  */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { EnvironmentDefinition } from '../environments.js';
 import { runChecklist } from '../checklist/index.js';
-import type { DeliveryDeps, DeploymentTracker } from '../deploy/run.js';
+import type { DeliveryDeps } from '../deploy/run.js';
 import { runSmoke } from '../deploy/smoke.js';
+import { gitSources, githubSources } from '../deploy/sources.js';
 import { runLatencyGate } from '../gate/latency.js';
 import { githubClient } from '../github/client.js';
-import { createDeployment, setDeploymentStatus } from '../github/deployments.js';
 import type { RepoRef } from '../github/repository.js';
 import { spawnRunner } from '../kube/runner.js';
+import { githubLedger } from '../ledger/github.js';
 import { REPO_ROOT } from '../repo-root.js';
 import { appendJobSummary } from '../report/summary.js';
+import { DEFAULT_SCAN_REPORT } from '../scan/index.js';
 import { writeLine, type CliIo } from './io.js';
 import { repositoryOf } from './options.js';
 
-export function githubTracker(io: CliIo, repoOverride?: RepoRef): DeploymentTracker | undefined {
-  if (!io.env.GITHUB_TOKEN || !(repoOverride || io.env.GITHUB_REPOSITORY)) return undefined;
-  const repo = repositoryOf(repoOverride, io);
-  const octokit = githubClient(io.env);
-  let id: number | undefined;
-  const ref = (version: string) => (/^v\d/.test(version) ? version : io.env.GITHUB_SHA ?? version);
-  return {
-    async start(plan) {
-      id = await createDeployment(octokit, repo, { ref: ref(plan.version), environment: plan.environment, description: `kgraph-ci ${plan.operation} ${plan.version}`, production: plan.environment === 'prod' });
-      await setDeploymentStatus(octokit, repo, id, { state: 'in_progress', description: `${plan.operation} started` });
-    },
-    async finish(plan, ok, description) {
-      if (id === undefined) return;
-      const { getEnvironment } = await import('../environments.js');
-      await setDeploymentStatus(octokit, repo, id, { state: ok ? 'success' : 'failure', description, environmentUrl: getEnvironment(plan.environment).url });
-    },
-  };
+/** Whether the scan report says the dependency audit was skipped; undefined without a readable report. */
+export async function auditSkippedIn(path: string): Promise<boolean | undefined> {
+  try {
+    const report = JSON.parse(await readFile(path, 'utf8')) as { checks?: { name?: unknown; status?: unknown }[] };
+    const audit = report.checks?.find((c) => c.name === 'audit');
+    return audit ? audit.status === 'skipped' : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps {
-  const tracker = githubTracker(io, opts.repo);
   // kubectl runs from the repository root, where k8s/ lives, wherever the CLI was started.
   const root = REPO_ROOT;
+  const hasRepo = Boolean(opts.repo || io.env.GITHUB_REPOSITORY);
+  const github = io.env.GITHUB_TOKEN && hasRepo ? { octokit: githubClient(io.env), repo: repositoryOf(opts.repo, io) } : undefined;
+  const missing = [...(io.env.GITHUB_TOKEN ? [] : ['GITHUB_TOKEN is not set']), ...(hasRepo ? [] : ['no --repo or GITHUB_REPOSITORY'])].join(' and ');
   return {
     runner: spawnRunner(io.env, root),
     checklist: (env: EnvironmentDefinition) => runChecklist({ env: env.name, environment: env, processEnv: io.env, root }),
     gate: (env: EnvironmentDefinition, baseUrl: string) =>
       runLatencyGate({ baseUrl, environment: env, ...(io.env.API_KEY ? { apiKey: io.env.API_KEY } : {}), log: (l) => writeLine(io.stderr, l) }),
     smoke: (baseUrl: string) => runSmoke({ baseUrl, ...(io.env.API_KEY ? { apiKey: io.env.API_KEY } : {}) }),
-    ...(tracker ? { tracker } : {}),
+    ...(github ? { ledger: githubLedger(github.octokit, github.repo), sources: githubSources(github.octokit, github.repo) } : { ledgerMissing: `no GitHub ledger: ${missing}`, sources: gitSources(io.cwd) }),
+    auditSkipped: () => auditSkippedIn(resolve(io.cwd, DEFAULT_SCAN_REPORT)),
     out: (l) => writeLine(io.stdout, l),
     err: (l) => writeLine(io.stderr, l),
     summary: (md) => appendJobSummary(md, io.env),

@@ -13,6 +13,8 @@ export interface ChecklistOutcome {
 export interface GateOutcome {
   readonly passed: boolean;
   readonly reasons: readonly string[];
+  /** The gate compared against a baseline (not only absolute thresholds); undefined = not reported. */
+  readonly baselineCompared?: boolean;
 }
 export interface SmokeOutcome {
   readonly ok: boolean;

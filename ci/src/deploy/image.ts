@@ -3,8 +3,9 @@ import { UsageError } from '../errors.js';
 import { imageProblem } from '../kube/validate.js';
 import { parseVersionTag } from '../release/semver.js';
 
-/** Also the `images:` newName in k8s/base/kustomization.yaml (a test keeps them equal). */
-export const IMAGE_REPOSITORY = 'ghcr.io/kgraph-mcp/kgraph-mcp';
+import { IMAGE_REPOSITORY } from '../environments.js';
+
+export { IMAGE_REPOSITORY };
 
 /** The image `publish` pushed for a release tag: the repository with the tag as-is (v1.2.3). */
 export function imageForVersion(version: string, repository: string = IMAGE_REPOSITORY): string {

@@ -3,7 +3,7 @@
  * git-flow policy check, no force pushes or deletion. develop: pull requests, no force pushes.
  */
 import type { Octokit } from '@octokit/rest';
-import { ENVIRONMENTS } from '../environments.js';
+import { ENVIRONMENT_NAMES, ENVIRONMENTS } from '../environments.js';
 import { gh } from './client.js';
 import type { RepoRef } from './repository.js';
 
@@ -30,8 +30,8 @@ export function protectionPolicy(): BranchProtection[] {
       body: {
         required_status_checks: { strict: true, contexts: [POLICY_CHECK] },
         enforce_admins: true,
-        // Production's reviewers approve the merge too: at least as many as the prod environment needs.
-        required_pull_request_reviews: { required_approving_review_count: Math.max(1, ENVIRONMENTS.prod.requiredApprovals), dismiss_stale_reviews: true },
+        // What reaches main reaches prod: at least as many approvals as any environment's release policy needs.
+        required_pull_request_reviews: { required_approving_review_count: Math.max(1, ...ENVIRONMENT_NAMES.map((e) => ENVIRONMENTS[e].release.approvals)), dismiss_stale_reviews: true },
         restrictions: null,
         allow_force_pushes: false,
         allow_deletions: false,

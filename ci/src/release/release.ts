@@ -4,7 +4,7 @@
  */
 import type { Octokit } from '@octokit/rest';
 import { FailedError } from '../errors.js';
-import { ENVIRONMENTS, getEnvironment } from '../environments.js';
+import { getEnvironment } from '../environments.js';
 import { gh, githubError, isNotFound } from '../github/client.js';
 import type { RepoRef } from '../github/repository.js';
 import { markDeployment } from '../github/deployments.js';
@@ -64,7 +64,7 @@ export async function publishRelease(octokit: Octokit, repo: RepoRef, opts: Rele
     const id = await markDeployment(
       octokit,
       repo,
-      { ref: opts.tag, environment: env.name, description: `${opts.tag} released to ${env.name}`, production: env.name === ENVIRONMENTS.prod.name },
+      { ref: opts.tag, environment: env.name, description: `${opts.tag} released to ${env.name}`, production: env.release.production },
       'success',
       env.url,
     );

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ENVIRONMENTS } from '../../src/environments.js';
 import { FailedError, UsageError } from '../../src/errors.js';
 import { REPO_ROOT } from '../../src/repo-root.js';
@@ -10,7 +10,11 @@ import { parseManifests } from '../../src/kube/validate.js';
 import type { CommandResult, CommandSpec } from '../../src/kube/runner.js';
 import { planDeploy, planRollback } from '../../src/deploy/plan.js';
 import { runDeploy, runRollback, type DeliveryDeps } from '../../src/deploy/run.js';
-import type { DeployRecord } from '../../src/deploy/records.js';
+import { githubSources } from '../../src/deploy/sources.js';
+import { createOctokit } from '../../src/github/client.js';
+import { PAYLOAD_SCHEMA, type LedgerRecord } from '../../src/ledger/entry.js';
+import { githubLedger } from '../../src/ledger/github.js';
+import { fakeLedger, type FakeLedger } from '../github/fake-ledger.js';
 
 const root = REPO_ROOT;
 const rendered = Object.fromEntries(
@@ -18,13 +22,46 @@ const rendered = Object.fromEntries(
 ) as Record<string, string>;
 const IMAGE = 'ghcr.io/kgraph-mcp/kgraph-mcp:v1.2.3';
 
-/** A fake cluster: answers kubectl calls from a script, records every call. */
-function harness(opts: { failOn?: string; currentImage?: string; checklistOk?: boolean; gateOk?: boolean; smokeOk?: boolean } = {}) {
+export const D1 = `sha256:${'d1'.repeat(32)}`;
+export const D0 = `sha256:${'d0'.repeat(32)}`;
+const TREE = 'e'.repeat(40);
+const SHA = 'c'.repeat(40);
+const TOKEN = 'ghp_fake_token_never_printed_0123456789';
+const IMAGE_D = `ghcr.io/kgraph-mcp/kgraph-mcp@${D1}`;
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+
+let fake: FakeLedger | undefined;
+afterEach(async () => {
+  await fake?.close();
+  fake = undefined;
+});
+
+/** The ledger as a staging deploy of D1 (tree TREE, gate with baseline) and a prod run of v1.2.2 (D0) left it. */
+function seedLedger(f: FakeLedger) {
+  const payload = (over: Record<string, unknown>) => ({ schema: PAYLOAD_SCHEMA, environment: 'staging', digest: D1, tree: TREE, commit: SHA, version: 'staging-ccc', startedAt: '2025-12-31T21:55:00.000Z', auditSkipped: false, ...over });
+  const staged = f.seed({ environment: 'staging', payload: payload({ operation: 'deploy' }), createdAt: '2025-12-31T21:55:00Z', statuses: [{ state: 'in_progress', at: '2025-12-31T21:55:01Z' }, { state: 'success', at: '2025-12-31T22:00:00Z' }] });
+  f.seed({ environment: 'staging', task: 'kgraph-ci:gate', payload: payload({ operation: 'gate', of: String(staged.id), gate: { passed: true, baselineCompared: true } }), createdAt: '2025-12-31T22:00:00Z', statuses: [{ state: 'success', at: '2025-12-31T22:00:01Z' }] });
+  f.seed({ environment: 'prod', payload: payload({ operation: 'promotion', environment: 'prod', digest: D0, version: 'v1.2.2', startedAt: '2025-12-20T10:00:00.000Z' }), createdAt: '2025-12-20T10:00:00Z', statuses: [{ state: 'success', at: '2025-12-20T10:04:00Z' }] });
+}
+
+/** A fake cluster (kubectl calls answered from a script) and a fake GitHub holding the ledger. */
+async function harness(opts: { failOn?: string; currentImage?: string; checklistOk?: boolean; gateOk?: boolean; smokeOk?: boolean; onKubectl?: (line: string) => void; noLedger?: boolean } = {}) {
   const calls: CommandSpec[] = [];
   const out: string[] = [];
   const err: string[] = [];
   const summaries: string[] = [];
-  let clock = Date.parse('2026-01-01T00:00:00Z');
+  let clock = T0;
+  fake = await fakeLedger({
+    now: () => clock,
+    commits: {
+      'tags/v1.2.3': { sha: SHA, tree: TREE, date: '2025-12-31T12:00:00Z', onMain: true },
+      'tags/v1.3.0': { sha: 'f'.repeat(40), tree: 'a'.repeat(40), date: '2025-12-31T12:00:00Z', onMain: true },
+      'tags/v9.9.9': { sha: '9'.repeat(40), tree: TREE, date: '2025-12-31T12:00:00Z', onMain: false },
+    },
+  });
+  seedLedger(fake);
+  const octokit = createOctokit({ token: TOKEN, baseUrl: fake.url });
+  const repo = { owner: 'acme', repo: 'kgraph' };
   const dir = mkdtempSync(join(tmpdir(), 'kgraph-deploy-'));
   const deps: DeliveryDeps = {
     runner: async (cmd): Promise<CommandResult> => {
@@ -32,13 +69,17 @@ function harness(opts: { failOn?: string; currentImage?: string; checklistOk?: b
       clock += 1000;
       const line = cmd.argv.join(' ');
       if (cmd.argv[1] === 'kustomize') return { exitCode: 0, stdout: rendered[cmd.argv[2]!.split('/').pop()!]!, stderr: '' };
+      opts.onKubectl?.(line);
       if (opts.failOn && line.includes(opts.failOn)) return { exitCode: 1, stdout: '', stderr: `error: ${opts.failOn} went wrong` };
-      if (line.includes('jsonpath')) return { exitCode: 0, stdout: opts.currentImage ?? 'ghcr.io/kgraph-mcp/kgraph-mcp:v1.2.2', stderr: '' };
+      if (line.includes('jsonpath')) return { exitCode: 0, stdout: opts.currentImage ?? `ghcr.io/kgraph-mcp/kgraph-mcp@${D0}`, stderr: '' };
       return { exitCode: 0, stdout: 'ok\n', stderr: '' };
     },
     checklist: async () => ({ ok: opts.checklistOk ?? true, items: [{ name: 'secrets', required: true, status: opts.checklistOk === false ? 'fail' : 'pass', detail: 'DATABASE_URL missing' }] }),
-    gate: async () => ({ passed: opts.gateOk ?? true, reasons: opts.gateOk === false ? ['search p50 140ms >= 100ms'] : [] }),
+    gate: async () => ({ passed: opts.gateOk ?? true, baselineCompared: true, reasons: opts.gateOk === false ? ['search p50 140ms >= 100ms'] : [] }),
     smoke: async () => ({ ok: opts.smokeOk ?? true, results: [{ name: 'readiness', ok: opts.smokeOk ?? true, detail: 'GET /readyz: HTTP 503' }] }),
+    ...(opts.noLedger ? { ledgerMissing: 'no GitHub ledger: GITHUB_TOKEN is not set' } : { ledger: githubLedger(octokit, repo) }),
+    sources: githubSources(octokit, repo),
+    auditSkipped: async () => false,
     out: (l) => out.push(l),
     err: (l) => err.push(l),
     summary: async (md) => summaries.push(md),
@@ -47,9 +88,11 @@ function harness(opts: { failOn?: string; currentImage?: string; checklistOk?: b
     recordsDir: 'records',
     env: {},
   };
-  const records = (): DeployRecord[] => readdirSync(join(dir, 'records')).map((f) => JSON.parse(readFileSync(join(dir, 'records', f), 'utf8')) as DeployRecord);
+  const records = (): LedgerRecord[] => readdirSync(join(dir, 'records')).sort().map((f) => JSON.parse(readFileSync(join(dir, 'records', f), 'utf8')) as LedgerRecord);
   const kubectlCalls = () => calls.filter((c) => c.argv[1] !== 'kustomize').map((c) => c.argv.join(' '));
-  return { deps, calls, out, err, summaries, records, kubectlCalls };
+  /** What this run added to the GitHub ledger. */
+  const recorded = () => fake!.deployments.filter((d) => Date.parse(d.created_at) >= T0);
+  return { deps, calls, out, err, summaries, records, kubectlCalls, recorded, fake: fake! };
 }
 
 const NS = '--namespace kgraph-prod';
@@ -101,92 +144,152 @@ describe('deploy plan', () => {
   });
 });
 
-describe('runDeploy', () => {
-  it('--dry-run prints the plan and calls nothing but kubectl kustomize', async () => {
-    const h = harness();
+describe('runDeploy: the release policy decides before any kubectl call', () => {
+  it('prod --version alone promotes the digest that passed staging for the tag tree (dry-run: only kustomize, nothing recorded)', async () => {
+    const h = await harness();
     await runDeploy({ env: 'prod', version: 'v1.2.3', dryRun: true }, h.deps);
     expect(h.calls.map((c) => c.argv.join(' '))).toEqual(['kubectl kustomize k8s/overlays/prod']);
     const printed = h.out.join('\n');
-    expect(printed).toContain('deploy v1.2.3 (ghcr.io/kgraph-mcp/kgraph-mcp:v1.2.3) to prod');
+    expect(printed).toContain(`release policy for prod: ELIGIBLE: ${IMAGE_D}`);
+    expect(printed).toMatch(/ok {3}promotion +passed staging at 2025-12-31T22:00:00Z from tree eeeeeeeeeeee/);
+    expect(printed).toContain(`deploy v1.2.3 (${IMAGE_D}) to prod`);
     for (const line of EXPECTED_PROD.slice(2)) expect(printed).toContain(line);
-    expect(printed).toContain('rollout undo');
+    expect(h.fake.seen.filter((r) => r.method !== 'GET')).toEqual([]);
   });
 
-  it('a good deploy runs the exact plan, records success and its duration', async () => {
-    const h = harness();
+  it.each([
+    ['an image from any registry', { image: 'ghcr.io/evil/other:1.0.0' }, 'repository'],
+    ['a staging tag', { image: 'ghcr.io/kgraph-mcp/kgraph-mcp:staging-abc123' }, 'digest'],
+    ['a digest that never passed staging', { image: `ghcr.io/kgraph-mcp/kgraph-mcp@sha256:${'7'.repeat(64)}`, version: 'v1.2.3' }, 'promotion'],
+    ['the staged digest under a tag of another tree (hotfix on main)', { image: IMAGE_D, version: 'v1.3.0' }, 'promotion'],
+    ['a tag that is not on main', { image: IMAGE_D, version: 'v9.9.9' }, 'on-main'],
+    ['a digest without a release version', { image: IMAGE_D }, 'release-tag'],
+  ])('prod refuses %s: exit 1 naming the rule, nothing runs, nothing is recorded', async (_n, opts, rule) => {
+    const h = await harness();
+    const err = await runDeploy({ env: 'prod', ...opts }, h.deps).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FailedError);
+    expect((err as Error).message).toContain(`rule "${rule}"`);
+    expect(h.calls).toEqual([]);
+    expect(h.recorded()).toEqual([]);
+    expect(h.err.join('\n')).toContain('REFUSED');
+  });
+
+  it('prod refuses when GitHub (the ledger) is down, and without a ledger at all', async () => {
+    const h = await harness();
+    h.fake.down = true;
+    // GitHub down: neither "on main" nor the ledger can be read; each refuses on its own.
+    await expect(runDeploy({ env: 'prod', image: IMAGE_D, version: 'v1.2.3' }, h.deps)).rejects.toThrow(/rule "on-main": cannot tell whether v1.2.3 is on main/);
+    expect(h.err.join('\n')).toMatch(/FAIL ledger +the delivery ledger is unreachable \(GitHub acme\/kgraph: reading deployments .*503/);
+    // --version alone cannot even find the digest to promote.
+    await expect(runDeploy({ env: 'prod', version: 'v1.2.3' }, h.deps)).rejects.toThrow(/rule "digest"/);
+    expect(h.err.join('\n')).toContain('no digest to promote for v1.2.3');
+    expect(h.calls).toEqual([]);
+    const n = await harness({ noLedger: true });
+    await expect(runDeploy({ env: 'prod', image: IMAGE_D, version: 'v1.2.3' }, n.deps)).rejects.toThrow(/rule "ledger".*GITHUB_TOKEN is not set/);
+    expect(n.calls).toEqual([]);
+  });
+
+  it('prod fails closed when GitHub takes reads but not the record: nothing changes in the cluster', async () => {
+    const h = await harness();
+    h.fake.failWrites = true;
+    await expect(runDeploy({ env: 'prod', version: 'v1.2.3' }, h.deps)).rejects.toThrow(/never deployed unrecorded, nothing was changed/);
+    expect(h.kubectlCalls()).toEqual([]);
+    expect(h.records()[0]).toMatchObject({ state: 'error', payload: { operation: 'promotion', environment: 'prod' } });
+  });
+
+  it('a good promotion runs the exact plan and records promotion, statuses and gate verdict with timings on GitHub', async () => {
+    const h = await harness();
     await runDeploy({ env: 'prod', version: 'v1.2.3' }, h.deps);
     expect(h.kubectlCalls()).toEqual(EXPECTED_PROD);
-    const [rec] = h.records();
-    expect(rec).toMatchObject({ operation: 'deploy', environment: 'prod', version: 'v1.2.3', image: IMAGE, previousImage: 'ghcr.io/kgraph-mcp/kgraph-mcp:v1.2.2', result: 'success', rolledBack: false });
-    expect(rec!.durationMs).toBe(7000);
+    const [promo, gate] = h.recorded();
+    expect(promo).toMatchObject({ environment: 'prod', task: 'kgraph-ci:promotion', ref: SHA, production_environment: true });
+    expect(promo!.payload).toMatchObject({ schema: PAYLOAD_SCHEMA, operation: 'promotion', digest: D1, image: IMAGE_D, version: 'v1.2.3', commit: SHA, tree: TREE, mergedAt: '2025-12-31T12:00:00.000Z', auditSkipped: false, promotedFrom: { environment: 'staging' } });
+    expect(promo!.statuses.map((s) => s.state)).toEqual(['in_progress', 'success']);
+    expect(gate).toMatchObject({ task: 'kgraph-ci:gate', payload: { operation: 'gate', of: String(promo!.id), gate: { passed: true, baselineCompared: true } } });
+    expect((gate!.payload as { timings: { steps: unknown[] } }).timings.steps).toHaveLength(10);
+    expect(h.records().map((r) => [r.payload.operation, r.state])).toEqual([['promotion', 'success'], ['gate', 'success']]);
     expect(h.out.join('\n')).toMatch(/succeeded/);
     expect(h.summaries[0]).toContain('| rollout-status | ✅');
+    for (const line of [...h.out, ...h.err]) expect(line).not.toContain(TOKEN);
   });
 
   it.each([
     ['rollout status', { failOn: 'rollout status deployment/kgraph-mcp --timeout=300s' }, 'rollout-status'],
     ['smoke test', { smokeOk: false }, 'smoke'],
     ['latency gate', { gateOk: false }, 'latency-gate'],
-  ])('a failed %s rolls back and exits 1', async (_name, opts: Parameters<typeof harness>[0], step) => {
-    const h = harness(opts);
-    const err = await runDeploy({ env: 'prod', image: IMAGE }, h.deps).catch((e: unknown) => e);
+  ])('a failed %s rolls back, exits 1 and records the failure and the automatic rollback', async (_name, opts: Parameters<typeof harness>[0], step) => {
+    const h = await harness(opts);
+    const err = await runDeploy({ env: 'prod', image: IMAGE_D, version: 'v1.2.3' }, h.deps).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FailedError);
     expect((err as Error).message).toContain(`failed at ${step}`);
     expect((err as Error).message).toContain('rolled back');
     expect(h.kubectlCalls().slice(-2)).toEqual(UNDO);
-    expect(h.records()[0]).toMatchObject({ result: 'failure', failedStep: step, rolledBack: true });
+    const ops = h.recorded().map((d) => [(d.payload as { operation: string }).operation, d.statuses.at(-1)!.state]);
+    // The rollout-status failure also fails the status wait after the undo: that rollback is recorded as failed.
+    expect(ops).toEqual([['promotion', 'failure'], ...(step === 'latency-gate' ? [['gate', 'failure']] : []), ['rollback', step === 'rollout-status' ? 'failure' : 'success']]);
+    expect(h.recorded().at(-1)!.payload).toMatchObject({ automatic: true, image: `ghcr.io/kgraph-mcp/kgraph-mcp@${D0}` });
   });
 
-  it('a failed migration stops before the workload changes and does not roll back', async () => {
-    const h = harness({ failOn: 'wait --for=condition=complete' });
-    await expect(runDeploy({ env: 'prod', image: IMAGE }, h.deps)).rejects.toThrow(/failed at wait-migration: exit 1: error: wait --for=condition=complete went wrong/);
-    expect(h.kubectlCalls()).toEqual(EXPECTED_PROD.slice(0, 5));
-    expect(h.records()[0]).toMatchObject({ result: 'failure', rolledBack: false });
+  it('when GitHub goes away after the rollout, the healthy deploy stays but exits 1 saying it is not recorded', async () => {
+    const h = await harness({ onKubectl: (line) => void (line.includes('rollout status') && (fake!.failWrites = true)) });
+    await expect(runDeploy({ env: 'prod', version: 'v1.2.3' }, h.deps)).rejects.toThrow(/succeeded in .*, but it is NOT recorded: GitHub acme\/kgraph did not record the outcome \(success\)/);
+    expect(h.kubectlCalls()).toEqual(EXPECTED_PROD);
+    expect(h.records()[0]).toMatchObject({ state: 'success' });
+  });
+
+  it('staging takes digests only; a failed migration stops before the workload changes and does not roll back', async () => {
+    const h = await harness({ failOn: 'wait --for=condition=complete' });
+    await expect(runDeploy({ env: 'staging', image: 'ghcr.io/kgraph-mcp/kgraph-mcp:staging-abc' }, h.deps)).rejects.toThrow(/rule "digest"/);
+    await expect(runDeploy({ env: 'staging', image: IMAGE_D, commit: SHA, tree: TREE }, h.deps)).rejects.toThrow(/failed at wait-migration: exit 1: error: wait --for=condition=complete went wrong/);
+    expect(h.kubectlCalls().filter((c) => c.includes('apply')).length).toBe(2);
+    expect(h.recorded().map((d) => [(d.payload as { operation: string; tree: string }).operation, (d.payload as { tree: string }).tree, d.statuses.at(-1)!.state])).toEqual([['deploy', TREE, 'failure']]);
   });
 
   it('a failed checklist touches nothing', async () => {
-    const h = harness({ checklistOk: false });
-    await expect(runDeploy({ env: 'prod', image: IMAGE }, h.deps)).rejects.toThrow(/failed at checklist: failed: secrets \(fail: DATABASE_URL missing\)/);
+    const h = await harness({ checklistOk: false });
+    await expect(runDeploy({ env: 'prod', image: IMAGE_D, version: 'v1.2.3' }, h.deps)).rejects.toThrow(/failed at checklist: failed: secrets \(fail: DATABASE_URL missing\)/);
     expect(h.kubectlCalls()).toEqual([]);
   });
 
   it('a first deploy has no revision to undo', async () => {
-    const h = harness({ currentImage: '', smokeOk: false });
-    await expect(runDeploy({ env: 'prod', image: IMAGE }, h.deps)).rejects.toThrow(FailedError);
+    const h = await harness({ currentImage: '', smokeOk: false });
+    await expect(runDeploy({ env: 'dev', image: 'ghcr.io/kgraph-mcp/kgraph-mcp:dev-abc' }, h.deps)).rejects.toThrow(FailedError);
     expect(h.kubectlCalls().some((c) => c.includes('rollout undo'))).toBe(false);
     expect(h.err.join('\n')).toContain('no previous revision');
   });
 
-  it('rejects bad input with usage errors before running anything', async () => {
-    const h = harness();
-    await expect(runDeploy({ env: 'qa', image: IMAGE }, h.deps)).rejects.toThrow(new UsageError('unknown environment "qa": expected one of dev, staging, prod'));
+  it('rejects bad input with usage errors (exit 2) before running anything', async () => {
+    const h = await harness();
+    await expect(runDeploy({ env: 'qa', image: IMAGE_D }, h.deps)).rejects.toThrow(new UsageError('unknown environment "qa": expected one of dev, staging, prod'));
     await expect(runDeploy({ env: 'dev' }, h.deps)).rejects.toThrow(/needs --image REF or --version/);
-    await expect(runDeploy({ env: 'dev', image: IMAGE, version: 'v1.2.3' }, h.deps)).rejects.toThrow(/either --image or --version/);
-    await expect(runDeploy({ env: 'dev', image: 'ghcr.io/x/y:latest' }, h.deps)).rejects.toThrow(/latest tag/);
     await expect(runDeploy({ env: 'dev', version: '1.2' }, h.deps)).rejects.toThrow(/"1.2" is not a release tag/);
-    await expect(runDeploy({ env: 'dev', image: IMAGE }, { ...h.deps, env: { KUBECONFIG: '/nonexistent/kubeconfig' } })).rejects.toThrow(UsageError);
+    await expect(runDeploy({ env: 'prod', image: 'ghcr.io/kgraph-mcp/kgraph-mcp@sha256:abc' }, h.deps)).rejects.toThrow(new UsageError('--image: image reference "ghcr.io/kgraph-mcp/kgraph-mcp@sha256:abc" has a malformed digest "sha256:abc": expected sha256: and 64 lowercase hex digits'));
+    await expect(runDeploy({ env: 'prod', image: 'ghcr.io/kgraph-mcp/kgraph mcp:v1' }, h.deps)).rejects.toThrow(UsageError);
+    await expect(runDeploy({ env: 'staging', image: IMAGE_D, tree: 'abc' }, h.deps)).rejects.toThrow(/--tree "abc" is not a 40-character git object id/);
+    await expect(runDeploy({ env: 'dev', image: 'ghcr.io/kgraph-mcp/kgraph-mcp:v1' }, { ...h.deps, env: { KUBECONFIG: '/nonexistent/kubeconfig' } })).rejects.toThrow(UsageError);
     expect(h.calls).toEqual([]);
-  });
-
-  it('reports GitHub deployment status through the tracker', async () => {
-    const h = harness({ gateOk: false });
-    const events: string[] = [];
-    const tracker = { start: async () => void events.push('start'), finish: async (_p: unknown, ok: boolean) => void events.push(ok ? 'success' : 'failure') };
-    await expect(runDeploy({ env: 'staging', image: IMAGE }, { ...h.deps, tracker })).rejects.toThrow();
-    expect(events).toEqual(['start', 'failure']);
+    // A pinned-but-floating reference is a policy refusal (exit 1), not a usage error.
+    await expect(runDeploy({ env: 'dev', image: 'ghcr.io/kgraph-mcp/kgraph-mcp:latest' }, h.deps)).rejects.toThrow(/rule "pinned-tag"/);
+    expect(h.calls).toEqual([]);
   });
 });
 
 describe('runRollback', () => {
-  it('--to deploys the released image, records a rollback', async () => {
-    const h = harness();
+  it('--to goes back to the digest the version ran as here (ledger), records a rollback', async () => {
+    const h = await harness();
     await runRollback({ env: 'prod', to: 'v1.2.2' }, h.deps);
-    expect(h.kubectlCalls()[1]).toBe(`kubectl ${NS} set image deployment/kgraph-mcp app=ghcr.io/kgraph-mcp/kgraph-mcp:v1.2.2`);
-    expect(h.records()[0]).toMatchObject({ operation: 'rollback', version: 'v1.2.2', result: 'success' });
+    expect(h.kubectlCalls()[1]).toBe(`kubectl ${NS} set image deployment/kgraph-mcp app=ghcr.io/kgraph-mcp/kgraph-mcp@${D0}`);
+    expect(h.recorded().map((d) => [(d.payload as { operation: string }).operation, d.statuses.at(-1)!.state])).toEqual([['rollback', 'success']]);
+  });
+
+  it('--to a version that never ran in prod is refused before any kubectl call', async () => {
+    const h = await harness();
+    await expect(runRollback({ env: 'prod', to: 'v1.1.0' }, h.deps)).rejects.toThrow(/rule "digest"/);
+    expect(h.calls).toEqual([]);
   });
 
   it('a failed rollback exits 1 and is not undone again', async () => {
-    const h = harness({ failOn: 'rollout undo' });
+    const h = await harness({ failOn: 'rollout undo' });
     await expect(runRollback({ env: 'dev' }, h.deps)).rejects.toThrow(/rollback of previous to dev failed at rollout-undo/);
     expect(h.kubectlCalls().filter((c) => c.includes('rollout'))).toEqual(['kubectl --namespace kgraph-dev rollout undo deployment/kgraph-mcp']);
   });

@@ -30,7 +30,7 @@ describe('environments', () => {
     const [dev, staging, prod] = envs;
     expect(dev!.replicas).toBeLessThan(staging!.replicas);
     expect(staging!.replicas).toBeLessThan(prod!.replicas);
-    expect(prod!.requiredApprovals).toBeGreaterThanOrEqual(1);
+    expect(prod!.release.approvals).toBeGreaterThanOrEqual(1);
     expect(prod!.debug).toBe(false);
     expect(prod!.seedCount).toBe(0);
     expect(dev!.seedCount).toBeGreaterThan(0);

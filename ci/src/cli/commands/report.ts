@@ -1,26 +1,69 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { computeMetrics, metricsMarkdown } from '../../deploy/metrics.js';
-import { RECORDS_DIR, readRecords } from '../../deploy/records.js';
-import { FailedError } from '../../errors.js';
-import { appendJobSummary } from '../../report/summary.js';
+import { FailedError, UsageError } from '../../errors.js';
+import type { RepoRef } from '../../github/repository.js';
 import { writeLine, type CliIo } from '../io.js';
+import { githubOf, repoOption, repositoryOf } from '../options.js';
+
+/** `30d`, `12h`, `90m` → milliseconds; anything else is a usage error. */
+export function parseSince(value: string): number {
+  const m = /^(\d{1,4})([dhm])$/.exec(value);
+  if (!m || Number(m[1]) === 0) throw new UsageError(`--since "${value}" must look like 30d, 12h or 90m`);
+  return Number(m[1]) * { d: 86_400_000, h: 3_600_000, m: 60_000 }[m[2] as 'd' | 'h' | 'm'];
+}
 
 export function register(program: Command, io: CliIo): void {
   program
     .command('report')
-    .description('Delivery metrics from .reports/deployments: deploy duration, success rate, rollback rate against targets')
-    .option('--dir <path>', 'directory of deployment records', RECORDS_DIR)
+    .description('Delivery metrics from the ledger (GitHub deployments; local records offline): deploy duration p50/p95, success and rollback rate, lead time, change failure rate')
+    .addOption(repoOption('read the GitHub ledger of this repository (default: GITHUB_REPOSITORY; needs GITHUB_TOKEN)'))
+    .option('--since <window>', 'only deployments created in this window (30d, 12h, 90m)', '30d')
+    .option('--dir <path>', 'local ledger records (the offline fallback)', '.reports/deployments')
     .option('--json', 'print the metrics as JSON')
-    .option('--strict', 'exit 1 when a target is missed (or there is no data)')
-    .action(async (opts: { dir: string; json?: boolean; strict?: boolean }) => {
-      const { records, invalid } = await readRecords(join(io.cwd, opts.dir));
-      for (const name of invalid) writeLine(io.stderr, `warning: ignoring malformed record ${name}`);
-      const report = computeMetrics(records);
-      const markdown = metricsMarkdown(report, records);
-      writeLine(io.stdout, opts.json ? JSON.stringify(report, null, 2) : markdown);
+    .option('--strict', 'exit 1 when a target is missed or there is no data')
+    .action(async (opts: { repo?: RepoRef; since: string; dir: string; json?: boolean; strict?: boolean }) => {
+      const windowMs = parseSince(opts.since);
+      const [{ computeDeliveryMetrics, deliveryMarkdown, NO_DEPLOYMENTS }, { deliveryEvents }, { localLedger, readLocalRecords }, { ENVIRONMENTS, isEnvironmentName }, { appendJobSummary }] = await Promise.all([
+        import('../../ledger/metrics.js'),
+        import('../../ledger/entry.js'),
+        import('../../ledger/local.js'),
+        import('../../environments.js'),
+        import('../../report/summary.js'),
+      ]);
+      const now = Date.now();
+      const sinceMs = now - windowMs;
+      const repository = opts.repo || io.env.GITHUB_REPOSITORY ? repositoryOf(opts.repo, io) : undefined;
+      let records;
+      let source: string;
+      const local = async (why?: string) => {
+        const dir = join(io.cwd, opts.dir);
+        const { invalid } = await readLocalRecords(dir);
+        for (const name of invalid) writeLine(io.stderr, `warning: ignoring malformed record ${name}`);
+        source = `${localLedger(dir).where}${why ? ` (${why})` : ''}`;
+        return localLedger(dir).read({ sinceMs });
+      };
+      if (repository) {
+        const { githubLedger } = await import('../../ledger/github.js');
+        const ledger = githubLedger(await githubOf(io), repository);
+        try {
+          records = await ledger.read({ sinceMs });
+          source = `${ledger.where} (deployments)`;
+        } catch (err) {
+          if (err instanceof UsageError) throw err; // a rejected token is not "offline"
+          writeLine(io.stderr, `warning: ${ledger.where} unreachable (${(err as Error).message}); falling back to local records`);
+          records = await local(`offline fallback: ${ledger.where} unreachable`);
+        }
+      } else records = await local();
+      const events = deliveryEvents(records, now);
+      const metrics = computeDeliveryMetrics(events, { production: (e) => isEnvironmentName(e) && ENVIRONMENTS[e].release.production, source: source!, since: new Date(sinceMs).toISOString() });
+      const markdown = deliveryMarkdown(metrics, events);
+      writeLine(io.stdout, opts.json ? JSON.stringify(metrics, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) : markdown);
       await appendJobSummary(markdown, io.env);
-      const missed = Object.entries(report.meetsTargets).filter(([, ok]) => !ok).map(([k]) => k);
-      if (opts.strict && missed.length) throw new FailedError(`delivery targets missed: ${missed.join(', ')}${records.length ? '' : ' (no deployment records)'}`);
+      if (!metrics.meetsTargets) {
+        if (opts.strict) throw new FailedError(`${NO_DEPLOYMENTS} since ${opts.since} in ${source!}`);
+        return;
+      }
+      const missed = Object.entries(metrics.meetsTargets).filter(([, ok]) => !ok).map(([k]) => k);
+      if (opts.strict && missed.length) throw new FailedError(`delivery targets missed: ${missed.join(', ')}`);
     });
 }

@@ -1,0 +1,134 @@
+/**
+ * The delivery ledger's record shapes, pure. Every deploy, gate verdict, promotion and rollback is one
+ * ledger record: on GitHub a deployment whose payload is a LedgerPayload and whose statuses carry the
+ * outcome; offline a local JSON file (deploy/records.ts). Both read back as LedgerEntry (what the
+ * eligibility policy weighs) and DeliveryEvent (what the delivery report counts).
+ */
+import type { LedgerEntry } from '../policy/eligibility.js';
+
+export type { LedgerEntry, LedgerFacts } from '../policy/eligibility.js';
+
+export const PAYLOAD_SCHEMA = 'kgraph-ci/ledger@1';
+
+export type LedgerOperation = LedgerEntry['operation'] | 'gate';
+
+/** What a ledger record says about itself; no secrets, no URLs with credentials. */
+export interface LedgerPayload {
+  readonly schema: typeof PAYLOAD_SCHEMA;
+  readonly operation: LedgerOperation;
+  readonly environment: string;
+  readonly image?: string;
+  readonly digest?: string;
+  readonly version?: string;
+  readonly commit?: string;
+  readonly tree?: string;
+  /** When the commit reached main (its committer date): the start of lead time. */
+  readonly mergedAt?: string;
+  readonly startedAt: string;
+  /** The scan report's dependency audit was skipped (advisory service unreachable). */
+  readonly auditSkipped?: boolean;
+  /** On gate records: the verdict; on deploys read back, joined from their gate record. */
+  readonly gate?: { readonly passed: boolean; readonly baselineCompared?: boolean; readonly reasons?: readonly string[] };
+  /** On gate records: the deployment (ledger id) whose rollout the gate judged. */
+  readonly of?: string;
+  /** On gate records: how long each deploy step took. */
+  readonly timings?: { readonly durationMs: number; readonly steps: readonly { readonly name: string; readonly ms: number }[] };
+  /** On promotions: the pass in the previous environment the promotion rests on. */
+  readonly promotedFrom?: { readonly environment: string; readonly at: string; readonly id?: string };
+  /** On rollbacks: kgraph-ci undid a failed deploy by itself. */
+  readonly automatic?: boolean;
+}
+
+export type FinalState = 'success' | 'failure' | 'error';
+
+/** One record as read back, with its outcome. */
+export interface LedgerRecord {
+  readonly id: string;
+  readonly payload: LedgerPayload;
+  /** The newest status; 'in_progress' when none is final. */
+  readonly state: LedgerEntry['state'];
+  readonly createdAt: string;
+  /** When the newest status was set. */
+  readonly updatedAt: string;
+}
+
+/** A payload read from outside: only what has the right shape is believed. */
+export function asPayload(value: unknown): LedgerPayload | undefined {
+  const p = (typeof value === 'string' ? safeJson(value) : value) as Partial<LedgerPayload> | undefined;
+  if (!p || typeof p !== 'object' || p.schema !== PAYLOAD_SCHEMA) return undefined;
+  if (!['deploy', 'promotion', 'rollback', 'gate'].includes(p.operation as string) || typeof p.environment !== 'string' || typeof p.startedAt !== 'string') return undefined;
+  return p as LedgerPayload;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Ledger records as the eligibility policy sees them: deploys, promotions and rollbacks, each deploy with its gate verdict. */
+export function ledgerEntries(records: readonly LedgerRecord[]): LedgerEntry[] {
+  const gateOf = new Map<string, LedgerPayload>();
+  for (const r of records) if (r.payload.operation === 'gate' && r.payload.of) gateOf.set(r.payload.of, r.payload);
+  const entries: LedgerEntry[] = [];
+  for (const r of records) {
+    const p = r.payload;
+    if (p.operation === 'gate') continue;
+    const gate = gateOf.get(r.id)?.gate ?? p.gate;
+    entries.push({
+      environment: p.environment,
+      operation: p.operation,
+      ...(p.digest ? { digest: p.digest } : {}),
+      ...(p.commit ? { commit: p.commit } : {}),
+      ...(p.tree ? { tree: p.tree } : {}),
+      ...(p.version ? { version: p.version } : {}),
+      state: r.state,
+      at: r.updatedAt,
+      ...(gate ? { gate: { passed: gate.passed, ...(gate.baselineCompared !== undefined ? { baselineCompared: gate.baselineCompared } : {}) } } : {}),
+      ...(p.auditSkipped !== undefined ? { auditSkipped: p.auditSkipped } : {}),
+    });
+  }
+  return entries;
+}
+
+/** A finished (or stuck) operation as the delivery report counts it. */
+export interface DeliveryEvent {
+  readonly environment: string;
+  readonly operation: 'deploy' | 'promotion' | 'rollback';
+  readonly version: string;
+  readonly state: 'success' | 'failure' | 'error' | 'unfinished';
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly durationMs: number;
+  readonly mergedAt?: string;
+  readonly automatic?: boolean;
+}
+
+/** An in-progress record older than this never finished (the runner died): it counts as an error. */
+export const STUCK_AFTER_MS = 60 * 60_000;
+
+export function deliveryEvents(records: readonly LedgerRecord[], now: number): DeliveryEvent[] {
+  const events: DeliveryEvent[] = [];
+  for (const r of records) {
+    const p = r.payload;
+    if (p.operation === 'gate') continue;
+    const final = r.state === 'success' || r.state === 'failure' || r.state === 'error';
+    if (!final && now - Date.parse(r.createdAt) < STUCK_AFTER_MS) continue; // still running
+    const startedAt = p.startedAt;
+    const finishedAt = final ? r.updatedAt : r.updatedAt;
+    events.push({
+      environment: p.environment,
+      operation: p.operation,
+      version: p.version ?? p.digest?.slice(0, 19) ?? 'unknown',
+      state: final ? (r.state as DeliveryEvent['state']) : 'unfinished',
+      startedAt,
+      finishedAt,
+      durationMs: Math.max(0, Date.parse(finishedAt) - Date.parse(startedAt)),
+      ...(p.mergedAt ? { mergedAt: p.mergedAt } : {}),
+      ...(p.automatic ? { automatic: true } : {}),
+    });
+  }
+  return events.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+}

@@ -1,0 +1,157 @@
+/**
+ * A local GitHub that keeps state for the calls the delivery ledger and release facts make:
+ * deployments (paginated newest first, with Link headers as GitHub sends them), their statuses,
+ * commits (sha, tree, committer date) and compare-with-main. `down` answers 503 to everything; `failWrites`
+ * answers 502 to writes. Every request is kept with its Authorization header.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface FakeDeployment {
+  id: number;
+  ref: string;
+  task: string;
+  environment: string;
+  payload: unknown;
+  production_environment: boolean;
+  created_at: string;
+  statuses: { id: number; state: string; description: string; created_at: string }[];
+}
+
+export interface FakeCommit {
+  readonly sha: string;
+  readonly tree: string;
+  readonly date: string;
+  /** Whether it is on main (compare answers "behind" or "diverged"). */
+  readonly onMain: boolean;
+}
+
+export interface FakeLedgerOptions {
+  readonly owner?: string;
+  readonly repo?: string;
+  /** Tags and commits: `tags/v1.2.3` or a sha → commit. */
+  readonly commits?: Readonly<Record<string, FakeCommit>>;
+  /** Time used for created_at of new deployments and statuses. */
+  readonly now?: () => number;
+}
+
+export interface FakeLedger {
+  readonly url: string;
+  readonly deployments: FakeDeployment[];
+  readonly seen: { method: string; path: string; auth: string | undefined }[];
+  down: boolean;
+  failWrites: boolean;
+  /** Adds a finished deployment as if recorded earlier. */
+  seed(d: { environment: string; payload: unknown; createdAt: string; statuses: { state: string; at: string }[]; ref?: string; task?: string; production?: boolean }): FakeDeployment;
+  close(): Promise<void>;
+}
+
+export async function fakeLedger(opts: FakeLedgerOptions = {}): Promise<FakeLedger> {
+  const owner = opts.owner ?? 'acme';
+  const repo = opts.repo ?? 'kgraph';
+  const now = opts.now ?? Date.now;
+  const deployments: FakeDeployment[] = [];
+  const seen: FakeLedger['seen'] = [];
+  let nextId = 1000;
+  let nextStatus = 1;
+  const state = { down: false, failWrites: false };
+  const prefix = `/repos/${owner}/${repo}`;
+
+  const server: Server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (d: Buffer) => (raw += d.toString()));
+    req.on('end', () => {
+      const url = new URL(req.url!, 'http://x');
+      seen.push({ method: req.method!, path: req.url!, auth: req.headers.authorization });
+      const send = (status: number, body: unknown, headers: Record<string, string> = {}) => res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+      if (state.down) return send(503, { message: 'Service Unavailable' });
+      if (req.method !== 'GET' && state.failWrites) return send(502, { message: 'Bad Gateway' });
+      const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
+      const path = url.pathname;
+      if (!path.startsWith(prefix)) return send(404, { message: 'Not Found' });
+      const rest = path.slice(prefix.length);
+      let m: RegExpExecArray | null;
+      if (rest === '/deployments' && req.method === 'GET') {
+        const env = url.searchParams.get('environment');
+        const perPage = Number(url.searchParams.get('per_page') ?? 30);
+        const page = Number(url.searchParams.get('page') ?? 1);
+        const all = deployments.filter((d) => !env || d.environment === env).sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id - a.id);
+        const slice = all.slice((page - 1) * perPage, page * perPage);
+        const last = Math.max(1, Math.ceil(all.length / perPage));
+        const link = page < last ? { link: `<http://127.0.0.1:${port}${path}?${new URLSearchParams({ ...Object.fromEntries(url.searchParams), page: String(page + 1) })}>; rel="next"` } : undefined;
+        return send(200, slice.map(({ statuses: _s, ...d }) => d), link);
+      }
+      if (rest === '/deployments' && req.method === 'POST') {
+        const d: FakeDeployment = {
+          id: nextId++,
+          ref: String(body.ref),
+          task: String(body.task ?? 'deploy'),
+          environment: String(body.environment),
+          payload: body.payload ?? {},
+          production_environment: Boolean(body.production_environment),
+          created_at: new Date(now()).toISOString(),
+          statuses: [],
+        };
+        deployments.push(d);
+        const { statuses: _s, ...out } = d;
+        return send(201, out);
+      }
+      if ((m = /^\/deployments\/(\d+)\/statuses$/.exec(rest))) {
+        const d = deployments.find((x) => x.id === Number(m![1]));
+        if (!d) return send(404, { message: 'Not Found' });
+        if (req.method === 'POST') {
+          const st = { id: nextStatus++, state: String(body.state), description: String(body.description ?? ''), created_at: new Date(now()).toISOString() };
+          d.statuses.push(st);
+          return send(201, st);
+        }
+        const perPage = Number(url.searchParams.get('per_page') ?? 30);
+        return send(200, [...d.statuses].reverse().slice(0, perPage));
+      }
+      if ((m = /^\/commits\/(.+)$/.exec(rest))) {
+        const c = opts.commits?.[decodeURIComponent(m[1]!)];
+        if (!c) return send(404, { message: 'No commit found' });
+        return send(200, { sha: c.sha, commit: { tree: { sha: c.tree }, committer: { date: c.date } } });
+      }
+      if ((m = /^\/compare\/main\.\.\.([0-9a-f]{40})$/.exec(rest))) {
+        const c = Object.values(opts.commits ?? {}).find((x) => x.sha === m![1]);
+        if (!c) return send(404, { message: 'Not Found' });
+        return send(200, { status: c.onMain ? 'behind' : 'ahead' });
+      }
+      return send(404, { message: 'Not Found' });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    deployments,
+    seen,
+    get down() {
+      return state.down;
+    },
+    set down(v: boolean) {
+      state.down = v;
+    },
+    get failWrites() {
+      return state.failWrites;
+    },
+    set failWrites(v: boolean) {
+      state.failWrites = v;
+    },
+    seed(d) {
+      const dep: FakeDeployment = {
+        id: nextId++,
+        ref: d.ref ?? 'main',
+        task: d.task ?? 'kgraph-ci:deploy',
+        environment: d.environment,
+        payload: d.payload,
+        production_environment: d.production ?? false,
+        created_at: d.createdAt,
+        statuses: d.statuses.map((s) => ({ id: nextStatus++, state: s.state, description: '', created_at: s.at })),
+      };
+      deployments.push(dep);
+      return dep;
+    },
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}

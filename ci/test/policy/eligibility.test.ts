@@ -1,0 +1,161 @@
+import { describe, expect, it } from 'vitest';
+import { ENVIRONMENT_NAMES, ENVIRONMENTS, IMAGE_REPOSITORY, type EnvironmentName } from '../../src/environments.js';
+import { decideEligibility, parseImageRef, type EligibilityFacts, type LedgerEntry, type RuleVerdict } from '../../src/policy/eligibility.js';
+
+const D1 = `sha256:${'a'.repeat(64)}`;
+const D2 = `sha256:${'b'.repeat(64)}`;
+const TREE = '1'.repeat(40);
+const OTHER_TREE = '2'.repeat(40);
+const NOW = Date.parse('2026-12-01T12:00:00Z');
+const ago = (min: number) => new Date(NOW - min * 60_000).toISOString();
+
+const stagingPass = (over: Partial<LedgerEntry> = {}): LedgerEntry => ({
+  environment: 'staging',
+  operation: 'deploy',
+  digest: D1,
+  commit: 'c'.repeat(40),
+  tree: TREE,
+  state: 'success',
+  at: ago(60),
+  gate: { passed: true, baselineCompared: true },
+  auditSkipped: false,
+  ...over,
+});
+
+const ledger = (...entries: LedgerEntry[]): EligibilityFacts['ledger'] => ({ reachable: true, entries });
+const prodFacts = (over: Partial<EligibilityFacts> = {}): EligibilityFacts => ({
+  image: `${IMAGE_REPOSITORY}@${D1}`,
+  release: { tag: 'v1.4.0', onMain: true },
+  source: { commit: 'c'.repeat(40), tree: TREE },
+  ledger: ledger(stagingPass()),
+  now: NOW,
+  ...over,
+});
+
+interface Case {
+  readonly name: string;
+  readonly env: EnvironmentName;
+  readonly facts: EligibilityFacts;
+  /** undefined = eligible; otherwise the rule that refuses first. */
+  readonly refusedBy?: RuleVerdict['rule'];
+  readonly detail?: RegExp;
+}
+
+const basic = (image: string, over: Partial<EligibilityFacts> = {}): EligibilityFacts => ({ image, ledger: { reachable: false, reason: 'no token' }, now: NOW, ...over });
+
+const cases: Case[] = [
+  // dev: any pinned tag or digest of our repository
+  { name: 'dev takes a pinned tag', env: 'dev', facts: basic(`${IMAGE_REPOSITORY}:dev-abc123`) },
+  { name: 'dev takes a digest', env: 'dev', facts: basic(`${IMAGE_REPOSITORY}@${D1}`) },
+  { name: 'dev refuses latest', env: 'dev', facts: basic(`${IMAGE_REPOSITORY}:latest`), refusedBy: 'pinned-tag' },
+  { name: 'dev refuses no tag', env: 'dev', facts: basic(IMAGE_REPOSITORY), refusedBy: 'pinned-tag' },
+  { name: 'dev refuses another registry', env: 'dev', facts: basic('ghcr.io/evil/other:1.0.0'), refusedBy: 'repository', detail: /ghcr\.io\/evil\/other is not ghcr\.io\/kgraph-mcp\/kgraph-mcp/ },
+  { name: 'dev refuses a look-alike repository', env: 'dev', facts: basic(`${IMAGE_REPOSITORY}-evil:1.0.0`), refusedBy: 'repository' },
+  { name: 'dev refuses docker hub shorthand', env: 'dev', facts: basic('kgraph-mcp/kgraph-mcp:1.0.0'), refusedBy: 'repository' },
+  { name: 'host case does not matter', env: 'dev', facts: basic(`GHCR.IO/kgraph-mcp/kgraph-mcp:1.0.0`) },
+  // staging: by digest only
+  { name: 'staging takes a digest', env: 'staging', facts: basic(`${IMAGE_REPOSITORY}:staging-abc@${D1}`) },
+  { name: 'staging refuses a tag', env: 'staging', facts: basic(`${IMAGE_REPOSITORY}:staging-abc123`), refusedBy: 'digest' },
+  { name: 'staging refuses a foreign digest', env: 'staging', facts: basic(`ghcr.io/evil/kgraph-mcp@${D1}`), refusedBy: 'repository' },
+  { name: 'malformed reference refuses (CLI: exit 2)', env: 'staging', facts: basic(`${IMAGE_REPOSITORY}@sha256:abc`), refusedBy: 'reference', detail: /malformed digest/ },
+  // prod: digest, release tag on main, promoted from staging for the same tree after the soak
+  { name: 'prod takes the digest that passed staging for the same tree', env: 'prod', facts: prodFacts() },
+  { name: 'prod refuses an image from any registry', env: 'prod', facts: prodFacts({ image: `ghcr.io/evil/other@${D1}` }), refusedBy: 'repository' },
+  { name: 'prod refuses a staging tag', env: 'prod', facts: prodFacts({ image: `${IMAGE_REPOSITORY}:staging-abc123`, release: undefined }), refusedBy: 'digest' },
+  { name: 'prod refuses a release tag without digest', env: 'prod', facts: prodFacts({ image: `${IMAGE_REPOSITORY}:v1.4.0` }), refusedBy: 'digest' },
+  { name: 'prod refuses a digest with no release tag', env: 'prod', facts: prodFacts({ release: undefined }), refusedBy: 'release-tag' },
+  { name: 'prod refuses a non-release version', env: 'prod', facts: prodFacts({ release: { tag: 'v1.4', onMain: true } }), refusedBy: 'release-tag' },
+  { name: 'prod refuses an image tagged otherwise than its version', env: 'prod', facts: prodFacts({ image: `${IMAGE_REPOSITORY}:v1.3.0@${D1}` }), refusedBy: 'release-tag' },
+  { name: 'prod refuses a tag not on main', env: 'prod', facts: prodFacts({ release: { tag: 'v1.4.0', onMain: false } }), refusedBy: 'on-main' },
+  { name: 'prod refuses when on-main is unknown', env: 'prod', facts: prodFacts({ release: { tag: 'v1.4.0' } }), refusedBy: 'on-main', detail: /fails closed/ },
+  { name: 'prod refuses when the ledger is unreachable', env: 'prod', facts: prodFacts({ ledger: { reachable: false, reason: 'ECONNREFUSED' } }), refusedBy: 'ledger', detail: /ECONNREFUSED/ },
+  { name: 'prod refuses a digest that never passed staging', env: 'prod', facts: prodFacts({ image: `${IMAGE_REPOSITORY}@${D2}` }), refusedBy: 'promotion', detail: /never passed staging/ },
+  { name: 'prod refuses a digest that only passed dev', env: 'prod', facts: prodFacts({ ledger: ledger(stagingPass({ environment: 'dev' })) }), refusedBy: 'promotion' },
+  { name: 'prod refuses a digest whose staging deploy failed', env: 'prod', facts: prodFacts({ ledger: ledger(stagingPass({ state: 'failure' })) }), refusedBy: 'promotion' },
+  { name: 'prod refuses a digest still in progress in staging', env: 'prod', facts: prodFacts({ ledger: ledger(stagingPass({ state: 'in_progress' })) }), refusedBy: 'promotion' },
+  {
+    name: 'prod refuses a digest rolled back in staging after it passed',
+    env: 'prod',
+    facts: prodFacts({ ledger: ledger(stagingPass(), { environment: 'staging', operation: 'rollback', state: 'success', at: ago(30) }) }),
+    refusedBy: 'promotion',
+    detail: /rolled back/,
+  },
+  {
+    name: 'a rollback of a later digest does not count against ours',
+    env: 'prod',
+    facts: prodFacts({ ledger: ledger(stagingPass(), stagingPass({ digest: D2, at: ago(40), tree: OTHER_TREE }), { environment: 'staging', operation: 'rollback', state: 'success', at: ago(30) }) }),
+  },
+  { name: 'prod refuses a hotfix tree that differs from what passed staging', env: 'prod', facts: prodFacts({ source: { tree: OTHER_TREE } }), refusedBy: 'promotion', detail: /built from tree 111111111111, but v1\.4\.0 is tree 222222222222/ },
+  { name: 'prod refuses when the tag tree is unknown', env: 'prod', facts: prodFacts({ source: {} }), refusedBy: 'promotion', detail: /fails closed/ },
+  { name: 'prod refuses a pass that has not soaked', env: 'prod', facts: prodFacts({ ledger: ledger(stagingPass({ at: ago(4) })) }), refusedBy: 'soak', detail: /4 min in staging, needs 10/ },
+  { name: 'prod refuses a pass whose gate skipped the baseline', env: 'prod', facts: prodFacts({ ledger: ledger(stagingPass({ gate: { passed: true, baselineCompared: false } })) }), refusedBy: 'baseline' },
+  { name: 'prod refuses a pass without gate summary', env: 'prod', facts: prodFacts({ ledger: ledger(stagingPass({ gate: undefined })) }), refusedBy: 'baseline' },
+  { name: 'prod refuses a pass whose audit was skipped', env: 'prod', facts: prodFacts({ ledger: ledger(stagingPass({ auditSkipped: true })) }), refusedBy: 'audit' },
+  { name: 'prod refuses a pass whose audit is not recorded', env: 'prod', facts: prodFacts({ ledger: ledger(stagingPass({ auditSkipped: undefined })) }), refusedBy: 'audit' },
+];
+
+describe('decideEligibility (policy from ci/src/environments.ts)', () => {
+  it.each(cases)('$name', ({ env, facts, refusedBy, detail }) => {
+    const res = decideEligibility(env, ENVIRONMENTS[env].release, facts);
+    expect(res.refusedBy?.rule).toBe(refusedBy);
+    expect(res.eligible).toBe(refusedBy === undefined);
+    if (detail) expect(res.refusedBy?.detail ?? res.rules.map((r) => r.detail).join(' ')).toMatch(detail);
+    if (!refusedBy) expect(res.rules.every((r) => r.ok)).toBe(true);
+  });
+
+  it('the accepted prod decision names the staging pass it rests on and every rule', () => {
+    const res = decideEligibility('prod', ENVIRONMENTS.prod.release, prodFacts());
+    expect(res.rules.map((r) => r.rule)).toEqual(['repository', 'digest', 'release-tag', 'on-main', 'ledger', 'promotion', 'soak', 'baseline', 'audit']);
+    expect(res.promotedFrom).toMatchObject({ environment: 'staging', digest: D1, tree: TREE });
+  });
+
+  it('every environment restricts the repository and pins the reference; only the data differs', () => {
+    for (const e of ENVIRONMENT_NAMES) {
+      const p = ENVIRONMENTS[e].release;
+      expect(p.imageRepository).toBe(IMAGE_REPOSITORY);
+      expect(p.reference.length).toBeGreaterThan(0);
+      if (p.promotion) expect(ENVIRONMENT_NAMES).toContain(p.promotion.from);
+    }
+  });
+});
+
+describe('parseImageRef', () => {
+  it.each([
+    [`${IMAGE_REPOSITORY}:v1.2.3`, { repository: IMAGE_REPOSITORY, tag: 'v1.2.3' }],
+    [`${IMAGE_REPOSITORY}@${D1}`, { repository: IMAGE_REPOSITORY, digest: D1 }],
+    [`${IMAGE_REPOSITORY}:v1@${D1}`, { repository: IMAGE_REPOSITORY, tag: 'v1', digest: D1 }],
+    ['localhost:5000/a/b:1', { repository: 'localhost:5000/a/b', tag: '1' }],
+    ['busybox', { repository: 'busybox' }],
+  ])('%s', (input, ref) => expect(parseImageRef(input)).toEqual({ ok: true, ref }));
+
+  it.each([
+    ['', /empty/],
+    [`${IMAGE_REPOSITORY}@sha256:${'a'.repeat(63)}`, /malformed digest/],
+    [`${IMAGE_REPOSITORY}@sha256:${'A'.repeat(64)}`, /malformed digest/],
+    [`${IMAGE_REPOSITORY}@md5:${'a'.repeat(32)}`, /malformed digest/],
+    [`${IMAGE_REPOSITORY}@`, /malformed digest/],
+    [`${IMAGE_REPOSITORY}:bad tag`, /whitespace/],
+    [`${IMAGE_REPOSITORY}:-x`, /malformed tag/],
+    ['ghcr.io/Kgraph/App:1', /malformed repository path/],
+    ['ghcr.io//x:1', /malformed repository path/],
+    ['ghcr.io/x;rm -rf:1', /whitespace|malformed/],
+    ['ghcr.io/x:1\n', /whitespace/],
+  ])('refuses %j', (input, problem) => {
+    const res = parseImageRef(input);
+    expect(res.ok).toBe(false);
+    if (!res.ok) expect(res.problem).toMatch(problem);
+  });
+});
+
+describe('rollback to a version', () => {
+  const ranInProd = stagingPass({ environment: 'prod', at: ago(600) });
+  it.each([
+    ['takes a digest that ran in prod before', ledger(ranInProd), undefined],
+    ['refuses a digest that never ran in prod (only staging)', ledger(stagingPass()), 'promotion'],
+    ['refuses when the ledger is unreachable', { reachable: false as const, reason: 'down' }, 'ledger'],
+  ])('%s', (_n, l, rule) => {
+    const res = decideEligibility('prod', ENVIRONMENTS.prod.release, prodFacts({ operation: 'rollback', ledger: l }));
+    expect(res.refusedBy?.rule).toBe(rule);
+    expect(res.rules.map((r) => r.rule)).not.toContain('soak');
+  });
+});
