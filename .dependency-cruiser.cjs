@@ -7,11 +7,11 @@
  */
 const ciLayers = [
   // 0: the pipeline's data and shared leaves, imported by everything.
-  ['environments', 'steps', 'errors', 'outcome', 'repo-root', 'http-url'],
+  ['environments', 'release-policy', 'steps', 'errors', 'outcome', 'repo-root', 'http-url'],
   // 1: pure helpers and the thin I/O edges.
   ['metrics', 'report', 'policy', 'kube', 'github', 'services', 'process', 'triggers'],
   // 2: the pipeline's parts.
-  ['release', 'runner', 'scan', 'gate', 'watch', 'generate'],
+  ['release', 'runner', 'scan', 'gate', 'watch', 'generate', 'ledger'],
   // 3: what combines parts.
   ['checklist'],
   ['deploy'],

@@ -2,9 +2,9 @@
  * The three environments as one typed definition. Kubernetes overlays, workflows, the latency gate,
  * the rollback watcher and the Prometheus alert rules all read from here.
  */
-import type { ReleasePolicy } from './policy/eligibility.js';
+import type { ReleasePolicy } from './release-policy.js';
 
-export type { ReleasePolicy, ReferenceKind } from './policy/eligibility.js';
+export type { ReleasePolicy, ReferenceKind } from './release-policy.js';
 
 export const ENVIRONMENT_NAMES = ['dev', 'staging', 'prod'] as const;
 export type EnvironmentName = (typeof ENVIRONMENT_NAMES)[number];
@@ -69,7 +69,7 @@ export interface EnvironmentDefinition {
   readonly debug: boolean;
   /** Seed the database with generated test data after migrating (count of tools; 0 = never). */
   readonly seedCount: number;
-  /** Which images may run here and what must have happened first (decided by policy/eligibility.ts). */
+  /** Which images may run here and what must have happened first (decided by release-policy.ts). */
   readonly release: ReleasePolicy;
   /** Plain configuration the service needs (names only). */
   readonly requiredEnv: readonly string[];

@@ -14,7 +14,7 @@ import { PAYLOAD_SCHEMA, ledgerEntries, type LedgerPayload } from '../ledger/ent
 import type { Ledger } from '../ledger/github.js';
 import { localLedger, RECORDS_DIR } from '../ledger/local.js';
 import { LedgerWriteError, openRecord, writeRecord, type RecordTarget } from '../ledger/recorder.js';
-import { decideEligibility, parseImageRef, RELEASE_TAG, type Eligibility, type LedgerFacts } from '../policy/eligibility.js';
+import { decideEligibility, parseImageRef, RELEASE_TAG, type Eligibility, type LedgerFacts } from '../release-policy.js';
 import { parseVersionTag } from '../release/semver.js';
 import { table } from '../report/markdown.js';
 import { executePlan, type ChecklistOutcome, type ExecutionResult, type GateOutcome, type SmokeOutcome } from './execute.js';

@@ -4,9 +4,9 @@
  * outcome; offline a local JSON file (deploy/records.ts). Both read back as LedgerEntry (what the
  * eligibility policy weighs) and DeliveryEvent (what the delivery report counts).
  */
-import type { LedgerEntry } from '../policy/eligibility.js';
+import type { LedgerEntry } from '../release-policy.js';
 
-export type { LedgerEntry, LedgerFacts } from '../policy/eligibility.js';
+export type { LedgerEntry, LedgerFacts } from '../release-policy.js';
 
 export const PAYLOAD_SCHEMA = 'kgraph-ci/ledger@1';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ENVIRONMENT_NAMES, ENVIRONMENTS, IMAGE_REPOSITORY, type EnvironmentName } from '../../src/environments.js';
-import { decideEligibility, parseImageRef, type EligibilityFacts, type LedgerEntry, type RuleVerdict } from '../../src/policy/eligibility.js';
+import { decideEligibility, parseImageRef, type EligibilityFacts, type LedgerEntry, type RuleVerdict } from '../../src/release-policy.js';
 
 const D1 = `sha256:${'a'.repeat(64)}`;
 const D2 = `sha256:${'b'.repeat(64)}`;
