@@ -42,7 +42,7 @@ function dependencyViolations(): Violation[] {
     process.execPath,
     [
       join(here, 'node_modules/dependency-cruiser/bin/dependency-cruise.mjs'),
-      ...['ci', 'app', 'dagger/src', 'dagger/scripts', 'bench', 'testkit', 'scripts'].filter((dir) => existsSync(join(root, dir))),
+      ...['ci', 'app', 'dagger/src', 'bench', 'testkit', 'scripts'].filter((dir) => existsSync(join(root, dir))),
       ...['--config', join(here, '.dependency-cruiser.cjs'), '--output-type', 'json'],
     ],
     { cwd: root, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 },

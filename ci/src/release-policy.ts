@@ -4,7 +4,7 @@
  * the release tag and the source tree it stands for, and what the delivery ledger says passed where.
  * A rule that lacks a fact it needs refuses (fail closed); the result names every rule and why.
  *
- * This file imports nothing on purpose: dagger/scripts/generate-ci-tables.ts copies it verbatim into
+ * This file imports nothing on purpose: `kgraph-ci generate` copies it verbatim into
  * the Dagger module (dagger/src/eligibility.generated.ts), so the CLI, the host runner and the module
  * run the very same function. Keep it free of I/O and of imports.
  */

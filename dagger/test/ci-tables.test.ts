@@ -3,7 +3,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ELIGIBILITY_PATH, GENERATED_PATH, renderCiTables, renderEligibility } from '../scripts/generate-ci-tables.js';
+import { join } from 'node:path';
+import { DAGGER_TABLES_PATH, ELIGIBILITY_PATH as ELIGIBILITY_FILE, renderCiTables, renderEligibility } from '../../ci/src/generate/dagger-tables.js';
+import { REPO_ROOT } from '../../ci/src/repo-root.js';
 import { STEPS as CI_STEPS, resolveCommands } from '../../ci/src/steps.js';
 import { ENVIRONMENTS as CI_ENVIRONMENTS } from '../../ci/src/environments.js';
 import { IMAGE_REPOSITORY, imageForVersion } from '../../ci/src/deploy/image.js';
@@ -17,6 +19,9 @@ import {
   cacheMounts,
   findStep,
 } from '../src/plan.js';
+
+const GENERATED_PATH = join(REPO_ROOT, DAGGER_TABLES_PATH);
+const ELIGIBILITY_PATH = join(REPO_ROOT, ELIGIBILITY_FILE);
 
 describe('generated copy of the ci tables', () => {
   it('is exactly what the generator writes from ci/src today (run the generator when this fails)', () => {

@@ -5,10 +5,10 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT_OK, EXIT_USAGE, exitCodeOf, messageOf } from '../errors.js';
 import { processIo, writeLine, type CliIo } from './io.js';
-import { register as registerAlerts } from './commands/alerts.js';
 import { register as registerChecklist } from './commands/checklist.js';
 import { register as registerDeploy } from './commands/deploy.js';
 import { register as registerEnv } from './commands/env.js';
+import { register as registerGenerate } from './commands/generate.js';
 import { register as registerGate } from './commands/gate.js';
 import { register as registerGithub } from './commands/github.js';
 import { register as registerPolicy } from './commands/policy.js';
@@ -23,7 +23,7 @@ import { register as registerWatch } from './commands/watch.js';
 type Registrar = (program: Command, io: CliIo) => void;
 
 /** One line per command module; keep alphabetical so parallel edits merge cleanly. */
-const registrars: Registrar[] = [registerAlerts, registerChecklist, registerDeploy, registerEnv, registerGate, registerGithub, registerPolicy, registerRelease, registerReport, registerRollback, registerRun, registerScan, registerShell, registerWatch];
+const registrars: Registrar[] = [registerChecklist, registerDeploy, registerEnv, registerGate, registerGenerate, registerGithub, registerPolicy, registerRelease, registerReport, registerRollback, registerRun, registerScan, registerShell, registerWatch];
 
 export function buildProgram(io: CliIo = processIo()): Command {
   const program = new Command('kgraph-ci')

@@ -1,7 +1,7 @@
 /**
  * The k8s overlays as a pure function of the environment definitions, so replicas, log level, debug and
- * autoscaling have one source of truth (ci/src/environments.ts). `generate.ts` writes these files; a
- * test fails when the committed ones differ.
+ * autoscaling have one source of truth (ci/src/environments.ts). `kgraph-ci generate` writes these files;
+ * `kgraph-ci generate --check` and a test fail when the committed ones differ.
  */
 import { stringify } from 'yaml';
 import { ENVIRONMENT_NAMES, ENVIRONMENTS, type EnvironmentDefinition } from '../environments.js';
@@ -12,17 +12,12 @@ export const CONTAINER_NAME = 'app';
 export const MIGRATE_JOB_NAME = `${APP_NAME}-migrate`;
 export const SECRET_NAME = `${APP_NAME}-secrets`;
 export const K8S_DIR = 'k8s';
-/** Where `kgraph-ci alerts write` generates each environment's PrometheusRule kustomize Component. */
+/** Where `kgraph-ci generate` writes each environment's PrometheusRule kustomize Component. */
 export const alertsComponent = (env: string): string => `components/alerts/${env}`;
 
 export const overlayDir = (env: string): string => `${K8S_DIR}/overlays/${env}`;
 
-export interface OverlayOptions {
-  /** Include the environment's alerts Component (true once k8s/components/alerts/<env> exists). */
-  readonly alerts: (env: string) => boolean;
-}
-
-const HEADER = '# Generated from ci/src/environments.ts by `npx tsx ci/src/kube/generate.ts`; do not edit.\n';
+const HEADER = '# Generated from ci/src/environments.ts by `kgraph-ci generate`; do not edit.\n';
 
 const yamlDoc = (value: unknown): string => HEADER + stringify(value, { lineWidth: 0 });
 
@@ -31,7 +26,7 @@ export function configLiterals(def: EnvironmentDefinition): Record<string, strin
   return { ENVIRONMENT: def.name, LOG_LEVEL: def.logLevel, DEBUG: String(def.debug) };
 }
 
-function kustomization(def: EnvironmentDefinition, opts: OverlayOptions): Record<string, unknown> {
+function kustomization(def: EnvironmentDefinition): Record<string, unknown> {
   const resources = ['../../base', 'namespace.yaml', ...(def.autoscale ? ['hpa.yaml'] : [])];
   const patches: unknown[] = [];
   if (def.requiredSecrets.includes('SENTRY_DSN')) {
@@ -47,7 +42,8 @@ function kustomization(def: EnvironmentDefinition, opts: OverlayOptions): Record
     namespace: def.namespace,
     labels: [{ pairs: { 'app.kubernetes.io/environment': def.name } }],
     resources,
-    ...(opts.alerts(def.name) ? { components: [`../../${alertsComponent(def.name)}`] } : {}),
+    // Every environment has its alert rules (generated beside the overlays), whatever exists on disk.
+    components: [`../../${alertsComponent(def.name)}`],
     replicas: [{ name: DEPLOYMENT_NAME, count: def.replicas }],
     configMapGenerator: [
       {
@@ -87,14 +83,14 @@ function hpa(def: EnvironmentDefinition, autoscale: NonNullable<EnvironmentDefin
 }
 
 /** Every generated file, path (relative to the repository root) → content. */
-export function overlayFiles(opts: OverlayOptions, envs: readonly EnvironmentDefinition[] = ENVIRONMENT_NAMES.map((n) => ENVIRONMENTS[n])): Map<string, string> {
+export function overlayFiles(envs: readonly EnvironmentDefinition[] = ENVIRONMENT_NAMES.map((n) => ENVIRONMENTS[n])): Map<string, string> {
   const files = new Map<string, string>();
   for (const def of envs) {
     if (def.autoscale && def.autoscale.maxReplicas < def.replicas) {
       throw new RangeError(`environment ${def.name}: autoscale.maxReplicas ${def.autoscale.maxReplicas} is below replicas ${def.replicas}`);
     }
     const dir = overlayDir(def.name);
-    files.set(`${dir}/kustomization.yaml`, yamlDoc(kustomization(def, opts)));
+    files.set(`${dir}/kustomization.yaml`, yamlDoc(kustomization(def)));
     files.set(`${dir}/namespace.yaml`, yamlDoc(namespace(def)));
     if (def.autoscale) files.set(`${dir}/hpa.yaml`, yamlDoc(hpa(def, def.autoscale)));
   }

@@ -40,8 +40,8 @@ describe('kgraph-ci gate / watch usage', () => {
     expect(h.text().stdout).not.toContain('x'.repeat(20));
   }, 20_000);
 
-  it('alerts check agrees with the committed rules', async () => {
+  it('generate --check agrees with the committed rules', async () => {
     const h = io();
-    expect(await runCli(['alerts', 'check'], h.io)).toBe(0);
+    expect(await runCli(['generate', '--check'], h.io)).toBe(0);
   });
 });

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ENVIRONMENT_NAMES, ENVIRONMENTS } from '../../src/environments.js';
 import { IMAGE_REPOSITORY } from '../../src/deploy/image.js';
-import { staleOverlays } from '../../src/kube/generate.js';
+import { staleFiles } from '../../src/generate/files.js';
 import { REPO_ROOT } from '../../src/repo-root.js';
 import { overlayDir } from '../../src/kube/overlays.js';
 import { schemaErrors } from '../../src/kube/schema.js';
@@ -21,7 +21,7 @@ const deployment = (e: string) => find(rendered[e]!, 'Deployment')[0] as KubeObj
 
 describe('k8s overlays', () => {
   it('are what the generator makes from ci/src/environments.ts', async () => {
-    expect(await staleOverlays(root)).toEqual([]);
+    expect(await staleFiles(root)).toEqual([]);
   });
 
   it.each(ENVIRONMENT_NAMES)('%s validates against the Kubernetes and prometheus-operator schemas', (e) => {

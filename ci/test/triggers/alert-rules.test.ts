@@ -2,19 +2,20 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ENVIRONMENTS, ENVIRONMENT_NAMES } from '../../src/environments.js';
-import { alertFiles, alertRules, staleAlertFiles } from '../../src/triggers/alert-rules.js';
+import { generatedFiles, staleFiles } from '../../src/generate/files.js';
+import { alertFiles, alertRules } from '../../src/triggers/alert-rules.js';
 import { promDuration, triggerQueries } from '../../src/triggers/promql.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 describe('PrometheusRule generation', () => {
   it('the committed k8s/components/alerts equals what the trigger definitions generate', async () => {
-    expect(await staleAlertFiles(ROOT)).toEqual([]);
+    expect(await staleFiles(ROOT)).toEqual([]);
   });
 
   it('a changed trigger definition makes the committed rules stale', async () => {
     const changed = { ...ENVIRONMENTS, prod: { ...ENVIRONMENTS.prod, rollback: { ...ENVIRONMENTS.prod.rollback, errorRate: { above: 0.02, sustainedSeconds: 120 } } } };
-    expect(await staleAlertFiles(ROOT, alertFiles(changed))).toEqual(['k8s/components/alerts/prod/prometheusrule.yaml']);
+    expect(await staleFiles(ROOT, generatedFiles(changed))).toEqual(['k8s/components/alerts/prod/prometheusrule.yaml']);
   });
 
   it.each(ENVIRONMENT_NAMES)('%s: limits, windows and namespace come from the environment definition', (name) => {
