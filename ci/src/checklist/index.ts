@@ -3,12 +3,13 @@
  * (GitHub, the database, the process environment, files) are injectable; the defaults are the real ones.
  */
 import { readdir, readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { getEnvironment, type EnvironmentDefinition } from '../environments.js';
 import { githubClient } from '../github/client.js';
 import { parseRepository } from '../github/repository.js';
+import { REPO_ROOT } from '../repo-root.js';
 import { headCommit as gitHead } from '../policy/git.js';
 import { DEFAULT_RUN_REPORT } from '../runner/report.js';
 import { DEFAULT_SCAN_REPORT } from '../scan/index.js';
@@ -110,12 +111,12 @@ export function pgMigrationsDb(databaseUrl: string, table = 'pgmigrations'): Mig
 async function defaultMigrationsDir(): Promise<string> {
   // The app owns where its migrations live; read it from there rather than copying the path.
   try {
-    const mod = (await import(new URL('../../../app/src/migrate.js', import.meta.url).href)) as { MIGRATIONS_DIR?: string };
+    const mod = (await import(pathToFileURL(join(REPO_ROOT, 'app/src/migrate.js')).href)) as { MIGRATIONS_DIR?: string };
     if (mod.MIGRATIONS_DIR) return mod.MIGRATIONS_DIR;
   } catch {
     /* app not present (a ci-only checkout): fall back to the conventional path */
   }
-  return fileURLToPath(new URL('../../../app/migrations', import.meta.url));
+  return join(REPO_ROOT, 'app/migrations');
 }
 
 async function reviewFacts(opts: ChecklistOptions, penv: Readonly<Record<string, string | undefined>>, commit: string | undefined): Promise<ReviewFacts> {

@@ -3,7 +3,8 @@
  * the smoke test and the latency gate as functions. A failed step stops the plan; if the workload had
  * already changed, the plan's onFailure steps (rollout undo) run. The result is plain data.
  */
-import { formatArgv, type CommandRunner } from '../kube/runner.js';
+import type { CommandRunner } from '../kube/runner.js';
+import { formatArgv } from '../process/argv.js';
 import type { Plan, PlanStep } from './plan.js';
 
 export interface ChecklistOutcome {

@@ -20,11 +20,6 @@ export interface CommandResult {
 
 export type CommandRunner = (cmd: CommandSpec) => Promise<CommandResult>;
 
-/** Quotes an argv for display (plans, dry runs); never used to run anything. */
-export function formatArgv(argv: readonly string[]): string {
-  return argv.map((a) => (/^[\w@%+=:,./{}[\]-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
-}
-
 export function spawnRunner(env: NodeJS.ProcessEnv, cwd: string): CommandRunner {
   return (cmd) =>
     new Promise((resolvePromise) => {

@@ -6,6 +6,7 @@ import type { RunnableStep } from './graph.js';
 import { runCommand } from './process.js';
 import type { ServiceLease, ServicesProvider } from './services.js';
 import type { StepResult } from './types.js';
+import { formatArgv } from '../process/argv.js';
 
 export interface ExecuteContext {
   readonly commands: readonly (readonly string[])[];
@@ -55,7 +56,7 @@ export async function executeStep(step: RunnableStep, ctx: ExecuteContext): Prom
     };
     for (const argv of ctx.commands) {
       if (ctx.signal.aborted) return done({ status: 'cancelled', reason: interrupted() });
-      ctx.say(`$ ${formatArgv(argv)}`);
+      ctx.say(`$ ${oneLine(argv)}`);
       const res = await runCommand(argv, {
         cwd: ctx.cwd,
         env,
@@ -87,19 +88,11 @@ export async function executeStep(step: RunnableStep, ctx: ExecuteContext): Prom
   }
 }
 
-/** The command as one readable line: quoted where needed, whitespace collapsed, long arguments cut. */
-export function formatArgv(argv: readonly string[]): string {
-  return argv
-    .map((a) => {
-      const flat = a.replace(/\s+/g, ' ').trim();
-      const short = flat.length > 80 ? `${flat.slice(0, 77)}...` : flat;
-      return /^[\w@%+=:,./-]+$/.test(short) ? short : `'${short.replace(/'/g, `'\\''`)}'`;
-    })
-    .join(' ');
-}
+/** The command as one readable line: quoted where needed, whitespace folded, long arguments cut. */
+const oneLine = (argv: readonly string[]): string => formatArgv(argv, { maxArgLength: 80 });
 
 /** The first words of a command, for one-line reasons in the final table. */
 export function shortCommand(argv: readonly string[], max = 48): string {
-  const text = formatArgv(argv.filter((a) => a !== '--no-install'));
+  const text = oneLine(argv.filter((a) => a !== '--no-install'));
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }

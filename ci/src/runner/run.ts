@@ -21,7 +21,7 @@ import type { CacheSummary, RunReport, StepResult } from './types.js';
 import { newRunId } from '../services/ephemeral.js';
 
 export type { CacheSummary, RunReport, StepResult, StepStatus } from './types.js';
-export { formatArgv, shortCommand } from './execute.js';
+export { shortCommand } from './execute.js';
 
 export interface RunOptions {
   /** Selected steps in dependency order (see selectSteps). */
