@@ -33,6 +33,7 @@ import {
   WORKDIR,
   cacheMounts,
   checkDeployImage,
+  checkDuration,
   checkEnvironment,
   checkGitObject,
   checkNodeVersion,
@@ -219,7 +220,7 @@ export class KgraphMcp {
   async watch(environment: Environment, url: string, kubeconfig: Secret, duration = "15m"): Promise<string> {
     const env = checkEnvironment(environment)
     if (!/^https?:\/\/\S+$/.test(url)) throw new Error(`watch url "${url}" must be an http(s) URL`)
-    if (!/^\d+[smh]$/.test(duration)) throw new Error(`watch duration "${duration}" must look like 90s, 15m or 1h`)
+    checkDuration(duration)
     return this.deliveryContainer(kubeconfig)
       .withExec(ciArgv("watch", "--env", env, "--url", url, "--duration", duration))
       .stdout()

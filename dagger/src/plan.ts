@@ -2,7 +2,7 @@
  * Pure decisions behind the module's functions: pinned images, service wiring, argv and argument
  * validation. No Dagger calls here, so unit tests can check them directly.
  */
-import { ENVIRONMENT_NAMES, ENVIRONMENTS, SERVICE_NAMES, STEPS, STEP_NAMES } from "./ci.generated.js"
+import { DURATION_GRAMMAR, ENVIRONMENT_NAMES, ENVIRONMENTS, SERVICE_NAMES, STEPS, STEP_NAMES } from "./ci.generated.js"
 import type { EnvironmentName, ServiceName, StepName } from "./ci.generated.js"
 import { referenceRules } from "./eligibility.generated.js"
 
@@ -157,6 +157,23 @@ export function cacheMounts(step: StepName): { path: string; key: string }[] {
     const path = p.startsWith("~/") ? `/root/${p.slice(2)}` : `${WORKDIR}/${p.replace(/\/$/, "")}`
     return { path, key: `kgraph-mcp-${p.replace(/^~\//, "home-").replace(/[^A-Za-z0-9]+/g, "-").replace(/-$/, "")}` }
   })
+}
+
+/**
+ * Seconds of a `kgraph-ci watch --duration` value, by ci/'s own grammar (generated copy), so a value the
+ * watch would refuse fails here before any container starts; the text itself is passed on unchanged.
+ */
+export function checkDuration(text: string): number {
+  const s = text.trim()
+  let total = 0
+  if (new RegExp(DURATION_GRAMMAR.plainSeconds).test(s)) total = Number(s)
+  else if (new RegExp(DURATION_GRAMMAR.withUnits).test(s)) {
+    for (const m of s.matchAll(new RegExp(DURATION_GRAMMAR.part, "g"))) {
+      total += Number(m[1]) * DURATION_GRAMMAR.unitSeconds[m[2] as keyof typeof DURATION_GRAMMAR.unitSeconds]
+    }
+  }
+  if (!(total > 0)) throw new Error(`invalid duration "${text}": expected a positive number of seconds or e.g. 90s, 15m, 1h30m`)
+  return total
 }
 
 export const SEMVER_TAG = /^v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/

@@ -8,10 +8,12 @@ import { DAGGER_TABLES_PATH, ELIGIBILITY_PATH as ELIGIBILITY_FILE, renderCiTable
 import { REPO_ROOT } from '../../ci/src/repo-root.js';
 import { STEPS as CI_STEPS, resolveCommands } from '../../ci/src/steps.js';
 import { ENVIRONMENTS as CI_ENVIRONMENTS } from '../../ci/src/environments.js';
+import { durationSeconds } from '../../ci/src/watch/duration.js';
 import { IMAGE_REPOSITORY, imageForVersion } from '../../ci/src/deploy/image.js';
 import { STEPS, ENVIRONMENTS } from '../src/ci.generated.js';
 import {
   checkDeployImage,
+  checkDuration,
   imageTag,
   publishAddress,
   severitiesFrom,
@@ -84,6 +86,21 @@ describe('plan', () => {
 
   it('carries the eligibility function verbatim (run the generator when this fails)', () => {
     expect(readFileSync(ELIGIBILITY_PATH, 'utf8')).toBe(renderEligibility());
+  });
+
+  // The module refuses exactly what `kgraph-ci watch --duration` refuses, and reads the same seconds.
+  it.each([
+    '90', '90s', '15m', '1h', '1h30m', '500ms', '2h15m30s', '1.5h', ' 15m ', '0.001ms', '1h0m', '10m10m',
+    '0', '0s', '0m0s', '', ' ', '15 m', '15M', '-5s', '+5s', '1d', 'forever', '1e3', '15m30', 'ms', '.5s', '5.s', '1h 30m', 'Infinity', '0x10',
+  ])('checkDuration(%j) agrees with ci/', (text) => {
+    const ci = durationSeconds(text);
+    if (ci === undefined) expect(() => checkDuration(text)).toThrow(`invalid duration "${text}"`);
+    else expect(checkDuration(text)).toBe(ci);
+  });
+
+  it('the duration agreement covers both outcomes', () => {
+    expect(checkDuration('1h30m')).toBe(5400);
+    expect(() => checkDuration('1d')).toThrow(/expected a positive number of seconds or e.g. 90s, 15m, 1h30m/);
   });
 
   it('turns a severity threshold into the list at and above it', () => {
