@@ -34,7 +34,8 @@ export function createRedis(config: Pick<AppConfig, 'redisUrl'>, log?: Logger): 
     maxRetriesPerRequest: 0,
     connectTimeout: 2_000,
     commandTimeout: 500,
-    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2_000),
+    // Capped at 500 ms: after Redis comes back the service uses it again within about half a second.
+    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 4), 500),
     lazyConnect: false,
   });
   let up = false;
