@@ -69,42 +69,60 @@ export class KgraphMcp {
     this.nodeVersion = checkNodeVersion(nodeVersion)
   }
 
-  /** ESLint over every workspace (step `lint`). */
+  /**
+   * ESLint over every workspace (step `lint`).
+   * Example: `dagger call lint`
+   */
   @func()
   @check()
   async lint(): Promise<void> {
     await this.checkStep("lint")
   }
 
-  /** tsc over app, ci, tests and this module (step `typecheck`). */
+  /**
+   * tsc over app, ci, tests and this module (step `typecheck`).
+   * Example: `dagger call --node-version=24 typecheck`
+   */
   @func()
   @check()
   async typecheck(): Promise<void> {
     await this.checkStep("typecheck")
   }
 
-  /** Unit tests, no services (step `test`). */
+  /**
+   * Unit tests, no services (step `test`).
+   * Example: `dagger call test`
+   */
   @func()
   @check()
   async test(): Promise<void> {
     await this.checkStep("test")
   }
 
-  /** Integration tests against ephemeral Postgres and Redis service containers (step `integration-test`). */
+  /**
+   * Integration tests against ephemeral Postgres and Redis service containers (step `integration-test`).
+   * Example: `dagger call integration-test`
+   */
   @func()
   @check()
   async integrationTest(): Promise<void> {
     await this.checkStep("integrationTest")
   }
 
-  /** Every test with coverage, services bound; returns the coverage report directory. */
+  /**
+   * Every test with coverage, services bound; returns the coverage report directory.
+   * Example: `dagger call coverage export --path coverage`
+   */
   @func()
   async coverage(): Promise<Directory> {
     const [report] = STEPS.coverage.cache.outputs
     return this.stepRun("coverage").directory(`${WORKDIR}/${report}`)
   }
 
-  /** The service image from app/Dockerfile, built for an environment (dev, staging, prod). */
+  /**
+   * The service image from app/Dockerfile, built for an environment.
+   * Example: `dagger call build --environment=staging`
+   */
   @func()
   async build(environment: Environment = Environment.dev): Promise<Container> {
     return this.image(environment)
@@ -113,6 +131,7 @@ export class KgraphMcp {
   /**
    * Trivy over the built image and over the source (dependencies and secrets), then the kgraph-ci scan
    * step; fails at the severity threshold or above and returns the reports.
+   * Example: `dagger call scan --environment=prod --severity=critical`
    */
   @func()
   async scan(environment: Environment = Environment.dev, severity: Severity = Severity.HIGH): Promise<string> {
@@ -140,7 +159,10 @@ export class KgraphMcp {
     return [imageReport, sourceReport, stepReport].join("\n")
   }
 
-  /** Builds the image and pushes it; returns the pushed reference with its digest. */
+  /**
+   * Builds the image and pushes it; returns the pushed reference with its digest.
+   * Example: `dagger call publish --registry=ghcr.io/kgraph-mcp --tag=v1.2.3 --username=bot --password=env://REGISTRY_PASSWORD`
+   */
   @func({ cache: "never" })
   async publish(registry: string, tag: string, username: string, password: Secret, environment: Environment = Environment.prod): Promise<string> {
     const { address, host } = publishAddress(registry, tag)
@@ -148,16 +170,19 @@ export class KgraphMcp {
   }
 
   /**
-   * The built service on fresh Postgres and Redis, migrated and seeded, listening on 8000:
-   * `dagger call serve --api-key env://API_KEY up --ports 8000:8000`. Without an API key, the
-   * service gets a random one generated inside the engine (health endpoints need none).
+   * The built service on fresh Postgres and Redis, migrated and seeded, listening on 8000. Without an
+   * API key, the service gets a random one generated inside the engine (health endpoints need none).
+   * Example: `dagger call serve --api-key env://API_KEY up --ports 8000:8000`
    */
   @func()
   async serve(environment: Environment = Environment.dev, apiKey?: Secret): Promise<Service> {
     return this.appService(environment, apiKey)
   }
 
-  /** The latency gate from ci/ against serve() inside the engine; fails when the gate fails. */
+  /**
+   * The latency gate from ci/ against serve() inside the engine; fails when the gate fails.
+   * Example: `dagger call latency-gate --environment=staging`
+   */
   @func()
   async latencyGate(environment: Environment = Environment.staging): Promise<string> {
     const env = checkEnvironment(environment)
@@ -179,6 +204,7 @@ export class KgraphMcp {
    * call. `version` is the release vX.Y.Z it stands for, `commit` and `tree` what it was built from;
    * `apiKey` is what the smoke test and the gate call the API with; `githubToken` with `repository`
    * (owner/name) is the delivery ledger (GitHub deployments), which prod requires.
+   * Example: `dagger call deploy --environment=staging --image=ghcr.io/kgraph-mcp/kgraph-mcp:v1.2.3 --kubeconfig=file://$HOME/.kube/config --api-key=env://API_KEY`
    */
   @func({ cache: "never" })
   async deploy(
@@ -206,6 +232,7 @@ export class KgraphMcp {
   /**
    * Rolls an environment back to its previous revision, or to a released version `to`; `apiKey`
    * is what the smoke test calls the API with.
+   * Example: `dagger call rollback --environment=prod --kubeconfig=file://$HOME/.kube/config --to=v1.2.2`
    */
   @func({ cache: "never" })
   async rollback(environment: Environment, kubeconfig: Secret, to?: string, apiKey?: Secret): Promise<string> {
@@ -215,7 +242,10 @@ export class KgraphMcp {
     return this.deliveryContainer(kubeconfig, { API_KEY: apiKey }).withExec(argv).stdout()
   }
 
-  /** Watches a deployed environment and rolls it back when its triggers fire. */
+  /**
+   * Watches a deployed environment and rolls it back when its triggers fire.
+   * Example: `dagger call watch --environment=prod --url=https://kgraph-mcp.example.com --kubeconfig=file://$HOME/.kube/config --duration=30m`
+   */
   @func({ cache: "never" })
   async watch(environment: Environment, url: string, kubeconfig: Secret, duration = "15m"): Promise<string> {
     const env = checkEnvironment(environment)
@@ -229,6 +259,7 @@ export class KgraphMcp {
   /**
    * Validates a v* tag on main and creates or updates its GitHub release in `repository`
    * (owner/name; CI passes its own).
+   * Example: `dagger call release --tag=v1.2.3 --github-token=env://GITHUB_TOKEN --repository=kgraph-mcp/kgraph-mcp`
    */
   @func({ cache: "never" })
   async release(tag: string, githubToken: Secret, repository?: string): Promise<string> {
@@ -238,13 +269,19 @@ export class KgraphMcp {
     return this.deliveryContainer(undefined, { GITHUB_TOKEN: githubToken }).withExec(argv).stdout()
   }
 
-  /** Branch policy for a pull request: may `source` merge into `target`? */
+  /**
+   * Branch policy for a pull request: may `source` merge into `target`?
+   * Example: `dagger call policy-pr --source=feature/search --target=develop`
+   */
   @func()
   async policyPr(source: string, target: string): Promise<string> {
     return this.toolContainer().withExec(ciArgv("policy", "pr", "--source", source, "--target", target)).stdout()
   }
 
-  /** Tag policy: is `tag` a valid release tag reachable from main in `repo` (git history kept)? */
+  /**
+   * Tag policy: is `tag` a valid release tag reachable from main in `repo` (git history kept)?
+   * Example: `dagger call policy-tag --tag=v1.2.3`
+   */
   @func()
   async policyTag(
     tag: string,
@@ -257,7 +294,10 @@ export class KgraphMcp {
       .stdout()
   }
 
-  /** Cuts a release branch from `from` (default develop) in `repository` (owner/name) with kgraph-ci. */
+  /**
+   * Cuts a release branch from `from` (default develop) in `repository` (owner/name) with kgraph-ci.
+   * Example: `dagger call cut-release --github-token=env://GITHUB_TOKEN --repository=kgraph-mcp/kgraph-mcp`
+   */
   @func({ cache: "never" })
   async cutRelease(githubToken: Secret, from = "develop", repository?: string): Promise<string> {
     const argv = ciArgv("release", "cut", "--from", from)
@@ -269,7 +309,10 @@ export class KgraphMcp {
       .stdout()
   }
 
-  /** Applies branch protection to `repository` (owner/name) with kgraph-ci. */
+  /**
+   * Applies branch protection to `repository` (owner/name) with kgraph-ci.
+   * Example: `dagger call protect --github-token=env://GITHUB_TOKEN --repository=kgraph-mcp/kgraph-mcp`
+   */
   @func({ cache: "never" })
   async protect(githubToken: Secret, repository: string): Promise<string> {
     return this.toolContainer()
@@ -280,8 +323,9 @@ export class KgraphMcp {
   }
 
   /**
-   * The container a step runs in, services bound and source mounted, not yet run:
-   * `dagger call debug --step integration_test terminal` (step names as `--help` lists them, any case).
+   * The container a step runs in, services bound and source mounted, not yet run (step names as
+   * `--help` lists them, any case).
+   * Example: `dagger call debug --step integration_test terminal`
    */
   @func()
   async debug(step: Step): Promise<Container> {

@@ -195,6 +195,18 @@ describe('module surface', () => {
     }
   });
 
+  // An example in every doc comment, checked like the README's: it calls its own function with real flags and values.
+  it.each(Object.keys(CONTRACT))('%s shows an example `dagger call` that the module accepts', (name) => {
+    const fn = mod().methods[name]!;
+    const examples = [...fn.description.matchAll(/Example: `dagger call ([^`]+)`/g)].map((m) => m[1]!.trim().split(/\s+/));
+    expect(examples.length, `${name} has no "Example: \`dagger call ...\`" line`).toBeGreaterThan(0);
+    for (const words of examples) {
+      // Module flags before the function are written with "=", so the first other word is the function.
+      expect(words.find((w) => !w.startsWith('-')), name).toBe(kebab(name));
+      expect(checkCall(words, mod()), `dagger call ${words.join(' ')}`).toEqual([]);
+    }
+  });
+
   it('marks the four checks with @check, and they take no required arguments', () => {
     const checks = Object.values(mod().methods).filter((f) => f.isCheck).map((f) => f.name).sort();
     expect(checks).toEqual(['integrationTest', 'lint', 'test', 'typecheck']);
