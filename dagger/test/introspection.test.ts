@@ -14,6 +14,7 @@ import { connection } from '@dagger.io/dagger';
 import { STEPS, STEP_NAMES } from '../../ci/src/steps.js';
 import { ENVIRONMENT_NAMES } from '../../ci/src/environments.js';
 import { useFakeEngine } from './harness.js';
+import { NODE_VERSIONS } from '../src/plan.js';
 
 interface TypeDef {
   kind: string;
@@ -234,6 +235,13 @@ describe('module surface', () => {
     expect(args.source).toMatchObject({ type: obj('Directory'), defaultPath: '/' });
     expect(args.source!.ignore).toEqual(expect.arrayContaining(['**/node_modules', '**/dist', '.git', '**/coverage']));
     expect(args.nodeVersion).toMatchObject({ type: S, defaultValue: '22' });
+  });
+
+  // nodeVersion cannot be an enum (a member name cannot start with a digit and the workflows pass 22), so
+  // its help text is where the choices show: it names exactly the versions the module has images for.
+  it('nodeVersion help names exactly the supported versions', () => {
+    const help = mod()._constructor!.arguments.nodeVersion!.description;
+    expect([...help.matchAll(/"(\d+)"/g)].map((m) => m[1]).sort()).toEqual([...NODE_VERSIONS].sort());
   });
 
   it('policyTag keeps .git in its repo directory', () => {
