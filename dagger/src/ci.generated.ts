@@ -323,9 +323,7 @@ export const STEPS = {
       "postgres",
       "redis"
     ],
-    "env": {
-      "NODE_ENV": "test"
-    },
+    "env": {},
     "dependsOn": [
       "build"
     ],

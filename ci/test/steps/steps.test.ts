@@ -45,6 +45,12 @@ describe('step table', () => {
       }
     }
   });
+  it('sets NODE_ENV=test only for steps that run vitest (test mode is for the test runner, never the service)', () => {
+    const testMode = table.filter((s) => s.env.NODE_ENV === 'test').map((s) => s.name);
+    expect(testMode.length).toBeGreaterThan(0);
+    for (const name of testMode) expect(STEPS[name].commands.every((argv) => argv.includes('vitest')), name).toBe(true);
+    expect(STEPS.latencyGate.env).not.toHaveProperty('NODE_ENV');
+  });
   it('cache paths are relative or under ~', () => {
     for (const s of table) for (const p of s.cachePaths) expect(p).toMatch(/^(~\/|[a-z_.])/);
   });
