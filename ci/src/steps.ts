@@ -43,6 +43,23 @@ export interface StepDefinition {
   readonly inAll: boolean;
   /** Whether the host runner may replay this step's result, and from what (see ci/src/runner/cache). */
   readonly cache: StepCache;
+  /** The image the step builds, when it builds one. */
+  readonly image?: ImageSpec;
+}
+
+/** The container image a step builds: the host build step and the Dagger module build the same thing from it. */
+export interface ImageSpec {
+  /** Relative to the context. */
+  readonly dockerfile: string;
+  /** Relative to the repository root. */
+  readonly context: string;
+  /** `${param}` is filled from the step's params, as in commands. */
+  readonly buildArgs: Readonly<Record<string, string>>;
+  /** Local name of the built image; the tag is the environment. */
+  readonly repository: string;
+  /** Size budgets (bytes, uncompressed as the engine reports them): what the image adds to its base, and in all. */
+  readonly maxBytesOverBase: number;
+  readonly maxBytes: number;
 }
 
 /**
@@ -154,17 +171,28 @@ const table: readonly StepDefinition[] = [
   {
     name: 'build',
     cliName: 'build',
-    description: 'Compile the service (app/dist); the Dagger path builds app/Dockerfile instead',
+    description: 'Compile the service (app/dist) and build the image from app/Dockerfile when a container engine answers',
     kind: 'artifact',
-    commands: [['npm', 'run', 'build', '-w', 'app']],
-    params: [],
+    commands: [ciCli('image', 'build', '--env', '${env}')],
+    params: ['env'],
     services: [],
     env: {},
     dependsOn: ['typecheck'],
     cachePaths: [NPM_CACHE],
     timeoutSeconds: 600,
     inAll: true,
-    cache: { mode: 'inputs', files: ['app/src/**', 'app/tsconfig*.json', 'tsconfig.base.json', ...DEPENDENCIES], env: [], outputs: ['app/dist'] },
+    cache: {
+      mode: 'never',
+      reason: "the image lives in the container engine, which a replay cannot restore; docker's own layer cache makes an unchanged rebuild take seconds",
+    },
+    image: {
+      dockerfile: 'app/Dockerfile',
+      context: '.',
+      buildArgs: { ENVIRONMENT: '${env}' },
+      repository: 'kgraph-mcp',
+      maxBytesOverBase: 40_000_000,
+      maxBytes: 300_000_000,
+    },
   },
   {
     name: 'scan',

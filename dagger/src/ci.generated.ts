@@ -232,18 +232,22 @@ export const STEPS = {
   "build": {
     "name": "build",
     "cliName": "build",
-    "description": "Compile the service (app/dist); the Dagger path builds app/Dockerfile instead",
+    "description": "Compile the service (app/dist) and build the image from app/Dockerfile when a container engine answers",
     "kind": "artifact",
     "commands": [
       [
-        "npm",
-        "run",
+        "npx",
+        "--no-install",
+        "kgraph-ci",
+        "image",
         "build",
-        "-w",
-        "app"
+        "--env",
+        "${env}"
       ]
     ],
-    "params": [],
+    "params": [
+      "env"
+    ],
     "services": [],
     "env": {},
     "dependsOn": [
@@ -255,19 +259,18 @@ export const STEPS = {
     "timeoutSeconds": 600,
     "inAll": true,
     "cache": {
-      "mode": "inputs",
-      "files": [
-        "app/src/**",
-        "app/tsconfig*.json",
-        "tsconfig.base.json",
-        "package.json",
-        "*/package.json",
-        "package-lock.json"
-      ],
-      "env": [],
-      "outputs": [
-        "app/dist"
-      ]
+      "mode": "never",
+      "reason": "the image lives in the container engine, which a replay cannot restore; docker's own layer cache makes an unchanged rebuild take seconds"
+    },
+    "image": {
+      "dockerfile": "app/Dockerfile",
+      "context": ".",
+      "buildArgs": {
+        "ENVIRONMENT": "${env}"
+      },
+      "repository": "kgraph-mcp",
+      "maxBytesOverBase": 40000000,
+      "maxBytes": 300000000
     }
   },
   "scan": {
@@ -533,7 +536,7 @@ export enum Step {
   integrationTest = "integrationTest",
   /** Every test (unit and integration) with V8 coverage against real Postgres and Redis; the report lands in coverage/ */
   coverage = "coverage",
-  /** Compile the service (app/dist); the Dagger path builds app/Dockerfile instead */
+  /** Compile the service (app/dist) and build the image from app/Dockerfile when a container engine answers */
   build = "build",
   /** Secret scan of the tree, Dockerfile policy and a dependency audit (fails closed offline) */
   scan = "scan",

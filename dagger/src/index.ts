@@ -42,11 +42,13 @@ import {
   ciArgv,
   environmentSettings,
   findStep,
+  imageBuild,
   publishAddress,
   runStepArgv,
   servicesOf,
   severitiesFrom,
   stepCommand,
+  TRIVY_FINDINGS_EXIT,
 } from "./plan.js"
 
 /** KGraph-MCP's pipeline: checks, image build and scan, the latency gate, delivery and policy. */
@@ -130,28 +132,31 @@ export class KgraphMcp {
 
   /**
    * Trivy over the built image and over the source (dependencies and secrets), then the kgraph-ci scan
-   * step; fails at the severity threshold or above and returns the reports.
+   * step; fails at the severity threshold or above and returns the reports. Never cached: the
+   * vulnerability database moves on, so a verdict must not be replayed from the function cache.
    * Example: `dagger call scan --environment=prod --severity=critical`
    */
-  @func()
+  @func({ cache: "never" })
   async scan(environment: Environment = Environment.dev, severity: Severity = Severity.HIGH): Promise<string> {
     const levels = severitiesFrom(severity)
+    const findings = String(TRIVY_FINDINGS_EXIT)
     const trivy = dag
       .container()
       .from(IMAGES.trivy)
       .withMountedCache("/root/.cache/trivy", dag.cacheVolume("kgraph-mcp-trivy"), { sharing: CacheSharingMode.Shared })
       .withMountedFile("/tmp/image.tar", this.image(environment).asTarball())
       .withMountedDirectory(WORKDIR, this.source)
-    const imageReport = await this.expectSuccess(
+      .withEnvVariable("KGRAPH_RUN_AT", runStamp())
+    const imageReport = await this.trivyReport(
       "trivy image scan",
-      trivy.withExec(["trivy", "image", "--input", "/tmp/image.tar", "--severity", levels, "--exit-code", "1", "--no-progress"], {
+      trivy.withExec(["trivy", "image", "--input", "/tmp/image.tar", "--severity", levels, "--exit-code", findings, "--no-progress"], {
         expect: ReturnType.Any,
       }),
     )
-    const sourceReport = await this.expectSuccess(
+    const sourceReport = await this.trivyReport(
       "trivy source scan",
       trivy.withExec(
-        ["trivy", "fs", "--scanners", "vuln,secret", "--severity", levels, "--exit-code", "1", "--no-progress", WORKDIR],
+        ["trivy", "fs", "--scanners", "vuln,secret", "--severity", levels, "--exit-code", findings, "--no-progress", WORKDIR],
         { expect: ReturnType.Any },
       ),
     )
@@ -409,12 +414,11 @@ export class KgraphMcp {
     return ctr
   }
 
+  /** The step table's image spec, as the host build step builds it. */
   private image(environment: string): Container {
-    const env = checkEnvironment(environment)
-    return this.source.dockerBuild({
-      dockerfile: "app/Dockerfile",
-      buildArgs: [{ name: "ENVIRONMENT", value: env }],
-    })
+    const plan = imageBuild(checkEnvironment(environment))
+    const context = plan.context === "." ? this.source : this.source.directory(plan.context)
+    return context.dockerBuild({ dockerfile: plan.dockerfile, buildArgs: plan.buildArgs })
   }
 
   /** A random API key made inside the engine (cached with its layer): it never crosses the wire. */
@@ -458,12 +462,17 @@ export class KgraphMcp {
       .asService({ args: ["sh", "-c", apiKey ? start : keyFromFile + start] })
   }
 
-  /** Runs an exec that may fail; returns its output, or throws with the output when it failed. */
-  private async expectSuccess(what: string, ctr: Container): Promise<string> {
-    const [code, out] = await Promise.all([ctr.exitCode(), ctr.stdout()])
-    if (code !== 0) throw new Error(`${what} failed (exit ${code}):\n${out}`)
-    return out
+  /**
+   * A trivy run: its report on success; findings (TRIVY_FINDINGS_EXIT) throw with the report; any
+   * other exit is trivy failing to run (a database download, a bad input), thrown with its stderr.
+   */
+  private async trivyReport(what: string, ctr: Container): Promise<string> {
+    const [code, out, err] = await Promise.all([ctr.exitCode(), ctr.stdout(), ctr.stderr()])
+    if (code === 0) return out
+    if (code === TRIVY_FINDINGS_EXIT) throw new Error(`${what}: findings at or above the threshold (exit ${code}):\n${out}`)
+    throw new Error(`${what} could not run (exit ${code}), so nothing was scanned:\n${err.trim() || out.trim()}`)
   }
+
 }
 
 /** A Postgres or Redis service with a Docker healthcheck the engine waits on. */

@@ -118,6 +118,30 @@ export function stepCommand(step: StepName, params: Readonly<Record<string, stri
   return argv.map((arg) => arg.replace(/\$\{(\w+)\}/g, (_, p: string) => params[p] ?? ""))
 }
 
+/**
+ * What `build` hands to dockerBuild, from the build step's image spec: the same Dockerfile, context
+ * and build arguments the host build step (`kgraph-ci image build`) uses.
+ */
+export function imageBuild(environment: EnvironmentName): { context: string; dockerfile: string; buildArgs: { name: string; value: string }[] } {
+  const spec = STEPS.build.image
+  const params: Record<string, string> = { env: environment }
+  return {
+    context: spec.context,
+    dockerfile: spec.dockerfile,
+    buildArgs: Object.entries(spec.buildArgs).map(([name, value]) => ({
+      name,
+      value: value.replace(/\$\{(\w+)\}/g, (_, p: string) => {
+        const v = params[p]
+        if (v === undefined) throw new Error(`image build argument ${name} needs ${p}`)
+        return v
+      }),
+    })),
+  }
+}
+
+/** trivy's exit code for findings at or above the threshold: its own code 1 also means "could not run". */
+export const TRIVY_FINDINGS_EXIT = 3
+
 export function servicesOf(step: StepName): readonly ServiceName[] {
   return STEPS[step].services
 }

@@ -100,7 +100,8 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
   integrationTest: { args: [], returns: VOID, check: true },
   coverage: { args: [], returns: obj('Directory') },
   build: { args: [['environment', ENV, { default: 'dev' }]], returns: obj('Container') },
-  scan: { args: [['environment', ENV, { default: 'dev' }], ['severity', SEVERITY, { default: 'HIGH' }]], returns: S },
+  // A scan verdict must not replay from the function cache while the vulnerability database moves on.
+  scan: { args: [['environment', ENV, { default: 'dev' }], ['severity', SEVERITY, { default: 'HIGH' }]], returns: S, never: true },
   publish: {
     args: [['registry', S], ['tag', S], ['username', S], ['password', obj('Secret')], ['environment', ENV, { default: 'prod' }]],
     returns: S,
@@ -214,9 +215,9 @@ describe('module surface', () => {
     for (const name of checks) expect(Object.keys(mod().methods[name]!.arguments)).toEqual([]);
   });
 
-  it('sets cache "never" on exactly the functions that change the world', () => {
+  it('sets cache "never" on exactly the functions that change the world, and on scan (its verdict goes stale)', () => {
     const never = Object.values(mod().methods).filter((f) => f.cache === 'never').map((f) => f.name).sort();
-    expect(never).toEqual(['cutRelease', 'deploy', 'protect', 'publish', 'release', 'rollback', 'watch']);
+    expect(never).toEqual(['cutRelease', 'deploy', 'protect', 'publish', 'release', 'rollback', 'scan', 'watch']);
     expect(never).toEqual(Object.entries(CONTRACT).filter(([, s]) => s.never).map(([n]) => n).sort());
     for (const fn of Object.values(mod().methods)) if (fn.cache !== 'never') expect(fn.cache, fn.name).toBeUndefined();
   });

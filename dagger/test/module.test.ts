@@ -155,8 +155,13 @@ describe('integration services', () => {
 });
 
 describe('build, scan, publish', () => {
-  it.each(['dev', 'staging', 'prod'] as const)('build(%s) builds app/Dockerfile with ENVIRONMENT', async (env) => {
+  it.each(['dev', 'staging', 'prod'] as const)('build(%s) builds the step table image spec: the Dockerfile, context and build arguments of the host build', async (env) => {
+    const spec = STEPS.build.image!;
+    expect(spec.context).toBe('.'); // the module's source is the repository root
     const rec = await run(async (m) => (await m.build(env)).id());
+    const args = Object.entries(spec.buildArgs).map(([name, v]) => `{name:"${name}",value:"${v.replace('${env}', env)}"}`);
+    expect(rec.final).toContain(`dockerBuild (dockerfile: "${spec.dockerfile}",buildArgs: [${args.join(',')}])`);
+    // Literal as well, so a change of the table shows up here too.
     expect(rec.final).toContain(`dockerBuild (dockerfile: "app/Dockerfile",buildArgs: [{name:"ENVIRONMENT",value:"${env}"}])`);
   });
 
@@ -168,19 +173,33 @@ describe('build, scan, publish', () => {
     const rec = await run((m) => m.scan('staging', 'high'));
     const trivy = rec.queries.map((q) => ctx.engine.expand(q)).filter((q) => q.includes(`from (address: "${EXPECTED.trivy}")`));
     const argvs = trivy.flatMap((q) => execs(q)).map((a) => a.join(' '));
-    expect(argvs).toContain('trivy image --input /tmp/image.tar --severity HIGH,CRITICAL --exit-code 1 --no-progress');
-    expect(argvs).toContain('trivy fs --scanners vuln,secret --severity HIGH,CRITICAL --exit-code 1 --no-progress /src');
+    // Findings exit 3: trivy's own failures exit 1, which must never read as findings.
+    expect(argvs).toContain('trivy image --input /tmp/image.tar --severity HIGH,CRITICAL --exit-code 3 --no-progress');
+    expect(argvs).toContain('trivy fs --scanners vuln,secret --severity HIGH,CRITICAL --exit-code 3 --no-progress /src');
+    // A run stamp: no trivy layer is replayed from the engine's cache either.
+    expect(trivy.join('\n')).toContain('withEnvVariable (name: "KGRAPH_RUN_AT"');
     expect(trivy.join('\n')).toMatch(/withMountedFile \(path: "\/tmp\/image\.tar",source: <<[\s\S]*?buildArgs: \[\{name:"ENVIRONMENT",value:"staging"\}\][\s\S]*?asTarball/);
     expect(trivy.join('\n')).toContain('withMountedCache (path: "/root/.cache/trivy"');
     expect(execs(rec.final).at(-1)).toEqual(ciRun('scan'));
   });
 
-  it('scan fails at the threshold with the report in the error', async () => {
+  it('scan fails on findings (exit 3) with the report in the error', async () => {
     const leaves = {
-      exitCode: (q: string) => (q.includes('"trivy","image"') ? 1 : 0),
+      exitCode: (q: string) => (q.includes('"trivy","image"') ? 3 : 0),
       stdout: (q: string) => (q.includes('"trivy","image"') ? 'CVE-2099-0001 HIGH openssl' : 'ok'),
     };
-    await expect(run((m) => m.scan(), { leaves })).rejects.toThrow(/trivy image scan failed \(exit 1\):\nCVE-2099-0001 HIGH openssl/);
+    await expect(run((m) => m.scan(), { leaves })).rejects.toThrow(/trivy image scan: findings at or above the threshold \(exit 3\):\nCVE-2099-0001 HIGH openssl/);
+  });
+
+  it('scan reports trivy failing to run (exit 1, e.g. no vulnerability database) with its stderr, not as findings', async () => {
+    const leaves = {
+      exitCode: (q: string) => (q.includes('"trivy","fs"') ? 1 : 0),
+      stdout: () => '',
+      stderr: (q: string) => (q.includes('"trivy","fs"') ? 'FATAL init error: DB error: failed to download vulnerability DB' : ''),
+    };
+    const err = await run((m) => m.scan(), { leaves }).then(() => undefined, (e: unknown) => e as Error);
+    expect(err?.message).toMatch(/trivy source scan could not run \(exit 1\), so nothing was scanned:\nFATAL init error: DB error: failed to download vulnerability DB/);
+    expect(err?.message).not.toMatch(/findings/);
   });
 
   it('scan rejects an unknown severity', async () => {

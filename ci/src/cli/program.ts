@@ -11,6 +11,7 @@ import { register as registerEnv } from './commands/env.js';
 import { register as registerGenerate } from './commands/generate.js';
 import { register as registerGate } from './commands/gate.js';
 import { register as registerGithub } from './commands/github.js';
+import { register as registerImage } from './commands/image.js';
 import { register as registerPolicy } from './commands/policy.js';
 import { register as registerRelease } from './commands/release.js';
 import { register as registerReport } from './commands/report.js';
@@ -23,7 +24,7 @@ import { register as registerWatch } from './commands/watch.js';
 type Registrar = (program: Command, io: CliIo) => void;
 
 /** One line per command module; keep alphabetical so parallel edits merge cleanly. */
-const registrars: Registrar[] = [registerChecklist, registerDeploy, registerEnv, registerGate, registerGenerate, registerGithub, registerPolicy, registerRelease, registerReport, registerRollback, registerRun, registerScan, registerShell, registerWatch];
+const registrars: Registrar[] = [registerChecklist, registerDeploy, registerEnv, registerGate, registerGenerate, registerGithub, registerImage, registerPolicy, registerRelease, registerReport, registerRollback, registerRun, registerScan, registerShell, registerWatch];
 
 export function buildProgram(io: CliIo = processIo()): Command {
   const program = new Command('kgraph-ci')

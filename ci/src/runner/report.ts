@@ -1,4 +1,5 @@
 /** Renderings of a run report: the terminal table, the JSON file and the GitHub job summary. */
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { table, xyChart } from '../report/markdown.js';
@@ -22,6 +23,24 @@ function detailOf(s: StepResult): string {
 const savedTotal = (report: RunReport): string =>
   report.cache?.enabled && report.cache.hits > 0 ? `${report.cache.hits} cached, saved ${formatDuration(report.cache.savedMs)}` : '';
 
+/** The facts a step wrote (a flat JSON object; values become strings), or undefined when none or unreadable. */
+export function readStepFacts(path: string): Record<string, string> | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+  const entries = Object.entries(parsed).filter(([, v]) => ['string', 'number', 'boolean'].includes(typeof v));
+  return entries.length > 0 ? Object.fromEntries(entries.map(([k, v]) => [k, String(v)])) : undefined;
+}
+
+/** `step: key value · key value` lines for the steps that reported facts. */
+export function formatFacts(report: RunReport): string[] {
+  return report.steps.filter((s) => s.facts).map((s) => `${s.name}: ${Object.entries(s.facts!).map(([k, v]) => `${k} ${v}`).join(' · ')}`);
+}
+
 /** A plain aligned table: step, result, duration (and the reason when it did not pass). */
 export function formatRunTable(report: RunReport): string {
   const rows = report.steps.map((s) => [s.name, s.status, formatDuration(s.durationMs), detailOf(s)]);
@@ -29,7 +48,7 @@ export function formatRunTable(report: RunReport): string {
   const head = ['step', 'result', 'duration', ''];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(head), widths.map((w) => '─'.repeat(w)).join('  ').trimEnd(), ...rows.slice(0, -1).map(line), line(rows.at(-1)!)].join('\n');
+  return [line(head), widths.map((w) => '─'.repeat(w)).join('  ').trimEnd(), ...rows.slice(0, -1).map(line), line(rows.at(-1)!), ...formatFacts(report)].join('\n');
 }
 
 export function runSummaryMarkdown(report: RunReport): string {
@@ -43,6 +62,7 @@ export function runSummaryMarkdown(report: RunReport): string {
     ),
     '',
     `Total ${formatDuration(report.durationMs)}, concurrency ${report.concurrency}, services ${report.servicesMode}, run ${report.runId}.${cacheLine(report)}`,
+    ...formatFacts(report).map((f) => `\n${f}`),
   ];
   const timed = report.steps.filter((s) => s.durationMs > 0);
   if (timed.length > 0) {

@@ -6,6 +6,9 @@
  * and still removes every service. Decisions live in scheduler.ts, one step's execution in
  * execute.ts, signals and the heartbeat in lifecycle.ts.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { isSuccess } from '../outcome.js';
 import { resolveCommands } from '../steps.js';
@@ -14,7 +17,7 @@ import type { CachedLine } from './cache/store.js';
 import { executeStep } from './execute.js';
 import { criticalPathOrder, type RunnableStep } from './graph.js';
 import { startLifecycle } from './lifecycle.js';
-import { formatDuration, formatRunTable } from './report.js';
+import { formatDuration, formatRunTable, readStepFacts } from './report.js';
 import { schedule } from './scheduler.js';
 import type { ServiceLease, ServicesProvider } from './services.js';
 import type { CacheSummary, RunReport, StepResult } from './types.js';
@@ -60,6 +63,8 @@ export async function runPipeline(opts: RunOptions): Promise<RunReport> {
   const kept: string[] = [];
   const leases = new Set<ServiceLease>();
   let leasedAny = false;
+  const factsDir = mkdtempSync(join(tmpdir(), 'kgraph-facts-'));
+  const factsFile = (name: string) => join(factsDir, `${name}.json`);
   const session = opts.cache && 'session' in opts.cache ? opts.cache.session : undefined;
 
   const life = startLifecycle({
@@ -102,7 +107,8 @@ export async function runPipeline(opts: RunOptions): Promise<RunReport> {
     const result = await executeStep(step, {
       commands: commands.get(step.name)!,
       cwd: opts.cwd,
-      env: opts.env,
+      // A step may write a flat JSON object of facts here; they go into the report (readStepFacts).
+      env: { ...opts.env, KGRAPH_STEP_FACTS: factsFile(step.name) },
       runId,
       stepRunId: stepRunIdFor(runId, opts.steps.indexOf(step)),
       services: opts.services,
@@ -131,7 +137,8 @@ export async function runPipeline(opts: RunOptions): Promise<RunReport> {
         note = note ? `${note}; ${notStored}` : notStored;
       }
     }
-    return { ...result, ...(key?.cacheable ? { cacheKey: key.key } : {}), ...(note ? { cacheNote: note } : {}) };
+    const facts = readStepFacts(factsFile(step.name));
+    return { ...result, ...(key?.cacheable ? { cacheKey: key.key } : {}), ...(note ? { cacheNote: note } : {}), ...(facts ? { facts } : {}) };
   };
 
   try {
@@ -182,6 +189,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunReport> {
     }
   }
 
+  rmSync(factsDir, { recursive: true, force: true });
   const steps = opts.steps.map((s) => results.get(s.name)!);
   const report: RunReport = {
     version: 1,

@@ -16,6 +16,8 @@ export interface StepResult {
   readonly cacheKey?: string;
   /** What the cache did beyond a plain hit or store (a damaged entry, inputs edited during the run). */
   readonly cacheNote?: string;
+  /** What the step reported about its result through $KGRAPH_STEP_FACTS (e.g. the image it built). */
+  readonly facts?: Readonly<Record<string, string>>;
 }
 
 export type CacheSummary =

@@ -5,9 +5,12 @@ import { table } from '../../report/markdown.js';
 import { appendJobSummary } from '../../report/summary.js';
 import { writeJsonReport } from '../../runner/report.js';
 import { SEVERITIES, type Severity } from '../../scan/audit.js';
+import { DEFAULT_IMAGE_REPORT } from '../../image/step.js';
 import { DEFAULT_ALLOWLIST, DEFAULT_DOCKERFILE, DEFAULT_SCAN_REPORT, runScan } from '../../scan/index.js';
 import { writeLine, type CliIo } from '../io.js';
+import { imageChecks } from './image-scan.js';
 
+const DEFAULT_SBOM = '.reports/sbom.cdx.json';
 const truthy = (v: string | undefined) => v === '1' || v === 'true';
 
 export function register(program: Command, io: CliIo): void {
@@ -18,8 +21,10 @@ export function register(program: Command, io: CliIo): void {
     .option('--allowlist <file>', 'secret-scan allowlist', DEFAULT_ALLOWLIST)
     .option('--dockerfile <file>', 'Dockerfile to check', DEFAULT_DOCKERFILE)
     .option('--audit-level <level>', `lowest failing severity (${SEVERITIES.join(', ')})`, 'high')
+    .option('--image <ref>', `also scan this image (default: the one in ${DEFAULT_IMAGE_REPORT}, when built)`)
+    .option('--sbom <file>', 'where the image SBOM (CycloneDX JSON) goes', DEFAULT_SBOM)
     .option('--json <file>', `write the scan report here (checklist reads it; default $KGRAPH_SCAN_REPORT or ${DEFAULT_SCAN_REPORT})`)
-    .action(async (opts: { allowOffline?: boolean; allowlist: string; dockerfile: string; auditLevel: string; json?: string }) => {
+    .action(async (opts: { allowOffline?: boolean; allowlist: string; dockerfile: string; auditLevel: string; json?: string; image?: string; sbom: string }) => {
       const jsonPath = opts.json ?? (io.env.KGRAPH_SCAN_REPORT || DEFAULT_SCAN_REPORT);
       if (!(SEVERITIES as readonly string[]).includes(opts.auditLevel)) {
         throw new UsageError(`--audit-level must be one of ${SEVERITIES.join(', ')}, got "${opts.auditLevel}"`);
@@ -38,6 +43,9 @@ export function register(program: Command, io: CliIo): void {
         if (err instanceof RangeError) throw new UsageError(`${opts.allowlist}: ${err.message}`);
         throw err;
       }
+      const allowOffline = opts.allowOffline === true || truthy(io.env.KGRAPH_SCAN_ALLOW_OFFLINE);
+      const image = await imageChecks({ io, image: opts.image, sbomPath: resolve(io.cwd, opts.sbom), allowlist: opts.allowlist, allowOffline, auditLevel: opts.auditLevel as Severity });
+      report = { ...report, ok: report.ok && image.every((c) => c.status !== 'fail'), checks: [...report.checks, ...image] };
       const w = Math.max(...report.checks.map((c) => c.name.length));
       for (const c of report.checks) writeLine(io.stdout, `${c.name.padEnd(w)}  ${c.status.padEnd(7)}  ${c.detail}`);
       await writeJsonReport(resolve(io.cwd, jsonPath), report);

@@ -1,0 +1,61 @@
+/** The image part of `kgraph-ci scan`: which image (given, or the build step's), and its checks. */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { describeBase } from '../../image/base.js';
+import { dockerCli, engineStatus } from '../../image/docker.js';
+import { scanImage } from '../../image/scan.js';
+import { DEFAULT_IMAGE_REPORT, type ImageReport } from '../../image/step.js';
+import type { Severity } from '../../scan/audit.js';
+import type { ScanCheck } from '../../scan/index.js';
+import { writeLine, type CliIo } from '../io.js';
+
+async function readImageReport(path: string): Promise<ImageReport | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as ImageReport;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * No image means a visible `skipped` check with the reason (the prod checklist accepts no skipped
+ * check); an image that cannot be read is a failure.
+ */
+export async function imageChecks(opts: { io: CliIo; image?: string; sbomPath: string; allowlist: string; allowOffline: boolean; auditLevel: Severity }): Promise<ScanCheck[]> {
+  const { io } = opts;
+  let ref = opts.image;
+  const properties: Record<string, string> = {};
+  if (!ref) {
+    const path = resolve(io.cwd, io.env.KGRAPH_IMAGE_REPORT || DEFAULT_IMAGE_REPORT);
+    const report = await readImageReport(path);
+    if (!report) return [{ name: 'image', status: 'skipped', detail: `no image scanned: no image report at ${path} (run kgraph-ci image build, or pass --image)` }];
+    if (!report.built) return [{ name: 'image', status: 'skipped', detail: `no image scanned: no image was built (${report.reason})` }];
+    ref = report.id;
+    properties['kgraph:image:tag'] = report.tag;
+    for (const b of report.bases) properties[`kgraph:base:${b.name}`] = describeBase(b);
+  }
+  const docker = dockerCli(io.env);
+  const engine = await engineStatus(docker);
+  if (!engine.available) return [{ name: 'image', status: 'fail', detail: `cannot scan image ${ref}: ${engine.reason}` }];
+  let allowlistText: string | undefined;
+  try {
+    allowlistText = await readFile(resolve(io.cwd, opts.allowlist), 'utf8');
+  } catch {
+    allowlistText = undefined;
+  }
+  try {
+    const result = await scanImage({
+      docker,
+      image: ref,
+      ...(allowlistText !== undefined ? { allowlistText } : {}),
+      sbomPath: opts.sbomPath,
+      allowOffline: opts.allowOffline,
+      auditLevel: opts.auditLevel,
+      properties,
+      progress: (line) => writeLine(io.stderr, `scan: ${line}`),
+    });
+    return result.checks;
+  } catch (err) {
+    return [{ name: 'image', status: 'fail', detail: `cannot scan image ${ref}: ${(err as Error).message.split('\n')[0]}` }];
+  }
+}
