@@ -259,8 +259,26 @@ export const STEPS = {
     "timeoutSeconds": 600,
     "inAll": true,
     "cache": {
-      "mode": "never",
-      "reason": "the image lives in the container engine, which a replay cannot restore; docker's own layer cache makes an unchanged rebuild take seconds"
+      "mode": "inputs",
+      "files": [
+        "app/src/**",
+        "app/tsconfig*.json",
+        "tsconfig.base.json",
+        "app/Dockerfile*",
+        "app/migrations/**",
+        "ci/scripts/standin-base.sh",
+        "ci/src/image/**",
+        "package.json",
+        "*/package.json",
+        "package-lock.json"
+      ],
+      "env": [
+        "KGRAPH_DOCKER"
+      ],
+      "outputs": [
+        "app/dist",
+        ".reports/image.json"
+      ]
     },
     "image": {
       "dockerfile": "app/Dockerfile",

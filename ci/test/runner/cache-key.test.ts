@@ -240,13 +240,12 @@ describe('snapshotTree over a real work tree', () => {
     expect(changedSteps(v2, await keysAt(dir))).toEqual(['afterAfter', 'afterSrc', 'param', 'src']);
   });
 
-  it('the real step table keys lint, typecheck, test and integrationTest, and never the steps that measure or change the world', async () => {
+  it('the real step table keys lint, typecheck, test, integrationTest and build, and never the steps that measure or change the world', async () => {
     const dir = repo({ 'app/src/main.ts': 'x', 'ci/src/steps.ts': 'y', 'package-lock.json': '{}', 'README.md': 'r' });
     const keys = await keysAt(dir, Object.values(STEPS));
-    for (const s of ['lint', 'typecheck', 'test', 'integrationTest'])
+    for (const s of ['lint', 'typecheck', 'test', 'integrationTest', 'build'])
       expect(keys[s]).toMatch(/^[0-9a-f]{64}$/);
-    // build: its image lives in the container engine, which no replay restores.
-    for (const s of ['build', 'scan', 'latencyGate', 'deploy', 'rollback', 'release']) expect(keys[s]).toBe('uncached');
+    for (const s of ['scan', 'latencyGate', 'deploy', 'rollback', 'release']) expect(keys[s]).toBe('uncached');
     for (const s of Object.values(STEPS))
       if (s.cache.mode === 'never') expect(s.cache.reason.length).toBeGreaterThan(10);
   });
