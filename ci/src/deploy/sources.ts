@@ -3,13 +3,11 @@
  * names, and whether a tag is on main. GitHub when a token and repository are given (CI checkouts lack
  * history), else the local git repository. An unknown fact stays undefined: the policy refuses on it.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import type { Octokit } from '@octokit/rest';
 import { gh } from '../github/client.js';
 import type { RepoRef } from '../github/repository.js';
 import { isOnBranch, MAIN_BRANCH } from '../release/release.js';
-import { isTagReachableFromMain } from '../policy/git.js';
+import { gitOutput, isTagReachableFromMain } from '../policy/git.js';
 
 export interface SourceFacts {
   readonly commit?: string;
@@ -43,16 +41,7 @@ export function githubSources(octokit: Octokit, repo: RepoRef): ReleaseSources {
   };
 }
 
-const run = promisify(execFile);
-
-async function git(dir: string, args: string[]): Promise<string | undefined> {
-  try {
-    const { stdout } = await run('git', args, { cwd: dir, maxBuffer: 1 << 20 });
-    return stdout.trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
+const git = gitOutput;
 
 export function gitSources(dir: string): ReleaseSources {
   const describe = async (rev: string): Promise<SourceFacts> => {

@@ -1,9 +1,9 @@
 /**
  * The one way delivery code runs external commands (kubectl). Tests inject their own runner and assert
- * the exact argv; the real one spawns without a shell, so nothing is interpolated, and never echoes the
- * environment (KUBECONFIG, tokens) anywhere.
+ * the exact argv; the real one goes through the process edge (every argument quoted, nothing interpolated)
+ * and never echoes the environment (KUBECONFIG, tokens) anywhere.
  */
-import { spawn } from 'node:child_process';
+import { runProcess } from '../process/run.js';
 
 export interface CommandSpec {
   readonly argv: readonly string[];
@@ -20,24 +20,14 @@ export interface CommandResult {
 
 export type CommandRunner = (cmd: CommandSpec) => Promise<CommandResult>;
 
+/** kubectl (or any argv) through the process edge; a missing binary or a timeout is a result, not a throw. */
 export function spawnRunner(env: NodeJS.ProcessEnv, cwd: string): CommandRunner {
-  return (cmd) =>
-    new Promise((resolvePromise) => {
-      const [file, ...args] = cmd.argv;
-      if (!file) throw new Error('empty command');
-      const child = spawn(file, args, { env, cwd, stdio: ['pipe', 'pipe', 'pipe'], timeout: cmd.timeoutMs });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      child.on('error', (err: NodeJS.ErrnoException) => {
-        const why = err.code === 'ENOENT' ? `${file} is not installed or not on PATH` : err.message;
-        resolvePromise({ exitCode: 127, stdout, stderr: `${stderr}${why}` });
-      });
-      child.on('close', (code, signal) => {
-        resolvePromise({ exitCode: code ?? (signal ? 124 : 1), stdout, stderr: signal ? `${stderr}${file} stopped by ${signal} (timeout?)` : stderr });
-      });
-      child.stdin.on('error', () => undefined);
-      child.stdin.end(cmd.stdin ?? '');
-    });
+  return async (cmd) => {
+    const file = cmd.argv[0];
+    if (!file) throw new Error('empty command');
+    const r = await runProcess({ argv: cmd.argv, env, cwd, input: cmd.stdin ?? '', ...(cmd.timeoutMs !== undefined ? { timeoutMs: cmd.timeoutMs } : {}) });
+    if (r.exitCode === 127) return { exitCode: 127, stdout: r.stdout, stderr: `${r.stderr}${file} is not installed or not on PATH` };
+    if (r.exitCode === null) return { exitCode: 124, stdout: r.stdout, stderr: `${r.stderr}${file} stopped by ${r.signal ?? 'a signal'} (timeout?)` };
+    return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+  };
 }

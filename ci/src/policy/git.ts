@@ -1,16 +1,15 @@
-/** The git edge of the policy: facts read from a repository with execFile (never a shell). */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+/** The git edge of the policy: facts read from a repository through the process edge. */
+import { runProcess } from '../process/run.js';
 
 async function git(repoDir: string, args: string[]): Promise<{ ok: boolean; stdout: string }> {
-  try {
-    const { stdout } = await run('git', args, { cwd: repoDir, maxBuffer: 1 << 20 });
-    return { ok: true, stdout: stdout.trim() };
-  } catch {
-    return { ok: false, stdout: '' };
-  }
+  const r = await runProcess({ argv: ['git', ...args], cwd: repoDir });
+  return r.exitCode === 0 ? { ok: true, stdout: r.stdout.trim() } : { ok: false, stdout: '' };
+}
+
+/** What git printed (trimmed), or undefined when it failed or printed nothing. */
+export async function gitOutput(repoDir: string, args: string[]): Promise<string | undefined> {
+  const r = await git(repoDir, args);
+  return r.ok && r.stdout ? r.stdout : undefined;
 }
 
 /** origin/main when the remote branch is known (CI checkouts), else the local main; undefined when neither exists. */
@@ -41,12 +40,8 @@ export async function headCommit(repoDir: string): Promise<string | undefined> {
 
 /** NUL-separated output of a git command, unmodified (paths may hold spaces or newlines). */
 async function gitPaths(repoDir: string, args: string[]): Promise<string[] | undefined> {
-  try {
-    const { stdout } = await run('git', args, { cwd: repoDir, maxBuffer: 256 << 20 });
-    return stdout.split('\0').filter((p) => p !== '');
-  } catch {
-    return undefined;
-  }
+  const r = await runProcess({ argv: ['git', ...args], cwd: repoDir });
+  return r.exitCode === 0 ? r.stdout.split('\0').filter((p) => p !== '') : undefined;
 }
 
 /**

@@ -2,7 +2,7 @@
  * Dependency audit: `npm audit --json` (the registry's bulk advisory endpoint) read by a pure function.
  * When the advisory service cannot be reached the result is a failure, unless offline is allowed.
  */
-import { execFile } from 'node:child_process';
+import { runProcess } from '../process/run.js';
 
 export const SEVERITIES = ['info', 'low', 'moderate', 'high', 'critical'] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -52,11 +52,7 @@ export function interpretAudit(run: AuditRun, opts: { allowOffline: boolean; lev
 }
 
 /** The real edge: npm audit in the repository (no retries, so an unreachable registry fails fast). */
-export function npmAudit(cwd: string, env: NodeJS.ProcessEnv = process.env, timeoutMs = 120_000): Promise<AuditRun> {
-  return new Promise((resolve) => {
-    execFile('npm', ['audit', '--json', '--fetch-retries=0'], { cwd, env, timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      const exitCode = err ? (typeof err.code === 'number' ? err.code : null) : 0;
-      resolve({ exitCode, stdout, stderr });
-    });
-  });
+export async function npmAudit(cwd: string, env: NodeJS.ProcessEnv = process.env, timeoutMs = 120_000): Promise<AuditRun> {
+  const { exitCode, stdout, stderr } = await runProcess({ argv: ['npm', 'audit', '--json', '--fetch-retries=0'], cwd, env, timeoutMs });
+  return { exitCode, stdout, stderr };
 }

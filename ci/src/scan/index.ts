@@ -2,10 +2,9 @@
  * The host scan: secrets in the tree, the Dockerfile policy and a dependency audit, combined into one
  * report. I/O (listing and reading files, npm audit) is injected; the decisions are in the modules.
  */
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { runChecked } from '../process/run.js';
 import { checkDockerfile } from './dockerfile.js';
 import { interpretAudit, npmAudit, type AuditRun, type Severity } from './audit.js';
 import { isAllowed, isScannable, parseAllowlist, scanText, type SecretFinding } from './secrets.js';
@@ -39,11 +38,9 @@ export interface ScanOptions {
   readonly progress?: (line: string) => void;
 }
 
-const execFileP = promisify(execFile);
-
 /** Tracked and untracked-but-not-ignored files, so .gitignore'd build output and node_modules stay out. */
 export async function gitFiles(root: string): Promise<string[]> {
-  const { stdout } = await execFileP('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root, maxBuffer: 64 << 20 });
+  const { stdout } = await runChecked({ argv: ['git', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'], cwd: root });
   return [...new Set(stdout.split('\0').filter(Boolean))];
 }
 

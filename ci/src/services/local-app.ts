@@ -6,9 +6,9 @@
  * REDIS_URL, REDIS_PREFIX and API_KEYS (keys of 16+ characters). Defaults: ENVIRONMENT=dev,
  * HOST=127.0.0.1, LOG_LEVEL=info. Load tests should raise RATE_LIMIT_MAX (default 600 per minute per key).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { startProcess, type RunningProcess } from '../process/run.js';
 import { REPO_ROOT } from '../repo-root.js';
 
 const APP_DIR = join(REPO_ROOT, 'app');
@@ -65,21 +65,19 @@ class LogBuffer {
   }
 }
 
-function attach(child: ChildProcess, buf: LogBuffer, label: string): void {
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => buf.append(d));
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => buf.append(d));
-  child.on('error', (err) => buf.append(`[${label}] ${err.message}\n`));
+function attach(child: RunningProcess, buf: LogBuffer): void {
+  child.stdout.setEncoding('utf8').on('data', (d: string) => buf.append(d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => buf.append(d));
 }
 
-function runToEnd(args: string[], env: NodeJS.ProcessEnv, buf: LogBuffer, label: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    attach(child, buf, label);
-    child.on('exit', (code, signal) => {
-      if (code === 0) resolve();
-      else reject(new Error(`${label} failed (exit ${code ?? signal}):\n${buf.toString().slice(-2_000)}`));
-    });
-  });
+/** Output kept by the process edge per stream; the LogBuffer holds what callers read. */
+const EDGE_OUTPUT_CHARS = 64 * 1024;
+
+async function runToEnd(args: string[], env: NodeJS.ProcessEnv, buf: LogBuffer, label: string): Promise<void> {
+  const child = await startProcess({ argv: [process.execPath, ...args], cwd: REPO_ROOT, env, input: '', maxOutputChars: EDGE_OUTPUT_CHARS });
+  attach(child, buf);
+  const { exitCode, signal } = await child.done;
+  if (exitCode !== 0) throw new Error(`${label} failed (exit ${exitCode ?? signal}):\n${buf.toString().slice(-2_000)}`);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -100,19 +98,24 @@ export async function startLocalApp(opts: LocalAppOptions): Promise<LocalApp> {
   if (opts.migrate ?? true) await runToEnd(command(entry, 'migrate'), env, buf, 'migrate');
   if (opts.seedCount && opts.seedCount > 0) await runToEnd([...command(entry, 'seed'), '--count', String(opts.seedCount)], env, buf, 'seed');
 
-  const child = spawn(process.execPath, command(entry, 'main'), { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  attach(child, buf, 'service');
+  const child = await startProcess({ argv: [process.execPath, ...command(entry, 'main')], cwd: REPO_ROOT, env, input: '', maxOutputChars: EDGE_OUTPUT_CHARS });
+  attach(child, buf);
   let exitCode: number | null | undefined;
   // If this process ends without stop() (a crash, Ctrl-C), do not leave an orphaned server behind.
-  const killOnExit = () => child.kill('SIGKILL');
+  // Synchronous on purpose: 'exit' listeners cannot wait.
+  const killOnExit = () => {
+    try {
+      if (child.pid) process.kill(child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
   process.once('exit', killOnExit);
-  const exited = new Promise<number | null>((resolve) =>
-    child.on('exit', (code) => {
-      exitCode = code;
-      process.removeListener('exit', killOnExit);
-      resolve(code);
-    }),
-  );
+  const exited = child.done.then(({ exitCode: code }) => {
+    exitCode = code;
+    process.removeListener('exit', killOnExit);
+    return code;
+  });
   const url = `http://127.0.0.1:${port}`;
   const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
     if (exitCode === undefined) child.kill(signal);

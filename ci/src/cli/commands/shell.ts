@@ -1,8 +1,9 @@
-import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { FailedError, UsageError } from '../../errors.js';
 import { findStep } from '../../steps.js';
 import { newRunId } from '../../services/ephemeral.js';
+import { runProcess, startProcess } from '../../process/run.js';
 import { ephemeralProvider, externalProvider, servicesModeFromEnv, type ServiceLease } from '../../runner/services.js';
 import { writeLine, type CliIo } from '../io.js';
 
@@ -40,17 +41,16 @@ export function register(program: Command, io: CliIo): void {
       process.on('SIGINT', ignore);
       let code: number | null;
       try {
-        code = await new Promise<number | null>((resolve, reject) => {
-          const child = spawn(shell, opts.command !== undefined ? ['-c', opts.command] : [], {
-            cwd: io.cwd,
-            env,
-            stdio: opts.command !== undefined ? ['ignore', 'pipe', 'pipe'] : 'inherit',
-          });
-          child.stdout?.on('data', (d: Buffer) => io.stdout.write(d));
-          child.stderr?.on('data', (d: Buffer) => io.stderr.write(d));
-          child.once('error', (e) => reject(new UsageError(`cannot start ${shell}: ${e.message}`)));
-          child.once('close', (c) => resolve(c));
-        });
+        if (shell.startsWith('/') && !existsSync(shell)) throw new UsageError(`cannot start ${shell}: no such file`);
+        const argv = opts.command !== undefined ? [shell, '-c', opts.command] : [shell];
+        if (opts.command === undefined) {
+          code = (await runProcess({ argv, cwd: io.cwd, env, stdio: 'inherit' })).exitCode;
+        } else {
+          const child = await startProcess({ argv, cwd: io.cwd, env, input: '' });
+          child.stdout.on('data', (d: Buffer) => io.stdout.write(d));
+          child.stderr.on('data', (d: Buffer) => io.stderr.write(d));
+          code = (await child.done).exitCode;
+        }
       } finally {
         process.off('SIGINT', ignore);
         if (lease && !opts.keep) {

@@ -1,8 +1,8 @@
 /** `kgraph-ci watch`: the rollback watcher over a deployed service. */
-import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import type { EnvironmentDefinition } from '../../environments.js';
 import { FailedError, UsageError } from '../../errors.js';
+import { runChecked } from '../../process/run.js';
 import { CLI_BIN } from '../../repo-root.js';
 import { compressTriggers, type Firing } from '../../triggers/evaluator.js';
 import { parseDuration } from '../../watch/duration.js';
@@ -15,12 +15,8 @@ import { envOption, urlOption } from '../options.js';
  * Runs argv (or `sh -c cmd`) with inherited output; resolves on exit 0. In its own process group, so the
  * SIGINT/SIGTERM that stops the watch (a cancelled job signals the whole group) does not cut a rollback short.
  */
-function runAction(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit', env, detached: true });
-    child.on('error', reject);
-    child.on('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`${argv.join(' ')} exited with ${code ?? signal}`))));
-  });
+async function runAction(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
+  await runChecked({ argv, env, stdio: 'inherit', detached: true });
 }
 
 interface WatchCliOptions {
