@@ -6,6 +6,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
+import { RequestError } from '@octokit/request-error';
 import { getEnvironment, type EnvironmentDefinition } from '../environments.js';
 import { githubClient } from '../github/client.js';
 import { parseRepository } from '../github/repository.js';
@@ -140,7 +141,7 @@ async function reviewFacts(opts: ChecklistOptions, penv: Readonly<Record<string,
     const reviews = (await octokit.rest.pulls.listReviews({ owner, repo, pull_number: pullNumber, per_page: 100 })).data;
     return { known: true, approvals: approvers(reviews), pullNumber };
   } catch (err) {
-    const status = (err as { status?: number }).status;
+    const status = err instanceof RequestError ? err.status : undefined;
     return { known: false, reason: `GitHub API error${status ? ` ${status}` : ''}: ${(err as Error).message.split('\n')[0]}` };
   }
 }

@@ -3,6 +3,7 @@
  * Octokit made here, so tests point it at a local server (baseUrl) and errors read the same everywhere.
  * The token is handed to Octokit only; messages never contain it.
  */
+import { RequestError } from '@octokit/request-error';
 import { Octokit } from '@octokit/rest';
 import { FailedError, UsageError } from '../errors.js';
 
@@ -28,12 +29,6 @@ export function githubClient(env: Readonly<Record<string, string | undefined>>):
   return createOctokit({ token: env.GITHUB_TOKEN, ...(env.GITHUB_API_URL ? { baseUrl: env.GITHUB_API_URL } : {}) });
 }
 
-interface OctokitErrorLike {
-  status?: number;
-  message?: string;
-  response?: { headers?: Record<string, string | number | undefined>; data?: unknown };
-}
-
 /** GitHub's own explanation from a 422 body (message plus field errors). */
 function details(data: unknown): string {
   const d = data as { message?: string; errors?: ({ message?: string; field?: string; code?: string } | string)[] } | undefined;
@@ -43,9 +38,10 @@ function details(data: unknown): string {
 
 /** A clear error for a failed GitHub call: `doing` says what we were trying to do. */
 export function githubError(err: unknown, doing: string): Error {
-  const e = err as OctokitErrorLike;
-  if (typeof e?.status !== 'number') return new FailedError(`${doing}: ${(err as Error)?.message ?? String(err)}`);
-  const headers = e.response?.headers ?? {};
+  // Octokit rejects every HTTP failure with a RequestError; anything else (DNS, a refused connection) has no status.
+  if (!(err instanceof RequestError)) return new FailedError(`${doing}: ${err instanceof Error ? err.message : String(err)}`);
+  const e = err;
+  const headers: Record<string, string | number | undefined> = e.response?.headers ?? {};
   const remaining = headers['x-ratelimit-remaining'];
   if (e.status === 429 || (e.status === 403 && String(remaining) === '0')) {
     const reset = Number(headers['x-ratelimit-reset']);
@@ -76,4 +72,4 @@ export async function gh<T>(doing: string, call: () => Promise<T>): Promise<T> {
 }
 
 /** True when a call failed with 404 (used where "absent" is an answer, not an error). */
-export const isNotFound = (err: unknown): boolean => (err as OctokitErrorLike)?.status === 404;
+export const isNotFound = (err: unknown): boolean => err instanceof RequestError && err.status === 404;

@@ -1,4 +1,9 @@
-/** Release tags are vMAJOR.MINOR.PATCH (optionally -prerelease); nothing else deploys to prod. */
+/**
+ * Release tags are vMAJOR.MINOR.PATCH (optionally -prerelease); nothing else deploys to prod. Parsing and
+ * ordering are the `semver` package's (the npm implementation of semver.org); this module only adds the
+ * v prefix and refuses build metadata, which a tag must not carry.
+ */
+import semver from 'semver';
 import { UsageError } from '../errors.js';
 
 export interface Version {
@@ -8,42 +13,33 @@ export interface Version {
   readonly prerelease?: string;
 }
 
-const NUM = '(0|[1-9]\\d*)';
-const TAG = new RegExp(`^v${NUM}\\.${NUM}\\.${NUM}(?:-([0-9A-Za-z-]+(?:\\.[0-9A-Za-z-]+)*))?$`);
+function parse(tag: string): Version | undefined {
+  if (!tag.startsWith('v') || tag.includes('+')) return undefined;
+  const v = semver.parse(tag.slice(1), { loose: false });
+  // semver.parse trims and drops a leading v or =; a tag must be the version exactly, after one v.
+  if (!v || v.version !== tag.slice(1)) return undefined;
+  const base = { major: v.major, minor: v.minor, patch: v.patch };
+  return v.prerelease.length > 0 ? { ...base, prerelease: v.prerelease.join('.') } : base;
+}
 
 /** Parses vX.Y.Z[-pre]; a UsageError names the tag and the expected shape. */
 export function parseVersionTag(tag: string): Version {
-  const m = TAG.exec(tag);
-  if (!m) throw new UsageError(`"${tag}" is not a release tag: expected vMAJOR.MINOR.PATCH, e.g. v1.2.3`);
-  const v: Version = { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3]) };
-  return m[4] ? { ...v, prerelease: m[4] } : v;
+  const v = parse(tag);
+  if (!v) throw new UsageError(`"${tag}" is not a release tag: expected vMAJOR.MINOR.PATCH, e.g. v1.2.3`);
+  return v;
 }
 
-export const isVersionTag = (tag: string): boolean => TAG.test(tag);
+export const isVersionTag = (tag: string): boolean => parse(tag) !== undefined;
 
 export const formatVersion = (v: Version): string => `v${v.major}.${v.minor}.${v.patch}${v.prerelease ? `-${v.prerelease}` : ''}`;
 
-/** Release ordering; a prerelease sorts before its release, prereleases compare as strings. */
-export function compareVersions(a: Version, b: Version): number {
-  if (a.major !== b.major) return a.major - b.major;
-  if (a.minor !== b.minor) return a.minor - b.minor;
-  if (a.patch !== b.patch) return a.patch - b.patch;
-  if (a.prerelease === b.prerelease) return 0;
-  if (!a.prerelease) return 1;
-  if (!b.prerelease) return -1;
-  return a.prerelease < b.prerelease ? -1 : 1;
-}
+/** semver precedence (a prerelease sorts before its release; numeric identifiers compare as numbers). */
+export const compareVersions = (a: Version, b: Version): number => semver.compare(formatVersion(a).slice(1), formatVersion(b).slice(1));
 
 /** The highest non-prerelease tag among `tags` (others ignored), or undefined. */
 export function latestRelease(tags: readonly string[]): Version | undefined {
-  let best: Version | undefined;
-  for (const t of tags) {
-    if (!isVersionTag(t)) continue;
-    const v = parseVersionTag(t);
-    if (v.prerelease) continue;
-    if (!best || compareVersions(v, best) > 0) best = v;
-  }
-  return best;
+  const releases = tags.map(parse).filter((v): v is Version => v !== undefined && !v.prerelease);
+  return releases.sort(compareVersions).at(-1);
 }
 
 /** The next minor release after the latest tag; v0.1.0 when there is none. */
