@@ -13,10 +13,12 @@ import { register as registerGate } from './commands/gate.js';
 import { register as registerGithub } from './commands/github.js';
 import { register as registerImage } from './commands/image.js';
 import { register as registerPolicy } from './commands/policy.js';
+import { register as registerPromotion } from './commands/promotion.js';
 import { register as registerRelease } from './commands/release.js';
 import { register as registerReport } from './commands/report.js';
 import { register as registerRollback } from './commands/rollback.js';
 import { register as registerRun } from './commands/run.js';
+import { register as registerSbom } from './commands/sbom.js';
 import { register as registerScan } from './commands/scan.js';
 import { register as registerShell } from './commands/shell.js';
 import { register as registerWatch } from './commands/watch.js';
@@ -24,7 +26,7 @@ import { register as registerWatch } from './commands/watch.js';
 type Registrar = (program: Command, io: CliIo) => void;
 
 /** One line per command module; keep alphabetical so parallel edits merge cleanly. */
-const registrars: Registrar[] = [registerChecklist, registerDeploy, registerEnv, registerGate, registerGenerate, registerGithub, registerImage, registerPolicy, registerRelease, registerReport, registerRollback, registerRun, registerScan, registerShell, registerWatch];
+const registrars: Registrar[] = [registerChecklist, registerDeploy, registerEnv, registerGate, registerGenerate, registerGithub, registerImage, registerPolicy, registerPromotion, registerRelease, registerReport, registerRollback, registerRun, registerSbom, registerScan, registerShell, registerWatch];
 
 export function buildProgram(io: CliIo = processIo()): Command {
   const program = new Command('kgraph-ci')

@@ -143,6 +143,46 @@ const recordTarget = (env: EnvironmentDefinition, deps: DeliveryDeps, ref: strin
   warn: deps.err,
 });
 
+/**
+ * The digest a release would promote: the newest pass in the policy's previous environment, built from
+ * the tag's source tree, that the promotion rule accepts (not failed or rolled back since). Soak and the
+ * other rules are left to the deploy itself, which decides with all of them.
+ */
+function pickCandidate(env: EnvironmentDefinition, tag: string, source: SourceFacts, ledger: LedgerFacts, now: number): { image?: string; reason: string } {
+  const promo = env.release.promotion;
+  if (!promo) return { reason: `${env.name} does not promote from another environment` };
+  if (!ledger.reachable) return { reason: ledger.reason };
+  if (!source.tree) return { reason: `the source tree of ${tag} is unknown` };
+  const passes = ledger.entries.filter((e) => e.environment === promo.from && e.state === 'success' && e.operation !== 'rollback' && e.digest && e.tree === source.tree).reverse();
+  for (const pass of passes) {
+    const image = `${env.release.imageRepository}@${pass.digest}`;
+    const d = decideEligibility(env.name, env.release, { image, release: { tag, onMain: true }, source: { tree: source.tree }, ledger, now });
+    if (d.rules.find((r) => r.rule === 'promotion')?.ok) return { image, reason: `passed ${promo.from} at ${pass.at}` };
+  }
+  return { reason: `nothing passed ${promo.from} for tree ${source.tree}${passes.length ? ' that still stands (failed or rolled back since)' : ''}` };
+}
+
+export interface CandidateOptions {
+  readonly env: string;
+  readonly version: string;
+}
+
+/**
+ * `kgraph-ci promotion candidate`: the digest reference a release tag would promote, or undefined (the
+ * workflow then builds the tag, runs the previous environment's gates on it, and promotes that).
+ * A ledger or source that cannot be read is an error, never "none": that would rebuild for no reason.
+ */
+export async function promotionCandidate(opts: CandidateOptions, deps: DeliveryDeps): Promise<{ image?: string; reason: string }> {
+  const env = resolveEnvironment(opts.env);
+  parseVersionTag(opts.version);
+  if (!env.release.promotion) throw new UsageError(`${env.name} does not promote from another environment: its release policy has no promotion`);
+  const source = await describe(deps, () => deps.sources?.describeTag(opts.version));
+  if (!source.tree) throw new FailedError(`cannot tell the source tree of ${opts.version} from ${deps.sources?.where ?? 'anywhere'}`);
+  const ledger = await readLedger(deps, env.release.promotion.from);
+  if (!ledger.reachable) throw new FailedError(`the delivery ledger is unreachable: ${ledger.reason}`);
+  return pickCandidate(env, opts.version, source, ledger, (deps.now ?? Date.now)());
+}
+
 export async function runDeploy(opts: DeployOptions, deps: DeliveryDeps): Promise<ExecutionResult | Plan> {
   const now = deps.now ?? Date.now;
   const env = resolveEnvironment(opts.env);
@@ -173,17 +213,12 @@ export async function runDeploy(opts: DeployOptions, deps: DeliveryDeps): Promis
   // previous environment for the tag's source tree; otherwise the release tag in the registry.
   let image = opts.image;
   if (!image) {
-    const promo = policy.promotion;
-    if (policy.reference.includes('digest') && promo && ledger.reachable) {
-      const pass = ledger.entries
-        .filter((e) => e.environment === promo.from && e.state === 'success' && e.operation !== 'rollback' && e.digest && source.tree && e.tree === source.tree)
-        .at(-1);
-      image = pass ? `${policy.imageRepository}@${pass.digest}` : imageForVersion(opts.version!, policy.imageRepository);
-      if (!pass) deps.err(`no digest to promote for ${opts.version}: nothing passed ${promo.from} for tree ${source.tree ?? 'unknown'}`);
-    } else {
-      if (policy.reference.includes('digest')) deps.err(`no digest to promote for ${opts.version}: ${ledger.reachable ? 'the environment does not promote' : ledger.reason}`);
-      image = imageForVersion(opts.version!, policy.imageRepository);
+    if (policy.reference.includes('digest')) {
+      const found = pickCandidate(env, tag!, source, ledger, now());
+      if (found.image) image = found.image;
+      else deps.err(`no digest to promote for ${opts.version}: ${found.reason}`);
     }
+    image ??= imageForVersion(opts.version!, policy.imageRepository);
   }
 
   const decision = decideEligibility(env.name, policy, {

@@ -16,6 +16,8 @@ export interface ReleaseOptions {
   readonly tag: string;
   /** Environments the tag now runs in; each gets a successful GitHub deployment. */
   readonly deployedTo?: readonly string[];
+  /** Release assets to attach (replacing an asset of the same name): the SBOM of the promoted image. */
+  readonly assets?: readonly { readonly name: string; readonly contentType: string; readonly data: string }[];
   readonly log: (line: string) => void;
 }
 
@@ -25,6 +27,7 @@ export interface ReleaseResult {
   readonly url: string;
   readonly sha: string;
   readonly deployments: readonly { readonly environment: string; readonly id: number }[];
+  readonly assets: readonly string[];
 }
 
 /** The tag's commit sha; a missing tag is an error naming it. */
@@ -59,6 +62,12 @@ export async function publishRelease(octokit: Octokit, repo: RepoRef, opts: Rele
     ? (await gh(`updating release ${opts.tag}`, () => octokit.rest.repos.updateRelease({ ...repo, release_id: existing.id, tag_name: opts.tag, ...fields }))).data
     : (await gh(`creating release ${opts.tag}`, () => octokit.rest.repos.createRelease({ ...repo, tag_name: opts.tag, ...fields }))).data;
   opts.log(`${existing ? 'updated' : 'created'} release ${opts.tag}: ${release.html_url}`);
+  const attached: string[] = [];
+  for (const asset of opts.assets ?? []) {
+    await attachAsset(octokit, repo, release as { id: number; upload_url: string }, asset);
+    attached.push(asset.name);
+    opts.log(`attached ${asset.name} (${asset.data.length} bytes) to ${opts.tag}`);
+  }
   const deployments: { environment: string; id: number }[] = [];
   for (const env of environments) {
     const id = await markDeployment(
@@ -71,5 +80,16 @@ export async function publishRelease(octokit: Octokit, repo: RepoRef, opts: Rele
     deployments.push({ environment: env.name, id });
     opts.log(`marked ${opts.tag} deployed to ${env.name} (deployment ${id})`);
   }
-  return { action: existing ? 'updated' : 'created', id: release.id, url: release.html_url, sha, deployments };
+  return { action: existing ? 'updated' : 'created', id: release.id, url: release.html_url, sha, deployments, assets: attached };
+}
+
+/** Uploads an asset to the release's upload_url, deleting an earlier asset of the same name (re-runs). */
+async function attachAsset(octokit: Octokit, repo: RepoRef, release: { id: number; upload_url: string }, asset: { name: string; contentType: string; data: string }): Promise<void> {
+  const existing = await gh(`listing the assets of release ${release.id}`, () => octokit.paginate(octokit.rest.repos.listReleaseAssets, { ...repo, release_id: release.id, per_page: 100 }));
+  for (const a of existing.filter((x) => x.name === asset.name)) {
+    await gh(`replacing release asset ${asset.name}`, () => octokit.rest.repos.deleteReleaseAsset({ ...repo, asset_id: a.id }));
+  }
+  await gh(`attaching ${asset.name} to release ${release.id}`, () =>
+    octokit.request({ method: 'POST', url: release.upload_url, name: asset.name, data: asset.data, headers: { 'content-type': asset.contentType } }),
+  );
 }

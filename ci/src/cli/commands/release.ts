@@ -3,7 +3,27 @@ import { ENVIRONMENT_NAMES } from '../../environments.js';
 import type { RepoRef } from '../../github/repository.js';
 import { cutRelease } from '../../release/cut.js';
 import { publishRelease } from '../../release/release.js';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
+
+/** The SBOM file must exist and be a CycloneDX JSON document before anything is published. */
+async function readSbom(path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new UsageError(`--sbom ${path}: no such file`);
+  }
+  let doc: { bomFormat?: unknown };
+  try {
+    doc = JSON.parse(text) as { bomFormat?: unknown };
+  } catch {
+    throw new UsageError(`--sbom ${path}: not JSON`);
+  }
+  if (doc.bomFormat !== 'CycloneDX') throw new UsageError(`--sbom ${path}: not a CycloneDX SBOM (bomFormat is ${JSON.stringify(doc.bomFormat)})`);
+  return text;
+}
 import { writeLine, type CliIo } from '../io.js';
 import { githubOf, repoOption, repositoryOf } from '../options.js';
 
@@ -13,11 +33,13 @@ export function register(program: Command, io: CliIo): void {
     .description('Create or update the GitHub release for a v* tag on main (generated notes); `release cut` starts the next one')
     .option('--tag <vX.Y.Z>', 'the release tag')
     .addOption(new Option('--deployed-to <env...>', 'mark the tag deployed (GitHub deployment, success) in these environments').choices(ENVIRONMENT_NAMES))
+    .option('--sbom <file>', 'attach this CycloneDX JSON SBOM (of the promoted image) to the release as kgraph-mcp-<tag>.cdx.json')
     .addOption(repoOption())
-    .action(async (opts: { tag?: string; deployedTo?: string[]; repo?: RepoRef }) => {
+    .action(async (opts: { tag?: string; deployedTo?: string[]; sbom?: string; repo?: RepoRef }) => {
       if (!opts.tag) throw new UsageError('release needs --tag vX.Y.Z (or the subcommand `release cut`)');
       const repo = repositoryOf(opts.repo, io);
-      const res = await publishRelease(await githubOf(io), repo, { tag: opts.tag, ...(opts.deployedTo ? { deployedTo: opts.deployedTo } : {}), log: (l) => writeLine(io.stderr, l) });
+      const assets = opts.sbom ? [{ name: `kgraph-mcp-${opts.tag}.cdx.json`, contentType: 'application/vnd.cyclonedx+json', data: await readSbom(resolve(io.cwd, opts.sbom)) }] : [];
+      const res = await publishRelease(await githubOf(io), repo, { tag: opts.tag, ...(opts.deployedTo ? { deployedTo: opts.deployedTo } : {}), assets, log: (l) => writeLine(io.stderr, l) });
       writeLine(io.stdout, `${res.action} ${res.url}`);
     });
   release
