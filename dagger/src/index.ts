@@ -36,6 +36,11 @@ import {
   checkDuration,
   checkEnvironment,
   checkGitObject,
+  candidateJson,
+  IMAGE_ROOT,
+  REVISION_LABEL,
+  SBOM_PATH,
+  TREE_LABEL,
   checkNodeVersion,
   checkRepository,
   checkVersionTag,
@@ -175,6 +180,52 @@ export class KgraphMcp {
   }
 
   /**
+   * Build once, promote by digest: the image of `commit` (git `tree`), labelled with both
+   * (org.opencontainers.image.revision, io.kgraph.tree), built with the container's default ENVIRONMENT
+   * (each Deployment sets its own), pushed as `<registry>/kgraph-mcp:sha-<commit>`. Returns JSON
+   * `{"image":"…@sha256:…","name","digest","commit","tree"}`: workflows pass `image` to deploys and
+   * `name` + `digest` to the provenance attestation.
+   * Example: `dagger call publish-candidate --registry=ghcr.io/kgraph-mcp --username=bot --password=env://REGISTRY_PASSWORD --commit=$COMMIT --tree=$TREE`
+   */
+  @func({ cache: "never" })
+  async publishCandidate(registry: string, username: string, password: Secret, commit: string, tree: string): Promise<string> {
+    checkGitObject(commit, "commit")
+    checkGitObject(tree, "tree")
+    const { address, host } = publishAddress(registry, `sha-${commit}`)
+    const ctr = this.image(Environment.prod)
+      .withLabel(REVISION_LABEL, commit)
+      .withLabel(TREE_LABEL, tree)
+      .withLabel("org.opencontainers.image.source", address.slice(0, address.lastIndexOf(":")))
+    return candidateJson(await ctr.withRegistryAuth(host, username, password).publish(address), commit, tree)
+  }
+
+  /**
+   * The digest reference a release `tag` would promote to prod (what passed staging for the tag's
+   * source tree), or `none`: then the workflow builds the tag, runs staging's gates on it, and promotes.
+   * Example: `dagger call promotion-candidate --tag=v1.2.3 --github-token=env://GITHUB_TOKEN --repository=kgraph-mcp/kgraph-mcp`
+   */
+  @func({ cache: "never" })
+  async promotionCandidate(tag: string, githubToken: Secret, repository: string): Promise<string> {
+    checkVersionTag(tag)
+    const argv = ciArgv("promotion", "candidate", "--env", Environment.prod, "--version", tag, "--repo", checkRepository(repository))
+    return (await this.deliveryContainer(undefined, { GITHUB_TOKEN: githubToken }).withExec(argv).stdout()).trim()
+  }
+
+  /**
+   * The delivery report from the ledger (GitHub deployments of `repository`) over `since` (30d):
+   * a directory holding report.md (tables and chart) and report.json.
+   * Example: `dagger call delivery-report --github-token=env://GITHUB_TOKEN --repository=kgraph-mcp/kgraph-mcp export --path=.reports/delivery`
+   */
+  @func({ cache: "never" })
+  async deliveryReport(githubToken: Secret, repository: string, since = "30d"): Promise<Directory> {
+    if (!/^\d{1,4}[dhm]$/.test(since)) throw new Error(`since "${since}" must look like 30d, 12h or 90m`)
+    const repo = checkRepository(repository)
+    return this.deliveryContainer(undefined, { GITHUB_TOKEN: githubToken })
+      .withExec(ciArgv("report", "--repo", repo, "--since", since, "--out", "/out/report.md", "--json-out", "/out/report.json"))
+      .directory("/out")
+  }
+
+  /**
    * The built service on fresh Postgres and Redis, migrated and seeded, listening on 8000. Without an
    * API key, the service gets a random one generated inside the engine (health endpoints need none).
    * Example: `dagger call serve --api-key env://API_KEY up --ports 8000:8000`
@@ -209,7 +260,7 @@ export class KgraphMcp {
    * call. `version` is the release vX.Y.Z it stands for, `commit` and `tree` what it was built from;
    * `apiKey` is what the smoke test and the gate call the API with; `githubToken` with `repository`
    * (owner/name) is the delivery ledger (GitHub deployments), which prod requires.
-   * Example: `dagger call deploy --environment=staging --image=ghcr.io/kgraph-mcp/kgraph-mcp:v1.2.3 --kubeconfig=file://$HOME/.kube/config --api-key=env://API_KEY`
+   * Example: `dagger call deploy --environment=prod --image=ghcr.io/kgraph-mcp/kgraph-mcp@sha256:<digest> --version=v1.2.3 --kubeconfig=file://$HOME/.kube/config --github-token=env://GITHUB_TOKEN --repository=kgraph-mcp/kgraph-mcp --api-key=env://API_KEY`
    */
   @func({ cache: "never" })
   async deploy(
@@ -263,15 +314,27 @@ export class KgraphMcp {
 
   /**
    * Validates a v* tag on main and creates or updates its GitHub release in `repository`
-   * (owner/name; CI passes its own).
-   * Example: `dagger call release --tag=v1.2.3 --github-token=env://GITHUB_TOKEN --repository=kgraph-mcp/kgraph-mcp`
+   * (owner/name; CI passes its own). With `image` (the promoted digest reference), the CycloneDX SBOM
+   * of what that image ships (its filesystem's npm tree, `kgraph-ci sbom`) is attached to the release;
+   * `username` with `githubToken` pulls it from the registry.
+   * Example: `dagger call release --tag=v1.2.3 --github-token=env://GITHUB_TOKEN --repository=kgraph-mcp/kgraph-mcp --image=ghcr.io/kgraph-mcp/kgraph-mcp@sha256:<digest>`
    */
   @func({ cache: "never" })
-  async release(tag: string, githubToken: Secret, repository?: string): Promise<string> {
+  async release(tag: string, githubToken: Secret, repository?: string, image?: string, username?: string): Promise<string> {
     checkVersionTag(tag)
     const argv = stepCommand("release", { tag })
     if (repository) argv.push("--repo", checkRepository(repository))
-    return this.deliveryContainer(undefined, { GITHUB_TOKEN: githubToken }).withExec(argv).stdout()
+    let ctr = this.deliveryContainer(undefined, { GITHUB_TOKEN: githubToken })
+    if (image) {
+      checkDeployImage(Environment.prod, image, tag)
+      const host = image.split("/")[0] ?? ""
+      const promoted = username ? dag.container().withRegistryAuth(host, username, githubToken).from(image) : dag.container().from(image)
+      ctr = ctr
+        .withMountedDirectory(IMAGE_ROOT, promoted.rootfs())
+        .withExec(ciArgv("sbom", "--dir", IMAGE_ROOT, "--out", SBOM_PATH, "--version", image))
+      argv.push("--sbom", SBOM_PATH)
+    }
+    return ctr.withExec(argv).stdout()
   }
 
   /**

@@ -234,6 +234,23 @@ export function checkDeployImage(environment: EnvironmentName, image: string, ve
   if (refused) throw new Error(`refusing to deploy ${image} to ${environment}: release policy rule "${refused.rule}": ${refused.detail}`)
 }
 
+/** OCI labels the promoted image carries: what it was built from. */
+export const REVISION_LABEL = "org.opencontainers.image.revision"
+export const TREE_LABEL = "io.kgraph.tree"
+/** Where release() mounts the promoted image's filesystem and writes its SBOM. */
+export const IMAGE_ROOT = "/run/promoted-image"
+export const SBOM_PATH = "/tmp/sbom/kgraph-mcp.cdx.json"
+
+/** publishCandidate's answer: the pushed reference by digest, and its parts for the attestation. */
+export function candidateJson(published: string, commit: string, tree: string): string {
+  const at = published.indexOf("@")
+  const digest = at >= 0 ? published.slice(at + 1) : ""
+  if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new Error(`the registry answered "${published}", which has no sha256 digest`)
+  const withoutDigest = published.slice(0, at)
+  const name = withoutDigest.slice(0, withoutDigest.lastIndexOf(":") > withoutDigest.lastIndexOf("/") ? withoutDigest.lastIndexOf(":") : undefined)
+  return JSON.stringify({ image: `${name}@${digest}`, name, digest, commit, tree })
+}
+
 /** A 40-hex git object id (commit or tree), as the image labels and the ledger carry it. */
 export function checkGitObject(value: string, what: string): string {
   if (!/^[0-9a-f]{40}$/.test(value)) throw new Error(`${what} "${value}" is not a 40-character git object id`)

@@ -107,6 +107,13 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
     returns: S,
     never: true,
   },
+  publishCandidate: {
+    args: [['registry', S], ['username', S], ['password', obj('Secret')], ['commit', S], ['tree', S]],
+    returns: S,
+    never: true,
+  },
+  promotionCandidate: { args: [['tag', S], ['githubToken', obj('Secret')], ['repository', S]], returns: S, never: true },
+  deliveryReport: { args: [['githubToken', obj('Secret')], ['repository', S], ['since', S, { default: '30d' }]], returns: obj('Directory'), never: true },
   serve: { args: [['environment', ENV, { default: 'dev' }], ['apiKey', obj('Secret'), { optional: true }]], returns: obj('Service') },
   latencyGate: { args: [['environment', ENV, { default: 'staging' }]], returns: S },
   deploy: {
@@ -134,7 +141,11 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
     returns: S,
     never: true,
   },
-  release: { args: [['tag', S], ['githubToken', obj('Secret')], ['repository', S, { optional: true }]], returns: S, never: true },
+  release: {
+    args: [['tag', S], ['githubToken', obj('Secret')], ['repository', S, { optional: true }], ['image', S, { optional: true }], ['username', S, { optional: true }]],
+    returns: S,
+    never: true,
+  },
   policyPr: { args: [['source', S], ['target', S]], returns: S },
   policyTag: { args: [['tag', S], ['repo', obj('Directory')]], returns: S },
   cutRelease: {
@@ -215,9 +226,9 @@ describe('module surface', () => {
     for (const name of checks) expect(Object.keys(mod().methods[name]!.arguments)).toEqual([]);
   });
 
-  it('sets cache "never" on exactly the functions that change the world, and on scan (its verdict goes stale)', () => {
+  it('sets cache "never" on exactly the functions that change the world, read the ledger (whose answer moves), and on scan (its verdict goes stale)', () => {
     const never = Object.values(mod().methods).filter((f) => f.cache === 'never').map((f) => f.name).sort();
-    expect(never).toEqual(['cutRelease', 'deploy', 'protect', 'publish', 'release', 'rollback', 'scan', 'watch']);
+    expect(never).toEqual(['cutRelease', 'deliveryReport', 'deploy', 'promotionCandidate', 'protect', 'publish', 'publishCandidate', 'release', 'rollback', 'scan', 'watch']);
     expect(never).toEqual(Object.entries(CONTRACT).filter(([, s]) => s.never).map(([n]) => n).sort());
     for (const fn of Object.values(mod().methods)) if (fn.cache !== 'never') expect(fn.cache, fn.name).toBeUndefined();
   });

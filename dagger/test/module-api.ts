@@ -22,7 +22,10 @@ export interface KgraphMcp {
   deploy(environment: string, image: string, kubeconfig: Secret, githubToken?: Secret, apiKey?: Secret, repository?: string, version?: string, commit?: string, tree?: string): Promise<string>;
   rollback(environment: string, kubeconfig: Secret, to?: string, apiKey?: Secret): Promise<string>;
   watch(environment: string, url: string, kubeconfig: Secret, duration?: string): Promise<string>;
-  release(tag: string, githubToken: Secret, repository?: string): Promise<string>;
+  release(tag: string, githubToken: Secret, repository?: string, image?: string, username?: string): Promise<string>;
+  publishCandidate(registry: string, username: string, password: Secret, commit: string, tree: string): Promise<string>;
+  promotionCandidate(tag: string, githubToken: Secret, repository: string): Promise<string>;
+  deliveryReport(githubToken: Secret, repository: string, since?: string): Promise<{ id(): Promise<string> }>;
   policyPr(source: string, target: string): Promise<string>;
   policyTag(tag: string, repo: Directory): Promise<string>;
   cutRelease(githubToken: Secret, from?: string, repository?: string): Promise<string>;

@@ -220,6 +220,45 @@ describe('build, scan, publish', () => {
   });
 });
 
+describe('build once, promote by digest', () => {
+  const [commit, tree] = ['c'.repeat(40), 'e'.repeat(40)];
+
+  it('publishCandidate labels the image with commit and tree, pushes sha-<commit> and answers the digest parts as JSON', async () => {
+    let out = '';
+    const rec = await run(async (m, s) => {
+      out = await m.publishCandidate('ghcr.io/kgraph-mcp', 'bot', s.password, commit, tree);
+    });
+    expect(JSON.parse(out)).toEqual({ image: `ghcr.io/kgraph-mcp/kgraph-mcp@sha256:${'0'.repeat(64)}`, name: 'ghcr.io/kgraph-mcp/kgraph-mcp', digest: `sha256:${'0'.repeat(64)}`, commit, tree });
+    expect(rec.final).toContain(`withLabel (name: "org.opencontainers.image.revision",value: "${commit}")`);
+    expect(rec.final).toContain(`withLabel (name: "io.kgraph.tree",value: "${tree}")`);
+    expect(rec.final).toContain(`publish (address: "ghcr.io/kgraph-mcp/kgraph-mcp:sha-${commit}")`);
+    expectNoPlaintext(rec);
+  });
+
+  it('publishCandidate refuses a commit or tree that is not a git object id before any engine call', async () => {
+    ctx.engine.reset();
+    await expect(run((m, s) => m.publishCandidate('ghcr.io/kgraph-mcp', 'bot', s.password, 'main', tree))).rejects.toThrow(/commit "main" is not a 40-character git object id/);
+    await expect(run((m, s) => m.publishCandidate('ghcr.io/kgraph-mcp', 'bot', s.password, commit, ''))).rejects.toThrow(/tree "" is not/);
+    expect(ctx.engine.queries.filter((q) => !q.query.includes('setSecret'))).toEqual([]);
+  });
+
+  it('promotionCandidate and deliveryReport run kgraph-ci with the token as a secret; release with an image attaches its SBOM', async () => {
+    const cand = await run((m, s) => m.promotionCandidate('v1.4.0', s.githubToken, 'acme/kgraph-mcp'));
+    expect(execs(cand.final).at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'promotion', 'candidate', '--env', 'prod', '--version', 'v1.4.0', '--repo', 'acme/kgraph-mcp']);
+    const report = await run(async (m, s) => (await m.deliveryReport(s.githubToken, 'acme/kgraph-mcp')).id());
+    expect(execs(report.final).at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'report', '--repo', 'acme/kgraph-mcp', '--since', '30d', '--out', '/out/report.md', '--json-out', '/out/report.json']);
+    const image = `ghcr.io/kgraph-mcp/kgraph-mcp@sha256:${'a'.repeat(64)}`;
+    const rel = await run((m, s) => m.release('v1.4.0', s.githubToken, 'acme/kgraph-mcp', image, 'bot'));
+    const argvs = execs(rel.final);
+    expect(argvs.at(-2)).toEqual(['npx', '--no-install', 'kgraph-ci', 'sbom', '--dir', '/run/promoted-image', '--out', '/tmp/sbom/kgraph-mcp.cdx.json', '--version', image]);
+    expect(argvs.at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'release', '--tag', 'v1.4.0', '--repo', 'acme/kgraph-mcp', '--sbom', '/tmp/sbom/kgraph-mcp.cdx.json']);
+    expect(rel.all).toContain(`from (address: "${image}")`);
+    expectNoPlaintext(rel);
+    await expect(run((m, s) => m.release('v1.4.0', s.githubToken, 'acme/kgraph-mcp', 'ghcr.io/kgraph-mcp/kgraph-mcp:v1.4.0'))).rejects.toThrow(/rule "digest"/);
+    await expect(run((m, s) => m.deliveryReport(s.githubToken, 'acme/kgraph-mcp', '30 days'))).rejects.toThrow(/since "30 days"/);
+  });
+});
+
 describe('serve and latencyGate', () => {
   it('serve binds fresh Postgres and Redis, migrates, seeds and serves on 8000 in one process', async () => {
     const rec = await run(async (m) => (await m.serve('dev')).id());

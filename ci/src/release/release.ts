@@ -90,6 +90,7 @@ async function attachAsset(octokit: Octokit, repo: RepoRef, release: { id: numbe
     await gh(`replacing release asset ${asset.name}`, () => octokit.rest.repos.deleteReleaseAsset({ ...repo, asset_id: a.id }));
   }
   await gh(`attaching ${asset.name} to release ${release.id}`, () =>
-    octokit.request({ method: 'POST', url: release.upload_url, name: asset.name, data: asset.data, headers: { 'content-type': asset.contentType } }),
+    // upload_url ends in the URI template {?name,label}; fill the name only.
+    octokit.request({ method: 'POST', url: `${release.upload_url.replace(/\{[^}]*\}$/, '')}?name=${encodeURIComponent(asset.name)}`, data: asset.data, headers: { 'content-type': asset.contentType } }),
   );
 }

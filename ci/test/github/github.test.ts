@@ -134,3 +134,23 @@ describe('github protect', () => {
     expect(() => parseRepository(undefined)).toThrow(UsageError);
   });
 });
+
+describe('release assets', () => {
+  it('attaches the SBOM to the release, replacing an asset of the same name on a re-run', async () => {
+    const sbom = JSON.stringify({ bomFormat: 'CycloneDX', specVersion: '1.6', components: [] });
+    const octokit = await start([
+      ...releaseLookups('behind'),
+      notes,
+      { method: 'GET', path: '/repos/acme/kgraph/releases/tags/v1.2.3', response: { id: 7 } },
+      { method: 'PATCH', path: '/repos/acme/kgraph/releases/7', response: { id: 7, html_url: 'https://gh/r/7', upload_url: '/uploads/repos/acme/kgraph/releases/7/assets{?name,label}' } },
+      { method: 'GET', path: '/repos/acme/kgraph/releases/7/assets?per_page=100', response: [{ id: 41, name: 'kgraph-mcp-v1.2.3.cdx.json' }, { id: 42, name: 'other.txt' }] },
+      { method: 'DELETE', path: '/repos/acme/kgraph/releases/assets/41', status: 204 },
+      { method: 'POST', path: '/uploads/repos/acme/kgraph/releases/7/assets?name=kgraph-mcp-v1.2.3.cdx.json', body: { bomFormat: 'CycloneDX' }, status: 201, response: { id: 43 } },
+    ]);
+    const res = await publishRelease(octokit, repo, { tag: 'v1.2.3', assets: [{ name: 'kgraph-mcp-v1.2.3.cdx.json', contentType: 'application/vnd.cyclonedx+json', data: sbom }], log: pushLog }).catch((e: Error) => {
+      throw new Error(`${e.message}: ${server!.problems.join('; ')}`);
+    });
+    expect(res.assets).toEqual(['kgraph-mcp-v1.2.3.cdx.json']);
+    expect(server!.problems).toEqual([]);
+  });
+});

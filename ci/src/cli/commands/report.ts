@@ -1,4 +1,5 @@
-import { join } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { FailedError, UsageError } from '../../errors.js';
 import type { RepoRef } from '../../github/repository.js';
@@ -20,8 +21,10 @@ export function register(program: Command, io: CliIo): void {
     .option('--since <window>', 'only deployments created in this window (30d, 12h, 90m)', '30d')
     .option('--dir <path>', 'local ledger records (the offline fallback)', '.reports/deployments')
     .option('--json', 'print the metrics as JSON')
+    .option('--out <file>', 'also write the markdown (tables and chart) to this file')
+    .option('--json-out <file>', 'also write the metrics as JSON to this file')
     .option('--strict', 'exit 1 when a target is missed or there is no data')
-    .action(async (opts: { repo?: RepoRef; since: string; dir: string; json?: boolean; strict?: boolean }) => {
+    .action(async (opts: { repo?: RepoRef; since: string; dir: string; json?: boolean; out?: string; jsonOut?: string; strict?: boolean }) => {
       const windowMs = parseSince(opts.since);
       const [{ computeDeliveryMetrics, deliveryMarkdown, NO_DEPLOYMENTS }, { deliveryEvents }, { localLedger, readLocalRecords }, { ENVIRONMENTS, isEnvironmentName }, { appendJobSummary }] = await Promise.all([
         import('../../ledger/metrics.js'),
@@ -57,7 +60,14 @@ export function register(program: Command, io: CliIo): void {
       const events = deliveryEvents(records, now);
       const metrics = computeDeliveryMetrics(events, { production: (e) => isEnvironmentName(e) && ENVIRONMENTS[e].release.production, source: source!, since: new Date(sinceMs).toISOString() });
       const markdown = deliveryMarkdown(metrics, events);
-      writeLine(io.stdout, opts.json ? JSON.stringify(metrics, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) : markdown);
+      const json = JSON.stringify(metrics, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2);
+      writeLine(io.stdout, opts.json ? json : markdown);
+      for (const [file, text] of [[opts.out, markdown], [opts.jsonOut, json]] as const) {
+        if (!file) continue;
+        const path = resolve(io.cwd, file);
+        await mkdir(dirname(path), { recursive: true });
+        await writeFile(path, `${text}\n`, 'utf8');
+      }
       await appendJobSummary(markdown, io.env);
       if (!metrics.meetsTargets) {
         if (opts.strict) throw new FailedError(`${NO_DEPLOYMENTS} since ${opts.since} in ${source!}`);
