@@ -1,4 +1,6 @@
 /** The git edge of the policy: facts read from a repository through the process edge. */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { runProcess } from '../process/run.js';
 
 async function git(repoDir: string, args: string[]): Promise<{ ok: boolean; stdout: string }> {
@@ -76,4 +78,16 @@ export async function changedFilesSince(repoDir: string, commit: string): Promis
   const untracked = await gitPaths(repoDir, ['ls-files', '-z', '--others', '--exclude-standard', '--full-name', ':/']);
   if (!diff || !untracked) return undefined;
   return [...new Set([...diff, ...untracked])].sort();
+}
+
+/**
+ * A fresh repository in dir with every file in it committed, except the `exclude` patterns (kept in
+ * .git/info/exclude): a sandboxed tree that git-reading steps can use.
+ */
+export async function initRepoWithAllFiles(dir: string, exclude: readonly string[] = []): Promise<boolean> {
+  const env = { ...process.env, GIT_AUTHOR_NAME: 'kgraph-ci', GIT_AUTHOR_EMAIL: 'kgraph-ci@localhost', GIT_COMMITTER_NAME: 'kgraph-ci', GIT_COMMITTER_EMAIL: 'kgraph-ci@localhost' };
+  const step = async (args: string[]) => (await runProcess({ argv: ['git', ...args], cwd: dir, env })).exitCode === 0;
+  if (!(await step(['init', '-q', '-b', 'main']))) return false;
+  await writeFile(join(dir, '.git', 'info', 'exclude'), exclude.map((p) => `${p}\n`).join(''));
+  return (await step(['add', '-A'])) && (await step(['commit', '-q', '--no-verify', '--allow-empty', '-m', 'sandbox']));
 }

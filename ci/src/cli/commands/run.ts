@@ -11,6 +11,7 @@ import { STEPS } from '../../steps.js';
 import { expectedDurations, SelectionError, selectSteps, validateTable } from '../../runner/graph.js';
 import { DEFAULT_RUN_REPORT, runSummaryMarkdown, writeJsonReport } from '../../runner/report.js';
 import { describeAffected, planAffected } from '../../runner/affected.js';
+import { checkInputs } from '../../runner/check-inputs.js';
 import { openCacheSession } from '../../runner/cache/session.js';
 import { DEFAULT_CACHE_DIR, DEFAULT_CACHE_MAX_BYTES } from '../../runner/cache/store.js';
 import { runPipeline, type RunOptions } from '../../runner/run.js';
@@ -33,6 +34,7 @@ export interface RunCommandOptions {
   cacheMaxMb?: string;
   affected?: boolean;
   base?: string;
+  checkInputs?: boolean;
 }
 
 export function parseParams(pairs: readonly string[]): Record<string, string> {
@@ -83,6 +85,7 @@ export function register(program: Command, io: CliIo): void {
     .option('--cache-max-mb <n>', `size bound of the cache directory in MiB (default ${DEFAULT_CACHE_MAX_BYTES / 1024 / 1024})`)
     .option('--affected', 'only the steps whose inputs changed since --base, plus what depends on them')
     .option('--base <ref>', 'with --affected: the commit to compare with (default: the merge base of HEAD and develop)')
+    .option('--check-inputs', 'run each cached step alone in a copy of the tree holding only its declared inputs; fails when one reads more')
     .option('--sweep <runId>', 'remove the databases and Redis keys a run left behind (after --keep or a crash), then exit')
     .action(async (names: string[], opts: RunCommandOptions) => {
       const env = io.env;
@@ -122,6 +125,12 @@ export function register(program: Command, io: CliIo): void {
           writeLine(io.stdout, 'kgraph-ci run: nothing affected, nothing to run');
           return;
         }
+      }
+      if (opts.checkInputs) {
+        const checks = await checkInputs({ steps, params, concurrency: 1, cwd: io.cwd, env, out: io.stdout, services: provider, heartbeatMs: 30_000, handleSignals: true });
+        const bad = checks.filter((c) => c.result && !isSuccess(c.result.status)).map((c) => c.name);
+        if (bad.length > 0) throw new FailedError(`steps that read more than they declare: ${bad.join(', ')}`);
+        return;
       }
       const cache: RunOptions['cache'] = await (async () => {
         if (!opts.cache) return { off: '--no-cache' };
