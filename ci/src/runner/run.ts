@@ -13,7 +13,7 @@ import { UsageError } from '../errors.js';
 import { isSuccess } from '../outcome.js';
 import { resolveCommands } from '../steps.js';
 import type { CacheSession } from './cache/session.js';
-import type { CachedLine } from './cache/store.js';
+import { runThroughCache } from './cached-step.js';
 import { executeStep } from './execute.js';
 import { criticalPathOrder, type RunnableStep } from './graph.js';
 import { startLifecycle } from './lifecycle.js';
@@ -59,160 +59,193 @@ export async function runPipeline(opts: RunOptions): Promise<RunReport> {
   const say = (line: string) => opts.out.write(`${line}\n`);
   const startedAt = Date.now();
   const results = new Map<string, StepResult>();
-  const running = new Map<string, { started: number; done: Promise<void> }>();
-  const kept: string[] = [];
-  const leases = new Set<ServiceLease>();
-  let leasedAny = false;
+  const running = new Map<string, number>();
+  const services = serviceBook(opts.services);
+  const session = opts.cache && 'session' in opts.cache ? opts.cache.session : undefined;
+  // A step may write a flat JSON object of facts to $KGRAPH_STEP_FACTS; they go into the report (readStepFacts).
   const factsDir = mkdtempSync(join(tmpdir(), 'kgraph-facts-'));
   const factsFile = (name: string) => join(factsDir, `${name}.json`);
-  const session = opts.cache && 'session' in opts.cache ? opts.cache.session : undefined;
-
   const life = startLifecycle({
     runId,
     ...(opts.signal ? { signal: opts.signal } : {}),
     handleSignals: opts.handleSignals ?? false,
     heartbeatMs: opts.heartbeatMs ?? 30_000,
     say,
-    status: () => {
-      if (running.size === 0) return undefined;
-      const now = Date.now();
-      const list = [...running].map(([n, r]) => `${n} (${formatDuration(now - r.started)})`).join(', ');
-      return `… running: ${list} · ${results.size}/${opts.steps.length} done`;
-    },
+    status: () => heartbeatLine(running, results.size, opts.steps.length),
   });
   const finish = (r: StepResult) => {
     results.set(r.name, r);
-    const mark = isSuccess(r.status) ? '✔' : r.status === 'skipped' ? '○' : '✘';
-    const why = r.reason ? `: ${r.reason}` : r.savedMs !== undefined ? ` (saved ${formatDuration(r.savedMs)})` : '';
-    say(
-      `${mark} ${r.name} ${r.status} in ${formatDuration(r.durationMs)}${why} [${results.size}/${opts.steps.length}]`,
-    );
+    say(progressLine(r, results.size, opts.steps.length));
   };
-
-  const runStep = async (step: RunnableStep): Promise<StepResult> => {
-    const prefix = `${step.name.padEnd(width)} │ `;
-    const sayStep = (line: string) => say(prefix + line);
-    const key = session?.keyOf(step.name);
-    let note: string | undefined;
-    if (session && key?.cacheable) {
-      const started = Date.now();
-      const found = await session.lookup(step.name);
-      if (found.hit) return replay(step, found.entry, started, sayStep, session, key.key);
-      if (found.damaged) {
-        note = `cache entry damaged (${found.damaged}): ran instead`;
-        sayStep(`warning: ${note}`);
-      }
-    } else if (session && key && !key.cacheable) sayStep(`not cached: ${key.reason}`);
-    const lines: CachedLine[] = [];
-    const result = await executeStep(step, {
-      commands: commands.get(step.name)!,
-      cwd: opts.cwd,
-      // A step may write a flat JSON object of facts here; they go into the report (readStepFacts).
-      env: { ...opts.env, KGRAPH_STEP_FACTS: factsFile(step.name) },
-      runId,
-      stepRunId: stepRunIdFor(runId, opts.steps.indexOf(step)),
-      services: opts.services,
-      keep: opts.keep ?? false,
-      signal: life.signal,
-      ...(opts.killGraceMs !== undefined ? { killGraceMs: opts.killGraceMs } : {}),
-      say: sayStep,
-      onOutput: (stream, line) => {
-        if (key?.cacheable) lines.push([stream, line]);
-        sayStep(line);
-      },
-      onLease: (lease, state) => {
-        if (state === 'held') {
-          leasedAny ||= opts.services.mode === 'ephemeral';
-          leases.add(lease);
-        } else if (state === 'kept') kept.push(...lease.describe.map((d) => `${step.name}: ${d}`));
-        else leases.delete(lease);
-      },
-    });
-    if (session && key?.cacheable && result.status === 'passed') {
-      const notStored = await session
-        .save(step, lines, result.durationMs)
-        .catch((e: unknown) => `not stored: ${(e as Error).message}`);
-      if (notStored) {
-        sayStep(`cache: ${notStored}`);
-        note = note ? `${note}; ${notStored}` : notStored;
-      }
-    }
-    const facts = readStepFacts(factsFile(step.name));
-    return { ...result, ...(key?.cacheable ? { cacheKey: key.key } : {}), ...(note ? { cacheNote: note } : {}), ...(facts ? { facts } : {}) };
+  const start = (step: RunnableStep): Promise<StepResult> => {
+    const sayStep = (line: string) => say(`${step.name.padEnd(width)} │ ${line}`);
+    say(`▶ ${step.name}${step.description ? ` — ${step.description}` : ''}`);
+    running.set(step.name, Date.now());
+    return runThroughCache(step, session, sayStep, async (onOutput) => {
+      const result = await executeStep(step, {
+        commands: commands.get(step.name)!,
+        cwd: opts.cwd,
+        env: { ...opts.env, KGRAPH_STEP_FACTS: factsFile(step.name) },
+        runId,
+        stepRunId: stepRunIdFor(runId, opts.steps.indexOf(step)),
+        services: opts.services,
+        keep: opts.keep ?? false,
+        signal: life.signal,
+        ...(opts.killGraceMs !== undefined ? { killGraceMs: opts.killGraceMs } : {}),
+        say: sayStep,
+        onOutput,
+        onLease: (lease, state) => services.track(step.name, lease, state),
+      });
+      const facts = readStepFacts(factsFile(step.name));
+      return facts ? { ...result, facts } : result;
+    }).finally(() => running.delete(step.name));
   };
-
   try {
     // Ready steps start heaviest chain first; without estimates, table order.
-    const pending = opts.expectedMs ? criticalPathOrder(opts.steps, opts.expectedMs) : [...opts.steps];
-    const selected = new Set(opts.steps.map((s) => s.name));
-    while (pending.length > 0 || running.size > 0) {
-      // A skip can unblock (or break) later steps, so decide again until nothing changes.
-      for (let decisions = nextDecisions(); decisions.length > 0; decisions = nextDecisions()) {
-        for (const d of decisions) {
-          pending.splice(pending.indexOf(d.step), 1);
-          if (d.action === 'skip') finish({ name: d.step.name, status: 'skipped', durationMs: 0, reason: d.reason });
-          else {
-            say(`▶ ${d.step.name}${d.step.description ? ` — ${d.step.description}` : ''}`);
-            const entry = { started: Date.now(), done: Promise.resolve() };
-            entry.done = runStep(d.step)
-              .then(finish)
-              .finally(() => running.delete(d.step.name));
-            running.set(d.step.name, entry);
-          }
-        }
-        if (decisions.every((d) => d.action === 'start')) break;
-      }
-      if (running.size > 0) await Promise.race([...running.values()].map((r) => r.done));
-      else if (pending.length > 0)
-        throw new Error(`cannot schedule ${pending.map((s) => s.name).join(', ')}: dependencies never ran`);
-    }
-    function nextDecisions() {
-      return schedule({
-        pending,
-        results,
-        running: running.size,
-        concurrency,
-        selected,
-        ...(life.signal.aborted ? { interrupted: String(life.signal.reason) } : {}),
-      });
-    }
+    const order = opts.expectedMs ? criticalPathOrder(opts.steps, opts.expectedMs) : [...opts.steps];
+    await drive(order, { concurrency, signal: life.signal, results, start, finish });
   } finally {
     life.close();
-    // Whatever is still leased (an error above) goes, then anything the run's processes left behind.
-    if (!opts.keep) {
-      for (const l of [...leases]) await l.dispose().catch(() => undefined);
-      leases.clear();
+    rmSync(factsDir, { recursive: true, force: true });
+    if (!opts.keep) await services.release(runId, say);
+  }
+  const report = buildReport(opts, {
+    runId,
+    startedAt,
+    concurrency,
+    params,
+    results,
+    kept: services.kept,
+    interrupted: life.signal.aborted ? String(life.signal.reason) : undefined,
+  });
+  printReport(report, say);
+  return report;
+}
+
+/**
+ * Starts what the scheduler allows, waits for any running step, and repeats until every step has a
+ * result. A skip can unblock (or break) later steps, so it decides again until nothing changes.
+ */
+async function drive(
+  order: RunnableStep[],
+  ctx: {
+    concurrency: number;
+    signal: AbortSignal;
+    results: Map<string, StepResult>;
+    start: (s: RunnableStep) => Promise<StepResult>;
+    finish: (r: StepResult) => void;
+  },
+): Promise<void> {
+  const pending = [...order];
+  const selected = new Set(order.map((s) => s.name));
+  const running = new Map<string, Promise<void>>();
+  const decide = () =>
+    schedule({
+      pending,
+      results: ctx.results,
+      running: running.size,
+      concurrency: ctx.concurrency,
+      selected,
+      ...(ctx.signal.aborted ? { interrupted: String(ctx.signal.reason) } : {}),
+    });
+  while (pending.length > 0 || running.size > 0) {
+    for (let decisions = decide(); decisions.length > 0; decisions = decide()) {
+      for (const d of decisions) {
+        pending.splice(pending.indexOf(d.step), 1);
+        if (d.action === 'skip') ctx.finish({ name: d.step.name, status: 'skipped', durationMs: 0, reason: d.reason });
+        else
+          running.set(
+            d.step.name,
+            ctx
+              .start(d.step)
+              .then(ctx.finish)
+              .finally(() => running.delete(d.step.name)),
+          );
+      }
+      if (decisions.every((d) => d.action === 'start')) break;
+    }
+    if (running.size > 0) await Promise.race(running.values());
+    else if (pending.length > 0)
+      throw new Error(`cannot schedule ${pending.map((s) => s.name).join(', ')}: dependencies never ran`);
+  }
+}
+
+/** The run's service leases: what is held (removed at the end if still held), what --keep kept. */
+function serviceBook(provider: ServicesProvider) {
+  const held = new Set<ServiceLease>();
+  const kept: string[] = [];
+  let leasedAny = false;
+  return {
+    kept,
+    track(step: string, lease: ServiceLease, state: 'held' | 'kept' | 'released') {
+      if (state === 'held') {
+        leasedAny ||= provider.mode === 'ephemeral';
+        held.add(lease);
+      } else if (state === 'kept') kept.push(...lease.describe.map((d) => `${step}: ${d}`));
+      else held.delete(lease);
+    },
+    /** Whatever is still leased (after an error) goes, then anything the run's processes left behind. */
+    async release(runId: string, say: (line: string) => void) {
+      for (const l of [...held]) await l.dispose().catch(() => undefined);
+      held.clear();
       if (leasedAny)
-        await opts.services
+        await provider
           .sweep(runId)
           .catch((e: unknown) => say(`warning: sweeping run ${runId} failed: ${(e as Error).message}`));
-    }
-  }
+    },
+  };
+}
 
-  rmSync(factsDir, { recursive: true, force: true });
-  const steps = opts.steps.map((s) => results.get(s.name)!);
-  const report: RunReport = {
+function heartbeatLine(running: ReadonlyMap<string, number>, done: number, total: number): string | undefined {
+  if (running.size === 0) return undefined;
+  const now = Date.now();
+  const list = [...running].map(([n, started]) => `${n} (${formatDuration(now - started)})`).join(', ');
+  return `… running: ${list} · ${done}/${total} done`;
+}
+
+function progressLine(r: StepResult, done: number, total: number): string {
+  const mark = isSuccess(r.status) ? '✔' : r.status === 'skipped' ? '○' : '✘';
+  const why = r.reason ? `: ${r.reason}` : r.savedMs !== undefined ? ` (saved ${formatDuration(r.savedMs)})` : '';
+  return `${mark} ${r.name} ${r.status} in ${formatDuration(r.durationMs)}${why} [${done}/${total}]`;
+}
+
+function buildReport(
+  opts: RunOptions,
+  run: {
+    runId: string;
+    startedAt: number;
+    concurrency: number;
+    params: Readonly<Record<string, string>>;
+    results: ReadonlyMap<string, StepResult>;
+    kept: readonly string[];
+    interrupted: string | undefined;
+  },
+): RunReport {
+  const steps = opts.steps.map((s) => run.results.get(s.name)!);
+  return {
     version: 1,
-    runId,
-    startedAt: new Date(startedAt).toISOString(),
-    durationMs: Date.now() - startedAt,
+    runId: run.runId,
+    startedAt: new Date(run.startedAt).toISOString(),
+    durationMs: Date.now() - run.startedAt,
     ok: steps.every((s) => isSuccess(s.status)),
-    ...(life.signal.aborted ? { interrupted: String(life.signal.reason) } : {}),
-    concurrency,
+    ...(run.interrupted !== undefined ? { interrupted: run.interrupted } : {}),
+    concurrency: run.concurrency,
     servicesMode: opts.services.mode,
-    params,
+    params: run.params,
     ...(opts.commit ? { commit: opts.commit } : {}),
     steps,
-    ...(opts.keep && kept.length > 0 ? { keptServices: kept } : {}),
+    ...(opts.keep && run.kept.length > 0 ? { keptServices: [...run.kept] } : {}),
     ...(opts.cache ? { cache: cacheSummary(opts.cache, steps) } : {}),
   };
+}
+
+function printReport(report: RunReport, say: (line: string) => void): void {
   say('');
   say(formatRunTable(report));
   if (report.keptServices) {
-    say(`\nServices kept (--keep); remove them with \`kgraph-ci run --sweep ${runId}\`:`);
+    say(`\nServices kept (--keep); remove them with \`kgraph-ci run --sweep ${report.runId}\`:`);
     for (const k of report.keptServices) say(`  ${k}`);
   }
-  return report;
 }
 
 /** Every command resolved first: a missing parameter is a usage error before anything starts. */
@@ -226,40 +259,6 @@ function resolveAll(steps: readonly RunnableStep[], params: Readonly<Record<stri
     }
   }
   return commands;
-}
-
-/** A hit: the stored output lines printed again under the step's prefix and its outputs put back. */
-async function replay(
-  step: RunnableStep,
-  entry: Parameters<CacheSession['restore']>[0],
-  started: number,
-  say: (line: string) => void,
-  session: CacheSession,
-  key: string,
-): Promise<StepResult> {
-  say(`cached: same inputs as a passing run at ${entry.createdAt} (key ${key.slice(0, 12)}); replaying its output`);
-  for (const [, line] of entry.lines) say(line);
-  try {
-    const files = await session.restore(entry);
-    if (entry.outputs.roots.length > 0)
-      say(`cached: restored ${files} file(s) under ${entry.outputs.roots.join(', ')}`);
-  } catch (err) {
-    return {
-      name: step.name,
-      status: 'failed',
-      durationMs: Date.now() - started,
-      reason: `restoring cached outputs: ${(err as Error).message}`,
-      cacheKey: key,
-    };
-  }
-  return {
-    name: step.name,
-    status: 'cached',
-    durationMs: Date.now() - started,
-    exitCode: 0,
-    savedMs: entry.durationMs,
-    cacheKey: key,
-  };
 }
 
 function cacheSummary(cache: NonNullable<RunOptions['cache']>, steps: readonly StepResult[]): CacheSummary {

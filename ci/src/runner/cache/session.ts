@@ -26,7 +26,12 @@ export interface CacheSession {
   /** Writes the step's outputs back from a hit; returns how many files. */
   restore(entry: CacheEntry): Promise<number>;
   /** Stores a passed step; returns why it was not stored, or undefined when it was. */
-  save(step: RunnableStep, lines: readonly CachedLine[], durationMs: number): Promise<string | undefined>;
+  save(
+    step: RunnableStep,
+    lines: readonly CachedLine[],
+    durationMs: number,
+    facts?: Readonly<Record<string, string>>,
+  ): Promise<string | undefined>;
 }
 
 export interface CacheSessionOptions {
@@ -69,7 +74,7 @@ export async function openCacheSession(opts: CacheSessionOptions): Promise<Opene
         return store.get(k.key);
       },
       restore: (entry) => restoreOutputs(opts.cwd, entry.outputs),
-      async save(step, lines, durationMs) {
+      async save(step, lines, durationMs, stepFacts) {
         const k = keys.get(step.name);
         if (!k?.cacheable) return k ? k.reason : 'no key';
         const now = await snapshotTree(opts.cwd, [opts.dir]);
@@ -83,6 +88,7 @@ export async function openCacheSession(opts: CacheSessionOptions): Promise<Opene
           durationMs,
           lines,
           outputs,
+          ...(stepFacts ? { facts: stepFacts } : {}),
         });
         return undefined;
       },

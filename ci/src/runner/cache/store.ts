@@ -48,6 +48,8 @@ export interface CacheEntry {
   readonly lines: readonly CachedLine[];
   /** The declared output roots and everything under them when the step passed (absent roots: none). */
   readonly outputs: { readonly roots: readonly string[]; readonly files: readonly OutputFile[] };
+  /** What the step reported through $KGRAPH_STEP_FACTS, replayed with the result. */
+  readonly facts?: Readonly<Record<string, string>>;
 }
 
 export type Lookup =
