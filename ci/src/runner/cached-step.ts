@@ -78,5 +78,6 @@ async function replay(
     exitCode: 0,
     savedMs: entry.durationMs,
     cacheKey: key,
+    ...(entry.facts ? { facts: entry.facts } : {}),
   };
 }

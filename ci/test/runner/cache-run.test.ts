@@ -182,6 +182,20 @@ describe('runner with the result cache', () => {
     expect(runSummaryMarkdown(off.report)).toContain('Cache off: --no-cache.');
   });
 
+  it('replays the facts a step reported with its result', async () => {
+    const reporter = counted(
+      'reporter',
+      'src/a.txt',
+      {},
+      `fs.writeFileSync(process.env.KGRAPH_STEP_FACTS, JSON.stringify({ digest: 'sha256:abc', bytes: 42 }))`,
+    );
+    const first = await run([reporter]);
+    expect(first.by.reporter!.facts).toEqual({ digest: 'sha256:abc', bytes: '42' });
+    const second = await run([reporter]);
+    expect(second.by.reporter).toMatchObject({ status: 'cached', facts: { digest: 'sha256:abc', bytes: '42' } });
+    expect(runs('reporter')).toBe(1);
+  });
+
   it('the env values a step declares are part of its key, and never stored', async () => {
     const step = counted('envy', 'src/a.txt', {
       cache: { mode: 'inputs', files: ['src/**'], env: ['KGRAPH_TEST_LEVEL'], outputs: [] },
