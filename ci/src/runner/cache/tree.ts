@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { lstat, readFile, readlink, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { listWorkTreeFiles } from '../../policy/git.js';
-import { runCommand } from '../process.js';
+import { runProcess } from '../../process/run.js';
 
 export type FileKind = 'file' | 'exec' | 'symlink';
 
@@ -71,14 +71,9 @@ export async function hashFile(root: string, path: string): Promise<TreeFile | u
 
 /** `node --version` as the steps will see it (the first node on their PATH), or `unknown`. */
 export async function nodeVersionOnPath(cwd: string, env: NodeJS.ProcessEnv): Promise<string> {
-  let version = '';
-  const res = await runCommand(['node', '--version'], {
-    cwd,
-    env,
-    timeoutMs: 10_000,
-    onLine: (stream, line) => (version ||= stream === 'stdout' ? line.trim() : ''),
-  });
-  return res.exitCode === 0 && version ? version : 'unknown';
+  const r = await runProcess({ argv: ['node', '--version'], cwd, env, timeoutMs: 10_000 });
+  const version = r.stdout.trim();
+  return r.exitCode === 0 && version ? version : 'unknown';
 }
 
 /** npm's record of what is installed (node_modules/.package-lock.json), hashed; `none` when absent. */
