@@ -1,6 +1,6 @@
 /**
- * One outcome vocabulary for everything that runs and reports (runner steps today; the gate, the
- * checklist and deploy records can map onto it). A leaf module: it imports nothing.
+ * One outcome vocabulary for everything that runs and reports: runner steps, checklist items and scan checks
+ * (the scan report JSON the checklist reads). A leaf module: it imports nothing.
  *
  * - passed: it ran here and succeeded.
  * - cached: it succeeded earlier on exactly the same inputs and its result was replayed (a success).
@@ -11,6 +11,12 @@
  */
 export const OUTCOMES = ['passed', 'cached', 'failed', 'timedOut', 'skipped', 'cancelled', 'inconclusive'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
+
+/** A checklist item: passed, failed, or could not be decided (which never passes). */
+export type CheckOutcome = Extract<Outcome, 'passed' | 'failed' | 'inconclusive'>;
+
+/** A scan check (secrets, Dockerfile, audit, image): skipped only where allowed, for example an offline audit. */
+export type ScanCheckOutcome = Extract<Outcome, 'passed' | 'failed' | 'skipped'>;
 
 /** What the host runner reports per step. */
 export type StepOutcome = Exclude<Outcome, 'inconclusive'>;

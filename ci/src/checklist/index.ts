@@ -182,7 +182,7 @@ export async function runChecklist(opts: ChecklistOptions): Promise<ChecklistRes
     testsItem(runReport, { path: opts.runReportPath ?? DEFAULT_RUN_REPORT, headCommit: commit }),
     reviewItem(environment, review),
     files === undefined
-      ? { name: 'migrations prepared', required: true, status: 'fail', detail: `migrations directory ${migrationsDir} not found` }
+      ? { name: 'migrations prepared', required: true, status: 'failed', detail: `migrations directory ${migrationsDir} not found` }
       : migrationsItem(files, migrations),
     presenceItem('env vars present', environment.requiredEnv, penv),
     presenceItem('secrets present', environment.requiredSecrets, penv),

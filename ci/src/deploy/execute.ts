@@ -6,10 +6,11 @@
 import type { CommandRunner } from '../kube/runner.js';
 import { formatArgv } from '../process/argv.js';
 import type { Plan, PlanStep } from './plan.js';
+import type { CheckOutcome } from '../outcome.js';
 
 export interface ChecklistOutcome {
   readonly ok: boolean;
-  readonly items: readonly { readonly name: string; readonly required: boolean; readonly status: 'pass' | 'fail' | 'unknown'; readonly detail: string }[];
+  readonly items: readonly { readonly name: string; readonly required: boolean; readonly status: CheckOutcome; readonly detail: string }[];
 }
 export interface GateOutcome {
   readonly passed: boolean;
@@ -59,7 +60,7 @@ async function runStep(step: PlanStep, deps: ExecuteDeps): Promise<{ ok: boolean
     case 'checklist': {
       if (!deps.checklist) return { ok: false, detail: 'no checklist available (fails closed)' };
       const res = await deps.checklist();
-      const failed = res.items.filter((i) => i.required && i.status !== 'pass');
+      const failed = res.items.filter((i) => i.required && i.status !== 'passed');
       const ok = res.ok && failed.length === 0;
       return { ok, detail: ok ? `${res.items.length} items pass` : `failed: ${failed.map((i) => `${i.name} (${i.status}: ${i.detail})`).join('; ') || 'checklist not ok'}` };
     }

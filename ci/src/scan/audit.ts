@@ -3,6 +3,7 @@
  * When the advisory service cannot be reached the result is a failure, unless offline is allowed.
  */
 import { runProcess } from '../process/run.js';
+import type { ScanCheckOutcome } from '../outcome.js';
 
 export const SEVERITIES = ['info', 'low', 'moderate', 'high', 'critical'] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -14,7 +15,7 @@ export interface AuditRun {
 }
 
 export interface AuditResult {
-  readonly status: 'pass' | 'fail' | 'skipped';
+  readonly status: ScanCheckOutcome;
   readonly detail: string;
   readonly counts?: Readonly<Record<Severity, number>>;
   /** Packages at or above the failing level. */
@@ -37,7 +38,7 @@ export function interpretAudit(run: AuditRun, opts: { allowOffline: boolean; lev
   if (!vulns) {
     const why = (json.message ?? json.error?.summary ?? run.stderr.split('\n').find((l) => l.trim()) ?? `npm audit exited ${run.exitCode}`).trim();
     if (opts.allowOffline) return { status: 'skipped', detail: `no audit result from the advisory service (${why}); skipped because of --allow-offline` };
-    return { status: 'fail', detail: `no audit result from the advisory service (${why}); failing closed: pass --allow-offline to skip the audit` };
+    return { status: 'failed', detail: `no audit result from the advisory service (${why}); failing closed: pass --allow-offline to skip the audit` };
   }
   const counts = Object.fromEntries(SEVERITIES.map((s) => [s, vulns[s] ?? 0])) as Record<Severity, number>;
   const failing = SEVERITIES.slice(SEVERITIES.indexOf(opts.level));
@@ -47,8 +48,8 @@ export function interpretAudit(run: AuditRun, opts: { allowOffline: boolean; lev
   const summary = SEVERITIES.map((s) => `${counts[s]} ${s}`).join(', ');
   const bad = failing.reduce((n, s) => n + counts[s], 0);
   return bad > 0
-    ? { status: 'fail', detail: `${bad} at or above ${opts.level}: ${offenders.join(', ') || summary}`, counts, offenders }
-    : { status: 'pass', detail: `${summary} (fails at ${opts.level} and above)`, counts, offenders: [] };
+    ? { status: 'failed', detail: `${bad} at or above ${opts.level}: ${offenders.join(', ') || summary}`, counts, offenders }
+    : { status: 'passed', detail: `${summary} (fails at ${opts.level} and above)`, counts, offenders: [] };
 }
 
 /** The real edge: npm audit in the repository (no retries, so an unreachable registry fails fast). */

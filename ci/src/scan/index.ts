@@ -8,6 +8,7 @@ import { runChecked } from '../process/run.js';
 import { checkDockerfile } from './dockerfile.js';
 import { interpretAudit, npmAudit, type AuditRun, type Severity } from './audit.js';
 import { isAllowed, isScannable, parseAllowlist, scanText, type SecretFinding } from './secrets.js';
+import type { ScanCheckOutcome } from '../outcome.js';
 
 export const DEFAULT_ALLOWLIST = '.kgraph-scan-allowlist';
 export const DEFAULT_DOCKERFILE = 'app/Dockerfile';
@@ -15,7 +16,7 @@ export const DEFAULT_SCAN_REPORT = '.reports/scan.json';
 
 export interface ScanCheck {
   readonly name: string;
-  readonly status: 'pass' | 'fail' | 'skipped';
+  readonly status: ScanCheckOutcome;
   readonly detail: string;
 }
 
@@ -80,10 +81,10 @@ export async function runScan(opts: ScanOptions): Promise<ScanReport> {
   const { findings, allowed } = await scanSecrets(opts.root, files, await readOptional(allowlistPath));
   checks.push(
     findings.length === 0
-      ? { name: 'secrets', status: 'pass', detail: `${files.length} files, no findings${allowed ? ` (${allowed} allowlisted)` : ''}` }
+      ? { name: 'secrets', status: 'passed', detail: `${files.length} files, no findings${allowed ? ` (${allowed} allowlisted)` : ''}` }
       : {
           name: 'secrets',
-          status: 'fail',
+          status: 'failed',
           detail: `${findings.length} finding(s): ${findings.slice(0, 10).map((f) => `${f.path}:${f.line} ${f.rule} fingerprint:${f.fingerprint}`).join('; ')}${findings.length > 10 ? '; …' : ''}`,
         },
   );
@@ -91,13 +92,13 @@ export async function runScan(opts: ScanOptions): Promise<ScanReport> {
   const dockerfile = opts.dockerfilePath ?? DEFAULT_DOCKERFILE;
   say(`dockerfile: checking ${dockerfile}`);
   const text = await readOptional(join(opts.root, dockerfile));
-  if (text === undefined) checks.push({ name: 'dockerfile', status: 'fail', detail: `${dockerfile} not found` });
-  else for (const c of checkDockerfile(text)) checks.push({ name: `dockerfile:${c.id}`, status: c.ok ? 'pass' : 'fail', detail: c.detail });
+  if (text === undefined) checks.push({ name: 'dockerfile', status: 'failed', detail: `${dockerfile} not found` });
+  else for (const c of checkDockerfile(text)) checks.push({ name: `dockerfile:${c.id}`, status: c.ok ? 'passed' : 'failed', detail: c.detail });
 
   say('audit: npm audit');
   const run = await (opts.audit ?? ((root: string) => npmAudit(root)))(opts.root);
   const audit = interpretAudit(run, { allowOffline: opts.allowOffline ?? false, level: opts.auditLevel ?? 'high' });
   checks.push({ name: 'audit', status: audit.status, detail: audit.detail });
 
-  return { version: 1, ok: checks.every((c) => c.status !== 'fail'), finishedAt: new Date().toISOString(), checks, secrets: findings };
+  return { version: 1, ok: checks.every((c) => c.status !== 'failed'), finishedAt: new Date().toISOString(), checks, secrets: findings };
 }

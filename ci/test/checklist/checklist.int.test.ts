@@ -27,7 +27,7 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'kgraph-checklist-'));
   await mkdir(join(root, '.reports'));
   await writeFile(join(root, '.reports/run.json'), JSON.stringify({ commit, steps: [{ name: 'test', status: 'passed' }, { name: 'integrationTest', status: 'passed' }] }));
-  await writeFile(join(root, '.reports/scan.json'), JSON.stringify({ ok: true, checks: [{ name: 'secrets', status: 'pass' }] }));
+  await writeFile(join(root, '.reports/scan.json'), JSON.stringify({ ok: true, checks: [{ name: 'secrets', status: 'passed' }] }));
   server = createServer((req, res) => {
     requests.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
     res.setHeader('content-type', 'application/json');
@@ -65,8 +65,8 @@ describe('runChecklist with real edges', () => {
     const octokit = new Octokit({ auth: 'test-token-123', baseUrl });
     const before = await runChecklist({ env: 'prod', processEnv: prodEnv(), root, octokit });
     const byName = Object.fromEntries(before.items.map((i) => [i.name, i]));
-    expect(byName['migrations prepared']).toMatchObject({ status: 'pass', detail: expect.stringMatching(/^\d+ pending, will run on deploy: 1700000000000_schema/) });
-    expect(byName['review approved']).toMatchObject({ status: 'pass', detail: 'PR #42: 1 approval(s) (ann), 1 required' });
+    expect(byName['migrations prepared']).toMatchObject({ status: 'passed', detail: expect.stringMatching(/^\d+ pending, will run on deploy: 1700000000000_schema/) });
+    expect(byName['review approved']).toMatchObject({ status: 'passed', detail: 'PR #42: 1 approval(s) (ann), 1 required' });
     expect(requests.some((r) => r.includes('token test-token-123'))).toBe(true);
     expect(before.ok).toBe(true);
 
@@ -92,22 +92,22 @@ describe('runChecklist with real edges', () => {
     const io = captureIo(penv, root);
     const code = await runCli(['checklist', '--env', 'prod'], io);
     expect(code).toBe(1);
-    expect(io.out()).toMatch(/review approved\s+required\s+unknown\s+no GITHUB_TOKEN/);
-    expect(io.out()).toMatch(/migrations prepared\s+required\s+unknown\s+database unreachable/);
-    expect(io.err()).toMatch(/checklist for prod failed: review approved \(unknown\), migrations prepared \(unknown\)/);
+    expect(io.out()).toMatch(/review approved\s+required\s+inconclusive\s+no GITHUB_TOKEN/);
+    expect(io.out()).toMatch(/migrations prepared\s+required\s+inconclusive\s+database unreachable/);
+    expect(io.err()).toMatch(/checklist for prod failed: review approved \(inconclusive\), migrations prepared \(inconclusive\)/);
     const all = io.out() + io.err();
     for (const secret of ['pw-should-not-leak', 'k1-very-secret', 'secret-host', 'test-token-123']) expect(all).not.toContain(secret);
   });
 
   it('counts reviews of a given PR through the real Octokit', async () => {
     const r = await runChecklist({ env: 'prod', processEnv: { ...prodEnv(), GITHUB_API_URL: baseUrl }, root, pullNumber: 7 });
-    expect(r.items.find((i) => i.name === 'review approved')).toMatchObject({ status: 'fail', detail: 'PR #7: 0 approval(s), 1 required' });
+    expect(r.items.find((i) => i.name === 'review approved')).toMatchObject({ status: 'failed', detail: 'PR #7: 0 approval(s), 1 required' });
   });
 
   it('passes dev without a token; exits 2 for a bad environment', async () => {
     const io = captureIo({ ...prodEnv(), GITHUB_TOKEN: '', ENVIRONMENT: 'dev' }, root);
     expect(await runCli(['checklist', '--env', 'dev'], io)).toBe(0);
-    expect(io.out()).toMatch(/review approved\s+optional\s+unknown/);
+    expect(io.out()).toMatch(/review approved\s+optional\s+inconclusive/);
     const bad = captureIo({}, root);
     expect(await runCli(['checklist', '--env', 'qa'], bad)).toBe(2);
     expect(bad.err()).toMatch(/unknown environment "qa"/);

@@ -74,7 +74,7 @@ async function harness(opts: { failOn?: string; currentImage?: string; checklist
       if (line.includes('jsonpath')) return { exitCode: 0, stdout: opts.currentImage ?? `ghcr.io/kgraph-mcp/kgraph-mcp@${D0}`, stderr: '' };
       return { exitCode: 0, stdout: 'ok\n', stderr: '' };
     },
-    checklist: async () => ({ ok: opts.checklistOk ?? true, items: [{ name: 'secrets', required: true, status: opts.checklistOk === false ? 'fail' : 'pass', detail: 'DATABASE_URL missing' }] }),
+    checklist: async () => ({ ok: opts.checklistOk ?? true, items: [{ name: 'secrets', required: true, status: opts.checklistOk === false ? 'failed' : 'passed', detail: 'DATABASE_URL missing' }] }),
     gate: async () => ({ passed: opts.gateOk ?? true, baselineCompared: true, reasons: opts.gateOk === false ? ['search p50 140ms >= 100ms'] : [] }),
     smoke: async () => ({ ok: opts.smokeOk ?? true, results: [{ name: 'readiness', ok: opts.smokeOk ?? true, detail: 'GET /readyz: HTTP 503' }] }),
     ...(opts.noLedger ? { ledgerMissing: 'no GitHub ledger: GITHUB_TOKEN is not set' } : { ledger: githubLedger(octokit, repo) }),
@@ -247,7 +247,7 @@ describe('runDeploy: the release policy decides before any kubectl call', () => 
 
   it('a failed checklist touches nothing', async () => {
     const h = await harness({ checklistOk: false });
-    await expect(runDeploy({ env: 'prod', image: IMAGE_D, version: 'v1.2.3' }, h.deps)).rejects.toThrow(/failed at checklist: failed: secrets \(fail: DATABASE_URL missing\)/);
+    await expect(runDeploy({ env: 'prod', image: IMAGE_D, version: 'v1.2.3' }, h.deps)).rejects.toThrow(/failed at checklist: failed: secrets \(failed: DATABASE_URL missing\)/);
     expect(h.kubectlCalls()).toEqual([]);
   });
 

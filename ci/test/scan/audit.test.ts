@@ -7,16 +7,16 @@ const report = (counts: Record<string, number>, vulns: Record<string, { severity
 describe('interpretAudit', () => {
   it('passes below the level and lists the counts', () => {
     const r = interpretAudit({ exitCode: 1, stdout: report({ moderate: 2 }), stderr: '' }, { allowOffline: false, level: 'high' });
-    expect(r).toMatchObject({ status: 'pass', detail: expect.stringContaining('2 moderate') });
+    expect(r).toMatchObject({ status: 'passed', detail: expect.stringContaining('2 moderate') });
   });
   it('fails at or above the level, naming the packages', () => {
     const r = interpretAudit({ exitCode: 1, stdout: report({ high: 1, critical: 1 }, { lodash: { severity: 'high' }, minimist: { severity: 'critical' } }), stderr: '' }, { allowOffline: true, level: 'high' });
-    expect(r.status).toBe('fail');
+    expect(r.status).toBe('failed');
     expect(r.detail).toBe('2 at or above high: lodash (high), minimist (critical)');
   });
   it('fails closed when the service answers with an error, unless offline is allowed', () => {
     const run = { exitCode: 1, stdout: JSON.stringify({ message: '405 Method Not Allowed - POST https://registry.example/-/npm/v1/security/advisories/bulk', error: { summary: '' } }), stderr: '' };
-    expect(interpretAudit(run, { allowOffline: false, level: 'high' })).toMatchObject({ status: 'fail', detail: expect.stringMatching(/no audit result from the advisory service \(405.*failing closed: pass --allow-offline/) });
+    expect(interpretAudit(run, { allowOffline: false, level: 'high' })).toMatchObject({ status: 'failed', detail: expect.stringMatching(/no audit result from the advisory service \(405.*failing closed: pass --allow-offline/) });
     expect(interpretAudit(run, { allowOffline: true, level: 'high' }).status).toBe('skipped');
   });
   it('fails closed on output that is not JSON', () => {
@@ -28,7 +28,7 @@ describe('npmAudit against an unreachable registry (real npm)', () => {
   it('fails closed with the reason', async () => {
     const run = await npmAudit(process.cwd(), { ...process.env, npm_config_registry: 'http://127.0.0.1:9/' }, 60_000);
     const r = interpretAudit(run, { allowOffline: false, level: 'high' });
-    expect(r.status).toBe('fail');
+    expect(r.status).toBe('failed');
     expect(r.detail).toMatch(/no audit result from the advisory service \(.*(ECONNREFUSED|127\.0\.0\.1:9)/);
   }, 60_000);
 });

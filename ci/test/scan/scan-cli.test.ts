@@ -36,7 +36,7 @@ describe('kgraph-ci scan', () => {
   it('finds the secret (not in ignored files), never prints it, and exits 1', async () => {
     const r = await scan('--allow-offline');
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/secrets\s+fail\s+1 finding\(s\): app\/config.ts:1 github-token fingerprint:[0-9a-f]{16}/);
+    expect(r.out).toMatch(/secrets\s+failed\s+1 finding\(s\): app\/config.ts:1 github-token fingerprint:[0-9a-f]{16}/);
     expect(r.out + r.err).not.toContain(token);
     const report = JSON.parse(await readFile(join(root, 'scan.json'), 'utf8')) as ScanReport;
     expect(report.ok).toBe(false);
@@ -47,16 +47,16 @@ describe('kgraph-ci scan', () => {
     const fp = /fingerprint:([0-9a-f]{16})/.exec((await scan('--allow-offline')).out)![1]!;
     await writeFile(join(root, '.kgraph-scan-allowlist'), `fingerprint:${fp}\n`);
     const r = await scan('--allow-offline');
-    expect(r.out).toMatch(/secrets\s+pass\s+\d+ files, no findings \(1 allowlisted\)/);
+    expect(r.out).toMatch(/secrets\s+passed\s+\d+ files, no findings \(1 allowlisted\)/);
     expect(r.code).toBe(0);
   });
   it('fails closed without --allow-offline when the audit gives no result', async () => {
     const r = await scan();
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/audit\s+fail\s+no audit result .*failing closed: pass --allow-offline/);
+    expect(r.out).toMatch(/audit\s+failed\s+no audit result .*failing closed: pass --allow-offline/);
   }, 60_000);
   it('fails a missing Dockerfile and rejects bad options with exit 2', async () => {
-    expect((await scan('--allow-offline', '--dockerfile', 'nope/Dockerfile')).out).toMatch(/dockerfile\s+fail\s+nope\/Dockerfile not found/);
+    expect((await scan('--allow-offline', '--dockerfile', 'nope/Dockerfile')).out).toMatch(/dockerfile\s+failed\s+nope\/Dockerfile not found/);
     expect((await scan('--audit-level', 'severe')).code).toBe(2);
     await writeFile(join(root, 'bad-allowlist'), 'a b c\n');
     const r = await scan('--allow-offline', '--allowlist', 'bad-allowlist');

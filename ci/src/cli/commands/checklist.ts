@@ -38,7 +38,7 @@ export function register(program: Command, io: CliIo): void {
       for (const r of rows) writeLine(io.stdout, `  ${r.slice(0, 3).map((c, i) => c.padEnd(widths[i]!)).join('  ')}  ${r[3]}`);
       await appendJobSummary(`### Pre-deploy checklist: ${result.environment} ${result.ok ? '✅' : '❌'}\n\n${table(['item', 'required', 'status', 'detail'], rows)}`, io.env);
       if (!result.ok) {
-        const bad = result.items.filter((i) => i.required && i.status !== 'pass').map((i) => `${i.name} (${i.status})`);
+        const bad = result.items.filter((i) => i.required && i.status !== 'passed').map((i) => `${i.name} (${i.status})`);
         throw new FailedError(`checklist for ${result.environment} failed: ${bad.join(', ')}`);
       }
       writeLine(io.stdout, `checklist for ${result.environment}: ok`);

@@ -36,7 +36,7 @@ export async function imageChecks(opts: { io: CliIo; image?: string; sbomPath: s
   }
   const docker = dockerCli(io.env);
   const engine = await engineStatus(docker);
-  if (!engine.available) return [{ name: 'image', status: 'fail', detail: `cannot scan image ${ref}: ${engine.reason}` }];
+  if (!engine.available) return [{ name: 'image', status: 'failed', detail: `cannot scan image ${ref}: ${engine.reason}` }];
   let allowlistText: string | undefined;
   try {
     allowlistText = await readFile(resolve(io.cwd, opts.allowlist), 'utf8');
@@ -56,6 +56,6 @@ export async function imageChecks(opts: { io: CliIo; image?: string; sbomPath: s
     });
     return result.checks;
   } catch (err) {
-    return [{ name: 'image', status: 'fail', detail: `cannot scan image ${ref}: ${(err as Error).message.split('\n')[0]}` }];
+    return [{ name: 'image', status: 'failed', detail: `cannot scan image ${ref}: ${(err as Error).message.split('\n')[0]}` }];
   }
 }

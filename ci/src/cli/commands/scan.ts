@@ -45,11 +45,11 @@ export function register(program: Command, io: CliIo): void {
       }
       const allowOffline = opts.allowOffline === true || truthy(io.env.KGRAPH_SCAN_ALLOW_OFFLINE);
       const image = await imageChecks({ io, image: opts.image, sbomPath: resolve(io.cwd, opts.sbom), allowlist: opts.allowlist, allowOffline, auditLevel: opts.auditLevel as Severity });
-      report = { ...report, ok: report.ok && image.every((c) => c.status !== 'fail'), checks: [...report.checks, ...image] };
+      report = { ...report, ok: report.ok && image.every((c) => c.status !== 'failed'), checks: [...report.checks, ...image] };
       const w = Math.max(...report.checks.map((c) => c.name.length));
       for (const c of report.checks) writeLine(io.stdout, `${c.name.padEnd(w)}  ${c.status.padEnd(7)}  ${c.detail}`);
       await writeJsonReport(resolve(io.cwd, jsonPath), report);
       await appendJobSummary(`### kgraph-ci scan: ${report.ok ? 'passed' : 'failed'}\n\n${table(['check', 'result', 'detail'], report.checks.map((c) => [c.name, c.status, c.detail]))}`, io.env);
-      if (!report.ok) throw new FailedError(`scan failed: ${report.checks.filter((c) => c.status === 'fail').map((c) => c.name).join(', ')}`);
+      if (!report.ok) throw new FailedError(`scan failed: ${report.checks.filter((c) => c.status === 'failed').map((c) => c.name).join(', ')}`);
     });
 }
