@@ -33,6 +33,17 @@ export async function auditSkippedIn(path: string): Promise<boolean | undefined>
   }
 }
 
+/**
+ * Whether a gate report compared the candidate against a baseline: a `baseline` that names what it measured
+ * (not `{ unavailable }`). Undefined when the report has no baseline field at all, which the release policy
+ * reads as "no baseline comparison" wherever one is required.
+ */
+export function baselineCompared(report: object): boolean | undefined {
+  if (!('baseline' in report)) return undefined;
+  const b = (report as { baseline?: unknown }).baseline;
+  return typeof b === 'object' && b !== null && !('unavailable' in b);
+}
+
 export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps {
   // kubectl runs from the repository root, where k8s/ lives, wherever the CLI was started.
   const root = REPO_ROOT;
@@ -42,8 +53,11 @@ export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps
   return {
     runner: spawnRunner(io.env, root),
     checklist: (env: EnvironmentDefinition) => runChecklist({ env: env.name, environment: env, processEnv: io.env, root }),
-    gate: (env: EnvironmentDefinition, baseUrl: string) =>
-      runLatencyGate({ baseUrl, environment: env, ...(io.env.API_KEY ? { apiKey: io.env.API_KEY } : {}), log: (l) => writeLine(io.stderr, l) }),
+    gate: async (env: EnvironmentDefinition, baseUrl: string) => {
+      const report = await runLatencyGate({ baseUrl, environment: env, ...(io.env.API_KEY ? { apiKey: io.env.API_KEY } : {}), log: (l) => writeLine(io.stderr, l) });
+      const compared = baselineCompared(report);
+      return { ...report, ...(compared !== undefined ? { baselineCompared: compared } : {}) };
+    },
     smoke: (baseUrl: string) => runSmoke({ baseUrl, ...(io.env.API_KEY ? { apiKey: io.env.API_KEY } : {}) }),
     ...(github ? { ledger: githubLedger(github.octokit, github.repo), sources: githubSources(github.octokit, github.repo) } : { ledgerMissing: `no GitHub ledger: ${missing}`, sources: gitSources(io.cwd) }),
     auditSkipped: () => auditSkippedIn(resolve(io.cwd, DEFAULT_SCAN_REPORT)),
