@@ -196,7 +196,7 @@ export function decideEligibility(environment: string, policy: ReleasePolicy, fa
   }
   const ledger = facts.ledger;
   if (policy.ledgerRequired || policy.promotion) {
-    add('ledger', ledger.reachable, ledger.reachable ? `${ledger.entries.length} entries read` : `the delivery ledger is unreachable (${ledger.reason}); ${environment} needs it (fails closed)`);
+    add('ledger', ledger.reachable, ledger.reachable ? `${ledger.entries.length} ${ledger.entries.length === 1 ? 'entry' : 'entries'} read` : `the delivery ledger is unreachable (${ledger.reason}); ${environment} needs it (fails closed)`);
   }
   if (facts.operation === 'rollback') {
     // Going back to what this environment already ran: it must have succeeded here before, by digest.

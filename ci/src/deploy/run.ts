@@ -204,7 +204,7 @@ export async function runDeploy(opts: DeployOptions, deps: DeliveryDeps): Promis
     ? await describe(deps, () => deps.sources?.describeTag(tag))
     : treeOpt
       ? {}
-      : await describe(deps, () => (commit && GIT_OBJECT.test(commit) ? deps.sources?.describeCommit(commit) : deps.sources?.describeCommit('HEAD')));
+      : await describe(deps, () => (commit && GIT_OBJECT.test(commit) ? deps.sources?.describeCommit(commit) : deps.sources?.describeHead?.()));
   const source: SourceFacts = byTag ? described : { ...described, ...(commit ? { commit } : {}), ...(treeOpt ? { tree: treeOpt } : {}) };
   const needsLedger = policy.ledgerRequired || policy.promotion !== undefined;
   const ledger = needsLedger ? await readLedger(deps, policy.promotion?.from ?? env.name) : ({ reachable: false, reason: 'not read: this environment does not need it' } as const);

@@ -22,6 +22,8 @@ export interface ReleaseSources {
   readonly where: string;
   describeTag(tag: string): Promise<SourceFacts>;
   describeCommit(commit: string): Promise<SourceFacts>;
+  /** The checkout's own HEAD (local git only: on GitHub there is no "the commit being deployed" without one). */
+  describeHead?(): Promise<SourceFacts>;
 }
 
 export function githubSources(octokit: Octokit, repo: RepoRef): ReleaseSources {
@@ -59,5 +61,6 @@ export function gitSources(dir: string): ReleaseSources {
       return { ...facts, ...(onMain !== undefined ? { onMain } : {}) };
     },
     describeCommit: (commit) => describe(commit),
+    describeHead: () => describe('HEAD'),
   };
 }
