@@ -8,7 +8,7 @@ import { isSuccess } from '../../outcome.js';
 import { headCommit } from '../../policy/git.js';
 import { appendJobSummary } from '../../report/summary.js';
 import { STEPS } from '../../steps.js';
-import { expectedDurations, SelectionError, selectSteps, validateTable } from '../../runner/graph.js';
+import { expectedDurations, SelectionError, selectSteps, validateTable, type RunnableStep } from '../../runner/graph.js';
 import { DEFAULT_RUN_REPORT, runSummaryMarkdown, writeJsonReport } from '../../runner/report.js';
 import { describeAffected, planAffected } from '../../runner/affected.js';
 import { checkInputs } from '../../runner/check-inputs.js';
@@ -65,6 +65,29 @@ export function parseCacheMaxBytes(value: string | undefined): number {
   return Math.round(n * 1024 * 1024);
 }
 
+/** `--affected`: the selected steps the changes since the base reach, each printed with why. */
+async function affectedOnly<S extends RunnableStep>(io: CliIo, selected: S[], base: string | undefined): Promise<S[]> {
+  const plan = await planAffected(io.cwd, Object.values(STEPS), selected, base);
+  for (const line of describeAffected(plan, selected)) writeLine(io.stdout, line);
+  if (plan.steps.length === 0) writeLine(io.stdout, 'kgraph-ci run: nothing affected, nothing to run');
+  return plan.steps;
+}
+
+async function checkInputsOrFail(opts: Parameters<typeof checkInputs>[0]): Promise<void> {
+  const checks = await checkInputs(opts);
+  const bad = checks.filter((c) => c.result && !isSuccess(c.result.status)).map((c) => c.name);
+  if (bad.length > 0) throw new FailedError(`steps that read more than they declare: ${bad.join(', ')}`);
+}
+
+/** The run's result cache, or why it is off (said on stdout unless the user turned it off). */
+async function runCache(io: CliIo, opts: RunCommandOptions, params: Record<string, string>, maxBytes: number): Promise<NonNullable<RunOptions['cache']>> {
+  if (!opts.cache) return { off: '--no-cache' };
+  const opened = await openCacheSession({ table: Object.values(STEPS), cwd: io.cwd, env: io.env, params, dir: resolve(io.cwd, opts.cacheDir), maxBytes });
+  if (opened.ok) return { session: opened.session };
+  writeLine(io.stdout, `kgraph-ci run: cache off: ${opened.reason}`);
+  return { off: opened.reason };
+}
+
 export function register(program: Command, io: CliIo): void {
   program
     .command('run')
@@ -117,27 +140,14 @@ export function register(program: Command, io: CliIo): void {
       const maxBytes = parseCacheMaxBytes(opts.cacheMaxMb);
       if (opts.base !== undefined && !opts.affected) throw new UsageError('--base only makes sense with --affected');
       if (opts.affected) {
-        const selected = steps;
-        const plan = await planAffected(io.cwd, Object.values(STEPS), selected, opts.base);
-        for (const line of describeAffected(plan, selected)) writeLine(io.stdout, line);
-        steps = plan.steps;
-        if (steps.length === 0) {
-          writeLine(io.stdout, 'kgraph-ci run: nothing affected, nothing to run');
-          return;
-        }
+        steps = await affectedOnly(io, steps, opts.base);
+        if (steps.length === 0) return;
       }
       if (opts.checkInputs) {
-        const checks = await checkInputs({ steps, params, concurrency: 1, cwd: io.cwd, env, out: io.stdout, services: provider, heartbeatMs: 30_000, handleSignals: true });
-        const bad = checks.filter((c) => c.result && !isSuccess(c.result.status)).map((c) => c.name);
-        if (bad.length > 0) throw new FailedError(`steps that read more than they declare: ${bad.join(', ')}`);
+        await checkInputsOrFail({ steps, params, concurrency: 1, cwd: io.cwd, env, out: io.stdout, services: provider, heartbeatMs: 30_000, handleSignals: true });
         return;
       }
-      const cache: RunOptions['cache'] = await (async () => {
-        if (!opts.cache) return { off: '--no-cache' };
-        const opened = await openCacheSession({ table: Object.values(STEPS), cwd: io.cwd, env, params, dir: resolve(io.cwd, opts.cacheDir), maxBytes });
-        return opened.ok ? { session: opened.session } : { off: opened.reason };
-      })();
-      if ('off' in cache && opts.cache) writeLine(io.stdout, `kgraph-ci run: cache off: ${cache.off}`);
+      const cache = await runCache(io, opts, params, maxBytes);
       const commit = await headCommit(io.cwd);
       const jsonPath = resolve(io.cwd, opts.json);
       // The previous report's durations let the longest chains start first.
