@@ -1,6 +1,6 @@
 /** Exit codes of kgraph-ci: 0 ok, 1 a step or gate failed, 2 bad usage or configuration. */
 export const EXIT_OK = 0;
-export const EXIT_FAILED = 1;
+const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
 /** Bad arguments or configuration: exit 2 with this message, never a stack trace. */

@@ -10,7 +10,7 @@
  * - inconclusive: it could not measure or decide; never a success (fail closed).
  */
 export const OUTCOMES = ['passed', 'cached', 'failed', 'timedOut', 'skipped', 'cancelled', 'inconclusive'] as const;
-export type Outcome = (typeof OUTCOMES)[number];
+type Outcome = (typeof OUTCOMES)[number];
 
 /** A checklist item: passed, failed, or could not be decided (which never passes). */
 export type CheckOutcome = Extract<Outcome, 'passed' | 'failed' | 'inconclusive'>;
@@ -22,7 +22,7 @@ export type ScanCheckOutcome = Extract<Outcome, 'passed' | 'failed' | 'skipped'>
 export type StepOutcome = Exclude<Outcome, 'inconclusive'>;
 
 /** Outcomes that count as success for whatever depends on them (dependents, checklists, exit codes). */
-export const SUCCESS_OUTCOMES: readonly Outcome[] = ['passed', 'cached'];
+const SUCCESS_OUTCOMES: readonly Outcome[] = ['passed', 'cached'];
 
 export function isSuccess(outcome: unknown): boolean {
   return typeof outcome === 'string' && (SUCCESS_OUTCOMES as readonly string[]).includes(outcome);

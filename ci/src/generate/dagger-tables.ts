@@ -16,7 +16,7 @@ import { DURATION_GRAMMAR } from '../watch/duration.js';
 
 export const DAGGER_TABLES_PATH = 'dagger/src/ci.generated.ts';
 /** The release-eligibility function, copied verbatim so the module decides exactly as the CLI does. */
-export const ELIGIBILITY_SOURCE = 'ci/src/release-policy.ts';
+const ELIGIBILITY_SOURCE = 'ci/src/release-policy.ts';
 export const ELIGIBILITY_PATH = 'dagger/src/eligibility.generated.ts';
 
 const json = (value: unknown): string => JSON.stringify(value, null, 2);

@@ -11,7 +11,7 @@ import { ALERTS_DIR, alertFiles } from '../triggers/alert-rules.js';
 import { DAGGER_TABLES_PATH, ELIGIBILITY_PATH, renderCiTables, renderEligibility } from './dagger-tables.js';
 
 /** Folders the generator owns outright: a file there that it does not generate is stale too. */
-export const OWNED_DIRS: readonly string[] = [`${K8S_DIR}/overlays`, ALERTS_DIR];
+const OWNED_DIRS: readonly string[] = [`${K8S_DIR}/overlays`, ALERTS_DIR];
 
 /** path (relative to the repository root) -> content, for every generated file. */
 export function generatedFiles(envs = ENVIRONMENTS): Map<string, string> {

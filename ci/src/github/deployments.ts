@@ -13,7 +13,7 @@ export interface DeploymentTarget {
 }
 
 /** Creates the deployment; status checks are the pipeline's business, so none are required here. */
-export async function createDeployment(octokit: Octokit, repo: RepoRef, target: DeploymentTarget): Promise<number> {
+async function createDeployment(octokit: Octokit, repo: RepoRef, target: DeploymentTarget): Promise<number> {
   const res = await gh(`creating a GitHub deployment of ${target.ref} to ${target.environment}`, () =>
     octokit.rest.repos.createDeployment({
       ...repo,
@@ -31,7 +31,7 @@ export async function createDeployment(octokit: Octokit, repo: RepoRef, target: 
   return data.id;
 }
 
-export async function setDeploymentStatus(
+async function setDeploymentStatus(
   octokit: Octokit,
   repo: RepoRef,
   id: number,

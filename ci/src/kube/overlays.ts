@@ -6,14 +6,13 @@
 import { stringify } from 'yaml';
 import { ENVIRONMENT_NAMES, ENVIRONMENTS, type EnvironmentDefinition } from '../environments.js';
 
-export const APP_NAME = 'kgraph-mcp';
+const APP_NAME = 'kgraph-mcp';
 export const DEPLOYMENT_NAME = APP_NAME;
 export const CONTAINER_NAME = 'app';
 export const MIGRATE_JOB_NAME = `${APP_NAME}-migrate`;
-export const SECRET_NAME = `${APP_NAME}-secrets`;
 export const K8S_DIR = 'k8s';
 /** Where `kgraph-ci generate` writes each environment's PrometheusRule kustomize Component. */
-export const alertsComponent = (env: string): string => `components/alerts/${env}`;
+const alertsComponent = (env: string): string => `components/alerts/${env}`;
 
 export const overlayDir = (env: string): string => `${K8S_DIR}/overlays/${env}`;
 
@@ -22,7 +21,7 @@ const HEADER = '# Generated from ci/src/environments.ts by `kgraph-ci generate`;
 const yamlDoc = (value: unknown): string => HEADER + stringify(value, { lineWidth: 0 });
 
 /** ConfigMap values the service reads; strings because ConfigMap data is string-only. */
-export function configLiterals(def: EnvironmentDefinition): Record<string, string> {
+function configLiterals(def: EnvironmentDefinition): Record<string, string> {
   return { ENVIRONMENT: def.name, LOG_LEVEL: def.logLevel, DEBUG: String(def.debug) };
 }
 

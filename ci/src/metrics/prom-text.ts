@@ -16,7 +16,7 @@ export class PromParseError extends Error {
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*/;
 
-export function parseValue(text: string): number {
+function parseValue(text: string): number {
   switch (text) {
     case '+Inf':
     case 'Inf':

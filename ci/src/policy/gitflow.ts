@@ -24,7 +24,7 @@ export interface Branch {
 
 export type Verdict = { readonly ok: true; readonly reason: string } | { readonly ok: false; readonly reason: string };
 
-export const MAX_REF_LENGTH = 100;
+const MAX_REF_LENGTH = 100;
 /** Task ids look like `KG-123` or `123`; descriptions are lower-case words joined by - or _. */
 const FEATURE_RE = /^feat\/([A-Za-z][A-Za-z0-9]*-\d+|\d+)_([a-z0-9]+(?:[-_][a-z0-9]+)*)$/;
 const VERSIONED_RE = /^(release|hotfix)\/(.+)$/;
@@ -57,7 +57,7 @@ export function unsafeRefReason(name: string): string | undefined {
 }
 
 /** A strict X.Y.Z semantic version (optional pre-release), no leading "v", no build metadata. */
-export function isStrictSemver(version: string): boolean {
+function isStrictSemver(version: string): boolean {
   const parsed = semver.valid(version);
   return parsed !== null && parsed === version && !version.includes('+');
 }
@@ -123,13 +123,6 @@ export function checkPullRequest(sourceName: string, targetName: string): Verdic
     return { ok: true, reason: `${source.kind} → ${target.kind} is allowed` };
   }
   return { ok: false, reason: `${source.kind} → ${target.kind} is not allowed: ${why(source, target)}` };
-}
-
-/** Where a branch of this kind must be cut from (release from develop, hotfix from main). */
-export function requiredBase(kind: BranchKind): string | undefined {
-  if (kind === 'release' || kind === 'feature') return 'develop';
-  if (kind === 'hotfix') return 'main';
-  return undefined;
 }
 
 export interface ParsedTag {

@@ -31,7 +31,7 @@ export interface ReleaseResult {
 }
 
 /** The tag's commit sha; a missing tag is an error naming it. */
-export async function tagCommit(octokit: Octokit, repo: RepoRef, tag: string): Promise<string> {
+async function tagCommit(octokit: Octokit, repo: RepoRef, tag: string): Promise<string> {
   const res = await gh(`looking up tag ${tag}`, () => octokit.rest.repos.getCommit({ ...repo, ref: `tags/${tag}` }));
   return res.data.sha;
 }

@@ -4,7 +4,7 @@
  */
 
 /** Escapes a table cell: pipes and newlines would break the row. */
-export function cell(value: unknown): string {
+function cell(value: unknown): string {
   return String(value ?? '').replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
 
@@ -15,7 +15,7 @@ export function table(headers: readonly string[], rows: readonly (readonly unkno
   return [head, sep, ...body].join('\n');
 }
 
-export interface XySeries {
+interface XySeries {
   readonly kind: 'bar' | 'line';
   readonly values: readonly number[];
 }

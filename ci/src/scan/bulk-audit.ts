@@ -58,7 +58,7 @@ export async function bulkAudit(
 }
 
 /** `npm audit --json`'s metadata and vulnerabilities from bulk advisories, per installed version. */
-export function toAuditJson(packages: readonly AuditPackage[], advisories: Readonly<Record<string, readonly Advisory[]>>) {
+function toAuditJson(packages: readonly AuditPackage[], advisories: Readonly<Record<string, readonly Advisory[]>>) {
   const order: Severity[] = ['info', 'low', 'moderate', 'high', 'critical'];
   const vulnerabilities: Record<string, { severity: Severity; via: string[] }> = {};
   for (const p of packages) {

@@ -40,7 +40,7 @@ export interface ScanOptions {
 }
 
 /** Tracked and untracked-but-not-ignored files, so .gitignore'd build output and node_modules stay out. */
-export async function gitFiles(root: string): Promise<string[]> {
+async function gitFiles(root: string): Promise<string[]> {
   const { stdout } = await runChecked({ argv: ['git', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'], cwd: root });
   return [...new Set(stdout.split('\0').filter(Boolean))];
 }
@@ -54,7 +54,7 @@ async function readOptional(path: string): Promise<string | undefined> {
   }
 }
 
-export async function scanSecrets(root: string, files: readonly string[], allowlistText: string | undefined) {
+async function scanSecrets(root: string, files: readonly string[], allowlistText: string | undefined) {
   const allow = parseAllowlist(allowlistText ?? '');
   const all: SecretFinding[] = [];
   for (const f of files) {

@@ -65,7 +65,7 @@ export function redactUrl(url: string): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function retry<T>(what: string, fn: () => Promise<T>, attempts: number, initialDelayMs: number): Promise<T> {
+async function retry<T>(what: string, fn: () => Promise<T>, attempts: number, initialDelayMs: number): Promise<T> {
   let delay = initialDelayMs;
   let last: unknown;
   for (let i = 1; i <= attempts; i++) {
@@ -136,7 +136,7 @@ export async function sweepRun(runId: string, opts: { databaseUrl?: string; redi
   await deleteRedisPrefix(opts.redisUrl ?? process.env.REDIS_URL ?? DEFAULT_REDIS_URL, redisPrefixFor(runId));
 }
 
-export function redisPrefixFor(runId: string, suffix?: string): string {
+function redisPrefixFor(runId: string, suffix?: string): string {
   return suffix ? `kgraph:eph:${runId}:${suffix}:` : `kgraph:eph:${runId}:`;
 }
 

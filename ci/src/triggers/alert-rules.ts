@@ -70,7 +70,7 @@ export function alertRules(env: EnvironmentDefinition): AlertRule[] {
   ];
 }
 
-export function prometheusRule(env: EnvironmentDefinition): object {
+function prometheusRule(env: EnvironmentDefinition): object {
   return {
     apiVersion: 'monitoring.coreos.com/v1',
     kind: 'PrometheusRule',

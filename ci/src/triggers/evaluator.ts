@@ -8,9 +8,9 @@ import type { RollbackTriggers } from '../environments.js';
 import { histogramQuantile } from '../metrics/histogram.js';
 import type { WindowTraffic } from './window.js';
 
-export const TRIGGER_NAMES = ['health', 'errorRate', 'p95'] as const;
+const TRIGGER_NAMES = ['health', 'errorRate', 'p95'] as const;
 export type TriggerName = (typeof TRIGGER_NAMES)[number];
-export type TriggerState = 'ok' | 'noData' | 'pending' | 'firing';
+type TriggerState = 'ok' | 'noData' | 'pending' | 'firing';
 
 export interface Observation {
   /** Epoch milliseconds. */

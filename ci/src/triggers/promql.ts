@@ -5,12 +5,12 @@
 import type { EnvironmentDefinition } from '../environments.js';
 
 /** Traffic the triggers judge: the API, not health checks or scrapes of /metrics. */
-export const API_ROUTE_PATTERN = '/api/.*';
+const API_ROUTE_PATTERN = '/api/.*';
 export const isApiRoute = (route: string | undefined): boolean => route !== undefined && new RegExp(`^(?:${API_ROUTE_PATTERN})$`).test(route);
-export const SERVER_ERROR_PATTERN = '5..';
+const SERVER_ERROR_PATTERN = '5..';
 export const isServerError = (status: string | undefined): boolean => status !== undefined && new RegExp(`^(?:${SERVER_ERROR_PATTERN})$`).test(status);
 /** The blackbox-exporter job that probes /healthz in the cluster (the watcher probes it itself). */
-export const HEALTH_PROBE_JOB = 'kgraph-mcp-healthz';
+const HEALTH_PROBE_JOB = 'kgraph-mcp-healthz';
 
 /** Seconds as a Prometheus duration (`5m`, `90s`, `250ms`). */
 export function promDuration(seconds: number): string {

@@ -15,7 +15,7 @@ export interface FaultSettings {
 }
 
 /** Fire-and-forget requests at a fixed rate, so slow responses do not slow the traffic down. */
-export function startTraffic(url: string, apiKey: string, rps: number): () => Promise<number> {
+function startTraffic(url: string, apiKey: string, rps: number): () => Promise<number> {
   const pending = new Set<Promise<unknown>>();
   let sent = 0;
   const timer = setInterval(() => {
@@ -33,7 +33,7 @@ export function startTraffic(url: string, apiKey: string, rps: number): () => Pr
   };
 }
 
-export async function setFaults(url: string, apiKey: string, faults: FaultSettings | undefined): Promise<void> {
+async function setFaults(url: string, apiKey: string, faults: FaultSettings | undefined): Promise<void> {
   const res = await fetch(`${url}/__faults`, {
     method: faults ? 'PUT' : 'DELETE',
     headers: { 'x-api-key': apiKey, ...(faults ? { 'content-type': 'application/json' } : {}) },

@@ -9,7 +9,7 @@ import { isApiRoute, isServerError, triggerQueries } from '../triggers/promql.js
 import type { PollResult } from '../triggers/monitor.js';
 import type { TrafficSnapshot, WindowTraffic } from '../triggers/window.js';
 
-export type Fetch = typeof fetch;
+type Fetch = typeof fetch;
 
 /** A request's signal: its own timeout, and the watch's abort when given. */
 const requestSignal = (timeoutMs: number, abort?: AbortSignal): AbortSignal =>
@@ -42,7 +42,7 @@ const describe = (err: unknown): string => {
 };
 
 /** True only for a 2xx within the timeout; refused connections and timeouts are failures. */
-export async function checkHealth(fetchFn: Fetch, baseUrl: string, timeoutMs: number, abort?: AbortSignal): Promise<{ ok: boolean; detail: string }> {
+async function checkHealth(fetchFn: Fetch, baseUrl: string, timeoutMs: number, abort?: AbortSignal): Promise<{ ok: boolean; detail: string }> {
   try {
     const res = await fetchFn(new URL('/healthz', baseUrl), { signal: requestSignal(timeoutMs, abort) });
     await res.body?.cancel();
@@ -52,7 +52,7 @@ export async function checkHealth(fetchFn: Fetch, baseUrl: string, timeoutMs: nu
   }
 }
 
-export async function scrapeMetrics(
+async function scrapeMetrics(
   fetchFn: Fetch,
   baseUrl: string,
   timeoutMs: number,
@@ -88,7 +88,7 @@ async function instantQuery(fetchFn: Fetch, promUrl: string, query: string, time
 const scalarOf = (data: { result: { value: [number, string] }[] }) => (data.result[0] ? Number(data.result[0].value[1]) : 0);
 
 /** The trailing window straight from Prometheus (it already handles resets per series, across pods). */
-export async function queryPrometheusWindow(
+async function queryPrometheusWindow(
   fetchFn: Fetch,
   promUrl: string,
   env: Pick<EnvironmentDefinition, 'namespace' | 'rollback'>,

@@ -3,7 +3,7 @@ import type { RollbackTriggers } from '../../src/environments.js';
 import { initialMonitor, monitorStep, type MonitorState, type MonitorStep } from '../../src/triggers/monitor.js';
 import type { TrafficSnapshot } from '../../src/triggers/window.js';
 
-export const BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 2.5, 5, 10, Number.POSITIVE_INFINITY];
+const BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 2.5, 5, 10, Number.POSITIVE_INFINITY];
 
 export interface Tick {
   /** Requests per second during this poll interval. */

@@ -7,13 +7,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import ts from 'typescript';
 
-export interface DaggerParam {
+interface DaggerParam {
   readonly flag: string;
   readonly required: boolean;
   /** For an enum-typed parameter, its members: the CLI takes nothing else. */
   readonly choices?: readonly string[];
 }
-export interface DaggerFunction {
+interface DaggerFunction {
   readonly name: string;
   readonly params: readonly DaggerParam[];
 }
@@ -22,7 +22,7 @@ export interface DaggerModule {
   readonly functions: ReadonlyMap<string, DaggerFunction>;
 }
 
-export const kebab = (s: string): string => s.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+const kebab = (s: string): string => s.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
 
 const decoratorNames = (node: ts.Node): string[] =>
   (ts.canHaveDecorators(node) ? (ts.getDecorators(node) ?? []) : []).map((d) => {
@@ -56,7 +56,7 @@ const paramsOf = (params: ts.NodeArray<ts.ParameterDeclaration>, enums: Enums): 
  * Whether the Dagger 0.21 CLI takes `value` for an enum flag: the engine lists member names in upper snake
  * case unless they already are (core/gqlformat.go), the CLI matches them ignoring case (cmd/dagger/flags.go).
  */
-export function enumAccepts(choices: readonly string[], value: string): boolean {
+function enumAccepts(choices: readonly string[], value: string): boolean {
   const engineName = (n: string) => (/^[A-Z][A-Z0-9_]*$/.test(n) ? n : n.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase());
   return choices.some((c) => engineName(c).toLowerCase() === value.toLowerCase());
 }

@@ -7,7 +7,7 @@ import { writeLine, type CliIo } from '../io.js';
 import { githubOf, repoOption, repositoryOf } from '../options.js';
 
 /** `30d`, `12h`, `90m` → milliseconds; anything else is a usage error. */
-export function parseSince(value: string): number {
+function parseSince(value: string): number {
   const m = /^(\d{1,4})([dhm])$/.exec(value);
   if (!m || Number(m[1]) === 0) throw new UsageError(`--since "${value}" must look like 30d, 12h or 90m`);
   return Number(m[1]) * { d: 86_400_000, h: 3_600_000, m: 60_000 }[m[2] as 'd' | 'h' | 'm'];

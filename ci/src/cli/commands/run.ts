@@ -19,7 +19,7 @@ import { ephemeralProvider, externalProvider, servicesModeFromEnv } from '../../
 import { writeLine, type CliIo } from '../io.js';
 import { envOption } from '../options.js';
 
-export interface RunCommandOptions {
+interface RunCommandOptions {
   keep?: boolean;
   json: string;
   env: EnvironmentDefinition;
@@ -58,7 +58,7 @@ export function parseConcurrency(value: string | undefined, sequential: boolean 
   return n;
 }
 
-export function parseCacheMaxBytes(value: string | undefined): number {
+function parseCacheMaxBytes(value: string | undefined): number {
   if (value === undefined) return DEFAULT_CACHE_MAX_BYTES;
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0 || n > 1_000_000) throw new UsageError(`--cache-max-mb must be a number of MiB from 1 to 1000000, got "${value}"`);

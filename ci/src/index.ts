@@ -1,3 +1,0 @@
-export * from './steps.js';
-export * from './environments.js';
-export * from './errors.js';
