@@ -37,6 +37,8 @@ import {
   checkEnvironment,
   checkGitObject,
   candidateJson,
+  productionEnvironment,
+  promotableImageBuild,
   IMAGE_ROOT,
   REVISION_LABEL,
   SBOM_PATH,
@@ -192,7 +194,10 @@ export class KgraphMcp {
     checkGitObject(commit, "commit")
     checkGitObject(tree, "tree")
     const { address, host } = publishAddress(registry, `sha-${commit}`)
-    const ctr = this.image(Environment.prod)
+    const plan = promotableImageBuild()
+    const context = plan.context === "." ? this.source : this.source.directory(plan.context)
+    const ctr = context
+      .dockerBuild({ dockerfile: plan.dockerfile, buildArgs: plan.buildArgs })
       .withLabel(REVISION_LABEL, commit)
       .withLabel(TREE_LABEL, tree)
       .withLabel("org.opencontainers.image.source", address.slice(0, address.lastIndexOf(":")))
@@ -207,7 +212,7 @@ export class KgraphMcp {
   @func({ cache: "never" })
   async promotionCandidate(tag: string, githubToken: Secret, repository: string): Promise<string> {
     checkVersionTag(tag)
-    const argv = ciArgv("promotion", "candidate", "--env", Environment.prod, "--version", tag, "--repo", checkRepository(repository))
+    const argv = ciArgv("promotion", "candidate", "--env", productionEnvironment(), "--version", tag, "--repo", checkRepository(repository))
     return (await this.deliveryContainer(undefined, { GITHUB_TOKEN: githubToken }).withExec(argv).stdout()).trim()
   }
 
@@ -291,11 +296,13 @@ export class KgraphMcp {
    * Example: `dagger call rollback --environment=prod --kubeconfig=file://$HOME/.kube/config --to=v1.2.2`
    */
   @func({ cache: "never" })
-  async rollback(environment: Environment, kubeconfig: Secret, to?: string, apiKey?: Secret): Promise<string> {
+  async rollback(environment: Environment, kubeconfig: Secret, to?: string, apiKey?: Secret, githubToken?: Secret, repository?: string): Promise<string> {
     const env = checkEnvironment(environment)
     const argv = stepCommand("rollback", { env })
     if (to) argv.push("--to", checkVersionTag(to, "rollback target"))
-    return this.deliveryContainer(kubeconfig, { API_KEY: apiKey }).withExec(argv).stdout()
+    // The ledger records the rollback (the report's rollback rate), and finds the digest `to` ran as.
+    if (repository) argv.push("--repo", checkRepository(repository))
+    return this.deliveryContainer(kubeconfig, { API_KEY: apiKey, GITHUB_TOKEN: githubToken }).withExec(argv).stdout()
   }
 
   /**
@@ -303,13 +310,14 @@ export class KgraphMcp {
    * Example: `dagger call watch --environment=prod --url=https://kgraph-mcp.example.com --kubeconfig=file://$HOME/.kube/config --duration=30m`
    */
   @func({ cache: "never" })
-  async watch(environment: Environment, url: string, kubeconfig: Secret, duration = "15m"): Promise<string> {
+  async watch(environment: Environment, url: string, kubeconfig: Secret, duration = "15m", githubToken?: Secret, repository?: string): Promise<string> {
     const env = checkEnvironment(environment)
     if (!/^https?:\/\/\S+$/.test(url)) throw new Error(`watch url "${url}" must be an http(s) URL`)
     checkDuration(duration)
-    return this.deliveryContainer(kubeconfig)
-      .withExec(ciArgv("watch", "--env", env, "--url", url, "--duration", duration))
-      .stdout()
+    let ctr = this.deliveryContainer(kubeconfig, { GITHUB_TOKEN: githubToken })
+    // The rollback a trigger starts is a kgraph-ci rollback with this environment: it records itself in the ledger.
+    if (repository) ctr = ctr.withEnvVariable("GITHUB_REPOSITORY", checkRepository(repository))
+    return ctr.withExec(ciArgv("watch", "--env", env, "--url", url, "--duration", duration)).stdout()
   }
 
   /**
@@ -326,7 +334,7 @@ export class KgraphMcp {
     if (repository) argv.push("--repo", checkRepository(repository))
     let ctr = this.deliveryContainer(undefined, { GITHUB_TOKEN: githubToken })
     if (image) {
-      checkDeployImage(Environment.prod, image, tag)
+      checkDeployImage(productionEnvironment(), image, tag)
       const host = image.split("/")[0] ?? ""
       const promoted = username ? dag.container().withRegistryAuth(host, username, githubToken).from(image) : dag.container().from(image)
       ctr = ctr

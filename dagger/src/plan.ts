@@ -139,6 +139,18 @@ export function imageBuild(environment: EnvironmentName): { context: string; doc
   }
 }
 
+/**
+ * The build of the one artifact promoted through every environment: the step table's image spec without the
+ * build arguments that depend on the environment (the Dockerfile's defaults apply; each Deployment sets
+ * ENVIRONMENT itself), so its digest is the same wherever it runs.
+ */
+export function promotableImageBuild(): { context: string; dockerfile: string; buildArgs: { name: string; value: string }[] } {
+  const spec = STEPS.build.image
+  const perEnvironment = new Set(Object.entries(spec.buildArgs).filter(([, v]) => v.includes("${env}")).map(([k]) => k))
+  const plan = imageBuild(productionEnvironment())
+  return { ...plan, buildArgs: plan.buildArgs.filter((a) => !perEnvironment.has(a.name)) }
+}
+
 /** trivy's exit code for findings at or above the threshold: its own code 1 also means "could not run". */
 export const TRIVY_FINDINGS_EXIT = 3
 
@@ -232,6 +244,13 @@ export function checkDeployImage(environment: EnvironmentName, image: string, ve
   const { rules } = referenceRules(environment, policy, { image, ...(version ? { release: { tag: version } } : {}) })
   const refused = rules.find((r) => !r.ok)
   if (refused) throw new Error(`refusing to deploy ${image} to ${environment}: release policy rule "${refused.rule}": ${refused.detail}`)
+}
+
+/** The environment GitHub calls production (release policy `production`): what releases promote to. */
+export function productionEnvironment(): EnvironmentName {
+  const prod = ENVIRONMENT_NAMES.filter((e) => ENVIRONMENTS[e].release.production)
+  if (prod.length !== 1) throw new Error(`the release policy marks ${prod.length} environments as production; releases need exactly one`)
+  return prod[0]!
 }
 
 /** OCI labels the promoted image carries: what it was built from. */

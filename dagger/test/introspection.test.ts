@@ -132,12 +132,12 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
     never: true,
   },
   rollback: {
-    args: [['environment', ENV], ['kubeconfig', obj('Secret')], ['to', S, { optional: true }], ['apiKey', obj('Secret'), { optional: true }]],
+    args: [['environment', ENV], ['kubeconfig', obj('Secret')], ['to', S, { optional: true }], ['apiKey', obj('Secret'), { optional: true }], ['githubToken', obj('Secret'), { optional: true }], ['repository', S, { optional: true }]],
     returns: S,
     never: true,
   },
   watch: {
-    args: [['environment', ENV], ['url', S], ['kubeconfig', obj('Secret')], ['duration', S, { default: '15m' }]],
+    args: [['environment', ENV], ['url', S], ['kubeconfig', obj('Secret')], ['duration', S, { default: '15m' }], ['githubToken', obj('Secret'), { optional: true }], ['repository', S, { optional: true }]],
     returns: S,
     never: true,
   },

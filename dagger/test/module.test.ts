@@ -232,6 +232,9 @@ describe('build once, promote by digest', () => {
     expect(rec.final).toContain(`withLabel (name: "org.opencontainers.image.revision",value: "${commit}")`);
     expect(rec.final).toContain(`withLabel (name: "io.kgraph.tree",value: "${tree}")`);
     expect(rec.final).toContain(`publish (address: "ghcr.io/kgraph-mcp/kgraph-mcp:sha-${commit}")`);
+    // One artifact for every environment: no ENVIRONMENT build argument (the Dockerfile default; Deployments set it).
+    expect(rec.all).toContain('dockerBuild');
+    expect(rec.all).not.toMatch(/buildArgs: \[[^\]]*ENVIRONMENT/);
     expectNoPlaintext(rec);
   });
 

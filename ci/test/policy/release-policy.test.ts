@@ -175,3 +175,24 @@ describe('README policy table', () => {
     for (const row of rows) expect(table).toContain(row);
   });
 });
+
+describe('no rule outside environments.ts is an environment name', () => {
+  it('ci/src and dagger/src never compare an environment name (rules come from the policy data)', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const { join, relative } = await import('node:path');
+    const { REPO_ROOT } = await import('../../src/repo-root.js');
+    const names = ENVIRONMENT_NAMES.join('|');
+    const comparing = new RegExp(`[!=]==?\\s*['"\`](${names})['"\`]|['"\`](${names})['"\`]\\s*[!=]==?|case\\s+['"\`](${names})['"\`]|ENVIRONMENTS\\.(${names})\\b|Environment\\.(${names})\\b[^(]`);
+    const files = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? files(join(dir, d.name)) : d.name.endsWith('.ts') ? [join(dir, d.name)] : []));
+    const found: string[] = [];
+    for (const f of [...files(join(REPO_ROOT, 'ci/src')), ...files(join(REPO_ROOT, 'dagger/src'))]) {
+      const rel = relative(REPO_ROOT, f);
+      if (rel === 'ci/src/environments.ts' || rel.endsWith('.generated.ts')) continue;
+      readFileSync(f, 'utf8').split('\n').forEach((line, i) => {
+        // Default values of Dagger arguments pick an environment to run in; they decide no rule.
+        if (comparing.test(line) && !/^\s*(async )?\w+\(.*: Environment = Environment\.\w+/.test(line)) found.push(`${rel}:${i + 1}: ${line.trim()}`);
+      });
+    }
+    expect(found).toEqual([]);
+  });
+});
