@@ -1,6 +1,6 @@
 /** `kgraph-ci watch`: the rollback watcher over a deployed service. */
 import type { Command } from 'commander';
-import type { EnvironmentDefinition } from '../../environments.js';
+import type { EnvironmentDefinition, RollbackTriggers } from '../../environments.js';
 import { FailedError, UsageError } from '../../errors.js';
 import { runChecked } from '../../process/run.js';
 import { CLI_BIN } from '../../repo-root.js';
@@ -29,6 +29,72 @@ interface WatchCliOptions {
   rollbackCommand?: string;
 }
 
+/** The environment's triggers, compressed by --time-scale / --min-requests when given (demos and drills). */
+function triggersFor(o: WatchCliOptions): RollbackTriggers {
+  if (o.timeScale === undefined && o.minRequests === undefined) return o.env.rollback;
+  const scale = o.timeScale === undefined ? 1 : Number(o.timeScale);
+  const min = o.minRequests === undefined ? undefined : Number(o.minRequests);
+  try {
+    return compressTriggers(o.env.rollback, scale, { minRequestsPerWindow: min });
+  } catch (err) {
+    throw new UsageError(`--time-scale/--min-requests: ${(err as Error).message}`);
+  }
+}
+
+const describeWatch = (o: WatchCliOptions, durationSeconds: number, t: RollbackTriggers): string =>
+  `watching ${o.env.name} at ${o.url} for ${durationSeconds}s, polling every ${t.pollSeconds}s ` +
+  `(traffic from ${o.prometheus ? 'Prometheus' : '/metrics'}); triggers: ${t.consecutiveHealthFailures} failed health checks, ` +
+  `error rate > ${t.errorRate.above * 100}% for ${t.errorRate.sustainedSeconds}s, p95 > ${t.p95.aboveMs}ms for ${t.p95.sustainedSeconds}s`;
+
+async function runWatch(o: WatchCliOptions, io: CliIo): Promise<void> {
+  const { env, url, prometheus: prometheusUrl } = o;
+  const durationSeconds = parseDuration(o.duration, '--duration');
+  const triggers = triggersFor(o);
+  const log = (line: string) => writeLine(io.stdout, line);
+  const action = o.rollbackCommand
+    ? () => runAction(['sh', '-c', o.rollbackCommand!], io.env)
+    : () => runAction([process.execPath, CLI_BIN, 'rollback', '--env', env.name], io.env);
+  log(describeWatch(o, durationSeconds, triggers));
+  // Every signal is handled while the watch runs (not once): a second SIGTERM during a rollback must not
+  // kill the process before the rollback it started has finished.
+  const ac = new AbortController();
+  let rollingBack = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    log(`${new Date().toISOString()} ${signal}: ${rollingBack ? 'the rollback already started; stopping when it has finished' : 'stopping'}`);
+    ac.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const result = await watch({
+      triggers,
+      durationSeconds,
+      log,
+      heartbeatPolls: Math.max(1, Math.round(60 / triggers.pollSeconds)),
+      signal: ac.signal,
+      poll: servicePoller({
+        url,
+        prometheusUrl,
+        env: { namespace: env.namespace, rollback: triggers },
+        timeoutMs: Math.max(1000, Math.min(10_000, triggers.pollSeconds * 1000)),
+        onHealthFailure: (d) => log(`${new Date().toISOString()} health check failed: ${d}`),
+      }),
+      rollback: async (_firing: readonly Firing[]) => {
+        rollingBack = true;
+        await action();
+      },
+    });
+    if (result.outcome === 'triggered') {
+      throw new FailedError(`rollback triggered: ${result.reason}${result.rollbackError ? `; the rollback action failed: ${result.rollbackError}` : ''}`);
+    }
+    if (result.outcome === 'aborted') throw new FailedError('watch interrupted before its duration ended');
+    log(result.reason);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
 export function register(program: Command, io: CliIo): void {
   program
     .command('watch')
@@ -40,65 +106,5 @@ export function register(program: Command, io: CliIo): void {
     .option('--time-scale <factor>', 'multiply every window and the poll interval by this (0..1], e.g. 0.0167 for seconds instead of minutes')
     .option('--min-requests <n>', 'override the minimum requests per window (with --time-scale)')
     .option('--rollback-command <cmd>', 'run this shell command on a trigger instead of `kgraph-ci rollback --env E`')
-    .action(async (o: WatchCliOptions) => {
-      const { env, url, prometheus: prometheusUrl } = o;
-      const durationSeconds = parseDuration(o.duration, '--duration');
-      let triggers = env.rollback;
-      if (o.timeScale !== undefined || o.minRequests !== undefined) {
-        const scale = o.timeScale === undefined ? 1 : Number(o.timeScale);
-        const min = o.minRequests === undefined ? undefined : Number(o.minRequests);
-        try {
-          triggers = compressTriggers(env.rollback, scale, { minRequestsPerWindow: min });
-        } catch (err) {
-          throw new UsageError(`--time-scale/--min-requests: ${(err as Error).message}`);
-        }
-      }
-      const log = (line: string) => writeLine(io.stdout, line);
-      const action = o.rollbackCommand
-        ? () => runAction(['sh', '-c', o.rollbackCommand!], io.env)
-        : () => runAction([process.execPath, CLI_BIN, 'rollback', '--env', env.name], io.env);
-      log(
-        `watching ${env.name} at ${url} for ${durationSeconds}s, polling every ${triggers.pollSeconds}s ` +
-          `(traffic from ${prometheusUrl ? 'Prometheus' : '/metrics'}); triggers: ${triggers.consecutiveHealthFailures} failed health checks, ` +
-          `error rate > ${triggers.errorRate.above * 100}% for ${triggers.errorRate.sustainedSeconds}s, p95 > ${triggers.p95.aboveMs}ms for ${triggers.p95.sustainedSeconds}s`,
-      );
-      // Every signal is handled while the watch runs (not once): a second SIGTERM during a rollback must not
-      // kill the process before the rollback it started has finished.
-      const ac = new AbortController();
-      let rollingBack = false;
-      const onSignal = (signal: NodeJS.Signals) => {
-        log(`${new Date().toISOString()} ${signal}: ${rollingBack ? 'the rollback already started; stopping when it has finished' : 'stopping'}`);
-        ac.abort();
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      try {
-        const result = await watch({
-          triggers,
-          durationSeconds,
-          log,
-          heartbeatPolls: Math.max(1, Math.round(60 / triggers.pollSeconds)),
-          signal: ac.signal,
-          poll: servicePoller({
-            url,
-            prometheusUrl,
-            env: { namespace: env.namespace, rollback: triggers },
-            timeoutMs: Math.max(1000, Math.min(10_000, triggers.pollSeconds * 1000)),
-            onHealthFailure: (d) => log(`${new Date().toISOString()} health check failed: ${d}`),
-          }),
-          rollback: async (_firing: readonly Firing[]) => {
-            rollingBack = true;
-            await action();
-          },
-        });
-        if (result.outcome === 'triggered') {
-          throw new FailedError(`rollback triggered: ${result.reason}${result.rollbackError ? `; the rollback action failed: ${result.rollbackError}` : ''}`);
-        }
-        if (result.outcome === 'aborted') throw new FailedError('watch interrupted before its duration ended');
-        log(result.reason);
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
-    });
+    .action((o: WatchCliOptions) => runWatch(o, io));
 }
