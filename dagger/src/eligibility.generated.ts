@@ -54,6 +54,8 @@ const GIT_OBJECT = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
 export function parseImageRef(input: string): ParsedImage {
   const bad = (problem: string): ParsedImage => ({ ok: false, problem: `image reference "${input}" ${problem}` });
   if (typeof input !== 'string' || input.length === 0) return { ok: false, problem: 'image reference is empty' };
+  // A URL, or user:secret@ in front: it may carry credentials, so it is refused without being echoed.
+  if (input.includes('://') || /^[^/@]*:[^/@]*@/.test(input)) return { ok: false, problem: 'image reference looks like a URL or carries credentials (not shown); give registry/path[:tag][@sha256:<64 hex>]' };
   // Whitespace, control characters, quotes, shell or URL syntax: none belongs in a reference.
   if (input.length > 512 || !/^[A-Za-z0-9._:/@-]+$/.test(input)) return bad('contains whitespace or characters no image reference has (or is too long)');
   const at = input.indexOf('@');

@@ -46,7 +46,8 @@ export function githubLedger(octokit: Octokit, repo: RepoRef): Ledger {
         .filter((d) => opts.sinceMs === undefined || Date.parse(d.created_at) >= opts.sinceMs)
         .slice(0, max)
         .map((d) => ({ d, payload: asPayload(d.payload) }))
-        .filter((x): x is { d: (typeof deployments)[number]; payload: LedgerPayload } => x.payload !== undefined);
+        // GitHub's own environment field is authoritative: a payload claiming another environment is not believed.
+        .filter((x): x is { d: (typeof deployments)[number]; payload: LedgerPayload } => x.payload !== undefined && x.payload.environment === x.d.environment);
       const records: LedgerRecord[] = [];
       for (const { d, payload } of ours) {
         // Statuses come newest first: the first is the record's current state.

@@ -113,6 +113,9 @@ describe('the GitHub ledger', () => {
     const all = await ledger.read();
     expect(all.map((r) => r.payload.version)).toEqual(Array.from({ length: 230 }, (_, i) => `dev-${i}`));
     expect(fake.seen.filter((r) => r.path.startsWith('/repos/acme/kgraph/deployments?')).length).toBe(3);
+    // A payload claiming an environment its deployment is not in is not believed.
+    fake.seed({ environment: 'dev', payload: { schema: PAYLOAD_SCHEMA, operation: 'deploy', environment: 'staging', version: 'forged', startedAt: new Date(t0).toISOString() }, createdAt: new Date(t0 + 300 * 60_000).toISOString(), statuses: [{ state: 'success', at: new Date(t0).toISOString() }] });
+    expect((await ledger.read()).map((r) => r.payload.version)).not.toContain('forged');
     const recent = await ledger.read({ sinceMs: t0 + 200 * 60_000 });
     expect(recent.map((r) => r.payload.version)).toEqual(Array.from({ length: 30 }, (_, i) => `dev-${200 + i}`));
   });

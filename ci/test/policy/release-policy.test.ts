@@ -140,10 +140,13 @@ describe('parseImageRef', () => {
     ['ghcr.io//x:1', /malformed repository path/],
     ['ghcr.io/x;rm -rf:1', /whitespace|malformed/],
     ['ghcr.io/x:1\n', /whitespace/],
+    ['https://ghcr.io/kgraph-mcp/kgraph-mcp:v1', /looks like a URL/],
+    ['bot:ghp_secret0123456789@ghcr.io/kgraph-mcp/kgraph-mcp:v1', /carries credentials \(not shown\)/],
   ])('refuses %j', (input, problem) => {
     const res = parseImageRef(input);
     expect(res.ok).toBe(false);
     if (!res.ok) expect(res.problem).toMatch(problem);
+    if (!res.ok) expect(res.problem).not.toContain('ghp_secret');
   });
 });
 
