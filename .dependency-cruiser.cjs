@@ -22,16 +22,13 @@ const ciLayers = [
 /** `ci/src/<name>` (folder) or `ci/src/<name>.ts` (file). */
 const ciPath = (names) => `^ci/src/(${names.join('|')})(/|[.]ts$)`;
 
-const layerRules = ciLayers.slice(0, -1).map((names, rank) => ({
-  name: `ci-layer-${rank}-${names[0]}`,
-  comment: `ci/src/{${names.join(',')}} sits below ${ciLayers
-    .slice(rank + 1)
-    .flat()
-    .join(', ')}: it must not import them`,
-  severity: 'error',
-  from: { path: ciPath(names) },
-  to: { path: ciPath(ciLayers.slice(rank + 1).flat()) },
-}));
+/** An import from paths matching `from` to paths matching `to` is an error. */
+const forbid = (name, comment, from, to) => ({ name, comment, severity: 'error', from: { path: from }, to: { path: to } });
+
+const layerRules = ciLayers.slice(0, -1).map((names, rank) => {
+  const above = ciLayers.slice(rank + 1).flat();
+  return forbid(`ci-layer-${rank}-${names[0]}`, `ci/src/{${names.join(',')}} sits below ${above.join(', ')}: it must not import them`, ciPath(names), ciPath(above));
+});
 
 module.exports = {
   forbidden: [
@@ -44,33 +41,16 @@ module.exports = {
     },
     ...layerRules,
     {
-      name: 'app-is-self-contained',
-      comment: 'The service does not import the pipeline, tests, benches or the Dagger module',
+      name: 'ci-module-has-a-layer',
+      comment: 'every ci/src folder or top-level file is listed in ciLayers above, so the layer rules see it',
       severity: 'error',
-      from: { path: '^app/(src|migrations)/' },
-      to: { path: '^(ci|dagger|bench|testkit|app/test)/' },
+      from: { path: '^ci/src/', pathNot: ciPath(ciLayers.flat()) },
+      to: {},
     },
-    {
-      name: 'ci-does-not-import-tests-or-app-source',
-      comment: 'ci/src is a library: no tests, benches, Dagger module or service source',
-      severity: 'error',
-      from: { path: '^ci/src/' },
-      to: { path: '^(ci/test|app/src|app/test|bench|dagger|testkit)/' },
-    },
-    {
-      name: 'dagger-module-is-self-contained',
-      comment: 'The Dagger module ships alone into the engine: only its own files and the generated tables',
-      severity: 'error',
-      from: { path: '^dagger/src/' },
-      to: { path: '^(ci|app|bench|testkit)/' },
-    },
-    {
-      name: 'app-routes-below-app',
-      comment: 'routes are plugins registered by app.ts; they must not import it',
-      severity: 'error',
-      from: { path: '^app/src/routes/' },
-      to: { path: '^app/src/(app|main)[.]ts$' },
-    },
+    forbid('app-is-self-contained', 'The service does not import the pipeline, tests, benches or the Dagger module', '^app/(src|migrations)/', '^(ci|dagger|bench|testkit|app/test)/'),
+    forbid('ci-does-not-import-tests-or-app-source', 'ci/src is a library: no tests, benches, Dagger module or service source', '^ci/src/', '^(ci/test|app/src|app/test|bench|dagger|testkit)/'),
+    forbid('dagger-module-is-self-contained', 'The Dagger module ships alone into the engine: only its own files and the generated tables', '^dagger/src/', '^(ci|app|bench|testkit)/'),
+    forbid('app-routes-below-app', 'routes are plugins registered by app.ts; they must not import it', '^app/src/routes/', '^app/src/(app|main)[.]ts$'),
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

@@ -85,7 +85,10 @@ function functionName(node: ts.Node, source: ts.SourceFile): string {
   const parent = node.parent;
   if (parent && ts.isVariableDeclaration(parent)) return parent.name.getText(source);
   if (parent && ts.isPropertyAssignment(parent)) return parent.name.getText(source);
-  if (parent && ts.isCallExpression(parent)) return `(callback of ${parent.expression.getText(source).replace(/\s+/g, '').slice(-40)})`;
+  if (parent && ts.isCallExpression(parent)) {
+    const callee = parent.expression;
+    return `(callback of ${ts.isPropertyAccessExpression(callee) ? `.${callee.name.text}` : callee.getText(source).slice(0, 40)})`;
+  }
   return '(anonymous)';
 }
 

@@ -1,5 +1,9 @@
 /** A CliIo whose streams are captured, for driving runCli in tests. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { afterEach } from 'vitest';
 import type { CliIo } from '../../src/cli/io.js';
 
 export function captureIo(env: NodeJS.ProcessEnv = {}, cwd = process.cwd()): CliIo & { out: () => string; err: () => string } {
@@ -16,4 +20,17 @@ export function captureIo(env: NodeJS.ProcessEnv = {}, cwd = process.cwd()): Cli
   const o = sink();
   const e = sink();
   return { stdout: o.stream, stderr: e.stream, env, cwd, out: o.text, err: e.text };
+}
+
+/** A fresh temporary directory per call, all removed after each test of the calling file. */
+export function useTempDirs(prefix: string): () => string {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  return () => {
+    const d = mkdtempSync(join(tmpdir(), prefix));
+    dirs.push(d);
+    return d;
+  };
 }

@@ -1,28 +1,19 @@
 /** The shared option kit (ci/src/cli/options.ts) and what every command gets from it. */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ENVIRONMENT_NAMES, ENVIRONMENTS } from '../../src/environments.js';
 import { UsageError } from '../../src/errors.js';
 import { runDeploy } from '../../src/deploy/run.js';
 import { envOption, repositoryOf } from '../../src/cli/options.js';
 import { buildProgram, runCli } from '../../src/cli/program.js';
 import { REPO_ROOT } from '../../src/repo-root.js';
-import { captureIo } from './io.js';
+import { captureIo, useTempDirs } from './io.js';
 
 const SECRET = 's3cret-Pw';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'kgraph-options-'));
-  dirs.push(d);
-  return d;
-};
+const tempDir = useTempDirs('kgraph-options-');
 
 const parseWith = (option: ReturnType<typeof envOption>, argv: string[]) =>
   new Command().exitOverride().addOption(option).parse(argv, { from: 'user' }).opts<{ env: unknown }>().env;

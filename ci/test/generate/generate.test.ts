@@ -1,23 +1,14 @@
 /** `kgraph-ci generate [--check]`: one generator for overlays, alert rules and the Dagger tables. */
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/program.js';
 import { ENVIRONMENTS } from '../../src/environments.js';
 import { generatedFiles, staleFiles } from '../../src/generate/files.js';
 import { REPO_ROOT } from '../../src/repo-root.js';
-import { captureIo } from '../cli/io.js';
+import { captureIo, useTempDirs } from '../cli/io.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-const emptyRoot = () => {
-  const d = mkdtempSync(join(tmpdir(), 'kgraph-generate-'));
-  dirs.push(d);
-  return d;
-};
+const emptyRoot = useTempDirs('kgraph-generate-');
 
 describe('kgraph-ci generate', () => {
   it('--check passes on the committed tree', async () => {
