@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { ENVIRONMENT_NAMES, ENVIRONMENTS } from '../../src/environments.js';
 import { UsageError } from '../../src/errors.js';
+import { parseHttpUrl } from '../../src/http-url.js';
 import { runDeploy } from '../../src/deploy/run.js';
 import { envOption, repositoryOf } from '../../src/cli/options.js';
 import { buildProgram, runCli } from '../../src/cli/program.js';
@@ -73,6 +74,10 @@ describe('URLs with credentials are refused up front (exit 2), never echoed, nev
     // Nothing ran: no report, no record, no job summary.
     expect(readdirSync(cwd)).toEqual([]);
     expect(existsSync(summary)).toBe(false);
+  });
+
+  it("every environment's own url is an http(s) URL without credentials", () => {
+    for (const env of Object.values(ENVIRONMENTS)) expect(parseHttpUrl(env.url, `${env.name}.url`)).toBe(new URL(env.url).toString());
   });
 
   it('a library caller of deploy is refused too', async () => {
