@@ -182,6 +182,45 @@ describe('runner with the result cache', () => {
     expect(runSummaryMarkdown(off.report)).toContain('Cache off: --no-cache.');
   });
 
+  it('a cache directory inside the tree that git does not ignore never reaches a key', async () => {
+    const wide = fixtureStep('wide', 'console.log("reads everything")', {
+      cache: { mode: 'inputs', files: ['**'], env: [], outputs: [] },
+    });
+    const inTree = join(repo.dir, 'my-cache');
+    const runIn = async () => {
+      const opened = await openCacheSession({
+        table: [wide],
+        cwd: repo.dir,
+        env: process.env,
+        params: {},
+        dir: inTree,
+      });
+      if (!opened.ok) throw new Error(opened.reason);
+      const out = captureStream();
+      return runPipeline({
+        steps: [wide],
+        concurrency: 1,
+        cwd: repo.dir,
+        env: process.env,
+        out: out.stream,
+        services: noServices,
+        heartbeatMs: 0,
+        cache: { session: opened.session },
+      });
+    };
+    expect((await runIn()).steps[0]!.status).toBe('passed');
+    expect(readdirSync(join(inTree, 'entries'))).toHaveLength(1);
+    expect((await runIn()).steps[0]!.status).toBe('cached');
+  });
+
+  it('two runs at once on the same cache both pass and leave whole entries', async () => {
+    const steps = [counted('alpha', 'src/a.txt'), counted('beta', 'docs/d.txt')];
+    const [a, b] = await Promise.all([run(steps), run(steps)]);
+    for (const r of [a!, b!]) expect(r.report.ok).toBe(true);
+    const third = await run(steps);
+    expect(third.report.steps.map((s) => s.status)).toEqual(['cached', 'cached']);
+  });
+
   it('replays the facts a step reported with its result', async () => {
     const reporter = counted(
       'reporter',
