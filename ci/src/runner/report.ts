@@ -64,9 +64,21 @@ export function runSummaryMarkdown(report: RunReport): string {
     `Total ${formatDuration(report.durationMs)}, concurrency ${report.concurrency}, services ${report.servicesMode}, run ${report.runId}.${cacheLine(report)}`,
     ...formatFacts(report).map((f) => `\n${f}`),
   ];
-  const timed = report.steps.filter((s) => s.durationMs > 0);
+  const timed = report.steps.filter((s) => s.durationMs > 0 || s.savedMs !== undefined);
   if (timed.length > 0) {
-    parts.push('', xyChart({ title: 'Step duration', xLabels: timed.map((s) => s.name), yLabel: 'seconds', series: [{ kind: 'bar', values: timed.map((s) => s.durationMs / 1000) }] }));
+    const bars = { kind: 'bar' as const, values: timed.map((s) => s.durationMs / 1000) };
+    // With cache hits, a line shows what each step took when it last ran, next to what this run spent.
+    const anyCached = timed.some((s) => s.savedMs !== undefined);
+    const line = { kind: 'line' as const, values: timed.map((s) => (s.savedMs ?? s.durationMs) / 1000) };
+    parts.push(
+      '',
+      xyChart({
+        title: anyCached ? 'Step duration: this run (bars), without the cache (line)' : 'Step duration',
+        xLabels: timed.map((s) => s.name),
+        yLabel: 'seconds',
+        series: anyCached ? [bars, line] : [bars],
+      }),
+    );
   }
   return parts.join('\n');
 }

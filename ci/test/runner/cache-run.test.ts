@@ -93,6 +93,9 @@ describe('runner with the result cache', () => {
     const md = runSummaryMarkdown(second.report);
     expect(md).toMatch(/\| alpha \| ♻️ cached \| \d+ms \| saved \S+ \|/);
     expect(md).toContain('Cache: 2 step(s) replayed');
+    expect(md).toContain('title "Step duration: this run (bars), without the cache (line)"');
+    const saved = second.report.steps.map((s) => String(Math.round(s.savedMs!) / 1000));
+    expect(md).toContain(`line [${saved.join(', ')}]`);
   });
 
   it('a changed input re-runs the steps that read it and their dependants, and only those', async () => {
