@@ -209,3 +209,12 @@ export function getEnvironment(name: string): EnvironmentDefinition {
   }
   return ENVIRONMENTS[name];
 }
+
+/**
+ * The environment whose running release a gate in `name` must be compared against: the one that promotes
+ * from `name` and requires the baseline comparison (staging's gate compares against prod). Undefined when
+ * no environment asks for it.
+ */
+export function baselineEnvironmentFor(name: EnvironmentName): EnvironmentDefinition | undefined {
+  return ENVIRONMENT_NAMES.map((n) => ENVIRONMENTS[n]).find((e) => e.release.promotion?.from === name && e.release.baselineComparisonRequired);
+}

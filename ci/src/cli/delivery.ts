@@ -53,6 +53,9 @@ export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps
   return {
     runner: spawnRunner(io.env, root),
     checklist: (env: EnvironmentDefinition) => runChecklist({ env: env.name, environment: env, processEnv: io.env, root }),
+    // The gate that compares against a baseline (environments.ts baselineEnvironmentFor: staging against
+    // prod) comes with the issue-10 gate; until this call passes that baseline, the report has no baseline
+    // and prod's policy refuses to promote (its baseline rule fails closed).
     gate: async (env: EnvironmentDefinition, baseUrl: string) => {
       const report = await runLatencyGate({ baseUrl, environment: env, ...(io.env.API_KEY ? { apiKey: io.env.API_KEY } : {}), log: (l) => writeLine(io.stderr, l) });
       const compared = baselineCompared(report);

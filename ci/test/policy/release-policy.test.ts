@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ENVIRONMENT_NAMES, ENVIRONMENTS, IMAGE_REPOSITORY, type EnvironmentName } from '../../src/environments.js';
+import { baselineEnvironmentFor, ENVIRONMENT_NAMES, ENVIRONMENTS, IMAGE_REPOSITORY, type EnvironmentName } from '../../src/environments.js';
 import { decideEligibility, parseImageRef, type EligibilityFacts, type LedgerEntry, type RuleVerdict } from '../../src/release-policy.js';
 
 const D1 = `sha256:${'a'.repeat(64)}`;
@@ -197,5 +197,13 @@ describe('no rule outside environments.ts is an environment name', () => {
       });
     }
     expect(found).toEqual([]);
+  });
+});
+
+describe('baselineEnvironmentFor', () => {
+  it('staging gates compare against prod (prod promotes from staging and requires the baseline); nothing else does', () => {
+    expect(baselineEnvironmentFor('staging')?.name).toBe('prod');
+    expect(baselineEnvironmentFor('dev')).toBeUndefined();
+    expect(baselineEnvironmentFor('prod')).toBeUndefined();
   });
 });
