@@ -202,7 +202,7 @@ describe('kgraph-ci run on this project', () => {
     expect(report.steps.map((s) => s.name)).toEqual(['scan']);
     expect(code).toBe(report.ok ? 0 : 1);
     expect(text).toMatch(/^scan │ \$ npx --no-install kgraph-ci scan$/m);
-    expect(text).toMatch(/^scan │ secrets +(pass|fail) /m);
+    expect(text).toMatch(/^scan │ secrets +(passed|failed) /m);
     expect(text).toMatch(/^scan +(passed|failed) +\d/m);
     expect(report.commit).toMatch(/^[0-9a-f]{40}$/);
     expect(JSON.parse(await readFile(join(dir, 'scan.json'), 'utf8'))).toHaveProperty('checks');
