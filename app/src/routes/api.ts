@@ -1,5 +1,6 @@
 /** /api/v1: tools, prompts, graph neighbourhood and plan. Reads go through the cache; every write commits a new cache generation. */
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyReply } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type pg from 'pg';
 import type { CacheLike } from '../cache.js';
 import { cacheKey } from '../cache.js';
@@ -19,7 +20,8 @@ interface Opts {
 
 const MAX_GRAPH_NODES = 200;
 
-export const apiRoutes: FastifyPluginAsync<Opts> = async (app, { pool, cache, metrics, generation }) => {
+/** Route types come from the TypeBox schemas (one declaration per field); defaults are applied by ajv. */
+export const apiRoutes: FastifyPluginAsyncTypebox<Opts> = async (app, { pool, cache, metrics, generation }) => {
   const time = metrics.time;
 
   /** Sends a cached (or freshly computed) JSON body, saying which in `x-cache`. */
@@ -44,82 +46,61 @@ export const apiRoutes: FastifyPluginAsync<Opts> = async (app, { pool, cache, me
     }
   };
 
-  app.get<{ Querystring: repo.SearchParams }>('/tools', { schema: { querystring: s.searchQuery } }, async (req, reply) => {
-    const { q, tag, category, limit, cursor } = req.query;
+  app.get('/tools', { schema: { querystring: s.searchQuery } }, async (req, reply) => {
+    const { q, tag, category, limit = s.DEFAULT_LIMIT, cursor } = req.query;
     return cached(reply, cacheKey('tools', [q ?? null, tag ?? null, category ?? null, limit, cursor ?? null]), () =>
       repo.searchTools(pool, { q, tag, category, limit, cursor }, time),
     );
   });
 
-  app.get<{ Params: { id: string } }>('/tools/:id', { schema: { params: s.idParams } }, async (req, reply) =>
+  app.get('/tools/:id', { schema: { params: s.idParams } }, async (req, reply) =>
     cached(reply, cacheKey('tool', req.params.id.toLowerCase()), () => repo.getToolDetail(pool, req.params.id, time)),
   );
 
-  app.post<{ Body: repo.ToolInput }>('/tools', { schema: { body: s.createToolBody } }, async (req, reply) => {
+  app.post('/tools', { schema: { body: s.createToolBody } }, async (req, reply) => {
     const tool = await write(() => repo.createTool(pool, req.body));
     return reply.status(201).header('location', `/api/v1/tools/${tool.id}`).send(tool);
   });
 
-  app.patch<{ Params: { id: string }; Body: Partial<repo.ToolInput> }>(
-    '/tools/:id',
-    { schema: { params: s.idParams, body: s.patchToolBody } },
-    async (req) => {
-      const tool = await write(() => repo.updateTool(pool, req.params.id, req.body));
-      return tool;
-    },
-  );
+  app.patch('/tools/:id', { schema: { params: s.idParams, body: s.patchToolBody } }, async (req) => write(() => repo.updateTool(pool, req.params.id, req.body)));
 
-  app.delete<{ Params: { id: string } }>('/tools/:id', { schema: { params: s.idParams } }, async (req, reply) => {
+  app.delete('/tools/:id', { schema: { params: s.idParams } }, async (req, reply) => {
     await write(() => repo.deleteTool(pool, req.params.id));
     return reply.status(204).send();
   });
 
-  app.get<{ Querystring: { toolId?: string; limit: number; cursor?: string } }>(
-    '/prompts',
-    { schema: { querystring: s.promptsQuery } },
-    async (req, reply) => {
-      const { toolId, limit, cursor } = req.query;
-      return cached(reply, cacheKey('prompts', [toolId?.toLowerCase() ?? null, limit, cursor ?? null]), () =>
-        repo.listPrompts(pool, { toolId, limit, cursor }),
-      );
-    },
-  );
+  app.get('/prompts', { schema: { querystring: s.promptsQuery } }, async (req, reply) => {
+    const { toolId, limit = s.DEFAULT_LIMIT, cursor } = req.query;
+    return cached(reply, cacheKey('prompts', [toolId?.toLowerCase() ?? null, limit, cursor ?? null]), () => repo.listPrompts(pool, { toolId, limit, cursor }));
+  });
 
-  app.get<{ Params: { id: string } }>('/prompts/:id', { schema: { params: s.promptIdParams } }, async (req) => repo.getPrompt(pool, req.params.id));
+  app.get('/prompts/:id', { schema: { params: s.promptIdParams } }, async (req) => repo.getPrompt(pool, req.params.id));
 
-  app.post<{ Body: { toolId: string; title: string; template: string } }>('/prompts', { schema: { body: s.createPromptBody } }, async (req, reply) => {
+  app.post('/prompts', { schema: { body: s.createPromptBody } }, async (req, reply) => {
     const prompt = await write(() => repo.createPrompt(pool, req.body));
     return reply.status(201).header('location', `/api/v1/prompts/${prompt.id}`).send(prompt);
   });
 
-  app.patch<{ Params: { id: string }; Body: { title?: string; template?: string } }>(
-    '/prompts/:id',
-    { schema: { params: s.promptIdParams, body: s.patchPromptBody } },
-    async (req) => {
-      const prompt = await write(() => repo.updatePrompt(pool, req.params.id, req.body));
-      return prompt;
-    },
+  app.patch('/prompts/:id', { schema: { params: s.promptIdParams, body: s.patchPromptBody } }, async (req) =>
+    write(() => repo.updatePrompt(pool, req.params.id, req.body)),
   );
 
-  app.delete<{ Params: { id: string } }>('/prompts/:id', { schema: { params: s.promptIdParams } }, async (req, reply) => {
+  app.delete('/prompts/:id', { schema: { params: s.promptIdParams } }, async (req, reply) => {
     await write(() => repo.deletePrompt(pool, req.params.id));
     return reply.status(204).send();
   });
 
-  app.get<{ Params: { id: string }; Querystring: { depth: number } }>(
-    '/graph/tools/:id/neighbourhood',
-    { schema: { params: s.idParams, querystring: s.neighbourhoodQuery } },
-    async (req, reply) =>
-      cached(reply, cacheKey('neighbourhood', [req.params.id.toLowerCase(), req.query.depth]), () =>
-        repo.toolNeighbourhood(pool, req.params.id, req.query.depth, MAX_GRAPH_NODES, time),
-      ),
-  );
+  app.get('/graph/tools/:id/neighbourhood', { schema: { params: s.idParams, querystring: s.neighbourhoodQuery } }, async (req, reply) => {
+    const { depth = s.DEFAULT_DEPTH } = req.query;
+    return cached(reply, cacheKey('neighbourhood', [req.params.id.toLowerCase(), depth]), () => repo.toolNeighbourhood(pool, req.params.id, depth, MAX_GRAPH_NODES, time));
+  });
 
-  app.post<{ Body: { goal: string; limit: number } }>('/plan', { schema: { body: s.planBody } }, async (req, reply) => {
+  app.post('/plan', { schema: { body: s.planBody } }, async (req, reply) => {
     const goal = req.body.goal.trim();
+    const { limit = s.DEFAULT_PLAN_LIMIT } = req.body;
     const terms = goalTerms(goal);
     if (terms.length === 0) throw badRequest('body.goal', 'has no searchable words');
-    return cached(reply, cacheKey('plan', [terms, req.body.limit]), () => time('plan', () => plan(pool, goal, terms, req.body.limit, time)));
+    return cached(reply, cacheKey('plan', [terms, limit]), () => time('plan', () => plan(pool, goal, terms, limit, time)));
   });
 };
 

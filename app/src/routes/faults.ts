@@ -1,11 +1,11 @@
 /** /__faults: read, set and clear the fault mode (registered only when FAULT_INJECTION=true). */
-import type { FastifyPluginAsync } from 'fastify';
-import type { FaultSettings, FaultState } from '../faults.js';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FaultState } from '../faults.js';
 import { faultsBody } from '../schemas.js';
 
-export const faultRoutes: FastifyPluginAsync<{ faults: FaultState }> = async (app, { faults }) => {
+export const faultRoutes: FastifyPluginAsyncTypebox<{ faults: FaultState }> = async (app, { faults }) => {
   app.get('/__faults', async () => faults.get());
-  app.put<{ Body: Partial<FaultSettings> }>('/__faults', { schema: { body: faultsBody } }, async (req) => {
+  app.put('/__faults', { schema: { body: faultsBody } }, async (req) => {
     const now = faults.set(req.body);
     req.log.warn({ faults: now }, 'fault injection changed');
     return now;
