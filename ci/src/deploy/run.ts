@@ -331,7 +331,9 @@ export async function runRollback(opts: RollbackOptions, deps: DeliveryDeps): Pr
       const ran = ledger.entries.filter((e) => e.environment === env.name && e.version === opts.to && e.state === 'success' && e.operation !== 'rollback' && e.digest).at(-1);
       if (ran) image = `${policy.imageRepository}@${ran.digest}`;
     }
-    const decision = decideEligibility(env.name, policy, { image, release: { tag: opts.to, onMain: true }, ledger, now: now(), operation: 'rollback' });
+    const source = policy.reference.includes('release-tag') ? await describe(deps, () => deps.sources?.describeTag(opts.to!)) : {};
+    const release = { tag: opts.to, ...(source.onMain !== undefined ? { onMain: source.onMain } : {}) };
+    const decision = decideEligibility(env.name, policy, { image, release, ledger, now: now(), operation: 'rollback' });
     const verdict = formatEligibility(decision, image);
     deps.err(verdict);
     if (!decision.eligible) throw new FailedError(`release policy refuses rolling ${env.name} back to ${image}: rule "${decision.refusedBy!.rule}": ${decision.refusedBy!.detail}`);

@@ -57,6 +57,7 @@ async function harness(opts: { failOn?: string; currentImage?: string; checklist
       'tags/v1.2.3': { sha: SHA, tree: TREE, date: '2025-12-31T12:00:00Z', onMain: true },
       'tags/v1.3.0': { sha: 'f'.repeat(40), tree: 'a'.repeat(40), date: '2025-12-31T12:00:00Z', onMain: true },
       'tags/v9.9.9': { sha: '9'.repeat(40), tree: TREE, date: '2025-12-31T12:00:00Z', onMain: false },
+      'tags/v1.2.2': { sha: '2'.repeat(40), tree: 'b'.repeat(40), date: '2025-12-20T09:00:00Z', onMain: true },
     },
   });
   seedLedger(fake);
