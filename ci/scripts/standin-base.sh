@@ -11,7 +11,8 @@
 #
 # Inputs (hashed into the io.kgraph.standin.inputs label; the image is rebuilt only when one changes):
 # this script, the node binary, npm's version, the CA bundle, the suite and the mirror.
-# Environment: DOCKER (client, default docker), KGRAPH_STANDIN_CACHE (debootstrap .deb cache dir).
+# Environment: DOCKER (client, default docker), KGRAPH_STANDIN_CACHE (debootstrap .deb cache dir),
+# KGRAPH_STANDIN_CA_BUNDLE (default $NODE_EXTRA_CA_CERTS or Debian's bundle).
 set -euo pipefail
 
 name="${1:?usage: standin-base.sh <image name to tag, e.g. node:22.21.1-bookworm-slim>}"
@@ -37,6 +38,12 @@ inputs="$({
   sha256sum "$ca_bundle" | cut -d' ' -f1
   echo "$suite $mirror $ca_bundle"
 } | sha256sum | cut -c1-16)"
+
+# KGRAPH_STANDIN_PRINT_INPUTS=1: print the inputs hash and stop (what decides a rebuild, testable without an engine).
+if [ "${KGRAPH_STANDIN_PRINT_INPUTS:-}" = 1 ]; then
+  echo "$inputs"
+  exit 0
+fi
 
 current="$("$docker_cli" image inspect --format '{{ index .Config.Labels "io.kgraph.standin.inputs" }}' "$name" 2>/dev/null || true)"
 if [ "$current" = "$inputs" ]; then
