@@ -59,6 +59,16 @@ export function isUnavailableError(err: unknown): boolean {
   return /Connection terminated|timeout exceeded when trying to connect|Query read timeout|connect ECONNREFUSED|Client has encountered a connection error|Connection ended/i.test(err.message);
 }
 
+/**
+ * Postgres errors a retry can cure: a statement cancelled by the statement timeout (for instance waiting
+ * for a lock behind a long transaction), a lock not available, a serialization failure or deadlock.
+ */
+const TRANSIENT_CODES = new Set(['57014', '55P03', '40001', '40P01']);
+export function isTransientError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && TRANSIENT_CODES.has(code);
+}
+
 /** Postgres errors that mean "the schema is not what this code needs" (a missing table, column, index...). */
 const SCHEMA_CODES = new Set(['42P01', '42703', '42883', '42704', '42P10', '3F000']);
 export function isSchemaError(err: unknown): boolean {
@@ -82,6 +92,10 @@ export function makeErrorHandler(opts: { exposeErrors: boolean; onSchemaError?: 
       request.log.error({ err: { message: err.message, code: (err as { code?: string }).code } }, 'database schema is not as expected');
       opts.onSchemaError?.();
       return reply.status(503).send({ error: 'service unavailable', message: 'database schema is not as expected' });
+    }
+    if (isTransientError(err)) {
+      request.log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'database busy');
+      return reply.status(503).header('retry-after', '1').send({ error: 'service unavailable', message: 'database busy; retry' });
     }
     if (isUnavailableError(err)) {
       request.log.warn({ err: { message: err.message } }, 'database unavailable');

@@ -96,3 +96,23 @@ describe('writes whose connection is lost right after COMMIT', () => {
     expect((await send('POST', '/api/v1/tools', body)).statusCode).toBe(409);
   });
 });
+
+describe('a write that cannot get its locks in time', () => {
+  it('answers 503 (retryable), not 500, when the statement timeout cancels it', async () => {
+    const { default: pgMod } = await import('pg');
+    const holder = new pgMod.Client({ connectionString: svc.current.env.DATABASE_URL });
+    await holder.connect();
+    try {
+      // Another transaction holds the cache generation row (any write does, until it commits).
+      await holder.query('BEGIN');
+      await holder.query('UPDATE cache_generation SET changed_at = now()');
+      const res = await send('PATCH', '/api/v1/tools/github-search-issue', { description: 'waits for the lock' });
+      expect(res.statusCode, res.body).toBe(503);
+      expect(res.json()).toMatchObject({ error: 'service unavailable' });
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+    expect((await send('PATCH', '/api/v1/tools/github-search-issue', { description: 'after the lock' })).statusCode).toBe(200);
+  });
+});
