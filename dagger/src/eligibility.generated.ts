@@ -91,6 +91,8 @@ export interface LedgerEntry {
   readonly at: string;
   readonly gate?: { readonly passed: boolean; readonly baselineCompared?: boolean };
   readonly auditSkipped?: boolean;
+  /** Rollbacks: the digest they undid, when known (an automatic rollback after a failed deploy). */
+  readonly undone?: string;
 }
 
 export type LedgerFacts = { readonly reachable: true; readonly entries: readonly LedgerEntry[] } | { readonly reachable: false; readonly reason: string };
@@ -110,7 +112,7 @@ export interface EligibilityFacts {
 }
 
 export interface RuleVerdict {
-  readonly rule: 'reference' | 'repository' | 'digest' | 'pinned-tag' | 'release-tag' | 'on-main' | 'ledger' | 'promotion' | 'soak' | 'baseline' | 'audit';
+  readonly rule: 'reference' | 'repository' | 'digest' | 'pinned-tag' | 'release-tag' | 'on-main' | 'ledger' | 'promotion' | 'soak' | 'gate' | 'baseline' | 'audit';
   readonly ok: boolean;
   readonly detail: string;
 }
@@ -142,7 +144,7 @@ function lastPass(entries: readonly LedgerEntry[], environment: string, digest: 
         failedAfter = undefined;
       }
       current = ours;
-    } else if (pass && !failedAfter && ((e.operation === 'rollback' && current) || (ours && (e.state === 'failure' || e.state === 'error')))) {
+    } else if (pass && !failedAfter && ((e.operation === 'rollback' && (e.undone !== undefined ? e.undone === digest : current)) || (ours && (e.state === 'failure' || e.state === 'error')))) {
       // Rolled back or failed after it passed: that pass no longer vouches for the digest.
       failedAfter = e;
       if (e.operation === 'rollback') current = false;
@@ -228,6 +230,9 @@ export function decideEligibility(environment: string, policy: ReleasePolicy, fa
         const needMs = soakMinutes * 60_000;
         const soaked = Number.isFinite(soakedMs) && soakedMs >= needMs;
         add('soak', soaked, soaked ? `${Math.floor(soakedMs / 60_000)} min in ${from} (needs ${soakMinutes})` : `${Number.isFinite(soakedMs) ? Math.max(0, Math.floor(soakedMs / 60_000)) : '?'} min in ${from}, needs ${soakMinutes}`);
+        // Promotion rests on the previous environment's gates: a pass deployed with --skip-gate does not count.
+        const gated = pass.gate?.passed === true;
+        add('gate', gated, gated ? `${from}'s latency gate passed for this digest` : `${from}'s latency gate ${pass.gate ? 'failed' : 'did not run (skipped or not recorded)'} for this digest`);
         if (policy.baselineComparisonRequired) {
           const compared = pass.gate?.passed === true && pass.gate.baselineCompared === true;
           add('baseline', compared, compared ? `${from}'s gate passed with the baseline comparison` : `${from}'s gate ${pass.gate ? (pass.gate.passed ? 'did not compare against the baseline' : 'failed') : 'left no summary'}; ${environment} requires a baseline comparison`);

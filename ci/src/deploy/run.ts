@@ -299,7 +299,15 @@ async function run(plan: Plan, env: EnvironmentDefinition, deps: DeliveryDeps, p
     problems.push(...g.problems);
   }
   if (result.rolledBack) {
-    const r = await writeRecord({ ...base, operation: 'rollback', automatic: true, startedAt: new Date(now()).toISOString(), ...(result.previousImage ? { image: result.previousImage } : {}) }, result.rollbackOk ? 'success' : 'failure', `automatic rollback after ${plan.version} failed`, target).catch((e: Error) => ({ id: '', problems: [e.message] }));
+    // The digest field of a rollback is where it went back to; `undone` is what it rolled back from.
+    const { digest: undone, ...rest } = base as typeof base & { digest?: string };
+    const back = result.previousImage ? parseImageRef(result.previousImage) : undefined;
+    const r = await writeRecord(
+      { ...rest, operation: 'rollback', automatic: true, startedAt: new Date(now()).toISOString(), ...(undone ? { undone } : {}), ...(result.previousImage ? { image: result.previousImage } : {}), ...(back?.ok && back.ref.digest ? { digest: back.ref.digest } : {}) },
+      result.rollbackOk ? 'success' : 'failure',
+      `automatic rollback after ${plan.version} failed`,
+      target,
+    ).catch((e: Error) => ({ id: '', problems: [e.message] }));
     problems.push(...r.problems);
   }
   await deps.summary?.(

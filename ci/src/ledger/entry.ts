@@ -37,6 +37,8 @@ export interface LedgerPayload {
   readonly promotedFrom?: { readonly environment: string; readonly at: string; readonly id?: string };
   /** On rollbacks: kgraph-ci undid a failed deploy by itself. */
   readonly automatic?: boolean;
+  /** On rollbacks: the digest rolled back from, when known. */
+  readonly undone?: string;
 }
 
 export type FinalState = 'success' | 'failure' | 'error';
@@ -88,6 +90,7 @@ export function ledgerEntries(records: readonly LedgerRecord[]): LedgerEntry[] {
       at: r.updatedAt,
       ...(gate ? { gate: { passed: gate.passed, ...(gate.baselineCompared !== undefined ? { baselineCompared: gate.baselineCompared } : {}) } } : {}),
       ...(p.auditSkipped !== undefined ? { auditSkipped: p.auditSkipped } : {}),
+      ...(p.undone ? { undone: p.undone } : {}),
     });
   }
   return entries;

@@ -50,9 +50,11 @@ export function githubLedger(octokit: Octokit, repo: RepoRef): Ledger {
         .filter((x): x is { d: (typeof deployments)[number]; payload: LedgerPayload } => x.payload !== undefined && x.payload.environment === x.d.environment);
       const records: LedgerRecord[] = [];
       for (const { d, payload } of ours) {
-        // Statuses come newest first: the first is the record's current state.
-        const statuses = await gh(`reading the statuses of deployment ${d.id}`, () => octokit.rest.repos.listDeploymentStatuses({ ...repo, deployment_id: d.id, per_page: 1 }));
-        const latest = statuses.data[0];
+        // Statuses come newest first. GitHub adds `inactive` to a successful deployment once a newer one
+        // succeeds in its environment (auto_inactive): that is "superseded", not an outcome, so the
+        // record's state is its newest status other than inactive.
+        const statuses = await gh(`reading the statuses of deployment ${d.id}`, () => octokit.rest.repos.listDeploymentStatuses({ ...repo, deployment_id: d.id, per_page: 100 }));
+        const latest = statuses.data.find((st) => st.state !== 'inactive');
         records.push({ id: String(d.id), payload, state: (latest?.state ?? 'pending') as LedgerRecord['state'], createdAt: d.created_at, updatedAt: latest?.created_at ?? d.created_at });
       }
       return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt));

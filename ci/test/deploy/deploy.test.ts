@@ -228,7 +228,7 @@ describe('runDeploy: the release policy decides before any kubectl call', () => 
     const ops = h.recorded().map((d) => [(d.payload as { operation: string }).operation, d.statuses.at(-1)!.state]);
     // The rollout-status failure also fails the status wait after the undo: that rollback is recorded as failed.
     expect(ops).toEqual([['promotion', 'failure'], ...(step === 'latency-gate' ? [['gate', 'failure']] : []), ['rollback', step === 'rollout-status' ? 'failure' : 'success']]);
-    expect(h.recorded().at(-1)!.payload).toMatchObject({ automatic: true, image: `ghcr.io/kgraph-mcp/kgraph-mcp@${D0}` });
+    expect(h.recorded().at(-1)!.payload).toMatchObject({ automatic: true, image: `ghcr.io/kgraph-mcp/kgraph-mcp@${D0}`, digest: D0, undone: D1 });
   });
 
   it('when GitHub goes away after the rollout, the healthy deploy stays but exits 1 saying it is not recorded', async () => {
@@ -236,6 +236,16 @@ describe('runDeploy: the release policy decides before any kubectl call', () => 
     await expect(runDeploy({ env: 'prod', version: 'v1.2.3' }, h.deps)).rejects.toThrow(/succeeded in .*, but it is NOT recorded: GitHub acme\/kgraph did not record the outcome \(success\)/);
     expect(h.kubectlCalls()).toEqual(EXPECTED_PROD);
     expect(h.records()[0]).toMatchObject({ state: 'success' });
+  });
+
+  it('a newer staging pass (GitHub marks the older one inactive) does not erase the older pass: its tree still promotes', async () => {
+    const h = await harness();
+    const D2 = `sha256:${'d2'.repeat(32)}`;
+    await runDeploy({ env: 'staging', image: `ghcr.io/kgraph-mcp/kgraph-mcp@${D2}`, commit: 'f'.repeat(40), tree: 'a'.repeat(40) }, h.deps);
+    // auto_inactive: the seeded D1 staging pass now ends in `inactive`, as on GitHub.
+    expect(h.fake.deployments.find((d) => (d.payload as { digest?: string; operation?: string }).digest === D1 && d.environment === 'staging' && (d.payload as { operation: string }).operation === 'deploy')!.statuses.at(-1)!.state).toBe('inactive');
+    await runDeploy({ env: 'prod', version: 'v1.2.3', dryRun: true }, h.deps);
+    expect(h.out.join('\n')).toContain(`release policy for prod: ELIGIBLE: ${IMAGE_D}`);
   });
 
   it('staging takes digests only; a failed migration stops before the workload changes and does not roll back', async () => {

@@ -101,6 +101,13 @@ export async function fakeLedger(opts: FakeLedgerOptions = {}): Promise<FakeLedg
         if (!d) return send(404, { message: 'Not Found' });
         if (req.method === 'POST') {
           const st = { id: nextStatus++, state: String(body.state), description: String(body.description ?? ''), created_at: new Date(now()).toISOString() };
+          // GitHub's auto_inactive (default true): a success marks earlier successful deployments of the
+          // same non-production environment inactive.
+          if (st.state === 'success' && body.auto_inactive !== false && !d.production_environment) {
+            for (const o of deployments) {
+              if (o !== d && o.environment === d.environment && o.statuses.at(-1)?.state === 'success') o.statuses.push({ id: nextStatus++, state: 'inactive', description: '', created_at: st.created_at });
+            }
+          }
           d.statuses.push(st);
           return send(201, st);
         }

@@ -89,7 +89,19 @@ const cases: Case[] = [
   { name: 'prod refuses when the tag tree is unknown', env: 'prod', facts: prodFacts({ source: {} }), refusedBy: 'promotion', detail: /fails closed/ },
   { name: 'prod refuses a pass that has not soaked', env: 'prod', facts: prodFacts({ ledger: ledger(stagingPass({ at: ago(4) })) }), refusedBy: 'soak', detail: /4 min in staging, needs 10/ },
   { name: 'prod refuses a pass whose gate skipped the baseline', env: 'prod', facts: prodFacts({ ledger: ledger(stagingPass({ gate: { passed: true, baselineCompared: false } })) }), refusedBy: 'baseline' },
-  { name: 'prod refuses a pass without gate summary', env: 'prod', facts: prodFacts({ ledger: ledger(stagingPass({ gate: undefined })) }), refusedBy: 'baseline' },
+  { name: 'prod refuses a pass deployed without its gate (--skip-gate)', env: 'prod', facts: prodFacts({ ledger: ledger(stagingPass({ gate: undefined })) }), refusedBy: 'gate', detail: /did not run/ },
+  { name: 'prod refuses a pass whose gate verdict failed', env: 'prod', facts: prodFacts({ ledger: ledger(stagingPass({ gate: { passed: false, baselineCompared: true } })) }), refusedBy: 'gate' },
+  {
+    name: 'an automatic rollback of a later failed digest does not count against ours (it went back to ours)',
+    env: 'prod',
+    facts: prodFacts({ ledger: ledger(stagingPass(), stagingPass({ digest: D2, state: 'failure', at: ago(40) }), { environment: 'staging', operation: 'rollback', state: 'success', at: ago(39), undone: D2, digest: D1 }) }),
+  },
+  {
+    name: 'an automatic rollback that undid our digest counts against it',
+    env: 'prod',
+    facts: prodFacts({ ledger: ledger(stagingPass(), { environment: 'staging', operation: 'rollback', state: 'success', at: ago(30), undone: D1 }) }),
+    refusedBy: 'promotion',
+  },
   { name: 'prod refuses a pass whose audit was skipped', env: 'prod', facts: prodFacts({ ledger: ledger(stagingPass({ auditSkipped: true })) }), refusedBy: 'audit' },
   { name: 'prod refuses a pass whose audit is not recorded', env: 'prod', facts: prodFacts({ ledger: ledger(stagingPass({ auditSkipped: undefined })) }), refusedBy: 'audit' },
 ];
@@ -105,7 +117,7 @@ describe('decideEligibility (policy from ci/src/environments.ts)', () => {
 
   it('the accepted prod decision names the staging pass it rests on and every rule', () => {
     const res = decideEligibility('prod', ENVIRONMENTS.prod.release, prodFacts());
-    expect(res.rules.map((r) => r.rule)).toEqual(['repository', 'digest', 'release-tag', 'on-main', 'ledger', 'promotion', 'soak', 'baseline', 'audit']);
+    expect(res.rules.map((r) => r.rule)).toEqual(['repository', 'digest', 'release-tag', 'on-main', 'ledger', 'promotion', 'soak', 'gate', 'baseline', 'audit']);
     expect(res.promotedFrom).toMatchObject({ environment: 'staging', digest: D1, tree: TREE });
   });
 
