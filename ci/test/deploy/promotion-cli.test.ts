@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/program.js';
+import { REPO_ROOT } from '../../src/repo-root.js';
 import type { FakeLedger } from '../github/fake-ledger.js';
 import { DIGEST, stagedLedger, TOKEN } from './staged-ledger.js';
 
@@ -17,11 +18,11 @@ afterEach(async () => {
   fake = undefined;
 });
 
-export async function cli(args: string[], env: Record<string, string>) {
+export async function cli(args: string[], env: Record<string, string>, cwd = mkdtempSync(join(tmpdir(), 'kgraph-cli-'))) {
   const out: string[] = [];
   const err: string[] = [];
   const sink = (to: string[]) => new Writable({ write: (c: Buffer, _e, cb) => (to.push(c.toString()), cb()) });
-  const code = await runCli(args, { stdout: sink(out), stderr: sink(err), env, cwd: mkdtempSync(join(tmpdir(), 'kgraph-cli-')) });
+  const code = await runCli(args, { stdout: sink(out), stderr: sink(err), env, cwd });
   return { code, out: out.join(''), err: err.join('') };
 }
 
@@ -73,4 +74,15 @@ describe('kgraph-ci promotion candidate', () => {
     expect(down.err + down.out).not.toContain(TOKEN);
     expect((await cli(['promotion', 'candidate', '--env', 'staging', '--version', 'v1.4.0'], ghEnv(fake))).code).toBe(2);
   });
+});
+
+describe('the host runner path', () => {
+  it('kgraph-ci run deploy --env prod refuses a foreign image through the same policy (step fails, exit 1)', async () => {
+    const json = join(mkdtempSync(join(tmpdir(), 'kgraph-run-')), 'run.json');
+    const res = await cli(['run', 'deploy', '--no-deps', '--env', 'prod', '--param', 'image=ghcr.io/evil/other:1.0.0', '--json', json, '--no-cache'], { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' }, REPO_ROOT);
+    expect(res.code).toBe(1);
+    expect(res.out + res.err).toContain('release policy refuses ghcr.io/evil/other:1.0.0 for prod: rule "repository"');
+    // Nothing ran past the policy: no render, no kubectl call (the step's own description names kubectl apply).
+    expect(res.out + res.err).not.toMatch(/rendering: kubectl|\[\d+\/\d+\] (checklist|current-image)/);
+  }, 60_000);
 });
