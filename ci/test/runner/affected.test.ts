@@ -33,7 +33,7 @@ beforeEach(() => {
 afterEach(() => repo.dispose());
 const names = (steps: readonly RunnableStep[]) => steps.map((s) => s.name);
 
-describe('planAffected', () => {
+describe('planAffected', { timeout: 30_000 }, () => {
   it('defaults to the merge base with develop and takes committed, staged, unstaged and untracked changes', async () => {
     writeTree(repo.dir, { 'app/src/a.ts': 'a2' });
     git(repo.dir, 'commit', '-qam', 'change app');
@@ -91,7 +91,7 @@ describe('planAffected', () => {
   });
 });
 
-describe('kgraph-ci run --affected', () => {
+describe('kgraph-ci run --affected', { timeout: 30_000 }, () => {
   const cli = async (...argv: string[]) => {
     const io = captureIo({ ...process.env, GITHUB_STEP_SUMMARY: '' });
     return { code: await runCli(argv, io), err: io.err(), out: io.out() };
