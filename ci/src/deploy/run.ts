@@ -234,15 +234,15 @@ export async function runDeploy(opts: DeployOptions, deps: DeliveryDeps): Promis
     throw new FailedError(`release policy refuses ${image} for ${env.name}: rule "${decision.refusedBy!.rule}": ${decision.refusedBy!.detail}`);
   }
 
+  // Said before anything else runs, so the output reads in the order things happen.
+  (opts.dryRun ? deps.out : deps.err)(verdict);
   const version = tag ?? opts.version ?? imageTag ?? image.slice(image.indexOf('@') + 1);
   const manifests = await render(env, image, deps);
   const plan = planDeploy({ environment: env, image, version, manifests, ...(baseUrl ? { baseUrl } : {}), ...(opts.skipGate ? { skipGate: true } : {}) });
   if (opts.dryRun) {
-    deps.out(verdict);
     deps.out(formatPlan(plan, formatArgv));
     return plan;
   }
-  deps.err(verdict);
 
   const parsed = parseImageRef(image);
   const digest = parsed.ok ? parsed.ref.digest : undefined;
