@@ -34,15 +34,39 @@ export interface LatencyThresholds {
   readonly maxErrorRate: number;
 }
 
+/** How much slower than the baseline (the release it replaces) a candidate may be, per percentile. */
+export interface LatencyRegressionAllowance {
+  /** Allowed p50 ratio above 1 (0.1 = candidate p50 up to 1.1x the baseline's). */
+  readonly p50: number;
+  readonly p95: number;
+  /** Two-sided confidence of the bootstrap interval; fail only when its lower end is above the allowance. */
+  readonly confidence: number;
+  /** Baseline and candidate alternate in this many rounds each (ABBA order), at the same rate. */
+  readonly rounds: number;
+  /** Bootstrap block length: nearby requests share stalls, so whole blocks are resampled. */
+  readonly blockSeconds: number;
+}
+
 export interface LatencyGateConfig {
   readonly thresholds: LatencyThresholds;
-  /** Fixed request rate per scenario, so slow responses cannot hide by slowing the client. */
+  /** Fixed request rate per scenario (open model: sends follow the clock, not the responses). */
   readonly requestsPerSecond: number;
   readonly warmupSeconds: number;
+  /** Measured seconds per route and side (split into `regression.rounds` rounds with a baseline). */
   readonly durationSeconds: number;
-  readonly connections: number;
-  /** A run that achieved less than this share of the requested rate fails closed. */
+  /** Most requests in flight at once; a request due beyond it waits in the client and saturates it. */
+  readonly maxConcurrency: number;
+  /** A send later than this after its intended time counts as late. */
+  readonly lateSendToleranceMs: number;
+  /** More late sends than this share (or any request held back by the cap) = client saturated = inconclusive. */
+  readonly maxLateSendRatio: number;
+  /** Per request; an unanswered request counts as a timeout (an error, its latency kept). */
+  readonly requestTimeoutMs: number;
+  /** Fewer responses than this share of the requested rate = inconclusive. */
   readonly minAchievedRateRatio: number;
+  /** A percentile is judged only with at least this many samples above it (p95: 20 / 0.05 = 400 samples). */
+  readonly minTailSamples: number;
+  readonly regression: LatencyRegressionAllowance;
   readonly scenarios: readonly LatencyScenario[];
 }
 
@@ -98,13 +122,18 @@ const ROLLBACK: RollbackTriggers = {
   rateWindowSeconds: 60,
 };
 
-const gate = (requestsPerSecond: number, durationSeconds: number): LatencyGateConfig => ({
+const gate = (requestsPerSecond: number, durationSeconds: number, allowed: { p50: number; p95: number }): LatencyGateConfig => ({
   thresholds: THRESHOLDS,
   requestsPerSecond,
   warmupSeconds: 3,
   durationSeconds,
-  connections: 10,
+  maxConcurrency: 256,
+  lateSendToleranceMs: 20,
+  maxLateSendRatio: 0.01,
+  requestTimeoutMs: 10_000,
   minAchievedRateRatio: 0.9,
+  minTailSamples: 20,
+  regression: { ...allowed, confidence: 0.95, rounds: 4, blockSeconds: 1 },
   scenarios: SCENARIOS,
 });
 
@@ -136,7 +165,7 @@ const definitions: readonly EnvironmentDefinition[] = [
     },
     requiredEnv: SERVICE_ENV,
     requiredSecrets: SERVICE_SECRETS,
-    latencyGate: gate(50, 10),
+    latencyGate: gate(50, 10, { p50: 0.2, p95: 0.5 }),
     rollback: ROLLBACK,
   },
   {
@@ -161,7 +190,7 @@ const definitions: readonly EnvironmentDefinition[] = [
     },
     requiredEnv: SERVICE_ENV,
     requiredSecrets: SERVICE_SECRETS,
-    latencyGate: gate(100, 20),
+    latencyGate: gate(100, 20, { p50: 0.1, p95: 0.25 }),
     rollback: ROLLBACK,
   },
   {
@@ -188,7 +217,7 @@ const definitions: readonly EnvironmentDefinition[] = [
     },
     requiredEnv: SERVICE_ENV,
     requiredSecrets: [...SERVICE_SECRETS, 'SENTRY_DSN'],
-    latencyGate: gate(100, 30),
+    latencyGate: gate(100, 30, { p50: 0.1, p95: 0.25 }),
     rollback: ROLLBACK,
     autoscale: { maxReplicas: 10, targetCpuPercent: 70 },
   },

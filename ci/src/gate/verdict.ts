@@ -1,128 +1,292 @@
 /**
- * The latency gate's decision, pure: a scenario's measurement against the environment's thresholds,
- * each check with its actual value, its limit and a sentence saying why it passed or failed.
- * Fail closed: no responses, or less than the required share of the requested rate, is a failure.
+ * The latency gate's decision, pure over plain data: pass, fail or inconclusive per route and for the
+ * gate. Every check carries its value, its limit and a sentence saying why.
+ *
+ * - validity checks (responses, client schedule, achieved rate, samples) say whether the measurement
+ *   can support a decision; when one does not hold the route is inconclusive, never a pass;
+ * - limit checks are the environment's absolute ceilings (error rate, p50, graph p95);
+ * - regression checks compare the candidate with the baseline measured in the same run: fail when the
+ *   lower end of the ratio's confidence interval is above the allowance.
+ * A failed error-rate check stands even on an invalid measurement (errors are errors); a latency
+ * failure stands only on a valid one. fail > inconclusive > pass, per route and over the routes.
  */
 import type { LatencyGateConfig, LatencyScenario } from '../environments.js';
+import { samplesNeeded, type LatencySummary, type RatioInterval } from './stats.js';
 
-export interface LatencySummary {
-  readonly p50: number;
-  readonly p90: number;
-  readonly p95: number;
-  readonly p99: number;
-  readonly max: number;
-  readonly min: number;
-  readonly mean: number;
+export type { LatencySummary } from './stats.js';
+export type Outcome = 'pass' | 'fail' | 'inconclusive';
+
+/** What both sides of a comparison must share; compared field by field. */
+export interface MeasurementConditions {
+  readonly method: LatencyScenario['method'];
+  /** The scenario's path before `{toolId}` is filled (ids differ between services). */
+  readonly pathTemplate: string;
+  readonly requestedRate: number;
+  readonly scheduledSeconds: number;
+  readonly rounds: number;
+  readonly maxConcurrency: number;
+  /** How the service was run (e.g. "local app/src, 200 tools seeded"); compared when both sides say. */
+  readonly served?: string;
 }
 
-export interface ScenarioMeasurement {
+/** One side (candidate or baseline) of one route, as measured. Milliseconds throughout. */
+export interface RouteMeasurement {
   readonly scenario: LatencyScenario['name'];
   readonly class: LatencyScenario['class'];
-  readonly method: LatencyScenario['method'];
   readonly path: string;
-  readonly requestedRate: number;
-  readonly connections: number;
-  readonly durationSeconds: number;
-  /** Wall time of the measured phase (warm-up excluded). */
-  readonly elapsedSeconds: number;
+  readonly conditions: MeasurementConditions;
+  readonly scheduled: number;
+  readonly sent: number;
   /** Responses of any status. */
   readonly responses: number;
   readonly non2xx: number;
   readonly socketErrors: number;
   readonly timeouts: number;
   readonly statusCodes: Readonly<Record<string, number>>;
-  /** Milliseconds, from every response; undefined when there were none. */
+  readonly lateSends: number;
+  readonly maxLateMs: number;
+  readonly capWaits: number;
+  readonly maxInFlight: number;
+  /** Samples behind the percentiles (responses and timeouts). */
+  readonly samples: number;
   readonly latency?: LatencySummary;
-  /** Latency per percentile for charts: [percentile, ms]. */
+  /** [percentile, ms] for charts. */
   readonly percentiles: readonly (readonly [number, number])[];
-  /** A problem that stopped the measurement (e.g. no tool id to get). */
+  /** Why it could not be measured at all (unreachable, no tool id). */
   readonly setupError?: string;
 }
 
+export interface RouteComparison {
+  readonly p50: RatioInterval;
+  readonly p95: RatioInterval;
+}
+
+export interface RouteInput {
+  readonly candidate: RouteMeasurement;
+  /** Present when a regression check was asked for; `unavailable` when the baseline could not be measured. */
+  readonly baseline?: RouteMeasurement | { readonly unavailable: string };
+  readonly comparison?: RouteComparison;
+}
+
+export type CheckName =
+  | 'responses'
+  | 'clientSchedule'
+  | 'achievedRate'
+  | 'samples'
+  | 'errorRate'
+  | 'p50'
+  | 'p95'
+  | 'baseline'
+  | 'sameConditions'
+  | 'p50Ratio'
+  | 'p95Ratio';
+
 export interface Check {
-  readonly name: 'responses' | 'achievedRate' | 'errorRate' | 'p50' | 'p95';
-  readonly passed: boolean;
+  readonly name: CheckName;
+  readonly kind: 'validity' | 'limit' | 'regression';
+  readonly outcome: Outcome;
   readonly actual: number;
   readonly limit: number;
   readonly detail: string;
 }
 
-export interface ScenarioVerdict {
+export interface RouteVerdict {
   readonly scenario: LatencyScenario['name'];
-  readonly passed: boolean;
+  readonly outcome: Outcome;
   readonly checks: readonly Check[];
+  /** Failed and inconclusive checks, or one line saying why it passed. */
   readonly reasons: readonly string[];
   readonly achievedRate: number;
   readonly errorRate: number;
 }
 
-const fmt = (n: number, digits = 1) => (Math.round(n * 10 ** digits) / 10 ** digits).toString();
-const pct = (r: number) => `${fmt(r * 100, 3)}%`;
-
-export function attempts(m: ScenarioMeasurement): number {
-  return m.responses + m.socketErrors + m.timeouts;
+export interface GateVerdict {
+  readonly outcome: Outcome;
+  /** Kept for callers that only ask "may it go": true only for pass. */
+  readonly passed: boolean;
+  readonly reasons: readonly string[];
+  readonly routes: readonly RouteVerdict[];
 }
 
-export function judgeScenario(m: ScenarioMeasurement, config: LatencyGateConfig): ScenarioVerdict {
-  const t = config.thresholds;
-  const tried = attempts(m);
-  const failed = m.non2xx + m.socketErrors + m.timeouts;
-  const achievedRate = m.elapsedSeconds > 0 ? m.responses / m.elapsedSeconds : 0;
-  const errorRate = tried > 0 ? failed / tried : 1;
-  const checks: Check[] = [];
+const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? (Math.round(n * 10 ** digits) / 10 ** digits).toString() : String(n));
+const pct = (r: number) => `${fmt(r * 100, 3)}%`;
+const ms = (n: number) => `${fmt(n, 2)}ms`;
+
+export function errorCount(m: RouteMeasurement): number {
+  return m.non2xx + m.socketErrors + m.timeouts;
+}
+
+/** Validity of one side's measurement; `who` prefixes the sentences ("" or "baseline "). */
+export function validityChecks(m: RouteMeasurement, config: LatencyGateConfig, percentilesJudged: readonly number[], who = ''): Check[] {
   const name = m.scenario;
-  if (m.setupError) {
-    const detail = `${name}: could not run: ${m.setupError}`;
-    return { scenario: name, passed: false, checks: [{ name: 'responses', passed: false, actual: 0, limit: 1, detail }], reasons: [detail], achievedRate, errorRate };
-  }
+  const checks: Check[] = [];
   if (m.responses === 0 || !m.latency) {
-    checks.push({ name: 'responses', passed: false, actual: 0, limit: 1, detail: `${name}: no responses in ${fmt(m.elapsedSeconds)}s (${m.socketErrors} socket errors, ${m.timeouts} timeouts): cannot measure, so it does not pass` });
-  } else {
-    checks.push({ name: 'responses', passed: true, actual: m.responses, limit: 1, detail: `${name}: ${m.responses} responses` });
+    checks.push({
+      name: 'responses',
+      kind: 'validity',
+      outcome: 'inconclusive',
+      actual: 0,
+      limit: 1,
+      detail: `${name}: ${who}no responses to ${m.sent} requests (${m.socketErrors} socket errors, ${m.timeouts} timeouts): nothing to judge`,
+    });
+    return checks;
   }
-  const minRate = config.minAchievedRateRatio * m.requestedRate;
+  checks.push({ name: 'responses', kind: 'validity', outcome: 'pass', actual: m.responses, limit: 1, detail: `${name}: ${who}${m.responses} responses` });
+  const lateRatio = m.sent > 0 ? m.lateSends / m.sent : 0;
+  const scheduleOk = lateRatio <= config.maxLateSendRatio && m.capWaits === 0;
+  checks.push({
+    name: 'clientSchedule',
+    kind: 'validity',
+    outcome: scheduleOk ? 'pass' : 'inconclusive',
+    actual: lateRatio,
+    limit: config.maxLateSendRatio,
+    detail: scheduleOk
+      ? `${name}: ${who}client kept the schedule (${m.lateSends} of ${m.sent} sends later than ${config.lateSendToleranceMs}ms, latest ${ms(m.maxLateMs)}; at most ${m.maxInFlight} of ${m.conditions.maxConcurrency} in flight)`
+      : `${name}: ${who}client saturated: ${m.lateSends} of ${m.sent} sends (${pct(lateRatio)}, allowed ${pct(config.maxLateSendRatio)}) later than ${config.lateSendToleranceMs}ms (latest ${ms(m.maxLateMs)}), ${m.capWaits} requests held back at the cap of ${m.conditions.maxConcurrency} in flight: the latencies include the client's own delay`,
+  });
+  const achievedRate = m.responses / m.conditions.scheduledSeconds;
+  const minRate = config.minAchievedRateRatio * m.conditions.requestedRate;
   const rateOk = achievedRate >= minRate;
   checks.push({
     name: 'achievedRate',
-    passed: rateOk,
+    kind: 'validity',
+    outcome: rateOk ? 'pass' : 'inconclusive',
     actual: achievedRate,
     limit: minRate,
-    detail: `${name}: achieved ${fmt(achievedRate)} of ${m.requestedRate} req/s requested (${pct(m.requestedRate > 0 ? achievedRate / m.requestedRate : 0)}) ${rateOk ? '>=' : '<'} the ${pct(config.minAchievedRateRatio)} needed${rateOk ? '' : ': the load was not applied, so the latencies do not show what the service does at this rate'}`,
+    detail: `${name}: ${who}achieved ${fmt(achievedRate)} of ${m.conditions.requestedRate} req/s requested (${pct(achievedRate / m.conditions.requestedRate)}) ${rateOk ? '>=' : '<'} the ${pct(config.minAchievedRateRatio)} needed${rateOk ? '' : ': the load was not applied, so the latencies do not show the service at this rate'}`,
   });
-  const errOk = tried > 0 && errorRate < t.maxErrorRate;
+  const needed = Math.max(...percentilesJudged.map((q) => samplesNeeded(q / 100, config.minTailSamples)));
+  const samplesOk = m.samples >= needed;
   checks.push({
-    name: 'errorRate',
-    passed: errOk,
-    actual: errorRate,
-    limit: t.maxErrorRate,
-    detail: `${name}: error rate ${pct(errorRate)} (${m.non2xx} non-2xx, ${m.socketErrors} socket errors, ${m.timeouts} timeouts of ${tried}) ${errOk ? '<' : '>='} ${pct(t.maxErrorRate)}`,
+    name: 'samples',
+    kind: 'validity',
+    outcome: samplesOk ? 'pass' : 'inconclusive',
+    actual: m.samples,
+    limit: needed,
+    detail: `${name}: ${who}${m.samples} samples ${samplesOk ? '>=' : '<'} ${needed} needed for p${Math.max(...percentilesJudged)} (${config.minTailSamples} above it)`,
   });
+  return checks;
+}
+
+function limitChecks(m: RouteMeasurement, config: LatencyGateConfig): Check[] {
+  const t = config.thresholds;
+  const name = m.scenario;
+  const tried = m.sent;
+  const failed = errorCount(m);
+  const errorRate = tried > 0 ? failed / tried : 1;
+  const errOk = tried > 0 && errorRate < t.maxErrorRate;
+  const checks: Check[] = [
+    {
+      name: 'errorRate',
+      kind: 'limit',
+      outcome: errOk ? 'pass' : 'fail',
+      actual: errorRate,
+      limit: t.maxErrorRate,
+      detail: `${name}: error rate ${pct(errorRate)} (${m.non2xx} non-2xx, ${m.socketErrors} socket errors, ${m.timeouts} timeouts of ${tried} sent) ${errOk ? '<' : '>='} ${pct(t.maxErrorRate)}`,
+    },
+  ];
   if (m.latency) {
     const p50Ok = m.latency.p50 < t.apiP50Ms;
-    checks.push({ name: 'p50', passed: p50Ok, actual: m.latency.p50, limit: t.apiP50Ms, detail: `${name}: p50 ${fmt(m.latency.p50, 2)}ms ${p50Ok ? '<' : '>='} ${t.apiP50Ms}ms` });
+    checks.push({ name: 'p50', kind: 'limit', outcome: p50Ok ? 'pass' : 'fail', actual: m.latency.p50, limit: t.apiP50Ms, detail: `${name}: p50 ${ms(m.latency.p50)} ${p50Ok ? '<' : '>='} ${t.apiP50Ms}ms` });
     if (m.class === 'graph') {
       const p95Ok = m.latency.p95 < t.graphP95Ms;
-      checks.push({ name: 'p95', passed: p95Ok, actual: m.latency.p95, limit: t.graphP95Ms, detail: `${name}: p95 ${fmt(m.latency.p95, 2)}ms ${p95Ok ? '<' : '>='} ${t.graphP95Ms}ms (graph route)` });
+      checks.push({ name: 'p95', kind: 'limit', outcome: p95Ok ? 'pass' : 'fail', actual: m.latency.p95, limit: t.graphP95Ms, detail: `${name}: p95 ${ms(m.latency.p95)} ${p95Ok ? '<' : '>='} ${t.graphP95Ms}ms (graph route)` });
     }
   }
-  const passed = checks.every((c) => c.passed);
-  return { scenario: name, passed, checks, reasons: checks.filter((c) => !c.passed).map((c) => c.detail), achievedRate, errorRate };
+  return checks;
 }
 
-export interface GateVerdict {
-  readonly passed: boolean;
-  /** Why it failed (every failed check), or one line per scenario saying why it passed. */
-  readonly reasons: readonly string[];
-  readonly scenarios: readonly ScenarioVerdict[];
+/** Field-by-field differences between two sides' conditions; empty when they match. */
+export function conditionDifferences(a: MeasurementConditions, b: MeasurementConditions): string[] {
+  const keys: (keyof MeasurementConditions)[] = ['method', 'pathTemplate', 'requestedRate', 'scheduledSeconds', 'rounds', 'maxConcurrency', 'served'];
+  return keys
+    .filter((k) => !(k === 'served' && (a.served === undefined || b.served === undefined)))
+    .filter((k) => a[k] !== b[k])
+    .map((k) => `${k} ${String(b[k])} (baseline) vs ${String(a[k])} (candidate)`);
 }
 
-export function judgeGate(measurements: readonly ScenarioMeasurement[], config: LatencyGateConfig): GateVerdict {
-  const scenarios = measurements.map((m) => judgeScenario(m, config));
-  // No scenario measured is not a pass either.
-  if (scenarios.length === 0) return { passed: false, reasons: ['no scenarios were measured'], scenarios };
-  const passed = scenarios.every((s) => s.passed);
-  const reasons = passed
-    ? scenarios.map((s) => `${s.scenario} passed: ${s.checks.filter((c) => c.name !== 'responses').map((c) => c.detail.replace(`${s.scenario}: `, '')).join('; ')}`)
-    : scenarios.flatMap((s) => s.reasons);
-  return { passed, reasons, scenarios };
+function regressionChecks(input: RouteInput, config: LatencyGateConfig): Check[] {
+  const c = input.candidate;
+  const name = c.scenario;
+  const b = input.baseline;
+  if (b === undefined) return [];
+  if ('unavailable' in b || b.setupError) {
+    const why = 'unavailable' in b ? b.unavailable : b.setupError!;
+    return [{ name: 'baseline', kind: 'regression', outcome: 'inconclusive', actual: 0, limit: 1, detail: `${name}: no baseline to compare with: ${why}` }];
+  }
+  const checks: Check[] = [];
+  const baseInvalid = validityChecks(b, config, [50, 95], 'baseline ').filter((x) => x.outcome !== 'pass');
+  checks.push(
+    ...baseInvalid.map((x) => ({ ...x, kind: 'regression' as const, name: 'baseline' as const })),
+  );
+  const diffs = conditionDifferences(c.conditions, b.conditions);
+  checks.push({
+    name: 'sameConditions',
+    kind: 'regression',
+    outcome: diffs.length === 0 ? 'pass' : 'inconclusive',
+    actual: diffs.length,
+    limit: 0,
+    detail: diffs.length === 0 ? `${name}: baseline and candidate measured under the same conditions` : `${name}: baseline and candidate not measured under the same conditions: ${diffs.join('; ')}`,
+  });
+  const cmp = input.comparison;
+  const allowed = config.regression;
+  for (const [q, key] of [
+    [50, 'p50Ratio'],
+    [95, 'p95Ratio'],
+  ] as const) {
+    const r = cmp?.[q === 50 ? 'p50' : 'p95'];
+    const limit = 1 + (q === 50 ? allowed.p50 : allowed.p95);
+    if (!r || !Number.isFinite(r.low)) {
+      checks.push({ name: key, kind: 'regression', outcome: 'inconclusive', actual: Number.NaN, limit, detail: `${name}: no p${q} ratio could be computed` });
+      continue;
+    }
+    const slower = r.low > limit;
+    const base = q === 50 ? b.latency?.p50 : b.latency?.p95;
+    const cand = q === 50 ? c.latency?.p50 : c.latency?.p95;
+    checks.push({
+      name: key,
+      kind: 'regression',
+      outcome: slower ? 'fail' : 'pass',
+      actual: r.estimate,
+      limit,
+      detail: `${name}: p${q} ${ms(cand ?? Number.NaN)} vs baseline ${ms(base ?? Number.NaN)}, ratio ${fmt(r.estimate, 3)} (${fmt(r.confidence * 100, 0)}% CI ${fmt(r.low, 3)}-${fmt(r.high, 3)}) ${slower ? `slower than the allowed ${fmt(limit, 2)}x with confidence` : `not shown above the allowed ${fmt(limit, 2)}x`}`,
+    });
+  }
+  return checks;
+}
+
+export function judgeRoute(input: RouteInput, config: LatencyGateConfig): RouteVerdict {
+  const m = input.candidate;
+  const name = m.scenario;
+  const achievedRate = m.responses / Math.max(1e-9, m.conditions.scheduledSeconds);
+  const errorRate = m.sent > 0 ? errorCount(m) / m.sent : 1;
+  if (m.setupError) {
+    const detail = `${name}: could not run: ${m.setupError}`;
+    return { scenario: name, outcome: 'inconclusive', checks: [{ name: 'responses', kind: 'validity', outcome: 'inconclusive', actual: 0, limit: 1, detail }], reasons: [detail], achievedRate: 0, errorRate: 1 };
+  }
+  const judged = m.class === 'graph' || input.baseline !== undefined ? [50, 95] : [50];
+  const validity = validityChecks(m, config, judged);
+  const limits = m.responses > 0 || m.sent > 0 ? limitChecks(m, config) : [];
+  const regression = regressionChecks(input, config);
+  const valid = validity.every((c) => c.outcome === 'pass');
+  const regressionValid = regression.filter((c) => c.name === 'baseline' || c.name === 'sameConditions').every((c) => c.outcome === 'pass');
+  const trusted = (c: Check) => c.name === 'errorRate' || (valid && (c.kind === 'limit' || regressionValid));
+  const checks = [...validity, ...limits, ...regression];
+  const failures = checks.filter((c) => c.outcome === 'fail' && trusted(c));
+  // A latency failure on an invalid measurement cannot be trusted either way: it is inconclusive.
+  const doubts = checks.filter((c) => c.outcome === 'inconclusive' || (c.outcome === 'fail' && !trusted(c)));
+  const outcome: Outcome = failures.length > 0 ? 'fail' : doubts.length > 0 ? 'inconclusive' : 'pass';
+  const reasons =
+    outcome === 'pass'
+      ? [`${name} passed: ${checks.filter((c) => c.name !== 'responses').map((c) => c.detail.replace(`${name}: `, '')).join('; ')}`]
+      : [...failures, ...doubts].map((c) => (c.outcome === 'fail' && !trusted(c) ? `${c.detail} (not trusted: the measurement is not valid)` : c.detail));
+  return { scenario: name, outcome, checks, reasons, achievedRate, errorRate };
+}
+
+export function judgeGate(inputs: readonly RouteInput[], config: LatencyGateConfig): GateVerdict {
+  const routes = inputs.map((i) => judgeRoute(i, config));
+  if (routes.length === 0) return { outcome: 'inconclusive', passed: false, reasons: ['no routes were measured: nothing to judge'], routes };
+  const outcome: Outcome = routes.some((r) => r.outcome === 'fail') ? 'fail' : routes.some((r) => r.outcome === 'inconclusive') ? 'inconclusive' : 'pass';
+  const reasons = outcome === 'pass' ? routes.flatMap((r) => r.reasons) : routes.filter((r) => r.outcome !== 'pass').flatMap((r) => r.reasons);
+  return { outcome, passed: outcome === 'pass', reasons, routes };
 }
