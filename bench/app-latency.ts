@@ -1,20 +1,24 @@
 /**
  * Service benchmark (issue 3): seed 10,000 tools, then
- *  1. fixed 500 req/s (coordinated-omission-safe) against search, get-one-tool and plan, plus an
- *     uncached search (a different query each request), each on its own;
+ *  1. fixed 500 req/s on the gate's open-model client (ci/src/gate/load.ts: every request has an intended
+ *     send time on a fixed schedule and its latency runs from then, so a stall counts for every request
+ *     it delays; shown against stalling servers in ci/test/gate/open-model.test.ts) against search,
+ *     get-one-tool and plan, plus an uncached search (a different query each request), each on its own;
  *  2. full load against a bare node:http server and against the cached read endpoint, same run;
  *  3. the service's RSS, sampled under load.
- * Targets: search p50 <= 5 ms, p95 <= 20 ms at 500 req/s; cached read >= 50% of bare node:http; RSS <= 200 MB.
+ * Targets: search p50 <= 5 ms, p95 <= 20 ms at 500 req/s, cached and uncached, each row achieving >= 90% of
+ * 500 req/s with the client keeping its schedule (else the row's latency does not count and the target is
+ * MISSED); cached read >= 50% of bare node:http; RSS <= 200 MB.
  * Run: npx tsx bench/app-latency.ts [--duration S] [--entry dist|source]   (dist is built first)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
-import * as hdr from 'hdr-histogram-js';
 import { createEphemeralServices } from '../ci/src/services/ephemeral.js';
 import { REPO_ROOT } from '../ci/src/repo-root.js';
 import { freePort, startLocalApp } from '../ci/src/services/local-app.js';
 import { runLoad, type LoadResult } from '../ci/src/gate/load.js';
+import { summarize } from '../ci/src/gate/stats.js';
 import { table } from '../ci/src/report/markdown.js';
 
 const args = process.argv.slice(2);
@@ -79,7 +83,7 @@ try {
   const headers = { 'x-api-key': API_KEY };
   const json = { ...headers, 'content-type': 'application/json' };
 
-  const base = { headers, rate: RATE, connections: 10 };
+  const base = { headers, rate: RATE, maxConcurrency: 256, lateToleranceMs: 20, timeoutMs: 10_000 };
   const scenarios: { name: string; load: Omit<Parameters<typeof runLoad>[0], 'durationSeconds'> }[] = [
     { name: 'search (gate query, cache warm)', load: { ...base, url: `${app.url}/api/v1/tools?q=github%20issue&limit=20`, method: 'GET' } },
     { name: 'get one tool', load: { ...base, url: `${app.url}/api/v1/tools/github-create-issue`, method: 'GET' } },
@@ -88,7 +92,7 @@ try {
       load: { ...base, headers: json, url: `${app.url}/api/v1/plan`, method: 'POST', body: JSON.stringify({ goal: 'open a github issue from a failing test report' }) },
     },
   ];
-  const rows: unknown[][] = [];
+  const rows: Row[] = [];
   const rss = sampleRss(app.pid);
   // Warm-up of every route (JIT, caches, pool), discarded, before any measurement.
   for (const s of scenarios) await runLoad({ ...s.load, durationSeconds: 2 });
@@ -141,10 +145,9 @@ try {
   const rssMax = Math.max(rssFixed, rssFull.stop());
   const code = await app.stop();
 
-  const search = rows[0] as [string, number, number, number, number, number, string];
   const ratio = cachedRes.rps / bareRes.rps;
   console.log(`\n## Service latency at ${RATE} req/s (${SEED} tools, ${DURATION} s each, fixed rate, every response recorded)\n`);
-  console.log(table(['route', 'achieved req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'errors'], rows));
+  console.log(table(['route', 'achieved req/s', 'late sends', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'errors'], rows.map((r) => [r.name, r.achieved, r.late, r.p50, r.p95, r.p99, r.max, r.errors])));
   console.log(`\n## Throughput at full load (50 connections; median of ${ROUNDS} alternating ${roundSeconds} s rounds)\n`);
   console.log(`rounds, req/s: bare ${bareRounds.map((x) => x.rps.toFixed(0)).join(' / ')}; cached ${cachedRounds.map((x) => x.rps.toFixed(0)).join(' / ')}\n`);
   console.log(
@@ -158,9 +161,15 @@ try {
     ),
   );
   console.log(`(cached read vs the minimal bare response: ${((cachedRes.rps / bareTiny.rps) * 100).toFixed(0)}%)`);
+  // Both search rows are judged; a row whose load was not applied (achieved rate, or the client
+  // late) cannot meet a latency target, whatever its numbers say.
+  const searches = [rows[0]!, rows[3]!];
   const targets = [
-    ['search p50 <= 5 ms', `${search[2]} ms`, search[2] <= 5],
-    ['search p95 <= 20 ms', `${search[3]} ms`, search[3] <= 20],
+    ...searches.flatMap((r) => [
+      [`${r.name}: p50 <= 5 ms`, `${r.p50} ms${r.valid ? '' : ` (${r.invalid})`}`, r.valid && r.p50 <= 5],
+      [`${r.name}: p95 <= 20 ms`, `${r.p95} ms${r.valid ? '' : ` (${r.invalid})`}`, r.valid && r.p95 <= 20],
+    ]),
+    ...rows.map((r) => [`${r.name}: achieved >= 90% of ${RATE} req/s, client on schedule`, `${r.achieved} req/s, ${r.late} late sends`, r.valid]),
     ['cached read >= 50% of bare node:http (same response)', `${(ratio * 100).toFixed(0)}%`, ratio >= 0.5],
     ['RSS under load <= 200 MB', `${rssMax.toFixed(0)} MB`, rssMax <= 200],
   ];
@@ -172,59 +181,56 @@ try {
   await services.dispose();
 }
 
-function row(name: string, r: LoadResult): unknown[] {
-  const l = r.latency;
-  const f = (v: number | undefined) => (v === undefined ? NaN : Math.round(v * 100) / 100);
-  const errors = r.non2xx + r.socketErrors + r.timeouts;
-  return [name, Math.round(r.responses / r.elapsedSeconds), f(l?.p50), f(l?.p95), f(l?.p99), f(l?.max), errors === 0 ? '0' : `${errors} (${JSON.stringify(r.statusCodes)})`];
+interface Row {
+  name: string;
+  achieved: number;
+  late: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  errors: string;
+  valid: boolean;
+  invalid: string;
 }
 
+function row(name: string, r: LoadResult): Row {
+  const l = summarize(r.latenciesMs);
+  const f = (v: number | undefined) => (v === undefined ? NaN : Math.round(v * 100) / 100);
+  const errors = r.non2xx + r.socketErrors + r.timeouts;
+  const achieved = Math.round(r.responses / r.scheduledSeconds);
+  const problems = [
+    ...(achieved < 0.9 * RATE ? [`achieved ${achieved} < 90% of ${RATE} req/s`] : []),
+    ...(r.lateSends > 0.01 * r.sent || r.capWaits > 0 ? [`client saturated: ${r.lateSends} late sends, ${r.capWaits} at the cap`] : []),
+  ];
+  return {
+    name,
+    achieved,
+    late: r.lateSends,
+    p50: f(l?.p50),
+    p95: f(l?.p95),
+    p99: f(l?.p99),
+    max: f(l?.max),
+    errors: errors === 0 ? '0' : `${errors} (${JSON.stringify(r.statusCodes)})`,
+    valid: problems.length === 0,
+    invalid: problems.join('; '),
+  };
+}
 
 /** Fixed-rate search where every request asks something new (word pair + limit), so the cache cannot help. */
 async function uncachedSearch(base: string, headers: Record<string, string>): Promise<LoadResult> {
-  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
-  let n = 0;
-  let responses = 0;
-  let non2xx = 0;
-  let errors = 0;
-  const started = performance.now();
-  let finish!: (err: Error | null) => void;
-  const done = new Promise<void>((resolve, reject) => (finish = (err) => (err ? reject(err) : resolve())));
-  const instance = autocannon({
-    url: base,
+  return runLoad({
+    url: `${base}/api/v1/tools`,
+    method: 'GET',
     headers,
-    overallRate: RATE,
-    connections: 10,
-    duration: DURATION,
-    requests: [
-      {
-        setupRequest: (req) => {
-          const i = n++;
-          const q = `${WORDS[i % WORDS.length]} ${WORDS[Math.floor(i / WORDS.length) % WORDS.length]}`;
-          return { ...req, method: 'GET', path: `/api/v1/tools?q=${encodeURIComponent(q)}&limit=${(Math.floor(i / 256) % 100) + 1}&tag=${WORDS[(i * 7) % WORDS.length]}` };
-        },
-      },
-    ],
-  }, (err) => finish(err ?? null));
-  instance.on('response', (_c: unknown, status: number, _b: number, ms: number) => {
-    responses++;
-    if (status < 200 || status > 299) non2xx++;
-    histogram.recordValue(Math.max(1, Math.round(ms * 1000)));
+    pathOf: (i) => {
+      const q = `${WORDS[i % WORDS.length]} ${WORDS[Math.floor(i / WORDS.length) % WORDS.length]}`;
+      return `/api/v1/tools?q=${encodeURIComponent(q)}&limit=${(Math.floor(i / 256) % 100) + 1}&tag=${WORDS[(i * 7) % WORDS.length]}`;
+    },
+    rate: RATE,
+    durationSeconds: DURATION,
+    maxConcurrency: 256,
+    lateToleranceMs: 20,
+    timeoutMs: 10_000,
   });
-  instance.on('reqError', () => errors++);
-  await done;
-  const elapsedSeconds = (performance.now() - started) / 1000;
-  const ms = (p: number) => histogram.getValueAtPercentile(p) / 1000;
-  const out: LoadResult = {
-    elapsedSeconds,
-    responses,
-    non2xx,
-    socketErrors: errors,
-    timeouts: 0,
-    statusCodes: {},
-    latency: { p50: ms(50), p90: ms(90), p95: ms(95), p99: ms(99), max: histogram.maxValue / 1000, min: histogram.minNonZeroValue / 1000, mean: histogram.mean / 1000 },
-    percentiles: [],
-  };
-  histogram.destroy();
-  return out;
 }

@@ -1,43 +1,77 @@
 /**
- * Benchmark (c): the latency gate's own cost. The gate's load driver (autocannon + per-response HDR
- * recording) against the local service's cheapest route at 500 and 2,000 req/s: achieved rate and the
- * client's CPU (this process), with 500 req/s as the baseline. Run: npx tsx bench/gate-cost.ts [seconds=10]
+ * Benchmark (d): the gate client's own CPU per request at 500 and 2,000 req/s, against autocannon's in
+ * the same run. Both drive the same bare node:http server (its own process, so this process's CPU is the
+ * client's alone) at a fixed rate: the gate's open-model client (ci/src/gate/load.ts: undici Pool, every
+ * latency kept) and autocannon with `overallRate` (closed model, what the gate used before). Rounds
+ * alternate between the two and the median is taken, so machine noise hits both alike.
+ * Target: gate client CPU/request <= 1.5x autocannon's. Run: npx tsx bench/gate-cost.ts [seconds=6] [rounds=3]
  */
-import { ENVIRONMENTS } from '../ci/src/environments.js';
+import { spawn } from 'node:child_process';
+import autocannon from 'autocannon';
 import { runLoad } from '../ci/src/gate/load.js';
-import { withServedApp } from '../ci/src/gate/serve.js';
+import { freePort } from '../ci/src/services/local-app.js';
 
-const seconds = Number(process.argv[2] ?? 10);
-const env = ENVIRONMENTS.staging;
-
-await withServedApp(
-  env,
-  async ({ app, apiKey }) => {
-    const rows: { rate: number; achieved: number; cpuPct: number; cpuUsPerReq: number; p50: number; p99: number }[] = [];
-    for (const rate of [500, 2000]) {
-      const request = { url: `${app.url}/healthz`, method: 'GET' as const, headers: { 'x-api-key': apiKey }, rate, connections: Math.max(env.latencyGate.connections, rate / 50) };
-      await runLoad({ ...request, durationSeconds: 2 }); // warm-up
-      const cpu0 = process.cpuUsage();
-      const r = await runLoad({ ...request, durationSeconds: seconds });
-      const cpu = process.cpuUsage(cpu0);
-      const cpuUs = cpu.user + cpu.system;
-      rows.push({
-        rate,
-        achieved: r.responses / r.elapsedSeconds,
-        cpuPct: (cpuUs / 1e6 / r.elapsedSeconds) * 100,
-        cpuUsPerReq: cpuUs / Math.max(1, r.responses),
-        p50: r.latency?.p50 ?? NaN,
-        p99: r.latency?.p99 ?? NaN,
-      });
-    }
-    const base = rows[0]!;
-    console.log(`gate client cost, ${seconds}s per rate, GET /healthz (client and service share this machine)`);
-    console.log('req/s asked  achieved  achieved/asked  client CPU %core  µs CPU/req  vs 500 req/s  p50 ms  p99 ms');
-    for (const x of rows) {
-      console.log(
-        `${String(x.rate).padStart(11)}  ${x.achieved.toFixed(0).padStart(8)}  ${(x.achieved / x.rate).toFixed(3).padStart(14)}  ${x.cpuPct.toFixed(1).padStart(16)}  ${x.cpuUsPerReq.toFixed(0).padStart(10)}  ${(x.cpuUsPerReq / base.cpuUsPerReq).toFixed(2).padStart(12)}  ${x.p50.toFixed(2).padStart(6)}  ${x.p99.toFixed(2).padStart(6)}`,
-      );
-    }
-  },
-  { log: (l) => console.error(l) },
+const seconds = Number(process.argv[2] ?? 6);
+const rounds = Number(process.argv[3] ?? 3);
+const port = await freePort();
+const body = JSON.stringify({ items: Array.from({ length: 5 }, (_, i) => ({ id: `tool-${i}`, name: `Tool ${i}`, description: 'x'.repeat(80) })) });
+const server = spawn(
+  process.execPath,
+  ['-e', `const b = Buffer.from(process.argv[1]); const s = require('http').createServer((q, r) => { r.writeHead(200, { 'content-type': 'application/json', 'content-length': b.length }); r.end(b); }); s.keepAliveTimeout = 60000; s.listen(${port}, '127.0.0.1')`, body],
+  { stdio: 'ignore' },
 );
+await new Promise((r) => setTimeout(r, 400));
+const url = `http://127.0.0.1:${port}/api/v1/tools?q=x`;
+const headers = { 'x-api-key': 'k'.repeat(24), accept: 'application/json' };
+
+interface Sample {
+  cpuUsPerReq: number;
+  userUsPerReq: number;
+  achieved: number;
+}
+
+async function gateClient(rate: number): Promise<Sample> {
+  const cpu0 = process.cpuUsage();
+  const r = await runLoad({ url, method: 'GET', headers, rate, durationSeconds: seconds, maxConcurrency: 256, lateToleranceMs: 20, timeoutMs: 10_000 });
+  const cpu = process.cpuUsage(cpu0);
+  return { cpuUsPerReq: (cpu.user + cpu.system) / Math.max(1, r.responses), userUsPerReq: cpu.user / Math.max(1, r.responses), achieved: r.responses / r.scheduledSeconds };
+}
+
+async function autocannonClient(rate: number): Promise<Sample> {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const res = await autocannon({ url, headers, overallRate: rate, connections: Math.min(50, rate), duration: seconds, pipelining: 1 });
+  const cpu = process.cpuUsage(cpu0);
+  const n = res.requests.total;
+  return { cpuUsPerReq: (cpu.user + cpu.system) / Math.max(1, n), userUsPerReq: cpu.user / Math.max(1, n), achieved: n / ((performance.now() - t0) / 1000) };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+try {
+  await gateClient(500);
+  await autocannonClient(500); // warm-up of both (JIT, connections)
+  console.log(`client CPU per request, ${seconds}s per round, median of ${rounds} alternating rounds, bare node:http server in its own process`);
+  console.log('req/s   gate µs/req  autocannon µs/req  gate/autocannon  gate achieved  autocannon achieved  target <= 1.5x');
+  for (const rate of [500, 2000]) {
+    const g: Sample[] = [];
+    const a: Sample[] = [];
+    for (let r = 0; r < rounds; r++) {
+      // ABBA so neither always runs first.
+      if (r % 2 === 0) {
+        g.push(await gateClient(rate));
+        a.push(await autocannonClient(rate));
+      } else {
+        a.push(await autocannonClient(rate));
+        g.push(await gateClient(rate));
+      }
+    }
+    const gc = median(g.map((x) => x.cpuUsPerReq));
+    const ac = median(a.map((x) => x.cpuUsPerReq));
+    console.log(
+      `${String(rate).padStart(5)}  ${gc.toFixed(1).padStart(11)}  ${ac.toFixed(1).padStart(17)}  ${(gc / ac).toFixed(2).padStart(15)}  ${median(g.map((x) => x.achieved)).toFixed(0).padStart(13)}  ${median(a.map((x) => x.achieved)).toFixed(0).padStart(19)}  ${gc / ac <= 1.5 ? 'met' : 'MISSED'}`,
+    );
+    console.log(`       rounds µs/req (user part): gate ${g.map((x) => `${x.cpuUsPerReq.toFixed(1)} (${x.userUsPerReq.toFixed(1)})`).join(' / ')}; autocannon ${a.map((x) => `${x.cpuUsPerReq.toFixed(1)} (${x.userUsPerReq.toFixed(1)})`).join(' / ')}`);
+  }
+} finally {
+  server.kill();
+}

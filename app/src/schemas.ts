@@ -74,7 +74,9 @@ export const planBody = Type.Object(
 
 export const faultsBody = Type.Object(
   {
-    latencyMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })),
+    latencyMs: Type.Optional(Type.Number({ minimum: 0, maximum: 60_000 })),
+    latencyPath: Type.Optional(Type.String({ maxLength: 200, pattern: '^(/[^\\s]*)?$' })),
+    latencyKind: Type.Optional(Type.Union([Type.Literal('sleep'), Type.Literal('cpu')])),
     errorRatio: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
     failHealth: Type.Optional(Type.Boolean()),
   },

@@ -393,10 +393,34 @@ describe('fault mode', () => {
     const started = Date.now();
     expect((await get('/api/v1/tools?limit=1')).statusCode).toBe(200);
     expect(Date.now() - started).toBeGreaterThanOrEqual(140);
-    expect((await get('/__faults')).json()).toEqual({ latencyMs: 150, errorRatio: 0, failHealth: false });
+    expect((await get('/__faults')).json()).toEqual({ latencyMs: 150, latencyPath: '', latencyKind: 'sleep', errorRatio: 0, failHealth: false });
     await send('DELETE', '/__faults');
-    expect((await get('/__faults')).json()).toEqual({ latencyMs: 0, errorRatio: 0, failHealth: false });
+    expect((await get('/__faults')).json()).toEqual({ latencyMs: 0, latencyPath: '', latencyKind: 'sleep', errorRatio: 0, failHealth: false });
     expect((await get('/healthz', {})).statusCode).toBe(200);
+  });
+
+  it('holds added latency to one route, and spends it as CPU when asked (sub-millisecond precise)', async () => {
+    expect((await send('PUT', '/__faults', { latencyMs: 120, latencyPath: '/api/v1/plan' })).statusCode).toBe(200);
+    let t = performance.now();
+    expect((await get('/api/v1/tools?limit=1')).statusCode).toBe(200);
+    expect(performance.now() - t).toBeLessThan(100); // another route: untouched
+    t = performance.now();
+    expect((await send('POST', '/api/v1/plan', { goal: 'open a github issue' })).statusCode).toBe(200);
+    expect(performance.now() - t).toBeGreaterThanOrEqual(115);
+    // On a timer two requests wait side by side; on the CPU the second waits for the first's spin.
+    const twoAtOnce = async () => {
+      const t0 = performance.now();
+      await Promise.all([send('POST', '/api/v1/plan', { goal: 'open a github issue' }), send('POST', '/api/v1/plan', { goal: 'open a github issue' })]);
+      return performance.now() - t0;
+    };
+    const slept = await twoAtOnce();
+    expect(slept).toBeGreaterThanOrEqual(115);
+    expect(slept).toBeLessThan(220);
+    await send('PUT', '/__faults', { latencyMs: 120.5, latencyKind: 'cpu' });
+    expect(await twoAtOnce()).toBeGreaterThanOrEqual(240);
+    expect((await send('PUT', '/__faults', { latencyKind: 'gpu' })).statusCode).toBe(400);
+    expect((await send('PUT', '/__faults', { latencyPath: 'no-slash' })).statusCode).toBe(400);
+    await send('DELETE', '/__faults');
   });
 
   it('does not exist unless enabled', async () => {

@@ -57,7 +57,7 @@ export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps
     // prod) comes with the issue-10 gate; until this call passes that baseline, the report has no baseline
     // and prod's policy refuses to promote (its baseline rule fails closed).
     gate: async (env: EnvironmentDefinition, baseUrl: string) => {
-      const report = await runLatencyGate({ baseUrl, environment: env, ...(io.env.API_KEY ? { apiKey: io.env.API_KEY } : {}), log: (l) => writeLine(io.stderr, l) });
+      const report = await runLatencyGate({ candidate: { baseUrl, ...(io.env.API_KEY ? { apiKey: io.env.API_KEY } : {}) }, environment: env, log: (l) => writeLine(io.stderr, l) });
       const compared = baselineCompared(report);
       return { ...report, ...(compared !== undefined ? { baselineCompared: compared } : {}) };
     },

@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { startProcess, type RunningProcess } from '../process/run.js';
 import { REPO_ROOT } from '../repo-root.js';
 
-const APP_DIR = join(REPO_ROOT, 'app');
 
 export interface LocalAppOptions {
   readonly env: Readonly<Record<string, string>>;
@@ -25,6 +24,8 @@ export interface LocalAppOptions {
   readonly readyTimeoutMs?: number;
   /** Log lines are kept in memory (the last this many characters). */
   readonly maxLogChars?: number;
+  /** Checkout to run the service from (e.g. a git worktree of an older release); default this repository. */
+  readonly root?: string;
 }
 
 export interface LocalApp {
@@ -49,8 +50,9 @@ export function freePort(): Promise<number> {
   });
 }
 
-function command(entry: 'source' | 'dist', script: 'main' | 'migrate' | 'seed'): string[] {
-  return entry === 'dist' ? [join(APP_DIR, 'dist', `${script}.js`)] : ['--import', 'tsx', join(APP_DIR, 'src', `${script}.ts`)];
+function command(root: string, entry: 'source' | 'dist', script: 'main' | 'migrate' | 'seed'): string[] {
+  const appDir = join(root, 'app');
+  return entry === 'dist' ? [join(appDir, 'dist', `${script}.js`)] : ['--import', 'tsx', join(appDir, 'src', `${script}.ts`)];
 }
 
 class LogBuffer {
@@ -73,8 +75,8 @@ function attach(child: RunningProcess, buf: LogBuffer): void {
 /** Output kept by the process edge per stream; the LogBuffer holds what callers read. */
 const EDGE_OUTPUT_CHARS = 64 * 1024;
 
-async function runToEnd(args: string[], env: NodeJS.ProcessEnv, buf: LogBuffer, label: string): Promise<void> {
-  const child = await startProcess({ argv: [process.execPath, ...args], cwd: REPO_ROOT, env, input: '', maxOutputChars: EDGE_OUTPUT_CHARS });
+async function runToEnd(root: string, args: string[], env: NodeJS.ProcessEnv, buf: LogBuffer, label: string): Promise<void> {
+  const child = await startProcess({ argv: [process.execPath, ...args], cwd: root, env, input: '', maxOutputChars: EDGE_OUTPUT_CHARS });
   attach(child, buf);
   const { exitCode, signal } = await child.done;
   if (exitCode !== 0) throw new Error(`${label} failed (exit ${exitCode ?? signal}):\n${buf.toString().slice(-2_000)}`);
@@ -86,6 +88,7 @@ export async function startLocalApp(opts: LocalAppOptions): Promise<LocalApp> {
   const entry = opts.entry ?? 'source';
   const port = opts.port && opts.port > 0 ? opts.port : await freePort();
   const buf = new LogBuffer(opts.maxLogChars ?? 1_000_000);
+  const root = opts.root ?? REPO_ROOT;
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -95,10 +98,10 @@ export async function startLocalApp(opts: LocalAppOptions): Promise<LocalApp> {
     ...opts.env,
     PORT: String(port),
   };
-  if (opts.migrate ?? true) await runToEnd(command(entry, 'migrate'), env, buf, 'migrate');
-  if (opts.seedCount && opts.seedCount > 0) await runToEnd([...command(entry, 'seed'), '--count', String(opts.seedCount)], env, buf, 'seed');
+  if (opts.migrate ?? true) await runToEnd(root, command(root, entry, 'migrate'), env, buf, 'migrate');
+  if (opts.seedCount && opts.seedCount > 0) await runToEnd(root, [...command(root, entry, 'seed'), '--count', String(opts.seedCount)], env, buf, 'seed');
 
-  const child = await startProcess({ argv: [process.execPath, ...command(entry, 'main')], cwd: REPO_ROOT, env, input: '', maxOutputChars: EDGE_OUTPUT_CHARS });
+  const child = await startProcess({ argv: [process.execPath, ...command(root, entry, 'main')], cwd: root, env, input: '', maxOutputChars: EDGE_OUTPUT_CHARS });
   attach(child, buf);
   let exitCode: number | null | undefined;
   // If this process ends without stop() (a crash, Ctrl-C), do not leave an orphaned server behind.
