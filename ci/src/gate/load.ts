@@ -70,6 +70,8 @@ export interface LoadResult {
   readonly latenciesMs: Float64Array;
   /** Intended send time (ms from the start of the schedule) of each entry of `latenciesMs`. */
   readonly intendedMs: Float64Array;
+  /** The schedule's start as epoch ms (performance.timeOrigin based), to line samples up with other clocks. */
+  readonly startEpochMs: number;
 }
 
 export interface LoadClient {
@@ -302,6 +304,7 @@ export function createLoadClient(req: LoadRequest, maxConcurrency: number): Load
           maxConcurrency,
           latenciesMs: Float64Array.from(keep, (i) => latencies[i]!),
           intendedMs: Float64Array.from(keep, (i) => i * intervalMs),
+          startEpochMs: performance.timeOrigin + start,
         });
       };
       timer = setTimeout(pump, Math.max(0, start - performance.now()));

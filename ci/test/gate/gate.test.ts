@@ -225,6 +225,7 @@ describe('runLatencyGate', () => {
           maxConcurrency: 256,
           latenciesMs: lat,
           intendedMs: Float64Array.from({ length: n }, (_, i) => (i * 1000) / o.rate),
+          startEpochMs: 0,
         };
       },
       close: async () => undefined,

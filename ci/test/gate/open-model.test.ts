@@ -9,7 +9,7 @@ import { ENVIRONMENTS } from '../../src/environments.js';
 import { runLatencyGate } from '../../src/gate/latency.js';
 import { runLoad } from '../../src/gate/load.js';
 import { quantileSorted, sortedCopy } from '../../src/gate/stats.js';
-import { analyticQuantile, startStallServer, type StallServer } from './stall-server.js';
+import { analyticQuantile, startStallServer, truthFromStalls, type StallServer } from './stall-server.js';
 
 const servers: { close(): Promise<void> }[] = [];
 afterEach(async () => {
@@ -31,11 +31,12 @@ describe('the outsider probe: ~1 ms answers, a 900 ms freeze every 6 s, 100 req/
       candidate: { baseUrl: srv.url, apiKey: 'k'.repeat(20) },
       environment: ENVIRONMENTS.staging,
       only: ['plan'],
-      // Two whole periods; warm-up off so the window holds exactly two freezes' worth of time.
-      overrides: { durationSeconds: 12, warmupSeconds: 0 },
+      // Two whole periods; warm-up off so the window holds exactly two freezes' worth of time. Late
+      // sends are allowed more slack than the gate's on this shared machine (saturation is unit-tested).
+      overrides: { durationSeconds: 12, warmupSeconds: 0, lateSendToleranceMs: 100 },
     });
     const c = report.measurements[0]!.candidate;
-    expect(report.outcome).toBe('fail');
+    expect(report.outcome, report.reasons.join('\n')).toBe('fail');
     expect(report.passed).toBe(false);
     expect(report.reasons).toEqual([expect.stringMatching(/^plan: p95 \d+(\.\d+)?ms >= 500ms \(graph route\)$/)]);
     const truth95 = analyticQuantile({ periodMs: 6000, stallMs: 900 }, 0.95);
@@ -65,10 +66,17 @@ describe('measured percentiles against the analytic truth', () => {
     expect(r.scheduled).toBe(rate * seconds);
     expect(r.responses).toBe(r.scheduled);
     const s = sortedCopy(r.latenciesMs);
+    // The truth for the freezes that happened (a loaded machine may fire the server's timer late), and
+    // those freezes as claimed: stallMs long, close to the analytic pattern.
+    const stalls = await srv.stalls();
+    for (const [a, b] of stalls) expect(b - a).toBeGreaterThanOrEqual(stallMs);
+    const truth = sortedCopy(truthFromStalls(Array.from(r.intendedMs, (t) => r.startEpochMs + t), stalls));
     for (const q of [0.95, 0.99]) {
-      const truth = analyticQuantile({ periodMs, stallMs }, q);
+      const analytic = analyticQuantile({ periodMs, stallMs }, q);
+      const actual = quantileSorted(truth, q);
       const measured = quantileSorted(s, q);
-      expect(within(measured, truth, 0.1), `q${q}: measured ${measured.toFixed(1)} ms, truth ${truth} ms`).toBe(true);
+      expect(within(measured, actual, 0.1), `q${q}: measured ${measured.toFixed(1)} ms, truth ${actual.toFixed(1)} ms (analytic ${analytic})`).toBe(true);
+      expect(within(actual, analytic, 0.1), `q${q}: the freezes that happened give ${actual.toFixed(1)} ms, the pattern ${analytic}`).toBe(true);
     }
     // Below the freeze share the truth is the bare service time: the median stays small.
     expect(quantileSorted(s, 0.5)).toBeLessThan(stallMs / 10);

@@ -23,6 +23,20 @@ export interface StallServer {
   close(): Promise<void>;
 }
 
+/**
+ * Latency each arrival would see from the freezes alone (ms): arriving inside [start, end) it waits
+ * until end. The truth for the freezes that really happened, whatever a loaded machine did to the timer.
+ */
+export function truthFromStalls(arrivalsEpochMs: ArrayLike<number>, stalls: readonly [number, number][]): Float64Array {
+  const out = new Float64Array(arrivalsEpochMs.length);
+  for (let i = 0; i < arrivalsEpochMs.length; i++) {
+    const t = arrivalsEpochMs[i]!;
+    const hit = stalls.find(([a, b]) => t >= a && t < b);
+    out[i] = hit ? hit[1] - t : 0;
+  }
+  return out;
+}
+
 /** The pattern's q-quantile of latency (ms) for open-model arrivals, above the base service time. */
 export function analyticQuantile(p: StallPattern, q: number): number {
   const share = p.stallMs / p.periodMs;
@@ -48,13 +62,11 @@ const at = (k) => first + k * periodMs;
 let k = 0;
 const plan = () => {
   timer = setTimeout(() => {
-    const end = at(k) + stallMs;
+    // The freeze: a synchronous busy wait of stallMs from whenever the timer fired.
     const start = now();
-    if (start < end) {
-      // The freeze: a synchronous busy wait until the planned end, whatever time the timer fired.
-      while (now() < end) {}
-      stalls.push([start, now()]);
-    }
+    const end = start + stallMs;
+    while (now() < end) {}
+    stalls.push([start, now()]);
     k++;
     while (at(k) < now()) k++;
     plan();
