@@ -23,7 +23,7 @@ import { writeLine, type CliIo } from './io.js';
 import { repositoryOf } from './options.js';
 
 /** Whether the scan report says the dependency audit was skipped; undefined without a readable report. */
-async function auditSkippedIn(path: string): Promise<boolean | undefined> {
+export async function auditSkippedIn(path: string): Promise<boolean | undefined> {
   try {
     const report = JSON.parse(await readFile(path, 'utf8')) as { checks?: { name?: unknown; status?: unknown }[] };
     const audit = report.checks?.find((c) => c.name === 'audit');
