@@ -164,6 +164,8 @@ describe('runDeploy: the release policy decides before any kubectl call', () => 
     ['a digest that never passed staging', { image: `ghcr.io/kgraph-mcp/kgraph-mcp@sha256:${'7'.repeat(64)}`, version: 'v1.2.3' }, 'promotion'],
     ['the staged digest under a tag of another tree (hotfix on main)', { image: IMAGE_D, version: 'v1.3.0' }, 'promotion'],
     ['a tag that is not on main', { image: IMAGE_D, version: 'v9.9.9' }, 'on-main'],
+    // Where the tag says what it is, a --tree/--commit flag cannot claim otherwise.
+    ['a hotfix tag whose tree is spoofed by --tree to match the staged one', { image: IMAGE_D, version: 'v1.3.0', tree: TREE, commit: SHA }, 'promotion'],
     ['a digest without a release version', { image: IMAGE_D }, 'release-tag'],
   ])('prod refuses %s: exit 1 naming the rule, nothing runs, nothing is recorded', async (_n, opts, rule) => {
     const h = await harness();
