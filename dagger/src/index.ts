@@ -22,6 +22,7 @@ import type { ServiceName, StepName } from "./ci.generated.js"
 import {
   API_KEY_PATH,
   APP_ALIAS,
+  BASELINE_ALIAS,
   APP_PORT,
   EXTERNAL_SERVICES_ENV,
   IMAGES,
@@ -32,6 +33,7 @@ import {
   WAIT_PACKAGES,
   WORKDIR,
   cacheMounts,
+  checkBaselineImage,
   checkDeployImage,
   checkDuration,
   checkEnvironment,
@@ -241,21 +243,53 @@ export class KgraphMcp {
   }
 
   /**
-   * The latency gate from ci/ against serve() inside the engine; fails when the gate fails.
-   * Example: `dagger call latency-gate --environment=staging`
+   * The latency gate from ci/ against serve() inside the engine; fails when the gate fails or is
+   * inconclusive. With a baseline (the release it replaces: a published image, or a checkout of its git
+   * ref built here) both are served in the engine, each on its own Postgres and Redis with the same
+   * seed, and the gate compares them in alternating rounds. Never cached: a verdict is measured anew on
+   * every call, never replayed.
+   * Example: `dagger call latency-gate --environment=staging --baseline-image=ghcr.io/kgraph-mcp/kgraph-mcp:v1.2.3`
    */
-  @func()
-  async latencyGate(environment: Environment = Environment.staging): Promise<string> {
+  @func({ cache: "never" })
+  async latencyGate(
+    environment: Environment = Environment.staging,
+    /** Published image of the baseline release (e.g. the one prod runs). */
+    baselineImage?: string,
+    /** Checkout of the baseline's git ref (e.g. `https://github.com/owner/repo#v1.2.3`), built with app/Dockerfile. */
+    baselineSource?: Directory,
+    /** Registry user for pulling `baselineImage`. */
+    registryUsername?: string,
+    registryPassword?: Secret,
+  ): Promise<string> {
     const env = checkEnvironment(environment)
+    if (baselineImage !== undefined && baselineSource !== undefined) throw new Error("give at most one of baselineImage and baselineSource")
+    if ((registryUsername === undefined) !== (registryPassword === undefined)) throw new Error("registryUsername and registryPassword go together")
     const url = `http://${APP_ALIAS}:${APP_PORT}`
-    const gate = ciArgv("gate", "latency", "--url", url, "--env", env)
-    return this.stepContainer("latencyGate", [])
+    const baseUrl = `http://${BASELINE_ALIAS}:${APP_PORT}`
+    let baseline: Container | undefined
+    if (baselineImage !== undefined) {
+      const { address, host } = checkBaselineImage(baselineImage)
+      let pull = dag.container()
+      if (registryUsername !== undefined && registryPassword !== undefined) pull = pull.withRegistryAuth(host, registryUsername, registryPassword)
+      baseline = pull.from(address)
+    } else if (baselineSource !== undefined) {
+      baseline = this.image(env, baselineSource)
+    }
+    const gate = ciArgv("gate", "latency", "--url", url, "--env", env, ...(baseline ? ["--baseline-url", baseUrl] : []))
+    let ctr = this.stepContainer("latencyGate", [])
       .withMountedFile(API_KEY_PATH, this.generatedApiKey())
       .withServiceBinding(APP_ALIAS, this.appService(env))
-      .withExec(waitForHttp(`${url}/readyz`))
-      // The key is read from the mounted file inside the container, so it never appears in a query.
-      .withExec(["sh", "-c", `API_KEY="$(cat ${API_KEY_PATH})" exec ${gate.join(" ")}`])
-      .stdout()
+    if (baseline) ctr = ctr.withServiceBinding(BASELINE_ALIAS, this.appServiceFrom(baseline, env, undefined, BASELINE_ALIAS))
+    ctr = ctr.withExec(waitForHttp(`${url}/readyz`))
+    if (baseline) ctr = ctr.withExec(waitForHttp(`${baseUrl}/readyz`))
+    return (
+      ctr
+        // A run stamp: the gate's exec layer is never replayed from the layer cache either.
+        .withEnvVariable("KGRAPH_RUN_AT", runStamp())
+        // The key is read from the mounted file inside the container, so it never appears in a query.
+        .withExec(["sh", "-c", `API_KEY="$(cat ${API_KEY_PATH})" exec ${gate.join(" ")}`])
+        .stdout()
+    )
   }
 
   /**
@@ -489,9 +523,9 @@ export class KgraphMcp {
   }
 
   /** The step table's image spec, as the host build step builds it. */
-  private image(environment: string): Container {
+  private image(environment: string, source: Directory = this.source): Container {
     const plan = imageBuild(checkEnvironment(environment))
-    const context = plan.context === "." ? this.source : this.source.directory(plan.context)
+    const context = plan.context === "." ? source : source.directory(plan.context)
     return context.dockerBuild({ dockerfile: plan.dockerfile, buildArgs: plan.buildArgs })
   }
 
@@ -507,13 +541,22 @@ export class KgraphMcp {
 
   /** Migrate, seed and serve in one process so the data lives as long as the bound services. */
   private appService(environment: string, apiKey?: Secret): Service {
+    return this.appServiceFrom(this.image(checkEnvironment(environment)), environment, apiKey)
+  }
+
+  /**
+   * `image` migrated, seeded and serving. `instance` names a second copy (the gate's baseline): its
+   * Postgres and Redis get that name too, so the engine runs them apart instead of sharing one identical
+   * service between both copies.
+   */
+  private appServiceFrom(image: Container, environment: string, apiKey?: Secret, instance?: string): Service {
     const env = environmentSettings(checkEnvironment(environment))
     // The gate needs tools to query even where the environment itself seeds nothing.
     const seedCount = Math.max(env.seedCount, 200)
-    let ctr = this.image(env.name)
+    let ctr = instance ? image.withEnvVariable("KGRAPH_SERVICE_INSTANCE", instance) : image
     for (const name of ["postgres", "redis"] as const) {
       const spec = SERVICES[name]
-      ctr = ctr.withServiceBinding(spec.alias, serviceContainer(name)).withEnvVariable(spec.urlVar, spec.url)
+      ctr = ctr.withServiceBinding(spec.alias, serviceContainer(name, instance)).withEnvVariable(spec.urlVar, spec.url)
     }
     // A given key arrives as a secret variable; otherwise the generated key file is read at start.
     ctr = apiKey ? ctr.withSecretVariable("API_KEYS", apiKey) : ctr.withMountedFile(API_KEY_PATH, this.generatedApiKey())
@@ -550,10 +593,11 @@ export class KgraphMcp {
 }
 
 /** A Postgres or Redis service with a Docker healthcheck the engine waits on. */
-function serviceContainer(name: ServiceName): Service {
+function serviceContainer(name: ServiceName, instance?: string): Service {
   const spec = SERVICES[name]
   let ctr = dag.container().from(spec.image)
   for (const [key, value] of Object.entries(spec.env)) ctr = ctr.withEnvVariable(key, value)
+  if (instance) ctr = ctr.withEnvVariable("KGRAPH_SERVICE_INSTANCE", instance)
   return ctr
     .withExposedPort(spec.port)
     .withDockerHealthcheck([...spec.healthcheck], { interval: "1s", timeout: "3s", startPeriod: "30s", retries: 30 })

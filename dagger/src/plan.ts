@@ -302,6 +302,20 @@ export function severitiesFrom(threshold: string): string {
   return SEVERITIES.slice(index).join(",")
 }
 
+/** The alias the latency gate's baseline service is bound as, next to APP_ALIAS. */
+export const BASELINE_ALIAS = "baseline"
+
+/**
+ * A baseline image reference for the latency gate (`host/repo:tag` or `host/repo@sha256:…`) and the
+ * registry host its auth needs; refused when it is not a plain reference.
+ */
+export function checkBaselineImage(ref: string): { address: string; host: string } {
+  if (!/^[a-z0-9][a-z0-9.-]*(?::\d+)?(?:\/[a-z0-9._-]+)+(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$/.test(ref)) {
+    throw new Error(`baseline image "${ref}" is not an image reference like ghcr.io/owner/kgraph-mcp:v1.2.3`)
+  }
+  return { address: ref, host: ref.split("/")[0]! }
+}
+
 /** `ghcr.io/owner` + `v1.2.3` -> `ghcr.io/owner/kgraph-mcp:v1.2.3`; the host is what registry auth needs. */
 export function publishAddress(registry: string, tag: string): { address: string; host: string } {
   const base = registry.replace(/\/+$/, "")

@@ -115,7 +115,18 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
   promotionCandidate: { args: [['tag', S], ['githubToken', obj('Secret')], ['repository', S]], returns: S, never: true },
   deliveryReport: { args: [['githubToken', obj('Secret')], ['repository', S], ['since', S, { default: '30d' }]], returns: obj('Directory'), never: true },
   serve: { args: [['environment', ENV, { default: 'dev' }], ['apiKey', obj('Secret'), { optional: true }]], returns: obj('Service') },
-  latencyGate: { args: [['environment', ENV, { default: 'staging' }]], returns: S },
+  // A gate verdict is measured on every call, never replayed from the function cache.
+  latencyGate: {
+    args: [
+      ['environment', ENV, { default: 'staging' }],
+      ['baselineImage', S, { optional: true }],
+      ['baselineSource', obj('Directory'), { optional: true }],
+      ['registryUsername', S, { optional: true }],
+      ['registryPassword', obj('Secret'), { optional: true }],
+    ],
+    returns: S,
+    never: true,
+  },
   deploy: {
     args: [
       ['environment', ENV],
@@ -229,7 +240,7 @@ describe('module surface', () => {
 
   it('sets cache "never" on exactly the functions that change the world, read the ledger (whose answer moves), and on scan (its verdict goes stale)', () => {
     const never = Object.values(mod().methods).filter((f) => f.cache === 'never').map((f) => f.name).sort();
-    expect(never).toEqual(['cutRelease', 'deliveryReport', 'deploy', 'promotionCandidate', 'protect', 'publish', 'publishCandidate', 'release', 'rollback', 'scan', 'watch']);
+    expect(never).toEqual(['cutRelease', 'deliveryReport', 'deploy', 'latencyGate', 'promotionCandidate', 'protect', 'publish', 'publishCandidate', 'release', 'rollback', 'scan', 'watch']);
     expect(never).toEqual(Object.entries(CONTRACT).filter(([, s]) => s.never).map(([n]) => n).sort());
     for (const fn of Object.values(mod().methods)) if (fn.cache !== 'never') expect(fn.cache, fn.name).toBeUndefined();
   });

@@ -316,6 +316,62 @@ describe('serve and latencyGate', () => {
   });
 });
 
+describe('latencyGate with a baseline', () => {
+  const image = 'ghcr.io/kgraph-mcp/kgraph-mcp:v1.4.0';
+
+  it('serves the baseline image as "baseline" on its own Postgres and Redis, waits for both, compares, and never replays', async () => {
+    const rec = await run((m, s) => m.latencyGate('staging', image, undefined, 'bot', s.password));
+    const bindings = serviceBindings(rec.final);
+    const app = bindings.get('app')!;
+    const baseline = bindings.get('baseline')!;
+    expect(baseline).toContain(`from (address: "${image}")`);
+    expect(baseline).toMatch(/withRegistryAuth \(address: "ghcr\.io",username: "bot",secret: <<\s*\{ setSecret/);
+    expect(app).not.toContain(image);
+    // Its own database and Redis: the service containers differ from the candidate's, so the engine
+    // cannot share one Postgres between the two copies.
+    const basePg = serviceBindings(baseline).get('postgres')!;
+    const appPg = serviceBindings(app).get('postgres')!;
+    expect(basePg).toContain('name: "KGRAPH_SERVICE_INSTANCE",value: "baseline"');
+    expect(appPg).not.toContain('KGRAPH_SERVICE_INSTANCE');
+    expect(serviceBindings(baseline).get('redis')!).toContain('value: "baseline"');
+    // Same environment and seed on both sides.
+    for (const side of [app, baseline]) {
+      expect(side).toContain('name: "ENVIRONMENT",value: "staging"');
+      expect(side).toContain('seed.js --count 200');
+    }
+    const argv = execs(rec.final).filter((a) => !app.includes(JSON.stringify(a)) && !baseline.includes(JSON.stringify(a)));
+    expect(argv.at(-1)).toEqual([
+      'sh',
+      '-c',
+      'API_KEY="$(cat /run/secrets/api-key)" exec npx --no-install kgraph-ci gate latency --url http://app:8000 --env staging --baseline-url http://baseline:8000',
+    ]);
+    expect(argv.at(-3)?.join(' ')).toContain('http://app:8000/readyz');
+    expect(argv.at(-2)?.join(' ')).toContain('http://baseline:8000/readyz');
+    // A fresh stamp right before the gate's exec: its layer is never replayed either.
+    expect(envVars(rec.final).KGRAPH_RUN_AT).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expectNoPlaintext(rec);
+  });
+
+  it('builds a baseline from a checkout of its git ref with app/Dockerfile', async () => {
+    const rec = await run(async (m) => {
+      const { dag } = await import('@dagger.io/dagger');
+      return m.latencyGate('staging', undefined, dag.directory().withNewFile('BASELINE', 'v1.3.0'));
+    });
+    const baseline = serviceBindings(rec.final).get('baseline')!;
+    expect(baseline).toMatch(/withNewFile \(path: "BASELINE",contents: "v1\.3\.0"\)[\s\S]*dockerBuild \(dockerfile: "app\/Dockerfile"/);
+    expect(execs(rec.final).at(-1)?.at(-1)).toContain('--baseline-url http://baseline:8000');
+  });
+
+  it('refuses contradicting or malformed baselines before anything runs', async () => {
+    await expect(run(async (m) => {
+      const { dag } = await import('@dagger.io/dagger');
+      return m.latencyGate('staging', image, dag.directory());
+    })).rejects.toThrow(/at most one of baselineImage and baselineSource/);
+    await expect(run((m) => m.latencyGate('staging', 'not an image; rm -rf /'))).rejects.toThrow(/is not an image reference/);
+    await expect(run((m) => m.latencyGate('staging', image, undefined, 'bot'))).rejects.toThrow(/go together/);
+  });
+});
+
 describe('delivery', () => {
   it('deploy mounts the kubeconfig secret as a file, passes the GitHub token as a secret, runs the table command, never cached', async () => {
     const image = `ghcr.io/kgraph-mcp/kgraph-mcp@sha256:${'a'.repeat(64)}`;
