@@ -18,6 +18,8 @@ export interface ImageBuildRequest {
   readonly params: Readonly<Record<string, string>>;
   /** Defaults to `<repository>:<env param or "local">`. */
   readonly tag?: string;
+  /** Ignore the layer cache (a cold build, base images aside). */
+  readonly noCache?: boolean;
 }
 
 export interface BuiltImage {
@@ -114,6 +116,7 @@ export async function buildImage(req: ImageBuildRequest, deps: BuildDeps): Promi
   try {
     const iidFile = join(dir, 'iid');
     const argv = buildArgv(req.spec, buildArgs, tag, iidFile);
+    if (req.noCache) argv.splice(1, 0, '--no-cache');
     log(`docker ${argv.join(' ')}`);
     const tail: string[] = [];
     const res = await deps.docker(argv, {

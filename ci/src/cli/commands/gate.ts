@@ -17,7 +17,7 @@ import { envOption, urlOption } from '../options.js';
 
 interface GateCliOptions {
   url?: string;
-  serve?: boolean;
+  serve?: boolean | string;
   env: EnvironmentDefinition;
   report?: string;
   baselineUrl?: string;
@@ -55,7 +55,7 @@ export function register(program: Command, io: CliIo): void {
     .command('latency')
     .description("Open-model load on each route at the environment's rate: absolute limits, and with a baseline the allowed regression (exit 1 on fail or inconclusive)")
     .addOption(urlOption('--url <url>', 'base URL of a running service (API key from $API_KEY)'))
-    .option('--serve', 'start the service locally on fresh Postgres/Redis, seeded, and gate that')
+    .option('--serve [what]', 'start the service locally on fresh Postgres/Redis, seeded, and gate that: the dev build (default) or "image", the built image in the local engine')
     .addOption(envOption('environment whose gate applies'))
     .addOption(urlOption('--baseline-url <url>', 'compare with this running service (the release it replaces; key from $BASELINE_API_KEY, else $API_KEY)'))
     .option('--baseline-ref <ref>', 'with --serve: serve this git ref from a worktree on its own fresh database, same seed (default: the last v* tag)')
@@ -64,6 +64,7 @@ export function register(program: Command, io: CliIo): void {
     .action(async (o: GateCliOptions) => {
       const env = o.env;
       const plan = planGate(o);
+      if (typeof o.serve === 'string' && o.serve !== 'image') throw new UsageError(`--serve takes nothing or "image", got "${o.serve}"`);
       const apiKey = io.env.API_KEY;
       if (plan.candidateUrl && !apiKey) throw new UsageError('API_KEY is not set: the gate needs an API key for /api/v1 (set API_KEY in the environment)');
       const log = (line: string) => writeLine(io.stderr, `gate: ${line}`);
@@ -85,6 +86,19 @@ export function register(program: Command, io: CliIo): void {
         if (plan.candidateUrl) {
           const baseline = plan.baseline.kind === 'url' ? { baseUrl: plan.baseline.url, apiKey: io.env.BASELINE_API_KEY ?? apiKey } : undefined;
           report = await gateWith({ baseUrl: plan.candidateUrl, apiKey }, baseline);
+        } else if (o.serve === 'image') {
+          // The built image (what will be deployed). A baseline only from --baseline-url: a ref would be
+          // served as a host process, which is not the same kind of thing to compare with.
+          const { withServedImage } = await import('../../image/serve.js');
+          if (plan.baseline.kind === 'ref') log('no baseline for --serve image without --baseline-url; absolute limits only');
+          report = await withServedImage(
+            env,
+            (c) => {
+              const candidate = { baseUrl: c.url, apiKey: c.apiKey, served: `image ${c.image.slice(0, 19)}` };
+              return plan.baseline.kind === 'url' ? gateWith(candidate, { baseUrl: plan.baseline.url, apiKey: io.env.BASELINE_API_KEY ?? apiKey }) : gateWith(candidate);
+            },
+            { log },
+          );
         } else {
           report = await withServedApp(
             env,
