@@ -40,6 +40,35 @@ export async function sweepContainers(docker: Docker, owner: string): Promise<nu
   return ids.length;
 }
 
+/** An owner label for this process: `<kind>-<pid>-<time>`, so a sweep can tell a dead owner's containers. */
+export function ownerId(kind: string): string {
+  return `${kind}-${process.pid}-${Date.now().toString(36)}`;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes containers whose owner process is gone (a killed test run or gate leaves them running):
+ * owners are `<kind>-<pid>-<time>`; containers of live owners are left alone.
+ */
+export async function sweepOrphans(docker: Docker): Promise<number> {
+  const res = await docker(['ps', '--all', '--filter', `label=${OWNER_LABEL}`, '--format', `{{.ID}} {{.Label "${OWNER_LABEL}"}}`], { timeoutMs: 30_000 });
+  const dead = res.stdout
+    .split('\n')
+    .map((l) => l.trim().split(' '))
+    .filter(([id, owner]) => id && owner && /^[\w.-]+?-(\d+)-[0-9a-z]+$/.test(owner) && !alive(Number(/-(\d+)-[0-9a-z]+$/.exec(owner)![1])))
+    .map(([id]) => id!);
+  if (dead.length > 0) await docker(['rm', '--force', '--volumes', ...dead], { timeoutMs: 60_000 });
+  return dead.length;
+}
+
 export interface ContainerState {
   readonly status: string;
   readonly running: boolean;
@@ -81,7 +110,7 @@ async function untar(file: string, dir: string): Promise<void> {
 
 /** The image's merged filesystem, as a container of it would see it, extracted into `dir`. */
 export async function exportImageFilesystem(docker: Docker, image: string, dir: string): Promise<void> {
-  const created = await docker(['create', image], { timeoutMs: 60_000 });
+  const created = await docker(['create', '--label', `${OWNER_LABEL}=${ownerId('kgraph-export')}`, image], { timeoutMs: 60_000 });
   if (created.code !== 0) throw new Error(dockerFailure('docker create', created));
   const id = created.stdout.trim();
   const work = await mkdtemp(join(tmpdir(), 'kgraph-export-'));

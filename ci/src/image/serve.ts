@@ -10,7 +10,7 @@ import type { EnvironmentDefinition } from '../environments.js';
 import { REPO_ROOT } from '../repo-root.js';
 import { createEphemeralServices } from '../services/ephemeral.js';
 import { freePort } from '../services/local-app.js';
-import { logs, OWNER_LABEL, runPlan, sweepContainers, waitExit } from './container.js';
+import { logs, ownerId, OWNER_LABEL, runPlan, sweepContainers, sweepOrphans, waitExit } from './container.js';
 import { dockerCli, engineStatus, type Docker } from './docker.js';
 import { ENV_FILE_PLACEHOLDER } from './pod-run.js';
 import { DEFAULT_IMAGE_REPORT, type ImageReport } from './step.js';
@@ -53,7 +53,8 @@ export async function withServedImage<T>(
     image = found.ref;
     if (found.standin) log('serve: NOTE the image was built on a stand-in base (this machine\'s Node), not the pinned one');
   }
-  const owner = `kgraph-gate-${process.pid}-${Date.now().toString(36)}`;
+  await sweepOrphans(docker);
+  const owner = ownerId('kgraph-gate');
   const apiKey = randomBytes(24).toString('hex');
   log('serve: creating a fresh database and Redis prefix');
   const services = await createEphemeralServices({ services: ['postgres', 'redis'] });

@@ -157,3 +157,14 @@ describe('runBuildStep', () => {
     expect(docker.calls.find((c) => c[0] === 'build')).toContain('ENVIRONMENT=staging');
   });
 });
+
+describe('sweepOrphans', () => {
+  it('removes only containers whose owner process is gone', async () => {
+    const { sweepOrphans } = await import('../../src/image/container.js');
+    const docker = fakeDocker((a) =>
+      a[0] === 'ps' ? ok(`aaa kgraph-test-${process.pid}-abc\nbbb kgraph-test-999999999-abc\nccc kgraph-gate-999999998-x1\nddd unparsable\n`) : ok(),
+    );
+    expect(await sweepOrphans(docker)).toBe(2);
+    expect(docker.calls.at(-1)).toEqual(['rm', '--force', '--volumes', 'bbb', 'ccc']);
+  });
+});

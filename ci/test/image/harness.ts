@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { buildImage, type BuiltImage } from '../../src/image/build.js';
-import { sweepContainers, OWNER_LABEL } from '../../src/image/container.js';
+import { ownerId, sweepContainers, sweepOrphans, OWNER_LABEL } from '../../src/image/container.js';
 import { dockerCli, engineStatus } from '../../src/image/docker.js';
 import { standinMaker } from '../../src/image/step.js';
 import { parseManifests, type KubeObject } from '../../src/kube/validate.js';
@@ -19,7 +19,9 @@ export const engine = await engineStatus(docker);
 export const skipReason = engine.available ? undefined : engine.reason;
 if (skipReason) console.warn(`container tests SKIPPED: ${skipReason}`);
 
-export const owner = `kgraph-test-${process.pid}-${Date.now().toString(36)}`;
+// What a killed earlier run left behind goes first (its owner process is gone).
+if (engine.available) await sweepOrphans(docker);
+export const owner = ownerId('kgraph-test');
 export const ownerFlags = ['--label', `${OWNER_LABEL}=${owner}`];
 
 let built: Promise<BuiltImage> | undefined;
