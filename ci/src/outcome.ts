@@ -1,6 +1,6 @@
 /**
- * One outcome vocabulary for everything that runs and reports: runner steps, checklist items and scan checks
- * (the scan report JSON the checklist reads). A leaf module: it imports nothing.
+ * One outcome vocabulary for everything that runs and reports: runner steps, checklist items, scan checks
+ * (the scan report JSON the checklist reads) and the latency gate's verdicts. A leaf module: it imports nothing.
  *
  * - passed: it ran here and succeeded.
  * - cached: it succeeded earlier on exactly the same inputs and its result was replayed (a success).
@@ -12,7 +12,7 @@
 export const OUTCOMES = ['passed', 'cached', 'failed', 'timedOut', 'skipped', 'cancelled', 'inconclusive'] as const;
 type Outcome = (typeof OUTCOMES)[number];
 
-/** A checklist item: passed, failed, or could not be decided (which never passes). */
+/** A checklist item or a gate verdict: passed, failed, or could not be decided (which never passes). */
 export type CheckOutcome = Extract<Outcome, 'passed' | 'failed' | 'inconclusive'>;
 
 /** A scan check (secrets, Dockerfile, audit, image): skipped only where allowed, for example an offline audit. */

@@ -9,8 +9,8 @@ import type { RouteMeasurement } from './verdict.js';
 
 const ms = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(n < 10 ? 2 : 1));
 const pctLabel = (p: number) => (p === 100 ? 'max' : `p${p}`);
-const WORD = { pass: 'pass', fail: 'FAIL', inconclusive: 'INCONCLUSIVE' } as const;
-const TITLE = { pass: 'passed', fail: 'FAILED', inconclusive: 'INCONCLUSIVE' } as const;
+const WORD = { passed: 'pass', failed: 'FAIL', inconclusive: 'INCONCLUSIVE' } as const;
+const TITLE = { passed: 'passed', failed: 'FAILED', inconclusive: 'INCONCLUSIVE' } as const;
 
 const measured = (b: RouteReport['baseline']): RouteMeasurement | undefined => (b && 'scenario' in b ? b : undefined);
 const ratio = (r: { estimate: number; low: number; high: number } | undefined) =>
@@ -59,7 +59,7 @@ export function gateMarkdown(r: LatencyGateReport): string {
     ? ['route', 'request', 'req/s achieved', 'errors', 'p50 ms base / cand', 'p50 ratio [CI]', 'p95 ms base / cand', 'p95 ratio [CI]', 'p99 ms base / cand', 'late sends base / cand', 'verdict']
     : ['route', 'request', 'req/s achieved', 'errors', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'late sends', 'verdict'];
   parts.push(table(headers, rows));
-  parts.push(r.outcome === 'pass' ? '**Why it passed**' : r.outcome === 'fail' ? '**Why it failed**' : '**Why it is inconclusive (this does not promote)**');
+  parts.push(r.outcome === 'passed' ? '**Why it passed**' : r.outcome === 'failed' ? '**Why it failed**' : '**Why it is inconclusive (this does not promote)**');
   parts.push(r.reasons.map((x) => `- ${x}`).join('\n'));
   for (const m of r.measurements) {
     const cand = m.candidate;

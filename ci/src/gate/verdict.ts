@@ -12,9 +12,11 @@
  */
 import type { LatencyGateConfig, LatencyScenario } from '../environments.js';
 import { samplesNeeded, type LatencySummary, type RatioInterval } from './stats.js';
+import type { CheckOutcome } from '../outcome.js';
 
 export type { LatencySummary } from './stats.js';
-export type Outcome = 'pass' | 'fail' | 'inconclusive';
+/** The shared vocabulary (ci/src/outcome.ts): a gate that cannot measure is inconclusive, never passed. */
+export type Outcome = CheckOutcome;
 
 /** What both sides of a comparison must share; compared field by field. */
 export interface MeasurementConditions {
@@ -131,13 +133,13 @@ export function validityChecks(m: RouteMeasurement, config: LatencyGateConfig, p
     });
     return checks;
   }
-  checks.push({ name: 'responses', kind: 'validity', outcome: 'pass', actual: m.responses, limit: 1, detail: `${name}: ${who}${m.responses} responses` });
+  checks.push({ name: 'responses', kind: 'validity', outcome: 'passed', actual: m.responses, limit: 1, detail: `${name}: ${who}${m.responses} responses` });
   const lateRatio = m.sent > 0 ? m.lateSends / m.sent : 0;
   const scheduleOk = lateRatio <= config.maxLateSendRatio && m.capWaits === 0;
   checks.push({
     name: 'clientSchedule',
     kind: 'validity',
-    outcome: scheduleOk ? 'pass' : 'inconclusive',
+    outcome: scheduleOk ? 'passed' : 'inconclusive',
     actual: lateRatio,
     limit: config.maxLateSendRatio,
     detail: scheduleOk
@@ -150,7 +152,7 @@ export function validityChecks(m: RouteMeasurement, config: LatencyGateConfig, p
   checks.push({
     name: 'achievedRate',
     kind: 'validity',
-    outcome: rateOk ? 'pass' : 'inconclusive',
+    outcome: rateOk ? 'passed' : 'inconclusive',
     actual: achievedRate,
     limit: minRate,
     detail: `${name}: ${who}achieved ${fmt(achievedRate)} of ${m.conditions.requestedRate} req/s requested (${pct(achievedRate / m.conditions.requestedRate)}) ${rateOk ? '>=' : '<'} the ${pct(config.minAchievedRateRatio)} needed${rateOk ? '' : ': the load was not applied, so the latencies do not show the service at this rate'}`,
@@ -160,7 +162,7 @@ export function validityChecks(m: RouteMeasurement, config: LatencyGateConfig, p
   checks.push({
     name: 'samples',
     kind: 'validity',
-    outcome: samplesOk ? 'pass' : 'inconclusive',
+    outcome: samplesOk ? 'passed' : 'inconclusive',
     actual: m.samples,
     limit: needed,
     detail: `${name}: ${who}${m.samples} samples ${samplesOk ? '>=' : '<'} ${needed} needed for p${Math.max(...percentilesJudged)} (${config.minTailSamples} above it)`,
@@ -179,7 +181,7 @@ function limitChecks(m: RouteMeasurement, config: LatencyGateConfig): Check[] {
     {
       name: 'errorRate',
       kind: 'limit',
-      outcome: errOk ? 'pass' : 'fail',
+      outcome: errOk ? 'passed' : 'failed',
       actual: errorRate,
       limit: t.maxErrorRate,
       detail: `${name}: error rate ${pct(errorRate)} (${m.non2xx} non-2xx, ${m.socketErrors} socket errors, ${m.timeouts} timeouts of ${tried} sent) ${errOk ? '<' : '>='} ${pct(t.maxErrorRate)}`,
@@ -187,10 +189,10 @@ function limitChecks(m: RouteMeasurement, config: LatencyGateConfig): Check[] {
   ];
   if (m.latency) {
     const p50Ok = m.latency.p50 < t.apiP50Ms;
-    checks.push({ name: 'p50', kind: 'limit', outcome: p50Ok ? 'pass' : 'fail', actual: m.latency.p50, limit: t.apiP50Ms, detail: `${name}: p50 ${ms(m.latency.p50)} ${p50Ok ? '<' : '>='} ${t.apiP50Ms}ms` });
+    checks.push({ name: 'p50', kind: 'limit', outcome: p50Ok ? 'passed' : 'failed', actual: m.latency.p50, limit: t.apiP50Ms, detail: `${name}: p50 ${ms(m.latency.p50)} ${p50Ok ? '<' : '>='} ${t.apiP50Ms}ms` });
     if (m.class === 'graph') {
       const p95Ok = m.latency.p95 < t.graphP95Ms;
-      checks.push({ name: 'p95', kind: 'limit', outcome: p95Ok ? 'pass' : 'fail', actual: m.latency.p95, limit: t.graphP95Ms, detail: `${name}: p95 ${ms(m.latency.p95)} ${p95Ok ? '<' : '>='} ${t.graphP95Ms}ms (graph route)` });
+      checks.push({ name: 'p95', kind: 'limit', outcome: p95Ok ? 'passed' : 'failed', actual: m.latency.p95, limit: t.graphP95Ms, detail: `${name}: p95 ${ms(m.latency.p95)} ${p95Ok ? '<' : '>='} ${t.graphP95Ms}ms (graph route)` });
     }
   }
   return checks;
@@ -215,7 +217,7 @@ function regressionChecks(input: RouteInput, config: LatencyGateConfig): Check[]
     return [{ name: 'baseline', kind: 'regression', outcome: 'inconclusive', actual: 0, limit: 1, detail: `${name}: no baseline to compare with: ${why}` }];
   }
   const checks: Check[] = [];
-  const baseInvalid = validityChecks(b, config, [50, 95], 'baseline ').filter((x) => x.outcome !== 'pass');
+  const baseInvalid = validityChecks(b, config, [50, 95], 'baseline ').filter((x) => x.outcome !== 'passed');
   checks.push(
     ...baseInvalid.map((x) => ({ ...x, kind: 'regression' as const, name: 'baseline' as const })),
   );
@@ -223,7 +225,7 @@ function regressionChecks(input: RouteInput, config: LatencyGateConfig): Check[]
   checks.push({
     name: 'sameConditions',
     kind: 'regression',
-    outcome: diffs.length === 0 ? 'pass' : 'inconclusive',
+    outcome: diffs.length === 0 ? 'passed' : 'inconclusive',
     actual: diffs.length,
     limit: 0,
     detail: diffs.length === 0 ? `${name}: baseline and candidate measured under the same conditions` : `${name}: baseline and candidate not measured under the same conditions: ${diffs.join('; ')}`,
@@ -246,7 +248,7 @@ function regressionChecks(input: RouteInput, config: LatencyGateConfig): Check[]
     checks.push({
       name: key,
       kind: 'regression',
-      outcome: slower ? 'fail' : 'pass',
+      outcome: slower ? 'failed' : 'passed',
       actual: r.estimate,
       limit,
       detail: `${name}: p${q} ${ms(cand ?? Number.NaN)} vs baseline ${ms(base ?? Number.NaN)}, ratio ${fmt(r.estimate, 3)} (${fmt(r.confidence * 100, 0)}% CI ${fmt(r.low, 3)}-${fmt(r.high, 3)}) ${slower ? `slower than the allowed ${fmt(limit, 2)}x with confidence` : `not shown above the allowed ${fmt(limit, 2)}x`}`,
@@ -268,25 +270,25 @@ export function judgeRoute(input: RouteInput, config: LatencyGateConfig): RouteV
   const validity = validityChecks(m, config, judged);
   const limits = m.responses > 0 || m.sent > 0 ? limitChecks(m, config) : [];
   const regression = regressionChecks(input, config);
-  const valid = validity.every((c) => c.outcome === 'pass');
-  const regressionValid = regression.filter((c) => c.name === 'baseline' || c.name === 'sameConditions').every((c) => c.outcome === 'pass');
+  const valid = validity.every((c) => c.outcome === 'passed');
+  const regressionValid = regression.filter((c) => c.name === 'baseline' || c.name === 'sameConditions').every((c) => c.outcome === 'passed');
   const trusted = (c: Check) => c.name === 'errorRate' || (valid && (c.kind === 'limit' || regressionValid));
   const checks = [...validity, ...limits, ...regression];
-  const failures = checks.filter((c) => c.outcome === 'fail' && trusted(c));
+  const failures = checks.filter((c) => c.outcome === 'failed' && trusted(c));
   // A latency failure on an invalid measurement cannot be trusted either way: it is inconclusive.
-  const doubts = checks.filter((c) => c.outcome === 'inconclusive' || (c.outcome === 'fail' && !trusted(c)));
-  const outcome: Outcome = failures.length > 0 ? 'fail' : doubts.length > 0 ? 'inconclusive' : 'pass';
+  const doubts = checks.filter((c) => c.outcome === 'inconclusive' || (c.outcome === 'failed' && !trusted(c)));
+  const outcome: Outcome = failures.length > 0 ? 'failed' : doubts.length > 0 ? 'inconclusive' : 'passed';
   const reasons =
-    outcome === 'pass'
+    outcome === 'passed'
       ? [`${name} passed: ${checks.filter((c) => c.name !== 'responses').map((c) => c.detail.replace(`${name}: `, '')).join('; ')}`]
-      : [...failures, ...doubts].map((c) => (c.outcome === 'fail' && !trusted(c) ? `${c.detail} (not trusted: the measurement is not valid)` : c.detail));
+      : [...failures, ...doubts].map((c) => (c.outcome === 'failed' && !trusted(c) ? `${c.detail} (not trusted: the measurement is not valid)` : c.detail));
   return { scenario: name, outcome, checks, reasons, achievedRate, errorRate };
 }
 
 export function judgeGate(inputs: readonly RouteInput[], config: LatencyGateConfig): GateVerdict {
   const routes = inputs.map((i) => judgeRoute(i, config));
   if (routes.length === 0) return { outcome: 'inconclusive', passed: false, reasons: ['no routes were measured: nothing to judge'], routes };
-  const outcome: Outcome = routes.some((r) => r.outcome === 'fail') ? 'fail' : routes.some((r) => r.outcome === 'inconclusive') ? 'inconclusive' : 'pass';
-  const reasons = outcome === 'pass' ? routes.flatMap((r) => r.reasons) : routes.filter((r) => r.outcome !== 'pass').flatMap((r) => r.reasons);
-  return { outcome, passed: outcome === 'pass', reasons, routes };
+  const outcome: Outcome = routes.some((r) => r.outcome === 'failed') ? 'failed' : routes.some((r) => r.outcome === 'inconclusive') ? 'inconclusive' : 'passed';
+  const reasons = outcome === 'passed' ? routes.flatMap((r) => r.reasons) : routes.filter((r) => r.outcome !== 'passed').flatMap((r) => r.reasons);
+  return { outcome, passed: outcome === 'passed', reasons, routes };
 }

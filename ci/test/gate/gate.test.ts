@@ -43,29 +43,29 @@ const check = (v: ReturnType<typeof judge>, name: string) => v.checks.find((c) =
 describe('judgeRoute: limits', () => {
   it('passes a valid run inside every limit and says why', () => {
     const v = judge(measured());
-    expect(v.outcome).toBe('pass');
+    expect(v.outcome).toBe('passed');
     expect(v.checks.map((c) => [c.name, c.outcome])).toEqual([
-      ['responses', 'pass'],
-      ['clientSchedule', 'pass'],
-      ['achievedRate', 'pass'],
-      ['samples', 'pass'],
-      ['errorRate', 'pass'],
-      ['p50', 'pass'],
-      ['p95', 'pass'],
+      ['responses', 'passed'],
+      ['clientSchedule', 'passed'],
+      ['achievedRate', 'passed'],
+      ['samples', 'passed'],
+      ['errorRate', 'passed'],
+      ['p50', 'passed'],
+      ['p95', 'passed'],
     ]);
     expect(v.reasons).toEqual([expect.stringMatching(/^plan passed: .*p95 250ms < 500ms/)]);
   });
 
   it('fails at exactly the limits (strictly below is required)', () => {
     const v = judge(measured({ latency: { ...measured().latency!, p50: T.apiP50Ms, p95: T.graphP95Ms } }));
-    expect(v.outcome).toBe('fail');
+    expect(v.outcome).toBe('failed');
     expect(v.reasons).toEqual([`plan: p50 ${T.apiP50Ms}ms >= ${T.apiP50Ms}ms`, `plan: p95 ${T.graphP95Ms}ms >= ${T.graphP95Ms}ms (graph route)`]);
   });
 
   it('checks p95 only on graph routes', () => {
     const slowTail = { ...measured().latency!, p95: T.graphP95Ms * 4 };
-    expect(judge(measured({ class: 'api', scenario: 'search', latency: slowTail })).outcome).toBe('pass');
-    expect(judge(measured({ latency: slowTail })).outcome).toBe('fail');
+    expect(judge(measured({ class: 'api', scenario: 'search', latency: slowTail })).outcome).toBe('passed');
+    expect(judge(measured({ latency: slowTail })).outcome).toBe('failed');
   });
 
   // Issue 16.1: exact counts and a verdict from values computed here, each error kind on its own, so a
@@ -85,14 +85,14 @@ describe('judgeRoute: limits', () => {
     const errors = e.non2xx + e.socketErrors + e.timeouts;
     const expectedRate = errors / sent;
     // 2 of 2000 is 0.1%: not strictly below the 0.1% limit.
-    const expectedOutcome = errors * 1000 < sent ? 'pass' : 'fail';
+    const expectedOutcome = errors * 1000 < sent ? 'passed' : 'failed';
     const v = judge(m);
     expect(v.errorRate).toBe(expectedRate);
     expect(check(v, 'errorRate').actual).toBe(expectedRate);
     expect(check(v, 'errorRate').outcome).toBe(expectedOutcome);
     expect(v.outcome).toBe(expectedOutcome);
     expect(check(v, 'errorRate').detail).toBe(
-      `plan: error rate ${Math.round(expectedRate * 1e5) / 1e3}% (${e.non2xx} non-2xx, ${e.socketErrors} socket errors, ${e.timeouts} timeouts of ${sent} sent) ${expectedOutcome === 'pass' ? '<' : '>='} 0.1%`,
+      `plan: error rate ${Math.round(expectedRate * 1e5) / 1e3}% (${e.non2xx} non-2xx, ${e.socketErrors} socket errors, ${e.timeouts} timeouts of ${sent} sent) ${expectedOutcome === 'passed' ? '<' : '>='} 0.1%`,
     );
   });
 });
@@ -100,7 +100,7 @@ describe('judgeRoute: limits', () => {
 describe('judgeRoute: inconclusive when the measurement cannot support a decision', () => {
   it('no responses', () => {
     const v = judge(measured({ responses: 0, socketErrors: N, samples: 0, latency: undefined, percentiles: [] }));
-    expect(v.outcome).toBe('fail'); // every request an error: the error rate stands on its own
+    expect(v.outcome).toBe('failed'); // every request an error: the error rate stands on its own
     const none = judge(measured({ sent: 0, responses: 0, samples: 0, latency: undefined, percentiles: [] }));
     expect(none.outcome).toBe('inconclusive');
     expect(none.reasons[0]).toMatch(/^plan: no responses to 0 requests .*nothing to judge/);
@@ -111,7 +111,7 @@ describe('judgeRoute: inconclusive when the measurement cannot support a decisio
     const v = judge(measured({ lateSends: late, maxLateMs: 80 }));
     expect(v.outcome).toBe('inconclusive');
     expect(v.reasons).toEqual([expect.stringMatching(new RegExp(`^plan: client saturated: ${late} of ${N} sends`))]);
-    expect(judge(measured({ lateSends: late - 1 })).outcome).toBe('pass');
+    expect(judge(measured({ lateSends: late - 1 })).outcome).toBe('passed');
     expect(judge(measured({ capWaits: 1 })).outcome).toBe('inconclusive');
   });
 
@@ -120,12 +120,12 @@ describe('judgeRoute: inconclusive when the measurement cannot support a decisio
     const slow = judge(measured({ ...saturated, latency: { ...measured().latency!, p95: T.graphP95Ms * 2 } }));
     expect(slow.outcome).toBe('inconclusive');
     expect(slow.reasons.some((r) => /p95 .* >= 500ms .*not trusted/.test(r))).toBe(true);
-    expect(judge(measured({ ...saturated, non2xx: N / 10 })).outcome).toBe('fail');
+    expect(judge(measured({ ...saturated, non2xx: N / 10 })).outcome).toBe('failed');
   });
 
   it('achieved rate under the required share of the requested rate', () => {
     const needed = CFG.minAchievedRateRatio * N;
-    expect(judge(measured({ responses: Math.ceil(needed) })).outcome).toBe('pass');
+    expect(judge(measured({ responses: Math.ceil(needed) })).outcome).toBe('passed');
     const v = judge(measured({ responses: Math.floor(needed) - 1, sent: Math.floor(needed) - 1 }));
     expect(v.outcome).toBe('inconclusive');
     expect(v.reasons[0]).toMatch(/achieved .* < the 90% needed: the load was not applied/);
@@ -137,7 +137,7 @@ describe('judgeRoute: inconclusive when the measurement cannot support a decisio
     expect(judge(measured(few)).outcome).toBe('inconclusive');
     expect(judge(measured(few)).reasons).toEqual([`plan: ${needed - 1} samples < ${needed} needed for p95 (${CFG.minTailSamples} above it)`]);
     // An api route judges p50 only: the same count is plenty.
-    expect(judge(measured({ ...few, class: 'api', scenario: 'search' })).outcome).toBe('pass');
+    expect(judge(measured({ ...few, class: 'api', scenario: 'search' })).outcome).toBe('passed');
   });
 
   it('could not run at all, or nothing measured', () => {
@@ -153,14 +153,14 @@ describe('judgeRoute: regression against the baseline', () => {
   const ok = { p50: interval(1.02, 0.97, 1.07), p95: interval(1.0, 0.9, 1.1) };
 
   it('passes within the allowance and fails when the lower end is above it', () => {
-    expect(judgeRoute({ candidate: measured(), baseline: measured(), comparison: ok }, CFG).outcome).toBe('pass');
+    expect(judgeRoute({ candidate: measured(), baseline: measured(), comparison: ok }, CFG).outcome).toBe('passed');
     const limit = 1 + CFG.regression.p50;
     const slower = judgeRoute({ candidate: measured(), baseline: measured(), comparison: { ...ok, p50: interval(1.5, limit + 0.001, 1.7) } }, CFG);
-    expect(slower.outcome).toBe('fail');
+    expect(slower.outcome).toBe('failed');
     expect(slower.reasons).toEqual([expect.stringMatching(/^plan: p50 .* ratio 1\.5 \(95% CI 1\.101-1\.7\) slower than the allowed 1\.1x with confidence$/)]);
     // Point estimate above, but not with confidence: not a failure.
-    expect(judgeRoute({ candidate: measured(), baseline: measured(), comparison: { ...ok, p50: interval(1.2, limit, 1.3) } }, CFG).outcome).toBe('pass');
-    expect(judgeRoute({ candidate: measured(), baseline: measured(), comparison: { ...ok, p95: interval(2, 1.3, 2.5) } }, CFG).outcome).toBe('fail');
+    expect(judgeRoute({ candidate: measured(), baseline: measured(), comparison: { ...ok, p50: interval(1.2, limit, 1.3) } }, CFG).outcome).toBe('passed');
+    expect(judgeRoute({ candidate: measured(), baseline: measured(), comparison: { ...ok, p95: interval(2, 1.3, 2.5) } }, CFG).outcome).toBe('failed');
   });
 
   it('an unreachable baseline is inconclusive, never a pass', () => {
@@ -188,9 +188,9 @@ describe('judgeRoute: regression against the baseline', () => {
     const pass = { candidate: measured({ scenario: 'search', class: 'api' }) };
     const doubt = { candidate: measured({ scenario: 'getTool', class: 'api', capWaits: 1 }) };
     const fail = { candidate: measured({ latency: { ...measured().latency!, p95: 900 } }) };
-    expect(judgeGate([pass, doubt, fail], CFG).outcome).toBe('fail');
+    expect(judgeGate([pass, doubt, fail], CFG).outcome).toBe('failed');
     expect(judgeGate([pass, doubt], CFG).outcome).toBe('inconclusive');
-    expect(judgeGate([pass], CFG)).toMatchObject({ outcome: 'pass', passed: true });
+    expect(judgeGate([pass], CFG)).toMatchObject({ outcome: 'passed', passed: true });
   });
 });
 
@@ -248,7 +248,7 @@ describe('runLatencyGate', () => {
       ['/api/v1/plan', CFG.warmupSeconds],
       ['/api/v1/plan', CFG.durationSeconds],
     ]);
-    expect(report.outcome).toBe('fail');
+    expect(report.outcome).toBe('failed');
     expect(report.reasons).toEqual([`plan: p50 ${T.graphP95Ms * 2}ms >= 100ms`, `plan: p95 ${T.graphP95Ms * 2}ms >= 500ms (graph route)`]);
     // No credentials in the report.
     const json = JSON.stringify(report);
@@ -287,8 +287,8 @@ describe('runLatencyGate', () => {
     expect(s!.comparison!.p50.estimate).toBeCloseTo(1, 6);
     expect(p!.comparison!.p50.estimate).toBeCloseTo(2, 6);
     expect(p!.comparison!.p50.low).toBeGreaterThan(1 + CFG.regression.p50);
-    expect(report.routes.map((r) => r.outcome)).toEqual(['pass', 'fail']);
-    expect(report.outcome).toBe('fail');
+    expect(report.routes.map((r) => r.outcome)).toEqual(['passed', 'failed']);
+    expect(report.outcome).toBe('failed');
     const md = gateMarkdown(report);
     expect(md).toContain('p50 ratio [CI]');
     expect(md).toMatch(/\| plan \| POST \/api\/v1\/plan \| .* \| 2\.00x \[/);

@@ -36,7 +36,7 @@ describe('the outsider probe: ~1 ms answers, a 900 ms freeze every 6 s, 100 req/
       overrides: { durationSeconds: 12, warmupSeconds: 0, lateSendToleranceMs: 100 },
     });
     const c = report.measurements[0]!.candidate;
-    expect(report.outcome, report.reasons.join('\n')).toBe('fail');
+    expect(report.outcome, report.reasons.join('\n')).toBe('failed');
     expect(report.passed).toBe(false);
     expect(report.reasons).toEqual([expect.stringMatching(/^plan: p95 \d+(\.\d+)?ms >= 500ms \(graph route\)$/)]);
     const truth95 = analyticQuantile({ periodMs: 6000, stallMs: 900 }, 0.95);

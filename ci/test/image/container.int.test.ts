@@ -280,9 +280,9 @@ describe.skipIf(skipReason !== undefined)(title('what the image holds'), () => {
     });
     try {
       expect(result.checks.map((c) => [c.name, c.status])).toEqual([
-        ['image:secrets', 'pass'],
-        ['image:sbom', 'pass'],
-        ['image:audit', 'pass'],
+        ['image:secrets', 'passed'],
+        ['image:sbom', 'passed'],
+        ['image:audit', 'passed'],
       ]);
       const sbom = JSON.parse(await readFile(sbomPath, 'utf8')) as { components: { name: string; purl: string }[] };
       expect(sbom.components.map((c) => c.purl)).toEqual(expect.arrayContaining([expect.stringMatching(/^pkg:npm\/fastify@/), expect.stringMatching(/^pkg:npm\/npm@/)]));
@@ -305,7 +305,7 @@ describe.skipIf(skipReason !== undefined)(title('what the image holds'), () => {
       const allowlistText = await readFile(join(REPO_ROOT, '.kgraph-scan-allowlist'), 'utf8');
       const result = await scanImage({ docker, image: tag, allowlistText, sbomPath: join(ctx, 'sbom.json'), allowOffline: true, auditLevel: 'high', audit: async () => ({ exitCode: 1, stdout: '{}', stderr: 'offline' }) });
       const secretsCheck = result.checks.find((c) => c.name === 'image:secrets')!;
-      expect(secretsCheck.status).toBe('fail');
+      expect(secretsCheck.status).toBe('failed');
       expect(result.findings).toEqual([expect.objectContaining({ path: '/app/leak.txt', rule: 'github-token', line: 1 })]);
       expect(secretsCheck.detail).not.toContain('A'.repeat(36));
       // The audit with no answer is skipped only because offline is allowed, and says so.

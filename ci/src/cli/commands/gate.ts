@@ -47,7 +47,7 @@ export function planGate(o: Omit<GateCliOptions, 'env'>): { candidateUrl?: strin
   return { ...(candidateUrl ? { candidateUrl } : {}), baseline: { kind: 'none', why: 'no --baseline-url given' } };
 }
 
-const VERDICT_WORD = { pass: 'PASSED', fail: 'FAILED', inconclusive: 'INCONCLUSIVE' } as const;
+const VERDICT_WORD = { passed: 'PASSED', failed: 'FAILED', inconclusive: 'INCONCLUSIVE' } as const;
 
 export function register(program: Command, io: CliIo): void {
   const gate = program.command('gate').description('Promotion gates');
@@ -148,7 +148,7 @@ export function register(program: Command, io: CliIo): void {
       writeLine(io.stdout, `latency gate ${env.name}: ${VERDICT_WORD[report.outcome]}`);
       for (const r of report.reasons) writeLine(io.stdout, `  ${r}`);
       writeLine(io.stdout, `report: ${reportPath}`);
-      if (report.outcome === 'fail') throw new FailedError(`latency gate failed for ${env.name}`);
+      if (report.outcome === 'failed') throw new FailedError(`latency gate failed for ${env.name}`);
       if (report.outcome === 'inconclusive') throw new FailedError(`latency gate inconclusive for ${env.name}: the measurement cannot support a pass (reasons above)`);
     });
 }
