@@ -35,7 +35,7 @@ const gate = (base: ServedApp, cand: ServedApp, only?: ('search' | 'getTool' | '
     overrides: { durationSeconds: seconds, warmupSeconds: 1 },
   });
 const caughtBy = (r: LatencyGateReport) =>
-  r.routes.flatMap((v) => v.checks.filter((c) => c.kind === 'regression' && c.outcome === 'fail').map((c) => c.name)).join('+') || '-';
+  r.routes.flatMap((v) => v.checks.filter((c) => c.kind === 'regression' && c.outcome === 'failed').map((c) => c.name)).join('+') || '-';
 
 await withServedApp(
   env,
@@ -59,10 +59,10 @@ await withServedApp(
             for (let i = 0; i < runs; i++) {
               const r = await gate(base, cand, ['plan']);
               const m = r.measurements[0]!;
-              const hit = r.outcome === 'fail' && caughtBy(r) !== '-';
+              const hit = r.outcome === 'failed' && caughtBy(r) !== '-';
               if (hit) caught++;
-              verdicts.push(hit ? 'F' : r.outcome === 'pass' ? '.' : r.outcome === 'fail' ? 'x' : '?');
-              log(`+${level * 100}% run ${i + 1}: ${r.outcome} (${caughtBy(r)}) p50 ratio ${m.comparison?.p50.estimate.toFixed(3)} [${m.comparison?.p50.low.toFixed(3)}-${m.comparison?.p50.high.toFixed(3)}] p95 ratio ${m.comparison?.p95.estimate.toFixed(3)}${r.outcome === 'pass' ? '' : ` - ${r.reasons.join('; ')}`}`);
+              verdicts.push(hit ? 'F' : r.outcome === 'passed' ? '.' : r.outcome === 'failed' ? 'x' : '?');
+              log(`+${level * 100}% run ${i + 1}: ${r.outcome} (${caughtBy(r)}) p50 ratio ${m.comparison?.p50.estimate.toFixed(3)} [${m.comparison?.p50.low.toFixed(3)}-${m.comparison?.p50.high.toFixed(3)}] p95 ratio ${m.comparison?.p95.estimate.toFixed(3)}${r.outcome === 'passed' ? '' : ` - ${r.reasons.join('; ')}`}`);
             }
             const need = level >= 1 ? runs : level >= 0.5 ? Math.ceil(0.9 * runs) : Math.ceil(0.5 * runs);
             console.log(`+${String(level * 100).padEnd(3)}% (+${added.toFixed(3)} ms)   ${verdicts.join(' ').padEnd(40)}  ${caught}/${runs}   >= ${need}/${runs}: ${caught >= need ? 'met' : 'MISSED'}`);
@@ -75,10 +75,10 @@ await withServedApp(
           const verdicts: string[] = [];
           for (let i = 0; i < runs; i++) {
             const r = await gate(base, cand);
-            if (r.outcome === 'fail') fails++;
+            if (r.outcome === 'failed') fails++;
             if (r.outcome === 'inconclusive') doubts++;
-            verdicts.push(r.outcome === 'pass' ? '.' : r.outcome === 'fail' ? 'F' : '?');
-            log(`identical run ${i + 1}: ${r.outcome} ${r.measurements.map((m) => `${m.candidate.scenario} p50x ${m.comparison?.p50.estimate.toFixed(3)} p95x ${m.comparison?.p95.estimate.toFixed(3)}`).join(', ')}${r.outcome === 'pass' ? '' : ` - ${r.reasons.join('; ')}`}`);
+            verdicts.push(r.outcome === 'passed' ? '.' : r.outcome === 'failed' ? 'F' : '?');
+            log(`identical run ${i + 1}: ${r.outcome} ${r.measurements.map((m) => `${m.candidate.scenario} p50x ${m.comparison?.p50.estimate.toFixed(3)} p95x ${m.comparison?.p95.estimate.toFixed(3)}`).join(', ')}${r.outcome === 'passed' ? '' : ` - ${r.reasons.join('; ')}`}`);
           }
           console.log(`identical candidate, ${runs} runs over every route: ${verdicts.join(' ')}`);
           console.log(`fail ${fails}/${runs} (target 0: ${fails === 0 ? 'met' : 'MISSED'}), inconclusive ${doubts}/${runs} (target <= ${Math.floor(runs / 10)}: ${doubts <= Math.floor(runs / 10) ? 'met' : 'MISSED'})`);
