@@ -9,7 +9,7 @@
  * run the very same function. Keep it free of I/O and of imports.
  */
 
-/** What a reference must be: any pinned tag (not latest) or digest; a @sha256 digest; a release vX.Y.Z tag on main. */
+/** What a reference must be: any pinned tag (not latest) or digest; a @sha256 digest; a final release vX.Y.Z tag (no prerelease) on main. */
 export type ReferenceKind = 'pinned-tag' | 'digest' | 'release-tag';
 
 export interface ReleasePolicy {
@@ -178,6 +178,8 @@ export function referenceRules(
     if (kind === 'release-tag') {
       const tag = facts.release?.tag ?? ref.tag;
       if (!tag || !RELEASE_TAG.test(tag)) add('release-tag', false, `${environment} runs only release versions vX.Y.Z; ${tag ? `"${tag}" is not one` : 'no release tag was given'}`);
+      // A prerelease (v1.2.3-rc.1) is a version but not a release: it may be tagged, never released here.
+      else if (tag.includes('-')) add('release-tag', false, `${environment} runs only final releases vX.Y.Z; "${tag}" is a prerelease`);
       else if (ref.tag !== undefined && ref.tag !== tag) add('release-tag', false, `the image is tagged ${ref.tag} but is deployed as ${tag}`);
       else add('release-tag', true, `release ${tag}`);
     }

@@ -65,6 +65,8 @@ const cases: Case[] = [
   { name: 'prod refuses a release tag without digest', env: 'prod', facts: prodFacts({ image: `${IMAGE_REPOSITORY}:v1.4.0` }), refusedBy: 'digest' },
   { name: 'prod refuses a digest with no release tag', env: 'prod', facts: prodFacts({ release: undefined }), refusedBy: 'release-tag' },
   { name: 'prod refuses a non-release version', env: 'prod', facts: prodFacts({ release: { tag: 'v1.4', onMain: true } }), refusedBy: 'release-tag' },
+  { name: 'prod refuses a prerelease tag on main', env: 'prod', facts: prodFacts({ release: { tag: 'v1.4.0-rc.1', onMain: true } }), refusedBy: 'release-tag' },
+  { name: 'prod refuses a prerelease with a build-like suffix', env: 'prod', facts: prodFacts({ release: { tag: 'v1.4.0-0', onMain: true } }), refusedBy: 'release-tag' },
   { name: 'prod refuses an image tagged otherwise than its version', env: 'prod', facts: prodFacts({ image: `${IMAGE_REPOSITORY}:v1.3.0@${D1}` }), refusedBy: 'release-tag' },
   { name: 'prod refuses a tag not on main', env: 'prod', facts: prodFacts({ release: { tag: 'v1.4.0', onMain: false } }), refusedBy: 'on-main' },
   { name: 'prod refuses when on-main is unknown', env: 'prod', facts: prodFacts({ release: { tag: 'v1.4.0' } }), refusedBy: 'on-main', detail: /fails closed/ },
