@@ -247,20 +247,13 @@ export class KgraphMcp {
    * inconclusive. With a baseline (the release it replaces: a published image, or a checkout of its git
    * ref built here) both are served in the engine, each on its own Postgres and Redis with the same
    * seed, and the gate compares them in alternating rounds. Never cached: a verdict is measured anew on
-   * every call, never replayed.
+   * every call, never replayed. `baselineImage`: a published image of the baseline release (pulled with
+   * `registryUsername`/`registryPassword` when given); `baselineSource`: a checkout of its git ref
+   * (e.g. `https://github.com/owner/repo#v1.2.3`), built with app/Dockerfile.
    * Example: `dagger call latency-gate --environment=staging --baseline-image=ghcr.io/kgraph-mcp/kgraph-mcp:v1.2.3`
    */
   @func({ cache: "never" })
-  async latencyGate(
-    environment: Environment = Environment.staging,
-    /** Published image of the baseline release (e.g. the one prod runs). */
-    baselineImage?: string,
-    /** Checkout of the baseline's git ref (e.g. `https://github.com/owner/repo#v1.2.3`), built with app/Dockerfile. */
-    baselineSource?: Directory,
-    /** Registry user for pulling `baselineImage`. */
-    registryUsername?: string,
-    registryPassword?: Secret,
-  ): Promise<string> {
+  async latencyGate(environment: Environment = Environment.staging, baselineImage?: string, baselineSource?: Directory, registryUsername?: string, registryPassword?: Secret): Promise<string> {
     const env = checkEnvironment(environment)
     if (baselineImage !== undefined && baselineSource !== undefined) throw new Error("give at most one of baselineImage and baselineSource")
     if ((registryUsername === undefined) !== (registryPassword === undefined)) throw new Error("registryUsername and registryPassword go together")
