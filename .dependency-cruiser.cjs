@@ -23,11 +23,22 @@ const ciLayers = [
 const ciPath = (names) => `^ci/src/(${names.join('|')})(/|[.]ts$)`;
 
 /** An import from paths matching `from` to paths matching `to` is an error. */
-const forbid = (name, comment, from, to) => ({ name, comment, severity: 'error', from: { path: from }, to: { path: to } });
+const forbid = (name, comment, from, to) => ({
+  name,
+  comment,
+  severity: 'error',
+  from: { path: from },
+  to: { path: to },
+});
 
 const layerRules = ciLayers.slice(0, -1).map((names, rank) => {
   const above = ciLayers.slice(rank + 1).flat();
-  return forbid(`ci-layer-${rank}-${names[0]}`, `ci/src/{${names.join(',')}} sits below ${above.join(', ')}: it must not import them`, ciPath(names), ciPath(above));
+  return forbid(
+    `ci-layer-${rank}-${names[0]}`,
+    `ci/src/{${names.join(',')}} sits below ${above.join(', ')}: it must not import them`,
+    ciPath(names),
+    ciPath(above),
+  );
 });
 
 module.exports = {
@@ -47,10 +58,30 @@ module.exports = {
       from: { path: '^ci/src/', pathNot: ciPath(ciLayers.flat()) },
       to: {},
     },
-    forbid('app-is-self-contained', 'The service does not import the pipeline, tests, benches or the Dagger module', '^app/(src|migrations)/', '^(ci|dagger|bench|testkit|app/test)/'),
-    forbid('ci-does-not-import-tests-or-app-source', 'ci/src is a library: no tests, benches, Dagger module or service source', '^ci/src/', '^(ci/test|app/src|app/test|bench|dagger|testkit)/'),
-    forbid('dagger-module-is-self-contained', 'The Dagger module ships alone into the engine: only its own files and the generated tables', '^dagger/src/', '^(ci|app|bench|testkit)/'),
-    forbid('app-routes-below-app', 'routes are plugins registered by app.ts; they must not import it', '^app/src/routes/', '^app/src/(app|main)[.]ts$'),
+    forbid(
+      'app-is-self-contained',
+      'The service does not import the pipeline, tests, benches or the Dagger module',
+      '^app/(src|migrations)/',
+      '^(ci|dagger|bench|testkit|app/test)/',
+    ),
+    forbid(
+      'ci-does-not-import-tests-or-app-source',
+      'ci/src is a library: no tests, benches, Dagger module or service source',
+      '^ci/src/',
+      '^(ci/test|app/src|app/test|bench|dagger|testkit)/',
+    ),
+    forbid(
+      'dagger-module-is-self-contained',
+      'The Dagger module ships alone into the engine: only its own files and the generated tables',
+      '^dagger/src/',
+      '^(ci|app|bench|testkit)/',
+    ),
+    forbid(
+      'app-routes-below-app',
+      'routes are plugins registered by app.ts; they must not import it',
+      '^app/src/routes/',
+      '^app/src/(app|main)[.]ts$',
+    ),
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

@@ -32,7 +32,24 @@ const ENTRY = argOf('--entry', 'dist') as 'source' | 'dist';
 const RATE = 500;
 const SEED = 10_000;
 const API_KEY = 'bench-api-key-0123456789abcdef';
-const WORDS = ['github', 'issue', 'slack', 'message', 'report', 'test', 'deploy', 'build', 'jira', 'postgres', 'query', 'alert', 'incident', 'file', 'sync', 'export'];
+const WORDS = [
+  'github',
+  'issue',
+  'slack',
+  'message',
+  'report',
+  'test',
+  'deploy',
+  'build',
+  'jira',
+  'postgres',
+  'query',
+  'alert',
+  'incident',
+  'file',
+  'sync',
+  'export',
+];
 
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -65,7 +82,10 @@ const log = (msg: string) => console.error(`[bench] ${msg}`);
 
 if (ENTRY === 'dist') {
   log('building app/dist…');
-  const build = spawnSync('npm', ['run', 'build', '-w', 'app'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  const build = spawnSync('npm', ['run', 'build', '-w', 'app'], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   if (build.status !== 0) throw new Error('npm run build -w app failed');
 }
 const services = await createEphemeralServices({ services: ['postgres', 'redis'] });
@@ -74,7 +94,14 @@ try {
   log(`seeding ${SEED} tools and starting the service (${ENTRY})…`);
   const seedStart = Date.now();
   const app = await startLocalApp({
-    env: { ...services.env, API_KEYS: API_KEY, RATE_LIMIT_MAX: '100000000', LOG_LEVEL: 'warn', ENVIRONMENT: 'staging', SHUTDOWN_DELAY_MS: '0' },
+    env: {
+      ...services.env,
+      API_KEYS: API_KEY,
+      RATE_LIMIT_MAX: '100000000',
+      LOG_LEVEL: 'warn',
+      ENVIRONMENT: 'staging',
+      SHUTDOWN_DELAY_MS: '0',
+    },
     seedCount: SEED,
     entry: ENTRY,
     readyTimeoutMs: 120_000,
@@ -85,11 +112,20 @@ try {
 
   const base = { headers, rate: RATE, maxConcurrency: 256, lateToleranceMs: 20, timeoutMs: 10_000 };
   const scenarios: { name: string; load: Omit<Parameters<typeof runLoad>[0], 'durationSeconds'> }[] = [
-    { name: 'search (gate query, cache warm)', load: { ...base, url: `${app.url}/api/v1/tools?q=github%20issue&limit=20`, method: 'GET' } },
+    {
+      name: 'search (gate query, cache warm)',
+      load: { ...base, url: `${app.url}/api/v1/tools?q=github%20issue&limit=20`, method: 'GET' },
+    },
     { name: 'get one tool', load: { ...base, url: `${app.url}/api/v1/tools/github-create-issue`, method: 'GET' } },
     {
       name: 'plan',
-      load: { ...base, headers: json, url: `${app.url}/api/v1/plan`, method: 'POST', body: JSON.stringify({ goal: 'open a github issue from a failing test report' }) },
+      load: {
+        ...base,
+        headers: json,
+        url: `${app.url}/api/v1/plan`,
+        method: 'POST',
+        body: JSON.stringify({ goal: 'open a github issue from a failing test report' }),
+      },
     },
   ];
   const rows: Row[] = [];
@@ -111,7 +147,9 @@ try {
   const payload = Buffer.from(await sample.arrayBuffer());
   const HOP = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding']);
   const sameHeaders = Object.fromEntries([...sample.headers].filter(([k]) => !HOP.has(k)));
-  log(`bare node:http at full load (same ${payload.length}-byte body and ${Object.keys(sameHeaders).length} headers; and a minimal response for reference)…`);
+  log(
+    `bare node:http at full load (same ${payload.length}-byte body and ${Object.keys(sameHeaders).length} headers; and a minimal response for reference)…`,
+  );
   bare.proc = spawn(
     process.execPath,
     [
@@ -139,24 +177,57 @@ try {
     cachedRounds.push(await fullLoad(cachedUrl, headers, roundSeconds));
   }
   const bareTiny = await fullLoad(`http://127.0.0.1:${bare.port}/tiny`, {}, roundSeconds);
-  const median = <T extends { rps: number }>(xs: T[]): T => [...xs].sort((a, b) => a.rps - b.rps)[Math.floor(xs.length / 2)]!;
+  const median = <T extends { rps: number }>(xs: T[]): T =>
+    [...xs].sort((a, b) => a.rps - b.rps)[Math.floor(xs.length / 2)]!;
   const bareRes = median(bareRounds);
   const cachedRes = median(cachedRounds);
   const rssMax = Math.max(rssFixed, rssFull.stop());
   const code = await app.stop();
 
   const ratio = cachedRes.rps / bareRes.rps;
-  console.log(`\n## Service latency at ${RATE} req/s (${SEED} tools, ${DURATION} s each, fixed rate, every response recorded)\n`);
-  console.log(table(['route', 'achieved req/s', 'late sends', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'errors'], rows.map((r) => [r.name, r.achieved, r.late, r.p50, r.p95, r.p99, r.max, r.errors])));
-  console.log(`\n## Throughput at full load (50 connections; median of ${ROUNDS} alternating ${roundSeconds} s rounds)\n`);
-  console.log(`rounds, req/s: bare ${bareRounds.map((x) => x.rps.toFixed(0)).join(' / ')}; cached ${cachedRounds.map((x) => x.rps.toFixed(0)).join(' / ')}\n`);
+  console.log(
+    `\n## Service latency at ${RATE} req/s (${SEED} tools, ${DURATION} s each, fixed rate, every response recorded)\n`,
+  );
+  console.log(
+    table(
+      ['route', 'achieved req/s', 'late sends', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'errors'],
+      rows.map((r) => [r.name, r.achieved, r.late, r.p50, r.p95, r.p99, r.max, r.errors]),
+    ),
+  );
+  console.log(
+    `\n## Throughput at full load (50 connections; median of ${ROUNDS} alternating ${roundSeconds} s rounds)\n`,
+  );
+  console.log(
+    `rounds, req/s: bare ${bareRounds.map((x) => x.rps.toFixed(0)).join(' / ')}; cached ${cachedRounds.map((x) => x.rps.toFixed(0)).join(' / ')}\n`,
+  );
   console.log(
     table(
       ['server', 'req/s', 'p50 ms', 'non-2xx', 'errors', 'vs bare'],
       [
-        [`bare node:http, same headers and ${payload.length}-byte body (baseline)`, bareRes.rps.toFixed(0), bareRes.p50, bareRes.non2xx, bareRes.errors, '1.00'],
-        ['bare node:http, minimal response (reference)', bareTiny.rps.toFixed(0), bareTiny.p50, bareTiny.non2xx, bareTiny.errors, (bareTiny.rps / bareRes.rps).toFixed(2)],
-        ['GET /api/v1/tools/:id (cached)', cachedRes.rps.toFixed(0), cachedRes.p50, cachedRes.non2xx, cachedRes.errors, ratio.toFixed(2)],
+        [
+          `bare node:http, same headers and ${payload.length}-byte body (baseline)`,
+          bareRes.rps.toFixed(0),
+          bareRes.p50,
+          bareRes.non2xx,
+          bareRes.errors,
+          '1.00',
+        ],
+        [
+          'bare node:http, minimal response (reference)',
+          bareTiny.rps.toFixed(0),
+          bareTiny.p50,
+          bareTiny.non2xx,
+          bareTiny.errors,
+          (bareTiny.rps / bareRes.rps).toFixed(2),
+        ],
+        [
+          'GET /api/v1/tools/:id (cached)',
+          cachedRes.rps.toFixed(0),
+          cachedRes.p50,
+          cachedRes.non2xx,
+          cachedRes.errors,
+          ratio.toFixed(2),
+        ],
       ],
     ),
   );
@@ -169,12 +240,21 @@ try {
       [`${r.name}: p50 <= 5 ms`, `${r.p50} ms${r.valid ? '' : ` (${r.invalid})`}`, r.valid && r.p50 <= 5],
       [`${r.name}: p95 <= 20 ms`, `${r.p95} ms${r.valid ? '' : ` (${r.invalid})`}`, r.valid && r.p95 <= 20],
     ]),
-    ...rows.map((r) => [`${r.name}: achieved >= 90% of ${RATE} req/s, client on schedule`, `${r.achieved} req/s, ${r.late} late sends`, r.valid]),
+    ...rows.map((r) => [
+      `${r.name}: achieved >= 90% of ${RATE} req/s, client on schedule`,
+      `${r.achieved} req/s, ${r.late} late sends`,
+      r.valid,
+    ]),
     ['cached read >= 50% of bare node:http (same response)', `${(ratio * 100).toFixed(0)}%`, ratio >= 0.5],
     ['RSS under load <= 200 MB', `${rssMax.toFixed(0)} MB`, rssMax <= 200],
   ];
   console.log('\n## Targets\n');
-  console.log(table(['target', 'measured', 'met'], targets.map(([t, m, ok]) => [t, m, ok ? 'yes' : 'MISSED'])));
+  console.log(
+    table(
+      ['target', 'measured', 'met'],
+      targets.map(([t, m, ok]) => [t, m, ok ? 'yes' : 'MISSED']),
+    ),
+  );
   console.log(`\nservice exit code after SIGTERM: ${code}`);
 } finally {
   bare.proc?.kill();
@@ -201,7 +281,9 @@ function row(name: string, r: LoadResult): Row {
   const achieved = Math.round(r.responses / r.scheduledSeconds);
   const problems = [
     ...(achieved < 0.9 * RATE ? [`achieved ${achieved} < 90% of ${RATE} req/s`] : []),
-    ...(r.lateSends > 0.01 * r.sent || r.capWaits > 0 ? [`client saturated: ${r.lateSends} late sends, ${r.capWaits} at the cap`] : []),
+    ...(r.lateSends > 0.01 * r.sent || r.capWaits > 0
+      ? [`client saturated: ${r.lateSends} late sends, ${r.capWaits} at the cap`]
+      : []),
   ];
   return {
     name,

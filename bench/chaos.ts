@@ -30,22 +30,52 @@ const log = (msg: string) => console.error(`[chaos +${((Date.now() - started) / 
 const services = await createEphemeralServices({ services: ['postgres', 'redis'] });
 let failed: boolean;
 try {
-  const r = await runChaos({ env: services.env, cycles: CYCLES, normalMs: NORMAL_MS, outageMs: OUTAGE_MS, writers: 8, readers: 8, log });
+  const r = await runChaos({
+    env: services.env,
+    cycles: CYCLES,
+    normalMs: NORMAL_MS,
+    outageMs: OUTAGE_MS,
+    writers: 8,
+    readers: 8,
+    log,
+  });
   const seconds = (Date.now() - started) / 1000;
-  console.log(`\n## Chaos: 2 instances, Postgres and Redis each cut ${CYCLES} times for ${OUTAGE_MS} ms (${seconds.toFixed(0)} s in all)\n`);
-  console.log(`requests by status: ${JSON.stringify(r.statuses)}; acknowledged writes ${r.acknowledgedWrites}; reads checked ${r.reads}\n`);
-  console.log(table(['restore', 'recovered after'], r.recoveries.map((x) => [`${x.dependency} #${x.cycle}`, x.ms === null ? 'never (15 s)' : `${x.ms} ms`])));
+  console.log(
+    `\n## Chaos: 2 instances, Postgres and Redis each cut ${CYCLES} times for ${OUTAGE_MS} ms (${seconds.toFixed(0)} s in all)\n`,
+  );
+  console.log(
+    `requests by status: ${JSON.stringify(r.statuses)}; acknowledged writes ${r.acknowledgedWrites}; reads checked ${r.reads}\n`,
+  );
+  console.log(
+    table(
+      ['restore', 'recovered after'],
+      r.recoveries.map((x) => [`${x.dependency} #${x.cycle}`, x.ms === null ? 'never (15 s)' : `${x.ms} ms`]),
+    ),
+  );
   const worst = Math.max(...r.recoveries.map((x) => x.ms ?? Number.POSITIVE_INFINITY));
   const targets: [string, string, boolean][] = [
     ['crashes = 0', String(r.crashes), r.crashes === 0],
-    ['5xx other than 503 = 0 (and no refused/reset connection)', `${r.serverErrors} (+${r.transportErrors} transport)`, r.serverErrors === 0 && r.transportErrors === 0],
+    [
+      '5xx other than 503 = 0 (and no refused/reset connection)',
+      `${r.serverErrors} (+${r.transportErrors} transport)`,
+      r.serverErrors === 0 && r.transportErrors === 0,
+    ],
     ['acknowledged writes lost = 0', String(r.lostWrites), r.lostWrites === 0],
     ['reads staler than 1 s after a write 200 = 0', String(r.staleReads), r.staleReads === 0],
-    [`recovery after every restore <= ${RECOVERY_TARGET_MS} ms`, `worst ${Number.isFinite(worst) ? `${worst} ms` : 'never'}`, worst <= RECOVERY_TARGET_MS],
+    [
+      `recovery after every restore <= ${RECOVERY_TARGET_MS} ms`,
+      `worst ${Number.isFinite(worst) ? `${worst} ms` : 'never'}`,
+      worst <= RECOVERY_TARGET_MS,
+    ],
     ['both instances exit 0 on SIGTERM', r.exitCodes.join(', '), r.exitCodes.every((c) => c === 0)],
   ];
   console.log('\n## Targets\n');
-  console.log(table(['target', 'measured', 'met'], targets.map(([t, m, ok]) => [t, m, ok ? 'yes' : 'MISSED'])));
+  console.log(
+    table(
+      ['target', 'measured', 'met'],
+      targets.map(([t, m, ok]) => [t, m, ok ? 'yes' : 'MISSED']),
+    ),
+  );
   if (r.examples.length > 0) console.log(`\nexamples:\n${r.examples.map((e) => `- ${e}`).join('\n')}`);
   failed = targets.some(([, , ok]) => !ok);
 } finally {

@@ -23,22 +23,42 @@ const patterns = [
 async function closedModel(url: string, rate: number, seconds: number): Promise<Float64Array> {
   const lat: number[] = [];
   await new Promise<void>((resolve, reject) => {
-    const instance = autocannon({ url, overallRate: rate, connections: 10, duration: seconds, pipelining: 1 }, (err) => (err ? reject(err) : resolve()));
+    const instance = autocannon({ url, overallRate: rate, connections: 10, duration: seconds, pipelining: 1 }, (err) =>
+      err ? reject(err) : resolve(),
+    );
     instance.on('response', (_c: unknown, _s: number, _b: number, ms: number) => lat.push(ms));
   });
   return sortedCopy(lat);
 }
 
-console.log(`open-model client vs analytic truth, ${periods} whole periods per pattern (and autocannon, the old gate client, in the same run)`);
-console.log('pattern (stall/period @ rate)  q     analytic ms  happened ms  measured ms  measured/analytic  within 10%  autocannon ms  autocannon/analytic');
+console.log(
+  `open-model client vs analytic truth, ${periods} whole periods per pattern (and autocannon, the old gate client, in the same run)`,
+);
+console.log(
+  'pattern (stall/period @ rate)  q     analytic ms  happened ms  measured ms  measured/analytic  within 10%  autocannon ms  autocannon/analytic',
+);
 let misses = 0;
 for (const p of patterns) {
   const srv = await startStallServer(p);
   try {
     const seconds = (p.periodMs * periods) / 1000;
-    const r = await runLoad({ url: `${srv.url}/x`, method: 'GET', headers: {}, rate: p.rate, durationSeconds: seconds, lateToleranceMs: 20, timeoutMs: 10_000, maxConcurrency: 1024 });
+    const r = await runLoad({
+      url: `${srv.url}/x`,
+      method: 'GET',
+      headers: {},
+      rate: p.rate,
+      durationSeconds: seconds,
+      lateToleranceMs: 20,
+      timeoutMs: 10_000,
+      maxConcurrency: 1024,
+    });
     const stalls = await srv.stalls();
-    const happened = sortedCopy(truthFromStalls(Array.from(r.intendedMs, (t) => r.startEpochMs + t), stalls));
+    const happened = sortedCopy(
+      truthFromStalls(
+        Array.from(r.intendedMs, (t) => r.startEpochMs + t),
+        stalls,
+      ),
+    );
     const measured = sortedCopy(r.latenciesMs);
     const old = await closedModel(`${srv.url}/x`, p.rate, seconds);
     for (const q of [0.95, 0.99]) {
@@ -51,7 +71,9 @@ for (const p of patterns) {
         `${`${p.stallMs}/${p.periodMs} ms @ ${p.rate}/s`.padEnd(29)}  p${q * 100}  ${a.toFixed(1).padStart(11)}  ${quantileSorted(happened, q).toFixed(1).padStart(11)}  ${m.toFixed(1).padStart(11)}  ${(m / a).toFixed(3).padStart(17)}  ${(ok ? 'yes' : 'MISSED').padStart(10)}  ${o.toFixed(1).padStart(13)}  ${(o / a).toFixed(3).padStart(19)}`,
       );
     }
-    console.log(`${''.padEnd(29)}  late sends ${r.lateSends}/${r.sent}, at most ${r.maxInFlight} in flight, cap waits ${r.capWaits}`);
+    console.log(
+      `${''.padEnd(29)}  late sends ${r.lateSends}/${r.sent}, at most ${r.maxInFlight} in flight, cap waits ${r.capWaits}`,
+    );
   } finally {
     await srv.close();
   }

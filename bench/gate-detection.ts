@@ -18,7 +18,14 @@ const LATENCY_MS = T.p95.aboveMs + 200;
 const key = randomBytes(16).toString('hex');
 const services = await createEphemeralServices({ services: ['postgres', 'redis'] });
 const app = await startLocalApp({
-  env: { ...services.env, ENVIRONMENT: 'dev', FAULT_INJECTION: 'true', API_KEYS: key, LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '10000000' },
+  env: {
+    ...services.env,
+    ENVIRONMENT: 'dev',
+    FAULT_INJECTION: 'true',
+    API_KEYS: key,
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_MAX: '10000000',
+  },
   seedCount: 20,
 });
 
@@ -29,12 +36,21 @@ const cases: { trigger: TriggerName; fault: FaultSettings; addedLatencyS: number
 ];
 
 try {
-  console.log(`poll ${T.pollSeconds}s, rate window ${T.rateWindowSeconds}s, error rate ${T.errorRate.sustainedSeconds}s, p95 ${T.p95.sustainedSeconds}s (prod x 1/60, rate window 3s)`);
+  console.log(
+    `poll ${T.pollSeconds}s, rate window ${T.rateWindowSeconds}s, error rate ${T.errorRate.sustainedSeconds}s, p95 ${T.p95.sustainedSeconds}s (prod x 1/60, rate window 3s)`,
+  );
   console.log('trigger    round  delay s  bound s  delay/bound  fired        actions');
   let misses = 0;
   for (let r = 1; r <= rounds; r++) {
     for (const c of cases) {
-      const o = await runDrill({ url: app.url, apiKey: key, triggers: T, rps: 50, durationSeconds: c.duration, fault: c.fault });
+      const o = await runDrill({
+        url: app.url,
+        apiKey: key,
+        triggers: T,
+        rps: 50,
+        durationSeconds: c.duration,
+        fault: c.fault,
+      });
       const bound = detectionBoundSeconds(T, c.trigger, c.addedLatencyS);
       const fired = o.actions[0]?.map((f) => f.trigger).join(',') ?? 'none';
       const ok = fired === c.trigger && o.actions.length === 1 && (o.delaySeconds ?? Infinity) <= bound;
@@ -46,8 +62,16 @@ try {
   }
   const healthyS = Math.max(...cases.map((c) => c.duration));
   const healthy = await runDrill({ url: app.url, apiKey: key, triggers: T, rps: 50, durationSeconds: healthyS });
-  console.log(`healthy run of ${healthyS}s: ${healthy.actions.length} false triggers (outcome ${healthy.result.outcome}, final states ${Object.values(healthy.result.statuses ?? {}).map((s) => `${s.trigger}=${s.state}`).join(' ')})`);
-  console.log(`targets: every trigger within its bound (${misses === 0 ? 'met' : `MISSED ${misses}`}), 0 false triggers (${healthy.actions.length === 0 ? 'met' : 'MISSED'})`);
+  console.log(
+    `healthy run of ${healthyS}s: ${healthy.actions.length} false triggers (outcome ${healthy.result.outcome}, final states ${Object.values(
+      healthy.result.statuses ?? {},
+    )
+      .map((s) => `${s.trigger}=${s.state}`)
+      .join(' ')})`,
+  );
+  console.log(
+    `targets: every trigger within its bound (${misses === 0 ? 'met' : `MISSED ${misses}`}), 0 false triggers (${healthy.actions.length === 0 ? 'met' : 'MISSED'})`,
+  );
 } finally {
   await app.stop();
   await services.dispose();

@@ -23,7 +23,11 @@ const dev = { ENVIRONMENT: 'dev', FAULT_INJECTION: 'true' };
 const log = (l: string) => console.error(l);
 
 const faults = async (s: ServedApp, body: unknown) => {
-  const res = await fetch(`${s.app.url}/__faults`, { method: 'PUT', headers: { 'x-api-key': s.apiKey, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${s.app.url}/__faults`, {
+    method: 'PUT',
+    headers: { 'x-api-key': s.apiKey, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   if (!res.ok) throw new Error(`PUT /__faults: HTTP ${res.status} ${await res.text()}`);
 };
 const gate = (base: ServedApp, cand: ServedApp, only?: ('search' | 'getTool' | 'plan')[]) =>
@@ -35,7 +39,9 @@ const gate = (base: ServedApp, cand: ServedApp, only?: ('search' | 'getTool' | '
     overrides: { durationSeconds: seconds, warmupSeconds: 1 },
   });
 const caughtBy = (r: LatencyGateReport) =>
-  r.routes.flatMap((v) => v.checks.filter((c) => c.kind === 'regression' && c.outcome === 'failed').map((c) => c.name)).join('+') || '-';
+  r.routes
+    .flatMap((v) => v.checks.filter((c) => c.kind === 'regression' && c.outcome === 'failed').map((c) => c.name))
+    .join('+') || '-';
 
 await withServedApp(
   env,
@@ -44,16 +50,25 @@ await withServedApp(
       env,
       async (cand) => {
         const c = env.latencyGate.regression;
-        console.log(`staging gate, ${env.latencyGate.requestsPerSecond} req/s, ${seconds}s per side in ${c.rounds} alternating rounds (staging itself runs ${env.latencyGate.durationSeconds}s); allowed p50 +${c.p50 * 100}%, p95 +${c.p95 * 100}%, ${c.confidence * 100}% bootstrap CI`);
+        console.log(
+          `staging gate, ${env.latencyGate.requestsPerSecond} req/s, ${seconds}s per side in ${c.rounds} alternating rounds (staging itself runs ${env.latencyGate.durationSeconds}s); allowed p50 +${c.p50 * 100}%, p95 +${c.p95 * 100}%, ${c.confidence * 100}% bootstrap CI`,
+        );
         if (mode === 'power') {
           await faults(cand, { latencyMs: 0 });
           const calib = await gate(base, cand, ['plan']);
-          const p50 = calib.measurements[0]!.baseline && 'latency' in calib.measurements[0]!.baseline ? calib.measurements[0]!.baseline.latency!.p50 : NaN;
+          const p50 =
+            calib.measurements[0]!.baseline && 'latency' in calib.measurements[0]!.baseline
+              ? calib.measurements[0]!.baseline.latency!.p50
+              : NaN;
           console.log(`calibration (no fault): baseline plan p50 ${p50.toFixed(3)} ms, verdict ${calib.outcome}`);
           console.log('added latency            run verdicts (F = regression caught)          caught  target');
           for (const level of levels) {
             const added = level * p50;
-            await faults(cand, { latencyMs: Math.round(added * 1000) / 1000, latencyPath: '/api/v1/plan', latencyKind: 'cpu' });
+            await faults(cand, {
+              latencyMs: Math.round(added * 1000) / 1000,
+              latencyPath: '/api/v1/plan',
+              latencyKind: 'cpu',
+            });
             const verdicts: string[] = [];
             let caught = 0;
             for (let i = 0; i < runs; i++) {
@@ -62,10 +77,14 @@ await withServedApp(
               const hit = r.outcome === 'failed' && caughtBy(r) !== '-';
               if (hit) caught++;
               verdicts.push(hit ? 'F' : r.outcome === 'passed' ? '.' : r.outcome === 'failed' ? 'x' : '?');
-              log(`+${level * 100}% run ${i + 1}: ${r.outcome} (${caughtBy(r)}) p50 ratio ${m.comparison?.p50.estimate.toFixed(3)} [${m.comparison?.p50.low.toFixed(3)}-${m.comparison?.p50.high.toFixed(3)}] p95 ratio ${m.comparison?.p95.estimate.toFixed(3)}${r.outcome === 'passed' ? '' : ` - ${r.reasons.join('; ')}`}`);
+              log(
+                `+${level * 100}% run ${i + 1}: ${r.outcome} (${caughtBy(r)}) p50 ratio ${m.comparison?.p50.estimate.toFixed(3)} [${m.comparison?.p50.low.toFixed(3)}-${m.comparison?.p50.high.toFixed(3)}] p95 ratio ${m.comparison?.p95.estimate.toFixed(3)}${r.outcome === 'passed' ? '' : ` - ${r.reasons.join('; ')}`}`,
+              );
             }
             const need = level >= 1 ? runs : level >= 0.5 ? Math.ceil(0.9 * runs) : Math.ceil(0.5 * runs);
-            console.log(`+${String(level * 100).padEnd(3)}% (+${added.toFixed(3)} ms)   ${verdicts.join(' ').padEnd(40)}  ${caught}/${runs}   >= ${need}/${runs}: ${caught >= need ? 'met' : 'MISSED'}`);
+            console.log(
+              `+${String(level * 100).padEnd(3)}% (+${added.toFixed(3)} ms)   ${verdicts.join(' ').padEnd(40)}  ${caught}/${runs}   >= ${need}/${runs}: ${caught >= need ? 'met' : 'MISSED'}`,
+            );
           }
           await faults(cand, { latencyMs: 0 });
         } else {
@@ -78,10 +97,14 @@ await withServedApp(
             if (r.outcome === 'failed') fails++;
             if (r.outcome === 'inconclusive') doubts++;
             verdicts.push(r.outcome === 'passed' ? '.' : r.outcome === 'failed' ? 'F' : '?');
-            log(`identical run ${i + 1}: ${r.outcome} ${r.measurements.map((m) => `${m.candidate.scenario} p50x ${m.comparison?.p50.estimate.toFixed(3)} p95x ${m.comparison?.p95.estimate.toFixed(3)}`).join(', ')}${r.outcome === 'passed' ? '' : ` - ${r.reasons.join('; ')}`}`);
+            log(
+              `identical run ${i + 1}: ${r.outcome} ${r.measurements.map((m) => `${m.candidate.scenario} p50x ${m.comparison?.p50.estimate.toFixed(3)} p95x ${m.comparison?.p95.estimate.toFixed(3)}`).join(', ')}${r.outcome === 'passed' ? '' : ` - ${r.reasons.join('; ')}`}`,
+            );
           }
           console.log(`identical candidate, ${runs} runs over every route: ${verdicts.join(' ')}`);
-          console.log(`fail ${fails}/${runs} (target 0: ${fails === 0 ? 'met' : 'MISSED'}), inconclusive ${doubts}/${runs} (target <= ${Math.floor(runs / 10)}: ${doubts <= Math.floor(runs / 10) ? 'met' : 'MISSED'})`);
+          console.log(
+            `fail ${fails}/${runs} (target 0: ${fails === 0 ? 'met' : 'MISSED'}), inconclusive ${doubts}/${runs} (target <= ${Math.floor(runs / 10)}: ${doubts <= Math.floor(runs / 10) ? 'met' : 'MISSED'})`,
+          );
         }
       },
       { log, label: 'candidate', extraEnv: dev },

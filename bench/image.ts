@@ -33,14 +33,22 @@ const quiet = () => undefined;
 
 // The context as git sees it (tracked or untracked-but-not-ignored files), copied.
 const ctx = await mkdtemp(join(tmpdir(), 'kgraph-bench-image-'));
-const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: REPO_ROOT, encoding: 'utf8' }).split('\0').filter(Boolean);
+const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+  cwd: REPO_ROOT,
+  encoding: 'utf8',
+})
+  .split('\0')
+  .filter(Boolean);
 for (const f of files.filter((f) => /^(package(-lock)?\.json|tsconfig\.base\.json|app\/|ci\/package\.json)/.test(f))) {
   await mkdir(dirname(join(ctx, f)), { recursive: true });
   await cp(join(REPO_ROOT, f), join(ctx, f)).catch(() => undefined); // deleted since listing
 }
 
 const build = async (noCache = false): Promise<BuiltImage> =>
-  buildImage({ root: ctx, spec, params: { env: 'prod' }, tag, noCache }, { docker, makeStandin: standinMaker(process.env, quiet), log: quiet });
+  buildImage(
+    { root: ctx, spec, params: { env: 'prod' }, tag, noCache },
+    { docker, makeStandin: standinMaker(process.env, quiet), log: quiet },
+  );
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const pct = (a: number, b: number) => `${((100 * a) / b).toFixed(1)}%`;
@@ -59,7 +67,9 @@ try {
     oneFile.push(one.durationMs);
     last = await build();
     noChange.push(last.durationMs);
-    console.log(`round ${r}: cold ${s(cold.durationMs)}, one-file ${s(one.durationMs)}, no-change ${s(last.durationMs)}`);
+    console.log(
+      `round ${r}: cold ${s(cold.durationMs)}, one-file ${s(one.durationMs)}, no-change ${s(last.durationMs)}`,
+    );
   }
   const cold = median(colds);
   const one = median(oneFile);
@@ -70,10 +80,17 @@ try {
   console.log(`engine docker ${engine.version}, BuildKit, ${rounds} rounds, medians`);
   console.log(`base: ${base ? describeBase(base) : last!.finalBase}`);
   console.log(`cold build (no layer cache)   ${s(cold)}`);
-  console.log(`one app file changed          ${s(one)}  = ${pct(one, cold)} of cold  (target <= 20%: ${one <= 0.2 * cold ? 'met' : 'MISSED'})`);
-  console.log(`nothing changed               ${s(none)}  = ${pct(none, cold)} of cold  (target <= 5%: ${none <= 0.05 * cold ? 'met' : 'MISSED'})`);
-  console.log(`image ${(last!.sizeBytes / 1e6).toFixed(1)} MB, base ${(last!.baseSizeBytes / 1e6).toFixed(1)} MB, over the base ${(over / 1e6).toFixed(1)} MB (budget ${(spec.maxBytesOverBase / 1e6).toFixed(1)} MB)`);
-  if (base?.source === 'standin') console.log('NOTE: measured on the stand-in base (this machine\'s Node 20), not the pinned Node 22 image.');
+  console.log(
+    `one app file changed          ${s(one)}  = ${pct(one, cold)} of cold  (target <= 20%: ${one <= 0.2 * cold ? 'met' : 'MISSED'})`,
+  );
+  console.log(
+    `nothing changed               ${s(none)}  = ${pct(none, cold)} of cold  (target <= 5%: ${none <= 0.05 * cold ? 'met' : 'MISSED'})`,
+  );
+  console.log(
+    `image ${(last!.sizeBytes / 1e6).toFixed(1)} MB, base ${(last!.baseSizeBytes / 1e6).toFixed(1)} MB, over the base ${(over / 1e6).toFixed(1)} MB (budget ${(spec.maxBytesOverBase / 1e6).toFixed(1)} MB)`,
+  );
+  if (base?.source === 'standin')
+    console.log("NOTE: measured on the stand-in base (this machine's Node 20), not the pinned Node 22 image.");
 } finally {
   await docker(['image', 'rm', '--force', tag]);
   await rm(ctx, { recursive: true, force: true });

@@ -26,8 +26,21 @@ const only = opt('only');
 const steps = (opt('steps') ?? 'lint,typecheck,test,integrationTest').split(',');
 
 const sink = new Writable({ write: (_c, _e, cb) => cb() });
-const none: ServicesProvider = { mode: 'external', lease: () => Promise.reject(new Error('none')), sweep: () => Promise.resolve() };
-const noop = (name: string, dependsOn: string[]): RunnableStep => ({ name, commands: [['true']], params: [], services: [], env: {}, dependsOn, timeoutSeconds: 30, inAll: true });
+const none: ServicesProvider = {
+  mode: 'external',
+  lease: () => Promise.reject(new Error('none')),
+  sweep: () => Promise.resolve(),
+};
+const noop = (name: string, dependsOn: string[]): RunnableStep => ({
+  name,
+  commands: [['true']],
+  params: [],
+  services: [],
+  env: {},
+  dependsOn,
+  timeoutSeconds: 30,
+  inAll: true,
+});
 const spawnWait = (argv: string[], cwd = repo, env = process.env) =>
   new Promise<number | null>((r) => spawn(argv[0]!, argv.slice(1), { cwd, env, stdio: 'ignore' }).once('close', r));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -44,16 +57,34 @@ async function overhead(): Promise<void> {
     for (let i = 0; i < n; i++) await spawnWait(['true']);
     direct.push(performance.now() - t);
     t = performance.now();
-    await runPipeline({ steps: chain, concurrency: availableParallelism(), cwd: repo, env: process.env, out: sink, services: none, heartbeatMs: 0 });
+    await runPipeline({
+      steps: chain,
+      concurrency: availableParallelism(),
+      cwd: repo,
+      env: process.env,
+      out: sink,
+      services: none,
+      heartbeatMs: 0,
+    });
     runner.push(performance.now() - t);
     t = performance.now();
-    await runPipeline({ steps: wide, concurrency: availableParallelism(), cwd: repo, env: process.env, out: sink, services: none, heartbeatMs: 0 });
+    await runPipeline({
+      steps: wide,
+      concurrency: availableParallelism(),
+      cwd: repo,
+      env: process.env,
+      out: sink,
+      services: none,
+      heartbeatMs: 0,
+    });
     runnerWide.push(performance.now() - t);
   }
   const [d, r, w] = [median(direct), median(runner), median(runnerWide)];
   console.log(`\n## Runner overhead (${n} no-op steps, median of 7)`);
   console.log(`direct spawn, sequential (baseline) : ${d.toFixed(1)} ms`);
-  console.log(`runPipeline, ${n}-step chain          : ${r.toFixed(1)} ms  (${(r / d).toFixed(2)}x baseline, overhead ${(r - d).toFixed(1)} ms)`);
+  console.log(
+    `runPipeline, ${n}-step chain          : ${r.toFixed(1)} ms  (${(r / d).toFixed(2)}x baseline, overhead ${(r - d).toFixed(1)} ms)`,
+  );
   console.log(`runPipeline, ${n} independent steps   : ${w.toFixed(1)} ms  (${(w / d).toFixed(2)}x baseline)`);
   console.log(`target overhead < 300 ms: ${r - d < 300 ? 'met' : 'MISSED'}`);
   // The CLI's own start-up (tsx compiling the sources) is paid once per `kgraph-ci` call.
@@ -69,12 +100,21 @@ async function overhead(): Promise<void> {
     await spawnWait([process.execPath, '-e', '0']);
     node.push(performance.now() - t);
   }
-  console.log(`kgraph-ci --help start-up           : ${median(cli).toFixed(0)} ms (bare node: ${median(node).toFixed(0)} ms)`);
+  console.log(
+    `kgraph-ci --help start-up           : ${median(cli).toFixed(0)} ms (bare node: ${median(node).toFixed(0)} ms)`,
+  );
 }
 
-async function cliRun(extra: string[], json: string): Promise<{ wallMs: number; report: RunReport; code: number | null }> {
+async function cliRun(
+  extra: string[],
+  json: string,
+): Promise<{ wallMs: number; report: RunReport; code: number | null }> {
   const t = performance.now();
-  const code = await spawnWait([process.execPath, 'ci/bin/kgraph-ci.js', 'run', ...steps, '--json', json, ...extra], repo, { ...process.env, GITHUB_STEP_SUMMARY: '' });
+  const code = await spawnWait(
+    [process.execPath, 'ci/bin/kgraph-ci.js', 'run', ...steps, '--json', json, ...extra],
+    repo,
+    { ...process.env, GITHUB_STEP_SUMMARY: '' },
+  );
   const wallMs = performance.now() - t;
   return { wallMs, code, report: JSON.parse(await readFile(json, 'utf8')) as RunReport };
 }
@@ -105,12 +145,18 @@ async function parallel(): Promise<void> {
     console.log('\n| step | sequential | parallel |\n| --- | --- | --- |');
     for (const s of seq.report.steps) {
       const p = par.report.steps.find((x) => x.name === s.name);
-      console.log(`| ${s.name} | ${formatDuration(s.durationMs)} ${s.status} | ${p ? `${formatDuration(p.durationMs)} ${p.status}` : '-'} |`);
+      console.log(
+        `| ${s.name} | ${formatDuration(s.durationMs)} ${s.status} | ${p ? `${formatDuration(p.durationMs)} ${p.status}` : '-'} |`,
+      );
     }
     const ratio = par.wallMs / seq.wallMs;
     console.log(`\nsequential (baseline): ${formatDuration(seq.wallMs)} (exit ${seq.code})`);
-    console.log(`parallel:              ${formatDuration(par.wallMs)} (exit ${par.code}, concurrency ${par.report.concurrency})`);
-    console.log(`ratio parallel/sequential: ${ratio.toFixed(2)}x; target <= 0.75x: ${ratio <= 0.75 ? 'met' : 'MISSED'}`);
+    console.log(
+      `parallel:              ${formatDuration(par.wallMs)} (exit ${par.code}, concurrency ${par.report.concurrency})`,
+    );
+    console.log(
+      `ratio parallel/sequential: ${ratio.toFixed(2)}x; target <= 0.75x: ${ratio <= 0.75 ? 'met' : 'MISSED'}`,
+    );
     if (!seq.report.ok || !par.report.ok) console.log('note: some steps failed; durations still compare like for like');
   } finally {
     await rm(dir, { recursive: true, force: true });

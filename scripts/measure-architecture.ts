@@ -20,10 +20,14 @@ const withDuplicates = !args.includes('--no-duplicates');
 
 /** TypeScript source git tracks (plus untracked, not ignored), without generated SDKs and vendored files. */
 function sourceFiles(): string[] {
-  const out = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '--', '*.ts', '*.js', '*.cjs', '*.mjs'], {
-    cwd: root,
-    encoding: 'utf8',
-  });
+  const out = execFileSync(
+    'git',
+    ['ls-files', '--cached', '--others', '--exclude-standard', '--', '*.ts', '*.js', '*.cjs', '*.mjs'],
+    {
+      cwd: root,
+      encoding: 'utf8',
+    },
+  );
   return out
     .split('\n')
     .filter((f) => f && !/(^|\/)(node_modules|dist|sdk)\//.test(f))
@@ -51,7 +55,12 @@ function dependencyViolations(): Violation[] {
   const json = JSON.parse(result.stdout) as {
     summary: { violations: { rule: { name: string }; from: string; to: string; cycle?: { name: string }[] }[] };
   };
-  return json.summary.violations.map((v) => ({ rule: v.rule.name, from: v.from, to: v.to, cycle: v.cycle?.map((c) => c.name) }));
+  return json.summary.violations.map((v) => ({
+    rule: v.rule.name,
+    from: v.from,
+    to: v.to,
+    cycle: v.cycle?.map((c) => c.name),
+  }));
 }
 
 interface FunctionLength {
@@ -97,7 +106,10 @@ function linesPerFolder(files: readonly string[]): [string, number][] {
   const counts = new Map<string, number>();
   for (const file of files) {
     const parts = file.split('/');
-    const folder = parts.length <= 1 ? '.' : parts.slice(0, Math.min(parts.length - 1, parts[0] === 'ci' || parts[0] === 'app' ? 3 : 2)).join('/');
+    const folder =
+      parts.length <= 1
+        ? '.'
+        : parts.slice(0, Math.min(parts.length - 1, parts[0] === 'ci' || parts[0] === 'app' ? 3 : 2)).join('/');
     const lines = readFileSync(join(root, file), 'utf8')
       .split('\n')
       .map((l) => l.trim())
@@ -132,10 +144,22 @@ lines.push('', `## Imports from a lower layer up (and other forbidden imports): 
 for (const v of layers) lines.push(`- ${v.rule}: ${v.from} -> ${v.to}`);
 lines.push('', '## The 15 longest functions', '', '| lines | function | where |', '| ---: | --- | --- |');
 for (const f of longest) lines.push(`| ${f.lines} | ${f.name} | ${f.file}:${f.line} |`);
-lines.push('', '## The 15 longest functions outside tests, benches and testkit', '', '| lines | function | where |', '| ---: | --- | --- |');
+lines.push(
+  '',
+  '## The 15 longest functions outside tests, benches and testkit',
+  '',
+  '| lines | function | where |',
+  '| ---: | --- | --- |',
+);
 for (const f of longestSource) lines.push(`| ${f.lines} | ${f.name} | ${f.file}:${f.line} |`);
 const total = loc.reduce((sum, [, n]) => sum + n, 0);
-lines.push('', `## Lines of code per folder (non-blank, non-comment; .ts/.js): ${total}`, '', '| folder | lines |', '| --- | ---: |');
+lines.push(
+  '',
+  `## Lines of code per folder (non-blank, non-comment; .ts/.js): ${total}`,
+  '',
+  '| folder | lines |',
+  '| --- | ---: |',
+);
 for (const [folder, n] of loc) lines.push(`| ${folder} | ${n} |`);
 if (withDuplicates) lines.push('', '## duplicates --most 40', '', '```', duplicates(), '```');
 const text = `${lines.join('\n')}\n`;

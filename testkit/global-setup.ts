@@ -10,7 +10,8 @@ export default function setup(project: TestProject) {
   process.env.KGRAPH_TEST_RUN_ID = runId;
   project.provide('kgraphRunId', runId);
   return async () => {
-    if (project.name === 'integration' || process.env.KGRAPH_SWEEP === '1') await sweepRun(runId).catch(() => undefined);
+    if (project.name === 'integration' || process.env.KGRAPH_SWEEP === '1')
+      await sweepRun(runId).catch(() => undefined);
   };
 }
 

@@ -6,7 +6,9 @@ import { afterAll, beforeAll, inject } from 'vitest';
 import { createEphemeralServices, type EphemeralServices } from '../ci/src/services/ephemeral.js';
 import type { ServiceName } from '../ci/src/steps.js';
 
-export function useEphemeralServices(services: readonly ServiceName[] = ['postgres', 'redis']): { readonly current: EphemeralServices } {
+export function useEphemeralServices(services: readonly ServiceName[] = ['postgres', 'redis']): {
+  readonly current: EphemeralServices;
+} {
   const holder = {} as { current: EphemeralServices };
   beforeAll(async () => {
     holder.current = await createEphemeralServices({ services, runId: inject('kgraphRunId') });

@@ -109,7 +109,8 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
     config.redisPrefix,
     config.cacheTtlSeconds,
     generation,
-    (err, op) => app.log.debug({ op, err: { message: err instanceof Error ? err.message : String(err) } }, 'cache bypassed'),
+    (err, op) =>
+      app.log.debug({ op, err: { message: err instanceof Error ? err.message : String(err) } }, 'cache bypassed'),
     { localTtlMs: config.cacheLocalTtlMs, localMaxEntries: 2_000 },
   );
   let firstChecks: NodeJS.Timeout | undefined;
@@ -126,7 +127,9 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
   });
 
   app.setErrorHandler(makeErrorHandler({ exposeErrors, onSchemaError: () => schema.recheckSoon() }));
-  app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: 'not found', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
+  app.setNotFoundHandler((req, reply) =>
+    reply.status(404).send({ error: 'not found', message: `no route ${req.method} ${req.url.split('?')[0]}` }),
+  );
 
   // Hot-path hooks use callbacks, not async functions: no promise per hook per request.
   app.addHook('onSend', (req, reply, payload, done) => {
@@ -137,7 +140,11 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
     done(null, payload);
   });
   app.addHook('onResponse', (req, reply, done) => {
-    const labels = { route: req.routeOptions.url ?? 'unmatched', method: req.method, status_code: String(reply.statusCode) };
+    const labels = {
+      route: req.routeOptions.url ?? 'unmatched',
+      method: req.method,
+      status_code: String(reply.statusCode),
+    };
     metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
     metrics.httpTotal.inc(labels);
     done();

@@ -65,10 +65,14 @@ export class RedisCache implements CacheLike {
     this.local.set(key, { token, body: Buffer.from(body, 'utf8'), expires: Date.now() + this.opts.localTtlMs });
   }
 
-  async getOrCompute(key: string, compute: () => Promise<unknown>): Promise<{ body: string | Buffer; outcome: CacheOutcome }> {
+  async getOrCompute(
+    key: string,
+    compute: () => Promise<unknown>,
+  ): Promise<{ body: string | Buffer; outcome: CacheOutcome }> {
     // Taken before computing: a value computed while a write commits is stored under the older token.
     const token = this.generation.current();
-    if (token === undefined || this.redis.status !== 'ready') return { body: JSON.stringify(await compute()), outcome: 'bypass' };
+    if (token === undefined || this.redis.status !== 'ready')
+      return { body: JSON.stringify(await compute()), outcome: 'bypass' };
     const hit = this.local.get(key);
     if (hit && hit.token === token && hit.expires > Date.now()) return { body: hit.body, outcome: 'hit' };
     const full = `${this.prefix}cache:${token}:${key}`;

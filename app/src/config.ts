@@ -97,14 +97,17 @@ export function parseConfig(env: Env): ConfigResult {
   };
 
   const appName = str('APP_NAME') || 'kgraph-mcp';
-  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(appName)) errors.push('APP_NAME: must be lowercase letters, digits and dashes (max 63)');
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(appName))
+    errors.push('APP_NAME: must be lowercase letters, digits and dashes (max 63)');
   const environment = oneOf('ENVIRONMENT', ENVIRONMENTS, 'dev');
-  if (str('ENVIRONMENT') === undefined) errors.push(`ENVIRONMENT: missing (required, one of ${ENVIRONMENTS.join(', ')})`);
+  if (str('ENVIRONMENT') === undefined)
+    errors.push(`ENVIRONMENT: missing (required, one of ${ENVIRONMENTS.join(', ')})`);
   const logLevel = oneOf('LOG_LEVEL', LOG_LEVELS, environment === 'dev' ? 'debug' : 'info');
   const databaseUrl = url('DATABASE_URL', ['postgres:', 'postgresql:'], true) ?? '';
   const redisUrl = url('REDIS_URL', ['redis:', 'rediss:'], true) ?? '';
   const redisPrefix = str('REDIS_PREFIX') ?? 'kgraph:';
-  if (!/^[A-Za-z0-9:_.-]{1,100}$/.test(redisPrefix)) errors.push('REDIS_PREFIX: must be 1-100 characters of letters, digits and :_.-');
+  if (!/^[A-Za-z0-9:_.-]{1,100}$/.test(redisPrefix))
+    errors.push('REDIS_PREFIX: must be 1-100 characters of letters, digits and :_.-');
   const debug = bool('DEBUG', false);
   if (debug && environment === 'prod') errors.push('DEBUG: must not be true when ENVIRONMENT=prod');
   const sentryDsn = url('SENTRY_DSN', ['https:', 'http:'], false);
@@ -125,7 +128,9 @@ export function parseConfig(env: Env): ConfigResult {
   // Judged on the raw value: an invalid ENVIRONMENT must not fall back to "dev" and allow faults.
   // Nothing else unlocks it (NODE_ENV included): tests that inject faults run the service as dev.
   if (faultInjection && str('ENVIRONMENT') !== 'dev') {
-    errors.push(`FAULT_INJECTION: may only be true when ENVIRONMENT=dev (ENVIRONMENT=${str('ENVIRONMENT') ?? 'missing'})`);
+    errors.push(
+      `FAULT_INJECTION: may only be true when ENVIRONMENT=dev (ENVIRONMENT=${str('ENVIRONMENT') ?? 'missing'})`,
+    );
   }
   const shutdownDelayMs = int('SHUTDOWN_DELAY_MS', environment === 'dev' ? 0 : 5_000, 0, 120_000);
   const shutdownTimeoutMs = int('SHUTDOWN_TIMEOUT_MS', 25_000, 1_000, 600_000);

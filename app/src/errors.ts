@@ -23,7 +23,8 @@ export class HttpError extends Error {
 export const badRequest = (field: string, reason: string) =>
   new HttpError(400, 'bad request', `${field}: ${reason}`, [{ field, reason }]);
 export const notFound = (what: string) => new HttpError(404, 'not found', `${what} not found`);
-export const conflict = (field: string, reason: string) => new HttpError(409, 'conflict', `${field}: ${reason}`, [{ field, reason }]);
+export const conflict = (field: string, reason: string) =>
+  new HttpError(409, 'conflict', `${field}: ${reason}`, [{ field, reason }]);
 export const unavailable = (reason: string) => new HttpError(503, 'service unavailable', reason);
 
 interface AjvIssue {
@@ -35,7 +36,10 @@ interface AjvIssue {
 
 /** "/relations/0/kind" → "relations[0].kind"; the context (body, querystring…) prefixes it. */
 export function fieldOf(context: string | undefined, issue: AjvIssue): string {
-  const parts = issue.instancePath.split('/').filter(Boolean).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const parts = issue.instancePath
+    .split('/')
+    .filter(Boolean)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   const extra = issue.params.missingProperty ?? issue.params.additionalProperty;
   if (typeof extra === 'string') parts.push(extra);
   const path = parts.reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
@@ -49,14 +53,32 @@ export function reasonOf(issue: AjvIssue): string {
   return issue.message ?? issue.keyword;
 }
 
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '53300', '08000', '08003', '08006', '08001', '08004']);
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+  '08000',
+  '08003',
+  '08006',
+  '08001',
+  '08004',
+]);
 
 /** pg errors that mean "the database is not reachable right now", as opposed to a bad query. */
 export function isUnavailableError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && CONNECTION_CODES.has(code)) return true;
-  return /Connection terminated|timeout exceeded when trying to connect|Query read timeout|connect ECONNREFUSED|Client has encountered a connection error|Connection ended/i.test(err.message);
+  return /Connection terminated|timeout exceeded when trying to connect|Query read timeout|connect ECONNREFUSED|Client has encountered a connection error|Connection ended/i.test(
+    err.message,
+  );
 }
 
 /**
@@ -80,22 +102,33 @@ export function makeErrorHandler(opts: { exposeErrors: boolean; onSchemaError?: 
   return function errorHandler(err: FastifyError | HttpError | Error, request: FastifyRequest, reply: FastifyReply) {
     const fe = err as FastifyError;
     if (fe.validation) {
-      const details = fe.validation.map((v) => ({ field: fieldOf(fe.validationContext, v as AjvIssue), reason: reasonOf(v as AjvIssue) }));
+      const details = fe.validation.map((v) => ({
+        field: fieldOf(fe.validationContext, v as AjvIssue),
+        reason: reasonOf(v as AjvIssue),
+      }));
       const first = details[0]!;
       return reply.status(400).send({ error: 'bad request', message: `${first.field}: ${first.reason}`, details });
     }
     if (err instanceof HttpError) {
       if (err.statusCode >= 500) request.log.warn({ reason: err.message }, 'request failed: dependency unavailable');
-      return reply.status(err.statusCode).send({ error: err.error, message: err.message, ...(err.details ? { details: err.details } : {}) });
+      return reply
+        .status(err.statusCode)
+        .send({ error: err.error, message: err.message, ...(err.details ? { details: err.details } : {}) });
     }
     if (isSchemaError(err)) {
-      request.log.error({ err: { message: err.message, code: (err as { code?: string }).code } }, 'database schema is not as expected');
+      request.log.error(
+        { err: { message: err.message, code: (err as { code?: string }).code } },
+        'database schema is not as expected',
+      );
       opts.onSchemaError?.();
       return reply.status(503).send({ error: 'service unavailable', message: 'database schema is not as expected' });
     }
     if (isTransientError(err)) {
       request.log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'database busy');
-      return reply.status(503).header('retry-after', '1').send({ error: 'service unavailable', message: 'database busy; retry' });
+      return reply
+        .status(503)
+        .header('retry-after', '1')
+        .send({ error: 'service unavailable', message: 'database busy; retry' });
     }
     if (isUnavailableError(err)) {
       request.log.warn({ err: { message: err.message } }, 'database unavailable');
@@ -108,7 +141,9 @@ export function makeErrorHandler(opts: { exposeErrors: boolean; onSchemaError?: 
       return reply.status(status).send({ error: errorName(status), message: err.message });
     }
     request.log.error({ err }, 'unhandled error');
-    return reply.status(500).send({ error: 'internal error', ...(opts.exposeErrors ? { message: err.message, stack: err.stack } : {}) });
+    return reply
+      .status(500)
+      .send({ error: 'internal error', ...(opts.exposeErrors ? { message: err.message, stack: err.stack } : {}) });
   };
 }
 

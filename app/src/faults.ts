@@ -14,7 +14,13 @@ export interface FaultSettings {
   failHealth: boolean;
 }
 
-export const NO_FAULTS: Readonly<FaultSettings> = Object.freeze({ latencyMs: 0, latencyPath: '', latencyKind: 'sleep', errorRatio: 0, failHealth: false });
+export const NO_FAULTS: Readonly<FaultSettings> = Object.freeze({
+  latencyMs: 0,
+  latencyPath: '',
+  latencyKind: 'sleep',
+  errorRatio: 0,
+  failHealth: false,
+});
 
 export class FaultState {
   private current: FaultSettings = { ...NO_FAULTS };

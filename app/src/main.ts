@@ -61,7 +61,10 @@ try {
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  log.info({ port, environment: config.environment, faultInjection: config.faultInjection }, 'service ready to accept requests');
+  log.info(
+    { port, environment: config.environment, faultInjection: config.faultInjection },
+    'service ready to accept requests',
+  );
 } catch (err) {
   log.fatal({ err: { message: err instanceof Error ? err.message : String(err) } }, 'cannot listen');
   process.exit(1);

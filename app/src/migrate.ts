@@ -17,7 +17,11 @@ export interface MigrateResult {
 }
 
 /** `count` applies only that many pending migrations (tests use it to make an older schema). */
-export async function migrate(databaseUrl: string, log: (msg: string) => void = () => undefined, opts: { count?: number } = {}): Promise<MigrateResult> {
+export async function migrate(
+  databaseUrl: string,
+  log: (msg: string) => void = () => undefined,
+  opts: { count?: number } = {},
+): Promise<MigrateResult> {
   const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000 });
   client.on('error', () => undefined);
   await client.connect();

@@ -26,7 +26,8 @@ type Adjacency = Map<string, { to: string; kind: RelationKind }[]>;
 
 function adjacency(edges: readonly GraphEdge[]): Adjacency {
   const adj: Adjacency = new Map();
-  const add = (a: string, b: string, kind: RelationKind) => (adj.get(a) ?? adj.set(a, []).get(a)!).push({ to: b, kind });
+  const add = (a: string, b: string, kind: RelationKind) =>
+    (adj.get(a) ?? adj.set(a, []).get(a)!).push({ to: b, kind });
   for (const e of edges) {
     add(e.source, e.target, e.kind);
     add(e.target, e.source, e.kind);
@@ -35,7 +36,12 @@ function adjacency(edges: readonly GraphEdge[]): Adjacency {
 }
 
 /** Breadth-first shortest path from `from` to `to`; the steps after `from`, or undefined. */
-function shortest(adj: Adjacency, from: string, to: string, maxHops: number): { id: string; via: RelationKind }[] | undefined {
+function shortest(
+  adj: Adjacency,
+  from: string,
+  to: string,
+  maxHops: number,
+): { id: string; via: RelationKind }[] | undefined {
   const prev = new Map<string, { from: string; kind: RelationKind }>();
   let frontier = [from];
   const seen = new Set([from]);
@@ -48,7 +54,7 @@ function shortest(adj: Adjacency, from: string, to: string, maxHops: number): { 
         prev.set(n, { from: node, kind });
         if (n === to) {
           const out: { id: string; via: RelationKind }[] = [];
-          for (let cur = to; cur !== from; ) {
+          for (let cur = to; cur !== from;) {
             const p = prev.get(cur)!;
             out.unshift({ id: cur, via: p.kind });
             cur = p.from;
@@ -67,7 +73,12 @@ function shortest(adj: Adjacency, from: string, to: string, maxHops: number): { 
  * Starts at the best candidate and walks to each next candidate that is reachable within `maxHops`;
  * candidates that cannot be reached are left out of the path (they are still in the ranked list).
  */
-export function buildPath(candidates: readonly string[], nodes: readonly GraphNode[], edges: readonly GraphEdge[], maxHops = 3): PathStep[] {
+export function buildPath(
+  candidates: readonly string[],
+  nodes: readonly GraphNode[],
+  edges: readonly GraphEdge[],
+  maxHops = 3,
+): PathStep[] {
   const first = candidates[0];
   if (!first) return [];
   const info = new Map(nodes.map((n) => [n.id, n]));

@@ -85,7 +85,11 @@ export function leaseSize(max: number, knownTotal: number, waiting: number, rece
   return Math.max(1, waiting, Math.min(share, recentDemand));
 }
 
-export function redisRateLimitStore(redis: Redis, prefix: string, onFallback: (err: unknown) => void = () => undefined) {
+export function redisRateLimitStore(
+  redis: Redis,
+  prefix: string,
+  onFallback: (err: unknown) => void = () => undefined,
+) {
   const local = new LocalWindows();
   const leases = new Map<string, Lease>();
   // defineCommand sends EVALSHA (the script body only once per connection).
@@ -178,7 +182,19 @@ export function redisRateLimitStore(redis: Redis, prefix: string, onFallback: (e
       const now = Date.now();
       let l = leases.get(key);
       if (!l) {
-        l = { total: 0, tokens: 0, resetAt: 0, lastUse: now, demand: 0, prevDemand: 0, slot: 0, waiters: [], asking: false, windowMs, max };
+        l = {
+          total: 0,
+          tokens: 0,
+          resetAt: 0,
+          lastUse: now,
+          demand: 0,
+          prevDemand: 0,
+          slot: 0,
+          waiters: [],
+          asking: false,
+          windowMs,
+          max,
+        };
         leases.set(key, l);
       }
       l.windowMs = windowMs;

@@ -83,7 +83,8 @@ export function slugify(name: string): string {
 }
 
 /** Cursors are opaque to clients: base64url JSON of the last row's sort key. */
-type SearchCursor = { k: 'rank'; r: number; id: string } | { k: 'name'; n: string; id: string } | { k: 'id'; id: string };
+type SearchCursor =
+  { k: 'rank'; r: number; id: string } | { k: 'name'; n: string; id: string } | { k: 'id'; id: string };
 
 export function encodeCursor(c: SearchCursor): string {
   return Buffer.from(JSON.stringify(c)).toString('base64url');
@@ -92,7 +93,8 @@ export function encodeCursor(c: SearchCursor): string {
 /** A rank goes back to Postgres as a `real`: it must be 0 or within float4's normal range. */
 const REAL_MAX = 3.4028234663852886e38;
 const REAL_MIN_NORMAL = 1.1754943508222875e-38;
-export const isStorableReal = (r: number) => Number.isFinite(r) && (r === 0 || (Math.abs(r) >= REAL_MIN_NORMAL && Math.abs(r) <= REAL_MAX));
+export const isStorableReal = (r: number) =>
+  Number.isFinite(r) && (r === 0 || (Math.abs(r) >= REAL_MIN_NORMAL && Math.abs(r) <= REAL_MAX));
 
 export function decodeCursor(raw: string, kind: SearchCursor['k']): SearchCursor {
   let parsed: unknown;
@@ -133,7 +135,10 @@ export async function searchTools(db: Queryable, p: SearchParams, time: Timer = 
   const q = p.q?.trim();
   // Only the filters asked for, so the planner sees plain predicates it can match to indexes.
   const values: unknown[] = [p.tag ?? null, p.category ?? null, p.limit + 1];
-  const filters = [p.tag ? 'tags @> ARRAY[$1::text]' : '$1::text IS NULL', p.category ? 'category = $2' : '$2::text IS NULL'].join(' AND ');
+  const filters = [
+    p.tag ? 'tags @> ARRAY[$1::text]' : '$1::text IS NULL',
+    p.category ? 'category = $2' : '$2::text IS NULL',
+  ].join(' AND ');
   if (q) {
     values.push(q);
     let after = '';
@@ -196,7 +201,9 @@ export interface RelatedTool {
 export async function getToolDetail(db: Queryable, idOrSlug: string, time: Timer = noTimer) {
   const tool = await requireTool(db, idOrSlug);
   const [prompts, related] = await Promise.all([
-    db.query<PromptRow>(`SELECT ${PROMPT_COLS} FROM prompts WHERE tool_id = $1 ORDER BY created_at, id LIMIT 50`, [tool.id]),
+    db.query<PromptRow>(`SELECT ${PROMPT_COLS} FROM prompts WHERE tool_id = $1 ORDER BY created_at, id LIMIT 50`, [
+      tool.id,
+    ]),
     time('related', () =>
       db.query<RelatedTool>(
         `SELECT t.id, t.slug, t.name, r.kind, r.direction, r.weight FROM (
@@ -298,7 +305,11 @@ export async function createTool(pool: pg.Pool, input: ToolInput): Promise<Commi
   }
 }
 
-export async function updateTool(pool: pg.Pool, idOrSlug: string, patch: Partial<ToolInput>): Promise<Committed<ToolDetail>> {
+export async function updateTool(
+  pool: pg.Pool,
+  idOrSlug: string,
+  patch: Partial<ToolInput>,
+): Promise<Committed<ToolDetail>> {
   try {
     return await inTransaction(pool, async (tx) => {
       const tool = await requireTool(tx, idOrSlug);
@@ -316,7 +327,8 @@ export async function updateTool(pool: pg.Pool, idOrSlug: string, patch: Partial
           sets.push(`${col} = $${values.length}`);
         }
       }
-      if (sets.length > 0) await tx.query(`UPDATE tools SET ${sets.join(', ')}, updated_at = now() WHERE id = $1`, values);
+      if (sets.length > 0)
+        await tx.query(`UPDATE tools SET ${sets.join(', ')}, updated_at = now() WHERE id = $1`, values);
       if (patch.relations) await replaceRelations(tx, tool.id, patch.relations);
       return getToolDetail(tx, tool.id);
     });
@@ -334,7 +346,10 @@ export async function deleteTool(pool: pg.Pool, idOrSlug: string): Promise<Commi
   });
 }
 
-export async function listPrompts(db: Queryable, p: { toolId?: string | undefined; limit: number; cursor?: string | undefined }): Promise<Page<Prompt>> {
+export async function listPrompts(
+  db: Queryable,
+  p: { toolId?: string | undefined; limit: number; cursor?: string | undefined },
+): Promise<Page<Prompt>> {
   const values: unknown[] = [p.limit + 1];
   const where: string[] = [];
   if (p.toolId) {
@@ -354,7 +369,10 @@ export async function listPrompts(db: Queryable, p: { toolId?: string | undefine
   );
   const rows = res.rows.slice(0, p.limit);
   const last = rows[rows.length - 1];
-  return { items: rows.map(toPrompt), nextCursor: res.rows.length > p.limit && last ? encodeCursor({ k: 'id', id: last.id }) : null };
+  return {
+    items: rows.map(toPrompt),
+    nextCursor: res.rows.length > p.limit && last ? encodeCursor({ k: 'id', id: last.id }) : null,
+  };
 }
 
 export async function getPrompt(db: Queryable, id: string): Promise<Prompt> {
@@ -363,20 +381,26 @@ export async function getPrompt(db: Queryable, id: string): Promise<Prompt> {
   return toPrompt(res.rows[0]);
 }
 
-export async function createPrompt(pool: pg.Pool, input: { toolId: string; title: string; template: string }): Promise<Committed<Prompt>> {
+export async function createPrompt(
+  pool: pg.Pool,
+  input: { toolId: string; title: string; template: string },
+): Promise<Committed<Prompt>> {
   return inTransaction(pool, async (tx) => {
     const tool = await findTool(tx, input.toolId);
     if (!tool) throw badRequest('body.toolId', 'unknown tool');
-    const res = await tx.query<PromptRow>(`INSERT INTO prompts (tool_id, title, template) VALUES ($1, $2, $3) RETURNING ${PROMPT_COLS}`, [
-      tool.id,
-      input.title,
-      input.template,
-    ]);
+    const res = await tx.query<PromptRow>(
+      `INSERT INTO prompts (tool_id, title, template) VALUES ($1, $2, $3) RETURNING ${PROMPT_COLS}`,
+      [tool.id, input.title, input.template],
+    );
     return toPrompt(res.rows[0]!);
   });
 }
 
-export async function updatePrompt(pool: pg.Pool, id: string, patch: { title?: string; template?: string }): Promise<Committed<Prompt>> {
+export async function updatePrompt(
+  pool: pg.Pool,
+  id: string,
+  patch: { title?: string; template?: string },
+): Promise<Committed<Prompt>> {
   return inTransaction(pool, async (tx) => {
     const res = await tx.query<PromptRow>(
       `UPDATE prompts SET title = coalesce($2, title), template = coalesce($3, template), updated_at = now() WHERE id = $1 RETURNING ${PROMPT_COLS}`,
@@ -412,7 +436,13 @@ export interface GraphEdge {
  * rows per level, so the walk grows with the number of distinct tools, not the number of paths; the
  * node cap bounds the answer.
  */
-export async function neighbourhood(db: Queryable, startIds: readonly string[], depth: number, maxNodes: number, time: Timer = noTimer) {
+export async function neighbourhood(
+  db: Queryable,
+  startIds: readonly string[],
+  depth: number,
+  maxNodes: number,
+  time: Timer = noTimer,
+) {
   const res = await time('neighbourhood', () =>
     db.query<GraphNode>(
       `WITH RECURSIVE walk(id, depth) AS (
@@ -445,14 +475,24 @@ export async function neighbourhood(db: Queryable, startIds: readonly string[], 
   return { nodes, edges: edges.rows, truncated };
 }
 
-export async function toolNeighbourhood(db: Queryable, idOrSlug: string, depth: number, maxNodes: number, time: Timer = noTimer) {
+export async function toolNeighbourhood(
+  db: Queryable,
+  idOrSlug: string,
+  depth: number,
+  maxNodes: number,
+  time: Timer = noTimer,
+) {
   const tool = await requireTool(db, idOrSlug);
   const graph = await neighbourhood(db, [tool.id], depth, maxNodes, time);
   return { root: { id: tool.id, slug: tool.slug, name: tool.name }, depth, ...graph };
 }
 
 /** Prompts for several tools at once, at most `perTool` each. */
-export async function promptsFor(db: Queryable, toolIds: readonly string[], perTool: number): Promise<Map<string, Prompt[]>> {
+export async function promptsFor(
+  db: Queryable,
+  toolIds: readonly string[],
+  perTool: number,
+): Promise<Map<string, Prompt[]>> {
   const res = await db.query<PromptRow>(
     `SELECT ${PROMPT_COLS} FROM (
        SELECT *, row_number() OVER (PARTITION BY tool_id ORDER BY created_at, id) AS n FROM prompts WHERE tool_id = ANY($1::uuid[])

@@ -57,7 +57,11 @@ export interface CatalogFacts {
 }
 
 /** Pure: the report for these applied migrations and catalogue facts. */
-export function judgeSchema(applied: readonly string[], known: readonly string[], facts: CatalogFacts | undefined): SchemaReport {
+export function judgeSchema(
+  applied: readonly string[],
+  known: readonly string[],
+  facts: CatalogFacts | undefined,
+): SchemaReport {
   const appliedSet = new Set(applied);
   const knownSet = new Set(known);
   const missing = known.filter((m) => !appliedSet.has(m));
@@ -72,15 +76,27 @@ export function judgeSchema(applied: readonly string[], known: readonly string[]
     }
     const uniques = new Set(facts.uniques.map((u) => `${u.table}(${[...u.columns].sort().join(',')})`));
     for (const [table, columns] of REQUIRED_UNIQUE) {
-      if (!uniques.has(`${table}(${[...columns].sort().join(',')})`)) problems.push(`no unique index on ${table} (${columns.join(', ')})`);
+      if (!uniques.has(`${table}(${[...columns].sort().join(',')})`))
+        problems.push(`no unique index on ${table} (${columns.join(', ')})`);
     }
     const triggers = new Set(facts.triggers.map((t) => `${t.table}.${t.name}`));
-    for (const [table, name] of REQUIRED_TRIGGERS) if (!triggers.has(`${table}.${name}`)) problems.push(`trigger ${name} on ${table} is missing`);
+    for (const [table, name] of REQUIRED_TRIGGERS)
+      if (!triggers.has(`${table}.${name}`)) problems.push(`trigger ${name} on ${table} is missing`);
   }
-  return { ok: missing.length === 0 && problems.length === 0, at: sorted[sorted.length - 1] ?? null, expected: known[known.length - 1] ?? '', missing, newer, problems };
+  return {
+    ok: missing.length === 0 && problems.length === 0,
+    at: sorted[sorted.length - 1] ?? null,
+    expected: known[known.length - 1] ?? '',
+    missing,
+    newer,
+    problems,
+  };
 }
 
 /** Why the API must not serve with this schema (one line per reason); empty when it may. */
 export function schemaReasons(r: SchemaReport): string[] {
-  return [...(r.missing.length > 0 ? [`schema at ${r.at ?? 'none'}, expected ${r.expected}`] : []), ...r.problems.map((p) => `schema: ${p}`)];
+  return [
+    ...(r.missing.length > 0 ? [`schema at ${r.at ?? 'none'}, expected ${r.expected}`] : []),
+    ...r.problems.map((p) => `schema: ${p}`),
+  ];
 }

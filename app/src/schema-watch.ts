@@ -3,7 +3,14 @@
  * right and every few seconds once it is, and at once when a query fails for a schema reason.
  */
 import type { Queryable } from './repo.js';
-import { judgeSchema, knownMigrations, MIGRATIONS_TABLE, schemaReasons, type CatalogFacts, type SchemaReport } from './schema-state.js';
+import {
+  judgeSchema,
+  knownMigrations,
+  MIGRATIONS_TABLE,
+  schemaReasons,
+  type CatalogFacts,
+  type SchemaReport,
+} from './schema-state.js';
 
 const TABLES = ['tools', 'prompts', 'tool_relations', 'cache_generation'];
 
@@ -46,7 +53,10 @@ export class SchemaWatch {
 
   constructor(
     private readonly db: Queryable,
-    private readonly opts: { okIntervalMs: number; behindIntervalMs: number } = { okIntervalMs: 5_000, behindIntervalMs: 1_000 },
+    private readonly opts: { okIntervalMs: number; behindIntervalMs: number } = {
+      okIntervalMs: 5_000,
+      behindIntervalMs: 1_000,
+    },
     known: readonly string[] = knownMigrations(),
   ) {
     this.known = known;
@@ -90,6 +100,9 @@ export class SchemaWatch {
     await this.check().catch(() => undefined);
     if (this.stopped) return;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.tick(), this.report?.ok ? this.opts.okIntervalMs : this.opts.behindIntervalMs).unref();
+    this.timer = setTimeout(
+      () => void this.tick(),
+      this.report?.ok ? this.opts.okIntervalMs : this.opts.behindIntervalMs,
+    ).unref();
   }
 }

@@ -19,7 +19,13 @@ export const idParams = Type.Object({ id: ID_OR_SLUG }, closed);
 export const promptIdParams = Type.Object({ id: UUID }, closed);
 
 export const searchQuery = Type.Object(
-  { q: Type.Optional(Type.String({ maxLength: 200 })), tag: Type.Optional(TAG), category: Type.Optional(CATEGORY), limit: Type.Optional(LIMIT), cursor: Type.Optional(CURSOR) },
+  {
+    q: Type.Optional(Type.String({ maxLength: 200 })),
+    tag: Type.Optional(TAG),
+    category: Type.Optional(CATEGORY),
+    limit: Type.Optional(LIMIT),
+    cursor: Type.Optional(CURSOR),
+  },
   closed,
 );
 
@@ -39,7 +45,14 @@ const TAGS = Type.Array(TAG, { maxItems: 20, uniqueItems: true });
 const RELATIONS = Type.Array(relation, { maxItems: 50 });
 
 export const createToolBody = Type.Object(
-  { name: NAME, slug: Type.Optional(SLUG), description: Type.Optional(DESCRIPTION), category: CATEGORY, tags: Type.Optional(TAGS), relations: Type.Optional(RELATIONS) },
+  {
+    name: NAME,
+    slug: Type.Optional(SLUG),
+    description: Type.Optional(DESCRIPTION),
+    category: CATEGORY,
+    tags: Type.Optional(TAGS),
+    relations: Type.Optional(RELATIONS),
+  },
   closed,
 );
 export const patchToolBody = Type.Object(
@@ -54,21 +67,33 @@ export const patchToolBody = Type.Object(
   { ...closed, minProperties: 1 },
 );
 
-export const promptsQuery = Type.Object({ toolId: Type.Optional(ID_OR_SLUG), limit: Type.Optional(LIMIT), cursor: Type.Optional(CURSOR) }, closed);
+export const promptsQuery = Type.Object(
+  { toolId: Type.Optional(ID_OR_SLUG), limit: Type.Optional(LIMIT), cursor: Type.Optional(CURSOR) },
+  closed,
+);
 
 const TITLE = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
 const TEMPLATE = Type.String({ minLength: 1, maxLength: 10000, pattern: '\\S' });
 
 export const createPromptBody = Type.Object({ toolId: ID_OR_SLUG, title: TITLE, template: TEMPLATE }, closed);
-export const patchPromptBody = Type.Object({ title: Type.Optional(TITLE), template: Type.Optional(TEMPLATE) }, { ...closed, minProperties: 1 });
+export const patchPromptBody = Type.Object(
+  { title: Type.Optional(TITLE), template: Type.Optional(TEMPLATE) },
+  { ...closed, minProperties: 1 },
+);
 
 export const MAX_DEPTH = 3;
 export const DEFAULT_DEPTH = 1;
-export const neighbourhoodQuery = Type.Object({ depth: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_DEPTH, default: DEFAULT_DEPTH })) }, closed);
+export const neighbourhoodQuery = Type.Object(
+  { depth: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_DEPTH, default: DEFAULT_DEPTH })) },
+  closed,
+);
 
 export const DEFAULT_PLAN_LIMIT = 5;
 export const planBody = Type.Object(
-  { goal: Type.String({ minLength: 3, maxLength: 500 }), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, default: DEFAULT_PLAN_LIMIT })) },
+  {
+    goal: Type.String({ minLength: 3, maxLength: 500 }),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, default: DEFAULT_PLAN_LIMIT })),
+  },
   closed,
 );
 

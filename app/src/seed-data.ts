@@ -41,41 +41,109 @@ export function prng(seed: number): () => number {
 }
 
 const SERVICES: readonly (readonly [string, string, string])[] = [
-  ['github', 'GitHub', 'source-control'], ['gitlab', 'GitLab', 'source-control'], ['bitbucket', 'Bitbucket', 'source-control'],
-  ['jira', 'Jira', 'project-management'], ['linear', 'Linear', 'project-management'], ['asana', 'Asana', 'project-management'],
-  ['trello', 'Trello', 'project-management'], ['slack', 'Slack', 'messaging'], ['discord', 'Discord', 'messaging'],
-  ['teams', 'Microsoft Teams', 'messaging'], ['email', 'Email', 'messaging'], ['postgres', 'Postgres', 'database'],
-  ['mysql', 'MySQL', 'database'], ['mongodb', 'MongoDB', 'database'], ['redis', 'Redis', 'database'],
-  ['s3', 'Amazon S3', 'storage'], ['gcs', 'Google Cloud Storage', 'storage'], ['drive', 'Google Drive', 'storage'],
-  ['dropbox', 'Dropbox', 'storage'], ['kubernetes', 'Kubernetes', 'infrastructure'], ['docker', 'Docker', 'infrastructure'],
-  ['terraform', 'Terraform', 'infrastructure'], ['aws', 'AWS', 'infrastructure'], ['sentry', 'Sentry', 'observability'],
-  ['datadog', 'Datadog', 'observability'], ['grafana', 'Grafana', 'observability'], ['pagerduty', 'PagerDuty', 'observability'],
-  ['notion', 'Notion', 'documents'], ['confluence', 'Confluence', 'documents'], ['gdocs', 'Google Docs', 'documents'],
-  ['sheets', 'Google Sheets', 'documents'], ['calendar', 'Google Calendar', 'productivity'], ['zoom', 'Zoom', 'productivity'],
-  ['stripe', 'Stripe', 'payments'], ['shopify', 'Shopify', 'commerce'], ['salesforce', 'Salesforce', 'crm'],
-  ['hubspot', 'HubSpot', 'crm'], ['zendesk', 'Zendesk', 'support'], ['jenkins', 'Jenkins', 'ci-cd'], ['circleci', 'CircleCI', 'ci-cd'],
+  ['github', 'GitHub', 'source-control'],
+  ['gitlab', 'GitLab', 'source-control'],
+  ['bitbucket', 'Bitbucket', 'source-control'],
+  ['jira', 'Jira', 'project-management'],
+  ['linear', 'Linear', 'project-management'],
+  ['asana', 'Asana', 'project-management'],
+  ['trello', 'Trello', 'project-management'],
+  ['slack', 'Slack', 'messaging'],
+  ['discord', 'Discord', 'messaging'],
+  ['teams', 'Microsoft Teams', 'messaging'],
+  ['email', 'Email', 'messaging'],
+  ['postgres', 'Postgres', 'database'],
+  ['mysql', 'MySQL', 'database'],
+  ['mongodb', 'MongoDB', 'database'],
+  ['redis', 'Redis', 'database'],
+  ['s3', 'Amazon S3', 'storage'],
+  ['gcs', 'Google Cloud Storage', 'storage'],
+  ['drive', 'Google Drive', 'storage'],
+  ['dropbox', 'Dropbox', 'storage'],
+  ['kubernetes', 'Kubernetes', 'infrastructure'],
+  ['docker', 'Docker', 'infrastructure'],
+  ['terraform', 'Terraform', 'infrastructure'],
+  ['aws', 'AWS', 'infrastructure'],
+  ['sentry', 'Sentry', 'observability'],
+  ['datadog', 'Datadog', 'observability'],
+  ['grafana', 'Grafana', 'observability'],
+  ['pagerduty', 'PagerDuty', 'observability'],
+  ['notion', 'Notion', 'documents'],
+  ['confluence', 'Confluence', 'documents'],
+  ['gdocs', 'Google Docs', 'documents'],
+  ['sheets', 'Google Sheets', 'documents'],
+  ['calendar', 'Google Calendar', 'productivity'],
+  ['zoom', 'Zoom', 'productivity'],
+  ['stripe', 'Stripe', 'payments'],
+  ['shopify', 'Shopify', 'commerce'],
+  ['salesforce', 'Salesforce', 'crm'],
+  ['hubspot', 'HubSpot', 'crm'],
+  ['zendesk', 'Zendesk', 'support'],
+  ['jenkins', 'Jenkins', 'ci-cd'],
+  ['circleci', 'CircleCI', 'ci-cd'],
 ];
 const VERBS: readonly (readonly [string, string])[] = [
-  ['create', 'Create'], ['get', 'Get'], ['list', 'List'], ['search', 'Search'], ['update', 'Update'], ['delete', 'Delete'],
-  ['export', 'Export'], ['import', 'Import'], ['watch', 'Watch'], ['summarize', 'Summarize'], ['sync', 'Sync'], ['archive', 'Archive'],
+  ['create', 'Create'],
+  ['get', 'Get'],
+  ['list', 'List'],
+  ['search', 'Search'],
+  ['update', 'Update'],
+  ['delete', 'Delete'],
+  ['export', 'Export'],
+  ['import', 'Import'],
+  ['watch', 'Watch'],
+  ['summarize', 'Summarize'],
+  ['sync', 'Sync'],
+  ['archive', 'Archive'],
 ];
 const OBJECTS: readonly (readonly [string, string])[] = [
-  ['issue', 'Issue'], ['pull-request', 'Pull Request'], ['comment', 'Comment'], ['message', 'Message'], ['channel', 'Channel'],
-  ['file', 'File'], ['record', 'Record'], ['report', 'Report'], ['test-report', 'Test Report'], ['build', 'Build'],
-  ['deployment', 'Deployment'], ['alert', 'Alert'], ['incident', 'Incident'], ['user', 'User'], ['team', 'Team'],
-  ['document', 'Document'], ['page', 'Page'], ['table', 'Table'], ['query', 'Query'], ['dashboard', 'Dashboard'],
-  ['event', 'Event'], ['invoice', 'Invoice'], ['customer', 'Customer'], ['ticket', 'Ticket'], ['release', 'Release'],
-  ['branch', 'Branch'], ['commit', 'Commit'], ['log', 'Log'], ['metric', 'Metric'], ['secret', 'Secret'],
+  ['issue', 'Issue'],
+  ['pull-request', 'Pull Request'],
+  ['comment', 'Comment'],
+  ['message', 'Message'],
+  ['channel', 'Channel'],
+  ['file', 'File'],
+  ['record', 'Record'],
+  ['report', 'Report'],
+  ['test-report', 'Test Report'],
+  ['build', 'Build'],
+  ['deployment', 'Deployment'],
+  ['alert', 'Alert'],
+  ['incident', 'Incident'],
+  ['user', 'User'],
+  ['team', 'Team'],
+  ['document', 'Document'],
+  ['page', 'Page'],
+  ['table', 'Table'],
+  ['query', 'Query'],
+  ['dashboard', 'Dashboard'],
+  ['event', 'Event'],
+  ['invoice', 'Invoice'],
+  ['customer', 'Customer'],
+  ['ticket', 'Ticket'],
+  ['release', 'Release'],
+  ['branch', 'Branch'],
+  ['commit', 'Commit'],
+  ['log', 'Log'],
+  ['metric', 'Metric'],
+  ['secret', 'Secret'],
 ];
 const PURPOSES = [
-  'when triaging failures', 'to keep a team informed', 'during an incident', 'for a weekly report', 'before a release',
-  'after a failing test run', 'to automate a manual chore', 'when onboarding a teammate',
+  'when triaging failures',
+  'to keep a team informed',
+  'during an incident',
+  'for a weekly report',
+  'before a release',
+  'after a failing test run',
+  'to automate a manual chore',
+  'when onboarding a teammate',
 ];
 
 /** The full combination space, in a fixed shuffled order (Fisher-Yates with a fixed seed). */
 function combinations(): [number, number, number][] {
   const all: [number, number, number][] = [];
-  for (let s = 0; s < SERVICES.length; s++) for (let v = 0; v < VERBS.length; v++) for (let o = 0; o < OBJECTS.length; o++) all.push([s, v, o]);
+  for (let s = 0; s < SERVICES.length; s++)
+    for (let v = 0; v < VERBS.length; v++) for (let o = 0; o < OBJECTS.length; o++) all.push([s, v, o]);
   const rand = prng(42);
   for (let i = all.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
@@ -84,9 +152,17 @@ function combinations(): [number, number, number][] {
   // The tools a typical goal needs come first, so even a small seed can plan "open a github issue from a
   // failing test report" (the latency gate's plan scenario).
   const first: [string, string, string][] = [
-    ['github', 'get', 'issue'], ['github', 'create', 'issue'], ['github', 'search', 'issue'], ['jenkins', 'get', 'test-report'],
-    ['circleci', 'summarize', 'test-report'], ['github', 'get', 'build'], ['slack', 'create', 'message'],
-    ['jira', 'create', 'issue'], ['github', 'list', 'issue'], ['gitlab', 'create', 'issue'], ['sentry', 'get', 'incident'],
+    ['github', 'get', 'issue'],
+    ['github', 'create', 'issue'],
+    ['github', 'search', 'issue'],
+    ['jenkins', 'get', 'test-report'],
+    ['circleci', 'summarize', 'test-report'],
+    ['github', 'get', 'build'],
+    ['slack', 'create', 'message'],
+    ['jira', 'create', 'issue'],
+    ['github', 'list', 'issue'],
+    ['gitlab', 'create', 'issue'],
+    ['sentry', 'get', 'incident'],
   ];
   const idx = (a: readonly (readonly [string, ...string[]])[], k: string) => a.findIndex((x) => x[0] === k);
   const head = first.map(([s, v, o]) => [idx(SERVICES, s), idx(VERBS, v), idx(OBJECTS, o)] as [number, number, number]);
@@ -128,7 +204,8 @@ export function generateSeed(count: number): SeedData {
         id: stableUuid(`prompt:${slug}:${p}`),
         toolId: tool.id,
         title: p === 0 ? `${vName} ${oName.toLowerCase()} with ${sName}` : `${vName} ${oName.toLowerCase()} ${purpose}`,
-        template: `Use ${sName} to ${vKey} the ${oName.toLowerCase()} described here: {{input}}. ${p > 0 ? `Context: ${purpose}.` : ''}`.trim(),
+        template:
+          `Use ${sName} to ${vKey} the ${oName.toLowerCase()} described here: {{input}}. ${p > 0 ? `Context: ${purpose}.` : ''}`.trim(),
       });
     }
     (byService.get(s) ?? byService.set(s, []).get(s)!).push(tool);
@@ -146,7 +223,8 @@ export function generateSeed(count: number): SeedData {
     relations.push({ sourceId: source.id, targetId: target.id, kind, weight });
   };
   const position = new Map(tools.map((t, i) => [t.id, i]));
-  const earlier = (list: SeedTool[] | undefined, t: SeedTool) => (list ?? []).filter((x) => position.get(x.id)! < position.get(t.id)!);
+  const earlier = (list: SeedTool[] | undefined, t: SeedTool) =>
+    (list ?? []).filter((x) => position.get(x.id)! < position.get(t.id)!);
   for (const [i, [s, v, o]] of combos.entries()) {
     const tool = tools[i]!;
     const sameService = earlier(byService.get(s), tool);
@@ -155,7 +233,8 @@ export function generateSeed(count: number): SeedData {
     add(tool, sameService[Math.floor(r() * sameService.length)], 'related', Math.round((0.3 + r() * 0.5) * 100) / 100);
     // Acting on an object needs reading it first: "update issue" requires "get issue" of the same service.
     const getter =
-      sameService.find((t) => t.slug === `${SERVICES[s]![0]}-get-${OBJECTS[o]![0]}`) ?? sameService.find((t) => t.tags[1] === 'get');
+      sameService.find((t) => t.slug === `${SERVICES[s]![0]}-get-${OBJECTS[o]![0]}`) ??
+      sameService.find((t) => t.tags[1] === 'get');
     if (VERBS[v]![0] !== 'get') add(tool, getter, 'requires', 1);
     const alt = earlier(byVerbObject.get(`${v}.${o}`), tool);
     add(tool, alt[Math.floor(r() * alt.length)], 'alternative', 0.8);

@@ -33,7 +33,14 @@ export async function insertSeed(client: pg.ClientBase, data: SeedData): Promise
          SELECT id, slug, name, description, category, string_to_array(tags, ',')
          FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS t(id, slug, name, description, category, tags)
          ON CONFLICT DO NOTHING`,
-        [b.map((t) => t.id), b.map((t) => t.slug), b.map((t) => t.name), b.map((t) => t.description), b.map((t) => t.category), b.map((t) => t.tags.join(','))],
+        [
+          b.map((t) => t.id),
+          b.map((t) => t.slug),
+          b.map((t) => t.name),
+          b.map((t) => t.description),
+          b.map((t) => t.category),
+          b.map((t) => t.tags.join(',')),
+        ],
       );
       tools += res.rowCount ?? 0;
     }
@@ -81,7 +88,8 @@ export function parseSeedArgs(argv: readonly string[]): { count: number } | { us
     const a = argv[i]!;
     const value = a.startsWith('--count=') ? a.slice('--count='.length) : a === '--count' ? argv[++i] : undefined;
     if (value === undefined) return { usage: `unknown argument "${a}" (usage: seed [--count N])` };
-    if (!/^\d+$/.test(value) || Number(value) > MAX_SEED_COUNT) return { usage: `--count: "${value}" is not an integer between 0 and ${MAX_SEED_COUNT}` };
+    if (!/^\d+$/.test(value) || Number(value) > MAX_SEED_COUNT)
+      return { usage: `--count: "${value}" is not an integer between 0 and ${MAX_SEED_COUNT}` };
     count = Number(value);
   }
   return { count };
@@ -95,7 +103,9 @@ if (isMain(import.meta.url)) {
     if (!url) return { usage: 'DATABASE_URL: missing (required)' };
     const started = Date.now();
     const res = await seed(url, args.count);
-    console.log(`seed: ${args.count} tools requested; inserted ${res.tools} tools, ${res.prompts} prompts, ${res.relations} relations in ${Date.now() - started} ms`);
+    console.log(
+      `seed: ${args.count} tools requested; inserted ${res.tools} tools, ${res.prompts} prompts, ${res.relations} relations in ${Date.now() - started} ms`,
+    );
     return undefined;
   });
 }

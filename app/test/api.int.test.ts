@@ -28,8 +28,12 @@ afterAll(async () => {
 });
 
 const get = (url: string, headers: Record<string, string> = AUTH) => t.app.inject({ method: 'GET', url, headers });
-const send = (method: 'POST' | 'PATCH' | 'PUT' | 'DELETE', url: string, body?: unknown, headers: Record<string, string> = AUTH) =>
-  t.app.inject({ method, url, headers, ...(body === undefined ? {} : { payload: body as object }) });
+const send = (
+  method: 'POST' | 'PATCH' | 'PUT' | 'DELETE',
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = AUTH,
+) => t.app.inject({ method, url, headers, ...(body === undefined ? {} : { payload: body as object }) });
 
 describe('health, readiness, metrics', () => {
   it('healthz answers without touching dependencies; readyz checks both', async () => {
@@ -47,7 +51,9 @@ describe('health, readiness, metrics', () => {
     await get('/api/v1/tools/github-create-issue');
     await get('/api/v1/tools?q=github');
     const text = (await get('/metrics', {})).body;
-    expect(text).toMatch(/http_request_duration_seconds_bucket\{le="0.005",route="\/api\/v1\/tools\/:id",method="GET",status_code="200"/);
+    expect(text).toMatch(
+      /http_request_duration_seconds_bucket\{le="0.005",route="\/api\/v1\/tools\/:id",method="GET",status_code="200"/,
+    );
     expect(text).toMatch(/http_requests_total\{route="\/api\/v1\/tools\/:id",method="GET",status_code="200"/);
     expect(text).toMatch(/graph_query_duration_seconds_count\{query="search"/);
     expect(text).toMatch(/db_pool_connections\{state="idle"/);
@@ -79,7 +85,11 @@ describe('auth', () => {
 describe('tools', () => {
   it('ranks a name match above a description-only match', async () => {
     await send('POST', '/api/v1/tools', { name: 'Zebracorn Exporter', category: 'testing', tags: ['zebra'] });
-    await send('POST', '/api/v1/tools', { name: 'Plain Exporter', category: 'testing', description: 'Exports zebracorn data now and then.' });
+    await send('POST', '/api/v1/tools', {
+      name: 'Plain Exporter',
+      category: 'testing',
+      description: 'Exports zebracorn data now and then.',
+    });
     const res = await get('/api/v1/tools?q=zebracorn');
     const items = res.json<PageBody<ToolBody>>().items;
     expect(items.map((i) => i.slug)).toEqual(['zebracorn-exporter', 'plain-exporter']);
@@ -133,7 +143,9 @@ describe('tools', () => {
     expect(bySlug.statusCode).toBe(200);
     const tool = bySlug.json<ToolBody>();
     expect(tool.prompts!.length).toBeGreaterThan(0);
-    expect(tool.related).toContainEqual(expect.objectContaining({ slug: 'github-get-issue', kind: 'requires', direction: 'out' }));
+    expect(tool.related).toContainEqual(
+      expect.objectContaining({ slug: 'github-get-issue', kind: 'requires', direction: 'out' }),
+    );
     expect((await get(`/api/v1/tools/${tool.id}`)).json<ToolBody>().slug).toBe('github-create-issue');
     expect((await get('/api/v1/tools/GITHUB-CREATE-ISSUE')).statusCode).toBe(200);
     expect((await get('/api/v1/tools/no-such-tool')).statusCode).toBe(404);
@@ -154,7 +166,9 @@ describe('tools', () => {
     const tool = created.json<ToolBody>();
     expect(tool.slug).toBe('flaky-test-hunter');
     expect(created.headers.location).toBe(`/api/v1/tools/${tool.id}`);
-    expect(tool.related).toEqual([expect.objectContaining({ slug: 'github-create-issue', kind: 'related', direction: 'out' })]);
+    expect(tool.related).toEqual([
+      expect.objectContaining({ slug: 'github-create-issue', kind: 'related', direction: 'out' }),
+    ]);
 
     const dup = await send('POST', '/api/v1/tools', { name: 'Flaky Test Hunter', category: 'testing' });
     expect(dup.statusCode).toBe(409);
@@ -163,14 +177,25 @@ describe('tools', () => {
     const missing = await send('POST', '/api/v1/tools', { name: 'No Category' });
     expect(missing.statusCode).toBe(400);
     expect(missing.json().details[0]).toEqual({ field: 'body.category', reason: 'is required' });
-    const badKind = await send('POST', '/api/v1/tools', { name: 'X', category: 'a', relations: [{ target: 'github-create-issue', kind: 'likes' }] });
+    const badKind = await send('POST', '/api/v1/tools', {
+      name: 'X',
+      category: 'a',
+      relations: [{ target: 'github-create-issue', kind: 'likes' }],
+    });
     expect(badKind.json().details[0].field).toBe('body.relations[0].kind');
-    const badTarget = await send('POST', '/api/v1/tools', { name: 'Y tool', category: 'a', relations: [{ target: 'nope-nope', kind: 'related' }] });
+    const badTarget = await send('POST', '/api/v1/tools', {
+      name: 'Y tool',
+      category: 'a',
+      relations: [{ target: 'nope-nope', kind: 'related' }],
+    });
     expect(badTarget.statusCode).toBe(400);
     expect(badTarget.json().details[0]).toEqual({ field: 'body.relations[0].target', reason: 'unknown tool' });
     expect((await get('/api/v1/tools/y-tool')).statusCode).toBe(404);
 
-    const patched = await send('PATCH', `/api/v1/tools/${tool.id}`, { description: 'Finds flaky tests', relations: [] });
+    const patched = await send('PATCH', `/api/v1/tools/${tool.id}`, {
+      description: 'Finds flaky tests',
+      relations: [],
+    });
     expect(patched.statusCode).toBe(200);
     expect(patched.json<ToolBody & { description: string }>().description).toBe('Finds flaky tests');
     expect(patched.json<ToolBody>().related).toEqual([]);
@@ -183,12 +208,27 @@ describe('tools', () => {
   });
 
   it('refuses bodies that are not JSON objects, malformed JSON, and oversized bodies', async () => {
-    const text = await t.app.inject({ method: 'POST', url: '/api/v1/tools', headers: { ...AUTH, 'content-type': 'text/plain' }, payload: 'hi' });
+    const text = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/tools',
+      headers: { ...AUTH, 'content-type': 'text/plain' },
+      payload: 'hi',
+    });
     expect(text.statusCode).toBe(400);
     expect(text.json().details[0]).toEqual({ field: 'body', reason: 'must be object' });
-    const xml = await t.app.inject({ method: 'POST', url: '/api/v1/tools', headers: { ...AUTH, 'content-type': 'application/xml' }, payload: '<a/>' });
+    const xml = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/tools',
+      headers: { ...AUTH, 'content-type': 'application/xml' },
+      payload: '<a/>',
+    });
     expect(xml.statusCode).toBe(415);
-    const broken = await t.app.inject({ method: 'POST', url: '/api/v1/tools', headers: { ...AUTH, 'content-type': 'application/json' }, payload: '{"name":' });
+    const broken = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/tools',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      payload: '{"name":',
+    });
     expect(broken.statusCode).toBe(400);
     const huge = await send('POST', '/api/v1/tools', { name: 'big', category: 'a', description: 'x'.repeat(70_000) });
     expect(huge.statusCode).toBe(413);
@@ -202,7 +242,11 @@ describe('prompts', () => {
     expect(list.statusCode).toBe(200);
     const before = list.json<PageBody<{ id: string; toolId: string }>>().items;
     expect(before.length).toBeGreaterThan(0);
-    const created = await send('POST', '/api/v1/prompts', { toolId: 'github-create-issue', title: 'File a bug', template: 'File {{input}}' });
+    const created = await send('POST', '/api/v1/prompts', {
+      toolId: 'github-create-issue',
+      title: 'File a bug',
+      template: 'File {{input}}',
+    });
     expect(created.statusCode).toBe(201);
     const prompt = created.json<{ id: string; toolId: string; title: string }>();
     expect(prompt.toolId).toBe(before[0]!.toolId);
@@ -247,7 +291,9 @@ describe('graph and plan', () => {
     expect(one.nodes[0]).toMatchObject({ slug: 'github-create-issue', depth: 0 });
     expect(one.nodes).toContainEqual(expect.objectContaining({ slug: 'github-get-issue', depth: 1 }));
     expect(Math.max(...one.nodes.map((n) => n.depth))).toBe(1);
-    const two = (await get('/api/v1/graph/tools/github-create-issue/neighbourhood?depth=2')).json<{ nodes: { depth: number }[] }>();
+    const two = (await get('/api/v1/graph/tools/github-create-issue/neighbourhood?depth=2')).json<{
+      nodes: { depth: number }[];
+    }>();
     expect(two.nodes.length).toBeGreaterThan(one.nodes.length);
     expect(Math.max(...two.nodes.map((n) => n.depth))).toBe(2);
     const deep = await get('/api/v1/graph/tools/github-create-issue/neighbourhood?depth=9');
@@ -259,7 +305,11 @@ describe('graph and plan', () => {
   it('plans: ranked tools with prompts, and a path through related tools starting at the best', async () => {
     const res = await send('POST', '/api/v1/plan', { goal: 'open a github issue from a failing test report' });
     expect(res.statusCode).toBe(200);
-    const plan = res.json<{ goal: string; tools: (ToolBody & { score: number })[]; path: { id: string; via: string | null }[] }>();
+    const plan = res.json<{
+      goal: string;
+      tools: (ToolBody & { score: number })[];
+      path: { id: string; via: string | null }[];
+    }>();
     expect(plan.tools.length).toBe(5);
     expect(plan.tools[0]!.score).toBe(1);
     const scores = plan.tools.map((x) => x.score);
@@ -270,8 +320,14 @@ describe('graph and plan', () => {
     const words = await send('POST', '/api/v1/plan', { goal: '!!! ???' });
     expect(words.statusCode).toBe(400);
     expect(words.json().details[0]).toEqual({ field: 'body.goal', reason: 'has no searchable words' });
-    expect((await send('POST', '/api/v1/plan', {})).json().details[0]).toEqual({ field: 'body.goal', reason: 'is required' });
-    const none = (await send('POST', '/api/v1/plan', { goal: 'qwertyuiop asdfghjkl' })).json<{ tools: unknown[]; path: unknown[] }>();
+    expect((await send('POST', '/api/v1/plan', {})).json().details[0]).toEqual({
+      field: 'body.goal',
+      reason: 'is required',
+    });
+    const none = (await send('POST', '/api/v1/plan', { goal: 'qwertyuiop asdfghjkl' })).json<{
+      tools: unknown[];
+      path: unknown[];
+    }>();
     expect(none).toMatchObject({ tools: [], path: [] });
   });
 });
@@ -296,7 +352,11 @@ describe('cache', () => {
 
     // A new prompt shows up in the tool's (previously cached) detail.
     await get('/api/v1/tools/slack-create-message');
-    await send('POST', '/api/v1/prompts', { toolId: 'slack-create-message', title: 'Announce', template: 'Announce {{input}}' });
+    await send('POST', '/api/v1/prompts', {
+      toolId: 'slack-create-message',
+      title: 'Announce',
+      template: 'Announce {{input}}',
+    });
     const withPrompt = (await get('/api/v1/tools/slack-create-message')).json<{ prompts: { title: string }[] }>();
     expect(withPrompt.prompts.map((p) => p.title)).toContain('Announce');
   });
@@ -306,14 +366,19 @@ describe('cache across replicas', () => {
   it('a write on one instance invalidates the in-process copies of another', async () => {
     const other = await makeApp(testConfig(svc.current.env, { RATE_LIMIT_MAX: '100000' }));
     try {
-      const read = async () => other.app.inject({ method: 'GET', url: '/api/v1/tools/jira-create-issue', headers: AUTH });
+      const read = async () =>
+        other.app.inject({ method: 'GET', url: '/api/v1/tools/jira-create-issue', headers: AUTH });
       await waitFor('subscriber', async () => {
         await read();
         return (await read()).headers['x-cache'] === 'hit';
       });
       expect((await read()).json<ToolBody>().name).toBe('Jira Create Issue');
       await send('PATCH', '/api/v1/tools/jira-create-issue', { name: 'Jira File Issue' });
-      await waitFor('invalidation on the other instance', async () => (await read()).json<ToolBody>().name === 'Jira File Issue', 2_000);
+      await waitFor(
+        'invalidation on the other instance',
+        async () => (await read()).json<ToolBody>().name === 'Jira File Issue',
+        2_000,
+      );
     } finally {
       await other.close();
     }
@@ -322,19 +387,28 @@ describe('cache across replicas', () => {
 
 describe('rate limit', () => {
   it('429 with Retry-After past the limit, counted in Redis across instances, per key', async () => {
-    const config = testConfig(svc.current.env, { RATE_LIMIT_MAX: '3', REDIS_PREFIX: `${svc.current.env.REDIS_PREFIX}rl:` });
+    const config = testConfig(svc.current.env, {
+      RATE_LIMIT_MAX: '3',
+      REDIS_PREFIX: `${svc.current.env.REDIS_PREFIX}rl:`,
+    });
     const a = await makeApp(config);
     const b = await makeApp(config);
     try {
       const statuses: number[] = [];
-      for (const inst of [a, b, a]) statuses.push((await inst.app.inject({ method: 'GET', url: '/api/v1/tools?limit=1', headers: AUTH })).statusCode);
+      for (const inst of [a, b, a])
+        statuses.push(
+          (await inst.app.inject({ method: 'GET', url: '/api/v1/tools?limit=1', headers: AUTH })).statusCode,
+        );
       expect(statuses).toEqual([200, 200, 200]);
       const limited = await b.app.inject({ method: 'GET', url: '/api/v1/tools?limit=1', headers: AUTH });
       expect(limited.statusCode).toBe(429);
       expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
       expect(limited.json()).toMatchObject({ error: 'too many requests' });
       // Another key has its own budget; health endpoints are never limited.
-      expect((await a.app.inject({ method: 'GET', url: '/api/v1/tools?limit=1', headers: { 'x-api-key': OTHER_KEY } })).statusCode).toBe(200);
+      expect(
+        (await a.app.inject({ method: 'GET', url: '/api/v1/tools?limit=1', headers: { 'x-api-key': OTHER_KEY } }))
+          .statusCode,
+      ).toBe(200);
       expect((await a.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
     } finally {
       await a.close();
@@ -357,7 +431,11 @@ describe('rate limit far from the limit', () => {
       }
       expect(remaining[0]).toBe(999);
       expect(remaining[99]).toBe(900);
-      await waitFor('batched count in Redis', async () => (await a.redis.get(`${prefix}ratelimit:key-0`)) === '100', 2_000);
+      await waitFor(
+        'batched count in Redis',
+        async () => (await a.redis.get(`${prefix}ratelimit:key-0`)) === '100',
+        2_000,
+      );
     } finally {
       await a.close();
     }
@@ -366,14 +444,20 @@ describe('rate limit far from the limit', () => {
 
 describe('rate limit without Redis', () => {
   it('falls back to a per-process window and still answers 429', async () => {
-    const a = await makeApp(testConfig(svc.current.env, { RATE_LIMIT_MAX: '2', REDIS_PREFIX: `${svc.current.env.REDIS_PREFIX}rl2:` }));
+    const a = await makeApp(
+      testConfig(svc.current.env, { RATE_LIMIT_MAX: '2', REDIS_PREFIX: `${svc.current.env.REDIS_PREFIX}rl2:` }),
+    );
     try {
       a.redis.disconnect();
       await waitFor('redis down', () => a.redis.status !== 'ready');
       const codes: number[] = [];
-      for (let i = 0; i < 3; i++) codes.push((await a.app.inject({ method: 'GET', url: '/api/v1/tools?limit=1', headers: AUTH })).statusCode);
+      for (let i = 0; i < 3; i++)
+        codes.push((await a.app.inject({ method: 'GET', url: '/api/v1/tools?limit=1', headers: AUTH })).statusCode);
       expect(codes).toEqual([200, 200, 429]);
-      expect((await a.app.inject({ method: 'GET', url: '/readyz' })).json()).toMatchObject({ status: 'degraded', checks: { redis: 'down' } });
+      expect((await a.app.inject({ method: 'GET', url: '/readyz' })).json()).toMatchObject({
+        status: 'degraded',
+        checks: { redis: 'down' },
+      });
     } finally {
       await a.close();
     }
@@ -393,9 +477,21 @@ describe('fault mode', () => {
     const started = Date.now();
     expect((await get('/api/v1/tools?limit=1')).statusCode).toBe(200);
     expect(Date.now() - started).toBeGreaterThanOrEqual(140);
-    expect((await get('/__faults')).json()).toEqual({ latencyMs: 150, latencyPath: '', latencyKind: 'sleep', errorRatio: 0, failHealth: false });
+    expect((await get('/__faults')).json()).toEqual({
+      latencyMs: 150,
+      latencyPath: '',
+      latencyKind: 'sleep',
+      errorRatio: 0,
+      failHealth: false,
+    });
     await send('DELETE', '/__faults');
-    expect((await get('/__faults')).json()).toEqual({ latencyMs: 0, latencyPath: '', latencyKind: 'sleep', errorRatio: 0, failHealth: false });
+    expect((await get('/__faults')).json()).toEqual({
+      latencyMs: 0,
+      latencyPath: '',
+      latencyKind: 'sleep',
+      errorRatio: 0,
+      failHealth: false,
+    });
     expect((await get('/healthz', {})).statusCode).toBe(200);
   });
 
@@ -410,7 +506,10 @@ describe('fault mode', () => {
     // On a timer two requests wait side by side; on the CPU the second waits for the first's spin.
     const twoAtOnce = async () => {
       const t0 = performance.now();
-      await Promise.all([send('POST', '/api/v1/plan', { goal: 'open a github issue' }), send('POST', '/api/v1/plan', { goal: 'open a github issue' })]);
+      await Promise.all([
+        send('POST', '/api/v1/plan', { goal: 'open a github issue' }),
+        send('POST', '/api/v1/plan', { goal: 'open a github issue' }),
+      ]);
       return performance.now() - t0;
     };
     const slept = await twoAtOnce();
@@ -426,7 +525,10 @@ describe('fault mode', () => {
   it('does not exist unless enabled', async () => {
     const plain = await makeApp(testConfig(svc.current.env));
     try {
-      expect((await plain.app.inject({ method: 'PUT', url: '/__faults', headers: AUTH, payload: { errorRatio: 1 } })).statusCode).toBe(404);
+      expect(
+        (await plain.app.inject({ method: 'PUT', url: '/__faults', headers: AUTH, payload: { errorRatio: 1 } }))
+          .statusCode,
+      ).toBe(404);
     } finally {
       await plain.close();
     }

@@ -23,7 +23,8 @@ beforeAll(async () => {
   const redis = new URL(svc.current.env.REDIS_URL!);
   proxyA = await startTcpProxy(redis.hostname, Number(redis.port || 6379));
   proxyB = await startTcpProxy(redis.hostname, Number(redis.port || 6379));
-  const config = (proxy: TcpProxy) => testConfig(svc.current.env, { RATE_LIMIT_MAX: '1000000', REDIS_URL: proxy.url(svc.current.env.REDIS_URL!) });
+  const config = (proxy: TcpProxy) =>
+    testConfig(svc.current.env, { RATE_LIMIT_MAX: '1000000', REDIS_URL: proxy.url(svc.current.env.REDIS_URL!) });
   a = await makeApp(config(proxyA));
   b = await makeApp(config(proxyB));
 });
@@ -37,7 +38,11 @@ afterAll(async () => {
 const URL_ = '/api/v1/tools/github-create-issue';
 const read = async (inst: TestApp) => {
   const res = await inst.app.inject({ method: 'GET', url: URL_, headers: AUTH });
-  return { status: res.statusCode, cache: res.headers['x-cache'], name: res.statusCode === 200 ? res.json<{ name: string }>().name : undefined };
+  return {
+    status: res.statusCode,
+    cache: res.headers['x-cache'],
+    name: res.statusCode === 200 ? res.json<{ name: string }>().name : undefined,
+  };
 };
 let n = 0;
 /** Writes a new name on `writer`, returns it and the time the 200 arrived. */
@@ -58,7 +63,10 @@ const prime = async () => {
 const expectFresh = async (write: { name: string; at: number }) => {
   const seenAt: Record<string, number | undefined> = {};
   while (Date.now() < write.at + FRESH_WITHIN_MS) {
-    for (const [label, inst] of [['a', a], ['b', b]] as const) {
+    for (const [label, inst] of [
+      ['a', a],
+      ['b', b],
+    ] as const) {
       if (seenAt[label] === undefined && (await read(inst)).name === write.name) seenAt[label] = Date.now() - write.at;
     }
     await sleep(20);
@@ -66,9 +74,13 @@ const expectFresh = async (write: { name: string; at: number }) => {
   const stale: string[] = [];
   const until = Date.now() + 600;
   while (Date.now() < until) {
-    for (const [label, inst] of [['a', a], ['b', b]] as const) {
+    for (const [label, inst] of [
+      ['a', a],
+      ['b', b],
+    ] as const) {
       const r = await read(inst);
-      if (r.status !== 200 || r.name !== write.name) stale.push(`${label}: ${r.status} ${r.name} (${r.cache}) at +${Date.now() - write.at} ms`);
+      if (r.status !== 200 || r.name !== write.name)
+        stale.push(`${label}: ${r.status} ${r.name} (${r.cache}) at +${Date.now() - write.at} ms`);
     }
     await sleep(20);
   }

@@ -12,10 +12,23 @@ const svc = useEphemeralServices();
 
 describe('chaos (short)', () => {
   it('Postgres and Redis cut twice each under load: 0 crashes, 0 non-503 5xx, 0 lost writes, 0 stale reads', async () => {
-    const r = await runChaos({ env: svc.current.env, cycles: 2, normalMs: 1_500, outageMs: 1_500, writers: 4, readers: 4 });
+    const r = await runChaos({
+      env: svc.current.env,
+      cycles: 2,
+      normalMs: 1_500,
+      outageMs: 1_500,
+      writers: 4,
+      readers: 4,
+    });
     console.log(`chaos (short): ${JSON.stringify({ ...r, examples: r.examples.slice(0, 5) })}`);
     expect(r.examples).toEqual([]);
-    expect({ crashes: r.crashes, serverErrors: r.serverErrors, transportErrors: r.transportErrors, lostWrites: r.lostWrites, staleReads: r.staleReads }).toEqual({
+    expect({
+      crashes: r.crashes,
+      serverErrors: r.serverErrors,
+      transportErrors: r.transportErrors,
+      lostWrites: r.lostWrites,
+      staleReads: r.staleReads,
+    }).toEqual({
       crashes: 0,
       serverErrors: 0,
       transportErrors: 0,

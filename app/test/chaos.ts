@@ -132,7 +132,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       }
     };
 
-    const tools = generateSeed(SEED).tools.slice(0, opts.writers).map((t) => t.slug);
+    const tools = generateSeed(SEED)
+      .tools.slice(0, opts.writers)
+      .map((t) => t.slug);
     const acked = new Map<string, { version: number; at: number }[]>(tools.map((s) => [s, []]));
     const created: string[] = [];
     let running = true;
@@ -154,7 +156,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       let i = 0;
       while (running) {
         const slug = `chaos-created-${i++}`;
-        const res = await call(apps[i % apps.length]!, 'POST', '/api/v1/tools', { name: `Chaos Created ${i}`, slug, category: 'testing' });
+        const res = await call(apps[i % apps.length]!, 'POST', '/api/v1/tools', {
+          name: `Chaos Created ${i}`,
+          slug,
+          category: 'testing',
+        });
         if (res.status === 201) {
           created.push(slug);
           acknowledgedWrites++;
@@ -180,20 +186,27 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
             .at(-1);
           if (due && v < due.version) {
             staleReads++;
-            note(`stale: ${slug} on ${app.url} read v${v} at ${started}, v${due.version} acknowledged ${started - due.at} ms before`);
+            note(
+              `stale: ${slug} on ${app.url} read v${v} at ${started}, v${due.version} acknowledged ${started - due.at} ms before`,
+            );
           }
         }
         await sleep(5);
       }
     };
 
-    const load = [...tools.map((s, w) => writer(s, w)), creator(), ...Array.from({ length: opts.readers }, (_, r) => reader(r))];
+    const load = [
+      ...tools.map((s, w) => writer(s, w)),
+      creator(),
+      ...Array.from({ length: opts.readers }, (_, r) => reader(r)),
+    ];
 
     let probe = 0;
     const recovered = async () => {
       for (const app of apps) {
         const ready = await fetch(`${app.url}/readyz`, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
-        if (!ready || ready.status !== 200 || ((await ready.json()) as { status: string }).status !== 'ready') return false;
+        if (!ready || ready.status !== 200 || ((await ready.json()) as { status: string }).status !== 'ready')
+          return false;
         // An uncached read: it needs Postgres itself, not a cache entry.
         const fresh = await call(app, 'GET', `/api/v1/tools?q=chaos&limit=${(probe++ % 90) + 1}&tag=probe-${probe}`);
         if (fresh.status !== 200) return false;
@@ -232,7 +245,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     await client.connect();
     let lostWrites = 0;
     try {
-      const rows = (await client.query<{ slug: string; description: string }>('SELECT slug, description FROM tools WHERE slug = ANY($1) OR slug LIKE $2', [tools, 'chaos-created-%'])).rows;
+      const rows = (
+        await client.query<{ slug: string; description: string }>(
+          'SELECT slug, description FROM tools WHERE slug = ANY($1) OR slug LIKE $2',
+          [tools, 'chaos-created-%'],
+        )
+      ).rows;
       const bySlug = new Map(rows.map((r) => [r.slug, r.description]));
       for (const [slug, list] of acked) {
         const last = list.at(-1);
@@ -253,7 +271,19 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     }
     const exitCodes = await Promise.all(apps.map((a) => a.stop()));
     apps.length = 0;
-    return { crashes, serverErrors, transportErrors, lostWrites, staleReads, examples, recoveries, statuses, acknowledgedWrites, reads, exitCodes };
+    return {
+      crashes,
+      serverErrors,
+      transportErrors,
+      lostWrites,
+      staleReads,
+      examples,
+      recoveries,
+      statuses,
+      acknowledgedWrites,
+      reads,
+      exitCodes,
+    };
   } finally {
     for (const a of apps) await a.stop('SIGKILL');
     await proxies.postgres.close();

@@ -43,7 +43,17 @@ describe('parseConfig', () => {
     expect(res.ok).toBe(false);
     if (res.ok) return;
     const text = formatConfigErrors(res.errors);
-    for (const name of ['ENVIRONMENT', 'LOG_LEVEL', 'DATABASE_URL', 'REDIS_URL', 'API_KEYS', 'PORT', 'DEBUG', 'FAULT_INJECTION', 'SENTRY_DSN']) {
+    for (const name of [
+      'ENVIRONMENT',
+      'LOG_LEVEL',
+      'DATABASE_URL',
+      'REDIS_URL',
+      'API_KEYS',
+      'PORT',
+      'DEBUG',
+      'FAULT_INJECTION',
+      'SENTRY_DSN',
+    ]) {
       expect(text).toContain(`${name}:`);
     }
     expect(text).not.toContain('hunter2');
@@ -54,7 +64,10 @@ describe('parseConfig', () => {
     expect(parseConfig({ ...GOOD, FAULT_INJECTION: 'true' }).ok).toBe(false);
     const dev = parseConfig({ ...GOOD, FAULT_INJECTION: 'true', ENVIRONMENT: 'dev' });
     expect(dev.ok && dev.config.faultInjection).toBe(true);
-    expect(parseConfig({ ...GOOD, DEBUG: 'true', ENVIRONMENT: 'prod' })).toEqual({ ok: false, errors: ['DEBUG: must not be true when ENVIRONMENT=prod'] });
+    expect(parseConfig({ ...GOOD, DEBUG: 'true', ENVIRONMENT: 'prod' })).toEqual({
+      ok: false,
+      errors: ['DEBUG: must not be true when ENVIRONMENT=prod'],
+    });
   });
 
   // NODE_ENV is set by test runners, bundlers and images alike; it must not open a door in a deployment.

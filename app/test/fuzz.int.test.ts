@@ -27,7 +27,11 @@ function expectSafe(res: { statusCode: number; body: string }, what: string): vo
   }
 }
 
-const anyString = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('', ' ', '\u0000', '%', '%zz', '../..', "'; DROP TABLE tools; --", 'a'.repeat(600)));
+const anyString = fc.oneof(
+  fc.string(),
+  fc.string({ unit: 'binary' }),
+  fc.constantFrom('', ' ', '\u0000', '%', '%zz', '../..', "'; DROP TABLE tools; --", 'a'.repeat(600)),
+);
 const toolish = fc.record(
   {
     name: fc.oneof(anyString, fc.anything()),
@@ -35,7 +39,15 @@ const toolish = fc.record(
     category: fc.oneof(fc.constantFrom('testing', 'a-b'), anyString, fc.anything()),
     description: fc.oneof(anyString, fc.anything()),
     tags: fc.oneof(fc.array(anyString, { maxLength: 25 }), fc.anything()),
-    relations: fc.oneof(fc.array(fc.record({ target: anyString, kind: anyString, weight: fc.oneof(fc.double(), fc.anything()) }, { requiredKeys: [] })), fc.anything()),
+    relations: fc.oneof(
+      fc.array(
+        fc.record(
+          { target: anyString, kind: anyString, weight: fc.oneof(fc.double(), fc.anything()) },
+          { requiredKeys: [] },
+        ),
+      ),
+      fc.anything(),
+    ),
     toolId: fc.oneof(anyString, fc.uuid(), fc.constant('github-create-issue')),
     title: anyString,
     template: anyString,
@@ -50,19 +62,58 @@ const withNul = fc.tuple(fc.string({ maxLength: 20 }), fc.string({ maxLength: 20
 const nastyString = fc.oneof(anyString, withNul);
 const nastyNumber = fc.oneof(
   fc.double(),
-  fc.constantFrom(1e308, -1e308, 5e-324, -5e-324, 1e-300, 1e-40, 1.1e-38, 3.5e38, -0, 2 ** 63, Number.MAX_SAFE_INTEGER, 0.000001, 1),
+  fc.constantFrom(
+    1e308,
+    -1e308,
+    5e-324,
+    -5e-324,
+    1e-300,
+    1e-40,
+    1.1e-38,
+    3.5e38,
+    -0,
+    2 ** 63,
+    Number.MAX_SAFE_INTEGER,
+    0.000001,
+    1,
+  ),
 );
-const nastyValue = fc.oneof(nastyString, nastyNumber, fc.array(nastyString, { maxLength: 3 }), fc.array(fc.record({ target: fc.constantFrom('github-get-issue'), kind: fc.constant('related'), weight: nastyNumber })));
+const nastyValue = fc.oneof(
+  nastyString,
+  nastyNumber,
+  fc.array(nastyString, { maxLength: 3 }),
+  fc.array(
+    fc.record({ target: fc.constantFrom('github-get-issue'), kind: fc.constant('related'), weight: nastyNumber }),
+  ),
+);
 const nearlyValid = fc.oneof(
-  fc.tuple(fc.constantFrom('name', 'slug', 'description', 'category', 'tags', 'relations'), nastyValue).map(([field, v]) => ({ name: 'Fuzz Near Tool', category: 'testing', [field]: v })),
-  fc.tuple(fc.constantFrom('toolId', 'title', 'template'), nastyValue).map(([field, v]) => ({ toolId: 'github-create-issue', title: 'Fuzz', template: 'Do {{x}}', [field]: v })),
-  fc.tuple(fc.constantFrom('goal', 'limit'), nastyValue).map(([field, v]) => ({ goal: 'create a github issue', [field]: v })),
+  fc
+    .tuple(fc.constantFrom('name', 'slug', 'description', 'category', 'tags', 'relations'), nastyValue)
+    .map(([field, v]) => ({ name: 'Fuzz Near Tool', category: 'testing', [field]: v })),
+  fc
+    .tuple(fc.constantFrom('toolId', 'title', 'template'), nastyValue)
+    .map(([field, v]) => ({ toolId: 'github-create-issue', title: 'Fuzz', template: 'Do {{x}}', [field]: v })),
+  fc
+    .tuple(fc.constantFrom('goal', 'limit'), nastyValue)
+    .map(([field, v]) => ({ goal: 'create a github issue', [field]: v })),
 );
 export const craftedCursor = fc
-  .record({ k: fc.constantFrom('rank', 'name', 'id', 'x'), r: fc.oneof(nastyNumber, anyString), n: nastyString, id: fc.oneof(fc.uuid(), anyString) }, { requiredKeys: [] })
+  .record(
+    {
+      k: fc.constantFrom('rank', 'name', 'id', 'x'),
+      r: fc.oneof(nastyNumber, anyString),
+      n: nastyString,
+      id: fc.oneof(fc.uuid(), anyString),
+    },
+    { requiredKeys: [] },
+  )
   .map((c) => Buffer.from(JSON.stringify(c)).toString('base64url'));
 const body = fc.oneof(toolish, nearlyValid, fc.jsonValue(), fc.anything());
-const rawBody = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('{', '[1,', '{"goal":', 'null', '"x"', '{"__proto__":{"a":1}}', '{"constructor":{"prototype":{}}}'));
+const rawBody = fc.oneof(
+  fc.string(),
+  fc.string({ unit: 'binary' }),
+  fc.constantFrom('{', '[1,', '{"goal":', 'null', '"x"', '{"__proto__":{"a":1}}', '{"constructor":{"prototype":{}}}'),
+);
 const writeTarget = fc.constantFrom(
   ['POST', '/api/v1/tools'],
   ['PATCH', '/api/v1/tools/github-create-issue'],
@@ -75,7 +126,12 @@ describe('property: malformed input never causes a 5xx', () => {
   it(`${RUNS} malformed JSON bodies`, async () => {
     await fc.assert(
       fc.asyncProperty(writeTarget, body, async ([method, url], payload) => {
-        const res = await t.app.inject({ method, url, headers: { ...AUTH, 'content-type': 'application/json' }, payload: JSON.stringify(payload) ?? 'null' });
+        const res = await t.app.inject({
+          method,
+          url,
+          headers: { ...AUTH, 'content-type': 'application/json' },
+          payload: JSON.stringify(payload) ?? 'null',
+        });
         expectSafe(res, `${method} ${url} ${JSON.stringify(payload)?.slice(0, 200)}`);
       }),
       { numRuns: RUNS },
@@ -84,10 +140,20 @@ describe('property: malformed input never causes a 5xx', () => {
 
   it(`${RUNS / 2} raw (non-JSON) bodies with assorted content types`, async () => {
     await fc.assert(
-      fc.asyncProperty(writeTarget, rawBody, fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1'), async ([method, url], payload, type) => {
-        const res = await t.app.inject({ method, url, headers: { ...AUTH, 'content-type': type }, payload });
-        expectSafe(res, `${method} ${url} (${type}) ${payload.slice(0, 200)}`);
-      }),
+      fc.asyncProperty(
+        writeTarget,
+        rawBody,
+        fc.constantFrom(
+          'application/json',
+          'text/plain',
+          'application/x-www-form-urlencoded',
+          'application/json; charset=latin1',
+        ),
+        async ([method, url], payload, type) => {
+          const res = await t.app.inject({ method, url, headers: { ...AUTH, 'content-type': type }, payload });
+          expectSafe(res, `${method} ${url} (${type}) ${payload.slice(0, 200)}`);
+        },
+      ),
       { numRuns: RUNS / 2 },
     );
   });
@@ -95,9 +161,17 @@ describe('property: malformed input never causes a 5xx', () => {
   it(`${RUNS} malformed query strings and path ids (most of them reach the app)`, async () => {
     const key = fc.oneof(fc.constantFrom('q', 'tag', 'category', 'limit', 'cursor', 'toolId', 'depth'), anyString);
     const query = fc.oneof(
-      fc.array(fc.tuple(key, fc.oneof(nastyString, fc.integer().map(String), fc.base64String(), craftedCursor)), { maxLength: 6 }),
+      fc.array(fc.tuple(key, fc.oneof(nastyString, fc.integer().map(String), fc.base64String(), craftedCursor)), {
+        maxLength: 6,
+      }),
       // A search with a hand-made cursor: the query that reaches Postgres with the cursor's values.
-      fc.tuple(nastyString, craftedCursor).map(([q, c]) => [['q', q], ['cursor', c]] as [string, string][]),
+      fc.tuple(nastyString, craftedCursor).map(
+        ([q, c]) =>
+          [
+            ['q', q],
+            ['cursor', c],
+          ] as [string, string][],
+      ),
       craftedCursor.map((c) => [['cursor', c]] as [string, string][]),
     );
     const path = fc.oneof(
@@ -111,7 +185,9 @@ describe('property: malformed input never causes a 5xx', () => {
     await fc.assert(
       fc.asyncProperty(path, query, fc.boolean(), async (p, q, raw) => {
         // Raw mode sends the characters unencoded (as a hostile client could).
-        const qs = q.map(([k, v]) => (raw ? `${k}=${v}` : `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)).join('&');
+        const qs = q
+          .map(([k, v]) => (raw ? `${k}=${v}` : `${encodeURIComponent(k)}=${encodeURIComponent(v)}`))
+          .join('&');
         const url = `${p}${qs ? `?${qs}` : ''}`;
         let res;
         try {

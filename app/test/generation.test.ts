@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { CacheGeneration } from '../src/generation.js';
-import { judgeSchema, schemaReasons, REQUIRED_COLUMNS, REQUIRED_TRIGGERS, REQUIRED_UNIQUE, type CatalogFacts } from '../src/schema-state.js';
+import {
+  judgeSchema,
+  schemaReasons,
+  REQUIRED_COLUMNS,
+  REQUIRED_TRIGGERS,
+  REQUIRED_UNIQUE,
+  type CatalogFacts,
+} from '../src/schema-state.js';
 import { leaseSize, LEASE_SHARE } from '../src/rate-limit-store.js';
 
 /** A fake Postgres whose answers the test releases one by one. */
@@ -19,7 +26,12 @@ describe('CacheGeneration', () => {
   it('a poll that started before this instance adopted its own write cannot bring the old token back', async () => {
     const db = fakeDb();
     let now = 0;
-    const gen = new CacheGeneration(db as never, { pollMs: 200, maxAgeMs: 800 }, () => undefined, () => now);
+    const gen = new CacheGeneration(
+      db as never,
+      { pollMs: 200, maxAgeMs: 800 },
+      () => undefined,
+      () => now,
+    );
     const first = gen.poll();
     db.pending.shift()!.resolve('t0');
     await first;
@@ -40,7 +52,12 @@ describe('CacheGeneration', () => {
     const db = fakeDb();
     let now = 1_000;
     const changes: number[] = [];
-    const gen = new CacheGeneration(db as never, { pollMs: 200, maxAgeMs: 800 }, () => changes.push(now), () => now);
+    const gen = new CacheGeneration(
+      db as never,
+      { pollMs: 200, maxAgeMs: 800 },
+      () => changes.push(now),
+      () => now,
+    );
     expect(gen.current()).toBeUndefined();
     const p = gen.poll();
     db.pending.shift()!.resolve('t0');
@@ -75,7 +92,11 @@ describe('judgeSchema', () => {
     const behind = judgeSchema(['1_a', '2_b'], known, allFacts());
     expect(behind).toMatchObject({ ok: false, at: '2_b', missing: ['3_c'], problems: [] });
     expect(judgeSchema(['1_a', '2_b', '3_c'], known, allFacts())).toMatchObject({ ok: true, at: '3_c', newer: [] });
-    expect(judgeSchema(['1_a', '2_b', '3_c', '4_later'], known, allFacts())).toMatchObject({ ok: true, at: '4_later', newer: ['4_later'] });
+    expect(judgeSchema(['1_a', '2_b', '3_c', '4_later'], known, allFacts())).toMatchObject({
+      ok: true,
+      at: '4_later',
+      newer: ['4_later'],
+    });
   });
   it('drift: a missing column, unique index or trigger is named', () => {
     const facts = allFacts();

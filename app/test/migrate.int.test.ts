@@ -27,9 +27,17 @@ describe('migrations', () => {
     const tables = await query<{ table_name: string }>(
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
     );
-    expect(tables.map((t) => t.table_name)).toEqual(['cache_generation', MIGRATIONS_TABLE, 'prompts', 'tool_relations', 'tools']);
+    expect(tables.map((t) => t.table_name)).toEqual([
+      'cache_generation',
+      MIGRATIONS_TABLE,
+      'prompts',
+      'tool_relations',
+      'tools',
+    ]);
     const indexes = await query<{ indexname: string }>("SELECT indexname FROM pg_indexes WHERE tablename = 'tools'");
-    expect(indexes.map((i) => i.indexname)).toEqual(expect.arrayContaining(['tools_search_idx', 'tools_tags_idx', 'tools_slug_key']));
+    expect(indexes.map((i) => i.indexname)).toEqual(
+      expect.arrayContaining(['tools_search_idx', 'tools_tags_idx', 'tools_slug_key']),
+    );
   });
 
   it('re-run is a no-op', async () => {
@@ -50,7 +58,9 @@ describe('migrations', () => {
     );
     expect(counts).toEqual({ tools: '80', orphans: '0' });
     // The full-text column is filled by the trigger.
-    const [row] = await query<{ n: string }>("SELECT count(*) AS n FROM tools WHERE search @@ websearch_to_tsquery('english', 'github issue')");
+    const [row] = await query<{ n: string }>(
+      "SELECT count(*) AS n FROM tools WHERE search @@ websearch_to_tsquery('english', 'github issue')",
+    );
     expect(Number(row!.n)).toBeGreaterThan(0);
   });
 });

@@ -39,7 +39,10 @@ afterAll(async () => {
 
 const readyz = async () => {
   const res = await fetch(`${app.url}/readyz`);
-  return { status: res.status, body: (await res.json()) as { status: string; checks: Record<string, string>; reasons?: string[] } };
+  return {
+    status: res.status,
+    body: (await res.json()) as { status: string; checks: Record<string, string>; reasons?: string[] },
+  };
 };
 const api = (path: string) => fetch(`${app.url}/api/v1${path}`, { headers: { 'x-api-key': API_KEY } });
 let n = 0;
@@ -70,14 +73,20 @@ describe('outages', () => {
     redisProxy.restore();
     await waitFor('ready again', async () => (await readyz()).body.status === 'ready', 15_000);
     await api('/tools/github-create-issue');
-    await waitFor('cache in use again', async () => (await api('/tools/github-create-issue')).headers.get('x-cache') === 'hit');
+    await waitFor(
+      'cache in use again',
+      async () => (await api('/tools/github-create-issue')).headers.get('x-cache') === 'hit',
+    );
   });
 
   it('Postgres cut: 503 with reasons, API 503 (never 500), liveness still ok; recovers when restored', async () => {
     pgProxy.cut();
     await waitFor('unready', async () => (await readyz()).status === 503);
     const r = await readyz();
-    expect(r.body).toMatchObject({ status: 'unavailable', checks: { postgres: 'down', redis: 'up', schema: 'unknown' } });
+    expect(r.body).toMatchObject({
+      status: 'unavailable',
+      checks: { postgres: 'down', redis: 'up', schema: 'unknown' },
+    });
     expect(r.body.reasons?.[0]).toMatch(/^postgres: /);
     for (let i = 0; i < 5; i++) {
       const res = await freshSearch();

@@ -19,7 +19,13 @@ beforeAll(async () => {
   const db = new URL(svc.current.env.DATABASE_URL!);
   pgProxy = await startTcpProxy(db.hostname, Number(db.port || 5432));
   app = await startLocalApp({
-    env: { ...svc.current.env, DATABASE_URL: pgProxy.url(svc.current.env.DATABASE_URL!), API_KEYS: API_KEY, RATE_LIMIT_MAX: '1000000', LOG_LEVEL: 'warn' },
+    env: {
+      ...svc.current.env,
+      DATABASE_URL: pgProxy.url(svc.current.env.DATABASE_URL!),
+      API_KEYS: API_KEY,
+      RATE_LIMIT_MAX: '1000000',
+      LOG_LEVEL: 'warn',
+    },
     seedCount: 40,
   });
 });
@@ -49,10 +55,33 @@ describe('Postgres lost during writes', () => {
       // PATCH with relations runs several statements in one transaction: the cut lands between them.
       const req =
         i % 3 === 0
-          ? { method: 'POST', url: '/api/v1/tools', body: { name: `Failover Tool ${w}-${i}`, category: 'testing', relations: [{ target: 'github-create-issue', kind: 'related' }] } }
-          : { method: 'PATCH', url: '/api/v1/tools/github-create-issue', body: { description: `d${i}`, relations: [{ target: 'jira-create-issue', kind: 'alternative' }, { target: 'slack-create-message', kind: 'related' }] } };
+          ? {
+              method: 'POST',
+              url: '/api/v1/tools',
+              body: {
+                name: `Failover Tool ${w}-${i}`,
+                category: 'testing',
+                relations: [{ target: 'github-create-issue', kind: 'related' }],
+              },
+            }
+          : {
+              method: 'PATCH',
+              url: '/api/v1/tools/github-create-issue',
+              body: {
+                description: `d${i}`,
+                relations: [
+                  { target: 'jira-create-issue', kind: 'alternative' },
+                  { target: 'slack-create-message', kind: 'related' },
+                ],
+              },
+            };
       try {
-        const res = await fetch(`${app.url}${req.url}`, { method: req.method, headers, body: JSON.stringify(req.body), signal: AbortSignal.timeout(10_000) });
+        const res = await fetch(`${app.url}${req.url}`, {
+          method: req.method,
+          headers,
+          body: JSON.stringify(req.body),
+          signal: AbortSignal.timeout(10_000),
+        });
         await res.arrayBuffer();
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         return res.status;
@@ -73,7 +102,11 @@ describe('Postgres lost during writes', () => {
         pgProxy.restore();
         const restored = Date.now();
         // Recovered: a fresh write after the restore succeeds.
-        await waitFor(`a write succeeds after cut ${cut + 1}`, async () => alive(app.pid) && [200, 201].includes(await write(99)), 10_000).catch((err: unknown) => {
+        await waitFor(
+          `a write succeeds after cut ${cut + 1}`,
+          async () => alive(app.pid) && [200, 201].includes(await write(99)),
+          10_000,
+        ).catch((err: unknown) => {
           throw new Error(`${String(err)}; alive ${alive(app.pid)}; log tail:\n${app.logs().slice(-1_500)}`);
         });
         recoveries.push(Date.now() - restored);
@@ -83,7 +116,9 @@ describe('Postgres lost during writes', () => {
       running = false;
       await Promise.all(workers);
     }
-    console.log(`pg-failover: statuses ${JSON.stringify(Object.fromEntries(statuses))}, recovery ms ${JSON.stringify(recoveries)}`);
+    console.log(
+      `pg-failover: statuses ${JSON.stringify(Object.fromEntries(statuses))}, recovery ms ${JSON.stringify(recoveries)}`,
+    );
     expect(alive(app.pid)).toBe(true);
     expect(app.logs()).not.toMatch(/uncaught|unhandled/i);
     expect(transportErrors).toEqual([]);

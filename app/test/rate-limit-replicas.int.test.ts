@@ -17,7 +17,10 @@ beforeAll(async () => {
 
 let run = 0;
 async function burst(instances: number, waves: number): Promise<number[]> {
-  const config = testConfig(svc.current.env, { RATE_LIMIT_MAX: String(MAX), REDIS_PREFIX: `${svc.current.env.REDIS_PREFIX}rlr${run++}:` });
+  const config = testConfig(svc.current.env, {
+    RATE_LIMIT_MAX: String(MAX),
+    REDIS_PREFIX: `${svc.current.env.REDIS_PREFIX}rlr${run++}:`,
+  });
   const apps: TestApp[] = [];
   try {
     for (let i = 0; i < instances; i++) apps.push(await makeApp(config));
@@ -33,7 +36,11 @@ async function burst(instances: number, waves: number): Promise<number[]> {
         Array.from({ length: instances * 4 }, async (_, wkr) => {
           while (left > 0) {
             left--;
-            const r = await apps[wkr % instances]!.app.inject({ method: 'GET', url: '/api/v1/tools/github-create-issue', headers });
+            const r = await apps[wkr % instances]!.app.inject({
+              method: 'GET',
+              url: '/api/v1/tools/github-create-issue',
+              headers,
+            });
             codes.push(r.statusCode);
           }
         }),
@@ -42,7 +49,11 @@ async function burst(instances: number, waves: number): Promise<number[]> {
       admitted.push(codes.filter((c) => c === 200).length);
     }
     // Later requests in the same window: still nothing beyond the limit.
-    const more = await Promise.all(Array.from({ length: 50 }, (_, i) => apps[i % instances]!.app.inject({ method: 'GET', url: '/api/v1/tools?limit=1', headers: AUTH })));
+    const more = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        apps[i % instances]!.app.inject({ method: 'GET', url: '/api/v1/tools?limit=1', headers: AUTH }),
+      ),
+    );
     expect(more.filter((r) => r.statusCode === 200)).toHaveLength(0);
     return admitted;
   } finally {
@@ -51,14 +62,19 @@ async function burst(instances: number, waves: number): Promise<number[]> {
 }
 
 describe('rate limit across replicas (Redis up)', () => {
-  it.each([2, 3])(`%i instances, RATE_LIMIT_MAX=${MAX}, bursts of ${BURST}: admits ${MAX} within +2%`, async (instances) => {
-    const admitted = await burst(instances, 2);
-    console.log(`rate-limit: ${instances} instances, bursts of ${BURST}, max ${MAX}: admitted ${admitted.join(', ')}`);
-    for (const n of admitted) {
-      expect(n).toBeLessThanOrEqual(Math.floor(MAX * 1.02));
-      expect(n).toBeGreaterThanOrEqual(Math.ceil(MAX * 0.95));
-    }
-  });
+  it.each([2, 3])(
+    `%i instances, RATE_LIMIT_MAX=${MAX}, bursts of ${BURST}: admits ${MAX} within +2%`,
+    async (instances) => {
+      const admitted = await burst(instances, 2);
+      console.log(
+        `rate-limit: ${instances} instances, bursts of ${BURST}, max ${MAX}: admitted ${admitted.join(', ')}`,
+      );
+      for (const n of admitted) {
+        expect(n).toBeLessThanOrEqual(Math.floor(MAX * 1.02));
+        expect(n).toBeGreaterThanOrEqual(Math.ceil(MAX * 0.95));
+      }
+    },
+  );
 
   it('a slow trickle on two instances is counted in full in Redis (unused local budget is given back)', async () => {
     const prefix = `${svc.current.env.REDIS_PREFIX}rlt:`;
@@ -66,8 +82,15 @@ describe('rate limit across replicas (Redis up)', () => {
     const a = await makeApp(config);
     const b = await makeApp(config);
     try {
-      for (let i = 0; i < 60; i++) expect((await (i % 2 ? b : a).app.inject({ method: 'GET', url: '/api/v1/tools?limit=1', headers: AUTH })).statusCode).toBe(200);
-      await waitFor('Redis holds the exact count', async () => (await a.redis.get(`${prefix}ratelimit:key-0`)) === '60', 3_000);
+      for (let i = 0; i < 60; i++)
+        expect(
+          (await (i % 2 ? b : a).app.inject({ method: 'GET', url: '/api/v1/tools?limit=1', headers: AUTH })).statusCode,
+        ).toBe(200);
+      await waitFor(
+        'Redis holds the exact count',
+        async () => (await a.redis.get(`${prefix}ratelimit:key-0`)) === '60',
+        3_000,
+      );
     } finally {
       await a.close();
       await b.close();

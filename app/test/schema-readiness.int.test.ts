@@ -41,8 +41,15 @@ const calls = [
   () => t.app.inject({ method: 'GET', url: '/api/v1/tools/github-create-issue', headers: AUTH }),
   () => t.app.inject({ method: 'GET', url: '/api/v1/prompts', headers: AUTH }),
   () => t.app.inject({ method: 'GET', url: '/api/v1/graph/tools/github-create-issue/neighbourhood', headers: AUTH }),
-  () => t.app.inject({ method: 'POST', url: '/api/v1/plan', headers: AUTH, payload: { goal: 'create a github issue' } }),
-  () => t.app.inject({ method: 'POST', url: '/api/v1/tools', headers: AUTH, payload: { name: 'Schema Probe', category: 'testing' } }),
+  () =>
+    t.app.inject({ method: 'POST', url: '/api/v1/plan', headers: AUTH, payload: { goal: 'create a github issue' } }),
+  () =>
+    t.app.inject({
+      method: 'POST',
+      url: '/api/v1/tools',
+      headers: AUTH,
+      payload: { name: 'Schema Probe', category: 'testing' },
+    }),
 ];
 const statuses = async () => Promise.all(calls.map(async (c) => (await c()).statusCode));
 const known = knownMigrations();
@@ -71,12 +78,17 @@ describe('readiness reflects the schema', () => {
     await migrate(svc.current.env.DATABASE_URL!);
     await seed(svc.current.env.DATABASE_URL!, 20);
     await waitFor('ready', async () => (await readyz()).status === 200, 5_000);
-    expect((await readyz()).body).toMatchObject({ status: 'ready', schema: { at: expected, expected, missing: [], newer: [] } });
+    expect((await readyz()).body).toMatchObject({
+      status: 'ready',
+      schema: { at: expected, expected, missing: [], newer: [] },
+    });
     expect(await statuses()).toEqual([200, 200, 200, 200, 200, 200, 201]);
   });
 
   it('a newer migration than this code knows is allowed and listed', async () => {
-    await admin.query(`INSERT INTO ${MIGRATIONS_TABLE} (name, run_on) VALUES ('9999999999999_from_a_later_release', now())`);
+    await admin.query(
+      `INSERT INTO ${MIGRATIONS_TABLE} (name, run_on) VALUES ('9999999999999_from_a_later_release', now())`,
+    );
     await waitFor('listed', async () => ((await readyz()).body.schema?.newer ?? []).length > 0, 12_000);
     const r = await readyz();
     expect(r.status).toBe(200);
@@ -103,9 +115,16 @@ describe('readiness reflects the schema', () => {
     try {
       await waitFor('not ready', async () => (await readyz()).status === 503, 12_000);
       expect((await readyz()).body.reasons).toContain('schema: no unique index on tools (slug)');
-      const dup = await t.app.inject({ method: 'POST', url: '/api/v1/tools', headers: AUTH, payload: { name: 'Github Create Issue', category: 'testing' } });
+      const dup = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/tools',
+        headers: AUTH,
+        payload: { name: 'Github Create Issue', category: 'testing' },
+      });
       expect(dup.statusCode).toBe(503);
-      expect((await admin.query("SELECT count(*)::int AS n FROM tools WHERE slug = 'github-create-issue'")).rows[0]).toEqual({ n: 1 });
+      expect(
+        (await admin.query("SELECT count(*)::int AS n FROM tools WHERE slug = 'github-create-issue'")).rows[0],
+      ).toEqual({ n: 1 });
     } finally {
       await admin.query('ALTER TABLE tools ADD CONSTRAINT tools_slug_key UNIQUE (slug)');
     }

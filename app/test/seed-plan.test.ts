@@ -12,7 +12,9 @@ describe('seed data', () => {
     const big = generateSeed(1000);
     expect(big.tools.slice(0, 300)).toEqual(a.tools);
     const ids = new Set(a.tools.map((t) => t.id));
-    expect(a.relations.every((r) => ids.has(r.sourceId) && ids.has(r.targetId) && r.sourceId !== r.targetId)).toBe(true);
+    expect(a.relations.every((r) => ids.has(r.sourceId) && ids.has(r.targetId) && r.sourceId !== r.targetId)).toBe(
+      true,
+    );
     expect(a.prompts.every((p) => ids.has(p.toolId))).toBe(true);
   });
 
@@ -33,7 +35,12 @@ describe('planner', () => {
   });
 
   const node = (id: string): GraphNode => ({ id, slug: id, name: id.toUpperCase(), depth: 0 });
-  const edge = (source: string, target: string, kind: GraphEdge['kind'] = 'related'): GraphEdge => ({ source, target, kind, weight: 1 });
+  const edge = (source: string, target: string, kind: GraphEdge['kind'] = 'related'): GraphEdge => ({
+    source,
+    target,
+    kind,
+    weight: 1,
+  });
 
   it('walks the shortest hops between consecutive candidates, edges both ways', () => {
     const nodes = ['a', 'b', 'c', 'x', 'y'].map(node);

@@ -15,7 +15,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('graceful shutdown', () => {
   it('loses no request during a SIGTERM under load', async () => {
     const app = await startLocalApp({
-      env: { ...svc.current.env, API_KEYS: API_KEY, SHUTDOWN_DELAY_MS: '800', ENVIRONMENT: 'dev', FAULT_INJECTION: 'true', RATE_LIMIT_MAX: '1000000', LOG_LEVEL: 'info' },
+      env: {
+        ...svc.current.env,
+        API_KEYS: API_KEY,
+        SHUTDOWN_DELAY_MS: '800',
+        ENVIRONMENT: 'dev',
+        FAULT_INJECTION: 'true',
+        RATE_LIMIT_MAX: '1000000',
+        LOG_LEVEL: 'info',
+      },
       seedCount: 30,
     });
     const headers = { 'x-api-key': API_KEY };
@@ -26,7 +34,9 @@ describe('graceful shutdown', () => {
         await res.arrayBuffer();
         results.push(res.status);
       } catch (err) {
-        results.push(err instanceof Error ? `${err.message} ${String((err as { cause?: unknown }).cause)}` : String(err));
+        results.push(
+          err instanceof Error ? `${err.message} ${String((err as { cause?: unknown }).cause)}` : String(err),
+        );
       }
     };
 
@@ -56,7 +66,11 @@ describe('graceful shutdown', () => {
     const warmDeadline = Date.now() + 30_000;
     while (results.length < 60 && Date.now() < warmDeadline) await sleep(50);
     // Slow requests from now on, so some are in flight when the listener closes.
-    const set = await fetch(`${app.url}/__faults`, { method: 'PUT', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ latencyMs: 400 }) });
+    const set = await fetch(`${app.url}/__faults`, {
+      method: 'PUT',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ latencyMs: 400 }),
+    });
     expect(set.status).toBe(200);
     const stopped = app.stop('SIGTERM');
     await sleep(600);

@@ -13,7 +13,13 @@ export const OTHER_KEY = 'other-api-key-0123456789abcdef';
 export const AUTH = { 'x-api-key': API_KEY } as const;
 
 export function testConfig(env: Readonly<Record<string, string>>, extra: Record<string, string> = {}): AppConfig {
-  const res = parseConfig({ ENVIRONMENT: 'dev', API_KEYS: `${API_KEY},${OTHER_KEY}`, LOG_LEVEL: 'silent', ...env, ...extra });
+  const res = parseConfig({
+    ENVIRONMENT: 'dev',
+    API_KEYS: `${API_KEY},${OTHER_KEY}`,
+    LOG_LEVEL: 'silent',
+    ...env,
+    ...extra,
+  });
   if (!res.ok) throw new Error(res.errors.join('; '));
   return res.config;
 }
@@ -29,7 +35,11 @@ export interface TestApp extends BuiltApp {
   close(): Promise<void>;
 }
 
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -37,12 +47,20 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
   }
 }
 
-export async function makeApp(config: AppConfig, opts: { random?: () => number; wrapPool?: (pool: pg.Pool) => pg.Pool } = {}): Promise<TestApp> {
+export async function makeApp(
+  config: AppConfig,
+  opts: { random?: () => number; wrapPool?: (pool: pg.Pool) => pg.Pool } = {},
+): Promise<TestApp> {
   const realPool = createPool(config);
   const pool = opts.wrapPool ? opts.wrapPool(realPool) : realPool;
   const redis = createRedis(config);
   await waitFor('redis', () => redis.status === 'ready');
-  const built = await buildApp(config, { pool, redis, logger: pino({ level: 'silent' }), ...(opts.random ? { random: opts.random } : {}) });
+  const built = await buildApp(config, {
+    pool,
+    redis,
+    logger: pino({ level: 'silent' }),
+    ...(opts.random ? { random: opts.random } : {}),
+  });
   await built.app.ready();
   return {
     ...built,

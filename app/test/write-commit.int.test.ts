@@ -36,7 +36,9 @@ function outageAfterCommit(pool: pg.Pool, outageMs = 400) {
     });
   const wrapped = new Proxy(pool, {
     get(target, prop) {
-      if (prop === 'query') return (...args: unknown[]) => (down() ? lost() : (target.query as (...a: unknown[]) => Promise<unknown>)(...args));
+      if (prop === 'query')
+        return (...args: unknown[]) =>
+          down() ? lost() : (target.query as (...a: unknown[]) => Promise<unknown>)(...args);
       if (prop === 'connect') return async () => (down() ? lost() : wrapClient(await target.connect()));
       const v = Reflect.get(target, prop, target) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
@@ -66,7 +68,8 @@ afterAll(async () => {
 });
 
 const get = (url: string) => t.app.inject({ method: 'GET', url, headers: AUTH });
-const send = (method: 'POST' | 'PATCH', url: string, payload: object) => t.app.inject({ method, url, headers: AUTH, payload });
+const send = (method: 'POST' | 'PATCH', url: string, payload: object) =>
+  t.app.inject({ method, url, headers: AUTH, payload });
 
 describe('writes whose connection is lost right after COMMIT', () => {
   it('PATCH answers 200 with the committed row, and reads see it once Postgres is back', async () => {
@@ -87,12 +90,21 @@ describe('writes whose connection is lost right after COMMIT', () => {
     const list = '/api/v1/tools?q=aftercommit';
     expect((await get(list)).json()).toMatchObject({ items: [] });
     outage.arm();
-    const body = { name: 'Aftercommit Exporter', category: 'testing', relations: [{ target: 'github-create-issue', kind: 'related' }] };
+    const body = {
+      name: 'Aftercommit Exporter',
+      category: 'testing',
+      relations: [{ target: 'github-create-issue', kind: 'related' }],
+    };
     const res = await send('POST', '/api/v1/tools', body);
     expect(res.statusCode, res.body).toBe(201);
-    expect(res.json()).toMatchObject({ slug: 'aftercommit-exporter', related: [{ slug: 'github-create-issue', direction: 'out' }] });
+    expect(res.json()).toMatchObject({
+      slug: 'aftercommit-exporter',
+      related: [{ slug: 'github-create-issue', direction: 'out' }],
+    });
     await outage.waitUp();
-    expect((await get(list)).json<{ items: { slug: string }[] }>().items.map((i) => i.slug)).toEqual(['aftercommit-exporter']);
+    expect((await get(list)).json<{ items: { slug: string }[] }>().items.map((i) => i.slug)).toEqual([
+      'aftercommit-exporter',
+    ]);
     expect((await send('POST', '/api/v1/tools', body)).statusCode).toBe(409);
   });
 });
@@ -113,6 +125,8 @@ describe('a write that cannot get its locks in time', () => {
       await holder.query('ROLLBACK');
       await holder.end();
     }
-    expect((await send('PATCH', '/api/v1/tools/github-search-issue', { description: 'after the lock' })).statusCode).toBe(200);
+    expect(
+      (await send('PATCH', '/api/v1/tools/github-search-issue', { description: 'after the lock' })).statusCode,
+    ).toBe(200);
   });
 });

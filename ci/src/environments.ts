@@ -108,7 +108,13 @@ export interface EnvironmentDefinition {
 const SCENARIOS: readonly LatencyScenario[] = [
   { name: 'search', class: 'api', method: 'GET', path: '/api/v1/tools?q=github%20issue&limit=20' },
   { name: 'getTool', class: 'api', method: 'GET', path: '/api/v1/tools/{toolId}' },
-  { name: 'plan', class: 'graph', method: 'POST', path: '/api/v1/plan', body: { goal: 'open a github issue from a failing test report' } },
+  {
+    name: 'plan',
+    class: 'graph',
+    method: 'POST',
+    path: '/api/v1/plan',
+    body: { goal: 'open a github issue from a failing test report' },
+  },
 ];
 
 const THRESHOLDS: LatencyThresholds = { apiP50Ms: 100, graphP95Ms: 500, maxErrorRate: 0.001 };
@@ -122,7 +128,11 @@ const ROLLBACK: RollbackTriggers = {
   rateWindowSeconds: 60,
 };
 
-const gate = (requestsPerSecond: number, durationSeconds: number, allowed: { p50: number; p95: number }): LatencyGateConfig => ({
+const gate = (
+  requestsPerSecond: number,
+  durationSeconds: number,
+  allowed: { p50: number; p95: number },
+): LatencyGateConfig => ({
   thresholds: THRESHOLDS,
   requestsPerSecond,
   warmupSeconds: 3,
@@ -245,5 +255,7 @@ export function getEnvironment(name: string): EnvironmentDefinition {
  * no environment asks for it.
  */
 export function baselineEnvironmentFor(name: EnvironmentName): EnvironmentDefinition | undefined {
-  return ENVIRONMENT_NAMES.map((n) => ENVIRONMENTS[n]).find((e) => e.release.promotion?.from === name && e.release.baselineComparisonRequired);
+  return ENVIRONMENT_NAMES.map((n) => ENVIRONMENTS[n]).find(
+    (e) => e.release.promotion?.from === name && e.release.baselineComparisonRequired,
+  );
 }

@@ -11,14 +11,18 @@ export function parseHttpUrl(value: string, flag: string): string {
     url = new URL(value);
   } catch {
     // An unparseable value with an @ may hold a password in a shape no mask recognises: do not echo it.
-    throw new UsageError(value.includes('@') ? `${flag}: not a URL (value not shown: it contains "@")` : `${flag}: "${value}" is not a URL`);
+    throw new UsageError(
+      value.includes('@')
+        ? `${flag}: not a URL (value not shown: it contains "@")`
+        : `${flag}: "${value}" is not a URL`,
+    );
   }
   if (url.username !== '' || url.password !== '' || /^[^/]*\/\/[^/?#]*@/.test(value)) {
     throw new UsageError(
       `${flag}: credentials in the URL are refused (${url.protocol}//***@${url.host}); pass the service URL without user:password@`,
     );
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`${flag}: expected an http(s) URL, got ${url.protocol}`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new UsageError(`${flag}: expected an http(s) URL, got ${url.protocol}`);
   return url.toString();
 }
-

@@ -39,9 +39,11 @@ export interface ImageRef {
   readonly digest?: string;
 }
 
-export type ParsedImage = { readonly ok: true; readonly ref: ImageRef } | { readonly ok: false; readonly problem: string };
+export type ParsedImage =
+  { readonly ok: true; readonly ref: ImageRef } | { readonly ok: false; readonly problem: string };
 
-const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::\d{1,5})?$/;
+const HOST =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::\d{1,5})?$/;
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
@@ -53,13 +55,20 @@ export function parseImageRef(input: string): ParsedImage {
   const bad = (problem: string): ParsedImage => ({ ok: false, problem: `image reference "${input}" ${problem}` });
   if (typeof input !== 'string' || input.length === 0) return { ok: false, problem: 'image reference is empty' };
   // A URL, or user:secret@ in front: it may carry credentials, so it is refused without being echoed.
-  if (input.includes('://') || /^[^/@]*:[^/@]*@/.test(input)) return { ok: false, problem: 'image reference looks like a URL or carries credentials (not shown); give registry/path[:tag][@sha256:<64 hex>]' };
+  if (input.includes('://') || /^[^/@]*:[^/@]*@/.test(input))
+    return {
+      ok: false,
+      problem:
+        'image reference looks like a URL or carries credentials (not shown); give registry/path[:tag][@sha256:<64 hex>]',
+    };
   // Whitespace, control characters, quotes, shell or URL syntax: none belongs in a reference.
-  if (input.length > 512 || !/^[A-Za-z0-9._:/@-]+$/.test(input)) return bad('contains whitespace or characters no image reference has (or is too long)');
+  if (input.length > 512 || !/^[A-Za-z0-9._:/@-]+$/.test(input))
+    return bad('contains whitespace or characters no image reference has (or is too long)');
   const at = input.indexOf('@');
   const name = at >= 0 ? input.slice(0, at) : input;
   const digest = at >= 0 ? input.slice(at + 1) : undefined;
-  if (digest !== undefined && !DIGEST.test(digest)) return bad(`has a malformed digest "${digest}": expected sha256: and 64 lowercase hex digits`);
+  if (digest !== undefined && !DIGEST.test(digest))
+    return bad(`has a malformed digest "${digest}": expected sha256: and 64 lowercase hex digits`);
   const slash = name.lastIndexOf('/');
   const colon = name.lastIndexOf(':');
   const tag = colon > slash ? name.slice(colon + 1) : undefined;
@@ -71,9 +80,13 @@ export function parseImageRef(input: string): ParsedImage {
   const hasHost = parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost');
   if (hasHost && !HOST.test(first)) return bad(`has a malformed registry host "${first}"`);
   const components = hasHost ? parts.slice(1) : parts;
-  if (components.length === 0 || components.some((c) => !PATH_COMPONENT.test(c))) return bad('has a malformed repository path (lowercase letters, digits and . _ - between them)');
+  if (components.length === 0 || components.some((c) => !PATH_COMPONENT.test(c)))
+    return bad('has a malformed repository path (lowercase letters, digits and . _ - between them)');
   const repository = [...(hasHost ? [first.toLowerCase()] : []), ...components].join('/');
-  return { ok: true, ref: { repository, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) } };
+  return {
+    ok: true,
+    ref: { repository, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) },
+  };
 }
 
 /** One ledger entry (a GitHub deployment and its latest status, or a local record). */
@@ -93,7 +106,9 @@ export interface LedgerEntry {
   readonly undone?: string;
 }
 
-export type LedgerFacts = { readonly reachable: true; readonly entries: readonly LedgerEntry[] } | { readonly reachable: false; readonly reason: string };
+export type LedgerFacts =
+  | { readonly reachable: true; readonly entries: readonly LedgerEntry[] }
+  | { readonly reachable: false; readonly reason: string };
 
 export interface EligibilityFacts {
   /** The reference as given (--image, or what --version resolved to). */
@@ -110,7 +125,19 @@ export interface EligibilityFacts {
 }
 
 export interface RuleVerdict {
-  readonly rule: 'reference' | 'repository' | 'digest' | 'pinned-tag' | 'release-tag' | 'on-main' | 'ledger' | 'promotion' | 'soak' | 'gate' | 'baseline' | 'audit';
+  readonly rule:
+    | 'reference'
+    | 'repository'
+    | 'digest'
+    | 'pinned-tag'
+    | 'release-tag'
+    | 'on-main'
+    | 'ledger'
+    | 'promotion'
+    | 'soak'
+    | 'gate'
+    | 'baseline'
+    | 'audit';
   readonly ok: boolean;
   readonly detail: string;
 }
@@ -128,8 +155,15 @@ export interface Eligibility {
 const short = (s: string | undefined): string => (s ? s.replace(/^sha256:/, '').slice(0, 12) : 'unknown');
 
 /** The newest successful deploy of `digest` in `environment` and whether anything failed it afterwards. */
-function lastPass(entries: readonly LedgerEntry[], environment: string, digest: string): { pass?: LedgerEntry; failedAfter?: LedgerEntry } {
-  const here = entries.filter((e) => e.environment === environment).slice().sort((a, b) => a.at.localeCompare(b.at));
+function lastPass(
+  entries: readonly LedgerEntry[],
+  environment: string,
+  digest: string,
+): { pass?: LedgerEntry; failedAfter?: LedgerEntry } {
+  const here = entries
+    .filter((e) => e.environment === environment)
+    .slice()
+    .sort((a, b) => a.at.localeCompare(b.at));
   let pass: LedgerEntry | undefined;
   let failedAfter: LedgerEntry | undefined;
   // Whether the digest is what the environment runs: a rollback only counts against the digest it undid.
@@ -142,7 +176,12 @@ function lastPass(entries: readonly LedgerEntry[], environment: string, digest: 
         failedAfter = undefined;
       }
       current = ours;
-    } else if (pass && !failedAfter && ((e.operation === 'rollback' && (e.undone !== undefined ? e.undone === digest : current)) || (ours && (e.state === 'failure' || e.state === 'error')))) {
+    } else if (
+      pass &&
+      !failedAfter &&
+      ((e.operation === 'rollback' && (e.undone !== undefined ? e.undone === digest : current)) ||
+        (ours && (e.state === 'failure' || e.state === 'error')))
+    ) {
       // Rolled back or failed after it passed: that pass no longer vouches for the digest.
       failedAfter = e;
       if (e.operation === 'rollback') current = false;
@@ -168,19 +207,47 @@ export function referenceRules(
     return { rules };
   }
   const ref = parsed.ref;
-  add('repository', ref.repository === policy.imageRepository, ref.repository === policy.imageRepository ? `${ref.repository}` : `${ref.repository} is not ${policy.imageRepository}, the only repository ${environment} runs`);
+  add(
+    'repository',
+    ref.repository === policy.imageRepository,
+    ref.repository === policy.imageRepository
+      ? `${ref.repository}`
+      : `${ref.repository} is not ${policy.imageRepository}, the only repository ${environment} runs`,
+  );
   for (const kind of policy.reference) {
-    if (kind === 'digest') add('digest', ref.digest !== undefined, ref.digest ? `by digest ${ref.digest}` : `${environment} deploys only by @sha256 digest; ${facts.image} has none`);
+    if (kind === 'digest')
+      add(
+        'digest',
+        ref.digest !== undefined,
+        ref.digest
+          ? `by digest ${ref.digest}`
+          : `${environment} deploys only by @sha256 digest; ${facts.image} has none`,
+      );
     if (kind === 'pinned-tag') {
       const pinned = ref.digest !== undefined || (ref.tag !== undefined && ref.tag !== 'latest');
-      add('pinned-tag', pinned, pinned ? (ref.digest ? 'pinned by digest' : `pinned tag ${ref.tag}`) : `${facts.image} has ${ref.tag ? 'the floating tag latest' : 'no tag'}; deploy a pinned tag or digest`);
+      add(
+        'pinned-tag',
+        pinned,
+        pinned
+          ? ref.digest
+            ? 'pinned by digest'
+            : `pinned tag ${ref.tag}`
+          : `${facts.image} has ${ref.tag ? 'the floating tag latest' : 'no tag'}; deploy a pinned tag or digest`,
+      );
     }
     if (kind === 'release-tag') {
       const tag = facts.release?.tag ?? ref.tag;
-      if (!tag || !RELEASE_TAG.test(tag)) add('release-tag', false, `${environment} runs only release versions vX.Y.Z; ${tag ? `"${tag}" is not one` : 'no release tag was given'}`);
+      if (!tag || !RELEASE_TAG.test(tag))
+        add(
+          'release-tag',
+          false,
+          `${environment} runs only release versions vX.Y.Z; ${tag ? `"${tag}" is not one` : 'no release tag was given'}`,
+        );
       // A prerelease (v1.2.3-rc.1) is a version but not a release: it may be tagged, never released here.
-      else if (tag.includes('-')) add('release-tag', false, `${environment} runs only final releases vX.Y.Z; "${tag}" is a prerelease`);
-      else if (ref.tag !== undefined && ref.tag !== tag) add('release-tag', false, `the image is tagged ${ref.tag} but is deployed as ${tag}`);
+      else if (tag.includes('-'))
+        add('release-tag', false, `${environment} runs only final releases vX.Y.Z; "${tag}" is a prerelease`);
+      else if (ref.tag !== undefined && ref.tag !== tag)
+        add('release-tag', false, `the image is tagged ${ref.tag} but is deployed as ${tag}`);
       else add('release-tag', true, `release ${tag}`);
     }
   }
@@ -198,19 +265,45 @@ export function decideEligibility(environment: string, policy: ReleasePolicy, fa
   const tag = facts.release?.tag ?? ref.tag;
   if (policy.reference.includes('release-tag') && tag && RELEASE_TAG.test(tag)) {
     const onMain = facts.release?.onMain;
-    add('on-main', onMain === true, onMain === undefined ? `cannot tell whether ${tag} is on main (fails closed)` : onMain ? `${tag} is on main` : `${tag} is not on main: releases are tagged on main only`);
+    add(
+      'on-main',
+      onMain === true,
+      onMain === undefined
+        ? `cannot tell whether ${tag} is on main (fails closed)`
+        : onMain
+          ? `${tag} is on main`
+          : `${tag} is not on main: releases are tagged on main only`,
+    );
   }
   const ledger = facts.ledger;
   if (policy.ledgerRequired || policy.promotion) {
-    add('ledger', ledger.reachable, ledger.reachable ? `${ledger.entries.length} ${ledger.entries.length === 1 ? 'entry' : 'entries'} read` : `the delivery ledger is unreachable (${ledger.reason}); ${environment} needs it (fails closed)`);
+    add(
+      'ledger',
+      ledger.reachable,
+      ledger.reachable
+        ? `${ledger.entries.length} ${ledger.entries.length === 1 ? 'entry' : 'entries'} read`
+        : `the delivery ledger is unreachable (${ledger.reason}); ${environment} needs it (fails closed)`,
+    );
   }
   if (facts.operation === 'rollback') {
     // Going back to what this environment already ran: it must have succeeded here before, by digest.
     if (!ledger.reachable) add('promotion', false, `cannot read what ran in ${environment} (ledger unreachable)`);
     else if (!ref.digest) add('promotion', false, `a rollback target is named by digest`);
     else {
-      const ran = ledger.entries.filter((e) => e.environment === environment && e.digest === ref.digest && e.operation !== 'rollback' && e.state === 'success');
-      add('promotion', ran.length > 0, ran.length ? `ran in ${environment} until ${ran[ran.length - 1]!.at}` : `digest ${short(ref.digest)} never ran successfully in ${environment}`);
+      const ran = ledger.entries.filter(
+        (e) =>
+          e.environment === environment &&
+          e.digest === ref.digest &&
+          e.operation !== 'rollback' &&
+          e.state === 'success',
+      );
+      add(
+        'promotion',
+        ran.length > 0,
+        ran.length
+          ? `ran in ${environment} until ${ran[ran.length - 1]!.at}`
+          : `digest ${short(ref.digest)} never ran successfully in ${environment}`,
+      );
     }
   } else if (policy.promotion) {
     const { from, soakMinutes } = policy.promotion;
@@ -219,26 +312,70 @@ export function decideEligibility(environment: string, policy: ReleasePolicy, fa
     else {
       const { pass, failedAfter } = lastPass(ledger.entries, from, ref.digest);
       const tree = facts.source?.tree;
-      if (!pass) add('promotion', false, `digest ${short(ref.digest)} never passed ${from}: build, pass ${from}'s gates, then promote`);
-      else if (failedAfter) add('promotion', false, `digest ${short(ref.digest)} passed ${from} at ${pass.at} but ${failedAfter.operation === 'rollback' ? 'was rolled back' : 'failed'} there at ${failedAfter.at}`);
-      else if (!tree || !GIT_OBJECT.test(tree)) add('promotion', false, `the source tree of ${facts.release?.tag ?? 'this deploy'} is unknown: cannot match it with what passed ${from} (fails closed)`);
-      else if (pass.tree !== tree) add('promotion', false, `digest ${short(ref.digest)} was built from tree ${short(pass.tree)}, but ${facts.release?.tag ?? 'this deploy'} is tree ${short(tree)}: build it, pass ${from}, then promote`);
+      if (!pass)
+        add(
+          'promotion',
+          false,
+          `digest ${short(ref.digest)} never passed ${from}: build, pass ${from}'s gates, then promote`,
+        );
+      else if (failedAfter)
+        add(
+          'promotion',
+          false,
+          `digest ${short(ref.digest)} passed ${from} at ${pass.at} but ${failedAfter.operation === 'rollback' ? 'was rolled back' : 'failed'} there at ${failedAfter.at}`,
+        );
+      else if (!tree || !GIT_OBJECT.test(tree))
+        add(
+          'promotion',
+          false,
+          `the source tree of ${facts.release?.tag ?? 'this deploy'} is unknown: cannot match it with what passed ${from} (fails closed)`,
+        );
+      else if (pass.tree !== tree)
+        add(
+          'promotion',
+          false,
+          `digest ${short(ref.digest)} was built from tree ${short(pass.tree)}, but ${facts.release?.tag ?? 'this deploy'} is tree ${short(tree)}: build it, pass ${from}, then promote`,
+        );
       else {
         promotedFrom = pass;
         add('promotion', true, `passed ${from} at ${pass.at} from tree ${short(tree)}`);
         const soakedMs = facts.now - Date.parse(pass.at);
         const needMs = soakMinutes * 60_000;
         const soaked = Number.isFinite(soakedMs) && soakedMs >= needMs;
-        add('soak', soaked, soaked ? `${Math.floor(soakedMs / 60_000)} min in ${from} (needs ${soakMinutes})` : `${Number.isFinite(soakedMs) ? Math.max(0, Math.floor(soakedMs / 60_000)) : '?'} min in ${from}, needs ${soakMinutes}`);
+        add(
+          'soak',
+          soaked,
+          soaked
+            ? `${Math.floor(soakedMs / 60_000)} min in ${from} (needs ${soakMinutes})`
+            : `${Number.isFinite(soakedMs) ? Math.max(0, Math.floor(soakedMs / 60_000)) : '?'} min in ${from}, needs ${soakMinutes}`,
+        );
         // Promotion rests on the previous environment's gates: a pass deployed with --skip-gate does not count.
         const gated = pass.gate?.passed === true;
-        add('gate', gated, gated ? `${from}'s latency gate passed for this digest` : `${from}'s latency gate ${pass.gate ? 'failed' : 'did not run (skipped or not recorded)'} for this digest`);
+        add(
+          'gate',
+          gated,
+          gated
+            ? `${from}'s latency gate passed for this digest`
+            : `${from}'s latency gate ${pass.gate ? 'failed' : 'did not run (skipped or not recorded)'} for this digest`,
+        );
         if (policy.baselineComparisonRequired) {
           const compared = pass.gate?.passed === true && pass.gate.baselineCompared === true;
-          add('baseline', compared, compared ? `${from}'s gate passed with the baseline comparison` : `${from}'s gate ${pass.gate ? (pass.gate.passed ? 'did not compare against the baseline' : 'failed') : 'left no summary'}; ${environment} requires a baseline comparison`);
+          add(
+            'baseline',
+            compared,
+            compared
+              ? `${from}'s gate passed with the baseline comparison`
+              : `${from}'s gate ${pass.gate ? (pass.gate.passed ? 'did not compare against the baseline' : 'failed') : 'left no summary'}; ${environment} requires a baseline comparison`,
+          );
         }
         if (!policy.skippedAuditAcceptable) {
-          add('audit', pass.auditSkipped === false, pass.auditSkipped === false ? 'dependency audit ran' : `the dependency audit ${pass.auditSkipped ? 'was skipped' : 'is not recorded'} for this digest; ${environment} does not accept that`);
+          add(
+            'audit',
+            pass.auditSkipped === false,
+            pass.auditSkipped === false
+              ? 'dependency audit ran'
+              : `the dependency audit ${pass.auditSkipped ? 'was skipped' : 'is not recorded'} for this digest; ${environment} does not accept that`,
+          );
         }
       }
     }
@@ -247,6 +384,12 @@ export function decideEligibility(environment: string, policy: ReleasePolicy, fa
 
   function finish(): Eligibility {
     const refusedBy = rules.find((r) => !r.ok);
-    return { environment, eligible: rules.length > 0 && !refusedBy, rules, ...(refusedBy ? { refusedBy } : {}), ...(promotedFrom ? { promotedFrom } : {}) };
+    return {
+      environment,
+      eligible: rules.length > 0 && !refusedBy,
+      rules,
+      ...(refusedBy ? { refusedBy } : {}),
+      ...(promotedFrom ? { promotedFrom } : {}),
+    };
   }
 }

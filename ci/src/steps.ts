@@ -94,7 +94,8 @@ const table: readonly StepDefinition[] = [
   {
     name: 'lint',
     cliName: 'lint',
-    description: 'Import cycles and layers (dependency-cruiser), generated files up to date, ESLint with typescript-eslint over every workspace, no warnings allowed',
+    description:
+      'Import cycles and layers (dependency-cruiser), generated files up to date, ESLint with typescript-eslint over every workspace, no warnings allowed',
     kind: 'check',
     commands: [['npm', 'run', 'lint', '--', '--cache', '--cache-location', 'node_modules/.cache/eslint/']],
     params: [],
@@ -155,7 +156,8 @@ const table: readonly StepDefinition[] = [
   {
     name: 'coverage',
     cliName: 'coverage',
-    description: 'Every test (unit and integration) with V8 coverage against real Postgres and Redis; the report lands in coverage/',
+    description:
+      'Every test (unit and integration) with V8 coverage against real Postgres and Redis; the report lands in coverage/',
     kind: 'check',
     commands: [['npx', '--no-install', 'vitest', 'run', '--coverage', '--coverage.reportsDirectory=coverage']],
     params: [],
@@ -171,7 +173,8 @@ const table: readonly StepDefinition[] = [
   {
     name: 'build',
     cliName: 'build',
-    description: 'Compile the service (app/dist) and build the image from app/Dockerfile when a container engine answers',
+    description:
+      'Compile the service (app/dist) and build the image from app/Dockerfile when a container engine answers',
     kind: 'artifact',
     commands: [ciCli('image', 'build', '--env', '${env}')],
     params: ['env'],
@@ -184,7 +187,16 @@ const table: readonly StepDefinition[] = [
     // A replay restores app/dist and the image report; the scan then checks the image is still in the engine.
     cache: {
       mode: 'inputs',
-      files: ['app/src/**', 'app/tsconfig*.json', 'tsconfig.base.json', 'app/Dockerfile*', 'app/migrations/**', 'ci/scripts/standin-base.sh', 'ci/src/image/**', ...DEPENDENCIES],
+      files: [
+        'app/src/**',
+        'app/tsconfig*.json',
+        'tsconfig.base.json',
+        'app/Dockerfile*',
+        'app/migrations/**',
+        'ci/scripts/standin-base.sh',
+        'ci/src/image/**',
+        ...DEPENDENCIES,
+      ],
       env: ['KGRAPH_DOCKER'],
       outputs: ['app/dist', '.reports/image.json'],
     },
@@ -210,12 +222,16 @@ const table: readonly StepDefinition[] = [
     cachePaths: [NPM_CACHE],
     timeoutSeconds: 600,
     inAll: true,
-    cache: { mode: 'never', reason: 'its dependency audit asks the npm advisory service, whose answer changes without the tree changing' },
+    cache: {
+      mode: 'never',
+      reason: 'its dependency audit asks the npm advisory service, whose answer changes without the tree changing',
+    },
   },
   {
     name: 'latencyGate',
     cliName: 'latency-gate',
-    description: "Serve the built service on fresh Postgres and Redis and hold it to the environment's latency thresholds",
+    description:
+      "Serve the built service on fresh Postgres and Redis and hold it to the environment's latency thresholds",
     kind: 'artifact',
     commands: [ciCli('gate', 'latency', '--serve', '--env', '${env}')],
     params: ['env'],
@@ -226,12 +242,16 @@ const table: readonly StepDefinition[] = [
     cachePaths: [NPM_CACHE],
     timeoutSeconds: 900,
     inAll: true,
-    cache: { mode: 'never', reason: "it measures the service's latency on this machine now, which no input hash captures" },
+    cache: {
+      mode: 'never',
+      reason: "it measures the service's latency on this machine now, which no input hash captures",
+    },
   },
   {
     name: 'deploy',
     cliName: 'deploy',
-    description: 'Checklist, migrations, kubectl apply, rollout wait, smoke test and latency gate; rolls back on failure',
+    description:
+      'Checklist, migrations, kubectl apply, rollout wait, smoke test and latency gate; rolls back on failure',
     kind: 'delivery',
     commands: [ciCli('deploy', '--env', '${env}', '--image', '${image}')],
     params: ['env', 'image'],

@@ -4,7 +4,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { DAGGER_TABLES_PATH, ELIGIBILITY_PATH as ELIGIBILITY_FILE, renderCiTables, renderEligibility } from '../../ci/src/generate/dagger-tables.js';
+import {
+  DAGGER_TABLES_PATH,
+  ELIGIBILITY_PATH as ELIGIBILITY_FILE,
+  renderCiTables,
+  renderEligibility,
+} from '../../ci/src/generate/dagger-tables.js';
 import { REPO_ROOT } from '../../ci/src/repo-root.js';
 import { STEPS as CI_STEPS, resolveCommands } from '../../ci/src/steps.js';
 import { ENVIRONMENTS as CI_ENVIRONMENTS } from '../../ci/src/environments.js';
@@ -34,7 +39,18 @@ describe('generated copy of the ci tables', () => {
     expect(STEPS).toEqual(JSON.parse(JSON.stringify(CI_STEPS)));
     for (const [name, env] of Object.entries(ENVIRONMENTS)) {
       const ci = CI_ENVIRONMENTS[name as keyof typeof CI_ENVIRONMENTS];
-      expect(env).toEqual(JSON.parse(JSON.stringify({ name: ci.name, url: ci.url, logLevel: ci.logLevel, debug: ci.debug, seedCount: ci.seedCount, release: ci.release })));
+      expect(env).toEqual(
+        JSON.parse(
+          JSON.stringify({
+            name: ci.name,
+            url: ci.url,
+            logLevel: ci.logLevel,
+            debug: ci.debug,
+            seedCount: ci.seedCount,
+            release: ci.release,
+          }),
+        ),
+      );
     }
   });
 });
@@ -58,7 +74,9 @@ describe('plan', () => {
   it('finds steps by either spelling and lists the CLI names otherwise', () => {
     expect(findStep('latency-gate')).toBe('latencyGate');
     expect(findStep('latencyGate')).toBe('latencyGate');
-    expect(() => findStep('e2e')).toThrow(/expected one of lint, typecheck, test, integration-test, coverage, build, scan, latency-gate, deploy, rollback, release/);
+    expect(() => findStep('e2e')).toThrow(
+      /expected one of lint, typecheck, test, integration-test, coverage, build, scan, latency-gate, deploy, rollback, release/,
+    );
   });
 
   it.each([
@@ -71,14 +89,17 @@ describe('plan', () => {
     expect(imageTag(ref)).toBe(tag);
   });
 
-  it('checks the reference rules of each environment\'s release policy (the same function as kgraph-ci)', () => {
+  it("checks the reference rules of each environment's release policy (the same function as kgraph-ci)", () => {
     const repo = 'ghcr.io/kgraph-mcp/kgraph-mcp';
     const digest = `sha256:${'a'.repeat(64)}`;
     expect(() => checkDeployImage('dev', `${repo}:sha-abc`)).not.toThrow();
     expect(() => checkDeployImage('dev', 'ghcr.io/acme/kgraph-mcp:sha-abc')).toThrow(/rule "repository"/);
     expect(() => checkDeployImage('staging', `${repo}:release-1.2`)).toThrow(/rule "digest"/);
     expect(() => checkDeployImage('staging', `${repo}@${digest}`)).not.toThrow();
-    expect(() => checkDeployImage('prod', `${repo}@${digest}`, 'v1.2.3-rc.1')).not.toThrow();
+    expect(() => checkDeployImage('prod', `${repo}@${digest}`, 'v1.2.3')).not.toThrow();
+    expect(() => checkDeployImage('prod', `${repo}@${digest}`, 'v1.2.3-rc.1')).toThrow(
+      /rule "release-tag".*prerelease/,
+    );
     expect(() => checkDeployImage('prod', `${repo}@${digest}`, 'v1.2')).toThrow(/rule "release-tag"/);
     expect(() => checkDeployImage('prod', `${repo}:v1.2.3`, 'v1.2.3')).toThrow(/rule "digest"/);
     expect(() => checkDeployImage('dev', ' ')).toThrow(/rule "reference"/);
@@ -90,8 +111,37 @@ describe('plan', () => {
 
   // The module refuses exactly what `kgraph-ci watch --duration` refuses, and reads the same seconds.
   it.each([
-    '90', '90s', '15m', '1h', '1h30m', '500ms', '2h15m30s', '1.5h', ' 15m ', '0.001ms', '1h0m', '10m10m',
-    '0', '0s', '0m0s', '', ' ', '15 m', '15M', '-5s', '+5s', '1d', 'forever', '1e3', '15m30', 'ms', '.5s', '5.s', '1h 30m', 'Infinity', '0x10',
+    '90',
+    '90s',
+    '15m',
+    '1h',
+    '1h30m',
+    '500ms',
+    '2h15m30s',
+    '1.5h',
+    ' 15m ',
+    '0.001ms',
+    '1h0m',
+    '10m10m',
+    '0',
+    '0s',
+    '0m0s',
+    '',
+    ' ',
+    '15 m',
+    '15M',
+    '-5s',
+    '+5s',
+    '1d',
+    'forever',
+    '1e3',
+    '15m30',
+    'ms',
+    '.5s',
+    '5.s',
+    '1h 30m',
+    'Infinity',
+    '0x10',
   ])('checkDuration(%j) agrees with ci/', (text) => {
     const ci = durationSeconds(text);
     if (ci === undefined) expect(() => checkDuration(text)).toThrow(`invalid duration "${text}"`);

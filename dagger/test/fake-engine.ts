@@ -102,7 +102,9 @@ export async function startFakeEngine(token = 'fake-session-token'): Promise<Fak
         return;
       }
       if (req.headers.authorization !== expected) {
-        res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ message: 'bad session token' }] }));
+        res
+          .writeHead(401, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ errors: [{ message: 'bad session token' }] }));
         return;
       }
       const { query } = JSON.parse(body) as { query: string };
@@ -114,7 +116,9 @@ export async function startFakeEngine(token = 'fake-session-token'): Promise<Fak
       queries.push(ids[0] ? { query, id: ids[0] } : { query });
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data }));
     })().catch((err: unknown) => {
-      res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ message: String(err) }] }));
+      res
+        .writeHead(500, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ errors: [{ message: String(err) }] }));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -39,7 +39,10 @@ interface Fn {
 }
 interface ScannedModule {
   description?: string;
-  objects: Record<string, { description: string; methods: Record<string, Fn>; _constructor?: { arguments: Record<string, Arg> } }>;
+  objects: Record<
+    string,
+    { description: string; methods: Record<string, Fn>; _constructor?: { arguments: Record<string, Arg> } }
+  >;
   enums: Record<string, unknown>;
   interfaces: Record<string, unknown>;
 }
@@ -57,8 +60,12 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'kgraph-dagger-introspect-'));
   const client = join(tmp, 'client.gen.ts');
   copyFileSync(join(sdkDir, 'api', 'client.gen.d.ts'), client);
-  const files = readdirSync(srcDir).filter((f) => f.endsWith('.ts')).map((f) => join(srcDir, f));
-  const introspector = (await import(/* @vite-ignore */ pathToFileURL(join(sdkDir, 'module/introspector/index.js')).href)) as {
+  const files = readdirSync(srcDir)
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => join(srcDir, f));
+  const introspector = (await import(
+    /* @vite-ignore */ pathToFileURL(join(sdkDir, 'module/introspector/index.js')).href
+  )) as {
     scan(files: string[], moduleName: string, loadModule: boolean): Promise<ScannedModule>;
   };
   scanned = await introspector.scan([...files, client], 'kgraph-mcp', false);
@@ -101,20 +108,61 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
   coverage: { args: [], returns: obj('Directory') },
   build: { args: [['environment', ENV, { default: 'dev' }]], returns: obj('Container') },
   // A scan verdict must not replay from the function cache while the vulnerability database moves on.
-  scan: { args: [['environment', ENV, { default: 'dev' }], ['severity', SEVERITY, { default: 'HIGH' }]], returns: S, never: true },
+  scan: {
+    args: [
+      ['environment', ENV, { default: 'dev' }],
+      ['severity', SEVERITY, { default: 'HIGH' }],
+    ],
+    returns: S,
+    never: true,
+  },
   publish: {
-    args: [['registry', S], ['tag', S], ['username', S], ['password', obj('Secret')], ['environment', ENV, { default: 'prod' }]],
+    args: [
+      ['registry', S],
+      ['tag', S],
+      ['username', S],
+      ['password', obj('Secret')],
+      ['environment', ENV, { default: 'prod' }],
+    ],
     returns: S,
     never: true,
   },
   publishCandidate: {
-    args: [['registry', S], ['username', S], ['password', obj('Secret')], ['commit', S], ['tree', S]],
+    args: [
+      ['registry', S],
+      ['username', S],
+      ['password', obj('Secret')],
+      ['commit', S],
+      ['tree', S],
+    ],
     returns: S,
     never: true,
   },
-  promotionCandidate: { args: [['tag', S], ['githubToken', obj('Secret')], ['repository', S]], returns: S, never: true },
-  deliveryReport: { args: [['githubToken', obj('Secret')], ['repository', S], ['since', S, { default: '30d' }]], returns: obj('Directory'), never: true },
-  serve: { args: [['environment', ENV, { default: 'dev' }], ['apiKey', obj('Secret'), { optional: true }]], returns: obj('Service') },
+  promotionCandidate: {
+    args: [
+      ['tag', S],
+      ['githubToken', obj('Secret')],
+      ['repository', S],
+    ],
+    returns: S,
+    never: true,
+  },
+  deliveryReport: {
+    args: [
+      ['githubToken', obj('Secret')],
+      ['repository', S],
+      ['since', S, { default: '30d' }],
+    ],
+    returns: obj('Directory'),
+    never: true,
+  },
+  serve: {
+    args: [
+      ['environment', ENV, { default: 'dev' }],
+      ['apiKey', obj('Secret'), { optional: true }],
+    ],
+    returns: obj('Service'),
+  },
   // A gate verdict is measured on every call, never replayed from the function cache.
   latencyGate: {
     args: [
@@ -144,28 +192,71 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
     never: true,
   },
   rollback: {
-    args: [['environment', ENV], ['kubeconfig', obj('Secret')], ['to', S, { optional: true }], ['apiKey', obj('Secret'), { optional: true }], ['githubToken', obj('Secret'), { optional: true }], ['repository', S, { optional: true }]],
+    args: [
+      ['environment', ENV],
+      ['kubeconfig', obj('Secret')],
+      ['to', S, { optional: true }],
+      ['apiKey', obj('Secret'), { optional: true }],
+      ['githubToken', obj('Secret'), { optional: true }],
+      ['repository', S, { optional: true }],
+    ],
     returns: S,
     never: true,
   },
   watch: {
-    args: [['environment', ENV], ['url', S], ['kubeconfig', obj('Secret')], ['duration', S, { default: '15m' }], ['githubToken', obj('Secret'), { optional: true }], ['repository', S, { optional: true }]],
+    args: [
+      ['environment', ENV],
+      ['url', S],
+      ['kubeconfig', obj('Secret')],
+      ['duration', S, { default: '15m' }],
+      ['githubToken', obj('Secret'), { optional: true }],
+      ['repository', S, { optional: true }],
+    ],
     returns: S,
     never: true,
   },
   release: {
-    args: [['tag', S], ['githubToken', obj('Secret')], ['repository', S, { optional: true }], ['image', S, { optional: true }], ['username', S, { optional: true }]],
+    args: [
+      ['tag', S],
+      ['githubToken', obj('Secret')],
+      ['repository', S, { optional: true }],
+      ['image', S, { optional: true }],
+      ['username', S, { optional: true }],
+    ],
     returns: S,
     never: true,
   },
-  policyPr: { args: [['source', S], ['target', S]], returns: S },
-  policyTag: { args: [['tag', S], ['repo', obj('Directory')]], returns: S },
+  policyPr: {
+    args: [
+      ['source', S],
+      ['target', S],
+    ],
+    returns: S,
+  },
+  policyTag: {
+    args: [
+      ['tag', S],
+      ['repo', obj('Directory')],
+    ],
+    returns: S,
+  },
   cutRelease: {
-    args: [['githubToken', obj('Secret')], ['from', S, { default: 'develop' }], ['repository', S, { optional: true }]],
+    args: [
+      ['githubToken', obj('Secret')],
+      ['from', S, { default: 'develop' }],
+      ['repository', S, { optional: true }],
+    ],
     returns: S,
     never: true,
   },
-  protect: { args: [['githubToken', obj('Secret')], ['repository', S]], returns: S, never: true },
+  protect: {
+    args: [
+      ['githubToken', obj('Secret')],
+      ['repository', S],
+    ],
+    returns: S,
+    never: true,
+  },
   debug: { args: [['step', STEP]], returns: obj('Container') },
 };
 
@@ -180,12 +271,19 @@ describe('module surface', () => {
     expect(mod().description).toMatch(/pipeline/);
   });
 
-  it.each(Object.entries(ENUMS))('registers enum %s with exactly its members, documented, in order', (name, members) => {
-    const e = scanned.enums[name] as { description: string; values: Record<string, { name: string; value: string; description: string }> };
-    expect(e.description.trim().length, name).toBeGreaterThan(10);
-    expect(Object.values(e.values).map((v) => [v.name, v.value])).toEqual(members.map((m) => [m, m]));
-    for (const v of Object.values(e.values)) expect(v.description.trim().length, `${name}.${v.name}`).toBeGreaterThan(0);
-  });
+  it.each(Object.entries(ENUMS))(
+    'registers enum %s with exactly its members, documented, in order',
+    (name, members) => {
+      const e = scanned.enums[name] as {
+        description: string;
+        values: Record<string, { name: string; value: string; description: string }>;
+      };
+      expect(e.description.trim().length, name).toBeGreaterThan(10);
+      expect(Object.values(e.values).map((v) => [v.name, v.value])).toEqual(members.map((m) => [m, m]));
+      for (const v of Object.values(e.values))
+        expect(v.description.trim().length, `${name}.${v.name}`).toBeGreaterThan(0);
+    },
+  );
 
   it('types every environment, severity and step argument with its enum, never as a free string', () => {
     const expected: Record<string, TypeDef> = { environment: ENV, severity: SEVERITY, step: STEP };
@@ -198,7 +296,11 @@ describe('module surface', () => {
         }
       }
     }
-    expect(seen).toBe(Object.values(CONTRACT).flatMap((c) => c.args).filter(([n]) => n in expected).length);
+    expect(seen).toBe(
+      Object.values(CONTRACT)
+        .flatMap((c) => c.args)
+        .filter(([n]) => n in expected).length,
+    );
     expect(seen).toBeGreaterThanOrEqual(10);
   });
 
@@ -223,32 +325,62 @@ describe('module surface', () => {
   // An example in every doc comment, checked like the README's: it calls its own function with real flags and values.
   it.each(Object.keys(CONTRACT))('%s shows an example `dagger call` that the module accepts', (name) => {
     const fn = mod().methods[name]!;
-    const examples = [...fn.description.matchAll(/Example: `dagger call ([^`]+)`/g)].map((m) => m[1]!.trim().split(/\s+/));
+    const examples = [...fn.description.matchAll(/Example: `dagger call ([^`]+)`/g)].map((m) =>
+      m[1]!.trim().split(/\s+/),
+    );
     expect(examples.length, `${name} has no "Example: \`dagger call ...\`" line`).toBeGreaterThan(0);
     for (const words of examples) {
       // Module flags before the function are written with "=", so the first other word is the function.
-      expect(words.find((w) => !w.startsWith('-')), name).toBe(kebab(name));
+      expect(
+        words.find((w) => !w.startsWith('-')),
+        name,
+      ).toBe(kebab(name));
       expect(checkCall(words, mod()), `dagger call ${words.join(' ')}`).toEqual([]);
     }
   });
 
   it('marks the four checks with @check, and they take no required arguments', () => {
-    const checks = Object.values(mod().methods).filter((f) => f.isCheck).map((f) => f.name).sort();
+    const checks = Object.values(mod().methods)
+      .filter((f) => f.isCheck)
+      .map((f) => f.name)
+      .sort();
     expect(checks).toEqual(['integrationTest', 'lint', 'test', 'typecheck']);
     for (const name of checks) expect(Object.keys(mod().methods[name]!.arguments)).toEqual([]);
   });
 
   it('sets cache "never" on exactly the functions that change the world, read the ledger (whose answer moves), and on scan (its verdict goes stale)', () => {
-    const never = Object.values(mod().methods).filter((f) => f.cache === 'never').map((f) => f.name).sort();
-    expect(never).toEqual(['cutRelease', 'deliveryReport', 'deploy', 'latencyGate', 'promotionCandidate', 'protect', 'publish', 'publishCandidate', 'release', 'rollback', 'scan', 'watch']);
-    expect(never).toEqual(Object.entries(CONTRACT).filter(([, s]) => s.never).map(([n]) => n).sort());
+    const never = Object.values(mod().methods)
+      .filter((f) => f.cache === 'never')
+      .map((f) => f.name)
+      .sort();
+    expect(never).toEqual([
+      'cutRelease',
+      'deliveryReport',
+      'deploy',
+      'latencyGate',
+      'promotionCandidate',
+      'protect',
+      'publish',
+      'publishCandidate',
+      'release',
+      'rollback',
+      'scan',
+      'watch',
+    ]);
+    expect(never).toEqual(
+      Object.entries(CONTRACT)
+        .filter(([, s]) => s.never)
+        .map(([n]) => n)
+        .sort(),
+    );
     for (const fn of Object.values(mod().methods)) if (fn.cache !== 'never') expect(fn.cache, fn.name).toBeUndefined();
   });
 
   it('takes secrets only as Secret arguments, never as strings', () => {
     for (const fn of Object.values(mod().methods)) {
       for (const arg of Object.values(fn.arguments)) {
-        if (/token|password|kubeconfig|secret|key/i.test(arg.name)) expect(arg.type, `${fn.name}.${arg.name}`).toMatchObject(obj('Secret'));
+        if (/token|password|kubeconfig|secret|key/i.test(arg.name))
+          expect(arg.type, `${fn.name}.${arg.name}`).toMatchObject(obj('Secret'));
       }
     }
   });
@@ -284,7 +416,9 @@ describe('agreement with the step table', () => {
 
 describe('registration with the engine', () => {
   it('registers cache policy NEVER and withCheck on the right functions', async () => {
-    const { Register } = (await import(/* @vite-ignore */ pathToFileURL(join(sdkDir, 'module/entrypoint/register.js')).href)) as {
+    const { Register } = (await import(
+      /* @vite-ignore */ pathToFileURL(join(sdkDir, 'module/entrypoint/register.js')).href
+    )) as {
       Register: new (m: ScannedModule) => { run(): Promise<string> };
     };
     ctx.engine.reset();
@@ -311,13 +445,21 @@ describe('registration with the engine', () => {
  * accepts a value equal to a listed name ignoring case (cmd/dagger/flags.go enumValue.Set).
  */
 const engineMemberName = (name: string) =>
-  /^[A-Z][A-Z0-9_]*$/.test(name) ? name : name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/([a-z])([0-9])/g, '$1_$2').toUpperCase();
-const cliAccepts = (members: readonly string[], value: string) => members.some((m) => engineMemberName(m).toLowerCase() === value.toLowerCase());
+  /^[A-Z][A-Z0-9_]*$/.test(name)
+    ? name
+    : name
+        .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+        .replace(/([a-z])([0-9])/g, '$1_$2')
+        .toUpperCase();
+const cliAccepts = (members: readonly string[], value: string) =>
+  members.some((m) => engineMemberName(m).toLowerCase() === value.toLowerCase());
 
 describe('enums as the engine and the CLI see them', () => {
   let query = '';
   beforeAll(async () => {
-    const { Register } = (await import(/* @vite-ignore */ pathToFileURL(join(sdkDir, 'module/entrypoint/register.js')).href)) as {
+    const { Register } = (await import(
+      /* @vite-ignore */ pathToFileURL(join(sdkDir, 'module/entrypoint/register.js')).href
+    )) as {
       Register: new (m: ScannedModule) => { run(): Promise<string> };
     };
     ctx.engine.reset();
@@ -327,24 +469,34 @@ describe('enums as the engine and the CLI see them', () => {
     query = ctx.engine.expand(ctx.engine.queries.at(-1)!.query);
   });
 
-  it.each(Object.entries(ENUMS))('registers %s with withEnum and one withEnumMember per member, name and value', (name, members) => {
-    const at = query.indexOf(`withEnum (name: "${name}",description: "`);
-    expect(at, name).toBeGreaterThanOrEqual(0);
-    const block = query.slice(at, query.indexOf('{ id  } } } } } }', at));
-    expect([...block.matchAll(/withEnumMember \(name: "(\w+)",value: "(\w+)"/g)].map((m) => [m[1], m[2]])).toEqual(members.map((m) => [m, m]));
-  });
+  it.each(Object.entries(ENUMS))(
+    'registers %s with withEnum and one withEnumMember per member, name and value',
+    (name, members) => {
+      const at = query.indexOf(`withEnum (name: "${name}",description: "`);
+      expect(at, name).toBeGreaterThanOrEqual(0);
+      const block = query.slice(at, query.indexOf('{ id  } } } } } }', at));
+      expect([...block.matchAll(/withEnumMember \(name: "(\w+)",value: "(\w+)"/g)].map((m) => [m[1], m[2]])).toEqual(
+        members.map((m) => [m, m]),
+      );
+    },
+  );
 
   it('registers enum arguments by their enum type, defaults as member names', () => {
     const scan = query.slice(query.indexOf('{ function (name: "scan"'));
-    expect(scan).toMatch(/withArg \(name: "environment",typeDef: <<\s*\{ typeDef\s+\{ withEnum \(name: "Environment"\) \{ id\s*\} \} \}\s*>>,description: "[^"]*",sourceMap: <<[^>]*>>,defaultValue: "\\"dev\\""\)/);
-    expect(scan).toMatch(/withArg \(name: "severity",typeDef: <<\s*\{ typeDef\s+\{ withEnum \(name: "Severity"\) \{ id\s*\} \} \}\s*>>,description: "[^"]*",sourceMap: <<[^>]*>>,defaultValue: "\\"HIGH\\""\)/);
+    expect(scan).toMatch(
+      /withArg \(name: "environment",typeDef: <<\s*\{ typeDef\s+\{ withEnum \(name: "Environment"\) \{ id\s*\} \} \}\s*>>,description: "[^"]*",sourceMap: <<[^>]*>>,defaultValue: "\\"dev\\""\)/,
+    );
+    expect(scan).toMatch(
+      /withArg \(name: "severity",typeDef: <<\s*\{ typeDef\s+\{ withEnum \(name: "Severity"\) \{ id\s*\} \} \}\s*>>,description: "[^"]*",sourceMap: <<[^>]*>>,defaultValue: "\\"HIGH\\""\)/,
+    );
   });
 
   it('the CLI lists and takes the spellings the workflows and ci/ use, and refuses others', () => {
     expect(ENUMS.Environment.map(engineMemberName).sort()).toEqual(['DEV', 'PROD', 'STAGING']);
     for (const e of ENVIRONMENT_NAMES) expect(cliAccepts(ENUMS.Environment, e), e).toBe(true);
     for (const bad of ['qa', 'production', 'Prod ', '']) expect(cliAccepts(ENUMS.Environment, bad), bad).toBe(false);
-    for (const sev of ['HIGH', 'CRITICAL', 'critical', 'medium']) expect(cliAccepts(ENUMS.Severity, sev), sev).toBe(true);
+    for (const sev of ['HIGH', 'CRITICAL', 'critical', 'medium'])
+      expect(cliAccepts(ENUMS.Severity, sev), sev).toBe(true);
     expect(cliAccepts(ENUMS.Severity, 'SEVERE')).toBe(false);
     // Step names with a capital become upper snake case: `--step integration_test` (a dash is no GraphQL name).
     expect(engineMemberName('integrationTest')).toBe('INTEGRATION_TEST');
@@ -392,7 +544,9 @@ describe('README dagger section', () => {
     const m = mod();
     expect(checkCall(['debug', '--step', 'test', 'terminal'], m)).toEqual([]);
     expect(checkCall(['--node-version', '24', 'scan', '--environment', 'dev', '--severity=HIGH'], m)).toEqual([]);
-    expect(checkCall(['scan', '--environment', 'dev', '--sevrity', 'HIGH'], m)).toEqual(['scan has no argument --sevrity']);
+    expect(checkCall(['scan', '--environment', 'dev', '--sevrity', 'HIGH'], m)).toEqual([
+      'scan has no argument --sevrity',
+    ]);
     expect(checkCall(['scan', '--environment=dev', '--sevrity=HIGH'], m)).toEqual(['scan has no argument --sevrity']);
     expect(checkCall(['--node', '24', 'test'], m)).toEqual(['the module has no argument --node']);
     expect(checkCall(['debug', 'terminal'], m)).toEqual(['debug needs --step']);
@@ -401,10 +555,16 @@ describe('README dagger section', () => {
     expect(checkCall(['serve', 'up', '--port', '8000:8000'], m)).toEqual(['up has no flag --port']);
     expect(checkCall(['serve', 'upp'], m)).toEqual(['serve returns Service, which has no upp here']);
     expect(checkCall(['lint', 'terminal'], m)).toEqual(['lint returns nothing, which has no terminal here']);
-    expect(checkCall(['coverage', 'export', '--path', 'coverage', 'extra'], m)).toEqual(['cannot check "extra" after export']);
+    expect(checkCall(['coverage', 'export', '--path', 'coverage', 'extra'], m)).toEqual([
+      'cannot check "extra" after export',
+    ]);
     expect(checkCall(['deploy-all'], m)).toEqual(['unknown function deploy-all']);
-    expect(checkCall(['scan', '--severity', 'SEVERE'], m)).toEqual(['--severity SEVERE is not one of UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL']);
-    expect(checkCall(['latency-gate', '--environment=production'], m)).toEqual(['--environment production is not one of dev, staging, prod']);
+    expect(checkCall(['scan', '--severity', 'SEVERE'], m)).toEqual([
+      '--severity SEVERE is not one of UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL',
+    ]);
+    expect(checkCall(['latency-gate', '--environment=production'], m)).toEqual([
+      '--environment production is not one of dev, staging, prod',
+    ]);
     expect(checkCall(['debug', '--step', 'integration-test', 'terminal'], m)).toEqual([
       `--step integration-test is not one of ${STEP_NAMES.join(', ')}`,
     ]);
@@ -438,8 +598,10 @@ function checkCall(words: string[], module: ReturnType<typeof mod>, counter = { 
         value = words[i++];
       }
       // An enum flag takes only a member, as the CLI matches it.
-      const members = arg?.type?.kind === 'ENUM_KIND' ? (ENUMS as Record<string, readonly string[]>)[arg.type.name!] : undefined;
-      if (members && value !== undefined && !cliAccepts(members, value)) problems.push(`--${name} ${value} is not one of ${members.join(', ')}`);
+      const members =
+        arg?.type?.kind === 'ENUM_KIND' ? (ENUMS as Record<string, readonly string[]>)[arg.type.name!] : undefined;
+      if (members && value !== undefined && !cliAccepts(members, value))
+        problems.push(`--${name} ${value} is not one of ${members.join(', ')}`);
     }
     return seen;
   };
@@ -475,4 +637,3 @@ const CHAINS: Record<string, Record<string, readonly string[]>> = {
   Container: { terminal: ['cmd'], export: ['path'], stdout: [] },
   Directory: { export: ['path'], entries: [] },
 };
-

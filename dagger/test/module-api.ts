@@ -18,10 +18,41 @@ export interface KgraphMcp {
   scan(environment?: string, severity?: string): Promise<string>;
   publish(registry: string, tag: string, username: string, password: Secret, environment?: string): Promise<string>;
   serve(environment?: string, apiKey?: Secret): Promise<Service>;
-  latencyGate(environment?: string, baselineImage?: string, baselineSource?: Directory, registryUsername?: string, registryPassword?: Secret): Promise<string>;
-  deploy(environment: string, image: string, kubeconfig: Secret, githubToken?: Secret, apiKey?: Secret, repository?: string, version?: string, commit?: string, tree?: string, baselineApiKey?: Secret): Promise<string>;
-  rollback(environment: string, kubeconfig: Secret, to?: string, apiKey?: Secret, githubToken?: Secret, repository?: string): Promise<string>;
-  watch(environment: string, url: string, kubeconfig: Secret, duration?: string, githubToken?: Secret, repository?: string): Promise<string>;
+  latencyGate(
+    environment?: string,
+    baselineImage?: string,
+    baselineSource?: Directory,
+    registryUsername?: string,
+    registryPassword?: Secret,
+  ): Promise<string>;
+  deploy(
+    environment: string,
+    image: string,
+    kubeconfig: Secret,
+    githubToken?: Secret,
+    apiKey?: Secret,
+    repository?: string,
+    version?: string,
+    commit?: string,
+    tree?: string,
+    baselineApiKey?: Secret,
+  ): Promise<string>;
+  rollback(
+    environment: string,
+    kubeconfig: Secret,
+    to?: string,
+    apiKey?: Secret,
+    githubToken?: Secret,
+    repository?: string,
+  ): Promise<string>;
+  watch(
+    environment: string,
+    url: string,
+    kubeconfig: Secret,
+    duration?: string,
+    githubToken?: Secret,
+    repository?: string,
+  ): Promise<string>;
   release(tag: string, githubToken: Secret, repository?: string, image?: string, username?: string): Promise<string>;
   publishCandidate(registry: string, username: string, password: Secret, commit: string, tree: string): Promise<string>;
   promotionCandidate(tag: string, githubToken: Secret, repository: string): Promise<string>;

@@ -10,10 +10,20 @@ import { SERVICE_NAMES, STEPS, STEP_NAMES, type ServiceName, type StepName } fro
 import { ENVIRONMENTS } from '../../ci/src/environments.js';
 import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } from '../../ci/src/services/ephemeral.js';
 import type { KgraphMcp } from './module-api.js';
-import { PLAINTEXT, envVars, execs, record, serviceBindings, useFakeEngine, type Recording, type Secrets } from './harness.js';
+import {
+  PLAINTEXT,
+  envVars,
+  execs,
+  record,
+  serviceBindings,
+  useFakeEngine,
+  type Recording,
+  type Secrets,
+} from './harness.js';
 
 const ctx = useFakeEngine();
-const run = (...args: Parameters<typeof record> extends [unknown, ...infer R] ? R : never) => record(ctx.engine, ...args);
+const run = (...args: Parameters<typeof record> extends [unknown, ...infer R] ? R : never) =>
+  record(ctx.engine, ...args);
 
 /** ci/'s local service URL with the host replaced by the service's alias inside the engine. */
 function onAlias(url: string, alias: string): string {
@@ -39,13 +49,33 @@ const EXPECTED = {
   trivy: 'aquasec/trivy:0.67.2',
   kubectl: 'registry.k8s.io/kubectl:v1.33.5',
   services: {
-    postgres: { alias: 'postgres', image: 'postgres:16.10-alpine', port: 5432, urlVar: 'DATABASE_URL', url: onAlias(DEFAULT_DATABASE_URL, 'postgres') },
-    redis: { alias: 'redis', image: 'redis:7.4.5-alpine', port: 6379, urlVar: 'REDIS_URL', url: onAlias(DEFAULT_REDIS_URL, 'redis') },
+    postgres: {
+      alias: 'postgres',
+      image: 'postgres:16.10-alpine',
+      port: 5432,
+      urlVar: 'DATABASE_URL',
+      url: onAlias(DEFAULT_DATABASE_URL, 'postgres'),
+    },
+    redis: {
+      alias: 'redis',
+      image: 'redis:7.4.5-alpine',
+      port: 6379,
+      urlVar: 'REDIS_URL',
+      url: onAlias(DEFAULT_REDIS_URL, 'redis'),
+    },
   } satisfies Record<ServiceName, { alias: string; image: string; port: number; urlVar: string; url: string }>,
 };
 const SERVICE = EXPECTED.services;
 
-const ciRun = (step: StepName) => ['npx', '--no-install', 'kgraph-ci', 'run', STEPS[step].cliName, '--no-deps', '--no-services'];
+const ciRun = (step: StepName) => [
+  'npx',
+  '--no-install',
+  'kgraph-ci',
+  'run',
+  STEPS[step].cliName,
+  '--no-deps',
+  '--no-services',
+];
 const PINNED = /^[\w./-]+:v?\d+(\.\d+)+[\w.-]*$/;
 
 /** The module's own queries never carry a secret's plaintext (the test's setSecret calls aside). */
@@ -62,7 +92,12 @@ function secretBehind(rec: Recording, fieldPattern: RegExp): string {
 
 describe('images', () => {
   it('expects pinned images itself (so a floating tag here cannot make the checks below vacuous)', () => {
-    const all = [...Object.values(EXPECTED.node), EXPECTED.trivy, EXPECTED.kubectl, ...Object.values(SERVICE).map((s) => s.image)];
+    const all = [
+      ...Object.values(EXPECTED.node),
+      EXPECTED.trivy,
+      EXPECTED.kubectl,
+      ...Object.values(SERVICE).map((s) => s.image),
+    ];
     for (const image of all) expect(image, image).toMatch(PINNED);
     for (const name of SERVICE_NAMES) expect(new URL(SERVICE[name].url).port).toBe(String(SERVICE[name].port));
   });
@@ -74,12 +109,16 @@ describe('images', () => {
     const rec = await run((m) => m.test(), { nodeVersion: version });
     expect(rec.final).toMatch(new RegExp(`^\\s*\\{ container\\s+\\{ from \\(address: "${image}"\\)`));
     expect(rec.final).toMatch(
-      new RegExp(`withMountedCache \\(path: "/root/\\.npm",cache: <<\\s*\\{ cacheVolume \\(key: "kgraph-mcp-npm-node${version}"\\)`),
+      new RegExp(
+        `withMountedCache \\(path: "/root/\\.npm",cache: <<\\s*\\{ cacheVolume \\(key: "kgraph-mcp-npm-node${version}"\\)`,
+      ),
     );
   });
 
   it('rejects an unsupported nodeVersion before talking to the engine', async () => {
-    await expect(run((m) => m.test(), { nodeVersion: '18' })).rejects.toThrow(/unsupported nodeVersion "18": expected one of 22, 24/);
+    await expect(run((m) => m.test(), { nodeVersion: '18' })).rejects.toThrow(
+      /unsupported nodeVersion "18": expected one of 22, 24/,
+    );
   });
 });
 
@@ -95,7 +134,9 @@ describe.each(['lint', 'typecheck', 'test', 'integrationTest'] as const)('check 
     expect(argv.at(-1)).toEqual(ciRun(step));
     // Only the wait clients (apt) may come before the install; the source is copied after it.
     expect(argv.slice(0, ci).every((a) => a.join(' ').includes('apt-get'))).toBe(true);
-    expect(rec.final.indexOf('withExec (args: ["npm","ci"')).toBeLessThan(rec.final.lastIndexOf('withDirectory (path: "/src",source:'));
+    expect(rec.final.indexOf('withExec (args: ["npm","ci"')).toBeLessThan(
+      rec.final.lastIndexOf('withDirectory (path: "/src",source:'),
+    );
     expect(rec.final).toMatch(/include: \["package\.json","package-lock\.json","\*\/package\.json"\]/);
     // A check returns nothing: the step is forced with sync, and fails the check by error.
     expect(rec.final).toMatch(/\{ sync\s*\}/);
@@ -133,8 +174,12 @@ describe.each(['lint', 'typecheck', 'test', 'integrationTest'] as const)('check 
     if (def.services.length > 0) {
       expect(env.KGRAPH_SERVICES).toBe('external');
       // The waits run in the step container, after the bindings and before the step.
-      const waits = argv.map((a, i) => [a.join(' '), i] as const).filter(([a]) => /pg_isready -h postgres|redis-cli -h redis/.test(a));
-      expect(waits.map(([a]) => (a.includes('pg_isready') ? 'postgres' : 'redis')).sort()).toEqual([...def.services].sort());
+      const waits = argv
+        .map((a, i) => [a.join(' '), i] as const)
+        .filter(([a]) => /pg_isready -h postgres|redis-cli -h redis/.test(a));
+      expect(waits.map(([a]) => (a.includes('pg_isready') ? 'postgres' : 'redis')).sort()).toEqual(
+        [...def.services].sort(),
+      );
       for (const [, i] of waits) expect(i).toBeLessThan(runAt);
       expect(argv.some((a) => a.join(' ').includes('postgresql-client redis-tools'))).toBe(true);
     } else {
@@ -155,30 +200,45 @@ describe('integration services', () => {
 });
 
 describe('build, scan, publish', () => {
-  it.each(['dev', 'staging', 'prod'] as const)('build(%s) builds the step table image spec: the Dockerfile, context and build arguments of the host build', async (env) => {
-    const spec = STEPS.build.image!;
-    expect(spec.context).toBe('.'); // the module's source is the repository root
-    const rec = await run(async (m) => (await m.build(env)).id());
-    const args = Object.entries(spec.buildArgs).map(([name, v]) => `{name:"${name}",value:"${v.replace('${env}', env)}"}`);
-    expect(rec.final).toContain(`dockerBuild (dockerfile: "${spec.dockerfile}",buildArgs: [${args.join(',')}])`);
-    // Literal as well, so a change of the table shows up here too.
-    expect(rec.final).toContain(`dockerBuild (dockerfile: "app/Dockerfile",buildArgs: [{name:"ENVIRONMENT",value:"${env}"}])`);
-  });
+  it.each(['dev', 'staging', 'prod'] as const)(
+    'build(%s) builds the step table image spec: the Dockerfile, context and build arguments of the host build',
+    async (env) => {
+      const spec = STEPS.build.image!;
+      expect(spec.context).toBe('.'); // the module's source is the repository root
+      const rec = await run(async (m) => (await m.build(env)).id());
+      const args = Object.entries(spec.buildArgs).map(
+        ([name, v]) => `{name:"${name}",value:"${v.replace('${env}', env)}"}`,
+      );
+      expect(rec.final).toContain(`dockerBuild (dockerfile: "${spec.dockerfile}",buildArgs: [${args.join(',')}])`);
+      // Literal as well, so a change of the table shows up here too.
+      expect(rec.final).toContain(
+        `dockerBuild (dockerfile: "app/Dockerfile",buildArgs: [{name:"ENVIRONMENT",value:"${env}"}])`,
+      );
+    },
+  );
 
   it('build names the valid environments when given another', async () => {
-    await expect(run(async (m) => (await m.build('qa')).id())).rejects.toThrow(/unknown environment "qa": expected one of dev, staging, prod/);
+    await expect(run(async (m) => (await m.build('qa')).id())).rejects.toThrow(
+      /unknown environment "qa": expected one of dev, staging, prod/,
+    );
   });
 
   it('scan runs pinned trivy over the image tarball and the source, at the threshold and above, then the scan step', async () => {
     const rec = await run((m) => m.scan('staging', 'high'));
-    const trivy = rec.queries.map((q) => ctx.engine.expand(q)).filter((q) => q.includes(`from (address: "${EXPECTED.trivy}")`));
+    const trivy = rec.queries
+      .map((q) => ctx.engine.expand(q))
+      .filter((q) => q.includes(`from (address: "${EXPECTED.trivy}")`));
     const argvs = trivy.flatMap((q) => execs(q)).map((a) => a.join(' '));
     // Findings exit 3: trivy's own failures exit 1, which must never read as findings.
     expect(argvs).toContain('trivy image --input /tmp/image.tar --severity HIGH,CRITICAL --exit-code 3 --no-progress');
-    expect(argvs).toContain('trivy fs --scanners vuln,secret --severity HIGH,CRITICAL --exit-code 3 --no-progress /src');
+    expect(argvs).toContain(
+      'trivy fs --scanners vuln,secret --severity HIGH,CRITICAL --exit-code 3 --no-progress /src',
+    );
     // A run stamp: no trivy layer is replayed from the engine's cache either.
     expect(trivy.join('\n')).toContain('withEnvVariable (name: "KGRAPH_RUN_AT"');
-    expect(trivy.join('\n')).toMatch(/withMountedFile \(path: "\/tmp\/image\.tar",source: <<[\s\S]*?buildArgs: \[\{name:"ENVIRONMENT",value:"staging"\}\][\s\S]*?asTarball/);
+    expect(trivy.join('\n')).toMatch(
+      /withMountedFile \(path: "\/tmp\/image\.tar",source: <<[\s\S]*?buildArgs: \[\{name:"ENVIRONMENT",value:"staging"\}\][\s\S]*?asTarball/,
+    );
     expect(trivy.join('\n')).toContain('withMountedCache (path: "/root/.cache/trivy"');
     expect(execs(rec.final).at(-1)).toEqual(ciRun('scan'));
   });
@@ -188,22 +248,32 @@ describe('build, scan, publish', () => {
       exitCode: (q: string) => (q.includes('"trivy","image"') ? 3 : 0),
       stdout: (q: string) => (q.includes('"trivy","image"') ? 'CVE-2099-0001 HIGH openssl' : 'ok'),
     };
-    await expect(run((m) => m.scan(), { leaves })).rejects.toThrow(/trivy image scan: findings at or above the threshold \(exit 3\):\nCVE-2099-0001 HIGH openssl/);
+    await expect(run((m) => m.scan(), { leaves })).rejects.toThrow(
+      /trivy image scan: findings at or above the threshold \(exit 3\):\nCVE-2099-0001 HIGH openssl/,
+    );
   });
 
   it('scan reports trivy failing to run (exit 1, e.g. no vulnerability database) with its stderr, not as findings', async () => {
     const leaves = {
       exitCode: (q: string) => (q.includes('"trivy","fs"') ? 1 : 0),
       stdout: () => '',
-      stderr: (q: string) => (q.includes('"trivy","fs"') ? 'FATAL init error: DB error: failed to download vulnerability DB' : ''),
+      stderr: (q: string) =>
+        q.includes('"trivy","fs"') ? 'FATAL init error: DB error: failed to download vulnerability DB' : '',
     };
-    const err = await run((m) => m.scan(), { leaves }).then(() => undefined, (e: unknown) => e as Error);
-    expect(err?.message).toMatch(/trivy source scan could not run \(exit 1\), so nothing was scanned:\nFATAL init error: DB error: failed to download vulnerability DB/);
+    const err = await run((m) => m.scan(), { leaves }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message).toMatch(
+      /trivy source scan could not run \(exit 1\), so nothing was scanned:\nFATAL init error: DB error: failed to download vulnerability DB/,
+    );
     expect(err?.message).not.toMatch(/findings/);
   });
 
   it('scan rejects an unknown severity', async () => {
-    await expect(run((m) => m.scan('dev', 'SEVERE'))).rejects.toThrow(/unknown severity "SEVERE": expected one of UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL/);
+    await expect(run((m) => m.scan('dev', 'SEVERE'))).rejects.toThrow(
+      /unknown severity "SEVERE": expected one of UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL/,
+    );
   });
 
   it('publish authenticates to the registry host with the password secret by id and returns the digest reference', async () => {
@@ -228,7 +298,13 @@ describe('build once, promote by digest', () => {
     const rec = await run(async (m, s) => {
       out = await m.publishCandidate('ghcr.io/kgraph-mcp', 'bot', s.password, commit, tree);
     });
-    expect(JSON.parse(out)).toEqual({ image: `ghcr.io/kgraph-mcp/kgraph-mcp@sha256:${'0'.repeat(64)}`, name: 'ghcr.io/kgraph-mcp/kgraph-mcp', digest: `sha256:${'0'.repeat(64)}`, commit, tree });
+    expect(JSON.parse(out)).toEqual({
+      image: `ghcr.io/kgraph-mcp/kgraph-mcp@sha256:${'0'.repeat(64)}`,
+      name: 'ghcr.io/kgraph-mcp/kgraph-mcp',
+      digest: `sha256:${'0'.repeat(64)}`,
+      commit,
+      tree,
+    });
     expect(rec.final).toContain(`withLabel (name: "org.opencontainers.image.revision",value: "${commit}")`);
     expect(rec.final).toContain(`withLabel (name: "io.kgraph.tree",value: "${tree}")`);
     expect(rec.final).toContain(`publish (address: "ghcr.io/kgraph-mcp/kgraph-mcp:sha-${commit}")`);
@@ -240,25 +316,80 @@ describe('build once, promote by digest', () => {
 
   it('publishCandidate refuses a commit or tree that is not a git object id before any engine call', async () => {
     ctx.engine.reset();
-    await expect(run((m, s) => m.publishCandidate('ghcr.io/kgraph-mcp', 'bot', s.password, 'main', tree))).rejects.toThrow(/commit "main" is not a 40-character git object id/);
-    await expect(run((m, s) => m.publishCandidate('ghcr.io/kgraph-mcp', 'bot', s.password, commit, ''))).rejects.toThrow(/tree "" is not/);
+    await expect(
+      run((m, s) => m.publishCandidate('ghcr.io/kgraph-mcp', 'bot', s.password, 'main', tree)),
+    ).rejects.toThrow(/commit "main" is not a 40-character git object id/);
+    await expect(
+      run((m, s) => m.publishCandidate('ghcr.io/kgraph-mcp', 'bot', s.password, commit, '')),
+    ).rejects.toThrow(/tree "" is not/);
     expect(ctx.engine.queries.filter((q) => !q.query.includes('setSecret'))).toEqual([]);
   });
 
   it('promotionCandidate and deliveryReport run kgraph-ci with the token as a secret; release with an image attaches its SBOM', async () => {
     const cand = await run((m, s) => m.promotionCandidate('v1.4.0', s.githubToken, 'acme/kgraph-mcp'));
-    expect(execs(cand.final).at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'promotion', 'candidate', '--env', 'prod', '--version', 'v1.4.0', '--repo', 'acme/kgraph-mcp']);
+    expect(execs(cand.final).at(-1)).toEqual([
+      'npx',
+      '--no-install',
+      'kgraph-ci',
+      'promotion',
+      'candidate',
+      '--env',
+      'prod',
+      '--version',
+      'v1.4.0',
+      '--repo',
+      'acme/kgraph-mcp',
+    ]);
     const report = await run(async (m, s) => (await m.deliveryReport(s.githubToken, 'acme/kgraph-mcp')).id());
-    expect(execs(report.final).at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'report', '--repo', 'acme/kgraph-mcp', '--since', '30d', '--out', '/out/report.md', '--json-out', '/out/report.json']);
+    expect(execs(report.final).at(-1)).toEqual([
+      'npx',
+      '--no-install',
+      'kgraph-ci',
+      'report',
+      '--repo',
+      'acme/kgraph-mcp',
+      '--since',
+      '30d',
+      '--out',
+      '/out/report.md',
+      '--json-out',
+      '/out/report.json',
+    ]);
     const image = `ghcr.io/kgraph-mcp/kgraph-mcp@sha256:${'a'.repeat(64)}`;
     const rel = await run((m, s) => m.release('v1.4.0', s.githubToken, 'acme/kgraph-mcp', image, 'bot'));
     const argvs = execs(rel.final);
-    expect(argvs.at(-2)).toEqual(['npx', '--no-install', 'kgraph-ci', 'sbom', '--dir', '/run/promoted-image', '--out', '/tmp/sbom/kgraph-mcp.cdx.json', '--version', image]);
-    expect(argvs.at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'release', '--tag', 'v1.4.0', '--repo', 'acme/kgraph-mcp', '--sbom', '/tmp/sbom/kgraph-mcp.cdx.json']);
+    expect(argvs.at(-2)).toEqual([
+      'npx',
+      '--no-install',
+      'kgraph-ci',
+      'sbom',
+      '--dir',
+      '/run/promoted-image',
+      '--out',
+      '/tmp/sbom/kgraph-mcp.cdx.json',
+      '--version',
+      image,
+    ]);
+    expect(argvs.at(-1)).toEqual([
+      'npx',
+      '--no-install',
+      'kgraph-ci',
+      'release',
+      '--tag',
+      'v1.4.0',
+      '--repo',
+      'acme/kgraph-mcp',
+      '--sbom',
+      '/tmp/sbom/kgraph-mcp.cdx.json',
+    ]);
     expect(rel.all).toContain(`from (address: "${image}")`);
     expectNoPlaintext(rel);
-    await expect(run((m, s) => m.release('v1.4.0', s.githubToken, 'acme/kgraph-mcp', 'ghcr.io/kgraph-mcp/kgraph-mcp:v1.4.0'))).rejects.toThrow(/rule "digest"/);
-    await expect(run((m, s) => m.deliveryReport(s.githubToken, 'acme/kgraph-mcp', '30 days'))).rejects.toThrow(/since "30 days"/);
+    await expect(
+      run((m, s) => m.release('v1.4.0', s.githubToken, 'acme/kgraph-mcp', 'ghcr.io/kgraph-mcp/kgraph-mcp:v1.4.0')),
+    ).rejects.toThrow(/rule "digest"/);
+    await expect(run((m, s) => m.deliveryReport(s.githubToken, 'acme/kgraph-mcp', '30 days'))).rejects.toThrow(
+      /since "30 days"/,
+    );
   });
 });
 
@@ -277,11 +408,17 @@ describe('serve and latencyGate', () => {
       PORT: '8000',
     });
     expect(rec.final).toContain('withExposedPort (port: 8000)');
-    expect(rec.final).toMatch(/withDockerHealthcheck \(args: \["node","-e","fetch\(\\"http:\/\/127\.0\.0\.1:8000\/readyz\\"\)[^\]]*\],interval: "2s",timeout: "3s",startPeriod: "120s",retries: 30\)/);
+    expect(rec.final).toMatch(
+      /withDockerHealthcheck \(args: \["node","-e","fetch\(\\"http:\/\/127\.0\.0\.1:8000\/readyz\\"\)[^\]]*\],interval: "2s",timeout: "3s",startPeriod: "120s",retries: 30\)/,
+    );
     const start = `node dist/migrate.js && node dist/seed.js --count ${ENVIRONMENTS.dev.seedCount} && exec node dist/main.js`;
     // No key given: a key generated inside the engine is mounted and read at start.
-    expect(rec.final).toContain(`asService (args: ["sh","-c","API_KEYS=\\"$(cat /run/secrets/api-key)\\"; export API_KEYS; ${start}"])`);
-    expect(rec.final).toMatch(/withMountedFile \(path: "\/run\/secrets\/api-key",source: <<[\s\S]*?randomBytes\(24\)[\s\S]*?file \(path: "\/api-key"\)/);
+    expect(rec.final).toContain(
+      `asService (args: ["sh","-c","API_KEYS=\\"$(cat /run/secrets/api-key)\\"; export API_KEYS; ${start}"])`,
+    );
+    expect(rec.final).toMatch(
+      /withMountedFile \(path: "\/run\/secrets\/api-key",source: <<[\s\S]*?randomBytes\(24\)[\s\S]*?file \(path: "\/api-key"\)/,
+    );
   });
 
   it('serve with an API key passes it as a secret variable and reads no key file', async () => {
@@ -298,7 +435,8 @@ describe('serve and latencyGate', () => {
     expect([...bindings.keys()]).toContain('app');
     const app = bindings.get('app')!;
     // The step table's services for the gate are bound to the service under test.
-    for (const name of STEPS.latencyGate.services) expect(app).toContain(`withServiceBinding (alias: "${SERVICE[name].alias}"`);
+    for (const name of STEPS.latencyGate.services)
+      expect(app).toContain(`withServiceBinding (alias: "${SERVICE[name].alias}"`);
     expect(app).toContain('value:"staging"');
     const argv = execs(rec.final).filter((a) => !app.includes(JSON.stringify(a)));
     expect(argv.at(-1)).toEqual([
@@ -307,7 +445,9 @@ describe('serve and latencyGate', () => {
       'API_KEY="$(cat /run/secrets/api-key)" exec npx --no-install kgraph-ci gate latency --url http://app:8000 --env staging',
     ]);
     // The gate and the service read the same generated key file.
-    const keyFiles = [...rec.final.matchAll(/withMountedFile \(path: "\/run\/secrets\/api-key",source: <<([\s\S]*?)>>/g)].map((m) => m[1]);
+    const keyFiles = [
+      ...rec.final.matchAll(/withMountedFile \(path: "\/run\/secrets\/api-key",source: <<([\s\S]*?)>>/g),
+    ].map((m) => m[1]);
     expect(keyFiles.length).toBe(2);
     expect(keyFiles[0]).toBe(keyFiles[1]);
     expect(argv.at(-2)?.join(' ')).toContain('http://app:8000/readyz');
@@ -339,7 +479,9 @@ describe('latencyGate with a baseline', () => {
       expect(side).toContain('name: "ENVIRONMENT",value: "staging"');
       expect(side).toContain('seed.js --count 200');
     }
-    const argv = execs(rec.final).filter((a) => !app.includes(JSON.stringify(a)) && !baseline.includes(JSON.stringify(a)));
+    const argv = execs(rec.final).filter(
+      (a) => !app.includes(JSON.stringify(a)) && !baseline.includes(JSON.stringify(a)),
+    );
     expect(argv.at(-1)).toEqual([
       'sh',
       '-c',
@@ -358,16 +500,22 @@ describe('latencyGate with a baseline', () => {
       return m.latencyGate('staging', undefined, dag.directory().withNewFile('BASELINE', 'v1.3.0'));
     });
     const baseline = serviceBindings(rec.final).get('baseline')!;
-    expect(baseline).toMatch(/withNewFile \(path: "BASELINE",contents: "v1\.3\.0"\)[\s\S]*dockerBuild \(dockerfile: "app\/Dockerfile"/);
+    expect(baseline).toMatch(
+      /withNewFile \(path: "BASELINE",contents: "v1\.3\.0"\)[\s\S]*dockerBuild \(dockerfile: "app\/Dockerfile"/,
+    );
     expect(execs(rec.final).at(-1)?.at(-1)).toContain('--baseline-url http://baseline:8000');
   });
 
   it('refuses contradicting or malformed baselines before anything runs', async () => {
-    await expect(run(async (m) => {
-      const { dag } = await import('@dagger.io/dagger');
-      return m.latencyGate('staging', image, dag.directory());
-    })).rejects.toThrow(/at most one of baselineImage and baselineSource/);
-    await expect(run((m) => m.latencyGate('staging', 'not an image; rm -rf /'))).rejects.toThrow(/is not an image reference/);
+    await expect(
+      run(async (m) => {
+        const { dag } = await import('@dagger.io/dagger');
+        return m.latencyGate('staging', image, dag.directory());
+      }),
+    ).rejects.toThrow(/at most one of baselineImage and baselineSource/);
+    await expect(run((m) => m.latencyGate('staging', 'not an image; rm -rf /'))).rejects.toThrow(
+      /is not an image reference/,
+    );
     await expect(run((m) => m.latencyGate('staging', image, undefined, 'bot'))).rejects.toThrow(/go together/);
   });
 });
@@ -376,19 +524,44 @@ describe('delivery', () => {
   it('deploy mounts the kubeconfig secret as a file, passes the GitHub token as a secret, runs the table command, never cached', async () => {
     const image = `ghcr.io/kgraph-mcp/kgraph-mcp@sha256:${'a'.repeat(64)}`;
     const [commit, tree] = ['c'.repeat(40), 'e'.repeat(40)];
-    const rec = await run((m, s) => m.deploy('prod', image, s.kubeconfig, s.githubToken, s.password, 'acme/kgraph-mcp', 'v1.4.0', commit, tree));
-    expect(execs(rec.final).at(-1)).toEqual([
-      'npx', '--no-install', 'kgraph-ci', 'deploy', '--env', 'prod', '--image', image, '--repo', 'acme/kgraph-mcp', '--version', 'v1.4.0', '--commit', commit, '--tree', tree,
-    ]);
-    expect(secretBehind(rec, /withSecretVariable \(name: "API_KEY",secret: <<([\s\S]*?)>>/)).toContain('setSecret (name: "registry-password"');
-    expect(secretBehind(rec, /withMountedSecret \(path: "\/run\/secrets\/kubeconfig",source: <<([\s\S]*?)>>/)).toContain(
-      'setSecret (name: "kubeconfig"',
+    const rec = await run((m, s) =>
+      m.deploy('prod', image, s.kubeconfig, s.githubToken, s.password, 'acme/kgraph-mcp', 'v1.4.0', commit, tree),
     );
-    expect(secretBehind(rec, /withSecretVariable \(name: "GITHUB_TOKEN",secret: <<([\s\S]*?)>>/)).toContain('setSecret (name: "github-token"');
+    expect(execs(rec.final).at(-1)).toEqual([
+      'npx',
+      '--no-install',
+      'kgraph-ci',
+      'deploy',
+      '--env',
+      'prod',
+      '--image',
+      image,
+      '--repo',
+      'acme/kgraph-mcp',
+      '--version',
+      'v1.4.0',
+      '--commit',
+      commit,
+      '--tree',
+      tree,
+    ]);
+    expect(secretBehind(rec, /withSecretVariable \(name: "API_KEY",secret: <<([\s\S]*?)>>/)).toContain(
+      'setSecret (name: "registry-password"',
+    );
+    expect(
+      secretBehind(rec, /withMountedSecret \(path: "\/run\/secrets\/kubeconfig",source: <<([\s\S]*?)>>/),
+    ).toContain('setSecret (name: "kubeconfig"');
+    expect(secretBehind(rec, /withSecretVariable \(name: "GITHUB_TOKEN",secret: <<([\s\S]*?)>>/)).toContain(
+      'setSecret (name: "github-token"',
+    );
     const env = envVars(rec.final);
     expect(env.KUBECONFIG).toBe('/run/secrets/kubeconfig');
     expect(Date.parse(env.KGRAPH_RUN_AT!)).toBeGreaterThan(Date.now() - 60_000);
-    expect(rec.final).toMatch(new RegExp(`withFile \\(path: "/usr/local/bin/kubectl",source: <<[\\s\\S]*?from \\(address: "${EXPECTED.kubectl}"\\)`));
+    expect(rec.final).toMatch(
+      new RegExp(
+        `withFile \\(path: "/usr/local/bin/kubectl",source: <<[\\s\\S]*?from \\(address: "${EXPECTED.kubectl}"\\)`,
+      ),
+    );
     expect(serviceBindings(rec.final).size).toBe(0);
     expectNoPlaintext(rec);
   });
@@ -409,34 +582,65 @@ describe('delivery', () => {
     ['localhost:5000/kgraph-mcp', 'v1.0.0', 'repository'],
   ])('deploy refuses %s to prod (release policy rule %s) before any engine call', async (image, version, rule) => {
     ctx.engine.reset();
-    await expect(run((m, s) => m.deploy('prod', image, s.kubeconfig, undefined, undefined, undefined, version))).rejects.toThrow(
-      new RegExp(`refusing to deploy .* to prod: release policy rule "${rule}"`),
-    );
+    await expect(
+      run((m, s) => m.deploy('prod', image, s.kubeconfig, undefined, undefined, undefined, version)),
+    ).rejects.toThrow(new RegExp(`refusing to deploy .* to prod: release policy rule "${rule}"`));
     expect(ctx.engine.queries.filter((q) => !q.query.includes('setSecret'))).toEqual([]);
   });
 
   it('rollback runs the table command with an optional --to and the kubeconfig secret', async () => {
     const rec = await run((m, s) => m.rollback('staging', s.kubeconfig, 'v1.3.0'));
-    expect(execs(rec.final).at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'rollback', '--env', 'staging', '--to', 'v1.3.0']);
+    expect(execs(rec.final).at(-1)).toEqual([
+      'npx',
+      '--no-install',
+      'kgraph-ci',
+      'rollback',
+      '--env',
+      'staging',
+      '--to',
+      'v1.3.0',
+    ]);
     expect(rec.final).toContain('withMountedSecret (path: "/run/secrets/kubeconfig"');
     const plain = await run((m, s) => m.rollback('staging', s.kubeconfig));
     expect(execs(plain.final).at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'rollback', '--env', 'staging']);
-    await expect(run((m, s) => m.rollback('prod', s.kubeconfig, 'latest'))).rejects.toThrow(/rollback target "latest" is not a release tag/);
+    await expect(run((m, s) => m.rollback('prod', s.kubeconfig, 'latest'))).rejects.toThrow(
+      /rollback target "latest" is not a release tag/,
+    );
   });
 
   it('watch runs kgraph-ci watch with the kubeconfig secret', async () => {
     const rec = await run((m, s) => m.watch('prod', 'https://kgraph-mcp.example.com', s.kubeconfig));
     expect(execs(rec.final).at(-1)).toEqual([
-      'npx', '--no-install', 'kgraph-ci', 'watch', '--env', 'prod', '--url', 'https://kgraph-mcp.example.com', '--duration', '15m',
+      'npx',
+      '--no-install',
+      'kgraph-ci',
+      'watch',
+      '--env',
+      'prod',
+      '--url',
+      'https://kgraph-mcp.example.com',
+      '--duration',
+      '15m',
     ]);
     expect(rec.final).toContain('withMountedSecret (path: "/run/secrets/kubeconfig"');
     expectNoPlaintext(rec);
-    await expect(run((m, s) => m.watch('prod', 'https://x', s.kubeconfig, 'forever'))).rejects.toThrow(/duration "forever"/);
+    await expect(run((m, s) => m.watch('prod', 'https://x', s.kubeconfig, 'forever'))).rejects.toThrow(
+      /duration "forever"/,
+    );
   });
 
   it('release validates the tag and passes the GitHub token as a secret', async () => {
     const rec = await run((m, s) => m.release('v2.0.0', s.githubToken, 'acme/kgraph-mcp'));
-    expect(execs(rec.final).at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'release', '--tag', 'v2.0.0', '--repo', 'acme/kgraph-mcp']);
+    expect(execs(rec.final).at(-1)).toEqual([
+      'npx',
+      '--no-install',
+      'kgraph-ci',
+      'release',
+      '--tag',
+      'v2.0.0',
+      '--repo',
+      'acme/kgraph-mcp',
+    ]);
     expect(rec.final).toMatch(/withSecretVariable \(name: "GITHUB_TOKEN",secret: <</);
     expectNoPlaintext(rec);
     await expect(run((m, s) => m.release('2.0.0', s.githubToken))).rejects.toThrow(/tag "2.0.0" is not a release tag/);
@@ -444,9 +648,25 @@ describe('delivery', () => {
 
   it('cutRelease and protect run their kgraph-ci commands with the token as a secret and a run stamp', async () => {
     const cut = await run((m, s) => m.cutRelease(s.githubToken));
-    expect(execs(cut.final).at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'release', 'cut', '--from', 'develop']);
+    expect(execs(cut.final).at(-1)).toEqual([
+      'npx',
+      '--no-install',
+      'kgraph-ci',
+      'release',
+      'cut',
+      '--from',
+      'develop',
+    ]);
     const protect = await run((m, s) => m.protect(s.githubToken, 'acme/kgraph-mcp'));
-    expect(execs(protect.final).at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'github', 'protect', '--repo', 'acme/kgraph-mcp']);
+    expect(execs(protect.final).at(-1)).toEqual([
+      'npx',
+      '--no-install',
+      'kgraph-ci',
+      'github',
+      'protect',
+      '--repo',
+      'acme/kgraph-mcp',
+    ]);
     for (const rec of [cut, protect]) {
       expect(rec.final).toMatch(/withSecretVariable \(name: "GITHUB_TOKEN",secret: <</);
       expect(envVars(rec.final).KGRAPH_RUN_AT).toBeDefined();
@@ -461,10 +681,13 @@ describe('delivery', () => {
       await m.release('v1.0.0', s.githubToken);
       await m.publish('ghcr.io/acme', 'v1.0.0', 'bot', s.password);
     });
-    const carrying = ctx.engine.queries.map((q) => q.query).filter((q) => Object.values(PLAINTEXT).some((p) => q.includes(p)));
+    const carrying = ctx.engine.queries
+      .map((q) => q.query)
+      .filter((q) => Object.values(PLAINTEXT).some((p) => q.includes(p)));
     // Each secret did travel (so this check is not vacuous), and only inside setSecret.
     for (const p of Object.values(PLAINTEXT)) expect(carrying.some((q) => q.includes(p))).toBe(true);
-    for (const q of carrying) expect(q).toMatch(/^\s*\{ setSecret \(name: "[\w-]+",plaintext: "[\w-]+"\) \{ id\s*\} \}\s*$/);
+    for (const q of carrying)
+      expect(q).toMatch(/^\s*\{ setSecret \(name: "[\w-]+",plaintext: "[\w-]+"\) \{ id\s*\} \}\s*$/);
     expect(rec.secretQueries.length).toBeGreaterThanOrEqual(3);
     expect(rec.raw).toContain('withSecretVariable (name: "GITHUB_TOKEN",secret: "ID');
   });
@@ -473,33 +696,63 @@ describe('delivery', () => {
 describe('policy and debug', () => {
   it('policyPr and policyTag run kgraph-ci policy; policyTag mounts the repo with its history', async () => {
     const pr = await run((m) => m.policyPr('feature/x', 'develop'));
-    expect(execs(pr.final).at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'policy', 'pr', '--source', 'feature/x', '--target', 'develop']);
+    expect(execs(pr.final).at(-1)).toEqual([
+      'npx',
+      '--no-install',
+      'kgraph-ci',
+      'policy',
+      'pr',
+      '--source',
+      'feature/x',
+      '--target',
+      'develop',
+    ]);
     const tag = await run(async (m) => {
       const { dag } = await import('@dagger.io/dagger');
       return m.policyTag('v1.0.0', dag.directory().withNewDirectory('.git'));
     });
-    expect(execs(tag.final).at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'policy', 'tag', 'v1.0.0', '--repo', '/repo']);
-    expect(tag.final).toMatch(/withMountedDirectory \(path: "\/repo",source: <<[\s\S]*?withNewDirectory \(path: ".git"\)/);
+    expect(execs(tag.final).at(-1)).toEqual([
+      'npx',
+      '--no-install',
+      'kgraph-ci',
+      'policy',
+      'tag',
+      'v1.0.0',
+      '--repo',
+      '/repo',
+    ]);
+    expect(tag.final).toMatch(
+      /withMountedDirectory \(path: "\/repo",source: <<[\s\S]*?withNewDirectory \(path: ".git"\)/,
+    );
   });
 
-  it.each(['integration-test', 'integrationTest'])('debug(%s) returns the step container with services bound, not run', async (step) => {
-    const rec = await run(async (m) => (await m.debug(step)).id());
-    expect([...serviceBindings(rec.final).keys()].sort()).toEqual(['postgres', 'redis']);
-    expect(rec.final).toContain('withDefaultTerminalCmd (args: ["bash"])');
-    expect(execs(rec.final).map((a) => a.join(' '))).not.toContain(ciRun('integrationTest').join(' '));
-  });
+  it.each(['integration-test', 'integrationTest'])(
+    'debug(%s) returns the step container with services bound, not run',
+    async (step) => {
+      const rec = await run(async (m) => (await m.debug(step)).id());
+      expect([...serviceBindings(rec.final).keys()].sort()).toEqual(['postgres', 'redis']);
+      expect(rec.final).toContain('withDefaultTerminalCmd (args: ["bash"])');
+      expect(execs(rec.final).map((a) => a.join(' '))).not.toContain(ciRun('integrationTest').join(' '));
+    },
+  );
 
   it('debug names the valid steps when given an unknown one', async () => {
-    await expect(run(async (m) => (await m.debug('deploy-all')).id())).rejects.toThrow(/unknown step "deploy-all": expected one of lint, typecheck, test, integration-test/);
+    await expect(run(async (m) => (await m.debug('deploy-all')).id())).rejects.toThrow(
+      /unknown step "deploy-all": expected one of lint, typecheck, test, integration-test/,
+    );
   });
 
-  it('coverage runs the step table\'s coverage step with its services and env, and returns the directory it writes', async () => {
+  it("coverage runs the step table's coverage step with its services and env, and returns the directory it writes", async () => {
     const rec = await run(async (m) => (await m.coverage()).id());
-    expect([...serviceBindings(rec.final).keys()].sort()).toEqual([...STEPS.coverage.services].map((s) => SERVICE[s].alias).sort());
+    expect([...serviceBindings(rec.final).keys()].sort()).toEqual(
+      [...STEPS.coverage.services].map((s) => SERVICE[s].alias).sort(),
+    );
     expect(execs(rec.final).at(-1)).toEqual(ciRun('coverage'));
     for (const [k, v] of Object.entries(STEPS.coverage.env)) expect(envVars(rec.final)[k]).toBe(v);
     // The step writes its report where its command says; the module returns exactly that directory.
-    expect(STEPS.coverage.commands).toEqual([['npx', '--no-install', 'vitest', 'run', '--coverage', '--coverage.reportsDirectory=coverage']]);
+    expect(STEPS.coverage.commands).toEqual([
+      ['npx', '--no-install', 'vitest', 'run', '--coverage', '--coverage.reportsDirectory=coverage'],
+    ]);
     expect(rec.final).toContain('directory (path: "/src/coverage")');
   });
 });
@@ -509,10 +762,16 @@ describe('session protocol', () => {
     const good = process.env.DAGGER_SESSION_TOKEN;
     process.env.DAGGER_SESSION_TOKEN = 'wrong-token';
     try {
-      const err = await run((m) => m.lint()).then(() => undefined, (e: unknown) => e);
+      const err = await run((m) => m.lint()).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       // The engine's refusal itself, not any error on the way (a module bug would throw too).
       expect(err).toBeInstanceOf(GraphQLRequestError);
-      expect((err as GraphQLRequestError).response).toMatchObject({ status: 401, errors: [{ message: 'bad session token' }] });
+      expect((err as GraphQLRequestError).response).toMatchObject({
+        status: 401,
+        errors: [{ message: 'bad session token' }],
+      });
     } finally {
       process.env.DAGGER_SESSION_TOKEN = good;
     }
@@ -543,12 +802,18 @@ describe('agreement with the step table', () => {
     const bound = new Set([...rec.all.matchAll(/withServiceBinding \(alias: "(\w+)"/g)].map((m) => m[1]));
     for (const name of STEPS[step].services) expect(bound, `${step} needs ${name}`).toContain(SERVICE[name].alias);
     for (const name of SERVICE_NAMES) {
-      if (!STEPS[step].services.includes(name)) expect(bound.has(SERVICE[name].alias), `${step} binds ${name}`).toBe(false);
+      if (!STEPS[step].services.includes(name))
+        expect(bound.has(SERVICE[name].alias), `${step} binds ${name}`).toBe(false);
     }
   });
 
   it('the steps pull exactly the images this test expects, and each of them', async () => {
-    const expected = [EXPECTED.node['22'], EXPECTED.trivy, EXPECTED.kubectl, ...Object.values(SERVICE).map((s) => s.image)];
+    const expected = [
+      EXPECTED.node['22'],
+      EXPECTED.trivy,
+      EXPECTED.kubectl,
+      ...Object.values(SERVICE).map((s) => s.image),
+    ];
     const pulled = new Set<string>();
     for (const step of STEP_NAMES) {
       const rec = await run(CALLS[step]);
@@ -557,4 +822,3 @@ describe('agreement with the step table', () => {
     expect([...pulled].sort()).toEqual([...expected].sort());
   });
 });
-

@@ -15,7 +15,10 @@ export const apiKeyAuth = fp<{ keys: readonly string[] }>(
       const id = checkKey(presentedKey(req.headers));
       if (!id) {
         reply.header('www-authenticate', 'Bearer');
-        reply.status(401).send({ error: 'unauthorized', message: 'missing or invalid API key (x-api-key header or Authorization: Bearer)' });
+        reply.status(401).send({
+          error: 'unauthorized',
+          message: 'missing or invalid API key (x-api-key header or Authorization: Bearer)',
+        });
         return;
       }
       req.apiKeyId = id;

@@ -12,7 +12,10 @@ export const apiRateLimit = fp<{ redis: Redis; prefix: string; max: number }>(
       timeWindow: 60_000,
       keyGenerator: (req) => req.apiKeyId ?? req.ip,
       store: redisRateLimitStore(redis, prefix, (err) =>
-        scope.log.debug({ err: { message: err instanceof Error ? err.message : String(err) } }, 'rate limit: per-process fallback'),
+        scope.log.debug(
+          { err: { message: err instanceof Error ? err.message : String(err) } },
+          'rate limit: per-process fallback',
+        ),
       ),
       errorResponseBuilder: (_req, ctx) => ({
         statusCode: 429,

@@ -62,7 +62,9 @@ export const apiRoutes: FastifyPluginAsyncTypebox<Opts> = async (app, { pool, ca
     return reply.status(201).header('location', `/api/v1/tools/${tool.id}`).send(tool);
   });
 
-  app.patch('/tools/:id', { schema: { params: s.idParams, body: s.patchToolBody } }, async (req) => write(() => repo.updateTool(pool, req.params.id, req.body)));
+  app.patch('/tools/:id', { schema: { params: s.idParams, body: s.patchToolBody } }, async (req) =>
+    write(() => repo.updateTool(pool, req.params.id, req.body)),
+  );
 
   app.delete('/tools/:id', { schema: { params: s.idParams } }, async (req, reply) => {
     await write(() => repo.deleteTool(pool, req.params.id));
@@ -71,7 +73,9 @@ export const apiRoutes: FastifyPluginAsyncTypebox<Opts> = async (app, { pool, ca
 
   app.get('/prompts', { schema: { querystring: s.promptsQuery } }, async (req, reply) => {
     const { toolId, limit = s.DEFAULT_LIMIT, cursor } = req.query;
-    return cached(reply, cacheKey('prompts', [toolId?.toLowerCase() ?? null, limit, cursor ?? null]), () => repo.listPrompts(pool, { toolId, limit, cursor }));
+    return cached(reply, cacheKey('prompts', [toolId?.toLowerCase() ?? null, limit, cursor ?? null]), () =>
+      repo.listPrompts(pool, { toolId, limit, cursor }),
+    );
   });
 
   app.get('/prompts/:id', { schema: { params: s.promptIdParams } }, async (req) => repo.getPrompt(pool, req.params.id));
@@ -90,17 +94,25 @@ export const apiRoutes: FastifyPluginAsyncTypebox<Opts> = async (app, { pool, ca
     return reply.status(204).send();
   });
 
-  app.get('/graph/tools/:id/neighbourhood', { schema: { params: s.idParams, querystring: s.neighbourhoodQuery } }, async (req, reply) => {
-    const { depth = s.DEFAULT_DEPTH } = req.query;
-    return cached(reply, cacheKey('neighbourhood', [req.params.id.toLowerCase(), depth]), () => repo.toolNeighbourhood(pool, req.params.id, depth, MAX_GRAPH_NODES, time));
-  });
+  app.get(
+    '/graph/tools/:id/neighbourhood',
+    { schema: { params: s.idParams, querystring: s.neighbourhoodQuery } },
+    async (req, reply) => {
+      const { depth = s.DEFAULT_DEPTH } = req.query;
+      return cached(reply, cacheKey('neighbourhood', [req.params.id.toLowerCase(), depth]), () =>
+        repo.toolNeighbourhood(pool, req.params.id, depth, MAX_GRAPH_NODES, time),
+      );
+    },
+  );
 
   app.post('/plan', { schema: { body: s.planBody } }, async (req, reply) => {
     const goal = req.body.goal.trim();
     const { limit = s.DEFAULT_PLAN_LIMIT } = req.body;
     const terms = goalTerms(goal);
     if (terms.length === 0) throw badRequest('body.goal', 'has no searchable words');
-    return cached(reply, cacheKey('plan', [terms, limit]), () => time('plan', () => plan(pool, goal, terms, limit, time)));
+    return cached(reply, cacheKey('plan', [terms, limit]), () =>
+      time('plan', () => plan(pool, goal, terms, limit, time)),
+    );
   });
 };
 
@@ -108,7 +120,10 @@ async function plan(pool: pg.Pool, goal: string, terms: string[], limit: number,
   const ranked = await repo.rankForTerms(pool, terms, limit, time);
   if (ranked.length === 0) return { goal, tools: [], path: [] };
   const ids = ranked.map((r) => r.id);
-  const [prompts, graph] = await Promise.all([repo.promptsFor(pool, ids, 3), repo.neighbourhood(pool, ids, 2, MAX_GRAPH_NODES, time)]);
+  const [prompts, graph] = await Promise.all([
+    repo.promptsFor(pool, ids, 3),
+    repo.neighbourhood(pool, ids, 2, MAX_GRAPH_NODES, time),
+  ]);
   const best = ranked[0]!.rank || 1;
   return {
     goal,

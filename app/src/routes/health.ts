@@ -55,8 +55,16 @@ export const healthRoutes: FastifyPluginAsync<Opts> = async (app, { redis, state
       redis.status === 'ready' ? probe(() => redis.ping(), 500) : Promise.resolve(`not connected (${redis.status})`),
     ]);
     const schemaOk = !pgErr && report?.ok === true;
-    const checks = { postgres: pgErr ? 'down' : 'up', redis: redisErr ? 'down' : 'up', schema: pgErr ? 'unknown' : schemaOk ? 'current' : 'behind' };
-    const reasons = [...(pgErr ? [`postgres: ${pgErr}`] : []), ...(report && !pgErr ? schemaReasons(report) : []), ...(redisErr ? [`redis: ${redisErr}`] : [])];
+    const checks = {
+      postgres: pgErr ? 'down' : 'up',
+      redis: redisErr ? 'down' : 'up',
+      schema: pgErr ? 'unknown' : schemaOk ? 'current' : 'behind',
+    };
+    const reasons = [
+      ...(pgErr ? [`postgres: ${pgErr}`] : []),
+      ...(report && !pgErr ? schemaReasons(report) : []),
+      ...(redisErr ? [`redis: ${redisErr}`] : []),
+    ];
     const extra = report && !pgErr ? { schema: schemaBody(report) } : {};
     // Without Postgres, or with a schema this code cannot use, nothing works: not ready. Without Redis we
     // serve uncached with per-process limits.

@@ -40,10 +40,19 @@ export interface ChecklistResult {
 export interface ReviewsApi {
   readonly rest: {
     readonly repos: {
-      listPullRequestsAssociatedWithCommit(p: { owner: string; repo: string; commit_sha: string }): Promise<{ data: { number: number; merged_at?: string | null; state?: string }[] }>;
+      listPullRequestsAssociatedWithCommit(p: {
+        owner: string;
+        repo: string;
+        commit_sha: string;
+      }): Promise<{ data: { number: number; merged_at?: string | null; state?: string }[] }>;
     };
     readonly pulls: {
-      listReviews(p: { owner: string; repo: string; pull_number: number; per_page?: number }): Promise<{ data: { user?: { login?: string } | null; state: string }[] }>;
+      listReviews(p: {
+        owner: string;
+        repo: string;
+        pull_number: number;
+        per_page?: number;
+      }): Promise<{ data: { user?: { login?: string } | null; state: string }[] }>;
     };
   };
 }
@@ -112,7 +121,9 @@ export function pgMigrationsDb(databaseUrl: string, table = 'pgmigrations'): Mig
 async function defaultMigrationsDir(): Promise<string> {
   // The app owns where its migrations live; read it from there rather than copying the path.
   try {
-    const mod = (await import(pathToFileURL(join(REPO_ROOT, 'app/src/migrate.js')).href)) as { MIGRATIONS_DIR?: string };
+    const mod = (await import(pathToFileURL(join(REPO_ROOT, 'app/src/migrate.js')).href)) as {
+      MIGRATIONS_DIR?: string;
+    };
     if (mod.MIGRATIONS_DIR) return mod.MIGRATIONS_DIR;
   } catch {
     /* app not present (a ci-only checkout): fall back to the conventional path */
@@ -120,7 +131,11 @@ async function defaultMigrationsDir(): Promise<string> {
   return join(REPO_ROOT, 'app/migrations');
 }
 
-async function reviewFacts(opts: ChecklistOptions, penv: Readonly<Record<string, string | undefined>>, commit: string | undefined): Promise<ReviewFacts> {
+async function reviewFacts(
+  opts: ChecklistOptions,
+  penv: Readonly<Record<string, string | undefined>>,
+  commit: string | undefined,
+): Promise<ReviewFacts> {
   const octokit = opts.octokit !== undefined ? opts.octokit : penv.GITHUB_TOKEN ? githubClient(penv) : null;
   if (!octokit) return { known: false, reason: 'no GITHUB_TOKEN: review status unknown' };
   let owner: string, repo: string;
@@ -133,20 +148,28 @@ async function reviewFacts(opts: ChecklistOptions, penv: Readonly<Record<string,
     let pullNumber = opts.pullNumber;
     if (pullNumber === undefined) {
       if (!commit) return { known: false, reason: 'no commit to look up its pull request' };
-      const prs = (await octokit.rest.repos.listPullRequestsAssociatedWithCommit({ owner, repo, commit_sha: commit })).data;
+      const prs = (await octokit.rest.repos.listPullRequestsAssociatedWithCommit({ owner, repo, commit_sha: commit }))
+        .data;
       const pr = prs.find((p) => p.merged_at) ?? prs[0];
       if (!pr) return { known: false, reason: `no pull request contains ${commit.slice(0, 12)}` };
       pullNumber = pr.number;
     }
-    const reviews = (await octokit.rest.pulls.listReviews({ owner, repo, pull_number: pullNumber, per_page: 100 })).data;
+    const reviews = (await octokit.rest.pulls.listReviews({ owner, repo, pull_number: pullNumber, per_page: 100 }))
+      .data;
     return { known: true, approvals: approvers(reviews), pullNumber };
   } catch (err) {
     const status = err instanceof RequestError ? err.status : undefined;
-    return { known: false, reason: `GitHub API error${status ? ` ${status}` : ''}: ${(err as Error).message.split('\n')[0]}` };
+    return {
+      known: false,
+      reason: `GitHub API error${status ? ` ${status}` : ''}: ${(err as Error).message.split('\n')[0]}`,
+    };
   }
 }
 
-async function migrationFacts(opts: ChecklistOptions, penv: Readonly<Record<string, string | undefined>>): Promise<MigrationFacts> {
+async function migrationFacts(
+  opts: ChecklistOptions,
+  penv: Readonly<Record<string, string | undefined>>,
+): Promise<MigrationFacts> {
   const db = opts.db !== undefined ? opts.db : penv.DATABASE_URL ? pgMigrationsDb(penv.DATABASE_URL) : null;
   if (!db) return { known: false, reason: 'no DATABASE_URL: cannot compare with the pgmigrations table' };
   try {
@@ -182,11 +205,18 @@ export async function runChecklist(opts: ChecklistOptions): Promise<ChecklistRes
     testsItem(runReport, { path: opts.runReportPath ?? DEFAULT_RUN_REPORT, headCommit: commit }),
     reviewItem(environment, review),
     files === undefined
-      ? { name: 'migrations prepared', required: true, status: 'failed', detail: `migrations directory ${migrationsDir} not found` }
+      ? {
+          name: 'migrations prepared',
+          required: true,
+          status: 'failed',
+          detail: `migrations directory ${migrationsDir} not found`,
+        }
       : migrationsItem(files, migrations),
     presenceItem('env vars present', environment.requiredEnv, penv),
     presenceItem('secrets present', environment.requiredSecrets, penv),
-    scanItem(scanReport, opts.scanReportPath ?? DEFAULT_SCAN_REPORT, { strict: !environment.release.skippedAuditAcceptable }),
+    scanItem(scanReport, opts.scanReportPath ?? DEFAULT_SCAN_REPORT, {
+      strict: !environment.release.skippedAuditAcceptable,
+    }),
   ];
   return { ok: checklistOk(items), environment: environment.name, items };
 }

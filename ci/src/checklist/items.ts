@@ -26,19 +26,31 @@ interface RunReportLike {
 
 export function testsItem(report: unknown, opts: { path: string; headCommit?: string | undefined }): ChecklistItem {
   const base = { name: 'tests passed', required: true };
-  if (report === undefined) return { ...base, status: 'failed', detail: `no run report at ${opts.path}: run \`kgraph-ci run all\` first` };
+  if (report === undefined)
+    return { ...base, status: 'failed', detail: `no run report at ${opts.path}: run \`kgraph-ci run all\` first` };
   const r = report as RunReportLike;
-  if (typeof r !== 'object' || r === null || !Array.isArray(r.steps)) return { ...base, status: 'failed', detail: `${opts.path} is not a kgraph-ci run report` };
+  if (typeof r !== 'object' || r === null || !Array.isArray(r.steps))
+    return { ...base, status: 'failed', detail: `${opts.path} is not a kgraph-ci run report` };
   const status = (name: string) => r.steps!.find((s) => s.name === name)?.status;
   // A cached step passed on exactly these inputs (see ci/src/runner/cache), so it counts as passed.
-  const notPassed = TEST_STEPS.filter((t) => !isSuccess(status(t))).map((t) => `${t} ${typeof status(t) === 'string' ? String(status(t)) : 'not run'}`);
+  const notPassed = TEST_STEPS.filter((t) => !isSuccess(status(t))).map(
+    (t) => `${t} ${typeof status(t) === 'string' ? String(status(t)) : 'not run'}`,
+  );
   if (notPassed.length > 0) return { ...base, status: 'failed', detail: notPassed.join(', ') };
   const failed = r.steps.filter((s) => !isSuccess(s.status)).map((s) => `${String(s.name)} ${String(s.status)}`);
   if (failed.length > 0) return { ...base, status: 'failed', detail: `tests passed but: ${failed.join(', ')}` };
   if (opts.headCommit && typeof r.commit === 'string' && r.commit !== opts.headCommit) {
-    return { ...base, status: 'failed', detail: `the report is for ${r.commit.slice(0, 12)}, HEAD is ${opts.headCommit.slice(0, 12)}: run the tests again` };
+    return {
+      ...base,
+      status: 'failed',
+      detail: `the report is for ${r.commit.slice(0, 12)}, HEAD is ${opts.headCommit.slice(0, 12)}: run the tests again`,
+    };
   }
-  return { ...base, status: 'passed', detail: `${TEST_STEPS.join(', ')} passed${typeof r.commit === 'string' ? ` at ${r.commit.slice(0, 12)}` : ''}` };
+  return {
+    ...base,
+    status: 'passed',
+    detail: `${TEST_STEPS.join(', ')} passed${typeof r.commit === 'string' ? ` at ${r.commit.slice(0, 12)}` : ''}`,
+  };
 }
 
 export type ReviewFacts =
@@ -48,11 +60,25 @@ export type ReviewFacts =
 export function reviewItem(env: EnvironmentDefinition, facts: ReviewFacts): ChecklistItem {
   const required = env.release.approvals > 0;
   const base = { name: 'review approved', required };
-  if (!facts.known) return { ...base, status: 'inconclusive', detail: `${facts.reason}${required ? ` (${env.name} needs ${env.release.approvals}: fails closed)` : ''}` };
+  if (!facts.known)
+    return {
+      ...base,
+      status: 'inconclusive',
+      detail: `${facts.reason}${required ? ` (${env.name} needs ${env.release.approvals}: fails closed)` : ''}`,
+    };
   const n = facts.approvals.length;
   const who = n > 0 ? ` (${facts.approvals.join(', ')})` : '';
-  if (n >= env.release.approvals) return { ...base, status: 'passed', detail: `PR #${facts.pullNumber}: ${n} approval(s)${who}, ${env.release.approvals} required` };
-  return { ...base, status: 'failed', detail: `PR #${facts.pullNumber}: ${n} approval(s)${who}, ${env.release.approvals} required` };
+  if (n >= env.release.approvals)
+    return {
+      ...base,
+      status: 'passed',
+      detail: `PR #${facts.pullNumber}: ${n} approval(s)${who}, ${env.release.approvals} required`,
+    };
+  return {
+    ...base,
+    status: 'failed',
+    detail: `PR #${facts.pullNumber}: ${n} approval(s)${who}, ${env.release.approvals} required`,
+  };
 }
 
 /** Users whose latest decisive review approves (a later "changes requested" or dismissal cancels it). */
@@ -63,10 +89,14 @@ export function approvers(reviews: readonly { user?: { login?: string } | null; 
     if (!login || r.state === 'COMMENTED' || r.state === 'PENDING') continue;
     latest.set(login, r.state);
   }
-  return [...latest].filter(([, s]) => s === 'APPROVED').map(([u]) => u).sort();
+  return [...latest]
+    .filter(([, s]) => s === 'APPROVED')
+    .map(([u]) => u)
+    .sort();
 }
 
-export type MigrationFacts = { readonly known: true; readonly applied: readonly string[] } | { readonly known: false; readonly reason: string };
+export type MigrationFacts =
+  { readonly known: true; readonly applied: readonly string[] } | { readonly known: false; readonly reason: string };
 
 /** Migration names as node-pg-migrate records them: the file name without its extension. */
 export function migrationNames(files: readonly string[]): string[] {
@@ -83,22 +113,38 @@ export function migrationsItem(files: readonly string[], facts: MigrationFacts):
   const known = new Set(names);
   const unknown = facts.applied.filter((a) => !known.has(a));
   if (unknown.length > 0) {
-    return { ...base, status: 'failed', detail: `the database has migrations this version does not know (a newer version ran?): ${unknown.join(', ')}` };
+    return {
+      ...base,
+      status: 'failed',
+      detail: `the database has migrations this version does not know (a newer version ran?): ${unknown.join(', ')}`,
+    };
   }
   const applied = new Set(facts.applied);
   const pending = names.filter((n) => !applied.has(n));
   const last = facts.applied.at(-1);
   const outOfOrder = last === undefined ? [] : pending.filter((p) => p < last);
-  if (outOfOrder.length > 0) return { ...base, status: 'failed', detail: `pending migrations sort before the last applied one (${last}): ${outOfOrder.join(', ')}` };
+  if (outOfOrder.length > 0)
+    return {
+      ...base,
+      status: 'failed',
+      detail: `pending migrations sort before the last applied one (${last}): ${outOfOrder.join(', ')}`,
+    };
   return {
     ...base,
     status: 'passed',
-    detail: pending.length === 0 ? `up to date (${facts.applied.length} applied)` : `${pending.length} pending, will run on deploy: ${pending.join(', ')}`,
+    detail:
+      pending.length === 0
+        ? `up to date (${facts.applied.length} applied)`
+        : `${pending.length} pending, will run on deploy: ${pending.join(', ')}`,
   };
 }
 
 /** Names only: values are never read into the item. */
-export function presenceItem(name: string, wanted: readonly string[], env: Readonly<Record<string, string | undefined>>): ChecklistItem {
+export function presenceItem(
+  name: string,
+  wanted: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): ChecklistItem {
   const missing = wanted.filter((n) => env[n] === undefined || env[n] === '');
   return missing.length === 0
     ? { name, required: true, status: 'passed', detail: `${wanted.length} present: ${wanted.join(', ')}` }
@@ -108,14 +154,26 @@ export function presenceItem(name: string, wanted: readonly string[], env: Reado
 /** `strict` (prod): a check the scan skipped (an offline audit) counts as not done, so it fails. */
 export function scanItem(report: unknown, path: string, opts: { strict?: boolean } = {}): ChecklistItem {
   const base = { name: 'scan passed', required: true };
-  if (report === undefined) return { ...base, status: 'failed', detail: `no scan report at ${path}: run \`kgraph-ci scan\` first` };
+  if (report === undefined)
+    return { ...base, status: 'failed', detail: `no scan report at ${path}: run \`kgraph-ci scan\` first` };
   const r = report as { ok?: unknown; checks?: { name?: unknown; status?: unknown }[] };
-  if (typeof r.ok !== 'boolean' || !Array.isArray(r.checks)) return { ...base, status: 'failed', detail: `${path} is not a kgraph-ci scan report` };
+  if (typeof r.ok !== 'boolean' || !Array.isArray(r.checks))
+    return { ...base, status: 'failed', detail: `${path} is not a kgraph-ci scan report` };
   const failed = r.checks.filter((c) => c.status === 'failed').map((c) => String(c.name));
   const skipped = r.checks.filter((c) => c.status === 'skipped').map((c) => String(c.name));
-  if (!r.ok || failed.length > 0) return { ...base, status: 'failed', detail: `failed: ${failed.join(', ') || 'see report'}` };
-  if (opts.strict && skipped.length > 0) return { ...base, status: 'failed', detail: `skipped, which this environment does not accept: ${skipped.join(', ')}` };
-  return { ...base, status: 'passed', detail: `${r.checks.length} checks passed${skipped.length ? ` (skipped: ${skipped.join(', ')})` : ''}` };
+  if (!r.ok || failed.length > 0)
+    return { ...base, status: 'failed', detail: `failed: ${failed.join(', ') || 'see report'}` };
+  if (opts.strict && skipped.length > 0)
+    return {
+      ...base,
+      status: 'failed',
+      detail: `skipped, which this environment does not accept: ${skipped.join(', ')}`,
+    };
+  return {
+    ...base,
+    status: 'passed',
+    detail: `${r.checks.length} checks passed${skipped.length ? ` (skipped: ${skipped.join(', ')})` : ''}`,
+  };
 }
 
 export function checklistOk(items: readonly ChecklistItem[]): boolean {

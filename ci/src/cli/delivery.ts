@@ -48,11 +48,16 @@ export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps
   // kubectl runs from the repository root, where k8s/ lives, wherever the CLI was started.
   const root = REPO_ROOT;
   const hasRepo = Boolean(opts.repo || io.env.GITHUB_REPOSITORY);
-  const github = io.env.GITHUB_TOKEN && hasRepo ? { octokit: githubClient(io.env), repo: repositoryOf(opts.repo, io) } : undefined;
-  const missing = [...(io.env.GITHUB_TOKEN ? [] : ['GITHUB_TOKEN is not set']), ...(hasRepo ? [] : ['no --repo or GITHUB_REPOSITORY'])].join(' and ');
+  const github =
+    io.env.GITHUB_TOKEN && hasRepo ? { octokit: githubClient(io.env), repo: repositoryOf(opts.repo, io) } : undefined;
+  const missing = [
+    ...(io.env.GITHUB_TOKEN ? [] : ['GITHUB_TOKEN is not set']),
+    ...(hasRepo ? [] : ['no --repo or GITHUB_REPOSITORY']),
+  ].join(' and ');
   return {
     runner: spawnRunner(io.env, root),
-    checklist: (env: EnvironmentDefinition) => runChecklist({ env: env.name, environment: env, processEnv: io.env, root }),
+    checklist: (env: EnvironmentDefinition) =>
+      runChecklist({ env: env.name, environment: env, processEnv: io.env, root }),
     // Where an environment promotes from this one and requires the baseline comparison
     // (baselineEnvironmentFor: staging against prod), the gate compares with what runs there, called with
     // BASELINE_API_KEY. Without that key the baseline is unavailable: the gate says so, the ledger records
@@ -62,14 +67,23 @@ export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps
       const baseline = against
         ? io.env.BASELINE_API_KEY
           ? { baseUrl: against.url, apiKey: io.env.BASELINE_API_KEY, served: against.name }
-          : { unavailable: `BASELINE_API_KEY is not set: cannot call ${against.name} (${against.url}) for the baseline` }
+          : {
+              unavailable: `BASELINE_API_KEY is not set: cannot call ${against.name} (${against.url}) for the baseline`,
+            }
         : undefined;
-      const report = await runLatencyGate({ candidate: { baseUrl, ...(io.env.API_KEY ? { apiKey: io.env.API_KEY } : {}) }, ...(baseline ? { baseline } : {}), environment: env, log: (l) => writeLine(io.stderr, l) });
+      const report = await runLatencyGate({
+        candidate: { baseUrl, ...(io.env.API_KEY ? { apiKey: io.env.API_KEY } : {}) },
+        ...(baseline ? { baseline } : {}),
+        environment: env,
+        log: (l) => writeLine(io.stderr, l),
+      });
       const compared = baselineCompared(report);
       return { ...report, ...(compared !== undefined ? { baselineCompared: compared } : {}) };
     },
     smoke: (baseUrl: string) => runSmoke({ baseUrl, ...(io.env.API_KEY ? { apiKey: io.env.API_KEY } : {}) }),
-    ...(github ? { ledger: githubLedger(github.octokit, github.repo), sources: githubSources(github.octokit, github.repo) } : { ledgerMissing: `no GitHub ledger: ${missing}`, sources: gitSources(io.cwd) }),
+    ...(github
+      ? { ledger: githubLedger(github.octokit, github.repo), sources: githubSources(github.octokit, github.repo) }
+      : { ledgerMissing: `no GitHub ledger: ${missing}`, sources: gitSources(io.cwd) }),
     auditSkipped: () => auditSkippedIn(resolve(io.cwd, DEFAULT_SCAN_REPORT)),
     out: (l) => writeLine(io.stdout, l),
     err: (l) => writeLine(io.stderr, l),

@@ -6,6 +6,11 @@ export interface CliIo {
   readonly cwd: string;
 }
 
-export const processIo = (): CliIo => ({ stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() });
+export const processIo = (): CliIo => ({
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  cwd: process.cwd(),
+});
 
 export const writeLine = (stream: NodeJS.WritableStream, text = '') => stream.write(`${text}\n`);

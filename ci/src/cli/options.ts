@@ -23,7 +23,9 @@ export function parseEnvironment(name: string): EnvironmentDefinition {
 /** `--env <name>`: `--help` lists the environment names; the action receives the definition. */
 export function envOption(description: string, defaultName?: string): Option {
   const option = new Option('--env <name>', description).choices(ENVIRONMENT_NAMES).argParser(parseEnvironment);
-  return defaultName === undefined ? option.makeOptionMandatory() : option.default(parseEnvironment(defaultName), defaultName);
+  return defaultName === undefined
+    ? option.makeOptionMandatory()
+    : option.default(parseEnvironment(defaultName), defaultName);
 }
 
 /** `<name>` argument naming an environment, parsed into its definition. */

@@ -26,7 +26,25 @@ import { register as registerWatch } from './commands/watch.js';
 type Registrar = (program: Command, io: CliIo) => void;
 
 /** One line per command module; keep alphabetical so parallel edits merge cleanly. */
-const registrars: Registrar[] = [registerChecklist, registerDeploy, registerEnv, registerGate, registerGenerate, registerGithub, registerImage, registerPolicy, registerPromotion, registerRelease, registerReport, registerRollback, registerRun, registerSbom, registerScan, registerShell, registerWatch];
+const registrars: Registrar[] = [
+  registerChecklist,
+  registerDeploy,
+  registerEnv,
+  registerGate,
+  registerGenerate,
+  registerGithub,
+  registerImage,
+  registerPolicy,
+  registerPromotion,
+  registerRelease,
+  registerReport,
+  registerRollback,
+  registerRun,
+  registerSbom,
+  registerScan,
+  registerShell,
+  registerWatch,
+];
 
 export function buildProgram(io: CliIo = processIo()): Command {
   const program = new Command('kgraph-ci')

@@ -10,7 +10,12 @@ import type { CheckOutcome } from '../outcome.js';
 
 export interface ChecklistOutcome {
   readonly ok: boolean;
-  readonly items: readonly { readonly name: string; readonly required: boolean; readonly status: CheckOutcome; readonly detail: string }[];
+  readonly items: readonly {
+    readonly name: string;
+    readonly required: boolean;
+    readonly status: CheckOutcome;
+    readonly detail: string;
+  }[];
 }
 export interface GateOutcome {
   readonly passed: boolean;
@@ -62,11 +67,22 @@ async function runStep(step: PlanStep, deps: ExecuteDeps): Promise<{ ok: boolean
       const res = await deps.checklist();
       const failed = res.items.filter((i) => i.required && i.status !== 'passed');
       const ok = res.ok && failed.length === 0;
-      return { ok, detail: ok ? `${res.items.length} items pass` : `failed: ${failed.map((i) => `${i.name} (${i.status}: ${i.detail})`).join('; ') || 'checklist not ok'}` };
+      return {
+        ok,
+        detail: ok
+          ? `${res.items.length} items pass`
+          : `failed: ${failed.map((i) => `${i.name} (${i.status}: ${i.detail})`).join('; ') || 'checklist not ok'}`,
+      };
     }
     case 'smoke': {
       const res = await deps.smoke(step.baseUrl);
-      return { ok: res.ok, detail: res.results.filter((r) => !r.ok || res.ok).map((r) => `${r.name}: ${r.detail}`).join('; ') };
+      return {
+        ok: res.ok,
+        detail: res.results
+          .filter((r) => !r.ok || res.ok)
+          .map((r) => `${r.name}: ${r.detail}`)
+          .join('; '),
+      };
     }
     case 'gate': {
       if (!deps.gate) return { ok: false, detail: 'no latency gate available (fails closed)' };
@@ -74,14 +90,27 @@ async function runStep(step: PlanStep, deps: ExecuteDeps): Promise<{ ok: boolean
       return { ok: res.passed, detail: res.passed ? 'passed' : `failed: ${res.reasons.join('; ')}` };
     }
     case 'kubectl': {
-      const res = await deps.runner({ argv: step.argv, ...(step.stdin ? { stdin: step.stdin.yaml } : {}), ...(step.timeoutMs ? { timeoutMs: step.timeoutMs } : {}) });
+      const res = await deps.runner({
+        argv: step.argv,
+        ...(step.stdin ? { stdin: step.stdin.yaml } : {}),
+        ...(step.timeoutMs ? { timeoutMs: step.timeoutMs } : {}),
+      });
       const ok = res.exitCode === 0;
-      return { ok, detail: ok ? tail(res.stdout, 2) : `exit ${res.exitCode}: ${tail(res.stderr) || 'no output'}`, stdout: res.stdout };
+      return {
+        ok,
+        detail: ok ? tail(res.stdout, 2) : `exit ${res.exitCode}: ${tail(res.stderr) || 'no output'}`,
+        stdout: res.stdout,
+      };
     }
   }
 }
 
-async function runSteps(steps: readonly PlanStep[], deps: ExecuteDeps, outcomes: StepOutcome[], onStdout: (step: PlanStep, out: string) => void) {
+async function runSteps(
+  steps: readonly PlanStep[],
+  deps: ExecuteDeps,
+  outcomes: StepOutcome[],
+  onStdout: (step: PlanStep, out: string) => void,
+) {
   const now = deps.now ?? Date.now;
   let workloadChanged = false;
   for (const [i, step] of steps.entries()) {
@@ -113,8 +142,14 @@ export async function executePlan(plan: Plan, deps: ExecuteDeps): Promise<Execut
     if (step.name === 'current-image') previousImage = out.trim();
   };
   const main = await runSteps(plan.steps, deps, outcomes, capture);
-  if (!main.failed) return { ok: true, steps: outcomes, ...(previousImage !== undefined ? { previousImage } : {}), rolledBack: false };
-  const failure = { ok: false, failedStep: main.failed.name, reason: main.reason, ...(previousImage !== undefined ? { previousImage } : {}) };
+  if (!main.failed)
+    return { ok: true, steps: outcomes, ...(previousImage !== undefined ? { previousImage } : {}), rolledBack: false };
+  const failure = {
+    ok: false,
+    failedStep: main.failed.name,
+    reason: main.reason,
+    ...(previousImage !== undefined ? { previousImage } : {}),
+  };
   if (!main.workloadChanged || plan.onFailure.length === 0) return { ...failure, steps: outcomes, rolledBack: false };
   if (previousImage === '') {
     deps.log('    no previous revision to roll back to (first deploy); leaving the failed rollout for inspection');

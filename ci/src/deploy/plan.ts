@@ -47,7 +47,14 @@ const kubectl = (ns: string, ...args: string[]): string[] => ['kubectl', '--name
 export const renderArgv = (env: string): string[] => ['kubectl', 'kustomize', overlayDir(env)];
 
 export const currentImageArgv = (ns: string): string[] =>
-  kubectl(ns, 'get', `deployment/${DEPLOYMENT_NAME}`, '--ignore-not-found', '-o', `jsonpath={.spec.template.spec.containers[?(@.name=="${CONTAINER_NAME}")].image}`);
+  kubectl(
+    ns,
+    'get',
+    `deployment/${DEPLOYMENT_NAME}`,
+    '--ignore-not-found',
+    '-o',
+    `jsonpath={.spec.template.spec.containers[?(@.name=="${CONTAINER_NAME}")].image}`,
+  );
 
 const rolloutStatus = (ns: string, name = 'rollout-status'): PlanStep => ({
   kind: 'kubectl',
@@ -58,7 +65,12 @@ const rolloutStatus = (ns: string, name = 'rollout-status'): PlanStep => ({
 });
 
 const undoSteps = (ns: string): PlanStep[] => [
-  { kind: 'kubectl', name: 'rollout-undo', phase: 'rollout', argv: kubectl(ns, 'rollout', 'undo', `deployment/${DEPLOYMENT_NAME}`) },
+  {
+    kind: 'kubectl',
+    name: 'rollout-undo',
+    phase: 'rollout',
+    argv: kubectl(ns, 'rollout', 'undo', `deployment/${DEPLOYMENT_NAME}`),
+  },
   rolloutStatus(ns, 'rollout-status-after-undo'),
 ];
 
@@ -80,9 +92,15 @@ export function withImage(objects: readonly KubeObject[], image: string, changeC
   });
 }
 
-const toYaml = (objects: readonly KubeObject[]): string => objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');
+const toYaml = (objects: readonly KubeObject[]): string =>
+  objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');
 
-const applyStep = (name: string, phase: Phase, objects: readonly KubeObject[], extra: Partial<Extract<PlanStep, { kind: 'kubectl' }>> = {}): PlanStep => ({
+const applyStep = (
+  name: string,
+  phase: Phase,
+  objects: readonly KubeObject[],
+  extra: Partial<Extract<PlanStep, { kind: 'kubectl' }>> = {},
+): PlanStep => ({
   kind: 'kubectl',
   name,
   phase,
@@ -118,7 +136,10 @@ export function planDeploy(input: DeployInput): Plan {
   if (deployment.length !== 1) throw new Error(`rendered ${overlayDir(env.name)} has no Deployment/${DEPLOYMENT_NAME}`);
   if (job.length !== 1) throw new Error(`rendered ${overlayDir(env.name)} has no Job/${MIGRATE_JOB_NAME}`);
   const foreignNs = objects.filter((o) => o.kind !== 'Namespace' && o.metadata?.namespace !== ns);
-  if (foreignNs.length) throw new Error(`rendered ${overlayDir(env.name)} puts ${foreignNs.map(objectId).join(', ')} outside namespace ${ns}`);
+  if (foreignNs.length)
+    throw new Error(
+      `rendered ${overlayDir(env.name)} puts ${foreignNs.map(objectId).join(', ')} outside namespace ${ns}`,
+    );
   const config = objects.filter((o) => !WORKLOAD_KINDS.has(o.kind) && o.kind !== 'Job');
   const workloads = objects.filter((o) => WORKLOAD_KINDS.has(o.kind));
   const baseUrl = input.baseUrl ?? env.url;
@@ -126,13 +147,24 @@ export function planDeploy(input: DeployInput): Plan {
     { kind: 'checklist', name: 'checklist', phase: 'precheck' },
     { kind: 'kubectl', name: 'current-image', phase: 'precheck', argv: currentImageArgv(ns), optional: true },
     applyStep('apply-config', 'migrate', config),
-    { kind: 'kubectl', name: 'delete-old-migration', phase: 'migrate', argv: kubectl(ns, 'delete', `job/${MIGRATE_JOB_NAME}`, '--ignore-not-found', '--wait=true') },
+    {
+      kind: 'kubectl',
+      name: 'delete-old-migration',
+      phase: 'migrate',
+      argv: kubectl(ns, 'delete', `job/${MIGRATE_JOB_NAME}`, '--ignore-not-found', '--wait=true'),
+    },
     applyStep('apply-migration', 'migrate', job),
     {
       kind: 'kubectl',
       name: 'wait-migration',
       phase: 'migrate',
-      argv: kubectl(ns, 'wait', '--for=condition=complete', `job/${MIGRATE_JOB_NAME}`, `--timeout=${MIGRATE_TIMEOUT_SECONDS}s`),
+      argv: kubectl(
+        ns,
+        'wait',
+        '--for=condition=complete',
+        `job/${MIGRATE_JOB_NAME}`,
+        `--timeout=${MIGRATE_TIMEOUT_SECONDS}s`,
+      ),
       timeoutMs: (MIGRATE_TIMEOUT_SECONDS + 30) * 1000,
     },
     applyStep('apply-workload', 'rollout', workloads, { changesWorkload: true }),
@@ -157,15 +189,35 @@ export function planRollback(input: RollbackInput): Plan {
   const ns = env.namespace;
   const change: PlanStep[] = input.image
     ? [
-        { kind: 'kubectl', name: 'set-image', phase: 'rollout', argv: kubectl(ns, 'set', 'image', `deployment/${DEPLOYMENT_NAME}`, `${CONTAINER_NAME}=${input.image}`), changesWorkload: true },
+        {
+          kind: 'kubectl',
+          name: 'set-image',
+          phase: 'rollout',
+          argv: kubectl(ns, 'set', 'image', `deployment/${DEPLOYMENT_NAME}`, `${CONTAINER_NAME}=${input.image}`),
+          changesWorkload: true,
+        },
         {
           kind: 'kubectl',
           name: 'annotate',
           phase: 'rollout',
-          argv: kubectl(ns, 'annotate', '--overwrite', `deployment/${DEPLOYMENT_NAME}`, `${CHANGE_CAUSE}=kgraph-ci rollback to ${input.version ?? input.image}`),
+          argv: kubectl(
+            ns,
+            'annotate',
+            '--overwrite',
+            `deployment/${DEPLOYMENT_NAME}`,
+            `${CHANGE_CAUSE}=kgraph-ci rollback to ${input.version ?? input.image}`,
+          ),
         },
       ]
-    : [{ kind: 'kubectl', name: 'rollout-undo', phase: 'rollout', argv: kubectl(ns, 'rollout', 'undo', `deployment/${DEPLOYMENT_NAME}`), changesWorkload: true }];
+    : [
+        {
+          kind: 'kubectl',
+          name: 'rollout-undo',
+          phase: 'rollout',
+          argv: kubectl(ns, 'rollout', 'undo', `deployment/${DEPLOYMENT_NAME}`),
+          changesWorkload: true,
+        },
+      ];
   return {
     operation: 'rollback',
     environment: env.name,
@@ -199,6 +251,8 @@ export function formatPlan(plan: Plan, format: (argv: readonly string[]) => stri
   };
   const head = `${plan.operation} ${plan.version}${plan.image ? ` (${plan.image})` : ''} to ${plan.environment} (namespace ${plan.namespace})`;
   const steps = plan.steps.map((s, i) => `${String(i + 1).padStart(2)}. [${s.name}] ${line(s)}`);
-  const undo = plan.onFailure.length ? ['on failure after the workload changed:', ...plan.onFailure.map((s) => `    [${s.name}] ${line(s)}`)] : [];
+  const undo = plan.onFailure.length
+    ? ['on failure after the workload changed:', ...plan.onFailure.map((s) => `    [${s.name}] ${line(s)}`)]
+    : [];
   return [head, ...steps, ...undo].join('\n');
 }

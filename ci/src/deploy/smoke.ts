@@ -2,7 +2,10 @@
  * After a rollout: the health routes and one real API call must answer. A few retries absorb the load
  * balancer catching up; anything else is a failure (fail closed, including a missing API key).
  */
-export type Fetch = (url: string, init?: { method?: string; headers?: Record<string, string>; signal?: AbortSignal }) => Promise<{ status: number; text(): Promise<string> }>;
+export type Fetch = (
+  url: string,
+  init?: { method?: string; headers?: Record<string, string>; signal?: AbortSignal },
+) => Promise<{ status: number; text(): Promise<string> }>;
 
 export interface SmokeCheck {
   readonly name: string;
@@ -15,7 +18,12 @@ export interface SmokeCheck {
 export const SMOKE_CHECKS: readonly SmokeCheck[] = [
   { name: 'liveness', path: '/healthz', needsApiKey: false },
   { name: 'readiness', path: '/readyz', needsApiKey: false },
-  { name: 'metrics', path: '/metrics', needsApiKey: false, body: (t) => (t.includes('# TYPE') ? undefined : 'no Prometheus metrics in the body') },
+  {
+    name: 'metrics',
+    path: '/metrics',
+    needsApiKey: false,
+    body: (t) => (t.includes('# TYPE') ? undefined : 'no Prometheus metrics in the body'),
+  },
   {
     name: 'search',
     path: '/api/v1/tools?q=github&limit=1',

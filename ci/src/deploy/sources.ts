@@ -31,7 +31,11 @@ export function githubSources(octokit: Octokit, repo: RepoRef): ReleaseSources {
     const res = await gh(`looking up ${ref}`, () => octokit.rest.repos.getCommit({ ...repo, ref }));
     const c = res.data;
     const date = c.commit.committer?.date ? new Date(c.commit.committer.date) : undefined;
-    return { commit: c.sha, tree: c.commit.tree.sha, ...(date && Number.isFinite(date.getTime()) ? { mergedAt: date.toISOString() } : {}) };
+    return {
+      commit: c.sha,
+      tree: c.commit.tree.sha,
+      ...(date && Number.isFinite(date.getTime()) ? { mergedAt: date.toISOString() } : {}),
+    };
   };
   return {
     where: `GitHub ${repo.owner}/${repo.repo}`,

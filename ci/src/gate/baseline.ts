@@ -21,7 +21,11 @@ export type Run = (cmd: string, args: readonly string[], cwd: string) => Promise
 export const run: Run = (cmd, args, cwd) =>
   new Promise((resolve) => {
     execFile(cmd, [...args], { cwd, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      const code = err
+        ? typeof (err as { code?: unknown }).code === 'number'
+          ? (err as { code: number }).code
+          : 1
+        : 0;
       resolve({ code, stdout: String(stdout), stderr: String(stderr || (err && !stdout ? err.message : '')) });
     });
   });
@@ -35,22 +39,32 @@ const SAFE_REF = /^[A-Za-z0-9][A-Za-z0-9._/@{}~^-]{0,199}$/;
  * The commit to compare with: `ref` when given (exit 2 when git does not know it), else the highest
  * v* tag by version; `none` (with why) when there is no tag or no git history to find one in.
  */
-export async function resolveBaselineRef(ref: string | undefined, repoRoot: string, git: Run = run): Promise<BaselineRef> {
+export async function resolveBaselineRef(
+  ref: string | undefined,
+  repoRoot: string,
+  git: Run = run,
+): Promise<BaselineRef> {
   const inRepo = await git('git', ['rev-parse', '--is-inside-work-tree'], repoRoot);
   if (inRepo.code !== 0 || inRepo.stdout.trim() !== 'true') {
-    if (ref !== undefined) throw new UsageError(`--baseline-ref ${ref}: ${repoRoot} is not a git checkout, so there is no ref to serve`);
+    if (ref !== undefined)
+      throw new UsageError(`--baseline-ref ${ref}: ${repoRoot} is not a git checkout, so there is no ref to serve`);
     return { none: 'not a git checkout: no v* tag to compare with' };
   }
   let name = ref;
   if (name === undefined) {
     const tags = await git('git', ['tag', '--list', 'v*', '--sort=-v:refname'], repoRoot);
-    name = tags.stdout.split('\n').map((t) => t.trim()).find((t) => t.length > 0);
+    name = tags.stdout
+      .split('\n')
+      .map((t) => t.trim())
+      .find((t) => t.length > 0);
     if (!name) return { none: 'no v* tag in this repository: nothing released to compare with' };
   }
   if (!SAFE_REF.test(name)) throw new UsageError(`--baseline-ref "${name}": not a git ref name`);
   const sha = await git('git', ['rev-parse', '--verify', '--quiet', '--end-of-options', `${name}^{commit}`], repoRoot);
   if (sha.code !== 0 || !/^[0-9a-f]{40}$/.test(sha.stdout.trim())) {
-    throw new UsageError(`--baseline-ref ${name}: no such commit, tag or branch in ${repoRoot} (git rev-parse found nothing)`);
+    throw new UsageError(
+      `--baseline-ref ${name}: no such commit, tag or branch in ${repoRoot} (git rev-parse found nothing)`,
+    );
   }
   return { ref: name, sha: sha.stdout.trim() };
 }
@@ -63,13 +77,19 @@ export interface WorktreeOptions {
 }
 
 /** A detached worktree of `sha` with dependencies (and the build) for as long as `fn` runs. */
-export async function withRefWorktree<T>(repoRoot: string, sha: string, fn: (root: string) => Promise<T>, o: WorktreeOptions): Promise<T> {
+export async function withRefWorktree<T>(
+  repoRoot: string,
+  sha: string,
+  fn: (root: string) => Promise<T>,
+  o: WorktreeOptions,
+): Promise<T> {
   const git = o.git ?? run;
   const log = o.log ?? (() => undefined);
   const dir = await mkdtemp(join(tmpdir(), 'kgraph-baseline-'));
   const must = async (what: string, r: Promise<RunResult>) => {
     const res = await r;
-    if (res.code !== 0) throw new Error(`${what} failed (exit ${res.code}): ${res.stderr.trim().split('\n').slice(-3).join(' / ')}`);
+    if (res.code !== 0)
+      throw new Error(`${what} failed (exit ${res.code}): ${res.stderr.trim().split('\n').slice(-3).join(' / ')}`);
     return res;
   };
   log(`git worktree of ${sha.slice(0, 12)} at ${dir}`);
@@ -79,7 +99,8 @@ export async function withRefWorktree<T>(repoRoot: string, sha: string, fn: (roo
     if ((await lock(dir)) === (await lock(repoRoot)) && existsSync(join(repoRoot, 'node_modules'))) {
       // Same lockfile: the same dependency tree, so link it instead of installing it again.
       for (const nm of ['node_modules', 'app/node_modules', 'ci/node_modules']) {
-        if (existsSync(join(repoRoot, nm)) && !existsSync(join(dir, nm))) await symlink(join(repoRoot, nm), join(dir, nm), 'dir');
+        if (existsSync(join(repoRoot, nm)) && !existsSync(join(dir, nm)))
+          await symlink(join(repoRoot, nm), join(dir, nm), 'dir');
       }
     } else {
       log('its lockfile differs from this checkout: npm ci in the worktree');
@@ -87,7 +108,10 @@ export async function withRefWorktree<T>(repoRoot: string, sha: string, fn: (roo
     }
     if (o.build) {
       log('building its app/dist');
-      await must('build (baseline)', git(process.execPath, [join(dir, 'node_modules/typescript/bin/tsc'), '-p', 'app/tsconfig.build.json'], dir));
+      await must(
+        'build (baseline)',
+        git(process.execPath, [join(dir, 'node_modules/typescript/bin/tsc'), '-p', 'app/tsconfig.build.json'], dir),
+      );
     }
     return await fn(dir);
   } finally {

@@ -9,7 +9,13 @@
 import type { EnvironmentDefinition, LatencyGateConfig, LatencyScenario } from '../environments.js';
 import { createLoadClient, type LoadClient, type LoadRequest, type LoadResult } from './load.js';
 import { blocksOf, bootstrapRatios, chartPercentiles, summarize } from './stats.js';
-import { judgeGate, type GateVerdict, type RouteComparison, type RouteInput, type RouteMeasurement } from './verdict.js';
+import {
+  judgeGate,
+  type GateVerdict,
+  type RouteComparison,
+  type RouteInput,
+  type RouteMeasurement,
+} from './verdict.js';
 
 /** A service to measure. */
 export interface GateTarget {
@@ -20,7 +26,12 @@ export interface GateTarget {
   readonly served?: string;
 }
 
-export type Overrides = Partial<Pick<LatencyGateConfig, 'requestsPerSecond' | 'warmupSeconds' | 'durationSeconds' | 'maxConcurrency' | 'lateSendToleranceMs'>> & {
+export type Overrides = Partial<
+  Pick<
+    LatencyGateConfig,
+    'requestsPerSecond' | 'warmupSeconds' | 'durationSeconds' | 'maxConcurrency' | 'lateSendToleranceMs'
+  >
+> & {
   readonly regression?: Partial<LatencyGateConfig['regression']>;
 };
 
@@ -69,9 +80,16 @@ export function displayUrl(url: string): string {
 }
 
 /** A tool id for `{toolId}` paths: the first tool the search lists. */
-export async function discoverToolId(f: typeof fetch, baseUrl: string, headers: Record<string, string>): Promise<string> {
+export async function discoverToolId(
+  f: typeof fetch,
+  baseUrl: string,
+  headers: Record<string, string>,
+): Promise<string> {
   const res = await f(new URL('/api/v1/tools?limit=1', baseUrl), { headers, signal: AbortSignal.timeout(10_000) });
-  if (!res.ok) throw new Error(`GET /api/v1/tools answered HTTP ${res.status}${res.status === 401 ? ' (is API_KEY set and valid?)' : ''}`);
+  if (!res.ok)
+    throw new Error(
+      `GET /api/v1/tools answered HTTP ${res.status}${res.status === 401 ? ' (is API_KEY set and valid?)' : ''}`,
+    );
   const body = (await res.json()) as { items?: { id?: string; slug?: string }[] };
   const first = body.items?.[0];
   const id = first?.id ?? first?.slug;
@@ -92,7 +110,13 @@ interface Prepared {
   readonly unreachable?: string;
 }
 
-async function prepare(target: GateTarget, f: typeof fetch, needsToolId: boolean, who: string, log: (l: string) => void): Promise<Prepared> {
+async function prepare(
+  target: GateTarget,
+  f: typeof fetch,
+  needsToolId: boolean,
+  who: string,
+  log: (l: string) => void,
+): Promise<Prepared> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (target.apiKey) headers['x-api-key'] = target.apiKey;
   try {
@@ -128,9 +152,12 @@ class Side {
   }
 
   measurement(config: LatencyGateConfig, rounds: number, served: string | undefined): RouteMeasurement {
-    const sum = (k: 'scheduled' | 'sent' | 'responses' | 'non2xx' | 'socketErrors' | 'timeouts' | 'lateSends' | 'capWaits') => this.results.reduce((a, r) => a + r[k], 0);
+    const sum = (
+      k: 'scheduled' | 'sent' | 'responses' | 'non2xx' | 'socketErrors' | 'timeouts' | 'lateSends' | 'capWaits',
+    ) => this.results.reduce((a, r) => a + r[k], 0);
     const statusCodes: Record<string, number> = {};
-    for (const r of this.results) for (const [k, v] of Object.entries(r.statusCodes)) statusCodes[k] = (statusCodes[k] ?? 0) + v;
+    for (const r of this.results)
+      for (const [k, v] of Object.entries(r.statusCodes)) statusCodes[k] = (statusCodes[k] ?? 0) + v;
     const all = new Float64Array(this.results.reduce((a, r) => a + r.latenciesMs.length, 0));
     let n = 0;
     for (const r of this.results) {
@@ -169,12 +196,25 @@ class Side {
   }
 }
 
-function skipped(s: LatencyScenario, config: LatencyGateConfig, setupError: string, served: string | undefined): RouteMeasurement {
+function skipped(
+  s: LatencyScenario,
+  config: LatencyGateConfig,
+  setupError: string,
+  served: string | undefined,
+): RouteMeasurement {
   return {
     scenario: s.name,
     class: s.class,
     path: s.path,
-    conditions: { method: s.method, pathTemplate: s.path, requestedRate: config.requestsPerSecond, scheduledSeconds: 0, rounds: 0, maxConcurrency: config.maxConcurrency, ...(served === undefined ? {} : { served }) },
+    conditions: {
+      method: s.method,
+      pathTemplate: s.path,
+      requestedRate: config.requestsPerSecond,
+      scheduledSeconds: 0,
+      rounds: 0,
+      maxConcurrency: config.maxConcurrency,
+      ...(served === undefined ? {} : { served }),
+    },
     scheduled: 0,
     sent: 0,
     responses: 0,
@@ -209,16 +249,24 @@ export async function runLatencyGate(o: LatencyGateOptions): Promise<LatencyGate
   const compare = o.baseline !== undefined;
   const rounds = compare ? Math.max(1, config.regression.rounds) : 1;
   const roundSeconds = config.durationSeconds / rounds;
-  const schedule = { rate: config.requestsPerSecond, lateToleranceMs: config.lateSendToleranceMs, timeoutMs: config.requestTimeoutMs };
+  const schedule = {
+    rate: config.requestsPerSecond,
+    lateToleranceMs: config.lateSendToleranceMs,
+    timeoutMs: config.requestTimeoutMs,
+  };
   const blockMs = config.regression.blockSeconds * 1000;
 
   const measurements: RouteReport[] = [];
   for (const s of scenarios) {
-    const setupError = (p: Prepared) => p.unreachable ?? (s.path.includes('{toolId}') && !p.toolId ? p.toolIdError : undefined);
+    const setupError = (p: Prepared) =>
+      p.unreachable ?? (s.path.includes('{toolId}') && !p.toolId ? p.toolIdError : undefined);
     const candError = setupError(cand);
     if (candError) {
       log(`${s.name}: skipped, ${candError}`);
-      measurements.push({ candidate: skipped(s, config, candError, o.candidate.served), ...(compare ? { baseline: { unavailable: 'the candidate could not be measured' } } : {}) });
+      measurements.push({
+        candidate: skipped(s, config, candError, o.candidate.served),
+        ...(compare ? { baseline: { unavailable: 'the candidate could not be measured' } } : {}),
+      });
       continue;
     }
     const baseError = base ? setupError(base) : undefined;
@@ -246,7 +294,9 @@ export async function runLatencyGate(o: LatencyGateOptions): Promise<LatencyGate
         // ABBA: baseline first in even rounds, candidate first in odd ones.
         const order = sides.length === 2 && r % 2 === 0 ? [...sides].reverse() : sides;
         for (const { who, side } of order) {
-          log(`${s.name}: ${rounds > 1 ? `round ${r + 1}/${rounds} ` : ''}${who} ${s.method} ${side.path} for ${roundSeconds}s at ${config.requestsPerSecond} req/s`);
+          log(
+            `${s.name}: ${rounds > 1 ? `round ${r + 1}/${rounds} ` : ''}${who} ${s.method} ${side.path} for ${roundSeconds}s at ${config.requestsPerSecond} req/s`,
+          );
           let ticks = 0;
           const res = await side.client.run({
             ...schedule,
@@ -272,7 +322,10 @@ export async function runLatencyGate(o: LatencyGateOptions): Promise<LatencyGate
         report = { candidate, baseline: { unavailable: why } };
       } else {
         const baseline = b.measurement(config, rounds, baseTarget?.served);
-        const [p50, p95] = bootstrapRatios(b.blocks, get('candidate')!.blocks, [0.5, 0.95], { confidence: config.regression.confidence, seed: seedOf(s.name) });
+        const [p50, p95] = bootstrapRatios(b.blocks, get('candidate')!.blocks, [0.5, 0.95], {
+          confidence: config.regression.confidence,
+          seed: seedOf(s.name),
+        });
         report = { candidate, baseline, comparison: { p50: p50!, p95: p95! } };
       }
     }
@@ -284,14 +337,20 @@ export async function runLatencyGate(o: LatencyGateOptions): Promise<LatencyGate
         (bl ? `; baseline p50 ${fmtMs(bl.latency?.p50)} p95 ${fmtMs(bl.latency?.p95)}` : ''),
     );
   }
-  const inputs: RouteInput[] = measurements.map((m) => ({ candidate: m.candidate, ...(m.baseline ? { baseline: m.baseline } : {}), ...(m.comparison ? { comparison: m.comparison } : {}) }));
+  const inputs: RouteInput[] = measurements.map((m) => ({
+    candidate: m.candidate,
+    ...(m.baseline ? { baseline: m.baseline } : {}),
+    ...(m.comparison ? { comparison: m.comparison } : {}),
+  }));
   const verdict = judgeGate(inputs, config);
   const describe = (t: GateTarget) => ({ url: displayUrl(t.baseUrl), ...(t.served ? { served: t.served } : {}) });
   return {
     ...verdict,
     environment: o.environment.name,
     candidate: describe(o.candidate),
-    ...(o.baseline ? { baseline: 'baseUrl' in o.baseline ? describe(o.baseline) : { unavailable: o.baseline.unavailable } } : {}),
+    ...(o.baseline
+      ? { baseline: 'baseUrl' in o.baseline ? describe(o.baseline) : { unavailable: o.baseline.unavailable } }
+      : {}),
     startedAt,
     finishedAt: new Date().toISOString(),
     config,

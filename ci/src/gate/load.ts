@@ -114,9 +114,11 @@ interface RunState {
  * ...) do not pay a fresh connect each time.
  */
 export function createLoadClient(req: LoadRequest, maxConcurrency: number): LoadClient {
-  if (!(Number.isInteger(maxConcurrency) && maxConcurrency >= 1)) throw new RangeError(`maxConcurrency must be a positive integer, got ${maxConcurrency}`);
+  if (!(Number.isInteger(maxConcurrency) && maxConcurrency >= 1))
+    throw new RangeError(`maxConcurrency must be a positive integer, got ${maxConcurrency}`);
   const url = new URL(req.url);
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new RangeError(`expected an http(s) URL, got ${url.protocol}`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new RangeError(`expected an http(s) URL, got ${url.protocol}`);
   const tls = url.protocol === 'https:';
   const port = Number(url.port || (tls ? 443 : 80));
   const host = url.hostname.replace(/^\[|\]$/g, '');
@@ -263,10 +265,13 @@ export function createLoadClient(req: LoadRequest, maxConcurrency: number): Load
         else drain = setTimeout(giveUp, o.timeoutMs + 1_000);
       };
       // One sweep for every request's timeout: a timer per request would cost more than the request.
-      const sweep = setInterval(() => {
-        const now = performance.now();
-        for (const c of [...conns]) if (c.busy >= 0 && now - c.sentAt > o.timeoutMs) drop(c, 'timeout');
-      }, Math.min(250, o.timeoutMs / 4));
+      const sweep = setInterval(
+        () => {
+          const now = performance.now();
+          for (const c of [...conns]) if (c.busy >= 0 && now - c.sentAt > o.timeoutMs) drop(c, 'timeout');
+        },
+        Math.min(250, o.timeoutMs / 4),
+      );
       // Whatever has not answered a timeout after the last send is given up: a timeout at its age.
       const giveUp = () => {
         for (let i = 0; i < total; i++) if (!settled[i]) state?.settle(i, 'timeout');
@@ -322,7 +327,9 @@ export function createLoadClient(req: LoadRequest, maxConcurrency: number): Load
 }
 
 /** One run on a fresh client (warm-ups, benchmarks). */
-export async function runLoad(req: LoadRequest & ScheduleOptions & { readonly maxConcurrency: number }): Promise<LoadResult> {
+export async function runLoad(
+  req: LoadRequest & ScheduleOptions & { readonly maxConcurrency: number },
+): Promise<LoadResult> {
   const client = createLoadClient(req, req.maxConcurrency);
   try {
     return await client.run(req);

@@ -15,7 +15,8 @@ const TITLE = { passed: 'passed', failed: 'FAILED', inconclusive: 'INCONCLUSIVE'
 const measured = (b: RouteReport['baseline']): RouteMeasurement | undefined => (b && 'scenario' in b ? b : undefined);
 const ratio = (r: { estimate: number; low: number; high: number } | undefined) =>
   r && Number.isFinite(r.estimate) ? `${r.estimate.toFixed(2)}x [${r.low.toFixed(2)}-${r.high.toFixed(2)}]` : '–';
-const late = (m: RouteMeasurement | undefined) => (m ? `${m.lateSends}${m.capWaits > 0 ? ` (+${m.capWaits} at cap)` : ''}` : '–');
+const late = (m: RouteMeasurement | undefined) =>
+  m ? `${m.lateSends}${m.capWaits > 0 ? ` (+${m.capWaits} at cap)` : ''}` : '–';
 const errors = (m: RouteMeasurement | undefined) => (m ? `${m.non2xx + m.socketErrors + m.timeouts}/${m.sent}` : '–');
 
 export function gateMarkdown(r: LatencyGateReport): string {
@@ -35,7 +36,9 @@ export function gateMarkdown(r: LatencyGateReport): string {
       `Open model: ${c.requestsPerSecond} req/s on a fixed schedule, latency from each request's intended send time, ` +
       `${c.durationSeconds}s per route and side${hasBaseline ? ` in ${c.regression.rounds} alternating rounds` : ''} after a ${c.warmupSeconds}s warm-up, ` +
       `up to ${c.maxConcurrency} in flight. Limits: p50 < ${t.apiP50Ms}ms on every route, p95 < ${t.graphP95Ms}ms on graph routes, error rate < ${t.maxErrorRate * 100}%` +
-      (hasBaseline ? `; allowed regression p50 +${c.regression.p50 * 100}%, p95 +${c.regression.p95 * 100}% (fail when the ${c.regression.confidence * 100}% interval's lower end is above)` : '') +
+      (hasBaseline
+        ? `; allowed regression p50 +${c.regression.p50 * 100}%, p95 +${c.regression.p95 * 100}% (fail when the ${c.regression.confidence * 100}% interval's lower end is above)`
+        : '') +
       '.',
   );
   const rows = r.measurements.map((m) => {
@@ -43,7 +46,16 @@ export function gateMarkdown(r: LatencyGateReport): string {
     const cand = m.candidate;
     const v = verdicts.get(cand.scenario)!;
     const row = [cand.scenario, `${cand.conditions.method} ${cand.path}`, v.achievedRate.toFixed(1), errors(cand)];
-    if (!hasBaseline) return [...row, ms(cand.latency?.p50), ms(cand.latency?.p95), ms(cand.latency?.p99), ms(cand.latency?.max), late(cand), WORD[v.outcome]];
+    if (!hasBaseline)
+      return [
+        ...row,
+        ms(cand.latency?.p50),
+        ms(cand.latency?.p95),
+        ms(cand.latency?.p99),
+        ms(cand.latency?.max),
+        late(cand),
+        WORD[v.outcome],
+      ];
     return [
       ...row,
       `${ms(b?.latency?.p50)} / ${ms(cand.latency?.p50)}`,
@@ -56,10 +68,28 @@ export function gateMarkdown(r: LatencyGateReport): string {
     ];
   });
   const headers = hasBaseline
-    ? ['route', 'request', 'req/s achieved', 'errors', 'p50 ms base / cand', 'p50 ratio [CI]', 'p95 ms base / cand', 'p95 ratio [CI]', 'p99 ms base / cand', 'late sends base / cand', 'verdict']
+    ? [
+        'route',
+        'request',
+        'req/s achieved',
+        'errors',
+        'p50 ms base / cand',
+        'p50 ratio [CI]',
+        'p95 ms base / cand',
+        'p95 ratio [CI]',
+        'p99 ms base / cand',
+        'late sends base / cand',
+        'verdict',
+      ]
     : ['route', 'request', 'req/s achieved', 'errors', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'late sends', 'verdict'];
   parts.push(table(headers, rows));
-  parts.push(r.outcome === 'passed' ? '**Why it passed**' : r.outcome === 'failed' ? '**Why it failed**' : '**Why it is inconclusive (this does not promote)**');
+  parts.push(
+    r.outcome === 'passed'
+      ? '**Why it passed**'
+      : r.outcome === 'failed'
+        ? '**Why it failed**'
+        : '**Why it is inconclusive (this does not promote)**',
+  );
   parts.push(r.reasons.map((x) => `- ${x}`).join('\n'));
   for (const m of r.measurements) {
     const cand = m.candidate;
@@ -67,7 +97,8 @@ export function gateMarkdown(r: LatencyGateReport): string {
     const b = measured(m.baseline);
     const labels = cand.percentiles.map(([p]) => pctLabel(p));
     const series = [];
-    if (b && b.percentiles.length === cand.percentiles.length) series.push({ kind: 'bar' as const, values: b.percentiles.map(([, v]) => v) });
+    if (b && b.percentiles.length === cand.percentiles.length)
+      series.push({ kind: 'bar' as const, values: b.percentiles.map(([, v]) => v) });
     series.push({ kind: 'line' as const, values: cand.percentiles.map(([, v]) => v) });
     parts.push(
       xyChart({

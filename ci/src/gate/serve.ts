@@ -38,7 +38,11 @@ export function defaultEntry(root = REPO_ROOT): 'source' | 'dist' {
   return existsSync(join(root, 'app/dist/main.js')) ? 'dist' : 'source';
 }
 
-export async function withServedApp<T>(env: EnvironmentDefinition, fn: (served: ServedApp) => Promise<T>, opts: ServeOptions = {}): Promise<T> {
+export async function withServedApp<T>(
+  env: EnvironmentDefinition,
+  fn: (served: ServedApp) => Promise<T>,
+  opts: ServeOptions = {},
+): Promise<T> {
   const label = opts.label ?? 'serve';
   const log = (l: string) => opts.log?.(`${label}: ${l}`);
   const apiKey = randomBytes(24).toString('hex');

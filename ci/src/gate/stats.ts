@@ -32,7 +32,15 @@ export function summarize(values: ArrayLike<number>): LatencySummary | undefined
   const s = sortedCopy(values);
   let sum = 0;
   for (const v of s) sum += v;
-  return { p50: quantileSorted(s, 0.5), p90: quantileSorted(s, 0.9), p95: quantileSorted(s, 0.95), p99: quantileSorted(s, 0.99), max: s[s.length - 1]!, min: s[0]!, mean: sum / s.length };
+  return {
+    p50: quantileSorted(s, 0.5),
+    p90: quantileSorted(s, 0.9),
+    p95: quantileSorted(s, 0.95),
+    p99: quantileSorted(s, 0.99),
+    max: s[s.length - 1]!,
+    min: s[0]!,
+    mean: sum / s.length,
+  };
 }
 
 export function chartPercentiles(values: ArrayLike<number>): [number, number][] {
@@ -62,7 +70,11 @@ export function seededRandom(seed: number): () => number {
  * Splits samples into consecutive blocks of `blockMs` of intended send time. Latencies of requests
  * close in time are correlated (a stall hits a run of them), so the bootstrap resamples whole blocks.
  */
-export function blocksOf(latenciesMs: ArrayLike<number>, intendedMs: ArrayLike<number>, blockMs: number): Float64Array[] {
+export function blocksOf(
+  latenciesMs: ArrayLike<number>,
+  intendedMs: ArrayLike<number>,
+  blockMs: number,
+): Float64Array[] {
   const blocks: number[][] = [];
   for (let i = 0; i < latenciesMs.length; i++) {
     const b = Math.floor(intendedMs[i]! / blockMs);
@@ -79,7 +91,12 @@ export interface RatioInterval {
   readonly confidence: number;
 }
 
-function resampledQuantiles(blocks: readonly Float64Array[], qs: readonly number[], random: () => number, buf: Float64Array): number[] {
+function resampledQuantiles(
+  blocks: readonly Float64Array[],
+  qs: readonly number[],
+  random: () => number,
+  buf: Float64Array,
+): number[] {
   let n = 0;
   for (let k = 0; k < blocks.length; k++) {
     const b = blocks[Math.floor(random() * blocks.length)]!;
@@ -105,7 +122,8 @@ export function bootstrapRatios(
   const all = (bs: readonly Float64Array[]) => sortedCopy(bs.flatMap((b) => [...b]));
   const base = all(baseline);
   const cand = all(candidate);
-  if (base.length === 0 || cand.length === 0) return qs.map(() => ({ estimate: Number.NaN, low: Number.NaN, high: Number.NaN, confidence }));
+  if (base.length === 0 || cand.length === 0)
+    return qs.map(() => ({ estimate: Number.NaN, low: Number.NaN, high: Number.NaN, confidence }));
   const random = seededRandom(opts.seed ?? 1);
   const maxLen = (bs: readonly Float64Array[]) => Math.max(...bs.map((b) => b.length)) * bs.length;
   const bufB = new Float64Array(maxLen(baseline));

@@ -110,7 +110,8 @@ export interface GateVerdict {
   readonly routes: readonly RouteVerdict[];
 }
 
-const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? (Math.round(n * 10 ** digits) / 10 ** digits).toString() : String(n));
+const fmt = (n: number, digits = 1) =>
+  Number.isFinite(n) ? (Math.round(n * 10 ** digits) / 10 ** digits).toString() : String(n);
 const pct = (r: number) => `${fmt(r * 100, 3)}%`;
 const ms = (n: number) => `${fmt(n, 2)}ms`;
 
@@ -119,7 +120,12 @@ export function errorCount(m: RouteMeasurement): number {
 }
 
 /** Validity of one side's measurement; `who` prefixes the sentences ("" or "baseline "). */
-export function validityChecks(m: RouteMeasurement, config: LatencyGateConfig, percentilesJudged: readonly number[], who = ''): Check[] {
+export function validityChecks(
+  m: RouteMeasurement,
+  config: LatencyGateConfig,
+  percentilesJudged: readonly number[],
+  who = '',
+): Check[] {
   const name = m.scenario;
   const checks: Check[] = [];
   if (m.responses === 0 || !m.latency) {
@@ -133,7 +139,14 @@ export function validityChecks(m: RouteMeasurement, config: LatencyGateConfig, p
     });
     return checks;
   }
-  checks.push({ name: 'responses', kind: 'validity', outcome: 'passed', actual: m.responses, limit: 1, detail: `${name}: ${who}${m.responses} responses` });
+  checks.push({
+    name: 'responses',
+    kind: 'validity',
+    outcome: 'passed',
+    actual: m.responses,
+    limit: 1,
+    detail: `${name}: ${who}${m.responses} responses`,
+  });
   const lateRatio = m.sent > 0 ? m.lateSends / m.sent : 0;
   const scheduleOk = lateRatio <= config.maxLateSendRatio && m.capWaits === 0;
   checks.push({
@@ -189,10 +202,24 @@ function limitChecks(m: RouteMeasurement, config: LatencyGateConfig): Check[] {
   ];
   if (m.latency) {
     const p50Ok = m.latency.p50 < t.apiP50Ms;
-    checks.push({ name: 'p50', kind: 'limit', outcome: p50Ok ? 'passed' : 'failed', actual: m.latency.p50, limit: t.apiP50Ms, detail: `${name}: p50 ${ms(m.latency.p50)} ${p50Ok ? '<' : '>='} ${t.apiP50Ms}ms` });
+    checks.push({
+      name: 'p50',
+      kind: 'limit',
+      outcome: p50Ok ? 'passed' : 'failed',
+      actual: m.latency.p50,
+      limit: t.apiP50Ms,
+      detail: `${name}: p50 ${ms(m.latency.p50)} ${p50Ok ? '<' : '>='} ${t.apiP50Ms}ms`,
+    });
     if (m.class === 'graph') {
       const p95Ok = m.latency.p95 < t.graphP95Ms;
-      checks.push({ name: 'p95', kind: 'limit', outcome: p95Ok ? 'passed' : 'failed', actual: m.latency.p95, limit: t.graphP95Ms, detail: `${name}: p95 ${ms(m.latency.p95)} ${p95Ok ? '<' : '>='} ${t.graphP95Ms}ms (graph route)` });
+      checks.push({
+        name: 'p95',
+        kind: 'limit',
+        outcome: p95Ok ? 'passed' : 'failed',
+        actual: m.latency.p95,
+        limit: t.graphP95Ms,
+        detail: `${name}: p95 ${ms(m.latency.p95)} ${p95Ok ? '<' : '>='} ${t.graphP95Ms}ms (graph route)`,
+      });
     }
   }
   return checks;
@@ -200,7 +227,15 @@ function limitChecks(m: RouteMeasurement, config: LatencyGateConfig): Check[] {
 
 /** Field-by-field differences between two sides' conditions; empty when they match. */
 export function conditionDifferences(a: MeasurementConditions, b: MeasurementConditions): string[] {
-  const keys: (keyof MeasurementConditions)[] = ['method', 'pathTemplate', 'requestedRate', 'scheduledSeconds', 'rounds', 'maxConcurrency', 'served'];
+  const keys: (keyof MeasurementConditions)[] = [
+    'method',
+    'pathTemplate',
+    'requestedRate',
+    'scheduledSeconds',
+    'rounds',
+    'maxConcurrency',
+    'served',
+  ];
   return keys
     .filter((k) => !(k === 'served' && (a.served === undefined || b.served === undefined)))
     .filter((k) => a[k] !== b[k])
@@ -214,13 +249,20 @@ function regressionChecks(input: RouteInput, config: LatencyGateConfig): Check[]
   if (b === undefined) return [];
   if ('unavailable' in b || b.setupError) {
     const why = 'unavailable' in b ? b.unavailable : b.setupError!;
-    return [{ name: 'baseline', kind: 'regression', outcome: 'inconclusive', actual: 0, limit: 1, detail: `${name}: no baseline to compare with: ${why}` }];
+    return [
+      {
+        name: 'baseline',
+        kind: 'regression',
+        outcome: 'inconclusive',
+        actual: 0,
+        limit: 1,
+        detail: `${name}: no baseline to compare with: ${why}`,
+      },
+    ];
   }
   const checks: Check[] = [];
   const baseInvalid = validityChecks(b, config, [50, 95], 'baseline ').filter((x) => x.outcome !== 'passed');
-  checks.push(
-    ...baseInvalid.map((x) => ({ ...x, kind: 'regression' as const, name: 'baseline' as const })),
-  );
+  checks.push(...baseInvalid.map((x) => ({ ...x, kind: 'regression' as const, name: 'baseline' as const })));
   const diffs = conditionDifferences(c.conditions, b.conditions);
   checks.push({
     name: 'sameConditions',
@@ -228,7 +270,10 @@ function regressionChecks(input: RouteInput, config: LatencyGateConfig): Check[]
     outcome: diffs.length === 0 ? 'passed' : 'inconclusive',
     actual: diffs.length,
     limit: 0,
-    detail: diffs.length === 0 ? `${name}: baseline and candidate measured under the same conditions` : `${name}: baseline and candidate not measured under the same conditions: ${diffs.join('; ')}`,
+    detail:
+      diffs.length === 0
+        ? `${name}: baseline and candidate measured under the same conditions`
+        : `${name}: baseline and candidate not measured under the same conditions: ${diffs.join('; ')}`,
   });
   const cmp = input.comparison;
   const allowed = config.regression;
@@ -239,7 +284,14 @@ function regressionChecks(input: RouteInput, config: LatencyGateConfig): Check[]
     const r = cmp?.[q === 50 ? 'p50' : 'p95'];
     const limit = 1 + (q === 50 ? allowed.p50 : allowed.p95);
     if (!r || !Number.isFinite(r.low)) {
-      checks.push({ name: key, kind: 'regression', outcome: 'inconclusive', actual: Number.NaN, limit, detail: `${name}: no p${q} ratio could be computed` });
+      checks.push({
+        name: key,
+        kind: 'regression',
+        outcome: 'inconclusive',
+        actual: Number.NaN,
+        limit,
+        detail: `${name}: no p${q} ratio could be computed`,
+      });
       continue;
     }
     const slower = r.low > limit;
@@ -264,14 +316,23 @@ export function judgeRoute(input: RouteInput, config: LatencyGateConfig): RouteV
   const errorRate = m.sent > 0 ? errorCount(m) / m.sent : 1;
   if (m.setupError) {
     const detail = `${name}: could not run: ${m.setupError}`;
-    return { scenario: name, outcome: 'inconclusive', checks: [{ name: 'responses', kind: 'validity', outcome: 'inconclusive', actual: 0, limit: 1, detail }], reasons: [detail], achievedRate: 0, errorRate: 1 };
+    return {
+      scenario: name,
+      outcome: 'inconclusive',
+      checks: [{ name: 'responses', kind: 'validity', outcome: 'inconclusive', actual: 0, limit: 1, detail }],
+      reasons: [detail],
+      achievedRate: 0,
+      errorRate: 1,
+    };
   }
   const judged = m.class === 'graph' || input.baseline !== undefined ? [50, 95] : [50];
   const validity = validityChecks(m, config, judged);
   const limits = m.responses > 0 || m.sent > 0 ? limitChecks(m, config) : [];
   const regression = regressionChecks(input, config);
   const valid = validity.every((c) => c.outcome === 'passed');
-  const regressionValid = regression.filter((c) => c.name === 'baseline' || c.name === 'sameConditions').every((c) => c.outcome === 'passed');
+  const regressionValid = regression
+    .filter((c) => c.name === 'baseline' || c.name === 'sameConditions')
+    .every((c) => c.outcome === 'passed');
   const trusted = (c: Check) => c.name === 'errorRate' || (valid && (c.kind === 'limit' || regressionValid));
   const checks = [...validity, ...limits, ...regression];
   const failures = checks.filter((c) => c.outcome === 'failed' && trusted(c));
@@ -280,15 +341,30 @@ export function judgeRoute(input: RouteInput, config: LatencyGateConfig): RouteV
   const outcome: Outcome = failures.length > 0 ? 'failed' : doubts.length > 0 ? 'inconclusive' : 'passed';
   const reasons =
     outcome === 'passed'
-      ? [`${name} passed: ${checks.filter((c) => c.name !== 'responses').map((c) => c.detail.replace(`${name}: `, '')).join('; ')}`]
-      : [...failures, ...doubts].map((c) => (c.outcome === 'failed' && !trusted(c) ? `${c.detail} (not trusted: the measurement is not valid)` : c.detail));
+      ? [
+          `${name} passed: ${checks
+            .filter((c) => c.name !== 'responses')
+            .map((c) => c.detail.replace(`${name}: `, ''))
+            .join('; ')}`,
+        ]
+      : [...failures, ...doubts].map((c) =>
+          c.outcome === 'failed' && !trusted(c) ? `${c.detail} (not trusted: the measurement is not valid)` : c.detail,
+        );
   return { scenario: name, outcome, checks, reasons, achievedRate, errorRate };
 }
 
 export function judgeGate(inputs: readonly RouteInput[], config: LatencyGateConfig): GateVerdict {
   const routes = inputs.map((i) => judgeRoute(i, config));
-  if (routes.length === 0) return { outcome: 'inconclusive', passed: false, reasons: ['no routes were measured: nothing to judge'], routes };
-  const outcome: Outcome = routes.some((r) => r.outcome === 'failed') ? 'failed' : routes.some((r) => r.outcome === 'inconclusive') ? 'inconclusive' : 'passed';
-  const reasons = outcome === 'passed' ? routes.flatMap((r) => r.reasons) : routes.filter((r) => r.outcome !== 'passed').flatMap((r) => r.reasons);
+  if (routes.length === 0)
+    return { outcome: 'inconclusive', passed: false, reasons: ['no routes were measured: nothing to judge'], routes };
+  const outcome: Outcome = routes.some((r) => r.outcome === 'failed')
+    ? 'failed'
+    : routes.some((r) => r.outcome === 'inconclusive')
+      ? 'inconclusive'
+      : 'passed';
+  const reasons =
+    outcome === 'passed'
+      ? routes.flatMap((r) => r.reasons)
+      : routes.filter((r) => r.outcome !== 'passed').flatMap((r) => r.reasons);
   return { outcome, passed: outcome === 'passed', reasons, routes };
 }

@@ -26,7 +26,10 @@ function environmentSubset() {
   return Object.fromEntries(
     ENVIRONMENT_NAMES.map((name) => {
       const e = ENVIRONMENTS[name];
-      return [name, { name: e.name, url: e.url, logLevel: e.logLevel, debug: e.debug, seedCount: e.seedCount, release: e.release }];
+      return [
+        name,
+        { name: e.name, url: e.url, logLevel: e.logLevel, debug: e.debug, seedCount: e.seedCount, release: e.release },
+      ];
     }),
   );
 }
@@ -40,7 +43,10 @@ function renderEnum(doc: string, name: string, members: readonly { name: string;
   return [
     `/** ${doc} */`,
     `export enum ${name} {`,
-    ...members.flatMap((m) => [`  /** ${m.doc.replace(/\*\//g, '* /')} */`, `  ${m.name} = ${JSON.stringify(m.name)},`]),
+    ...members.flatMap((m) => [
+      `  /** ${m.doc.replace(/\*\//g, '* /')} */`,
+      `  ${m.name} = ${JSON.stringify(m.name)},`,
+    ]),
     '}',
   ];
 }

@@ -15,7 +15,12 @@ const OWNED_DIRS: readonly string[] = [`${K8S_DIR}/overlays`, ALERTS_DIR];
 
 /** path (relative to the repository root) -> content, for every generated file. */
 export function generatedFiles(envs = ENVIRONMENTS): Map<string, string> {
-  return new Map([...overlayFiles(Object.values(envs)), ...alertFiles(envs), [DAGGER_TABLES_PATH, renderCiTables()], [ELIGIBILITY_PATH, renderEligibility()]]);
+  return new Map([
+    ...overlayFiles(Object.values(envs)),
+    ...alertFiles(envs),
+    [DAGGER_TABLES_PATH, renderCiTables()],
+    [ELIGIBILITY_PATH, renderEligibility()],
+  ]);
 }
 
 export interface GeneratedState {
@@ -49,7 +54,10 @@ export async function staleFiles(root: string, files = generatedFiles()): Promis
 }
 
 /** Writes what differs and removes what nothing generates; returns the paths it wrote and removed. */
-export async function writeGenerated(root: string, files = generatedFiles()): Promise<{ written: string[]; removed: string[] }> {
+export async function writeGenerated(
+  root: string,
+  files = generatedFiles(),
+): Promise<{ written: string[]; removed: string[] }> {
   const { stale, extra } = await generatedState(root, files);
   for (const path of stale) {
     await mkdir(dirname(join(root, path)), { recursive: true });

@@ -20,7 +20,12 @@ export function createOctokit(opts: ClientOptions): Octokit {
     baseUrl: opts.baseUrl ?? 'https://api.github.com',
     userAgent: 'kgraph-ci',
     // Octokit logs request warnings itself; keep them off stdout, which carries our output.
-    log: { debug: () => undefined, info: () => undefined, warn: (m: string) => process.stderr.write(`github: ${m}\n`), error: () => undefined },
+    log: {
+      debug: () => undefined,
+      info: () => undefined,
+      warn: (m: string) => process.stderr.write(`github: ${m}\n`),
+      error: () => undefined,
+    },
   });
 }
 
@@ -31,15 +36,19 @@ export function githubClient(env: Readonly<Record<string, string | undefined>>):
 
 /** GitHub's own explanation from a 422 body (message plus field errors). */
 function details(data: unknown): string {
-  const d = data as { message?: string; errors?: ({ message?: string; field?: string; code?: string } | string)[] } | undefined;
-  const errs = (d?.errors ?? []).map((e) => (typeof e === 'string' ? e : e.message ?? [e.field, e.code].filter(Boolean).join(' '))).filter(Boolean);
+  const d = data as
+    { message?: string; errors?: ({ message?: string; field?: string; code?: string } | string)[] } | undefined;
+  const errs = (d?.errors ?? [])
+    .map((e) => (typeof e === 'string' ? e : (e.message ?? [e.field, e.code].filter(Boolean).join(' '))))
+    .filter(Boolean);
   return [d?.message, ...errs].filter(Boolean).join('; ');
 }
 
 /** A clear error for a failed GitHub call: `doing` says what we were trying to do. */
 export function githubError(err: unknown, doing: string): Error {
   // Octokit rejects every HTTP failure with a RequestError; anything else (DNS, a refused connection) has no status.
-  if (!(err instanceof RequestError)) return new FailedError(`${doing}: ${err instanceof Error ? err.message : String(err)}`);
+  if (!(err instanceof RequestError))
+    return new FailedError(`${doing}: ${err instanceof Error ? err.message : String(err)}`);
   const e = err;
   const headers: Record<string, string | number | undefined> = e.response?.headers ?? {};
   const remaining = headers['x-ratelimit-remaining'];
@@ -52,13 +61,21 @@ export function githubError(err: unknown, doing: string): Error {
     case 401:
       return new UsageError(`${doing}: GitHub rejected the token (401 Bad credentials); check GITHUB_TOKEN`);
     case 403:
-      return new UsageError(`${doing}: the token may not do this (403${details(e.response?.data) ? `: ${details(e.response?.data)}` : ''}); check its permissions`);
+      return new UsageError(
+        `${doing}: the token may not do this (403${details(e.response?.data) ? `: ${details(e.response?.data)}` : ''}); check its permissions`,
+      );
     case 404:
-      return new FailedError(`${doing}: not found (404): the repository, branch or tag does not exist or the token cannot see it`);
+      return new FailedError(
+        `${doing}: not found (404): the repository, branch or tag does not exist or the token cannot see it`,
+      );
     case 422:
-      return new FailedError(`${doing}: GitHub rejected the request (422: ${details(e.response?.data) || 'validation failed'})`);
+      return new FailedError(
+        `${doing}: GitHub rejected the request (422: ${details(e.response?.data) || 'validation failed'})`,
+      );
     default:
-      return new FailedError(`${doing}: GitHub answered ${e.status}${details(e.response?.data) ? ` (${details(e.response?.data)})` : ''}`);
+      return new FailedError(
+        `${doing}: GitHub answered ${e.status}${details(e.response?.data) ? ` (${details(e.response?.data)})` : ''}`,
+      );
   }
 }
 

@@ -27,7 +27,8 @@ async function createDeployment(octokit: Octokit, repo: RepoRef, target: Deploym
     }),
   );
   const data = res.data as { id?: number; message?: string };
-  if (typeof data.id !== 'number') throw new Error(`GitHub did not create the deployment: ${data.message ?? 'no id returned'}`);
+  if (typeof data.id !== 'number')
+    throw new Error(`GitHub did not create the deployment: ${data.message ?? 'no id returned'}`);
   return data.id;
 }
 
@@ -50,8 +51,18 @@ async function setDeploymentStatus(
 }
 
 /** One deployment marked with a final state (releases mark each environment the tag reached). */
-export async function markDeployment(octokit: Octokit, repo: RepoRef, target: DeploymentTarget, state: DeploymentState, environmentUrl?: string): Promise<number> {
+export async function markDeployment(
+  octokit: Octokit,
+  repo: RepoRef,
+  target: DeploymentTarget,
+  state: DeploymentState,
+  environmentUrl?: string,
+): Promise<number> {
   const id = await createDeployment(octokit, repo, target);
-  await setDeploymentStatus(octokit, repo, id, { state, description: target.description, ...(environmentUrl ? { environmentUrl } : {}) });
+  await setDeploymentStatus(octokit, repo, id, {
+    state,
+    description: target.description,
+    ...(environmentUrl ? { environmentUrl } : {}),
+  });
   return id;
 }

@@ -15,7 +15,10 @@ export interface BranchProtection {
   readonly body: {
     readonly required_status_checks: { readonly strict: boolean; readonly contexts: readonly string[] } | null;
     readonly enforce_admins: boolean;
-    readonly required_pull_request_reviews: { readonly required_approving_review_count: number; readonly dismiss_stale_reviews: boolean };
+    readonly required_pull_request_reviews: {
+      readonly required_approving_review_count: number;
+      readonly dismiss_stale_reviews: boolean;
+    };
     readonly restrictions: null;
     readonly allow_force_pushes: false;
     readonly allow_deletions: false;
@@ -31,7 +34,13 @@ export function protectionPolicy(): BranchProtection[] {
         required_status_checks: { strict: true, contexts: [POLICY_CHECK] },
         enforce_admins: true,
         // What reaches main reaches prod: at least as many approvals as any environment's release policy needs.
-        required_pull_request_reviews: { required_approving_review_count: Math.max(1, ...ENVIRONMENT_NAMES.map((e) => ENVIRONMENTS[e].release.approvals)), dismiss_stale_reviews: true },
+        required_pull_request_reviews: {
+          required_approving_review_count: Math.max(
+            1,
+            ...ENVIRONMENT_NAMES.map((e) => ENVIRONMENTS[e].release.approvals),
+          ),
+          dismiss_stale_reviews: true,
+        },
         restrictions: null,
         allow_force_pushes: false,
         allow_deletions: false,
@@ -53,11 +62,20 @@ export function protectionPolicy(): BranchProtection[] {
   ];
 }
 
-export async function applyProtection(octokit: Octokit, repo: RepoRef, policy: readonly BranchProtection[], log: (line: string) => void): Promise<void> {
+export async function applyProtection(
+  octokit: Octokit,
+  repo: RepoRef,
+  policy: readonly BranchProtection[],
+  log: (line: string) => void,
+): Promise<void> {
   for (const p of policy) {
     await gh(`protecting ${repo.owner}/${repo.repo} branch ${p.branch}`, () =>
-      octokit.rest.repos.updateBranchProtection({ ...repo, branch: p.branch, ...structuredClone(p.body) } as Parameters<Octokit['rest']['repos']['updateBranchProtection']>[0]),
+      octokit.rest.repos.updateBranchProtection({ ...repo, branch: p.branch, ...structuredClone(p.body) } as Parameters<
+        Octokit['rest']['repos']['updateBranchProtection']
+      >[0]),
     );
-    log(`protected ${p.branch}: ${p.body.required_pull_request_reviews.required_approving_review_count} approval(s), checks [${p.body.required_status_checks?.contexts.join(', ') ?? ''}], no force pushes`);
+    log(
+      `protected ${p.branch}: ${p.body.required_pull_request_reviews.required_approving_review_count} approval(s), checks [${p.body.required_status_checks?.contexts.join(', ') ?? ''}], no force pushes`,
+    );
   }
 }

@@ -38,7 +38,9 @@ interface Inspected {
 }
 
 export async function inspectImage(docker: Docker, ref: string): Promise<Inspected | undefined> {
-  const res = await docker(['image', 'inspect', '--format', '{{json .Id}} {{json .Config.Labels}}', ref], { timeoutMs: 30_000 });
+  const res = await docker(['image', 'inspect', '--format', '{{json .Id}} {{json .Config.Labels}}', ref], {
+    timeoutMs: 30_000,
+  });
   if (res.code !== 0) return undefined;
   const m = /^("[^"]*")\s+(.*)$/s.exec(res.stdout.trim());
   if (!m) return undefined;

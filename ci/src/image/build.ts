@@ -68,7 +68,12 @@ export function finalBaseOf(dockerfileText: string): string | undefined {
 }
 
 /** The `docker build` argv for a spec: the same Dockerfile, context and build arguments Dagger gets. */
-export function buildArgv(spec: ImageSpec, buildArgs: Readonly<Record<string, string>>, tag: string, iidFile: string): string[] {
+export function buildArgv(
+  spec: ImageSpec,
+  buildArgs: Readonly<Record<string, string>>,
+  tag: string,
+  iidFile: string,
+): string[] {
   return [
     'build',
     // Builds reach the npm registry through the host's network: no bridge on these machines.
@@ -108,7 +113,8 @@ export async function buildImage(req: ImageBuildRequest, deps: BuildDeps): Promi
   const tag = req.tag ?? `${req.spec.repository}:${req.params.env ?? 'local'}`;
   const text = await readFile(resolve(req.root, req.spec.context, req.spec.dockerfile), 'utf8');
   const bases: BaseImage[] = [];
-  for (const name of baseImagesOf(text)) bases.push(await ensureBaseImage(name, { docker: deps.docker, makeStandin: deps.makeStandin, log }));
+  for (const name of baseImagesOf(text))
+    bases.push(await ensureBaseImage(name, { docker: deps.docker, makeStandin: deps.makeStandin, log }));
   const finalBase = finalBaseOf(text);
   if (!finalBase) throw new Error(`${req.spec.dockerfile}: the final stage has no base image`);
 
@@ -131,8 +137,22 @@ export async function buildImage(req: ImageBuildRequest, deps: BuildDeps): Promi
     });
     if (res.code !== 0) throw new Error(`${dockerFailure('docker build', res)}\n${tail.slice(-15).join('\n')}`);
     const id = (await readFile(iidFile, 'utf8')).trim();
-    const [sizeBytes, baseSizeBytes] = await Promise.all([imageSize(deps.docker, id), imageSize(deps.docker, finalBase)]);
-    return { tag, id, sizeBytes, finalBase, baseSizeBytes, bases, dockerfile: req.spec.dockerfile, context: req.spec.context, buildArgs, durationMs: Date.now() - started };
+    const [sizeBytes, baseSizeBytes] = await Promise.all([
+      imageSize(deps.docker, id),
+      imageSize(deps.docker, finalBase),
+    ]);
+    return {
+      tag,
+      id,
+      sizeBytes,
+      finalBase,
+      baseSizeBytes,
+      bases,
+      dockerfile: req.spec.dockerfile,
+      context: req.spec.context,
+      buildArgs,
+      durationMs: Date.now() - started,
+    };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -146,14 +166,21 @@ export interface SizeVerdict {
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 
 /** The size budget of the step table, as a pure decision over what was measured. */
-export function checkImageSize(image: Pick<BuiltImage, 'sizeBytes' | 'baseSizeBytes'>, spec: Pick<ImageSpec, 'maxBytes' | 'maxBytesOverBase'>): SizeVerdict {
+export function checkImageSize(
+  image: Pick<BuiltImage, 'sizeBytes' | 'baseSizeBytes'>,
+  spec: Pick<ImageSpec, 'maxBytes' | 'maxBytesOverBase'>,
+): SizeVerdict {
   const over = image.sizeBytes - image.baseSizeBytes;
   const problems = [
     ...(image.sizeBytes > spec.maxBytes ? [`${mb(image.sizeBytes)} is over the budget of ${mb(spec.maxBytes)}`] : []),
-    ...(over > spec.maxBytesOverBase ? [`${mb(over)} over the base is over the budget of ${mb(spec.maxBytesOverBase)}`] : []),
+    ...(over > spec.maxBytesOverBase
+      ? [`${mb(over)} over the base is over the budget of ${mb(spec.maxBytesOverBase)}`]
+      : []),
   ];
   return problems.length > 0
     ? { ok: false, detail: problems.join('; ') }
-    : { ok: true, detail: `${mb(image.sizeBytes)} (${mb(over)} over the base; budgets ${mb(spec.maxBytes)}, ${mb(spec.maxBytesOverBase)} over the base)` };
+    : {
+        ok: true,
+        detail: `${mb(image.sizeBytes)} (${mb(over)} over the base; budgets ${mb(spec.maxBytes)}, ${mb(spec.maxBytesOverBase)} over the base)`,
+      };
 }
-

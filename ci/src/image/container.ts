@@ -19,7 +19,10 @@ export async function runPlan(docker: Docker, plan: PodRunPlan): Promise<string>
   const file = join(dir, 'env');
   try {
     await writeFile(file, envFileText(plan.env), { mode: 0o600 });
-    const res = await docker(plan.argv.map((a) => (a === ENV_FILE_PLACEHOLDER ? file : a)), { timeoutMs: 60_000 });
+    const res = await docker(
+      plan.argv.map((a) => (a === ENV_FILE_PLACEHOLDER ? file : a)),
+      { timeoutMs: 60_000 },
+    );
     if (res.code !== 0) throw new Error(dockerFailure('docker run', res));
     return res.stdout.trim();
   } finally {
@@ -34,8 +37,13 @@ export async function removeContainer(docker: Docker, id: string): Promise<void>
 
 /** Removes every container labelled with this owner (a test run, a gate run). */
 export async function sweepContainers(docker: Docker, owner: string): Promise<number> {
-  const res = await docker(['ps', '--all', '--quiet', '--filter', `label=${OWNER_LABEL}=${owner}`], { timeoutMs: 30_000 });
-  const ids = res.stdout.split('\n').map((s) => s.trim()).filter(Boolean);
+  const res = await docker(['ps', '--all', '--quiet', '--filter', `label=${OWNER_LABEL}=${owner}`], {
+    timeoutMs: 30_000,
+  });
+  const ids = res.stdout
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (ids.length > 0) await docker(['rm', '--force', '--volumes', ...ids], { timeoutMs: 60_000 });
   return ids.length;
 }
@@ -59,11 +67,17 @@ function alive(pid: number): boolean {
  * owners are `<kind>-<pid>-<time>`; containers of live owners are left alone.
  */
 export async function sweepOrphans(docker: Docker): Promise<number> {
-  const res = await docker(['ps', '--all', '--filter', `label=${OWNER_LABEL}`, '--format', `{{.ID}} {{.Label "${OWNER_LABEL}"}}`], { timeoutMs: 30_000 });
+  const res = await docker(
+    ['ps', '--all', '--filter', `label=${OWNER_LABEL}`, '--format', `{{.ID}} {{.Label "${OWNER_LABEL}"}}`],
+    { timeoutMs: 30_000 },
+  );
   const dead = res.stdout
     .split('\n')
     .map((l) => l.trim().split(' '))
-    .filter(([id, owner]) => id && owner && /^[\w.-]+?-(\d+)-[0-9a-z]+$/.test(owner) && !alive(Number(/-(\d+)-[0-9a-z]+$/.exec(owner)![1])))
+    .filter(
+      ([id, owner]) =>
+        id && owner && /^[\w.-]+?-(\d+)-[0-9a-z]+$/.test(owner) && !alive(Number(/-(\d+)-[0-9a-z]+$/.exec(owner)![1])),
+    )
     .map(([id]) => id!);
   if (dead.length > 0) await docker(['rm', '--force', '--volumes', ...dead], { timeoutMs: 60_000 });
   return dead.length;
@@ -80,8 +94,20 @@ export interface ContainerState {
 export async function containerState(docker: Docker, id: string): Promise<ContainerState> {
   const res = await docker(['inspect', '--format', '{{json .State}}', id], { timeoutMs: 30_000 });
   if (res.code !== 0) throw new Error(dockerFailure('docker inspect', res));
-  const s = JSON.parse(res.stdout) as { Status: string; Running: boolean; ExitCode: number; OOMKilled: boolean; Health?: { Status: string } };
-  return { status: s.Status, running: s.Running, exitCode: s.ExitCode, oomKilled: s.OOMKilled, ...(s.Health ? { health: s.Health.Status } : {}) };
+  const s = JSON.parse(res.stdout) as {
+    Status: string;
+    Running: boolean;
+    ExitCode: number;
+    OOMKilled: boolean;
+    Health?: { Status: string };
+  };
+  return {
+    status: s.Status,
+    running: s.Running,
+    exitCode: s.ExitCode,
+    oomKilled: s.OOMKilled,
+    ...(s.Health ? { health: s.Health.Status } : {}),
+  };
 }
 
 /** Waits for the container to exit (or the timeout), returning its exit code (null on timeout). */
@@ -97,7 +123,11 @@ export async function logs(docker: Docker, id: string, tail = 200): Promise<stri
   return `${res.stdout}${res.stderr}`;
 }
 
-export async function exec(docker: Docker, id: string, argv: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function exec(
+  docker: Docker,
+  id: string,
+  argv: readonly string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const res = await docker(['exec', id, ...argv], { timeoutMs: 30_000 });
   return { code: res.code, stdout: res.stdout, stderr: res.stderr };
 }
@@ -105,12 +135,16 @@ export async function exec(docker: Docker, id: string, argv: readonly string[]):
 async function untar(file: string, dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   // Device nodes and ownership are not needed to read files; keep extraction unprivileged-safe.
-  await execFileP('tar', ['-x', '--no-same-owner', '--no-same-permissions', '--exclude=dev/*', '-f', file, '-C', dir], { maxBuffer: 16 << 20 });
+  await execFileP('tar', ['-x', '--no-same-owner', '--no-same-permissions', '--exclude=dev/*', '-f', file, '-C', dir], {
+    maxBuffer: 16 << 20,
+  });
 }
 
 /** The image's merged filesystem, as a container of it would see it, extracted into `dir`. */
 export async function exportImageFilesystem(docker: Docker, image: string, dir: string): Promise<void> {
-  const created = await docker(['create', '--label', `${OWNER_LABEL}=${ownerId('kgraph-export')}`, image], { timeoutMs: 60_000 });
+  const created = await docker(['create', '--label', `${OWNER_LABEL}=${ownerId('kgraph-export')}`, image], {
+    timeoutMs: 60_000,
+  });
   if (created.code !== 0) throw new Error(dockerFailure('docker create', created));
   const id = created.stdout.trim();
   const work = await mkdtemp(join(tmpdir(), 'kgraph-export-'));

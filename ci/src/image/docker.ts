@@ -38,7 +38,11 @@ export function dockerCli(env: NodeJS.ProcessEnv = process.env): Docker {
   const bin = dockerClientPath(env);
   return (args, call = {}) =>
     new Promise((resolve) => {
-      const child = spawn(bin, [...args], { ...(call.cwd ? { cwd: call.cwd } : {}), env: { ...env, DOCKER_BUILDKIT: '1', ...call.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(bin, [...args], {
+        ...(call.cwd ? { cwd: call.cwd } : {}),
+        env: { ...env, DOCKER_BUILDKIT: '1', ...call.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
       let timedOut = false;
@@ -63,7 +67,8 @@ export function dockerCli(env: NodeJS.ProcessEnv = process.env): Docker {
     });
 }
 
-export type EngineStatus = { readonly available: true; readonly version: string } | { readonly available: false; readonly reason: string };
+export type EngineStatus =
+  { readonly available: true; readonly version: string } | { readonly available: false; readonly reason: string };
 
 /** Whether an engine answers: the client must exist and the daemon must reply within the timeout. */
 export async function engineStatus(docker: Docker, timeoutMs = 10_000): Promise<EngineStatus> {
@@ -82,10 +87,18 @@ export async function engineStatus(docker: Docker, timeoutMs = 10_000): Promise<
 export function dockerFailure(what: string, res: DockerResult): string {
   if (res.spawnError) return `${what}: could not start docker (${res.spawnError})`;
   if (res.timedOut) return `${what}: timed out`;
-  const lines = res.stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = res.stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   return `${what}: exit ${res.code}${lines.length ? `: ${lines.at(-1)}` : ''}`;
 }
 
 export function firstLine(text: string): string {
-  return text.split('\n').map((l) => l.trim()).find(Boolean) ?? '';
+  return (
+    text
+      .split('\n')
+      .map((l) => l.trim())
+      .find(Boolean) ?? ''
+  );
 }

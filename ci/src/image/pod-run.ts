@@ -57,8 +57,14 @@ interface SecurityContext {
 }
 export interface PodSpec {
   readonly containers: readonly ContainerSpec[];
-  readonly securityContext?: SecurityContext & { readonly fsGroup?: number; readonly supplementalGroups?: readonly number[] };
-  readonly volumes?: readonly { readonly name: string; readonly emptyDir?: { readonly sizeLimit?: string; readonly medium?: string } }[];
+  readonly securityContext?: SecurityContext & {
+    readonly fsGroup?: number;
+    readonly supplementalGroups?: readonly number[];
+  };
+  readonly volumes?: readonly {
+    readonly name: string;
+    readonly emptyDir?: { readonly sizeLimit?: string; readonly medium?: string };
+  }[];
   readonly terminationGracePeriodSeconds?: number;
 }
 
@@ -100,15 +106,27 @@ export function workloadPod(objects: readonly KubeObject[], kind: string, name?:
 /** ConfigMaps (data) of rendered manifests by name. */
 export function configMapsOf(objects: readonly KubeObject[]): Record<string, Data> {
   return Object.fromEntries(
-    objects.filter((o) => o.kind === 'ConfigMap' && o.metadata?.name).map((o) => [o.metadata!.name!, Object.fromEntries(Object.entries((o.data as Record<string, unknown>) ?? {}).map(([k, v]) => [k, String(v)]))]),
+    objects
+      .filter((o) => o.kind === 'ConfigMap' && o.metadata?.name)
+      .map((o) => [
+        o.metadata!.name!,
+        Object.fromEntries(Object.entries((o.data as Record<string, unknown>) ?? {}).map(([k, v]) => [k, String(v)])),
+      ]),
   );
 }
 
-function lookup(kind: 'ConfigMap' | 'Secret', store: Readonly<Record<string, Data>>, ref: KeyRef, envName: string): string | undefined {
+function lookup(
+  kind: 'ConfigMap' | 'Secret',
+  store: Readonly<Record<string, Data>>,
+  ref: KeyRef,
+  envName: string,
+): string | undefined {
   const source = store[ref.name];
   const value = source?.[ref.key];
   if (value === undefined && !ref.optional) {
-    throw new Error(`env ${envName}: ${kind} ${ref.name} ${source ? `has no key ${ref.key}` : 'does not exist'} (and the reference is not optional)`);
+    throw new Error(
+      `env ${envName}: ${kind} ${ref.name} ${source ? `has no key ${ref.key}` : 'does not exist'} (and the reference is not optional)`,
+    );
   }
   return value;
 }
@@ -117,7 +135,8 @@ function lookup(kind: 'ConfigMap' | 'Secret', store: Readonly<Record<string, Dat
 export function memoryFlag(q: string | number): string {
   const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(String(q));
   if (!m) throw new Error(`memory limit ${q} is not a quantity docker understands`);
-  const factor = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4, k: 1e3, M: 1e6, G: 1e9, T: 1e12 }[m[2] ?? ''] ?? 1;
+  const factor =
+    { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4, k: 1e3, M: 1e6, G: 1e9, T: 1e12 }[m[2] ?? ''] ?? 1;
   return String(Math.round(Number(m[1]) * factor));
 }
 export function cpuFlag(q: string | number): string {
@@ -152,10 +171,12 @@ export function podToDockerRun(req: PodRunRequest): PodRunPlan {
     } else if (e.valueFrom?.secretKeyRef) {
       const v = lookup('Secret', req.secrets, e.valueFrom.secretKeyRef, e.name);
       if (v !== undefined) env[e.name] = v;
-    } else if (e.valueFrom) notes.push(`env ${e.name}: valueFrom other than ConfigMap/Secret keys is not supported here`);
+    } else if (e.valueFrom)
+      notes.push(`env ${e.name}: valueFrom other than ConfigMap/Secret keys is not supported here`);
   }
   for (const [k, v] of Object.entries(req.overrides ?? {})) {
-    if (env[k] !== v) notes.push(`env ${k} overridden for this machine (${env[k] === undefined ? 'unset' : 'manifest value differs'})`);
+    if (env[k] !== v)
+      notes.push(`env ${k} overridden for this machine (${env[k] === undefined ? 'unset' : 'manifest value differs'})`);
     env[k] = v;
   }
 
@@ -168,7 +189,8 @@ export function podToDockerRun(req: PodRunRequest): PodRunPlan {
     flags.push('--user', user);
   }
   if (sc.runAsNonRoot) notes.push('runAsNonRoot: docker has no such check; the caller verifies the uid is not 0');
-  for (const g of [pod.securityContext?.fsGroup, ...(pod.securityContext?.supplementalGroups ?? [])]) if (g !== undefined) flags.push('--group-add', String(g));
+  for (const g of [pod.securityContext?.fsGroup, ...(pod.securityContext?.supplementalGroups ?? [])])
+    if (g !== undefined) flags.push('--group-add', String(g));
   if (sc.readOnlyRootFilesystem) flags.push('--read-only');
   if (sc.allowPrivilegeEscalation === false) flags.push('--security-opt', 'no-new-privileges');
   if (sc.privileged) flags.push('--privileged');
@@ -184,12 +206,18 @@ export function podToDockerRun(req: PodRunRequest): PodRunPlan {
     }
     const size = vol.emptyDir.sizeLimit ? `,size=${memoryFlag(vol.emptyDir.sizeLimit)}` : '';
     // uid/gid of the container user so it can write there, as an emptyDir with fsGroup allows.
-    const owner = sc.runAsUser !== undefined ? `,uid=${sc.runAsUser},gid=${pod.securityContext?.fsGroup ?? sc.runAsGroup ?? sc.runAsUser}` : '';
+    const owner =
+      sc.runAsUser !== undefined
+        ? `,uid=${sc.runAsUser},gid=${pod.securityContext?.fsGroup ?? sc.runAsGroup ?? sc.runAsUser}`
+        : '';
     flags.push('--tmpfs', `${m.mountPath}:rw,nosuid,nodev,exec${size}${owner}${m.readOnly ? ',ro' : ''}`);
   }
   if (c.resources?.limits?.memory !== undefined) flags.push('--memory', memoryFlag(c.resources.limits.memory));
   if (c.resources?.limits?.cpu !== undefined) flags.push('--cpus', cpuFlag(c.resources.limits.cpu));
-  if (c.ports?.length) notes.push(`ports ${c.ports.map((p) => `${p.name ?? ''}:${p.containerPort}`).join(', ')}: no port publishing on the host network; the process listens on PORT`);
+  if (c.ports?.length)
+    notes.push(
+      `ports ${c.ports.map((p) => `${p.name ?? ''}:${p.containerPort}`).join(', ')}: no port publishing on the host network; the process listens on PORT`,
+    );
 
   const argv = ['run', '--detach', ...flags];
   const command = c.command ?? [];

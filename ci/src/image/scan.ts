@@ -96,24 +96,44 @@ export async function scanImage(opts: ImageScanOptions): Promise<ImageScanResult
     await rm(join(work, 'layers'), { recursive: true, force: true });
     const checks: ScanCheck[] = [
       secrets.findings.length === 0
-        ? { name: 'image:secrets', status: 'passed', detail: `${layers.length} layers, ${secrets.files} files, no findings${secrets.allowed ? ` (${secrets.allowed} allowlisted)` : ''}` }
+        ? {
+            name: 'image:secrets',
+            status: 'passed',
+            detail: `${layers.length} layers, ${secrets.files} files, no findings${secrets.allowed ? ` (${secrets.allowed} allowlisted)` : ''}`,
+          }
         : {
             name: 'image:secrets',
             status: 'failed',
-            detail: `${secrets.findings.length} finding(s): ${secrets.findings.slice(0, 10).map((f) => `layer ${f.layer} ${f.path}:${f.line} ${f.rule} fingerprint:${f.fingerprint}`).join('; ')}${secrets.findings.length > 10 ? '; …' : ''}`,
+            detail: `${secrets.findings.length} finding(s): ${secrets.findings
+              .slice(0, 10)
+              .map((f) => `layer ${f.layer} ${f.path}:${f.line} ${f.rule} fingerprint:${f.fingerprint}`)
+              .join('; ')}${secrets.findings.length > 10 ? '; …' : ''}`,
           },
     ];
 
     say('image: exporting the filesystem for the SBOM');
     const fs = join(work, 'fs');
     await exportImageFilesystem(opts.docker, opts.image, fs);
-    const sbom = await sbomOfDirectory(fs, { name: 'kgraph-mcp', version: opts.image, type: 'container', ...(opts.properties ? { properties: opts.properties } : {}) });
+    const sbom = await sbomOfDirectory(fs, {
+      name: 'kgraph-mcp',
+      version: opts.image,
+      type: 'container',
+      ...(opts.properties ? { properties: opts.properties } : {}),
+    });
     await mkdir(dirname(opts.sbomPath), { recursive: true });
     await writeFile(opts.sbomPath, sbom.json, 'utf8');
     checks.push(
       sbom.packages.length > 0
-        ? { name: 'image:sbom', status: 'passed', detail: `${sbom.packages.length} npm packages, CycloneDX 1.6 in ${opts.sbomPath}` }
-        : { name: 'image:sbom', status: 'failed', detail: 'no npm packages found in the image: the SBOM would be empty' },
+        ? {
+            name: 'image:sbom',
+            status: 'passed',
+            detail: `${sbom.packages.length} npm packages, CycloneDX 1.6 in ${opts.sbomPath}`,
+          }
+        : {
+            name: 'image:sbom',
+            status: 'failed',
+            detail: 'no npm packages found in the image: the SBOM would be empty',
+          },
     );
 
     say(`image: auditing ${sbom.packages.length} packages`);

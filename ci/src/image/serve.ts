@@ -23,7 +23,9 @@ export interface ServedImage {
 }
 
 /** The image the build step made (its report), or why there is none. */
-export async function builtImage(reportPath = join(REPO_ROOT, DEFAULT_IMAGE_REPORT)): Promise<{ ref: string; standin: boolean } | { error: string }> {
+export async function builtImage(
+  reportPath = join(REPO_ROOT, DEFAULT_IMAGE_REPORT),
+): Promise<{ ref: string; standin: boolean } | { error: string }> {
   let report: ImageReport;
   try {
     report = JSON.parse(await readFile(reportPath, 'utf8')) as ImageReport;
@@ -35,12 +37,28 @@ export async function builtImage(reportPath = join(REPO_ROOT, DEFAULT_IMAGE_REPO
 }
 
 /** The security settings of the pod specs (see k8s/base), as docker flags. */
-const HARDENED = ['--user', '1000:1000', '--read-only', '--tmpfs', '/tmp:rw,nosuid,nodev,size=67108864,uid=1000,gid=1000', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges'];
+const HARDENED = [
+  '--user',
+  '1000:1000',
+  '--read-only',
+  '--tmpfs',
+  '/tmp:rw,nosuid,nodev,size=67108864,uid=1000,gid=1000',
+  '--cap-drop',
+  'ALL',
+  '--security-opt',
+  'no-new-privileges',
+];
 
 export async function withServedImage<T>(
   env: EnvironmentDefinition,
   fn: (served: ServedImage) => Promise<T>,
-  opts: { log?: (line: string) => void; image?: string; seedCount?: number; docker?: Docker; readyTimeoutMs?: number } = {},
+  opts: {
+    log?: (line: string) => void;
+    image?: string;
+    seedCount?: number;
+    docker?: Docker;
+    readyTimeoutMs?: number;
+  } = {},
 ): Promise<T> {
   const log = opts.log ?? (() => undefined);
   const docker = opts.docker ?? dockerCli();
@@ -51,7 +69,8 @@ export async function withServedImage<T>(
     const found = await builtImage();
     if ('error' in found) throw new Error(`cannot serve the image: ${found.error}`);
     image = found.ref;
-    if (found.standin) log('serve: NOTE the image was built on a stand-in base (this machine\'s Node), not the pinned one');
+    if (found.standin)
+      log("serve: NOTE the image was built on a stand-in base (this machine's Node), not the pinned one");
   }
   await sweepOrphans(docker);
   const owner = ownerId('kgraph-gate');
@@ -71,7 +90,23 @@ export async function withServedImage<T>(
       RATE_LIMIT_MAX: '100000000',
     };
     const plan = (what: string, detach: boolean, command: string[]) => ({
-      argv: ['run', ...(detach ? ['--detach'] : []), '--name', `${owner}-${what}`, '--label', `${OWNER_LABEL}=${owner}`, '--network', 'host', ...HARDENED, '--env-file', ENV_FILE_PLACEHOLDER, '--entrypoint', 'node', image!, ...command],
+      argv: [
+        'run',
+        ...(detach ? ['--detach'] : []),
+        '--name',
+        `${owner}-${what}`,
+        '--label',
+        `${OWNER_LABEL}=${owner}`,
+        '--network',
+        'host',
+        ...HARDENED,
+        '--env-file',
+        ENV_FILE_PLACEHOLDER,
+        '--entrypoint',
+        'node',
+        image!,
+        ...command,
+      ],
       env: envVars,
       notes: [],
     });
@@ -82,15 +117,24 @@ export async function withServedImage<T>(
       log(`serve: ${what} inside the image`);
       const id = await runPlan(docker, plan(what, true, [...command]));
       const code = await waitExit(docker, id, 300_000);
-      if (code !== 0) throw new Error(`${what} in the image exited ${code}: ${(await logs(docker, id, 20)).trim().split('\n').at(-1) ?? ''}`);
+      if (code !== 0)
+        throw new Error(
+          `${what} in the image exited ${code}: ${(await logs(docker, id, 20)).trim().split('\n').at(-1) ?? ''}`,
+        );
     }
     const id = await runPlan(docker, plan('app', true, ['dist/main.js']));
     const url = `http://127.0.0.1:${port}`;
     const deadline = Date.now() + (opts.readyTimeoutMs ?? 120_000);
     for (;;) {
-      const ok = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
+      const ok = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) }).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
-      if (Date.now() > deadline) throw new Error(`the image did not become ready at ${url}/readyz: ${(await logs(docker, id, 20)).trim().split('\n').at(-1) ?? ''}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `the image did not become ready at ${url}/readyz: ${(await logs(docker, id, 20)).trim().split('\n').at(-1) ?? ''}`,
+        );
       await new Promise((r) => setTimeout(r, 250));
     }
     log(`serve: image ${image.slice(0, 19)}… ready at ${url} (container ${id.slice(0, 12)})`);

@@ -13,10 +13,20 @@ export const DEFAULT_IMAGE_REPORT = '.reports/image.json';
 
 export type ImageReport =
   | { readonly version: 1; readonly built: false; readonly reason: string; readonly finishedAt: string }
-  | ({ readonly version: 1; readonly built: true; readonly engine: string; readonly standinBase: boolean; readonly size: SizeVerdict; readonly finishedAt: string } & BuiltImage);
+  | ({
+      readonly version: 1;
+      readonly built: true;
+      readonly engine: string;
+      readonly standinBase: boolean;
+      readonly size: SizeVerdict;
+      readonly finishedAt: string;
+    } & BuiltImage);
 
 /** A command with its output passed on line by line; resolves with its exit code (null: killed or not started). */
-export function runStreaming(argv: readonly string[], opts: { cwd: string; env: NodeJS.ProcessEnv; log: (line: string) => void }): Promise<number | null> {
+export function runStreaming(
+  argv: readonly string[],
+  opts: { cwd: string; env: NodeJS.ProcessEnv; log: (line: string) => void },
+): Promise<number | null> {
   return new Promise((resolve) => {
     const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
     createInterface({ input: child.stdout }).on('line', opts.log);
@@ -32,7 +42,11 @@ export function runStreaming(argv: readonly string[], opts: { cwd: string; env: 
 /** The stand-in maker for `ensureBaseImage`: ci/scripts/standin-base.sh with the same docker client. */
 export function standinMaker(env: NodeJS.ProcessEnv, log: (line: string) => void): (name: string) => Promise<void> {
   return async (name) => {
-    const code = await runStreaming(['bash', STANDIN_SCRIPT, name], { cwd: '/', env: { ...env, DOCKER: dockerClientPath(env) }, log });
+    const code = await runStreaming(['bash', STANDIN_SCRIPT, name], {
+      cwd: '/',
+      env: { ...env, DOCKER: dockerClientPath(env) },
+      log,
+    });
     if (code !== 0) throw new Error(`ci/scripts/standin-base.sh ${name} failed (exit ${code})`);
   };
 }
@@ -90,6 +104,7 @@ export function imageSummary(report: ImageReport): string[] {
   const lines = Object.entries(imageFacts(report)).map(([k, v]) => `${k}: ${v}`);
   lines.push(`size budget: ${report.size.ok ? 'ok' : 'OVER'}: ${report.size.detail}`);
   const standins = report.bases.filter((b: BaseImage) => b.source === 'standin');
-  if (standins.length > 0) lines.push(`NOTE: built on a stand-in base, not the pinned image: ${standins.map(describeBase).join('; ')}`);
+  if (standins.length > 0)
+    lines.push(`NOTE: built on a stand-in base, not the pinned image: ${standins.map(describeBase).join('; ')}`);
   return lines;
 }

@@ -32,7 +32,9 @@ function kustomization(def: EnvironmentDefinition): Record<string, unknown> {
     // The base marks SENTRY_DSN optional; where the environment requires it, a missing key must stop the pod.
     patches.push({
       target: { kind: 'Deployment', name: DEPLOYMENT_NAME },
-      patch: stringify([{ op: 'replace', path: '/spec/template/spec/containers/0/env/3/valueFrom/secretKeyRef/optional', value: false }]),
+      patch: stringify([
+        { op: 'replace', path: '/spec/template/spec/containers/0/env/3/valueFrom/secretKeyRef/optional', value: false },
+      ]),
     });
   }
   return {
@@ -67,7 +69,10 @@ function namespace(def: EnvironmentDefinition): Record<string, unknown> {
   };
 }
 
-function hpa(def: EnvironmentDefinition, autoscale: NonNullable<EnvironmentDefinition['autoscale']>): Record<string, unknown> {
+function hpa(
+  def: EnvironmentDefinition,
+  autoscale: NonNullable<EnvironmentDefinition['autoscale']>,
+): Record<string, unknown> {
   return {
     apiVersion: 'autoscaling/v2',
     kind: 'HorizontalPodAutoscaler',
@@ -76,17 +81,26 @@ function hpa(def: EnvironmentDefinition, autoscale: NonNullable<EnvironmentDefin
       scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: DEPLOYMENT_NAME },
       minReplicas: def.replicas,
       maxReplicas: autoscale.maxReplicas,
-      metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: autoscale.targetCpuPercent } } }],
+      metrics: [
+        {
+          type: 'Resource',
+          resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: autoscale.targetCpuPercent } },
+        },
+      ],
     },
   };
 }
 
 /** Every generated file, path (relative to the repository root) → content. */
-export function overlayFiles(envs: readonly EnvironmentDefinition[] = ENVIRONMENT_NAMES.map((n) => ENVIRONMENTS[n])): Map<string, string> {
+export function overlayFiles(
+  envs: readonly EnvironmentDefinition[] = ENVIRONMENT_NAMES.map((n) => ENVIRONMENTS[n]),
+): Map<string, string> {
   const files = new Map<string, string>();
   for (const def of envs) {
     if (def.autoscale && def.autoscale.maxReplicas < def.replicas) {
-      throw new RangeError(`environment ${def.name}: autoscale.maxReplicas ${def.autoscale.maxReplicas} is below replicas ${def.replicas}`);
+      throw new RangeError(
+        `environment ${def.name}: autoscale.maxReplicas ${def.autoscale.maxReplicas} is below replicas ${def.replicas}`,
+      );
     }
     const dir = overlayDir(def.name);
     files.set(`${dir}/kustomization.yaml`, yamlDoc(kustomization(def)));

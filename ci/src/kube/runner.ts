@@ -25,9 +25,21 @@ export function spawnRunner(env: NodeJS.ProcessEnv, cwd: string): CommandRunner 
   return async (cmd) => {
     const file = cmd.argv[0];
     if (!file) throw new Error('empty command');
-    const r = await runProcess({ argv: cmd.argv, env, cwd, input: cmd.stdin ?? '', ...(cmd.timeoutMs !== undefined ? { timeoutMs: cmd.timeoutMs } : {}) });
-    if (r.exitCode === 127) return { exitCode: 127, stdout: r.stdout, stderr: `${r.stderr}${file} is not installed or not on PATH` };
-    if (r.exitCode === null) return { exitCode: 124, stdout: r.stdout, stderr: `${r.stderr}${file} stopped by ${r.signal ?? 'a signal'} (timeout?)` };
+    const r = await runProcess({
+      argv: cmd.argv,
+      env,
+      cwd,
+      input: cmd.stdin ?? '',
+      ...(cmd.timeoutMs !== undefined ? { timeoutMs: cmd.timeoutMs } : {}),
+    });
+    if (r.exitCode === 127)
+      return { exitCode: 127, stdout: r.stdout, stderr: `${r.stderr}${file} is not installed or not on PATH` };
+    if (r.exitCode === null)
+      return {
+        exitCode: 124,
+        stdout: r.stdout,
+        stderr: `${r.stderr}${file} stopped by ${r.signal ?? 'a signal'} (timeout?)`,
+      };
     return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
   };
 }

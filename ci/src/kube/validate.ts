@@ -11,7 +11,8 @@ export interface KubeObject {
   readonly [key: string]: unknown;
 }
 
-export const objectId = (o: Pick<KubeObject, 'kind' | 'metadata'>): string => `${o.kind}/${o.metadata?.name ?? '<unnamed>'}`;
+export const objectId = (o: Pick<KubeObject, 'kind' | 'metadata'>): string =>
+  `${o.kind}/${o.metadata?.name ?? '<unnamed>'}`;
 
 /** Parses a multi-document YAML stream (as `kubectl kustomize` prints it). */
 export function parseManifests(text: string): KubeObject[] {
@@ -20,7 +21,12 @@ export function parseManifests(text: string): KubeObject[] {
     if (doc.errors.length) throw new Error(`invalid YAML in rendered manifests: ${doc.errors[0]!.message}`);
     const value: unknown = doc.toJS();
     if (value === null || value === undefined) continue;
-    if (typeof value !== 'object' || Array.isArray(value) || typeof (value as KubeObject).kind !== 'string' || typeof (value as KubeObject).apiVersion !== 'string') {
+    if (
+      typeof value !== 'object' ||
+      Array.isArray(value) ||
+      typeof (value as KubeObject).kind !== 'string' ||
+      typeof (value as KubeObject).apiVersion !== 'string'
+    ) {
       throw new Error('rendered manifests contain a document without apiVersion and kind');
     }
     out.push(value as KubeObject);
@@ -35,7 +41,13 @@ interface Container {
   readinessProbe?: unknown;
   livenessProbe?: unknown;
   startupProbe?: unknown;
-  securityContext?: { runAsNonRoot?: boolean; runAsUser?: number; allowPrivilegeEscalation?: boolean; readOnlyRootFilesystem?: boolean; privileged?: boolean };
+  securityContext?: {
+    runAsNonRoot?: boolean;
+    runAsUser?: number;
+    allowPrivilegeEscalation?: boolean;
+    readOnlyRootFilesystem?: boolean;
+    privileged?: boolean;
+  };
 }
 interface PodSpec {
   containers?: Container[];
@@ -45,7 +57,8 @@ interface PodSpec {
 
 /** The pod template of a workload, if the object has one. */
 export function podSpecOf(o: KubeObject): PodSpec | undefined {
-  const spec = o.spec as { template?: { spec?: PodSpec }; jobTemplate?: { spec?: { template?: { spec?: PodSpec } } } } | undefined;
+  const spec = o.spec as
+    { template?: { spec?: PodSpec }; jobTemplate?: { spec?: { template?: { spec?: PodSpec } } } } | undefined;
   if (o.kind === 'Pod') return o.spec as PodSpec;
   return spec?.template?.spec ?? spec?.jobTemplate?.spec?.template?.spec;
 }
@@ -79,7 +92,8 @@ export function policyViolations(objects: readonly KubeObject[]): string[] {
       const where = `${id} container ${c.name}`;
       const img = imageProblem(c.image);
       if (img) problems.push(`${where}: ${img}`);
-      if (!c.resources?.requests?.cpu || !c.resources?.requests?.memory) problems.push(`${where}: needs cpu and memory requests`);
+      if (!c.resources?.requests?.cpu || !c.resources?.requests?.memory)
+        problems.push(`${where}: needs cpu and memory requests`);
       if (!c.resources?.limits?.memory) problems.push(`${where}: needs a memory limit`);
       if (longRunning && (pod.containers ?? []).includes(c)) {
         for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe'] as const) {
@@ -91,8 +105,10 @@ export function policyViolations(objects: readonly KubeObject[]): string[] {
       if (nonRoot !== true) problems.push(`${where}: must set runAsNonRoot: true`);
       if (uid === 0) problems.push(`${where}: runs as uid 0`);
       if (c.securityContext?.privileged) problems.push(`${where}: is privileged`);
-      if (c.securityContext?.allowPrivilegeEscalation !== false) problems.push(`${where}: must set allowPrivilegeEscalation: false`);
-      if (c.securityContext?.readOnlyRootFilesystem !== true) problems.push(`${where}: must set readOnlyRootFilesystem: true`);
+      if (c.securityContext?.allowPrivilegeEscalation !== false)
+        problems.push(`${where}: must set allowPrivilegeEscalation: false`);
+      if (c.securityContext?.readOnlyRootFilesystem !== true)
+        problems.push(`${where}: must set readOnlyRootFilesystem: true`);
     }
   }
   return problems;

@@ -28,11 +28,18 @@ export interface LedgerPayload {
   /** The scan report's dependency audit was skipped (advisory service unreachable). */
   readonly auditSkipped?: boolean;
   /** On gate records: the verdict; on deploys read back, joined from their gate record. */
-  readonly gate?: { readonly passed: boolean; readonly baselineCompared?: boolean; readonly reasons?: readonly string[] };
+  readonly gate?: {
+    readonly passed: boolean;
+    readonly baselineCompared?: boolean;
+    readonly reasons?: readonly string[];
+  };
   /** On gate records: the deployment (ledger id) whose rollout the gate judged. */
   readonly of?: string;
   /** On gate records: how long each deploy step took. */
-  readonly timings?: { readonly durationMs: number; readonly steps: readonly { readonly name: string; readonly ms: number }[] };
+  readonly timings?: {
+    readonly durationMs: number;
+    readonly steps: readonly { readonly name: string; readonly ms: number }[];
+  };
   /** On promotions: the pass in the previous environment the promotion rests on. */
   readonly promotedFrom?: { readonly environment: string; readonly at: string; readonly id?: string };
   /** On rollbacks: kgraph-ci undid a failed deploy by itself. */
@@ -58,7 +65,12 @@ export interface LedgerRecord {
 export function asPayload(value: unknown): LedgerPayload | undefined {
   const p = (typeof value === 'string' ? safeJson(value) : value) as Partial<LedgerPayload> | undefined;
   if (!p || typeof p !== 'object' || p.schema !== PAYLOAD_SCHEMA) return undefined;
-  if (!['deploy', 'promotion', 'rollback', 'gate'].includes(p.operation as string) || typeof p.environment !== 'string' || typeof p.startedAt !== 'string') return undefined;
+  if (
+    !['deploy', 'promotion', 'rollback', 'gate'].includes(p.operation as string) ||
+    typeof p.environment !== 'string' ||
+    typeof p.startedAt !== 'string'
+  )
+    return undefined;
   return p as LedgerPayload;
 }
 
@@ -88,7 +100,14 @@ export function ledgerEntries(records: readonly LedgerRecord[]): LedgerEntry[] {
       ...(p.version ? { version: p.version } : {}),
       state: r.state,
       at: r.updatedAt,
-      ...(gate ? { gate: { passed: gate.passed, ...(gate.baselineCompared !== undefined ? { baselineCompared: gate.baselineCompared } : {}) } } : {}),
+      ...(gate
+        ? {
+            gate: {
+              passed: gate.passed,
+              ...(gate.baselineCompared !== undefined ? { baselineCompared: gate.baselineCompared } : {}),
+            },
+          }
+        : {}),
       ...(p.auditSkipped !== undefined ? { auditSkipped: p.auditSkipped } : {}),
       ...(p.undone ? { undone: p.undone } : {}),
     });

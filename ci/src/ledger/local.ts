@@ -10,7 +10,8 @@ import type { Ledger } from './github.js';
 
 export const RECORDS_DIR = '.reports/deployments';
 
-const fileName = (r: LedgerRecord): string => `${r.createdAt.replace(/[:.]/g, '-')}-${r.payload.environment}-${r.payload.operation}-${r.id}.json`;
+const fileName = (r: LedgerRecord): string =>
+  `${r.createdAt.replace(/[:.]/g, '-')}-${r.payload.environment}-${r.payload.operation}-${r.id}.json`;
 
 export function localLedger(dir: string, now: () => number = Date.now): Ledger & { readonly dir: string } {
   let seq = 0;
@@ -19,7 +20,11 @@ export function localLedger(dir: string, now: () => number = Date.now): Ledger &
     where: `local records in ${dir}`,
     async read(opts = {}) {
       const { records } = await readLocalRecords(dir);
-      return records.filter((r) => (!opts.environment || r.payload.environment === opts.environment) && (opts.sinceMs === undefined || Date.parse(r.createdAt) >= opts.sinceMs));
+      return records.filter(
+        (r) =>
+          (!opts.environment || r.payload.environment === opts.environment) &&
+          (opts.sinceMs === undefined || Date.parse(r.createdAt) >= opts.sinceMs),
+      );
     },
     async open(payload) {
       await mkdir(dir, { recursive: true });
@@ -39,7 +44,15 @@ export function localLedger(dir: string, now: () => number = Date.now): Ledger &
 
 function isRecord(v: unknown): v is LedgerRecord {
   const r = v as LedgerRecord;
-  return typeof v === 'object' && v !== null && typeof r.id === 'string' && typeof r.state === 'string' && typeof r.createdAt === 'string' && typeof r.updatedAt === 'string' && asPayload(r.payload) !== undefined;
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof r.id === 'string' &&
+    typeof r.state === 'string' &&
+    typeof r.createdAt === 'string' &&
+    typeof r.updatedAt === 'string' &&
+    asPayload(r.payload) !== undefined
+  );
 }
 
 /** Every record in `dir`, oldest first; a malformed file is reported, not silently counted. */

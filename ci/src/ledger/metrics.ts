@@ -61,11 +61,17 @@ function metricsOf(environment: string, events: readonly DeliveryEvent[]): Envir
 }
 
 /** `production(env)` says which environments count for lead time and change failure (policy data). */
-export function computeDeliveryMetrics(events: readonly DeliveryEvent[], opts: { production: (env: string) => boolean; source: string; since?: string }): DeliveryMetrics {
+export function computeDeliveryMetrics(
+  events: readonly DeliveryEvent[],
+  opts: { production: (env: string) => boolean; source: string; since?: string },
+): DeliveryMetrics {
   const envs = [...new Set(events.map((e) => e.environment))].sort();
   const overall = metricsOf('all', events);
   const prod = events.filter((e) => opts.production(e.environment));
-  const leadTimes = prod.filter((e) => isDeploy(e) && e.state === 'success' && e.mergedAt).map((e) => Date.parse(e.finishedAt) - Date.parse(e.mergedAt!)).filter((ms) => Number.isFinite(ms) && ms >= 0);
+  const leadTimes = prod
+    .filter((e) => isDeploy(e) && e.state === 'success' && e.mergedAt)
+    .map((e) => Date.parse(e.finishedAt) - Date.parse(e.mergedAt!))
+    .filter((ms) => Number.isFinite(ms) && ms >= 0);
   const prodDeploys = prod.filter(isDeploy);
   let failed = 0;
   for (const d of prodDeploys) {
@@ -75,15 +81,34 @@ export function computeDeliveryMetrics(events: readonly DeliveryEvent[], opts: {
     }
     // Rolled back by hand before the next deploy of that environment: the change failed in production.
     const next = prodDeploys.find((n) => n.environment === d.environment && n.startedAt > d.startedAt);
-    if (prod.some((r) => r.operation === 'rollback' && !r.automatic && r.environment === d.environment && r.startedAt > d.startedAt && (!next || r.startedAt < next.startedAt))) failed++;
+    if (
+      prod.some(
+        (r) =>
+          r.operation === 'rollback' &&
+          !r.automatic &&
+          r.environment === d.environment &&
+          r.startedAt > d.startedAt &&
+          (!next || r.startedAt < next.startedAt),
+      )
+    )
+      failed++;
   }
   return {
     ...(opts.since ? { since: opts.since } : {}),
     source: opts.source,
-    perEnvironment: envs.map((e) => metricsOf(e, events.filter((x) => x.environment === e))),
+    perEnvironment: envs.map((e) =>
+      metricsOf(
+        e,
+        events.filter((x) => x.environment === e),
+      ),
+    ),
     overall,
     leadTime: { samples: leadTimes.length, p50Ms: percentile(leadTimes, 50), p95Ms: percentile(leadTimes, 95) },
-    changeFailure: { deploys: prodDeploys.length, failed, rate: prodDeploys.length ? failed / prodDeploys.length : Number.NaN },
+    changeFailure: {
+      deploys: prodDeploys.length,
+      failed,
+      rate: prodDeploys.length ? failed / prodDeploys.length : Number.NaN,
+    },
     ...(overall.deploys > 0
       ? {
           meetsTargets: {
@@ -105,7 +130,8 @@ const mark = (ok: boolean | undefined) => (ok === undefined ? '—' : ok ? '✅'
 
 export function deliveryMarkdown(m: DeliveryMetrics, events: readonly DeliveryEvent[]): string {
   const head = `## Delivery metrics${m.since ? ` (since ${m.since})` : ''}\n\nSource: ${m.source}`;
-  if (m.overall.deploys === 0) return `${head}\n\n${NO_DEPLOYMENTS}${m.overall.rollbacks ? ` (only ${m.overall.rollbacks} rollback(s))` : ''}.`;
+  if (m.overall.deploys === 0)
+    return `${head}\n\n${NO_DEPLOYMENTS}${m.overall.rollbacks ? ` (only ${m.overall.rollbacks} rollback(s))` : ''}.`;
   const t = m.meetsTargets;
   const parts = [
     head,
@@ -114,15 +140,46 @@ export function deliveryMarkdown(m: DeliveryMetrics, events: readonly DeliveryEv
       [
         ['deploy duration p50 (successful)', mins(m.overall.p50DurationMs), '', ''],
         ['deploy duration p95 (successful)', mins(m.overall.p95DurationMs), '< 5 min', mark(t?.duration)],
-        ['success rate', `${pct(m.overall.successRate)} (${m.overall.successes}/${m.overall.deploys})`, '≥ 99.9%', mark(t?.successRate)],
-        ['rollback rate', `${pct(m.overall.rollbackRate)} (${m.overall.rollbacks}/${m.overall.deploys})`, '< 1%', mark(t?.rollbackRate)],
-        ['lead time merge → production p50 / p95', m.leadTime.samples ? `${hours(m.leadTime.p50Ms)} / ${hours(m.leadTime.p95Ms)} (${m.leadTime.samples} deploys)` : 'no data', '', ''],
-        ['change failure rate (production)', `${pct(m.changeFailure.rate)} (${m.changeFailure.failed}/${m.changeFailure.deploys})`, '', ''],
+        [
+          'success rate',
+          `${pct(m.overall.successRate)} (${m.overall.successes}/${m.overall.deploys})`,
+          '≥ 99.9%',
+          mark(t?.successRate),
+        ],
+        [
+          'rollback rate',
+          `${pct(m.overall.rollbackRate)} (${m.overall.rollbacks}/${m.overall.deploys})`,
+          '< 1%',
+          mark(t?.rollbackRate),
+        ],
+        [
+          'lead time merge → production p50 / p95',
+          m.leadTime.samples
+            ? `${hours(m.leadTime.p50Ms)} / ${hours(m.leadTime.p95Ms)} (${m.leadTime.samples} deploys)`
+            : 'no data',
+          '',
+          '',
+        ],
+        [
+          'change failure rate (production)',
+          `${pct(m.changeFailure.rate)} (${m.changeFailure.failed}/${m.changeFailure.deploys})`,
+          '',
+          '',
+        ],
       ],
     ),
     table(
       ['environment', 'deploys', 'successes', 'rollbacks', 'success rate', 'rollback rate', 'p50', 'p95'],
-      m.perEnvironment.map((e) => [e.environment, e.deploys, e.successes, e.rollbacks, pct(e.successRate), pct(e.rollbackRate), mins(e.p50DurationMs), mins(e.p95DurationMs)]),
+      m.perEnvironment.map((e) => [
+        e.environment,
+        e.deploys,
+        e.successes,
+        e.rollbacks,
+        pct(e.successRate),
+        pct(e.rollbackRate),
+        mins(e.p50DurationMs),
+        mins(e.p95DurationMs),
+      ]),
     ),
   ];
   const recent = events.filter(isDeploy).slice(-20);

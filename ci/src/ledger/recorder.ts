@@ -30,13 +30,26 @@ export class LedgerWriteError extends Error {
   override readonly name = 'LedgerWriteError';
 }
 
-export async function openRecord(payload: LedgerPayload, description: string, target: RecordTarget): Promise<OpenRecord> {
-  const local = await target.local.open(payload, { ref: target.ref ?? 'local', production: target.production, description });
+export async function openRecord(
+  payload: LedgerPayload,
+  description: string,
+  target: RecordTarget,
+): Promise<OpenRecord> {
+  const local = await target.local.open(payload, {
+    ref: target.ref ?? 'local',
+    production: target.production,
+    description,
+  });
   let remote: LedgerHandle | undefined;
   if (target.remote) {
     try {
       if (!target.ref) throw new Error('no commit or tag to create the GitHub deployment on');
-      remote = await target.remote.open(payload, { ref: target.ref, production: target.production, description, ...(target.environmentUrl ? { environmentUrl: target.environmentUrl } : {}) });
+      remote = await target.remote.open(payload, {
+        ref: target.ref,
+        production: target.production,
+        description,
+        ...(target.environmentUrl ? { environmentUrl: target.environmentUrl } : {}),
+      });
     } catch (err) {
       const msg = `${target.remote.where} did not record the ${payload.operation}: ${(err as Error).message}`;
       if (target.required) {
@@ -47,7 +60,9 @@ export async function openRecord(payload: LedgerPayload, description: string, ta
     }
   } else if (target.required) {
     await local.finish('error', 'no GitHub ledger configured');
-    throw new LedgerWriteError(`the ${payload.environment} ledger (GitHub deployments) is required and not configured: set GITHUB_TOKEN and --repo/GITHUB_REPOSITORY`);
+    throw new LedgerWriteError(
+      `the ${payload.environment} ledger (GitHub deployments) is required and not configured: set GITHUB_TOKEN and --repo/GITHUB_REPOSITORY`,
+    );
   }
   return {
     id: remote?.id ?? local.id,
@@ -59,14 +74,21 @@ export async function openRecord(payload: LedgerPayload, description: string, ta
         await remote.finish(state, text);
         return [];
       } catch (err) {
-        return [`${target.remote!.where} did not record the outcome (${state}) of deployment ${remote.id}: ${(err as Error).message}`];
+        return [
+          `${target.remote!.where} did not record the outcome (${state}) of deployment ${remote.id}: ${(err as Error).message}`,
+        ];
       }
     },
   };
 }
 
 /** A record that is complete when written (gate verdicts, automatic rollbacks). */
-export async function writeRecord(payload: LedgerPayload, state: FinalState, description: string, target: RecordTarget): Promise<{ id: string; problems: string[] }> {
+export async function writeRecord(
+  payload: LedgerPayload,
+  state: FinalState,
+  description: string,
+  target: RecordTarget,
+): Promise<{ id: string; problems: string[] }> {
   const rec = await openRecord(payload, description, target);
   return { id: rec.id, problems: await rec.finish(state, description) };
 }

@@ -50,12 +50,17 @@ export function histogramQuantile(q: number, buckets: readonly Bucket[]): number
 }
 
 /** Buckets of `<name>_bucket` summed over the samples whose labels pass `keep`. */
-export function bucketsOf(samples: readonly PromSample[], name: string, keep: (labels: Readonly<Record<string, string>>) => boolean): Bucket[] {
+export function bucketsOf(
+  samples: readonly PromSample[],
+  name: string,
+  keep: (labels: Readonly<Record<string, string>>) => boolean,
+): Bucket[] {
   const lists: Bucket[][] = [];
   const series = new Map<string, Bucket[]>();
   for (const s of samples) {
     if (s.name !== `${name}_bucket` || !keep(s.labels)) continue;
-    const le = s.labels.le === undefined ? Number.NaN : s.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(s.labels.le);
+    const le =
+      s.labels.le === undefined ? Number.NaN : s.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(s.labels.le);
     if (Number.isNaN(le)) continue;
     const key = Object.entries(s.labels)
       .filter(([k]) => k !== 'le')

@@ -53,7 +53,15 @@ async function gitPaths(repoDir: string, args: string[]): Promise<string[] | und
 export async function listWorkTreeFiles(repoDir: string): Promise<{ root: string; files: string[] } | undefined> {
   const top = await git(repoDir, ['rev-parse', '--show-toplevel']);
   if (!top.ok || !top.stdout) return undefined;
-  const files = await gitPaths(repoDir, ['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--full-name', ':/']);
+  const files = await gitPaths(repoDir, [
+    'ls-files',
+    '-z',
+    '--cached',
+    '--others',
+    '--exclude-standard',
+    '--full-name',
+    ':/',
+  ]);
   return files && { root: top.stdout, files: [...new Set(files)].sort() };
 }
 
@@ -85,7 +93,13 @@ export async function changedFilesSince(repoDir: string, commit: string): Promis
  * .git/info/exclude): a sandboxed tree that git-reading steps can use.
  */
 export async function initRepoWithAllFiles(dir: string, exclude: readonly string[] = []): Promise<boolean> {
-  const env = { ...process.env, GIT_AUTHOR_NAME: 'kgraph-ci', GIT_AUTHOR_EMAIL: 'kgraph-ci@localhost', GIT_COMMITTER_NAME: 'kgraph-ci', GIT_COMMITTER_EMAIL: 'kgraph-ci@localhost' };
+  const env = {
+    ...process.env,
+    GIT_AUTHOR_NAME: 'kgraph-ci',
+    GIT_AUTHOR_EMAIL: 'kgraph-ci@localhost',
+    GIT_COMMITTER_NAME: 'kgraph-ci',
+    GIT_COMMITTER_EMAIL: 'kgraph-ci@localhost',
+  };
   const step = async (args: string[]) => (await runProcess({ argv: ['git', ...args], cwd: dir, env })).exitCode === 0;
   if (!(await step(['init', '-q', '-b', 'main']))) return false;
   await writeFile(join(dir, '.git', 'info', 'exclude'), exclude.map((p) => `${p}\n`).join(''));

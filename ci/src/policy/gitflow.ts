@@ -152,6 +152,7 @@ export function checkTag(tag: string, facts: { readonly reachableFromMain: boole
   if (facts.reachableFromMain === undefined) {
     return { ok: false, reason: `cannot tell whether ${tag} is reachable from main (tag or main not found)` };
   }
-  if (!facts.reachableFromMain) return { ok: false, reason: `${tag} points at a commit that is not reachable from main` };
+  if (!facts.reachableFromMain)
+    return { ok: false, reason: `${tag} points at a commit that is not reachable from main` };
   return { ok: true, reason: `${tag} is a valid release tag reachable from main` };
 }

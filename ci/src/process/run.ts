@@ -43,7 +43,12 @@ export class ProcessError extends Error {
     readonly command: string,
     readonly result: ProcessResult,
   ) {
-    const how = result.exitCode !== null ? `exit code ${result.exitCode}` : result.signal ? `signal ${result.signal}` : 'could not start';
+    const how =
+      result.exitCode !== null
+        ? `exit code ${result.exitCode}`
+        : result.signal
+          ? `signal ${result.signal}`
+          : 'could not start';
     const tail = result.stderr.trim().split('\n').slice(-3).join(' | ');
     super(`${command} failed (${how})${tail ? `: ${tail}` : ''}`);
   }
@@ -122,7 +127,13 @@ async function launch(spec: ProcessSpec): Promise<{ process: ProcessPromise }> {
     detached: spec.detached ?? false,
     kill: killer(spec.detached ?? false),
     ...(spec.maxOutputChars !== undefined
-      ? { store: { stdout: new TailChunks(spec.maxOutputChars), stderr: new TailChunks(spec.maxOutputChars), stdall: new TailChunks(spec.maxOutputChars) } }
+      ? {
+          store: {
+            stdout: new TailChunks(spec.maxOutputChars),
+            stderr: new TailChunks(spec.maxOutputChars),
+            stdall: new TailChunks(spec.maxOutputChars),
+          },
+        }
       : {}),
     quiet: true,
     verbose: false,

@@ -20,8 +20,15 @@ export function nextReleaseBranch(tags: readonly string[]): { version: string; b
   return { version, branch: `release/${version.slice(1)}` };
 }
 
-export async function cutRelease(octokit: Octokit, repo: RepoRef, from: string, log: (line: string) => void): Promise<CutResult> {
-  const tags = await gh('listing tags', () => octokit.paginate(octokit.rest.repos.listTags, { ...repo, per_page: 100 }));
+export async function cutRelease(
+  octokit: Octokit,
+  repo: RepoRef,
+  from: string,
+  log: (line: string) => void,
+): Promise<CutResult> {
+  const tags = await gh('listing tags', () =>
+    octokit.paginate(octokit.rest.repos.listTags, { ...repo, per_page: 100 }),
+  );
   const { version, branch } = nextReleaseBranch(tags.map((t) => t.name));
   const base = await gh(`reading branch ${from}`, () => octokit.rest.git.getRef({ ...repo, ref: `heads/${from}` }));
   const sha = base.data.object.sha;
@@ -36,7 +43,9 @@ export async function cutRelease(octokit: Octokit, repo: RepoRef, from: string, 
     log(`${branch} already exists at ${existing.slice(0, 12)}; nothing to do`);
     return { version, branch, sha: existing, created: false };
   }
-  await gh(`creating ${branch} from ${from}`, () => octokit.rest.git.createRef({ ...repo, ref: `refs/heads/${branch}`, sha }));
+  await gh(`creating ${branch} from ${from}`, () =>
+    octokit.rest.git.createRef({ ...repo, ref: `refs/heads/${branch}`, sha }),
+  );
   log(`cut ${branch} from ${from} at ${sha.slice(0, 12)} (next release ${version})`);
   return { version, branch, sha, created: true };
 }

@@ -38,7 +38,9 @@ async function tagCommit(octokit: Octokit, repo: RepoRef, tag: string): Promise<
 
 /** True when `sha` is reachable from `branch`: comparing branch...sha is "identical" or "behind". */
 export async function isOnBranch(octokit: Octokit, repo: RepoRef, sha: string, branch: string): Promise<boolean> {
-  const res = await gh(`comparing ${sha.slice(0, 12)} with ${branch}`, () => octokit.rest.repos.compareCommitsWithBasehead({ ...repo, basehead: `${branch}...${sha}`, per_page: 1 }));
+  const res = await gh(`comparing ${sha.slice(0, 12)} with ${branch}`, () =>
+    octokit.rest.repos.compareCommitsWithBasehead({ ...repo, basehead: `${branch}...${sha}`, per_page: 1 }),
+  );
   return res.data.status === 'identical' || res.data.status === 'behind';
 }
 
@@ -47,11 +49,20 @@ export async function publishRelease(octokit: Octokit, repo: RepoRef, opts: Rele
   const environments = (opts.deployedTo ?? []).map((e) => getEnvironment(e));
   const sha = await tagCommit(octokit, repo, opts.tag);
   if (!(await isOnBranch(octokit, repo, sha, MAIN_BRANCH))) {
-    throw new FailedError(`tag ${opts.tag} points at ${sha.slice(0, 12)}, which is not on ${MAIN_BRANCH}: releases are tagged on main only`);
+    throw new FailedError(
+      `tag ${opts.tag} points at ${sha.slice(0, 12)}, which is not on ${MAIN_BRANCH}: releases are tagged on main only`,
+    );
   }
   opts.log(`${opts.tag} → ${sha.slice(0, 12)} is on ${MAIN_BRANCH}`);
-  const notes = await gh(`generating release notes for ${opts.tag}`, () => octokit.rest.repos.generateReleaseNotes({ ...repo, tag_name: opts.tag }));
-  const fields = { name: notes.data.name || opts.tag, body: notes.data.body, prerelease: Boolean(version.prerelease), draft: false };
+  const notes = await gh(`generating release notes for ${opts.tag}`, () =>
+    octokit.rest.repos.generateReleaseNotes({ ...repo, tag_name: opts.tag }),
+  );
+  const fields = {
+    name: notes.data.name || opts.tag,
+    body: notes.data.body,
+    prerelease: Boolean(version.prerelease),
+    draft: false,
+  };
   let existing: { id: number } | undefined;
   try {
     existing = (await octokit.rest.repos.getReleaseByTag({ ...repo, tag: opts.tag })).data;
@@ -59,8 +70,16 @@ export async function publishRelease(octokit: Octokit, repo: RepoRef, opts: Rele
     if (!isNotFound(err)) throw githubError(err, `looking up the release for ${opts.tag}`);
   }
   const release = existing
-    ? (await gh(`updating release ${opts.tag}`, () => octokit.rest.repos.updateRelease({ ...repo, release_id: existing.id, tag_name: opts.tag, ...fields }))).data
-    : (await gh(`creating release ${opts.tag}`, () => octokit.rest.repos.createRelease({ ...repo, tag_name: opts.tag, ...fields }))).data;
+    ? (
+        await gh(`updating release ${opts.tag}`, () =>
+          octokit.rest.repos.updateRelease({ ...repo, release_id: existing.id, tag_name: opts.tag, ...fields }),
+        )
+      ).data
+    : (
+        await gh(`creating release ${opts.tag}`, () =>
+          octokit.rest.repos.createRelease({ ...repo, tag_name: opts.tag, ...fields }),
+        )
+      ).data;
   opts.log(`${existing ? 'updated' : 'created'} release ${opts.tag}: ${release.html_url}`);
   const attached: string[] = [];
   for (const asset of opts.assets ?? []) {
@@ -73,24 +92,50 @@ export async function publishRelease(octokit: Octokit, repo: RepoRef, opts: Rele
     const id = await markDeployment(
       octokit,
       repo,
-      { ref: opts.tag, environment: env.name, description: `${opts.tag} released to ${env.name}`, production: env.release.production },
+      {
+        ref: opts.tag,
+        environment: env.name,
+        description: `${opts.tag} released to ${env.name}`,
+        production: env.release.production,
+      },
       'success',
       env.url,
     );
     deployments.push({ environment: env.name, id });
     opts.log(`marked ${opts.tag} deployed to ${env.name} (deployment ${id})`);
   }
-  return { action: existing ? 'updated' : 'created', id: release.id, url: release.html_url, sha, deployments, assets: attached };
+  return {
+    action: existing ? 'updated' : 'created',
+    id: release.id,
+    url: release.html_url,
+    sha,
+    deployments,
+    assets: attached,
+  };
 }
 
 /** Uploads an asset to the release's upload_url, deleting an earlier asset of the same name (re-runs). */
-async function attachAsset(octokit: Octokit, repo: RepoRef, release: { id: number; upload_url: string }, asset: { name: string; contentType: string; data: string }): Promise<void> {
-  const existing = await gh(`listing the assets of release ${release.id}`, () => octokit.paginate(octokit.rest.repos.listReleaseAssets, { ...repo, release_id: release.id, per_page: 100 }));
+async function attachAsset(
+  octokit: Octokit,
+  repo: RepoRef,
+  release: { id: number; upload_url: string },
+  asset: { name: string; contentType: string; data: string },
+): Promise<void> {
+  const existing = await gh(`listing the assets of release ${release.id}`, () =>
+    octokit.paginate(octokit.rest.repos.listReleaseAssets, { ...repo, release_id: release.id, per_page: 100 }),
+  );
   for (const a of existing.filter((x) => x.name === asset.name)) {
-    await gh(`replacing release asset ${asset.name}`, () => octokit.rest.repos.deleteReleaseAsset({ ...repo, asset_id: a.id }));
+    await gh(`replacing release asset ${asset.name}`, () =>
+      octokit.rest.repos.deleteReleaseAsset({ ...repo, asset_id: a.id }),
+    );
   }
   await gh(`attaching ${asset.name} to release ${release.id}`, () =>
     // upload_url ends in the URI template {?name,label}; fill the name only.
-    octokit.request({ method: 'POST', url: `${release.upload_url.replace(/\{[^}]*\}$/, '')}?name=${encodeURIComponent(asset.name)}`, data: asset.data, headers: { 'content-type': asset.contentType } }),
+    octokit.request({
+      method: 'POST',
+      url: `${release.upload_url.replace(/\{[^}]*\}$/, '')}?name=${encodeURIComponent(asset.name)}`,
+      data: asset.data,
+      headers: { 'content-type': asset.contentType },
+    }),
   );
 }

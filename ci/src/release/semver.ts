@@ -31,10 +31,12 @@ export function parseVersionTag(tag: string): Version {
 
 export const isVersionTag = (tag: string): boolean => parse(tag) !== undefined;
 
-export const formatVersion = (v: Version): string => `v${v.major}.${v.minor}.${v.patch}${v.prerelease ? `-${v.prerelease}` : ''}`;
+export const formatVersion = (v: Version): string =>
+  `v${v.major}.${v.minor}.${v.patch}${v.prerelease ? `-${v.prerelease}` : ''}`;
 
 /** semver precedence (a prerelease sorts before its release; numeric identifiers compare as numbers). */
-const compareVersions = (a: Version, b: Version): number => semver.compare(formatVersion(a).slice(1), formatVersion(b).slice(1));
+const compareVersions = (a: Version, b: Version): number =>
+  semver.compare(formatVersion(a).slice(1), formatVersion(b).slice(1));
 
 /** The highest non-prerelease tag among `tags` (others ignored), or undefined. */
 export function latestRelease(tags: readonly string[]): Version | undefined {

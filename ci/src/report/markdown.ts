@@ -5,7 +5,10 @@
 
 /** Escapes a table cell: pipes and newlines would break the row. */
 function cell(value: unknown): string {
-  return String(value ?? '').replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+  return String(value ?? '')
+    .replace(/\\/g, '\\\\')
+    .replace(/\|/g, '\\|')
+    .replace(/\r?\n/g, ' ');
 }
 
 export function table(headers: readonly string[], rows: readonly (readonly unknown[])[]): string {

@@ -34,15 +34,18 @@ export function validateTable(steps: readonly RunnableStep[]): string[] {
   }
   for (const [name, count] of names) if (count > 1) problems.push(`step ${name} is defined ${count} times`);
   for (const s of steps) {
-    if (s.cliName !== undefined && !KEBAB_RE.test(s.cliName)) problems.push(`step ${s.name}: cliName "${s.cliName}" is not kebab-case`);
-    if (s.commands.length === 0 || s.commands.some((c) => c.length === 0)) problems.push(`step ${s.name}: has an empty command`);
+    if (s.cliName !== undefined && !KEBAB_RE.test(s.cliName))
+      problems.push(`step ${s.name}: cliName "${s.cliName}" is not kebab-case`);
+    if (s.commands.length === 0 || s.commands.some((c) => c.length === 0))
+      problems.push(`step ${s.name}: has an empty command`);
     if (!(s.timeoutSeconds > 0)) problems.push(`step ${s.name}: timeoutSeconds must be positive`);
     for (const d of s.dependsOn) {
       if (!names.has(d)) problems.push(`step ${s.name}: depends on unknown step ${d}`);
       if (d === s.name) problems.push(`step ${s.name}: depends on itself`);
     }
     const used = new Set(s.commands.flat().flatMap((a) => [...a.matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]!)));
-    for (const p of used) if (!s.params.includes(p)) problems.push(`step ${s.name}: uses \${${p}} but does not declare it in params`);
+    for (const p of used)
+      if (!s.params.includes(p)) problems.push(`step ${s.name}: uses \${${p}} but does not declare it in params`);
     problems.push(...cacheProblems(s));
   }
   const cycle = findCycle(steps);
@@ -53,7 +56,8 @@ export function validateTable(steps: readonly RunnableStep[]): string[] {
 /** An output outside the repository could not be restored safely; a never-cached step must say why. */
 function cacheProblems(s: RunnableStep): string[] {
   if (s.cache === undefined) return [];
-  if (s.cache.mode === 'never') return s.cache.reason.trim() === '' ? [`step ${s.name}: says it is never cached but not why`] : [];
+  if (s.cache.mode === 'never')
+    return s.cache.reason.trim() === '' ? [`step ${s.name}: says it is never cached but not why`] : [];
   const problems: string[] = [];
   if (s.cache.files.length === 0) problems.push(`step ${s.name}: is cached but declares no input files`);
   for (const o of s.cache.outputs) {
@@ -64,7 +68,12 @@ function cacheProblems(s: RunnableStep): string[] {
 
 /** A relative, normalised path that stays inside the directory it is relative to. */
 export function isInsidePath(p: string): boolean {
-  return p !== '' && !p.startsWith('/') && !p.includes('\\') && p.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
+  return (
+    p !== '' &&
+    !p.startsWith('/') &&
+    !p.includes('\\') &&
+    p.split('/').every((part) => part !== '' && part !== '.' && part !== '..')
+  );
 }
 
 /** A dependency cycle as a path that starts and ends at the same step, or undefined. */
@@ -104,7 +113,11 @@ export interface SelectOptions {
  * The steps a request names (`all` = every step with inAll, names or cliNames otherwise), plus their
  * dependencies, in a stable topological order (table order among independent steps).
  */
-export function selectSteps<S extends RunnableStep>(table: readonly S[], requested: readonly string[], opts: SelectOptions = {}): S[] {
+export function selectSteps<S extends RunnableStep>(
+  table: readonly S[],
+  requested: readonly string[],
+  opts: SelectOptions = {},
+): S[] {
   if (requested.length === 0) throw new SelectionError('name at least one step, or all');
   const byName = new Map(table.map((s) => [s.name, s]));
   const wanted = new Set<string>();
@@ -140,7 +153,13 @@ export function topoOrder<S extends RunnableStep>(steps: readonly S[]): S[] {
   const order: S[] = [];
   while (order.length < steps.length) {
     const next = steps.find((s) => !done.has(s.name) && s.dependsOn.every((d) => !names.has(d) || done.has(d)));
-    if (!next) throw new SelectionError(`dependency cycle among ${steps.filter((s) => !done.has(s.name)).map((s) => s.name).join(', ')}`);
+    if (!next)
+      throw new SelectionError(
+        `dependency cycle among ${steps
+          .filter((s) => !done.has(s.name))
+          .map((s) => s.name)
+          .join(', ')}`,
+      );
     done.add(next.name);
     order.push(next);
   }
@@ -163,16 +182,21 @@ export function criticalPathOrder<S extends RunnableStep>(steps: readonly S[], e
     weight.set(s.name, w);
     return w;
   };
-  return steps.map((s, i) => ({ s, i, w: weigh(s) })).sort((a, b) => b.w - a.w || a.i - b.i).map((x) => x.s);
+  return steps
+    .map((s, i) => ({ s, i, w: weigh(s) }))
+    .sort((a, b) => b.w - a.w || a.i - b.i)
+    .map((x) => x.s);
 }
 
 /** Expected durations: the last run's for steps that passed there, else the timeout as a rough proxy. */
 export function expectedDurations(previous: unknown): (s: RunnableStep) => number {
   const known = new Map<string, number>();
-  const steps = (previous as { steps?: { name?: unknown; status?: unknown; durationMs?: unknown }[] } | undefined)?.steps;
+  const steps = (previous as { steps?: { name?: unknown; status?: unknown; durationMs?: unknown }[] } | undefined)
+    ?.steps;
   if (Array.isArray(steps)) {
     for (const s of steps) {
-      if (typeof s.name === 'string' && s.status === 'passed' && typeof s.durationMs === 'number') known.set(s.name, s.durationMs);
+      if (typeof s.name === 'string' && s.status === 'passed' && typeof s.durationMs === 'number')
+        known.set(s.name, s.durationMs);
     }
   }
   return (s) => known.get(s.name) ?? s.timeoutSeconds * 1000;

@@ -39,7 +39,14 @@ function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
 
 export function runCommand(argv: readonly string[], opts: CommandOptions): Promise<CommandResult> {
   const [cmd, ...args] = argv;
-  if (!cmd) return Promise.resolve({ exitCode: null, signal: null, timedOut: false, aborted: false, spawnError: 'empty command' });
+  if (!cmd)
+    return Promise.resolve({
+      exitCode: null,
+      signal: null,
+      timedOut: false,
+      aborted: false,
+      spawnError: 'empty command',
+    });
   return new Promise((resolve) => {
     let timedOut = false;
     let aborted = false;

@@ -21,7 +21,9 @@ function detailOf(s: StepResult): string {
 }
 
 const savedTotal = (report: RunReport): string =>
-  report.cache?.enabled && report.cache.hits > 0 ? `${report.cache.hits} cached, saved ${formatDuration(report.cache.savedMs)}` : '';
+  report.cache?.enabled && report.cache.hits > 0
+    ? `${report.cache.hits} cached, saved ${formatDuration(report.cache.savedMs)}`
+    : '';
 
 /** The facts a step wrote (a flat JSON object; values become strings), or undefined when none or unreadable. */
 export function readStepFacts(path: string): Record<string, string> | undefined {
@@ -38,17 +40,42 @@ export function readStepFacts(path: string): Record<string, string> | undefined 
 
 /** `step: key value · key value` lines for the steps that reported facts. */
 export function formatFacts(report: RunReport): string[] {
-  return report.steps.filter((s) => s.facts).map((s) => `${s.name}: ${Object.entries(s.facts!).map(([k, v]) => `${k} ${v}`).join(' · ')}`);
+  return report.steps
+    .filter((s) => s.facts)
+    .map(
+      (s) =>
+        `${s.name}: ${Object.entries(s.facts!)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(' · ')}`,
+    );
 }
 
 /** A plain aligned table: step, result, duration (and the reason when it did not pass). */
 export function formatRunTable(report: RunReport): string {
   const rows = report.steps.map((s) => [s.name, s.status, formatDuration(s.durationMs), detailOf(s)]);
-  rows.push(['total', report.ok ? 'passed' : report.interrupted ? 'interrupted' : 'failed', formatDuration(report.durationMs), savedTotal(report)]);
+  rows.push([
+    'total',
+    report.ok ? 'passed' : report.interrupted ? 'interrupted' : 'failed',
+    formatDuration(report.durationMs),
+    savedTotal(report),
+  ]);
   const head = ['step', 'result', 'duration', ''];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(head), widths.map((w) => '─'.repeat(w)).join('  ').trimEnd(), ...rows.slice(0, -1).map(line), line(rows.at(-1)!), ...formatFacts(report)].join('\n');
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  return [
+    line(head),
+    widths
+      .map((w) => '─'.repeat(w))
+      .join('  ')
+      .trimEnd(),
+    ...rows.slice(0, -1).map(line),
+    line(rows.at(-1)!),
+    ...formatFacts(report),
+  ].join('\n');
 }
 
 export function runSummaryMarkdown(report: RunReport): string {
@@ -86,7 +113,9 @@ export function runSummaryMarkdown(report: RunReport): string {
 function cacheLine(report: RunReport): string {
   if (!report.cache) return '';
   if (!report.cache.enabled) return ` Cache off: ${report.cache.reason}.`;
-  return report.cache.hits > 0 ? ` Cache: ${report.cache.hits} step(s) replayed, ${formatDuration(report.cache.savedMs)} saved.` : ' Cache: no hits.';
+  return report.cache.hits > 0
+    ? ` Cache: ${report.cache.hits} step(s) replayed, ${formatDuration(report.cache.savedMs)} saved.`
+    : ' Cache: no hits.';
 }
 
 export async function writeJsonReport(path: string, report: unknown): Promise<void> {

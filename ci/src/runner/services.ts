@@ -4,7 +4,15 @@
  * inside containers whose services are already provided (`--no-services` or KGRAPH_SERVICES=external).
  */
 import pg from 'pg';
-import { createEphemeralServices, DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, deleteRedisPrefix, EPHEMERAL_DB_PREFIX, redactUrl, sweepRun } from '../services/ephemeral.js';
+import {
+  createEphemeralServices,
+  DEFAULT_DATABASE_URL,
+  DEFAULT_REDIS_URL,
+  deleteRedisPrefix,
+  EPHEMERAL_DB_PREFIX,
+  redactUrl,
+  sweepRun,
+} from '../services/ephemeral.js';
 import type { ServiceName } from '../steps.js';
 
 export interface ServiceLease {
@@ -35,8 +43,10 @@ export function ephemeralProvider(env: NodeJS.ProcessEnv): ServicesProvider {
     async lease(services, runId) {
       const svc = await createEphemeralServices({ services, runId, ...defined(urls) });
       const describe: string[] = [];
-      if (svc.env.DATABASE_URL) describe.push(`DATABASE_URL=${redactUrl(svc.env.DATABASE_URL)}  (psql "${redactUrl(svc.env.DATABASE_URL)}")`);
-      if (svc.env.REDIS_URL) describe.push(`REDIS_URL=${redactUrl(svc.env.REDIS_URL)} REDIS_PREFIX=${svc.env.REDIS_PREFIX ?? ''}`);
+      if (svc.env.DATABASE_URL)
+        describe.push(`DATABASE_URL=${redactUrl(svc.env.DATABASE_URL)}  (psql "${redactUrl(svc.env.DATABASE_URL)}")`);
+      if (svc.env.REDIS_URL)
+        describe.push(`REDIS_URL=${redactUrl(svc.env.REDIS_URL)} REDIS_PREFIX=${svc.env.REDIS_PREFIX ?? ''}`);
       return { env: svc.env, describe, dispose: () => svc.dispose() };
     },
     sweep: (runId) => sweepRunAndSteps(runId, defined(urls)),
@@ -47,7 +57,10 @@ export function ephemeralProvider(env: NodeJS.ProcessEnv): ServicesProvider {
  * Removes a run's leftovers: its own databases and prefix and those of its steps (`<runId>x<n>`, see
  * stepRunIdFor), whose test suites may have made more databases under the step's id.
  */
-export async function sweepRunAndSteps(runId: string, urls: { databaseUrl?: string; redisUrl?: string }): Promise<void> {
+export async function sweepRunAndSteps(
+  runId: string,
+  urls: { databaseUrl?: string; redisUrl?: string },
+): Promise<void> {
   if (!/^[a-z0-9]+$/.test(runId)) throw new RangeError(`invalid run id "${runId}"`);
   const serverUrl = urls.databaseUrl ?? DEFAULT_DATABASE_URL;
   const client = new pg.Client({ connectionString: serverUrl, connectionTimeoutMillis: 5_000 });
@@ -55,7 +68,9 @@ export async function sweepRunAndSteps(runId: string, urls: { databaseUrl?: stri
   await client.connect();
   let ids: string[];
   try {
-    const res = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`${EPHEMERAL_DB_PREFIX}${runId}x%`]);
+    const res = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [
+      `${EPHEMERAL_DB_PREFIX}${runId}x%`,
+    ]);
     const re = new RegExp(`^${EPHEMERAL_DB_PREFIX}(${runId}x\\d+)_`);
     ids = [...new Set(res.rows.map((r) => re.exec(r.datname)?.[1]).filter((x): x is string => x !== undefined))];
   } finally {
@@ -74,7 +89,9 @@ export function externalProvider(env: NodeJS.ProcessEnv): ServicesProvider {
       const needs: Record<ServiceName, string[]> = { postgres: ['DATABASE_URL'], redis: ['REDIS_URL'] };
       const missing = services.flatMap((s) => needs[s].filter((n) => !env[n]));
       if (missing.length > 0) {
-        return Promise.reject(new Error(`external services: ${missing.join(', ')} not set (needed by ${services.join(', ')})`));
+        return Promise.reject(
+          new Error(`external services: ${missing.join(', ')} not set (needed by ${services.join(', ')})`),
+        );
       }
       for (const n of ['DATABASE_URL', 'REDIS_URL', 'REDIS_PREFIX']) if (env[n]) leased[n] = env[n];
       const describe = Object.entries(leased).map(([k, v]) => `${k}=${k.endsWith('_URL') ? redactUrl(v) : v}`);
@@ -85,5 +102,7 @@ export function externalProvider(env: NodeJS.ProcessEnv): ServicesProvider {
 }
 
 function defined<T extends Record<string, string | undefined>>(o: T): { [K in keyof T]?: string } {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== '')) as { [K in keyof T]?: string };
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== '')) as {
+    [K in keyof T]?: string;
+  };
 }

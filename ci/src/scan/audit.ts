@@ -36,9 +36,21 @@ export function interpretAudit(run: AuditRun, opts: { allowOffline: boolean; lev
   }
   const vulns = json.metadata?.vulnerabilities;
   if (!vulns) {
-    const why = (json.message ?? json.error?.summary ?? run.stderr.split('\n').find((l) => l.trim()) ?? `npm audit exited ${run.exitCode}`).trim();
-    if (opts.allowOffline) return { status: 'skipped', detail: `no audit result from the advisory service (${why}); skipped because of --allow-offline` };
-    return { status: 'failed', detail: `no audit result from the advisory service (${why}); failing closed: pass --allow-offline to skip the audit` };
+    const why = (
+      json.message ??
+      json.error?.summary ??
+      run.stderr.split('\n').find((l) => l.trim()) ??
+      `npm audit exited ${run.exitCode}`
+    ).trim();
+    if (opts.allowOffline)
+      return {
+        status: 'skipped',
+        detail: `no audit result from the advisory service (${why}); skipped because of --allow-offline`,
+      };
+    return {
+      status: 'failed',
+      detail: `no audit result from the advisory service (${why}); failing closed: pass --allow-offline to skip the audit`,
+    };
   }
   const counts = Object.fromEntries(SEVERITIES.map((s) => [s, vulns[s] ?? 0])) as Record<Severity, number>;
   const failing = SEVERITIES.slice(SEVERITIES.indexOf(opts.level));
@@ -48,12 +60,26 @@ export function interpretAudit(run: AuditRun, opts: { allowOffline: boolean; lev
   const summary = SEVERITIES.map((s) => `${counts[s]} ${s}`).join(', ');
   const bad = failing.reduce((n, s) => n + counts[s], 0);
   return bad > 0
-    ? { status: 'failed', detail: `${bad} at or above ${opts.level}: ${offenders.join(', ') || summary}`, counts, offenders }
+    ? {
+        status: 'failed',
+        detail: `${bad} at or above ${opts.level}: ${offenders.join(', ') || summary}`,
+        counts,
+        offenders,
+      }
     : { status: 'passed', detail: `${summary} (fails at ${opts.level} and above)`, counts, offenders: [] };
 }
 
 /** The real edge: npm audit in the repository (no retries, so an unreachable registry fails fast). */
-export async function npmAudit(cwd: string, env: NodeJS.ProcessEnv = process.env, timeoutMs = 120_000): Promise<AuditRun> {
-  const { exitCode, stdout, stderr } = await runProcess({ argv: ['npm', 'audit', '--json', '--fetch-retries=0'], cwd, env, timeoutMs });
+export async function npmAudit(
+  cwd: string,
+  env: NodeJS.ProcessEnv = process.env,
+  timeoutMs = 120_000,
+): Promise<AuditRun> {
+  const { exitCode, stdout, stderr } = await runProcess({
+    argv: ['npm', 'audit', '--json', '--fetch-retries=0'],
+    cwd,
+    env,
+    timeoutMs,
+  });
   return { exitCode, stdout, stderr };
 }

@@ -12,7 +12,10 @@ export interface AuditPackage {
   readonly version: string;
 }
 
-type Fetch = (url: string, init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal }) => Promise<{ status: number; statusText: string; text(): Promise<string> }>;
+type Fetch = (
+  url: string,
+  init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal },
+) => Promise<{ status: number; statusText: string; text(): Promise<string> }>;
 
 interface Advisory {
   readonly id?: number;
@@ -44,7 +47,12 @@ export async function bulkAudit(
     });
     status = res.status;
     text = await res.text();
-    if (status !== 200) return { exitCode: 1, stdout: JSON.stringify({ message: `${status} ${res.statusText} - POST ${url}` }), stderr: '' };
+    if (status !== 200)
+      return {
+        exitCode: 1,
+        stdout: JSON.stringify({ message: `${status} ${res.statusText} - POST ${url}` }),
+        stderr: '',
+      };
   } catch (err) {
     return { exitCode: 1, stdout: JSON.stringify({ message: `POST ${url}: ${(err as Error).message}` }), stderr: '' };
   }
@@ -69,7 +77,10 @@ function toAuditJson(packages: readonly AuditPackage[], advisories: Readonly<Rec
       const key = `${p.name}@${p.version}`;
       const prev = vulnerabilities[key];
       const via = [...(prev?.via ?? []), a.title ?? `advisory ${a.id ?? '?'}`];
-      vulnerabilities[key] = { severity: prev && order.indexOf(prev.severity) > order.indexOf(sev) ? prev.severity : sev, via };
+      vulnerabilities[key] = {
+        severity: prev && order.indexOf(prev.severity) > order.indexOf(sev) ? prev.severity : sev,
+        via,
+      };
     }
   }
   const counts = Object.fromEntries(order.map((s) => [s, 0])) as Record<Severity, number>;

@@ -108,7 +108,13 @@ export function checkDockerfile(text: string): DockerfileCheck[] {
       : { id: 'non-root-user', ok: true, detail: `runs as ${finalUser.args}` };
   const remoteAdds = instructions
     .filter((i) => i.keyword === 'ADD')
-    .filter((i) => i.args.split(/\s+/).filter((w) => !w.startsWith('--')).slice(0, -1).some((src) => /^(https?|ftp):\/\/|^git@|\.git(#|$)/i.test(src)))
+    .filter((i) =>
+      i.args
+        .split(/\s+/)
+        .filter((w) => !w.startsWith('--'))
+        .slice(0, -1)
+        .some((src) => /^(https?|ftp):\/\/|^git@|\.git(#|$)/i.test(src)),
+    )
     .map((i) => `line ${i.line}: ADD ${i.args}`);
   return [
     unpinned.length === 0
@@ -117,6 +123,10 @@ export function checkDockerfile(text: string): DockerfileCheck[] {
     nonRoot,
     remoteAdds.length === 0
       ? { id: 'no-remote-add', ok: true, detail: 'no remote ADD' }
-      : { id: 'no-remote-add', ok: false, detail: `remote ADD (use a pinned, checksummed COPY from a build stage): ${remoteAdds.join('; ')}` },
+      : {
+          id: 'no-remote-add',
+          ok: false,
+          detail: `remote ADD (use a pinned, checksummed COPY from a build stage): ${remoteAdds.join('; ')}`,
+        },
   ];
 }

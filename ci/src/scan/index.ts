@@ -41,7 +41,10 @@ export interface ScanOptions {
 
 /** Tracked and untracked-but-not-ignored files, so .gitignore'd build output and node_modules stay out. */
 async function gitFiles(root: string): Promise<string[]> {
-  const { stdout } = await runChecked({ argv: ['git', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'], cwd: root });
+  const { stdout } = await runChecked({
+    argv: ['git', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'],
+    cwd: root,
+  });
   return [...new Set(stdout.split('\0').filter(Boolean))];
 }
 
@@ -81,11 +84,18 @@ export async function runScan(opts: ScanOptions): Promise<ScanReport> {
   const { findings, allowed } = await scanSecrets(opts.root, files, await readOptional(allowlistPath));
   checks.push(
     findings.length === 0
-      ? { name: 'secrets', status: 'passed', detail: `${files.length} files, no findings${allowed ? ` (${allowed} allowlisted)` : ''}` }
+      ? {
+          name: 'secrets',
+          status: 'passed',
+          detail: `${files.length} files, no findings${allowed ? ` (${allowed} allowlisted)` : ''}`,
+        }
       : {
           name: 'secrets',
           status: 'failed',
-          detail: `${findings.length} finding(s): ${findings.slice(0, 10).map((f) => `${f.path}:${f.line} ${f.rule} fingerprint:${f.fingerprint}`).join('; ')}${findings.length > 10 ? '; …' : ''}`,
+          detail: `${findings.length} finding(s): ${findings
+            .slice(0, 10)
+            .map((f) => `${f.path}:${f.line} ${f.rule} fingerprint:${f.fingerprint}`)
+            .join('; ')}${findings.length > 10 ? '; …' : ''}`,
         },
   );
 
@@ -93,12 +103,20 @@ export async function runScan(opts: ScanOptions): Promise<ScanReport> {
   say(`dockerfile: checking ${dockerfile}`);
   const text = await readOptional(join(opts.root, dockerfile));
   if (text === undefined) checks.push({ name: 'dockerfile', status: 'failed', detail: `${dockerfile} not found` });
-  else for (const c of checkDockerfile(text)) checks.push({ name: `dockerfile:${c.id}`, status: c.ok ? 'passed' : 'failed', detail: c.detail });
+  else
+    for (const c of checkDockerfile(text))
+      checks.push({ name: `dockerfile:${c.id}`, status: c.ok ? 'passed' : 'failed', detail: c.detail });
 
   say('audit: npm audit');
   const run = await (opts.audit ?? ((root: string) => npmAudit(root)))(opts.root);
   const audit = interpretAudit(run, { allowOffline: opts.allowOffline ?? false, level: opts.auditLevel ?? 'high' });
   checks.push({ name: 'audit', status: audit.status, detail: audit.detail });
 
-  return { version: 1, ok: checks.every((c) => c.status !== 'failed'), finishedAt: new Date().toISOString(), checks, secrets: findings };
+  return {
+    version: 1,
+    ok: checks.every((c) => c.status !== 'failed'),
+    finishedAt: new Date().toISOString(),
+    checks,
+    secrets: findings,
+  };
 }

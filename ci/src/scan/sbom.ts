@@ -130,7 +130,13 @@ export function npmPurl(name: string, version: string): string {
  */
 function validateSpdxExpression(expression: string): void {
   const tokens = expression.replace(/[()]/g, ' ').split(/\s+/).filter(Boolean);
-  const ok = tokens.length > 0 && tokens.every((t, i) => (i % 2 === 1 ? ['AND', 'OR', 'WITH'].includes(t) : CDX.SPDX.isSupportedSpdxId(t.replace(/\+$/, '')) || /^[A-Za-z0-9.-]+-exception(-[\d.]+)?$/.test(t)));
+  const ok =
+    tokens.length > 0 &&
+    tokens.every((t, i) =>
+      i % 2 === 1
+        ? ['AND', 'OR', 'WITH'].includes(t)
+        : CDX.SPDX.isSupportedSpdxId(t.replace(/\+$/, '')) || /^[A-Za-z0-9.-]+-exception(-[\d.]+)?$/.test(t),
+    );
   if (!ok || tokens.length % 2 === 0) throw new RangeError(`not an SPDX expression: ${expression}`);
 }
 
@@ -140,13 +146,16 @@ export function cyclonedxSbom(packages: readonly NpmPackage[], subject: SbomSubj
   const bom = new CDX.Models.Bom();
   bom.serialNumber = CDX.Contrib.Bom.Utils.randomSerialNumber();
   bom.metadata.timestamp = new Date();
-  bom.metadata.tools.components.add(new CDX.Models.Component(CDX.Enums.ComponentType.Application, 'kgraph-ci', { group: '@kgraph' }));
+  bom.metadata.tools.components.add(
+    new CDX.Models.Component(CDX.Enums.ComponentType.Application, 'kgraph-ci', { group: '@kgraph' }),
+  );
   const top = new CDX.Models.Component(
     subject.type === 'container' ? CDX.Enums.ComponentType.Container : CDX.Enums.ComponentType.Application,
     subject.name,
     { ...(subject.version ? { version: subject.version } : {}), bomRef: 'subject' },
   );
-  for (const [name, value] of Object.entries(subject.properties ?? {})) top.properties.add(new CDX.Models.Property(name, value));
+  for (const [name, value] of Object.entries(subject.properties ?? {}))
+    top.properties.add(new CDX.Models.Property(name, value));
   bom.metadata.component = top;
 
   for (const p of packages) {

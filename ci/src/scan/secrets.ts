@@ -13,8 +13,16 @@ export interface SecretRule {
 
 export const SECRET_RULES: readonly SecretRule[] = [
   { id: 'private-key', description: 'PEM private key', re: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/ },
-  { id: 'github-token', description: 'GitHub token (ghp_/gho_/ghu_/ghs_/ghr_)', re: /\bgh[pousr]_[A-Za-z0-9]{36,255}\b/ },
-  { id: 'github-pat', description: 'GitHub fine-grained personal access token', re: /\bgithub_pat_[A-Za-z0-9_]{60,255}\b/ },
+  {
+    id: 'github-token',
+    description: 'GitHub token (ghp_/gho_/ghu_/ghs_/ghr_)',
+    re: /\bgh[pousr]_[A-Za-z0-9]{36,255}\b/,
+  },
+  {
+    id: 'github-pat',
+    description: 'GitHub fine-grained personal access token',
+    re: /\bgithub_pat_[A-Za-z0-9_]{60,255}\b/,
+  },
   { id: 'npm-token', description: 'npm access token', re: /\bnpm_[A-Za-z0-9]{36}\b/ },
   { id: 'aws-access-key-id', description: 'AWS access key id', re: /\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b/ },
   {
@@ -51,7 +59,8 @@ export function scanText(path: string, text: string, rules: readonly SecretRule[
   lines.forEach((lineText, i) => {
     for (const rule of rules) {
       const re = new RegExp(rule.re.source, rule.re.flags.includes('g') ? rule.re.flags : `${rule.re.flags}g`);
-      for (const m of lineText.matchAll(re)) findings.push({ path, line: i + 1, rule: rule.id, fingerprint: fingerprint(m[0]) });
+      for (const m of lineText.matchAll(re))
+        findings.push({ path, line: i + 1, rule: rule.id, fingerprint: fingerprint(m[0]) });
     }
   });
   return findings;
@@ -76,16 +85,20 @@ export function parseAllowlist(text: string): AllowEntry[] {
     const line = raw.replace(/#.*$/, '').trim();
     if (!line) return;
     const parts = line.split(/\s+/);
-    if (parts.length > 2) throw new RangeError(`allowlist line ${i + 1}: expected "<glob> [rule]" or "fingerprint:<hex>", got "${line}"`);
+    if (parts.length > 2)
+      throw new RangeError(`allowlist line ${i + 1}: expected "<glob> [rule]" or "fingerprint:<hex>", got "${line}"`);
     const [first, rule] = parts as [string, string | undefined];
     if (first.startsWith('fingerprint:')) {
       const fp = first.slice('fingerprint:'.length);
-      if (!/^[0-9a-f]{16}$/.test(fp) || rule) throw new RangeError(`allowlist line ${i + 1}: fingerprint must be 16 hex characters`);
+      if (!/^[0-9a-f]{16}$/.test(fp) || rule)
+        throw new RangeError(`allowlist line ${i + 1}: fingerprint must be 16 hex characters`);
       entries.push({ kind: 'fingerprint', pattern: fp, line: i + 1 });
       return;
     }
     if (rule !== undefined && !SECRET_RULES.some((r) => r.id === rule)) {
-      throw new RangeError(`allowlist line ${i + 1}: unknown rule "${rule}" (rules: ${SECRET_RULES.map((r) => r.id).join(', ')})`);
+      throw new RangeError(
+        `allowlist line ${i + 1}: unknown rule "${rule}" (rules: ${SECRET_RULES.map((r) => r.id).join(', ')})`,
+      );
     }
     entries.push({ kind: 'path', pattern: first, ...(rule ? { rule } : {}), line: i + 1 });
   });

@@ -94,7 +94,12 @@ async function withPgClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): P
 }
 
 async function withRedis<T>(url: string, fn: (r: Redis) => Promise<T>): Promise<T> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 5_000, retryStrategy: () => null });
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 5_000,
+    retryStrategy: () => null,
+  });
   redis.on('error', () => undefined);
   await redis.connect();
   try {
@@ -161,17 +166,32 @@ export async function createEphemeralServices(opts: EphemeralServicesOptions): P
 
   try {
     if (opts.services.includes('postgres')) {
-      await retry(`postgres at ${redactUrl(serverUrl)}`, () => withPgClient(serverUrl, (c) => c.query('SELECT 1')), attempts, initialDelayMs);
+      await retry(
+        `postgres at ${redactUrl(serverUrl)}`,
+        () => withPgClient(serverUrl, (c) => c.query('SELECT 1')),
+        attempts,
+        initialDelayMs,
+      );
       const name = ephemeralDatabaseName(runId);
       await withPgClient(serverUrl, (c) => c.query(`CREATE DATABASE "${name}"`));
       databaseName = name;
       cleanups.push(() => dropDatabase(serverUrl, name));
       env.DATABASE_URL = withDatabase(serverUrl, name);
       // The real query the step will make, on the new database.
-      await retry(`database ${name}`, () => withPgClient(env.DATABASE_URL!, (c) => c.query('SELECT 1')), attempts, initialDelayMs);
+      await retry(
+        `database ${name}`,
+        () => withPgClient(env.DATABASE_URL!, (c) => c.query('SELECT 1')),
+        attempts,
+        initialDelayMs,
+      );
     }
     if (opts.services.includes('redis')) {
-      await retry(`redis at ${redactUrl(redisUrl)}`, () => withRedis(redisUrl, (r) => r.ping()), attempts, initialDelayMs);
+      await retry(
+        `redis at ${redactUrl(redisUrl)}`,
+        () => withRedis(redisUrl, (r) => r.ping()),
+        attempts,
+        initialDelayMs,
+      );
       const prefix = redisPrefixFor(runId, randomBytes(3).toString('hex'));
       redisPrefix = prefix;
       cleanups.push(() => deleteRedisPrefix(redisUrl, prefix));

@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { startProcess, type RunningProcess } from '../process/run.js';
 import { REPO_ROOT } from '../repo-root.js';
 
-
 export interface LocalAppOptions {
   readonly env: Readonly<Record<string, string>>;
   /** 0 (default) picks a free port. */
@@ -52,7 +51,9 @@ export function freePort(): Promise<number> {
 
 function command(root: string, entry: 'source' | 'dist', script: 'main' | 'migrate' | 'seed'): string[] {
   const appDir = join(root, 'app');
-  return entry === 'dist' ? [join(appDir, 'dist', `${script}.js`)] : ['--import', 'tsx', join(appDir, 'src', `${script}.ts`)];
+  return entry === 'dist'
+    ? [join(appDir, 'dist', `${script}.js`)]
+    : ['--import', 'tsx', join(appDir, 'src', `${script}.ts`)];
 }
 
 class LogBuffer {
@@ -75,8 +76,20 @@ function attach(child: RunningProcess, buf: LogBuffer): void {
 /** Output kept by the process edge per stream; the LogBuffer holds what callers read. */
 const EDGE_OUTPUT_CHARS = 64 * 1024;
 
-async function runToEnd(root: string, args: string[], env: NodeJS.ProcessEnv, buf: LogBuffer, label: string): Promise<void> {
-  const child = await startProcess({ argv: [process.execPath, ...args], cwd: root, env, input: '', maxOutputChars: EDGE_OUTPUT_CHARS });
+async function runToEnd(
+  root: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  buf: LogBuffer,
+  label: string,
+): Promise<void> {
+  const child = await startProcess({
+    argv: [process.execPath, ...args],
+    cwd: root,
+    env,
+    input: '',
+    maxOutputChars: EDGE_OUTPUT_CHARS,
+  });
   attach(child, buf);
   const { exitCode, signal } = await child.done;
   if (exitCode !== 0) throw new Error(`${label} failed (exit ${exitCode ?? signal}):\n${buf.toString().slice(-2_000)}`);
@@ -99,9 +112,16 @@ export async function startLocalApp(opts: LocalAppOptions): Promise<LocalApp> {
     PORT: String(port),
   };
   if (opts.migrate ?? true) await runToEnd(root, command(root, entry, 'migrate'), env, buf, 'migrate');
-  if (opts.seedCount && opts.seedCount > 0) await runToEnd(root, [...command(root, entry, 'seed'), '--count', String(opts.seedCount)], env, buf, 'seed');
+  if (opts.seedCount && opts.seedCount > 0)
+    await runToEnd(root, [...command(root, entry, 'seed'), '--count', String(opts.seedCount)], env, buf, 'seed');
 
-  const child = await startProcess({ argv: [process.execPath, ...command(root, entry, 'main')], cwd: root, env, input: '', maxOutputChars: EDGE_OUTPUT_CHARS });
+  const child = await startProcess({
+    argv: [process.execPath, ...command(root, entry, 'main')],
+    cwd: root,
+    env,
+    input: '',
+    maxOutputChars: EDGE_OUTPUT_CHARS,
+  });
   attach(child, buf);
   let exitCode: number | null | undefined;
   // If this process ends without stop() (a crash, Ctrl-C), do not leave an orphaned server behind.
@@ -127,7 +147,8 @@ export async function startLocalApp(opts: LocalAppOptions): Promise<LocalApp> {
 
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
   for (;;) {
-    if (exitCode !== undefined) throw new Error(`service exited (code ${exitCode}) before it was ready:\n${buf.toString().slice(-2_000)}`);
+    if (exitCode !== undefined)
+      throw new Error(`service exited (code ${exitCode}) before it was ready:\n${buf.toString().slice(-2_000)}`);
     try {
       const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) });
       // "ready", not merely "degraded": callers measure the service with its cache and shared limits.
@@ -137,7 +158,9 @@ export async function startLocalApp(opts: LocalAppOptions): Promise<LocalApp> {
     }
     if (Date.now() > deadline) {
       await stop('SIGKILL');
-      throw new Error(`service not ready at ${url} within ${opts.readyTimeoutMs ?? 30_000} ms:\n${buf.toString().slice(-2_000)}`);
+      throw new Error(
+        `service not ready at ${url} within ${opts.readyTimeoutMs ?? 30_000} ms:\n${buf.toString().slice(-2_000)}`,
+      );
     }
     await sleep(100);
   }

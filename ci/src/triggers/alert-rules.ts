@@ -76,10 +76,20 @@ function prometheusRule(env: EnvironmentDefinition): object {
     kind: 'PrometheusRule',
     metadata: {
       name: 'kgraph-mcp-rollback',
-      labels: { 'app.kubernetes.io/name': 'kgraph-mcp', 'app.kubernetes.io/component': 'alerts', 'kgraph.dev/environment': env.name },
+      labels: {
+        'app.kubernetes.io/name': 'kgraph-mcp',
+        'app.kubernetes.io/component': 'alerts',
+        'kgraph.dev/environment': env.name,
+      },
     },
     spec: {
-      groups: [{ name: `kgraph-mcp-rollback-${env.name}`, interval: promDuration(env.rollback.pollSeconds), rules: alertRules(env) }],
+      groups: [
+        {
+          name: `kgraph-mcp-rollback-${env.name}`,
+          interval: promDuration(env.rollback.pollSeconds),
+          rules: alertRules(env),
+        },
+      ],
     },
   };
 }
@@ -92,7 +102,12 @@ export function alertFiles(envs: Readonly<Record<EnvironmentName, EnvironmentDef
     files.set(`${dir}/prometheusrule.yaml`, HEADER + stringify(prometheusRule(envs[name]), { lineWidth: 0 }));
     files.set(
       `${dir}/kustomization.yaml`,
-      HEADER + stringify({ apiVersion: 'kustomize.config.k8s.io/v1alpha1', kind: 'Component', resources: ['prometheusrule.yaml'] }),
+      HEADER +
+        stringify({
+          apiVersion: 'kustomize.config.k8s.io/v1alpha1',
+          kind: 'Component',
+          resources: ['prometheusrule.yaml'],
+        }),
     );
   }
   return files;

@@ -69,13 +69,16 @@ export function above(value: number, limit: number): boolean {
 const pct = (r: number) => `${(Math.round(r * 10000) / 100).toString()}%`;
 const secs = (ms: number) => `${Math.round(ms / 100) / 10}s`;
 
-type TrafficCheck = { kind: 'noData'; detail: string } | { kind: 'value'; value: number; breach: boolean; detail: string };
+type TrafficCheck =
+  { kind: 'noData'; detail: string } | { kind: 'value'; value: number; breach: boolean; detail: string };
 
 function trafficProblem(t: RollbackTriggers, obs: Observation): string | undefined {
   const tr = obs.traffic;
   if (!tr) return obs.trafficProblem ?? 'no traffic window yet (needs two scrapes)';
-  if (tr.spanSeconds < t.rateWindowSeconds / 2) return `only ${tr.spanSeconds}s of the ${t.rateWindowSeconds}s window observed`;
-  if (tr.requests < t.minRequestsPerWindow) return `${tr.requests} requests in the window, fewer than the ${t.minRequestsPerWindow} needed to judge`;
+  if (tr.spanSeconds < t.rateWindowSeconds / 2)
+    return `only ${tr.spanSeconds}s of the ${t.rateWindowSeconds}s window observed`;
+  if (tr.requests < t.minRequestsPerWindow)
+    return `${tr.requests} requests in the window, fewer than the ${t.minRequestsPerWindow} needed to judge`;
   return undefined;
 }
 
@@ -85,7 +88,12 @@ function checkErrorRate(t: RollbackTriggers, obs: Observation): TrafficCheck {
   const tr = obs.traffic!;
   const rate = tr.errors / tr.requests;
   const breach = above(rate, t.errorRate.above);
-  return { kind: 'value', value: rate, breach, detail: `error rate ${pct(rate)} (${tr.errors}/${tr.requests}) ${breach ? '>' : '<='} ${pct(t.errorRate.above)}` };
+  return {
+    kind: 'value',
+    value: rate,
+    breach,
+    detail: `error rate ${pct(rate)} (${tr.errors}/${tr.requests}) ${breach ? '>' : '<='} ${pct(t.errorRate.above)}`,
+  };
 }
 
 function checkP95(t: RollbackTriggers, obs: Observation): TrafficCheck {
@@ -95,7 +103,12 @@ function checkP95(t: RollbackTriggers, obs: Observation): TrafficCheck {
   if (q === undefined) return { kind: 'noData', detail: 'no latency histogram in the window' };
   const ms = q * 1000;
   const breach = above(ms, t.p95.aboveMs);
-  return { kind: 'value', value: ms, breach, detail: `p95 ${Math.round(ms)}ms ${breach ? '>' : '<='} ${t.p95.aboveMs}ms` };
+  return {
+    kind: 'value',
+    value: ms,
+    breach,
+    detail: `p95 ${Math.round(ms)}ms ${breach ? '>' : '<='} ${t.p95.aboveMs}ms`,
+  };
 }
 
 function sustained(
@@ -118,7 +131,10 @@ function sustained(
   const held = at - since;
   const firing = held >= sustainedSeconds * 1000;
   const detail = `${check.detail} for ${secs(held)} (limit: sustained ${sustainedSeconds}s)`;
-  return { status: { trigger: name, state: firing ? 'firing' : 'pending', value: check.value, since, detail }, streak: { since, lastAt: at } };
+  return {
+    status: { trigger: name, state: firing ? 'firing' : 'pending', value: check.value, since, detail },
+    streak: { since, lastAt: at },
+  };
 }
 
 export function evaluate(t: RollbackTriggers, state: EvaluatorState, obs: Observation): Evaluation {
@@ -140,7 +156,14 @@ export function evaluate(t: RollbackTriggers, state: EvaluatorState, obs: Observ
     };
   }
   const maxGapMs = t.rateWindowSeconds * 1000;
-  const err = sustained('errorRate', checkErrorRate(t, obs), state.errorRate, obs.at, t.errorRate.sustainedSeconds, maxGapMs);
+  const err = sustained(
+    'errorRate',
+    checkErrorRate(t, obs),
+    state.errorRate,
+    obs.at,
+    t.errorRate.sustainedSeconds,
+    maxGapMs,
+  );
   const p95 = sustained('p95', checkP95(t, obs), state.p95, obs.at, t.p95.sustainedSeconds, maxGapMs);
   const statuses = { health, errorRate: err.status, p95: p95.status };
   const already = new Set(state.fired.map((f) => f.trigger));

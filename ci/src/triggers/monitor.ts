@@ -3,7 +3,15 @@
  * and say which trigger states changed. The watcher is I/O around this; tests drive it with a fake clock.
  */
 import type { RollbackTriggers } from '../environments.js';
-import { evaluate, initialState, stateChanges, type Evaluation, type EvaluatorState, type TriggerName, type TriggerStatus } from './evaluator.js';
+import {
+  evaluate,
+  initialState,
+  stateChanges,
+  type Evaluation,
+  type EvaluatorState,
+  type TriggerName,
+  type TriggerStatus,
+} from './evaluator.js';
 import { pruneHistory, windowTraffic, type TrafficSnapshot, type WindowTraffic } from './window.js';
 
 export interface MonitorState {
@@ -37,10 +45,19 @@ export function monitorStep(t: RollbackTriggers, state: MonitorState, poll: Poll
   let traffic = poll.window;
   if (!poll.window) {
     // A missed scrape is a gap, not a verdict: the window is cut from what history still covers.
-    history = pruneHistory(poll.snapshot ? [...history, poll.snapshot] : history, poll.at, t.rateWindowSeconds + tolerance);
+    history = pruneHistory(
+      poll.snapshot ? [...history, poll.snapshot] : history,
+      poll.at,
+      t.rateWindowSeconds + tolerance,
+    );
     traffic = windowTraffic(history, poll.at, t.rateWindowSeconds, tolerance);
   }
-  const evaluation = evaluate(t, state.evaluator, { at: poll.at, health: poll.health, traffic, trafficProblem: poll.problem });
+  const evaluation = evaluate(t, state.evaluator, {
+    at: poll.at,
+    health: poll.health,
+    traffic,
+    trafficProblem: poll.problem,
+  });
   const changes = stateChanges(state.statuses, evaluation.statuses);
   return { state: { history, evaluator: evaluation.state, statuses: evaluation.statuses }, evaluation, changes };
 }

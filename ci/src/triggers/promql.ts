@@ -6,9 +6,11 @@ import type { EnvironmentDefinition } from '../environments.js';
 
 /** Traffic the triggers judge: the API, not health checks or scrapes of /metrics. */
 const API_ROUTE_PATTERN = '/api/.*';
-export const isApiRoute = (route: string | undefined): boolean => route !== undefined && new RegExp(`^(?:${API_ROUTE_PATTERN})$`).test(route);
+export const isApiRoute = (route: string | undefined): boolean =>
+  route !== undefined && new RegExp(`^(?:${API_ROUTE_PATTERN})$`).test(route);
 const SERVER_ERROR_PATTERN = '5..';
-export const isServerError = (status: string | undefined): boolean => status !== undefined && new RegExp(`^(?:${SERVER_ERROR_PATTERN})$`).test(status);
+export const isServerError = (status: string | undefined): boolean =>
+  status !== undefined && new RegExp(`^(?:${SERVER_ERROR_PATTERN})$`).test(status);
 /** The blackbox-exporter job that probes /healthz in the cluster (the watcher probes it itself). */
 const HEALTH_PROBE_JOB = 'kgraph-mcp-healthz';
 

@@ -30,7 +30,8 @@ export interface WindowTraffic {
 }
 
 export function isReset(prev: TrafficSnapshot, cur: TrafficSnapshot): boolean {
-  if (prev.processStart !== undefined && cur.processStart !== undefined && prev.processStart !== cur.processStart) return true;
+  if (prev.processStart !== undefined && cur.processStart !== undefined && prev.processStart !== cur.processStart)
+    return true;
   if (cur.requests < prev.requests || cur.errors < prev.errors) return true;
   const before = new Map(prev.buckets.map((b) => [b.le, b.count]));
   return cur.buckets.some((b) => b.count < (before.get(b.le) ?? 0));

@@ -20,7 +20,10 @@ function startTraffic(url: string, apiKey: string, rps: number): () => Promise<n
   let sent = 0;
   const timer = setInterval(() => {
     sent++;
-    const p = fetch(`${url}/api/v1/tools?limit=5`, { headers: { 'x-api-key': apiKey }, signal: AbortSignal.timeout(15_000) })
+    const p = fetch(`${url}/api/v1/tools?limit=5`, {
+      headers: { 'x-api-key': apiKey },
+      signal: AbortSignal.timeout(15_000),
+    })
       .then((r) => r.body?.cancel())
       .catch(() => undefined)
       .finally(() => pending.delete(p));
@@ -40,7 +43,10 @@ async function setFaults(url: string, apiKey: string, faults: FaultSettings | un
     body: faults ? JSON.stringify(faults) : undefined,
     signal: AbortSignal.timeout(5_000),
   });
-  if (!res.ok) throw new Error(`${faults ? 'PUT' : 'DELETE'} /__faults answered HTTP ${res.status}: ${await res.text()} (is FAULT_INJECTION=true?)`);
+  if (!res.ok)
+    throw new Error(
+      `${faults ? 'PUT' : 'DELETE'} /__faults answered HTTP ${res.status}: ${await res.text()} (is FAULT_INJECTION=true?)`,
+    );
   await res.body?.cancel();
 }
 
@@ -74,10 +80,13 @@ export async function runDrill(o: DrillOptions): Promise<DrillOutcome> {
   let injected: Promise<void> | undefined;
   // Counted from the moment the fault is requested: the measured delay can only come out longer.
   const injector = o.fault
-    ? setTimeout(() => {
-        faultAt = Date.now();
-        injected = setFaults(o.url, o.apiKey, o.fault);
-      }, (o.faultAfterSeconds ?? 2) * 1000)
+    ? setTimeout(
+        () => {
+          faultAt = Date.now();
+          injected = setFaults(o.url, o.apiKey, o.fault);
+        },
+        (o.faultAfterSeconds ?? 2) * 1000,
+      )
     : undefined;
   try {
     const result = await watch({

@@ -18,13 +18,15 @@ export function durationSeconds(text: string): number | undefined {
   let total = 0;
   if (new RegExp(DURATION_GRAMMAR.plainSeconds).test(s)) total = Number(s);
   else if (new RegExp(DURATION_GRAMMAR.withUnits).test(s)) {
-    for (const m of s.matchAll(new RegExp(DURATION_GRAMMAR.part, 'g'))) total += Number(m[1]) * DURATION_GRAMMAR.unitSeconds[m[2] as keyof typeof DURATION_GRAMMAR.unitSeconds];
+    for (const m of s.matchAll(new RegExp(DURATION_GRAMMAR.part, 'g')))
+      total += Number(m[1]) * DURATION_GRAMMAR.unitSeconds[m[2] as keyof typeof DURATION_GRAMMAR.unitSeconds];
   }
   return total > 0 ? total : undefined;
 }
 
 export function parseDuration(text: string, what = 'duration'): number {
   const seconds = durationSeconds(text);
-  if (seconds === undefined) throw new UsageError(`invalid ${what} "${text}": expected a positive number of seconds or e.g. 90s, 15m, 1h30m`);
+  if (seconds === undefined)
+    throw new UsageError(`invalid ${what} "${text}": expected a positive number of seconds or e.g. 90s, 15m, 1h30m`);
   return seconds;
 }

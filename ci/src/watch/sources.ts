@@ -42,7 +42,12 @@ const describe = (err: unknown): string => {
 };
 
 /** True only for a 2xx within the timeout; refused connections and timeouts are failures. */
-async function checkHealth(fetchFn: Fetch, baseUrl: string, timeoutMs: number, abort?: AbortSignal): Promise<{ ok: boolean; detail: string }> {
+async function checkHealth(
+  fetchFn: Fetch,
+  baseUrl: string,
+  timeoutMs: number,
+  abort?: AbortSignal,
+): Promise<{ ok: boolean; detail: string }> {
   try {
     const res = await fetchFn(new URL('/healthz', baseUrl), { signal: requestSignal(timeoutMs, abort) });
     await res.body?.cancel();
@@ -75,17 +80,28 @@ interface PromVector {
   data?: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] };
 }
 
-async function instantQuery(fetchFn: Fetch, promUrl: string, query: string, timeoutMs: number, abort?: AbortSignal): Promise<PromVector['data'] & object> {
+async function instantQuery(
+  fetchFn: Fetch,
+  promUrl: string,
+  query: string,
+  timeoutMs: number,
+  abort?: AbortSignal,
+): Promise<PromVector['data'] & object> {
   const url = new URL('/api/v1/query', promUrl);
   url.searchParams.set('query', query);
   const res = await fetchFn(url, { signal: requestSignal(timeoutMs, abort) });
-  const body = (await res.json().catch(() => ({ status: 'error', error: `HTTP ${res.status}, not JSON` }))) as PromVector;
-  if (!res.ok || body.status !== 'success' || !body.data) throw new Error(`prometheus query failed: ${body.error ?? `HTTP ${res.status}`}`);
-  if (body.data.resultType !== 'vector') throw new Error(`prometheus answered a ${body.data.resultType}, expected a vector`);
+  const body = (await res
+    .json()
+    .catch(() => ({ status: 'error', error: `HTTP ${res.status}, not JSON` }))) as PromVector;
+  if (!res.ok || body.status !== 'success' || !body.data)
+    throw new Error(`prometheus query failed: ${body.error ?? `HTTP ${res.status}`}`);
+  if (body.data.resultType !== 'vector')
+    throw new Error(`prometheus answered a ${body.data.resultType}, expected a vector`);
   return body.data;
 }
 
-const scalarOf = (data: { result: { value: [number, string] }[] }) => (data.result[0] ? Number(data.result[0].value[1]) : 0);
+const scalarOf = (data: { result: { value: [number, string] }[] }) =>
+  data.result[0] ? Number(data.result[0].value[1]) : 0;
 
 /** The trailing window straight from Prometheus (it already handles resets per series, across pods). */
 async function queryPrometheusWindow(
@@ -97,13 +113,24 @@ async function queryPrometheusWindow(
 ): Promise<WindowTraffic | { problem: string }> {
   const q = triggerQueries(env);
   try {
-    const [req, err, bk] = await Promise.all([q.requests, q.errors, q.buckets].map((x) => instantQuery(fetchFn, promUrl, x, timeoutMs, abort)));
+    const [req, err, bk] = await Promise.all(
+      [q.requests, q.errors, q.buckets].map((x) => instantQuery(fetchFn, promUrl, x, timeoutMs, abort)),
+    );
     const buckets: Bucket[] = bk!.result
-      .map((r) => ({ le: r.metric.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(r.metric.le), count: Number(r.value[1]) }))
+      .map((r) => ({
+        le: r.metric.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(r.metric.le),
+        count: Number(r.value[1]),
+      }))
       .filter((b) => !Number.isNaN(b.le))
       .sort((a, b) => a.le - b.le);
     // Kept fractional (increase() extrapolates) so the comparisons match the alert rules exactly.
-    return { requests: scalarOf(req!), errors: scalarOf(err!), buckets, spanSeconds: env.rollback.rateWindowSeconds, resets: 0 };
+    return {
+      requests: scalarOf(req!),
+      errors: scalarOf(err!),
+      buckets,
+      spanSeconds: env.rollback.rateWindowSeconds,
+      resets: 0,
+    };
   } catch (err) {
     return { problem: describe(err) };
   }
@@ -128,7 +155,9 @@ export function servicePoller(o: PollerOptions): (at: number, abort?: AbortSigna
   return async (at, abort) => {
     const [health, traffic] = await Promise.all([
       checkHealth(f, o.url, o.timeoutMs, abort),
-      o.prometheusUrl ? queryPrometheusWindow(f, o.prometheusUrl, o.env, o.timeoutMs, abort) : scrapeMetrics(f, o.url, o.timeoutMs, now, abort),
+      o.prometheusUrl
+        ? queryPrometheusWindow(f, o.prometheusUrl, o.env, o.timeoutMs, abort)
+        : scrapeMetrics(f, o.url, o.timeoutMs, now, abort),
     ]);
     if (abort?.aborted) return { at, health: false, problem: 'aborted' };
     if (!health.ok) o.onHealthFailure?.(health.detail);

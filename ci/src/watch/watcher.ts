@@ -55,7 +55,13 @@ export async function watch(o: WatchOptions): Promise<WatchResult> {
   const end = start + o.durationSeconds * 1000;
   let state = initialMonitor();
   let polls = 0;
-  const aborted = (): WatchResult => ({ outcome: 'aborted', firing: [], polls, statuses: state.statuses, reason: 'watch aborted' });
+  const aborted = (): WatchResult => ({
+    outcome: 'aborted',
+    firing: [],
+    polls,
+    statuses: state.statuses,
+    reason: 'watch aborted',
+  });
   for (;;) {
     if (o.signal?.aborted) return aborted();
     const at = clock.now();
@@ -67,7 +73,8 @@ export async function watch(o: WatchOptions): Promise<WatchResult> {
     polls++;
     const stamp = new Date(at).toISOString();
     for (const c of step.changes) o.log(`${stamp} ${c}`);
-    if (o.heartbeatPolls && polls % o.heartbeatPolls === 0) o.log(`${stamp} poll ${polls}: ${summary(step.evaluation.statuses)}`);
+    if (o.heartbeatPolls && polls % o.heartbeatPolls === 0)
+      o.log(`${stamp} poll ${polls}: ${summary(step.evaluation.statuses)}`);
     const firing = step.evaluation.firing;
     if (firing.length > 0) {
       const reason = firing.map((f) => f.reason).join('; ');
@@ -87,5 +94,11 @@ export async function watch(o: WatchOptions): Promise<WatchResult> {
     const next = start + Math.ceil((clock.now() - start + 1) / pollMs) * pollMs;
     await clock.sleep(Math.min(next, end) - clock.now(), o.signal);
   }
-  return { outcome: 'healthy', firing: [], polls, statuses: state.statuses, reason: `no trigger fired in ${o.durationSeconds}s (${polls} polls)` };
+  return {
+    outcome: 'healthy',
+    firing: [],
+    polls,
+    statuses: state.statuses,
+    reason: `no trigger fired in ${o.durationSeconds}s (${polls} polls)`,
+  };
 }

@@ -26,14 +26,29 @@ const requests: string[] = [];
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'kgraph-checklist-'));
   await mkdir(join(root, '.reports'));
-  await writeFile(join(root, '.reports/run.json'), JSON.stringify({ commit, steps: [{ name: 'test', status: 'passed' }, { name: 'integrationTest', status: 'passed' }] }));
-  await writeFile(join(root, '.reports/scan.json'), JSON.stringify({ ok: true, checks: [{ name: 'secrets', status: 'passed' }] }));
+  await writeFile(
+    join(root, '.reports/run.json'),
+    JSON.stringify({
+      commit,
+      steps: [
+        { name: 'test', status: 'passed' },
+        { name: 'integrationTest', status: 'passed' },
+      ],
+    }),
+  );
+  await writeFile(
+    join(root, '.reports/scan.json'),
+    JSON.stringify({ ok: true, checks: [{ name: 'secrets', status: 'passed' }] }),
+  );
   server = createServer((req, res) => {
     requests.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
     res.setHeader('content-type', 'application/json');
-    if (req.url === `/repos/acme/kgraph/commits/${commit}/pulls`) return res.end(JSON.stringify([{ number: 42, merged_at: '2026-01-01T00:00:00Z', state: 'closed' }]));
-    if (req.url?.startsWith('/repos/acme/kgraph/pulls/42/reviews')) return res.end(JSON.stringify([{ user: { login: 'ann' }, state: 'APPROVED' }]));
-    if (req.url?.startsWith('/repos/acme/kgraph/pulls/7/reviews')) return res.end(JSON.stringify([{ user: { login: 'bob' }, state: 'CHANGES_REQUESTED' }]));
+    if (req.url === `/repos/acme/kgraph/commits/${commit}/pulls`)
+      return res.end(JSON.stringify([{ number: 42, merged_at: '2026-01-01T00:00:00Z', state: 'closed' }]));
+    if (req.url?.startsWith('/repos/acme/kgraph/pulls/42/reviews'))
+      return res.end(JSON.stringify([{ user: { login: 'ann' }, state: 'APPROVED' }]));
+    if (req.url?.startsWith('/repos/acme/kgraph/pulls/7/reviews'))
+      return res.end(JSON.stringify([{ user: { login: 'bob' }, state: 'CHANGES_REQUESTED' }]));
     res.statusCode = 404;
     res.end(JSON.stringify({ message: 'Not Found' }));
   });
@@ -65,13 +80,25 @@ describe('runChecklist with real edges', () => {
     const octokit = new Octokit({ auth: 'test-token-123', baseUrl });
     const before = await runChecklist({ env: 'prod', processEnv: prodEnv(), root, octokit });
     const byName = Object.fromEntries(before.items.map((i) => [i.name, i]));
-    expect(byName['migrations prepared']).toMatchObject({ status: 'passed', detail: expect.stringMatching(/^\d+ pending, will run on deploy: 1700000000000_schema/) });
-    expect(byName['review approved']).toMatchObject({ status: 'passed', detail: 'PR #42: 1 approval(s) (ann), 1 required' });
+    expect(byName['migrations prepared']).toMatchObject({
+      status: 'passed',
+      detail: expect.stringMatching(/^\d+ pending, will run on deploy: 1700000000000_schema/),
+    });
+    expect(byName['review approved']).toMatchObject({
+      status: 'passed',
+      detail: 'PR #42: 1 approval(s) (ann), 1 required',
+    });
     expect(requests.some((r) => r.includes('token test-token-123'))).toBe(true);
     expect(before.ok).toBe(true);
 
     await migrate(svc.current.env.DATABASE_URL!);
-    const after = await runChecklist({ env: 'prod', processEnv: prodEnv(), root, octokit, migrationsDir: MIGRATIONS_DIR });
+    const after = await runChecklist({
+      env: 'prod',
+      processEnv: prodEnv(),
+      root,
+      octokit,
+      migrationsDir: MIGRATIONS_DIR,
+    });
     expect(after.items.find((i) => i.name === 'migrations prepared')!.detail).toMatch(/^up to date \(\d+ applied\)$/);
 
     const c = new pg.Client({ connectionString: svc.current.env.DATABASE_URL });
@@ -80,7 +107,9 @@ describe('runChecklist with real edges', () => {
     try {
       const ahead = await runChecklist({ env: 'prod', processEnv: prodEnv(), root, octokit });
       expect(ahead.ok).toBe(false);
-      expect(ahead.items.find((i) => i.name === 'migrations prepared')!.detail).toMatch(/1999999999999_from_the_future/);
+      expect(ahead.items.find((i) => i.name === 'migrations prepared')!.detail).toMatch(
+        /1999999999999_from_the_future/,
+      );
     } finally {
       await c.query("DELETE FROM pgmigrations WHERE name = '1999999999999_from_the_future'");
       await c.end();
@@ -94,14 +123,25 @@ describe('runChecklist with real edges', () => {
     expect(code).toBe(1);
     expect(io.out()).toMatch(/review approved\s+required\s+inconclusive\s+no GITHUB_TOKEN/);
     expect(io.out()).toMatch(/migrations prepared\s+required\s+inconclusive\s+database unreachable/);
-    expect(io.err()).toMatch(/checklist for prod failed: review approved \(inconclusive\), migrations prepared \(inconclusive\)/);
+    expect(io.err()).toMatch(
+      /checklist for prod failed: review approved \(inconclusive\), migrations prepared \(inconclusive\)/,
+    );
     const all = io.out() + io.err();
-    for (const secret of ['pw-should-not-leak', 'k1-very-secret', 'secret-host', 'test-token-123']) expect(all).not.toContain(secret);
+    for (const secret of ['pw-should-not-leak', 'k1-very-secret', 'secret-host', 'test-token-123'])
+      expect(all).not.toContain(secret);
   });
 
   it('counts reviews of a given PR through the real Octokit', async () => {
-    const r = await runChecklist({ env: 'prod', processEnv: { ...prodEnv(), GITHUB_API_URL: baseUrl }, root, pullNumber: 7 });
-    expect(r.items.find((i) => i.name === 'review approved')).toMatchObject({ status: 'failed', detail: 'PR #7: 0 approval(s), 1 required' });
+    const r = await runChecklist({
+      env: 'prod',
+      processEnv: { ...prodEnv(), GITHUB_API_URL: baseUrl },
+      root,
+      pullNumber: 7,
+    });
+    expect(r.items.find((i) => i.name === 'review approved')).toMatchObject({
+      status: 'failed',
+      detail: 'PR #7: 0 approval(s), 1 required',
+    });
   });
 
   it('passes dev without a token; exits 2 for a bad environment', async () => {

@@ -12,7 +12,16 @@ describe('delivery wiring facts', () => {
       writeFileSync(p, typeof body === 'string' ? body : JSON.stringify(body));
       return p;
     };
-    expect(await auditSkippedIn(at('a.json', { checks: [{ name: 'secrets', status: 'passed' }, { name: 'audit', status: 'skipped' }] }))).toBe(true);
+    expect(
+      await auditSkippedIn(
+        at('a.json', {
+          checks: [
+            { name: 'secrets', status: 'passed' },
+            { name: 'audit', status: 'skipped' },
+          ],
+        }),
+      ),
+    ).toBe(true);
     expect(await auditSkippedIn(at('b.json', { checks: [{ name: 'audit', status: 'passed' }] }))).toBe(false);
     expect(await auditSkippedIn(at('c.json', { checks: [{ name: 'secrets', status: 'passed' }] }))).toBeUndefined();
     expect(await auditSkippedIn(at('d.json', 'not json'))).toBeUndefined();

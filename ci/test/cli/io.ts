@@ -6,7 +6,10 @@ import { Writable } from 'node:stream';
 import { afterEach } from 'vitest';
 import type { CliIo } from '../../src/cli/io.js';
 
-export function captureIo(env: NodeJS.ProcessEnv = {}, cwd = process.cwd()): CliIo & { out: () => string; err: () => string } {
+export function captureIo(
+  env: NodeJS.ProcessEnv = {},
+  cwd = process.cwd(),
+): CliIo & { out: () => string; err: () => string } {
   const sink = () => {
     const chunks: string[] = [];
     const stream = new Writable({

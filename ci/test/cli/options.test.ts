@@ -23,18 +23,24 @@ describe('--env', () => {
   it('returns the definition, with its default parsed too', () => {
     expect(parseWith(envOption('e'), ['--env', 'staging'])).toBe(ENVIRONMENTS.staging);
     expect(parseWith(envOption('e', 'dev'), [])).toBe(ENVIRONMENTS.dev);
-    expect(() => parseWith(envOption('e'), ['--env', 'qa'])).toThrow(new UsageError('unknown environment "qa": expected one of dev, staging, prod'));
+    expect(() => parseWith(envOption('e'), ['--env', 'qa'])).toThrow(
+      new UsageError('unknown environment "qa": expected one of dev, staging, prod'),
+    );
   });
 
-  it.each([['watch'], ['gate', 'latency'], ['deploy'], ['rollback'], ['checklist'], ['run'], ['env', 'show']])('%j --help lists the environment names from the table', async (...command) => {
-    const io = captureIo();
-    expect(await runCli([...command, '--help'], io)).toBe(0);
-    expect(io.out().replace(/\s+/g, ' ')).toContain(`(choices: ${ENVIRONMENT_NAMES.map((n) => `"${n}"`).join(', ')}`);
-  });
+  it.each([['watch'], ['gate', 'latency'], ['deploy'], ['rollback'], ['checklist'], ['run'], ['env', 'show']])(
+    '%j --help lists the environment names from the table',
+    async (...command) => {
+      const io = captureIo();
+      expect(await runCli([...command, '--help'], io)).toBe(0);
+      expect(io.out().replace(/\s+/g, ' ')).toContain(`(choices: ${ENVIRONMENT_NAMES.map((n) => `"${n}"`).join(', ')}`);
+    },
+  );
 
   it('no command hard-codes the environment names in its help', () => {
     const dir = join(REPO_ROOT, 'ci/src/cli/commands');
-    for (const file of readdirSync(dir)) expect(readFileSync(join(dir, file), 'utf8'), file).not.toMatch(/dev, staging,? (and |or )?prod/);
+    for (const file of readdirSync(dir))
+      expect(readFileSync(join(dir, file), 'utf8'), file).not.toMatch(/dev, staging,? (and |or )?prod/);
   });
 });
 
@@ -77,12 +83,20 @@ describe('URLs with credentials are refused up front (exit 2), never echoed, nev
   });
 
   it("every environment's own url is an http(s) URL without credentials", () => {
-    for (const env of Object.values(ENVIRONMENTS)) expect(parseHttpUrl(env.url, `${env.name}.url`)).toBe(new URL(env.url).toString());
+    for (const env of Object.values(ENVIRONMENTS))
+      expect(parseHttpUrl(env.url, `${env.name}.url`)).toBe(new URL(env.url).toString());
   });
 
   it('a library caller of deploy is refused too', async () => {
-    const deps = { out: () => undefined, err: () => undefined, cwd: tempDir(), env: {} } as unknown as Parameters<typeof runDeploy>[1];
-    await expect(runDeploy({ env: 'dev', image: 'ghcr.io/kgraph-mcp/kgraph-mcp:v1.2.3', url: `http://u:${SECRET}@h`, dryRun: true }, deps)).rejects.toThrow(UsageError);
+    const deps = { out: () => undefined, err: () => undefined, cwd: tempDir(), env: {} } as unknown as Parameters<
+      typeof runDeploy
+    >[1];
+    await expect(
+      runDeploy(
+        { env: 'dev', image: 'ghcr.io/kgraph-mcp/kgraph-mcp:v1.2.3', url: `http://u:${SECRET}@h`, dryRun: true },
+        deps,
+      ),
+    ).rejects.toThrow(UsageError);
   });
 
   it('a clean URL is accepted as given (normalised)', async () => {
@@ -95,8 +109,14 @@ describe('URLs with credentials are refused up front (exit 2), never echoed, nev
 
 describe('--repo and GitHub access', () => {
   it('--repo falls back to GITHUB_REPOSITORY; a malformed one is exit 2 naming it', async () => {
-    expect(repositoryOf(undefined, captureIo({ GITHUB_REPOSITORY: 'acme/kgraph' }))).toEqual({ owner: 'acme', repo: 'kgraph' });
-    expect(repositoryOf({ owner: 'o', repo: 'r' }, captureIo({ GITHUB_REPOSITORY: 'acme/kgraph' }))).toEqual({ owner: 'o', repo: 'r' });
+    expect(repositoryOf(undefined, captureIo({ GITHUB_REPOSITORY: 'acme/kgraph' }))).toEqual({
+      owner: 'acme',
+      repo: 'kgraph',
+    });
+    expect(repositoryOf({ owner: 'o', repo: 'r' }, captureIo({ GITHUB_REPOSITORY: 'acme/kgraph' }))).toEqual({
+      owner: 'o',
+      repo: 'r',
+    });
     const none = captureIo({ GITHUB_TOKEN: 't' });
     expect(await runCli(['release', 'cut'], none)).toBe(2);
     expect(none.err()).toMatch(/no repository: set GITHUB_REPOSITORY or --repo/);

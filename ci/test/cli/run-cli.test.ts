@@ -35,7 +35,10 @@ describe('kgraph-ci run: usage errors are exit 2 before anything runs', () => {
 
 describe('run option parsing', () => {
   it('parses params and concurrency', () => {
-    expect(parseParams(['image=ghcr.io/acme/kgraph:1.2.3', 'tag=v1.2.3'])).toEqual({ image: 'ghcr.io/acme/kgraph:1.2.3', tag: 'v1.2.3' });
+    expect(parseParams(['image=ghcr.io/acme/kgraph:1.2.3', 'tag=v1.2.3'])).toEqual({
+      image: 'ghcr.io/acme/kgraph:1.2.3',
+      tag: 'v1.2.3',
+    });
     expect(parseConcurrency(undefined, true)).toBe(1);
     expect(parseConcurrency('3', undefined)).toBe(3);
     expect(parseConcurrency(undefined, undefined)).toBeGreaterThanOrEqual(1);

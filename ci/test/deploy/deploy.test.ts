@@ -18,7 +18,10 @@ import { fakeLedger, type FakeLedger } from '../github/fake-ledger.js';
 
 const root = REPO_ROOT;
 const rendered = Object.fromEntries(
-  (['dev', 'staging', 'prod'] as const).map((e) => [e, execFileSync('kubectl', ['kustomize', join(root, 'k8s/overlays', e)], { encoding: 'utf8' })]),
+  (['dev', 'staging', 'prod'] as const).map((e) => [
+    e,
+    execFileSync('kubectl', ['kustomize', join(root, 'k8s/overlays', e)], { encoding: 'utf8' }),
+  ]),
 ) as Record<string, string>;
 const IMAGE = 'ghcr.io/kgraph-mcp/kgraph-mcp:v1.2.3';
 
@@ -38,14 +41,59 @@ afterEach(async () => {
 
 /** The ledger as a staging deploy of D1 (tree TREE, gate with baseline) and a prod run of v1.2.2 (D0) left it. */
 function seedLedger(f: FakeLedger) {
-  const payload = (over: Record<string, unknown>) => ({ schema: PAYLOAD_SCHEMA, environment: 'staging', digest: D1, tree: TREE, commit: SHA, version: 'staging-ccc', startedAt: '2025-12-31T21:55:00.000Z', auditSkipped: false, ...over });
-  const staged = f.seed({ environment: 'staging', payload: payload({ operation: 'deploy' }), createdAt: '2025-12-31T21:55:00Z', statuses: [{ state: 'in_progress', at: '2025-12-31T21:55:01Z' }, { state: 'success', at: '2025-12-31T22:00:00Z' }] });
-  f.seed({ environment: 'staging', task: 'kgraph-ci:gate', payload: payload({ operation: 'gate', of: String(staged.id), gate: { passed: true, baselineCompared: true } }), createdAt: '2025-12-31T22:00:00Z', statuses: [{ state: 'success', at: '2025-12-31T22:00:01Z' }] });
-  f.seed({ environment: 'prod', payload: payload({ operation: 'promotion', environment: 'prod', digest: D0, version: 'v1.2.2', startedAt: '2025-12-20T10:00:00.000Z' }), createdAt: '2025-12-20T10:00:00Z', statuses: [{ state: 'success', at: '2025-12-20T10:04:00Z' }] });
+  const payload = (over: Record<string, unknown>) => ({
+    schema: PAYLOAD_SCHEMA,
+    environment: 'staging',
+    digest: D1,
+    tree: TREE,
+    commit: SHA,
+    version: 'staging-ccc',
+    startedAt: '2025-12-31T21:55:00.000Z',
+    auditSkipped: false,
+    ...over,
+  });
+  const staged = f.seed({
+    environment: 'staging',
+    payload: payload({ operation: 'deploy' }),
+    createdAt: '2025-12-31T21:55:00Z',
+    statuses: [
+      { state: 'in_progress', at: '2025-12-31T21:55:01Z' },
+      { state: 'success', at: '2025-12-31T22:00:00Z' },
+    ],
+  });
+  f.seed({
+    environment: 'staging',
+    task: 'kgraph-ci:gate',
+    payload: payload({ operation: 'gate', of: String(staged.id), gate: { passed: true, baselineCompared: true } }),
+    createdAt: '2025-12-31T22:00:00Z',
+    statuses: [{ state: 'success', at: '2025-12-31T22:00:01Z' }],
+  });
+  f.seed({
+    environment: 'prod',
+    payload: payload({
+      operation: 'promotion',
+      environment: 'prod',
+      digest: D0,
+      version: 'v1.2.2',
+      startedAt: '2025-12-20T10:00:00.000Z',
+    }),
+    createdAt: '2025-12-20T10:00:00Z',
+    statuses: [{ state: 'success', at: '2025-12-20T10:04:00Z' }],
+  });
 }
 
 /** A fake cluster (kubectl calls answered from a script) and a fake GitHub holding the ledger. */
-async function harness(opts: { failOn?: string; currentImage?: string; checklistOk?: boolean; gateOk?: boolean; smokeOk?: boolean; onKubectl?: (line: string) => void; noLedger?: boolean } = {}) {
+async function harness(
+  opts: {
+    failOn?: string;
+    currentImage?: string;
+    checklistOk?: boolean;
+    gateOk?: boolean;
+    smokeOk?: boolean;
+    onKubectl?: (line: string) => void;
+    noLedger?: boolean;
+  } = {},
+) {
   const calls: CommandSpec[] = [];
   const out: string[] = [];
   const err: string[] = [];
@@ -69,16 +117,38 @@ async function harness(opts: { failOn?: string; currentImage?: string; checklist
       calls.push(cmd);
       clock += 1000;
       const line = cmd.argv.join(' ');
-      if (cmd.argv[1] === 'kustomize') return { exitCode: 0, stdout: rendered[cmd.argv[2]!.split('/').pop()!]!, stderr: '' };
+      if (cmd.argv[1] === 'kustomize')
+        return { exitCode: 0, stdout: rendered[cmd.argv[2]!.split('/').pop()!]!, stderr: '' };
       opts.onKubectl?.(line);
-      if (opts.failOn && line.includes(opts.failOn)) return { exitCode: 1, stdout: '', stderr: `error: ${opts.failOn} went wrong` };
-      if (line.includes('jsonpath')) return { exitCode: 0, stdout: opts.currentImage ?? `ghcr.io/kgraph-mcp/kgraph-mcp@${D0}`, stderr: '' };
+      if (opts.failOn && line.includes(opts.failOn))
+        return { exitCode: 1, stdout: '', stderr: `error: ${opts.failOn} went wrong` };
+      if (line.includes('jsonpath'))
+        return { exitCode: 0, stdout: opts.currentImage ?? `ghcr.io/kgraph-mcp/kgraph-mcp@${D0}`, stderr: '' };
       return { exitCode: 0, stdout: 'ok\n', stderr: '' };
     },
-    checklist: async () => ({ ok: opts.checklistOk ?? true, items: [{ name: 'secrets', required: true, status: opts.checklistOk === false ? 'failed' : 'passed', detail: 'DATABASE_URL missing' }] }),
-    gate: async () => ({ passed: opts.gateOk ?? true, baselineCompared: true, reasons: opts.gateOk === false ? ['search p50 140ms >= 100ms'] : [] }),
-    smoke: async () => ({ ok: opts.smokeOk ?? true, results: [{ name: 'readiness', ok: opts.smokeOk ?? true, detail: 'GET /readyz: HTTP 503' }] }),
-    ...(opts.noLedger ? { ledgerMissing: 'no GitHub ledger: GITHUB_TOKEN is not set' } : { ledger: githubLedger(octokit, repo) }),
+    checklist: async () => ({
+      ok: opts.checklistOk ?? true,
+      items: [
+        {
+          name: 'secrets',
+          required: true,
+          status: opts.checklistOk === false ? 'failed' : 'passed',
+          detail: 'DATABASE_URL missing',
+        },
+      ],
+    }),
+    gate: async () => ({
+      passed: opts.gateOk ?? true,
+      baselineCompared: true,
+      reasons: opts.gateOk === false ? ['search p50 140ms >= 100ms'] : [],
+    }),
+    smoke: async () => ({
+      ok: opts.smokeOk ?? true,
+      results: [{ name: 'readiness', ok: opts.smokeOk ?? true, detail: 'GET /readyz: HTTP 503' }],
+    }),
+    ...(opts.noLedger
+      ? { ledgerMissing: 'no GitHub ledger: GITHUB_TOKEN is not set' }
+      : { ledger: githubLedger(octokit, repo) }),
     sources: githubSources(octokit, repo),
     auditSkipped: async () => false,
     out: (l) => out.push(l),
@@ -89,7 +159,10 @@ async function harness(opts: { failOn?: string; currentImage?: string; checklist
     recordsDir: 'records',
     env: {},
   };
-  const records = (): LedgerRecord[] => readdirSync(join(dir, 'records')).sort().map((f) => JSON.parse(readFileSync(join(dir, 'records', f), 'utf8')) as LedgerRecord);
+  const records = (): LedgerRecord[] =>
+    readdirSync(join(dir, 'records'))
+      .sort()
+      .map((f) => JSON.parse(readFileSync(join(dir, 'records', f), 'utf8')) as LedgerRecord);
   const kubectlCalls = () => calls.filter((c) => c.argv[1] !== 'kustomize').map((c) => c.argv.join(' '));
   /** What this run added to the GitHub ledger. */
   const recorded = () => fake!.deployments.filter((d) => Date.parse(d.created_at) >= T0);
@@ -106,13 +179,32 @@ const EXPECTED_PROD = [
   'kubectl apply -f -',
   `kubectl ${NS} rollout status deployment/kgraph-mcp --timeout=300s`,
 ];
-const UNDO = [`kubectl ${NS} rollout undo deployment/kgraph-mcp`, `kubectl ${NS} rollout status deployment/kgraph-mcp --timeout=300s`];
+const UNDO = [
+  `kubectl ${NS} rollout undo deployment/kgraph-mcp`,
+  `kubectl ${NS} rollout status deployment/kgraph-mcp --timeout=300s`,
+];
 
 describe('deploy plan', () => {
-  const plan = planDeploy({ environment: ENVIRONMENTS.prod, image: IMAGE, version: 'v1.2.3', manifests: parseManifests(rendered.prod!) });
+  const plan = planDeploy({
+    environment: ENVIRONMENTS.prod,
+    image: IMAGE,
+    version: 'v1.2.3',
+    manifests: parseManifests(rendered.prod!),
+  });
 
   it('is checklist, migrations before the workload, rollout status, smoke, gate; undo on failure', () => {
-    expect(plan.steps.map((s) => s.name)).toEqual(['checklist', 'current-image', 'apply-config', 'delete-old-migration', 'apply-migration', 'wait-migration', 'apply-workload', 'rollout-status', 'smoke', 'latency-gate']);
+    expect(plan.steps.map((s) => s.name)).toEqual([
+      'checklist',
+      'current-image',
+      'apply-config',
+      'delete-old-migration',
+      'apply-migration',
+      'wait-migration',
+      'apply-workload',
+      'rollout-status',
+      'smoke',
+      'latency-gate',
+    ]);
     expect(plan.steps.flatMap((s) => (s.kind === 'kubectl' ? [s.argv.join(' ')] : []))).toEqual(EXPECTED_PROD);
     expect(plan.onFailure.map((s) => (s.kind === 'kubectl' ? s.argv.join(' ') : s.name))).toEqual(UNDO);
   });
@@ -134,14 +226,20 @@ describe('deploy plan', () => {
   });
 
   it('rollback plans: undo by default, set image for --to', () => {
-    expect(planRollback({ environment: ENVIRONMENTS.staging }).steps.map((s) => (s.kind === 'kubectl' ? s.argv.slice(3).join(' ') : s.name))).toEqual([
+    expect(
+      planRollback({ environment: ENVIRONMENTS.staging }).steps.map((s) =>
+        s.kind === 'kubectl' ? s.argv.slice(3).join(' ') : s.name,
+      ),
+    ).toEqual([
       'get deployment/kgraph-mcp --ignore-not-found -o jsonpath={.spec.template.spec.containers[?(@.name=="app")].image}',
       'rollout undo deployment/kgraph-mcp',
       'rollout status deployment/kgraph-mcp --timeout=300s',
       'smoke',
     ]);
     const to = planRollback({ environment: ENVIRONMENTS.prod, image: 'r/i:v1.2.2', version: 'v1.2.2' });
-    expect(to.steps.find((s) => s.name === 'set-image')).toMatchObject({ argv: ['kubectl', '--namespace', 'kgraph-prod', 'set', 'image', 'deployment/kgraph-mcp', 'app=r/i:v1.2.2'] });
+    expect(to.steps.find((s) => s.name === 'set-image')).toMatchObject({
+      argv: ['kubectl', '--namespace', 'kgraph-prod', 'set', 'image', 'deployment/kgraph-mcp', 'app=r/i:v1.2.2'],
+    });
   });
 });
 
@@ -161,11 +259,23 @@ describe('runDeploy: the release policy decides before any kubectl call', () => 
   it.each([
     ['an image from any registry', { image: 'ghcr.io/evil/other:1.0.0' }, 'repository'],
     ['a staging tag', { image: 'ghcr.io/kgraph-mcp/kgraph-mcp:staging-abc123' }, 'digest'],
-    ['a digest that never passed staging', { image: `ghcr.io/kgraph-mcp/kgraph-mcp@sha256:${'7'.repeat(64)}`, version: 'v1.2.3' }, 'promotion'],
-    ['the staged digest under a tag of another tree (hotfix on main)', { image: IMAGE_D, version: 'v1.3.0' }, 'promotion'],
+    [
+      'a digest that never passed staging',
+      { image: `ghcr.io/kgraph-mcp/kgraph-mcp@sha256:${'7'.repeat(64)}`, version: 'v1.2.3' },
+      'promotion',
+    ],
+    [
+      'the staged digest under a tag of another tree (hotfix on main)',
+      { image: IMAGE_D, version: 'v1.3.0' },
+      'promotion',
+    ],
     ['a tag that is not on main', { image: IMAGE_D, version: 'v9.9.9' }, 'on-main'],
     // Where the tag says what it is, a --tree/--commit flag cannot claim otherwise.
-    ['a hotfix tag whose tree is spoofed by --tree to match the staged one', { image: IMAGE_D, version: 'v1.3.0', tree: TREE, commit: SHA }, 'promotion'],
+    [
+      'a hotfix tag whose tree is spoofed by --tree to match the staged one',
+      { image: IMAGE_D, version: 'v1.3.0', tree: TREE, commit: SHA },
+      'promotion',
+    ],
     ['a digest without a release version', { image: IMAGE_D }, 'release-tag'],
   ])('prod refuses %s: exit 1 naming the rule, nothing runs, nothing is recorded', async (_n, opts, rule) => {
     const h = await harness();
@@ -181,21 +291,29 @@ describe('runDeploy: the release policy decides before any kubectl call', () => 
     const h = await harness();
     h.fake.down = true;
     // GitHub down: neither "on main" nor the ledger can be read; each refuses on its own.
-    await expect(runDeploy({ env: 'prod', image: IMAGE_D, version: 'v1.2.3' }, h.deps)).rejects.toThrow(/rule "on-main": cannot tell whether v1.2.3 is on main/);
-    expect(h.err.join('\n')).toMatch(/FAIL ledger +the delivery ledger is unreachable \(GitHub acme\/kgraph: reading deployments .*503/);
+    await expect(runDeploy({ env: 'prod', image: IMAGE_D, version: 'v1.2.3' }, h.deps)).rejects.toThrow(
+      /rule "on-main": cannot tell whether v1.2.3 is on main/,
+    );
+    expect(h.err.join('\n')).toMatch(
+      /FAIL ledger +the delivery ledger is unreachable \(GitHub acme\/kgraph: reading deployments .*503/,
+    );
     // --version alone cannot even find the digest to promote.
     await expect(runDeploy({ env: 'prod', version: 'v1.2.3' }, h.deps)).rejects.toThrow(/rule "digest"/);
     expect(h.err.join('\n')).toContain('no digest to promote for v1.2.3');
     expect(h.calls).toEqual([]);
     const n = await harness({ noLedger: true });
-    await expect(runDeploy({ env: 'prod', image: IMAGE_D, version: 'v1.2.3' }, n.deps)).rejects.toThrow(/rule "ledger".*GITHUB_TOKEN is not set/);
+    await expect(runDeploy({ env: 'prod', image: IMAGE_D, version: 'v1.2.3' }, n.deps)).rejects.toThrow(
+      /rule "ledger".*GITHUB_TOKEN is not set/,
+    );
     expect(n.calls).toEqual([]);
   });
 
   it('prod fails closed when GitHub takes reads but not the record: nothing changes in the cluster', async () => {
     const h = await harness();
     h.fake.failWrites = true;
-    await expect(runDeploy({ env: 'prod', version: 'v1.2.3' }, h.deps)).rejects.toThrow(/never deployed unrecorded, nothing was changed/);
+    await expect(runDeploy({ env: 'prod', version: 'v1.2.3' }, h.deps)).rejects.toThrow(
+      /never deployed unrecorded, nothing was changed/,
+    );
     expect(h.kubectlCalls()).toEqual([]);
     expect(h.records()[0]).toMatchObject({ state: 'error', payload: { operation: 'promotion', environment: 'prod' } });
   });
@@ -205,12 +323,34 @@ describe('runDeploy: the release policy decides before any kubectl call', () => 
     await runDeploy({ env: 'prod', version: 'v1.2.3' }, h.deps);
     expect(h.kubectlCalls()).toEqual(EXPECTED_PROD);
     const [promo, gate] = h.recorded();
-    expect(promo).toMatchObject({ environment: 'prod', task: 'kgraph-ci:promotion', ref: SHA, production_environment: true });
-    expect(promo!.payload).toMatchObject({ schema: PAYLOAD_SCHEMA, operation: 'promotion', digest: D1, image: IMAGE_D, version: 'v1.2.3', commit: SHA, tree: TREE, mergedAt: '2025-12-31T12:00:00.000Z', auditSkipped: false, promotedFrom: { environment: 'staging' } });
+    expect(promo).toMatchObject({
+      environment: 'prod',
+      task: 'kgraph-ci:promotion',
+      ref: SHA,
+      production_environment: true,
+    });
+    expect(promo!.payload).toMatchObject({
+      schema: PAYLOAD_SCHEMA,
+      operation: 'promotion',
+      digest: D1,
+      image: IMAGE_D,
+      version: 'v1.2.3',
+      commit: SHA,
+      tree: TREE,
+      mergedAt: '2025-12-31T12:00:00.000Z',
+      auditSkipped: false,
+      promotedFrom: { environment: 'staging' },
+    });
     expect(promo!.statuses.map((s) => s.state)).toEqual(['in_progress', 'success']);
-    expect(gate).toMatchObject({ task: 'kgraph-ci:gate', payload: { operation: 'gate', of: String(promo!.id), gate: { passed: true, baselineCompared: true } } });
+    expect(gate).toMatchObject({
+      task: 'kgraph-ci:gate',
+      payload: { operation: 'gate', of: String(promo!.id), gate: { passed: true, baselineCompared: true } },
+    });
     expect((gate!.payload as { timings: { steps: unknown[] } }).timings.steps).toHaveLength(10);
-    expect(h.records().map((r) => [r.payload.operation, r.state])).toEqual([['promotion', 'success'], ['gate', 'success']]);
+    expect(h.records().map((r) => [r.payload.operation, r.state])).toEqual([
+      ['promotion', 'success'],
+      ['gate', 'success'],
+    ]);
     expect(h.out.join('\n')).toMatch(/succeeded/);
     expect(h.summaries[0]).toContain('| rollout-status | ✅');
     for (const line of [...h.out, ...h.err]) expect(line).not.toContain(TOKEN);
@@ -220,22 +360,38 @@ describe('runDeploy: the release policy decides before any kubectl call', () => 
     ['rollout status', { failOn: 'rollout status deployment/kgraph-mcp --timeout=300s' }, 'rollout-status'],
     ['smoke test', { smokeOk: false }, 'smoke'],
     ['latency gate', { gateOk: false }, 'latency-gate'],
-  ])('a failed %s rolls back, exits 1 and records the failure and the automatic rollback', async (_name, opts: Parameters<typeof harness>[0], step) => {
-    const h = await harness(opts);
-    const err = await runDeploy({ env: 'prod', image: IMAGE_D, version: 'v1.2.3' }, h.deps).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(FailedError);
-    expect((err as Error).message).toContain(`failed at ${step}`);
-    expect((err as Error).message).toContain('rolled back');
-    expect(h.kubectlCalls().slice(-2)).toEqual(UNDO);
-    const ops = h.recorded().map((d) => [(d.payload as { operation: string }).operation, d.statuses.at(-1)!.state]);
-    // The rollout-status failure also fails the status wait after the undo: that rollback is recorded as failed.
-    expect(ops).toEqual([['promotion', 'failure'], ...(step === 'latency-gate' ? [['gate', 'failure']] : []), ['rollback', step === 'rollout-status' ? 'failure' : 'success']]);
-    expect(h.recorded().at(-1)!.payload).toMatchObject({ automatic: true, image: `ghcr.io/kgraph-mcp/kgraph-mcp@${D0}`, digest: D0, undone: D1 });
-  });
+  ])(
+    'a failed %s rolls back, exits 1 and records the failure and the automatic rollback',
+    async (_name, opts: Parameters<typeof harness>[0], step) => {
+      const h = await harness(opts);
+      const err = await runDeploy({ env: 'prod', image: IMAGE_D, version: 'v1.2.3' }, h.deps).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(FailedError);
+      expect((err as Error).message).toContain(`failed at ${step}`);
+      expect((err as Error).message).toContain('rolled back');
+      expect(h.kubectlCalls().slice(-2)).toEqual(UNDO);
+      const ops = h.recorded().map((d) => [(d.payload as { operation: string }).operation, d.statuses.at(-1)!.state]);
+      // The rollout-status failure also fails the status wait after the undo: that rollback is recorded as failed.
+      expect(ops).toEqual([
+        ['promotion', 'failure'],
+        ...(step === 'latency-gate' ? [['gate', 'failure']] : []),
+        ['rollback', step === 'rollout-status' ? 'failure' : 'success'],
+      ]);
+      expect(h.recorded().at(-1)!.payload).toMatchObject({
+        automatic: true,
+        image: `ghcr.io/kgraph-mcp/kgraph-mcp@${D0}`,
+        digest: D0,
+        undone: D1,
+      });
+    },
+  );
 
   it('when GitHub goes away after the rollout, the healthy deploy stays but exits 1 saying it is not recorded', async () => {
-    const h = await harness({ onKubectl: (line) => void (line.includes('rollout status') && (fake!.failWrites = true)) });
-    await expect(runDeploy({ env: 'prod', version: 'v1.2.3' }, h.deps)).rejects.toThrow(/succeeded in .*, but it is NOT recorded: GitHub acme\/kgraph did not record the outcome \(success\)/);
+    const h = await harness({
+      onKubectl: (line) => void (line.includes('rollout status') && (fake!.failWrites = true)),
+    });
+    await expect(runDeploy({ env: 'prod', version: 'v1.2.3' }, h.deps)).rejects.toThrow(
+      /succeeded in .*, but it is NOT recorded: GitHub acme\/kgraph did not record the outcome \(success\)/,
+    );
     expect(h.kubectlCalls()).toEqual(EXPECTED_PROD);
     expect(h.records()[0]).toMatchObject({ state: 'success' });
   });
@@ -243,46 +399,91 @@ describe('runDeploy: the release policy decides before any kubectl call', () => 
   it('a newer staging pass (GitHub marks the older one inactive) does not erase the older pass: its tree still promotes', async () => {
     const h = await harness();
     const D2 = `sha256:${'d2'.repeat(32)}`;
-    await runDeploy({ env: 'staging', image: `ghcr.io/kgraph-mcp/kgraph-mcp@${D2}`, commit: 'f'.repeat(40), tree: 'a'.repeat(40) }, h.deps);
+    await runDeploy(
+      { env: 'staging', image: `ghcr.io/kgraph-mcp/kgraph-mcp@${D2}`, commit: 'f'.repeat(40), tree: 'a'.repeat(40) },
+      h.deps,
+    );
     // auto_inactive: the seeded D1 staging pass now ends in `inactive`, as on GitHub.
-    expect(h.fake.deployments.find((d) => (d.payload as { digest?: string; operation?: string }).digest === D1 && d.environment === 'staging' && (d.payload as { operation: string }).operation === 'deploy')!.statuses.at(-1)!.state).toBe('inactive');
+    expect(
+      h.fake.deployments
+        .find(
+          (d) =>
+            (d.payload as { digest?: string; operation?: string }).digest === D1 &&
+            d.environment === 'staging' &&
+            (d.payload as { operation: string }).operation === 'deploy',
+        )!
+        .statuses.at(-1)!.state,
+    ).toBe('inactive');
     await runDeploy({ env: 'prod', version: 'v1.2.3', dryRun: true }, h.deps);
     expect(h.out.join('\n')).toContain(`release policy for prod: ELIGIBLE: ${IMAGE_D}`);
   });
 
   it('staging takes digests only; a failed migration stops before the workload changes and does not roll back', async () => {
     const h = await harness({ failOn: 'wait --for=condition=complete' });
-    await expect(runDeploy({ env: 'staging', image: 'ghcr.io/kgraph-mcp/kgraph-mcp:staging-abc' }, h.deps)).rejects.toThrow(/rule "digest"/);
-    await expect(runDeploy({ env: 'staging', image: IMAGE_D, commit: SHA, tree: TREE }, h.deps)).rejects.toThrow(/failed at wait-migration: exit 1: error: wait --for=condition=complete went wrong/);
+    await expect(
+      runDeploy({ env: 'staging', image: 'ghcr.io/kgraph-mcp/kgraph-mcp:staging-abc' }, h.deps),
+    ).rejects.toThrow(/rule "digest"/);
+    await expect(runDeploy({ env: 'staging', image: IMAGE_D, commit: SHA, tree: TREE }, h.deps)).rejects.toThrow(
+      /failed at wait-migration: exit 1: error: wait --for=condition=complete went wrong/,
+    );
     expect(h.kubectlCalls().filter((c) => c.includes('apply')).length).toBe(2);
-    expect(h.recorded().map((d) => [(d.payload as { operation: string; tree: string }).operation, (d.payload as { tree: string }).tree, d.statuses.at(-1)!.state])).toEqual([['deploy', TREE, 'failure']]);
+    expect(
+      h
+        .recorded()
+        .map((d) => [
+          (d.payload as { operation: string; tree: string }).operation,
+          (d.payload as { tree: string }).tree,
+          d.statuses.at(-1)!.state,
+        ]),
+    ).toEqual([['deploy', TREE, 'failure']]);
   });
 
   it('a failed checklist touches nothing', async () => {
     const h = await harness({ checklistOk: false });
-    await expect(runDeploy({ env: 'prod', image: IMAGE_D, version: 'v1.2.3' }, h.deps)).rejects.toThrow(/failed at checklist: failed: secrets \(failed: DATABASE_URL missing\)/);
+    await expect(runDeploy({ env: 'prod', image: IMAGE_D, version: 'v1.2.3' }, h.deps)).rejects.toThrow(
+      /failed at checklist: failed: secrets \(failed: DATABASE_URL missing\)/,
+    );
     expect(h.kubectlCalls()).toEqual([]);
   });
 
   it('a first deploy has no revision to undo', async () => {
     const h = await harness({ currentImage: '', smokeOk: false });
-    await expect(runDeploy({ env: 'dev', image: 'ghcr.io/kgraph-mcp/kgraph-mcp:dev-abc' }, h.deps)).rejects.toThrow(FailedError);
+    await expect(runDeploy({ env: 'dev', image: 'ghcr.io/kgraph-mcp/kgraph-mcp:dev-abc' }, h.deps)).rejects.toThrow(
+      FailedError,
+    );
     expect(h.kubectlCalls().some((c) => c.includes('rollout undo'))).toBe(false);
     expect(h.err.join('\n')).toContain('no previous revision');
   });
 
   it('rejects bad input with usage errors (exit 2) before running anything', async () => {
     const h = await harness();
-    await expect(runDeploy({ env: 'qa', image: IMAGE_D }, h.deps)).rejects.toThrow(new UsageError('unknown environment "qa": expected one of dev, staging, prod'));
+    await expect(runDeploy({ env: 'qa', image: IMAGE_D }, h.deps)).rejects.toThrow(
+      new UsageError('unknown environment "qa": expected one of dev, staging, prod'),
+    );
     await expect(runDeploy({ env: 'dev' }, h.deps)).rejects.toThrow(/needs --image REF or --version/);
     await expect(runDeploy({ env: 'dev', version: '1.2' }, h.deps)).rejects.toThrow(/"1.2" is not a release tag/);
-    await expect(runDeploy({ env: 'prod', image: 'ghcr.io/kgraph-mcp/kgraph-mcp@sha256:abc' }, h.deps)).rejects.toThrow(new UsageError('--image: image reference "ghcr.io/kgraph-mcp/kgraph-mcp@sha256:abc" has a malformed digest "sha256:abc": expected sha256: and 64 lowercase hex digits'));
-    await expect(runDeploy({ env: 'prod', image: 'ghcr.io/kgraph-mcp/kgraph mcp:v1' }, h.deps)).rejects.toThrow(UsageError);
-    await expect(runDeploy({ env: 'staging', image: IMAGE_D, tree: 'abc' }, h.deps)).rejects.toThrow(/--tree "abc" is not a 40-character git object id/);
-    await expect(runDeploy({ env: 'dev', image: 'ghcr.io/kgraph-mcp/kgraph-mcp:v1' }, { ...h.deps, env: { KUBECONFIG: '/nonexistent/kubeconfig' } })).rejects.toThrow(UsageError);
+    await expect(runDeploy({ env: 'prod', image: 'ghcr.io/kgraph-mcp/kgraph-mcp@sha256:abc' }, h.deps)).rejects.toThrow(
+      new UsageError(
+        '--image: image reference "ghcr.io/kgraph-mcp/kgraph-mcp@sha256:abc" has a malformed digest "sha256:abc": expected sha256: and 64 lowercase hex digits',
+      ),
+    );
+    await expect(runDeploy({ env: 'prod', image: 'ghcr.io/kgraph-mcp/kgraph mcp:v1' }, h.deps)).rejects.toThrow(
+      UsageError,
+    );
+    await expect(runDeploy({ env: 'staging', image: IMAGE_D, tree: 'abc' }, h.deps)).rejects.toThrow(
+      /--tree "abc" is not a 40-character git object id/,
+    );
+    await expect(
+      runDeploy(
+        { env: 'dev', image: 'ghcr.io/kgraph-mcp/kgraph-mcp:v1' },
+        { ...h.deps, env: { KUBECONFIG: '/nonexistent/kubeconfig' } },
+      ),
+    ).rejects.toThrow(UsageError);
     expect(h.calls).toEqual([]);
     // A pinned-but-floating reference is a policy refusal (exit 1), not a usage error.
-    await expect(runDeploy({ env: 'dev', image: 'ghcr.io/kgraph-mcp/kgraph-mcp:latest' }, h.deps)).rejects.toThrow(/rule "pinned-tag"/);
+    await expect(runDeploy({ env: 'dev', image: 'ghcr.io/kgraph-mcp/kgraph-mcp:latest' }, h.deps)).rejects.toThrow(
+      /rule "pinned-tag"/,
+    );
     expect(h.calls).toEqual([]);
   });
 });
@@ -291,8 +492,12 @@ describe('runRollback', () => {
   it('--to goes back to the digest the version ran as here (ledger), records a rollback', async () => {
     const h = await harness();
     await runRollback({ env: 'prod', to: 'v1.2.2' }, h.deps);
-    expect(h.kubectlCalls()[1]).toBe(`kubectl ${NS} set image deployment/kgraph-mcp app=ghcr.io/kgraph-mcp/kgraph-mcp@${D0}`);
-    expect(h.recorded().map((d) => [(d.payload as { operation: string }).operation, d.statuses.at(-1)!.state])).toEqual([['rollback', 'success']]);
+    expect(h.kubectlCalls()[1]).toBe(
+      `kubectl ${NS} set image deployment/kgraph-mcp app=ghcr.io/kgraph-mcp/kgraph-mcp@${D0}`,
+    );
+    expect(h.recorded().map((d) => [(d.payload as { operation: string }).operation, d.statuses.at(-1)!.state])).toEqual(
+      [['rollback', 'success']],
+    );
   });
 
   it('--to a version that never ran in prod is refused before any kubectl call', async () => {
@@ -303,7 +508,11 @@ describe('runRollback', () => {
 
   it('a failed rollback exits 1 and is not undone again', async () => {
     const h = await harness({ failOn: 'rollout undo' });
-    await expect(runRollback({ env: 'dev' }, h.deps)).rejects.toThrow(/rollback of previous to dev failed at rollout-undo/);
-    expect(h.kubectlCalls().filter((c) => c.includes('rollout'))).toEqual(['kubectl --namespace kgraph-dev rollout undo deployment/kgraph-mcp']);
+    await expect(runRollback({ env: 'dev' }, h.deps)).rejects.toThrow(
+      /rollback of previous to dev failed at rollout-undo/,
+    );
+    expect(h.kubectlCalls().filter((c) => c.includes('rollout'))).toEqual([
+      'kubectl --namespace kgraph-dev rollout undo deployment/kgraph-mcp',
+    ]);
   });
 });

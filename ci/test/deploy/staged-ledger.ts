@@ -12,13 +12,40 @@ export async function stagedLedger(now = Date.now()): Promise<FakeLedger> {
   const f = await fakeLedger({
     commits: {
       'tags/v1.4.0': { sha: SHA, tree: TREE, date: new Date(now - 3 * 3_600_000).toISOString(), onMain: true },
-      'tags/v1.4.1': { sha: 'd0'.repeat(20), tree: 'b2'.repeat(20), date: new Date(now - 600_000).toISOString(), onMain: true },
+      'tags/v1.4.1': {
+        sha: 'd0'.repeat(20),
+        tree: 'b2'.repeat(20),
+        date: new Date(now - 600_000).toISOString(),
+        onMain: true,
+      },
     },
   });
   const at = (ms: number) => new Date(now - ms).toISOString();
-  const p = { schema: PAYLOAD_SCHEMA, environment: 'staging', digest: DIGEST, commit: SHA, tree: TREE, version: `sha-${SHA.slice(0, 7)}`, startedAt: at(3_700_000), auditSkipped: false };
-  const d = f.seed({ environment: 'staging', payload: { ...p, operation: 'deploy' }, createdAt: at(3_700_000), statuses: [{ state: 'in_progress', at: at(3_690_000) }, { state: 'success', at: at(3_600_000) }] });
-  f.seed({ environment: 'staging', task: 'kgraph-ci:gate', payload: { ...p, operation: 'gate', of: String(d.id), gate: { passed: true, baselineCompared: true } }, createdAt: at(3_600_000), statuses: [{ state: 'success', at: at(3_599_000) }] });
+  const p = {
+    schema: PAYLOAD_SCHEMA,
+    environment: 'staging',
+    digest: DIGEST,
+    commit: SHA,
+    tree: TREE,
+    version: `sha-${SHA.slice(0, 7)}`,
+    startedAt: at(3_700_000),
+    auditSkipped: false,
+  };
+  const d = f.seed({
+    environment: 'staging',
+    payload: { ...p, operation: 'deploy' },
+    createdAt: at(3_700_000),
+    statuses: [
+      { state: 'in_progress', at: at(3_690_000) },
+      { state: 'success', at: at(3_600_000) },
+    ],
+  });
+  f.seed({
+    environment: 'staging',
+    task: 'kgraph-ci:gate',
+    payload: { ...p, operation: 'gate', of: String(d.id), gate: { passed: true, baselineCompared: true } },
+    createdAt: at(3_600_000),
+    statuses: [{ state: 'success', at: at(3_599_000) }],
+  });
   return f;
 }
-

@@ -17,7 +17,8 @@ describe('environments', () => {
     expect(classifyBranch(ENVIRONMENTS.staging.trigger.pattern.replace('*', '1.0.0')).kind).toBe('release');
   });
   it('seed thresholds: API p50 < 100 ms, graph p95 < 500 ms, errors < 0.1%', () => {
-    for (const e of envs) expect(e.latencyGate.thresholds).toEqual({ apiP50Ms: 100, graphP95Ms: 500, maxErrorRate: 0.001 });
+    for (const e of envs)
+      expect(e.latencyGate.thresholds).toEqual({ apiP50Ms: 100, graphP95Ms: 500, maxErrorRate: 0.001 });
   });
   it('rollback triggers: 3 health failures, >5% errors for 5 min, p95 > 2 s for 10 min', () => {
     for (const e of envs) {

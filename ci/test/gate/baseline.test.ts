@@ -9,31 +9,44 @@ import { REPO_ROOT } from '../../src/repo-root.js';
 const inGit = existsSync(join(REPO_ROOT, '.git'));
 
 describe('baseline ref', () => {
-  it.skipIf(!inGit)('resolves a ref git knows to its commit, and refuses one it does not (a usage error, exit 2)', async () => {
-    const head = (await run('git', ['rev-parse', 'HEAD'], REPO_ROOT)).stdout.trim();
-    expect(await resolveBaselineRef('HEAD', REPO_ROOT)).toEqual({ ref: 'HEAD', sha: head });
-    await expect(resolveBaselineRef('v0.0.0-no-such-release', REPO_ROOT)).rejects.toThrow(UsageError);
-    await expect(resolveBaselineRef('--upload-pack=x', REPO_ROOT)).rejects.toThrow(/not a git ref name/);
-  });
+  it.skipIf(!inGit)(
+    'resolves a ref git knows to its commit, and refuses one it does not (a usage error, exit 2)',
+    async () => {
+      const head = (await run('git', ['rev-parse', 'HEAD'], REPO_ROOT)).stdout.trim();
+      expect(await resolveBaselineRef('HEAD', REPO_ROOT)).toEqual({ ref: 'HEAD', sha: head });
+      await expect(resolveBaselineRef('v0.0.0-no-such-release', REPO_ROOT)).rejects.toThrow(UsageError);
+      await expect(resolveBaselineRef('--upload-pack=x', REPO_ROOT)).rejects.toThrow(/not a git ref name/);
+    },
+  );
 
   it('defaults to the highest v* tag by version; none (with why) without tags or without git', async () => {
-    const fake = (tags: string): Run => async (_cmd, args) => {
-      if (args[0] === 'rev-parse' && args[1] === '--is-inside-work-tree') return { code: 0, stdout: 'true\n', stderr: '' };
-      if (args[0] === 'tag') return { code: 0, stdout: tags, stderr: '' };
-      if (args[0] === 'rev-parse') return { code: 0, stdout: `${'a'.repeat(40)}\n`, stderr: '' };
-      return { code: 1, stdout: '', stderr: '' };
-    };
+    const fake =
+      (tags: string): Run =>
+      async (_cmd, args) => {
+        if (args[0] === 'rev-parse' && args[1] === '--is-inside-work-tree')
+          return { code: 0, stdout: 'true\n', stderr: '' };
+        if (args[0] === 'tag') return { code: 0, stdout: tags, stderr: '' };
+        if (args[0] === 'rev-parse') return { code: 0, stdout: `${'a'.repeat(40)}\n`, stderr: '' };
+        return { code: 1, stdout: '', stderr: '' };
+      };
     // git sorts by version (--sort=-v:refname): the first line is the newest release.
-    expect(await resolveBaselineRef(undefined, '/x', fake('v1.10.0\nv1.9.2\n'))).toEqual({ ref: 'v1.10.0', sha: 'a'.repeat(40) });
-    expect(await resolveBaselineRef(undefined, '/x', fake(''))).toEqual({ none: 'no v* tag in this repository: nothing released to compare with' });
+    expect(await resolveBaselineRef(undefined, '/x', fake('v1.10.0\nv1.9.2\n'))).toEqual({
+      ref: 'v1.10.0',
+      sha: 'a'.repeat(40),
+    });
+    expect(await resolveBaselineRef(undefined, '/x', fake(''))).toEqual({
+      none: 'no v* tag in this repository: nothing released to compare with',
+    });
     const noGit: Run = async () => ({ code: 128, stdout: '', stderr: 'not a git repository' });
-    expect(await resolveBaselineRef(undefined, '/x', noGit)).toMatchObject({ none: expect.stringMatching(/not a git checkout/) });
+    expect(await resolveBaselineRef(undefined, '/x', noGit)).toMatchObject({
+      none: expect.stringMatching(/not a git checkout/),
+    });
     await expect(resolveBaselineRef('v1.0.0', '/x', noGit)).rejects.toThrow(/not a git checkout/);
   });
 });
 
 describe.skipIf(!inGit)('withRefWorktree', () => {
-  it('checks the ref out in a detached worktree with this checkout\'s dependencies, and removes it afterwards, also on failure', async () => {
+  it("checks the ref out in a detached worktree with this checkout's dependencies, and removes it afterwards, also on failure", async () => {
     const head = (await run('git', ['rev-parse', 'HEAD'], REPO_ROOT)).stdout.trim();
     let seen = '';
     await expect(

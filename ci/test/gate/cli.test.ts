@@ -20,16 +20,56 @@ describe('kgraph-ci gate / watch usage', () => {
     [['gate', 'latency', '--env', 'qa', '--serve'], /unknown environment "qa"/],
     [['gate', 'latency', '--env', 'staging', '--url', 'http://127.0.0.1:9'], /API_KEY is not set/],
     [['gate', 'latency', '--env', 'staging', '--url', 'not a url'], /--url: "not a url" is not a URL/],
-    [['gate', 'latency', '--env', 'staging', '--serve', '--baseline-url', 'http://127.0.0.1:9', '--baseline-ref', 'HEAD'], /at most one of --baseline-url and --baseline-ref/],
-    [['gate', 'latency', '--env', 'staging', '--serve', '--no-baseline', '--baseline-ref', 'HEAD'], /--no-baseline contradicts/],
-    [['gate', 'latency', '--env', 'staging', '--url', 'http://127.0.0.1:9', '--baseline-ref', 'HEAD'], /--baseline-ref .* needs --serve/],
-    [['gate', 'latency', '--env', 'staging', '--url', 'http://127.0.0.1:9', '--baseline-url', 'http://127.0.0.1:9'], /same as --url/],
-    [['gate', 'latency', '--env', 'staging', '--url', 'http://127.0.0.1:9', '--baseline-url', 'ftp://x'], /--baseline-url: expected an http\(s\) URL/],
-    [['gate', 'latency', '--env', 'staging', '--serve', '--baseline-ref', 'v0.0.0-no-such-release'], /--baseline-ref v0\.0\.0-no-such-release: no such commit, tag or branch/],
-    [['gate', 'latency', '--env', 'staging', '--serve', '--baseline-ref', '-x'], /--baseline-ref "-x": not a git ref name/],
-    [['watch', '--env', 'prod', '--url', 'http://127.0.0.1:9', '--duration', 'forever'], /invalid --duration "forever"/],
-    [['watch', '--env', 'prod', '--url', 'http://127.0.0.1:9', '--duration', '1m', '--time-scale', '3'], /time scale must be within/],
-    [['watch', '--env', 'prod', '--url', 'http://127.0.0.1:9', '--duration', '1m', '--prometheus', 'file:///x'], /--prometheus: expected an http\(s\) URL/],
+    [
+      [
+        'gate',
+        'latency',
+        '--env',
+        'staging',
+        '--serve',
+        '--baseline-url',
+        'http://127.0.0.1:9',
+        '--baseline-ref',
+        'HEAD',
+      ],
+      /at most one of --baseline-url and --baseline-ref/,
+    ],
+    [
+      ['gate', 'latency', '--env', 'staging', '--serve', '--no-baseline', '--baseline-ref', 'HEAD'],
+      /--no-baseline contradicts/,
+    ],
+    [
+      ['gate', 'latency', '--env', 'staging', '--url', 'http://127.0.0.1:9', '--baseline-ref', 'HEAD'],
+      /--baseline-ref .* needs --serve/,
+    ],
+    [
+      ['gate', 'latency', '--env', 'staging', '--url', 'http://127.0.0.1:9', '--baseline-url', 'http://127.0.0.1:9'],
+      /same as --url/,
+    ],
+    [
+      ['gate', 'latency', '--env', 'staging', '--url', 'http://127.0.0.1:9', '--baseline-url', 'ftp://x'],
+      /--baseline-url: expected an http\(s\) URL/,
+    ],
+    [
+      ['gate', 'latency', '--env', 'staging', '--serve', '--baseline-ref', 'v0.0.0-no-such-release'],
+      /--baseline-ref v0\.0\.0-no-such-release: no such commit, tag or branch/,
+    ],
+    [
+      ['gate', 'latency', '--env', 'staging', '--serve', '--baseline-ref', '-x'],
+      /--baseline-ref "-x": not a git ref name/,
+    ],
+    [
+      ['watch', '--env', 'prod', '--url', 'http://127.0.0.1:9', '--duration', 'forever'],
+      /invalid --duration "forever"/,
+    ],
+    [
+      ['watch', '--env', 'prod', '--url', 'http://127.0.0.1:9', '--duration', '1m', '--time-scale', '3'],
+      /time scale must be within/,
+    ],
+    [
+      ['watch', '--env', 'prod', '--url', 'http://127.0.0.1:9', '--duration', '1m', '--prometheus', 'file:///x'],
+      /--prometheus: expected an http\(s\) URL/,
+    ],
   ])('%j exits 2 naming the problem', async (argv, message) => {
     const h = io();
     expect(await runCli(argv, h.io)).toBe(2);
@@ -42,10 +82,24 @@ describe('kgraph-ci gate / watch usage', () => {
   it('a gate that cannot reach the service is inconclusive (exit 1), it does not pass', async () => {
     const h = io({ API_KEY: 'x'.repeat(20) });
     const port = await freePort(); // nothing listens there
-    const code = await runCli(['gate', 'latency', '--env', 'dev', '--url', `http://127.0.0.1:${port}`, '--report', '/tmp/kgraph-gate-cli-test.json'], h.io);
+    const code = await runCli(
+      [
+        'gate',
+        'latency',
+        '--env',
+        'dev',
+        '--url',
+        `http://127.0.0.1:${port}`,
+        '--report',
+        '/tmp/kgraph-gate-cli-test.json',
+      ],
+      h.io,
+    );
     expect(code).toBe(1);
     expect(h.text().stdout).toMatch(/latency gate dev: INCONCLUSIVE/);
-    expect(h.text().stdout).toMatch(/search: could not run: service unreachable at http:\/\/127\.0\.0\.1:\d+\/: ECONNREFUSED/);
+    expect(h.text().stdout).toMatch(
+      /search: could not run: service unreachable at http:\/\/127\.0\.0\.1:\d+\/: ECONNREFUSED/,
+    );
     expect(h.text().stdout).not.toContain('x'.repeat(20));
   }, 20_000);
 

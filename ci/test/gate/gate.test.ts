@@ -15,7 +15,14 @@ function measured(over: Partial<RouteMeasurement> = {}): RouteMeasurement {
     scenario: 'plan',
     class: 'graph',
     path: '/api/v1/plan',
-    conditions: { method: 'POST', pathTemplate: '/api/v1/plan', requestedRate: CFG.requestsPerSecond, scheduledSeconds: CFG.durationSeconds, rounds: 1, maxConcurrency: CFG.maxConcurrency },
+    conditions: {
+      method: 'POST',
+      pathTemplate: '/api/v1/plan',
+      requestedRate: CFG.requestsPerSecond,
+      scheduledSeconds: CFG.durationSeconds,
+      rounds: 1,
+      maxConcurrency: CFG.maxConcurrency,
+    },
     scheduled: N,
     sent: N,
     responses: N,
@@ -59,7 +66,10 @@ describe('judgeRoute: limits', () => {
   it('fails at exactly the limits (strictly below is required)', () => {
     const v = judge(measured({ latency: { ...measured().latency!, p50: T.apiP50Ms, p95: T.graphP95Ms } }));
     expect(v.outcome).toBe('failed');
-    expect(v.reasons).toEqual([`plan: p50 ${T.apiP50Ms}ms >= ${T.apiP50Ms}ms`, `plan: p95 ${T.graphP95Ms}ms >= ${T.graphP95Ms}ms (graph route)`]);
+    expect(v.reasons).toEqual([
+      `plan: p50 ${T.apiP50Ms}ms >= ${T.apiP50Ms}ms`,
+      `plan: p95 ${T.graphP95Ms}ms >= ${T.graphP95Ms}ms (graph route)`,
+    ]);
   });
 
   it('checks p95 only on graph routes', () => {
@@ -81,7 +91,14 @@ describe('judgeRoute: limits', () => {
     const sent = 2000;
     // A socket error or a timeout is a request sent without a response.
     const responses = sent - e.socketErrors - e.timeouts;
-    const m = measured({ sent, scheduled: sent, responses, samples: responses + e.timeouts, ...e, conditions: { ...measured().conditions, scheduledSeconds: sent / CFG.requestsPerSecond } });
+    const m = measured({
+      sent,
+      scheduled: sent,
+      responses,
+      samples: responses + e.timeouts,
+      ...e,
+      conditions: { ...measured().conditions, scheduledSeconds: sent / CFG.requestsPerSecond },
+    });
     const errors = e.non2xx + e.socketErrors + e.timeouts;
     const expectedRate = errors / sent;
     // 2 of 2000 is 0.1%: not strictly below the 0.1% limit.
@@ -133,9 +150,17 @@ describe('judgeRoute: inconclusive when the measurement cannot support a decisio
 
   it('too few samples for the percentile judged (p95 needs minTailSamples above it)', () => {
     const needed = Math.ceil(CFG.minTailSamples / 0.05);
-    const few = { sent: needed - 1, scheduled: needed - 1, responses: needed - 1, samples: needed - 1, conditions: { ...measured().conditions, scheduledSeconds: (needed - 1) / CFG.requestsPerSecond } };
+    const few = {
+      sent: needed - 1,
+      scheduled: needed - 1,
+      responses: needed - 1,
+      samples: needed - 1,
+      conditions: { ...measured().conditions, scheduledSeconds: (needed - 1) / CFG.requestsPerSecond },
+    };
     expect(judge(measured(few)).outcome).toBe('inconclusive');
-    expect(judge(measured(few)).reasons).toEqual([`plan: ${needed - 1} samples < ${needed} needed for p95 (${CFG.minTailSamples} above it)`]);
+    expect(judge(measured(few)).reasons).toEqual([
+      `plan: ${needed - 1} samples < ${needed} needed for p95 (${CFG.minTailSamples} above it)`,
+    ]);
     // An api route judges p50 only: the same count is plenty.
     expect(judge(measured({ ...few, class: 'api', scenario: 'search' })).outcome).toBe('passed');
   });
@@ -155,27 +180,57 @@ describe('judgeRoute: regression against the baseline', () => {
   it('passes within the allowance and fails when the lower end is above it', () => {
     expect(judgeRoute({ candidate: measured(), baseline: measured(), comparison: ok }, CFG).outcome).toBe('passed');
     const limit = 1 + CFG.regression.p50;
-    const slower = judgeRoute({ candidate: measured(), baseline: measured(), comparison: { ...ok, p50: interval(1.5, limit + 0.001, 1.7) } }, CFG);
+    const slower = judgeRoute(
+      { candidate: measured(), baseline: measured(), comparison: { ...ok, p50: interval(1.5, limit + 0.001, 1.7) } },
+      CFG,
+    );
     expect(slower.outcome).toBe('failed');
-    expect(slower.reasons).toEqual([expect.stringMatching(/^plan: p50 .* ratio 1\.5 \(95% CI 1\.101-1\.7\) slower than the allowed 1\.1x with confidence$/)]);
+    expect(slower.reasons).toEqual([
+      expect.stringMatching(
+        /^plan: p50 .* ratio 1\.5 \(95% CI 1\.101-1\.7\) slower than the allowed 1\.1x with confidence$/,
+      ),
+    ]);
     // Point estimate above, but not with confidence: not a failure.
-    expect(judgeRoute({ candidate: measured(), baseline: measured(), comparison: { ...ok, p50: interval(1.2, limit, 1.3) } }, CFG).outcome).toBe('passed');
-    expect(judgeRoute({ candidate: measured(), baseline: measured(), comparison: { ...ok, p95: interval(2, 1.3, 2.5) } }, CFG).outcome).toBe('failed');
+    expect(
+      judgeRoute(
+        { candidate: measured(), baseline: measured(), comparison: { ...ok, p50: interval(1.2, limit, 1.3) } },
+        CFG,
+      ).outcome,
+    ).toBe('passed');
+    expect(
+      judgeRoute(
+        { candidate: measured(), baseline: measured(), comparison: { ...ok, p95: interval(2, 1.3, 2.5) } },
+        CFG,
+      ).outcome,
+    ).toBe('failed');
   });
 
   it('an unreachable baseline is inconclusive, never a pass', () => {
-    const v = judgeRoute({ candidate: measured(), baseline: { unavailable: 'baseline unreachable at http://127.0.0.1:9/: ECONNREFUSED' } }, CFG);
+    const v = judgeRoute(
+      { candidate: measured(), baseline: { unavailable: 'baseline unreachable at http://127.0.0.1:9/: ECONNREFUSED' } },
+      CFG,
+    );
     expect(v.outcome).toBe('inconclusive');
-    expect(v.reasons).toEqual(['plan: no baseline to compare with: baseline unreachable at http://127.0.0.1:9/: ECONNREFUSED']);
+    expect(v.reasons).toEqual([
+      'plan: no baseline to compare with: baseline unreachable at http://127.0.0.1:9/: ECONNREFUSED',
+    ]);
   });
 
   it('baseline and candidate not measured under the same conditions is inconclusive', () => {
     const other = measured({ conditions: { ...measured().conditions, requestedRate: 50 } });
-    const v = judgeRoute({ candidate: measured(), baseline: other, comparison: { ...ok, p50: interval(3, 2.5, 3.5) } }, CFG);
+    const v = judgeRoute(
+      { candidate: measured(), baseline: other, comparison: { ...ok, p50: interval(3, 2.5, 3.5) } },
+      CFG,
+    );
     expect(v.outcome).toBe('inconclusive');
-    expect(v.reasons[0]).toBe('plan: baseline and candidate not measured under the same conditions: requestedRate 50 (baseline) vs 100 (candidate)');
+    expect(v.reasons[0]).toBe(
+      'plan: baseline and candidate not measured under the same conditions: requestedRate 50 (baseline) vs 100 (candidate)',
+    );
     const served = (s: string) => measured({ conditions: { ...measured().conditions, served: s } });
-    expect(judgeRoute({ candidate: served('local app/dist'), baseline: served('local app/src'), comparison: ok }, CFG).outcome).toBe('inconclusive');
+    expect(
+      judgeRoute({ candidate: served('local app/dist'), baseline: served('local app/src'), comparison: ok }, CFG)
+        .outcome,
+    ).toBe('inconclusive');
   });
 
   it('a saturated baseline makes the comparison inconclusive', () => {
@@ -197,7 +252,8 @@ describe('judgeRoute: regression against the baseline', () => {
 describe('runLatencyGate', () => {
   const fakeFetch = (down: string[] = []) =>
     (async (url: URL | string) => {
-      if (down.some((d) => String(url).startsWith(d))) throw Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } });
+      if (down.some((d) => String(url).startsWith(d)))
+        throw Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } });
       return new Response(JSON.stringify({ items: [{ id: 'tool-1' }] }), { status: 200 });
     }) as unknown as typeof fetch;
 
@@ -249,7 +305,10 @@ describe('runLatencyGate', () => {
       ['/api/v1/plan', CFG.durationSeconds],
     ]);
     expect(report.outcome).toBe('failed');
-    expect(report.reasons).toEqual([`plan: p50 ${T.graphP95Ms * 2}ms >= 100ms`, `plan: p95 ${T.graphP95Ms * 2}ms >= 500ms (graph route)`]);
+    expect(report.reasons).toEqual([
+      `plan: p50 ${T.graphP95Ms * 2}ms >= 100ms`,
+      `plan: p95 ${T.graphP95Ms * 2}ms >= 500ms (graph route)`,
+    ]);
     // No credentials in the report.
     const json = JSON.stringify(report);
     expect(json).not.toContain('secret');
@@ -272,7 +331,10 @@ describe('runLatencyGate', () => {
       only: ['search', 'plan'],
       fetch: fakeFetch(),
       // plan: twice as slow on the candidate; search: the same. Jitter so the intervals have width.
-      client: fakeClients((url, i) => (1 + (i % 10) / 10) * (url.startsWith(cand) && url.includes('plan') ? 2 : 1), calls),
+      client: fakeClients(
+        (url, i) => (1 + (i % 10) / 10) * (url.startsWith(cand) && url.includes('plan') ? 2 : 1),
+        calls,
+      ),
     });
     const rounds = CFG.regression.rounds;
     const search = calls.filter((c) => c.url.includes('/tools'));
@@ -281,7 +343,12 @@ describe('runLatencyGate', () => {
       ['C', CFG.warmupSeconds],
       ['B', CFG.warmupSeconds],
     ]);
-    expect(search.slice(2).map((c) => who(c.url)).join('')).toBe('BCCBBCCB'.slice(0, rounds * 2));
+    expect(
+      search
+        .slice(2)
+        .map((c) => who(c.url))
+        .join(''),
+    ).toBe('BCCBBCCB'.slice(0, rounds * 2));
     expect(search.slice(2).every((c) => c.seconds === CFG.durationSeconds / rounds)).toBe(true);
     const [s, p] = report.measurements;
     expect(s!.comparison!.p50.estimate).toBeCloseTo(1, 6);
@@ -305,13 +372,20 @@ describe('runLatencyGate', () => {
       client: fakeClients(() => 1, []),
     });
     expect(report.outcome).toBe('inconclusive');
-    expect(report.reasons).toEqual(['search: no baseline to compare with: baseline unreachable at http://127.0.0.1:7001/: ECONNREFUSED']);
+    expect(report.reasons).toEqual([
+      'search: no baseline to compare with: baseline unreachable at http://127.0.0.1:7001/: ECONNREFUSED',
+    ]);
     expect(gateMarkdown(report)).toMatch(/INCONCLUSIVE[\s\S]*Why it is inconclusive/);
   });
 
   it('the get-tool scenario is inconclusive (not the whole run) when no tool id can be found', async () => {
     const empty = (async () => new Response(JSON.stringify({ items: [] }), { status: 200 })) as unknown as typeof fetch;
-    const report = await runLatencyGate({ candidate: { baseUrl: 'http://127.0.0.1:9' }, environment: ENV, fetch: empty, client: fakeClients(() => 5, []) });
+    const report = await runLatencyGate({
+      candidate: { baseUrl: 'http://127.0.0.1:9' },
+      environment: ENV,
+      fetch: empty,
+      client: fakeClients(() => 5, []),
+    });
     expect(report.outcome).toBe('inconclusive');
     expect(report.reasons).toEqual([expect.stringMatching(/getTool: could not run: no tool id .*seed the database/)]);
     expect(gateMarkdown(report).match(/xychart-beta/g)).toHaveLength(2);

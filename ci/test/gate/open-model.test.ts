@@ -60,27 +60,51 @@ describe('measured percentiles against the analytic truth', () => {
     // [period ms, stall ms, rate, seconds]: whole periods, so the share of time in a freeze is exact.
     [1000, 200, 200, 5],
     [2000, 500, 100, 6],
-  ])('freeze %i/%i ms at %i req/s for %i s: p95 and p99 within a tenth', async (periodMs, stallMs, rate, seconds) => {
-    const srv = await stallServer(periodMs, stallMs);
-    const r = await runLoad({ url: `${srv.url}/x`, method: 'GET', headers: {}, rate, durationSeconds: seconds, lateToleranceMs: 20, timeoutMs: 5_000, maxConcurrency: 256 });
-    expect(r.scheduled).toBe(rate * seconds);
-    expect(r.responses).toBe(r.scheduled);
-    const s = sortedCopy(r.latenciesMs);
-    // The truth for the freezes that happened (a loaded machine may fire the server's timer late), and
-    // those freezes as claimed: stallMs long, close to the analytic pattern.
-    const stalls = await srv.stalls();
-    for (const [a, b] of stalls) expect(b - a).toBeGreaterThanOrEqual(stallMs);
-    const truth = sortedCopy(truthFromStalls(Array.from(r.intendedMs, (t) => r.startEpochMs + t), stalls));
-    for (const q of [0.95, 0.99]) {
-      const analytic = analyticQuantile({ periodMs, stallMs }, q);
-      const actual = quantileSorted(truth, q);
-      const measured = quantileSorted(s, q);
-      expect(within(measured, actual, 0.1), `q${q}: measured ${measured.toFixed(1)} ms, truth ${actual.toFixed(1)} ms (analytic ${analytic})`).toBe(true);
-      expect(within(actual, analytic, 0.1), `q${q}: the freezes that happened give ${actual.toFixed(1)} ms, the pattern ${analytic}`).toBe(true);
-    }
-    // Below the freeze share the truth is the bare service time: the median stays small.
-    expect(quantileSorted(s, 0.5)).toBeLessThan(stallMs / 10);
-  }, 30_000);
+  ])(
+    'freeze %i/%i ms at %i req/s for %i s: p95 and p99 within a tenth',
+    async (periodMs, stallMs, rate, seconds) => {
+      const srv = await stallServer(periodMs, stallMs);
+      const r = await runLoad({
+        url: `${srv.url}/x`,
+        method: 'GET',
+        headers: {},
+        rate,
+        durationSeconds: seconds,
+        lateToleranceMs: 20,
+        timeoutMs: 5_000,
+        maxConcurrency: 256,
+      });
+      expect(r.scheduled).toBe(rate * seconds);
+      expect(r.responses).toBe(r.scheduled);
+      const s = sortedCopy(r.latenciesMs);
+      // The truth for the freezes that happened (a loaded machine may fire the server's timer late), and
+      // those freezes as claimed: stallMs long, close to the analytic pattern.
+      const stalls = await srv.stalls();
+      for (const [a, b] of stalls) expect(b - a).toBeGreaterThanOrEqual(stallMs);
+      const truth = sortedCopy(
+        truthFromStalls(
+          Array.from(r.intendedMs, (t) => r.startEpochMs + t),
+          stalls,
+        ),
+      );
+      for (const q of [0.95, 0.99]) {
+        const analytic = analyticQuantile({ periodMs, stallMs }, q);
+        const actual = quantileSorted(truth, q);
+        const measured = quantileSorted(s, q);
+        expect(
+          within(measured, actual, 0.1),
+          `q${q}: measured ${measured.toFixed(1)} ms, truth ${actual.toFixed(1)} ms (analytic ${analytic})`,
+        ).toBe(true);
+        expect(
+          within(actual, analytic, 0.1),
+          `q${q}: the freezes that happened give ${actual.toFixed(1)} ms, the pattern ${analytic}`,
+        ).toBe(true);
+      }
+      // Below the freeze share the truth is the bare service time: the median stays small.
+      expect(quantileSorted(s, 0.5)).toBeLessThan(stallMs / 10);
+    },
+    30_000,
+  );
 });
 
 describe('the client counts its own saturation instead of hiding it', () => {
@@ -92,7 +116,16 @@ describe('the client counts its own saturation instead of hiding it', () => {
     slow.keepAliveTimeout = 60_000;
     await new Promise<void>((r) => slow!.listen(0, '127.0.0.1', r));
     const port = (slow.address() as { port: number }).port;
-    const r = await runLoad({ url: `http://127.0.0.1:${port}/`, method: 'GET', headers: {}, rate: 100, durationSeconds: 1, lateToleranceMs: 20, timeoutMs: 10_000, maxConcurrency: 5 });
+    const r = await runLoad({
+      url: `http://127.0.0.1:${port}/`,
+      method: 'GET',
+      headers: {},
+      rate: 100,
+      durationSeconds: 1,
+      lateToleranceMs: 20,
+      timeoutMs: 10_000,
+      maxConcurrency: 5,
+    });
     expect(r.maxInFlight).toBeGreaterThan(50);
     expect(r.capWaits).toBeGreaterThan(90); // all but the first few of 100 found the cap busy
     // Waiting for a connection is part of the latency (intended send time to response end): with 5

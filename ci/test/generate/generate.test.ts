@@ -30,9 +30,12 @@ describe('kgraph-ci generate', () => {
     const root = emptyRoot();
     const io = captureIo();
     expect(await runCli(['generate', '--root', root], io)).toBe(0);
-    for (const path of generatedFiles().keys()) expect(readFileSync(join(root, path), 'utf8'), path).toBe(readFileSync(join(REPO_ROOT, path), 'utf8'));
+    for (const path of generatedFiles().keys())
+      expect(readFileSync(join(root, path), 'utf8'), path).toBe(readFileSync(join(REPO_ROOT, path), 'utf8'));
     // Every overlay includes its alert rules even though nothing existed before.
-    expect(readFileSync(join(root, 'k8s/overlays/dev/kustomization.yaml'), 'utf8')).toContain('../../components/alerts/dev');
+    expect(readFileSync(join(root, 'k8s/overlays/dev/kustomization.yaml'), 'utf8')).toContain(
+      '../../components/alerts/dev',
+    );
     const again = captureIo();
     expect(await runCli(['generate', '--root', root], again)).toBe(0);
     expect(again.out()).toMatch(/already up to date/);
@@ -50,7 +53,9 @@ describe('kgraph-ci generate', () => {
     writeFileSync(join(root, 'k8s/overlays/qa/kustomization.yaml'), 'an environment that no longer exists\n');
     const io = captureIo();
     expect(await runCli(['generate', '--check', '--root', root], io)).toBe(1);
-    expect(io.err()).toMatch(/out of date: k8s\/components\/alerts\/prod\/prometheusrule.yaml, dagger\/src\/ci.generated.ts; no longer generated: k8s\/overlays\/qa\/kustomization.yaml/);
+    expect(io.err()).toMatch(
+      /out of date: k8s\/components\/alerts\/prod\/prometheusrule.yaml, dagger\/src\/ci.generated.ts; no longer generated: k8s\/overlays\/qa\/kustomization.yaml/,
+    );
     // --check writes nothing.
     expect(existsSync(join(root, 'dagger/src/ci.generated.ts'))).toBe(false);
     const write = captureIo();
@@ -61,7 +66,10 @@ describe('kgraph-ci generate', () => {
   });
 
   it('a changed definition makes exactly the files it feeds stale', async () => {
-    const changed = { ...ENVIRONMENTS, staging: { ...ENVIRONMENTS.staging, replicas: ENVIRONMENTS.staging.replicas + 1 } };
+    const changed = {
+      ...ENVIRONMENTS,
+      staging: { ...ENVIRONMENTS.staging, replicas: ENVIRONMENTS.staging.replicas + 1 },
+    };
     expect(await staleFiles(REPO_ROOT, generatedFiles(changed))).toEqual(['k8s/overlays/staging/kustomization.yaml']);
   });
 });

@@ -31,16 +31,23 @@ export async function fakeGitHub(expectations: readonly Expectation[]): Promise<
       seen.push({ method: req.method!, path: req.url!, body, auth: req.headers.authorization });
       const next = queue.shift();
       if (!next || next.method !== req.method || next.path !== req.url) {
-        problems.push(`unexpected ${req.method} ${req.url} (expected ${next ? `${next.method} ${next.path}` : 'nothing'})`);
+        problems.push(
+          `unexpected ${req.method} ${req.url} (expected ${next ? `${next.method} ${next.path}` : 'nothing'})`,
+        );
         res.writeHead(500).end();
         return;
       }
       if (next.body) {
         for (const [k, v] of Object.entries(next.body)) {
-          if (JSON.stringify((body as Record<string, unknown>)?.[k]) !== JSON.stringify(v)) problems.push(`${req.method} ${req.url}: body.${k} = ${JSON.stringify((body as Record<string, unknown>)?.[k])}, expected ${JSON.stringify(v)}`);
+          if (JSON.stringify((body as Record<string, unknown>)?.[k]) !== JSON.stringify(v))
+            problems.push(
+              `${req.method} ${req.url}: body.${k} = ${JSON.stringify((body as Record<string, unknown>)?.[k])}, expected ${JSON.stringify(v)}`,
+            );
         }
       }
-      res.writeHead(next.status ?? 200, { 'content-type': 'application/json', ...next.headers }).end(JSON.stringify(next.response ?? {}));
+      res
+        .writeHead(next.status ?? 200, { 'content-type': 'application/json', ...next.headers })
+        .end(JSON.stringify(next.response ?? {}));
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -42,7 +42,15 @@ export interface FakeLedger {
   down: boolean;
   failWrites: boolean;
   /** Adds a finished deployment as if recorded earlier. */
-  seed(d: { environment: string; payload: unknown; createdAt: string; statuses: { state: string; at: string }[]; ref?: string; task?: string; production?: boolean }): FakeDeployment;
+  seed(d: {
+    environment: string;
+    payload: unknown;
+    createdAt: string;
+    statuses: { state: string; at: string }[];
+    ref?: string;
+    task?: string;
+    production?: boolean;
+  }): FakeDeployment;
   close(): Promise<void>;
 }
 
@@ -63,7 +71,8 @@ export async function fakeLedger(opts: FakeLedgerOptions = {}): Promise<FakeLedg
     req.on('end', () => {
       const url = new URL(req.url!, 'http://x');
       seen.push({ method: req.method!, path: req.url!, auth: req.headers.authorization });
-      const send = (status: number, body: unknown, headers: Record<string, string> = {}) => res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+      const send = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+        res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
       if (state.down) return send(503, { message: 'Service Unavailable' });
       if (req.method !== 'GET' && state.failWrites) return send(502, { message: 'Bad Gateway' });
       const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
@@ -75,11 +84,22 @@ export async function fakeLedger(opts: FakeLedgerOptions = {}): Promise<FakeLedg
         const env = url.searchParams.get('environment');
         const perPage = Number(url.searchParams.get('per_page') ?? 30);
         const page = Number(url.searchParams.get('page') ?? 1);
-        const all = deployments.filter((d) => !env || d.environment === env).sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id - a.id);
+        const all = deployments
+          .filter((d) => !env || d.environment === env)
+          .sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id - a.id);
         const slice = all.slice((page - 1) * perPage, page * perPage);
         const last = Math.max(1, Math.ceil(all.length / perPage));
-        const link = page < last ? { link: `<http://127.0.0.1:${port}${path}?${new URLSearchParams({ ...Object.fromEntries(url.searchParams), page: String(page + 1) })}>; rel="next"` } : undefined;
-        return send(200, slice.map(({ statuses: _s, ...d }) => d), link);
+        const link =
+          page < last
+            ? {
+                link: `<http://127.0.0.1:${port}${path}?${new URLSearchParams({ ...Object.fromEntries(url.searchParams), page: String(page + 1) })}>; rel="next"`,
+              }
+            : undefined;
+        return send(
+          200,
+          slice.map(({ statuses: _s, ...d }) => d),
+          link,
+        );
       }
       if (rest === '/deployments' && req.method === 'POST') {
         const d: FakeDeployment = {
@@ -100,12 +120,18 @@ export async function fakeLedger(opts: FakeLedgerOptions = {}): Promise<FakeLedg
         const d = deployments.find((x) => x.id === Number(m![1]));
         if (!d) return send(404, { message: 'Not Found' });
         if (req.method === 'POST') {
-          const st = { id: nextStatus++, state: String(body.state), description: String(body.description ?? ''), created_at: new Date(now()).toISOString() };
+          const st = {
+            id: nextStatus++,
+            state: String(body.state),
+            description: String(body.description ?? ''),
+            created_at: new Date(now()).toISOString(),
+          };
           // GitHub's auto_inactive (default true): a success marks earlier successful deployments of the
           // same non-production environment inactive.
           if (st.state === 'success' && body.auto_inactive !== false && !d.production_environment) {
             for (const o of deployments) {
-              if (o !== d && o.environment === d.environment && o.statuses.at(-1)?.state === 'success') o.statuses.push({ id: nextStatus++, state: 'inactive', description: '', created_at: st.created_at });
+              if (o !== d && o.environment === d.environment && o.statuses.at(-1)?.state === 'success')
+                o.statuses.push({ id: nextStatus++, state: 'inactive', description: '', created_at: st.created_at });
             }
           }
           d.statuses.push(st);

@@ -13,7 +13,9 @@ const ok = (stdout = ''): DockerResult => ({ code: 0, stdout, stderr: '', timedO
 const fail = (stderr: string): DockerResult => ({ code: 1, stdout: '', stderr, timedOut: false });
 
 /** A fake engine: answers by the first words of the command. */
-function fakeDocker(handler: (args: readonly string[]) => DockerResult | Promise<DockerResult>): Docker & { calls: string[][] } {
+function fakeDocker(
+  handler: (args: readonly string[]) => DockerResult | Promise<DockerResult>,
+): Docker & { calls: string[][] } {
   const calls: string[][] = [];
   const fn = (async (args: readonly string[]) => {
     calls.push([...args]);
@@ -33,7 +35,10 @@ describe('Dockerfile facts', () => {
     expect(finalBaseOf(text)).toBe('node:22.21.1-bookworm-slim');
     expect(finalBaseOf('FROM node:1.2.3 AS a\nFROM a AS b\nFROM b\n')).toBe('node:1.2.3');
     expect(finalBaseOf('FROM scratch\n')).toBeUndefined();
-    expect(baseImagesOf('FROM --platform=linux/amd64 a:1.0.0 AS x\nFROM x\nFROM b:2.0.0\nFROM a:1.0.0\n')).toEqual(['a:1.0.0', 'b:2.0.0']);
+    expect(baseImagesOf('FROM --platform=linux/amd64 a:1.0.0 AS x\nFROM x\nFROM b:2.0.0\nFROM a:1.0.0\n')).toEqual([
+      'a:1.0.0',
+      'b:2.0.0',
+    ]);
   });
   it('has no # syntax= line: BuildKit would fetch a frontend image from a registry', () => {
     expect(text).not.toMatch(/^#\s*syntax=/m);
@@ -47,28 +52,66 @@ describe('build arguments and argv', () => {
   });
   it('builds on the host network with the spec Dockerfile and context', () => {
     const argv = buildArgv(spec, { ENVIRONMENT: 'prod' }, 'kgraph-mcp:prod', '/tmp/iid');
-    expect(argv).toEqual(['build', '--network', 'host', '--progress', 'plain', '-f', 'app/Dockerfile', '--build-arg', 'ENVIRONMENT=prod', '--iidfile', '/tmp/iid', '-t', 'kgraph-mcp:prod', '.']);
+    expect(argv).toEqual([
+      'build',
+      '--network',
+      'host',
+      '--progress',
+      'plain',
+      '-f',
+      'app/Dockerfile',
+      '--build-arg',
+      'ENVIRONMENT=prod',
+      '--iidfile',
+      '/tmp/iid',
+      '-t',
+      'kgraph-mcp:prod',
+      '.',
+    ]);
   });
   it('holds the image to both size budgets', () => {
     const limits = { maxBytes: 300e6, maxBytesOverBase: 40e6 };
     expect(checkImageSize({ sizeBytes: 242e6, baseSizeBytes: 217e6 }, limits)).toMatchObject({ ok: true });
-    expect(checkImageSize({ sizeBytes: 270e6, baseSizeBytes: 217e6 }, limits)).toEqual({ ok: false, detail: '53.0 MB over the base is over the budget of 40.0 MB' });
-    expect(checkImageSize({ sizeBytes: 310e6, baseSizeBytes: 300e6 }, limits).detail).toMatch(/^310\.0 MB is over the budget of 300\.0 MB$/);
+    expect(checkImageSize({ sizeBytes: 270e6, baseSizeBytes: 217e6 }, limits)).toEqual({
+      ok: false,
+      detail: '53.0 MB over the base is over the budget of 40.0 MB',
+    });
+    expect(checkImageSize({ sizeBytes: 310e6, baseSizeBytes: 300e6 }, limits).detail).toMatch(
+      /^310\.0 MB is over the budget of 300\.0 MB$/,
+    );
   });
 });
 
 describe('engineStatus', () => {
   it('answers only when the daemon replies with a version', async () => {
     expect(await engineStatus(fakeDocker(() => ok('20.10.24\n')))).toEqual({ available: true, version: '20.10.24' });
-    expect(await engineStatus(fakeDocker(() => fail('Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?')))).toEqual({
+    expect(
+      await engineStatus(
+        fakeDocker(() =>
+          fail('Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?'),
+        ),
+      ),
+    ).toEqual({
       available: false,
-      reason: 'no docker engine answers (Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?)',
+      reason:
+        'no docker engine answers (Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?)',
     });
-    expect(await engineStatus(fakeDocker(() => ({ code: null, stdout: '', stderr: '', timedOut: false, spawnError: 'spawn docker ENOENT' })))).toEqual({
+    expect(
+      await engineStatus(
+        fakeDocker(() => ({ code: null, stdout: '', stderr: '', timedOut: false, spawnError: 'spawn docker ENOENT' })),
+      ),
+    ).toEqual({
       available: false,
       reason: 'no docker client (spawn docker ENOENT)',
     });
-    expect((await engineStatus(fakeDocker(() => ({ code: null, stdout: '', stderr: '', timedOut: true })), 10)).available).toBe(false);
+    expect(
+      (
+        await engineStatus(
+          fakeDocker(() => ({ code: null, stdout: '', stderr: '', timedOut: true })),
+          10,
+        )
+      ).available,
+    ).toBe(false);
   });
 });
 
@@ -77,32 +120,54 @@ describe('ensureBaseImage', () => {
   it('uses a real image the engine has, without pulling', async () => {
     const docker = fakeDocker((a) => (a[0] === 'image' ? inspect({ maintainer: 'x' }) : fail('unexpected')));
     let made = 0;
-    expect(await ensureBaseImage('node:22', { docker, makeStandin: async () => void made++ })).toEqual({ name: 'node:22', id: 'sha256:abc', source: 'local' });
+    expect(await ensureBaseImage('node:22', { docker, makeStandin: async () => void made++ })).toEqual({
+      name: 'node:22',
+      id: 'sha256:abc',
+      source: 'local',
+    });
     expect(docker.calls.map((c) => c[0])).toEqual(['image']);
     expect(made).toBe(0);
   });
   it('pulls when it can, even over a stand-in (the pinned image wins)', async () => {
     let pulled = false;
     const docker = fakeDocker((a) => {
-      if (a[0] === 'pull') return (pulled = true), ok();
+      if (a[0] === 'pull') return ((pulled = true), ok());
       return inspect(pulled ? null : { 'io.kgraph.standin': 'stand-in' });
     });
-    expect(await ensureBaseImage('node:22', { docker, makeStandin: () => Promise.reject(new Error('no')) })).toMatchObject({ source: 'pulled' });
+    expect(
+      await ensureBaseImage('node:22', { docker, makeStandin: () => Promise.reject(new Error('no')) }),
+    ).toMatchObject({ source: 'pulled' });
   });
   it('makes the stand-in when no pull works, and says what it is', async () => {
     let made = false;
     const docker = fakeDocker((a) => {
-      if (a[0] === 'pull') return fail('Error response from daemon: Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: no such host');
-      return made ? inspect({ 'io.kgraph.standin': "stand-in for node:22: this machine's node v20" }) : fail('No such image');
+      if (a[0] === 'pull')
+        return fail(
+          'Error response from daemon: Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: no such host',
+        );
+      return made
+        ? inspect({ 'io.kgraph.standin': "stand-in for node:22: this machine's node v20" })
+        : fail('No such image');
     });
     const lines: string[] = [];
-    const base = await ensureBaseImage('node:22', { docker, makeStandin: async () => void (made = true), log: (l) => lines.push(l) });
-    expect(base).toEqual({ name: 'node:22', id: 'sha256:abc', source: 'standin', standin: "stand-in for node:22: this machine's node v20" });
+    const base = await ensureBaseImage('node:22', {
+      docker,
+      makeStandin: async () => void (made = true),
+      log: (l) => lines.push(l),
+    });
+    expect(base).toEqual({
+      name: 'node:22',
+      id: 'sha256:abc',
+      source: 'standin',
+      standin: "stand-in for node:22: this machine's node v20",
+    });
     expect(lines.join('\n')).toMatch(/cannot be pulled .*no such host.*using a stand-in/);
   });
   it('fails when the stand-in script did not produce a labelled image', async () => {
     const docker = fakeDocker((a) => (a[0] === 'pull' ? fail('no registry') : fail('No such image')));
-    await expect(ensureBaseImage('node:22', { docker, makeStandin: async () => undefined })).rejects.toThrow(/no stand-in was made/);
+    await expect(ensureBaseImage('node:22', { docker, makeStandin: async () => undefined })).rejects.toThrow(
+      /no stand-in was made/,
+    );
   });
 });
 
@@ -122,15 +187,31 @@ describe('runBuildStep', () => {
       log: () => undefined,
     });
     expect(tsBuilt).toBe(1);
-    expect(report).toMatchObject({ built: false, reason: 'no docker engine answers (Cannot connect to the Docker daemon)' });
-    expect(imageSummary(report)).toEqual(['no image was built: no docker engine answers (Cannot connect to the Docker daemon); built the TypeScript only (app/dist)']);
-    expect(imageFacts(report)).toEqual({ image: 'not built', why: 'no docker engine answers (Cannot connect to the Docker daemon)' });
+    expect(report).toMatchObject({
+      built: false,
+      reason: 'no docker engine answers (Cannot connect to the Docker daemon)',
+    });
+    expect(imageSummary(report)).toEqual([
+      'no image was built: no docker engine answers (Cannot connect to the Docker daemon); built the TypeScript only (app/dist)',
+    ]);
+    expect(imageFacts(report)).toEqual({
+      image: 'not built',
+      why: 'no docker engine answers (Cannot connect to the Docker daemon)',
+    });
   });
 
   it('a failing TypeScript build fails the step before any image work', async () => {
     const docker = fakeDocker(() => ok('20.10'));
     await expect(
-      runBuildStep({ root: '.', spec, params: { env: 'dev' }, docker, makeStandin: async () => undefined, buildTypescript: async () => 2, log: () => undefined }),
+      runBuildStep({
+        root: '.',
+        spec,
+        params: { env: 'dev' },
+        docker,
+        makeStandin: async () => undefined,
+        buildTypescript: async () => 2,
+        log: () => undefined,
+      }),
     ).rejects.toThrow(/the TypeScript build failed \(exit 2\)/);
     expect(docker.calls).toEqual([]);
   });
@@ -142,17 +223,41 @@ describe('runBuildStep', () => {
     const docker = fakeDocker(async (a) => {
       if (a[0] === 'version') return ok('20.10.24');
       if (a[0] === 'pull') return fail('no registry');
-      if (a[0] === 'image' && a[1] === 'inspect' && a[3] === '{{.Size}}') return ok(a[4] === 'node:9.9.9' ? '200000000' : '230000000');
-      if (a[0] === 'image') return ok(`"sha256:base" ${JSON.stringify({ 'io.kgraph.standin': 'stand-in for node:9.9.9: node v20' })}`);
+      if (a[0] === 'image' && a[1] === 'inspect' && a[3] === '{{.Size}}')
+        return ok(a[4] === 'node:9.9.9' ? '200000000' : '230000000');
+      if (a[0] === 'image')
+        return ok(`"sha256:base" ${JSON.stringify({ 'io.kgraph.standin': 'stand-in for node:9.9.9: node v20' })}`);
       if (a[0] === 'build') {
         await writeFile(a[a.indexOf('--iidfile') + 1]!, 'sha256:built\n');
         return ok();
       }
       return fail(`unexpected ${a.join(' ')}`);
     });
-    const report = await runBuildStep({ root: dir, spec, params: { env: 'staging' }, docker, makeStandin: async () => undefined, buildTypescript: async () => 0, log: () => undefined });
-    expect(report).toMatchObject({ built: true, id: 'sha256:built', tag: 'kgraph-mcp:staging', sizeBytes: 230e6, baseSizeBytes: 200e6, standinBase: true, buildArgs: { ENVIRONMENT: 'staging' }, size: { ok: true } });
-    expect(imageFacts(report)).toEqual({ image: 'kgraph-mcp:staging', id: 'sha256:built', size: '230.0 MB (30.0 MB over the base)', base: 'node:9.9.9 (stand-in for node:9.9.9: node v20)' });
+    const report = await runBuildStep({
+      root: dir,
+      spec,
+      params: { env: 'staging' },
+      docker,
+      makeStandin: async () => undefined,
+      buildTypescript: async () => 0,
+      log: () => undefined,
+    });
+    expect(report).toMatchObject({
+      built: true,
+      id: 'sha256:built',
+      tag: 'kgraph-mcp:staging',
+      sizeBytes: 230e6,
+      baseSizeBytes: 200e6,
+      standinBase: true,
+      buildArgs: { ENVIRONMENT: 'staging' },
+      size: { ok: true },
+    });
+    expect(imageFacts(report)).toEqual({
+      image: 'kgraph-mcp:staging',
+      id: 'sha256:built',
+      size: '230.0 MB (30.0 MB over the base)',
+      base: 'node:9.9.9 (stand-in for node:9.9.9: node v20)',
+    });
     expect(imageSummary(report).at(-1)).toMatch(/^NOTE: built on a stand-in base, not the pinned image/);
     expect(docker.calls.find((c) => c[0] === 'build')).toContain('ENVIRONMENT=staging');
   });
@@ -162,7 +267,11 @@ describe('sweepOrphans', () => {
   it('removes only containers whose owner process is gone', async () => {
     const { sweepOrphans } = await import('../../src/image/container.js');
     const docker = fakeDocker((a) =>
-      a[0] === 'ps' ? ok(`aaa kgraph-test-${process.pid}-abc\nbbb kgraph-test-999999999-abc\nccc kgraph-gate-999999998-x1\nddd unparsable\n`) : ok(),
+      a[0] === 'ps'
+        ? ok(
+            `aaa kgraph-test-${process.pid}-abc\nbbb kgraph-test-999999999-abc\nccc kgraph-gate-999999998-x1\nddd unparsable\n`,
+          )
+        : ok(),
     );
     expect(await sweepOrphans(docker)).toBe(2);
     expect(docker.calls.at(-1)).toEqual(['rm', '--force', '--volumes', 'bbb', 'ccc']);

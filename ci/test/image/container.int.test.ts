@@ -13,7 +13,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useEphemeralServices } from '../../../testkit/services.js';
 import type { BuiltImage } from '../../src/image/build.js';
 import { checkImageSize } from '../../src/image/build.js';
-import { containerState, exec, exportImageFilesystem, logs, removeContainer, runPlan, waitExit } from '../../src/image/container.js';
+import {
+  containerState,
+  exec,
+  exportImageFilesystem,
+  logs,
+  removeContainer,
+  runPlan,
+  waitExit,
+} from '../../src/image/container.js';
 import { configMapsOf, podToDockerRun, probePort, workloadPod, type PodSpec } from '../../src/image/pod-run.js';
 import { listFiles, scanImage } from '../../src/image/scan.js';
 import type { KubeObject } from '../../src/kube/validate.js';
@@ -68,7 +76,11 @@ async function runDeployment(what: string, extra: Record<string, string> = {}) {
   const startup = c.startupProbe!;
   const budgetMs = (startup.failureThreshold ?? 3) * (startup.periodSeconds ?? 10) * 1000;
   try {
-    await waitFor(`${what}: startup probe ${startup.httpGet!.path}`, async () => (await get(`${base}${startup.httpGet!.path}`)).status === 200, budgetMs);
+    await waitFor(
+      `${what}: startup probe ${startup.httpGet!.path}`,
+      async () => (await get(`${base}${startup.httpGet!.path}`)).status === 200,
+      budgetMs,
+    );
   } catch (err) {
     throw new Error(`${(err as Error).message}\n${await logs(docker, id, 40)}`, { cause: err });
   }
@@ -77,14 +89,25 @@ async function runDeployment(what: string, extra: Record<string, string> = {}) {
 
 describe.skipIf(skipReason !== undefined)(title('the migration Job on the image'), () => {
   it('migrates a fresh database with the Job command, and again without change', async () => {
-    const plan = podToDockerRun({ pod: job, image: image.id, configMaps: configMapsOf(objects), secrets: secrets(), dockerFlags: name('migrate') });
+    const plan = podToDockerRun({
+      pod: job,
+      image: image.id,
+      configMaps: configMapsOf(objects),
+      secrets: secrets(),
+      dockerFlags: name('migrate'),
+    });
     for (const round of [1, 2]) {
-      const id = await runPlan(docker, { ...plan, argv: plan.argv.map((a) => (a === `${owner}-migrate` ? `${owner}-migrate-${round}` : a)) });
+      const id = await runPlan(docker, {
+        ...plan,
+        argv: plan.argv.map((a) => (a === `${owner}-migrate` ? `${owner}-migrate-${round}` : a)),
+      });
       const code = await waitExit(docker, id, 120_000);
       expect(code, await logs(docker, id)).toBe(0);
       await removeContainer(docker, id);
     }
-    const files = (await readdir(join(REPO_ROOT, 'app/migrations'))).filter((f) => /\.(sql|js|ts)$/.test(f)).map((f) => f.replace(/\.\w+$/, ''));
+    const files = (await readdir(join(REPO_ROOT, 'app/migrations')))
+      .filter((f) => /\.(sql|js|ts)$/.test(f))
+      .map((f) => f.replace(/\.\w+$/, ''));
     const client = new pg.Client({ connectionString: svc.current.env.DATABASE_URL });
     await client.connect();
     try {
@@ -108,7 +131,13 @@ describe.skipIf(skipReason !== undefined)(title('the Deployment pod spec on the 
       Path: string;
       Args: string[];
       Config: { User: string; ExposedPorts: Record<string, unknown> };
-      HostConfig: { ReadonlyRootfs: boolean; CapDrop: string[]; SecurityOpt: string[]; Memory: number; NanoCpus: number };
+      HostConfig: {
+        ReadonlyRootfs: boolean;
+        CapDrop: string[];
+        SecurityOpt: string[];
+        Memory: number;
+        NanoCpus: number;
+      };
     };
     expect([inspected.Path, ...inspected.Args]).toEqual([...c.command!, ...(c.args ?? [])]);
     const cmdline = (await exec(docker, app.id, ['cat', '/proc/1/cmdline'])).stdout.split('\0').filter(Boolean);
@@ -129,7 +158,9 @@ describe.skipIf(skipReason !== undefined)(title('the Deployment pod spec on the 
     const write = await exec(docker, app.id, ['sh', '-c', 'echo x > /app/written']);
     expect(write.code).not.toBe(0);
     expect(write.stderr).toMatch(/Read-only file system/);
-    expect((await exec(docker, app.id, ['sh', '-c', 'echo x > /tmp/written && cat /tmp/written'])).stdout.trim()).toBe('x');
+    expect((await exec(docker, app.id, ['sh', '-c', 'echo x > /tmp/written && cat /tmp/written'])).stdout.trim()).toBe(
+      'x',
+    );
   });
 
   it('gets its env from the ConfigMap and the Secret (what the process sees)', async () => {
@@ -146,8 +177,11 @@ describe.skipIf(skipReason !== undefined)(title('the Deployment pod spec on the 
     const [cm] = Object.values(configMapsOf(objects));
     const http = c.ports!.find((p) => p.name === 'http')!;
     expect(Number(cm!.PORT)).toBe(http.containerPort);
-    for (const probe of [c.readinessProbe, c.livenessProbe, c.startupProbe]) expect(probePort(c, probe)).toBe(http.containerPort);
-    const exposed = JSON.parse((await docker(['image', 'inspect', '--format', '{{json .Config.ExposedPorts}}', image.id])).stdout) as Record<string, unknown>;
+    for (const probe of [c.readinessProbe, c.livenessProbe, c.startupProbe])
+      expect(probePort(c, probe)).toBe(http.containerPort);
+    const exposed = JSON.parse(
+      (await docker(['image', 'inspect', '--format', '{{json .Config.ExposedPorts}}', image.id])).stdout,
+    ) as Record<string, unknown>;
     expect(Object.keys(exposed)).toEqual([`${http.containerPort}/tcp`]);
     // Here PORT is overridden (the host network is shared): the process listens on what PORT says.
     const listening = (await exec(docker, app.id, ['cat', '/proc/net/tcp', '/proc/net/tcp6'])).stdout;
@@ -162,21 +196,31 @@ describe.skipIf(skipReason !== undefined)(title('the Deployment pod spec on the 
       expect(res.status, probe.httpGet!.path).toBe(200);
       expect(res.ms).toBeLessThan(timeoutMs);
     }
-    expect(JSON.parse((await get(`${app.base}${c.readinessProbe!.httpGet!.path}`)).body)).toMatchObject({ status: 'ready' });
-    expect(JSON.parse((await get(`${app.base}${c.livenessProbe!.httpGet!.path}`)).body)).toMatchObject({ status: 'ok' });
+    expect(JSON.parse((await get(`${app.base}${c.readinessProbe!.httpGet!.path}`)).body)).toMatchObject({
+      status: 'ready',
+    });
+    expect(JSON.parse((await get(`${app.base}${c.livenessProbe!.httpGet!.path}`)).body)).toMatchObject({
+      status: 'ok',
+    });
     expect((await get(`${app.base}/api/v1/tools`, { headers: { 'x-api-key': apiKey } })).status).toBe(200);
     expect((await get(`${app.base}/api/v1/tools`)).status).toBe(401);
   });
 
   it("turns the image's HEALTHCHECK healthy", async () => {
-    await waitFor('HEALTHCHECK healthy', async () => (await containerState(docker, app.id)).health === 'healthy', 60_000, 500);
+    await waitFor(
+      'HEALTHCHECK healthy',
+      async () => (await containerState(docker, app.id)).health === 'healthy',
+      60_000,
+      500,
+    );
   }, 90_000);
 
   it('applies the ConfigMap rate limit (RATE_LIMIT_MAX reached the process)', async () => {
     const [cm] = Object.values(configMapsOf(objects));
     const limit = Number(cm!.RATE_LIMIT_MAX);
     const statuses: number[] = [];
-    for (let i = 0; i < limit + 5; i++) statuses.push((await get(`${app.base}/api/v1/tools?limit=1`, { headers: { 'x-api-key': apiKey } })).status);
+    for (let i = 0; i < limit + 5; i++)
+      statuses.push((await get(`${app.base}/api/v1/tools?limit=1`, { headers: { 'x-api-key': apiKey } })).status);
     expect(statuses.slice(0, limit - 5).every((s) => s === 200)).toBe(true);
     expect(statuses.slice(limit)).toContain(429);
   }, 60_000);
@@ -205,7 +249,10 @@ describe.skipIf(skipReason !== undefined)(title('SIGTERM under load'), () => {
           await new Promise((res) => setTimeout(res, 50));
           continue;
         }
-        const r = await get(`${app.base}/api/v1/tools?limit=5`, { headers: { 'x-api-key': apiKey }, timeoutMs: 10_000 });
+        const r = await get(`${app.base}/api/v1/tools?limit=5`, {
+          headers: { 'x-api-key': apiKey },
+          timeoutMs: 10_000,
+        });
         results.push({ whileReady: true, status: r.status });
       }
     });
@@ -238,7 +285,9 @@ describe.skipIf(skipReason !== undefined)(title('what the image holds'), () => {
   afterAll(async () => fs && rm(fs, { recursive: true, force: true }));
 
   it('holds no dev dependencies: every package under /app is a runtime package of the lockfile', async () => {
-    const lock = JSON.parse(await readFile(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean; version?: string }> };
+    const lock = JSON.parse(await readFile(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { dev?: boolean; version?: string }>;
+    };
     const installed = await listNpmPackages(join(fs, 'app'));
     expect(installed.map((p) => p.name)).toEqual(expect.arrayContaining(['fastify', 'pg', 'ioredis']));
     for (const p of installed) {
@@ -248,20 +297,24 @@ describe.skipIf(skipReason !== undefined)(title('what the image holds'), () => {
         expect(entry!.dev, `${path} is a dev dependency`).not.toBe(true);
       }
     }
-    for (const dev of ['typescript', 'vitest', 'eslint', 'tsx', '@dagger.io/dagger']) expect(installed.map((p) => p.name)).not.toContain(dev);
+    for (const dev of ['typescript', 'vitest', 'eslint', 'tsx', '@dagger.io/dagger'])
+      expect(installed.map((p) => p.name)).not.toContain(dev);
   });
 
   it('holds no tests, no TypeScript sources, no .git and no .env', async () => {
     // The project's own files: what /app holds besides the installed packages.
     const own = files.filter((f) => f.startsWith('app/') && !f.startsWith('app/node_modules/'));
     expect(own.filter((f) => /\.(ts|mts|cts|tsx)$/.test(f))).toEqual([]);
-    expect(own.filter((f) => /(^|\/)(test|tests|__tests__)\//.test(f) || /\.(test|spec)\.[cm]?js$/.test(f))).toEqual([]);
+    expect(own.filter((f) => /(^|\/)(test|tests|__tests__)\//.test(f) || /\.(test|spec)\.[cm]?js$/.test(f))).toEqual(
+      [],
+    );
     expect(own.filter((f) => !/^app\/(dist|migrations)\//.test(f) && f !== 'app/package.json')).toEqual([]);
     expect(own.filter((f) => f.startsWith('app/src/'))).toEqual([]);
     expect(files.filter((f) => /(^|\/)\.git(\/|$)/.test(f))).toEqual([]);
     expect(files.filter((f) => /(^|\/)\.env(\.[\w.-]+)?$/.test(f))).toEqual([]);
     // Source maps point at the sources without carrying them.
-    for (const map of own.filter((f) => f.endsWith('.map'))) expect(await readFile(join(fs, map), 'utf8'), map).not.toContain('sourcesContent');
+    for (const map of own.filter((f) => f.endsWith('.map')))
+      expect(await readFile(join(fs, map), 'utf8'), map).not.toContain('sourcesContent');
     expect(files).toContain('app/dist/main.js');
     expect(files).toContain('app/dist/migrate.js');
   });
@@ -276,7 +329,11 @@ describe.skipIf(skipReason !== undefined)(title('what the image holds'), () => {
       allowOffline: true,
       auditLevel: 'high',
       // The advisory service is not under test: a fixed answer with no advisories.
-      audit: async () => ({ exitCode: 0, stdout: JSON.stringify({ metadata: { vulnerabilities: {} }, vulnerabilities: {} }), stderr: '' }),
+      audit: async () => ({
+        exitCode: 0,
+        stdout: JSON.stringify({ metadata: { vulnerabilities: {} }, vulnerabilities: {} }),
+        stderr: '',
+      }),
     });
     try {
       expect(result.checks.map((c) => [c.name, c.status])).toEqual([
@@ -285,7 +342,9 @@ describe.skipIf(skipReason !== undefined)(title('what the image holds'), () => {
         ['image:audit', 'passed'],
       ]);
       const sbom = JSON.parse(await readFile(sbomPath, 'utf8')) as { components: { name: string; purl: string }[] };
-      expect(sbom.components.map((c) => c.purl)).toEqual(expect.arrayContaining([expect.stringMatching(/^pkg:npm\/fastify@/), expect.stringMatching(/^pkg:npm\/npm@/)]));
+      expect(sbom.components.map((c) => c.purl)).toEqual(
+        expect.arrayContaining([expect.stringMatching(/^pkg:npm\/fastify@/), expect.stringMatching(/^pkg:npm\/npm@/)]),
+      );
     } finally {
       await rm(sbomPath, { force: true });
     }
@@ -299,14 +358,27 @@ describe.skipIf(skipReason !== undefined)(title('what the image holds'), () => {
     try {
       // Assembled at run time so this file holds no secret.
       await writeFile(join(ctx, 'leak.txt'), `token=${['gh', 'p_'].join('')}${'A'.repeat(36)}\n`);
-      await writeFile(join(ctx, 'Dockerfile'), `FROM ${image.tag}\nUSER root\nCOPY leak.txt /app/leak.txt\nRUN rm /app/leak.txt\nUSER node\n`);
+      await writeFile(
+        join(ctx, 'Dockerfile'),
+        `FROM ${image.tag}\nUSER root\nCOPY leak.txt /app/leak.txt\nRUN rm /app/leak.txt\nUSER node\n`,
+      );
       const b = await docker(['build', '--network', 'host', '-q', '-t', tag, ctx], { timeoutMs: 120_000 });
       expect(b.code, b.stderr).toBe(0);
       const allowlistText = await readFile(join(REPO_ROOT, '.kgraph-scan-allowlist'), 'utf8');
-      const result = await scanImage({ docker, image: tag, allowlistText, sbomPath: join(ctx, 'sbom.json'), allowOffline: true, auditLevel: 'high', audit: async () => ({ exitCode: 1, stdout: '{}', stderr: 'offline' }) });
+      const result = await scanImage({
+        docker,
+        image: tag,
+        allowlistText,
+        sbomPath: join(ctx, 'sbom.json'),
+        allowOffline: true,
+        auditLevel: 'high',
+        audit: async () => ({ exitCode: 1, stdout: '{}', stderr: 'offline' }),
+      });
       const secretsCheck = result.checks.find((c) => c.name === 'image:secrets')!;
       expect(secretsCheck.status).toBe('failed');
-      expect(result.findings).toEqual([expect.objectContaining({ path: '/app/leak.txt', rule: 'github-token', line: 1 })]);
+      expect(result.findings).toEqual([
+        expect.objectContaining({ path: '/app/leak.txt', rule: 'github-token', line: 1 }),
+      ]);
       expect(secretsCheck.detail).not.toContain('A'.repeat(36));
       // The audit with no answer is skipped only because offline is allowed, and says so.
       expect(result.checks.find((c) => c.name === 'image:audit')).toMatchObject({ status: 'skipped' });

@@ -39,7 +39,9 @@ export function prodImage(): Promise<BuiltImage> {
 }
 
 export function prodManifests(): KubeObject[] {
-  return parseManifests(execFileSync('kubectl', ['kustomize', join(REPO_ROOT, 'k8s/overlays/prod')], { encoding: 'utf8' }));
+  return parseManifests(
+    execFileSync('kubectl', ['kustomize', join(REPO_ROOT, 'k8s/overlays/prod')], { encoding: 'utf8' }),
+  );
 }
 
 export async function cleanup(): Promise<void> {
@@ -47,7 +49,10 @@ export async function cleanup(): Promise<void> {
 }
 
 /** A fetch that never throws: status 0 for a refused or timed-out request. */
-export async function get(url: string, init: RequestInit & { timeoutMs?: number } = {}): Promise<{ status: number; ms: number; body: string }> {
+export async function get(
+  url: string,
+  init: RequestInit & { timeoutMs?: number } = {},
+): Promise<{ status: number; ms: number; body: string }> {
   const started = performance.now();
   try {
     const res = await fetch(url, { ...init, signal: AbortSignal.timeout(init.timeoutMs ?? 5000) });
@@ -58,7 +63,12 @@ export async function get(url: string, init: RequestInit & { timeoutMs?: number 
   }
 }
 
-export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, everyMs = 250): Promise<number> {
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  everyMs = 250,
+): Promise<number> {
   const started = Date.now();
   for (;;) {
     if (await check()) return Date.now() - started;

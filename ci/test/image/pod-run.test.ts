@@ -1,14 +1,32 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parseManifests } from '../../src/kube/validate.js';
-import { configMapsOf, cpuFlag, envFileText, ENV_FILE_PLACEHOLDER, memoryFlag, podToDockerRun, probePort, workloadPod, type PodSpec } from '../../src/image/pod-run.js';
+import {
+  configMapsOf,
+  cpuFlag,
+  envFileText,
+  ENV_FILE_PLACEHOLDER,
+  memoryFlag,
+  podToDockerRun,
+  probePort,
+  workloadPod,
+  type PodSpec,
+} from '../../src/image/pod-run.js';
 
-const flagValues = (argv: readonly string[], flag: string) => argv.flatMap((a, i) => (a === flag ? [argv[i + 1]!] : []));
+const flagValues = (argv: readonly string[], flag: string) =>
+  argv.flatMap((a, i) => (a === flag ? [argv[i + 1]!] : []));
 
 describe('podToDockerRun on the rendered prod overlay', () => {
   const objects = parseManifests(execFileSync('kubectl', ['kustomize', 'k8s/overlays/prod'], { encoding: 'utf8' }));
   const configMaps = configMapsOf(objects);
-  const secrets = { 'kgraph-mcp-secrets': { DATABASE_URL: 'postgres://u@h/db', REDIS_URL: 'redis://h', API_KEYS: 'k'.repeat(20), SENTRY_DSN: 'https://x@s.invalid/1' } };
+  const secrets = {
+    'kgraph-mcp-secrets': {
+      DATABASE_URL: 'postgres://u@h/db',
+      REDIS_URL: 'redis://h',
+      API_KEYS: 'k'.repeat(20),
+      SENTRY_DSN: 'https://x@s.invalid/1',
+    },
+  };
   const deployment = workloadPod(objects, 'Deployment');
 
   it('runs the manifest command as entrypoint on the given image, with every security setting docker can express', () => {
@@ -23,7 +41,9 @@ describe('podToDockerRun on the rendered prod overlay', () => {
     expect(flagValues(plan.argv, '--security-opt')).toEqual(['no-new-privileges']);
     expect(flagValues(plan.argv, '--memory')).toEqual([String(512 * 1024 * 1024)]);
     expect(flagValues(plan.argv, '--cpus')).toEqual(['1']);
-    expect(flagValues(plan.argv, '--tmpfs')).toEqual([`/tmp:rw,nosuid,nodev,exec,size=${64 * 1024 * 1024},uid=1000,gid=1000`]);
+    expect(flagValues(plan.argv, '--tmpfs')).toEqual([
+      `/tmp:rw,nosuid,nodev,exec,size=${64 * 1024 * 1024},uid=1000,gid=1000`,
+    ]);
     expect(flagValues(plan.argv, '--env-file')).toEqual([ENV_FILE_PLACEHOLDER]);
     // Secret values go through the env file only, never the argv (a process list would show them).
     expect(plan.argv.join(' ')).not.toContain('postgres://u@h/db');
@@ -41,10 +61,12 @@ describe('podToDockerRun on the rendered prod overlay', () => {
 
   it('fails like the kubelet, naming what is missing, when a secret key or the ConfigMap is absent', () => {
     const { SENTRY_DSN: _dropped, ...withoutDsn } = secrets['kgraph-mcp-secrets'];
-    expect(() => podToDockerRun({ pod: deployment, image: 'i', configMaps, secrets: { 'kgraph-mcp-secrets': withoutDsn } })).toThrow(
-      /env SENTRY_DSN: Secret kgraph-mcp-secrets has no key SENTRY_DSN/,
+    expect(() =>
+      podToDockerRun({ pod: deployment, image: 'i', configMaps, secrets: { 'kgraph-mcp-secrets': withoutDsn } }),
+    ).toThrow(/env SENTRY_DSN: Secret kgraph-mcp-secrets has no key SENTRY_DSN/);
+    expect(() => podToDockerRun({ pod: deployment, image: 'i', configMaps: {}, secrets })).toThrow(
+      /envFrom: ConfigMap kgraph-mcp-config-\w+ does not exist/,
     );
-    expect(() => podToDockerRun({ pod: deployment, image: 'i', configMaps: {}, secrets })).toThrow(/envFrom: ConfigMap kgraph-mcp-config-\w+ does not exist/);
   });
 
   it('maps the migration Job the same way, with its own command', () => {
@@ -64,17 +86,30 @@ describe('podToDockerRun on the rendered prod overlay', () => {
 });
 
 describe('pod spec details', () => {
-  const pod = (over: Partial<PodSpec['containers'][number]>, podOver: Partial<PodSpec> = {}): PodSpec => ({ containers: [{ name: 'c', ...over }], ...podOver });
+  const pod = (over: Partial<PodSpec['containers'][number]>, podOver: Partial<PodSpec> = {}): PodSpec => ({
+    containers: [{ name: 'c', ...over }],
+    ...podOver,
+  });
   it('keeps the image entrypoint when only args are given, and replaces it when command is', () => {
-    expect(podToDockerRun({ pod: pod({ args: ['a', 'b'] }), image: 'i', configMaps: {}, secrets: {} }).argv.slice(-3)).toEqual(['i', 'a', 'b']);
-    const plan = podToDockerRun({ pod: pod({ command: ['sh', '-c'], args: ['echo hi'] }), image: 'i', configMaps: {}, secrets: {} });
+    expect(
+      podToDockerRun({ pod: pod({ args: ['a', 'b'] }), image: 'i', configMaps: {}, secrets: {} }).argv.slice(-3),
+    ).toEqual(['i', 'a', 'b']);
+    const plan = podToDockerRun({
+      pod: pod({ command: ['sh', '-c'], args: ['echo hi'] }),
+      image: 'i',
+      configMaps: {},
+      secrets: {},
+    });
     expect(flagValues(plan.argv, '--entrypoint')).toEqual(['sh']);
     expect(plan.argv.slice(plan.argv.indexOf('i'))).toEqual(['i', '-c', 'echo hi']);
   });
   it('lets the container securityContext win over the pod one, and skips optional references that are absent', () => {
     const plan = podToDockerRun({
       pod: pod(
-        { securityContext: { runAsUser: 2000 }, env: [{ name: 'X', valueFrom: { secretKeyRef: { name: 's', key: 'k', optional: true } } }] },
+        {
+          securityContext: { runAsUser: 2000 },
+          env: [{ name: 'X', valueFrom: { secretKeyRef: { name: 's', key: 'k', optional: true } } }],
+        },
         { securityContext: { runAsUser: 1000, runAsGroup: 3000 } },
       ),
       image: 'i',

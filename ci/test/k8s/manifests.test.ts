@@ -12,12 +12,23 @@ import { schemaErrors } from '../../src/kube/schema.js';
 import { imageProblem, parseManifests, policyViolations, type KubeObject } from '../../src/kube/validate.js';
 
 const root = REPO_ROOT;
-const render = (dir: string): KubeObject[] => parseManifests(execFileSync('kubectl', ['kustomize', join(root, dir)], { encoding: 'utf8' }));
-const rendered = Object.fromEntries(ENVIRONMENT_NAMES.map((e) => [e, render(overlayDir(e))])) as Record<string, KubeObject[]>;
+const render = (dir: string): KubeObject[] =>
+  parseManifests(execFileSync('kubectl', ['kustomize', join(root, dir)], { encoding: 'utf8' }));
+const rendered = Object.fromEntries(ENVIRONMENT_NAMES.map((e) => [e, render(overlayDir(e))])) as Record<
+  string,
+  KubeObject[]
+>;
 const find = (objs: KubeObject[], kind: string) => objs.filter((o) => o.kind === kind);
 
 type Ctr = { env?: { name: string; valueFrom?: { secretKeyRef?: { optional?: boolean } }; value?: string }[] };
-const deployment = (e: string) => find(rendered[e]!, 'Deployment')[0] as KubeObject & { spec: { replicas: number; strategy: { rollingUpdate: { maxUnavailable: number } }; template: { spec: { containers: Ctr[] } } } };
+const deployment = (e: string) =>
+  find(rendered[e]!, 'Deployment')[0] as KubeObject & {
+    spec: {
+      replicas: number;
+      strategy: { rollingUpdate: { maxUnavailable: number } };
+      template: { spec: { containers: Ctr[] } };
+    };
+  };
 
 describe('k8s overlays', () => {
   it('are what the generator makes from ci/src/environments.ts', async () => {
@@ -38,19 +49,39 @@ describe('k8s overlays', () => {
     const objs = rendered[e]!;
     expect(deployment(e).spec.replicas).toBe(def.replicas);
     const cm = find(objs, 'ConfigMap')[0] as unknown as { data: Record<string, string> };
-    expect(cm.data).toMatchObject({ ENVIRONMENT: e, LOG_LEVEL: def.logLevel, DEBUG: String(def.debug), APP_NAME: 'kgraph-mcp', PORT: '8000' });
-    for (const o of objs.filter((x) => x.kind !== 'Namespace')) expect(o.metadata?.namespace, `${o.kind}`).toBe(def.namespace);
+    expect(cm.data).toMatchObject({
+      ENVIRONMENT: e,
+      LOG_LEVEL: def.logLevel,
+      DEBUG: String(def.debug),
+      APP_NAME: 'kgraph-mcp',
+      PORT: '8000',
+    });
+    for (const o of objs.filter((x) => x.kind !== 'Namespace'))
+      expect(o.metadata?.namespace, `${o.kind}`).toBe(def.namespace);
     expect(find(objs, 'HorizontalPodAutoscaler').length).toBe(def.autoscale ? 1 : 0);
   });
 
   it('has the delivery objects: zero-downtime rollout, Service on 8000, migration Job, PDB, NetworkPolicy, ServiceMonitor', () => {
     const objs = rendered.staging!;
     const kinds = new Set(objs.map((o) => o.kind));
-    for (const k of ['Deployment', 'Service', 'ConfigMap', 'Job', 'PodDisruptionBudget', 'NetworkPolicy', 'ServiceMonitor', 'ServiceAccount', 'Namespace']) expect(kinds).toContain(k);
+    for (const k of [
+      'Deployment',
+      'Service',
+      'ConfigMap',
+      'Job',
+      'PodDisruptionBudget',
+      'NetworkPolicy',
+      'ServiceMonitor',
+      'ServiceAccount',
+      'Namespace',
+    ])
+      expect(kinds).toContain(k);
     expect(deployment('staging').spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
     const svc = find(objs, 'Service')[0] as unknown as { spec: { ports: { port: number }[] } };
     expect(svc.spec.ports[0]!.port).toBe(8000);
-    const job = find(objs, 'Job')[0] as unknown as { spec: { template: { spec: { containers: { command: string[] }[] } } } };
+    const job = find(objs, 'Job')[0] as unknown as {
+      spec: { template: { spec: { containers: { command: string[] }[] } } };
+    };
     expect(job.spec.template.spec.containers[0]!.command).toEqual(['node', 'dist/migrate.js']);
     const c = deployment('staging').spec.template.spec.containers[0] as Record<string, unknown>;
     expect(c).toMatchObject({
@@ -76,12 +107,14 @@ describe('k8s overlays', () => {
     }
   });
 
-  it('includes each environment\'s generated alert rules', () => {
+  it("includes each environment's generated alert rules", () => {
     for (const e of ENVIRONMENT_NAMES) expect(find(rendered[e]!, 'PrometheusRule').length).toBe(1);
   });
 
   it('pins the base image to the release repository', () => {
-    const base = parse(readFileSync(join(root, 'k8s/base/kustomization.yaml'), 'utf8')) as { images: { newName: string; newTag: string }[] };
+    const base = parse(readFileSync(join(root, 'k8s/base/kustomization.yaml'), 'utf8')) as {
+      images: { newName: string; newTag: string }[];
+    };
     expect(base.images[0]!.newName).toBe(IMAGE_REPOSITORY);
     expect(imageProblem(`${base.images[0]!.newName}:${base.images[0]!.newTag}`)).toBeUndefined();
   });
@@ -89,7 +122,8 @@ describe('k8s overlays', () => {
 
 describe('manifest checks catch what they claim to', () => {
   const good = rendered.prod!;
-  const mutate = (fn: (d: Record<string, any>) => void): KubeObject[] => // eslint-disable-line @typescript-eslint/no-explicit-any
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const mutate = (fn: (d: Record<string, any>) => void): KubeObject[] =>
     good.map((o) => {
       if (o.kind !== 'Deployment') return o;
       const copy = structuredClone(o) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -108,7 +142,9 @@ describe('manifest checks catch what they claim to', () => {
   });
 
   it('flags missing probes, resources and root', () => {
-    expect(policyViolations(mutate((d) => delete ctr(d).livenessProbe))).toEqual(['Deployment/kgraph-mcp container app: needs a livenessProbe']);
+    expect(policyViolations(mutate((d) => delete ctr(d).livenessProbe))).toEqual([
+      'Deployment/kgraph-mcp container app: needs a livenessProbe',
+    ]);
     expect(policyViolations(mutate((d) => delete ctr(d).resources))).toEqual([
       'Deployment/kgraph-mcp container app: needs cpu and memory requests',
       'Deployment/kgraph-mcp container app: needs a memory limit',
@@ -117,13 +153,17 @@ describe('manifest checks catch what they claim to', () => {
       'Deployment/kgraph-mcp container app: must set runAsNonRoot: true',
       'Deployment/kgraph-mcp container app: runs as uid 0',
     ]);
-    expect(policyViolations(mutate((d) => (ctr(d).image = 'kgraph-mcp:latest')))).toEqual(['Deployment/kgraph-mcp container app: image kgraph-mcp:latest uses the latest tag']);
+    expect(policyViolations(mutate((d) => (ctr(d).image = 'kgraph-mcp:latest')))).toEqual([
+      'Deployment/kgraph-mcp container app: image kgraph-mcp:latest uses the latest tag',
+    ]);
   });
 
   it('reports schema errors and unknown kinds', () => {
     expect(schemaErrors(mutate((d) => (ctr(d).ports[0].containerPort = 'eight thousand')))).toEqual([
       'Deployment/kgraph-mcp: data/spec/template/spec/containers/0/ports/0/containerPort must be integer',
     ]);
-    expect(schemaErrors([{ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } }])).toEqual(['Widget/w: no schema for example.com/v1 Widget']);
+    expect(schemaErrors([{ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } }])).toEqual([
+      'Widget/w: no schema for example.com/v1 Widget',
+    ]);
   });
 });

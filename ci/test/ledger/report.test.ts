@@ -17,7 +17,11 @@ afterEach(async () => {
   fake = undefined;
 });
 
-async function cli(args: string[], env: Record<string, string> = {}, cwd = mkdtempSync(join(tmpdir(), 'kgraph-report-'))) {
+async function cli(
+  args: string[],
+  env: Record<string, string> = {},
+  cwd = mkdtempSync(join(tmpdir(), 'kgraph-report-')),
+) {
   const out: string[] = [];
   const err: string[] = [];
   const sink = (to: string[]) => new Writable({ write: (c: Buffer, _e, cb) => (to.push(c.toString()), cb()) });
@@ -29,7 +33,10 @@ describe('kgraph-ci report from the GitHub ledger', () => {
   it('computes every figure from 30 recorded deploys with known outcomes (and ignores older and foreign deployments)', async () => {
     fake = await fakeLedger();
     seedThirtyDeploys(fake, Date.now());
-    const res = await cli(['report', '--repo', 'acme/kgraph', '--since', '30d', '--json'], { GITHUB_TOKEN: TOKEN, GITHUB_API_URL: fake.url });
+    const res = await cli(['report', '--repo', 'acme/kgraph', '--since', '30d', '--json'], {
+      GITHUB_TOKEN: TOKEN,
+      GITHUB_API_URL: fake.url,
+    });
     expect(res.err).toBe('');
     expect(res.code).toBe(0);
     const m = JSON.parse(res.out) as ReturnType<typeof computeDeliveryMetrics>;
@@ -45,7 +52,11 @@ describe('kgraph-ci report from the GitHub ledger', () => {
     });
     expect(m.leadTime).toEqual(THIRTY_EXPECTED.leadTime);
     expect(m.changeFailure).toEqual(THIRTY_EXPECTED.changeFailure);
-    for (const [env, want] of Object.entries(THIRTY_EXPECTED.perEnvironment)) expect(m.perEnvironment.find((e) => e.environment === env), env).toMatchObject(want);
+    for (const [env, want] of Object.entries(THIRTY_EXPECTED.perEnvironment))
+      expect(
+        m.perEnvironment.find((e) => e.environment === env),
+        env,
+      ).toMatchObject(want);
     expect(m.meetsTargets).toEqual({ duration: false, successRate: false, rollbackRate: false });
     expect(fake.seen.every((r) => r.auth === `token ${TOKEN}`)).toBe(true);
   });
@@ -53,7 +64,10 @@ describe('kgraph-ci report from the GitHub ledger', () => {
   it('prints the markdown table and chart, and --strict exits 1 on the missed targets', async () => {
     fake = await fakeLedger();
     seedThirtyDeploys(fake, Date.now());
-    const res = await cli(['report', '--repo', 'acme/kgraph', '--strict'], { GITHUB_TOKEN: TOKEN, GITHUB_API_URL: fake.url });
+    const res = await cli(['report', '--repo', 'acme/kgraph', '--strict'], {
+      GITHUB_TOKEN: TOKEN,
+      GITHUB_API_URL: fake.url,
+    });
     expect(res.code).toBe(1);
     expect(res.out).toContain('| success rate | 90.00% (27/30) | ≥ 99.9% | ❌ |');
     expect(res.out).toContain('| deploy duration p95 (successful) | 7.25 min | < 5 min | ❌ |');
@@ -70,7 +84,10 @@ describe('kgraph-ci report from the GitHub ledger', () => {
     expect(plain.code).toBe(0);
     expect(plain.out).toContain('no deployments recorded');
     expect(plain.out).not.toMatch(/0\.00%|❌/);
-    const strict = await cli(['report', '--repo', 'acme/kgraph', '--strict'], { GITHUB_TOKEN: TOKEN, GITHUB_API_URL: fake.url });
+    const strict = await cli(['report', '--repo', 'acme/kgraph', '--strict'], {
+      GITHUB_TOKEN: TOKEN,
+      GITHUB_API_URL: fake.url,
+    });
     expect(strict.code).toBe(1);
     expect(strict.err).toContain('no deployments recorded since 30d in GitHub acme/kgraph');
   });
@@ -80,9 +97,22 @@ describe('kgraph-ci report from the GitHub ledger', () => {
     fake.down = true;
     const cwd = mkdtempSync(join(tmpdir(), 'kgraph-report-'));
     const ledger = localLedger(join(cwd, '.reports/deployments'));
-    const rec = await ledger.open({ schema: PAYLOAD_SCHEMA, operation: 'deploy', environment: 'dev', version: 'dev-1', startedAt: new Date(Date.now() - 120_000).toISOString() }, { ref: 'x', production: false, description: 'd' });
+    const rec = await ledger.open(
+      {
+        schema: PAYLOAD_SCHEMA,
+        operation: 'deploy',
+        environment: 'dev',
+        version: 'dev-1',
+        startedAt: new Date(Date.now() - 120_000).toISOString(),
+      },
+      { ref: 'x', production: false, description: 'd' },
+    );
     await rec.finish('success', 'ok');
-    const res = await cli(['report', '--repo', 'acme/kgraph', '--json'], { GITHUB_TOKEN: TOKEN, GITHUB_API_URL: fake.url }, cwd);
+    const res = await cli(
+      ['report', '--repo', 'acme/kgraph', '--json'],
+      { GITHUB_TOKEN: TOKEN, GITHUB_API_URL: fake.url },
+      cwd,
+    );
     expect(res.code).toBe(0);
     expect(res.err).toMatch(/GitHub acme\/kgraph unreachable .*503.*falling back to local records/);
     const m = JSON.parse(res.out) as { source: string; overall: { deploys: number; successes: number } };
@@ -105,7 +135,18 @@ describe('the GitHub ledger', () => {
     const t0 = Date.parse('2026-06-01T00:00:00Z');
     for (let i = 0; i < 230; i++) {
       const at = new Date(t0 + i * 60_000).toISOString();
-      fake.seed({ environment: 'dev', payload: { schema: PAYLOAD_SCHEMA, operation: 'deploy', environment: 'dev', version: `dev-${i}`, startedAt: at }, createdAt: at, statuses: [{ state: 'success', at }] });
+      fake.seed({
+        environment: 'dev',
+        payload: {
+          schema: PAYLOAD_SCHEMA,
+          operation: 'deploy',
+          environment: 'dev',
+          version: `dev-${i}`,
+          startedAt: at,
+        },
+        createdAt: at,
+        statuses: [{ state: 'success', at }],
+      });
     }
     const { githubLedger } = await import('../../src/ledger/github.js');
     const { createOctokit } = await import('../../src/github/client.js');
@@ -114,7 +155,18 @@ describe('the GitHub ledger', () => {
     expect(all.map((r) => r.payload.version)).toEqual(Array.from({ length: 230 }, (_, i) => `dev-${i}`));
     expect(fake.seen.filter((r) => r.path.startsWith('/repos/acme/kgraph/deployments?')).length).toBe(3);
     // A payload claiming an environment its deployment is not in is not believed.
-    fake.seed({ environment: 'dev', payload: { schema: PAYLOAD_SCHEMA, operation: 'deploy', environment: 'staging', version: 'forged', startedAt: new Date(t0).toISOString() }, createdAt: new Date(t0 + 300 * 60_000).toISOString(), statuses: [{ state: 'success', at: new Date(t0).toISOString() }] });
+    fake.seed({
+      environment: 'dev',
+      payload: {
+        schema: PAYLOAD_SCHEMA,
+        operation: 'deploy',
+        environment: 'staging',
+        version: 'forged',
+        startedAt: new Date(t0).toISOString(),
+      },
+      createdAt: new Date(t0 + 300 * 60_000).toISOString(),
+      statuses: [{ state: 'success', at: new Date(t0).toISOString() }],
+    });
     expect((await ledger.read()).map((r) => r.payload.version)).not.toContain('forged');
     const recent = await ledger.read({ sinceMs: t0 + 200 * 60_000 });
     expect(recent.map((r) => r.payload.version)).toEqual(Array.from({ length: 30 }, (_, i) => `dev-${200 + i}`));
@@ -122,18 +174,33 @@ describe('the GitHub ledger', () => {
 });
 
 describe('delivery events and metrics', () => {
-  const rec = (over: Omit<Partial<LedgerRecord>, 'payload'> & { payload?: Partial<LedgerRecord['payload']> }): LedgerRecord => ({
+  const rec = (
+    over: Omit<Partial<LedgerRecord>, 'payload'> & { payload?: Partial<LedgerRecord['payload']> },
+  ): LedgerRecord => ({
     id: '1',
     state: 'success',
     createdAt: '2026-01-01T00:00:00.000Z',
     updatedAt: '2026-01-01T00:02:00.000Z',
     ...over,
-    payload: { schema: PAYLOAD_SCHEMA, operation: 'deploy', environment: 'dev', startedAt: '2026-01-01T00:00:00.000Z', ...over.payload },
+    payload: {
+      schema: PAYLOAD_SCHEMA,
+      operation: 'deploy',
+      environment: 'dev',
+      startedAt: '2026-01-01T00:00:00.000Z',
+      ...over.payload,
+    },
   });
 
   it('a record stuck in progress for over an hour counts as unfinished (not a success); a fresh one is still running', () => {
     const now = Date.parse('2026-01-01T03:00:00Z');
-    const events = deliveryEvents([rec({ state: 'in_progress' }), rec({ state: 'in_progress', createdAt: '2026-01-01T02:30:00.000Z' }), rec({ payload: { operation: 'gate' } })], now);
+    const events = deliveryEvents(
+      [
+        rec({ state: 'in_progress' }),
+        rec({ state: 'in_progress', createdAt: '2026-01-01T02:30:00.000Z' }),
+        rec({ payload: { operation: 'gate' } }),
+      ],
+      now,
+    );
     expect(events.map((e) => e.state)).toEqual(['unfinished']);
     const m = computeDeliveryMetrics(events, { production: () => false, source: 't' });
     expect(m.overall).toMatchObject({ deploys: 1, successes: 0, successRate: 0 });

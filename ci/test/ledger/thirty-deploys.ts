@@ -19,7 +19,11 @@ export const THIRTY_EXPECTED = {
   p95DurationMs: 435_000,
   leadTime: { samples: 7, p50Ms: 8 * 3_600_000, p95Ms: 14 * 3_600_000 },
   changeFailure: { deploys: 8, failed: 2, rate: 0.25 },
-  perEnvironment: { dev: { deploys: 12, successes: 11, rollbacks: 0 }, prod: { deploys: 8, successes: 7, rollbacks: 2 }, staging: { deploys: 10, successes: 9, rollbacks: 1 } },
+  perEnvironment: {
+    dev: { deploys: 12, successes: 11, rollbacks: 0 },
+    prod: { deploys: 8, successes: 7, rollbacks: 2 },
+    staging: { deploys: 10, successes: 9, rollbacks: 1 },
+  },
 } as const;
 
 const ENVS = ['dev', 'staging', 'prod'] as const;
@@ -56,19 +60,69 @@ export function seedThirtyDeploys(f: FakeLedger, now: number): void {
       startedAt: iso(start),
       ...(prod && !failed ? { mergedAt: iso(start + durationMs - leadHours * 3_600_000) } : {}),
     };
-    f.seed({ environment: env, payload, production: prod, createdAt: iso(start), task: `kgraph-ci:${payload.operation}`, statuses: [{ state: 'in_progress', at: iso(start + 1000) }, { state: failed ? 'failure' : 'success', at: iso(start + durationMs) }] });
+    f.seed({
+      environment: env,
+      payload,
+      production: prod,
+      createdAt: iso(start),
+      task: `kgraph-ci:${payload.operation}`,
+      statuses: [
+        { state: 'in_progress', at: iso(start + 1000) },
+        { state: failed ? 'failure' : 'success', at: iso(start + durationMs) },
+      ],
+    });
     if (failed?.rolledBack) {
       const at = start + durationMs + 1000;
-      f.seed({ environment: env, task: 'kgraph-ci:rollback', payload: { schema: PAYLOAD_SCHEMA, operation: 'rollback', environment: env, automatic: true, startedAt: iso(at) }, createdAt: iso(at), statuses: [{ state: 'success', at: iso(at + 20_000) }] });
+      f.seed({
+        environment: env,
+        task: 'kgraph-ci:rollback',
+        payload: {
+          schema: PAYLOAD_SCHEMA,
+          operation: 'rollback',
+          environment: env,
+          automatic: true,
+          startedAt: iso(at),
+        },
+        createdAt: iso(at),
+        statuses: [{ state: 'success', at: iso(at + 20_000) }],
+      });
     }
     if (i === MANUAL_ROLLBACK_AFTER) {
       if (env !== 'prod') throw new Error('the manual rollback follows a prod deploy');
       const at = start + 3_600_000;
-      f.seed({ environment: env, task: 'kgraph-ci:rollback', payload: { schema: PAYLOAD_SCHEMA, operation: 'rollback', environment: env, version: 'previous', startedAt: iso(at) }, createdAt: iso(at), statuses: [{ state: 'success', at: iso(at + 40_000) }] });
+      f.seed({
+        environment: env,
+        task: 'kgraph-ci:rollback',
+        payload: {
+          schema: PAYLOAD_SCHEMA,
+          operation: 'rollback',
+          environment: env,
+          version: 'previous',
+          startedAt: iso(at),
+        },
+        createdAt: iso(at),
+        statuses: [{ state: 'success', at: iso(at + 40_000) }],
+      });
     }
   }
   // Noise: older than the window, and a deployment someone made by hand (no kgraph-ci payload).
   const old = now - 45 * 86_400_000;
-  f.seed({ environment: 'prod', payload: { schema: PAYLOAD_SCHEMA, operation: 'promotion', environment: 'prod', version: 'v0.9.0', startedAt: new Date(old).toISOString() }, createdAt: new Date(old).toISOString(), statuses: [{ state: 'failure', at: new Date(old + 60_000).toISOString() }] });
-  f.seed({ environment: 'prod', payload: {}, createdAt: new Date(now - 86_400_000).toISOString(), statuses: [{ state: 'failure', at: new Date(now - 86_000_000).toISOString() }] });
+  f.seed({
+    environment: 'prod',
+    payload: {
+      schema: PAYLOAD_SCHEMA,
+      operation: 'promotion',
+      environment: 'prod',
+      version: 'v0.9.0',
+      startedAt: new Date(old).toISOString(),
+    },
+    createdAt: new Date(old).toISOString(),
+    statuses: [{ state: 'failure', at: new Date(old + 60_000).toISOString() }],
+  });
+  f.seed({
+    environment: 'prod',
+    payload: {},
+    createdAt: new Date(now - 86_400_000).toISOString(),
+    statuses: [{ state: 'failure', at: new Date(now - 86_000_000).toISOString() }],
+  });
 }

@@ -23,7 +23,11 @@ describe('parsePromText', () => {
   it('reads names, labels (with escapes), values and ignores timestamps and comments', () => {
     const s = parsePromText(EXPOSITION);
     expect(s).toHaveLength(12);
-    expect(s[0]).toEqual({ name: 'http_requests_total', labels: { route: '/api/v1/tools', method: 'GET', status_code: '200' }, value: 1027 });
+    expect(s[0]).toEqual({
+      name: 'http_requests_total',
+      labels: { route: '/api/v1/tools', method: 'GET', status_code: '200' },
+      value: 1027,
+    });
     expect(s[1]!.value).toBe(3);
     expect(s[2]!.labels.route).toBe('/weird "q" \\ x\n');
     expect(s[5]!.labels.le).toBe('+Inf');
@@ -74,14 +78,34 @@ describe('histograms', () => {
   it('answers undefined when there is nothing to measure, and evens out non-monotonic scrapes', () => {
     expect(histogramQuantile(0.95, [])).toBeUndefined();
     expect(histogramQuantile(0.95, [{ le: 1, count: 3 }])).toBeUndefined();
-    expect(histogramQuantile(0.95, [{ le: 1, count: 0 }, { le: Number.POSITIVE_INFINITY, count: 0 }])).toBeUndefined();
-    expect(histogramQuantile(0.5, [{ le: 1, count: 10 }, { le: 2, count: 8 }, { le: Number.POSITIVE_INFINITY, count: 10 }])).toBeCloseTo(0.5, 10);
+    expect(
+      histogramQuantile(0.95, [
+        { le: 1, count: 0 },
+        { le: Number.POSITIVE_INFINITY, count: 0 },
+      ]),
+    ).toBeUndefined();
+    expect(
+      histogramQuantile(0.5, [
+        { le: 1, count: 10 },
+        { le: 2, count: 8 },
+        { le: Number.POSITIVE_INFINITY, count: 10 },
+      ]),
+    ).toBeCloseTo(0.5, 10);
     expect(() => histogramQuantile(1.5, [])).toThrow(RangeError);
   });
 
   it('merges and subtracts bucket lists', () => {
-    const a = [{ le: 1, count: 5 }, { le: Number.POSITIVE_INFINITY, count: 7 }];
-    expect(mergeBuckets([a, a])).toEqual([{ le: 1, count: 10 }, { le: Number.POSITIVE_INFINITY, count: 14 }]);
-    expect(subtractBuckets(a, [{ le: 1, count: 2 }])).toEqual([{ le: 1, count: 3 }, { le: Number.POSITIVE_INFINITY, count: 7 }]);
+    const a = [
+      { le: 1, count: 5 },
+      { le: Number.POSITIVE_INFINITY, count: 7 },
+    ];
+    expect(mergeBuckets([a, a])).toEqual([
+      { le: 1, count: 10 },
+      { le: Number.POSITIVE_INFINITY, count: 14 },
+    ]);
+    expect(subtractBuckets(a, [{ le: 1, count: 2 }])).toEqual([
+      { le: 1, count: 3 },
+      { le: Number.POSITIVE_INFINITY, count: 7 },
+    ]);
   });
 });

@@ -60,11 +60,26 @@ describe('kgraph-ci policy', () => {
     return { code, out: io.out(), err: io.err() };
   };
   it('tag: 0 on main, 1 off main, 2 for a malformed or unsafe name', async () => {
-    expect(await cli('policy', 'tag', 'v1.2.0', '--repo', repo)).toMatchObject({ code: 0, out: expect.stringMatching(/reachable from main/) });
-    expect(await cli('policy', 'tag', 'v1.1.0', '--repo', repo)).toMatchObject({ code: 1, err: expect.stringMatching(/not reachable from main/) });
-    expect(await cli('policy', 'tag', 'v9.9.9', '--repo', repo)).toMatchObject({ code: 1, err: expect.stringMatching(/cannot tell/) });
-    expect(await cli('policy', 'tag', '1.2.0', '--repo', repo)).toMatchObject({ code: 2, err: expect.stringMatching(/not v<semver>/) });
-    expect(await cli('policy', 'tag', 'v1.0.0;id', '--repo', repo)).toMatchObject({ code: 2, err: expect.stringMatching(/unsafe tag name/) });
+    expect(await cli('policy', 'tag', 'v1.2.0', '--repo', repo)).toMatchObject({
+      code: 0,
+      out: expect.stringMatching(/reachable from main/),
+    });
+    expect(await cli('policy', 'tag', 'v1.1.0', '--repo', repo)).toMatchObject({
+      code: 1,
+      err: expect.stringMatching(/not reachable from main/),
+    });
+    expect(await cli('policy', 'tag', 'v9.9.9', '--repo', repo)).toMatchObject({
+      code: 1,
+      err: expect.stringMatching(/cannot tell/),
+    });
+    expect(await cli('policy', 'tag', '1.2.0', '--repo', repo)).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/not v<semver>/),
+    });
+    expect(await cli('policy', 'tag', 'v1.0.0;id', '--repo', repo)).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/unsafe tag name/),
+    });
   });
   it('pr: 0 when allowed, 1 with the reason when not, 2 without arguments', async () => {
     expect(await cli('policy', 'pr', '--source', 'feat/KG-7_login', '--target', 'develop')).toMatchObject({ code: 0 });

@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ALLOWED_TARGETS, BRANCH_KINDS, checkPullRequest, checkTag, classifyBranch, parseReleaseTag, unsafeRefReason, type BranchKind } from '../../src/policy/gitflow.js';
+import {
+  ALLOWED_TARGETS,
+  BRANCH_KINDS,
+  checkPullRequest,
+  checkTag,
+  classifyBranch,
+  parseReleaseTag,
+  unsafeRefReason,
+  type BranchKind,
+} from '../../src/policy/gitflow.js';
 
 const sample: Record<BranchKind, string> = {
   main: 'main',
@@ -112,12 +121,18 @@ describe('tags', () => {
     expect(parseReleaseTag(tag).version).toBe(tag.slice(1));
     expect(checkTag(tag, { reachableFromMain: true }).ok).toBe(true);
   });
-  it.each(['1.2.3', 'v1.2', 'v1.2.3.4', 'v01.2.3', 'v1.2.3+meta', 'version1', 'v1.2.3;ls', 'v../1.2.3'])('%s is rejected', (tag) => {
-    expect(() => parseReleaseTag(tag)).toThrow(RangeError);
-    expect(checkTag(tag, { reachableFromMain: true }).ok).toBe(false);
-  });
+  it.each(['1.2.3', 'v1.2', 'v1.2.3.4', 'v01.2.3', 'v1.2.3+meta', 'version1', 'v1.2.3;ls', 'v../1.2.3'])(
+    '%s is rejected',
+    (tag) => {
+      expect(() => parseReleaseTag(tag)).toThrow(RangeError);
+      expect(checkTag(tag, { reachableFromMain: true }).ok).toBe(false);
+    },
+  );
   it('fails closed when reachability is unknown or false', () => {
-    expect(checkTag('v1.2.3', { reachableFromMain: false })).toEqual({ ok: false, reason: 'v1.2.3 points at a commit that is not reachable from main' });
+    expect(checkTag('v1.2.3', { reachableFromMain: false })).toEqual({
+      ok: false,
+      reason: 'v1.2.3 points at a commit that is not reachable from main',
+    });
     expect(checkTag('v1.2.3', { reachableFromMain: undefined }).reason).toMatch(/cannot tell/);
   });
   it('marks pre-releases', () => {

@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { baselineEnvironmentFor, ENVIRONMENT_NAMES, ENVIRONMENTS, IMAGE_REPOSITORY, type EnvironmentName } from '../../src/environments.js';
-import { decideEligibility, parseImageRef, type EligibilityFacts, type LedgerEntry, type RuleVerdict } from '../../src/release-policy.js';
+import {
+  baselineEnvironmentFor,
+  ENVIRONMENT_NAMES,
+  ENVIRONMENTS,
+  IMAGE_REPOSITORY,
+  type EnvironmentName,
+} from '../../src/environments.js';
+import {
+  decideEligibility,
+  parseImageRef,
+  type EligibilityFacts,
+  type LedgerEntry,
+  type RuleVerdict,
+} from '../../src/release-policy.js';
 
 const D1 = `sha256:${'a'.repeat(64)}`;
 const D2 = `sha256:${'b'.repeat(64)}`;
@@ -41,7 +53,12 @@ interface Case {
   readonly detail?: RegExp;
 }
 
-const basic = (image: string, over: Partial<EligibilityFacts> = {}): EligibilityFacts => ({ image, ledger: { reachable: false, reason: 'no token' }, now: NOW, ...over });
+const basic = (image: string, over: Partial<EligibilityFacts> = {}): EligibilityFacts => ({
+  image,
+  ledger: { reachable: false, reason: 'no token' },
+  now: NOW,
+  ...over,
+});
 
 const cases: Case[] = [
   // dev: any pinned tag or digest of our repository
@@ -49,63 +66,243 @@ const cases: Case[] = [
   { name: 'dev takes a digest', env: 'dev', facts: basic(`${IMAGE_REPOSITORY}@${D1}`) },
   { name: 'dev refuses latest', env: 'dev', facts: basic(`${IMAGE_REPOSITORY}:latest`), refusedBy: 'pinned-tag' },
   { name: 'dev refuses no tag', env: 'dev', facts: basic(IMAGE_REPOSITORY), refusedBy: 'pinned-tag' },
-  { name: 'dev refuses another registry', env: 'dev', facts: basic('ghcr.io/evil/other:1.0.0'), refusedBy: 'repository', detail: /ghcr\.io\/evil\/other is not ghcr\.io\/kgraph-mcp\/kgraph-mcp/ },
-  { name: 'dev refuses a look-alike repository', env: 'dev', facts: basic(`${IMAGE_REPOSITORY}-evil:1.0.0`), refusedBy: 'repository' },
-  { name: 'dev refuses docker hub shorthand', env: 'dev', facts: basic('kgraph-mcp/kgraph-mcp:1.0.0'), refusedBy: 'repository' },
+  {
+    name: 'dev refuses another registry',
+    env: 'dev',
+    facts: basic('ghcr.io/evil/other:1.0.0'),
+    refusedBy: 'repository',
+    detail: /ghcr\.io\/evil\/other is not ghcr\.io\/kgraph-mcp\/kgraph-mcp/,
+  },
+  {
+    name: 'dev refuses a look-alike repository',
+    env: 'dev',
+    facts: basic(`${IMAGE_REPOSITORY}-evil:1.0.0`),
+    refusedBy: 'repository',
+  },
+  {
+    name: 'dev refuses docker hub shorthand',
+    env: 'dev',
+    facts: basic('kgraph-mcp/kgraph-mcp:1.0.0'),
+    refusedBy: 'repository',
+  },
   { name: 'host case does not matter', env: 'dev', facts: basic(`GHCR.IO/kgraph-mcp/kgraph-mcp:1.0.0`) },
   // staging: by digest only
   { name: 'staging takes a digest', env: 'staging', facts: basic(`${IMAGE_REPOSITORY}:staging-abc@${D1}`) },
-  { name: 'staging refuses a tag', env: 'staging', facts: basic(`${IMAGE_REPOSITORY}:staging-abc123`), refusedBy: 'digest' },
-  { name: 'staging refuses a foreign digest', env: 'staging', facts: basic(`ghcr.io/evil/kgraph-mcp@${D1}`), refusedBy: 'repository' },
-  { name: 'malformed reference refuses (CLI: exit 2)', env: 'staging', facts: basic(`${IMAGE_REPOSITORY}@sha256:abc`), refusedBy: 'reference', detail: /malformed digest/ },
+  {
+    name: 'staging refuses a tag',
+    env: 'staging',
+    facts: basic(`${IMAGE_REPOSITORY}:staging-abc123`),
+    refusedBy: 'digest',
+  },
+  {
+    name: 'staging refuses a foreign digest',
+    env: 'staging',
+    facts: basic(`ghcr.io/evil/kgraph-mcp@${D1}`),
+    refusedBy: 'repository',
+  },
+  {
+    name: 'malformed reference refuses (CLI: exit 2)',
+    env: 'staging',
+    facts: basic(`${IMAGE_REPOSITORY}@sha256:abc`),
+    refusedBy: 'reference',
+    detail: /malformed digest/,
+  },
   // prod: digest, release tag on main, promoted from staging for the same tree after the soak
   { name: 'prod takes the digest that passed staging for the same tree', env: 'prod', facts: prodFacts() },
-  { name: 'prod refuses an image from any registry', env: 'prod', facts: prodFacts({ image: `ghcr.io/evil/other@${D1}` }), refusedBy: 'repository' },
-  { name: 'prod refuses a staging tag', env: 'prod', facts: prodFacts({ image: `${IMAGE_REPOSITORY}:staging-abc123`, release: undefined }), refusedBy: 'digest' },
-  { name: 'prod refuses a release tag without digest', env: 'prod', facts: prodFacts({ image: `${IMAGE_REPOSITORY}:v1.4.0` }), refusedBy: 'digest' },
-  { name: 'prod refuses a digest with no release tag', env: 'prod', facts: prodFacts({ release: undefined }), refusedBy: 'release-tag' },
-  { name: 'prod refuses a non-release version', env: 'prod', facts: prodFacts({ release: { tag: 'v1.4', onMain: true } }), refusedBy: 'release-tag' },
-  { name: 'prod refuses a prerelease tag on main', env: 'prod', facts: prodFacts({ release: { tag: 'v1.4.0-rc.1', onMain: true } }), refusedBy: 'release-tag' },
-  { name: 'prod refuses a prerelease with a build-like suffix', env: 'prod', facts: prodFacts({ release: { tag: 'v1.4.0-0', onMain: true } }), refusedBy: 'release-tag' },
-  { name: 'prod refuses an image tagged otherwise than its version', env: 'prod', facts: prodFacts({ image: `${IMAGE_REPOSITORY}:v1.3.0@${D1}` }), refusedBy: 'release-tag' },
-  { name: 'prod refuses a tag not on main', env: 'prod', facts: prodFacts({ release: { tag: 'v1.4.0', onMain: false } }), refusedBy: 'on-main' },
-  { name: 'prod refuses when on-main is unknown', env: 'prod', facts: prodFacts({ release: { tag: 'v1.4.0' } }), refusedBy: 'on-main', detail: /fails closed/ },
-  { name: 'prod refuses when the ledger is unreachable', env: 'prod', facts: prodFacts({ ledger: { reachable: false, reason: 'ECONNREFUSED' } }), refusedBy: 'ledger', detail: /ECONNREFUSED/ },
-  { name: 'prod refuses a digest that never passed staging', env: 'prod', facts: prodFacts({ image: `${IMAGE_REPOSITORY}@${D2}` }), refusedBy: 'promotion', detail: /never passed staging/ },
-  { name: 'prod refuses a digest that only passed dev', env: 'prod', facts: prodFacts({ ledger: ledger(stagingPass({ environment: 'dev' })) }), refusedBy: 'promotion' },
-  { name: 'prod refuses a digest whose staging deploy failed', env: 'prod', facts: prodFacts({ ledger: ledger(stagingPass({ state: 'failure' })) }), refusedBy: 'promotion' },
-  { name: 'prod refuses a digest still in progress in staging', env: 'prod', facts: prodFacts({ ledger: ledger(stagingPass({ state: 'in_progress' })) }), refusedBy: 'promotion' },
+  {
+    name: 'prod refuses an image from any registry',
+    env: 'prod',
+    facts: prodFacts({ image: `ghcr.io/evil/other@${D1}` }),
+    refusedBy: 'repository',
+  },
+  {
+    name: 'prod refuses a staging tag',
+    env: 'prod',
+    facts: prodFacts({ image: `${IMAGE_REPOSITORY}:staging-abc123`, release: undefined }),
+    refusedBy: 'digest',
+  },
+  {
+    name: 'prod refuses a release tag without digest',
+    env: 'prod',
+    facts: prodFacts({ image: `${IMAGE_REPOSITORY}:v1.4.0` }),
+    refusedBy: 'digest',
+  },
+  {
+    name: 'prod refuses a digest with no release tag',
+    env: 'prod',
+    facts: prodFacts({ release: undefined }),
+    refusedBy: 'release-tag',
+  },
+  {
+    name: 'prod refuses a non-release version',
+    env: 'prod',
+    facts: prodFacts({ release: { tag: 'v1.4', onMain: true } }),
+    refusedBy: 'release-tag',
+  },
+  {
+    name: 'prod refuses a prerelease tag on main',
+    env: 'prod',
+    facts: prodFacts({ release: { tag: 'v1.4.0-rc.1', onMain: true } }),
+    refusedBy: 'release-tag',
+  },
+  {
+    name: 'prod refuses a prerelease with a build-like suffix',
+    env: 'prod',
+    facts: prodFacts({ release: { tag: 'v1.4.0-0', onMain: true } }),
+    refusedBy: 'release-tag',
+  },
+  {
+    name: 'prod refuses an image tagged otherwise than its version',
+    env: 'prod',
+    facts: prodFacts({ image: `${IMAGE_REPOSITORY}:v1.3.0@${D1}` }),
+    refusedBy: 'release-tag',
+  },
+  {
+    name: 'prod refuses a tag not on main',
+    env: 'prod',
+    facts: prodFacts({ release: { tag: 'v1.4.0', onMain: false } }),
+    refusedBy: 'on-main',
+  },
+  {
+    name: 'prod refuses when on-main is unknown',
+    env: 'prod',
+    facts: prodFacts({ release: { tag: 'v1.4.0' } }),
+    refusedBy: 'on-main',
+    detail: /fails closed/,
+  },
+  {
+    name: 'prod refuses when the ledger is unreachable',
+    env: 'prod',
+    facts: prodFacts({ ledger: { reachable: false, reason: 'ECONNREFUSED' } }),
+    refusedBy: 'ledger',
+    detail: /ECONNREFUSED/,
+  },
+  {
+    name: 'prod refuses a digest that never passed staging',
+    env: 'prod',
+    facts: prodFacts({ image: `${IMAGE_REPOSITORY}@${D2}` }),
+    refusedBy: 'promotion',
+    detail: /never passed staging/,
+  },
+  {
+    name: 'prod refuses a digest that only passed dev',
+    env: 'prod',
+    facts: prodFacts({ ledger: ledger(stagingPass({ environment: 'dev' })) }),
+    refusedBy: 'promotion',
+  },
+  {
+    name: 'prod refuses a digest whose staging deploy failed',
+    env: 'prod',
+    facts: prodFacts({ ledger: ledger(stagingPass({ state: 'failure' })) }),
+    refusedBy: 'promotion',
+  },
+  {
+    name: 'prod refuses a digest still in progress in staging',
+    env: 'prod',
+    facts: prodFacts({ ledger: ledger(stagingPass({ state: 'in_progress' })) }),
+    refusedBy: 'promotion',
+  },
   {
     name: 'prod refuses a digest rolled back in staging after it passed',
     env: 'prod',
-    facts: prodFacts({ ledger: ledger(stagingPass(), { environment: 'staging', operation: 'rollback', state: 'success', at: ago(30) }) }),
+    facts: prodFacts({
+      ledger: ledger(stagingPass(), { environment: 'staging', operation: 'rollback', state: 'success', at: ago(30) }),
+    }),
     refusedBy: 'promotion',
     detail: /rolled back/,
   },
   {
     name: 'a rollback of a later digest does not count against ours',
     env: 'prod',
-    facts: prodFacts({ ledger: ledger(stagingPass(), stagingPass({ digest: D2, at: ago(40), tree: OTHER_TREE }), { environment: 'staging', operation: 'rollback', state: 'success', at: ago(30) }) }),
+    facts: prodFacts({
+      ledger: ledger(stagingPass(), stagingPass({ digest: D2, at: ago(40), tree: OTHER_TREE }), {
+        environment: 'staging',
+        operation: 'rollback',
+        state: 'success',
+        at: ago(30),
+      }),
+    }),
   },
-  { name: 'prod refuses a hotfix tree that differs from what passed staging', env: 'prod', facts: prodFacts({ source: { tree: OTHER_TREE } }), refusedBy: 'promotion', detail: /built from tree 111111111111, but v1\.4\.0 is tree 222222222222/ },
-  { name: 'prod refuses when the tag tree is unknown', env: 'prod', facts: prodFacts({ source: {} }), refusedBy: 'promotion', detail: /fails closed/ },
-  { name: 'prod refuses a pass that has not soaked', env: 'prod', facts: prodFacts({ ledger: ledger(stagingPass({ at: ago(4) })) }), refusedBy: 'soak', detail: /4 min in staging, needs 10/ },
-  { name: 'prod refuses a pass whose gate skipped the baseline', env: 'prod', facts: prodFacts({ ledger: ledger(stagingPass({ gate: { passed: true, baselineCompared: false } })) }), refusedBy: 'baseline' },
-  { name: 'prod refuses a pass deployed without its gate (--skip-gate)', env: 'prod', facts: prodFacts({ ledger: ledger(stagingPass({ gate: undefined })) }), refusedBy: 'gate', detail: /did not run/ },
-  { name: 'prod refuses a pass whose gate verdict failed', env: 'prod', facts: prodFacts({ ledger: ledger(stagingPass({ gate: { passed: false, baselineCompared: true } })) }), refusedBy: 'gate' },
+  {
+    name: 'prod refuses a hotfix tree that differs from what passed staging',
+    env: 'prod',
+    facts: prodFacts({ source: { tree: OTHER_TREE } }),
+    refusedBy: 'promotion',
+    detail: /built from tree 111111111111, but v1\.4\.0 is tree 222222222222/,
+  },
+  {
+    name: 'prod refuses when the tag tree is unknown',
+    env: 'prod',
+    facts: prodFacts({ source: {} }),
+    refusedBy: 'promotion',
+    detail: /fails closed/,
+  },
+  {
+    name: 'prod refuses a pass that has not soaked',
+    env: 'prod',
+    facts: prodFacts({ ledger: ledger(stagingPass({ at: ago(4) })) }),
+    refusedBy: 'soak',
+    detail: /4 min in staging, needs 10/,
+  },
+  {
+    name: 'prod refuses a pass whose gate skipped the baseline',
+    env: 'prod',
+    facts: prodFacts({ ledger: ledger(stagingPass({ gate: { passed: true, baselineCompared: false } })) }),
+    refusedBy: 'baseline',
+  },
+  {
+    name: 'prod refuses a pass deployed without its gate (--skip-gate)',
+    env: 'prod',
+    facts: prodFacts({ ledger: ledger(stagingPass({ gate: undefined })) }),
+    refusedBy: 'gate',
+    detail: /did not run/,
+  },
+  {
+    name: 'prod refuses a pass whose gate verdict failed',
+    env: 'prod',
+    facts: prodFacts({ ledger: ledger(stagingPass({ gate: { passed: false, baselineCompared: true } })) }),
+    refusedBy: 'gate',
+  },
   {
     name: 'an automatic rollback of a later failed digest does not count against ours (it went back to ours)',
     env: 'prod',
-    facts: prodFacts({ ledger: ledger(stagingPass(), stagingPass({ digest: D2, state: 'failure', at: ago(40) }), { environment: 'staging', operation: 'rollback', state: 'success', at: ago(39), undone: D2, digest: D1 }) }),
+    facts: prodFacts({
+      ledger: ledger(stagingPass(), stagingPass({ digest: D2, state: 'failure', at: ago(40) }), {
+        environment: 'staging',
+        operation: 'rollback',
+        state: 'success',
+        at: ago(39),
+        undone: D2,
+        digest: D1,
+      }),
+    }),
   },
   {
     name: 'an automatic rollback that undid our digest counts against it',
     env: 'prod',
-    facts: prodFacts({ ledger: ledger(stagingPass(), { environment: 'staging', operation: 'rollback', state: 'success', at: ago(30), undone: D1 }) }),
+    facts: prodFacts({
+      ledger: ledger(stagingPass(), {
+        environment: 'staging',
+        operation: 'rollback',
+        state: 'success',
+        at: ago(30),
+        undone: D1,
+      }),
+    }),
     refusedBy: 'promotion',
   },
-  { name: 'prod refuses a pass whose audit was skipped', env: 'prod', facts: prodFacts({ ledger: ledger(stagingPass({ auditSkipped: true })) }), refusedBy: 'audit' },
-  { name: 'prod refuses a pass whose audit is not recorded', env: 'prod', facts: prodFacts({ ledger: ledger(stagingPass({ auditSkipped: undefined })) }), refusedBy: 'audit' },
+  {
+    name: 'prod refuses a pass whose audit was skipped',
+    env: 'prod',
+    facts: prodFacts({ ledger: ledger(stagingPass({ auditSkipped: true })) }),
+    refusedBy: 'audit',
+  },
+  {
+    name: 'prod refuses a pass whose audit is not recorded',
+    env: 'prod',
+    facts: prodFacts({ ledger: ledger(stagingPass({ auditSkipped: undefined })) }),
+    refusedBy: 'audit',
+  },
 ];
 
 describe('decideEligibility (policy from ci/src/environments.ts)', () => {
@@ -119,7 +316,18 @@ describe('decideEligibility (policy from ci/src/environments.ts)', () => {
 
   it('the accepted prod decision names the staging pass it rests on and every rule', () => {
     const res = decideEligibility('prod', ENVIRONMENTS.prod.release, prodFacts());
-    expect(res.rules.map((r) => r.rule)).toEqual(['repository', 'digest', 'release-tag', 'on-main', 'ledger', 'promotion', 'soak', 'gate', 'baseline', 'audit']);
+    expect(res.rules.map((r) => r.rule)).toEqual([
+      'repository',
+      'digest',
+      'release-tag',
+      'on-main',
+      'ledger',
+      'promotion',
+      'soak',
+      'gate',
+      'baseline',
+      'audit',
+    ]);
     expect(res.promotedFrom).toMatchObject({ environment: 'staging', digest: D1, tree: TREE });
   });
 
@@ -199,17 +407,26 @@ describe('no rule outside environments.ts is an environment name', () => {
     const { join, relative } = await import('node:path');
     const { REPO_ROOT } = await import('../../src/repo-root.js');
     const names = ENVIRONMENT_NAMES.join('|');
-    const comparing = new RegExp(`[!=]==?\\s*['"\`](${names})['"\`]|['"\`](${names})['"\`]\\s*[!=]==?|case\\s+['"\`](${names})['"\`]|ENVIRONMENTS\\.(${names})\\b|Environment\\.(${names})\\b[^(]`);
-    const files = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? files(join(dir, d.name)) : d.name.endsWith('.ts') ? [join(dir, d.name)] : []));
+    const comparing = new RegExp(
+      `[!=]==?\\s*['"\`](${names})['"\`]|['"\`](${names})['"\`]\\s*[!=]==?|case\\s+['"\`](${names})['"\`]|ENVIRONMENTS\\.(${names})\\b|Environment\\.(${names})\\b[^(]`,
+    );
+    const files = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+        d.isDirectory() ? files(join(dir, d.name)) : d.name.endsWith('.ts') ? [join(dir, d.name)] : [],
+      );
     const found: string[] = [];
     for (const f of [...files(join(REPO_ROOT, 'ci/src')), ...files(join(REPO_ROOT, 'dagger/src'))]) {
       const rel = relative(REPO_ROOT, f);
       if (rel === 'ci/src/environments.ts' || rel.endsWith('.generated.ts')) continue;
-      readFileSync(f, 'utf8').split('\n').forEach((line, i) => {
-        // Default values of Dagger arguments pick an environment to run in; they decide no rule.
-        const argumentDefault = /^\s*(async )?\w+\(.*: Environment = Environment\.\w+/.test(line) || /^\s*\w+\??: Environment = Environment\.\w+,?\s*$/.test(line);
-        if (comparing.test(line) && !argumentDefault) found.push(`${rel}:${i + 1}: ${line.trim()}`);
-      });
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          // Default values of Dagger arguments pick an environment to run in; they decide no rule.
+          const argumentDefault =
+            /^\s*(async )?\w+\(.*: Environment = Environment\.\w+/.test(line) ||
+            /^\s*\w+\??: Environment = Environment\.\w+,?\s*$/.test(line);
+          if (comparing.test(line) && !argumentDefault) found.push(`${rel}:${i + 1}: ${line.trim()}`);
+        });
     }
     expect(found).toEqual([]);
   });

@@ -7,14 +7,18 @@ const node = (code: string, ...args: string[]) => [process.execPath, '-e', code,
 describe('runProcess / runChecked', () => {
   it('passes every argument through as given: no word splitting, globbing or expansion', async () => {
     const tricky = ['a b', '$HOME', '`id`', "it's", '*', '"q"', '; rm -rf /', '$(echo x)', ''];
-    const r = await runProcess({ argv: node('process.stdout.write(JSON.stringify(process.argv.slice(1)))', ...tricky) });
+    const r = await runProcess({
+      argv: node('process.stdout.write(JSON.stringify(process.argv.slice(1)))', ...tricky),
+    });
     expect(r.exitCode).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual(tricky);
   });
 
   it('gives the process exactly the environment passed, stdin from input, and its cwd', async () => {
     const r = await runProcess({
-      argv: node('let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.stringify([s,process.env.ONLY,process.env.HOME??null,process.cwd()])))'),
+      argv: node(
+        'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.stringify([s,process.env.ONLY,process.env.HOME??null,process.cwd()])))',
+      ),
       env: { PATH: process.env.PATH, ONLY: 'yes' },
       input: 'from stdin',
       cwd: '/tmp',
@@ -46,7 +50,10 @@ describe('runProcess / runChecked', () => {
   });
 
   it('keeps only the tail of the output when bounded', async () => {
-    const r = await runProcess({ argv: node('for (let i = 0; i < 2000; i++) console.log("line " + i)'), maxOutputChars: 1000 });
+    const r = await runProcess({
+      argv: node('for (let i = 0; i < 2000; i++) console.log("line " + i)'),
+      maxOutputChars: 1000,
+    });
     expect(r.stdout.length).toBeLessThanOrEqual(1000 + 20);
     expect(r.stdout).toContain('line 1999');
     expect(r.stdout).not.toContain('line 10\n');
@@ -55,7 +62,11 @@ describe('runProcess / runChecked', () => {
 
 describe('startProcess', () => {
   it('the pid is the program itself, so its own signal handling runs (graceful stop with its exit code)', async () => {
-    const p = await startProcess({ argv: node('process.on("SIGTERM", () => { console.log("graceful"); process.exit(0) }); console.log("up"); setInterval(() => {}, 1000)') });
+    const p = await startProcess({
+      argv: node(
+        'process.on("SIGTERM", () => { console.log("graceful"); process.exit(0) }); console.log("up"); setInterval(() => {}, 1000)',
+      ),
+    });
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     while (!out.includes('up')) await new Promise((r) => setTimeout(r, 20));

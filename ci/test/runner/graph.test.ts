@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { criticalPathOrder, expectedDurations, findCycle, selectSteps, SelectionError, topoOrder, validateTable } from '../../src/runner/graph.js';
+import {
+  criticalPathOrder,
+  expectedDurations,
+  findCycle,
+  selectSteps,
+  SelectionError,
+  topoOrder,
+  validateTable,
+} from '../../src/runner/graph.js';
 import { fixtureStep } from './fixtures/steps.js';
 
 const s = (name: string, dependsOn: string[] = [], extra = {}) => fixtureStep(name, '0', { dependsOn, ...extra });
@@ -23,7 +31,13 @@ describe('validateTable', () => {
 });
 
 describe('selectSteps', () => {
-  const table = [s('lint'), s('typecheck'), s('build', ['typecheck']), s('scan', ['build']), s('deploy', [], { inAll: false, cliName: 'deploy-it' })];
+  const table = [
+    s('lint'),
+    s('typecheck'),
+    s('build', ['typecheck']),
+    s('scan', ['build']),
+    s('deploy', [], { inAll: false, cliName: 'deploy-it' }),
+  ];
   it('pulls in dependencies in order', () => {
     expect(selectSteps(table, ['scan']).map((x) => x.name)).toEqual(['typecheck', 'build', 'scan']);
   });
@@ -49,7 +63,14 @@ describe('selectSteps', () => {
 });
 
 describe('criticalPathOrder', () => {
-  const table = [s('lint'), s('typecheck'), s('test'), s('integrationTest'), s('build', ['typecheck']), s('gate', ['build'])];
+  const table = [
+    s('lint'),
+    s('typecheck'),
+    s('test'),
+    s('integrationTest'),
+    s('build', ['typecheck']),
+    s('gate', ['build']),
+  ];
   const ms: Record<string, number> = { lint: 5, typecheck: 30, test: 60, integrationTest: 90, build: 20, gate: 60 };
   it('starts the heaviest chain first and stays topological', () => {
     const order = criticalPathOrder(table, (x) => ms[x.name]!).map((x) => x.name);
@@ -60,7 +81,12 @@ describe('criticalPathOrder', () => {
     expect(criticalPathOrder([s('a'), s('b'), s('c')], () => 1).map((x) => x.name)).toEqual(['a', 'b', 'c']);
   });
   it('estimates from the last passed run, else the timeout', () => {
-    const est = expectedDurations({ steps: [{ name: 'lint', status: 'passed', durationMs: 1234 }, { name: 'test', status: 'failed', durationMs: 5 }] });
+    const est = expectedDurations({
+      steps: [
+        { name: 'lint', status: 'passed', durationMs: 1234 },
+        { name: 'test', status: 'failed', durationMs: 5 },
+      ],
+    });
     expect(est(s('lint'))).toBe(1234);
     expect(est(s('test'))).toBe(30_000);
     expect(expectedDurations(undefined)(s('x', [], { timeoutSeconds: 7 }))).toBe(7000);

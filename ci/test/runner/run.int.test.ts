@@ -33,7 +33,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const dbExists = async (name: string) => (await admin.query('select 1 from pg_database where datname = $1', [name])).rowCount === 1;
+const dbExists = async (name: string) =>
+  (await admin.query('select 1 from pg_database where datname = $1', [name])).rowCount === 1;
 const readyLine = (text: string) => {
   const m = /│ READY (\S+) (\S+) (\d+)/.exec(text);
   if (!m) throw new Error(`no READY line in:\n${text}`);
@@ -48,7 +49,9 @@ describe('runner services', () => {
     const report = await runPipeline({
       steps: [
         fixtureStep('user', serviceUserScript(0), { services: ['postgres', 'redis'] }),
-        fixtureStep('failer', `${serviceUserScript(0)}; setTimeout(() => process.exit(4), 300)`, { services: ['postgres', 'redis'] }),
+        fixtureStep('failer', `${serviceUserScript(0)}; setTimeout(() => process.exit(4), 300)`, {
+          services: ['postgres', 'redis'],
+        }),
       ],
       concurrency: 2,
       cwd: repo,
@@ -59,7 +62,10 @@ describe('runner services', () => {
       runId: subRunId('a'),
     });
     expect(report.steps.map((s) => s.status)).toEqual(['passed', 'failed']);
-    const lines = out.text().split('\n').filter((l) => /│ READY /.test(l));
+    const lines = out
+      .text()
+      .split('\n')
+      .filter((l) => /│ READY /.test(l));
     expect(lines).toHaveLength(2);
     const [a, b] = lines.map(readyLine);
     expect(a!.db).not.toBe(b!.db);
@@ -152,16 +158,22 @@ describe('runner services', () => {
       services: externalProvider({}),
       heartbeatMs: 0,
     });
-    expect(missing.steps[0]!.reason).toBe('services: external services: DATABASE_URL, REDIS_URL not set (needed by postgres, redis)');
+    expect(missing.steps[0]!.reason).toBe(
+      'services: external services: DATABASE_URL, REDIS_URL not set (needed by postgres, redis)',
+    );
   });
 });
 
 describe.each(['SIGTERM', 'SIGINT'] as const)('a real child runner receiving %s', (sig) => {
   it('stops the step, skips the rest and removes its services', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'ci/test/runner/fixtures/interrupt-pipeline.ts', subRunId(sig.slice(3).toLowerCase())], {
-      cwd: repo,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'ci/test/runner/fixtures/interrupt-pipeline.ts', subRunId(sig.slice(3).toLowerCase())],
+      {
+        cwd: repo,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let text = '';
     child.stdout.on('data', (d: Buffer) => (text += d.toString()));
     child.stderr.on('data', (d: Buffer) => (text += d.toString()));
@@ -190,7 +202,12 @@ describe('kgraph-ci run on this project', () => {
     const child = spawn(process.execPath, ['ci/bin/kgraph-ci.js', 'run', 'scan', '--no-deps', '--json', json], {
       cwd: repo,
       // The scan writes its own report; keep it out of the repository's .reports/.
-      env: { ...process.env, GITHUB_STEP_SUMMARY: summary, KGRAPH_SCAN_ALLOW_OFFLINE: '1', KGRAPH_SCAN_REPORT: join(dir, 'scan.json') },
+      env: {
+        ...process.env,
+        GITHUB_STEP_SUMMARY: summary,
+        KGRAPH_SCAN_ALLOW_OFFLINE: '1',
+        KGRAPH_SCAN_REPORT: join(dir, 'scan.json'),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let text = '';

@@ -17,22 +17,32 @@ afterAll(async () => {
 
 async function run(steps: RunnableStep[], extra: Partial<RunOptions> = {}) {
   const out = captureStream();
-  const report = await runPipeline({ steps, concurrency: 2, cwd: dir, env: process.env, out: out.stream, services: noServices, heartbeatMs: 0, ...extra });
+  const report = await runPipeline({
+    steps,
+    concurrency: 2,
+    cwd: dir,
+    env: process.env,
+    out: out.stream,
+    services: noServices,
+    heartbeatMs: 0,
+    ...extra,
+  });
   return { report, text: out.text() };
 }
-
 
 describe('runPipeline on fixture pipelines', () => {
   it('runs independent steps in parallel and prefixes their output', async () => {
     // Each process reports its own start and end, so the overlap is measured, not inferred from the schedule.
-    const timed = (text: string) => `console.log('start=' + Date.now()); setTimeout(() => console.log(${JSON.stringify(text)} + ' end=' + Date.now()), 1000)`;
+    const timed = (text: string) =>
+      `console.log('start=' + Date.now()); setTimeout(() => console.log(${JSON.stringify(text)} + ' end=' + Date.now()), 1000)`;
     const steps = [fixtureStep('alpha', timed('alpha says hi')), fixtureStep('b', timed('b says hi'))];
     const { report, text } = await run(steps);
     expect(report.ok).toBe(true);
     expect(report.steps.map((s) => s.status)).toEqual(['passed', 'passed']);
     expect(text).toMatch(/^alpha │ alpha says hi end=\d+$/m);
     expect(text).toMatch(/^b {5}│ b says hi end=\d+$/m);
-    const at = (name: string, what: 'start' | 'end') => Number(new RegExp(`^${name}\\s+│ .*${what}=(\\d+)$`, 'm').exec(text)![1]);
+    const at = (name: string, what: 'start' | 'end') =>
+      Number(new RegExp(`^${name}\\s+│ .*${what}=(\\d+)$`, 'm').exec(text)![1]);
     expect(at('alpha', 'start')).toBeLessThan(at('b', 'end'));
     expect(at('b', 'start')).toBeLessThan(at('alpha', 'end'));
     expect(text).toMatch(/step\s+result\s+duration/);
@@ -56,8 +66,14 @@ describe('runPipeline on fixture pipelines', () => {
   it('runs dependents after their dependencies, with the step env', async () => {
     const file = join(dir, 'dep.txt');
     const steps = [
-      fixtureStep('write', `require('fs').writeFileSync(${JSON.stringify(file)}, process.env.WHO)`, { env: { WHO: 'writer' } }),
-      fixtureStep('read', `process.stdout.write('read:' + require('fs').readFileSync(${JSON.stringify(file)}, 'utf8') + '\\n')`, { dependsOn: ['write'] }),
+      fixtureStep('write', `require('fs').writeFileSync(${JSON.stringify(file)}, process.env.WHO)`, {
+        env: { WHO: 'writer' },
+      }),
+      fixtureStep(
+        'read',
+        `process.stdout.write('read:' + require('fs').readFileSync(${JSON.stringify(file)}, 'utf8') + '\\n')`,
+        { dependsOn: ['write'] },
+      ),
     ];
     const { report, text } = await run(steps);
     expect(report.ok).toBe(true);
@@ -89,7 +105,10 @@ describe('runPipeline on fixture pipelines', () => {
     const script = `const c = require('child_process').spawn(process.execPath, ['-e', 'setTimeout(()=>{}, 60000)'], { stdio: 'ignore' });
       require('fs').writeFileSync(${JSON.stringify(pidFile)}, String(c.pid)); setTimeout(() => {}, 60000);`;
     const t0 = Date.now();
-    const { report } = await run([fixtureStep('slow', script, { timeoutSeconds: 1 }), fixtureStep('after', '0', { dependsOn: ['slow'] })], { killGraceMs: 500 });
+    const { report } = await run(
+      [fixtureStep('slow', script, { timeoutSeconds: 1 }), fixtureStep('after', '0', { dependsOn: ['slow'] })],
+      { killGraceMs: 500 },
+    );
     expect(Date.now() - t0).toBeLessThan(5000);
     expect(report.steps[0]).toMatchObject({ status: 'timedOut', reason: 'timed out after 1s' });
     expect(report.steps[1]).toMatchObject({ status: 'skipped', reason: 'slow timedOut' });
@@ -105,7 +124,11 @@ describe('runPipeline on fixture pipelines', () => {
   });
 
   it('fills parameters and rejects a missing one before starting anything', async () => {
-    const step = { ...fixtureStep('p', '0'), params: ['env'], commands: [[process.execPath, '-e', 'console.log("env=" + process.argv[1])', '${env}']] };
+    const step = {
+      ...fixtureStep('p', '0'),
+      params: ['env'],
+      commands: [[process.execPath, '-e', 'console.log("env=" + process.argv[1])', '${env}']],
+    };
     const { text } = await run([step], { params: { env: 'staging' } });
     expect(text).toMatch(/p {4}│ env=staging/);
     await expect(run([step])).rejects.toThrow(UsageError);

@@ -2,25 +2,56 @@ import { describe, expect, it } from 'vitest';
 import { interpretAudit, npmAudit } from '../../src/scan/audit.js';
 
 const report = (counts: Record<string, number>, vulns: Record<string, { severity: string }> = {}) =>
-  JSON.stringify({ auditReportVersion: 2, vulnerabilities: vulns, metadata: { vulnerabilities: { info: 0, low: 0, moderate: 0, high: 0, critical: 0, ...counts } } });
+  JSON.stringify({
+    auditReportVersion: 2,
+    vulnerabilities: vulns,
+    metadata: { vulnerabilities: { info: 0, low: 0, moderate: 0, high: 0, critical: 0, ...counts } },
+  });
 
 describe('interpretAudit', () => {
   it('passes below the level and lists the counts', () => {
-    const r = interpretAudit({ exitCode: 1, stdout: report({ moderate: 2 }), stderr: '' }, { allowOffline: false, level: 'high' });
+    const r = interpretAudit(
+      { exitCode: 1, stdout: report({ moderate: 2 }), stderr: '' },
+      { allowOffline: false, level: 'high' },
+    );
     expect(r).toMatchObject({ status: 'passed', detail: expect.stringContaining('2 moderate') });
   });
   it('fails at or above the level, naming the packages', () => {
-    const r = interpretAudit({ exitCode: 1, stdout: report({ high: 1, critical: 1 }, { lodash: { severity: 'high' }, minimist: { severity: 'critical' } }), stderr: '' }, { allowOffline: true, level: 'high' });
+    const r = interpretAudit(
+      {
+        exitCode: 1,
+        stdout: report({ high: 1, critical: 1 }, { lodash: { severity: 'high' }, minimist: { severity: 'critical' } }),
+        stderr: '',
+      },
+      { allowOffline: true, level: 'high' },
+    );
     expect(r.status).toBe('failed');
     expect(r.detail).toBe('2 at or above high: lodash (high), minimist (critical)');
   });
   it('fails closed when the service answers with an error, unless offline is allowed', () => {
-    const run = { exitCode: 1, stdout: JSON.stringify({ message: '405 Method Not Allowed - POST https://registry.example/-/npm/v1/security/advisories/bulk', error: { summary: '' } }), stderr: '' };
-    expect(interpretAudit(run, { allowOffline: false, level: 'high' })).toMatchObject({ status: 'failed', detail: expect.stringMatching(/no audit result from the advisory service \(405.*failing closed: pass --allow-offline/) });
+    const run = {
+      exitCode: 1,
+      stdout: JSON.stringify({
+        message: '405 Method Not Allowed - POST https://registry.example/-/npm/v1/security/advisories/bulk',
+        error: { summary: '' },
+      }),
+      stderr: '',
+    };
+    expect(interpretAudit(run, { allowOffline: false, level: 'high' })).toMatchObject({
+      status: 'failed',
+      detail: expect.stringMatching(
+        /no audit result from the advisory service \(405.*failing closed: pass --allow-offline/,
+      ),
+    });
     expect(interpretAudit(run, { allowOffline: true, level: 'high' }).status).toBe('skipped');
   });
   it('fails closed on output that is not JSON', () => {
-    expect(interpretAudit({ exitCode: null, stdout: '', stderr: 'npm: command timed out\n' }, { allowOffline: false, level: 'high' }).detail).toMatch(/command timed out/);
+    expect(
+      interpretAudit(
+        { exitCode: null, stdout: '', stderr: 'npm: command timed out\n' },
+        { allowOffline: false, level: 'high' },
+      ).detail,
+    ).toMatch(/command timed out/);
   });
 });
 

@@ -26,10 +26,14 @@ describe('Dockerfile policy', () => {
     expect(byId('FROM node:20.20.0\nUSER 0\n')['non-root-user']!.ok).toBe(false);
   });
   it('flags a FROM that depends on an ARG without a default', () => {
-    expect(byId('ARG BASE\nFROM ${BASE}\nUSER app\n')['pinned-base']!.detail).toMatch(/build argument without a default/);
+    expect(byId('ARG BASE\nFROM ${BASE}\nUSER app\n')['pinned-base']!.detail).toMatch(
+      /build argument without a default/,
+    );
   });
   it('flags remote ADD from git too', () => {
-    expect(byId('FROM node:20.20.0\nADD https://github.com/x/y.git#v1 /src\nUSER app\n')['no-remote-add']!.ok).toBe(false);
+    expect(byId('FROM node:20.20.0\nADD https://github.com/x/y.git#v1 /src\nUSER app\n')['no-remote-add']!.ok).toBe(
+      false,
+    );
   });
   it.each([
     ['node:20.20.0-alpine3.21', undefined],
@@ -44,13 +48,19 @@ describe('Dockerfile policy', () => {
     else expect(unpinnedReason(image)).toBeUndefined();
   });
   it('parses continuations and keeps the first line number', () => {
-    expect(parseDockerfile('FROM a:1.2.3\nRUN a \\\n  && b\n# c\nUSER x').map((i) => [i.keyword, i.args, i.line])).toEqual([
+    expect(
+      parseDockerfile('FROM a:1.2.3\nRUN a \\\n  && b\n# c\nUSER x').map((i) => [i.keyword, i.args, i.line]),
+    ).toEqual([
       ['FROM', 'a:1.2.3', 1],
       ['RUN', 'a && b', 2],
       ['USER', 'x', 5],
     ]);
   });
   it('fails an empty Dockerfile', () => {
-    expect(checkDockerfile('# nothing').filter((c) => !c.ok).map((c) => c.id)).toEqual(['pinned-base', 'non-root-user']);
+    expect(
+      checkDockerfile('# nothing')
+        .filter((c) => !c.ok)
+        .map((c) => c.id),
+    ).toEqual(['pinned-base', 'non-root-user']);
   });
 });

@@ -16,11 +16,23 @@ beforeAll(async () => {
   // An image-like tree: the app's node_modules, a nested copy, a scoped package, npm's bundled deps.
   await put('app/package.json', { name: '@kgraph/app', version: '0.1.0' });
   await put('app/node_modules/fastify/package.json', { name: 'fastify', version: '5.0.0', license: 'MIT' });
-  await put('app/node_modules/fastify/node_modules/semver/package.json', { name: 'semver', version: '7.5.0', license: 'ISC' });
+  await put('app/node_modules/fastify/node_modules/semver/package.json', {
+    name: 'semver',
+    version: '7.5.0',
+    license: 'ISC',
+  });
   await put('app/node_modules/semver/package.json', { name: 'semver', version: '7.6.0', license: 'ISC' });
-  await put('app/node_modules/@fastify/ajv-compiler/package.json', { name: '@fastify/ajv-compiler', version: '4.0.0', license: 'MIT' });
+  await put('app/node_modules/@fastify/ajv-compiler/package.json', {
+    name: '@fastify/ajv-compiler',
+    version: '4.0.0',
+    license: 'MIT',
+  });
   await put('usr/local/lib/node_modules/npm/package.json', { name: 'npm', version: '10.8.2', license: 'Artistic-2.0' });
-  await put('usr/local/lib/node_modules/npm/node_modules/semver/package.json', { name: 'semver', version: '7.6.0', license: 'ISC' });
+  await put('usr/local/lib/node_modules/npm/node_modules/semver/package.json', {
+    name: 'semver',
+    version: '7.6.0',
+    license: 'ISC',
+  });
   // Not packages: a .bin dir, a broken package.json, one without a version, a directory without one.
   await put('app/node_modules/.bin/fastify', '#!/bin/sh\n');
   await put('app/node_modules/broken/package.json', '{ not json');
@@ -41,7 +53,10 @@ describe('listNpmPackages', () => {
       'semver@7.5.0',
       'semver@7.6.0',
     ]);
-    expect(pkgs.find((p) => p.version === '7.6.0')?.paths).toEqual(['app/node_modules/semver', 'usr/local/lib/node_modules/npm/node_modules/semver']);
+    expect(pkgs.find((p) => p.version === '7.6.0')?.paths).toEqual([
+      'app/node_modules/semver',
+      'usr/local/lib/node_modules/npm/node_modules/semver',
+    ]);
     expect(pkgs.find((p) => p.name === 'npm')?.license).toBe('Artistic-2.0');
   });
   it('is empty for a tree without node_modules', async () => {
@@ -61,7 +76,12 @@ describe('cyclonedxSbom', () => {
   });
 
   it('writes a CycloneDX 1.6 document that passes the schema, listing every package as a library', async () => {
-    const { json, packages } = await sbomOfDirectory(root, { name: 'kgraph-mcp', version: 'sha256:abc', type: 'container', properties: { 'kgraph:base': 'node:22' } });
+    const { json, packages } = await sbomOfDirectory(root, {
+      name: 'kgraph-mcp',
+      version: 'sha256:abc',
+      type: 'container',
+      properties: { 'kgraph:base': 'node:22' },
+    });
     expect(await new CDX.Validation.JsonStrictValidator(CDX.Spec.Version.v1dot6).validate(json)).toBeNull();
     const doc = JSON.parse(json) as {
       bomFormat: string;
@@ -72,10 +92,18 @@ describe('cyclonedxSbom', () => {
     };
     expect(doc.bomFormat).toBe('CycloneDX');
     expect(doc.specVersion).toBe('1.6');
-    expect(doc.metadata.component).toMatchObject({ type: 'container', name: 'kgraph-mcp', properties: [{ name: 'kgraph:base', value: 'node:22' }] });
+    expect(doc.metadata.component).toMatchObject({
+      type: 'container',
+      name: 'kgraph-mcp',
+      properties: [{ name: 'kgraph:base', value: 'node:22' }],
+    });
     expect(doc.components.map((c) => c.purl).sort()).toEqual(packages.map((p) => npmPurl(p.name, p.version)).sort());
     expect(doc.components.every((c) => c.type === 'library')).toBe(true);
-    expect(doc.components.find((c) => c.name === 'ajv-compiler')).toMatchObject({ group: '@fastify', version: '4.0.0', licenses: [{ license: { id: 'MIT' } }] });
+    expect(doc.components.find((c) => c.name === 'ajv-compiler')).toMatchObject({
+      group: '@fastify',
+      version: '4.0.0',
+      licenses: [{ license: { id: 'MIT' } }],
+    });
     // The subject depends on every listed package, so a consumer can walk from it.
     expect(doc.dependencies.find((d) => d.ref === 'subject')?.dependsOn).toHaveLength(packages.length);
   });

@@ -27,7 +27,10 @@ afterAll(async () => {
 
 const scan = async (...args: string[]) => {
   // The caller's own switches must not leak in (a run with KGRAPH_SCAN_ALLOW_OFFLINE=1 runs these tests too).
-  const io = captureIo({ ...process.env, GITHUB_STEP_SUMMARY: '', KGRAPH_SCAN_ALLOW_OFFLINE: '', KGRAPH_SCAN_REPORT: '' }, root);
+  const io = captureIo(
+    { ...process.env, GITHUB_STEP_SUMMARY: '', KGRAPH_SCAN_ALLOW_OFFLINE: '', KGRAPH_SCAN_REPORT: '' },
+    root,
+  );
   const code = await runCli(['scan', '--json', 'scan.json', ...args], io);
   return { code, out: io.out(), err: io.err() };
 };
@@ -56,7 +59,9 @@ describe('kgraph-ci scan', () => {
     expect(r.out).toMatch(/audit\s+failed\s+no audit result .*failing closed: pass --allow-offline/);
   }, 60_000);
   it('fails a missing Dockerfile and rejects bad options with exit 2', async () => {
-    expect((await scan('--allow-offline', '--dockerfile', 'nope/Dockerfile')).out).toMatch(/dockerfile\s+failed\s+nope\/Dockerfile not found/);
+    expect((await scan('--allow-offline', '--dockerfile', 'nope/Dockerfile')).out).toMatch(
+      /dockerfile\s+failed\s+nope\/Dockerfile not found/,
+    );
     expect((await scan('--audit-level', 'severe')).code).toBe(2);
     await writeFile(join(root, 'bad-allowlist'), 'a b c\n');
     const r = await scan('--allow-offline', '--allowlist', 'bad-allowlist');

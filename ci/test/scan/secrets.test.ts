@@ -17,10 +17,13 @@ const fakes: Record<string, string> = {
 };
 
 describe('secret rules', () => {
-  it('has a fake for every rule', () => expect(Object.keys(fakes).sort()).toEqual(SECRET_RULES.map((r) => r.id).sort()));
+  it('has a fake for every rule', () =>
+    expect(Object.keys(fakes).sort()).toEqual(SECRET_RULES.map((r) => r.id).sort()));
   it.each(Object.entries(fakes))('%s is found, with line and fingerprint but not the value', (rule, fake) => {
     const findings = scanText('src/config.ts', `const a = 1;\nconst token = "${fake}";\n`);
-    expect(findings).toEqual([{ path: 'src/config.ts', line: 2, rule, fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/) }]);
+    expect(findings).toEqual([
+      { path: 'src/config.ts', line: 2, rule, fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/) },
+    ]);
     expect(JSON.stringify(findings)).not.toContain(fake);
   });
   it.each([
@@ -46,7 +49,9 @@ describe('allowlist', () => {
     expect(isAllowed(finding, parseAllowlist('docs/** aws-access-key-id'))).toBe(true);
     expect(isAllowed(finding, parseAllowlist('docs/** npm-token'))).toBe(false);
     expect(isAllowed(finding, parseAllowlist('src/**'))).toBe(false);
-    expect(isAllowed(finding, parseAllowlist(`# comment\nfingerprint:${finding.fingerprint}  # known example`))).toBe(true);
+    expect(isAllowed(finding, parseAllowlist(`# comment\nfingerprint:${finding.fingerprint}  # known example`))).toBe(
+      true,
+    );
     expect(isAllowed(finding, parseAllowlist('fingerprint:0000000000000000'))).toBe(false);
   });
   it('rejects malformed lines with the line number', () => {

@@ -2,11 +2,21 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { validateTable, selectSteps } from '../../src/runner/graph.js';
-import { findStep, isStepName, resolveCommands, STEP_NAMES, STEPS, stepsInAll, SERVICE_NAMES } from '../../src/steps.js';
+import {
+  findStep,
+  isStepName,
+  resolveCommands,
+  STEP_NAMES,
+  STEPS,
+  stepsInAll,
+  SERVICE_NAMES,
+} from '../../src/steps.js';
 
 const table = Object.values(STEPS);
 const repo = new URL('../../../', import.meta.url);
-const rootScripts = (JSON.parse(readFileSync(new URL('package.json', repo), 'utf8')) as { scripts: Record<string, string> }).scripts;
+const rootScripts = (
+  JSON.parse(readFileSync(new URL('package.json', repo), 'utf8')) as { scripts: Record<string, string> }
+).scripts;
 
 describe('step table', () => {
   it('has one entry per name, keyed by its own name, in STEP_NAMES order', () => {
@@ -25,7 +35,11 @@ describe('step table', () => {
     for (const s of table) if (s.kind === 'delivery') expect(s.inAll).toBe(false);
     const all = new Set(stepsInAll().map((s) => s.name));
     for (const s of stepsInAll()) for (const d of s.dependsOn) expect(all.has(d)).toBe(true);
-    expect(selectSteps(table, ['all']).map((s) => s.name).sort()).toEqual([...all].sort());
+    expect(
+      selectSteps(table, ['all'])
+        .map((s) => s.name)
+        .sort(),
+    ).toEqual([...all].sort());
   });
   it('names only known services, and only steps that need them have them', () => {
     for (const s of table) for (const svc of s.services) expect(SERVICE_NAMES).toContain(svc);
@@ -39,7 +53,8 @@ describe('step table', () => {
       for (const argv of s.commands) {
         expect(['npm', 'npx']).toContain(argv[0]);
         // npm run <script>: the script exists in the root package.json.
-        if (argv[0] === 'npm' && argv[1] === 'run' && !argv.includes('-w')) expect(rootScripts).toHaveProperty(argv[2]!);
+        if (argv[0] === 'npm' && argv[1] === 'run' && !argv.includes('-w'))
+          expect(rootScripts).toHaveProperty(argv[2]!);
         // npx --no-install <bin>: never downloads.
         if (argv[0] === 'npx') expect(argv[1]).toBe('--no-install');
       }
@@ -48,7 +63,11 @@ describe('step table', () => {
   it('sets NODE_ENV=test only for steps that run vitest (test mode is for the test runner, never the service)', () => {
     const testMode = table.filter((s) => s.env.NODE_ENV === 'test').map((s) => s.name);
     expect(testMode.length).toBeGreaterThan(0);
-    for (const name of testMode) expect(STEPS[name].commands.every((argv) => argv.includes('vitest')), name).toBe(true);
+    for (const name of testMode)
+      expect(
+        STEPS[name].commands.every((argv) => argv.includes('vitest')),
+        name,
+      ).toBe(true);
     expect(STEPS.latencyGate.env).not.toHaveProperty('NODE_ENV');
   });
   it('cache paths are relative or under ~', () => {

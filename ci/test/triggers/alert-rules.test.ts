@@ -14,7 +14,13 @@ describe('PrometheusRule generation', () => {
   });
 
   it('a changed trigger definition makes the committed rules stale', async () => {
-    const changed = { ...ENVIRONMENTS, prod: { ...ENVIRONMENTS.prod, rollback: { ...ENVIRONMENTS.prod.rollback, errorRate: { above: 0.02, sustainedSeconds: 120 } } } };
+    const changed = {
+      ...ENVIRONMENTS,
+      prod: {
+        ...ENVIRONMENTS.prod,
+        rollback: { ...ENVIRONMENTS.prod.rollback, errorRate: { above: 0.02, sustainedSeconds: 120 } },
+      },
+    };
     expect(await staleFiles(ROOT, generatedFiles(changed))).toEqual(['k8s/components/alerts/prod/prometheusrule.yaml']);
   });
 
@@ -23,7 +29,12 @@ describe('PrometheusRule generation', () => {
     const t = env.rollback;
     const doc = parse(alertFiles(ENVIRONMENTS).get(`k8s/components/alerts/${name}/prometheusrule.yaml`)!) as {
       kind: string;
-      spec: { groups: { interval: string; rules: { alert: string; expr: string; for?: string; labels: Record<string, string> }[] }[] };
+      spec: {
+        groups: {
+          interval: string;
+          rules: { alert: string; expr: string; for?: string; labels: Record<string, string> }[];
+        }[];
+      };
     };
     expect(doc.kind).toBe('PrometheusRule');
     const rules = Object.fromEntries(doc.spec.groups[0]!.rules.map((r) => [r.labels.trigger, r]));
@@ -39,7 +50,12 @@ describe('PrometheusRule generation', () => {
     const q = triggerQueries(env);
     expect(rules.errorRate!.expr).toContain(q.errors);
     expect(rules.p95!.expr).toContain(q.buckets);
-    expect(alertRules(env).map((r) => r.alert)).toEqual(['KGraphHealthCheckFailing', 'KGraphErrorRateHigh', 'KGraphLatencyP95High', 'KGraphTrafficNoData']);
+    expect(alertRules(env).map((r) => r.alert)).toEqual([
+      'KGraphHealthCheckFailing',
+      'KGraphErrorRateHigh',
+      'KGraphLatencyP95High',
+      'KGraphTrafficNoData',
+    ]);
   });
 
   it('formats Prometheus durations', () => {

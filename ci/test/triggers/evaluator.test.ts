@@ -15,7 +15,11 @@ const p95Bound = FAULT + T.p95.sustainedSeconds + POLL;
 
 describe('error-rate trigger', () => {
   it('fires once the rate has been above the limit for the sustained window, within window + one poll of the fault', () => {
-    const run = simulate(T, polls(FAULT + 2 * T.errorRate.sustainedSeconds), (s) => ({ rps: RPS, errorRatio: s > FAULT ? 0.5 : 0, health: true }));
+    const run = simulate(T, polls(FAULT + 2 * T.errorRate.sustainedSeconds), (s) => ({
+      rps: RPS,
+      errorRatio: s > FAULT ? 0.5 : 0,
+      health: true,
+    }));
     expect(run.firedAt.errorRate).toBeDefined();
     expect(run.firedAt.errorRate!).toBeLessThanOrEqual(errorBound);
     // …and not before it was sustained: the first breach was one poll after the fault began.
@@ -27,13 +31,21 @@ describe('error-rate trigger', () => {
   });
 
   it('does not fire at exactly the limit, and fires just above it', () => {
-    const exact = simulate(T, polls(FAULT + 3 * T.errorRate.sustainedSeconds), () => ({ rps: RPS, errorRatio: T.errorRate.above, health: true }));
+    const exact = simulate(T, polls(FAULT + 3 * T.errorRate.sustainedSeconds), () => ({
+      rps: RPS,
+      errorRatio: T.errorRate.above,
+      health: true,
+    }));
     expect(exact.firedAt).toEqual({});
     const last = exact.steps.at(-1)!.evaluation.statuses.errorRate;
     expect(last.state).toBe('ok');
     expect(last.value).toBeCloseTo(T.errorRate.above, 12);
 
-    const over = simulate(T, polls(FAULT + 3 * T.errorRate.sustainedSeconds), () => ({ rps: RPS, errorRatio: T.errorRate.above * 1.02, health: true }));
+    const over = simulate(T, polls(FAULT + 3 * T.errorRate.sustainedSeconds), () => ({
+      rps: RPS,
+      errorRatio: T.errorRate.above * 1.02,
+      health: true,
+    }));
     expect(over.firedAt.errorRate).toBeDefined();
   });
 
@@ -53,7 +65,12 @@ describe('error-rate trigger', () => {
 
   it('a missed scrape is a gap inside the window, not a reset; a gap longer than the window starts over', () => {
     const miss = FAULT + 5 * POLL;
-    const one = simulate(T, polls(errorBound + POLL), (s) => ({ rps: RPS, errorRatio: s > FAULT ? 0.5 : 0, health: true, scrapeFails: s === miss }));
+    const one = simulate(T, polls(errorBound + POLL), (s) => ({
+      rps: RPS,
+      errorRatio: s > FAULT ? 0.5 : 0,
+      health: true,
+      scrapeFails: s === miss,
+    }));
     expect(one.firedAt.errorRate).toBeLessThanOrEqual(errorBound);
 
     const gapEnd = miss + T.rateWindowSeconds + 2 * POLL;
@@ -71,7 +88,11 @@ describe('error-rate trigger', () => {
 
   it('counter resets (a restart) neither invent nor hide errors', () => {
     const restarts = new Set([FAULT - 3 * POLL, FAULT + 7 * POLL, FAULT + 8 * POLL]);
-    const healthy = simulate(T, polls(FAULT + 2 * T.errorRate.sustainedSeconds), (s) => ({ rps: RPS, health: true, restart: restarts.has(s) }));
+    const healthy = simulate(T, polls(FAULT + 2 * T.errorRate.sustainedSeconds), (s) => ({
+      rps: RPS,
+      health: true,
+      restart: restarts.has(s),
+    }));
     expect(healthy.firedAt).toEqual({});
     const judged = healthy.steps.filter((s) => s.at > 2 * T.rateWindowSeconds);
     for (const s of judged) {
@@ -79,13 +100,23 @@ describe('error-rate trigger', () => {
       expect(s.evaluation.statuses.p95.state).toBe('ok');
     }
 
-    const faulty = simulate(T, polls(errorBound + POLL), (s) => ({ rps: RPS, errorRatio: s > FAULT ? 0.5 : 0, health: true, restart: restarts.has(s) }));
+    const faulty = simulate(T, polls(errorBound + POLL), (s) => ({
+      rps: RPS,
+      errorRatio: s > FAULT ? 0.5 : 0,
+      health: true,
+      restart: restarts.has(s),
+    }));
     expect(faulty.firedAt.errorRate).toBeLessThanOrEqual(errorBound);
   });
 
   it('too little traffic is "no data", never healthy and never a trigger', () => {
     const rps = (T.minRequestsPerWindow / T.rateWindowSeconds) * 0.5;
-    const run = simulate(T, polls(FAULT + 2 * T.p95.sustainedSeconds), () => ({ rps, errorRatio: 1, latency: 5, health: true }));
+    const run = simulate(T, polls(FAULT + 2 * T.p95.sustainedSeconds), () => ({
+      rps,
+      errorRatio: 1,
+      latency: 5,
+      health: true,
+    }));
     expect(run.firedAt).toEqual({});
     const last = run.steps.at(-1)!.evaluation.statuses;
     expect(last.errorRate.state).toBe('noData');
@@ -96,7 +127,11 @@ describe('error-rate trigger', () => {
 
 describe('p95 trigger', () => {
   it('fires after the sustained window when p95 is above the limit', () => {
-    const run = simulate(T, polls(FAULT + T.p95.sustainedSeconds + 4 * POLL), (s) => ({ rps: RPS, latency: s > FAULT ? 2.4 : 0.02, health: true }));
+    const run = simulate(T, polls(FAULT + T.p95.sustainedSeconds + 4 * POLL), (s) => ({
+      rps: RPS,
+      latency: s > FAULT ? 2.4 : 0.02,
+      health: true,
+    }));
     expect(run.firedAt.p95).toBeGreaterThanOrEqual(FAULT + T.p95.sustainedSeconds);
     expect(run.firedAt.p95).toBeLessThanOrEqual(p95Bound);
     expect(run.firedAt.errorRate).toBeUndefined();
@@ -105,7 +140,13 @@ describe('p95 trigger', () => {
   it('does not fire when p95 is exactly the limit', () => {
     // 95% of requests at <= 2 s, 5% slower: the interpolated p95 is exactly the 2 s bucket bound.
     const limitS = T.p95.aboveMs / 1000;
-    const run = simulate(T, polls(FAULT + 2 * T.p95.sustainedSeconds), () => ({ rps: RPS, latency: limitS * 0.9, slowShare: 0.05, slowLatency: limitS * 1.2, health: true }));
+    const run = simulate(T, polls(FAULT + 2 * T.p95.sustainedSeconds), () => ({
+      rps: RPS,
+      latency: limitS * 0.9,
+      slowShare: 0.05,
+      slowLatency: limitS * 1.2,
+      health: true,
+    }));
     expect(run.firedAt).toEqual({});
     const last = run.steps.at(-1)!.evaluation.statuses.p95;
     expect(last.state).toBe('ok');
@@ -131,7 +172,10 @@ describe('health trigger', () => {
       const triggers = { ...T, consecutiveHealthFailures: n };
       // One failure, a poll without a check, then the n-1 failures that complete the streak.
       const seq: (boolean | undefined)[] = [true, false, undefined, ...Array<boolean>(n - 1).fill(false), true];
-      const run = simulate(triggers, seq.length - 1, (s) => ({ rps: RPS, ...(seq[s / POLL] === undefined ? {} : { health: seq[s / POLL] }) }));
+      const run = simulate(triggers, seq.length - 1, (s) => ({
+        rps: RPS,
+        ...(seq[s / POLL] === undefined ? {} : { health: seq[s / POLL] }),
+      }));
       expect(run.steps[2]!.evaluation.statuses.health).toMatchObject({ state: 'noData', value: 1 });
       expect(run.steps[3]!.evaluation.statuses.health.value).toBe(2);
       // Counting the gap would fire one poll early; resetting on it would not fire at all.
@@ -154,7 +198,16 @@ describe('evaluator plumbing', () => {
   });
 
   it('takes an already-windowed traffic value (the Prometheus source) as well', () => {
-    const w = { requests: 1000, errors: 200, spanSeconds: T.rateWindowSeconds, resets: 0, buckets: [{ le: 0.1, count: 1000 }, { le: Number.POSITIVE_INFINITY, count: 1000 }] };
+    const w = {
+      requests: 1000,
+      errors: 200,
+      spanSeconds: T.rateWindowSeconds,
+      resets: 0,
+      buckets: [
+        { le: 0.1, count: 1000 },
+        { le: Number.POSITIVE_INFINITY, count: 1000 },
+      ],
+    };
     const step = monitorStep(T, initialMonitor(), { at: 0, health: true, window: w });
     expect(step.evaluation.statuses.errorRate.state).toBe('pending');
     expect(step.evaluation.statuses.errorRate.value).toBeCloseTo(0.2);

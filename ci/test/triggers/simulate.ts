@@ -89,7 +89,11 @@ export function simulate(t: RollbackTriggers, polls: number, ticks: (second: num
     const at = t0 + second * 1000;
     const tick = ticks(second);
     if (i > 0) svc.advance(t.pollSeconds, tick);
-    const step = monitorStep(t, state, { at, health: tick.health, snapshot: tick.scrapeFails ? undefined : svc.snapshot(at) });
+    const step = monitorStep(t, state, {
+      at,
+      health: tick.health,
+      snapshot: tick.scrapeFails ? undefined : svc.snapshot(at),
+    });
     state = step.state;
     for (const f of step.evaluation.firing) firedAt[f.trigger] = second;
     steps.push({ ...step, at: second });

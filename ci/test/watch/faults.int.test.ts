@@ -40,7 +40,14 @@ function expectFired(o: DrillOutcome, trigger: TriggerName, addedLatencyS = 0) {
 
 beforeAll(async () => {
   app = await startLocalApp({
-    env: { ...svc.current.env, ENVIRONMENT: 'dev', FAULT_INJECTION: 'true', API_KEYS: KEY, LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '10000000' },
+    env: {
+      ...svc.current.env,
+      ENVIRONMENT: 'dev',
+      FAULT_INJECTION: 'true',
+      API_KEYS: KEY,
+      LOG_LEVEL: 'warn',
+      RATE_LIMIT_MAX: '10000000',
+    },
     seedCount: 20,
   });
 });

@@ -28,7 +28,11 @@ async function fakeService(health: 200 | 500 | 'hang'): Promise<FakeService> {
       res.writeHead(health).end('{}');
       return;
     }
-    res.writeHead(200, { 'content-type': 'text/plain' }).end('process_start_time_seconds 1\nhttp_requests_total{route="/api/v1/tools",method="GET",status_code="200"} 1\n');
+    res
+      .writeHead(200, { 'content-type': 'text/plain' })
+      .end(
+        'process_start_time_seconds 1\nhttp_requests_total{route="/api/v1/tools",method="GET",status_code="200"} 1\n',
+      );
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
@@ -50,11 +54,17 @@ interface Watch {
 
 function startWatch(args: string[]): Watch {
   // detached: its own process group, so the test can signal the group as a CI runner does.
-  const child = spawn(process.execPath, [CLI_BIN, 'watch', ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env } });
+  const child = spawn(process.execPath, [CLI_BIN, 'watch', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+    env: { ...process.env },
+  });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<{ code: number | null; at: number }>((r) => child.on('exit', (code) => r({ code, at: Date.now() })));
+  const exited = new Promise<{ code: number | null; at: number }>((r) =>
+    child.on('exit', (code) => r({ code, at: Date.now() })),
+  );
   return { child, output: () => output, exited };
 }
 
@@ -90,7 +100,18 @@ describe('kgraph-ci watch and SIGTERM', { timeout: 30_000 }, () => {
     const { marker } = setup();
     const svc = await fakeService(200);
     cleanups.push(svc.close);
-    const w = track(startWatch(['--env', 'prod', '--url', svc.url, '--duration', '10m', '--rollback-command', `touch ${marker('rolled-back')}`]));
+    const w = track(
+      startWatch([
+        '--env',
+        'prod',
+        '--url',
+        svc.url,
+        '--duration',
+        '10m',
+        '--rollback-command',
+        `touch ${marker('rolled-back')}`,
+      ]),
+    );
     await until('the first poll', () => svc.healthRequests() >= 1 && w.output().includes('watching prod'));
     await new Promise((r) => setTimeout(r, 300)); // now inside the 15 s sleep
     const sent = Date.now();
@@ -108,7 +129,18 @@ describe('kgraph-ci watch and SIGTERM', { timeout: 30_000 }, () => {
     const { marker } = setup();
     const svc = await fakeService('hang');
     cleanups.push(svc.close);
-    const w = track(startWatch(['--env', 'prod', '--url', svc.url, '--duration', '10m', '--rollback-command', `touch ${marker('rolled-back')}`]));
+    const w = track(
+      startWatch([
+        '--env',
+        'prod',
+        '--url',
+        svc.url,
+        '--duration',
+        '10m',
+        '--rollback-command',
+        `touch ${marker('rolled-back')}`,
+      ]),
+    );
     await until('a poll in flight', () => svc.healthRequests() >= 1);
     await new Promise((r) => setTimeout(r, 300));
     const sent = Date.now();
@@ -126,7 +158,22 @@ describe('kgraph-ci watch and SIGTERM', { timeout: 30_000 }, () => {
     cleanups.push(svc.close);
     // Triggers compressed 50x: a poll every 0.3 s, three failed health checks fire the rollback in about 1 s.
     const rollback = `touch ${marker('started')}; sleep 2; touch ${marker('finished')}`;
-    const w = track(startWatch(['--env', 'prod', '--url', svc.url, '--duration', '1m', '--time-scale', '0.02', '--min-requests', '1', '--rollback-command', rollback]));
+    const w = track(
+      startWatch([
+        '--env',
+        'prod',
+        '--url',
+        svc.url,
+        '--duration',
+        '1m',
+        '--time-scale',
+        '0.02',
+        '--min-requests',
+        '1',
+        '--rollback-command',
+        rollback,
+      ]),
+    );
     await until('the rollback to start', () => existsSync(marker('started')));
     const sent = Date.now();
     process.kill(-w.child.pid!, 'SIGTERM');

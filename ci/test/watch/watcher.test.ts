@@ -53,7 +53,7 @@ describe('watch', () => {
     const r = await h.run;
     expect(r.outcome).toBe('healthy');
     expect(h.actions).toEqual([]);
-    expect(r.polls).toBe(30 * 60 / T.pollSeconds + 1);
+    expect(r.polls).toBe((30 * 60) / T.pollSeconds + 1);
     expect(h.lines.some((l) => /errorRate: .*ok/.test(l))).toBe(true);
   });
 
@@ -113,7 +113,10 @@ describe('sources and durations', () => {
       processStart: 123,
       requests: 100,
       errors: 10,
-      buckets: [{ le: 0.1, count: 90 }, { le: Number.POSITIVE_INFINITY, count: 90 }],
+      buckets: [
+        { le: 0.1, count: 90 },
+        { le: Number.POSITIVE_INFINITY, count: 90 },
+      ],
     });
   });
 
@@ -166,7 +169,15 @@ describe('watch aborted', () => {
         t += ms;
       },
     };
-    await watch({ triggers: T, durationSeconds: T.pollSeconds, clock, log: () => undefined, signal: ac.signal, poll: async (at) => ({ at, health: true, problem: 'x' }), rollback: async () => undefined });
+    await watch({
+      triggers: T,
+      durationSeconds: T.pollSeconds,
+      clock,
+      log: () => undefined,
+      signal: ac.signal,
+      poll: async (at) => ({ at, health: true, problem: 'x' }),
+      rollback: async () => undefined,
+    });
     expect(signals.length).toBeGreaterThan(0);
     expect(signals.every((s) => s === ac.signal)).toBe(true);
   });

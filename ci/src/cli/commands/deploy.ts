@@ -19,19 +19,34 @@ interface DeployCliOptions {
 export function register(program: Command, io: CliIo): void {
   program
     .command('deploy')
-    .description('Deploy an image or a released version: checklist, migrations, rollout, smoke test, latency gate; rolls back on failure')
+    .description(
+      'Deploy an image or a released version: checklist, migrations, rollout, smoke test, latency gate; rolls back on failure',
+    )
     .addOption(envOption('environment'))
-    .option('--image <ref>', 'image reference (repository, tag and/or @sha256 digest, as the release policy of --env asks)')
-    .option('--version <tag>', 'the release vX.Y.Z it stands for; alone: its image (where the policy wants a digest, the one that passed the previous environment for the same tree)')
+    .option(
+      '--image <ref>',
+      'image reference (repository, tag and/or @sha256 digest, as the release policy of --env asks)',
+    )
+    .option(
+      '--version <tag>',
+      'the release vX.Y.Z it stands for; alone: its image (where the policy wants a digest, the one that passed the previous environment for the same tree)',
+    )
     .option('--commit <sha>', 'commit the image was built from (default: GITHUB_SHA, else git HEAD)')
     .option('--tree <sha>', "git tree the image was built from (default: the commit's tree)")
     .addOption(urlOption('--url <url>', "base URL for smoke test and gate (default: the environment's url)"))
     .option('--skip-gate', 'skip the latency gate (hotfixes only; recorded in the job summary)')
-    .addOption(repoOption('repository whose GitHub deployments are the delivery ledger (default: GITHUB_REPOSITORY; needs GITHUB_TOKEN)'))
+    .addOption(
+      repoOption(
+        'repository whose GitHub deployments are the delivery ledger (default: GITHUB_REPOSITORY; needs GITHUB_TOKEN)',
+      ),
+    )
     .option('--dry-run', 'print the plan (every kubectl call) without changing the cluster')
     .action(async ({ env, repo, ...opts }: DeployCliOptions) => {
       // Loaded on use: the delivery stack (octokit, autocannon, pg) would slow every other command's start.
-      const [{ runDeploy }, { realDeps }] = await Promise.all([import('../../deploy/run.js'), import('../delivery.js')]);
+      const [{ runDeploy }, { realDeps }] = await Promise.all([
+        import('../../deploy/run.js'),
+        import('../delivery.js'),
+      ]);
       await runDeploy({ ...opts, env: env.name }, realDeps(io, repo ? { repo } : {}));
     });
 }

@@ -20,7 +20,10 @@ export function register(program: Command, io: CliIo): void {
     .action(() => {
       for (const name of ENVIRONMENT_NAMES) {
         const d = getEnvironment(name);
-        const trig = d.trigger.kind === 'branch' ? `push to ${d.trigger.pattern}` : `tag ${d.trigger.pattern} on ${d.trigger.reachableFrom}`;
+        const trig =
+          d.trigger.kind === 'branch'
+            ? `push to ${d.trigger.pattern}`
+            : `tag ${d.trigger.pattern} on ${d.trigger.reachableFrom}`;
         writeLine(io.stdout, `${name.padEnd(8)} ${trig.padEnd(22)} ${d.url}`);
       }
     });

@@ -9,7 +9,9 @@ import { writeLine, type CliIo } from '../io.js';
 export function register(program: Command, io: CliIo): void {
   program
     .command('generate')
-    .description('Write the k8s overlays, the Prometheus alert rules and the Dagger tables from ci/src/environments.ts and ci/src/steps.ts')
+    .description(
+      'Write the k8s overlays, the Prometheus alert rules and the Dagger tables from ci/src/environments.ts and ci/src/steps.ts',
+    )
     .option('--check', 'write nothing; exit 1 naming every file that is missing, differs, or is no longer generated')
     .option('--root <dir>', 'repository root to write or check (default: this checkout)')
     .action(async (opts: { check?: boolean; root?: string }) => {
@@ -17,7 +19,10 @@ export function register(program: Command, io: CliIo): void {
       if (opts.check) {
         const { stale, extra } = await generatedState(root);
         if (stale.length + extra.length > 0) {
-          const parts = [stale.length ? `out of date: ${stale.join(', ')}` : '', extra.length ? `no longer generated: ${extra.join(', ')}` : ''];
+          const parts = [
+            stale.length ? `out of date: ${stale.join(', ')}` : '',
+            extra.length ? `no longer generated: ${extra.join(', ')}` : '',
+          ];
           throw new FailedError(`generated files ${parts.filter(Boolean).join('; ')}; run \`npx kgraph-ci generate\``);
         }
         writeLine(io.stdout, 'generated files match ci/src/environments.ts and ci/src/steps.ts');

@@ -8,7 +8,9 @@ export function register(program: Command, io: CliIo): void {
   const github = program.command('github').description('Repository settings as code');
   github
     .command('protect')
-    .description('Branch protection: PRs into main and develop, approval and the git-flow policy check on main, no force pushes')
+    .description(
+      'Branch protection: PRs into main and develop, approval and the git-flow policy check on main, no force pushes',
+    )
     .addOption(repoOption())
     .option('--dry-run', 'print the protection settings without calling GitHub')
     .action(async (opts: { repo?: RepoRef; dryRun?: boolean }) => {

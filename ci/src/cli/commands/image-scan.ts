@@ -21,22 +21,38 @@ async function readImageReport(path: string): Promise<ImageReport | undefined> {
  * No image means a visible `skipped` check with the reason (the prod checklist accepts no skipped
  * check); an image that cannot be read is a failure.
  */
-export async function imageChecks(opts: { io: CliIo; image?: string; sbomPath: string; allowlist: string; allowOffline: boolean; auditLevel: Severity }): Promise<ScanCheck[]> {
+export async function imageChecks(opts: {
+  io: CliIo;
+  image?: string;
+  sbomPath: string;
+  allowlist: string;
+  allowOffline: boolean;
+  auditLevel: Severity;
+}): Promise<ScanCheck[]> {
   const { io } = opts;
   let ref = opts.image;
   const properties: Record<string, string> = {};
   if (!ref) {
     const path = resolve(io.cwd, io.env.KGRAPH_IMAGE_REPORT || DEFAULT_IMAGE_REPORT);
     const report = await readImageReport(path);
-    if (!report) return [{ name: 'image', status: 'skipped', detail: `no image scanned: no image report at ${path} (run kgraph-ci image build, or pass --image)` }];
-    if (!report.built) return [{ name: 'image', status: 'skipped', detail: `no image scanned: no image was built (${report.reason})` }];
+    if (!report)
+      return [
+        {
+          name: 'image',
+          status: 'skipped',
+          detail: `no image scanned: no image report at ${path} (run kgraph-ci image build, or pass --image)`,
+        },
+      ];
+    if (!report.built)
+      return [{ name: 'image', status: 'skipped', detail: `no image scanned: no image was built (${report.reason})` }];
     ref = report.id;
     properties['kgraph:image:tag'] = report.tag;
     for (const b of report.bases) properties[`kgraph:base:${b.name}`] = describeBase(b);
   }
   const docker = dockerCli(io.env);
   const engine = await engineStatus(docker);
-  if (!engine.available) return [{ name: 'image', status: 'failed', detail: `cannot scan image ${ref}: ${engine.reason}` }];
+  if (!engine.available)
+    return [{ name: 'image', status: 'failed', detail: `cannot scan image ${ref}: ${engine.reason}` }];
   let allowlistText: string | undefined;
   try {
     allowlistText = await readFile(resolve(io.cwd, opts.allowlist), 'utf8');
@@ -56,6 +72,8 @@ export async function imageChecks(opts: { io: CliIo; image?: string; sbomPath: s
     });
     return result.checks;
   } catch (err) {
-    return [{ name: 'image', status: 'failed', detail: `cannot scan image ${ref}: ${(err as Error).message.split('\n')[0]}` }];
+    return [
+      { name: 'image', status: 'failed', detail: `cannot scan image ${ref}: ${(err as Error).message.split('\n')[0]}` },
+    ];
   }
 }

@@ -4,7 +4,14 @@ import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { FailedError, UsageError } from '../../errors.js';
 import { dockerCli } from '../../image/docker.js';
-import { DEFAULT_IMAGE_REPORT, imageFacts, imageSummary, runBuildStep, runStreaming, standinMaker } from '../../image/step.js';
+import {
+  DEFAULT_IMAGE_REPORT,
+  imageFacts,
+  imageSummary,
+  runBuildStep,
+  runStreaming,
+  standinMaker,
+} from '../../image/step.js';
 import { writeJsonReport } from '../../runner/report.js';
 import { STEPS } from '../../steps.js';
 import { writeLine, type CliIo } from '../io.js';
@@ -14,7 +21,9 @@ export function register(program: Command, io: CliIo): void {
   const image = program.command('image').description('The service image (app/Dockerfile)');
   image
     .command('build')
-    .description('Compile the TypeScript, then build the image when a container engine answers (says so plainly when none does)')
+    .description(
+      'Compile the TypeScript, then build the image when a container engine answers (says so plainly when none does)',
+    )
     .option('--env <name>', 'environment the image is built for (build argument ENVIRONMENT)', 'dev')
     .option('--tag <ref>', 'local tag (default kgraph-mcp:<env>)')
     .option('--report <file>', `JSON report (default ${DEFAULT_IMAGE_REPORT})`, DEFAULT_IMAGE_REPORT)

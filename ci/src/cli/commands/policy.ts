@@ -14,7 +14,8 @@ export function register(program: Command, io: CliIo): void {
     .requiredOption('--target <branch>', 'base branch of the pull request')
     .action((opts: { source: string; target: string }) => {
       const verdict = checkPullRequest(opts.source, opts.target);
-      if (!verdict.ok) throw new FailedError(`pull request ${opts.source} → ${opts.target} rejected: ${verdict.reason}`);
+      if (!verdict.ok)
+        throw new FailedError(`pull request ${opts.source} → ${opts.target} rejected: ${verdict.reason}`);
       writeLine(io.stdout, `ok: ${opts.source} → ${opts.target}: ${verdict.reason}`);
     });
   policy

@@ -21,7 +21,8 @@ async function readSbom(path: string): Promise<string> {
   } catch {
     throw new UsageError(`--sbom ${path}: not JSON`);
   }
-  if (doc.bomFormat !== 'CycloneDX') throw new UsageError(`--sbom ${path}: not a CycloneDX SBOM (bomFormat is ${JSON.stringify(doc.bomFormat)})`);
+  if (doc.bomFormat !== 'CycloneDX')
+    throw new UsageError(`--sbom ${path}: not a CycloneDX SBOM (bomFormat is ${JSON.stringify(doc.bomFormat)})`);
   return text;
 }
 import { writeLine, type CliIo } from '../io.js';
@@ -30,16 +31,39 @@ import { githubOf, repoOption, repositoryOf } from '../options.js';
 export function register(program: Command, io: CliIo): void {
   const release = program
     .command('release')
-    .description('Create or update the GitHub release for a v* tag on main (generated notes); `release cut` starts the next one')
+    .description(
+      'Create or update the GitHub release for a v* tag on main (generated notes); `release cut` starts the next one',
+    )
     .option('--tag <vX.Y.Z>', 'the release tag')
-    .addOption(new Option('--deployed-to <env...>', 'mark the tag deployed (GitHub deployment, success) in these environments').choices(ENVIRONMENT_NAMES))
-    .option('--sbom <file>', 'attach this CycloneDX JSON SBOM (of the promoted image) to the release as kgraph-mcp-<tag>.cdx.json')
+    .addOption(
+      new Option(
+        '--deployed-to <env...>',
+        'mark the tag deployed (GitHub deployment, success) in these environments',
+      ).choices(ENVIRONMENT_NAMES),
+    )
+    .option(
+      '--sbom <file>',
+      'attach this CycloneDX JSON SBOM (of the promoted image) to the release as kgraph-mcp-<tag>.cdx.json',
+    )
     .addOption(repoOption())
     .action(async (opts: { tag?: string; deployedTo?: string[]; sbom?: string; repo?: RepoRef }) => {
       if (!opts.tag) throw new UsageError('release needs --tag vX.Y.Z (or the subcommand `release cut`)');
       const repo = repositoryOf(opts.repo, io);
-      const assets = opts.sbom ? [{ name: `kgraph-mcp-${opts.tag}.cdx.json`, contentType: 'application/vnd.cyclonedx+json', data: await readSbom(resolve(io.cwd, opts.sbom)) }] : [];
-      const res = await publishRelease(await githubOf(io), repo, { tag: opts.tag, ...(opts.deployedTo ? { deployedTo: opts.deployedTo } : {}), assets, log: (l) => writeLine(io.stderr, l) });
+      const assets = opts.sbom
+        ? [
+            {
+              name: `kgraph-mcp-${opts.tag}.cdx.json`,
+              contentType: 'application/vnd.cyclonedx+json',
+              data: await readSbom(resolve(io.cwd, opts.sbom)),
+            },
+          ]
+        : [];
+      const res = await publishRelease(await githubOf(io), repo, {
+        tag: opts.tag,
+        ...(opts.deployedTo ? { deployedTo: opts.deployedTo } : {}),
+        assets,
+        log: (l) => writeLine(io.stderr, l),
+      });
       writeLine(io.stdout, `${res.action} ${res.url}`);
     });
   release

@@ -16,7 +16,9 @@ function parseSince(value: string): number {
 export function register(program: Command, io: CliIo): void {
   program
     .command('report')
-    .description('Delivery metrics from the ledger (GitHub deployments; local records offline): deploy duration p50/p95, success and rollback rate, lead time, change failure rate')
+    .description(
+      'Delivery metrics from the ledger (GitHub deployments; local records offline): deploy duration p50/p95, success and rollback rate, lead time, change failure rate',
+    )
     .addOption(repoOption('read the GitHub ledger of this repository (default: GITHUB_REPOSITORY; needs GITHUB_TOKEN)'))
     .option('--since <window>', 'only deployments created in this window (30d, 12h, 90m)', '30d')
     .option('--dir <path>', 'local ledger records (the offline fallback)', '.reports/deployments')
@@ -24,56 +26,88 @@ export function register(program: Command, io: CliIo): void {
     .option('--out <file>', 'also write the markdown (tables and chart) to this file')
     .option('--json-out <file>', 'also write the metrics as JSON to this file')
     .option('--strict', 'exit 1 when a target is missed or there is no data')
-    .action(async (opts: { repo?: RepoRef; since: string; dir: string; json?: boolean; out?: string; jsonOut?: string; strict?: boolean }) => {
-      const windowMs = parseSince(opts.since);
-      const [{ computeDeliveryMetrics, deliveryMarkdown, NO_DEPLOYMENTS }, { deliveryEvents }, { localLedger, readLocalRecords }, { ENVIRONMENTS, isEnvironmentName }, { appendJobSummary }] = await Promise.all([
-        import('../../ledger/metrics.js'),
-        import('../../ledger/entry.js'),
-        import('../../ledger/local.js'),
-        import('../../environments.js'),
-        import('../../report/summary.js'),
-      ]);
-      const now = Date.now();
-      const sinceMs = now - windowMs;
-      const repository = opts.repo || io.env.GITHUB_REPOSITORY ? repositoryOf(opts.repo, io) : undefined;
-      let records;
-      let source: string;
-      const local = async (why?: string) => {
-        const dir = join(io.cwd, opts.dir);
-        const { invalid } = await readLocalRecords(dir);
-        for (const name of invalid) writeLine(io.stderr, `warning: ignoring malformed record ${name}`);
-        source = `${localLedger(dir).where}${why ? ` (${why})` : ''}`;
-        return localLedger(dir).read({ sinceMs });
-      };
-      if (repository) {
-        const { githubLedger } = await import('../../ledger/github.js');
-        const ledger = githubLedger(await githubOf(io), repository);
-        try {
-          records = await ledger.read({ sinceMs });
-          source = `${ledger.where} (deployments)`;
-        } catch (err) {
-          if (err instanceof UsageError) throw err; // a rejected token is not "offline"
-          writeLine(io.stderr, `warning: ${ledger.where} unreachable (${(err as Error).message}); falling back to local records`);
-          records = await local(`offline fallback: ${ledger.where} unreachable`);
+    .action(
+      async (opts: {
+        repo?: RepoRef;
+        since: string;
+        dir: string;
+        json?: boolean;
+        out?: string;
+        jsonOut?: string;
+        strict?: boolean;
+      }) => {
+        const windowMs = parseSince(opts.since);
+        const [
+          { computeDeliveryMetrics, deliveryMarkdown, NO_DEPLOYMENTS },
+          { deliveryEvents },
+          { localLedger, readLocalRecords },
+          { ENVIRONMENTS, isEnvironmentName },
+          { appendJobSummary },
+        ] = await Promise.all([
+          import('../../ledger/metrics.js'),
+          import('../../ledger/entry.js'),
+          import('../../ledger/local.js'),
+          import('../../environments.js'),
+          import('../../report/summary.js'),
+        ]);
+        const now = Date.now();
+        const sinceMs = now - windowMs;
+        const repository = opts.repo || io.env.GITHUB_REPOSITORY ? repositoryOf(opts.repo, io) : undefined;
+        let records;
+        let source: string;
+        const local = async (why?: string) => {
+          const dir = join(io.cwd, opts.dir);
+          const { invalid } = await readLocalRecords(dir);
+          for (const name of invalid) writeLine(io.stderr, `warning: ignoring malformed record ${name}`);
+          source = `${localLedger(dir).where}${why ? ` (${why})` : ''}`;
+          return localLedger(dir).read({ sinceMs });
+        };
+        if (repository) {
+          const { githubLedger } = await import('../../ledger/github.js');
+          const ledger = githubLedger(await githubOf(io), repository);
+          try {
+            records = await ledger.read({ sinceMs });
+            source = `${ledger.where} (deployments)`;
+          } catch (err) {
+            if (err instanceof UsageError) throw err; // a rejected token is not "offline"
+            writeLine(
+              io.stderr,
+              `warning: ${ledger.where} unreachable (${(err as Error).message}); falling back to local records`,
+            );
+            records = await local(`offline fallback: ${ledger.where} unreachable`);
+          }
+        } else records = await local();
+        const events = deliveryEvents(records, now);
+        const metrics = computeDeliveryMetrics(events, {
+          production: (e) => isEnvironmentName(e) && ENVIRONMENTS[e].release.production,
+          source: source!,
+          since: new Date(sinceMs).toISOString(),
+        });
+        const markdown = deliveryMarkdown(metrics, events);
+        const json = JSON.stringify(
+          metrics,
+          (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v),
+          2,
+        );
+        writeLine(io.stdout, opts.json ? json : markdown);
+        for (const [file, text] of [
+          [opts.out, markdown],
+          [opts.jsonOut, json],
+        ] as const) {
+          if (!file) continue;
+          const path = resolve(io.cwd, file);
+          await mkdir(dirname(path), { recursive: true });
+          await writeFile(path, `${text}\n`, 'utf8');
         }
-      } else records = await local();
-      const events = deliveryEvents(records, now);
-      const metrics = computeDeliveryMetrics(events, { production: (e) => isEnvironmentName(e) && ENVIRONMENTS[e].release.production, source: source!, since: new Date(sinceMs).toISOString() });
-      const markdown = deliveryMarkdown(metrics, events);
-      const json = JSON.stringify(metrics, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2);
-      writeLine(io.stdout, opts.json ? json : markdown);
-      for (const [file, text] of [[opts.out, markdown], [opts.jsonOut, json]] as const) {
-        if (!file) continue;
-        const path = resolve(io.cwd, file);
-        await mkdir(dirname(path), { recursive: true });
-        await writeFile(path, `${text}\n`, 'utf8');
-      }
-      await appendJobSummary(markdown, io.env);
-      if (!metrics.meetsTargets) {
-        if (opts.strict) throw new FailedError(`${NO_DEPLOYMENTS} since ${opts.since} in ${source!}`);
-        return;
-      }
-      const missed = Object.entries(metrics.meetsTargets).filter(([, ok]) => !ok).map(([k]) => k);
-      if (opts.strict && missed.length) throw new FailedError(`delivery targets missed: ${missed.join(', ')}`);
-    });
+        await appendJobSummary(markdown, io.env);
+        if (!metrics.meetsTargets) {
+          if (opts.strict) throw new FailedError(`${NO_DEPLOYMENTS} since ${opts.since} in ${source!}`);
+          return;
+        }
+        const missed = Object.entries(metrics.meetsTargets)
+          .filter(([, ok]) => !ok)
+          .map(([k]) => k);
+        if (opts.strict && missed.length) throw new FailedError(`delivery targets missed: ${missed.join(', ')}`);
+      },
+    );
 }

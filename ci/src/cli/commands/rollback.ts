@@ -22,7 +22,10 @@ export function register(program: Command, io: CliIo): void {
     .addOption(repoOption('repository for GitHub deployment statuses (default: GITHUB_REPOSITORY)'))
     .option('--dry-run', 'print the plan without changing the cluster')
     .action(async ({ env, repo, ...opts }: RollbackCliOptions) => {
-      const [{ runRollback }, { realDeps }] = await Promise.all([import('../../deploy/run.js'), import('../delivery.js')]);
+      const [{ runRollback }, { realDeps }] = await Promise.all([
+        import('../../deploy/run.js'),
+        import('../delivery.js'),
+      ]);
       await runRollback({ ...opts, env: env.name }, realDeps(io, repo ? { repo } : {}));
     });
 }

@@ -8,7 +8,13 @@ import { isSuccess } from '../../outcome.js';
 import { headCommit } from '../../policy/git.js';
 import { appendJobSummary } from '../../report/summary.js';
 import { STEPS } from '../../steps.js';
-import { expectedDurations, SelectionError, selectSteps, validateTable, type RunnableStep } from '../../runner/graph.js';
+import {
+  expectedDurations,
+  SelectionError,
+  selectSteps,
+  validateTable,
+  type RunnableStep,
+} from '../../runner/graph.js';
 import { DEFAULT_RUN_REPORT, runSummaryMarkdown, writeJsonReport } from '../../runner/report.js';
 import { describeAffected, planAffected } from '../../runner/affected.js';
 import { checkInputs } from '../../runner/check-inputs.js';
@@ -54,14 +60,16 @@ export function parseConcurrency(value: string | undefined, sequential: boolean 
   }
   if (value === undefined) return availableParallelism();
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--concurrency must be an integer from 1 to 64, got "${value}"`);
+  if (!Number.isInteger(n) || n < 1 || n > 64)
+    throw new UsageError(`--concurrency must be an integer from 1 to 64, got "${value}"`);
   return n;
 }
 
 function parseCacheMaxBytes(value: string | undefined): number {
   if (value === undefined) return DEFAULT_CACHE_MAX_BYTES;
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0 || n > 1_000_000) throw new UsageError(`--cache-max-mb must be a number of MiB from 1 to 1000000, got "${value}"`);
+  if (!Number.isFinite(n) || n <= 0 || n > 1_000_000)
+    throw new UsageError(`--cache-max-mb must be a number of MiB from 1 to 1000000, got "${value}"`);
   return Math.round(n * 1024 * 1024);
 }
 
@@ -80,9 +88,21 @@ async function checkInputsOrFail(opts: Parameters<typeof checkInputs>[0]): Promi
 }
 
 /** The run's result cache, or why it is off (said on stdout unless the user turned it off). */
-async function runCache(io: CliIo, opts: RunCommandOptions, params: Record<string, string>, maxBytes: number): Promise<NonNullable<RunOptions['cache']>> {
+async function runCache(
+  io: CliIo,
+  opts: RunCommandOptions,
+  params: Record<string, string>,
+  maxBytes: number,
+): Promise<NonNullable<RunOptions['cache']>> {
   if (!opts.cache) return { off: '--no-cache' };
-  const opened = await openCacheSession({ table: Object.values(STEPS), cwd: io.cwd, env: io.env, params, dir: resolve(io.cwd, opts.cacheDir), maxBytes });
+  const opened = await openCacheSession({
+    table: Object.values(STEPS),
+    cwd: io.cwd,
+    env: io.env,
+    params,
+    dir: resolve(io.cwd, opts.cacheDir),
+    maxBytes,
+  });
   if (opened.ok) return { session: opened.session };
   writeLine(io.stdout, `kgraph-ci run: cache off: ${opened.reason}`);
   return { off: opened.reason };
@@ -91,25 +111,48 @@ async function runCache(io: CliIo, opts: RunCommandOptions, params: Record<strin
 export function register(program: Command, io: CliIo): void {
   program
     .command('run')
-    .description('Run pipeline steps on this machine (dependencies first, independent steps in parallel); "all" = the main job')
+    .description(
+      'Run pipeline steps on this machine (dependencies first, independent steps in parallel); "all" = the main job',
+    )
     .argument('[steps...]', `step names or cliNames, or all (${Object.keys(STEPS).join(', ')})`)
     .option('--keep', 'keep the ephemeral databases and Redis prefixes and print how to connect')
     .option('--json <file>', 'write the machine-readable run report here', DEFAULT_RUN_REPORT)
     .addOption(envOption('environment for steps that take one (latencyGate)', 'dev'))
-    .option('--param <name=value>', 'another step parameter (repeatable), e.g. --param image=ghcr.io/x:1', (v: string, acc: string[]) => [...acc, v], [])
+    .option(
+      '--param <name=value>',
+      'another step parameter (repeatable), e.g. --param image=ghcr.io/x:1',
+      (v: string, acc: string[]) => [...acc, v],
+      [],
+    )
     .option('--concurrency <n>', 'steps run at once (default: the number of cores)')
     .option('--sequential', 'one step at a time (same as --concurrency 1)')
     .option('--no-deps', 'run only the named steps, not what they depend on (callers that order steps themselves)')
     .addOption(
-      new Option('--no-services', 'use DATABASE_URL / REDIS_URL as given instead of creating ephemeral ones (containers); also KGRAPH_SERVICES=external'),
+      new Option(
+        '--no-services',
+        'use DATABASE_URL / REDIS_URL as given instead of creating ephemeral ones (containers); also KGRAPH_SERVICES=external',
+      ),
     )
     .option('--no-cache', 'run every step, neither replaying nor storing results')
-    .option('--cache-dir <dir>', 'where step results are kept (bounded, least recently used go first)', DEFAULT_CACHE_DIR)
-    .option('--cache-max-mb <n>', `size bound of the cache directory in MiB (default ${DEFAULT_CACHE_MAX_BYTES / 1024 / 1024})`)
+    .option(
+      '--cache-dir <dir>',
+      'where step results are kept (bounded, least recently used go first)',
+      DEFAULT_CACHE_DIR,
+    )
+    .option(
+      '--cache-max-mb <n>',
+      `size bound of the cache directory in MiB (default ${DEFAULT_CACHE_MAX_BYTES / 1024 / 1024})`,
+    )
     .option('--affected', 'only the steps whose inputs changed since --base, plus what depends on them')
     .option('--base <ref>', 'with --affected: the commit to compare with (default: the merge base of HEAD and develop)')
-    .option('--check-inputs', 'run each cached step alone in a copy of the tree holding only its declared inputs; fails when one reads more')
-    .option('--sweep <runId>', 'remove the databases and Redis keys a run left behind (after --keep or a crash), then exit')
+    .option(
+      '--check-inputs',
+      'run each cached step alone in a copy of the tree holding only its declared inputs; fails when one reads more',
+    )
+    .option(
+      '--sweep <runId>',
+      'remove the databases and Redis keys a run left behind (after --keep or a crash), then exit',
+    )
     .action(async (names: string[], opts: RunCommandOptions) => {
       const env = io.env;
       const mode = (() => {
@@ -121,7 +164,8 @@ export function register(program: Command, io: CliIo): void {
       })();
       const provider = mode === 'external' ? externalProvider(env) : ephemeralProvider(env);
       if (opts.sweep !== undefined) {
-        if (!/^[a-z0-9]{4,40}$/.test(opts.sweep)) throw new UsageError(`--sweep expects a run id like "lq3x9a1b2c3", got "${opts.sweep}"`);
+        if (!/^[a-z0-9]{4,40}$/.test(opts.sweep))
+          throw new UsageError(`--sweep expects a run id like "lq3x9a1b2c3", got "${opts.sweep}"`);
         await provider.sweep(opts.sweep);
         writeLine(io.stdout, `removed what run ${opts.sweep} left behind`);
         return;
@@ -144,15 +188,31 @@ export function register(program: Command, io: CliIo): void {
         if (steps.length === 0) return;
       }
       if (opts.checkInputs) {
-        await checkInputsOrFail({ steps, params, concurrency: 1, cwd: io.cwd, env, out: io.stdout, services: provider, heartbeatMs: 30_000, handleSignals: true });
+        await checkInputsOrFail({
+          steps,
+          params,
+          concurrency: 1,
+          cwd: io.cwd,
+          env,
+          out: io.stdout,
+          services: provider,
+          heartbeatMs: 30_000,
+          handleSignals: true,
+        });
         return;
       }
       const cache = await runCache(io, opts, params, maxBytes);
       const commit = await headCommit(io.cwd);
       const jsonPath = resolve(io.cwd, opts.json);
       // The previous report's durations let the longest chains start first.
-      const previous = await readFile(jsonPath, 'utf8').then((t) => JSON.parse(t) as unknown, () => undefined);
-      writeLine(io.stdout, `kgraph-ci run: ${steps.map((s) => s.name).join(', ')} (concurrency ${concurrency}, services ${mode})`);
+      const previous = await readFile(jsonPath, 'utf8').then(
+        (t) => JSON.parse(t) as unknown,
+        () => undefined,
+      );
+      writeLine(
+        io.stdout,
+        `kgraph-ci run: ${steps.map((s) => s.name).join(', ')} (concurrency ${concurrency}, services ${mode})`,
+      );
       const report = await runPipeline({
         steps,
         params,
@@ -170,7 +230,10 @@ export function register(program: Command, io: CliIo): void {
       await writeJsonReport(jsonPath, report);
       writeLine(io.stdout, `report: ${opts.json}`);
       if (await appendJobSummary(runSummaryMarkdown(report), env)) writeLine(io.stdout, 'job summary written');
-      if (report.interrupted) throw new FailedError(`interrupted by ${report.interrupted}; services removed${opts.keep ? ' (except --keep)' : ''}`);
+      if (report.interrupted)
+        throw new FailedError(
+          `interrupted by ${report.interrupted}; services removed${opts.keep ? ' (except --keep)' : ''}`,
+        );
       if (!report.ok) {
         const bad = report.steps.filter((s) => !isSuccess(s.status)).map((s) => `${s.name} ${s.status}`);
         throw new FailedError(`pipeline failed: ${bad.join(', ')}`);

@@ -7,7 +7,9 @@ import { writeLine, type CliIo } from '../io.js';
 export function register(program: Command, io: CliIo): void {
   program
     .command('sbom')
-    .description("CycloneDX SBOM of the npm packages in a directory tree (an image's filesystem): what `release --sbom` attaches")
+    .description(
+      "CycloneDX SBOM of the npm packages in a directory tree (an image's filesystem): what `release --sbom` attaches",
+    )
     .requiredOption('--dir <path>', 'the tree to walk (the Dagger release function mounts the promoted image here)')
     .requiredOption('--out <file>', 'where the CycloneDX JSON goes')
     .option('--version <ref>', 'what the SBOM describes, e.g. the image digest reference')
@@ -16,7 +18,11 @@ export function register(program: Command, io: CliIo): void {
       const info = await stat(dir).catch(() => undefined);
       if (!info?.isDirectory()) throw new UsageError(`--dir ${dir} is not a directory`);
       const { sbomOfDirectory } = await import('../../scan/sbom.js');
-      const sbom = await sbomOfDirectory(dir, { name: 'kgraph-mcp', type: 'container', ...(opts.version ? { version: opts.version } : {}) });
+      const sbom = await sbomOfDirectory(dir, {
+        name: 'kgraph-mcp',
+        type: 'container',
+        ...(opts.version ? { version: opts.version } : {}),
+      });
       // An image without the app's packages is the wrong tree, not an empty bill of materials.
       if (sbom.packages.length === 0) throw new FailedError(`no npm packages under ${dir}: not the service image`);
       const out = resolve(io.cwd, opts.out);

@@ -16,40 +16,81 @@ const truthy = (v: string | undefined) => v === '1' || v === 'true';
 export function register(program: Command, io: CliIo): void {
   program
     .command('scan')
-    .description('Secret scan of the tree, Dockerfile policy and dependency audit (fails closed when the audit cannot run)')
-    .option('--allow-offline', 'skip the dependency audit when the advisory service is unreachable (also KGRAPH_SCAN_ALLOW_OFFLINE=1)')
+    .description(
+      'Secret scan of the tree, Dockerfile policy and dependency audit (fails closed when the audit cannot run)',
+    )
+    .option(
+      '--allow-offline',
+      'skip the dependency audit when the advisory service is unreachable (also KGRAPH_SCAN_ALLOW_OFFLINE=1)',
+    )
     .option('--allowlist <file>', 'secret-scan allowlist', DEFAULT_ALLOWLIST)
     .option('--dockerfile <file>', 'Dockerfile to check', DEFAULT_DOCKERFILE)
     .option('--audit-level <level>', `lowest failing severity (${SEVERITIES.join(', ')})`, 'high')
     .option('--image <ref>', `also scan this image (default: the one in ${DEFAULT_IMAGE_REPORT}, when built)`)
     .option('--sbom <file>', 'where the image SBOM (CycloneDX JSON) goes', DEFAULT_SBOM)
-    .option('--json <file>', `write the scan report here (checklist reads it; default $KGRAPH_SCAN_REPORT or ${DEFAULT_SCAN_REPORT})`)
-    .action(async (opts: { allowOffline?: boolean; allowlist: string; dockerfile: string; auditLevel: string; json?: string; image?: string; sbom: string }) => {
-      const jsonPath = opts.json ?? (io.env.KGRAPH_SCAN_REPORT || DEFAULT_SCAN_REPORT);
-      if (!(SEVERITIES as readonly string[]).includes(opts.auditLevel)) {
-        throw new UsageError(`--audit-level must be one of ${SEVERITIES.join(', ')}, got "${opts.auditLevel}"`);
-      }
-      let report;
-      try {
-        report = await runScan({
-          root: io.cwd,
-          allowlistPath: opts.allowlist,
-          dockerfilePath: opts.dockerfile,
-          allowOffline: opts.allowOffline === true || truthy(io.env.KGRAPH_SCAN_ALLOW_OFFLINE),
+    .option(
+      '--json <file>',
+      `write the scan report here (checklist reads it; default $KGRAPH_SCAN_REPORT or ${DEFAULT_SCAN_REPORT})`,
+    )
+    .action(
+      async (opts: {
+        allowOffline?: boolean;
+        allowlist: string;
+        dockerfile: string;
+        auditLevel: string;
+        json?: string;
+        image?: string;
+        sbom: string;
+      }) => {
+        const jsonPath = opts.json ?? (io.env.KGRAPH_SCAN_REPORT || DEFAULT_SCAN_REPORT);
+        if (!(SEVERITIES as readonly string[]).includes(opts.auditLevel)) {
+          throw new UsageError(`--audit-level must be one of ${SEVERITIES.join(', ')}, got "${opts.auditLevel}"`);
+        }
+        let report;
+        try {
+          report = await runScan({
+            root: io.cwd,
+            allowlistPath: opts.allowlist,
+            dockerfilePath: opts.dockerfile,
+            allowOffline: opts.allowOffline === true || truthy(io.env.KGRAPH_SCAN_ALLOW_OFFLINE),
+            auditLevel: opts.auditLevel as Severity,
+            progress: (line) => writeLine(io.stderr, `scan: ${line}`),
+          });
+        } catch (err) {
+          if (err instanceof RangeError) throw new UsageError(`${opts.allowlist}: ${err.message}`);
+          throw err;
+        }
+        const allowOffline = opts.allowOffline === true || truthy(io.env.KGRAPH_SCAN_ALLOW_OFFLINE);
+        const image = await imageChecks({
+          io,
+          image: opts.image,
+          sbomPath: resolve(io.cwd, opts.sbom),
+          allowlist: opts.allowlist,
+          allowOffline,
           auditLevel: opts.auditLevel as Severity,
-          progress: (line) => writeLine(io.stderr, `scan: ${line}`),
         });
-      } catch (err) {
-        if (err instanceof RangeError) throw new UsageError(`${opts.allowlist}: ${err.message}`);
-        throw err;
-      }
-      const allowOffline = opts.allowOffline === true || truthy(io.env.KGRAPH_SCAN_ALLOW_OFFLINE);
-      const image = await imageChecks({ io, image: opts.image, sbomPath: resolve(io.cwd, opts.sbom), allowlist: opts.allowlist, allowOffline, auditLevel: opts.auditLevel as Severity });
-      report = { ...report, ok: report.ok && image.every((c) => c.status !== 'failed'), checks: [...report.checks, ...image] };
-      const w = Math.max(...report.checks.map((c) => c.name.length));
-      for (const c of report.checks) writeLine(io.stdout, `${c.name.padEnd(w)}  ${c.status.padEnd(7)}  ${c.detail}`);
-      await writeJsonReport(resolve(io.cwd, jsonPath), report);
-      await appendJobSummary(`### kgraph-ci scan: ${report.ok ? 'passed' : 'failed'}\n\n${table(['check', 'result', 'detail'], report.checks.map((c) => [c.name, c.status, c.detail]))}`, io.env);
-      if (!report.ok) throw new FailedError(`scan failed: ${report.checks.filter((c) => c.status === 'failed').map((c) => c.name).join(', ')}`);
-    });
+        report = {
+          ...report,
+          ok: report.ok && image.every((c) => c.status !== 'failed'),
+          checks: [...report.checks, ...image],
+        };
+        const w = Math.max(...report.checks.map((c) => c.name.length));
+        for (const c of report.checks) writeLine(io.stdout, `${c.name.padEnd(w)}  ${c.status.padEnd(7)}  ${c.detail}`);
+        await writeJsonReport(resolve(io.cwd, jsonPath), report);
+        await appendJobSummary(
+          `### kgraph-ci scan: ${report.ok ? 'passed' : 'failed'}\n\n${table(
+            ['check', 'result', 'detail'],
+            report.checks.map((c) => [c.name, c.status, c.detail]),
+          )}`,
+          io.env,
+        );
+        if (!report.ok)
+          throw new FailedError(
+            `scan failed: ${report.checks
+              .filter((c) => c.status === 'failed')
+              .map((c) => c.name)
+              .join(', ')}`,
+          );
+      },
+    );
 }

@@ -33,8 +33,18 @@ export function register(program: Command, io: CliIo): void {
       let lease: ServiceLease | undefined;
       if (step.services.length > 0) lease = await provider.lease(step.services, runId);
       const shell = io.env.SHELL || '/bin/sh';
-      const env = { ...io.env, ...step.env, ...lease?.env, KGRAPH_RUN_ID: runId, KGRAPH_TEST_RUN_ID: runId, KGRAPH_STEP: step.name };
-      writeLine(io.stderr, `kgraph-ci shell: ${step.name} (${shell}); env: ${Object.keys({ ...step.env, ...lease?.env }).join(', ') || 'none'}`);
+      const env = {
+        ...io.env,
+        ...step.env,
+        ...lease?.env,
+        KGRAPH_RUN_ID: runId,
+        KGRAPH_TEST_RUN_ID: runId,
+        KGRAPH_STEP: step.name,
+      };
+      writeLine(
+        io.stderr,
+        `kgraph-ci shell: ${step.name} (${shell}); env: ${Object.keys({ ...step.env, ...lease?.env }).join(', ') || 'none'}`,
+      );
       for (const d of lease?.describe ?? []) writeLine(io.stderr, `  ${d}`);
       // Ctrl-C belongs to the shell while it runs; we clean up once it exits.
       const ignore = () => undefined;

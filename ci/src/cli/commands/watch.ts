@@ -60,7 +60,9 @@ async function runWatch(o: WatchCliOptions, io: CliIo): Promise<void> {
   const ac = new AbortController();
   let rollingBack = false;
   const onSignal = (signal: NodeJS.Signals) => {
-    log(`${new Date().toISOString()} ${signal}: ${rollingBack ? 'the rollback already started; stopping when it has finished' : 'stopping'}`);
+    log(
+      `${new Date().toISOString()} ${signal}: ${rollingBack ? 'the rollback already started; stopping when it has finished' : 'stopping'}`,
+    );
     ac.abort();
   };
   process.on('SIGINT', onSignal);
@@ -85,7 +87,9 @@ async function runWatch(o: WatchCliOptions, io: CliIo): Promise<void> {
       },
     });
     if (result.outcome === 'triggered') {
-      throw new FailedError(`rollback triggered: ${result.reason}${result.rollbackError ? `; the rollback action failed: ${result.rollbackError}` : ''}`);
+      throw new FailedError(
+        `rollback triggered: ${result.reason}${result.rollbackError ? `; the rollback action failed: ${result.rollbackError}` : ''}`,
+      );
     }
     if (result.outcome === 'aborted') throw new FailedError('watch interrupted before its duration ended');
     log(result.reason);
@@ -98,12 +102,21 @@ async function runWatch(o: WatchCliOptions, io: CliIo): Promise<void> {
 export function register(program: Command, io: CliIo): void {
   program
     .command('watch')
-    .description("Watch a deployed service against its environment's rollback triggers; on a trigger, roll back and exit 1")
+    .description(
+      "Watch a deployed service against its environment's rollback triggers; on a trigger, roll back and exit 1",
+    )
     .addOption(envOption('environment whose triggers apply'))
-    .addOption(urlOption('--url <url>', 'service base URL (health checks; /metrics unless --prometheus)').makeOptionMandatory())
-    .addOption(urlOption('--prometheus <url>', 'read request counters and latency histograms from this Prometheus query API'))
+    .addOption(
+      urlOption('--url <url>', 'service base URL (health checks; /metrics unless --prometheus)').makeOptionMandatory(),
+    )
+    .addOption(
+      urlOption('--prometheus <url>', 'read request counters and latency histograms from this Prometheus query API'),
+    )
     .requiredOption('--duration <d>', 'how long to watch (e.g. 15m, 1h)')
-    .option('--time-scale <factor>', 'multiply every window and the poll interval by this (0..1], e.g. 0.0167 for seconds instead of minutes')
+    .option(
+      '--time-scale <factor>',
+      'multiply every window and the poll interval by this (0..1], e.g. 0.0167 for seconds instead of minutes',
+    )
     .option('--min-requests <n>', 'override the minimum requests per window (with --time-scale)')
     .option('--rollback-command <cmd>', 'run this shell command on a trigger instead of `kgraph-ci rollback --env E`')
     .action((o: WatchCliOptions) => runWatch(o, io));
