@@ -20,6 +20,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { HTTPParser } from 'http-parser-js';
+import type { LoadCounts } from './verdict.js';
 
 export interface LoadRequest {
   readonly url: string;
@@ -42,25 +43,11 @@ export interface ScheduleOptions {
   readonly onTick?: (responses: number) => void;
 }
 
-export interface LoadResult {
+export interface LoadResult extends LoadCounts {
   /** Schedule length (rate x duration seconds' worth of intended sends). */
   readonly scheduledSeconds: number;
   /** Wall time from the first intended send to the last response or timeout. */
   readonly elapsedSeconds: number;
-  readonly scheduled: number;
-  readonly sent: number;
-  /** Responses of any status. */
-  readonly responses: number;
-  readonly non2xx: number;
-  readonly socketErrors: number;
-  readonly timeouts: number;
-  readonly statusCodes: Readonly<Record<string, number>>;
-  /** Sends later than the tolerance, and the latest one (ms after its intended time). */
-  readonly lateSends: number;
-  readonly maxLateMs: number;
-  /** Requests that were due while `maxConcurrency` were already in flight (they queued in the client). */
-  readonly capWaits: number;
-  readonly maxInFlight: number;
   readonly maxConcurrency: number;
   /**
    * Latency in ms (response end, or the moment it was given up, minus intended send time) of every

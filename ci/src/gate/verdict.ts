@@ -31,12 +31,8 @@ export interface MeasurementConditions {
   readonly served?: string;
 }
 
-/** One side (candidate or baseline) of one route, as measured. Milliseconds throughout. */
-export interface RouteMeasurement {
-  readonly scenario: LatencyScenario['name'];
-  readonly class: LatencyScenario['class'];
-  readonly path: string;
-  readonly conditions: MeasurementConditions;
+/** What the load client counts for one run: the same fields in a load result and in a route's measurement. */
+export interface LoadCounts {
   readonly scheduled: number;
   readonly sent: number;
   /** Responses of any status. */
@@ -45,10 +41,20 @@ export interface RouteMeasurement {
   readonly socketErrors: number;
   readonly timeouts: number;
   readonly statusCodes: Readonly<Record<string, number>>;
+  /** Sends later than the tolerance, and the latest one (ms after its intended time). */
   readonly lateSends: number;
   readonly maxLateMs: number;
+  /** Requests that were due while `maxConcurrency` were already in flight (they queued in the client). */
   readonly capWaits: number;
   readonly maxInFlight: number;
+}
+
+/** One side (candidate or baseline) of one route, as measured. Milliseconds throughout. */
+export interface RouteMeasurement extends LoadCounts {
+  readonly scenario: LatencyScenario['name'];
+  readonly class: LatencyScenario['class'];
+  readonly path: string;
+  readonly conditions: MeasurementConditions;
   /** Samples behind the percentiles (responses and timeouts). */
   readonly samples: number;
   readonly latency?: LatencySummary;
