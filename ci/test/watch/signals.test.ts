@@ -95,23 +95,16 @@ function track(w: Watch) {
   return w;
 }
 
+/** A prod watch of `url` for 10 minutes whose rollback action would leave the file `rolledBack`. */
+const tenMinuteWatch = (url: string, rolledBack: string) =>
+  track(startWatch(['--env', 'prod', '--url', url, '--duration', '10m', '--rollback-command', `touch ${rolledBack}`]));
+
 describe('kgraph-ci watch and SIGTERM', { timeout: 30_000 }, () => {
   it('stops within 1 s while sleeping through its 15 s poll interval, without rolling back', async () => {
     const { marker } = setup();
     const svc = await fakeService(200);
     cleanups.push(svc.close);
-    const w = track(
-      startWatch([
-        '--env',
-        'prod',
-        '--url',
-        svc.url,
-        '--duration',
-        '10m',
-        '--rollback-command',
-        `touch ${marker('rolled-back')}`,
-      ]),
-    );
+    const w = tenMinuteWatch(svc.url, marker('rolled-back'));
     await until('the first poll', () => svc.healthRequests() >= 1 && w.output().includes('watching prod'));
     await new Promise((r) => setTimeout(r, 300)); // now inside the 15 s sleep
     const sent = Date.now();
@@ -129,18 +122,7 @@ describe('kgraph-ci watch and SIGTERM', { timeout: 30_000 }, () => {
     const { marker } = setup();
     const svc = await fakeService('hang');
     cleanups.push(svc.close);
-    const w = track(
-      startWatch([
-        '--env',
-        'prod',
-        '--url',
-        svc.url,
-        '--duration',
-        '10m',
-        '--rollback-command',
-        `touch ${marker('rolled-back')}`,
-      ]),
-    );
+    const w = tenMinuteWatch(svc.url, marker('rolled-back'));
     await until('a poll in flight', () => svc.healthRequests() >= 1);
     await new Promise((r) => setTimeout(r, 300));
     const sent = Date.now();
