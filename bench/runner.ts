@@ -52,31 +52,25 @@ async function overhead(): Promise<void> {
   const runner: number[] = [];
   const runnerWide: number[] = [];
   const direct: number[] = [];
+  const pipeline = (steps: typeof chain) =>
+    runPipeline({
+      steps,
+      concurrency: availableParallelism(),
+      cwd: repo,
+      env: process.env,
+      out: sink,
+      services: none,
+      heartbeatMs: 0,
+    });
   for (let round = 0; round < 7; round++) {
     let t = performance.now();
     for (let i = 0; i < n; i++) await spawnWait(['true']);
     direct.push(performance.now() - t);
     t = performance.now();
-    await runPipeline({
-      steps: chain,
-      concurrency: availableParallelism(),
-      cwd: repo,
-      env: process.env,
-      out: sink,
-      services: none,
-      heartbeatMs: 0,
-    });
+    await pipeline(chain);
     runner.push(performance.now() - t);
     t = performance.now();
-    await runPipeline({
-      steps: wide,
-      concurrency: availableParallelism(),
-      cwd: repo,
-      env: process.env,
-      out: sink,
-      services: none,
-      heartbeatMs: 0,
-    });
+    await pipeline(wide);
     runnerWide.push(performance.now() - t);
   }
   const [d, r, w] = [median(direct), median(runner), median(runnerWide)];
