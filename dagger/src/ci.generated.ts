@@ -518,6 +518,9 @@ export const ENVIRONMENTS = {
         "soakMinutes": 10
       },
       "ledgerRequired": true,
+      "unrecordedAllowed": [
+        "rollback-to-previous"
+      ],
       "production": true
     }
   }
