@@ -18,7 +18,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunnableStep } from '../../src/runner/graph.js';
 import { runPipeline } from '../../src/runner/run.js';
@@ -108,16 +108,18 @@ describe('a forged cache entry is a miss, never a write outside the outputs', { 
   ])('%s in the entry, with a file written through it, stays in the cache', async (_what, target) => {
     const steps = [step('alpha', ['out/alpha'])];
     await run(steps);
+    // A name of this run's own, so nothing another run left can stand in for it.
+    const planted = `pwned-${basename(repo.dir)}`;
     const file = forge(
       withFiles([
         { path: 'out/alpha', kind: 'dir' },
         { path: 'out/alpha/evil', kind: 'symlink', data: target() },
-        { path: 'out/alpha/evil/pwned', kind: 'exec', data: b64('#!/bin/sh\necho pwned\n') },
+        { path: `out/alpha/evil/${planted}`, kind: 'exec', data: b64('#!/bin/sh\necho pwned\n') },
       ]),
     );
     await expectMissThenHeal(steps, file, /link out\/alpha\/evil|lies under out\/alpha\/evil/);
     expect(readdirSync(outside)).toEqual([]);
-    expect(existsSync(join(repo.dir, '..', 'pwned'))).toBe(false);
+    expect(existsSync(join(repo.dir, '..', planted))).toBe(false);
   });
 
   it('a link whose target passes through another link out of the outputs is refused', async () => {
