@@ -45,7 +45,9 @@ export function triggerQueries(env: Pick<EnvironmentDefinition, 'namespace' | 'r
   const errors = `(sum(increase(http_requests_total${sel(`,status_code=~"${SERVER_ERROR_PATTERN}"`)}[${w}])) or on() (0 * ${requests}))`;
   const buckets = `sum by (le) (increase(http_request_duration_seconds_bucket${sel()}[${w}]))`;
   const enough = `on() (${requests} >= ${t.minRequestsPerWindow})`;
-  const healthRange = promDuration(t.consecutiveHealthFailures * t.pollSeconds);
+  // N probes one poll apart span (N-1) polls; half a poll more takes in jitter but never an N+1th probe,
+  // whether the range includes its left edge (Prometheus 2) or not (3): [45s] at 15s held 4 probes in 2.42.
+  const healthRange = promDuration((t.consecutiveHealthFailures - 0.5) * t.pollSeconds);
   const probe = `probe_success{namespace="${env.namespace}",job="${HEALTH_PROBE_JOB}"}`;
   return {
     requests,
