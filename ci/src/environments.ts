@@ -101,6 +101,12 @@ export interface EnvironmentDefinition {
   readonly requiredSecrets: readonly string[];
   readonly latencyGate: LatencyGateConfig;
   readonly rollback: RollbackTriggers;
+  /**
+   * The Statuspage component this environment is shown as, by the name of the variable holding its id: a
+   * deploy here opens a maintenance on it, an automatic rollback an incident. Absent = not on the status page
+   * (a deploy to dev or staging never mutes or alarms anyone).
+   */
+  readonly statusPage?: { readonly componentIdVariable: string };
   /** A HorizontalPodAutoscaler from `replicas` up to `maxReplicas` (k8s overlays); absent = fixed replicas. */
   readonly autoscale?: { readonly maxReplicas: number; readonly targetCpuPercent: number };
 }
@@ -223,12 +229,15 @@ const definitions: readonly EnvironmentDefinition[] = [
       promotion: { from: 'staging', soakMinutes: 10 },
       // No record, no prod deploy: the ledger is how rollbacks and the delivery report find it.
       ledgerRequired: true,
+      // Going back to the previous revision is the emergency exit: it is never blocked on the ledger.
+      unrecordedAllowed: ['rollback-to-previous'],
       production: true,
     },
     requiredEnv: SERVICE_ENV,
     requiredSecrets: [...SERVICE_SECRETS, 'SENTRY_DSN'],
     latencyGate: gate(100, 30, { p50: 0.1, p95: 0.25 }),
     rollback: ROLLBACK,
+    statusPage: { componentIdVariable: 'STATUSPAGE_PROD_COMPONENT_ID' },
     autoscale: { maxReplicas: 10, targetCpuPercent: 70 },
   },
 ];
