@@ -29,7 +29,10 @@ function startCommands(): string[] {
  * so the test never runs a stale app/dist.
  */
 function runnable(command: string): string[] {
-  const argv = command.replace(/^exec /, '').split(/\s+/).slice(1);
+  const argv = command
+    .replace(/^exec /, '')
+    .split(/\s+/)
+    .slice(1);
   const file = argv.at(-1)!;
   if (!file.startsWith('app/dist/')) return argv;
   return [...argv.slice(0, -1), '--import', 'tsx', file.replace('app/dist/', 'app/src/').replace(/\.js$/, '.ts')];
