@@ -121,6 +121,23 @@ export class KgraphMcp {
   }
 
   /**
+   * Migrations new since the newest v* tag, linted with squawk and the project rules (step
+   * `migrations-check`). `repo` keeps .git: the base is read from the history, which `source` leaves out.
+   * Example: `dagger call migrations-check`
+   */
+  @func()
+  @check()
+  async migrationsCheck(
+    @argument({ defaultPath: '/', ignore: ['**/node_modules', '**/dist', '**/coverage', 'dagger/sdk'] })
+    repo: Directory,
+  ): Promise<void> {
+    await this.stepContainer('migrationsCheck', servicesOf('migrationsCheck'))
+      .withDirectory(`${WORKDIR}/.git`, repo.directory('.git'))
+      .withExec(runStepArgv('migrationsCheck'))
+      .sync();
+  }
+
+  /**
    * Every test with coverage, services bound; returns the coverage report directory.
    * Example: `dagger call coverage export --path coverage`
    */

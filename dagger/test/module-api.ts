@@ -13,6 +13,7 @@ export interface KgraphMcp {
   typecheck(): Promise<void>;
   test(): Promise<void>;
   integrationTest(): Promise<void>;
+  migrationsCheck(repo: Directory): Promise<void>;
   coverage(): Promise<Directory>;
   build(environment?: string): Promise<Container>;
   scan(environment?: string, severity?: string): Promise<string>;

@@ -299,7 +299,7 @@ describe('workflows', () => {
       steps(ci)
         .map((s) => s.with?.call?.replace('--node-version=${{ matrix.node }} ', '').split(' ')[0])
         .filter(Boolean),
-    ).toEqual(['policy-pr', 'lint', 'typecheck', 'test', 'integration-test', 'coverage']);
+    ).toEqual(['policy-pr', 'lint', 'typecheck', 'test', 'integration-test', 'migrations-check', 'coverage']);
   });
 });
 
