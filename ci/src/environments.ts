@@ -130,6 +130,12 @@ export interface EnvironmentDefinition {
   readonly latencyGate: LatencyGateConfig;
   readonly rollback: RollbackTriggers;
   readonly database: DatabasePolicy;
+  /**
+   * The Statuspage component this environment is shown as, by the name of the variable holding its id: a
+   * deploy here opens a maintenance on it, an automatic rollback an incident. Absent = not on the status page
+   * (a deploy to dev or staging never mutes or alarms anyone).
+   */
+  readonly statusPage?: { readonly componentIdVariable: string };
   /** A HorizontalPodAutoscaler from `replicas` up to `maxReplicas` (k8s overlays); absent = fixed replicas. */
   readonly autoscale?: { readonly maxReplicas: number; readonly targetCpuPercent: number };
 }
@@ -257,6 +263,8 @@ const definitions: readonly EnvironmentDefinition[] = [
       promotion: { from: 'staging', soakMinutes: 10 },
       // No record, no prod deploy: the ledger is how rollbacks and the delivery report find it.
       ledgerRequired: true,
+      // Going back to the previous revision is the emergency exit: it is never blocked on the ledger.
+      unrecordedAllowed: ['rollback-to-previous'],
       production: true,
     },
     requiredEnv: SERVICE_ENV,
@@ -272,6 +280,7 @@ const definitions: readonly EnvironmentDefinition[] = [
         keep: 14,
       },
     },
+    statusPage: { componentIdVariable: 'STATUSPAGE_PROD_COMPONENT_ID' },
     autoscale: { maxReplicas: 10, targetCpuPercent: 70 },
   },
 ];

@@ -56,6 +56,7 @@ export const STEPS = {
         "**/*.{ts,mts,cts,js,mjs,cjs}",
         "**/tsconfig*.json",
         "k8s/**",
+        "docs/reference/**",
         "package.json",
         "*/package.json",
         "package-lock.json"
@@ -127,7 +128,8 @@ export const STEPS = {
         "**",
         "!bench/**",
         "!**/*.md",
-        "README.md"
+        "README.md",
+        "docs/**"
       ],
       "env": [
         "TZ",
@@ -171,7 +173,8 @@ export const STEPS = {
         "**",
         "!bench/**",
         "!**/*.md",
-        "README.md"
+        "README.md",
+        "docs/**"
       ],
       "env": [
         "TZ",
@@ -245,7 +248,8 @@ export const STEPS = {
         "**",
         "!bench/**",
         "!**/*.md",
-        "README.md"
+        "README.md",
+        "docs/**"
       ],
       "env": [
         "TZ",
@@ -543,6 +547,9 @@ export const ENVIRONMENTS = {
         "soakMinutes": 10
       },
       "ledgerRequired": true,
+      "unrecordedAllowed": [
+        "rollback-to-previous"
+      ],
       "production": true
     }
   }
