@@ -10,7 +10,7 @@
  */
 import { argument, check, func, object, Container, Directory, Secret, Service } from '@dagger.io/dagger';
 import { Environment, Step } from './ci.generated.js';
-import { STEPS, WORKDIR, checkNodeVersion, findStep, servicesOf } from './plan.js';
+import { STEPS, WORKDIR, checkNodeVersion, findStep, runStepArgv, servicesOf } from './plan.js';
 import { appService, serviceImage, stepContainer, stepRun } from './containers.js';
 import { Delivery } from './delivery.js';
 import { Gate } from './gate.js';
@@ -88,7 +88,7 @@ export class KgraphMcp {
     @argument({ defaultPath: '/', ignore: ['**/node_modules', '**/dist', '**/coverage', 'dagger/sdk'] })
     repo: Directory,
   ): Promise<void> {
-    await this.stepContainer('migrationsCheck', servicesOf('migrationsCheck'))
+    await stepContainer(this, 'migrationsCheck', servicesOf('migrationsCheck'))
       .withDirectory(`${WORKDIR}/.git`, repo.directory('.git'))
       .withExec(runStepArgv('migrationsCheck'))
       .sync();
