@@ -104,6 +104,7 @@ async function runWatch(o: WatchCliOptions, io: CliIo): Promise<void> {
       );
     }
     if (result.outcome === 'aborted') throw new FailedError('watch interrupted before its duration ended');
+    if (result.outcome === 'noData') throw new FailedError(result.reason);
     log(result.reason);
   } finally {
     process.off('SIGINT', onSignal);
