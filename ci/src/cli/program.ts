@@ -24,6 +24,7 @@ import { register as registerRun } from './commands/run.js';
 import { register as registerSbom } from './commands/sbom.js';
 import { register as registerScan } from './commands/scan.js';
 import { register as registerShell } from './commands/shell.js';
+import { register as registerTrain } from './commands/train.js';
 import { register as registerWatch } from './commands/watch.js';
 
 type Registrar = (program: Command, io: CliIo) => void;
@@ -48,6 +49,7 @@ const registrars: Registrar[] = [
   registerSbom,
   registerScan,
   registerShell,
+  registerTrain,
   registerWatch,
 ];
 
