@@ -10,6 +10,8 @@ export interface Metrics {
   readonly httpTotal: client.Counter<'route' | 'method' | 'status_code'>;
   readonly graphQueryDuration: client.Histogram<'query'>;
   readonly cacheRequests: client.Counter<'outcome'>;
+  /** Time a read waited for a free Postgres connection (apart from the query itself). */
+  readonly poolWait: client.Histogram;
   time<T>(query: string, fn: () => Promise<T>): Promise<T>;
 }
 
@@ -42,6 +44,12 @@ export function createMetrics(opts: { pool: pg.Pool; appName: string }): Metrics
     labelNames: ['outcome'] as const,
     registers: [registry],
   });
+  const poolWait = new client.Histogram({
+    name: 'db_pool_wait_seconds',
+    help: 'Time a read waited to check a connection out of the Postgres pool',
+    buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
   new client.Gauge({
     name: 'db_pool_connections',
     help: 'Postgres pool connections by state (total, idle, active, waiting requests)',
@@ -63,5 +71,5 @@ export function createMetrics(opts: { pool: pg.Pool; appName: string }): Metrics
       end();
     }
   };
-  return { registry, httpDuration, httpTotal, graphQueryDuration, cacheRequests, time };
+  return { registry, httpDuration, httpTotal, graphQueryDuration, cacheRequests, poolWait, time };
 }
