@@ -223,6 +223,8 @@ const definitions: readonly EnvironmentDefinition[] = [
       promotion: { from: 'staging', soakMinutes: 10 },
       // No record, no prod deploy: the ledger is how rollbacks and the delivery report find it.
       ledgerRequired: true,
+      // Going back to the previous revision is the emergency exit: it is never blocked on the ledger.
+      unrecordedAllowed: ['rollback-to-previous'],
       production: true,
     },
     requiredEnv: SERVICE_ENV,

@@ -86,8 +86,8 @@ const NPM_CACHE = '~/.npm';
 /** What npm installs from: every step's result depends on the installed packages. */
 const DEPENDENCIES = ['package.json', '*/package.json', 'package-lock.json'];
 const SOURCES = '**/*.{ts,mts,cts,js,mjs,cjs}';
-/** The test suites read the whole tree (README, k8s/, workflows, the Dagger module, fixtures); benchmarks and notes aside. */
-const TEST_TREE = ['**', '!bench/**', '!**/*.md', 'README.md'];
+/** The test suites read the whole tree (README and docs/, k8s/, workflows, the Dagger module, fixtures); benchmarks and other notes aside. */
+const TEST_TREE = ['**', '!bench/**', '!**/*.md', 'README.md', 'docs/**'];
 const ciCli = (...args: string[]): string[] => ['npx', '--no-install', 'kgraph-ci', ...args];
 
 const table: readonly StepDefinition[] = [
@@ -105,8 +105,13 @@ const table: readonly StepDefinition[] = [
     cachePaths: [NPM_CACHE, 'node_modules/.cache/eslint'],
     timeoutSeconds: 300,
     inAll: true,
-    // k8s/: `kgraph-ci generate --check` compares the committed overlays and alert rules.
-    cache: { mode: 'inputs', files: [SOURCES, '**/tsconfig*.json', 'k8s/**', ...DEPENDENCIES], env: [], outputs: [] },
+    // k8s/ and docs/reference/: `kgraph-ci generate --check` compares the committed overlays, alert rules and reference pages.
+    cache: {
+      mode: 'inputs',
+      files: [SOURCES, '**/tsconfig*.json', 'k8s/**', 'docs/reference/**', ...DEPENDENCIES],
+      env: [],
+      outputs: [],
+    },
   },
   {
     name: 'typecheck',

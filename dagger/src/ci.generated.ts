@@ -55,6 +55,7 @@ export const STEPS = {
         "**/*.{ts,mts,cts,js,mjs,cjs}",
         "**/tsconfig*.json",
         "k8s/**",
+        "docs/reference/**",
         "package.json",
         "*/package.json",
         "package-lock.json"
@@ -126,7 +127,8 @@ export const STEPS = {
         "**",
         "!bench/**",
         "!**/*.md",
-        "README.md"
+        "README.md",
+        "docs/**"
       ],
       "env": [
         "TZ",
@@ -170,7 +172,8 @@ export const STEPS = {
         "**",
         "!bench/**",
         "!**/*.md",
-        "README.md"
+        "README.md",
+        "docs/**"
       ],
       "env": [
         "TZ",
@@ -216,7 +219,8 @@ export const STEPS = {
         "**",
         "!bench/**",
         "!**/*.md",
-        "README.md"
+        "README.md",
+        "docs/**"
       ],
       "env": [
         "TZ",
@@ -514,6 +518,9 @@ export const ENVIRONMENTS = {
         "soakMinutes": 10
       },
       "ledgerRequired": true,
+      "unrecordedAllowed": [
+        "rollback-to-previous"
+      ],
       "production": true
     }
   }

@@ -29,8 +29,18 @@ export interface ReleasePolicy {
   readonly promotion?: { readonly from: string; readonly soakMinutes: number };
   /** Every deploy must be recorded in the ledger before it starts; unreachable ledger = no deploy. */
   readonly ledgerRequired: boolean;
+  /** Exceptions to `ledgerRequired`: actions that go ahead (with a warning) when the ledger cannot record them. */
+  readonly unrecordedAllowed?: readonly DeliveryAction[];
   /** GitHub's production_environment flag for this environment's deployments. */
   readonly production: boolean;
+}
+
+/** What the delivery does, as the policy's ledger exceptions name it. */
+export type DeliveryAction = 'deploy' | 'rollback-to-version' | 'rollback-to-previous';
+
+/** Whether `action` must be recorded in the ledger before it starts (absent exceptions = none). */
+export function ledgerRequiredFor(policy: ReleasePolicy, action: DeliveryAction): boolean {
+  return policy.ledgerRequired && !(policy.unrecordedAllowed ?? []).includes(action);
 }
 
 export interface ImageRef {
@@ -108,9 +118,88 @@ export interface LedgerEntry {
   readonly undone?: string;
 }
 
+/** Which build a release is: any of these that both sides know is compared (digest first, then commit, tree, version). */
+export interface ReleaseId {
+  readonly digest?: string;
+  readonly commit?: string;
+  readonly tree?: string;
+  readonly version?: string;
+}
+
+/**
+ * A compatibility check (N-1) as the ledger recorded it: `previous` served with its own API contract suite
+ * on the schema `candidate` migrated to (newest migration `schemaHead`), side by side with `candidate`.
+ */
+export interface CompatEntry {
+  /** The environment whose running release was `previous`. */
+  readonly environment: string;
+  readonly previous: ReleaseId;
+  readonly candidate: ReleaseId;
+  readonly schemaHead: string;
+  /** The migrations new since `previous` that the check covered. */
+  readonly migrations: readonly string[];
+  readonly passed: boolean;
+  readonly at: string;
+}
+
 export type LedgerFacts =
-  | { readonly reachable: true; readonly entries: readonly LedgerEntry[] }
+  | {
+      readonly reachable: true;
+      readonly entries: readonly LedgerEntry[];
+      /** Compatibility checks read with the entries (absent = none read). */
+      readonly compat?: readonly CompatEntry[];
+    }
   | { readonly reachable: false; readonly reason: string };
+
+/** Whether two identities name the same build: the first field both know decides; nothing in common = no. */
+export function sameRelease(a: ReleaseId, b: ReleaseId): boolean {
+  for (const key of ['digest', 'commit', 'tree', 'version'] as const) {
+    const x = a[key];
+    const y = b[key];
+    if (x !== undefined && y !== undefined) return x === y;
+  }
+  return false;
+}
+
+/**
+ * What `environment` runs now, by the ledger: the newest successful deploy, promotion or rollback there
+ * (a rollback's digest is where it went back to). `none` = nothing ever succeeded there; `unknown` = the
+ * newest success does not say what it ran.
+ */
+export function runningRelease(
+  entries: readonly LedgerEntry[],
+  environment: string,
+):
+  | { readonly kind: 'none' }
+  | { readonly kind: 'unknown' }
+  | { readonly kind: 'known'; readonly release: ReleaseId; readonly at: string } {
+  const last = entries
+    .filter((e) => e.environment === environment && e.state === 'success')
+    .slice()
+    .sort((a, b) => a.at.localeCompare(b.at))
+    .at(-1);
+  if (!last) return { kind: 'none' };
+  const release: ReleaseId = {
+    ...(last.digest ? { digest: last.digest } : {}),
+    ...(last.operation !== 'rollback' && last.commit ? { commit: last.commit } : {}),
+    ...(last.operation !== 'rollback' && last.tree ? { tree: last.tree } : {}),
+    ...(last.version && last.version !== 'previous' ? { version: last.version } : {}),
+  };
+  return Object.keys(release).length ? { kind: 'known', release, at: last.at } : { kind: 'unknown' };
+}
+
+/** The newest compatibility check of `previous` against `candidate`, if any (passed or not). */
+export function compatCheckOf(
+  compat: readonly CompatEntry[],
+  previous: ReleaseId,
+  candidate: ReleaseId,
+): CompatEntry | undefined {
+  return compat
+    .filter((c) => sameRelease(c.previous, previous) && sameRelease(c.candidate, candidate))
+    .slice()
+    .sort((a, b) => a.at.localeCompare(b.at))
+    .at(-1);
+}
 
 export interface EligibilityFacts {
   /** The reference as given (--image, or what --version resolved to). */

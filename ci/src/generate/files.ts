@@ -9,9 +9,10 @@ import { ENVIRONMENTS } from '../environments.js';
 import { K8S_DIR, overlayFiles } from '../kube/overlays.js';
 import { ALERTS_DIR, alertFiles } from '../triggers/alert-rules.js';
 import { DAGGER_TABLES_PATH, ELIGIBILITY_PATH, renderCiTables, renderEligibility } from './dagger-tables.js';
+import { REFERENCE_DIR, referenceDocs } from './reference-docs.js';
 
 /** Folders the generator owns outright: a file there that it does not generate is stale too. */
-const OWNED_DIRS: readonly string[] = [`${K8S_DIR}/overlays`, ALERTS_DIR];
+const OWNED_DIRS: readonly string[] = [`${K8S_DIR}/overlays`, ALERTS_DIR, REFERENCE_DIR];
 
 /** path (relative to the repository root) -> content, for every generated file. */
 export function generatedFiles(envs = ENVIRONMENTS): Map<string, string> {
@@ -20,6 +21,7 @@ export function generatedFiles(envs = ENVIRONMENTS): Map<string, string> {
     ...alertFiles(envs),
     [DAGGER_TABLES_PATH, renderCiTables()],
     [ELIGIBILITY_PATH, renderEligibility()],
+    ...referenceDocs(),
   ]);
 }
 

@@ -4,13 +4,37 @@
  * outcome; offline a local JSON file (deploy/records.ts). Both read back as LedgerEntry (what the
  * eligibility policy weighs) and DeliveryEvent (what the delivery report counts).
  */
-import type { LedgerEntry } from '../release-policy.js';
+import type { CompatEntry, LedgerEntry, ReleaseId } from '../release-policy.js';
 
-export type { LedgerEntry, LedgerFacts } from '../release-policy.js';
+export type { CompatEntry, LedgerEntry, LedgerFacts, ReleaseId } from '../release-policy.js';
 
 export const PAYLOAD_SCHEMA = 'kgraph-ci/ledger@1';
 
-export type LedgerOperation = LedgerEntry['operation'] | 'gate';
+/** Deploys, promotions and rollbacks change what runs; gate verdicts and compatibility checks are findings about them. */
+export type LedgerOperation = LedgerEntry['operation'] | 'gate' | 'compat';
+
+/** Records that are findings, not deployments: they never mark a deployment inactive, never count as one. */
+export const FINDING_OPERATIONS: readonly LedgerOperation[] = ['gate', 'compat'];
+const isFinding = (op: LedgerOperation): op is 'gate' | 'compat' => FINDING_OPERATIONS.includes(op);
+
+/**
+ * On compat records: the previous release (N-1) ran with its own API contract suite on the schema the
+ * candidate migrated to, beside the candidate on the same database. The record's top-level digest, commit,
+ * tree and version are the candidate's.
+ */
+export interface CompatPayload {
+  readonly previous: ReleaseId;
+  readonly candidate: ReleaseId;
+  /** The newest migration applied when the previous release was checked. */
+  readonly schemaHead: string;
+  /** Migrations new since the previous release: what the check covered. */
+  readonly migrations: readonly string[];
+  readonly passed: boolean;
+  /** Why not, when it did not pass (at most ten). */
+  readonly reasons?: readonly string[];
+  /** What was measured, for people: requests each side, mismatched answers, the stalest read. */
+  readonly figures?: Readonly<Record<string, number>>;
+}
 
 /** What a ledger record says about itself; no secrets, no URLs with credentials. */
 export interface LedgerPayload {
@@ -46,6 +70,8 @@ export interface LedgerPayload {
   readonly automatic?: boolean;
   /** On rollbacks: the digest rolled back from, when known. */
   readonly undone?: string;
+  /** On compat records: the N-1 check (see CompatPayload). */
+  readonly compat?: CompatPayload;
 }
 
 export type FinalState = 'success' | 'failure' | 'error';
@@ -66,7 +92,7 @@ export function asPayload(value: unknown): LedgerPayload | undefined {
   const p = (typeof value === 'string' ? safeJson(value) : value) as Partial<LedgerPayload> | undefined;
   if (!p || typeof p !== 'object' || p.schema !== PAYLOAD_SCHEMA) return undefined;
   if (
-    !['deploy', 'promotion', 'rollback', 'gate'].includes(p.operation as string) ||
+    !['deploy', 'promotion', 'rollback', 'gate', 'compat'].includes(p.operation as string) ||
     typeof p.environment !== 'string' ||
     typeof p.startedAt !== 'string'
   )
@@ -89,7 +115,7 @@ export function ledgerEntries(records: readonly LedgerRecord[]): LedgerEntry[] {
   const entries: LedgerEntry[] = [];
   for (const r of records) {
     const p = r.payload;
-    if (p.operation === 'gate') continue;
+    if (isFinding(p.operation)) continue;
     const gate = gateOf.get(r.id)?.gate ?? p.gate;
     entries.push({
       environment: p.environment,
@@ -115,6 +141,44 @@ export function ledgerEntries(records: readonly LedgerRecord[]): LedgerEntry[] {
   return entries;
 }
 
+const releaseId = (r: Partial<ReleaseId> | undefined): ReleaseId | undefined => {
+  if (!r || typeof r !== 'object') return undefined;
+  const id: ReleaseId = {
+    ...(typeof r.digest === 'string' ? { digest: r.digest } : {}),
+    ...(typeof r.commit === 'string' ? { commit: r.commit } : {}),
+    ...(typeof r.tree === 'string' ? { tree: r.tree } : {}),
+    ...(typeof r.version === 'string' ? { version: r.version } : {}),
+  };
+  return Object.keys(id).length ? id : undefined;
+};
+
+/**
+ * Compatibility checks as the policy, the migration checks and rollback see them. Only a finished record
+ * with the full shape counts; `passed` needs both the payload's verdict and a successful state.
+ */
+export function compatEntries(records: readonly LedgerRecord[]): CompatEntry[] {
+  const out: CompatEntry[] = [];
+  for (const r of records) {
+    const p = r.payload;
+    const c = p.compat;
+    if (p.operation !== 'compat' || !c || typeof c !== 'object') continue;
+    const previous = releaseId(c.previous);
+    const candidate = releaseId(c.candidate);
+    if (!previous || !candidate || typeof c.schemaHead !== 'string' || typeof c.passed !== 'boolean') continue;
+    if (r.state !== 'success' && r.state !== 'failure' && r.state !== 'error') continue;
+    out.push({
+      environment: p.environment,
+      previous,
+      candidate,
+      schemaHead: c.schemaHead,
+      migrations: Array.isArray(c.migrations) ? c.migrations.filter((m): m is string => typeof m === 'string') : [],
+      passed: c.passed === true && r.state === 'success',
+      at: r.updatedAt,
+    });
+  }
+  return out.sort((a, b) => a.at.localeCompare(b.at));
+}
+
 /** A finished (or stuck) operation as the delivery report counts it. */
 export interface DeliveryEvent {
   readonly environment: string;
@@ -135,7 +199,7 @@ export function deliveryEvents(records: readonly LedgerRecord[], now: number): D
   const events: DeliveryEvent[] = [];
   for (const r of records) {
     const p = r.payload;
-    if (p.operation === 'gate') continue;
+    if (isFinding(p.operation)) continue;
     const final = r.state === 'success' || r.state === 'failure' || r.state === 'error';
     if (!final && now - Date.parse(r.createdAt) < STUCK_AFTER_MS) continue; // still running
     const startedAt = p.startedAt;

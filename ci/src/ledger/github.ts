@@ -5,7 +5,7 @@
 import type { Octokit } from '@octokit/rest';
 import { gh } from '../github/client.js';
 import type { RepoRef } from '../github/repository.js';
-import { asPayload, type FinalState, type LedgerPayload, type LedgerRecord } from './entry.js';
+import { asPayload, FINDING_OPERATIONS, type FinalState, type LedgerPayload, type LedgerRecord } from './entry.js';
 
 export interface LedgerHandle {
   readonly id: string;
@@ -111,8 +111,8 @@ export function githubLedger(octokit: Octokit, repo: RepoRef): Ledger {
             state,
             description: description.slice(0, 140),
             ...(opts.environmentUrl ? { environment_url: opts.environmentUrl } : {}),
-            // Gate verdicts must not mark the deploy they judged inactive.
-            auto_inactive: payload.operation !== 'gate',
+            // Gate verdicts and compatibility checks must not mark the deploy they judged inactive.
+            auto_inactive: !FINDING_OPERATIONS.includes(payload.operation),
           }),
         );
       await setState('in_progress', `${payload.operation} started`);

@@ -385,22 +385,6 @@ describe('rollback to a version', () => {
   });
 });
 
-describe('README policy table', () => {
-  it('is the policy data of ci/src/environments.ts', async () => {
-    const { readFileSync } = await import('node:fs');
-    const { join } = await import('node:path');
-    const { REPO_ROOT } = await import('../../src/repo-root.js');
-    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
-    const table = readme.slice(readme.indexOf('<!-- policy-table -->'), readme.indexOf('<!-- /policy-table -->'));
-    const rows = ENVIRONMENT_NAMES.map((e) => {
-      const p = ENVIRONMENTS[e].release;
-      const promo = p.promotion ? `from ${p.promotion.from}, same tree, soaked ${p.promotion.soakMinutes} min` : '—';
-      return `| ${e} | ${p.imageRepository} | ${p.reference.join(', ')} | ${p.approvals} | ${p.baselineComparisonRequired ? 'required' : 'not required'} | ${p.skippedAuditAcceptable ? 'accepted' : 'refused'} | ${promo} | ${p.ledgerRequired ? 'required' : 'best effort'} |`;
-    });
-    for (const row of rows) expect(table).toContain(row);
-  });
-});
-
 describe('no rule outside environments.ts is an environment name', () => {
   it('ci/src and dagger/src never compare an environment name (rules come from the policy data)', async () => {
     const { readdirSync, readFileSync } = await import('node:fs');

@@ -4,7 +4,6 @@
  */
 import {
   chmodSync,
-  readFileSync,
   renameSync,
   rmSync,
   symlinkSync,
@@ -249,21 +248,5 @@ describe('snapshotTree over a real work tree', { timeout: 30_000 }, () => {
     for (const s of ['scan', 'latencyGate', 'deploy', 'rollback', 'release']) expect(keys[s]).toBe('uncached');
     for (const s of Object.values(STEPS))
       if (s.cache.mode === 'never') expect(s.cache.reason.length).toBeGreaterThan(10);
-  });
-});
-
-describe('README', () => {
-  it('the runner-cache table says, for every step, whether the step table caches it', () => {
-    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
-    const section = readme.slice(
-      readme.indexOf('<!-- section:runner-cache'),
-      readme.indexOf('<!-- /section:runner-cache'),
-    );
-    for (const s of Object.values(STEPS)) {
-      const row = section.split('\n').find((l) => l.startsWith('| ') && l.split('|')[1]!.includes(`\`${s.name}\``));
-      expect(row, `README row for ${s.name}`).toBeDefined();
-      expect(row!.split('|')[2]!.trim()).toBe(s.cache.mode === 'inputs' ? 'yes' : 'never');
-      for (const o of s.cache.mode === 'inputs' ? s.cache.outputs : []) expect(row).toContain(`\`${o}\``);
-    }
   });
 });

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { ENVIRONMENTS } from '../../src/environments.js';
+import { UsageError } from '../../src/errors.js';
+import { ledgerRequiredFor } from '../../src/release-policy.js';
+import { decideDeploy, decideRollback } from '../../src/deploy/decide.js';
+import { deployQueries } from '../../src/deploy/facts.js';
+import { parseDeployRequest, parseRollbackRequest } from '../../src/deploy/request.js';
+
+const SHA = 'c'.repeat(40);
+const TREE = 'e'.repeat(40);
+const D1 = `sha256:${'d1'.repeat(32)}`;
+
+describe('deploy phases', () => {
+  it('parse: the request is typed once; bad flags are usage errors before anything is read', () => {
+    const req = parseDeployRequest(
+      { env: 'staging', image: `ghcr.io/kgraph-mcp/kgraph-mcp:v1.2.3`, dryRun: true },
+      { GITHUB_SHA: SHA },
+    );
+    expect(req).toMatchObject({ tag: 'v1.2.3', commit: SHA, dryRun: true, skipGate: false });
+    expect(req.environment.name).toBe('staging');
+    expect(() => parseDeployRequest({ env: 'staging', dryRun: true }, {})).toThrow(UsageError);
+    expect(() => parseDeployRequest({ env: 'qa', image: 'x:1', dryRun: true }, {})).toThrow(/unknown environment/);
+    expect(() => parseDeployRequest({ env: 'dev', image: 'x:1', tree: 'abc', dryRun: true }, {})).toThrow(/--tree/);
+  });
+
+  it('facts: which facts a request needs is a pure decision', () => {
+    const byTag = parseDeployRequest({ env: 'prod', version: 'v1.2.3', dryRun: true }, { GITHUB_SHA: SHA });
+    expect(deployQueries(byTag)).toEqual({ source: { kind: 'tag', tag: 'v1.2.3' }, ledger: 'staging' });
+    const dev = parseDeployRequest({ env: 'dev', image: 'ghcr.io/kgraph-mcp/kgraph-mcp:abc', dryRun: true }, {});
+    expect(deployQueries(dev)).toEqual({ source: { kind: 'head' } });
+    const given = parseDeployRequest(
+      { env: 'dev', image: 'ghcr.io/kgraph-mcp/kgraph-mcp:abc', tree: TREE, dryRun: true },
+      { GITHUB_SHA: 'not-a-sha' },
+    );
+    expect(deployQueries(given).source).toEqual({ kind: 'given' });
+  });
+
+  it('decide: version alone resolves to the digest that passed the previous environment, else says why', () => {
+    const req = parseDeployRequest({ env: 'prod', version: 'v1.2.3', dryRun: true }, {});
+    const at = '2026-01-01T00:00:00Z';
+    const now = Date.parse(at) + 3600_000;
+    const passed = decideDeploy(
+      req,
+      {
+        source: { commit: SHA, tree: TREE, onMain: true },
+        ledger: {
+          reachable: true,
+          entries: [
+            {
+              environment: 'staging',
+              operation: 'deploy',
+              digest: D1,
+              tree: TREE,
+              state: 'success',
+              at,
+              gate: { passed: true, baselineCompared: true },
+              auditSkipped: false,
+            },
+          ],
+        },
+      },
+      now,
+    );
+    expect(passed.image).toBe(`ghcr.io/kgraph-mcp/kgraph-mcp@${D1}`);
+    expect(passed.version).toBe('v1.2.3');
+    const none = decideDeploy(req, { source: { tree: TREE }, ledger: { reachable: false, reason: 'down' } }, now);
+    expect(none.image).toBe('ghcr.io/kgraph-mcp/kgraph-mcp:v1.2.3');
+    expect(none.note).toMatch(/no digest to promote for v1.2.3: down/);
+    expect(none.eligibility.eligible).toBe(false);
+  });
+
+  it('policy data: the previous revision is the emergency exit, a named version is recorded first', () => {
+    const prod = ENVIRONMENTS.prod.release;
+    expect(ledgerRequiredFor(prod, 'deploy')).toBe(true);
+    expect(ledgerRequiredFor(prod, 'rollback-to-version')).toBe(true);
+    expect(ledgerRequiredFor(prod, 'rollback-to-previous')).toBe(false);
+    expect(ledgerRequiredFor({ ...prod, unrecordedAllowed: [] }, 'rollback-to-previous')).toBe(true);
+    expect(ledgerRequiredFor(ENVIRONMENTS.dev.release, 'deploy')).toBe(false);
+    const back = parseRollbackRequest({ env: 'prod', dryRun: true }, {});
+    expect(decideRollback(back, { ledger: { reachable: false, reason: 'x' }, source: {} }, 0)).toEqual({});
+  });
+});
+
+describe('compatibility records (N-1)', () => {
+  it('the reader believes only finished, well-formed compat records; passed needs a successful state', async () => {
+    const { compatEntries, ledgerEntries, PAYLOAD_SCHEMA } = await import('../../src/ledger/entry.js');
+    const rec = (id: string, state: 'success' | 'failure' | 'in_progress', compat: unknown) => ({
+      id,
+      state,
+      createdAt: '2026-01-01T00:00:00Z',
+      updatedAt: `2026-01-01T00:00:0${id}Z`,
+      payload: { schema: PAYLOAD_SCHEMA, operation: 'compat', environment: 'prod', startedAt: 'x', compat } as never,
+    });
+    const good = {
+      previous: { commit: 'a'.repeat(40) },
+      candidate: { commit: SHA, tree: TREE },
+      schemaHead: '004_x',
+      migrations: ['004_x'],
+      passed: true,
+    };
+    const entries = compatEntries([
+      rec('1', 'success', good),
+      rec('2', 'failure', good),
+      rec('3', 'in_progress', good),
+      rec('4', 'success', { ...good, previous: {} }),
+      rec('5', 'success', { ...good, passed: 'yes' }),
+    ]);
+    expect(entries.map((e) => [e.at.slice(-3, -1), e.passed])).toEqual([
+      ['01', true],
+      ['02', false],
+    ]);
+    // A compat record is a finding, never a deployment the policy counts.
+    expect(ledgerEntries([rec('1', 'success', good)])).toEqual([]);
+  });
+});
