@@ -24,7 +24,7 @@ import { summarize } from '../ci/src/gate/stats.js';
 import { table } from '../ci/src/report/markdown.js';
 import { migrate } from '../app/src/migrate.js';
 import { seed } from '../app/src/seed.js';
-import { searchPath, uncachedSearch as uncachedSearchRequest } from './search-mix.js';
+import { NEW_SEARCHES, newSearch, searchPath, uncachedSearch as uncachedSearchRequest } from './search-mix.js';
 
 const args = process.argv.slice(2);
 const argOf = (name: string, fallback: string) => {
@@ -131,6 +131,11 @@ try {
   }
   log(`search (uncached): ${RATE} req/s for ${DURATION} s…`);
   rows.push(row('search (uncached, unique query each)', await uncachedSearch(app.url, headers)));
+  const newSeconds = Math.min(DURATION, Math.floor(NEW_SEARCHES / RATE));
+  log(`search (new q and tag each): ${RATE} req/s for ${newSeconds} s…`);
+  rows.push(
+    row('search (new q and tag each, limit 20)', await uncachedSearch(app.url, headers, newSearch, newSeconds)),
+  );
   const rssFixed = rss.stop();
 
   // The baseline answers the very bytes the cached endpoint sends (its headers and body): the client
@@ -301,15 +306,20 @@ function row(name: string, r: LoadResult): Row {
   };
 }
 
-/** Fixed-rate search where every request asks something new (word pair + limit + tag), so the cache cannot help. */
-async function uncachedSearch(base: string, headers: Record<string, string>): Promise<LoadResult> {
+/** Fixed-rate search where every request has a new cache key (word pair + limit + tag), or another mix. */
+async function uncachedSearch(
+  base: string,
+  headers: Record<string, string>,
+  mix = uncachedSearchRequest,
+  seconds = DURATION,
+): Promise<LoadResult> {
   return runLoad({
     url: `${base}/api/v1/tools`,
     method: 'GET',
     headers,
-    pathOf: (i) => searchPath(uncachedSearchRequest(i)),
+    pathOf: (i) => searchPath(mix(i)),
     rate: RATE,
-    durationSeconds: DURATION,
+    durationSeconds: seconds,
     maxConcurrency: 256,
     lateToleranceMs: 20,
     timeoutMs: 10_000,

@@ -39,3 +39,18 @@ export function uncachedSearch(i: number): SearchRequest {
 export function searchPath(r: SearchRequest): string {
   return `/api/v1/tools?q=${encodeURIComponent(r.q)}&limit=${r.limit}&tag=${r.tag}`;
 }
+
+/**
+ * A stricter mix: request i asks a (word pair, tag) no earlier request asked (4,096 of them), at the default
+ * limit, so nothing the service keeps per search (the body, the ranking prefix) can answer it.
+ */
+export const NEW_SEARCHES = WORDS.length ** 3;
+
+export function newSearch(i: number): SearchRequest {
+  const n = i % NEW_SEARCHES;
+  return {
+    q: `${WORDS[n % WORDS.length]} ${WORDS[Math.floor(n / WORDS.length) % WORDS.length]}`,
+    limit: 20,
+    tag: WORDS[Math.floor(n / WORDS.length ** 2)]!,
+  };
+}

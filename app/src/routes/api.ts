@@ -2,7 +2,7 @@
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type pg from 'pg';
-import type { CacheLike } from '../cache.js';
+import type { CacheLike, Compute } from '../cache.js';
 import { cacheKey } from '../cache.js';
 import type { Metrics } from '../metrics.js';
 import { badRequest, HttpError } from '../errors.js';
@@ -11,26 +11,31 @@ import * as repo from '../repo.js';
 import { buildPath, goalTerms } from '../plan.js';
 import * as s from '../schemas.js';
 import { waitTimedQueries } from '../pool-wait.js';
+import { searchPage, type PrefixCache } from '../search-prefix.js';
 
 interface Opts {
   pool: pg.Pool;
   cache: CacheLike;
   metrics: Metrics;
   generation: Pick<CacheGeneration, 'observe' | 'poll'>;
+  prefixes: PrefixCache;
 }
 
 const MAX_GRAPH_NODES = 200;
 
 /** Route types come from the TypeBox schemas (one declaration per field); defaults are applied by ajv. */
-export const apiRoutes: FastifyPluginAsyncTypebox<Opts> = async (app, { pool, cache, metrics, generation }) => {
+export const apiRoutes: FastifyPluginAsyncTypebox<Opts> = async (
+  app,
+  { pool, cache, metrics, generation, prefixes },
+) => {
   const time = metrics.time;
   // Reads check their connection out through this, so the pool wait is measured apart; writes use the pool.
   const db = waitTimedQueries(pool, (seconds) => metrics.poolWait.observe(seconds));
 
   /** Sends a cached (or freshly computed) JSON body, saying which in `x-cache`. */
-  const cached = async (reply: FastifyReply, key: string, compute: () => Promise<unknown>) => {
+  const cached = async (reply: FastifyReply, key: string, compute: Compute) => {
     const { body, outcome } = await cache.getOrCompute(key, compute);
-    metrics.cacheRequests.inc({ outcome });
+    metrics.countCache(outcome);
     return reply.header('x-cache', outcome).type('application/json; charset=utf-8').send(body);
   };
   /**
@@ -51,8 +56,10 @@ export const apiRoutes: FastifyPluginAsyncTypebox<Opts> = async (app, { pool, ca
 
   app.get('/tools', { schema: { querystring: s.searchQuery } }, async (req, reply) => {
     const { q, tag, category, limit = s.DEFAULT_LIMIT, cursor } = req.query;
-    return cached(reply, cacheKey('tools', [q ?? null, tag ?? null, category ?? null, limit, cursor ?? null]), () =>
-      repo.searchTools(db, { q, tag, category, limit, cursor }, time),
+    return cached(
+      reply,
+      cacheKey('tools', [q ?? null, tag ?? null, category ?? null, limit, cursor ?? null]),
+      (token) => searchPage(prefixes, token, { q, tag, category, limit, cursor }, (p) => repo.searchTools(db, p, time)),
     );
   });
 
