@@ -36,6 +36,8 @@ const DURATION = Number(argOf('--duration', '10'));
 const KEEP = argOf('--keep', '');
 // --no-prof: the same load and figures without the profiler's own cost.
 const PROFILE = !args.includes('--no-prof');
+// An already seeded database (e.g. 100,000 tools seeded once) instead of a fresh one.
+const GIVEN_URL = argOf('--database-url', '');
 const API_KEY = 'bench-api-key-0123456789abcdef';
 const log = (msg: string) => console.error(`[profile] ${msg}`);
 
@@ -149,11 +151,14 @@ if (
 )
   throw new Error('npm run build -w app failed');
 const profDir = mkdtempSync(join(tmpdir(), 'kgraph-prof-'));
-const services = await createEphemeralServices({ services: ['postgres', 'redis'] });
+const services = await createEphemeralServices({ services: GIVEN_URL ? ['redis'] : ['postgres', 'redis'] });
+const databaseUrl = GIVEN_URL || services.env.DATABASE_URL!;
 try {
-  log(`migrating and seeding ${TOOLS} tools…`);
-  await migrate(services.env.DATABASE_URL!);
-  await seed(services.env.DATABASE_URL!, TOOLS);
+  if (!GIVEN_URL) {
+    log(`migrating and seeding ${TOOLS} tools…`);
+    await migrate(databaseUrl);
+    await seed(databaseUrl, TOOLS);
+  }
   log('starting the service under --cpu-prof…');
   // Spawned here rather than by startLocalApp: --cpu-prof is a node flag, not allowed in NODE_OPTIONS.
   const port = await freePort();
@@ -164,6 +169,7 @@ try {
       env: {
         PATH: process.env.PATH,
         ...services.env,
+        DATABASE_URL: databaseUrl,
         API_KEYS: API_KEY,
         RATE_LIMIT_MAX: '100000000',
         LOG_LEVEL: 'warn',
@@ -216,7 +222,7 @@ try {
   log('warm-up (2 s)…');
   await load(2, 100_000);
   const before = await metricsText(app.url);
-  const backends = await backendPids(services.env.DATABASE_URL!);
+  const backends = await backendPids(databaseUrl);
   const cpu = () => ({ service: cpuSeconds(app.pid), postgres: backends.reduce((a, p) => a + cpuSeconds(p), 0) });
   const cpuBefore = cpu();
   log(`${MIX} load for ${DURATION} s…`);
