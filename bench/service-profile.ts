@@ -19,7 +19,7 @@ import { REPO_ROOT } from '../ci/src/repo-root.js';
 import { freePort } from '../ci/src/services/local-app.js';
 import { migrate } from '../app/src/migrate.js';
 import { seed } from '../app/src/seed.js';
-import { runLoad } from '../ci/src/gate/load.js';
+import { runLoad } from '../ci/src/gate/load/index.js';
 import { summarize } from '../ci/src/gate/stats.js';
 import { table } from '../ci/src/report/markdown.js';
 import { searchPath, uncachedSearch } from './search-mix.js';
