@@ -14,6 +14,7 @@ import { register as registerGenerate } from './commands/generate.js';
 import { register as registerGate } from './commands/gate.js';
 import { register as registerGithub } from './commands/github.js';
 import { register as registerImage } from './commands/image.js';
+import { register as registerMigrations } from './commands/migrations.js';
 import { register as registerPolicy } from './commands/policy.js';
 import { register as registerPromotion } from './commands/promotion.js';
 import { register as registerRelease } from './commands/release.js';
@@ -38,6 +39,7 @@ const registrars: Registrar[] = [
   registerGenerate,
   registerGithub,
   registerImage,
+  registerMigrations,
   registerPolicy,
   registerPromotion,
   registerRelease,
