@@ -15,7 +15,7 @@ import { runLatencyGate } from '../gate/latency.js';
 import { githubClient } from '../github/client.js';
 import type { RepoRef } from '../github/repository.js';
 import { spawnRunner } from '../kube/runner.js';
-import { githubLedger } from '../ledger/github.js';
+import { actionsRunOf, githubLedger } from '../ledger/github.js';
 import { REPO_ROOT } from '../repo-root.js';
 import { appendJobSummary } from '../report/summary.js';
 import { DEFAULT_SCAN_REPORT } from '../scan/index.js';
@@ -82,7 +82,13 @@ export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps
     },
     smoke: (baseUrl: string) => runSmoke({ baseUrl, ...(io.env.API_KEY ? { apiKey: io.env.API_KEY } : {}) }),
     ...(github
-      ? { ledger: githubLedger(github.octokit, github.repo), sources: githubSources(github.octokit, github.repo) }
+      ? {
+          ledger: githubLedger(github.octokit, github.repo, {
+            ...actionsRunOf(io.env),
+            warn: (l) => writeLine(io.stderr, l),
+          }),
+          sources: githubSources(github.octokit, github.repo),
+        }
       : { ledgerMissing: `no GitHub ledger: ${missing}`, sources: gitSources(io.cwd) }),
     auditSkipped: () => auditSkippedIn(resolve(io.cwd, DEFAULT_SCAN_REPORT)),
     out: (l) => writeLine(io.stdout, l),
