@@ -2,11 +2,13 @@
  * The kgraph-ci program. Each command lives in commands/<name>.ts and registers itself here; a thrown
  * UsageError ends in exit 2, any other failure in exit 1, both with one line on stderr.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT_OK, EXIT_USAGE, exitCodeOf, messageOf } from '../errors.js';
 import { processIo, writeLine, type CliIo } from './io.js';
 import { register as registerChecklist } from './commands/checklist.js';
 import { register as registerDeploy } from './commands/deploy.js';
+import { register as registerDoctor } from './commands/doctor.js';
 import { register as registerEnv } from './commands/env.js';
 import { register as registerGenerate } from './commands/generate.js';
 import { register as registerGate } from './commands/gate.js';
@@ -29,6 +31,7 @@ type Registrar = (program: Command, io: CliIo) => void;
 const registrars: Registrar[] = [
   registerChecklist,
   registerDeploy,
+  registerDoctor,
   registerEnv,
   registerGate,
   registerGenerate,
@@ -46,9 +49,16 @@ const registrars: Registrar[] = [
   registerWatch,
 ];
 
+/** `kgraph-ci --version`: the CLI package's version and the Node running it (what a bug report needs). */
+export function versionLine(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return `kgraph-ci ${pkg.version} (node ${process.version}, ${process.platform}-${process.arch})`;
+}
+
 export function buildProgram(io: CliIo = processIo()): Command {
   const program = new Command('kgraph-ci')
     .description('The KGraph-MCP pipeline: steps, policy, environments, gates, delivery')
+    .version(versionLine(), '-V, --version', 'print the version of kgraph-ci and of Node, then exit')
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
