@@ -14,6 +14,7 @@ import { register as registerGenerate } from './commands/generate.js';
 import { register as registerGate } from './commands/gate.js';
 import { register as registerGithub } from './commands/github.js';
 import { register as registerImage } from './commands/image.js';
+import { register as registerMigrations } from './commands/migrations.js';
 import { register as registerPolicy } from './commands/policy.js';
 import { register as registerPromotion } from './commands/promotion.js';
 import { register as registerRelease } from './commands/release.js';
@@ -23,6 +24,7 @@ import { register as registerRun } from './commands/run.js';
 import { register as registerSbom } from './commands/sbom.js';
 import { register as registerScan } from './commands/scan.js';
 import { register as registerShell } from './commands/shell.js';
+import { register as registerTrain } from './commands/train.js';
 import { register as registerWatch } from './commands/watch.js';
 
 type Registrar = (program: Command, io: CliIo) => void;
@@ -37,6 +39,7 @@ const registrars: Registrar[] = [
   registerGenerate,
   registerGithub,
   registerImage,
+  registerMigrations,
   registerPolicy,
   registerPromotion,
   registerRelease,
@@ -46,6 +49,7 @@ const registrars: Registrar[] = [
   registerSbom,
   registerScan,
   registerShell,
+  registerTrain,
   registerWatch,
 ];
 
