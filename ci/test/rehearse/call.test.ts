@@ -89,7 +89,9 @@ describe('workflow calls', () => {
   it('every call: of every workflow binds to a function and flags of the module (a matrix once per Node)', () => {
     const calls = workflowCalls(REPO_ROOT);
     expect(calls.length).toBeGreaterThan(20);
-    expect(calls.filter((c) => c.where.includes('(node 24)')).length).toBe(4);
+    const onNode = (v: string) => calls.filter((c) => c.where.includes(`(node ${v})`)).length;
+    expect(onNode('24')).toBeGreaterThan(0);
+    expect(onNode('24')).toBe(onNode('22'));
     for (const c of calls) expect(() => parseCall(surface, c.words), c.where).not.toThrow();
   });
 
