@@ -11,9 +11,9 @@ const ciLayers = [
   // 1: pure helpers and the thin I/O edges.
   ['metrics', 'report', 'policy', 'kube', 'github', 'services', 'process', 'triggers', 'notify'],
   // 2: the pipeline's parts.
-  ['release', 'runner', 'scan', 'image', 'gate', 'watch', 'generate', 'ledger'],
+  ['release', 'runner', 'scan', 'image', 'gate', 'watch', 'generate', 'ledger', 'migrations', 'backup'],
   // 3: what combines parts.
-  ['checklist'],
+  ['checklist', 'doctor'],
   ['deploy'],
   // top: the command line.
   ['cli'],

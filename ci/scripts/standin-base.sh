@@ -102,6 +102,12 @@ if [ "${KGRAPH_STANDIN_PRINT_INPUTS:-}" = 1 ]; then
   exit 0
 fi
 
+# One maker at a time per image name on this machine: a second suite (or a build step) running beside this
+# one waits here and then finds the stand-in up to date, instead of building and retagging it twice.
+lock_file="${TMPDIR:-/tmp}/kgraph-standin-$(printf '%s' "$name" | tr -c 'A-Za-z0-9._-' '_').lock"
+exec 9>"$lock_file"
+flock 9
+
 current="$("$docker_cli" image inspect --format '{{ index .Config.Labels "io.kgraph.standin.inputs" }}' "$name" 2>/dev/null || true)"
 if [ "$current" = "$inputs" ]; then
   echo "standin-base: $name is up to date (stand-in, inputs $inputs)"

@@ -184,7 +184,8 @@ describe('workflows', () => {
     }
     expect(wf['rollback.yml']!.on.workflow_dispatch.inputs.environment.options).toEqual([...ENVIRONMENT_NAMES]);
     expect(wf['rollback.yml']!.concurrency!.group).toBe('deploy-${{ inputs.environment }}');
-    expect(wf['release-cut.yml']!.on.schedule).toEqual([{ cron: '0 9 * * 3' }]);
+    // Every working day: the release train (environments.ts) decides which day cuts, holidays and freezes included.
+    expect(wf['release-cut.yml']!.on.schedule).toEqual([{ cron: '0 8 * * 1-5' }]);
     expect(wf['hotfix.yml']!.on.push).toEqual({ branches: ['hotfix/**'] });
   });
 
@@ -305,7 +306,7 @@ describe('workflows', () => {
               .split(' ')[0],
         )
         .filter(Boolean),
-    ).toEqual(['policy-pr', 'lint', 'typecheck', 'test', 'integration-test', 'coverage']);
+    ).toEqual(['policy-pr', 'lint', 'typecheck', 'test', 'integration-test', 'migrations-check', 'coverage']);
   });
 });
 
