@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT_OK, EXIT_USAGE, exitCodeOf, messageOf } from '../errors.js';
 import { processIo, writeLine, type CliIo } from './io.js';
+import { register as registerBackup } from './commands/backup.js';
 import { register as registerChecklist } from './commands/checklist.js';
 import { register as registerDeploy } from './commands/deploy.js';
 import { register as registerDoctor } from './commands/doctor.js';
@@ -31,6 +32,7 @@ type Registrar = (program: Command, io: CliIo) => void;
 
 /** One line per command module; keep alphabetical so parallel edits merge cleanly. */
 const registrars: Registrar[] = [
+  registerBackup,
   registerChecklist,
   registerDeploy,
   registerDoctor,
