@@ -65,6 +65,8 @@ export function buildProgram(io: CliIo = processIo()): Command {
   const program = new Command('kgraph-ci')
     .description('The KGraph-MCP pipeline: steps, policy, environments, gates, delivery')
     .version(versionLine(), '-V, --version', 'print the version of kgraph-ci and of Node, then exit')
+    // Program options only before the command: `deploy --version v1.2.3` is deploy's --version, not ours.
+    .enablePositionalOptions()
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
