@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { startProcess } from '../../ci/src/process/run.js';
 import { REPO_ROOT } from '../../ci/src/repo-root.js';
 import { useEphemeralServices } from '../../testkit/services.js';
@@ -64,14 +64,20 @@ describe("the README's start command", () => {
       input: '',
       maxOutputChars: 256 * 1024,
     });
+    // Whatever fails below, the server this test started does not outlive it.
+    let ended = false;
+    void child.done.then(() => (ended = true));
+    onTestFinished(() => {
+      if (!ended) child.kill('SIGKILL');
+    });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
     // tsx compiles the service first: on a busy machine (a second suite beside this one) that takes a while.
     const deadline = Date.now() + 110_000;
     while (!out.includes('service ready to accept requests') && Date.now() < deadline) {
-      const ended = await Promise.race([child.done, new Promise((r) => setTimeout(() => r(undefined), 100))]);
-      if (ended) throw new Error(`the service exited before it was ready:\n${out.slice(-2000)}`);
+      const exited = await Promise.race([child.done, new Promise((r) => setTimeout(() => r(undefined), 100))]);
+      if (exited) throw new Error(`the service exited before it was ready:\n${out.slice(-2000)}`);
     }
     expect(out).toContain('service ready to accept requests');
     process.kill(child.pid!, 'SIGTERM');
