@@ -8,6 +8,7 @@ import type pg from 'pg';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AppConfig } from './config.js';
+import { createErrorReporter } from './error-reporting.js';
 import { makeErrorHandler } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { RedisCache, type CacheLike } from './cache.js';
@@ -98,7 +99,15 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
   });
 
   const state: AppState = { shuttingDown: false };
-  const metrics = createMetrics({ pool: deps.pool, appName: config.appName });
+  const metrics = createMetrics({
+    pool: deps.pool,
+    appName: config.appName,
+    // Counted at scrape time; a server that is not listening (inject in tests) has none.
+    connections: () =>
+      new Promise((resolve) =>
+        app.server.listening ? app.server.getConnections((err, n) => resolve(err ? 0 : n)) : resolve(0),
+      ),
+  });
   const faults = new FaultState(config.faultInjection, deps.random);
   const watchDb = deps.watchPool ?? deps.pool;
   const schema = new SchemaWatch(watchDb);
@@ -126,7 +135,24 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
     generation.stop();
   });
 
-  app.setErrorHandler(makeErrorHandler({ exposeErrors, onSchemaError: () => schema.recheckSoon() }));
+  const reporter = createErrorReporter({
+    dsn: config.sentryDsn,
+    release: config.appVersion,
+    environment: config.environment,
+  });
+  app.setErrorHandler(
+    makeErrorHandler({
+      exposeErrors,
+      onSchemaError: () => schema.recheckSoon(),
+      ...(reporter
+        ? {
+            onServerError: (err, req) =>
+              reporter.capture(err, { method: req.method, route: req.routeOptions.url ?? 'unmatched' }),
+          }
+        : {}),
+    }),
+  );
+  if (reporter) app.addHook('onClose', async () => void (await reporter.flush(2000)));
   app.setNotFoundHandler((req, reply) =>
     reply.status(404).send({ error: 'not found', message: `no route ${req.method} ${req.url.split('?')[0]}` }),
   );

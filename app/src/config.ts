@@ -19,6 +19,8 @@ export interface AppConfig {
   readonly redisPrefix: string;
   readonly debug: boolean;
   readonly sentryDsn: string | undefined;
+  /** The release this process runs (APP_VERSION, set by the deploy): Sentry's `release`. */
+  readonly appVersion: string | undefined;
   readonly apiKeys: readonly string[];
   readonly port: number;
   readonly host: string;
@@ -111,6 +113,9 @@ export function parseConfig(env: Env): ConfigResult {
   const debug = bool('DEBUG', false);
   if (debug && environment === 'prod') errors.push('DEBUG: must not be true when ENVIRONMENT=prod');
   const sentryDsn = url('SENTRY_DSN', ['https:', 'http:'], false);
+  const appVersion = str('APP_VERSION');
+  if (appVersion !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,199}$/.test(appVersion))
+    errors.push('APP_VERSION: must be a version or image reference (letters, digits, . _ : @ + -)');
 
   const apiKeysRaw = required('API_KEYS');
   const apiKeys = apiKeysRaw
@@ -150,6 +155,7 @@ export function parseConfig(env: Env): ConfigResult {
       redisPrefix,
       debug,
       sentryDsn,
+      appVersion,
       apiKeys,
       port,
       host,
