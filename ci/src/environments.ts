@@ -82,6 +82,34 @@ export interface RollbackTriggers {
   readonly rateWindowSeconds: number;
 }
 
+/** Where pre-migration backups go: a PersistentVolumeClaim the backup Job mounts (k8s/overlays/<env>). */
+export interface BackupStorage {
+  readonly kind: 'volume';
+  readonly claimName: string;
+  readonly mountPath: string;
+  /** Requested size of the claim. */
+  readonly size: string;
+}
+
+/** What a migration may do to this environment's database, and the backup taken before it (docs/migrations.md). */
+export interface DatabasePolicy {
+  /**
+   * A statement that blocks reads or writes for work proportional to a table's size (a plain CREATE INDEX,
+   * a validating constraint, a rewrite, a one-statement backfill) on a table above either limit.
+   */
+  readonly lockTakingLimit: { readonly rows: number; readonly bytes: number };
+  /** Over the limit (or with the size unknown): refuse the migration; otherwise warn. */
+  readonly refuseOverLimit: boolean;
+  /** A pg_dump before every migration that has something to apply; absent = none. */
+  readonly backup?: {
+    readonly storage: BackupStorage;
+    /** A backup older than this does not count as taken before the migration. */
+    readonly maxAgeMinutes: number;
+    /** How many backups the storage keeps (oldest removed first). */
+    readonly keep: number;
+  };
+}
+
 export interface EnvironmentDefinition {
   readonly name: EnvironmentName;
   readonly description: string;
@@ -101,6 +129,7 @@ export interface EnvironmentDefinition {
   readonly requiredSecrets: readonly string[];
   readonly latencyGate: LatencyGateConfig;
   readonly rollback: RollbackTriggers;
+  readonly database: DatabasePolicy;
   /**
    * The Statuspage component this environment is shown as, by the name of the variable holding its id: a
    * deploy here opens a maintenance on it, an automatic rollback an incident. Absent = not on the status page
@@ -133,6 +162,9 @@ const ROLLBACK: RollbackTriggers = {
   pollSeconds: 15,
   rateWindowSeconds: 60,
 };
+
+/** 1M rows or 1 GiB: a plain index build or full scan there takes long enough to be felt as an outage. */
+const LOCK_TAKING_LIMIT = { rows: 1_000_000, bytes: 1 << 30 };
 
 const gate = (
   requestsPerSecond: number,
@@ -239,6 +271,7 @@ const definitions: readonly EnvironmentDefinition[] = [
     requiredSecrets: SERVICE_SECRETS,
     latencyGate: gate(50, 10, { p50: 0.2, p95: 0.5 }),
     rollback: ROLLBACK,
+    database: { lockTakingLimit: LOCK_TAKING_LIMIT, refuseOverLimit: false },
   },
   {
     name: 'staging',
@@ -264,6 +297,7 @@ const definitions: readonly EnvironmentDefinition[] = [
     requiredSecrets: SERVICE_SECRETS,
     latencyGate: gate(100, 20, { p50: 0.1, p95: 0.25 }),
     rollback: ROLLBACK,
+    database: { lockTakingLimit: LOCK_TAKING_LIMIT, refuseOverLimit: false },
   },
   {
     name: 'prod',
@@ -293,6 +327,15 @@ const definitions: readonly EnvironmentDefinition[] = [
     requiredSecrets: [...SERVICE_SECRETS, 'SENTRY_DSN'],
     latencyGate: gate(100, 30, { p50: 0.1, p95: 0.25 }),
     rollback: ROLLBACK,
+    database: {
+      lockTakingLimit: LOCK_TAKING_LIMIT,
+      refuseOverLimit: true,
+      backup: {
+        storage: { kind: 'volume', claimName: 'kgraph-mcp-backups', mountPath: '/backups', size: '50Gi' },
+        maxAgeMinutes: 30,
+        keep: 14,
+      },
+    },
     statusPage: { componentIdVariable: 'STATUSPAGE_PROD_COMPONENT_ID' },
     autoscale: { maxReplicas: 10, targetCpuPercent: 70 },
   },

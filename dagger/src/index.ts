@@ -10,7 +10,7 @@
  */
 import { argument, check, func, object, Container, Directory, Secret, Service } from '@dagger.io/dagger';
 import { Environment, Step } from './ci.generated.js';
-import { STEPS, WORKDIR, checkNodeVersion, findStep, servicesOf } from './plan.js';
+import { STEPS, WORKDIR, checkNodeVersion, findStep, runStepArgv, servicesOf } from './plan.js';
 import { appService, serviceImage, stepContainer, stepRun } from './containers.js';
 import { Delivery } from './delivery.js';
 import { Gate } from './gate.js';
@@ -75,6 +75,23 @@ export class KgraphMcp {
   @check()
   async integrationTest(): Promise<void> {
     await stepRun(this, 'integrationTest').sync();
+  }
+
+  /**
+   * Migrations new since the newest v* tag, linted with squawk and the project rules (step
+   * `migrations-check`). `repo` keeps .git: the base is read from the history, which `source` leaves out.
+   * Example: `dagger call migrations-check`
+   */
+  @func()
+  @check()
+  async migrationsCheck(
+    @argument({ defaultPath: '/', ignore: ['**/node_modules', '**/dist', '**/coverage', 'dagger/sdk'] })
+    repo: Directory,
+  ): Promise<void> {
+    await stepContainer(this, 'migrationsCheck', servicesOf('migrationsCheck'))
+      .withDirectory(`${WORKDIR}/.git`, repo.directory('.git'))
+      .withExec(runStepArgv('migrationsCheck'))
+      .sync();
   }
 
   /**

@@ -127,6 +127,7 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
   typecheck: { args: [], returns: VOID, check: true },
   test: { args: [], returns: VOID, check: true },
   integrationTest: { args: [], returns: VOID, check: true },
+  migrationsCheck: { args: [['repo', obj('Directory')]], returns: VOID, check: true },
   coverage: { args: [], returns: obj('Directory') },
   'image.build': { args: [['environment', ENV, { default: 'dev' }]], returns: obj('Container') },
   // A scan verdict must not replay from the function cache while the vulnerability database moves on.
@@ -371,13 +372,16 @@ describe('module surface', () => {
     }
   });
 
-  it('marks the four checks with @check on the root (where dagger check finds them), and they take no required arguments', () => {
+  it('marks the five checks with @check on the root (where dagger check finds them), and they take no required arguments', () => {
     const checks = allFunctions()
       .filter(([, f]) => f.isCheck)
       .map(([path]) => path)
       .sort();
-    expect(checks).toEqual(['integrationTest', 'lint', 'test', 'typecheck']);
-    for (const name of checks) expect(Object.keys(mod().methods[name]!.arguments)).toEqual([]);
+    expect(checks).toEqual(['integrationTest', 'lint', 'migrationsCheck', 'test', 'typecheck']);
+    // `dagger check` passes no arguments: each one a check has comes from its default path.
+    for (const name of checks)
+      for (const arg of Object.values(mod().methods[name]!.arguments))
+        expect(arg.defaultPath, `${name}.${arg.name}`).toBe('/');
   });
 
   it('sets cache "never" on exactly the functions that change the world, read the ledger (whose answer moves), and on scan (its verdict goes stale)', () => {

@@ -13,6 +13,7 @@ export interface KgraphMcp {
   typecheck(): Promise<void>;
   test(): Promise<void>;
   integrationTest(): Promise<void>;
+  migrationsCheck(repo: Directory): Promise<void>;
   coverage(): Promise<Directory>;
   serve(environment?: string, apiKey?: Secret): Promise<Service>;
   debug(step: string): Promise<Container>;

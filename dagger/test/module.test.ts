@@ -798,6 +798,10 @@ describe('agreement with the step table', () => {
     typecheck: (m) => m.typecheck(),
     test: (m) => m.test(),
     integrationTest: (m) => m.integrationTest(),
+    migrationsCheck: async (m) => {
+      const { dag } = await import('@dagger.io/dagger');
+      return m.migrationsCheck(dag.directory().withNewDirectory('.git'));
+    },
     coverage: async (m) => (await m.coverage()).id(),
     build: async (m) => (await m.image().build()).id(),
     scan: (m) => m.image().scan(),

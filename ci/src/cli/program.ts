@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT_OK, EXIT_USAGE, exitCodeOf, messageOf } from '../errors.js';
 import { processIo, writeLine, type CliIo } from './io.js';
+import { register as registerBackup } from './commands/backup.js';
 import { register as registerChecklist } from './commands/checklist.js';
 import { register as registerDeploy } from './commands/deploy.js';
 import { register as registerDoctor } from './commands/doctor.js';
@@ -14,6 +15,7 @@ import { register as registerGenerate } from './commands/generate.js';
 import { register as registerGate } from './commands/gate.js';
 import { register as registerGithub } from './commands/github.js';
 import { register as registerImage } from './commands/image.js';
+import { register as registerMigrations } from './commands/migrations.js';
 import { register as registerPolicy } from './commands/policy.js';
 import { register as registerPromotion } from './commands/promotion.js';
 import { register as registerRelease } from './commands/release.js';
@@ -30,6 +32,7 @@ type Registrar = (program: Command, io: CliIo) => void;
 
 /** One line per command module; keep alphabetical so parallel edits merge cleanly. */
 const registrars: Registrar[] = [
+  registerBackup,
   registerChecklist,
   registerDeploy,
   registerDoctor,
@@ -38,6 +41,7 @@ const registrars: Registrar[] = [
   registerGenerate,
   registerGithub,
   registerImage,
+  registerMigrations,
   registerPolicy,
   registerPromotion,
   registerRelease,

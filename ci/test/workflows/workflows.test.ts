@@ -306,7 +306,7 @@ describe('workflows', () => {
               .split(' ')[0],
         )
         .filter(Boolean),
-    ).toEqual(['policy-pr', 'lint', 'typecheck', 'test', 'integration-test', 'coverage']);
+    ).toEqual(['policy-pr', 'lint', 'typecheck', 'test', 'integration-test', 'migrations-check', 'coverage']);
   });
 });
 
