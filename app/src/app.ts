@@ -13,6 +13,7 @@ import { makeErrorHandler } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { RedisCache, type CacheLike } from './cache.js';
 import { CacheGeneration } from './generation.js';
+import { PrefixCache } from './search-prefix.js';
 import { SchemaWatch } from './schema-watch.js';
 import type { AppState } from './app-state.js';
 import type { Queryable } from './repo.js';
@@ -112,7 +113,11 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
   const watchDb = deps.watchPool ?? deps.pool;
   const schema = new SchemaWatch(watchDb);
   // A new generation makes every in-process entry unservable: free them (cache is set before polling starts).
-  const generation = new CacheGeneration(watchDb, undefined, () => cache.dropLocal());
+  const prefixes = new PrefixCache();
+  const generation = new CacheGeneration(watchDb, undefined, () => {
+    cache.dropLocal();
+    prefixes.clear();
+  });
   const cache = new RedisCache(
     deps.redis,
     config.redisPrefix,
@@ -166,13 +171,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
     done(null, payload);
   });
   app.addHook('onResponse', (req, reply, done) => {
-    const labels = {
-      route: req.routeOptions.url ?? 'unmatched',
-      method: req.method,
-      status_code: String(reply.statusCode),
-    };
-    metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
-    metrics.httpTotal.inc(labels);
+    metrics.observeRequest(req.routeOptions.url ?? 'unmatched', req.method, reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
 
@@ -191,7 +190,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
       await api.register(apiRateLimit, { redis: deps.redis, prefix: config.redisPrefix, max: config.rateLimitMax });
       await api.register(nulGuard);
       if (config.faultInjection) await api.register(faultInjection, { faults });
-      await api.register(apiRoutes, { pool: deps.pool, cache, metrics, generation });
+      await api.register(apiRoutes, { pool: deps.pool, cache, metrics, generation, prefixes });
     },
     { prefix: '/api/v1' },
   );

@@ -18,6 +18,7 @@ import { register as registerImage } from './commands/image.js';
 import { register as registerMigrations } from './commands/migrations.js';
 import { register as registerPolicy } from './commands/policy.js';
 import { register as registerPromotion } from './commands/promotion.js';
+import { register as registerRehearse } from './commands/rehearse.js';
 import { register as registerRelease } from './commands/release.js';
 import { register as registerReport } from './commands/report.js';
 import { register as registerRollback } from './commands/rollback.js';
@@ -44,6 +45,7 @@ const registrars: Registrar[] = [
   registerMigrations,
   registerPolicy,
   registerPromotion,
+  registerRehearse,
   registerRelease,
   registerReport,
   registerRollback,
@@ -65,6 +67,8 @@ export function buildProgram(io: CliIo = processIo()): Command {
   const program = new Command('kgraph-ci')
     .description('The KGraph-MCP pipeline: steps, policy, environments, gates, delivery')
     .version(versionLine(), '-V, --version', 'print the version of kgraph-ci and of Node, then exit')
+    // Program options only before the command: `deploy --version v1.2.3` is deploy's --version, not ours.
+    .enablePositionalOptions()
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
