@@ -16,12 +16,17 @@ interface Opts {
   cache: CacheLike;
   metrics: Metrics;
   generation: Pick<CacheGeneration, 'observe' | 'poll'>;
+  /** After a write committed, before it answers (the previous release's invalidation, while it may run). */
+  afterCommit?: () => Promise<void>;
 }
 
 const MAX_GRAPH_NODES = 200;
 
 /** Route types come from the TypeBox schemas (one declaration per field); defaults are applied by ajv. */
-export const apiRoutes: FastifyPluginAsyncTypebox<Opts> = async (app, { pool, cache, metrics, generation }) => {
+export const apiRoutes: FastifyPluginAsyncTypebox<Opts> = async (
+  app,
+  { pool, cache, metrics, generation, afterCommit },
+) => {
   const time = metrics.time;
 
   /** Sends a cached (or freshly computed) JSON body, saying which in `x-cache`. */
@@ -39,6 +44,7 @@ export const apiRoutes: FastifyPluginAsyncTypebox<Opts> = async (app, { pool, ca
     try {
       const { value, generation: token } = await run();
       generation.observe(token);
+      await afterCommit?.();
       return value;
     } catch (err) {
       if (!(err instanceof HttpError && err.statusCode < 500)) void generation.poll();
