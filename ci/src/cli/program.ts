@@ -14,6 +14,7 @@ import { register as registerGithub } from './commands/github.js';
 import { register as registerImage } from './commands/image.js';
 import { register as registerPolicy } from './commands/policy.js';
 import { register as registerPromotion } from './commands/promotion.js';
+import { register as registerRehearse } from './commands/rehearse.js';
 import { register as registerRelease } from './commands/release.js';
 import { register as registerReport } from './commands/report.js';
 import { register as registerRollback } from './commands/rollback.js';
@@ -36,6 +37,7 @@ const registrars: Registrar[] = [
   registerImage,
   registerPolicy,
   registerPromotion,
+  registerRehearse,
   registerRelease,
   registerReport,
   registerRollback,
