@@ -521,6 +521,7 @@ export const ENVIRONMENTS = {
       "unrecordedAllowed": [
         "rollback-to-previous"
       ],
+      "previousReleaseChecked": true,
       "production": true
     }
   }

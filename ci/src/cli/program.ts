@@ -12,6 +12,7 @@ import { register as registerGenerate } from './commands/generate.js';
 import { register as registerGate } from './commands/gate.js';
 import { register as registerGithub } from './commands/github.js';
 import { register as registerImage } from './commands/image.js';
+import { register as registerMigrationsCompat } from './commands/migrations-compat.js';
 import { register as registerPolicy } from './commands/policy.js';
 import { register as registerPromotion } from './commands/promotion.js';
 import { register as registerRehearse } from './commands/rehearse.js';
@@ -35,6 +36,7 @@ const registrars: Registrar[] = [
   registerGenerate,
   registerGithub,
   registerImage,
+  registerMigrationsCompat,
   registerPolicy,
   registerPromotion,
   registerRehearse,

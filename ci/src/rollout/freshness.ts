@@ -22,12 +22,22 @@ export interface StaleRead {
   readonly staleMs: number;
 }
 
-/** Pure: every stale read, with how stale it was. */
-export function staleness(writes: readonly WriteSample[], reads: readonly ReadSample[]): StaleRead[] {
+/**
+ * Pure: every stale read, with how stale it was. `unknown` are writes whose outcome the probe never
+ * learned (an error or timeout): one may still commit after a later write answered, so a read that returns
+ * it cannot be judged either way and is skipped.
+ */
+export function staleness(
+  writes: readonly WriteSample[],
+  reads: readonly ReadSample[],
+  unknown: readonly number[] = [],
+): StaleRead[] {
+  const undecided = new Set(unknown);
   const acked = [...writes].sort((a, b) => a.seq - b.seq);
   const ackOf = new Map(acked.map((w) => [w.seq, w.ackedAt]));
   const out: StaleRead[] = [];
   for (const r of reads) {
+    if (undecided.has(r.seq)) continue;
     // The first write newer than what the read returned, acknowledged before the read was sent.
     const missed = acked.find((w) => w.seq > r.seq && w.ackedAt <= r.sentAt);
     if (missed) out.push({ at: r.sentAt, staleMs: r.sentAt - (ackOf.get(missed.seq) ?? r.sentAt) });
@@ -46,7 +56,7 @@ export interface FreshnessOptions {
 }
 
 export interface FreshnessProbe {
-  stop(): Promise<{ writes: WriteSample[]; reads: ReadSample[]; errors: number }>;
+  stop(): Promise<{ writes: WriteSample[]; reads: ReadSample[]; unknown: number[]; errors: number }>;
 }
 
 const NAME = (label: string, seq: number) => `Rehearsal ${label} ${seq}`;
@@ -54,6 +64,7 @@ const NAME = (label: string, seq: number) => `Rehearsal ${label} ${seq}`;
 export function runFreshnessProbe(o: FreshnessOptions): FreshnessProbe {
   const writes: WriteSample[] = [];
   const reads: ReadSample[] = [];
+  const unknown: number[] = [];
   let errors = 0;
   let seq = 0;
   let stopped = false;
@@ -71,9 +82,14 @@ export function runFreshnessProbe(o: FreshnessOptions): FreshnessProbe {
       });
       await res.arrayBuffer();
       if (res.ok) writes.push({ seq: n, ackedAt: Date.now() });
-      else errors++;
+      else {
+        errors++;
+        // A 5xx may have committed (the answer was lost after COMMIT); a 4xx did not, but is rare here.
+        unknown.push(n);
+      }
     } catch {
       errors++;
+      unknown.push(n);
     }
   };
   const read = async () => {
@@ -98,7 +114,7 @@ export function runFreshnessProbe(o: FreshnessOptions): FreshnessProbe {
     async stop() {
       stopped = true;
       await Promise.all(loops);
-      return { writes, reads, errors };
+      return { writes, reads, unknown, errors };
     },
   };
 }

@@ -163,7 +163,12 @@ async function measured(
   const sampled = await probe.stop();
   const measuredLoad = await load.stop();
   if (outcome !== undefined) throw outcome;
-  return { phases, ...measuredLoad, stale: staleness(sampled.writes, sampled.reads), probeReads: sampled.reads.length };
+  return {
+    phases,
+    ...measuredLoad,
+    stale: staleness(sampled.writes, sampled.reads, sampled.unknown),
+    probeReads: sampled.reads.length,
+  };
 }
 
 async function phasesOf(
