@@ -9,15 +9,27 @@ const exclude = ['**/node_modules/**', '**/dist/**', 'dagger/sdk/**'];
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', globalSetup, include: ['**/*.test.ts'], exclude: [...exclude, ...integration] } },
+      {
+        test: {
+          name: 'unit',
+          globalSetup,
+          include: ['**/*.test.ts'],
+          exclude: [...exclude, ...integration],
+          // Vitest's 5 s default fails tests that start a process or hash the tree on a busy machine (a second
+          // copy of the suite beside this one): a hang still fails, at 30 s.
+          testTimeout: 30_000,
+        },
+      },
       {
         test: {
           name: 'integration',
           globalSetup,
           include: integration,
           exclude,
-          testTimeout: 60_000,
-          hookTimeout: 60_000,
+          // Generous on purpose: these start real services and processes, and a busy machine (a second copy of
+          // the suite beside this one) makes that take minutes. A hang still fails; a slow machine does not.
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
           // Each file gets its own database; two workers keep the 2-core machines busy without thrashing.
           maxWorkers: 2,
           // Vitest 4 refuses projects with different maxWorkers in one sequence group.

@@ -17,7 +17,7 @@ import autocannon from 'autocannon';
 import { createEphemeralServices } from '../ci/src/services/ephemeral.js';
 import { REPO_ROOT } from '../ci/src/repo-root.js';
 import { freePort, startLocalApp } from '../ci/src/services/local-app.js';
-import { runLoad, type LoadResult } from '../ci/src/gate/load.js';
+import { runLoad, type LoadResult } from '../ci/src/gate/load/index.js';
 import { summarize } from '../ci/src/gate/stats.js';
 import { table } from '../ci/src/report/markdown.js';
 

@@ -7,7 +7,7 @@
  * Run: npx tsx bench/gate-accuracy.ts [periods=3]
  */
 import autocannon from 'autocannon';
-import { runLoad } from '../ci/src/gate/load.js';
+import { runLoad } from '../ci/src/gate/load/index.js';
 import { quantileSorted, sortedCopy } from '../ci/src/gate/stats.js';
 import { analyticQuantile, startStallServer, truthFromStalls } from '../ci/test/gate/stall-server.js';
 

@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import autocannon from 'autocannon';
-import { runLoad } from '../ci/src/gate/load.js';
+import { runLoad } from '../ci/src/gate/load/index.js';
 import { freePort } from '../ci/src/services/local-app.js';
 
 const seconds = Number(process.argv[2] ?? 6);

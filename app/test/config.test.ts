@@ -96,12 +96,13 @@ describe('parseConfig', () => {
 });
 
 describe('main with a bad configuration', () => {
-  it('exits 2 with one message listing every problem and no stack trace', () => {
+  it('exits 2 with one message listing every problem and no stack trace', { timeout: 120_000 }, () => {
     const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
     const res = spawnSync(process.execPath, ['--import', 'tsx', main], {
       env: { PATH: process.env.PATH, ENVIRONMENT: 'prod', DATABASE_URL: 'postgres://u:topsecret@h/db', API_KEYS: 'x' },
       encoding: 'utf8',
-      timeout: 20_000,
+      // tsx compiles main.ts first: slow on a busy machine; a hang still ends here.
+      timeout: 90_000,
     });
     expect(res.status).toBe(2);
     expect(res.stderr).toContain('invalid configuration (2 problems)');
@@ -111,7 +112,7 @@ describe('main with a bad configuration', () => {
     expect(res.stderr + res.stdout).not.toContain('topsecret');
   });
 
-  it('refuses to start prod with fault injection even under NODE_ENV=test', () => {
+  it('refuses to start prod with fault injection even under NODE_ENV=test', { timeout: 120_000 }, () => {
     const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
     const res = spawnSync(process.execPath, ['--import', 'tsx', main], {
       env: {
@@ -124,7 +125,8 @@ describe('main with a bad configuration', () => {
         API_KEYS: 'aaaaaaaaaaaaaaaa',
       },
       encoding: 'utf8',
-      timeout: 20_000,
+      // tsx compiles main.ts first: slow on a busy machine; a hang still ends here.
+      timeout: 90_000,
     });
     expect(res.status).toBe(2);
     expect(res.stderr).toContain('invalid configuration (1 problem)');

@@ -82,6 +82,34 @@ export interface RollbackTriggers {
   readonly rateWindowSeconds: number;
 }
 
+/** Where pre-migration backups go: a PersistentVolumeClaim the backup Job mounts (k8s/overlays/<env>). */
+export interface BackupStorage {
+  readonly kind: 'volume';
+  readonly claimName: string;
+  readonly mountPath: string;
+  /** Requested size of the claim. */
+  readonly size: string;
+}
+
+/** What a migration may do to this environment's database, and the backup taken before it (docs/migrations.md). */
+export interface DatabasePolicy {
+  /**
+   * A statement that blocks reads or writes for work proportional to a table's size (a plain CREATE INDEX,
+   * a validating constraint, a rewrite, a one-statement backfill) on a table above either limit.
+   */
+  readonly lockTakingLimit: { readonly rows: number; readonly bytes: number };
+  /** Over the limit (or with the size unknown): refuse the migration; otherwise warn. */
+  readonly refuseOverLimit: boolean;
+  /** A pg_dump before every migration that has something to apply; absent = none. */
+  readonly backup?: {
+    readonly storage: BackupStorage;
+    /** A backup older than this does not count as taken before the migration. */
+    readonly maxAgeMinutes: number;
+    /** How many backups the storage keeps (oldest removed first). */
+    readonly keep: number;
+  };
+}
+
 export interface EnvironmentDefinition {
   readonly name: EnvironmentName;
   readonly description: string;
@@ -101,6 +129,13 @@ export interface EnvironmentDefinition {
   readonly requiredSecrets: readonly string[];
   readonly latencyGate: LatencyGateConfig;
   readonly rollback: RollbackTriggers;
+  readonly database: DatabasePolicy;
+  /**
+   * The Statuspage component this environment is shown as, by the name of the variable holding its id: a
+   * deploy here opens a maintenance on it, an automatic rollback an incident. Absent = not on the status page
+   * (a deploy to dev or staging never mutes or alarms anyone).
+   */
+  readonly statusPage?: { readonly componentIdVariable: string };
   /** A HorizontalPodAutoscaler from `replicas` up to `maxReplicas` (k8s overlays); absent = fixed replicas. */
   readonly autoscale?: { readonly maxReplicas: number; readonly targetCpuPercent: number };
 }
@@ -128,6 +163,9 @@ const ROLLBACK: RollbackTriggers = {
   rateWindowSeconds: 60,
 };
 
+/** 1M rows or 1 GiB: a plain index build or full scan there takes long enough to be felt as an outage. */
+const LOCK_TAKING_LIMIT = { rows: 1_000_000, bytes: 1 << 30 };
+
 const gate = (
   requestsPerSecond: number,
   durationSeconds: number,
@@ -146,6 +184,62 @@ const gate = (
   regression: { ...allowed, confidence: 0.95, rounds: 4, blockSeconds: 1 },
   scenarios: SCENARIOS,
 });
+
+/** One lane of the release train: a weekday, every N weeks counted from an anchor date (itself such a day). */
+export interface TrainLane {
+  readonly weekday: 'sunday' | 'monday' | 'tuesday' | 'wednesday' | 'thursday' | 'friday' | 'saturday';
+  readonly everyWeeks: number;
+  /** YYYY-MM-DD, a `weekday`: the first train of the series (fortnights are counted from here). */
+  readonly anchor: string;
+  /** What the lane does on its day. */
+  readonly action: string;
+}
+
+/**
+ * The release schedule as data (decided by ci/src/release/train.ts): staging's cut every Wednesday, prod's
+ * release every other Friday. A slot on a holiday or weekend moves to the next working day; a slot in a
+ * freeze is skipped; a train with nothing new to ship cuts no branch.
+ */
+export interface ReleaseTrain {
+  /** IANA zone the dates are read in. */
+  readonly timeZone: string;
+  readonly lanes: Readonly<Record<string, TrainLane>>;
+  readonly freezes: readonly { readonly from: string; readonly to: string; readonly reason: string }[];
+  readonly holidays: readonly { readonly date: string; readonly name: string }[];
+}
+
+export const RELEASE_TRAIN: ReleaseTrain = {
+  timeZone: 'Europe/Berlin',
+  lanes: {
+    staging: {
+      weekday: 'wednesday',
+      everyWeeks: 1,
+      anchor: '2026-01-07',
+      action: 'cut release/<next minor> from develop (deploys to staging)',
+    },
+    prod: {
+      weekday: 'friday',
+      everyWeeks: 2,
+      anchor: '2026-01-09',
+      action: 'merge the release branch that passed staging to main and tag v<version> (deploys to prod)',
+    },
+  },
+  freezes: [
+    { from: '2026-12-18', to: '2027-01-06', reason: 'year-end freeze' },
+    { from: '2027-12-17', to: '2028-01-05', reason: 'year-end freeze' },
+  ],
+  holidays: [
+    { date: '2026-12-25', name: 'Christmas Day' },
+    { date: '2027-01-01', name: "New Year's Day" },
+    { date: '2027-03-26', name: 'Good Friday' },
+    { date: '2027-03-29', name: 'Easter Monday' },
+    { date: '2027-05-01', name: 'Labour Day' },
+    { date: '2027-05-06', name: 'Ascension Day' },
+    { date: '2027-05-17', name: 'Whit Monday' },
+    { date: '2027-10-03', name: 'German Unity Day' },
+    { date: '2027-12-25', name: 'Christmas Day' },
+  ],
+};
 
 /** Also the `images:` newName in k8s/base/kustomization.yaml (a test keeps them equal). */
 export const IMAGE_REPOSITORY = 'ghcr.io/kgraph-mcp/kgraph-mcp';
@@ -177,6 +271,7 @@ const definitions: readonly EnvironmentDefinition[] = [
     requiredSecrets: SERVICE_SECRETS,
     latencyGate: gate(50, 10, { p50: 0.2, p95: 0.5 }),
     rollback: ROLLBACK,
+    database: { lockTakingLimit: LOCK_TAKING_LIMIT, refuseOverLimit: false },
   },
   {
     name: 'staging',
@@ -202,6 +297,7 @@ const definitions: readonly EnvironmentDefinition[] = [
     requiredSecrets: SERVICE_SECRETS,
     latencyGate: gate(100, 20, { p50: 0.1, p95: 0.25 }),
     rollback: ROLLBACK,
+    database: { lockTakingLimit: LOCK_TAKING_LIMIT, refuseOverLimit: false },
   },
   {
     name: 'prod',
@@ -233,6 +329,16 @@ const definitions: readonly EnvironmentDefinition[] = [
     requiredSecrets: [...SERVICE_SECRETS, 'SENTRY_DSN'],
     latencyGate: gate(100, 30, { p50: 0.1, p95: 0.25 }),
     rollback: ROLLBACK,
+    database: {
+      lockTakingLimit: LOCK_TAKING_LIMIT,
+      refuseOverLimit: true,
+      backup: {
+        storage: { kind: 'volume', claimName: 'kgraph-mcp-backups', mountPath: '/backups', size: '50Gi' },
+        maxAgeMinutes: 30,
+        keep: 14,
+      },
+    },
+    statusPage: { componentIdVariable: 'STATUSPAGE_PROD_COMPONENT_ID' },
     autoscale: { maxReplicas: 10, targetCpuPercent: 70 },
   },
 ];

@@ -10,6 +10,7 @@ export const STEP_NAMES = [
   'typecheck',
   'test',
   'integrationTest',
+  'migrationsCheck',
   'coverage',
   'build',
   'scan',
@@ -157,6 +158,25 @@ const table: readonly StepDefinition[] = [
     timeoutSeconds: 900,
     inAll: true,
     cache: { mode: 'inputs', files: TEST_TREE, env: ['TZ', 'CI', 'DATABASE_URL', 'REDIS_URL'], outputs: [] },
+  },
+  {
+    name: 'migrationsCheck',
+    cliName: 'migrations-check',
+    description:
+      'Migrations new since the last release: squawk plus the project rules (timeouts, CONCURRENTLY, NOT VALID, expand/contract, lock size); deploy runs it again with --env',
+    kind: 'check',
+    commands: [ciCli('migrations', 'check')],
+    params: [],
+    services: [],
+    env: {},
+    dependsOn: [],
+    cachePaths: [NPM_CACHE],
+    timeoutSeconds: 300,
+    inAll: true,
+    cache: {
+      mode: 'never',
+      reason: 'its base is the newest v* tag, which moves without the tree changing',
+    },
   },
   {
     name: 'coverage',

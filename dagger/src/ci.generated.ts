@@ -12,6 +12,7 @@ export const STEP_NAMES = [
   "typecheck",
   "test",
   "integrationTest",
+  "migrationsCheck",
   "coverage",
   "build",
   "scan",
@@ -182,6 +183,34 @@ export const STEPS = {
         "REDIS_URL"
       ],
       "outputs": []
+    }
+  },
+  "migrationsCheck": {
+    "name": "migrationsCheck",
+    "cliName": "migrations-check",
+    "description": "Migrations new since the last release: squawk plus the project rules (timeouts, CONCURRENTLY, NOT VALID, expand/contract, lock size); deploy runs it again with --env",
+    "kind": "check",
+    "commands": [
+      [
+        "npx",
+        "--no-install",
+        "kgraph-ci",
+        "migrations",
+        "check"
+      ]
+    ],
+    "params": [],
+    "services": [],
+    "env": {},
+    "dependsOn": [],
+    "cachePaths": [
+      "~/.npm"
+    ],
+    "timeoutSeconds": 300,
+    "inAll": true,
+    "cache": {
+      "mode": "never",
+      "reason": "its base is the newest v* tag, which moves without the tree changing"
     }
   },
   "coverage": {
@@ -560,6 +589,8 @@ export enum Step {
   test = "test",
   /** Integration tests (vitest project "integration") against real Postgres and Redis */
   integrationTest = "integrationTest",
+  /** Migrations new since the last release: squawk plus the project rules (timeouts, CONCURRENTLY, NOT VALID, expand/contract, lock size); deploy runs it again with --env */
+  migrationsCheck = "migrationsCheck",
   /** Every test (unit and integration) with V8 coverage against real Postgres and Redis; the report lands in coverage/ */
   coverage = "coverage",
   /** Compile the service (app/dist) and build the image from app/Dockerfile when a container engine answers */

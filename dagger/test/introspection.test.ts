@@ -73,11 +73,33 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const mod = () => {
-  const obj = scanned.objects.KgraphMcp;
-  if (!obj) throw new Error(`no KgraphMcp object; found ${Object.keys(scanned.objects).join(', ')}`);
+type ScannedObject = ScannedModule['objects'][string];
+
+const objectNamed = (name: string): ScannedObject => {
+  const obj = scanned.objects[name];
+  if (!obj) throw new Error(`no ${name} object; found ${Object.keys(scanned.objects).join(', ')}`);
   return obj;
 };
+const mod = () => objectNamed('KgraphMcp');
+
+/** The root's accessor for each area object, as `dagger call <accessor> <function>` reaches it. */
+const AREAS = { image: 'Images', gate: 'Gate', delivery: 'Delivery', repo: 'Repo' } as const;
+
+/** `lint` on the root, `delivery.deploy` on an area. */
+const fnAt = (path: string): Fn => {
+  const [first, second] = path.split('.') as [string, string | undefined];
+  const owner = second ? objectNamed(AREAS[first as keyof typeof AREAS]) : mod();
+  const fn = owner.methods[second ?? first];
+  if (!fn) throw new Error(`no function ${path}`);
+  return fn;
+};
+/** Every function of every object, by path. */
+const allFunctions = (): [string, Fn][] => [
+  ...Object.entries(mod().methods),
+  ...Object.entries(AREAS).flatMap(([accessor, name]) =>
+    Object.entries(objectNamed(name).methods).map(([fn, f]) => [`${accessor}.${fn}`, f] as [string, Fn]),
+  ),
+];
 
 const S = { kind: 'STRING_KIND' };
 const enumType = (name: keyof typeof ENUMS) => ({ kind: 'ENUM_KIND', name });
@@ -105,10 +127,11 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
   typecheck: { args: [], returns: VOID, check: true },
   test: { args: [], returns: VOID, check: true },
   integrationTest: { args: [], returns: VOID, check: true },
+  migrationsCheck: { args: [['repo', obj('Directory')]], returns: VOID, check: true },
   coverage: { args: [], returns: obj('Directory') },
-  build: { args: [['environment', ENV, { default: 'dev' }]], returns: obj('Container') },
+  'image.build': { args: [['environment', ENV, { default: 'dev' }]], returns: obj('Container') },
   // A scan verdict must not replay from the function cache while the vulnerability database moves on.
-  scan: {
+  'image.scan': {
     args: [
       ['environment', ENV, { default: 'dev' }],
       ['severity', SEVERITY, { default: 'HIGH' }],
@@ -116,7 +139,7 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
     returns: S,
     never: true,
   },
-  publish: {
+  'image.publish': {
     args: [
       ['registry', S],
       ['tag', S],
@@ -127,7 +150,7 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
     returns: S,
     never: true,
   },
-  publishCandidate: {
+  'image.publishCandidate': {
     args: [
       ['registry', S],
       ['username', S],
@@ -138,7 +161,7 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
     returns: S,
     never: true,
   },
-  promotionCandidate: {
+  'delivery.promotionCandidate': {
     args: [
       ['tag', S],
       ['githubToken', obj('Secret')],
@@ -147,7 +170,7 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
     returns: S,
     never: true,
   },
-  deliveryReport: {
+  'delivery.deliveryReport': {
     args: [
       ['githubToken', obj('Secret')],
       ['repository', S],
@@ -164,7 +187,7 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
     returns: obj('Service'),
   },
   // A gate verdict is measured on every call, never replayed from the function cache.
-  latencyGate: {
+  'gate.latencyGate': {
     args: [
       ['environment', ENV, { default: 'staging' }],
       ['baselineImage', S, { optional: true }],
@@ -175,7 +198,7 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
     returns: S,
     never: true,
   },
-  deploy: {
+  'delivery.deploy': {
     args: [
       ['environment', ENV],
       ['image', S],
@@ -191,7 +214,7 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
     returns: S,
     never: true,
   },
-  rollback: {
+  'delivery.rollback': {
     args: [
       ['environment', ENV],
       ['kubeconfig', obj('Secret')],
@@ -203,7 +226,7 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
     returns: S,
     never: true,
   },
-  watch: {
+  'delivery.watch': {
     args: [
       ['environment', ENV],
       ['url', S],
@@ -215,7 +238,7 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
     returns: S,
     never: true,
   },
-  release: {
+  'delivery.release': {
     args: [
       ['tag', S],
       ['githubToken', obj('Secret')],
@@ -226,21 +249,21 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
     returns: S,
     never: true,
   },
-  policyPr: {
+  'repo.policyPr': {
     args: [
       ['source', S],
       ['target', S],
     ],
     returns: S,
   },
-  policyTag: {
+  'repo.policyTag': {
     args: [
       ['tag', S],
       ['repo', obj('Directory')],
     ],
     returns: S,
   },
-  cutRelease: {
+  'repo.cutRelease': {
     args: [
       ['githubToken', obj('Secret')],
       ['from', S, { default: 'develop' }],
@@ -249,7 +272,7 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
     returns: S,
     never: true,
   },
-  protect: {
+  'repo.protect': {
     args: [
       ['githubToken', obj('Secret')],
       ['repository', S],
@@ -258,13 +281,19 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
     never: true,
   },
   debug: { args: [['step', STEP]], returns: obj('Container') },
+  image: { args: [], returns: obj('Images') },
+  gate: { args: [], returns: obj('Gate') },
+  delivery: { args: [], returns: obj('Delivery') },
+  repo: { args: [], returns: obj('Repo') },
 };
 
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 describe('module surface', () => {
-  it('is one documented object and its enums; helper files add no other types to the API', () => {
-    expect(Object.keys(scanned.objects)).toEqual(['KgraphMcp']);
+  it('is the documented root object, one documented object per area and the enums; helper files add no other types', () => {
+    expect(Object.keys(scanned.objects).sort()).toEqual(['KgraphMcp', ...Object.values(AREAS)].sort());
+    for (const name of Object.values(AREAS))
+      expect(objectNamed(name).description.trim().length, name).toBeGreaterThan(10);
     expect(Object.keys(scanned.enums).sort()).toEqual(Object.keys(ENUMS).sort());
     expect(Object.keys(scanned.interfaces)).toEqual([]);
     expect(scanned.description).toMatch(/KGraph-MCP pipeline/);
@@ -288,7 +317,7 @@ describe('module surface', () => {
   it('types every environment, severity and step argument with its enum, never as a free string', () => {
     const expected: Record<string, TypeDef> = { environment: ENV, severity: SEVERITY, step: STEP };
     let seen = 0;
-    for (const fn of Object.values(mod().methods)) {
+    for (const [, fn] of allFunctions()) {
       for (const arg of Object.values(fn.arguments)) {
         if (expected[arg.name]) {
           seen++;
@@ -304,12 +333,18 @@ describe('module surface', () => {
     expect(seen).toBeGreaterThanOrEqual(10);
   });
 
-  it('exposes exactly the contract functions', () => {
-    expect(Object.keys(mod().methods).sort()).toEqual(Object.keys(CONTRACT).sort());
+  it('exposes exactly the contract functions, each area through its accessor on the root', () => {
+    expect(
+      allFunctions()
+        .map(([path]) => path)
+        .sort(),
+    ).toEqual(Object.keys(CONTRACT).sort());
+    for (const [accessor, name] of Object.entries(AREAS))
+      expect(mod().methods[accessor]!.returnType).toMatchObject(obj(name));
   });
 
   it.each(Object.entries(CONTRACT))('%s has the agreed arguments, return type and a doc comment', (name, spec) => {
-    const fn = mod().methods[name]!;
+    const fn = fnAt(name);
     expect(fn.description.trim().length).toBeGreaterThan(10);
     expect(fn.returnType).toMatchObject(spec.returns);
     const args = Object.values(fn.arguments);
@@ -324,48 +359,49 @@ describe('module surface', () => {
 
   // An example in every doc comment, checked like the README's: it calls its own function with real flags and values.
   it.each(Object.keys(CONTRACT))('%s shows an example `dagger call` that the module accepts', (name) => {
-    const fn = mod().methods[name]!;
+    const fn = fnAt(name);
     const examples = [...fn.description.matchAll(/Example: `dagger call ([^`]+)`/g)].map((m) =>
       m[1]!.trim().split(/\s+/),
     );
     expect(examples.length, `${name} has no "Example: \`dagger call ...\`" line`).toBeGreaterThan(0);
     for (const words of examples) {
       // Module flags before the function are written with "=", so the first other word is the function.
-      expect(
-        words.find((w) => !w.startsWith('-')),
-        name,
-      ).toBe(kebab(name));
+      const path = words.filter((w) => !w.startsWith('-')).slice(0, name.split('.').length);
+      expect(path.join(' '), name).toBe(name.split('.').map(kebab).join(' '));
       expect(checkCall(words, mod()), `dagger call ${words.join(' ')}`).toEqual([]);
     }
   });
 
-  it('marks the four checks with @check, and they take no required arguments', () => {
-    const checks = Object.values(mod().methods)
-      .filter((f) => f.isCheck)
-      .map((f) => f.name)
+  it('marks the five checks with @check on the root (where dagger check finds them), and they take no required arguments', () => {
+    const checks = allFunctions()
+      .filter(([, f]) => f.isCheck)
+      .map(([path]) => path)
       .sort();
-    expect(checks).toEqual(['integrationTest', 'lint', 'test', 'typecheck']);
-    for (const name of checks) expect(Object.keys(mod().methods[name]!.arguments)).toEqual([]);
+    expect(checks).toEqual(['integrationTest', 'lint', 'migrationsCheck', 'test', 'typecheck']);
+    // `dagger check` passes no arguments: each one a check has comes from its default path.
+    for (const name of checks)
+      for (const arg of Object.values(mod().methods[name]!.arguments))
+        expect(arg.defaultPath, `${name}.${arg.name}`).toBe('/');
   });
 
   it('sets cache "never" on exactly the functions that change the world, read the ledger (whose answer moves), and on scan (its verdict goes stale)', () => {
-    const never = Object.values(mod().methods)
-      .filter((f) => f.cache === 'never')
-      .map((f) => f.name)
+    const never = allFunctions()
+      .filter(([, f]) => f.cache === 'never')
+      .map(([path]) => path)
       .sort();
     expect(never).toEqual([
-      'cutRelease',
-      'deliveryReport',
-      'deploy',
-      'latencyGate',
-      'promotionCandidate',
-      'protect',
-      'publish',
-      'publishCandidate',
-      'release',
-      'rollback',
-      'scan',
-      'watch',
+      'delivery.deliveryReport',
+      'delivery.deploy',
+      'delivery.promotionCandidate',
+      'delivery.release',
+      'delivery.rollback',
+      'delivery.watch',
+      'gate.latencyGate',
+      'image.publish',
+      'image.publishCandidate',
+      'image.scan',
+      'repo.cutRelease',
+      'repo.protect',
     ]);
     expect(never).toEqual(
       Object.entries(CONTRACT)
@@ -373,11 +409,11 @@ describe('module surface', () => {
         .map(([n]) => n)
         .sort(),
     );
-    for (const fn of Object.values(mod().methods)) if (fn.cache !== 'never') expect(fn.cache, fn.name).toBeUndefined();
+    for (const [path, fn] of allFunctions()) if (fn.cache !== 'never') expect(fn.cache, path).toBeUndefined();
   });
 
   it('takes secrets only as Secret arguments, never as strings', () => {
-    for (const fn of Object.values(mod().methods)) {
+    for (const [, fn] of allFunctions()) {
       for (const arg of Object.values(fn.arguments)) {
         if (/token|password|kubeconfig|secret|key/i.test(arg.name))
           expect(arg.type, `${fn.name}.${arg.name}`).toMatchObject(obj('Secret'));
@@ -401,7 +437,7 @@ describe('module surface', () => {
   });
 
   it('policyTag keeps .git in its repo directory', () => {
-    const repo = mod().methods.policyTag!.arguments.repo!;
+    const repo = fnAt('repo.policyTag').arguments.repo!;
     expect(repo.defaultPath).toBe('/');
     expect(repo.ignore ?? []).not.toContain('.git');
   });
@@ -409,7 +445,10 @@ describe('module surface', () => {
 
 describe('agreement with the step table', () => {
   it.each(STEP_NAMES)('step %s has a function of the same name, spelled as the CLI name', (step) => {
-    expect(mod().methods[step], `no function for step ${step}`).toBeDefined();
+    expect(
+      allFunctions().find(([path]) => path.split('.').at(-1) === step),
+      `no function for step ${step}`,
+    ).toBeDefined();
     expect(kebab(step)).toBe(STEPS[step].cliName);
   });
 });
@@ -431,12 +470,13 @@ describe('registration with the engine', () => {
       .slice(1)
       .map((text) => ({ name: text.slice(0, text.indexOf('"')), text }));
     const named = (n: string) => fnDefs.find((f) => f.name === n)?.text ?? '';
-    for (const [name, spec] of Object.entries(CONTRACT)) {
+    for (const [path, spec] of Object.entries(CONTRACT)) {
+      const name = path.split('.').at(-1)!;
       expect(named(name), name).not.toBe('');
       expect(/withCachePolicy \(policy: Never\)/.test(named(name)), `${name} cache never`).toBe(spec.never === true);
       expect(/withCheck\b/.test(named(name)), `${name} check`).toBe(spec.check === true);
     }
-  });
+  }, 60_000);
 });
 
 /**
@@ -467,7 +507,7 @@ describe('enums as the engine and the CLI see them', () => {
       await new Register(scanned).run();
     });
     query = ctx.engine.expand(ctx.engine.queries.at(-1)!.query);
-  });
+  }, 60_000);
 
   it.each(Object.entries(ENUMS))(
     'registers %s with withEnum and one withEnumMember per member, name and value',
@@ -545,11 +585,18 @@ describe('the Dagger commands in the README and docs/', () => {
   it('the call checker reads every flag, with or without "=", up to a chained call', () => {
     const m = mod();
     expect(checkCall(['debug', '--step', 'test', 'terminal'], m)).toEqual([]);
-    expect(checkCall(['--node-version', '24', 'scan', '--environment', 'dev', '--severity=HIGH'], m)).toEqual([]);
-    expect(checkCall(['scan', '--environment', 'dev', '--sevrity', 'HIGH'], m)).toEqual([
+    expect(checkCall(['--node-version', '24', 'image', 'scan', '--environment', 'dev', '--severity=HIGH'], m)).toEqual(
+      [],
+    );
+    expect(checkCall(['image', 'scan', '--environment', 'dev', '--sevrity', 'HIGH'], m)).toEqual([
       'scan has no argument --sevrity',
     ]);
-    expect(checkCall(['scan', '--environment=dev', '--sevrity=HIGH'], m)).toEqual(['scan has no argument --sevrity']);
+    expect(checkCall(['image', 'scan', '--environment=dev', '--sevrity=HIGH'], m)).toEqual([
+      'scan has no argument --sevrity',
+    ]);
+    expect(checkCall(['scan'], m)).toEqual(['unknown function scan']);
+    expect(checkCall(['image', 'deploy'], m)).toEqual(['unknown function image deploy']);
+    expect(checkCall(['delivery'], m)).toEqual(['delivery returns Delivery: name one of its functions']);
     expect(checkCall(['--node', '24', 'test'], m)).toEqual(['the module has no argument --node']);
     expect(checkCall(['debug', 'terminal'], m)).toEqual(['debug needs --step']);
     expect(checkCall(['debug', '--step'], m)).toEqual(['--step has no value']);
@@ -561,10 +608,10 @@ describe('the Dagger commands in the README and docs/', () => {
       'cannot check "extra" after export',
     ]);
     expect(checkCall(['deploy-all'], m)).toEqual(['unknown function deploy-all']);
-    expect(checkCall(['scan', '--severity', 'SEVERE'], m)).toEqual([
+    expect(checkCall(['image', 'scan', '--severity', 'SEVERE'], m)).toEqual([
       '--severity SEVERE is not one of UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL',
     ]);
-    expect(checkCall(['latency-gate', '--environment=production'], m)).toEqual([
+    expect(checkCall(['gate', 'latency-gate', '--environment=production'], m)).toEqual([
       '--environment production is not one of dev, staging, prod',
     ]);
     expect(checkCall(['debug', '--step', 'integration-test', 'terminal'], m)).toEqual([
@@ -609,19 +656,28 @@ function checkCall(words: string[], module: ReturnType<typeof mod>, counter = { 
   };
   readFlags(module._constructor?.arguments ?? {}, 'the module');
   const fnName = words[i++];
-  const fn = Object.values(module.methods).find((f) => kebab(f.name) === fnName);
+  let fn = Object.values(module.methods).find((f) => kebab(f.name) === fnName);
   if (!fn) return [...problems, `unknown function ${fnName}`];
-  const given = readFlags(fn.arguments, fnName!);
+  // An area accessor: the next word is one of that object's functions.
+  const area = Object.values(AREAS).find((name) => fn!.returnType?.name === name);
+  if (area) {
+    const inner = words[i++];
+    if (inner === undefined) return [...problems, `${fnName} returns ${area}: name one of its functions`];
+    fn = Object.values(objectNamed(area).methods).find((f) => kebab(f.name) === inner);
+    if (!fn) return [...problems, `unknown function ${fnName} ${inner}`];
+  }
+  const fnLabel = kebab(fn.name);
+  const given = readFlags(fn.arguments, fnLabel);
   for (const arg of Object.values(fn.arguments)) {
     const required = !arg.isOptional && arg.defaultValue === undefined && arg.defaultPath === undefined;
-    if (required && !given.has(arg.name)) problems.push(`${fnName} needs --${kebab(arg.name)}`);
+    if (required && !given.has(arg.name)) problems.push(`${fnLabel} needs --${kebab(arg.name)}`);
   }
   if (i >= words.length) return problems;
   // One chained call on the result, with its own flags (their values are the core API's business).
   const returned = fn.returnType?.name ?? 'nothing';
   const chain = words[i++]!;
   const flags = CHAINS[returned]?.[chain];
-  if (!flags) return [...problems, `${fnName} returns ${returned}, which has no ${chain} here`];
+  if (!flags) return [...problems, `${fnLabel} returns ${returned}, which has no ${chain} here`];
   while (i < words.length && words[i]!.startsWith('--')) {
     const word = words[i++]!;
     counter.flags++;

@@ -13,11 +13,24 @@ export interface KgraphMcp {
   typecheck(): Promise<void>;
   test(): Promise<void>;
   integrationTest(): Promise<void>;
+  migrationsCheck(repo: Directory): Promise<void>;
   coverage(): Promise<Directory>;
+  serve(environment?: string, apiKey?: Secret): Promise<Service>;
+  debug(step: string): Promise<Container>;
+  image(): Images;
+  gate(): Gate;
+  delivery(): Delivery;
+  repo(): Repo;
+}
+
+interface Images {
   build(environment?: string): Promise<Container>;
   scan(environment?: string, severity?: string): Promise<string>;
   publish(registry: string, tag: string, username: string, password: Secret, environment?: string): Promise<string>;
-  serve(environment?: string, apiKey?: Secret): Promise<Service>;
+  publishCandidate(registry: string, username: string, password: Secret, commit: string, tree: string): Promise<string>;
+}
+
+interface Gate {
   latencyGate(
     environment?: string,
     baselineImage?: string,
@@ -25,6 +38,9 @@ export interface KgraphMcp {
     registryUsername?: string,
     registryPassword?: Secret,
   ): Promise<string>;
+}
+
+interface Delivery {
   deploy(
     environment: string,
     image: string,
@@ -54,14 +70,15 @@ export interface KgraphMcp {
     repository?: string,
   ): Promise<string>;
   release(tag: string, githubToken: Secret, repository?: string, image?: string, username?: string): Promise<string>;
-  publishCandidate(registry: string, username: string, password: Secret, commit: string, tree: string): Promise<string>;
   promotionCandidate(tag: string, githubToken: Secret, repository: string): Promise<string>;
   deliveryReport(githubToken: Secret, repository: string, since?: string): Promise<{ id(): Promise<string> }>;
+}
+
+interface Repo {
   policyPr(source: string, target: string): Promise<string>;
   policyTag(tag: string, repo: Directory): Promise<string>;
   cutRelease(githubToken: Secret, from?: string, repository?: string): Promise<string>;
   protect(githubToken: Secret, repository: string): Promise<string>;
-  debug(step: string): Promise<Container>;
 }
 
 export type KgraphMcpClass = new (source: Directory, nodeVersion?: string) => KgraphMcp;

@@ -205,7 +205,7 @@ describe('build, scan, publish', () => {
     async (env) => {
       const spec = STEPS.build.image!;
       expect(spec.context).toBe('.'); // the module's source is the repository root
-      const rec = await run(async (m) => (await m.build(env)).id());
+      const rec = await run(async (m) => (await m.image().build(env)).id());
       const args = Object.entries(spec.buildArgs).map(
         ([name, v]) => `{name:"${name}",value:"${v.replace('${env}', env)}"}`,
       );
@@ -218,13 +218,13 @@ describe('build, scan, publish', () => {
   );
 
   it('build names the valid environments when given another', async () => {
-    await expect(run(async (m) => (await m.build('qa')).id())).rejects.toThrow(
+    await expect(run(async (m) => (await m.image().build('qa')).id())).rejects.toThrow(
       /unknown environment "qa": expected one of dev, staging, prod/,
     );
   });
 
   it('scan runs pinned trivy over the image tarball and the source, at the threshold and above, then the scan step', async () => {
-    const rec = await run((m) => m.scan('staging', 'high'));
+    const rec = await run((m) => m.image().scan('staging', 'high'));
     const trivy = rec.queries
       .map((q) => ctx.engine.expand(q))
       .filter((q) => q.includes(`from (address: "${EXPECTED.trivy}")`));
@@ -248,7 +248,7 @@ describe('build, scan, publish', () => {
       exitCode: (q: string) => (q.includes('"trivy","image"') ? 3 : 0),
       stdout: (q: string) => (q.includes('"trivy","image"') ? 'CVE-2099-0001 HIGH openssl' : 'ok'),
     };
-    await expect(run((m) => m.scan(), { leaves })).rejects.toThrow(
+    await expect(run((m) => m.image().scan(), { leaves })).rejects.toThrow(
       /trivy image scan: findings at or above the threshold \(exit 3\):\nCVE-2099-0001 HIGH openssl/,
     );
   });
@@ -260,7 +260,7 @@ describe('build, scan, publish', () => {
       stderr: (q: string) =>
         q.includes('"trivy","fs"') ? 'FATAL init error: DB error: failed to download vulnerability DB' : '',
     };
-    const err = await run((m) => m.scan(), { leaves }).then(
+    const err = await run((m) => m.image().scan(), { leaves }).then(
       () => undefined,
       (e: unknown) => e as Error,
     );
@@ -271,7 +271,7 @@ describe('build, scan, publish', () => {
   });
 
   it('scan rejects an unknown severity', async () => {
-    await expect(run((m) => m.scan('dev', 'SEVERE'))).rejects.toThrow(
+    await expect(run((m) => m.image().scan('dev', 'SEVERE'))).rejects.toThrow(
       /unknown severity "SEVERE": expected one of UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL/,
     );
   });
@@ -279,7 +279,7 @@ describe('build, scan, publish', () => {
   it('publish authenticates to the registry host with the password secret by id and returns the digest reference', async () => {
     let ref = '';
     const rec = await run(async (m, s) => {
-      ref = await m.publish('ghcr.io/acme/', 'v1.2.3', 'bot', s.password);
+      ref = await m.image().publish('ghcr.io/acme/', 'v1.2.3', 'bot', s.password);
     });
     expect(ref).toBe(`ghcr.io/acme/kgraph-mcp:v1.2.3@sha256:${'0'.repeat(64)}`);
     const secret = secretBehind(rec, /withRegistryAuth \(address: "ghcr\.io",username: "bot",secret: <<([\s\S]*?)>>/);
@@ -296,7 +296,7 @@ describe('build once, promote by digest', () => {
   it('publishCandidate labels the image with commit and tree, pushes sha-<commit> and answers the digest parts as JSON', async () => {
     let out = '';
     const rec = await run(async (m, s) => {
-      out = await m.publishCandidate('ghcr.io/kgraph-mcp', 'bot', s.password, commit, tree);
+      out = await m.image().publishCandidate('ghcr.io/kgraph-mcp', 'bot', s.password, commit, tree);
     });
     expect(JSON.parse(out)).toEqual({
       image: `ghcr.io/kgraph-mcp/kgraph-mcp@sha256:${'0'.repeat(64)}`,
@@ -317,16 +317,16 @@ describe('build once, promote by digest', () => {
   it('publishCandidate refuses a commit or tree that is not a git object id before any engine call', async () => {
     ctx.engine.reset();
     await expect(
-      run((m, s) => m.publishCandidate('ghcr.io/kgraph-mcp', 'bot', s.password, 'main', tree)),
+      run((m, s) => m.image().publishCandidate('ghcr.io/kgraph-mcp', 'bot', s.password, 'main', tree)),
     ).rejects.toThrow(/commit "main" is not a 40-character git object id/);
     await expect(
-      run((m, s) => m.publishCandidate('ghcr.io/kgraph-mcp', 'bot', s.password, commit, '')),
+      run((m, s) => m.image().publishCandidate('ghcr.io/kgraph-mcp', 'bot', s.password, commit, '')),
     ).rejects.toThrow(/tree "" is not/);
     expect(ctx.engine.queries.filter((q) => !q.query.includes('setSecret'))).toEqual([]);
   });
 
   it('promotionCandidate and deliveryReport run kgraph-ci with the token as a secret; release with an image attaches its SBOM', async () => {
-    const cand = await run((m, s) => m.promotionCandidate('v1.4.0', s.githubToken, 'acme/kgraph-mcp'));
+    const cand = await run((m, s) => m.delivery().promotionCandidate('v1.4.0', s.githubToken, 'acme/kgraph-mcp'));
     expect(execs(cand.final).at(-1)).toEqual([
       'npx',
       '--no-install',
@@ -340,7 +340,9 @@ describe('build once, promote by digest', () => {
       '--repo',
       'acme/kgraph-mcp',
     ]);
-    const report = await run(async (m, s) => (await m.deliveryReport(s.githubToken, 'acme/kgraph-mcp')).id());
+    const report = await run(async (m, s) =>
+      (await m.delivery().deliveryReport(s.githubToken, 'acme/kgraph-mcp')).id(),
+    );
     expect(execs(report.final).at(-1)).toEqual([
       'npx',
       '--no-install',
@@ -356,7 +358,7 @@ describe('build once, promote by digest', () => {
       '/out/report.json',
     ]);
     const image = `ghcr.io/kgraph-mcp/kgraph-mcp@sha256:${'a'.repeat(64)}`;
-    const rel = await run((m, s) => m.release('v1.4.0', s.githubToken, 'acme/kgraph-mcp', image, 'bot'));
+    const rel = await run((m, s) => m.delivery().release('v1.4.0', s.githubToken, 'acme/kgraph-mcp', image, 'bot'));
     const argvs = execs(rel.final);
     expect(argvs.at(-2)).toEqual([
       'npx',
@@ -385,11 +387,13 @@ describe('build once, promote by digest', () => {
     expect(rel.all).toContain(`from (address: "${image}")`);
     expectNoPlaintext(rel);
     await expect(
-      run((m, s) => m.release('v1.4.0', s.githubToken, 'acme/kgraph-mcp', 'ghcr.io/kgraph-mcp/kgraph-mcp:v1.4.0')),
+      run((m, s) =>
+        m.delivery().release('v1.4.0', s.githubToken, 'acme/kgraph-mcp', 'ghcr.io/kgraph-mcp/kgraph-mcp:v1.4.0'),
+      ),
     ).rejects.toThrow(/rule "digest"/);
-    await expect(run((m, s) => m.deliveryReport(s.githubToken, 'acme/kgraph-mcp', '30 days'))).rejects.toThrow(
-      /since "30 days"/,
-    );
+    await expect(
+      run((m, s) => m.delivery().deliveryReport(s.githubToken, 'acme/kgraph-mcp', '30 days')),
+    ).rejects.toThrow(/since "30 days"/);
   });
 });
 
@@ -430,7 +434,7 @@ describe('serve and latencyGate', () => {
   });
 
   it('latencyGate runs the ci gate against serve() bound as app, after waiting for /readyz', async () => {
-    const rec = await run((m) => m.latencyGate());
+    const rec = await run((m) => m.gate().latencyGate());
     const bindings = serviceBindings(rec.final);
     expect([...bindings.keys()]).toContain('app');
     const app = bindings.get('app')!;
@@ -460,7 +464,7 @@ describe('latencyGate with a baseline', () => {
   const image = 'ghcr.io/kgraph-mcp/kgraph-mcp:v1.4.0';
 
   it('serves the baseline image as "baseline" on its own Postgres and Redis, waits for both, compares, and never replays', async () => {
-    const rec = await run((m, s) => m.latencyGate('staging', image, undefined, 'bot', s.password));
+    const rec = await run((m, s) => m.gate().latencyGate('staging', image, undefined, 'bot', s.password));
     const bindings = serviceBindings(rec.final);
     const app = bindings.get('app')!;
     const baseline = bindings.get('baseline')!;
@@ -497,7 +501,7 @@ describe('latencyGate with a baseline', () => {
   it('builds a baseline from a checkout of its git ref with app/Dockerfile', async () => {
     const rec = await run(async (m) => {
       const { dag } = await import('@dagger.io/dagger');
-      return m.latencyGate('staging', undefined, dag.directory().withNewFile('BASELINE', 'v1.3.0'));
+      return m.gate().latencyGate('staging', undefined, dag.directory().withNewFile('BASELINE', 'v1.3.0'));
     });
     const baseline = serviceBindings(rec.final).get('baseline')!;
     expect(baseline).toMatch(
@@ -510,13 +514,13 @@ describe('latencyGate with a baseline', () => {
     await expect(
       run(async (m) => {
         const { dag } = await import('@dagger.io/dagger');
-        return m.latencyGate('staging', image, dag.directory());
+        return m.gate().latencyGate('staging', image, dag.directory());
       }),
     ).rejects.toThrow(/at most one of baselineImage and baselineSource/);
-    await expect(run((m) => m.latencyGate('staging', 'not an image; rm -rf /'))).rejects.toThrow(
+    await expect(run((m) => m.gate().latencyGate('staging', 'not an image; rm -rf /'))).rejects.toThrow(
       /is not an image reference/,
     );
-    await expect(run((m) => m.latencyGate('staging', image, undefined, 'bot'))).rejects.toThrow(/go together/);
+    await expect(run((m) => m.gate().latencyGate('staging', image, undefined, 'bot'))).rejects.toThrow(/go together/);
   });
 });
 
@@ -525,7 +529,9 @@ describe('delivery', () => {
     const image = `ghcr.io/kgraph-mcp/kgraph-mcp@sha256:${'a'.repeat(64)}`;
     const [commit, tree] = ['c'.repeat(40), 'e'.repeat(40)];
     const rec = await run((m, s) =>
-      m.deploy('prod', image, s.kubeconfig, s.githubToken, s.password, 'acme/kgraph-mcp', 'v1.4.0', commit, tree),
+      m
+        .delivery()
+        .deploy('prod', image, s.kubeconfig, s.githubToken, s.password, 'acme/kgraph-mcp', 'v1.4.0', commit, tree),
     );
     expect(execs(rec.final).at(-1)).toEqual([
       'npx',
@@ -567,7 +573,9 @@ describe('delivery', () => {
   });
 
   it('deploy without a GitHub token sets no GITHUB_TOKEN', async () => {
-    const rec = await run((m, s) => m.deploy('dev', 'ghcr.io/kgraph-mcp/kgraph-mcp:sha-1234567', s.kubeconfig));
+    const rec = await run((m, s) =>
+      m.delivery().deploy('dev', 'ghcr.io/kgraph-mcp/kgraph-mcp:sha-1234567', s.kubeconfig),
+    );
     expect(rec.final).not.toContain('GITHUB_TOKEN');
     expect(rec.final).not.toContain('API_KEY');
     expect(execs(rec.final).at(-1)).not.toContain('--repo');
@@ -583,13 +591,13 @@ describe('delivery', () => {
   ])('deploy refuses %s to prod (release policy rule %s) before any engine call', async (image, version, rule) => {
     ctx.engine.reset();
     await expect(
-      run((m, s) => m.deploy('prod', image, s.kubeconfig, undefined, undefined, undefined, version)),
+      run((m, s) => m.delivery().deploy('prod', image, s.kubeconfig, undefined, undefined, undefined, version)),
     ).rejects.toThrow(new RegExp(`refusing to deploy .* to prod: release policy rule "${rule}"`));
     expect(ctx.engine.queries.filter((q) => !q.query.includes('setSecret'))).toEqual([]);
   });
 
   it('rollback runs the table command with an optional --to and the kubeconfig secret', async () => {
-    const rec = await run((m, s) => m.rollback('staging', s.kubeconfig, 'v1.3.0'));
+    const rec = await run((m, s) => m.delivery().rollback('staging', s.kubeconfig, 'v1.3.0'));
     expect(execs(rec.final).at(-1)).toEqual([
       'npx',
       '--no-install',
@@ -601,15 +609,15 @@ describe('delivery', () => {
       'v1.3.0',
     ]);
     expect(rec.final).toContain('withMountedSecret (path: "/run/secrets/kubeconfig"');
-    const plain = await run((m, s) => m.rollback('staging', s.kubeconfig));
+    const plain = await run((m, s) => m.delivery().rollback('staging', s.kubeconfig));
     expect(execs(plain.final).at(-1)).toEqual(['npx', '--no-install', 'kgraph-ci', 'rollback', '--env', 'staging']);
-    await expect(run((m, s) => m.rollback('prod', s.kubeconfig, 'latest'))).rejects.toThrow(
+    await expect(run((m, s) => m.delivery().rollback('prod', s.kubeconfig, 'latest'))).rejects.toThrow(
       /rollback target "latest" is not a release tag/,
     );
   });
 
   it('watch runs kgraph-ci watch with the kubeconfig secret', async () => {
-    const rec = await run((m, s) => m.watch('prod', 'https://kgraph-mcp.example.com', s.kubeconfig));
+    const rec = await run((m, s) => m.delivery().watch('prod', 'https://kgraph-mcp.example.com', s.kubeconfig));
     expect(execs(rec.final).at(-1)).toEqual([
       'npx',
       '--no-install',
@@ -624,13 +632,13 @@ describe('delivery', () => {
     ]);
     expect(rec.final).toContain('withMountedSecret (path: "/run/secrets/kubeconfig"');
     expectNoPlaintext(rec);
-    await expect(run((m, s) => m.watch('prod', 'https://x', s.kubeconfig, 'forever'))).rejects.toThrow(
+    await expect(run((m, s) => m.delivery().watch('prod', 'https://x', s.kubeconfig, 'forever'))).rejects.toThrow(
       /duration "forever"/,
     );
   });
 
   it('release validates the tag and passes the GitHub token as a secret', async () => {
-    const rec = await run((m, s) => m.release('v2.0.0', s.githubToken, 'acme/kgraph-mcp'));
+    const rec = await run((m, s) => m.delivery().release('v2.0.0', s.githubToken, 'acme/kgraph-mcp'));
     expect(execs(rec.final).at(-1)).toEqual([
       'npx',
       '--no-install',
@@ -643,11 +651,13 @@ describe('delivery', () => {
     ]);
     expect(rec.final).toMatch(/withSecretVariable \(name: "GITHUB_TOKEN",secret: <</);
     expectNoPlaintext(rec);
-    await expect(run((m, s) => m.release('2.0.0', s.githubToken))).rejects.toThrow(/tag "2.0.0" is not a release tag/);
+    await expect(run((m, s) => m.delivery().release('2.0.0', s.githubToken))).rejects.toThrow(
+      /tag "2.0.0" is not a release tag/,
+    );
   });
 
   it('cutRelease and protect run their kgraph-ci commands with the token as a secret and a run stamp', async () => {
-    const cut = await run((m, s) => m.cutRelease(s.githubToken));
+    const cut = await run((m, s) => m.repo().cutRelease(s.githubToken));
     expect(execs(cut.final).at(-1)).toEqual([
       'npx',
       '--no-install',
@@ -657,7 +667,7 @@ describe('delivery', () => {
       '--from',
       'develop',
     ]);
-    const protect = await run((m, s) => m.protect(s.githubToken, 'acme/kgraph-mcp'));
+    const protect = await run((m, s) => m.repo().protect(s.githubToken, 'acme/kgraph-mcp'));
     expect(execs(protect.final).at(-1)).toEqual([
       'npx',
       '--no-install',
@@ -672,14 +682,14 @@ describe('delivery', () => {
       expect(envVars(rec.final).KGRAPH_RUN_AT).toBeDefined();
       expectNoPlaintext(rec);
     }
-    await expect(run((m, s) => m.protect(s.githubToken, 'not a repo'))).rejects.toThrow(/must be owner\/name/);
+    await expect(run((m, s) => m.repo().protect(s.githubToken, 'not a repo'))).rejects.toThrow(/must be owner\/name/);
   });
 
   it('the only queries carrying secret plaintext are the ones the test made to create the secrets', async () => {
     const rec = await run(async (m, s) => {
-      await m.deploy('dev', 'ghcr.io/kgraph-mcp/kgraph-mcp:v1.0.0', s.kubeconfig, s.githubToken);
-      await m.release('v1.0.0', s.githubToken);
-      await m.publish('ghcr.io/acme', 'v1.0.0', 'bot', s.password);
+      await m.delivery().deploy('dev', 'ghcr.io/kgraph-mcp/kgraph-mcp:v1.0.0', s.kubeconfig, s.githubToken);
+      await m.delivery().release('v1.0.0', s.githubToken);
+      await m.image().publish('ghcr.io/acme', 'v1.0.0', 'bot', s.password);
     });
     const carrying = ctx.engine.queries
       .map((q) => q.query)
@@ -695,7 +705,7 @@ describe('delivery', () => {
 
 describe('policy and debug', () => {
   it('policyPr and policyTag run kgraph-ci policy; policyTag mounts the repo with its history', async () => {
-    const pr = await run((m) => m.policyPr('feature/x', 'develop'));
+    const pr = await run((m) => m.repo().policyPr('feature/x', 'develop'));
     expect(execs(pr.final).at(-1)).toEqual([
       'npx',
       '--no-install',
@@ -709,7 +719,7 @@ describe('policy and debug', () => {
     ]);
     const tag = await run(async (m) => {
       const { dag } = await import('@dagger.io/dagger');
-      return m.policyTag('v1.0.0', dag.directory().withNewDirectory('.git'));
+      return m.repo().policyTag('v1.0.0', dag.directory().withNewDirectory('.git'));
     });
     expect(execs(tag.final).at(-1)).toEqual([
       'npx',
@@ -788,13 +798,17 @@ describe('agreement with the step table', () => {
     typecheck: (m) => m.typecheck(),
     test: (m) => m.test(),
     integrationTest: (m) => m.integrationTest(),
+    migrationsCheck: async (m) => {
+      const { dag } = await import('@dagger.io/dagger');
+      return m.migrationsCheck(dag.directory().withNewDirectory('.git'));
+    },
     coverage: async (m) => (await m.coverage()).id(),
-    build: async (m) => (await m.build()).id(),
-    scan: (m) => m.scan(),
-    latencyGate: (m) => m.latencyGate(),
-    deploy: (m, s) => m.deploy('dev', 'ghcr.io/kgraph-mcp/kgraph-mcp:v1.0.0', s.kubeconfig),
-    rollback: (m, s) => m.rollback('dev', s.kubeconfig),
-    release: (m, s) => m.release('v1.0.0', s.githubToken),
+    build: async (m) => (await m.image().build()).id(),
+    scan: (m) => m.image().scan(),
+    latencyGate: (m) => m.gate().latencyGate(),
+    deploy: (m, s) => m.delivery().deploy('dev', 'ghcr.io/kgraph-mcp/kgraph-mcp:v1.0.0', s.kubeconfig),
+    rollback: (m, s) => m.delivery().rollback('dev', s.kubeconfig),
+    release: (m, s) => m.delivery().release('v1.0.0', s.githubToken),
   };
 
   it.each(STEP_NAMES)('%s binds every service the step needs, and no other', async (step) => {

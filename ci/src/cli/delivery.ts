@@ -15,7 +15,10 @@ import { runLatencyGate } from '../gate/latency.js';
 import { githubClient } from '../github/client.js';
 import type { RepoRef } from '../github/repository.js';
 import { spawnRunner } from '../kube/runner.js';
+import { ledgerEntries } from '../ledger/entry.js';
 import { githubLedger } from '../ledger/github.js';
+import { createNotifier } from '../notify/notifier.js';
+import { previousCommitIn } from '../notify/sentry-releases.js';
 import { REPO_ROOT } from '../repo-root.js';
 import { appendJobSummary } from '../report/summary.js';
 import { DEFAULT_SCAN_REPORT } from '../scan/index.js';
@@ -54,6 +57,11 @@ export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps
     ...(io.env.GITHUB_TOKEN ? [] : ['GITHUB_TOKEN is not set']),
     ...(hasRepo ? [] : ['no --repo or GITHUB_REPOSITORY']),
   ].join(' and ');
+  const ledger = github ? githubLedger(github.octokit, github.repo) : undefined;
+  // Sentry's commit range starts at the previous release that went live in the same environment (the ledger).
+  const previousCommit = async (environment: string, commit: string) =>
+    ledger ? previousCommitIn(ledgerEntries(await ledger.read({ environment })), environment, commit) : undefined;
+  const notifier = createNotifier({ env: io.env, log: (l) => writeLine(io.stderr, l), previousCommit });
   return {
     runner: spawnRunner(io.env, root),
     checklist: (env: EnvironmentDefinition) =>
@@ -82,12 +90,13 @@ export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps
     },
     smoke: (baseUrl: string) => runSmoke({ baseUrl, ...(io.env.API_KEY ? { apiKey: io.env.API_KEY } : {}) }),
     ...(github
-      ? { ledger: githubLedger(github.octokit, github.repo), sources: githubSources(github.octokit, github.repo) }
+      ? { ledger: ledger!, sources: githubSources(github.octokit, github.repo) }
       : { ledgerMissing: `no GitHub ledger: ${missing}`, sources: gitSources(io.cwd) }),
     auditSkipped: () => auditSkippedIn(resolve(io.cwd, DEFAULT_SCAN_REPORT)),
     out: (l) => writeLine(io.stdout, l),
     err: (l) => writeLine(io.stderr, l),
     summary: (md) => appendJobSummary(md, io.env),
+    announce: (env, a) => notifier.announce(env, a),
     cwd: io.cwd,
     env: io.env,
   };

@@ -2,16 +2,19 @@
  * The kgraph-ci program. Each command lives in commands/<name>.ts and registers itself here; a thrown
  * UsageError ends in exit 2, any other failure in exit 1, both with one line on stderr.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT_OK, EXIT_USAGE, exitCodeOf, messageOf } from '../errors.js';
 import { processIo, writeLine, type CliIo } from './io.js';
 import { register as registerChecklist } from './commands/checklist.js';
 import { register as registerDeploy } from './commands/deploy.js';
+import { register as registerDoctor } from './commands/doctor.js';
 import { register as registerEnv } from './commands/env.js';
 import { register as registerGenerate } from './commands/generate.js';
 import { register as registerGate } from './commands/gate.js';
 import { register as registerGithub } from './commands/github.js';
 import { register as registerImage } from './commands/image.js';
+import { register as registerMigrations } from './commands/migrations.js';
 import { register as registerMigrationsCompat } from './commands/migrations-compat.js';
 import { register as registerPolicy } from './commands/policy.js';
 import { register as registerPromotion } from './commands/promotion.js';
@@ -23,6 +26,7 @@ import { register as registerRun } from './commands/run.js';
 import { register as registerSbom } from './commands/sbom.js';
 import { register as registerScan } from './commands/scan.js';
 import { register as registerShell } from './commands/shell.js';
+import { register as registerTrain } from './commands/train.js';
 import { register as registerWatch } from './commands/watch.js';
 
 type Registrar = (program: Command, io: CliIo) => void;
@@ -31,11 +35,13 @@ type Registrar = (program: Command, io: CliIo) => void;
 const registrars: Registrar[] = [
   registerChecklist,
   registerDeploy,
+  registerDoctor,
   registerEnv,
   registerGate,
   registerGenerate,
   registerGithub,
   registerImage,
+  registerMigrations,
   registerMigrationsCompat,
   registerPolicy,
   registerPromotion,
@@ -47,12 +53,20 @@ const registrars: Registrar[] = [
   registerSbom,
   registerScan,
   registerShell,
+  registerTrain,
   registerWatch,
 ];
+
+/** `kgraph-ci --version`: the CLI package's version and the Node running it (what a bug report needs). */
+export function versionLine(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return `kgraph-ci ${pkg.version} (node ${process.version}, ${process.platform}-${process.arch})`;
+}
 
 export function buildProgram(io: CliIo = processIo()): Command {
   const program = new Command('kgraph-ci')
     .description('The KGraph-MCP pipeline: steps, policy, environments, gates, delivery')
+    .version(versionLine(), '-V, --version', 'print the version of kgraph-ci and of Node, then exit')
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });

@@ -6,6 +6,7 @@
 import type { EnvironmentDefinition } from '../environments.js';
 import type { CommandRunner } from '../kube/runner.js';
 import type { Ledger } from '../ledger/github.js';
+import type { Announcement } from '../notify/announcement.js';
 import type { ChecklistOutcome, GateOutcome, SmokeOutcome } from './execute.js';
 import type { ReleaseSources } from './sources.js';
 
@@ -25,6 +26,8 @@ export interface DeliveryDeps {
   readonly out: (line: string) => void;
   readonly err: (line: string) => void;
   readonly summary?: (markdown: string) => Promise<unknown>;
+  /** Tells Slack, the status page and Sentry (notify/); must never throw or hold the operation up for long. */
+  readonly announce?: (env: EnvironmentDefinition, a: Announcement) => Promise<unknown>;
   readonly now?: () => number;
   /** Where local ledger records go; relative paths are against cwd. */
   readonly recordsDir?: string;

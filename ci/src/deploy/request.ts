@@ -26,6 +26,8 @@ export interface DeployOptions {
 export interface RollbackOptions {
   readonly env: string;
   readonly to?: string;
+  /** Why an automatic rollback runs (the watcher's trigger); absent = a person asked for it. */
+  readonly trigger?: string;
   readonly dryRun?: boolean;
   readonly url?: string;
 }
@@ -54,6 +56,7 @@ export interface RollbackRequest {
   readonly dryRun: boolean;
   /** The commit or tag the ledger record is created on. */
   readonly ref?: string;
+  readonly trigger?: string;
 }
 
 export function resolveEnvironment(name: string | undefined): EnvironmentDefinition {
@@ -122,5 +125,6 @@ export function parseRollbackRequest(opts: RollbackOptions, processEnv: NodeJS.P
     ...(baseUrl ? { baseUrl } : {}),
     dryRun: opts.dryRun === true,
     ...(ref ? { ref } : {}),
+    ...(opts.trigger ? { trigger: opts.trigger } : {}),
   };
 }

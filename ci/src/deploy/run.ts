@@ -16,6 +16,7 @@ import { parseVersionTag } from '../release/semver.js';
 import { formatArgv } from '../process/argv.js';
 import { decideDeploy, decideRollback, formatEligibility, pickCandidate } from './decide.js';
 import type { DeliveryDeps } from './deps.js';
+import { endAnnouncements, startAnnouncement } from './announce.js';
 import { executePlan, type ExecutionResult, type GateOutcome } from './execute.js';
 import { describe, gatherDeployFacts, gatherRollbackFacts, readLedger } from './facts.js';
 import { formatPlan, planDeploy, planRollback, type Plan } from './plan.js';
@@ -30,6 +31,7 @@ import {
 } from './request.js';
 import { conclude, summaryOf, verdictOf } from './verdict.js';
 import type { LedgerPayload } from '../ledger/entry.js';
+import type { Announcement } from '../notify/announcement.js';
 
 export type { DeliveryDeps } from './deps.js';
 export type { DeployOptions, RollbackOptions } from './request.js';
@@ -93,7 +95,7 @@ export async function runRollback(opts: RollbackOptions, deps: DeliveryDeps): Pr
   if (req.dryRun) return printPlan(plan, deps);
   const payload = rollbackPayload(env.name, plan.version, target, now());
   const required = ledgerRequiredFor(env.release, target ? 'rollback-to-version' : 'rollback-to-previous');
-  return executeAndRecord(plan, env, deps, payload, { ...(req.ref ? { ref: req.ref } : {}), required });
+  return executeAndRecord(plan, env, deps, payload, { ...(req.ref ? { ref: req.ref } : {}), required }, req.trigger);
 }
 
 function printPlan(plan: Plan, deps: DeliveryDeps): Plan {
@@ -108,11 +110,14 @@ async function executeAndRecord(
   deps: DeliveryDeps,
   payload: LedgerPayload,
   ledger: { readonly ref?: string | undefined; readonly required: boolean },
+  trigger?: string,
 ): Promise<ExecutionResult> {
   const now = deps.now ?? Date.now;
   const startedAt = now();
   const target = recordTarget(env, deps, ledger.ref, ledger.required);
   const record = await openOperation(payload, plan, env, target);
+  const told = { plan, env, payload, processEnv: deps.env, ...(trigger ? { trigger } : {}) };
+  await announce(deps, env, [startAnnouncement(told)]);
   let gate: GateOutcome | undefined;
   const result = await executePlan(plan, {
     runner: deps.runner,
@@ -129,8 +134,14 @@ async function executeAndRecord(
     target,
   );
   await deps.summary?.(summaryOf(plan, env, result));
+  await announce(deps, env, endAnnouncements(told, result, gate, durationMs));
   conclude(verdict, result, problems, ledger.required, target.local.where, deps);
   return result;
+}
+
+/** Announcements in order; the notifier never throws, and if a custom one does, the operation goes on. */
+async function announce(deps: DeliveryDeps, env: EnvironmentDefinition, list: readonly Announcement[]) {
+  for (const a of list) await deps.announce?.(env, a).catch((e: Error) => deps.err(`warning: notify: ${e.message}`));
 }
 
 export interface CandidateOptions {

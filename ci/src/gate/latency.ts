@@ -7,15 +7,10 @@
  * and the deploy command.
  */
 import type { EnvironmentDefinition, LatencyGateConfig, LatencyScenario } from '../environments.js';
-import { createLoadClient, type LoadClient, type LoadRequest, type LoadResult } from './load.js';
-import { blocksOf, bootstrapRatios, chartPercentiles, summarize } from './stats.js';
-import {
-  judgeGate,
-  type GateVerdict,
-  type RouteComparison,
-  type RouteInput,
-  type RouteMeasurement,
-} from './verdict.js';
+import { createLoadClient, type LoadClient, type LoadRequest } from './load/index.js';
+import { RouteRounds, unmeasured } from './measurement.js';
+import { bootstrapRatios } from './stats.js';
+import { judgeGate, type GateVerdict, type RouteComparison, type RouteMeasurement } from './verdict.js';
 
 /** A service to measure. */
 export interface GateTarget {
@@ -136,110 +131,136 @@ async function prepare(
   }
 }
 
-/** Accumulates one side's rounds of one route. */
-class Side {
-  readonly results: LoadResult[] = [];
-  readonly blocks: Float64Array[] = [];
-  constructor(
-    readonly s: LatencyScenario,
-    readonly path: string,
-    readonly client: LoadClient,
-  ) {}
-
-  add(r: LoadResult, blockMs: number): void {
-    this.results.push(r);
-    this.blocks.push(...blocksOf(r.latenciesMs, r.intendedMs, blockMs));
-  }
-
-  measurement(config: LatencyGateConfig, rounds: number, served: string | undefined): RouteMeasurement {
-    const sum = (
-      k: 'scheduled' | 'sent' | 'responses' | 'non2xx' | 'socketErrors' | 'timeouts' | 'lateSends' | 'capWaits',
-    ) => this.results.reduce((a, r) => a + r[k], 0);
-    const statusCodes: Record<string, number> = {};
-    for (const r of this.results)
-      for (const [k, v] of Object.entries(r.statusCodes)) statusCodes[k] = (statusCodes[k] ?? 0) + v;
-    const all = new Float64Array(this.results.reduce((a, r) => a + r.latenciesMs.length, 0));
-    let n = 0;
-    for (const r of this.results) {
-      all.set(r.latenciesMs, n);
-      n += r.latenciesMs.length;
-    }
-    const latency = summarize(all);
-    return {
-      scenario: this.s.name,
-      class: this.s.class,
-      path: this.path,
-      conditions: {
-        method: this.s.method,
-        pathTemplate: this.s.path,
-        requestedRate: config.requestsPerSecond,
-        scheduledSeconds: this.results.reduce((a, r) => a + r.scheduledSeconds, 0),
-        rounds,
-        maxConcurrency: config.maxConcurrency,
-        ...(served === undefined ? {} : { served }),
-      },
-      scheduled: sum('scheduled'),
-      sent: sum('sent'),
-      responses: sum('responses'),
-      non2xx: sum('non2xx'),
-      socketErrors: sum('socketErrors'),
-      timeouts: sum('timeouts'),
-      statusCodes,
-      lateSends: sum('lateSends'),
-      maxLateMs: Math.max(0, ...this.results.map((r) => r.maxLateMs)),
-      capWaits: sum('capWaits'),
-      maxInFlight: Math.max(0, ...this.results.map((r) => r.maxInFlight)),
-      samples: all.length,
-      ...(latency ? { latency } : {}),
-      percentiles: chartPercentiles(all),
-    };
-  }
-}
-
-function skipped(
-  s: LatencyScenario,
-  config: LatencyGateConfig,
-  setupError: string,
-  served: string | undefined,
-): RouteMeasurement {
-  return {
-    scenario: s.name,
-    class: s.class,
-    path: s.path,
-    conditions: {
-      method: s.method,
-      pathTemplate: s.path,
-      requestedRate: config.requestsPerSecond,
-      scheduledSeconds: 0,
-      rounds: 0,
-      maxConcurrency: config.maxConcurrency,
-      ...(served === undefined ? {} : { served }),
-    },
-    scheduled: 0,
-    sent: 0,
-    responses: 0,
-    non2xx: 0,
-    socketErrors: 0,
-    timeouts: 0,
-    statusCodes: {},
-    lateSends: 0,
-    maxLateMs: 0,
-    capWaits: 0,
-    maxInFlight: 0,
-    samples: 0,
-    percentiles: [],
-    setupError,
-  };
-}
-
 const seedOf = (s: string) => [...s].reduce((h, c) => (Math.imul(h, 31) + c.charCodeAt(0)) >>> 0, 7);
 const fmtMs = (n: number | undefined) => (n === undefined ? '-' : `${n.toFixed(n < 10 ? 2 : 1)}ms`);
+
+type Who = 'candidate' | 'baseline';
+
+/** Everything a route's measurement needs, fixed before the first one runs. */
+interface GateRun {
+  readonly o: LatencyGateOptions;
+  readonly config: LatencyGateConfig;
+  readonly log: (line: string) => void;
+  readonly makeClient: NonNullable<LatencyGateOptions['client']>;
+  readonly cand: Prepared;
+  readonly base: Prepared | undefined;
+  /** A baseline was asked for (it may be unavailable). */
+  readonly compare: boolean;
+  readonly rounds: number;
+}
+
+interface Side {
+  readonly who: Who;
+  readonly rounds: RouteRounds;
+  readonly client: LoadClient;
+}
+
+function setupErrorOf(p: Prepared, s: LatencyScenario): string | undefined {
+  return p.unreachable ?? (s.path.includes('{toolId}') && !p.toolId ? p.toolIdError : undefined);
+}
+
+function openSide(g: GateRun, s: LatencyScenario, p: Prepared, who: Who): Side {
+  const path = s.path.replace('{toolId}', encodeURIComponent(p.toolId ?? ''));
+  const req: LoadRequest = {
+    url: new URL(path, p.target.baseUrl).toString(),
+    method: s.method,
+    headers: s.body === undefined ? p.headers : { ...p.headers, 'content-type': 'application/json' },
+    ...(s.body === undefined ? {} : { body: JSON.stringify(s.body) }),
+  };
+  return { who, rounds: new RouteRounds(s, path), client: g.makeClient(req, g.config.maxConcurrency) };
+}
+
+/** Warm-up (discarded), then the measured rounds; with two sides in ABBA order. */
+async function runRounds(g: GateRun, s: LatencyScenario, sides: readonly Side[]): Promise<void> {
+  const { config, log } = g;
+  const schedule = {
+    rate: config.requestsPerSecond,
+    lateToleranceMs: config.lateSendToleranceMs,
+    timeoutMs: config.requestTimeoutMs,
+  };
+  if (config.warmupSeconds > 0) {
+    for (const { who, client } of sides) {
+      log(`${s.name}: ${who} warm-up ${config.warmupSeconds}s at ${config.requestsPerSecond} req/s (discarded)`);
+      await client.run({ ...schedule, durationSeconds: config.warmupSeconds });
+    }
+  }
+  const roundSeconds = config.durationSeconds / g.rounds;
+  for (let r = 0; r < g.rounds; r++) {
+    // ABBA: baseline first in even rounds, candidate first in odd ones.
+    const order = sides.length === 2 && r % 2 === 0 ? [...sides].reverse() : sides;
+    for (const { who, rounds, client } of order) {
+      const round = g.rounds > 1 ? `round ${r + 1}/${g.rounds} ` : '';
+      log(
+        `${s.name}: ${round}${who} ${s.method} ${rounds.path} for ${roundSeconds}s at ${config.requestsPerSecond} req/s`,
+      );
+      let ticks = 0;
+      const res = await client.run({
+        ...schedule,
+        durationSeconds: roundSeconds,
+        // Progress every 5 s: long runs show they are alive without flooding the log.
+        onTick: (n) => {
+          if (++ticks % 5 === 0) log(`${s.name}: ${who} ${ticks}s, ${n} responses`);
+        },
+      });
+      rounds.add(res, config.regression.blockSeconds * 1000);
+    }
+  }
+}
+
+function logRoute(log: (l: string) => void, report: RouteReport): void {
+  const c = report.candidate;
+  const bl = report.baseline && 'scenario' in report.baseline ? report.baseline : undefined;
+  log(
+    `${c.scenario}: ${c.responses} responses, ${c.non2xx - c.rateLimited} non-2xx, ${c.rateLimited} rate-limited, ${c.socketErrors} connection errors, ${c.timeouts} timeouts, ${c.lateSends} late sends, p50 ${fmtMs(c.latency?.p50)} p95 ${fmtMs(c.latency?.p95)} p99 ${fmtMs(c.latency?.p99)}` +
+      (bl ? `; baseline p50 ${fmtMs(bl.latency?.p50)} p95 ${fmtMs(bl.latency?.p95)}` : ''),
+  );
+}
+
+/** The two sides' measurements as one route report, compared when both were measured. */
+function routeReport(g: GateRun, s: LatencyScenario, sides: readonly Side[], baseError?: string): RouteReport {
+  const get = (who: Who) => sides.find((x) => x.who === who)?.rounds;
+  const cand = get('candidate')!;
+  const candidate = cand.measurement(g.config, g.rounds, g.o.candidate.served);
+  if (!g.compare) return { candidate };
+  const b = get('baseline');
+  if (!b) {
+    const why = g.o.baseline && 'unavailable' in g.o.baseline ? g.o.baseline.unavailable : (baseError ?? 'no baseline');
+    return { candidate, baseline: { unavailable: why } };
+  }
+  const baseline = b.measurement(g.config, g.rounds, g.base?.target.served);
+  const [p50, p95] = bootstrapRatios(b.blocks, cand.blocks, [0.5, 0.95], {
+    confidence: g.config.regression.confidence,
+    seed: seedOf(s.name),
+  });
+  return { candidate, baseline, comparison: { p50: p50!, p95: p95! } };
+}
+
+async function measureRoute(g: GateRun, s: LatencyScenario): Promise<RouteReport> {
+  const candError = setupErrorOf(g.cand, s);
+  if (candError) {
+    g.log(`${s.name}: skipped, ${candError}`);
+    return {
+      candidate: unmeasured(s, g.config, candError, g.o.candidate.served),
+      ...(g.compare ? { baseline: { unavailable: 'the candidate could not be measured' } } : {}),
+    };
+  }
+  const baseError = g.base ? setupErrorOf(g.base, s) : undefined;
+  const sides = [openSide(g, s, g.cand, 'candidate')];
+  if (g.base && !baseError) sides.push(openSide(g, s, g.base, 'baseline'));
+  try {
+    await runRounds(g, s, sides);
+  } finally {
+    await Promise.all(sides.map((x) => x.client.close()));
+  }
+  const report = routeReport(g, s, sides, baseError);
+  logRoute(g.log, report);
+  return report;
+}
 
 export async function runLatencyGate(o: LatencyGateOptions): Promise<LatencyGateReport> {
   const config = mergeConfig(o.environment.latencyGate, o.overrides);
   const log = o.log ?? (() => undefined);
   const f = o.fetch ?? fetch;
-  const makeClient = o.client ?? createLoadClient;
   const scenarios = config.scenarios.filter((s) => !o.only || o.only.includes(s.name));
   const needsToolId = scenarios.some((s) => s.path.includes('{toolId}'));
   const startedAt = new Date().toISOString();
@@ -247,102 +268,19 @@ export async function runLatencyGate(o: LatencyGateOptions): Promise<LatencyGate
   const baseTarget = o.baseline && 'baseUrl' in o.baseline ? o.baseline : undefined;
   const base = baseTarget ? await prepare(baseTarget, f, needsToolId, 'baseline', log) : undefined;
   const compare = o.baseline !== undefined;
-  const rounds = compare ? Math.max(1, config.regression.rounds) : 1;
-  const roundSeconds = config.durationSeconds / rounds;
-  const schedule = {
-    rate: config.requestsPerSecond,
-    lateToleranceMs: config.lateSendToleranceMs,
-    timeoutMs: config.requestTimeoutMs,
+  const g: GateRun = {
+    o,
+    config,
+    log,
+    makeClient: o.client ?? createLoadClient,
+    cand,
+    base,
+    compare,
+    rounds: compare ? Math.max(1, config.regression.rounds) : 1,
   };
-  const blockMs = config.regression.blockSeconds * 1000;
-
   const measurements: RouteReport[] = [];
-  for (const s of scenarios) {
-    const setupError = (p: Prepared) =>
-      p.unreachable ?? (s.path.includes('{toolId}') && !p.toolId ? p.toolIdError : undefined);
-    const candError = setupError(cand);
-    if (candError) {
-      log(`${s.name}: skipped, ${candError}`);
-      measurements.push({
-        candidate: skipped(s, config, candError, o.candidate.served),
-        ...(compare ? { baseline: { unavailable: 'the candidate could not be measured' } } : {}),
-      });
-      continue;
-    }
-    const baseError = base ? setupError(base) : undefined;
-    const sides: { who: 'candidate' | 'baseline'; side: Side }[] = [];
-    const open = (p: Prepared, who: 'candidate' | 'baseline') => {
-      const path = s.path.replace('{toolId}', encodeURIComponent(p.toolId ?? ''));
-      const req: LoadRequest = {
-        url: new URL(path, p.target.baseUrl).toString(),
-        method: s.method,
-        headers: s.body === undefined ? p.headers : { ...p.headers, 'content-type': 'application/json' },
-        ...(s.body === undefined ? {} : { body: JSON.stringify(s.body) }),
-      };
-      sides.push({ who, side: new Side(s, path, makeClient(req, config.maxConcurrency)) });
-    };
-    open(cand, 'candidate');
-    if (base && !baseError) open(base, 'baseline');
-    try {
-      if (config.warmupSeconds > 0) {
-        for (const { who, side } of sides) {
-          log(`${s.name}: ${who} warm-up ${config.warmupSeconds}s at ${config.requestsPerSecond} req/s (discarded)`);
-          await side.client.run({ ...schedule, durationSeconds: config.warmupSeconds });
-        }
-      }
-      for (let r = 0; r < rounds; r++) {
-        // ABBA: baseline first in even rounds, candidate first in odd ones.
-        const order = sides.length === 2 && r % 2 === 0 ? [...sides].reverse() : sides;
-        for (const { who, side } of order) {
-          log(
-            `${s.name}: ${rounds > 1 ? `round ${r + 1}/${rounds} ` : ''}${who} ${s.method} ${side.path} for ${roundSeconds}s at ${config.requestsPerSecond} req/s`,
-          );
-          let ticks = 0;
-          const res = await side.client.run({
-            ...schedule,
-            durationSeconds: roundSeconds,
-            // Progress every 5 s: long runs show they are alive without flooding the log.
-            onTick: (n) => {
-              if (++ticks % 5 === 0) log(`${s.name}: ${who} ${ticks}s, ${n} responses`);
-            },
-          });
-          side.add(res, blockMs);
-        }
-      }
-    } finally {
-      await Promise.all(sides.map(({ side }) => side.client.close()));
-    }
-    const get = (who: 'candidate' | 'baseline') => sides.find((x) => x.who === who)?.side;
-    const candidate = get('candidate')!.measurement(config, rounds, o.candidate.served);
-    let report: RouteReport = { candidate };
-    if (compare) {
-      const b = get('baseline');
-      if (!b) {
-        const why = o.baseline && 'unavailable' in o.baseline ? o.baseline.unavailable : (baseError ?? 'no baseline');
-        report = { candidate, baseline: { unavailable: why } };
-      } else {
-        const baseline = b.measurement(config, rounds, baseTarget?.served);
-        const [p50, p95] = bootstrapRatios(b.blocks, get('candidate')!.blocks, [0.5, 0.95], {
-          confidence: config.regression.confidence,
-          seed: seedOf(s.name),
-        });
-        report = { candidate, baseline, comparison: { p50: p50!, p95: p95! } };
-      }
-    }
-    measurements.push(report);
-    const c = report.candidate;
-    const bl = report.baseline && 'scenario' in report.baseline ? report.baseline : undefined;
-    log(
-      `${s.name}: ${c.responses} responses, ${c.non2xx} non-2xx, ${c.socketErrors + c.timeouts} errors, ${c.lateSends} late sends, p50 ${fmtMs(c.latency?.p50)} p95 ${fmtMs(c.latency?.p95)} p99 ${fmtMs(c.latency?.p99)}` +
-        (bl ? `; baseline p50 ${fmtMs(bl.latency?.p50)} p95 ${fmtMs(bl.latency?.p95)}` : ''),
-    );
-  }
-  const inputs: RouteInput[] = measurements.map((m) => ({
-    candidate: m.candidate,
-    ...(m.baseline ? { baseline: m.baseline } : {}),
-    ...(m.comparison ? { comparison: m.comparison } : {}),
-  }));
-  const verdict = judgeGate(inputs, config);
+  for (const s of scenarios) measurements.push(await measureRoute(g, s));
+  const verdict = judgeGate(measurements, config);
   const describe = (t: GateTarget) => ({ url: displayUrl(t.baseUrl), ...(t.served ? { served: t.served } : {}) });
   return {
     ...verdict,

@@ -5,7 +5,7 @@
  */
 import { table, xyChart } from '../report/markdown.js';
 import type { LatencyGateReport, RouteReport } from './latency.js';
-import type { RouteMeasurement } from './verdict.js';
+import { errorCount, judgedRequests, TRANSPORT_FAILURES, type RouteMeasurement } from './verdict.js';
 
 const ms = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(n < 10 ? 2 : 1));
 const pctLabel = (p: number) => (p === 100 ? 'max' : `p${p}`);
@@ -17,7 +17,76 @@ const ratio = (r: { estimate: number; low: number; high: number } | undefined) =
   r && Number.isFinite(r.estimate) ? `${r.estimate.toFixed(2)}x [${r.low.toFixed(2)}-${r.high.toFixed(2)}]` : '–';
 const late = (m: RouteMeasurement | undefined) =>
   m ? `${m.lateSends}${m.capWaits > 0 ? ` (+${m.capWaits} at cap)` : ''}` : '–';
-const errors = (m: RouteMeasurement | undefined) => (m ? `${m.non2xx + m.socketErrors + m.timeouts}/${m.sent}` : '–');
+const errors = (m: RouteMeasurement | undefined) => (m ? `${errorCount(m)}/${judgedRequests(m)}` : '–');
+
+/** "200 ×1990, 503 ×3": every status the side got. */
+const statuses = (m: RouteMeasurement) =>
+  Object.entries(m.statusCodes)
+    .map(([k, v]) => `${k} ×${v}`)
+    .join(', ') || '–';
+const connectionErrors = (m: RouteMeasurement) =>
+  m.socketErrors === 0
+    ? '0'
+    : `${m.socketErrors} (${TRANSPORT_FAILURES.filter((k) => m.transportFailures[k] > 0)
+        .map((k) => `${m.transportFailures[k]} ${k}`)
+        .join(', ')})`;
+
+/** Per route and side: what came back, each kind apart (429s and connection errors are not server errors). */
+function answersTable(r: LatencyGateReport): string {
+  const rows = r.measurements.flatMap((m) => {
+    const sides: [string, RouteMeasurement][] = [['candidate', m.candidate]];
+    const b = measured(m.baseline);
+    if (b) sides.unshift(['baseline', b]);
+    return sides.map(([who, x]) => [
+      x.scenario,
+      who,
+      String(x.sent),
+      statuses(x),
+      String(x.rateLimited),
+      String(x.serverErrors),
+      connectionErrors(x),
+      String(x.timeouts),
+      String(x.retries),
+    ]);
+  });
+  return table(
+    ['route', 'side', 'sent', 'status mix', '429 refused', '5xx', 'connection errors', 'timeouts', 'retries'],
+    rows,
+  );
+}
+
+const margin = (limit: number, value: number | undefined) =>
+  value === undefined
+    ? 'not measured'
+    : value < limit
+      ? `${ms(limit - value)} ms under`
+      : `${ms(value - limit)} ms OVER`;
+
+/** One chart per route: the distribution, the baseline's when there is one, and the limits as flat lines. */
+function routeChart(r: LatencyGateReport, m: RouteReport): string | undefined {
+  const cand = m.candidate;
+  if (cand.percentiles.length === 0) return undefined;
+  const t = r.config.thresholds;
+  const b = measured(m.baseline);
+  const flat = (v: number) => ({ kind: 'line' as const, values: cand.percentiles.map(() => v) });
+  const series = [];
+  if (b && b.percentiles.length === cand.percentiles.length)
+    series.push({ kind: 'bar' as const, values: b.percentiles.map(([, v]) => v) });
+  series.push({ kind: 'line' as const, values: cand.percentiles.map(([, v]) => v) });
+  series.push(flat(t.apiP50Ms));
+  const limits = [`p50 < ${t.apiP50Ms} ms (${margin(t.apiP50Ms, cand.latency?.p50)})`];
+  if (cand.class === 'graph') {
+    series.push(flat(t.graphP95Ms));
+    limits.push(`p95 < ${t.graphP95Ms} ms (${margin(t.graphP95Ms, cand.latency?.p95)})`);
+  }
+  const sides = b ? 'bars = baseline, line = candidate' : 'line = candidate';
+  return xyChart({
+    title: `${cand.scenario}: latency by percentile (ms), 429s left out; ${sides}; flat lines = limits ${limits.join(', ')}`,
+    xLabels: cand.percentiles.map(([p]) => pctLabel(p)),
+    yLabel: 'ms',
+    series,
+  });
+}
 
 export function gateMarkdown(r: LatencyGateReport): string {
   const verdicts = new Map(r.routes.map((v) => [v.scenario, v]));
@@ -91,23 +160,10 @@ export function gateMarkdown(r: LatencyGateReport): string {
         : '**Why it is inconclusive (this does not promote)**',
   );
   parts.push(r.reasons.map((x) => `- ${x}`).join('\n'));
+  parts.push('**Answers per route**', answersTable(r));
   for (const m of r.measurements) {
-    const cand = m.candidate;
-    if (cand.percentiles.length === 0) continue;
-    const b = measured(m.baseline);
-    const labels = cand.percentiles.map(([p]) => pctLabel(p));
-    const series = [];
-    if (b && b.percentiles.length === cand.percentiles.length)
-      series.push({ kind: 'bar' as const, values: b.percentiles.map(([, v]) => v) });
-    series.push({ kind: 'line' as const, values: cand.percentiles.map(([, v]) => v) });
-    parts.push(
-      xyChart({
-        title: `${cand.scenario}: latency by percentile (ms); ${series.length === 2 ? 'bars = baseline, line = candidate' : 'line = candidate'}`,
-        xLabels: labels,
-        yLabel: 'ms',
-        series,
-      }),
-    );
+    const chart = routeChart(r, m);
+    if (chart) parts.push(chart);
   }
   return parts.join('\n\n');
 }

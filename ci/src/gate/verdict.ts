@@ -31,6 +31,10 @@ export interface MeasurementConditions {
   readonly served?: string;
 }
 
+/** How a request failed without an HTTP answer (timeouts are counted on their own). */
+export const TRANSPORT_FAILURES = ['refused', 'reset', 'closed', 'malformed', 'other'] as const;
+export type TransportFailure = (typeof TRANSPORT_FAILURES)[number];
+
 /** What the load client counts for one run: the same fields in a load result and in a route's measurement. */
 export interface LoadCounts {
   readonly scheduled: number;
@@ -38,8 +42,17 @@ export interface LoadCounts {
   /** Responses of any status. */
   readonly responses: number;
   readonly non2xx: number;
+  /** 429 answers: the service's rate limiter refused the request. Neither a service error nor service latency. */
+  readonly rateLimited: number;
+  /** 5xx answers. */
+  readonly serverErrors: number;
+  /** Requests that got no HTTP answer (the sum of `transportFailures`); each is an error of its own request. */
   readonly socketErrors: number;
+  /** connection refused, reset, closed before the answer, a malformed answer, anything else. */
+  readonly transportFailures: Readonly<Record<TransportFailure, number>>;
   readonly timeouts: number;
+  /** GETs sent again on a fresh connection because the first one failed before any byte was written. */
+  readonly retries: number;
   readonly statusCodes: Readonly<Record<string, number>>;
   /** Sends later than the tolerance, and the latest one (ms after its intended time). */
   readonly lateSends: number;
@@ -55,7 +68,7 @@ export interface RouteMeasurement extends LoadCounts {
   readonly class: LatencyScenario['class'];
   readonly path: string;
   readonly conditions: MeasurementConditions;
-  /** Samples behind the percentiles (responses and timeouts). */
+  /** Samples behind the percentiles: answers other than 429 (rate-limit refusals are not service latency) and timeouts. */
   readonly samples: number;
   readonly latency?: LatencySummary;
   /** [percentile, ms] for charts. */
@@ -77,6 +90,7 @@ export interface RouteInput {
 }
 
 export type CheckName =
+  | 'rateLimit'
   | 'responses'
   | 'clientSchedule'
   | 'achievedRate'
@@ -86,6 +100,7 @@ export type CheckName =
   | 'p95'
   | 'baseline'
   | 'sameConditions'
+  | 'statusMix'
   | 'p50Ratio'
   | 'p95Ratio';
 
@@ -121,8 +136,47 @@ const fmt = (n: number, digits = 1) =>
 const pct = (r: number) => `${fmt(r * 100, 3)}%`;
 const ms = (n: number) => `${fmt(n, 2)}ms`;
 
+/** Errors of the service: non-2xx answers other than 429, transport failures and timeouts. */
 export function errorCount(m: RouteMeasurement): number {
-  return m.non2xx + m.socketErrors + m.timeouts;
+  return m.non2xx - m.rateLimited + m.socketErrors + m.timeouts;
+}
+
+/** The requests an error rate is judged over: those sent, less the ones the rate limiter refused. */
+export function judgedRequests(m: RouteMeasurement): number {
+  return m.sent - m.rateLimited;
+}
+
+/** Each kind of error apart: "3 HTTP 500", "2 connection errors (1 reset, 1 refused)", "1 timeouts". */
+export function errorParts(m: RouteMeasurement): string[] {
+  const parts = Object.entries(m.statusCodes)
+    .filter(([k]) => !/^2\d\d$/.test(k) && k !== '429')
+    .map(([k, v]) => `${v} HTTP ${k}`);
+  if (m.socketErrors > 0) {
+    const kinds = TRANSPORT_FAILURES.filter((k) => m.transportFailures[k] > 0);
+    parts.push(
+      `${m.socketErrors} connection errors (${kinds.map((k) => `${m.transportFailures[k]} ${k}`).join(', ')})`,
+    );
+  }
+  if (m.timeouts > 0) parts.push(`${m.timeouts} timeouts`);
+  return parts;
+}
+
+/** The error-rate check of one side (`who` "" or "baseline "); undefined when nothing was judged. */
+function errorRateCheck(m: RouteMeasurement, config: LatencyGateConfig, who = ''): Check | undefined {
+  const judged = judgedRequests(m);
+  if (judged <= 0) return undefined;
+  const limit = config.thresholds.maxErrorRate;
+  const rate = errorCount(m) / judged;
+  const ok = rate < limit;
+  const parts = errorParts(m);
+  return {
+    name: 'errorRate',
+    kind: 'limit',
+    outcome: ok ? 'passed' : 'failed',
+    actual: rate,
+    limit,
+    detail: `${m.scenario}: ${who}error rate ${pct(rate)} (${parts.length > 0 ? parts.join(', ') : 'no errors'} of ${judged} sent) ${ok ? '<' : '>='} ${pct(limit)}`,
+  };
 }
 
 /** Validity of one side's measurement; `who` prefixes the sentences ("" or "baseline "). */
@@ -134,17 +188,37 @@ export function validityChecks(
 ): Check[] {
   const name = m.scenario;
   const checks: Check[] = [];
-  if (m.responses === 0 || !m.latency) {
+  if (m.rateLimited > 0)
+    checks.push({
+      name: 'rateLimit',
+      kind: 'validity',
+      outcome: 'inconclusive',
+      actual: m.rateLimited,
+      limit: 0,
+      detail: `${name}: ${who ? `${who.trim()}: ` : ''}the service's rate limit refused ${m.rateLimited} of ${m.sent}: raise RATE_LIMIT_MAX for the gate's key or lower the rate`,
+    });
+  if (m.responses - m.rateLimited === 0 || !m.latency) {
     checks.push({
       name: 'responses',
       kind: 'validity',
       outcome: 'inconclusive',
       actual: 0,
       limit: 1,
-      detail: `${name}: ${who}no responses to ${m.sent} requests (${m.socketErrors} socket errors, ${m.timeouts} timeouts): nothing to judge`,
+      detail: `${name}: ${who}no responses to ${m.sent} requests${m.rateLimited > 0 ? ` other than ${m.rateLimited} rate-limit refusals` : ''} (${m.socketErrors} connection errors, ${m.timeouts} timeouts): nothing to judge`,
     });
     return checks;
   }
+  return [...checks, ...measuredValidity(m, config, percentilesJudged, who)];
+}
+
+function measuredValidity(
+  m: RouteMeasurement,
+  config: LatencyGateConfig,
+  percentilesJudged: readonly number[],
+  who: string,
+): Check[] {
+  const name = m.scenario;
+  const checks: Check[] = [];
   checks.push({
     name: 'responses',
     kind: 'validity',
@@ -192,20 +266,8 @@ export function validityChecks(
 function limitChecks(m: RouteMeasurement, config: LatencyGateConfig): Check[] {
   const t = config.thresholds;
   const name = m.scenario;
-  const tried = m.sent;
-  const failed = errorCount(m);
-  const errorRate = tried > 0 ? failed / tried : 1;
-  const errOk = tried > 0 && errorRate < t.maxErrorRate;
-  const checks: Check[] = [
-    {
-      name: 'errorRate',
-      kind: 'limit',
-      outcome: errOk ? 'passed' : 'failed',
-      actual: errorRate,
-      limit: t.maxErrorRate,
-      detail: `${name}: error rate ${pct(errorRate)} (${m.non2xx} non-2xx, ${m.socketErrors} socket errors, ${m.timeouts} timeouts of ${tried} sent) ${errOk ? '<' : '>='} ${pct(t.maxErrorRate)}`,
-    },
-  ];
+  const errors = errorRateCheck(m, config);
+  const checks: Check[] = errors ? [errors] : [];
   if (m.latency) {
     const p50Ok = m.latency.p50 < t.apiP50Ms;
     checks.push({
@@ -248,6 +310,34 @@ export function conditionDifferences(a: MeasurementConditions, b: MeasurementCon
     .map((k) => `${k} ${String(b[k])} (baseline) vs ${String(a[k])} (candidate)`);
 }
 
+/** HTTP statuses making up more than `minShare` of a side's requests, with their shares, by status. */
+export function statusMix(m: RouteMeasurement, minShare: number): Map<string, number> {
+  const mix = new Map<string, number>();
+  for (const [k, v] of Object.entries(m.statusCodes)) if (m.sent > 0 && v / m.sent > minShare) mix.set(k, v / m.sent);
+  return mix;
+}
+
+const mixText = (mix: Map<string, number>) =>
+  mix.size === 0 ? 'nothing' : [...mix].map(([k, share]) => `${k} (${pct(share)})`).join(', ');
+
+/** Both sides must answer alike (the same statuses, each above the error limit's share) to be compared. */
+function statusMixCheck(c: RouteMeasurement, b: RouteMeasurement, config: LatencyGateConfig): Check {
+  const share = config.thresholds.maxErrorRate;
+  const cm = statusMix(c, share);
+  const bm = statusMix(b, share);
+  const same = cm.size === bm.size && [...cm.keys()].every((k) => bm.has(k));
+  return {
+    name: 'statusMix',
+    kind: 'regression',
+    outcome: same ? 'passed' : 'inconclusive',
+    actual: same ? 0 : 1,
+    limit: 0,
+    detail: same
+      ? `${c.scenario}: baseline and candidate answered alike (${mixText(cm)})`
+      : `${c.scenario}: baseline and candidate answered differently: baseline ${mixText(bm)}, candidate ${mixText(cm)}: they do not serve the same thing, so their latencies do not compare`,
+  };
+}
+
 function regressionChecks(input: RouteInput, config: LatencyGateConfig): Check[] {
   const c = input.candidate;
   const name = c.scenario;
@@ -267,8 +357,21 @@ function regressionChecks(input: RouteInput, config: LatencyGateConfig): Check[]
     ];
   }
   const checks: Check[] = [];
-  const baseInvalid = validityChecks(b, config, [50, 95], 'baseline ').filter((x) => x.outcome !== 'passed');
-  checks.push(...baseInvalid.map((x) => ({ ...x, kind: 'regression' as const, name: 'baseline' as const })));
+  const baseErrors = errorRateCheck(b, config, 'baseline ');
+  const baseInvalid = [
+    ...validityChecks(b, config, [50, 95], 'baseline '),
+    // A baseline that fails on its own is no yardstick: judged, and never compared with as if healthy.
+    ...(baseErrors ? [{ ...baseErrors, detail: `${baseErrors.detail}: a failing baseline is no yardstick` }] : []),
+  ].filter((x) => x.outcome !== 'passed');
+  checks.push(
+    ...baseInvalid.map((x) => ({
+      ...x,
+      outcome: 'inconclusive' as const,
+      kind: 'regression' as const,
+      name: 'baseline' as const,
+    })),
+  );
+  checks.push(statusMixCheck(c, b, config));
   const diffs = conditionDifferences(c.conditions, b.conditions);
   checks.push({
     name: 'sameConditions',
@@ -319,7 +422,8 @@ export function judgeRoute(input: RouteInput, config: LatencyGateConfig): RouteV
   const m = input.candidate;
   const name = m.scenario;
   const achievedRate = m.responses / Math.max(1e-9, m.conditions.scheduledSeconds);
-  const errorRate = m.sent > 0 ? errorCount(m) / m.sent : 1;
+  const judgedN = judgedRequests(m);
+  const errorRate = judgedN > 0 ? errorCount(m) / judgedN : m.sent > 0 ? 0 : 1;
   if (m.setupError) {
     const detail = `${name}: could not run: ${m.setupError}`;
     return {
@@ -337,7 +441,7 @@ export function judgeRoute(input: RouteInput, config: LatencyGateConfig): RouteV
   const regression = regressionChecks(input, config);
   const valid = validity.every((c) => c.outcome === 'passed');
   const regressionValid = regression
-    .filter((c) => c.name === 'baseline' || c.name === 'sameConditions')
+    .filter((c) => c.name === 'baseline' || c.name === 'sameConditions' || c.name === 'statusMix')
     .every((c) => c.outcome === 'passed');
   const trusted = (c: Check) => c.name === 'errorRate' || (valid && (c.kind === 'limit' || regressionValid));
   const checks = [...validity, ...limits, ...regression];

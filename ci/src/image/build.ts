@@ -165,22 +165,28 @@ export interface SizeVerdict {
 
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 
-/** The size budget of the step table, as a pure decision over what was measured. */
+/**
+ * The size budgets of the step table, as a pure decision over what was measured. What the image adds to
+ * its base is the image's own budget. The total budget is judged relative to the base: when the base
+ * alone is over it (a stand-in base, a heavier pinned base), the total says so, naming the base and its
+ * size, and only what the image adds can fail the build; every message names the base's size.
+ */
 export function checkImageSize(
-  image: Pick<BuiltImage, 'sizeBytes' | 'baseSizeBytes'>,
+  image: Pick<BuiltImage, 'sizeBytes' | 'baseSizeBytes'> & { readonly finalBase?: string },
   spec: Pick<ImageSpec, 'maxBytes' | 'maxBytesOverBase'>,
 ): SizeVerdict {
   const over = image.sizeBytes - image.baseSizeBytes;
-  const problems = [
-    ...(image.sizeBytes > spec.maxBytes ? [`${mb(image.sizeBytes)} is over the budget of ${mb(spec.maxBytes)}`] : []),
-    ...(over > spec.maxBytesOverBase
-      ? [`${mb(over)} over the base is over the budget of ${mb(spec.maxBytesOverBase)}`]
-      : []),
-  ];
-  return problems.length > 0
-    ? { ok: false, detail: problems.join('; ') }
-    : {
-        ok: true,
-        detail: `${mb(image.sizeBytes)} (${mb(over)} over the base; budgets ${mb(spec.maxBytes)}, ${mb(spec.maxBytesOverBase)} over the base)`,
-      };
+  const base = `the base${image.finalBase ? ` ${image.finalBase}` : ''} is ${mb(image.baseSizeBytes)}`;
+  const added = `the image adds ${mb(over)} (budget ${mb(spec.maxBytesOverBase)})`;
+  const problems: string[] = [];
+  if (over > spec.maxBytesOverBase)
+    problems.push(`${mb(over)} over the base is over the budget of ${mb(spec.maxBytesOverBase)} (${base})`);
+  const baseOverTotal = image.baseSizeBytes > spec.maxBytes;
+  if (image.sizeBytes > spec.maxBytes && !baseOverTotal)
+    problems.push(`${mb(image.sizeBytes)} is over the budget of ${mb(spec.maxBytes)} (${base}; ${added})`);
+  if (problems.length > 0) return { ok: false, detail: problems.join('; ') };
+  const total = baseOverTotal
+    ? `${mb(image.sizeBytes)} in all, over the ${mb(spec.maxBytes)} budget because ${base} alone`
+    : `${mb(image.sizeBytes)} of ${mb(spec.maxBytes)}; ${base}`;
+  return { ok: true, detail: `${total}; ${added}` };
 }

@@ -20,12 +20,48 @@ export function nextReleaseBranch(tags: readonly string[]): { version: string; b
   return { version, branch: `release/${version.slice(1)}` };
 }
 
+/** Commits `head` has that `base` lacks (GitHub's compare). */
+async function aheadBy(octokit: Octokit, repo: RepoRef, base: string, head: string): Promise<number> {
+  const res = await gh(`comparing ${base}...${head}`, () =>
+    octokit.rest.repos.compareCommits({ ...repo, base, head, per_page: 1 }),
+  );
+  return res.data.ahead_by;
+}
+
+/**
+ * GitHub disables a scheduled workflow after 60 days without repository activity; enabling it through the
+ * API resets that count, so a train that ran on schedule keeps its schedule alive even when it shipped nothing.
+ * A failure is logged, never fatal: the cut itself is done.
+ */
+export async function keepScheduleAlive(
+  octokit: Octokit,
+  repo: RepoRef,
+  workflowFile: string,
+  log: (line: string) => void,
+): Promise<void> {
+  try {
+    await octokit.rest.actions.enableWorkflow({ ...repo, workflow_id: workflowFile });
+    log(`kept ${workflowFile}'s schedule alive (enabled again: the 60-day inactivity count starts over)`);
+  } catch (err) {
+    log(
+      `warning: could not re-enable ${workflowFile} (${(err as Error).message}); its schedule may lapse after 60 idle days`,
+    );
+  }
+}
+
+/** An empty train: `from` has nothing main lacks, so no release branch is cut. */
 export async function cutRelease(
   octokit: Octokit,
   repo: RepoRef,
   from: string,
   log: (line: string) => void,
-): Promise<CutResult> {
+): Promise<CutResult | { empty: true; reason: string }> {
+  const ahead = await aheadBy(octokit, repo, 'main', from);
+  if (ahead === 0) {
+    const reason = `empty train: ${from} has no commit that main lacks; no release branch is cut`;
+    log(reason);
+    return { empty: true, reason };
+  }
   const tags = await gh('listing tags', () =>
     octokit.paginate(octokit.rest.repos.listTags, { ...repo, per_page: 100 }),
   );

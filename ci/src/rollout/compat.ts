@@ -44,6 +44,14 @@ export interface CompatResult {
   readonly compat: CompatPayload;
 }
 
+const ESC = String.fromCharCode(27);
+/** vitest's colours off its output (its own --no-color is not honoured by every reporter). */
+const stripAnsi = (s: string) =>
+  s
+    .split(ESC)
+    .map((part, i) => (i === 0 ? part : part.replace(/^\[[0-9;]*m/, '')))
+    .join('');
+
 const API_KEY = 'compat-check-api-key-0123456789abcdef';
 
 const migrationNames = async (root: string) =>
@@ -118,13 +126,12 @@ async function ownSuite(
     timeoutMs: 600_000,
     maxOutputChars: 200_000,
   });
-  const tally = /Tests\s+(?:(\d+) failed\s*\|\s*)?(\d+) passed/.exec(res.stdout.replace(/\x1b\[[0-9;]*m/g, ''));
+  const plain = stripAnsi(res.stdout);
+  const tally = /Tests\s+(?:(\d+) failed\s*\|\s*)?(\d+) passed/.exec(plain);
   figures.contractTestsPassed = Number(tally?.[2] ?? 0);
   figures.contractTestsFailed = Number(tally?.[1] ?? 0);
   if (res.exitCode !== 0) {
-    const failed = [...res.stdout.replace(/\x1b\[[0-9;]*m/g, '').matchAll(/(?:FAIL|×)\s+(.+)/g)].map((m) =>
-      m[1]!.trim(),
-    );
+    const failed = [...plain.matchAll(/(?:FAIL|×)\s+(.+)/g)].map((m) => m[1]!.trim());
     reasons.push(
       `the previous release's own ${suite} fails on the candidate's schema (exit ${res.exitCode ?? res.signal}): ${failed.slice(0, 3).join('; ') || res.stderr.trim().split('\n').at(-1)}`,
     );

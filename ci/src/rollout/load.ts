@@ -4,7 +4,7 @@
  * the phase it was due in. A window's client-side errors (socket errors, timeouts) are kept with its time.
  */
 import type { LatencyScenario } from '../environments.js';
-import { createLoadClient, type LoadClient } from '../gate/load.js';
+import { createLoadClient, type LoadClient } from '../gate/load/index.js';
 import type { ClientErrors, LatencySample } from './report.js';
 
 export interface BackgroundLoad {

@@ -1,10 +1,11 @@
 /**
- * One step through the result cache: a hit replays the stored output lines under the step's prefix
- * and restores its outputs without running anything; a miss (or a damaged entry, reported) runs the
- * step, and a pass is stored unless its inputs changed while it ran.
+ * One step through the result cache: a hit restores its outputs and replays the stored output lines
+ * under the step's prefix without running anything; a miss (or a damaged, forged or unsafe entry, or
+ * one whose outputs could not be restored: reported, removed) runs the step, and a pass is stored
+ * unless its inputs changed while it ran.
  */
 import type { CacheSession } from './cache/session.js';
-import type { CacheEntry, CachedLine } from './cache/store.js';
+import type { CacheEntry, CachedLine } from './cache/entry.js';
 import type { RunnableStep } from './graph.js';
 import type { StepResult } from './types.js';
 
@@ -24,11 +25,19 @@ export async function runThroughCache(
     return execute(plain);
   }
   const started = Date.now();
-  const found = await session.lookup(step.name);
-  if (found.hit) return replay(step.name, found.entry, started, say, session, key.key);
+  const found = await session.lookup(step.name).catch((e: unknown) => ({
+    hit: false as const,
+    damaged: `could not be read: ${(e as Error).message}`,
+  }));
+  let damaged = found.hit ? undefined : found.damaged;
+  if (found.hit) {
+    const replayed = await replay(step.name, found.entry, started, say, session, key.key);
+    if (typeof replayed !== 'string') return replayed;
+    damaged = replayed;
+  }
   const notes: string[] = [];
-  if (found.damaged) {
-    notes.push(`cache entry damaged (${found.damaged}): ran instead`);
+  if (damaged) {
+    notes.push(`cache entry damaged (${damaged}): ran instead`);
     say(`warning: ${notes[0]}`);
   }
   const lines: CachedLine[] = [];
@@ -48,6 +57,7 @@ export async function runThroughCache(
   return { ...result, cacheKey: key.key, ...(notes.length > 0 ? { cacheNote: notes.join('; ') } : {}) };
 }
 
+/** The cached result, or why the entry's outputs could not be restored (it is dropped; the step runs). */
 async function replay(
   name: string,
   entry: CacheEntry,
@@ -55,22 +65,17 @@ async function replay(
   say: (line: string) => void,
   session: CacheSession,
   key: string,
-): Promise<StepResult> {
+): Promise<StepResult | string> {
+  let files: number;
+  try {
+    files = await session.restore(name, entry);
+  } catch (err) {
+    await session.discard(name);
+    return `restoring its outputs: ${(err as Error).message}`;
+  }
   say(`cached: same inputs as a passing run at ${entry.createdAt} (key ${key.slice(0, 12)}); replaying its output`);
   for (const [, line] of entry.lines) say(line);
-  try {
-    const files = await session.restore(entry);
-    if (entry.outputs.roots.length > 0)
-      say(`cached: restored ${files} file(s) under ${entry.outputs.roots.join(', ')}`);
-  } catch (err) {
-    return {
-      name,
-      status: 'failed',
-      durationMs: Date.now() - started,
-      reason: `restoring cached outputs: ${(err as Error).message}`,
-      cacheKey: key,
-    };
-  }
+  if (entry.outputs.roots.length > 0) say(`cached: restored ${files} file(s) under ${entry.outputs.roots.join(', ')}`);
   return {
     name,
     status: 'cached',

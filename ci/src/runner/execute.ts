@@ -2,6 +2,7 @@
  * Running one step: its services leased (and removed after, unless kept), its commands in order
  * through the process edge with the step's deadline, and the outcome in one StepResult.
  */
+import { CACHE_KEY_ENV } from './cache/origin.js';
 import type { RunnableStep } from './graph.js';
 import { runCommand } from './process.js';
 import type { ServiceLease, ServicesProvider } from './services.js';
@@ -47,8 +48,10 @@ export async function executeStep(step: RunnableStep, ctx: ExecuteContext): Prom
       }
       for (const d of lease.describe) ctx.say(`service ${d}`);
     }
+    // The cache's signing key stays with the runner: a step that could sign could forge its own hits.
+    const { [CACHE_KEY_ENV]: _cacheKey, ...runnerEnv } = ctx.env;
     const env: NodeJS.ProcessEnv = {
-      ...ctx.env,
+      ...runnerEnv,
       ...step.env,
       ...lease?.env,
       KGRAPH_RUN_ID: ctx.runId,

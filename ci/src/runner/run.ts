@@ -249,7 +249,10 @@ function printReport(report: RunReport, say: (line: string) => void): void {
 }
 
 /** Every command resolved first: a missing parameter is a usage error before anything starts. */
-function resolveAll(steps: readonly RunnableStep[], params: Readonly<Record<string, string>>): Map<string, string[][]> {
+export function resolveAll(
+  steps: readonly RunnableStep[],
+  params: Readonly<Record<string, string>>,
+): Map<string, string[][]> {
   const commands = new Map<string, string[][]>();
   for (const step of steps) {
     try {

@@ -70,6 +70,28 @@ export function alertRules(env: EnvironmentDefinition): AlertRule[] {
   ];
 }
 
+export interface RuleGroup {
+  readonly name: string;
+  readonly interval: string;
+  readonly rules: readonly AlertRule[];
+}
+
+/** The rule groups as a plain Prometheus rule file holds them (`promtool check rules`, a local Prometheus). */
+export function ruleGroups(env: EnvironmentDefinition): { groups: RuleGroup[] } {
+  return {
+    groups: [
+      {
+        name: `kgraph-mcp-rollback-${env.name}`,
+        interval: promDuration(env.rollback.pollSeconds),
+        rules: alertRules(env),
+      },
+    ],
+  };
+}
+
+/** A rule file's text (YAML) for Prometheus itself. */
+export const ruleFileText = (env: EnvironmentDefinition): string => stringify(ruleGroups(env), { lineWidth: 0 });
+
 function prometheusRule(env: EnvironmentDefinition): object {
   return {
     apiVersion: 'monitoring.coreos.com/v1',
@@ -82,15 +104,7 @@ function prometheusRule(env: EnvironmentDefinition): object {
         'kgraph.dev/environment': env.name,
       },
     },
-    spec: {
-      groups: [
-        {
-          name: `kgraph-mcp-rollback-${env.name}`,
-          interval: promDuration(env.rollback.pollSeconds),
-          rules: alertRules(env),
-        },
-      ],
-    },
+    spec: ruleGroups(env),
   };
 }
 

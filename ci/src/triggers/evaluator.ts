@@ -41,7 +41,12 @@ export interface Firing {
 
 interface Streak {
   readonly since: number;
+  /** The last poll that saw the breach. */
   readonly lastAt: number;
+  /** Breach time backed by data: the intervals that end on a breaching poll and start on a poll with data. */
+  readonly heldMs: number;
+  /** The last poll without data since lastAt: the interval up to it is not evidence. */
+  readonly silentAt?: number;
 }
 
 export interface EvaluatorState {
@@ -72,9 +77,24 @@ const secs = (ms: number) => `${Math.round(ms / 100) / 10}s`;
 type TrafficCheck =
   { kind: 'noData'; detail: string } | { kind: 'value'; value: number; breach: boolean; detail: string };
 
+const finite = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n);
+
+/** Numbers no source can honestly produce: NaN, ±Inf, negative counts, more errors than requests. */
+export function malformedTraffic(tr: WindowTraffic): string | undefined {
+  if (!finite(tr.requests) || tr.requests < 0) return `request count ${String(tr.requests)} is not a count`;
+  if (!finite(tr.errors) || tr.errors < 0) return `error count ${String(tr.errors)} is not a count`;
+  if (tr.errors > tr.requests * (1 + 1e-9) + 1e-9) return `${tr.errors} errors out of ${tr.requests} requests`;
+  if (!finite(tr.spanSeconds)) return `window span ${String(tr.spanSeconds)} is not a duration`;
+  const bad = tr.buckets.find((b) => Number.isNaN(b.le) || !finite(b.count) || b.count < 0);
+  if (bad) return `latency bucket le=${String(bad.le)} holds ${String(bad.count)}`;
+  return undefined;
+}
+
 function trafficProblem(t: RollbackTriggers, obs: Observation): string | undefined {
   const tr = obs.traffic;
   if (!tr) return obs.trafficProblem ?? 'no traffic window yet (needs two scrapes)';
+  const malformed = malformedTraffic(tr);
+  if (malformed) return `no data: ${malformed}`;
   if (tr.spanSeconds < t.rateWindowSeconds / 2)
     return `only ${tr.spanSeconds}s of the ${t.rateWindowSeconds}s window observed`;
   if (tr.requests < t.minRequestsPerWindow)
@@ -100,7 +120,7 @@ function checkP95(t: RollbackTriggers, obs: Observation): TrafficCheck {
   const problem = trafficProblem(t, obs);
   if (problem) return { kind: 'noData', detail: problem };
   const q = histogramQuantile(0.95, obs.traffic!.buckets);
-  if (q === undefined) return { kind: 'noData', detail: 'no latency histogram in the window' };
+  if (q === undefined || Number.isNaN(q)) return { kind: 'noData', detail: 'no latency histogram in the window' };
   const ms = q * 1000;
   const breach = above(ms, t.p95.aboveMs);
   return {
@@ -120,20 +140,25 @@ function sustained(
   maxGapMs: number,
 ): { status: TriggerStatus; streak?: Streak } {
   if (check.kind === 'noData') {
-    // No data is not a recovery: a running breach is held (not advanced, not reset). If the silence
-    // outlasts the window, the gap rule below starts the breach over.
+    // No data is not a recovery and not evidence: a running breach is held (not advanced, not reset).
+    // If the silence outlasts the window, the gap rule below starts the breach over.
     const held = prev ? `; breach since ${new Date(prev.since).toISOString()} held` : '';
-    return { status: { trigger: name, state: 'noData', detail: `${check.detail}${held}` }, streak: prev };
+    return {
+      status: { trigger: name, state: 'noData', detail: `${check.detail}${held}` },
+      streak: prev ? { ...prev, silentAt: at } : undefined,
+    };
   }
   if (!check.breach) return { status: { trigger: name, state: 'ok', value: check.value, detail: check.detail } };
   // A gap longer than the window means nothing was observed for a while: the breach starts over.
-  const since = prev && at - prev.lastAt <= maxGapMs ? prev.since : at;
-  const held = at - since;
-  const firing = held >= sustainedSeconds * 1000;
-  const detail = `${check.detail} for ${secs(held)} (limit: sustained ${sustainedSeconds}s)`;
+  const goesOn = prev !== undefined && at - prev.lastAt <= maxGapMs;
+  const since = goesOn ? prev.since : at;
+  // The interval that ended on a poll without data does not count towards "sustained".
+  const heldMs = goesOn ? prev.heldMs + at - (prev.silentAt ?? prev.lastAt) : 0;
+  const firing = heldMs >= sustainedSeconds * 1000;
+  const detail = `${check.detail} for ${secs(heldMs)} (limit: sustained ${sustainedSeconds}s)`;
   return {
     status: { trigger: name, state: firing ? 'firing' : 'pending', value: check.value, since, detail },
-    streak: { since, lastAt: at },
+    streak: { since, lastAt: at, heldMs },
   };
 }
 

@@ -40,10 +40,14 @@ export function triggerQueries(env: Pick<EnvironmentDefinition, 'namespace' | 'r
   const w = promDuration(t.rateWindowSeconds);
   const sel = (extra = '') => `{namespace="${env.namespace}",route=~"${API_ROUTE_PATTERN}"${extra}}`;
   const requests = `sum(increase(http_requests_total${sel()}[${w}]))`;
-  const errors = `sum(increase(http_requests_total${sel(`,status_code=~"${SERVER_ERROR_PATTERN}"`)}[${w}]))`;
+  // A service that never answered a 5xx has no 5xx series at all: zero errors when there is traffic, so
+  // that an absent answer can only mean no data (the watcher reads it so), never "no errors".
+  const errors = `(sum(increase(http_requests_total${sel(`,status_code=~"${SERVER_ERROR_PATTERN}"`)}[${w}])) or on() (0 * ${requests}))`;
   const buckets = `sum by (le) (increase(http_request_duration_seconds_bucket${sel()}[${w}]))`;
   const enough = `on() (${requests} >= ${t.minRequestsPerWindow})`;
-  const healthRange = promDuration(t.consecutiveHealthFailures * t.pollSeconds);
+  // N probes one poll apart span (N-1) polls; half a poll more takes in jitter but never an N+1th probe,
+  // whether the range includes its left edge (Prometheus 2) or not (3): [45s] at 15s held 4 probes in 2.42.
+  const healthRange = promDuration((t.consecutiveHealthFailures - 0.5) * t.pollSeconds);
   const probe = `probe_success{namespace="${env.namespace}",job="${HEALTH_PROBE_JOB}"}`;
   return {
     requests,

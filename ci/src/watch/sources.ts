@@ -68,40 +68,62 @@ async function scrapeMetrics(
     const res = await fetchFn(new URL('/metrics', baseUrl), { signal: requestSignal(timeoutMs, abort) });
     const text = await res.text();
     if (!res.ok) return { problem: `/metrics answered HTTP ${res.status}` };
-    return snapshotFromSamples(parsePromText(text), at());
+    const snapshot = snapshotFromSamples(parsePromText(text), at());
+    const bad = [snapshot.requests, snapshot.errors, ...snapshot.buckets.map((b) => b.count)].find(
+      (n) => !Number.isFinite(n),
+    );
+    if (bad !== undefined) return { problem: `no data: /metrics holds a non-finite counter (${bad})` };
+    return snapshot;
   } catch (err) {
     return { problem: `/metrics: ${describe(err)}` };
   }
 }
 
-interface PromVector {
-  status: string;
-  error?: string;
-  data?: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] };
+interface PromSeries {
+  readonly metric: Record<string, string>;
+  readonly value: number;
 }
 
+/** Prometheus' sample values are strings ("NaN", "+Inf" included): only a finite number is data. */
+const sampleValue = (raw: unknown): number => {
+  const v = Array.isArray(raw) && raw.length === 2 && typeof raw[1] === 'string' ? Number(raw[1]) : NaN;
+  if (!Number.isFinite(v))
+    throw new Error(`a sample value is ${JSON.stringify(Array.isArray(raw) ? raw[1] : raw)}, not a finite number`);
+  return v;
+};
+
+/** One instant vector, checked field by field: a non-finite value or a malformed answer throws (no data). */
 async function instantQuery(
   fetchFn: Fetch,
   promUrl: string,
   query: string,
   timeoutMs: number,
   abort?: AbortSignal,
-): Promise<PromVector['data'] & object> {
+): Promise<PromSeries[]> {
   const url = new URL('/api/v1/query', promUrl);
   url.searchParams.set('query', query);
   const res = await fetchFn(url, { signal: requestSignal(timeoutMs, abort) });
-  const body = (await res
-    .json()
-    .catch(() => ({ status: 'error', error: `HTTP ${res.status}, not JSON` }))) as PromVector;
-  if (!res.ok || body.status !== 'success' || !body.data)
-    throw new Error(`prometheus query failed: ${body.error ?? `HTTP ${res.status}`}`);
-  if (body.data.resultType !== 'vector')
-    throw new Error(`prometheus answered a ${body.data.resultType}, expected a vector`);
-  return body.data;
+  const body = (await res.json().catch(() => undefined)) as
+    { status?: unknown; error?: unknown; data?: { resultType?: unknown; result?: unknown } } | undefined;
+  if (!res.ok || body?.status !== 'success')
+    throw new Error(`prometheus query failed: ${typeof body?.error === 'string' ? body.error : `HTTP ${res.status}`}`);
+  if (body.data?.resultType !== 'vector')
+    throw new Error(`prometheus answered a ${String(body.data?.resultType)}, expected a vector`);
+  const result = body.data.result;
+  if (!Array.isArray(result)) throw new Error('prometheus answered a vector without a result list');
+  return result.map((r: { metric?: unknown; value?: unknown }) => {
+    if (typeof r !== 'object' || r === null || typeof r.metric !== 'object' || r.metric === null)
+      throw new Error('prometheus answered a series without labels');
+    return { metric: r.metric as Record<string, string>, value: sampleValue(r.value) };
+  });
 }
 
-const scalarOf = (data: { result: { value: [number, string] }[] }) =>
-  data.result[0] ? Number(data.result[0].value[1]) : 0;
+/** A sum without `by`: exactly one series. None is a missing series (no data), not zero. */
+const single = (what: string, series: readonly PromSeries[]): number => {
+  if (series.length === 0) throw new Error(`no ${what} series in the window`);
+  if (series.length > 1) throw new Error(`${series.length} ${what} series, expected one sum`);
+  return series[0]!.value;
+};
 
 /** The trailing window straight from Prometheus (it already handles resets per series, across pods). */
 async function queryPrometheusWindow(
@@ -116,23 +138,24 @@ async function queryPrometheusWindow(
     const [req, err, bk] = await Promise.all(
       [q.requests, q.errors, q.buckets].map((x) => instantQuery(fetchFn, promUrl, x, timeoutMs, abort)),
     );
-    const buckets: Bucket[] = bk!.result
-      .map((r) => ({
-        le: r.metric.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(r.metric.le),
-        count: Number(r.value[1]),
-      }))
-      .filter((b) => !Number.isNaN(b.le))
+    const buckets: Bucket[] = bk!
+      .map((r) => {
+        const le = r.metric.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(r.metric.le);
+        if (r.metric.le === undefined || Number.isNaN(le))
+          throw new Error(`a latency bucket has le=${String(r.metric.le)}`);
+        return { le, count: r.value };
+      })
       .sort((a, b) => a.le - b.le);
     // Kept fractional (increase() extrapolates) so the comparisons match the alert rules exactly.
     return {
-      requests: scalarOf(req!),
-      errors: scalarOf(err!),
+      requests: single('request', req!),
+      errors: single('error', err!),
       buckets,
       spanSeconds: env.rollback.rateWindowSeconds,
       resets: 0,
     };
   } catch (err) {
-    return { problem: describe(err) };
+    return { problem: `no data: ${describe(err)}` };
   }
 }
 

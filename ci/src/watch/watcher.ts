@@ -34,9 +34,12 @@ export interface WatchOptions {
 }
 
 export interface WatchResult {
-  readonly outcome: 'healthy' | 'triggered' | 'aborted';
+  /** noData: no poll could judge error rate or latency, so the watch says nothing about the release. */
+  readonly outcome: 'healthy' | 'triggered' | 'aborted' | 'noData';
   readonly firing: readonly Firing[];
   readonly polls: number;
+  /** Polls where neither error rate nor latency could be judged (non-finite, missing or malformed data, too little traffic). */
+  readonly noDataPolls?: number;
   readonly statuses?: Readonly<Record<TriggerName, TriggerStatus>>;
   /** Set when the rollback action itself failed. */
   readonly rollbackError?: string;
@@ -55,6 +58,8 @@ export async function watch(o: WatchOptions): Promise<WatchResult> {
   const end = start + o.durationSeconds * 1000;
   let state = initialMonitor();
   let polls = 0;
+  let noDataPolls = 0;
+  let lastNoData = '';
   const aborted = (): WatchResult => ({
     outcome: 'aborted',
     firing: [],
@@ -71,6 +76,11 @@ export async function watch(o: WatchOptions): Promise<WatchResult> {
     const step = monitorStep(o.triggers, state, observation);
     state = step.state;
     polls++;
+    const { errorRate, p95 } = step.evaluation.statuses;
+    if (errorRate.state === 'noData' && p95.state === 'noData') {
+      noDataPolls++;
+      lastNoData = errorRate.detail;
+    }
     const stamp = new Date(at).toISOString();
     for (const c of step.changes) o.log(`${stamp} ${c}`);
     if (o.heartbeatPolls && polls % o.heartbeatPolls === 0)
@@ -94,11 +104,22 @@ export async function watch(o: WatchOptions): Promise<WatchResult> {
     const next = start + Math.ceil((clock.now() - start + 1) / pollMs) * pollMs;
     await clock.sleep(Math.min(next, end) - clock.now(), o.signal);
   }
+  if (noDataPolls === polls)
+    return {
+      outcome: 'noData',
+      firing: [],
+      polls,
+      noDataPolls,
+      statuses: state.statuses,
+      reason: `no data in any of ${polls} polls over ${o.durationSeconds}s (last: ${lastNoData}): error rate and latency were never judged, so this watch cannot call the release healthy`,
+    };
+  const partly = noDataPolls > 0 ? `; ${noDataPolls} of them without data` : '';
   return {
     outcome: 'healthy',
     firing: [],
     polls,
+    noDataPolls,
     statuses: state.statuses,
-    reason: `no trigger fired in ${o.durationSeconds}s (${polls} polls)`,
+    reason: `no trigger fired in ${o.durationSeconds}s (${polls} polls${partly})`,
   };
 }

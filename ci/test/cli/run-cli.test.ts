@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/program.js';
 import { parseConcurrency, parseParams } from '../../src/cli/commands/run.js';
@@ -78,5 +79,18 @@ describe('run report renderings', () => {
     expect(md).toContain('| scan | ⏭️ skipped | 0ms | build failed |');
     expect(md).toContain('xychart-beta');
     expect(md).toContain('x-axis ["lint", "build"]');
+  });
+});
+
+describe('kgraph-ci --version', () => {
+  it("prints the CLI package's version and the Node running it, exit 0", async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    for (const flag of ['--version', '-V']) {
+      const r = await cli(flag);
+      expect(r.code).toBe(0);
+      expect(r.out.trim()).toBe(`kgraph-ci ${version} (node ${process.version}, ${process.platform}-${process.arch})`);
+    }
   });
 });

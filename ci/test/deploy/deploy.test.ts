@@ -15,6 +15,8 @@ import { createOctokit } from '../../src/github/client.js';
 import { PAYLOAD_SCHEMA, type LedgerRecord } from '../../src/ledger/entry.js';
 import { githubLedger } from '../../src/ledger/github.js';
 import { fakeLedger, type FakeLedger } from '../github/fake-ledger.js';
+import { startRecordingServer, type RecordingServer } from '../../../testkit/recording-server.js';
+import { createNotifier } from '../../src/notify/notifier.js';
 
 const root = REPO_ROOT;
 const rendered = Object.fromEntries(
@@ -532,5 +534,121 @@ describe('runRollback', () => {
     expect(h.kubectlCalls().filter((c) => c.includes('rollout'))).toEqual([
       'kubectl --namespace kgraph-dev rollout undo deployment/kgraph-mcp',
     ]);
+  });
+});
+
+describe('announcements (Slack, Statuspage and Sentry fakes, through the real notifier)', () => {
+  const SLACK = 'T1/B1/slack-webhook-secret-token';
+  const PAGE_KEY = 'statuspage-key-secret-1234';
+  const SENTRY_TOKEN = 'sntrys_token_secret_5678';
+  let fakes: RecordingServer[] = [];
+  afterEach(async () => {
+    await Promise.all(fakes.map((f) => f.close()));
+    fakes = [];
+  });
+
+  async function told(h: Awaited<ReturnType<typeof harness>>) {
+    const [slack, page, sentry] = (fakes = await Promise.all([
+      startRecordingServer(),
+      startRecordingServer((r, i) => ({ status: 201, body: { id: `inc-${i}` } })),
+      startRecordingServer(() => ({ status: 201, body: {} })),
+    ]));
+    const env = {
+      SLACK_WEBHOOK_URL: `${slack!.url}/services/${SLACK}`,
+      STATUSPAGE_API_KEY: PAGE_KEY,
+      STATUSPAGE_PAGE_ID: 'p1',
+      STATUSPAGE_API_URL: page!.url,
+      STATUSPAGE_PROD_COMPONENT_ID: 'prod-api',
+      SENTRY_AUTH_TOKEN: SENTRY_TOKEN,
+      SENTRY_ORG: 'acme',
+      SENTRY_PROJECT: 'kgraph-mcp',
+      SENTRY_URL: sentry!.url,
+      GITHUB_REPOSITORY: 'acme/kgraph',
+      GITHUB_SERVER_URL: 'https://github.com',
+      GITHUB_RUN_ID: '77',
+    };
+    const notifier = createNotifier({
+      env,
+      log: (l) => h.err.push(l),
+      retry: { retries: 1, minTimeoutMs: 10, timeoutMs: 2000 },
+      previousCommit: async () => '2'.repeat(40),
+    });
+    const deps: DeliveryDeps = { ...h.deps, env, announce: (e, a) => notifier.announce(e, a) };
+    const received = () => ({
+      slack: slack!.received.map((r) => (r.body as { text: string }).text),
+      statuspage: page!.received.map((r) => {
+        const i = (r.body as { incident: { status: string; components: object } }).incident;
+        return `${r.method} ${r.path} ${i.status} ${JSON.stringify(i.components)}`;
+      }),
+      sentry: sentry!.received.map((r) => `${r.method} ${r.path} ${JSON.stringify(r.body)}`),
+    });
+    return { deps, received, slack: slack! };
+  }
+
+  it('a prod promotion: started and succeeded on Slack with gate and run link, a maintenance opened and completed, the Sentry release and deploy', async () => {
+    const h = await harness();
+    const t = await told(h);
+    await runDeploy({ env: 'prod', version: 'v1.2.3' }, t.deps);
+    const r = t.received();
+    console.info(`prod deploy, what the fakes received:\n${JSON.stringify(r, null, 2)}`);
+    expect(r.slack).toEqual([
+      ':rocket: deploy of v1.2.3 to prod started',
+      expect.stringMatching(/^:white_check_mark: deploy of v1.2.3 to prod succeeded in \d+\.\d min$/),
+    ]);
+    const done = JSON.stringify(t.slack.received[1]!.body);
+    for (const fact of [D1, 'Latency gate*\\npassed', 'https://github.com/acme/kgraph/actions/runs/77'])
+      expect(done).toContain(fact);
+    expect(r.statuspage).toEqual([
+      'POST /pages/p1/incidents in_progress {"prod-api":"under_maintenance"}',
+      'PATCH /pages/p1/incidents/inc-0 completed {"prod-api":"operational"}',
+    ]);
+    expect(r.sentry.map((s) => s.split(' {')[0])).toEqual([
+      'POST /api/0/organizations/acme/releases/',
+      'PUT /api/0/organizations/acme/releases/v1.2.3/',
+      'POST /api/0/organizations/acme/releases/v1.2.3/deploys/',
+    ]);
+    expect(r.sentry[1]).toContain(`"commit":"${SHA}","previousCommit":"${'2'.repeat(40)}"`);
+    const printed = [...h.out, ...h.err].join('\n');
+    for (const s of [SLACK, PAGE_KEY, SENTRY_TOKEN]) expect(printed).not.toContain(s);
+  });
+
+  it('a failed prod deploy: failed with its reason, the maintenance completed anyway, the automatic rollback opens an incident', async () => {
+    const h = await harness({ smokeOk: false });
+    const t = await told(h);
+    await expect(runDeploy({ env: 'prod', version: 'v1.2.3' }, t.deps)).rejects.toThrow(/failed at smoke/);
+    const r = t.received();
+    console.info(`failed prod deploy + automatic rollback, what the fakes received:\n${JSON.stringify(r, null, 2)}`);
+    expect(r.slack).toEqual([
+      ':rocket: deploy of v1.2.3 to prod started',
+      expect.stringMatching(/^:x: deploy of v1.2.3 to prod FAILED in /),
+      ':white_check_mark: automatic rollback of previous to prod succeeded',
+    ]);
+    expect(r.statuspage).toEqual([
+      'POST /pages/p1/incidents in_progress {"prod-api":"under_maintenance"}',
+      'PATCH /pages/p1/incidents/inc-0 completed {"prod-api":"operational"}',
+      'POST /pages/p1/incidents investigating {"prod-api":"degraded_performance"}',
+    ]);
+    expect(r.sentry.some((s) => s.includes('/deploys/'))).toBe(false);
+  });
+
+  it('a notifier that throws never fails the deploy', async () => {
+    const h = await harness();
+    const deps: DeliveryDeps = { ...h.deps, announce: async () => Promise.reject(new Error('slack exploded')) };
+    await runDeploy({ env: 'prod', version: 'v1.2.3' }, deps);
+    expect(h.err.join('\n')).toContain('warning: notify: slack exploded');
+    expect(h.out.at(-1)).toMatch(/deploy of v1.2.3 to prod succeeded/);
+  });
+
+  it('the watcher-triggered rollback is announced as automatic, with the trigger as its reason', async () => {
+    const h = await harness();
+    const t = await told(h);
+    await runRollback({ env: 'prod', trigger: 'watcher: errorRate: error rate 9% > 5% for 300s' }, t.deps);
+    const r = t.received();
+    expect(r.slack).toEqual([
+      ':rocket: automatic rollback of previous to prod started',
+      expect.stringMatching(/^:white_check_mark: automatic rollback of previous to prod succeeded in /),
+    ]);
+    expect(JSON.stringify(t.slack.received[1]!.body)).toContain('error rate 9%');
+    expect(r.statuspage).toEqual(['POST /pages/p1/incidents investigating {"prod-api":"degraded_performance"}']);
   });
 });

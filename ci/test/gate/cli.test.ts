@@ -1,6 +1,8 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { planGate } from '../../src/cli/commands/gate.js';
 import { runCli } from '../../src/cli/program.js';
+import { ENVIRONMENTS } from '../../src/environments.js';
 import { freePort } from '../../src/services/local-app.js';
 
 function io(env: NodeJS.ProcessEnv = {}) {
@@ -102,6 +104,47 @@ describe('kgraph-ci gate / watch usage', () => {
     );
     expect(h.text().stdout).not.toContain('x'.repeat(20));
   }, 20_000);
+
+  it("without API_KEY the gate takes the first key of the service's API_KEYS, and says so", async () => {
+    const h = io({ API_KEYS: ` ,${'y'.repeat(20)},${'z'.repeat(20)}` });
+    const port = await freePort();
+    const code = await runCli(
+      [
+        'gate',
+        'latency',
+        '--env',
+        'dev',
+        '--url',
+        `http://127.0.0.1:${port}`,
+        '--report',
+        '/tmp/kgraph-gate-cli-keys.json',
+      ],
+      h.io,
+    );
+    expect(code).toBe(1);
+    expect(h.text().stderr).toContain('gate: API_KEY is not set: using the first key of API_KEYS');
+    expect(h.text().stdout + h.text().stderr).not.toContain('y'.repeat(20));
+  }, 20_000);
+
+  it('plans one serving mode per invocation, keys resolved before anything runs', () => {
+    const env = ENVIRONMENTS.staging;
+    const keys = { API_KEY: 'a'.repeat(20), BASELINE_API_KEY: 'b'.repeat(20) };
+    const base = { env, baseline: true };
+    expect(planGate({ ...base, url: 'http://127.0.0.1:9/' }, keys, '/w')).toMatchObject({
+      serving: { kind: 'url', url: 'http://127.0.0.1:9/', apiKey: 'a'.repeat(20) },
+      baseline: { kind: 'none' },
+      reportPath: '/w/.reports/latency-gate-staging.json',
+    });
+    expect(planGate({ ...base, serve: true }, {}, '/w')).toMatchObject({
+      serving: { kind: 'app' },
+      baseline: { kind: 'ref' },
+    });
+    expect(planGate({ ...base, serve: 'image', baselineUrl: 'http://127.0.0.1:8/' }, keys, '/w')).toMatchObject({
+      serving: { kind: 'image' },
+      baseline: { kind: 'url', apiKey: 'b'.repeat(20) },
+    });
+    expect(() => planGate({ ...base, serve: 'container' }, {}, '/w')).toThrow(/--serve takes nothing or "image"/);
+  });
 
   it('generate --check agrees with the committed rules', async () => {
     const h = io();

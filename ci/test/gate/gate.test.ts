@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ENVIRONMENTS } from '../../src/environments.js';
 import { displayUrl, runLatencyGate } from '../../src/gate/latency.js';
-import type { LoadClient, LoadRequest, LoadResult, ScheduleOptions } from '../../src/gate/load.js';
+import type { LoadClient, LoadRequest, LoadResult, ScheduleOptions } from '../../src/gate/load/index.js';
 import { gateMarkdown } from '../../src/gate/report.js';
 import { judgeGate, judgeRoute, type RouteMeasurement } from '../../src/gate/verdict.js';
 
@@ -27,8 +27,12 @@ function measured(over: Partial<RouteMeasurement> = {}): RouteMeasurement {
     sent: N,
     responses: N,
     non2xx: 0,
+    rateLimited: 0,
+    serverErrors: 0,
     socketErrors: 0,
+    transportFailures: { refused: 0, reset: 0, closed: 0, malformed: 0, other: 0 },
     timeouts: 0,
+    retries: 0,
     statusCodes: { 200: N },
     lateSends: 0,
     maxLateMs: 1,
@@ -87,9 +91,9 @@ describe('judgeRoute: limits', () => {
     { non2xx: 2, socketErrors: 0, timeouts: 0 },
     { non2xx: 1, socketErrors: 0, timeouts: 0 },
     { non2xx: 0, socketErrors: 1, timeouts: 0 },
-  ])('counts non-2xx, socket errors and timeouts as errors: %o', (e) => {
+  ])('counts non-2xx, connection errors and timeouts as errors: %o', (e) => {
     const sent = 2000;
-    // A socket error or a timeout is a request sent without a response.
+    // A connection error or a timeout is a request sent without a response.
     const responses = sent - e.socketErrors - e.timeouts;
     const m = measured({
       sent,
@@ -97,6 +101,9 @@ describe('judgeRoute: limits', () => {
       responses,
       samples: responses + e.timeouts,
       ...e,
+      serverErrors: e.non2xx,
+      statusCodes: { 200: responses - e.non2xx, ...(e.non2xx ? { 500: e.non2xx } : {}) },
+      transportFailures: { refused: 0, reset: e.socketErrors, closed: 0, malformed: 0, other: 0 },
       conditions: { ...measured().conditions, scheduledSeconds: sent / CFG.requestsPerSecond },
     });
     const errors = e.non2xx + e.socketErrors + e.timeouts;
@@ -108,9 +115,42 @@ describe('judgeRoute: limits', () => {
     expect(check(v, 'errorRate').actual).toBe(expectedRate);
     expect(check(v, 'errorRate').outcome).toBe(expectedOutcome);
     expect(v.outcome).toBe(expectedOutcome);
+    const parts = [
+      ...(e.non2xx ? [`${e.non2xx} HTTP 500`] : []),
+      ...(e.socketErrors ? [`${e.socketErrors} connection errors (${e.socketErrors} reset)`] : []),
+      ...(e.timeouts ? [`${e.timeouts} timeouts`] : []),
+    ];
     expect(check(v, 'errorRate').detail).toBe(
-      `plan: error rate ${Math.round(expectedRate * 1e5) / 1e3}% (${e.non2xx} non-2xx, ${e.socketErrors} socket errors, ${e.timeouts} timeouts of ${sent} sent) ${expectedOutcome === 'passed' ? '<' : '>='} 0.1%`,
+      `plan: error rate ${Math.round(expectedRate * 1e5) / 1e3}% (${parts.join(', ')} of ${sent} sent) ${expectedOutcome === 'passed' ? '<' : '>='} 0.1%`,
     );
+  });
+
+  it('a 429 is the rate limiter, not an error of the service: inconclusive with what to change, not a failed error rate', () => {
+    const refused = 30;
+    const m = measured({
+      non2xx: refused,
+      rateLimited: refused,
+      statusCodes: { 200: N - refused, 429: refused },
+      samples: N - refused,
+    });
+    const v = judge(m);
+    expect(v.outcome).toBe('inconclusive');
+    expect(check(v, 'errorRate').outcome).toBe('passed');
+    expect(check(v, 'errorRate').detail).toBe(`plan: error rate 0% (no errors of ${N - refused} sent) < 0.1%`);
+    expect(v.reasons).toEqual([
+      `plan: the service's rate limit refused ${refused} of ${N}: raise RATE_LIMIT_MAX for the gate's key or lower the rate`,
+    ]);
+    // Server errors beside the refusals still fail.
+    const failing = judge(
+      measured({
+        ...m,
+        non2xx: refused + 10,
+        serverErrors: 10,
+        statusCodes: { 200: N - refused - 10, 429: refused, 503: 10 },
+      }),
+    );
+    expect(failing.outcome).toBe('failed');
+    expect(check(failing, 'errorRate').detail).toMatch(/\(10 HTTP 503 of \d+ sent\)/);
   });
 });
 
@@ -271,8 +311,12 @@ describe('runLatencyGate', () => {
           sent: n,
           responses: n,
           non2xx: 0,
+          rateLimited: 0,
+          serverErrors: 0,
           socketErrors: 0,
+          transportFailures: { refused: 0, reset: 0, closed: 0, malformed: 0, other: 0 },
           timeouts: 0,
+          retries: 0,
           statusCodes: { 200: n },
           lateSends: 0,
           maxLateMs: 0,
@@ -318,6 +362,19 @@ describe('runLatencyGate', () => {
     expect(md).toMatch(/## Latency gate: staging FAILED/);
     expect(md.match(/xychart-beta/g)).toHaveLength(3);
     expect(md).toContain('| plan | POST /api/v1/plan |');
+    // One chart per route with its limits as flat lines and the margin to each.
+    expect(md).toContain(
+      'search: latency by percentile (ms), 429s left out; line = candidate; flat lines = limits p50 < 100 ms (95.0 ms under)',
+    );
+    expect(md).toContain(
+      `plan: latency by percentile (ms), 429s left out; line = candidate; flat lines = limits p50 < 100 ms (900.0 ms OVER), p95 < 500 ms (500.0 ms OVER)`,
+    );
+    expect(md).toMatch(/ {2}line \[100, 100, 100, 100, 100, 100, 100\]/);
+    // The status mix per route and side, each kind of failure apart.
+    expect(md).toContain(
+      '| route | side | sent | status mix | 429 refused | 5xx | connection errors | timeouts | retries |',
+    );
+    expect(md).toMatch(/\| search \| candidate \| \d+ \| 200 ×\d+ \| 0 \| 0 \| 0 \| 0 \| 0 \|/);
   });
 
   it('with a baseline: alternating ABBA rounds at the same rate, ratios with intervals, side-by-side report', async () => {

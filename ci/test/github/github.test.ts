@@ -160,7 +160,13 @@ describe('release cut', () => {
   });
 
   it('creates release/<next> from develop; a second run finds it and does nothing', async () => {
+    const ahead = {
+      method: 'GET',
+      path: '/repos/acme/kgraph/compare/main...develop?per_page=1',
+      response: { ahead_by: 3 },
+    } as const;
     const octokit = await start([
+      ahead,
       {
         method: 'GET',
         path: '/repos/acme/kgraph/tags?per_page=100',
@@ -180,6 +186,7 @@ describe('release cut', () => {
         status: 201,
         response: {},
       },
+      ahead,
       { method: 'GET', path: '/repos/acme/kgraph/tags?per_page=100', response: [{ name: 'v0.3.1' }] },
       { method: 'GET', path: '/repos/acme/kgraph/git/ref/heads%2Fdevelop', response: { object: { sha: SHA } } },
       { method: 'GET', path: '/repos/acme/kgraph/git/ref/heads%2Frelease%2F0.4.0', response: { object: { sha: SHA } } },
@@ -192,6 +199,20 @@ describe('release cut', () => {
       branch: 'release/0.4.0',
       created: false,
     });
+    expect(server!.problems).toEqual([]);
+  });
+
+  it('an empty train (develop has nothing main lacks) cuts no branch', async () => {
+    const octokit = await start([
+      {
+        method: 'GET',
+        path: '/repos/acme/kgraph/compare/main...develop?per_page=1',
+        response: { ahead_by: 0 },
+      },
+    ]);
+    const lines: string[] = [];
+    expect(await cutRelease(octokit, repo, 'develop', (l) => lines.push(l))).toMatchObject({ empty: true });
+    expect(lines.join('\n')).toContain('empty train');
     expect(server!.problems).toEqual([]);
   });
 });

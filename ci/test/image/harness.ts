@@ -24,13 +24,15 @@ if (engine.available) await sweepOrphans(docker);
 export const owner = ownerId('kgraph-test');
 export const ownerFlags = ['--label', `${OWNER_LABEL}=${owner}`];
 
+/** This test process's own tag: a second copy of the suite building at the same time never retags it. */
+const imageTag = `kgraph-mcp:contract-${owner}`;
 let built: Promise<BuiltImage> | undefined;
 const buildLog: string[] = [];
 
 /** The prod image, built from the step table's spec (base images made available as the build step does). */
 export function prodImage(): Promise<BuiltImage> {
   built ??= buildImage(
-    { root: REPO_ROOT, spec: STEPS.build.image!, params: { env: 'prod' }, tag: 'kgraph-mcp:contract-test' },
+    { root: REPO_ROOT, spec: STEPS.build.image!, params: { env: 'prod' }, tag: imageTag },
     { docker, makeStandin: standinMaker(process.env, (l) => buildLog.push(l)), log: (l) => buildLog.push(l) },
   ).catch((err: unknown) => {
     throw new Error(`${(err as Error).message}\n--- build log (last lines) ---\n${buildLog.slice(-30).join('\n')}`);
@@ -45,7 +47,10 @@ export function prodManifests(): KubeObject[] {
 }
 
 export async function cleanup(): Promise<void> {
-  if (engine.available) await sweepContainers(docker, owner);
+  if (!engine.available) return;
+  await sweepContainers(docker, owner);
+  // The tag only: --no-prune keeps the layers, so the next run's build still hits the layer cache.
+  if (built) await docker(['image', 'rm', '--no-prune', imageTag], { timeoutMs: 60_000 });
 }
 
 /** A fetch that never throws: status 0 for a refused or timed-out request. */

@@ -23,7 +23,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { captureOutputs, openStore, restoreOutputs, type CacheEntry } from '../../src/runner/cache/store.js';
+import { captureOutputs, restoreOutputs } from '../../src/runner/cache/outputs.js';
+import { openStore, type CacheEntry } from '../../src/runner/cache/store.js';
 
 const run = promisify(execFile);
 const key = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -148,7 +149,8 @@ describe('captureOutputs and restoreOutputs', () => {
     rmSync(join(dir, 'single.txt'));
     mkdirSync(join(dir, 'absent'));
     writeFileSync(join(dir, 'absent/x'), 'x');
-    const n = await restoreOutputs(dir, JSON.parse(JSON.stringify(captured)) as CacheEntry['outputs']);
+    const back = JSON.parse(JSON.stringify(captured)) as CacheEntry['outputs'];
+    const n = await restoreOutputs(dir, ['out', 'single.txt', 'absent'], back.files);
     expect(n).toBe(4);
     expect(readFileSync(join(dir, 'out/a.js'), 'utf8')).toBe('A');
     expect(existsSync(join(dir, 'out/stale.js'))).toBe(false);
@@ -163,13 +165,15 @@ describe('captureOutputs and restoreOutputs', () => {
   });
 
   it.each([
-    [{ roots: ['../escape'], files: [] }, /outside the repository/],
-    [{ roots: ['/etc'], files: [] }, /outside the repository/],
+    [{ roots: ['../escape'], files: [] }, /not a plain relative path/],
+    [{ roots: ['/etc'], files: [] }, /not a plain relative path/],
+    [{ roots: ['.git/hooks'], files: [] }, /not a plain relative path/],
     [{ roots: ['out'], files: [{ path: 'out/../../x', kind: 'file', data: '' }] }, /not under a declared output/],
     [{ roots: ['out'], files: [{ path: 'other/x', kind: 'file', data: '' }] }, /not under a declared output/],
   ])('refuses an entry that writes outside its roots: %j', async (outputs, message) => {
     writeFileSync(join(dir, 'x'), 'untouched');
-    await expect(restoreOutputs(join(dir, 'repo'), outputs as CacheEntry['outputs'])).rejects.toThrow(message);
+    const { roots, files } = outputs as CacheEntry['outputs'];
+    await expect(restoreOutputs(join(dir, 'repo'), roots, files)).rejects.toThrow(message);
     expect(readFileSync(join(dir, 'x'), 'utf8')).toBe('untouched');
   });
 });

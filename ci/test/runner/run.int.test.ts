@@ -49,7 +49,7 @@ describe('runner services', () => {
     const report = await runPipeline({
       steps: [
         fixtureStep('user', serviceUserScript(0), { services: ['postgres', 'redis'] }),
-        fixtureStep('failer', `${serviceUserScript(0)}; setTimeout(() => process.exit(4), 300)`, {
+        fixtureStep('failer', serviceUserScript(300, 4), {
           services: ['postgres', 'redis'],
         }),
       ],
@@ -178,8 +178,11 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('a real child runner receiving %s'
     child.stdout.on('data', (d: Buffer) => (text += d.toString()));
     child.stderr.on('data', (d: Buffer) => (text += d.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    const deadline = Date.now() + 30_000;
-    while (!text.includes('│ READY') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    // The child is a whole kgraph-ci (tsx compiles it first): minutes on a busy machine, so wait for READY or its exit.
+    let gone = false;
+    void exited.then(() => (gone = true));
+    const deadline = Date.now() + 150_000;
+    while (!text.includes('│ READY') && !gone && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     const r = readyLine(text);
     expect(await dbExists(r.db)).toBe(true);
     child.kill(sig);

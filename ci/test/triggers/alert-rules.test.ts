@@ -43,7 +43,7 @@ describe('PrometheusRule generation', () => {
     expect(rules.errorRate!.expr).toContain(`> ${t.errorRate.above} and`);
     expect(rules.p95!.for).toBe(promDuration(t.p95.sustainedSeconds));
     expect(rules.p95!.expr).toContain(`> ${t.p95.aboveMs / 1000} and`);
-    expect(rules.health!.expr).toContain(`[${promDuration(t.consecutiveHealthFailures * t.pollSeconds)}]`);
+    expect(rules.health!.expr).toContain(`[${promDuration((t.consecutiveHealthFailures - 0.5) * t.pollSeconds)}]`);
     expect(rules.noData!.labels.rollback).toBe('false');
     for (const r of doc.spec.groups[0]!.rules) expect(r.expr).toContain(`namespace="${env.namespace}"`);
     // The watcher's Prometheus source asks the very same sub-queries.

@@ -1,5 +1,5 @@
 /**
- * `kgraph-ci watch` as a real child process against a real HTTP service: SIGTERM ends it within 1 s wherever it
+ * `kgraph-ci watch` as a real child process against a real HTTP service: SIGTERM ends it at once wherever it
  * is (sleeping between polls, or waiting on a poll that hangs), and never by firing a rollback; a rollback that
  * has already started runs to its end first, even when the whole process group is signalled (a cancelled CI job).
  */
@@ -76,6 +76,13 @@ async function until(what: string, cond: () => boolean, timeoutMs = 20_000): Pro
   }
 }
 
+/**
+ * "At once", as a bound that survives a busy machine (a second copy of the suite beside this one): on an idle
+ * machine it stops within 1 s; what it must never do is wait out the 15 s poll interval or the 10 s timeout
+ * of a hung poll, and 5 s is well under both.
+ */
+const STOP_BOUND_MS = 5_000;
+
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -100,7 +107,7 @@ const tenMinuteWatch = (url: string, rolledBack: string) =>
   track(startWatch(['--env', 'prod', '--url', url, '--duration', '10m', '--rollback-command', `touch ${rolledBack}`]));
 
 describe('kgraph-ci watch and SIGTERM', { timeout: 30_000 }, () => {
-  it('stops within 1 s while sleeping through its 15 s poll interval, without rolling back', async () => {
+  it('stops at once while sleeping through its 15 s poll interval, without rolling back', async () => {
     const { marker } = setup();
     const svc = await fakeService(200);
     cleanups.push(svc.close);
@@ -110,7 +117,7 @@ describe('kgraph-ci watch and SIGTERM', { timeout: 30_000 }, () => {
     const sent = Date.now();
     process.kill(w.child.pid!, 'SIGTERM');
     const { code, at } = await w.exited;
-    expect(at - sent, w.output()).toBeLessThan(1000);
+    expect(at - sent, w.output()).toBeLessThan(STOP_BOUND_MS);
     expect(code).toBe(1);
     expect(w.output()).toMatch(/SIGTERM: stopping/);
     expect(w.output()).toMatch(/watch interrupted before its duration ended/);
@@ -118,7 +125,7 @@ describe('kgraph-ci watch and SIGTERM', { timeout: 30_000 }, () => {
     expect(existsSync(marker('rolled-back'))).toBe(false);
   });
 
-  it('stops within 1 s during a poll that hangs, and the cut poll does not count as a health failure', async () => {
+  it('stops at once during a poll that hangs, and the cut poll does not count as a health failure', async () => {
     const { marker } = setup();
     const svc = await fakeService('hang');
     cleanups.push(svc.close);
@@ -128,7 +135,7 @@ describe('kgraph-ci watch and SIGTERM', { timeout: 30_000 }, () => {
     const sent = Date.now();
     process.kill(-w.child.pid!, 'SIGTERM');
     const { code, at } = await w.exited;
-    expect(at - sent, w.output()).toBeLessThan(1000);
+    expect(at - sent, w.output()).toBeLessThan(STOP_BOUND_MS);
     expect(code).toBe(1);
     expect(w.output()).not.toMatch(/health check failed|TRIGGER/);
     expect(existsSync(marker('rolled-back'))).toBe(false);

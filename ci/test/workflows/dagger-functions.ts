@@ -1,7 +1,7 @@
 /**
- * Reads the Dagger module's public surface from dagger/src/index.ts with the TypeScript compiler API:
- * the @object class, its constructor arguments and its @func methods with their parameters, as the
- * Dagger CLI spells them (kebab-case).
+ * Reads the Dagger module's public surface from dagger/src with the TypeScript compiler API: the root
+ * @object class (index.ts), its constructor arguments, its @func methods and those of the area objects
+ * its accessors return (`delivery deploy`), with their parameters, as the Dagger CLI spells them (kebab-case).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -75,20 +75,43 @@ function enumAccepts(choices: readonly string[], value: string): boolean {
   return choices.some((c) => engineName(c).toLowerCase() === value.toLowerCase());
 }
 
+/** Every @object() class in the module's source directory, by class name. */
+function readObjects(dir: string): Map<string, ts.ClassDeclaration> {
+  const objects = new Map<string, ts.ClassDeclaration>();
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
+    const source = ts.createSourceFile(file, readFileSync(join(dir, file), 'utf8'), ts.ScriptTarget.ES2022, true);
+    for (const st of source.statements)
+      if (ts.isClassDeclaration(st) && st.name && decoratorNames(st).includes('object')) objects.set(st.name.text, st);
+  }
+  return objects;
+}
+
+const funcsOf = (cls: ts.ClassDeclaration) =>
+  cls.members.filter((m): m is ts.MethodDeclaration => ts.isMethodDeclaration(m) && decoratorNames(m).includes('func'));
+
+/** `path`: the root object's file (dagger/src/index.ts); its directory holds the area objects. */
 export function readDaggerModule(path: string): DaggerModule {
   const source = ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.ES2022, true);
-  const classes = source.statements.filter(
+  const roots = source.statements.filter(
     (s): s is ts.ClassDeclaration => ts.isClassDeclaration(s) && decoratorNames(s).includes('object'),
   );
-  if (classes.length !== 1) throw new Error(`${path}: expected one @object() class, found ${classes.length}`);
-  const cls = classes[0]!;
-  const ctor = cls.members.find(ts.isConstructorDeclaration);
+  if (roots.length !== 1) throw new Error(`${path}: expected one @object() class, found ${roots.length}`);
+  const root = roots[0]!;
+  const ctor = root.members.find(ts.isConstructorDeclaration);
   const enums = readEnums(dirname(path));
+  const objects = readObjects(dirname(path));
   const functions = new Map<string, DaggerFunction>();
-  for (const m of cls.members) {
-    if (ts.isMethodDeclaration(m) && decoratorNames(m).includes('func')) {
-      const name = kebab(m.name.getText());
+  for (const m of funcsOf(root)) {
+    const name = kebab(m.name.getText());
+    // An accessor returning an area object: its functions are called as `<accessor> <function>`.
+    const area = m.type ? objects.get(m.type.getText()) : undefined;
+    if (!area) {
       functions.set(name, { name, params: paramsOf(m.parameters, enums) });
+      continue;
+    }
+    for (const f of funcsOf(area)) {
+      const path = `${name} ${kebab(f.name.getText())}`;
+      functions.set(path, { name: path, params: paramsOf(f.parameters, enums) });
     }
   }
   return { constructorParams: ctor ? paramsOf(ctor.parameters, enums) : [], functions };
@@ -117,7 +140,9 @@ export function checkCall(mod: DaggerModule, call: string): string[] {
     if (!mod.constructorParams.some((p) => p.flag === flagName(tokens[i]!)))
       problems.push(`unknown module argument ${tokens[i]}`);
   }
-  const fnName = tokens[i++];
+  let fnName = tokens[i++];
+  // `delivery deploy`: an area accessor and its function are one name.
+  if (fnName && !mod.functions.has(fnName) && tokens[i] && !tokens[i]!.startsWith('--')) fnName += ` ${tokens[i++]}`;
   const fn = fnName ? mod.functions.get(fnName) : undefined;
   if (!fn) return [...problems, `no function "${fnName}" in the module`];
   const given = new Set<string>();

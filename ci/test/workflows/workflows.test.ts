@@ -176,7 +176,7 @@ describe('workflows', () => {
         ...(from ? [{ name: from, url: ENVIRONMENTS[from as keyof typeof ENVIRONMENTS].url }] : []),
         { name: e, url: def.url },
       ]);
-      const deploys = steps(w).filter((s) => s.with?.call?.startsWith('deploy '));
+      const deploys = steps(w).filter((s) => s.with?.call?.startsWith('delivery deploy '));
       expect(
         deploys.map((s) => s.with?.call?.match(/--environment=(\S+)/)?.[1]),
         e,
@@ -184,7 +184,8 @@ describe('workflows', () => {
     }
     expect(wf['rollback.yml']!.on.workflow_dispatch.inputs.environment.options).toEqual([...ENVIRONMENT_NAMES]);
     expect(wf['rollback.yml']!.concurrency!.group).toBe('deploy-${{ inputs.environment }}');
-    expect(wf['release-cut.yml']!.on.schedule).toEqual([{ cron: '0 9 * * 3' }]);
+    // Every working day: the release train (environments.ts) decides which day cuts, holidays and freezes included.
+    expect(wf['release-cut.yml']!.on.schedule).toEqual([{ cron: '0 8 * * 1-5' }]);
     expect(wf['hotfix.yml']!.on.push).toEqual({ branches: ['hotfix/**'] });
   });
 
@@ -198,26 +199,26 @@ describe('workflows', () => {
     );
     expect(w.jobs.deploy!.needs).toEqual(['candidate', 'stage', 'scan']);
     const calls = steps(w)
-      .map((s) => s.with?.call?.split(' ')[0])
+      .map((s) => s.with?.call?.split(' ').slice(0, 2).join(' '))
       .filter(Boolean);
     expect(calls).toEqual([
-      'policy-tag',
-      'promotion-candidate',
-      'publish-candidate',
-      'deploy',
-      'watch',
-      'scan',
-      'deploy',
-      'watch',
-      'release',
+      'repo policy-tag',
+      'delivery promotion-candidate',
+      'image publish-candidate',
+      'delivery deploy',
+      'delivery watch',
+      'image scan',
+      'delivery deploy',
+      'delivery watch',
+      'delivery release',
     ]);
     // The digest is carried, never rebuilt: prod and the release get the candidate's or the staged one.
     const promoted =
       "${{ contains(needs.candidate.outputs.image, '@sha256:') && needs.candidate.outputs.image || needs.stage.outputs.image }}";
-    const prodDeploy = w.jobs.deploy!.steps.find((s) => s.with?.call?.startsWith('deploy '))!;
+    const prodDeploy = w.jobs.deploy!.steps.find((s) => s.with?.call?.startsWith('delivery deploy '))!;
     expect(prodDeploy.env!.IMAGE).toBe(promoted);
     expect(prodDeploy.with!.call).toContain('--image="$IMAGE" --version="$TAG"');
-    expect(w.jobs.release!.steps.find((s) => s.with?.call?.startsWith('release '))!.env!.IMAGE).toBe(promoted);
+    expect(w.jobs.release!.steps.find((s) => s.with?.call?.startsWith('delivery release '))!.env!.IMAGE).toBe(promoted);
     expect((w.jobs.stage as unknown as { outputs: { image: string } }).outputs.image).toBe(
       '${{ fromJSON(steps.publish.outputs.output).image }}',
     );
@@ -225,12 +226,12 @@ describe('workflows', () => {
       '${{ steps.candidate.outputs.output }}',
     );
     // The soak in staging is prod's release policy soak time.
-    const soak = w.jobs.stage!.steps.find((s) => s.with?.call?.startsWith('watch '))!.with!.call!;
+    const soak = w.jobs.stage!.steps.find((s) => s.with?.call?.startsWith('delivery watch '))!.with!.call!;
     expect(soak).toContain(`--environment=${ENVIRONMENTS.prod.release.promotion!.from}`);
     expect(soak).toContain(`--duration=${ENVIRONMENTS.prod.release.promotion!.soakMinutes}m`);
     expect(
       steps(w)
-        .filter((s) => s.with?.call?.startsWith('watch'))
+        .filter((s) => s.with?.call?.startsWith('delivery watch '))
         .at(-1)!.with!.call,
     ).toContain(`--url=${ENVIRONMENTS.prod.url}`);
   });
@@ -240,9 +241,9 @@ describe('workflows', () => {
     for (const [f, w] of Object.entries(wf)) {
       for (const [name, job] of Object.entries(w.jobs)) {
         for (const [i, s] of job.steps.entries()) {
-          if (s.with?.call?.startsWith('publish '))
+          if (s.with?.call?.startsWith('image publish '))
             throw new Error(`${f} ${name}: publish builds a per-environment image; use publish-candidate`);
-          if (!s.with?.call?.startsWith('publish-candidate ')) continue;
+          if (!s.with?.call?.startsWith('image publish-candidate ')) continue;
           builds++;
           expect(s.id, f).toBe('publish');
           expect(s.with.call, f).toContain('--commit=${{ github.sha }} --tree="$TREE"');
@@ -263,7 +264,7 @@ describe('workflows', () => {
             packages: 'write',
           });
           // What is deployed next in the job is that digest.
-          for (const d of job.steps.filter((x) => x.with?.call?.startsWith('deploy '))) {
+          for (const d of job.steps.filter((x) => x.with?.call?.startsWith('delivery deploy '))) {
             expect(d.env!.IMAGE, f).toBe('${{ fromJSON(steps.publish.outputs.output).image }}');
             // Where a later environment needs this one's gate to have compared against it, the gate gets its key.
             const env = d.with!.call!.match(/--environment=(\w+)/)![1] as EnvironmentName;
@@ -282,7 +283,7 @@ describe('workflows', () => {
     const [checkout, report, summary] = w.jobs.report!.steps;
     expect(checkout!.uses?.startsWith('actions/checkout@')).toBe(true);
     expect(report!.with!.call).toBe(
-      'delivery-report --github-token=env://GITHUB_TOKEN --repository=${{ github.repository }} export --path=.reports/delivery',
+      'delivery delivery-report --github-token=env://GITHUB_TOKEN --repository=${{ github.repository }} export --path=.reports/delivery',
     );
     expect(summary!.run).toContain('.reports/delivery/report.md');
     expect(w.jobs.report!.permissions).toEqual({ contents: 'read', deployments: 'read' });
@@ -297,9 +298,15 @@ describe('workflows', () => {
     ]);
     expect(
       steps(ci)
-        .map((s) => s.with?.call?.replace('--node-version=${{ matrix.node }} ', '').split(' ')[0])
+        .map(
+          (s) =>
+            s.with?.call
+              ?.replace('--node-version=${{ matrix.node }} ', '')
+              .replace(/^repo /, '')
+              .split(' ')[0],
+        )
         .filter(Boolean),
-    ).toEqual(['policy-pr', 'lint', 'typecheck', 'test', 'integration-test', 'coverage']);
+    ).toEqual(['policy-pr', 'lint', 'typecheck', 'test', 'integration-test', 'migrations-check', 'coverage']);
   });
 });
 
@@ -311,7 +318,7 @@ describe('dagger calls name real functions and flags of the module', () => {
 
   it('reads the module', () => {
     expect(mod.constructorParams.map((p) => p.flag)).toContain('node-version');
-    expect(mod.functions.get('deploy')!.params).toEqual(
+    expect(mod.functions.get('delivery deploy')!.params).toEqual(
       expect.arrayContaining([
         { flag: 'environment', required: true, choices: [...ENVIRONMENT_NAMES] },
         { flag: 'image', required: true },
@@ -331,18 +338,22 @@ describe('dagger calls name real functions and flags of the module', () => {
   it('the checker rejects unknown functions, unknown flags and missing required flags', () => {
     expect(checkCall(mod, 'deploi --environment=dev')).toEqual(['no function "deploi" in the module']);
     expect(checkCall(mod, '--node=22 lint')).toEqual(['unknown module argument --node=22']);
-    expect(checkCall(mod, 'deploy --environment=dev --image=x:1 --kubeconfig=env://K --force=true')).toEqual([
-      'deploy has no flag --force',
+    expect(checkCall(mod, 'delivery deploy --environment=dev --image=x:1 --kubeconfig=env://K --force=true')).toEqual([
+      'delivery deploy has no flag --force',
     ]);
-    expect(checkCall(mod, 'rollback --environment=dev')).toEqual(['rollback needs --kubeconfig']);
+    expect(checkCall(mod, 'deploy --environment=dev')).toEqual(['no function "deploy" in the module']);
+    expect(checkCall(mod, 'delivery deployy --environment=dev')).toEqual([
+      'no function "delivery deployy" in the module',
+    ]);
+    expect(checkCall(mod, 'delivery rollback --environment=dev')).toEqual(['delivery rollback needs --kubeconfig']);
     expect(checkCall(mod, 'coverage export --path coverage')).toEqual([]);
-    expect(checkCall(mod, 'latency-gate --environment=production')).toEqual([
-      '--environment=production of latency-gate is not one of dev, staging, prod',
+    expect(checkCall(mod, 'gate latency-gate --environment=production')).toEqual([
+      '--environment=production of gate latency-gate is not one of dev, staging, prod',
     ]);
-    expect(checkCall(mod, 'scan --environment=prod --severity=SEVERE')).toEqual([
-      '--severity=SEVERE of scan is not one of UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL',
+    expect(checkCall(mod, 'image scan --environment=prod --severity=SEVERE')).toEqual([
+      '--severity=SEVERE of image scan is not one of UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL',
     ]);
-    expect(checkCall(mod, 'scan --environment=prod --severity=critical')).toEqual([]);
+    expect(checkCall(mod, 'image scan --environment=prod --severity=critical')).toEqual([]);
     expect(checkCall(mod, 'debug --step=integration-test')).toEqual([
       `--step=integration-test of debug is not one of ${STEP_NAMES.join(', ')}`,
     ]);

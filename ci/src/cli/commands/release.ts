@@ -1,7 +1,8 @@
 import { Option, type Command } from 'commander';
-import { ENVIRONMENT_NAMES } from '../../environments.js';
+import { ENVIRONMENT_NAMES, RELEASE_TRAIN } from '../../environments.js';
 import type { RepoRef } from '../../github/repository.js';
-import { cutRelease } from '../../release/cut.js';
+import { cutRelease, keepScheduleAlive } from '../../release/cut.js';
+import { localDate, trainDecision } from '../../release/train.js';
 import { publishRelease } from '../../release/release.js';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -68,12 +69,43 @@ export function register(program: Command, io: CliIo): void {
     });
   release
     .command('cut')
-    .description('Cut release/<next minor> from develop (the weekly release train)')
+    .description(
+      "Cut release/<next minor> from develop on the staging train's days (the release train in environments.ts); nothing on other days or when develop has nothing new",
+    )
     .option('--from <branch>', 'branch to cut from', 'develop')
+    .option('--date <YYYY-MM-DD>', "decide for this date (default: today in the train's time zone)")
+    .option('--force', 'cut whatever the train says (a manual run)')
+    .option(
+      '--keep-alive <workflow-file>',
+      "re-enable this scheduled workflow (GitHub disables schedules after 60 idle days); '' for none",
+      'release-cut.yml',
+    )
     .addOption(repoOption())
-    .action(async (opts: { from: string; repo?: RepoRef }) => {
+    .action(async (opts: { from: string; repo?: RepoRef; date?: string; force?: boolean; keepAlive: string }) => {
       const repo = repositoryOf(opts.repo, io);
-      const res = await cutRelease(await githubOf(io), repo, opts.from, (l) => writeLine(io.stderr, l));
-      writeLine(io.stdout, `${res.created ? 'created' : 'exists'} ${res.branch} at ${res.sha}`);
+      const log = (l: string) => writeLine(io.stderr, l);
+      const octokit = await githubOf(io);
+      // The scheduled workflow that runs this (inside Dagger it cannot see GITHUB_WORKFLOW_REF, so it is named).
+      if (opts.keepAlive) await keepScheduleAlive(octokit, repo, opts.keepAlive, log);
+      if (!opts.force) {
+        let decision;
+        try {
+          decision = trainDecision(
+            RELEASE_TRAIN,
+            'staging',
+            opts.date ?? localDate(new Date(), RELEASE_TRAIN.timeZone),
+          );
+        } catch (err) {
+          throw new UsageError((err as Error).message);
+        }
+        if (!decision.runs) {
+          writeLine(io.stdout, `no cut: ${decision.reason}`);
+          return;
+        }
+        log(decision.reason);
+      }
+      const res = await cutRelease(octokit, repo, opts.from, log);
+      if ('empty' in res) writeLine(io.stdout, `no cut: ${res.reason}`);
+      else writeLine(io.stdout, `${res.created ? 'created' : 'exists'} ${res.branch} at ${res.sha}`);
     });
 }

@@ -10,6 +10,7 @@ interface RollbackCliOptions {
   url?: string;
   repo?: RepoRef;
   dryRun?: boolean;
+  trigger?: string;
 }
 
 export function register(program: Command, io: CliIo): void {
@@ -21,6 +22,10 @@ export function register(program: Command, io: CliIo): void {
     .addOption(urlOption('--url <url>', "base URL for the smoke test (default: the environment's url)"))
     .addOption(repoOption('repository for GitHub deployment statuses (default: GITHUB_REPOSITORY)'))
     .option('--dry-run', 'print the plan without changing the cluster')
+    .option(
+      '--trigger <reason>',
+      'an automatic rollback: why (the watcher passes its trigger); announced as an incident where the environment has a status page',
+    )
     .action(async ({ env, repo, ...opts }: RollbackCliOptions) => {
       const [{ runRollback }, { realDeps }] = await Promise.all([
         import('../../deploy/run.js'),

@@ -20,7 +20,7 @@ import { describeAffected, planAffected } from '../../runner/affected.js';
 import { checkInputs } from '../../runner/check-inputs.js';
 import { openCacheSession } from '../../runner/cache/session.js';
 import { DEFAULT_CACHE_DIR, DEFAULT_CACHE_MAX_BYTES } from '../../runner/cache/store.js';
-import { runPipeline, type RunOptions } from '../../runner/run.js';
+import { resolveAll, runPipeline, type RunOptions } from '../../runner/run.js';
 import { ephemeralProvider, externalProvider, servicesModeFromEnv } from '../../runner/services.js';
 import { writeLine, type CliIo } from '../io.js';
 import { envOption } from '../options.js';
@@ -79,6 +79,19 @@ async function affectedOnly<S extends RunnableStep>(io: CliIo, selected: S[], ba
   for (const line of describeAffected(plan, selected)) writeLine(io.stdout, line);
   if (plan.steps.length === 0) writeLine(io.stdout, 'kgraph-ci run: nothing affected, nothing to run');
   return plan.steps;
+}
+
+/** The doctor's findings that will sink a selected step, printed before anything starts (the run goes on). */
+async function preflight(io: CliIo, steps: readonly RunnableStep[]): Promise<void> {
+  const { checksFor, formatDoctorLine, runDoctor, sinking } = await import('../../doctor/index.js');
+  const lines = await runDoctor({ env: io.env, root: io.cwd, checks: checksFor(steps, io.env) });
+  const bad = sinking(
+    lines,
+    steps.map((s) => s.name),
+  );
+  if (bad.length === 0) return;
+  writeLine(io.stdout, 'kgraph-ci run: the doctor sees what will sink these steps (kgraph-ci doctor for all checks):');
+  for (const l of bad) writeLine(io.stdout, formatDoctorLine(l).replace(/^/gm, '  '));
 }
 
 async function checkInputsOrFail(opts: Parameters<typeof checkInputs>[0]): Promise<void> {
@@ -180,6 +193,8 @@ export function register(program: Command, io: CliIo): void {
         throw err;
       }
       const params = { env: opts.env.name, ...parseParams(opts.param) };
+      // A missing parameter is bad usage: said before the cache hashes the tree or anything starts.
+      resolveAll(steps, params);
       const concurrency = parseConcurrency(opts.concurrency, opts.sequential);
       const maxBytes = parseCacheMaxBytes(opts.cacheMaxMb);
       if (opts.base !== undefined && !opts.affected) throw new UsageError('--base only makes sense with --affected');
@@ -201,12 +216,20 @@ export function register(program: Command, io: CliIo): void {
         });
         return;
       }
+      await preflight(io, steps);
       const cache = await runCache(io, opts, params, maxBytes);
       const commit = await headCommit(io.cwd);
       const jsonPath = resolve(io.cwd, opts.json);
       // The previous report's durations let the longest chains start first.
+      // (An unreadable or truncated report only loses that ordering hint.)
       const previous = await readFile(jsonPath, 'utf8').then(
-        (t) => JSON.parse(t) as unknown,
+        (t) => {
+          try {
+            return JSON.parse(t) as unknown;
+          } catch {
+            return undefined;
+          }
+        },
         () => undefined,
       );
       writeLine(

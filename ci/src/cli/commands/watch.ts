@@ -51,9 +51,21 @@ async function runWatch(o: WatchCliOptions, io: CliIo): Promise<void> {
   const durationSeconds = parseDuration(o.duration, '--duration');
   const triggers = triggersFor(o);
   const log = (line: string) => writeLine(io.stdout, line);
-  const action = o.rollbackCommand
-    ? () => runAction(['sh', '-c', o.rollbackCommand!], io.env)
-    : () => runAction([process.execPath, CLI_BIN, 'rollback', '--env', env.name], io.env);
+  const action = (firing: readonly Firing[]) =>
+    o.rollbackCommand
+      ? runAction(['sh', '-c', o.rollbackCommand], io.env)
+      : runAction(
+          [
+            process.execPath,
+            CLI_BIN,
+            'rollback',
+            '--env',
+            env.name,
+            '--trigger',
+            `watcher: ${firing.map((f) => f.reason).join('; ')}`,
+          ],
+          io.env,
+        );
   log(describeWatch(o, durationSeconds, triggers));
   // Every signal is handled while the watch runs (not once): a second SIGTERM during a rollback must not
   // kill the process before the rollback it started has finished.
@@ -81,9 +93,9 @@ async function runWatch(o: WatchCliOptions, io: CliIo): Promise<void> {
         timeoutMs: Math.max(1000, Math.min(10_000, triggers.pollSeconds * 1000)),
         onHealthFailure: (d) => log(`${new Date().toISOString()} health check failed: ${d}`),
       }),
-      rollback: async (_firing: readonly Firing[]) => {
+      rollback: async (firing: readonly Firing[]) => {
         rollingBack = true;
-        await action();
+        await action(firing);
       },
     });
     if (result.outcome === 'triggered') {
@@ -92,6 +104,7 @@ async function runWatch(o: WatchCliOptions, io: CliIo): Promise<void> {
       );
     }
     if (result.outcome === 'aborted') throw new FailedError('watch interrupted before its duration ended');
+    if (result.outcome === 'noData') throw new FailedError(result.reason);
     log(result.reason);
   } finally {
     process.off('SIGINT', onSignal);

@@ -6,25 +6,22 @@
  */
 import { arch, platform } from 'node:os';
 import type { RunnableStep } from '../graph.js';
+import { refuseEntry, type CachedLine, type CacheEntry } from './entry.js';
 import { computeKeys, inputsOf, type KeyFacts, type StepKey } from './key.js';
-import {
-  captureOutputs,
-  openStore,
-  restoreOutputs,
-  type CachedLine,
-  type CacheEntry,
-  type ResultStore,
-} from './store.js';
+import { trustCache } from './origin.js';
+import { captureOutputs, restoreOutputs } from './outputs.js';
+import { openStore, type Lookup, type ResultStore } from './store.js';
 import { installedPackages, nodeVersionOnPath, snapshotTree } from './tree.js';
 
 export interface CacheSession {
   readonly dir: string;
   keyOf(step: string): StepKey | undefined;
-  lookup(
-    step: string,
-  ): Promise<{ readonly hit: true; readonly entry: CacheEntry } | { readonly hit: false; readonly damaged?: string }>;
-  /** Writes the step's outputs back from a hit; returns how many files. */
-  restore(entry: CacheEntry): Promise<number>;
+  /** A hit only for an entry that is whole, verified, and writes nowhere but the step's declared outputs. */
+  lookup(step: string): Promise<Lookup>;
+  /** Writes the step's declared outputs back from a hit; returns how many files. */
+  restore(step: string, entry: CacheEntry): Promise<number>;
+  /** Drops the step's entry (one that could not be restored). */
+  discard(step: string): Promise<void>;
   /** Stores a passed step; returns why it was not stored, or undefined when it was. */
   save(
     step: RunnableStep,
@@ -45,6 +42,8 @@ export interface CacheSessionOptions {
   readonly maxBytes?: number;
   /** Facts normally read from the machine, fixed by tests. */
   readonly facts?: Partial<Pick<KeyFacts, 'nodeVersion' | 'platform' | 'arch' | 'installed'>>;
+  /** This machine's name in the cache's origin record (default: read from the host). */
+  readonly machine?: string;
 }
 
 export type OpenedCache =
@@ -61,8 +60,18 @@ export async function openCacheSession(opts: CacheSessionOptions): Promise<Opene
     env: opts.env,
     params: opts.params,
   };
+  const trust = await trustCache(opts.dir, opts.env, opts.machine);
+  if (!trust.ok) return trust;
   const keys = computeKeys(opts.table, tree, facts);
-  const store: ResultStore = openStore(opts.dir, opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {});
+  const store: ResultStore = openStore(opts.dir, {
+    ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}),
+    ...(trust.secret !== undefined ? { secret: trust.secret } : {}),
+  });
+  const byName = new Map(opts.table.map((s) => [s.name, s]));
+  const declared = (step: string) => {
+    const s = byName.get(step);
+    return (s && inputsOf(s)?.outputs) ?? [];
+  };
   return {
     ok: true,
     session: {
@@ -71,9 +80,18 @@ export async function openCacheSession(opts: CacheSessionOptions): Promise<Opene
       async lookup(step) {
         const k = keys.get(step);
         if (!k?.cacheable) return { hit: false };
-        return store.get(k.key);
+        const found = await store.get(k.key);
+        if (!found.hit) return found;
+        const refused = refuseEntry(found.entry, k.key, step, declared(step));
+        if (refused === undefined) return found;
+        await store.remove(k.key);
+        return { hit: false, damaged: refused };
       },
-      restore: (entry) => restoreOutputs(opts.cwd, entry.outputs),
+      restore: (step, entry) => restoreOutputs(opts.cwd, declared(step), entry.outputs.files),
+      async discard(step) {
+        const k = keys.get(step);
+        if (k?.cacheable) await store.remove(k.key);
+      },
       async save(step, lines, durationMs, stepFacts) {
         const k = keys.get(step.name);
         if (!k?.cacheable) return k ? k.reason : 'no key';

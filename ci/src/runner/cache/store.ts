@@ -2,55 +2,21 @@
  * The on-disk result cache: one file per entry, named by its key, holding the step's output lines
  * and its output files. Writes go to a temporary file and are renamed into place, so a reader (or a
  * second run sharing the directory) sees a whole entry or none. Every entry starts with the sha256 of
- * the rest and is checked on read: a damaged entry is a miss, reported and removed. The directory is
- * bounded in size; the least recently used entries (by mtime, touched on every hit) go first.
+ * the rest (damage), or with a secret: its HMAC-SHA256 under that secret (forgery), checked on read
+ * with its shape: a damaged, forged or malformed entry is a miss, reported and removed. The directory
+ * is bounded in size; the least recently used entries (by mtime, touched on every hit) go first.
  */
-import { randomBytes } from 'node:crypto';
-import {
-  chmod,
-  lstat,
-  mkdir,
-  readdir,
-  readFile,
-  readlink,
-  rename,
-  rm,
-  stat,
-  symlink,
-  unlink,
-  utimes,
-  writeFile,
-} from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { isInsidePath } from '../graph.js';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseEntry, type CacheEntry } from './entry.js';
 import { sha256 } from './tree.js';
+
+export type { CachedLine, CacheEntry, OutputFile } from './entry.js';
 
 export const DEFAULT_CACHE_DIR = '.cache/kgraph-ci';
 export const DEFAULT_CACHE_MAX_BYTES = 512 * 1024 * 1024;
 const MAGIC = 'kgraph-ci-cache v1';
-
-export type CachedLine = readonly ['stdout' | 'stderr', string];
-
-export interface OutputFile {
-  /** Relative to the repository, inside one of the step's declared outputs. */
-  readonly path: string;
-  readonly kind: 'file' | 'exec' | 'symlink' | 'dir';
-  /** base64 content of a file, or the target of a symlink. */
-  readonly data?: string;
-}
-
-export interface CacheEntry {
-  readonly key: string;
-  readonly step: string;
-  readonly createdAt: string;
-  /** How long the step took when it ran: what a hit saves. */
-  readonly durationMs: number;
-  readonly lines: readonly CachedLine[];
-  /** The declared output roots and everything under them when the step passed (absent roots: none). */
-  readonly outputs: { readonly roots: readonly string[]; readonly files: readonly OutputFile[] };
-  /** What the step reported through $KGRAPH_STEP_FACTS, replayed with the result. */
-  readonly facts?: Readonly<Record<string, string>>;
-}
 
 export type Lookup =
   { readonly hit: true; readonly entry: CacheEntry } | { readonly hit: false; readonly damaged?: string };
@@ -59,13 +25,40 @@ export interface ResultStore {
   readonly dir: string;
   get(key: string): Promise<Lookup>;
   put(entry: CacheEntry): Promise<void>;
+  /** Drops an entry the caller refused to replay. */
+  remove(key: string): Promise<void>;
   /** Removes least recently used entries until the directory fits; returns how many went. */
   evict(): Promise<number>;
 }
 
 const KEY_RE = /^[0-9a-f]{64}$/;
 
-export function openStore(dir: string, opts: { maxBytes?: number; now?: () => Date } = {}): ResultStore {
+const hmac = (secret: string, body: Buffer) => createHmac('sha256', secret).update(body).digest('hex');
+const sameHex = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
+export interface StoreOptions {
+  readonly maxBytes?: number;
+  readonly now?: () => Date;
+  /** KGRAPH_CACHE_KEY: entries are signed with it, and only entries that verify are served. */
+  readonly secret?: string;
+}
+
+/** Why the entry's first line does not vouch for its body, or undefined when it does. */
+function unvouched(header: string, body: Buffer, secret: string | undefined): string | undefined {
+  const m = /^kgraph-ci-cache v1 (?:(hmac-sha256) )?([0-9a-f]{64})$/.exec(header);
+  if (!m) return 'not a cache entry (bad header)';
+  const signed = m[1] !== undefined;
+  if (secret === undefined) {
+    if (signed) return 'signed with a key, and KGRAPH_CACHE_KEY is not set here, so it cannot be verified';
+    return sha256(body) === m[2] ? undefined : 'content does not match its hash';
+  }
+  if (!signed) return 'not signed, and KGRAPH_CACHE_KEY is set: only signed entries are replayed';
+  return sameHex(hmac(secret, body), m[2]!)
+    ? undefined
+    : 'signature does not verify with KGRAPH_CACHE_KEY (forged, damaged, or signed with another key)';
+}
+
+export function openStore(dir: string, opts: StoreOptions = {}): ResultStore {
   const maxBytes = opts.maxBytes ?? DEFAULT_CACHE_MAX_BYTES;
   const now = opts.now ?? (() => new Date());
   const entries = join(dir, 'entries');
@@ -86,16 +79,17 @@ export function openStore(dir: string, opts: { maxBytes?: number; now?: () => Da
       };
       const nl = raw.indexOf(0x0a);
       const header = nl > 0 ? raw.subarray(0, nl).toString('utf8') : '';
-      const m = /^kgraph-ci-cache v1 ([0-9a-f]{64})$/.exec(header);
-      if (!m) return damaged('not a cache entry (bad header)');
       const body = raw.subarray(nl + 1);
-      if (sha256(body) !== m[1]) return damaged('content does not match its hash');
-      let entry: CacheEntry;
+      const why = unvouched(header, body, opts.secret);
+      if (why) return damaged(why);
+      let parsed: unknown;
       try {
-        entry = JSON.parse(body.toString('utf8')) as CacheEntry;
+        parsed = JSON.parse(body.toString('utf8'));
       } catch {
         return damaged('not valid JSON');
       }
+      const entry = parseEntry(parsed);
+      if (typeof entry === 'string') return damaged(entry);
       if (entry.key !== key) return damaged(`holds key ${String(entry.key).slice(0, 12)}, not ${key.slice(0, 12)}`);
       const t = now();
       await utimes(path, t, t).catch(() => undefined);
@@ -107,12 +101,16 @@ export function openStore(dir: string, opts: { maxBytes?: number; now?: () => Da
       await mkdir(tmp, { recursive: true });
       const part = join(tmp, `${entry.key}.${process.pid}.${randomBytes(6).toString('hex')}`);
       try {
-        await writeFile(part, Buffer.concat([Buffer.from(`${MAGIC} ${sha256(body)}\n`, 'utf8'), body]), { flag: 'wx' });
+        const seal = opts.secret === undefined ? sha256(body) : `hmac-sha256 ${hmac(opts.secret, body)}`;
+        await writeFile(part, Buffer.concat([Buffer.from(`${MAGIC} ${seal}\n`, 'utf8'), body]), { flag: 'wx' });
         await rename(part, pathOf(entry.key));
       } finally {
         await rm(part, { force: true });
       }
       await store.evict();
+    },
+    async remove(key) {
+      await unlink(pathOf(key)).catch(() => undefined);
     },
     async evict() {
       const names = await readdir(entries).catch(() => [] as string[]);
@@ -139,54 +137,4 @@ export function openStore(dir: string, opts: { maxBytes?: number; now?: () => Da
     },
   };
   return store;
-}
-
-/** Everything under the declared output roots (relative to cwd), as the step left it. */
-export async function captureOutputs(cwd: string, roots: readonly string[]): Promise<CacheEntry['outputs']> {
-  const files: OutputFile[] = [];
-  const walk = async (rel: string): Promise<void> => {
-    const abs = join(cwd, rel);
-    const st = await lstat(abs).catch(() => undefined);
-    if (!st) return;
-    if (st.isSymbolicLink()) files.push({ path: rel, kind: 'symlink', data: await readlink(abs) });
-    else if (st.isFile())
-      files.push({
-        path: rel,
-        kind: (st.mode & 0o111) !== 0 ? 'exec' : 'file',
-        data: (await readFile(abs)).toString('base64'),
-      });
-    else if (st.isDirectory()) {
-      files.push({ path: rel, kind: 'dir' });
-      for (const n of (await readdir(abs)).sort()) await walk(`${rel}/${n}`);
-    }
-  };
-  for (const r of roots) await walk(r);
-  return { roots: [...roots], files };
-}
-
-/**
- * Makes each output root exactly what the entry holds: removed first (no stale files survive), then
- * written back. Paths outside the roots are refused, whatever the entry says.
- */
-export async function restoreOutputs(cwd: string, outputs: CacheEntry['outputs']): Promise<number> {
-  for (const r of outputs.roots)
-    if (!isInsidePath(r)) throw new Error(`refusing to restore outside the repository: ${r}`);
-  const inRoots = (p: string) => isInsidePath(p) && outputs.roots.some((r) => p === r || p.startsWith(`${r}/`));
-  for (const f of outputs.files)
-    if (!inRoots(f.path)) throw new Error(`refusing to restore ${f.path}: not under a declared output`);
-  for (const r of outputs.roots) await rm(join(cwd, r), { recursive: true, force: true });
-  for (const f of outputs.files) {
-    const abs = join(cwd, f.path);
-    if (f.kind === 'dir') {
-      await mkdir(abs, { recursive: true });
-      continue;
-    }
-    await mkdir(dirname(abs), { recursive: true });
-    if (f.kind === 'symlink') await symlink(f.data ?? '', abs);
-    else {
-      await writeFile(abs, Buffer.from(f.data ?? '', 'base64'));
-      await chmod(abs, f.kind === 'exec' ? 0o755 : 0o644);
-    }
-  }
-  return outputs.files.filter((f) => f.kind !== 'dir').length;
 }

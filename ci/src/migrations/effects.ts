@@ -1,0 +1,346 @@
+/**
+ * What a parsed statement does to the database, as plain data the rules read: the settings it makes, the
+ * objects it creates, the locks it takes (how strong, for how much work), and whether it breaks the release
+ * that runs before it. Pure; conservative where PostgreSQL's behaviour depends on data it cannot see (a type
+ * change counts as a rewrite, a function default as volatile).
+ */
+import type { ParsedStatement } from './parse.js';
+
+/** What a lock blocks while held. SHARE UPDATE EXCLUSIVE (CONCURRENTLY, VALIDATE) blocks neither reads nor writes. */
+export type Blocks = 'reads and writes' | 'writes' | 'rows it writes' | 'nothing';
+/** instant: catalogue only; scan/rewrite/build: proportional to the table's size. */
+export type Work = 'instant' | 'scan' | 'rewrite' | 'build';
+
+export type BreakingChange =
+  | 'drop table'
+  | 'drop column'
+  | 'drop object'
+  | 'drop constraint'
+  | 'rename'
+  | 'type change'
+  | 'NOT NULL without default'
+  | 'SET NOT NULL'
+  | 'DROP NOT NULL'
+  | 'unique constraint'
+  | 'truncate';
+
+export type Effect =
+  | { readonly type: 'set'; readonly name: string; readonly value: string | undefined }
+  | { readonly type: 'transaction'; readonly kind: string }
+  | { readonly type: 'create'; readonly object: 'table' | 'index' | 'other'; readonly name: string }
+  | {
+      readonly type: 'lock';
+      readonly table: string;
+      readonly blocks: Blocks;
+      readonly work: Work;
+      readonly what: string;
+    }
+  | { readonly type: 'concurrent'; readonly what: string }
+  | { readonly type: 'breaking'; readonly change: BreakingChange; readonly table: string; readonly what: string }
+  | {
+      readonly type: 'add-constraint';
+      readonly table: string;
+      readonly name: string | undefined;
+      readonly notValid: boolean;
+    }
+  | { readonly type: 'validate-constraint'; readonly table: string; readonly name: string };
+
+type Node = Record<string, unknown>;
+const obj = (v: unknown): Node => (v && typeof v === 'object' ? (v as Node) : {});
+const list = (v: unknown): Node[] => (Array.isArray(v) ? (v as Node[]) : []);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** `schema.name` when a schema is given, else the bare name (lower-cased as PostgreSQL folds it). */
+function relName(v: unknown): string {
+  const r = obj(v);
+  const name = str(r.relname) ?? '?';
+  return str(r.schemaname) ? `${str(r.schemaname)}.${name}` : name;
+}
+const names = (items: unknown): string =>
+  list(obj(items).items ?? items)
+    .map((i) => str(obj(i.String).sval) ?? '?')
+    .join('.');
+
+/** A constant's text: `'5s'` -> 5s, 0 -> "0" (libpg-query omits zero integers). */
+function constValue(v: unknown): string | undefined {
+  const c = obj(obj(v).A_Const);
+  if (!('A_Const' in obj(v))) return undefined;
+  if (c.sval) return str(obj(c.sval).sval);
+  if (c.ival) return String(obj(c.ival).ival ?? 0);
+  if (c.fval) return str(obj(c.fval).fval);
+  return undefined;
+}
+
+const STABLE_DEFAULTS = new Set(['now', 'statement_timestamp', 'transaction_timestamp', 'current_timestamp']);
+/** A default PostgreSQL must compute per row rewrites the table; constants and now() are stored once. */
+function defaultRewrites(expr: unknown): boolean {
+  const e = obj(expr);
+  if ('FuncCall' in e) {
+    const fn =
+      list(obj(e.FuncCall).funcname)
+        .map((n) => str(obj(n.String).sval))
+        .at(-1) ?? '';
+    return !STABLE_DEFAULTS.has(fn);
+  }
+  return JSON.stringify(e).includes('FuncCall') || JSON.stringify(e).includes('SubLink');
+}
+
+function addColumn(table: string, def: Node): Effect[] {
+  const col = obj(def.ColumnDef);
+  const cons = list(col.constraints).map((c) => obj(c.Constraint));
+  const what = `ADD COLUMN ${str(col.colname) ?? '?'}`;
+  const dflt = cons.find((c) => c.contype === 'CONSTR_DEFAULT');
+  const rewrites =
+    (dflt !== undefined && defaultRewrites(dflt.raw_expr)) ||
+    cons.some((c) => c.contype === 'CONSTR_IDENTITY' || c.contype === 'CONSTR_GENERATED') ||
+    /serial/i.test(JSON.stringify(col.typeName));
+  const out: Effect[] = [
+    { type: 'lock', table, blocks: 'reads and writes', work: rewrites ? 'rewrite' : 'instant', what },
+  ];
+  if (cons.some((c) => c.contype === 'CONSTR_NOTNULL' || c.contype === 'CONSTR_PRIMARY') && !dflt && !rewrites)
+    out.push({ type: 'breaking', change: 'NOT NULL without default', table, what });
+  if (cons.some((c) => c.contype === 'CONSTR_UNIQUE' || c.contype === 'CONSTR_PRIMARY')) {
+    out.push({ type: 'breaking', change: 'unique constraint', table, what });
+    out.push({ type: 'lock', table, blocks: 'reads and writes', work: 'build', what: `${what} with a unique index` });
+  }
+  if (cons.some((c) => c.contype === 'CONSTR_FOREIGN' || c.contype === 'CONSTR_CHECK'))
+    out.push({ type: 'add-constraint', table, name: undefined, notValid: false });
+  return out;
+}
+
+function addConstraint(table: string, def: Node): Effect[] {
+  const c = obj(def.Constraint);
+  const name = str(c.conname);
+  const what = `ADD CONSTRAINT ${name ?? '(unnamed)'}`;
+  switch (c.contype) {
+    case 'CONSTR_CHECK':
+    case 'CONSTR_FOREIGN': {
+      const notValid = c.skip_validation === true;
+      const out: Effect[] = [
+        { type: 'add-constraint', table, name, notValid },
+        { type: 'lock', table, blocks: 'reads and writes', work: notValid ? 'instant' : 'scan', what },
+      ];
+      // A foreign key also locks the table it references (SHARE ROW EXCLUSIVE: its writes wait).
+      if (c.contype === 'CONSTR_FOREIGN')
+        out.push({
+          type: 'lock',
+          table: relName(c.pktable),
+          blocks: 'writes',
+          work: notValid ? 'instant' : 'scan',
+          what,
+        });
+      return out;
+    }
+    case 'CONSTR_UNIQUE':
+    case 'CONSTR_PRIMARY':
+    case 'CONSTR_EXCLUSION': {
+      const usingIndex = Boolean(c.indexname);
+      return [
+        { type: 'breaking', change: 'unique constraint', table, what },
+        { type: 'lock', table, blocks: 'reads and writes', work: usingIndex ? 'instant' : 'build', what },
+      ];
+    }
+    default:
+      return [{ type: 'lock', table, blocks: 'reads and writes', work: 'scan', what }];
+  }
+}
+
+function alterTableCmd(table: string, cmd: Node): Effect[] {
+  const column = str(cmd.name) ?? '?';
+  const lock = (work: Work, what: string): Effect => ({ type: 'lock', table, blocks: 'reads and writes', work, what });
+  const breaking = (change: BreakingChange, what: string): Effect[] => [{ type: 'breaking', change, table, what }];
+  switch (cmd.subtype) {
+    case 'AT_AddColumn':
+      return addColumn(table, obj(cmd.def));
+    case 'AT_DropColumn':
+      return [...breaking('drop column', `DROP COLUMN ${column}`), lock('instant', `DROP COLUMN ${column}`)];
+    case 'AT_AlterColumnType':
+      return [
+        ...breaking('type change', `ALTER COLUMN ${column} TYPE`),
+        lock('rewrite', `ALTER COLUMN ${column} TYPE`),
+      ];
+    case 'AT_SetNotNull':
+      return [
+        ...breaking('SET NOT NULL', `ALTER COLUMN ${column} SET NOT NULL`),
+        lock('scan', `SET NOT NULL ${column}`),
+      ];
+    case 'AT_DropNotNull':
+      return [...breaking('DROP NOT NULL', `ALTER COLUMN ${column} DROP NOT NULL`), lock('instant', 'DROP NOT NULL')];
+    case 'AT_AddConstraint':
+      return addConstraint(table, obj(cmd.def));
+    case 'AT_ValidateConstraint':
+      return [
+        { type: 'validate-constraint', table, name: column },
+        { type: 'lock', table, blocks: 'nothing', work: 'scan', what: `VALIDATE CONSTRAINT ${column}` },
+      ];
+    case 'AT_DropConstraint':
+      return [
+        ...breaking('drop constraint', `DROP CONSTRAINT ${column}`),
+        lock('instant', `DROP CONSTRAINT ${column}`),
+      ];
+    case 'AT_SetLogged':
+    case 'AT_SetUnLogged':
+    case 'AT_SetTableSpace':
+    case 'AT_ClusterOn':
+      return [lock('rewrite', String(cmd.subtype).slice(3))];
+    default:
+      return [lock('instant', String(cmd.subtype).replace(/^AT_/, ''))];
+  }
+}
+
+const DROP_KINDS: Readonly<Record<string, BreakingChange>> = { OBJECT_TABLE: 'drop table', OBJECT_VIEW: 'drop table' };
+
+function dropEffects(n: Node): Effect[] {
+  const kind = str(n.removeType) ?? '';
+  const objects = list(n.objects).map((o) => ('List' in o ? names(o.List) : names(obj(o.ObjectWithArgs).objname)));
+  if (kind === 'OBJECT_INDEX') {
+    // Without CONCURRENTLY: ACCESS EXCLUSIVE on the index's table (unknown here, named by the index).
+    if (n.concurrent === true)
+      return objects.map((o) => ({ type: 'concurrent', what: `DROP INDEX CONCURRENTLY ${o}` }));
+    return objects.map((o) => ({
+      type: 'lock',
+      table: o,
+      blocks: 'reads and writes',
+      work: 'instant',
+      what: `DROP INDEX ${o}`,
+    }));
+  }
+  return objects.flatMap((o): Effect[] => {
+    // DROP TRIGGER t ON tab: the last name is the trigger, the rest its table.
+    const table = kind === 'OBJECT_TRIGGER' ? o.split('.').slice(0, -1).join('.') : o;
+    return [
+      {
+        type: 'breaking',
+        change: DROP_KINDS[kind] ?? 'drop object',
+        table,
+        what: `DROP ${kind.replace('OBJECT_', '')} ${o}`,
+      },
+      ...(kind === 'OBJECT_TABLE' || kind === 'OBJECT_TRIGGER'
+        ? [
+            {
+              type: 'lock',
+              table,
+              blocks: 'reads and writes',
+              work: 'instant',
+              what: `DROP ${kind.replace('OBJECT_', '')} ${o}`,
+            } as const,
+          ]
+        : []),
+    ];
+  });
+}
+
+const hasOption = (opts: unknown, name: string): boolean => list(opts).some((o) => obj(o.DefElem).defname === name);
+
+/** The effects of one statement, in the order PostgreSQL performs them. */
+export function effectsOf(s: Pick<ParsedStatement, 'type' | 'node'>): Effect[] {
+  const n = s.node;
+  switch (s.type) {
+    case 'VariableSetStmt':
+      return [
+        {
+          type: 'set',
+          name: str(n.name) ?? '',
+          value: n.kind === 'VAR_SET_VALUE' ? constValue(list(n.args)[0]) : undefined,
+        },
+      ];
+    case 'TransactionStmt':
+      return [{ type: 'transaction', kind: String(n.kind).replace('TRANS_STMT_', '') }];
+    case 'CreateStmt':
+    case 'CreateTableAsStmt':
+      return [{ type: 'create', object: 'table', name: relName(n.relation ?? obj(n.into).rel) }];
+    case 'IndexStmt': {
+      const table = relName(n.relation);
+      const index = str(n.idxname) ?? `(unnamed index on ${table})`;
+      const what = `CREATE ${n.unique ? 'UNIQUE ' : ''}INDEX ${n.concurrent ? 'CONCURRENTLY ' : ''}${index}`;
+      return [
+        { type: 'create', object: 'index', name: index },
+        n.concurrent ? { type: 'concurrent', what } : { type: 'lock', table, blocks: 'writes', work: 'build', what },
+        ...(n.unique ? [{ type: 'breaking', change: 'unique constraint', table, what } as const] : []),
+      ];
+    }
+    case 'AlterTableStmt': {
+      const table = relName(n.relation);
+      return list(n.cmds).flatMap((c) => alterTableCmd(table, obj(c.AlterTableCmd)));
+    }
+    case 'RenameStmt': {
+      const table = relName(n.relation);
+      const what = `RENAME ${String(n.renameType).replace('OBJECT_', '')} ${str(n.subname) ?? table} TO ${str(n.newname)}`;
+      // Renaming an index or constraint breaks no query; renaming what queries name does.
+      const breaks = ['OBJECT_TABLE', 'OBJECT_COLUMN', 'OBJECT_VIEW', 'OBJECT_TYPE', 'OBJECT_FUNCTION'].includes(
+        String(n.renameType),
+      );
+      return [
+        ...(breaks ? [{ type: 'breaking', change: 'rename', table, what } as const] : []),
+        { type: 'lock', table, blocks: 'reads and writes', work: 'instant', what },
+      ];
+    }
+    case 'DropStmt':
+      return dropEffects(n);
+    case 'TruncateStmt':
+      return list(n.relations).flatMap((r): Effect[] => {
+        const table = relName(r.RangeVar);
+        return [
+          { type: 'breaking', change: 'truncate', table, what: `TRUNCATE ${table}` },
+          { type: 'lock', table, blocks: 'reads and writes', work: 'instant', what: `TRUNCATE ${table}` },
+        ];
+      });
+    case 'UpdateStmt':
+    case 'DeleteStmt': {
+      const table = relName(n.relation);
+      const what = `${s.type === 'UpdateStmt' ? 'UPDATE' : 'DELETE FROM'} ${table} (one transaction over every matching row)`;
+      return [{ type: 'lock', table, blocks: 'rows it writes', work: 'scan', what }];
+    }
+    case 'CreateTrigStmt':
+      return [
+        {
+          type: 'lock',
+          table: relName(n.relation),
+          blocks: 'writes',
+          work: 'instant',
+          what: `CREATE TRIGGER ${str(n.trigname)}`,
+        },
+      ];
+    case 'ReindexStmt': {
+      const target = relName(n.relation);
+      return hasOption(n.params, 'concurrently')
+        ? [{ type: 'concurrent', what: `REINDEX CONCURRENTLY ${target}` }]
+        : [{ type: 'lock', table: target, blocks: 'writes', work: 'build', what: `REINDEX ${target}` }];
+    }
+    case 'VacuumStmt':
+      return hasOption(n.options, 'full')
+        ? list(n.rels).map(
+            (r) =>
+              ({
+                type: 'lock',
+                table: relName(obj(r.VacuumRelation).relation),
+                blocks: 'reads and writes',
+                work: 'rewrite',
+                what: 'VACUUM FULL',
+              }) as const,
+          )
+        : [];
+    case 'ClusterStmt':
+      return [
+        { type: 'lock', table: relName(n.relation), blocks: 'reads and writes', work: 'rewrite', what: 'CLUSTER' },
+      ];
+    case 'RefreshMatViewStmt':
+      return [
+        {
+          type: 'lock',
+          table: relName(n.relation),
+          blocks: n.concurrent ? 'writes' : 'reads and writes',
+          work: 'build',
+          what: 'REFRESH MATERIALIZED VIEW',
+        },
+      ];
+    case 'CreateFunctionStmt':
+    case 'CompositeTypeStmt':
+    case 'CreateEnumStmt':
+    case 'ViewStmt':
+    case 'CreateSeqStmt':
+      return [{ type: 'create', object: 'other', name: s.type }];
+    default:
+      return [];
+  }
+}
