@@ -6,8 +6,19 @@ const integration = ['**/*.int.test.ts'];
 const globalSetup = ['testkit/global-setup.ts'];
 const exclude = ['**/node_modules/**', '**/dist/**', 'dagger/sdk/**'];
 
+/** `--project NAME` on the command line names the JUnit file, so the runner's two test steps never share one. */
+const projectArg = process.argv[process.argv.indexOf('--project') + 1];
+const junitName = process.argv.includes('--project') && projectArg ? projectArg : 'all';
+
 export default defineConfig({
   test: {
+    // The terminal, JUnit XML for CI viewers, and the run history per commit that the checklist and
+    // `kgraph-ci run --affected` read (testkit/history-reporter.ts).
+    reporters: [
+      'default',
+      ['junit', { outputFile: `.reports/junit/vitest-${junitName}.xml` }],
+      './testkit/history-reporter.ts',
+    ],
     projects: [
       {
         test: {

@@ -13,6 +13,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { RedisCache, type CacheLike } from './cache.js';
 import { CacheGeneration } from './generation.js';
 import { LegacyInvalidation } from './legacy-invalidation.js';
+import { PrefixCache } from './search-prefix.js';
 import { SchemaWatch } from './schema-watch.js';
 import type { AppState } from './app-state.js';
 import type { Queryable } from './repo.js';
@@ -113,8 +114,10 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
       )
     : undefined;
   // A new generation makes every in-process entry unservable: free them (cache is set before polling starts).
+  const prefixes = new PrefixCache();
   const generation = new CacheGeneration(watchDb, undefined, () => {
     cache.dropLocal();
+    prefixes.clear();
     void legacy?.afterWrite();
   });
   const cache = new RedisCache(
@@ -154,13 +157,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
     done(null, payload);
   });
   app.addHook('onResponse', (req, reply, done) => {
-    const labels = {
-      route: req.routeOptions.url ?? 'unmatched',
-      method: req.method,
-      status_code: String(reply.statusCode),
-    };
-    metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
-    metrics.httpTotal.inc(labels);
+    metrics.observeRequest(req.routeOptions.url ?? 'unmatched', req.method, reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
 
@@ -184,6 +181,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
         cache,
         metrics,
         generation,
+        prefixes,
         afterCommit: () => legacy?.afterWrite() ?? Promise.resolve(),
       });
     },

@@ -10,8 +10,16 @@ export interface Metrics {
   readonly httpTotal: client.Counter<'route' | 'method' | 'status_code'>;
   readonly graphQueryDuration: client.Histogram<'query'>;
   readonly cacheRequests: client.Counter<'outcome'>;
+  /** Time a read waited for a free Postgres connection (apart from the query itself). */
+  readonly poolWait: client.Histogram;
   time<T>(query: string, fn: () => Promise<T>): Promise<T>;
+  /** One finished request in http_request_duration_seconds and http_requests_total. */
+  observeRequest(route: string, method: string, statusCode: number, seconds: number): void;
+  countCache(outcome: string): void;
 }
+
+/** Label sets seen so far get their metric children kept, up to this many (routes are templates). */
+const MAX_REQUEST_LABEL_SETS = 1_000;
 
 export function createMetrics(opts: { pool: pg.Pool; appName: string }): Metrics {
   const registry = new client.Registry();
@@ -38,8 +46,14 @@ export function createMetrics(opts: { pool: pg.Pool; appName: string }): Metrics
   });
   const cacheRequests = new client.Counter({
     name: 'cache_requests_total',
-    help: 'Read cache lookups by outcome (hit, miss, bypass when Redis is unavailable)',
+    help: 'Read cache lookups by outcome (hit, miss, coalesced with an identical lookup in flight, bypass when Redis is unavailable)',
     labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const poolWait = new client.Histogram({
+    name: 'db_pool_wait_seconds',
+    help: 'Time a read waited to check a connection out of the Postgres pool',
+    buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
   new client.Gauge({
@@ -63,5 +77,38 @@ export function createMetrics(opts: { pool: pg.Pool; appName: string }): Metrics
       end();
     }
   };
-  return { registry, httpDuration, httpTotal, graphQueryDuration, cacheRequests, time };
+  // prom-client hashes a label object on every observe (sorting its keys); a request's labels repeat, so
+  // each label set's children are looked up once and kept.
+  const children = new Map<
+    string,
+    { duration: client.Histogram.Internal<'route' | 'method' | 'status_code'>; total: client.Counter.Internal }
+  >();
+  const observeRequest = (route: string, method: string, statusCode: number, seconds: number) => {
+    const key = `${statusCode} ${method} ${route}`;
+    let c = children.get(key);
+    if (!c) {
+      const labels = { route, method, status_code: String(statusCode) };
+      c = { duration: httpDuration.labels(labels), total: httpTotal.labels(labels) };
+      if (children.size < MAX_REQUEST_LABEL_SETS) children.set(key, c);
+    }
+    c.duration.observe(seconds);
+    c.total.inc();
+  };
+  const outcomes = new Map<string, client.Counter.Internal>();
+  const countCache = (outcome: string) => {
+    let c = outcomes.get(outcome);
+    if (!c) outcomes.set(outcome, (c = cacheRequests.labels({ outcome })));
+    c.inc();
+  };
+  return {
+    registry,
+    httpDuration,
+    httpTotal,
+    graphQueryDuration,
+    cacheRequests,
+    poolWait,
+    time,
+    observeRequest,
+    countCache,
+  };
 }

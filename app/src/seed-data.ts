@@ -171,31 +171,69 @@ function combinations(): [number, number, number][] {
   return [...head, ...all.filter((c) => !headKeys.has(key(c)))];
 }
 
-export const MAX_SEED_COUNT = SERVICES.length * VERBS.length * OBJECTS.length;
+const QUALIFIERS: readonly (readonly [string, string])[] = [
+  ['enterprise', 'Enterprise'],
+  ['self-hosted', 'Self-Hosted'],
+  ['eu', 'EU'],
+  ['us', 'US'],
+  ['apac', 'APAC'],
+  ['sandbox', 'Sandbox'],
+  ['legacy', 'Legacy'],
+  ['batch', 'Batch'],
+];
+
+const COMBINATIONS = SERVICES.length * VERBS.length * OBJECTS.length;
+/**
+ * Every service x verb x object once, then again per qualifier ("GitHub Create Issue (EU)"), so a
+ * catalogue of 100,000+ tools can be seeded for scale benchmarks; the first 14,400 are unqualified.
+ */
+export const MAX_SEED_COUNT = COMBINATIONS * (1 + QUALIFIERS.length);
+
+interface Combo {
+  readonly s: number;
+  readonly v: number;
+  readonly o: number;
+  /** Index into QUALIFIERS, or -1 for the plain tool. */
+  readonly q: number;
+}
+
+function combos(count: number): Combo[] {
+  const base = combinations();
+  const out: Combo[] = [];
+  for (let i = 0; i < count; i++) {
+    const [s, v, o] = base[i % COMBINATIONS]!;
+    out.push({ s, v, o, q: Math.floor(i / COMBINATIONS) - 1 });
+  }
+  return out;
+}
 
 export function generateSeed(count: number): SeedData {
   if (!Number.isInteger(count) || count < 0 || count > MAX_SEED_COUNT) {
     throw new RangeError(`count must be an integer between 0 and ${MAX_SEED_COUNT}`);
   }
-  const combos = combinations().slice(0, count);
+  const all = combos(count);
   const rand = prng(7);
   const tools: SeedTool[] = [];
   const prompts: SeedPrompt[] = [];
   const byService = new Map<number, SeedTool[]>();
   const byVerbObject = new Map<string, SeedTool[]>();
-  for (const [s, v, o] of combos) {
+  // Where each tool sits in its service's and its verb-object's list: those before it are the earlier ones.
+  const serviceRank: number[] = [];
+  const verbObjectRank: number[] = [];
+  for (const { s, v, o, q } of all) {
     const [sKey, sName, category] = SERVICES[s]!;
     const [vKey, vName] = VERBS[v]!;
     const [oKey, oName] = OBJECTS[o]!;
-    const slug = `${sKey}-${vKey}-${oKey}`;
+    const [qKey, qName] = q >= 0 ? QUALIFIERS[q]! : [undefined, undefined];
+    const slug = `${sKey}-${vKey}-${oKey}${qKey ? `-${qKey}` : ''}`;
     const purpose = PURPOSES[Math.floor(rand() * PURPOSES.length)]!;
     const tool: SeedTool = {
       id: stableUuid(`tool:${slug}`),
       slug,
-      name: `${sName} ${vName} ${oName}`,
-      description: `${vName} a ${oName.toLowerCase()} in ${sName} through its API, ${purpose}.`,
+      name: `${sName} ${vName} ${oName}${qName ? ` (${qName})` : ''}`,
+      description: `${vName} a ${oName.toLowerCase()} in ${sName}${qName ? ` ${qName}` : ''} through its API, ${purpose}.`,
       category,
-      tags: [sKey, vKey, oKey],
+      tags: qKey ? [sKey, vKey, oKey, qKey] : [sKey, vKey, oKey],
     };
     tools.push(tool);
     const nPrompts = 1 + Math.floor(rand() * 3);
@@ -208,9 +246,13 @@ export function generateSeed(count: number): SeedData {
           `Use ${sName} to ${vKey} the ${oName.toLowerCase()} described here: {{input}}. ${p > 0 ? `Context: ${purpose}.` : ''}`.trim(),
       });
     }
-    (byService.get(s) ?? byService.set(s, []).get(s)!).push(tool);
+    const sameService = byService.get(s) ?? byService.set(s, []).get(s)!;
+    serviceRank.push(sameService.length);
+    sameService.push(tool);
     const vo = `${v}.${o}`;
-    (byVerbObject.get(vo) ?? byVerbObject.set(vo, []).get(vo)!).push(tool);
+    const sameVerbObject = byVerbObject.get(vo) ?? byVerbObject.set(vo, []).get(vo)!;
+    verbObjectRank.push(sameVerbObject.length);
+    sameVerbObject.push(tool);
   }
   // Edges only point at tools generated earlier, so a larger seed is a superset of a smaller one.
   const relations: SeedRelation[] = [];
@@ -222,22 +264,28 @@ export function generateSeed(count: number): SeedData {
     seen.add(k);
     relations.push({ sourceId: source.id, targetId: target.id, kind, weight });
   };
-  const position = new Map(tools.map((t, i) => [t.id, i]));
-  const earlier = (list: SeedTool[] | undefined, t: SeedTool) =>
-    (list ?? []).filter((x) => position.get(x.id)! < position.get(t.id)!);
-  for (const [i, [s, v, o]] of combos.entries()) {
+  const position = new Map(tools.map((t, i) => [t.slug, i]));
+  /** The first of the first `n` tools of a list that passes `ok` (lists are in generation order). */
+  const firstOf = (list: readonly SeedTool[], n: number, ok: (t: SeedTool) => boolean) => {
+    for (let i = 0; i < n; i++) if (ok(list[i]!)) return list[i];
+    return undefined;
+  };
+  for (const [i, { s, v, o }] of all.entries()) {
     const tool = tools[i]!;
-    const sameService = earlier(byService.get(s), tool);
+    const sameService = byService.get(s)!;
+    const nService = serviceRank[i]!;
+    const pick = (list: readonly SeedTool[], n: number, x: number) => (n > 0 ? list[Math.floor(x * n)] : undefined);
     const r = prng(i + 1000);
-    add(tool, sameService[Math.floor(r() * sameService.length)], 'related', Math.round((0.5 + r() * 0.5) * 100) / 100);
-    add(tool, sameService[Math.floor(r() * sameService.length)], 'related', Math.round((0.3 + r() * 0.5) * 100) / 100);
+    add(tool, pick(sameService, nService, r()), 'related', Math.round((0.5 + r() * 0.5) * 100) / 100);
+    add(tool, pick(sameService, nService, r()), 'related', Math.round((0.3 + r() * 0.5) * 100) / 100);
     // Acting on an object needs reading it first: "update issue" requires "get issue" of the same service.
+    const getterAt = position.get(`${SERVICES[s]![0]}-get-${OBJECTS[o]![0]}`);
     const getter =
-      sameService.find((t) => t.slug === `${SERVICES[s]![0]}-get-${OBJECTS[o]![0]}`) ??
-      sameService.find((t) => t.tags[1] === 'get');
+      getterAt !== undefined && getterAt < i
+        ? tools[getterAt]
+        : firstOf(sameService, nService, (t) => t.tags[1] === 'get');
     if (VERBS[v]![0] !== 'get') add(tool, getter, 'requires', 1);
-    const alt = earlier(byVerbObject.get(`${v}.${o}`), tool);
-    add(tool, alt[Math.floor(r() * alt.length)], 'alternative', 0.8);
+    add(tool, pick(byVerbObject.get(`${v}.${o}`)!, verbObjectRank[i]!, r()), 'alternative', 0.8);
   }
   return { tools, prompts, relations };
 }

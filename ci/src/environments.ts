@@ -369,3 +369,30 @@ export function baselineEnvironmentFor(name: EnvironmentName): EnvironmentDefini
     (e) => e.release.promotion?.from === name && e.release.baselineComparisonRequired,
   );
 }
+
+/** A workflow that may stand behind a ledger record: its file, and the refs it may run on (`release/*`: a prefix). */
+export interface LedgerRunRule {
+  readonly workflow: string;
+  readonly refs: readonly string[];
+  /** Believed only by a reader inside that very run (deploy-prod stages and then promotes in one run). */
+  readonly ownRunOnly?: boolean;
+}
+
+/**
+ * Who may write the delivery ledger on GitHub, and which workflow runs vouch for the records that are
+ * evidence for a promotion (prod promotes what passed staging). See ci/src/ledger/trust.ts.
+ */
+export const LEDGER_TRUST: {
+  /** Deployment and status creators whose records and statuses count (the GitHub Actions app's GITHUB_TOKEN). */
+  readonly writers: readonly string[];
+  readonly runs: Readonly<Partial<Record<EnvironmentName, readonly LedgerRunRule[]>>>;
+} = {
+  writers: ['github-actions[bot]'],
+  runs: {
+    staging: [
+      { workflow: '.github/workflows/deploy-staging.yml', refs: ['release/*'] },
+      { workflow: '.github/workflows/hotfix.yml', refs: ['hotfix/*'] },
+      { workflow: '.github/workflows/deploy-prod.yml', refs: ['v*'], ownRunOnly: true },
+    ],
+  },
+};

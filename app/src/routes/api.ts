@@ -2,7 +2,7 @@
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type pg from 'pg';
-import type { CacheLike } from '../cache.js';
+import type { CacheLike, Compute } from '../cache.js';
 import { cacheKey } from '../cache.js';
 import type { Metrics } from '../metrics.js';
 import { badRequest, HttpError } from '../errors.js';
@@ -10,12 +10,15 @@ import type { CacheGeneration } from '../generation.js';
 import * as repo from '../repo.js';
 import { buildPath, goalTerms } from '../plan.js';
 import * as s from '../schemas.js';
+import { waitTimedQueries } from '../pool-wait.js';
+import { searchPage, type PrefixCache } from '../search-prefix.js';
 
 interface Opts {
   pool: pg.Pool;
   cache: CacheLike;
   metrics: Metrics;
   generation: Pick<CacheGeneration, 'observe' | 'poll'>;
+  prefixes: PrefixCache;
   /** After a write committed, before it answers (the previous release's invalidation, while it may run). */
   afterCommit?: () => Promise<void>;
 }
@@ -25,14 +28,16 @@ const MAX_GRAPH_NODES = 200;
 /** Route types come from the TypeBox schemas (one declaration per field); defaults are applied by ajv. */
 export const apiRoutes: FastifyPluginAsyncTypebox<Opts> = async (
   app,
-  { pool, cache, metrics, generation, afterCommit },
+  { pool, cache, metrics, generation, prefixes, afterCommit },
 ) => {
   const time = metrics.time;
+  // Reads check their connection out through this, so the pool wait is measured apart; writes use the pool.
+  const db = waitTimedQueries(pool, (seconds) => metrics.poolWait.observe(seconds));
 
   /** Sends a cached (or freshly computed) JSON body, saying which in `x-cache`. */
-  const cached = async (reply: FastifyReply, key: string, compute: () => Promise<unknown>) => {
+  const cached = async (reply: FastifyReply, key: string, compute: Compute) => {
     const { body, outcome } = await cache.getOrCompute(key, compute);
-    metrics.cacheRequests.inc({ outcome });
+    metrics.countCache(outcome);
     return reply.header('x-cache', outcome).type('application/json; charset=utf-8').send(body);
   };
   /**
@@ -54,13 +59,15 @@ export const apiRoutes: FastifyPluginAsyncTypebox<Opts> = async (
 
   app.get('/tools', { schema: { querystring: s.searchQuery } }, async (req, reply) => {
     const { q, tag, category, limit = s.DEFAULT_LIMIT, cursor } = req.query;
-    return cached(reply, cacheKey('tools', [q ?? null, tag ?? null, category ?? null, limit, cursor ?? null]), () =>
-      repo.searchTools(pool, { q, tag, category, limit, cursor }, time),
+    return cached(
+      reply,
+      cacheKey('tools', [q ?? null, tag ?? null, category ?? null, limit, cursor ?? null]),
+      (token) => searchPage(prefixes, token, { q, tag, category, limit, cursor }, (p) => repo.searchTools(db, p, time)),
     );
   });
 
   app.get('/tools/:id', { schema: { params: s.idParams } }, async (req, reply) =>
-    cached(reply, cacheKey('tool', req.params.id.toLowerCase()), () => repo.getToolDetail(pool, req.params.id, time)),
+    cached(reply, cacheKey('tool', req.params.id.toLowerCase()), () => repo.getToolDetail(db, req.params.id, time)),
   );
 
   app.post('/tools', { schema: { body: s.createToolBody } }, async (req, reply) => {
@@ -80,11 +87,11 @@ export const apiRoutes: FastifyPluginAsyncTypebox<Opts> = async (
   app.get('/prompts', { schema: { querystring: s.promptsQuery } }, async (req, reply) => {
     const { toolId, limit = s.DEFAULT_LIMIT, cursor } = req.query;
     return cached(reply, cacheKey('prompts', [toolId?.toLowerCase() ?? null, limit, cursor ?? null]), () =>
-      repo.listPrompts(pool, { toolId, limit, cursor }),
+      repo.listPrompts(db, { toolId, limit, cursor }),
     );
   });
 
-  app.get('/prompts/:id', { schema: { params: s.promptIdParams } }, async (req) => repo.getPrompt(pool, req.params.id));
+  app.get('/prompts/:id', { schema: { params: s.promptIdParams } }, async (req) => repo.getPrompt(db, req.params.id));
 
   app.post('/prompts', { schema: { body: s.createPromptBody } }, async (req, reply) => {
     const prompt = await write(() => repo.createPrompt(pool, req.body));
@@ -106,7 +113,7 @@ export const apiRoutes: FastifyPluginAsyncTypebox<Opts> = async (
     async (req, reply) => {
       const { depth = s.DEFAULT_DEPTH } = req.query;
       return cached(reply, cacheKey('neighbourhood', [req.params.id.toLowerCase(), depth]), () =>
-        repo.toolNeighbourhood(pool, req.params.id, depth, MAX_GRAPH_NODES, time),
+        repo.toolNeighbourhood(db, req.params.id, depth, MAX_GRAPH_NODES, time),
       );
     },
   );
@@ -117,18 +124,18 @@ export const apiRoutes: FastifyPluginAsyncTypebox<Opts> = async (
     const terms = goalTerms(goal);
     if (terms.length === 0) throw badRequest('body.goal', 'has no searchable words');
     return cached(reply, cacheKey('plan', [terms, limit]), () =>
-      time('plan', () => plan(pool, goal, terms, limit, time)),
+      time('plan', () => plan(db, goal, terms, limit, time)),
     );
   });
 };
 
-async function plan(pool: pg.Pool, goal: string, terms: string[], limit: number, time: repo.Timer) {
-  const ranked = await repo.rankForTerms(pool, terms, limit, time);
+async function plan(db: repo.Queryable, goal: string, terms: string[], limit: number, time: repo.Timer) {
+  const ranked = await repo.rankForTerms(db, terms, limit, time);
   if (ranked.length === 0) return { goal, tools: [], path: [] };
   const ids = ranked.map((r) => r.id);
   const [prompts, graph] = await Promise.all([
-    repo.promptsFor(pool, ids, 3),
-    repo.neighbourhood(pool, ids, 2, MAX_GRAPH_NODES, time),
+    repo.promptsFor(db, ids, 3),
+    repo.neighbourhood(db, ids, 2, MAX_GRAPH_NODES, time),
   ]);
   const best = ranked[0]!.rank || 1;
   return {

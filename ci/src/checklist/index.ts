@@ -13,6 +13,7 @@ import { parseRepository } from '../github/repository.js';
 import { REPO_ROOT } from '../repo-root.js';
 import { headCommit as gitHead } from '../policy/git.js';
 import { DEFAULT_RUN_REPORT } from '../runner/report.js';
+import { historyDir, readCommitHistory } from '../runner/history.js';
 import { DEFAULT_SCAN_REPORT } from '../scan/index.js';
 import { redactUrl } from '../services/ephemeral.js';
 import {
@@ -22,6 +23,7 @@ import {
   presenceItem,
   reviewItem,
   scanItem,
+  testsFromHistory,
   testsItem,
   type ChecklistItem,
   type MigrationFacts,
@@ -195,14 +197,16 @@ export async function runChecklist(opts: ChecklistOptions): Promise<ChecklistRes
   } catch {
     files = undefined;
   }
-  const [review, migrations, runReport, scanReport] = await Promise.all([
+  const [review, migrations, runReport, scanReport, history] = await Promise.all([
     reviewFacts(opts, penv, commit),
     migrationFacts(opts, penv),
     readJson(runReportPath),
     readJson(scanReportPath),
+    commit ? readCommitHistory(root, commit, historyDir(penv as NodeJS.ProcessEnv)) : Promise.resolve(new Map()),
   ]);
   const items: ChecklistItem[] = [
-    testsItem(runReport, { path: opts.runReportPath ?? DEFAULT_RUN_REPORT, headCommit: commit }),
+    testsFromHistory(history, commit) ??
+      testsItem(runReport, { path: opts.runReportPath ?? DEFAULT_RUN_REPORT, headCommit: commit }),
     reviewItem(environment, review),
     files === undefined
       ? {

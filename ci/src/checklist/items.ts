@@ -5,6 +5,7 @@
 import type { EnvironmentDefinition } from '../environments.js';
 import { isSuccess } from '../outcome.js';
 import type { CheckOutcome } from '../outcome.js';
+import { describeEntry, passedForCommit, type HistoryEntry } from '../runner/history.js';
 
 export type ItemStatus = CheckOutcome;
 
@@ -51,6 +52,26 @@ export function testsItem(report: unknown, opts: { path: string; headCommit?: st
     status: 'passed',
     detail: `${TEST_STEPS.join(', ')} passed${typeof r.commit === 'string' ? ` at ${r.commit.slice(0, 12)}` : ''}`,
   };
+}
+
+/**
+ * "Tests passed" from the run history of the commit being checked (results of `kgraph-ci run` and `npm test`
+ * alike); undefined when the history holds no test result for that commit (the run report decides then).
+ */
+export function testsFromHistory(
+  history: ReadonlyMap<string, HistoryEntry>,
+  commit: string | undefined,
+): ChecklistItem | undefined {
+  if (!commit || !TEST_STEPS.some((t) => history.has(t))) return undefined;
+  const base = { name: 'tests passed', required: true };
+  const parts = TEST_STEPS.map((t) => {
+    const e = history.get(t);
+    return e
+      ? `${t} ${describeEntry(e)}`
+      : `${t}: no result at ${commit.slice(0, 12)} (npm test, or kgraph-ci run ${t})`;
+  });
+  const ok = TEST_STEPS.every((t) => passedForCommit(history.get(t)));
+  return { ...base, status: ok ? 'passed' : 'failed', detail: parts.join('; ') };
 }
 
 export type ReviewFacts =

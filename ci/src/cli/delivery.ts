@@ -16,7 +16,7 @@ import { githubClient } from '../github/client.js';
 import type { RepoRef } from '../github/repository.js';
 import { spawnRunner } from '../kube/runner.js';
 import { ledgerEntries } from '../ledger/entry.js';
-import { githubLedger } from '../ledger/github.js';
+import { actionsRunOf, githubLedger } from '../ledger/github.js';
 import { createNotifier } from '../notify/notifier.js';
 import { previousCommitIn } from '../notify/sentry-releases.js';
 import { REPO_ROOT } from '../repo-root.js';
@@ -57,7 +57,9 @@ export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps
     ...(io.env.GITHUB_TOKEN ? [] : ['GITHUB_TOKEN is not set']),
     ...(hasRepo ? [] : ['no --repo or GITHUB_REPOSITORY']),
   ].join(' and ');
-  const ledger = github ? githubLedger(github.octokit, github.repo) : undefined;
+  const ledger = github
+    ? githubLedger(github.octokit, github.repo, { ...actionsRunOf(io.env), warn: (l) => writeLine(io.stderr, l) })
+    : undefined;
   // Sentry's commit range starts at the previous release that went live in the same environment (the ledger).
   const previousCommit = async (environment: string, commit: string) =>
     ledger ? previousCommitIn(ledgerEntries(await ledger.read({ environment })), environment, commit) : undefined;

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT_OK, EXIT_USAGE, exitCodeOf, messageOf } from '../errors.js';
 import { processIo, writeLine, type CliIo } from './io.js';
+import { register as registerBackup } from './commands/backup.js';
 import { register as registerChecklist } from './commands/checklist.js';
 import { register as registerDeploy } from './commands/deploy.js';
 import { register as registerDoctor } from './commands/doctor.js';
@@ -33,6 +34,7 @@ type Registrar = (program: Command, io: CliIo) => void;
 
 /** One line per command module; keep alphabetical so parallel edits merge cleanly. */
 const registrars: Registrar[] = [
+  registerBackup,
   registerChecklist,
   registerDeploy,
   registerDoctor,
@@ -67,6 +69,8 @@ export function buildProgram(io: CliIo = processIo()): Command {
   const program = new Command('kgraph-ci')
     .description('The KGraph-MCP pipeline: steps, policy, environments, gates, delivery')
     .version(versionLine(), '-V, --version', 'print the version of kgraph-ci and of Node, then exit')
+    // Program options only before the command: `deploy --version v1.2.3` is deploy's --version, not ours.
+    .enablePositionalOptions()
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });

@@ -6,6 +6,7 @@ import { UsageError } from '../errors.js';
 import { changedFilesSince, mergeBase, resolveCommit } from '../policy/git.js';
 import type { RunnableStep } from './graph.js';
 import { affectedSteps, type Affected } from './cache/key.js';
+import { describeEntry, passedForCommit, type HistoryEntry } from './history.js';
 
 export interface AffectedPlan<S extends RunnableStep> {
   readonly base: { readonly ref: string; readonly commit: string };
@@ -72,4 +73,41 @@ export function describeAffected(
     lines.push(`  ${s.name}: ${parts.join('; ')}`);
   }
   return lines;
+}
+
+export interface AffectedChoice<S extends RunnableStep> {
+  readonly run: S[];
+  /** Affected steps left out, each with why and how to run it anyway. */
+  readonly left: readonly { readonly name: string; readonly why: string }[];
+}
+
+/**
+ * From the affected steps, what runs: a step that only measures the world (nothing it reads changed, no
+ * affected dependency) runs when asked (`--with-world`); a step whose last result at this very commit, on a
+ * clean tree, is a pass (from `run` or `npm test`, the run history) does not run again.
+ */
+export function chooseAffected<S extends RunnableStep>(
+  plan: AffectedPlan<S>,
+  opts: {
+    readonly withWorld: boolean;
+    readonly tree: 'clean' | 'dirty' | undefined;
+    readonly history: ReadonlyMap<string, HistoryEntry>;
+  },
+): AffectedChoice<S> {
+  const run: S[] = [];
+  const left: { name: string; why: string }[] = [];
+  for (const s of plan.steps) {
+    const a = plan.why.get(s.name)!;
+    const worldOnly = a.world !== undefined && a.changed.length === 0 && a.because.length === 0;
+    const last = opts.history.get(s.name);
+    if (worldOnly && !opts.withWorld)
+      left.push({
+        name: s.name,
+        why: `nothing it reads changed; it measures the world (${a.world}): --with-world runs it`,
+      });
+    else if (opts.tree === 'clean' && last && passedForCommit(last))
+      left.push({ name: s.name, why: `already ${describeEntry(last)}: run it by name to run it again` });
+    else run.push(s);
+  }
+  return { run, left };
 }

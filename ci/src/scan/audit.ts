@@ -45,11 +45,11 @@ export function interpretAudit(run: AuditRun, opts: { allowOffline: boolean; lev
     if (opts.allowOffline)
       return {
         status: 'skipped',
-        detail: `no audit result from the advisory service (${why}); skipped because of --allow-offline`,
+        detail: `no audit result from the advisory service (${why}); skipped because offline was allowed (--allow-offline or KGRAPH_SCAN_ALLOW_OFFLINE=1)`,
       };
     return {
       status: 'failed',
-      detail: `no audit result from the advisory service (${why}); failing closed: pass --allow-offline to skip the audit`,
+      detail: `no audit result from the advisory service (${why}); failing closed: to skip the audit, pass --allow-offline to kgraph-ci scan or set KGRAPH_SCAN_ALLOW_OFFLINE=1 (kgraph-ci run, CI)`,
     };
   }
   const counts = Object.fromEntries(SEVERITIES.map((s) => [s, vulns[s] ?? 0])) as Record<Severity, number>;

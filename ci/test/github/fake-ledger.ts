@@ -1,11 +1,24 @@
 /**
  * A local GitHub that keeps state for the calls the delivery ledger and release facts make:
- * deployments (paginated newest first, with Link headers as GitHub sends them), their statuses,
- * commits (sha, tree, committer date) and compare-with-main. `down` answers 503 to everything; `failWrites`
- * answers 502 to writes. Every request is kept with its Authorization header.
+ * deployments (paginated newest first, with Link headers as GitHub sends them), their statuses (each with
+ * its creator and log_url, as GitHub keeps them), workflow runs (the Actions API), commits (sha, tree,
+ * committer date) and compare-with-main. Who creates a deployment or status is the identity of the token
+ * that asked (`identities`; any other token is the GitHub Actions app). `down` answers 503 to everything;
+ * `failWrites` answers 502 to writes. Every request is kept with its Authorization header.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+
+export const ACTIONS_BOT = 'github-actions[bot]';
+
+export interface FakeStatus {
+  id: number;
+  state: string;
+  description: string;
+  created_at: string;
+  creator: { login: string };
+  log_url?: string;
+}
 
 export interface FakeDeployment {
   id: number;
@@ -15,7 +28,18 @@ export interface FakeDeployment {
   payload: unknown;
   production_environment: boolean;
   created_at: string;
-  statuses: { id: number; state: string; description: string; created_at: string }[];
+  creator: { login: string };
+  statuses: FakeStatus[];
+}
+
+/** A workflow run as GET /repos/{o}/{r}/actions/runs/{id} answers it. */
+export interface FakeRun {
+  id: number;
+  path: string;
+  head_branch: string | null;
+  head_sha: string;
+  status: string;
+  conclusion: string | null;
 }
 
 export interface FakeCommit {
@@ -33,23 +57,36 @@ export interface FakeLedgerOptions {
   readonly commits?: Readonly<Record<string, FakeCommit>>;
   /** Time used for created_at of new deployments and statuses. */
   readonly now?: () => number;
+  /** Token → login of who it belongs to; any other token acts as the GitHub Actions app. */
+  readonly identities?: Readonly<Record<string, string>>;
 }
 
 export interface FakeLedger {
   readonly url: string;
   readonly deployments: FakeDeployment[];
+  readonly runs: Map<number, FakeRun>;
   readonly seen: { method: string; path: string; auth: string | undefined }[];
   down: boolean;
   failWrites: boolean;
-  /** Adds a finished deployment as if recorded earlier. */
+  /** The log_url of a run of this repository. */
+  runUrl(id: number): string;
+  /** Adds a workflow run; returns it. */
+  addRun(r: Partial<FakeRun> & { head_sha: string }): FakeRun;
+  /**
+   * Adds a finished deployment as if recorded earlier, by the Actions app unless `creator` says otherwise.
+   * A staging record's statuses link a successful deploy-staging run on release/x for its commit, made
+   * here, unless `run` names one (or is null: no link).
+   */
   seed(d: {
     environment: string;
     payload: unknown;
     createdAt: string;
-    statuses: { state: string; at: string }[];
+    statuses: { state: string; at: string; creator?: string }[];
     ref?: string;
     task?: string;
     production?: boolean;
+    creator?: string;
+    run?: number | null;
   }): FakeDeployment;
   close(): Promise<void>;
 }
@@ -62,6 +99,25 @@ export async function fakeLedger(opts: FakeLedgerOptions = {}): Promise<FakeLedg
   const seen: FakeLedger['seen'] = [];
   let nextId = 1000;
   let nextStatus = 1;
+  let nextRun = 7_000_000;
+  const runs = new Map<number, FakeRun>();
+  const runUrl = (id: number) => `https://github.com/${owner}/${repo}/actions/runs/${id}`;
+  const addRun = (r: Partial<FakeRun> & { head_sha: string }): FakeRun => {
+    const run: FakeRun = {
+      id: r.id ?? nextRun++,
+      path: r.path ?? '.github/workflows/deploy-staging.yml',
+      head_branch: r.head_branch === undefined ? 'release/1.4' : r.head_branch,
+      head_sha: r.head_sha,
+      status: r.status ?? 'completed',
+      conclusion: r.conclusion === undefined ? 'success' : r.conclusion,
+    };
+    runs.set(run.id, run);
+    return run;
+  };
+  const whoIs = (auth: string | undefined) => {
+    const token = auth?.replace(/^(token|bearer) /i, '');
+    return (token && opts.identities?.[token]) ?? ACTIONS_BOT;
+  };
   const state = { down: false, failWrites: false };
   const prefix = `/repos/${owner}/${repo}`;
 
@@ -110,6 +166,7 @@ export async function fakeLedger(opts: FakeLedgerOptions = {}): Promise<FakeLedg
           payload: body.payload ?? {},
           production_environment: Boolean(body.production_environment),
           created_at: new Date(now()).toISOString(),
+          creator: { login: whoIs(req.headers.authorization) },
           statuses: [],
         };
         deployments.push(d);
@@ -120,18 +177,26 @@ export async function fakeLedger(opts: FakeLedgerOptions = {}): Promise<FakeLedg
         const d = deployments.find((x) => x.id === Number(m![1]));
         if (!d) return send(404, { message: 'Not Found' });
         if (req.method === 'POST') {
-          const st = {
+          const st: FakeStatus = {
             id: nextStatus++,
             state: String(body.state),
             description: String(body.description ?? ''),
             created_at: new Date(now()).toISOString(),
+            creator: { login: whoIs(req.headers.authorization) },
+            ...(typeof body.log_url === 'string' ? { log_url: body.log_url } : {}),
           };
           // GitHub's auto_inactive (default true): a success marks earlier successful deployments of the
           // same non-production environment inactive.
           if (st.state === 'success' && body.auto_inactive !== false && !d.production_environment) {
             for (const o of deployments) {
               if (o !== d && o.environment === d.environment && o.statuses.at(-1)?.state === 'success')
-                o.statuses.push({ id: nextStatus++, state: 'inactive', description: '', created_at: st.created_at });
+                o.statuses.push({
+                  id: nextStatus++,
+                  state: 'inactive',
+                  description: '',
+                  created_at: st.created_at,
+                  creator: st.creator,
+                });
             }
           }
           d.statuses.push(st);
@@ -139,6 +204,10 @@ export async function fakeLedger(opts: FakeLedgerOptions = {}): Promise<FakeLedg
         }
         const perPage = Number(url.searchParams.get('per_page') ?? 30);
         return send(200, [...d.statuses].reverse().slice(0, perPage));
+      }
+      if ((m = /^\/actions\/runs\/(\d+)$/.exec(rest)) && req.method === 'GET') {
+        const run = runs.get(Number(m[1]));
+        return run ? send(200, run) : send(404, { message: 'Not Found' });
       }
       if ((m = /^\/commits\/(.+)$/.exec(rest))) {
         const c = opts.commits?.[decodeURIComponent(m[1]!)];
@@ -171,7 +240,18 @@ export async function fakeLedger(opts: FakeLedgerOptions = {}): Promise<FakeLedg
     set failWrites(v: boolean) {
       state.failWrites = v;
     },
+    runs,
+    runUrl,
+    addRun,
     seed(d) {
+      const commit = (d.payload as { commit?: unknown } | null)?.commit;
+      const runId =
+        d.run !== undefined
+          ? d.run
+          : d.environment === 'staging'
+            ? addRun({ head_sha: typeof commit === 'string' ? commit : '0'.repeat(40) }).id
+            : null;
+      const creator = d.creator ?? ACTIONS_BOT;
       const dep: FakeDeployment = {
         id: nextId++,
         ref: d.ref ?? 'main',
@@ -180,7 +260,15 @@ export async function fakeLedger(opts: FakeLedgerOptions = {}): Promise<FakeLedg
         payload: d.payload,
         production_environment: d.production ?? false,
         created_at: d.createdAt,
-        statuses: d.statuses.map((s) => ({ id: nextStatus++, state: s.state, description: '', created_at: s.at })),
+        creator: { login: creator },
+        statuses: d.statuses.map((s) => ({
+          id: nextStatus++,
+          state: s.state,
+          description: '',
+          created_at: s.at,
+          creator: { login: s.creator ?? creator },
+          ...(runId !== null ? { log_url: runUrl(runId) } : {}),
+        })),
       };
       deployments.push(dep);
       return dep;

@@ -57,6 +57,7 @@ export function seedThirtyDeploys(f: FakeLedger, now: number): void {
       environment: env,
       version: prod ? `v1.${i}.0` : `${env}-${i}`,
       digest,
+      commit: i.toString(16).padStart(2, '0').repeat(20),
       startedAt: iso(start),
       ...(prod && !failed ? { mergedAt: iso(start + durationMs - leadHours * 3_600_000) } : {}),
     };

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
 import { runCli } from '../../src/cli/program.js';
-import { describeAffected, planAffected } from '../../src/runner/affected.js';
+import { chooseAffected, describeAffected, planAffected } from '../../src/runner/affected.js';
+import type { HistoryEntry } from '../../src/runner/history.js';
 import type { RunnableStep } from '../../src/runner/graph.js';
 import { captureIo } from '../cli/io.js';
 import { fixtureStep } from './fixtures/steps.js';
@@ -91,6 +92,51 @@ describe('planAffected', { timeout: 30_000 }, () => {
   });
 });
 
+describe('chooseAffected: the world only when asked, nothing again that passed at this commit', () => {
+  const entry = (step: string, over: Partial<HistoryEntry> = {}): HistoryEntry => ({
+    version: 1,
+    commit: 'a'.repeat(40),
+    step,
+    status: 'passed',
+    finishedAt: '2026-12-06T12:00:00.000Z',
+    durationMs: 1000,
+    source: 'npm test',
+    tree: 'clean',
+    ...over,
+  });
+  it('leaves out a world step nothing reaches unless --with-world, and a step that passed here on a clean tree', async () => {
+    writeTree(repo.dir, { 'app/src/a.ts': 'a2' });
+    const plan = await planAffected(repo.dir, table, table, 'HEAD');
+    const none = new Map<string, HistoryEntry>();
+    const plain = chooseAffected(plan, { withWorld: false, tree: 'dirty', history: none });
+    expect(names(plain.run)).toEqual(['app', 'build', 'package']);
+    expect(plain.left).toEqual([
+      {
+        name: 'gate',
+        why: 'nothing it reads changed; it measures the world (it measures the world): --with-world runs it',
+      },
+    ]);
+    expect(names(chooseAffected(plan, { withWorld: true, tree: 'dirty', history: none }).run)).toContain('gate');
+    const history = new Map([
+      ['app', entry('app')],
+      ['build', entry('build', { tree: 'dirty' })],
+      ['package', entry('package', { status: 'failed' })],
+    ]);
+    const clean = chooseAffected(plan, { withWorld: false, tree: 'clean', history });
+    expect(names(clean.run)).toEqual(['build', 'package']);
+    expect(clean.left[0]).toEqual({
+      name: 'app',
+      why: `already passed at ${'a'.repeat(12)} (npm test, 2026-12-06T12:00:00.000Z): run it by name to run it again`,
+    });
+    // A dirty tree is not the commit: its history does not count.
+    expect(names(chooseAffected(plan, { withWorld: false, tree: 'dirty', history }).run)).toEqual([
+      'app',
+      'build',
+      'package',
+    ]);
+  });
+});
+
 describe('kgraph-ci run --affected', { timeout: 30_000 }, () => {
   const cli = async (...argv: string[]) => {
     const io = captureIo({ ...process.env, GITHUB_STEP_SUMMARY: '' });
@@ -117,5 +163,16 @@ describe('kgraph-ci run --affected', { timeout: 30_000 }, () => {
     expect(io.out()).toMatch(/^ {2}build: not affected, skipped$/m);
     expect(io.out()).toMatch(/nothing affected, nothing to run/);
     expect(io.out()).not.toMatch(/▶/);
+  });
+  it('with nothing changed, run all --affected leaves out scan and latencyGate too, and says how to run them', async () => {
+    const io = captureIo({ ...process.env, GITHUB_STEP_SUMMARY: '' }, repo.dir);
+    expect(await runCli(['run', 'all', '--affected', '--base', 'HEAD'], io)).toBe(0);
+    expect(io.out()).toMatch(
+      /^ {2}scan: left out: nothing it reads changed; it measures the world .*--with-world runs it$/m,
+    );
+    expect(io.out()).toMatch(/^ {2}latencyGate: left out: .*--with-world runs it$/m);
+    expect(io.out()).toMatch(/nothing affected, nothing to run/);
+    expect(io.out()).not.toMatch(/▶/);
+    expect((await cli('run', 'lint', '--with-world')).err).toMatch(/--with-world only makes sense with --affected/);
   });
 });

@@ -202,17 +202,23 @@ describe('kgraph-ci run on this project', () => {
   it('runs a real step (scan, without its dependencies) and writes the JSON report and job summary', async () => {
     const json = join(dir, 'run.json');
     const summary = join(dir, 'summary.md');
-    const child = spawn(process.execPath, ['ci/bin/kgraph-ci.js', 'run', 'scan', '--no-deps', '--json', json], {
-      cwd: repo,
-      // The scan writes its own report; keep it out of the repository's .reports/.
-      env: {
-        ...process.env,
-        GITHUB_STEP_SUMMARY: summary,
-        KGRAPH_SCAN_ALLOW_OFFLINE: '1',
-        KGRAPH_SCAN_REPORT: join(dir, 'scan.json'),
+    const junit = join(dir, 'run.junit.xml');
+    const child = spawn(
+      process.execPath,
+      ['ci/bin/kgraph-ci.js', 'run', 'scan', '--no-deps', '--json', json, '--junit', junit],
+      {
+        cwd: repo,
+        // The scan writes its own report; keep it out of the repository's .reports/.
+        env: {
+          ...process.env,
+          GITHUB_STEP_SUMMARY: summary,
+          KGRAPH_SCAN_ALLOW_OFFLINE: '1',
+          KGRAPH_SCAN_REPORT: join(dir, 'scan.json'),
+          KGRAPH_HISTORY_DIR: join(dir, 'history'),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    );
     let text = '';
     child.stdout.on('data', (d: Buffer) => (text += d.toString()));
     child.stderr.on('data', (d: Buffer) => (text += d.toString()));
@@ -220,6 +226,7 @@ describe('kgraph-ci run on this project', () => {
     // The tree may legitimately fail the scan (no app/Dockerfile yet); the runner must then say so with exit 1.
     const report = JSON.parse(await readFile(json, 'utf8')) as RunReport;
     expect(report.steps.map((s) => s.name)).toEqual(['scan']);
+    expect(await readFile(junit, 'utf8')).toMatch(/<testcase classname="kgraph-ci.run" name="scan"/);
     expect(code).toBe(report.ok ? 0 : 1);
     expect(text).toMatch(/^scan │ \$ npx --no-install kgraph-ci scan$/m);
     expect(text).toMatch(/^scan │ secrets +(passed|failed) /m);

@@ -40,7 +40,7 @@ describe('interpretAudit', () => {
     expect(interpretAudit(run, { allowOffline: false, level: 'high' })).toMatchObject({
       status: 'failed',
       detail: expect.stringMatching(
-        /no audit result from the advisory service \(405.*failing closed: pass --allow-offline/,
+        /no audit result from the advisory service \(405.*failing closed: to skip the audit, pass --allow-offline to kgraph-ci scan or set KGRAPH_SCAN_ALLOW_OFFLINE=1/,
       ),
     });
     expect(interpretAudit(run, { allowOffline: true, level: 'high' }).status).toBe('skipped');

@@ -56,7 +56,9 @@ describe('kgraph-ci scan', () => {
   it('fails closed without --allow-offline when the audit gives no result', async () => {
     const r = await scan();
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/audit\s+failed\s+no audit result .*failing closed: pass --allow-offline/);
+    expect(r.out).toMatch(
+      /audit\s+failed\s+no audit result .*failing closed: to skip the audit, pass --allow-offline to kgraph-ci scan or set KGRAPH_SCAN_ALLOW_OFFLINE=1/,
+    );
   }, 60_000);
   it('fails a missing Dockerfile and rejects bad options with exit 2', async () => {
     expect((await scan('--allow-offline', '--dockerfile', 'nope/Dockerfile')).out).toMatch(

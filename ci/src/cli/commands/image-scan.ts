@@ -1,7 +1,7 @@
 /** The image part of `kgraph-ci scan`: which image (given, or the build step's), and its checks. */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { describeBase } from '../../image/base.js';
+import { describeBase, inspectImage } from '../../image/base.js';
 import { dockerCli, engineStatus } from '../../image/docker.js';
 import { scanImage } from '../../image/scan.js';
 import { DEFAULT_IMAGE_REPORT, type ImageReport } from '../../image/step.js';
@@ -45,6 +45,15 @@ export async function imageChecks(opts: {
       ];
     if (!report.built)
       return [{ name: 'image', status: 'skipped', detail: `no image scanned: no image was built (${report.reason})` }];
+    // A report outlives the image it names (an engine pruned, another machine's .reports): say so plainly.
+    if (!(await inspectImage(dockerCli(io.env), report.id)))
+      return [
+        {
+          name: 'image',
+          status: 'failed',
+          detail: `${path} names image ${report.tag} (${report.id.slice(0, 19)}, built ${report.finishedAt}), which this engine no longer has: rebuild it (kgraph-ci run build) or pass --image`,
+        },
+      ];
     ref = report.id;
     properties['kgraph:image:tag'] = report.tag;
     for (const b of report.bases) properties[`kgraph:base:${b.name}`] = describeBase(b);

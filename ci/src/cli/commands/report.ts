@@ -63,8 +63,11 @@ export function register(program: Command, io: CliIo): void {
           return localLedger(dir).read({ sinceMs });
         };
         if (repository) {
-          const { githubLedger } = await import('../../ledger/github.js');
-          const ledger = githubLedger(await githubOf(io), repository);
+          const { actionsRunOf, githubLedger } = await import('../../ledger/github.js');
+          const ledger = githubLedger(await githubOf(io), repository, {
+            ...actionsRunOf(io.env),
+            warn: (l) => writeLine(io.stderr, l),
+          });
           try {
             records = await ledger.read({ sinceMs });
             source = `${ledger.where} (deployments)`;

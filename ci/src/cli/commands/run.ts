@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { EnvironmentDefinition } from '../../environments.js';
 import { FailedError, UsageError } from '../../errors.js';
@@ -16,7 +16,10 @@ import {
   type RunnableStep,
 } from '../../runner/graph.js';
 import { DEFAULT_RUN_REPORT, runSummaryMarkdown, writeJsonReport } from '../../runner/report.js';
-import { describeAffected, planAffected } from '../../runner/affected.js';
+import { chooseAffected, describeAffected, planAffected } from '../../runner/affected.js';
+import { historyDir, readCommitHistory, recordResult, treeState, type HistoryEntry } from '../../runner/history.js';
+import { runJunitXml } from '../../runner/junit.js';
+import type { RunReport } from '../../runner/types.js';
 import { checkInputs } from '../../runner/check-inputs.js';
 import { openCacheSession } from '../../runner/cache/session.js';
 import { DEFAULT_CACHE_DIR, DEFAULT_CACHE_MAX_BYTES } from '../../runner/cache/store.js';
@@ -40,6 +43,8 @@ interface RunCommandOptions {
   cacheMaxMb?: string;
   affected?: boolean;
   base?: string;
+  withWorld?: boolean;
+  junit: string;
   checkInputs?: boolean;
 }
 
@@ -73,12 +78,51 @@ function parseCacheMaxBytes(value: string | undefined): number {
   return Math.round(n * 1024 * 1024);
 }
 
-/** `--affected`: the selected steps the changes since the base reach, each printed with why. */
-async function affectedOnly<S extends RunnableStep>(io: CliIo, selected: S[], base: string | undefined): Promise<S[]> {
-  const plan = await planAffected(io.cwd, Object.values(STEPS), selected, base);
+/**
+ * `--affected`: the selected steps the changes since the base reach, each printed with why; then those that
+ * only measure the world (unless --with-world) and those that already passed at this commit are left out.
+ */
+async function affectedOnly<S extends RunnableStep>(
+  io: CliIo,
+  selected: S[],
+  opts: { base: string | undefined; withWorld: boolean; commit: string | undefined },
+): Promise<S[]> {
+  const plan = await planAffected(io.cwd, Object.values(STEPS), selected, opts.base);
   for (const line of describeAffected(plan, selected)) writeLine(io.stdout, line);
-  if (plan.steps.length === 0) writeLine(io.stdout, 'kgraph-ci run: nothing affected, nothing to run');
-  return plan.steps;
+  const [tree, history] = await Promise.all([
+    treeState(io.cwd),
+    opts.commit
+      ? readCommitHistory(io.cwd, opts.commit, historyDir(io.env))
+      : Promise.resolve(new Map<string, HistoryEntry>()),
+  ]);
+  const choice = chooseAffected(plan, { withWorld: opts.withWorld, tree, history });
+  for (const l of choice.left) writeLine(io.stdout, `  ${l.name}: left out: ${l.why}`);
+  if (choice.run.length === 0) writeLine(io.stdout, 'kgraph-ci run: nothing affected, nothing to run');
+  return choice.run;
+}
+
+/** Each step's result in the run history of the commit (what the checklist and --affected read next time). */
+async function recordHistory(io: CliIo, report: RunReport, commit: string | undefined): Promise<void> {
+  const tree = await treeState(io.cwd);
+  if (!commit || !tree) return;
+  for (const s of report.steps.filter((r) => r.status !== 'skipped')) {
+    await recordResult(
+      io.cwd,
+      {
+        version: 1,
+        commit,
+        step: s.name,
+        status: s.status,
+        finishedAt: new Date().toISOString(),
+        durationMs: s.durationMs,
+        source: 'kgraph-ci run',
+        tree,
+        runId: report.runId,
+        ...(s.reason ? { reason: s.reason } : {}),
+      },
+      historyDir(io.env),
+    );
+  }
 }
 
 /** The doctor's findings that will sink a selected step, printed before anything starts (the run goes on). */
@@ -159,6 +203,11 @@ export function register(program: Command, io: CliIo): void {
     .option('--affected', 'only the steps whose inputs changed since --base, plus what depends on them')
     .option('--base <ref>', 'with --affected: the commit to compare with (default: the merge base of HEAD and develop)')
     .option(
+      '--with-world',
+      'with --affected: also run the steps that measure the world (scan, latencyGate) when nothing they read changed',
+    )
+    .option('--junit <file>', 'write the run as JUnit XML (one test case per step)', '.reports/run.junit.xml')
+    .option(
       '--check-inputs',
       'run each cached step alone in a copy of the tree holding only its declared inputs; fails when one reads more',
     )
@@ -198,8 +247,10 @@ export function register(program: Command, io: CliIo): void {
       const concurrency = parseConcurrency(opts.concurrency, opts.sequential);
       const maxBytes = parseCacheMaxBytes(opts.cacheMaxMb);
       if (opts.base !== undefined && !opts.affected) throw new UsageError('--base only makes sense with --affected');
+      if (opts.withWorld && !opts.affected) throw new UsageError('--with-world only makes sense with --affected');
+      const commit = await headCommit(io.cwd);
       if (opts.affected) {
-        steps = await affectedOnly(io, steps, opts.base);
+        steps = await affectedOnly(io, steps, { base: opts.base, withWorld: opts.withWorld ?? false, commit });
         if (steps.length === 0) return;
       }
       if (opts.checkInputs) {
@@ -218,7 +269,6 @@ export function register(program: Command, io: CliIo): void {
       }
       await preflight(io, steps);
       const cache = await runCache(io, opts, params, maxBytes);
-      const commit = await headCommit(io.cwd);
       const jsonPath = resolve(io.cwd, opts.json);
       // The previous report's durations let the longest chains start first.
       // (An unreadable or truncated report only loses that ordering hint.)
@@ -251,7 +301,10 @@ export function register(program: Command, io: CliIo): void {
         ...(commit ? { commit } : {}),
       });
       await writeJsonReport(jsonPath, report);
-      writeLine(io.stdout, `report: ${opts.json}`);
+      await mkdir(dirname(resolve(io.cwd, opts.junit)), { recursive: true });
+      await writeFile(resolve(io.cwd, opts.junit), runJunitXml(report), 'utf8');
+      await recordHistory(io, report, commit);
+      writeLine(io.stdout, `report: ${opts.json} (JUnit ${opts.junit}; history ${historyDir(io.env)}/)`);
       if (await appendJobSummary(runSummaryMarkdown(report), env)) writeLine(io.stdout, 'job summary written');
       if (report.interrupted)
         throw new FailedError(
