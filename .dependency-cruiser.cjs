@@ -11,7 +11,7 @@ const ciLayers = [
   // 1: pure helpers and the thin I/O edges.
   ['metrics', 'report', 'policy', 'kube', 'github', 'services', 'process', 'triggers', 'notify'],
   // 2: the pipeline's parts.
-  ['release', 'runner', 'scan', 'image', 'gate', 'watch', 'generate', 'ledger', 'migrations', 'backup'],
+  ['release', 'runner', 'scan', 'image', 'gate', 'watch', 'generate', 'ledger', 'migrations', 'backup', 'rehearse'],
   // 3: what combines parts.
   ['checklist', 'doctor', 'rollout'],
   ['deploy'],

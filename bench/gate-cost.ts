@@ -1,10 +1,11 @@
 /**
  * Benchmark (d): the gate client's own CPU per request at 500 and 2,000 req/s, against autocannon's in
  * the same run. Both drive the same bare node:http server (its own process, so this process's CPU is the
- * client's alone) at a fixed rate: the gate's open-model client (ci/src/gate/load.ts: undici Pool, every
- * latency kept) and autocannon with `overallRate` (closed model, what the gate used before). Rounds
- * alternate between the two and the median is taken, so machine noise hits both alike.
- * Target: gate client CPU/request <= 1.5x autocannon's. Run: npx tsx bench/gate-cost.ts [seconds=6] [rounds=3]
+ * client's alone) at a fixed rate: the gate's open-model client (ci/src/gate/load/: raw sockets, one parser
+ * per connection, due sends batched per timer wake, every latency kept) and autocannon with `overallRate`
+ * (closed model, what the gate used before). Rounds alternate between the two and the median is taken, so
+ * machine noise hits both alike. Target (issue 22.6): gate client CPU/request <= 2x autocannon's.
+ * Run: npx tsx bench/gate-cost.ts [seconds=6] [rounds=3]
  */
 import { spawn } from 'node:child_process';
 import autocannon from 'autocannon';
@@ -84,7 +85,7 @@ try {
     `client CPU per request, ${seconds}s per round, median of ${rounds} alternating rounds, bare node:http server in its own process`,
   );
   console.log(
-    'req/s   gate µs/req  autocannon µs/req  gate/autocannon  gate achieved  autocannon achieved  target <= 1.5x',
+    'req/s   gate µs/req  autocannon µs/req  gate/autocannon  gate achieved  autocannon achieved  target <= 2x',
   );
   for (const rate of [500, 2000]) {
     const g: Sample[] = [];
@@ -108,7 +109,7 @@ try {
         .toFixed(0)
         .padStart(13)}  ${median(a.map((x) => x.achieved))
         .toFixed(0)
-        .padStart(19)}  ${gc / ac <= 1.5 ? 'met' : 'MISSED'}`,
+        .padStart(19)}  ${gc / ac <= 2 ? 'met' : 'MISSED'}`,
     );
     console.log(
       `       rounds µs/req (user part): gate ${g.map((x) => `${x.cpuUsPerReq.toFixed(1)} (${x.userUsPerReq.toFixed(1)})`).join(' / ')}; autocannon ${a.map((x) => `${x.cpuUsPerReq.toFixed(1)} (${x.userUsPerReq.toFixed(1)})`).join(' / ')}`,

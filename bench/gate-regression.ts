@@ -43,6 +43,64 @@ const caughtBy = (r: LatencyGateReport) =>
     .flatMap((v) => v.checks.filter((c) => c.kind === 'regression' && c.outcome === 'failed').map((c) => c.name))
     .join('+') || '-';
 
+/** (b) How often +100/+50/+20% on one route is caught. */
+async function power(base: ServedApp, cand: ServedApp): Promise<void> {
+  await faults(cand, { latencyMs: 0 });
+  const calib = await gate(base, cand, ['plan']);
+  const p50 =
+    calib.measurements[0]!.baseline && 'latency' in calib.measurements[0]!.baseline
+      ? calib.measurements[0]!.baseline.latency!.p50
+      : NaN;
+  console.log(`calibration (no fault): baseline plan p50 ${p50.toFixed(3)} ms, verdict ${calib.outcome}`);
+  console.log('added latency            run verdicts (F = regression caught)          caught  target');
+  for (const level of levels) {
+    const added = level * p50;
+    await faults(cand, {
+      latencyMs: Math.round(added * 1000) / 1000,
+      latencyPath: '/api/v1/plan',
+      latencyKind: 'cpu',
+    });
+    const verdicts: string[] = [];
+    let caught = 0;
+    for (let i = 0; i < runs; i++) {
+      const r = await gate(base, cand, ['plan']);
+      const m = r.measurements[0]!;
+      const hit = r.outcome === 'failed' && caughtBy(r) !== '-';
+      if (hit) caught++;
+      verdicts.push(hit ? 'F' : r.outcome === 'passed' ? '.' : r.outcome === 'failed' ? 'x' : '?');
+      log(
+        `+${level * 100}% run ${i + 1}: ${r.outcome} (${caughtBy(r)}) p50 ratio ${m.comparison?.p50.estimate.toFixed(3)} [${m.comparison?.p50.low.toFixed(3)}-${m.comparison?.p50.high.toFixed(3)}] p95 ratio ${m.comparison?.p95.estimate.toFixed(3)}${r.outcome === 'passed' ? '' : ` - ${r.reasons.join('; ')}`}`,
+      );
+    }
+    const need = level >= 1 ? runs : level >= 0.5 ? Math.ceil(0.9 * runs) : Math.ceil(0.5 * runs);
+    console.log(
+      `+${String(level * 100).padEnd(3)}% (+${added.toFixed(3)} ms)   ${verdicts.join(' ').padEnd(40)}  ${caught}/${runs}   >= ${need}/${runs}: ${caught >= need ? 'met' : 'MISSED'}`,
+    );
+  }
+  await faults(cand, { latencyMs: 0 });
+}
+
+/** (c) False alarms of an identical candidate. */
+async function falseAlarms(base: ServedApp, cand: ServedApp): Promise<void> {
+  await faults(cand, { latencyMs: 0 });
+  let fails = 0;
+  let doubts = 0;
+  const verdicts: string[] = [];
+  for (let i = 0; i < runs; i++) {
+    const r = await gate(base, cand);
+    if (r.outcome === 'failed') fails++;
+    if (r.outcome === 'inconclusive') doubts++;
+    verdicts.push(r.outcome === 'passed' ? '.' : r.outcome === 'failed' ? 'F' : '?');
+    log(
+      `identical run ${i + 1}: ${r.outcome} ${r.measurements.map((m) => `${m.candidate.scenario} p50x ${m.comparison?.p50.estimate.toFixed(3)} p95x ${m.comparison?.p95.estimate.toFixed(3)}`).join(', ')}${r.outcome === 'passed' ? '' : ` - ${r.reasons.join('; ')}`}`,
+    );
+  }
+  console.log(`identical candidate, ${runs} runs over every route: ${verdicts.join(' ')}`);
+  console.log(
+    `fail ${fails}/${runs} (target 0: ${fails === 0 ? 'met' : 'MISSED'}), inconclusive ${doubts}/${runs} (target <= ${Math.floor(runs / 10)}: ${doubts <= Math.floor(runs / 10) ? 'met' : 'MISSED'})`,
+  );
+}
+
 await withServedApp(
   env,
   (base) =>
@@ -53,59 +111,7 @@ await withServedApp(
         console.log(
           `staging gate, ${env.latencyGate.requestsPerSecond} req/s, ${seconds}s per side in ${c.rounds} alternating rounds (staging itself runs ${env.latencyGate.durationSeconds}s); allowed p50 +${c.p50 * 100}%, p95 +${c.p95 * 100}%, ${c.confidence * 100}% bootstrap CI`,
         );
-        if (mode === 'power') {
-          await faults(cand, { latencyMs: 0 });
-          const calib = await gate(base, cand, ['plan']);
-          const p50 =
-            calib.measurements[0]!.baseline && 'latency' in calib.measurements[0]!.baseline
-              ? calib.measurements[0]!.baseline.latency!.p50
-              : NaN;
-          console.log(`calibration (no fault): baseline plan p50 ${p50.toFixed(3)} ms, verdict ${calib.outcome}`);
-          console.log('added latency            run verdicts (F = regression caught)          caught  target');
-          for (const level of levels) {
-            const added = level * p50;
-            await faults(cand, {
-              latencyMs: Math.round(added * 1000) / 1000,
-              latencyPath: '/api/v1/plan',
-              latencyKind: 'cpu',
-            });
-            const verdicts: string[] = [];
-            let caught = 0;
-            for (let i = 0; i < runs; i++) {
-              const r = await gate(base, cand, ['plan']);
-              const m = r.measurements[0]!;
-              const hit = r.outcome === 'failed' && caughtBy(r) !== '-';
-              if (hit) caught++;
-              verdicts.push(hit ? 'F' : r.outcome === 'passed' ? '.' : r.outcome === 'failed' ? 'x' : '?');
-              log(
-                `+${level * 100}% run ${i + 1}: ${r.outcome} (${caughtBy(r)}) p50 ratio ${m.comparison?.p50.estimate.toFixed(3)} [${m.comparison?.p50.low.toFixed(3)}-${m.comparison?.p50.high.toFixed(3)}] p95 ratio ${m.comparison?.p95.estimate.toFixed(3)}${r.outcome === 'passed' ? '' : ` - ${r.reasons.join('; ')}`}`,
-              );
-            }
-            const need = level >= 1 ? runs : level >= 0.5 ? Math.ceil(0.9 * runs) : Math.ceil(0.5 * runs);
-            console.log(
-              `+${String(level * 100).padEnd(3)}% (+${added.toFixed(3)} ms)   ${verdicts.join(' ').padEnd(40)}  ${caught}/${runs}   >= ${need}/${runs}: ${caught >= need ? 'met' : 'MISSED'}`,
-            );
-          }
-          await faults(cand, { latencyMs: 0 });
-        } else {
-          await faults(cand, { latencyMs: 0 });
-          let fails = 0;
-          let doubts = 0;
-          const verdicts: string[] = [];
-          for (let i = 0; i < runs; i++) {
-            const r = await gate(base, cand);
-            if (r.outcome === 'failed') fails++;
-            if (r.outcome === 'inconclusive') doubts++;
-            verdicts.push(r.outcome === 'passed' ? '.' : r.outcome === 'failed' ? 'F' : '?');
-            log(
-              `identical run ${i + 1}: ${r.outcome} ${r.measurements.map((m) => `${m.candidate.scenario} p50x ${m.comparison?.p50.estimate.toFixed(3)} p95x ${m.comparison?.p95.estimate.toFixed(3)}`).join(', ')}${r.outcome === 'passed' ? '' : ` - ${r.reasons.join('; ')}`}`,
-            );
-          }
-          console.log(`identical candidate, ${runs} runs over every route: ${verdicts.join(' ')}`);
-          console.log(
-            `fail ${fails}/${runs} (target 0: ${fails === 0 ? 'met' : 'MISSED'}), inconclusive ${doubts}/${runs} (target <= ${Math.floor(runs / 10)}: ${doubts <= Math.floor(runs / 10) ? 'met' : 'MISSED'})`,
-          );
-        }
+        await (mode === 'power' ? power(base, cand) : falseAlarms(base, cand));
       },
       { log, label: 'candidate', extraEnv: dev },
     ),

@@ -14,7 +14,6 @@ import {
   IMAGES,
   KUBECONFIG_PATH,
   SERVICES,
-  WAIT_PACKAGES,
   WORKDIR,
   cacheMounts,
   checkEnvironment,
@@ -22,6 +21,8 @@ import {
   environmentSettings,
   imageBuild,
   runStepArgv,
+  runsTests,
+  stepPackages,
   servicesOf,
 } from './plan.js';
 
@@ -32,21 +33,22 @@ export interface Workspace {
 }
 
 /**
- * Node, npm caches and installed dependencies, source at /src. With `waitClients`, also pg_isready
- * and redis-cli for the readiness wait, installed before the source so the layer stays cached.
+ * Node, npm caches and installed dependencies, source at /src. `packages` (Debian: the readiness clients,
+ * git) are installed first, so their layer stays cached while the source changes.
  */
-export function toolContainer(ws: Workspace, waitClients = false): Container {
+export function toolContainer(ws: Workspace, packages: readonly string[] = []): Container {
   const version = checkNodeVersion(ws.nodeVersion);
-  // Lockfiles first, so `npm ci` stays a cached layer until dependencies change.
+  // Lockfiles first, so `npm ci` stays a cached layer until dependencies change. The workspaces' bin
+  // scripts come too: npm links a bin (node_modules/.bin/kgraph-ci) only when its file exists at install.
   const manifests = dag.directory().withDirectory('.', ws.source, {
-    include: ['package.json', 'package-lock.json', '*/package.json'],
+    include: ['package.json', 'package-lock.json', '*/package.json', '*/bin/*'],
   });
   let base = dag.container().from(IMAGES.node[version]);
-  if (waitClients) {
+  if (packages.length > 0) {
     base = base.withExec([
       'sh',
       '-c',
-      `apt-get update -qq && apt-get install -y -qq --no-install-recommends ${WAIT_PACKAGES.join(' ')} >/dev/null && rm -rf /var/lib/apt/lists/*`,
+      `apt-get update -qq && apt-get install -y -qq --no-install-recommends ${packages.join(' ')} >/dev/null && rm -rf /var/lib/apt/lists/*`,
     ]);
   }
   return base
@@ -62,7 +64,8 @@ export function toolContainer(ws: Workspace, waitClients = false): Container {
 
 /** A step's container: its cache paths, env and services from the step table, not yet run. */
 export function stepContainer(ws: Workspace, step: StepName, services: readonly ServiceName[]): Container {
-  let ctr = toolContainer(ws, services.length > 0);
+  let ctr = toolContainer(ws, stepPackages(step, services));
+  if (runsTests(step)) ctr = withKubectl(ctr);
   for (const { path, key } of cacheMounts(step)) {
     if (path === '/root/.npm') continue; // already mounted, shared by every step
     ctr = ctr.withMountedCache(path, dag.cacheVolume(`${key}-node${ws.nodeVersion}`));
@@ -97,13 +100,16 @@ export function deliveryContainer(
   kubeconfig?: Secret,
   secrets: Record<string, Secret | undefined> = {},
 ): Container {
-  let ctr = toolContainer(ws)
-    .withFile('/usr/local/bin/kubectl', dag.container().from(IMAGES.kubectl).file('/bin/kubectl'))
-    .withEnvVariable('KGRAPH_RUN_AT', runStamp());
+  let ctr = withKubectl(toolContainer(ws)).withEnvVariable('KGRAPH_RUN_AT', runStamp());
   if (kubeconfig)
     ctr = ctr.withMountedSecret(KUBECONFIG_PATH, kubeconfig).withEnvVariable('KUBECONFIG', KUBECONFIG_PATH);
   for (const [name, secret] of Object.entries(secrets)) if (secret) ctr = ctr.withSecretVariable(name, secret);
   return ctr;
+}
+
+/** kubectl from the pinned kubectl image, on PATH. */
+function withKubectl(ctr: Container): Container {
+  return ctr.withFile('/usr/local/bin/kubectl', dag.container().from(IMAGES.kubectl).file('/bin/kubectl'));
 }
 
 /** The step table's image spec, as the host build step builds it. */

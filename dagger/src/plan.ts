@@ -82,6 +82,23 @@ export const SERVICES: Readonly<Record<ServiceName, ServiceSpec>> = {
 /** Clients for the readiness wait, installed into step containers that bind services. */
 export const WAIT_PACKAGES = ['postgresql-client', 'redis-tools'] as const;
 
+/**
+ * What a step that runs the test suite needs besides Node: the tests drive the real tools (git history and
+ * tags for the policy and deploy tests, kubectl's kustomize for the manifests), so the container gets git
+ * from Debian and kubectl from the pinned kubectl image (docs/dagger.md says why not fakes).
+ */
+export const TEST_PACKAGES = ['git'] as const;
+
+/** Whether a step runs the vitest suite (its commands call vitest): it then needs TEST_PACKAGES and kubectl. */
+export function runsTests(step: StepName): boolean {
+  return (STEPS[step].commands as readonly (readonly string[])[]).some((argv) => argv.includes('vitest'));
+}
+
+/** Debian packages a step container installs before `npm ci`: readiness clients, test tools. */
+export function stepPackages(step: StepName, services: readonly ServiceName[]): string[] {
+  return [...(services.length > 0 ? WAIT_PACKAGES : []), ...(runsTests(step) ? TEST_PACKAGES : [])];
+}
+
 function waitLoop(what: string, probe: string, attempts = 60): string[] {
   return [
     'sh',

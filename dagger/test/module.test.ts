@@ -137,7 +137,8 @@ describe.each(['lint', 'typecheck', 'test', 'integrationTest'] as const)('check 
     expect(rec.final.indexOf('withExec (args: ["npm","ci"')).toBeLessThan(
       rec.final.lastIndexOf('withDirectory (path: "/src",source:'),
     );
-    expect(rec.final).toMatch(/include: \["package\.json","package-lock\.json","\*\/package\.json"\]/);
+    // The bin scripts too: npm links node_modules/.bin/kgraph-ci only when ci/bin/kgraph-ci.js exists at install.
+    expect(rec.final).toMatch(/include: \["package\.json","package-lock\.json","\*\/package\.json","\*\/bin\/\*"\]/);
     // A check returns nothing: the step is forced with sync, and fails the check by error.
     expect(rec.final).toMatch(/\{ sync\s*\}/);
     expect(rec.final).not.toMatch(/\{ stdout\s*\}/);
@@ -184,7 +185,32 @@ describe.each(['lint', 'typecheck', 'test', 'integrationTest'] as const)('check 
       expect(argv.some((a) => a.join(' ').includes('postgresql-client redis-tools'))).toBe(true);
     } else {
       expect(env.KGRAPH_SERVICES).toBeUndefined();
-      expect(rec.final).not.toMatch(/pg_isready|redis-cli|apt-get/);
+      expect(rec.final).not.toMatch(/pg_isready|redis-cli|postgresql-client/);
+    }
+  });
+});
+
+describe('tools the test suite drives', () => {
+  // The unit and integration tests run real git (policy, deploy, runner) and kubectl (manifests): a step that
+  // runs vitest gets Debian's git and the pinned kubectl, installed before the source like the wait clients.
+  it.each(['test', 'integrationTest', 'coverage', 'lint', 'typecheck'] as const)('%s', async (step) => {
+    const runsVitest = STEPS[step].commands.some((argv) => (argv as readonly string[]).includes('vitest'));
+    const rec = await run(async (m) => (step === 'coverage' ? (await m.coverage()).id() : m[step]()));
+    const apt =
+      execs(rec.final)
+        .find((a) => a.join(' ').includes('apt-get install'))
+        ?.join(' ') ?? '';
+    expect(/\bgit\b/.test(apt), `${step} installs git`).toBe(runsVitest);
+    expect(rec.final.includes(`withFile (path: "/usr/local/bin/kubectl",source: <<`), `${step} gets kubectl`).toBe(
+      runsVitest,
+    );
+    if (runsVitest) {
+      expect(rec.final).toMatch(
+        new RegExp(
+          `withFile \\(path: "/usr/local/bin/kubectl",source: <<[\\s\\S]*?from \\(address: "${EXPECTED.kubectl}"\\)`,
+        ),
+      );
+      expect(rec.final.indexOf('apt-get install')).toBeLessThan(rec.final.indexOf('withExec (args: ["npm","ci"'));
     }
   });
 });

@@ -20,6 +20,7 @@ import { register as registerMigrationsCompat } from './commands/migrations-comp
 import { register as registerPolicy } from './commands/policy.js';
 import { register as registerPromotion } from './commands/promotion.js';
 import { register as registerRehearse } from './commands/rehearse.js';
+import { register as registerRehearseRollout } from './commands/rehearse-rollout.js';
 import { register as registerRelease } from './commands/release.js';
 import { register as registerReport } from './commands/report.js';
 import { register as registerRollback } from './commands/rollback.js';
@@ -48,6 +49,7 @@ const registrars: Registrar[] = [
   registerPolicy,
   registerPromotion,
   registerRehearse,
+  registerRehearseRollout,
   registerRelease,
   registerReport,
   registerRollback,

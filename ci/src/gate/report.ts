@@ -88,82 +88,96 @@ function routeChart(r: LatencyGateReport, m: RouteReport): string | undefined {
   });
 }
 
-export function gateMarkdown(r: LatencyGateReport): string {
-  const verdicts = new Map(r.routes.map((v) => [v.scenario, v]));
-  const hasBaseline = r.baseline !== undefined;
+/** What was measured how, and the limits it was held to. */
+function conditionsLine(r: LatencyGateReport): string {
   const c = r.config;
   const t = c.thresholds;
-  const parts = [`## Latency gate: ${r.environment} ${TITLE[r.outcome]}`];
+  const hasBaseline = r.baseline !== undefined;
   const baseLine =
     r.baseline === undefined
       ? 'no baseline (absolute limits only)'
       : 'unavailable' in r.baseline
         ? `baseline unavailable: ${r.baseline.unavailable}`
         : `baseline ${r.baseline.url}${r.baseline.served ? ` (${r.baseline.served})` : ''}`;
-  parts.push(
+  return (
     `Candidate ${r.candidate.url}${r.candidate.served ? ` (${r.candidate.served})` : ''}; ${baseLine}. ` +
-      `Open model: ${c.requestsPerSecond} req/s on a fixed schedule, latency from each request's intended send time, ` +
-      `${c.durationSeconds}s per route and side${hasBaseline ? ` in ${c.regression.rounds} alternating rounds` : ''} after a ${c.warmupSeconds}s warm-up, ` +
-      `up to ${c.maxConcurrency} in flight. Limits: p50 < ${t.apiP50Ms}ms on every route, p95 < ${t.graphP95Ms}ms on graph routes, error rate < ${t.maxErrorRate * 100}%` +
-      (hasBaseline
-        ? `; allowed regression p50 +${c.regression.p50 * 100}%, p95 +${c.regression.p95 * 100}% (fail when the ${c.regression.confidence * 100}% interval's lower end is above)`
-        : '') +
-      '.',
+    `Open model: ${c.requestsPerSecond} req/s on a fixed schedule, latency from each request's intended send time, ` +
+    `${c.durationSeconds}s per route and side${hasBaseline ? ` in ${c.regression.rounds} alternating rounds` : ''} after a ${c.warmupSeconds}s warm-up, ` +
+    `up to ${c.maxConcurrency} in flight. Limits: p50 < ${t.apiP50Ms}ms on every route, p95 < ${t.graphP95Ms}ms on graph routes, error rate < ${t.maxErrorRate * 100}%` +
+    (hasBaseline
+      ? `; allowed regression p50 +${c.regression.p50 * 100}%, p95 +${c.regression.p95 * 100}% (fail when the ${c.regression.confidence * 100}% interval's lower end is above)`
+      : '') +
+    '.'
   );
+}
+
+const HEADERS_ALONE = [
+  'route',
+  'request',
+  'req/s achieved',
+  'errors',
+  'p50 ms',
+  'p95 ms',
+  'p99 ms',
+  'max ms',
+  'late sends',
+  'verdict',
+];
+const HEADERS_COMPARED = [
+  'route',
+  'request',
+  'req/s achieved',
+  'errors',
+  'p50 ms base / cand',
+  'p50 ratio [CI]',
+  'p95 ms base / cand',
+  'p95 ratio [CI]',
+  'p99 ms base / cand',
+  'late sends base / cand',
+  'verdict',
+];
+
+/** One row per route: the candidate alone, or baseline and candidate side by side with the ratios. */
+function latencyTable(r: LatencyGateReport): string {
+  const verdicts = new Map(r.routes.map((v) => [v.scenario, v]));
+  const hasBaseline = r.baseline !== undefined;
   const rows = r.measurements.map((m) => {
     const b = measured(m.baseline);
     const cand = m.candidate;
     const v = verdicts.get(cand.scenario)!;
     const row = [cand.scenario, `${cand.conditions.method} ${cand.path}`, v.achievedRate.toFixed(1), errors(cand)];
-    if (!hasBaseline)
-      return [
-        ...row,
-        ms(cand.latency?.p50),
-        ms(cand.latency?.p95),
-        ms(cand.latency?.p99),
-        ms(cand.latency?.max),
-        late(cand),
-        WORD[v.outcome],
-      ];
+    const l = cand.latency;
+    if (!hasBaseline) return [...row, ms(l?.p50), ms(l?.p95), ms(l?.p99), ms(l?.max), late(cand), WORD[v.outcome]];
     return [
       ...row,
-      `${ms(b?.latency?.p50)} / ${ms(cand.latency?.p50)}`,
+      `${ms(b?.latency?.p50)} / ${ms(l?.p50)}`,
       ratio(m.comparison?.p50),
-      `${ms(b?.latency?.p95)} / ${ms(cand.latency?.p95)}`,
+      `${ms(b?.latency?.p95)} / ${ms(l?.p95)}`,
       ratio(m.comparison?.p95),
-      `${ms(b?.latency?.p99)} / ${ms(cand.latency?.p99)}`,
+      `${ms(b?.latency?.p99)} / ${ms(l?.p99)}`,
       `${late(b)} / ${late(cand)}`,
       WORD[v.outcome],
     ];
   });
-  const headers = hasBaseline
-    ? [
-        'route',
-        'request',
-        'req/s achieved',
-        'errors',
-        'p50 ms base / cand',
-        'p50 ratio [CI]',
-        'p95 ms base / cand',
-        'p95 ratio [CI]',
-        'p99 ms base / cand',
-        'late sends base / cand',
-        'verdict',
-      ]
-    : ['route', 'request', 'req/s achieved', 'errors', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'late sends', 'verdict'];
-  parts.push(table(headers, rows));
-  parts.push(
-    r.outcome === 'passed'
-      ? '**Why it passed**'
-      : r.outcome === 'failed'
-        ? '**Why it failed**'
-        : '**Why it is inconclusive (this does not promote)**',
-  );
-  parts.push(r.reasons.map((x) => `- ${x}`).join('\n'));
-  parts.push('**Answers per route**', answersTable(r));
-  for (const m of r.measurements) {
-    const chart = routeChart(r, m);
-    if (chart) parts.push(chart);
-  }
-  return parts.join('\n\n');
+  return table(hasBaseline ? HEADERS_COMPARED : HEADERS_ALONE, rows);
+}
+
+const WHY = {
+  passed: '**Why it passed**',
+  failed: '**Why it failed**',
+  inconclusive: '**Why it is inconclusive (this does not promote)**',
+} as const;
+
+export function gateMarkdown(r: LatencyGateReport): string {
+  const charts = r.measurements.map((m) => routeChart(r, m)).filter((c): c is string => c !== undefined);
+  return [
+    `## Latency gate: ${r.environment} ${TITLE[r.outcome]}`,
+    conditionsLine(r),
+    latencyTable(r),
+    WHY[r.outcome],
+    r.reasons.map((x) => `- ${x}`).join('\n'),
+    '**Answers per route**',
+    answersTable(r),
+    ...charts,
+  ].join('\n\n');
 }

@@ -338,42 +338,21 @@ function statusMixCheck(c: RouteMeasurement, b: RouteMeasurement, config: Latenc
   };
 }
 
-function regressionChecks(input: RouteInput, config: LatencyGateConfig): Check[] {
-  const c = input.candidate;
-  const name = c.scenario;
-  const b = input.baseline;
-  if (b === undefined) return [];
-  if ('unavailable' in b || b.setupError) {
-    const why = 'unavailable' in b ? b.unavailable : b.setupError!;
-    return [
-      {
-        name: 'baseline',
-        kind: 'regression',
-        outcome: 'inconclusive',
-        actual: 0,
-        limit: 1,
-        detail: `${name}: no baseline to compare with: ${why}`,
-      },
-    ];
-  }
-  const checks: Check[] = [];
+/** The baseline judged on its own: invalid measurement, rate limited, or errors above the limit. */
+function baselineChecks(b: RouteMeasurement, config: LatencyGateConfig): Check[] {
   const baseErrors = errorRateCheck(b, config, 'baseline ');
-  const baseInvalid = [
+  return [
     ...validityChecks(b, config, [50, 95], 'baseline '),
     // A baseline that fails on its own is no yardstick: judged, and never compared with as if healthy.
     ...(baseErrors ? [{ ...baseErrors, detail: `${baseErrors.detail}: a failing baseline is no yardstick` }] : []),
-  ].filter((x) => x.outcome !== 'passed');
-  checks.push(
-    ...baseInvalid.map((x) => ({
-      ...x,
-      outcome: 'inconclusive' as const,
-      kind: 'regression' as const,
-      name: 'baseline' as const,
-    })),
-  );
-  checks.push(statusMixCheck(c, b, config));
+  ]
+    .filter((x) => x.outcome !== 'passed')
+    .map((x) => ({ ...x, outcome: 'inconclusive' as const, kind: 'regression' as const, name: 'baseline' as const }));
+}
+
+function sameConditionsCheck(c: RouteMeasurement, b: RouteMeasurement): Check {
   const diffs = conditionDifferences(c.conditions, b.conditions);
-  checks.push({
+  return {
     name: 'sameConditions',
     kind: 'regression',
     outcome: diffs.length === 0 ? 'passed' : 'inconclusive',
@@ -381,41 +360,56 @@ function regressionChecks(input: RouteInput, config: LatencyGateConfig): Check[]
     limit: 0,
     detail:
       diffs.length === 0
-        ? `${name}: baseline and candidate measured under the same conditions`
-        : `${name}: baseline and candidate not measured under the same conditions: ${diffs.join('; ')}`,
-  });
-  const cmp = input.comparison;
-  const allowed = config.regression;
-  for (const [q, key] of [
-    [50, 'p50Ratio'],
-    [95, 'p95Ratio'],
-  ] as const) {
-    const r = cmp?.[q === 50 ? 'p50' : 'p95'];
-    const limit = 1 + (q === 50 ? allowed.p50 : allowed.p95);
-    if (!r || !Number.isFinite(r.low)) {
-      checks.push({
-        name: key,
-        kind: 'regression',
-        outcome: 'inconclusive',
-        actual: Number.NaN,
-        limit,
-        detail: `${name}: no p${q} ratio could be computed`,
-      });
-      continue;
-    }
-    const slower = r.low > limit;
-    const base = q === 50 ? b.latency?.p50 : b.latency?.p95;
-    const cand = q === 50 ? c.latency?.p50 : c.latency?.p95;
-    checks.push({
+        ? `${c.scenario}: baseline and candidate measured under the same conditions`
+        : `${c.scenario}: baseline and candidate not measured under the same conditions: ${diffs.join('; ')}`,
+  };
+}
+
+/** p50 or p95 ratio candidate / baseline: fails when the interval's lower end is above the allowance. */
+function ratioCheck(q: 50 | 95, input: RouteInput, b: RouteMeasurement, config: LatencyGateConfig): Check {
+  const c = input.candidate;
+  const name = c.scenario;
+  const key = q === 50 ? 'p50Ratio' : 'p95Ratio';
+  const r = input.comparison?.[q === 50 ? 'p50' : 'p95'];
+  const limit = 1 + (q === 50 ? config.regression.p50 : config.regression.p95);
+  if (!r || !Number.isFinite(r.low))
+    return {
       name: key,
       kind: 'regression',
-      outcome: slower ? 'failed' : 'passed',
-      actual: r.estimate,
+      outcome: 'inconclusive',
+      actual: Number.NaN,
       limit,
-      detail: `${name}: p${q} ${ms(cand ?? Number.NaN)} vs baseline ${ms(base ?? Number.NaN)}, ratio ${fmt(r.estimate, 3)} (${fmt(r.confidence * 100, 0)}% CI ${fmt(r.low, 3)}-${fmt(r.high, 3)}) ${slower ? `slower than the allowed ${fmt(limit, 2)}x with confidence` : `not shown above the allowed ${fmt(limit, 2)}x`}`,
-    });
+      detail: `${name}: no p${q} ratio could be computed`,
+    };
+  const slower = r.low > limit;
+  const base = q === 50 ? b.latency?.p50 : b.latency?.p95;
+  const cand = q === 50 ? c.latency?.p50 : c.latency?.p95;
+  return {
+    name: key,
+    kind: 'regression',
+    outcome: slower ? 'failed' : 'passed',
+    actual: r.estimate,
+    limit,
+    detail: `${name}: p${q} ${ms(cand ?? Number.NaN)} vs baseline ${ms(base ?? Number.NaN)}, ratio ${fmt(r.estimate, 3)} (${fmt(r.confidence * 100, 0)}% CI ${fmt(r.low, 3)}-${fmt(r.high, 3)}) ${slower ? `slower than the allowed ${fmt(limit, 2)}x with confidence` : `not shown above the allowed ${fmt(limit, 2)}x`}`,
+  };
+}
+
+function regressionChecks(input: RouteInput, config: LatencyGateConfig): Check[] {
+  const c = input.candidate;
+  const b = input.baseline;
+  if (b === undefined) return [];
+  if ('unavailable' in b || b.setupError) {
+    const why = 'unavailable' in b ? b.unavailable : b.setupError!;
+    const detail = `${c.scenario}: no baseline to compare with: ${why}`;
+    return [{ name: 'baseline', kind: 'regression', outcome: 'inconclusive', actual: 0, limit: 1, detail }];
   }
-  return checks;
+  return [
+    ...baselineChecks(b, config),
+    statusMixCheck(c, b, config),
+    sameConditionsCheck(c, b),
+    ratioCheck(50, input, b, config),
+    ratioCheck(95, input, b, config),
+  ];
 }
 
 export function judgeRoute(input: RouteInput, config: LatencyGateConfig): RouteVerdict {

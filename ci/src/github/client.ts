@@ -34,21 +34,24 @@ export function githubClient(env: Readonly<Record<string, string | undefined>>):
   return createOctokit({ token: env.GITHUB_TOKEN, ...(env.GITHUB_API_URL ? { baseUrl: env.GITHUB_API_URL } : {}) });
 }
 
-/** GitHub's own explanation from a 422 body (message plus field errors). */
+/** Anything shaped like a credential: GitHub tokens, and whatever follows an auth scheme. */
+const CREDENTIAL = /\b(?:gh[pousr]_|github_pat_)[A-Za-z0-9_]+|\b(?:bearer|token|basic)\s+\S+/gi;
+
+/**
+ * GitHub's message and nothing else of the body: no field errors, no echoed request (a proxy or GitHub
+ * may echo headers, Authorization included), one line, bounded, credentials masked all the same.
+ */
 function details(data: unknown): string {
-  const d = data as
-    { message?: string; errors?: ({ message?: string; field?: string; code?: string } | string)[] } | undefined;
-  const errs = (d?.errors ?? [])
-    .map((e) => (typeof e === 'string' ? e : (e.message ?? [e.field, e.code].filter(Boolean).join(' '))))
-    .filter(Boolean);
-  return [d?.message, ...errs].filter(Boolean).join('; ');
+  const m = (data as { message?: unknown } | undefined)?.message;
+  if (typeof m !== 'string') return '';
+  return m.split('\n')[0]!.replace(CREDENTIAL, '***').slice(0, 200);
 }
 
 /** A clear error for a failed GitHub call: `doing` says what we were trying to do. */
 export function githubError(err: unknown, doing: string): Error {
   // Octokit rejects every HTTP failure with a RequestError; anything else (DNS, a refused connection) has no status.
   if (!(err instanceof RequestError))
-    return new FailedError(`${doing}: ${err instanceof Error ? err.message : String(err)}`);
+    return new FailedError(`${doing}: ${details({ message: err instanceof Error ? err.message : String(err) })}`);
   const e = err;
   const headers: Record<string, string | number | undefined> = e.response?.headers ?? {};
   const remaining = headers['x-ratelimit-remaining'];

@@ -14,6 +14,8 @@ export interface RunningRelease {
   /** A git ref for it: the commit it was built from, else its version tag. */
   readonly ref: string;
   readonly label: string;
+  /** What the ledger knows of it (the compatibility record names releases the same way). */
+  readonly id: { readonly commit?: string; readonly version?: string; readonly digest?: string };
 }
 
 interface Shipped {
@@ -24,8 +26,8 @@ interface Shipped {
 
 const refOf = (s: Shipped): RunningRelease | undefined => {
   const label = [s.version, s.commit?.slice(0, 12), s.digest?.slice(0, 19)].filter(Boolean).join(' ');
-  if (s.commit) return { ref: s.commit, label };
-  if (s.version && /^v\d/.test(s.version)) return { ref: `refs/tags/${s.version}`, label };
+  if (s.commit) return { ref: s.commit, label, id: s };
+  if (s.version && /^v\d/.test(s.version)) return { ref: `refs/tags/${s.version}`, label, id: s };
   return undefined;
 };
 

@@ -273,6 +273,32 @@ describe('judgeRoute: regression against the baseline', () => {
     ).toBe('inconclusive');
   });
 
+  it('a baseline with errors above the limit, or answering other statuses, is no yardstick: inconclusive', () => {
+    const notFound = measured({ non2xx: N, statusCodes: { 404: N } });
+    const v = judgeRoute({ candidate: measured(), baseline: notFound, comparison: ok }, CFG);
+    expect(v.outcome).toBe('inconclusive');
+    expect(v.reasons).toEqual([
+      `plan: baseline error rate 100% (${N} HTTP 404 of ${N} sent) >= 0.1%: a failing baseline is no yardstick`,
+      `plan: baseline and candidate answered differently: baseline 404 (100%), candidate 200 (100%): they do not serve the same thing, so their latencies do not compare`,
+    ]);
+    // Resets on the baseline are its errors too.
+    const resets = measured({
+      responses: N - 10,
+      socketErrors: 10,
+      transportFailures: { refused: 0, reset: 10, closed: 0, malformed: 0, other: 0 },
+      statusCodes: { 200: N - 10 },
+    });
+    expect(judgeRoute({ candidate: measured(), baseline: resets, comparison: ok }, CFG).reasons).toEqual([
+      `plan: baseline error rate 0.5% (10 connection errors (10 reset) of ${N} sent) >= 0.1%: a failing baseline is no yardstick`,
+    ]);
+    // A candidate that fails on its own still fails beside a bad baseline.
+    const failing = measured({ non2xx: N / 10, serverErrors: N / 10, statusCodes: { 200: N - N / 10, 500: N / 10 } });
+    expect(judgeRoute({ candidate: failing, baseline: notFound, comparison: ok }, CFG).outcome).toBe('failed');
+    // Other statuses below the error limit's share on one side only do not count as a different mix.
+    const rare = measured({ non2xx: 1, statusCodes: { 200: N - 1, 500: 1 } });
+    expect(judgeRoute({ candidate: measured(), baseline: rare, comparison: ok }, CFG).outcome).toBe('passed');
+  });
+
   it('a saturated baseline makes the comparison inconclusive', () => {
     const v = judgeRoute({ candidate: measured(), baseline: measured({ capWaits: 10 }), comparison: ok }, CFG);
     expect(v.outcome).toBe('inconclusive');

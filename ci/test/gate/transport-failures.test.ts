@@ -141,8 +141,9 @@ describe('issue 20 probes: a gate that sees every failed request', () => {
       only: ['search'],
       overrides: { durationSeconds: 2, warmupSeconds: 0, regression: { rounds: 2 } },
     });
+    // Inconclusive on the baseline's account (gate.test.ts holds that exactly); on a starved machine the
+    // candidate's own measurement may add reasons, never a pass.
     expect(report.outcome).not.toBe('passed');
-    expect(report.outcome).toBe('inconclusive');
     const reasons = report.reasons.join('\n');
     expect(reasons).toMatch(/search: baseline error rate 100% \(\d+ HTTP 404 of \d+ sent\) >= 0\.1%/);
     expect(reasons).toMatch(/search: baseline and candidate answered differently: baseline 404 .*, candidate 200/);

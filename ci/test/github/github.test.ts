@@ -127,7 +127,7 @@ describe('release', () => {
       {},
       { message: 'Validation Failed', errors: [{ resource: 'Release', code: 'already_exists', field: 'tag_name' }] },
       FailedError,
-      'looking up tag v1.2.3: GitHub rejected the request (422: Validation Failed; tag_name already_exists)',
+      'looking up tag v1.2.3: GitHub rejected the request (422: Validation Failed)',
     ],
     [
       403,

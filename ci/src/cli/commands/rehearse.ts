@@ -1,87 +1,93 @@
 import type { Command } from 'commander';
-import type { EnvironmentDefinition } from '../../environments.js';
 import { FailedError, UsageError } from '../../errors.js';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../repo-root.js';
+import { parseCall } from '../../rehearse/call.js';
+import { rehearse, type RehearsalResult } from '../../rehearse/run.js';
+import { readSurface } from '../../rehearse/surface.js';
+import { workflowCalls } from '../../rehearse/workflows.js';
 import { writeLine, type CliIo } from '../io.js';
-import { envOption } from '../options.js';
 
-interface RehearseCliOptions {
-  env: EnvironmentDefinition;
-  previous?: string;
-  instances?: string;
-  rate?: string;
-  steadySeconds: string;
-  seed: string;
-  candidateEnv: string[];
-  json?: boolean;
+/** Our own flags, taken out of the words wherever they stand; everything else is the `dagger call`. */
+function ownFlags(words: readonly string[]): { words: string[]; node?: string; cache: boolean; json: boolean } {
+  const rest: string[] = [];
+  let node: string | undefined;
+  let cache = true;
+  let json = false;
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    if (w === '--node') {
+      node = words[++i];
+      if (node === undefined) throw new UsageError('--node needs a value: 22 or 24');
+    } else if (w.startsWith('--node=')) node = w.slice('--node='.length);
+    else if (w === '--no-cache') cache = false;
+    else if (w === '--json') json = true;
+    else rest.push(w);
+  }
+  return { words: rest, ...(node !== undefined ? { node } : {}), cache, json };
 }
 
-function positive(value: string | undefined, flag: string, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`${flag} must be an integer from 1 to ${max}`);
-  return n;
-}
-
-/** KEY=VALUE pairs for candidate instances; keys as the service reads them. */
-function pairs(values: readonly string[]): Record<string, string> {
-  return Object.fromEntries(
-    values.map((v) => {
-      const m = /^([A-Z][A-Z0-9_]{0,63})=(.{0,200})$/.exec(v);
-      if (!m) throw new UsageError(`--candidate-env "${v}": expected KEY=VALUE (upper-case key)`);
-      return [m[1]!, m[2]!];
-    }),
-  );
+export function describeResult(r: RehearsalResult): string {
+  return `${r.outcome.toUpperCase()} dagger call ${r.fn} on Node ${r.node} in ${r.seconds.toFixed(1)} s: ${r.detail}`;
 }
 
 export function register(program: Command, io: CliIo): void {
-  const rehearse = program.command('rehearse').description('Rehearse a delivery on this machine, for real');
-  rehearse
-    .command('rollout')
+  const cmd = program
+    .command('rehearse')
+    .description('Run the Dagger module for real on the local Docker engine (stand-in images, no pulls)');
+  cmd
+    .command('dagger')
     .description(
-      'Previous release on N instances behind a round-robin proxy under load; migrate; roll to the candidate by the Deployment strategy; automatic rollback. Passes with 0 failed requests and no read staler than 1 s',
+      'kgraph-ci rehearse dagger <function> [args] [--node 22|24] [--no-cache] [--json]: the queries the SDK sends for ' +
+        'that `dagger call`, executed on Docker; passed, reached (a push, trivy, the first kubectl call) or failed',
     )
-    .addOption(
-      envOption('environment whose manifests (strategy, replicas) and gate (rate, allowance) it follows', 'prod'),
+    .argument('<words...>', 'what follows `dagger call`')
+    .allowUnknownOption()
+    .helpOption(false)
+    .action(async (given: string[]) => {
+      const { words, node, cache, json } = ownFlags(given);
+      if (node !== undefined && !['22', '24'].includes(node)) throw new UsageError(`--node ${node}: expected 22 or 24`);
+      const result = await rehearse({
+        words,
+        ...(node !== undefined ? { node } : {}),
+        cache,
+        log: (line) => writeLine(io.stderr, line),
+      });
+      writeLine(io.stdout, json ? JSON.stringify(result) : describeResult(result));
+      if (result.outcome === 'failed') throw new FailedError(`rehearsal of ${result.fn} failed`);
+    });
+  cmd
+    .command('workflows')
+    .description(
+      "Every workflow `call:` with test values for GitHub's: bound to the module's functions and flags (a flag the " +
+        'function does not take exits 2 before anything runs); with --run, each one rehearsed',
     )
-    .option('--previous <ref>', 'git ref of the previous release (default: the newest v* tag)')
-    .option('--instances <n>', "instances of each release (default: the environment's replicas)")
-    .option('--rate <rps>', "requests per second through the proxy (default: the environment's gate rate)")
-    .option('--steady-seconds <s>', 'seconds of each steady phase', '8')
-    .option('--seed <n>', 'tools seeded by the previous release', '200')
-    .option(
-      '--candidate-env <KEY=VALUE>',
-      'environment for candidate instances (repeatable)',
-      (v: string, acc: string[]) => [...acc, v],
-      [] as string[],
-    )
-    .option('--json', 'print the report as JSON')
-    .action(async (opts: RehearseCliOptions) => {
-      const [{ rehearseRollout }, { rehearsalMarkdown }, { spawnRunner }, { REPO_ROOT }, { appendJobSummary }] =
-        await Promise.all([
-          import('../../rollout/rehearsal.js'),
-          import('../../rollout/report.js'),
-          import('../../kube/runner.js'),
-          import('../../repo-root.js'),
-          import('../../report/summary.js'),
-        ]);
-      const instances = positive(opts.instances, '--instances', 10);
-      const rate = positive(opts.rate, '--rate', 2_000);
-      const result = await rehearseRollout(
-        {
-          environment: opts.env,
-          ...(opts.previous ? { previous: opts.previous } : {}),
-          ...(instances ? { instances } : {}),
-          ...(rate ? { rate } : {}),
-          steadySeconds: positive(opts.steadySeconds, '--steady-seconds', 600)!,
-          seedCount: positive(opts.seed, '--seed', 100_000)!,
-          candidateEnv: pairs(opts.candidateEnv),
-          maxStaleMs: 1_000,
-        },
-        { repoRoot: REPO_ROOT, runner: spawnRunner(io.env, REPO_ROOT), log: (l) => writeLine(io.stderr, l) },
-      );
-      const md = rehearsalMarkdown(result.report, result.input, `Rollout rehearsal from ${result.previous.ref}`);
-      await appendJobSummary(md, io.env);
-      writeLine(io.stdout, opts.json ? JSON.stringify(result.report, null, 2) : md);
-      if (!result.report.passed) throw new FailedError(`rollout rehearsal failed: ${result.report.reasons.join('; ')}`);
+    .option('--run', 'rehearse each call on Docker after binding all of them')
+    .option('--no-cache', 'do not reuse exec results of earlier rehearsals')
+    .action(async (opts: { run?: boolean; cache: boolean }) => {
+      const surface = readSurface(join(REPO_ROOT, 'dagger/src'));
+      const calls = workflowCalls(REPO_ROOT);
+      const problems: string[] = [];
+      for (const c of calls) {
+        try {
+          const parsed = parseCall(surface, c.words);
+          writeLine(
+            io.stdout,
+            `bound ${c.where}: ${parsed.key} ${[...parsed.flags.keys()].map((f) => `--${f}`).join(' ')}`,
+          );
+        } catch (err) {
+          problems.push(`${c.where}: ${err instanceof Error ? err.message : String(err)} (call: ${c.written})`);
+        }
+      }
+      if (problems.length > 0) throw new UsageError(`workflow calls the module does not take:\n${problems.join('\n')}`);
+      writeLine(io.stdout, `${calls.length} workflow calls bind to the module`);
+      if (!opts.run) return;
+      let failed = 0;
+      for (const c of calls) {
+        const result = await rehearse({ words: c.words, cache: opts.cache, log: (line) => writeLine(io.stderr, line) });
+        writeLine(io.stdout, `${c.where}: ${describeResult(result)}`);
+        if (result.outcome === 'failed') failed++;
+      }
+      if (failed > 0) throw new FailedError(`${failed} of ${calls.length} workflow calls failed their rehearsal`);
     });
 }
