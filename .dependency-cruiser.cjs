@@ -13,7 +13,7 @@ const ciLayers = [
   // 2: the pipeline's parts.
   ['release', 'runner', 'scan', 'image', 'gate', 'watch', 'generate', 'ledger', 'migrations', 'backup', 'rehearse'],
   // 3: what combines parts.
-  ['checklist', 'doctor'],
+  ['checklist', 'doctor', 'rollout'],
   ['deploy'],
   // top: the command line.
   ['cli'],

@@ -12,6 +12,7 @@ import { makeErrorHandler } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { RedisCache, type CacheLike } from './cache.js';
 import { CacheGeneration } from './generation.js';
+import { LegacyInvalidation } from './legacy-invalidation.js';
 import { PrefixCache } from './search-prefix.js';
 import { SchemaWatch } from './schema-watch.js';
 import type { AppState } from './app-state.js';
@@ -103,11 +104,21 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
   const faults = new FaultState(config.faultInjection, deps.random);
   const watchDb = deps.watchPool ?? deps.pool;
   const schema = new SchemaWatch(watchDb);
+  // The previous release's pods cache by its own protocol: every write and every new token drops that too.
+  const legacy = config.cacheLegacyInvalidation
+    ? new LegacyInvalidation(deps.redis, config.redisPrefix, (err) =>
+        app.log.debug(
+          { err: { message: err instanceof Error ? err.message : String(err) } },
+          'legacy invalidation failed',
+        ),
+      )
+    : undefined;
   // A new generation makes every in-process entry unservable: free them (cache is set before polling starts).
   const prefixes = new PrefixCache();
   const generation = new CacheGeneration(watchDb, undefined, () => {
     cache.dropLocal();
     prefixes.clear();
+    void legacy?.afterWrite();
   });
   const cache = new RedisCache(
     deps.redis,
@@ -129,6 +140,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
   app.addHook('onClose', async () => {
     schema.stop();
     generation.stop();
+    legacy?.stop();
   });
 
   app.setErrorHandler(makeErrorHandler({ exposeErrors, onSchemaError: () => schema.recheckSoon() }));
@@ -164,7 +176,14 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
       await api.register(apiRateLimit, { redis: deps.redis, prefix: config.redisPrefix, max: config.rateLimitMax });
       await api.register(nulGuard);
       if (config.faultInjection) await api.register(faultInjection, { faults });
-      await api.register(apiRoutes, { pool: deps.pool, cache, metrics, generation, prefixes });
+      await api.register(apiRoutes, {
+        pool: deps.pool,
+        cache,
+        metrics,
+        generation,
+        prefixes,
+        afterCommit: () => legacy?.afterWrite() ?? Promise.resolve(),
+      });
     },
     { prefix: '/api/v1' },
   );

@@ -33,6 +33,8 @@ export interface AppConfig {
   readonly cacheTtlSeconds: number;
   /** In-process layer in front of Redis (keyed by the cache generation like Redis); 0 turns it off. */
   readonly cacheLocalTtlMs: number;
+  /** Also invalidate the previous release's cache keys on every write (legacy-invalidation.ts). */
+  readonly cacheLegacyInvalidation: boolean;
   readonly dbPoolMax: number;
 }
 
@@ -136,6 +138,7 @@ export function parseConfig(env: Env): ConfigResult {
   const shutdownTimeoutMs = int('SHUTDOWN_TIMEOUT_MS', 25_000, 1_000, 600_000);
   const cacheTtlSeconds = int('CACHE_TTL_SECONDS', 60, 1, 86_400);
   const cacheLocalTtlMs = int('CACHE_LOCAL_TTL_MS', 5_000, 0, 600_000);
+  const cacheLegacyInvalidation = bool('CACHE_LEGACY_INVALIDATION', true);
   const dbPoolMax = int('DB_POOL_MAX', 10, 1, 200);
 
   if (errors.length > 0) return { ok: false, errors };
@@ -159,6 +162,7 @@ export function parseConfig(env: Env): ConfigResult {
       shutdownTimeoutMs,
       cacheTtlSeconds,
       cacheLocalTtlMs,
+      cacheLegacyInvalidation,
       dbPoolMax,
     },
   };

@@ -328,6 +328,8 @@ const definitions: readonly EnvironmentDefinition[] = [
       ledgerRequired: true,
       // Going back to the previous revision is the emergency exit: it is never blocked on the ledger.
       unrecordedAllowed: ['rollback-to-previous'],
+      // What runs here must have served the candidate's schema beside it (kgraph-ci migrations compat).
+      previousReleaseChecked: true,
       production: true,
     },
     requiredEnv: SERVICE_ENV,
