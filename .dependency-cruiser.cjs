@@ -9,11 +9,11 @@ const ciLayers = [
   // 0: the pipeline's data and shared leaves, imported by everything.
   ['environments', 'release-policy', 'steps', 'errors', 'outcome', 'repo-root', 'http-url'],
   // 1: pure helpers and the thin I/O edges.
-  ['metrics', 'report', 'policy', 'kube', 'github', 'services', 'process', 'triggers', 'notify'],
+  ['metrics', 'report', 'policy', 'kube', 'github', 'services', 'process', 'triggers', 'notify', 'dashboards'],
   // 2: the pipeline's parts.
   ['release', 'runner', 'scan', 'image', 'gate', 'watch', 'generate', 'ledger', 'migrations', 'backup', 'rehearse'],
   // 3: what combines parts.
-  ['checklist', 'doctor'],
+  ['checklist', 'doctor', 'rollout'],
   ['deploy'],
   // top: the command line.
   ['cli'],

@@ -8,10 +8,12 @@ import type pg from 'pg';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AppConfig } from './config.js';
+import { createErrorReporter } from './error-reporting.js';
 import { makeErrorHandler } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { RedisCache, type CacheLike } from './cache.js';
 import { CacheGeneration } from './generation.js';
+import { LegacyInvalidation } from './legacy-invalidation.js';
 import { PrefixCache } from './search-prefix.js';
 import { SchemaWatch } from './schema-watch.js';
 import type { AppState } from './app-state.js';
@@ -99,15 +101,33 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
   });
 
   const state: AppState = { shuttingDown: false };
-  const metrics = createMetrics({ pool: deps.pool, appName: config.appName });
+  const metrics = createMetrics({
+    pool: deps.pool,
+    appName: config.appName,
+    // Counted at scrape time; a server that is not listening (inject in tests) has none.
+    connections: () =>
+      new Promise((resolve) =>
+        app.server.listening ? app.server.getConnections((err, n) => resolve(err ? 0 : n)) : resolve(0),
+      ),
+  });
   const faults = new FaultState(config.faultInjection, deps.random);
   const watchDb = deps.watchPool ?? deps.pool;
   const schema = new SchemaWatch(watchDb);
+  // The previous release's pods cache by its own protocol: every write and every new token drops that too.
+  const legacy = config.cacheLegacyInvalidation
+    ? new LegacyInvalidation(deps.redis, config.redisPrefix, (err) =>
+        app.log.debug(
+          { err: { message: err instanceof Error ? err.message : String(err) } },
+          'legacy invalidation failed',
+        ),
+      )
+    : undefined;
   // A new generation makes every in-process entry unservable: free them (cache is set before polling starts).
   const prefixes = new PrefixCache();
   const generation = new CacheGeneration(watchDb, undefined, () => {
     cache.dropLocal();
     prefixes.clear();
+    void legacy?.afterWrite();
   });
   const cache = new RedisCache(
     deps.redis,
@@ -129,9 +149,27 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
   app.addHook('onClose', async () => {
     schema.stop();
     generation.stop();
+    legacy?.stop();
   });
 
-  app.setErrorHandler(makeErrorHandler({ exposeErrors, onSchemaError: () => schema.recheckSoon() }));
+  const reporter = createErrorReporter({
+    dsn: config.sentryDsn,
+    release: config.appVersion,
+    environment: config.environment,
+  });
+  app.setErrorHandler(
+    makeErrorHandler({
+      exposeErrors,
+      onSchemaError: () => schema.recheckSoon(),
+      ...(reporter
+        ? {
+            onServerError: (err, req) =>
+              reporter.capture(err, { method: req.method, route: req.routeOptions.url ?? 'unmatched' }),
+          }
+        : {}),
+    }),
+  );
+  if (reporter) app.addHook('onClose', async () => void (await reporter.flush(2000)));
   app.setNotFoundHandler((req, reply) =>
     reply.status(404).send({ error: 'not found', message: `no route ${req.method} ${req.url.split('?')[0]}` }),
   );
@@ -164,7 +202,14 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
       await api.register(apiRateLimit, { redis: deps.redis, prefix: config.redisPrefix, max: config.rateLimitMax });
       await api.register(nulGuard);
       if (config.faultInjection) await api.register(faultInjection, { faults });
-      await api.register(apiRoutes, { pool: deps.pool, cache, metrics, generation, prefixes });
+      await api.register(apiRoutes, {
+        pool: deps.pool,
+        cache,
+        metrics,
+        generation,
+        prefixes,
+        afterCommit: () => legacy?.afterWrite() ?? Promise.resolve(),
+      });
     },
     { prefix: '/api/v1' },
   );

@@ -19,6 +19,8 @@ export interface AppConfig {
   readonly redisPrefix: string;
   readonly debug: boolean;
   readonly sentryDsn: string | undefined;
+  /** The release this process runs (APP_VERSION, set by the deploy): Sentry's `release`. */
+  readonly appVersion: string | undefined;
   readonly apiKeys: readonly string[];
   readonly port: number;
   readonly host: string;
@@ -33,6 +35,8 @@ export interface AppConfig {
   readonly cacheTtlSeconds: number;
   /** In-process layer in front of Redis (keyed by the cache generation like Redis); 0 turns it off. */
   readonly cacheLocalTtlMs: number;
+  /** Also invalidate the previous release's cache keys on every write (legacy-invalidation.ts). */
+  readonly cacheLegacyInvalidation: boolean;
   readonly dbPoolMax: number;
 }
 
@@ -111,6 +115,9 @@ export function parseConfig(env: Env): ConfigResult {
   const debug = bool('DEBUG', false);
   if (debug && environment === 'prod') errors.push('DEBUG: must not be true when ENVIRONMENT=prod');
   const sentryDsn = url('SENTRY_DSN', ['https:', 'http:'], false);
+  const appVersion = str('APP_VERSION');
+  if (appVersion !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,199}$/.test(appVersion))
+    errors.push('APP_VERSION: must be a version or image reference (letters, digits, . _ : @ + -)');
 
   const apiKeysRaw = required('API_KEYS');
   const apiKeys = apiKeysRaw
@@ -136,6 +143,7 @@ export function parseConfig(env: Env): ConfigResult {
   const shutdownTimeoutMs = int('SHUTDOWN_TIMEOUT_MS', 25_000, 1_000, 600_000);
   const cacheTtlSeconds = int('CACHE_TTL_SECONDS', 60, 1, 86_400);
   const cacheLocalTtlMs = int('CACHE_LOCAL_TTL_MS', 5_000, 0, 600_000);
+  const cacheLegacyInvalidation = bool('CACHE_LEGACY_INVALIDATION', true);
   const dbPoolMax = int('DB_POOL_MAX', 10, 1, 200);
 
   if (errors.length > 0) return { ok: false, errors };
@@ -150,6 +158,7 @@ export function parseConfig(env: Env): ConfigResult {
       redisPrefix,
       debug,
       sentryDsn,
+      appVersion,
       apiKeys,
       port,
       host,
@@ -159,6 +168,7 @@ export function parseConfig(env: Env): ConfigResult {
       shutdownTimeoutMs,
       cacheTtlSeconds,
       cacheLocalTtlMs,
+      cacheLegacyInvalidation,
       dbPoolMax,
     },
   };

@@ -12,6 +12,8 @@ export interface FaultSettings {
   latencyKind: 'sleep' | 'cpu';
   errorRatio: number;
   failHealth: boolean;
+  /** API requests throw an unhandled error (answered 500), as a bug would. */
+  crash: boolean;
 }
 
 export const NO_FAULTS: Readonly<FaultSettings> = Object.freeze({
@@ -20,6 +22,7 @@ export const NO_FAULTS: Readonly<FaultSettings> = Object.freeze({
   latencyKind: 'sleep',
   errorRatio: 0,
   failHealth: false,
+  crash: false,
 });
 
 export class FaultState {
@@ -47,11 +50,16 @@ export class FaultState {
   }
 
   /** What to do to one API request: wait this long (on a timer or on the CPU), then fail or not. */
-  decide(url = ''): { delayMs: number; cpu: boolean; fail: boolean } {
-    if (!this.enabled) return { delayMs: 0, cpu: false, fail: false };
+  decide(url = ''): { delayMs: number; cpu: boolean; fail: boolean; crash: boolean } {
+    if (!this.enabled) return { delayMs: 0, cpu: false, fail: false, crash: false };
     const c = this.current;
     const delayMs = c.latencyMs > 0 && url.startsWith(c.latencyPath) ? c.latencyMs : 0;
-    return { delayMs, cpu: c.latencyKind === 'cpu', fail: c.errorRatio > 0 && this.random() < c.errorRatio };
+    return {
+      delayMs,
+      cpu: c.latencyKind === 'cpu',
+      fail: c.errorRatio > 0 && this.random() < c.errorRatio,
+      crash: c.crash,
+    };
   }
 }
 

@@ -21,7 +21,12 @@ export interface Metrics {
 /** Label sets seen so far get their metric children kept, up to this many (routes are templates). */
 const MAX_REQUEST_LABEL_SETS = 1_000;
 
-export function createMetrics(opts: { pool: pg.Pool; appName: string }): Metrics {
+export function createMetrics(opts: {
+  pool: pg.Pool;
+  appName: string;
+  /** Open client connections of the HTTP server (0 before it listens). */
+  connections?: () => Promise<number>;
+}): Metrics {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
   const httpDuration = new client.Histogram({
@@ -67,6 +72,14 @@ export function createMetrics(opts: { pool: pg.Pool; appName: string }): Metrics
       this.set({ state: 'idle' }, idleCount);
       this.set({ state: 'active' }, totalCount - idleCount);
       this.set({ state: 'waiting' }, waitingCount);
+    },
+  });
+  new client.Gauge({
+    name: 'http_active_connections',
+    help: 'Open client connections of the HTTP server',
+    registers: [registry],
+    async collect() {
+      this.set((await opts.connections?.()) ?? 0);
     },
   });
   const time = async <T>(query: string, fn: () => Promise<T>): Promise<T> => {

@@ -104,6 +104,8 @@ export const faultsBody = Type.Object(
     latencyKind: Type.Optional(Type.Union([Type.Literal('sleep'), Type.Literal('cpu')])),
     errorRatio: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
     failHealth: Type.Optional(Type.Boolean()),
+    /** API requests throw an unhandled error (a 500), as a bug would. */
+    crash: Type.Optional(Type.Boolean()),
   },
   { ...closed, minProperties: 1 },
 );

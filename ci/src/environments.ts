@@ -193,6 +193,11 @@ export interface TrainLane {
   readonly anchor: string;
   /** What the lane does on its day. */
   readonly action: string;
+  /**
+   * What a train on this lane would ship: `develop`, the commits on develop that main lacks (a cut);
+   * `release-branch`, the newest release/* branch's commits since the last v* tag (a release).
+   */
+  readonly ships: 'develop' | 'release-branch';
 }
 
 /**
@@ -216,12 +221,14 @@ export const RELEASE_TRAIN: ReleaseTrain = {
       everyWeeks: 1,
       anchor: '2026-01-07',
       action: 'cut release/<next minor> from develop (deploys to staging)',
+      ships: 'develop',
     },
     prod: {
       weekday: 'friday',
       everyWeeks: 2,
       anchor: '2026-01-09',
       action: 'merge the release branch that passed staging to main and tag v<version> (deploys to prod)',
+      ships: 'release-branch',
     },
   },
   freezes: [
@@ -321,6 +328,8 @@ const definitions: readonly EnvironmentDefinition[] = [
       ledgerRequired: true,
       // Going back to the previous revision is the emergency exit: it is never blocked on the ledger.
       unrecordedAllowed: ['rollback-to-previous'],
+      // What runs here must have served the candidate's schema beside it (kgraph-ci migrations compat).
+      previousReleaseChecked: true,
       production: true,
     },
     requiredEnv: SERVICE_ENV,

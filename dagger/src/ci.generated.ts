@@ -550,6 +550,7 @@ export const ENVIRONMENTS = {
       "unrecordedAllowed": [
         "rollback-to-previous"
       ],
+      "previousReleaseChecked": true,
       "production": true
     }
   }

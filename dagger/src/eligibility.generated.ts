@@ -29,6 +29,11 @@ export interface ReleasePolicy {
   readonly promotion?: { readonly from: string; readonly soakMinutes: number };
   /** Every deploy must be recorded in the ledger before it starts; unreachable ledger = no deploy. */
   readonly ledgerRequired: boolean;
+  /**
+   * The release running here (N-1) must have passed the compatibility check against the candidate's
+   * migrations (a compat record in this environment's ledger) before the candidate may deploy.
+   */
+  readonly previousReleaseChecked?: boolean;
   /** Exceptions to `ledgerRequired`: actions that go ahead (with a warning) when the ledger cannot record them. */
   readonly unrecordedAllowed?: readonly DeliveryAction[];
   /** GitHub's production_environment flag for this environment's deployments. */
@@ -228,7 +233,8 @@ export interface RuleVerdict {
     | 'soak'
     | 'gate'
     | 'baseline'
-    | 'audit';
+    | 'audit'
+    | 'compatibility';
   readonly ok: boolean;
   readonly detail: string;
 }
@@ -279,6 +285,31 @@ function lastPass(
     }
   }
   return { ...(pass ? { pass } : {}), ...(failedAfter ? { failedAfter } : {}) };
+}
+
+const describeRelease = (r: ReleaseId): string =>
+  r.version ?? (r.digest ? short(r.digest) : r.commit ? r.commit.slice(0, 12) : short(r.tree));
+
+/** The previous release (what runs in `environment`) passed the N-1 check against `candidate`. */
+function compatibilityRule(environment: string, ledger: LedgerFacts, candidate: ReleaseId): [boolean, string] {
+  if (!ledger.reachable) return [false, `cannot read what runs in ${environment} (ledger unreachable)`];
+  const running = runningRelease(ledger.entries, environment);
+  if (running.kind === 'none')
+    return [true, `nothing ran in ${environment} yet: no previous release to be compatible with`];
+  if (running.kind === 'unknown')
+    return [false, `cannot tell which release runs in ${environment} (its last record names none; fails closed)`];
+  if (sameRelease(running.release, candidate))
+    return [true, `${describeRelease(candidate)} already runs in ${environment}`];
+  const check = compatCheckOf(ledger.compat ?? [], running.release, candidate);
+  const prev = describeRelease(running.release);
+  if (!check)
+    return [
+      false,
+      `${prev}, running in ${environment}, was never checked against this release's migrations: run kgraph-ci migrations compat --env ${environment} --previous <${prev}'s tag>`,
+    ];
+  if (!check.passed)
+    return [false, `${prev} failed the compatibility check against schema ${check.schemaHead} at ${check.at}`];
+  return [true, `${prev} passed the compatibility check against schema ${check.schemaHead} at ${check.at}`];
 }
 
 /**
@@ -470,6 +501,15 @@ export function decideEligibility(environment: string, policy: ReleasePolicy, fa
         }
       }
     }
+  }
+  if (policy.previousReleaseChecked && facts.operation !== 'rollback') {
+    const candidate: ReleaseId = {
+      ...(ref.digest ? { digest: ref.digest } : {}),
+      ...(facts.source?.commit ? { commit: facts.source.commit } : {}),
+      ...(facts.source?.tree ? { tree: facts.source.tree } : {}),
+    };
+    const [ok, detail] = compatibilityRule(environment, ledger, candidate);
+    add('compatibility', ok, detail);
   }
   return finish();
 

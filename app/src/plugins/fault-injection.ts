@@ -5,10 +5,11 @@ import { spinFor, type FaultState } from '../faults.js';
 export const faultInjection = fp<{ faults: FaultState }>(
   async (scope, { faults }) => {
     scope.addHook('preHandler', async (req, reply) => {
-      const { delayMs, cpu, fail } = faults.decide(req.url);
+      const { delayMs, cpu, fail, crash } = faults.decide(req.url);
       if (delayMs > 0 && cpu) spinFor(delayMs);
       else if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
       if (fail) return reply.status(503).send({ error: 'injected fault' });
+      if (crash) throw new Error('injected crash');
       return undefined;
     });
   },

@@ -19,6 +19,8 @@ interface Opts {
   metrics: Metrics;
   generation: Pick<CacheGeneration, 'observe' | 'poll'>;
   prefixes: PrefixCache;
+  /** After a write committed, before it answers (the previous release's invalidation, while it may run). */
+  afterCommit?: () => Promise<void>;
 }
 
 const MAX_GRAPH_NODES = 200;
@@ -26,7 +28,7 @@ const MAX_GRAPH_NODES = 200;
 /** Route types come from the TypeBox schemas (one declaration per field); defaults are applied by ajv. */
 export const apiRoutes: FastifyPluginAsyncTypebox<Opts> = async (
   app,
-  { pool, cache, metrics, generation, prefixes },
+  { pool, cache, metrics, generation, prefixes, afterCommit },
 ) => {
   const time = metrics.time;
   // Reads check their connection out through this, so the pool wait is measured apart; writes use the pool.
@@ -47,6 +49,7 @@ export const apiRoutes: FastifyPluginAsyncTypebox<Opts> = async (
     try {
       const { value, generation: token } = await run();
       generation.observe(token);
+      await afterCommit?.();
       return value;
     } catch (err) {
       if (!(err instanceof HttpError && err.statusCode < 500)) void generation.poll();

@@ -16,9 +16,11 @@ import { register as registerGate } from './commands/gate.js';
 import { register as registerGithub } from './commands/github.js';
 import { register as registerImage } from './commands/image.js';
 import { register as registerMigrations } from './commands/migrations.js';
+import { register as registerMigrationsCompat } from './commands/migrations-compat.js';
 import { register as registerPolicy } from './commands/policy.js';
 import { register as registerPromotion } from './commands/promotion.js';
 import { register as registerRehearse } from './commands/rehearse.js';
+import { register as registerRehearseRollout } from './commands/rehearse-rollout.js';
 import { register as registerRelease } from './commands/release.js';
 import { register as registerReport } from './commands/report.js';
 import { register as registerRollback } from './commands/rollback.js';
@@ -43,9 +45,11 @@ const registrars: Registrar[] = [
   registerGithub,
   registerImage,
   registerMigrations,
+  registerMigrationsCompat,
   registerPolicy,
   registerPromotion,
   registerRehearse,
+  registerRehearseRollout,
   registerRelease,
   registerReport,
   registerRollback,

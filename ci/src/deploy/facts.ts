@@ -5,7 +5,7 @@
  * release policy refuses on it.
  */
 import type { LedgerFacts } from '../release-policy.js';
-import { ledgerEntries } from '../ledger/entry.js';
+import { compatEntries, ledgerEntries } from '../ledger/entry.js';
 import type { DeliveryDeps } from './deps.js';
 import { GIT_OBJECT, type DeployRequest, type RollbackRequest } from './request.js';
 import type { SourceFacts } from './sources.js';
@@ -22,10 +22,19 @@ export interface FactQueries {
   readonly source: SourceQuery;
   /** The environment whose ledger entries the decision reads; undefined = not needed. */
   readonly ledger?: string;
+  /** Also this environment's records: what runs there and its compatibility checks (N-1). */
+  readonly running?: string;
 }
 
 /** Pure: which facts a deploy request needs. */
 export function deployQueries(req: DeployRequest): FactQueries {
+  return {
+    ...deploySourceAndLedger(req),
+    ...(req.environment.release.previousReleaseChecked ? { running: req.environment.name } : {}),
+  };
+}
+
+function deploySourceAndLedger(req: DeployRequest): FactQueries {
   const policy = req.environment.release;
   const byTag = req.tag !== undefined && (policy.reference.includes('release-tag') || policy.promotion !== undefined);
   const source: SourceQuery =
@@ -52,7 +61,8 @@ export async function readLedger(deps: DeliveryDeps, environment: string | undef
       reason: deps.ledgerMissing ?? 'no GitHub ledger configured (GITHUB_TOKEN and --repo/GITHUB_REPOSITORY)',
     };
   try {
-    return { reachable: true, entries: ledgerEntries(await deps.ledger.read(environment ? { environment } : {})) };
+    const records = await deps.ledger.read(environment ? { environment } : {});
+    return { reachable: true, entries: ledgerEntries(records), compat: compatEntries(records) };
   } catch (err) {
     return { reachable: false, reason: `${deps.ledger.where}: ${(err as Error).message}` };
   }
@@ -93,7 +103,16 @@ export async function gatherDeployFacts(req: DeployRequest, deps: DeliveryDeps):
     queries.ledger !== undefined
       ? await readLedger(deps, queries.ledger)
       : { reachable: false, reason: 'not read: this environment does not need it' };
-  return { source, ledger };
+  if (queries.running === undefined || queries.running === queries.ledger || !ledger.reachable)
+    return { source, ledger };
+  return { source, ledger: merge(ledger, await readLedger(deps, queries.running)) };
+}
+
+/** Two environments' records as one set of facts; either unreachable = unreachable. */
+function merge(a: LedgerFacts, b: LedgerFacts): LedgerFacts {
+  if (!a.reachable) return a;
+  if (!b.reachable) return b;
+  return { reachable: true, entries: [...a.entries, ...b.entries], compat: [...(a.compat ?? []), ...(b.compat ?? [])] };
 }
 
 export interface RollbackFacts {

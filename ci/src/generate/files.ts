@@ -5,6 +5,7 @@
  */
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
+import { DASHBOARDS_DIR, dashboardFiles } from '../dashboards/grafana.js';
 import { ENVIRONMENTS } from '../environments.js';
 import { K8S_DIR, overlayFiles } from '../kube/overlays.js';
 import { ALERTS_DIR, alertFiles } from '../triggers/alert-rules.js';
@@ -12,13 +13,14 @@ import { DAGGER_TABLES_PATH, ELIGIBILITY_PATH, renderCiTables, renderEligibility
 import { REFERENCE_DIR, referenceDocs } from './reference-docs.js';
 
 /** Folders the generator owns outright: a file there that it does not generate is stale too. */
-const OWNED_DIRS: readonly string[] = [`${K8S_DIR}/overlays`, ALERTS_DIR, REFERENCE_DIR];
+const OWNED_DIRS: readonly string[] = [`${K8S_DIR}/overlays`, ALERTS_DIR, DASHBOARDS_DIR, REFERENCE_DIR];
 
 /** path (relative to the repository root) -> content, for every generated file. */
 export function generatedFiles(envs = ENVIRONMENTS): Map<string, string> {
   return new Map([
     ...overlayFiles(Object.values(envs)),
     ...alertFiles(envs),
+    ...dashboardFiles(envs),
     [DAGGER_TABLES_PATH, renderCiTables()],
     [ELIGIBILITY_PATH, renderEligibility()],
     ...referenceDocs(),

@@ -3,6 +3,7 @@
  * does not have; prod's release takes the newest release/* branch's commits since the last v* tag. An empty
  * list is an empty train: nothing to cut.
  */
+import type { TrainLane } from '../environments.js';
 import { gitOutput } from '../policy/git.js';
 
 export interface Pending {
@@ -23,9 +24,9 @@ async function commitsIn(root: string, base: string, head: string): Promise<Pend
 }
 
 /** Undefined with the reason when the refs are not here (a shallow checkout, say): unknown is not empty. */
-export async function pendingFor(root: string, lane: string): Promise<Pending | { unknown: string }> {
+export async function pendingFor(root: string, ships: TrainLane['ships']): Promise<Pending | { unknown: string }> {
   const main = await firstRef(root, ['origin/main', 'main']);
-  if (lane === 'staging') {
+  if (ships === 'develop') {
     const develop = await firstRef(root, ['origin/develop', 'develop']);
     if (!main || !develop) return { unknown: 'develop or main is not in this checkout (fetch them)' };
     return commitsIn(root, main, develop);

@@ -3,18 +3,23 @@
  * promtool for checking and unit-testing the generated alert rules, and a short-lived server on 127.0.0.1
  * that scrapes local service instances, for the fault drill and the dashboard queries. Thin I/O only.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { stringify } from 'yaml';
 import { runProcess, startProcess, type ProcessResult, type RunningProcess } from '../process/run.js';
 import { freePort } from './local-app.js';
 
-/** Why Prometheus cannot run here, or undefined when both binaries answer. */
+/** Why Prometheus cannot run here, or undefined when both binaries are on PATH (a lookup, not a run: a busy machine cannot make it flaky). */
 export async function prometheusMissing(): Promise<string | undefined> {
+  const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
   for (const bin of ['promtool', 'prometheus']) {
-    const r = await runProcess({ argv: [bin, '--version'], timeoutMs: 10_000 });
-    if (r.exitCode !== 0) return `${bin} is not installed (apt-get install prometheus; .ci/run does it)`;
+    const found = await Promise.any(dirs.map((d) => access(join(d, bin), constants.X_OK))).then(
+      () => true,
+      () => false,
+    );
+    if (!found) return `${bin} is not installed (apt-get install prometheus; .ci/run does it)`;
   }
   return undefined;
 }

@@ -1,7 +1,8 @@
 /**
  * A fault drill: steady API traffic against a local service in fault mode, the watcher running, one
  * fault injected after a healthy lead-in, and the delay from injection to trigger. Shared by the
- * fault-injection integration test and bench/gate-detection.ts. Targets only the given local URL.
+ * fault-injection integration test and bench/gate-detection.ts. Targets only the given local URLs. With
+ * `prometheusUrl` the watcher reads traffic from that Prometheus (scraping every instance) as in prod.
  */
 import type { RollbackTriggers } from '../environments.js';
 import type { Firing } from '../triggers/evaluator.js';
@@ -15,10 +16,12 @@ export interface FaultSettings {
 }
 
 /** Fire-and-forget requests at a fixed rate, so slow responses do not slow the traffic down. */
-function startTraffic(url: string, apiKey: string, rps: number): () => Promise<number> {
+function startTraffic(urls: readonly string[], apiKey: string, rps: number): () => Promise<number> {
   const pending = new Set<Promise<unknown>>();
   let sent = 0;
   const timer = setInterval(() => {
+    // Round robin over the instances, as a Service spreads requests over pods.
+    const url = urls[sent % urls.length]!;
     sent++;
     const p = fetch(`${url}/api/v1/tools?limit=5`, {
       headers: { 'x-api-key': apiKey },
@@ -59,6 +62,12 @@ export interface DrillOptions {
   /** Undefined: a healthy run. */
   readonly fault?: FaultSettings;
   readonly faultAfterSeconds?: number;
+  /** Every instance: each gets traffic and the fault (default: `url` alone). `url` is the one health-checked. */
+  readonly instances?: readonly string[];
+  /** Read traffic from this Prometheus's query API instead of scraping `url`'s /metrics. */
+  readonly prometheusUrl?: string;
+  /** The namespace label the Prometheus source selects (default 'local'). */
+  readonly namespace?: string;
 }
 
 export interface DrillOutcome {
@@ -71,8 +80,10 @@ export interface DrillOutcome {
 }
 
 export async function runDrill(o: DrillOptions): Promise<DrillOutcome> {
-  await setFaults(o.url, o.apiKey, undefined);
-  const stopTraffic = startTraffic(o.url, o.apiKey, o.rps);
+  const instances = o.instances ?? [o.url];
+  const setAll = (f: FaultSettings | undefined) => Promise.all(instances.map((u) => setFaults(u, o.apiKey, f)));
+  await setAll(undefined);
+  const stopTraffic = startTraffic(instances, o.apiKey, o.rps);
   const actions: (readonly Firing[])[] = [];
   const log: string[] = [];
   let faultAt: number | undefined;
@@ -83,7 +94,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillOutcome> {
     ? setTimeout(
         () => {
           faultAt = Date.now();
-          injected = setFaults(o.url, o.apiKey, o.fault);
+          injected = setAll(o.fault).then(() => undefined);
         },
         (o.faultAfterSeconds ?? 2) * 1000,
       )
@@ -93,7 +104,12 @@ export async function runDrill(o: DrillOptions): Promise<DrillOutcome> {
       triggers: o.triggers,
       durationSeconds: o.durationSeconds,
       log: (l) => log.push(l),
-      poll: servicePoller({ url: o.url, env: { namespace: 'local', rollback: o.triggers }, timeoutMs: 1000 }),
+      poll: servicePoller({
+        url: o.url,
+        ...(o.prometheusUrl ? { prometheusUrl: o.prometheusUrl } : {}),
+        env: { namespace: o.namespace ?? 'local', rollback: o.triggers },
+        timeoutMs: 1000,
+      }),
       rollback: async (firing) => {
         firedAt = Date.now();
         actions.push(firing);
@@ -103,7 +119,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillOutcome> {
   } finally {
     clearTimeout(injector);
     await injected;
-    await setFaults(o.url, o.apiKey, undefined);
+    await setAll(undefined);
     await stopTraffic();
   }
 }

@@ -82,6 +82,24 @@ function seedLedger(f: FakeLedger) {
     createdAt: '2025-12-20T10:00:00Z',
     statuses: [{ state: 'success', at: '2025-12-20T10:04:00Z' }],
   });
+  // v1.2.2 (D0, running in prod) served D1's schema beside it: prod's compatibility rule needs this record.
+  f.seed({
+    environment: 'prod',
+    task: 'kgraph-ci:compat',
+    payload: payload({
+      operation: 'compat',
+      environment: 'prod',
+      compat: {
+        previous: { digest: D0 },
+        candidate: { digest: D1 },
+        schemaHead: '1764590000000_cache_generation',
+        migrations: [],
+        passed: true,
+      },
+    }),
+    createdAt: '2025-12-31T22:10:00Z',
+    statuses: [{ state: 'success', at: '2025-12-31T22:20:00Z' }],
+  });
 }
 
 /** A fake cluster (kubectl calls answered from a script) and a fake GitHub holding the ledger. */

@@ -25,7 +25,11 @@ describe('deploy phases', () => {
 
   it('facts: which facts a request needs is a pure decision', () => {
     const byTag = parseDeployRequest({ env: 'prod', version: 'v1.2.3', dryRun: true }, { GITHUB_SHA: SHA });
-    expect(deployQueries(byTag)).toEqual({ source: { kind: 'tag', tag: 'v1.2.3' }, ledger: 'staging' });
+    expect(deployQueries(byTag)).toEqual({
+      source: { kind: 'tag', tag: 'v1.2.3' },
+      ledger: 'staging',
+      running: 'prod',
+    });
     const dev = parseDeployRequest({ env: 'dev', image: 'ghcr.io/kgraph-mcp/kgraph-mcp:abc', dryRun: true }, {});
     expect(deployQueries(dev)).toEqual({ source: { kind: 'head' } });
     const given = parseDeployRequest(
@@ -111,5 +115,54 @@ describe('compatibility records (N-1)', () => {
     ]);
     // A compat record is a finding, never a deployment the policy counts.
     expect(ledgerEntries([rec('1', 'success', good)])).toEqual([]);
+  });
+});
+
+describe("prod's compatibility rule (the previous release checked against the candidate's migrations)", () => {
+  const D0 = `sha256:${'d0'.repeat(32)}`;
+  const at = '2026-01-01T00:00:00Z';
+  const staged = {
+    environment: 'staging',
+    operation: 'deploy' as const,
+    digest: D1,
+    tree: TREE,
+    state: 'success' as const,
+    at,
+    gate: { passed: true, baselineCompared: true },
+    auditSkipped: false,
+  };
+  const running = { environment: 'prod', operation: 'promotion' as const, digest: D0, state: 'success' as const, at };
+  const compat = (passed: boolean, previous = { digest: D0 }) => ({
+    environment: 'prod',
+    previous,
+    candidate: { digest: D1 },
+    schemaHead: '002_x',
+    migrations: ['002_x'],
+    passed,
+    at,
+  });
+  const decide = (entries: object[], checks: object[]) =>
+    decideDeploy(
+      parseDeployRequest({ env: 'prod', version: 'v1.2.3', dryRun: true }, {}),
+      {
+        source: { commit: SHA, tree: TREE, onMain: true },
+        ledger: { reachable: true, entries: entries as never, compat: checks as never },
+      },
+      Date.parse(at) + 3600_000,
+    ).eligibility.rules.find((r) => r.rule === 'compatibility')!;
+
+  it('passes when what runs in prod passed the check against this digest, or nothing runs there yet', () => {
+    expect(decide([staged, running], [compat(true)])).toMatchObject({ ok: true });
+    expect(decide([staged], [])).toMatchObject({ ok: true, detail: expect.stringMatching(/nothing ran in prod/) });
+  });
+
+  it('refuses when it was never checked, failed, or was checked for another release', () => {
+    expect(decide([staged, running], [])).toMatchObject({ ok: false, detail: expect.stringMatching(/never checked/) });
+    expect(decide([staged, running], [compat(false)])).toMatchObject({ ok: false, detail: /failed the compat/ });
+    expect(decide([staged, running], [compat(true, { digest: D1 })])).toMatchObject({ ok: false });
+    expect(decide([staged, { ...running, digest: undefined, operation: 'rollback' }], [compat(true)])).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/cannot tell/),
+    });
   });
 });

@@ -327,6 +327,7 @@ describe('decideEligibility (policy from ci/src/environments.ts)', () => {
       'gate',
       'baseline',
       'audit',
+      'compatibility',
     ]);
     expect(res.promotedFrom).toMatchObject({ environment: 'staging', digest: D1, tree: TREE });
   });

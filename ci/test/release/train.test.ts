@@ -13,8 +13,8 @@ async function runCliCaptured(argv: string[]) {
 const T: ReleaseTrain = {
   timeZone: 'Europe/Berlin',
   lanes: {
-    staging: { weekday: 'wednesday', everyWeeks: 1, anchor: '2026-01-07', action: 'cut' },
-    prod: { weekday: 'friday', everyWeeks: 2, anchor: '2026-01-09', action: 'release' },
+    staging: { weekday: 'wednesday', everyWeeks: 1, anchor: '2026-01-07', action: 'cut', ships: 'develop' },
+    prod: { weekday: 'friday', everyWeeks: 2, anchor: '2026-01-09', action: 'release', ships: 'release-branch' },
   },
   freezes: [{ from: '2026-12-18', to: '2027-01-06', reason: 'year-end freeze' }],
   holidays: [
@@ -80,7 +80,7 @@ describe('release train', () => {
     const bad: ReleaseTrain = {
       ...T,
       timeZone: 'Mars/Olympus',
-      lanes: { prod: { weekday: 'friday', everyWeeks: 0, anchor: '2026-01-08', action: 'x' } },
+      lanes: { prod: { weekday: 'friday', everyWeeks: 0, anchor: '2026-01-08', action: 'x', ships: 'release-branch' } },
       freezes: [{ from: '2027-01-06', to: '2026-12-18', reason: 'backwards' }],
       holidays: [{ date: '2026-02-30', name: 'no such day' }],
     };

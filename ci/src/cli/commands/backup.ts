@@ -1,12 +1,14 @@
 import type { Command } from 'commander';
-import { ENVIRONMENTS, type EnvironmentDefinition } from '../../environments.js';
+import { ENVIRONMENTS, ENVIRONMENT_NAMES, type EnvironmentDefinition } from '../../environments.js';
 import { FailedError, UsageError } from '../../errors.js';
 import { writeLine, type CliIo } from '../io.js';
 import { envOption } from '../options.js';
 
-/** Where backups are when --store is not given: KGRAPH_BACKUP_DIR, else prod's backup volume mount. */
+/** Where backups are when --store is not given: KGRAPH_BACKUP_DIR, else the backup volume mount of the environment whose policy takes backups. */
 const defaultStore = (io: CliIo): string =>
-  io.env.KGRAPH_BACKUP_DIR ?? ENVIRONMENTS.prod.database.backup?.storage.mountPath ?? '/backups';
+  io.env.KGRAPH_BACKUP_DIR ??
+  ENVIRONMENT_NAMES.map((n) => ENVIRONMENTS[n].database.backup).find((b) => b !== undefined)?.storage.mountPath ??
+  '/backups';
 
 async function backups() {
   return import('../../backup/store.js');

@@ -40,7 +40,7 @@ async function runTrain(o: TrainOptions, io: CliIo): Promise<void> {
   writeLine(io.stdout, `release train (${train.timeZone}), from ${date}`);
   for (const lane of lanes) {
     const days = usage(() => upcomingTrains(train, lane, date, count));
-    const pending = await pendingFor(io.cwd ?? REPO_ROOT, lane);
+    const pending = await pendingFor(io.cwd ?? REPO_ROOT, train.lanes[lane]!.ships);
     const ships =
       'unknown' in pending
         ? `unknown: ${pending.unknown}`

@@ -1,0 +1,85 @@
+import type { Command } from 'commander';
+import type { EnvironmentDefinition } from '../../environments.js';
+import { FailedError, UsageError } from '../../errors.js';
+import type { RepoRef } from '../../github/repository.js';
+import { writeLine, type CliIo } from '../io.js';
+import { envOption, repoOption, repositoryOf } from '../options.js';
+
+interface CompatCliOptions {
+  env: EnvironmentDefinition;
+  previous?: string;
+  previousDigest?: string;
+  image?: string;
+  contractSuite: boolean;
+  repo?: RepoRef;
+  json?: boolean;
+}
+
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/** `migrations compat`; `migrations` may already be registered by its own module (check), so it is found or made. */
+export function register(program: Command, io: CliIo): void {
+  const migrations =
+    program.commands.find((c) => c.name() === 'migrations') ??
+    program.command('migrations').description('Schema migrations (app/migrations) before they ship');
+  migrations
+    .command('compat')
+    .description(
+      "N-1 check: the previous release runs its own API suite on the candidate's schema, then serves one database beside the candidate (equal answers, writes both ways, caches coherent within 1 s); recorded in the ledger",
+    )
+    .addOption(envOption('environment whose running release is the previous one (the record is kept there)', 'prod'))
+    .option('--previous <ref>', 'git ref of the previous release (default: the newest v* tag)')
+    .option('--previous-digest <sha256:...>', "the previous release's image digest, recorded with its commit")
+    .option('--image <sha256:...>', "the candidate's image digest, recorded with its commit and tree")
+    .option('--no-contract-suite', "skip the previous release's own API suite (side by side only)")
+    .addOption(repoOption('repository of the delivery ledger (default: GITHUB_REPOSITORY; needs GITHUB_TOKEN)'))
+    .option('--json', 'print the record as JSON')
+    .action(async (opts: CompatCliOptions) => {
+      for (const [flag, v] of [
+        ['--previous-digest', opts.previousDigest],
+        ['--image', opts.image],
+      ] as const)
+        if (v !== undefined && !DIGEST.test(v)) throw new UsageError(`${flag} "${v}" is not sha256: and 64 hex digits`);
+      const [{ checkCompatibility }, { gitSources }, { REPO_ROOT }, recorder] = await Promise.all([
+        import('../../rollout/compat.js'),
+        import('../../deploy/sources.js'),
+        import('../../repo-root.js'),
+        import('../compat-record.js'),
+      ]);
+      const head = await gitSources(REPO_ROOT).describeHead!();
+      const result = await checkCompatibility(
+        {
+          environment: opts.env,
+          ...(opts.previous ? { previous: opts.previous } : {}),
+          ...(opts.previousDigest ? { previousDigest: opts.previousDigest } : {}),
+          candidate: {
+            ...(opts.image ? { digest: opts.image } : {}),
+            ...(head.commit ? { commit: head.commit } : {}),
+            ...(head.tree ? { tree: head.tree } : {}),
+          },
+          maxStaleMs: 1_000,
+          contractSuite: opts.contractSuite,
+        },
+        { repoRoot: REPO_ROOT, log: (l) => writeLine(io.stderr, l) },
+      );
+      const where = await recorder.recordCompat(
+        result.payload,
+        io,
+        opts.repo ? repositoryOf(opts.repo, io) : undefined,
+      );
+      const c = result.compat;
+      writeLine(
+        io.stdout,
+        opts.json
+          ? JSON.stringify(result.payload, null, 2)
+          : [
+              `compatibility of ${result.payload.compat?.previous.version ?? c.previous.commit?.slice(0, 12)} with schema ${c.schemaHead}: ${c.passed ? 'PASSED' : 'FAILED'}`,
+              `  migrations covered: ${c.migrations.join(', ') || 'none new'}`,
+              ...Object.entries(c.figures ?? {}).map(([k, v]) => `  ${k}: ${v}`),
+              ...(c.reasons ?? []).map((r) => `  FAIL ${r}`),
+              `  recorded in ${where}`,
+            ].join('\n'),
+      );
+      if (!c.passed) throw new FailedError(`the previous release is not compatible: ${(c.reasons ?? []).join('; ')}`);
+    });
+}
