@@ -70,7 +70,8 @@ export function versionLine(): string {
 export function buildProgram(io: CliIo = processIo()): Command {
   const program = new Command('kgraph-ci')
     .description('The KGraph-MCP pipeline: steps, policy, environments, gates, delivery')
-    .version(versionLine(), '-V, --version', 'print the version of kgraph-ci and of Node, then exit')
+    // Not commander's .version(): its global --version would take `deploy --version v1.2.3` for itself.
+    .addHelpText('after', '\nkgraph-ci --version (or -V) prints the version of kgraph-ci and of Node.')
     // Program options only before the command: `deploy --version v1.2.3` is deploy's --version, not ours.
     .enablePositionalOptions()
     .showHelpAfterError()
@@ -91,6 +92,10 @@ export function buildProgram(io: CliIo = processIo()): Command {
 
 /** Runs argv (without node and script) and returns the exit code instead of exiting. */
 export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    writeLine(io.stdout, versionLine());
+    return EXIT_OK;
+  }
   const program = buildProgram(io);
   try {
     await program.parseAsync([...argv], { from: 'user' });
