@@ -483,6 +483,7 @@ describe('fault mode', () => {
       latencyKind: 'sleep',
       errorRatio: 0,
       failHealth: false,
+      crash: false,
     });
     await send('DELETE', '/__faults');
     expect((await get('/__faults')).json()).toEqual({
@@ -491,6 +492,7 @@ describe('fault mode', () => {
       latencyKind: 'sleep',
       errorRatio: 0,
       failHealth: false,
+      crash: false,
     });
     expect((await get('/healthz', {})).statusCode).toBe(200);
   });
