@@ -320,8 +320,8 @@ export const STEPS = {
         "ENVIRONMENT": "${env}"
       },
       "repository": "kgraph-mcp",
-      "maxBytesOverBase": 40000000,
-      "maxBytes": 300000000
+      "maxBytesOverBase": 110000000,
+      "maxBytes": 360000000
     }
   },
   "scan": {
