@@ -77,7 +77,9 @@ async function imageSizes(): Promise<string[]> {
 }
 
 async function main(): Promise<void> {
-  console.log(`dagger rehearsal cost: checks ${checks.join(', ')} on Node ${nodes.join(', ')}; load at start ${load()}`);
+  console.log(
+    `dagger rehearsal cost: checks ${checks.join(', ')} on Node ${nodes.join(', ')}; load at start ${load()}`,
+  );
   console.log('| function | node | phase | outcome | wall time | load (1/5/15 min) |');
   console.log('|---|---|---|---|---|---|');
   const totals: string[] = [];
