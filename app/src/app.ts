@@ -201,7 +201,14 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
     reply.headers(owaspHeaders);
     done();
   });
-  await app.register(healthRoutes, { redis: deps.redis, state, metrics, faults, schema });
+  await app.register(healthRoutes, {
+    redis: deps.redis,
+    state,
+    metrics,
+    faults,
+    schema,
+    version: { version: config.appVersion ?? null, environment: config.environment },
+  });
 
   // /api/v1: authenticated, schema-gated, rate-limited, NUL-guarded, then (dev only) faults.
   await app.register(
