@@ -521,7 +521,11 @@ describe('runDeploy: the release policy decides before any kubectl call', () => 
       UsageError,
     );
     await expect(runDeploy({ env: 'staging', image: IMAGE_D, tree: 'abc' }, h.deps)).rejects.toThrow(
-      /--tree "abc" is not a 40-character git object id/,
+      /--tree "abc" is not a git object id \(40 lowercase hex digits, SHA-1\)/,
+    );
+    // SHA-1 ids only (docs/decisions/0007-git-object-ids.md): 64 hex digits look like a digest without sha256:.
+    await expect(runDeploy({ env: 'staging', image: IMAGE_D, commit: 'c'.repeat(64) }, h.deps)).rejects.toThrow(
+      new UsageError(`--commit "${'c'.repeat(64)}" is not a git object id (40 lowercase hex digits, SHA-1)`),
     );
     await expect(
       runDeploy(
