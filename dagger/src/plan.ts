@@ -27,6 +27,12 @@ export const IMAGE_NAME = 'kgraph-mcp';
 export const APP_ALIAS = 'app';
 export const APP_PORT = 8000;
 export const KUBECONFIG_PATH = '/run/secrets/kubeconfig';
+/**
+ * The served apps the latency gate measures: the gate drives hundreds of requests per second with one key,
+ * and the limiter is not under test (the host gate sets the same, ci/src/gate/serve.ts). Without it every
+ * measured request came back 429 and the gate was inconclusive (found by rehearsing it, docs/dagger.md).
+ */
+export const GATE_APP_ENV = { RATE_LIMIT_MAX: '100000000' } as const;
 /** Where a generated API key is mounted for serve() and the gate (never passed as a value). */
 export const API_KEY_PATH = '/run/secrets/api-key';
 

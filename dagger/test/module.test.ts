@@ -468,6 +468,8 @@ describe('serve and latencyGate', () => {
     for (const name of STEPS.latencyGate.services)
       expect(app).toContain(`withServiceBinding (alias: "${SERVICE[name].alias}"`);
     expect(app).toContain('value:"staging"');
+    // The limiter is out of the way, as the host gate has it: with the default every request was a 429.
+    expect(app).toContain('withEnvVariable (name: "RATE_LIMIT_MAX",value: "100000000")');
     const argv = execs(rec.final).filter((a) => !app.includes(JSON.stringify(a)));
     expect(argv.at(-1)).toEqual([
       'sh',
@@ -507,6 +509,7 @@ describe('latencyGate with a baseline', () => {
     // Same environment and seed on both sides.
     for (const side of [app, baseline]) {
       expect(side).toContain('name: "ENVIRONMENT",value: "staging"');
+      expect(side).toContain('withEnvVariable (name: "RATE_LIMIT_MAX",value: "100000000")');
       expect(side).toContain('seed.js --count 200');
     }
     const argv = execs(rec.final).filter(
