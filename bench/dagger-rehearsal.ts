@@ -69,7 +69,8 @@ async function imageSizes(): Promise<string[]> {
   return res.stdout
     .trim()
     .split('\n')
-    .filter(Boolean)
+    // Tagged stand-ins only: the rehearsal's own layers inherit the label and carry no tag.
+    .filter((l) => l && !l.startsWith('<none>'))
     .map((l) => {
       const [name, size] = l.split(' ');
       return `| ${name} | ${size} |`;
