@@ -4,10 +4,10 @@
  * by pure functions; reading them is the only I/O here. A fact that cannot be read stays unknown, and the
  * release policy refuses on it.
  */
-import type { LedgerFacts } from '../release-policy.js';
+import { GIT_OBJECT_ID, type LedgerFacts } from '../release-policy.js';
 import { compatEntries, ledgerEntries } from '../ledger/entry.js';
 import type { DeliveryDeps } from './deps.js';
-import { GIT_OBJECT, type DeployRequest, type RollbackRequest } from './request.js';
+import { type DeployRequest, type RollbackRequest } from './request.js';
 import type { SourceFacts } from './sources.js';
 
 /** Where the source facts of a deploy come from. */
@@ -42,7 +42,7 @@ function deploySourceAndLedger(req: DeployRequest): FactQueries {
       ? { kind: 'tag', tag: req.tag }
       : req.tree
         ? { kind: 'given' }
-        : req.commit && GIT_OBJECT.test(req.commit)
+        : req.commit && GIT_OBJECT_ID.test(req.commit)
           ? { kind: 'commit', commit: req.commit }
           : { kind: 'head' };
   const needsLedger = policy.ledgerRequired || policy.promotion !== undefined;
