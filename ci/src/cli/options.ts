@@ -7,7 +7,6 @@
 import { Argument, Option } from 'commander';
 import type { Octokit } from '@octokit/rest';
 import { ENVIRONMENT_NAMES, getEnvironment, type EnvironmentDefinition } from '../environments.js';
-import { UsageError } from '../errors.js';
 import { parseRepository, type RepoRef } from '../github/repository.js';
 import { parseHttpUrl } from '../http-url.js';
 import type { CliIo } from './io.js';
