@@ -46,7 +46,10 @@ export async function judgeBackupStep(
   const policy = env.database.backup;
   if (!policy) return { ok: false, detail: `${env.name} has no backup policy, yet the plan asks for a backup` };
   if (!step.precedes)
-    return { ok: false, detail: 'cannot tell which migration the deploy applies, so no backup can be said to precede it' };
+    return {
+      ok: false,
+      detail: 'cannot tell which migration the deploy applies, so no backup can be said to precede it',
+    };
   const logs = await deps.runner({
     argv: ['kubectl', '--namespace', env.namespace, 'logs', `job/${step.job}`, '--tail=200'],
     timeoutMs: 60_000,

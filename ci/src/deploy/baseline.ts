@@ -33,7 +33,10 @@ function baselineDeployment(source: KubeObject, env: EnvironmentDefinition, imag
     labels: { ...d.metadata.labels, ...labels },
     annotations: { 'kubernetes.io/change-cause': `baseline for the ${env.name} gate (${image})` },
   };
-  const tpl = d.spec.template as { metadata?: { labels?: Record<string, string> }; spec: { containers: { image?: string }[]; initContainers?: { image?: string }[] } };
+  const tpl = d.spec.template as {
+    metadata?: { labels?: Record<string, string> };
+    spec: { containers: { image?: string }[]; initContainers?: { image?: string }[] };
+  };
   d.spec = { ...d.spec, replicas: env.replicas, selector: { matchLabels: { [NAME]: BASELINE_NAME } } };
   tpl.metadata = { ...tpl.metadata, labels: { ...tpl.metadata?.labels, ...labels } };
   for (const c of [...(tpl.spec.initContainers ?? []), ...tpl.spec.containers]) c.image = image;
@@ -44,10 +47,15 @@ function baselineDeployment(source: KubeObject, env: EnvironmentDefinition, imag
  * The baseline's Deployment, Service and NetworkPolicy for `env`, from `manifests` (the rendered overlay of
  * `env` itself) with `image` (the digest the baseline environment runs).
  */
-export function baselineObjects(manifests: readonly KubeObject[], env: EnvironmentDefinition, image: string): KubeObject[] {
+export function baselineObjects(
+  manifests: readonly KubeObject[],
+  env: EnvironmentDefinition,
+  image: string,
+): KubeObject[] {
   const deployment = manifests.find((o) => o.kind === 'Deployment' && o.metadata?.name === DEPLOYMENT_NAME);
   const service = manifests.find((o) => o.kind === 'Service' && o.metadata?.name === DEPLOYMENT_NAME);
-  if (!deployment || !service) throw new Error(`rendered ${env.name} manifests lack the Deployment or Service to copy for the baseline`);
+  if (!deployment || !service)
+    throw new Error(`rendered ${env.name} manifests lack the Deployment or Service to copy for the baseline`);
   const svc = structuredClone(service) as unknown as Mutable;
   svc.metadata = { ...svc.metadata, name: BASELINE_NAME, labels: { ...svc.metadata.labels, [NAME]: BASELINE_NAME } };
   svc.spec = { ...svc.spec, selector: { [NAME]: BASELINE_NAME, [COMPONENT]: 'baseline' } };
@@ -58,7 +66,9 @@ export function baselineObjects(manifests: readonly KubeObject[], env: Environme
     spec: {
       podSelector: { matchExpressions: [{ key: COMPONENT, operator: 'In', values: ['api', 'baseline'] }] },
       policyTypes: ['Ingress'],
-      ingress: [{ from: [{ podSelector: { matchLabels: { [COMPONENT]: 'gate' } } }], ports: [{ port: PORT, protocol: 'TCP' }] }],
+      ingress: [
+        { from: [{ podSelector: { matchLabels: { [COMPONENT]: 'gate' } } }], ports: [{ port: PORT, protocol: 'TCP' }] },
+      ],
     },
   };
   return [baselineDeployment(deployment, env, image), svc as unknown as KubeObject, policy];

@@ -157,9 +157,7 @@ export function decideRollbackSchema(
   if (!facts.ledger.reachable)
     return { kind: 'unknown', detail: `cannot read the ${env.name} ledger: ${facts.ledger.reason}` };
   const digest = digestOf(decision.target?.image);
-  const target = decision.target
-    ? { ...(digest ? { digest } : {}), version: decision.target.version }
-    : undefined;
+  const target = decision.target ? { ...(digest ? { digest } : {}), version: decision.target.version } : undefined;
   return judgeRollbackSchema({
     environment: env.name,
     entries: facts.ledger.entries,

@@ -85,7 +85,10 @@ export async function baselineFacts(req: DeployRequest, deps: DeliveryDeps): Pro
     return {
       unavailable: `the ${from.name} ledger names no digest running there (${running.kind === 'none' ? 'nothing ran yet' : 'newest record without a digest'})`,
     };
-  return { image: `${from.release.imageRepository}@${digest}`, served: `${from.name}'s release ${running.kind === 'known' ? (running.release.version ?? digest.slice(7, 19)) : ''}` };
+  return {
+    image: `${from.release.imageRepository}@${digest}`,
+    served: `${from.name}'s release ${running.kind === 'known' ? (running.release.version ?? digest.slice(7, 19)) : ''}`,
+  };
 }
 
 async function readRecords(

@@ -16,9 +16,7 @@ const CHANGE_CAUSE = 'kubernetes.io/change-cause';
 export type Phase = 'precheck' | 'migrate' | 'rollout' | 'verify';
 
 /** What the gate compares the candidate with: a baseline it can call, or why there is none. */
-export type GateBaseline =
-  | { readonly baseUrl: string; readonly served: string }
-  | { readonly unavailable: string };
+export type GateBaseline = { readonly baseUrl: string; readonly served: string } | { readonly unavailable: string };
 
 export type PlanStep =
   | { readonly kind: 'checklist'; readonly name: string; readonly phase: 'precheck' }
@@ -230,7 +228,8 @@ function backupSteps(input: DeployInput, objects: readonly KubeObject[]): PlanSt
   if (!env.database.backup) return [];
   const ns = env.namespace;
   const job = objects.find((o) => o.kind === 'Job' && o.metadata?.name === BACKUP_JOB_NAME);
-  if (!job) throw new Error(`rendered ${overlayDir(env.name)} has no Job/${BACKUP_JOB_NAME}, and ${env.name} takes backups`);
+  if (!job)
+    throw new Error(`rendered ${overlayDir(env.name)} has no Job/${BACKUP_JOB_NAME}, and ${env.name} takes backups`);
   const withPrecedes = structuredClone(job) as KubeObject;
   for (const c of podSpecOf(withPrecedes)?.containers ?? []) {
     const vars = ((c as { env?: { name: string; value?: string }[] }).env ??= []);
@@ -249,7 +248,13 @@ function backupSteps(input: DeployInput, objects: readonly KubeObject[]): PlanSt
       kind: 'kubectl',
       name: 'wait-backup',
       phase: 'migrate',
-      argv: kubectl(ns, 'wait', '--for=condition=complete', `job/${BACKUP_JOB_NAME}`, `--timeout=${BACKUP_TIMEOUT_SECONDS}s`),
+      argv: kubectl(
+        ns,
+        'wait',
+        '--for=condition=complete',
+        `job/${BACKUP_JOB_NAME}`,
+        `--timeout=${BACKUP_TIMEOUT_SECONDS}s`,
+      ),
       timeoutMs: (BACKUP_TIMEOUT_SECONDS + 30) * 1000,
     },
     {
@@ -274,7 +279,9 @@ function gateSteps(input: DeployInput, baseUrl: string): { steps: PlanStep[]; cl
   if (!b) return { steps: [{ kind: 'gate', name: 'latency-gate', phase: 'verify', baseUrl }], cleanup: [] };
   if ('unavailable' in b)
     return {
-      steps: [{ kind: 'gate', name: 'latency-gate', phase: 'verify', baseUrl, baseline: { unavailable: b.unavailable } }],
+      steps: [
+        { kind: 'gate', name: 'latency-gate', phase: 'verify', baseUrl, baseline: { unavailable: b.unavailable } },
+      ],
       cleanup: [],
     };
   const objects = baselineObjects(input.manifests, env, b.image);

@@ -81,7 +81,10 @@ export function backupJob(def: EnvironmentDefinition, backup: Backup): Record<st
               image: backup.jobImage,
               command: ['sh', '-c', BACKUP_SCRIPT],
               env: [
-                { name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'kgraph-mcp-secrets', key: 'DATABASE_URL' } } },
+                {
+                  name: 'DATABASE_URL',
+                  valueFrom: { secretKeyRef: { name: 'kgraph-mcp-secrets', key: 'DATABASE_URL' } },
+                },
                 { name: 'BACKUP_ENVIRONMENT', value: def.name },
                 { name: 'BACKUP_DIR', value: backup.storage.mountPath },
                 { name: 'BACKUP_KEEP', value: String(backup.keep) },

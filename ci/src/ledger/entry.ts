@@ -184,7 +184,12 @@ export function backupEntries(records: readonly LedgerRecord[]): BackupEntry[] {
       Number.isFinite(Date.parse(b.createdAt)) &&
       typeof b.location === 'string';
     if (!ok) continue;
-    out.push({ ...b, verified: b.verified === true, environment: r.payload.environment, accepted: r.state === 'success' });
+    out.push({
+      ...b,
+      verified: b.verified === true,
+      environment: r.payload.environment,
+      accepted: r.state === 'success',
+    });
   }
   return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
 }

@@ -34,7 +34,8 @@ const byTime = <T extends { at: string }>(xs: readonly T[]): T[] => xs.slice().s
 const maxName = (names: readonly string[]): string | undefined => names.slice().sort().at(-1);
 
 export const describeRelease = (r: ReleaseId): string =>
-  r.version ?? (r.digest ? r.digest.replace(/^sha256:/, '').slice(0, 12) : (r.commit ?? r.tree ?? 'unknown').slice(0, 12));
+  r.version ??
+  (r.digest ? r.digest.replace(/^sha256:/, '').slice(0, 12) : (r.commit ?? r.tree ?? 'unknown').slice(0, 12));
 
 function releaseOf(e: LedgerEntry): ReleaseId {
   return {
@@ -48,9 +49,14 @@ function releaseOf(e: LedgerEntry): ReleaseId {
  * The schema head: the newest migration any finished deploy here carried (a failed deploy may have migrated
  * before it failed; migrations are never undone). Unknown when the newest finished deploy recorded none.
  */
-export function currentSchemaHead(entries: readonly LedgerEntry[], environment: string, before?: string): string | undefined {
-  const deploys = byTime(entries.filter((e) => e.environment === environment && isDeploy(e) && FINAL.has(e.state)))
-    .filter((e) => before === undefined || e.at < before);
+export function currentSchemaHead(
+  entries: readonly LedgerEntry[],
+  environment: string,
+  before?: string,
+): string | undefined {
+  const deploys = byTime(
+    entries.filter((e) => e.environment === environment && isDeploy(e) && FINAL.has(e.state)),
+  ).filter((e) => before === undefined || e.at < before);
   if (deploys.length && deploys.at(-1)!.schemaHead === undefined) return undefined;
   return maxName(deploys.flatMap((e) => (e.schemaHead ? [e.schemaHead] : [])));
 }
@@ -89,7 +95,11 @@ export function judgeRollbackSchema(f: RollbackSchemaFacts): RollbackSchemaVerdi
   const target = f.target ?? previousRelease(f.entries, env);
   const base = { ...(target ? { target } : {}), ...(head ? { schemaHead: head } : {}) };
   if (!target)
-    return withBackup(f, { kind: 'unknown', detail: `the ledger does not say which release ${env} would return to`, ...base });
+    return withBackup(f, {
+      kind: 'unknown',
+      detail: `the ledger does not say which release ${env} would return to`,
+      ...base,
+    });
   const name = describeRelease(target);
   if (!head)
     return withBackup(f, {
@@ -99,16 +109,33 @@ export function judgeRollbackSchema(f: RollbackSchemaFacts): RollbackSchemaVerdi
     });
   const targetHead = maxName(
     f.entries
-      .filter((e) => e.environment === env && isDeploy(e) && e.state === 'success' && e.schemaHead && sameRelease(releaseOf(e), target))
+      .filter(
+        (e) =>
+          e.environment === env &&
+          isDeploy(e) &&
+          e.state === 'success' &&
+          e.schemaHead &&
+          sameRelease(releaseOf(e), target),
+      )
       .map((e) => e.schemaHead!),
   );
   if (targetHead === head)
     return { kind: 'compatible', detail: `${name} ran on schema ${head} itself: no migration since`, ...base };
-  const check = byTime(f.compat.filter((c) => c.environment === env && c.schemaHead === head && sameRelease(c.previous, target))).at(-1);
+  const check = byTime(
+    f.compat.filter((c) => c.environment === env && c.schemaHead === head && sameRelease(c.previous, target)),
+  ).at(-1);
   if (check?.passed)
-    return { kind: 'compatible', detail: `${name} passed the compatibility check against schema ${head} at ${check.at}`, ...base };
+    return {
+      kind: 'compatible',
+      detail: `${name} passed the compatibility check against schema ${head} at ${check.at}`,
+      ...base,
+    };
   if (check)
-    return withBackup(f, { kind: 'incompatible', detail: `${name} FAILED the compatibility check against schema ${head} at ${check.at}`, ...base });
+    return withBackup(f, {
+      kind: 'incompatible',
+      detail: `${name} FAILED the compatibility check against schema ${head} at ${check.at}`,
+      ...base,
+    });
   return withBackup(f, {
     kind: 'unknown',
     detail: `${name} was never checked against schema ${head} (no compatibility record${targetHead ? `; it ran on ${targetHead}` : ''})`,
@@ -129,7 +156,9 @@ export function formatRollbackRefusal(v: RollbackSchemaVerdict, environment: str
     return lines;
   }
   const b = v.backup;
-  const after = v.migrationsAfterBackup?.length ? v.migrationsAfterBackup.join(', ') : `those from ${b.precedes} up to ${v.schemaHead ?? 'the current head'}`;
+  const after = v.migrationsAfterBackup?.length
+    ? v.migrationsAfterBackup.join(', ')
+    : `those from ${b.precedes} up to ${v.schemaHead ?? 'the current head'}`;
   lines.push(
     `  2. restore backup ${b.id} (${b.bytes} bytes, sha256 ${b.sha256.slice(0, 12)}…, at ${b.location}), then roll the code back:`,
     `       kgraph-ci backup restore --from ${b.id} --to <DATABASE_URL> --overwrite`,

@@ -85,7 +85,10 @@ describe('the backup Job of the prod overlay', { timeout: 180_000 }, () => {
     await migrate(source);
     const store = tempDir();
     for (const n of [1, 2, 3])
-      expect(runJob({ DATABASE_URL: source, BACKUP_DIR: store, BACKUP_PRECEDES: `180000000000${n}_m`, BACKUP_KEEP: '2' }).code).toBe(0);
+      expect(
+        runJob({ DATABASE_URL: source, BACKUP_DIR: store, BACKUP_PRECEDES: `180000000000${n}_m`, BACKUP_KEEP: '2' })
+          .code,
+      ).toBe(0);
     const left = readdirSync(store).sort();
     expect(left.filter((f) => f.endsWith('.json'))).toHaveLength(2);
     expect(left.filter((f) => f.endsWith('.dump'))).toHaveLength(2);
@@ -101,14 +104,23 @@ describe('the backup Job of the prod overlay', { timeout: 180_000 }, () => {
     const r = runJob({ DATABASE_URL: source, BACKUP_DIR: store, BACKUP_PRECEDES: PRECEDES });
     expect(r.code).not.toBe(0);
     expect(manifestFromLog(r.out)).toBeUndefined();
-    const v = judgeBackup(manifestFromLog(r.out), { environment: 'prod', precedes: PRECEDES, maxAgeMinutes: 30, now: Date.now() });
+    const v = judgeBackup(manifestFromLog(r.out), {
+      environment: 'prod',
+      precedes: PRECEDES,
+      maxAgeMinutes: 30,
+      now: Date.now(),
+    });
     expect(v).toMatchObject({ ok: false, reason: expect.stringMatching(/could not be written/) });
     expect(readdirSync(dir)).toEqual(['not-a-directory']);
   });
 
   it('an unreachable database or a missing BACKUP_PRECEDES: no manifest, no dump left behind', async () => {
     const store = tempDir();
-    const down = runJob({ DATABASE_URL: 'postgres://nobody:secret-pw@127.0.0.1:1/none', BACKUP_DIR: store, BACKUP_PRECEDES: PRECEDES });
+    const down = runJob({
+      DATABASE_URL: 'postgres://nobody:secret-pw@127.0.0.1:1/none',
+      BACKUP_DIR: store,
+      BACKUP_PRECEDES: PRECEDES,
+    });
     expect(down.code).not.toBe(0);
     expect(down.out + down.err).not.toContain('secret-pw');
     expect(manifestFromLog(down.out)).toBeUndefined();

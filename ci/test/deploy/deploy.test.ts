@@ -200,9 +200,7 @@ async function harness(
       opts.migrationsOk === false
         ? { ok: false, detail: `REFUSE [lock-size] CREATE INDEX on tools (4M rows) in ${env.name}` }
         : { ok: true, detail: 'pass: 1 new migration(s)' },
-    ...(opts.migrations === null
-      ? {}
-      : { migrations: async () => opts.migrations ?? [HEAD0, HEAD1] }),
+    ...(opts.migrations === null ? {} : { migrations: async () => opts.migrations ?? [HEAD0, HEAD1] }),
     ...(opts.noLedger
       ? { ledgerMissing: 'no GitHub ledger: GITHUB_TOKEN is not set' }
       : { ledger: githubLedger(octokit, repo) }),
@@ -429,7 +427,9 @@ describe('runDeploy: the release policy decides before any kubectl call', () => 
         sha256: 'ab'.repeat(32),
         precedes: HEAD1,
         verified: true,
-        location: expect.stringMatching(/^pvc\/kgraph-mcp-backups:\/backups\/prod-\d{8}T\d{6}Z-1800000000000_tools_homepage\.dump$/),
+        location: expect.stringMatching(
+          /^pvc\/kgraph-mcp-backups:\/backups\/prod-\d{8}T\d{6}Z-1800000000000_tools_homepage\.dump$/,
+        ),
       },
     });
     expect(backup!.statuses.at(-1)!.state).toBe('success');
@@ -734,16 +734,26 @@ describe('backups before prod migrations (the backup phase and its judge)', () =
     await expect(runDeploy({ env: 'prod', version: 'v1.2.3' }, h.deps)).rejects.toThrow(/failed at wait-backup/);
     expect(migrateCalls(h)).toEqual([]);
     expect(h.kubectlCalls().filter((c) => c.includes('apply')).length).toBe(2); // config and the backup Job
-    expect(h.recorded().map((d) => [(d.payload as { operation: string }).operation, d.statuses.at(-1)!.state])).toEqual([
-      ['promotion', 'failure'],
-    ]);
+    expect(h.recorded().map((d) => [(d.payload as { operation: string }).operation, d.statuses.at(-1)!.state])).toEqual(
+      [['promotion', 'failure']],
+    );
   });
 
   it.each([
-    ['the Job printed no manifest (it could not write the store)', () => 'pg_dump: error: could not open output file\n', /no backup manifest/, false],
+    [
+      'the Job printed no manifest (it could not write the store)',
+      () => 'pg_dump: error: could not open output file\n',
+      /no backup manifest/,
+      false,
+    ],
     ['a stale backup', (now: number) => backupLogLine(now - 3 * 3_600_000), /min old \(at most 30\)/, true],
     ['an unverified backup', (now: number) => backupLogLine(now, { verified: false }), /was not verified/, true],
-    ['a backup taken before another migration', (now: number) => backupLogLine(now, { precedes: HEAD0 }), /not before 1800000000000_tools_homepage/, true],
+    [
+      'a backup taken before another migration',
+      (now: number) => backupLogLine(now, { precedes: HEAD0 }),
+      /not before 1800000000000_tools_homepage/,
+      true,
+    ],
   ])('%s: the judge refuses and the migration never runs', async (_n, backupLog, reason, recorded) => {
     const h = await harness({ backupLog });
     const err = await runDeploy({ env: 'prod', version: 'v1.2.3' }, h.deps).catch((e: unknown) => e);
@@ -780,15 +790,20 @@ describe('backups before prod migrations (the backup phase and its judge)', () =
     expect(h.kubectlCalls()).toEqual([]);
     const n = await harness();
     const { migrationsCheck: _, ...withoutCheck } = n.deps;
-    await expect(runDeploy({ env: 'dev', image: 'ghcr.io/kgraph-mcp/kgraph-mcp:dev-abc' }, withoutCheck)).rejects.toThrow(
-      /failed at migrations-check: no migrations check available \(fails closed\)/,
-    );
+    await expect(
+      runDeploy({ env: 'dev', image: 'ghcr.io/kgraph-mcp/kgraph-mcp:dev-abc' }, withoutCheck),
+    ).rejects.toThrow(/failed at migrations-check: no migrations check available \(fails closed\)/);
     expect(n.kubectlCalls()).toEqual([]);
   });
 
   it('dev and staging take no backup', () => {
     for (const e of ['dev', 'staging'] as const) {
-      const p = planDeploy({ environment: ENVIRONMENTS[e], image: IMAGE_D, version: 'x', manifests: parseManifests(rendered[e]!) });
+      const p = planDeploy({
+        environment: ENVIRONMENTS[e],
+        image: IMAGE_D,
+        version: 'x',
+        manifests: parseManifests(rendered[e]!),
+      });
       expect(p.steps.map((s) => s.name)).not.toContain('backup-verdict');
     }
   });
@@ -804,7 +819,15 @@ describe('migration-aware rollback (ledger fakes)', () => {
     h.fake.seed({
       environment: 'prod',
       task: 'kgraph-ci:promotion',
-      payload: { schema: PAYLOAD_SCHEMA, operation: 'promotion', environment: 'prod', digest: D1, version: 'v1.2.3', startedAt: '2025-12-31T23:00:00Z', schemaHead: HEAD1 },
+      payload: {
+        schema: PAYLOAD_SCHEMA,
+        operation: 'promotion',
+        environment: 'prod',
+        digest: D1,
+        version: 'v1.2.3',
+        startedAt: '2025-12-31T23:00:00Z',
+        schemaHead: HEAD1,
+      },
       createdAt: '2025-12-31T23:00:00Z',
       statuses: [{ state: 'success', at: '2025-12-31T23:05:00Z' }],
     });
@@ -816,7 +839,15 @@ describe('migration-aware rollback (ledger fakes)', () => {
         operation: 'backup',
         environment: 'prod',
         startedAt: '2025-12-31T23:01:00Z',
-        backup: { id: 'prod-20251231T230100Z-1800000000000_tools_homepage', bytes: 2_621_440, sha256: 'ab'.repeat(32), precedes: HEAD1, createdAt: '2025-12-31T23:01:00.000Z', verified: true, location: 'pvc/kgraph-mcp-backups:/backups/prod-20251231T230100Z-1800000000000_tools_homepage.dump' },
+        backup: {
+          id: 'prod-20251231T230100Z-1800000000000_tools_homepage',
+          bytes: 2_621_440,
+          sha256: 'ab'.repeat(32),
+          precedes: HEAD1,
+          createdAt: '2025-12-31T23:01:00.000Z',
+          verified: true,
+          location: 'pvc/kgraph-mcp-backups:/backups/prod-20251231T230100Z-1800000000000_tools_homepage.dump',
+        },
       },
       createdAt: '2025-12-31T23:01:00Z',
       statuses: [{ state: 'success', at: '2025-12-31T23:02:00Z' }],
@@ -832,10 +863,19 @@ describe('migration-aware rollback (ledger fakes)', () => {
     expect(said).toContain('automatic rollback of prod to v1.2.2 REFUSED');
     expect(said).toContain('1. roll forward');
     expect(said).toContain('2. restore backup prod-20251231T230100Z-1800000000000_tools_homepage');
-    expect(said).toContain('kgraph-ci backup restore --from prod-20251231T230100Z-1800000000000_tools_homepage --to <DATABASE_URL> --overwrite');
-    expect(said).toContain(`LOST: every write since 2025-12-31T23:01:00.000Z (the backup's time), and the migrations applied after it: ${HEAD1}.`);
+    expect(said).toContain(
+      'kgraph-ci backup restore --from prod-20251231T230100Z-1800000000000_tools_homepage --to <DATABASE_URL> --overwrite',
+    );
+    expect(said).toContain(
+      `LOST: every write since 2025-12-31T23:01:00.000Z (the backup's time), and the migrations applied after it: ${HEAD1}.`,
+    );
     expect(announced).toEqual([
-      expect.objectContaining({ operation: 'rollback', stage: 'failed', automatic: true, reason: expect.stringMatching(/^rollback refused, nothing changed: v1.2.2 FAILED/) }),
+      expect.objectContaining({
+        operation: 'rollback',
+        stage: 'failed',
+        automatic: true,
+        reason: expect.stringMatching(/^rollback refused, nothing changed: v1.2.2 FAILED/),
+      }),
     ]);
     // A person who restored the backup may go back knowingly; the watcher never can.
     await expect(runRollback({ env: 'prod', trigger: 'x', acceptSchemaRisk: true }, deps)).rejects.toThrow(UsageError);
@@ -849,16 +889,28 @@ describe('migration-aware rollback (ledger fakes)', () => {
     h.fake.seed({
       environment: 'prod',
       task: 'kgraph-ci:promotion',
-      payload: { schema: PAYLOAD_SCHEMA, operation: 'promotion', environment: 'prod', digest: D1, version: 'v1.2.3', startedAt: '2026-01-01T00:00:00Z', schemaHead: '1800000000001_next' },
+      payload: {
+        schema: PAYLOAD_SCHEMA,
+        operation: 'promotion',
+        environment: 'prod',
+        digest: D1,
+        version: 'v1.2.3',
+        startedAt: '2026-01-01T00:00:00Z',
+        schemaHead: '1800000000001_next',
+      },
       createdAt: '2025-12-31T23:00:00Z',
       statuses: [{ state: 'success', at: '2025-12-31T23:05:00Z' }],
     });
     await expect(runRollback({ env: 'prod', trigger: 't' }, h.deps)).rejects.toThrow(
       /refused: v1.2.2 was never checked against schema 1800000000001_next \(no compatibility record; it ran on 1764590000000_cache_generation\)/,
     );
-    expect(h.err.join('\n')).toContain('2. restore a backup: none is recorded for prod in the ledger, so this way is closed.');
+    expect(h.err.join('\n')).toContain(
+      '2. restore a backup: none is recorded for prod in the ledger, so this way is closed.',
+    );
     h.fake.down = true;
-    await expect(runRollback({ env: 'prod', trigger: 't' }, h.deps)).rejects.toThrow(/refused: cannot read the prod ledger/);
+    await expect(runRollback({ env: 'prod', trigger: 't' }, h.deps)).rejects.toThrow(
+      /refused: cannot read the prod ledger/,
+    );
     expect(h.kubectlCalls()).toEqual([]);
   });
 
@@ -867,7 +919,15 @@ describe('migration-aware rollback (ledger fakes)', () => {
     h.fake.seed({
       environment: 'prod',
       task: 'kgraph-ci:promotion',
-      payload: { schema: PAYLOAD_SCHEMA, operation: 'promotion', environment: 'prod', digest: D1, version: 'v1.2.3', startedAt: '2026-01-01T00:00:00Z', schemaHead: HEAD0 },
+      payload: {
+        schema: PAYLOAD_SCHEMA,
+        operation: 'promotion',
+        environment: 'prod',
+        digest: D1,
+        version: 'v1.2.3',
+        startedAt: '2026-01-01T00:00:00Z',
+        schemaHead: HEAD0,
+      },
       createdAt: '2025-12-31T23:00:00Z',
       statuses: [{ state: 'success', at: '2025-12-31T23:05:00Z' }],
     });
@@ -888,7 +948,11 @@ describe("staging's baseline: prod's release in staging's namespace, never prod 
       ...h.deps,
       gate: async (_e, url, baseline) => {
         gateCalls.push({ url, ...(baseline ? { baseline } : {}) });
-        return { passed: opts.gateOk ?? true, baselineCompared: baseline !== undefined && 'baseUrl' in baseline, reasons: opts.gateOk === false ? ['p95 ratio 1.4 > 1.25'] : [] };
+        return {
+          passed: opts.gateOk ?? true,
+          baselineCompared: baseline !== undefined && 'baseUrl' in baseline,
+          reasons: opts.gateOk === false ? ['p95 ratio 1.4 > 1.25'] : [],
+        };
       },
     };
     return { h, deps };
@@ -918,7 +982,7 @@ describe("staging's baseline: prod's release in staging's namespace, never prod 
     }) as typeof fetch;
   }
 
-  it('starts prod\'s digest as kgraph-mcp-baseline, gates against both in-cluster Services, removes the baseline', async () => {
+  it("starts prod's digest as kgraph-mcp-baseline, gates against both in-cluster Services, removes the baseline", async () => {
     spyFetch();
     const { h, deps } = await stagingHarness();
     await runDeploy({ env: 'staging', image: IMAGE_D, commit: SHA, tree: TREE }, deps);
@@ -931,24 +995,33 @@ describe("staging's baseline: prod's release in staging's namespace, never prod 
       'NetworkPolicy/kgraph-mcp-baseline',
     ]);
     expect(objs.every((o) => o.metadata?.namespace === 'kgraph-staging')).toBe(true);
-    expect([...apply.stdin!.matchAll(/image: (\S+)/g)].map((m) => m[1])).toEqual([`ghcr.io/kgraph-mcp/kgraph-mcp@${D0}`]);
+    expect([...apply.stdin!.matchAll(/image: (\S+)/g)].map((m) => m[1])).toEqual([
+      `ghcr.io/kgraph-mcp/kgraph-mcp@${D0}`,
+    ]);
     expect(gateCalls).toEqual([
       {
         url: 'http://kgraph-mcp.kgraph-staging.svc.cluster.local:8000',
-        baseline: { baseUrl: 'http://kgraph-mcp-baseline.kgraph-staging.svc.cluster.local:8000', served: "prod's release v1.2.2" },
+        baseline: {
+          baseUrl: 'http://kgraph-mcp-baseline.kgraph-staging.svc.cluster.local:8000',
+          served: "prod's release v1.2.2",
+        },
       },
     ]);
     expect(calls.at(-1)).toBe(
       'kubectl --namespace kgraph-staging delete deployment/kgraph-mcp-baseline service/kgraph-mcp-baseline networkpolicy/kgraph-mcp-baseline --ignore-not-found',
     );
-    expect(calls.indexOf('kubectl --namespace kgraph-staging rollout status deployment/kgraph-mcp-baseline --timeout=300s')).toBeGreaterThan(-1);
+    expect(
+      calls.indexOf('kubectl --namespace kgraph-staging rollout status deployment/kgraph-mcp-baseline --timeout=300s'),
+    ).toBeGreaterThan(-1);
     nothingAsksProd(h, fetched);
   });
 
   it('removes the baseline also when the gate fails (after the candidate is rolled back)', async () => {
     spyFetch();
     const { h, deps } = await stagingHarness({ gateOk: false });
-    await expect(runDeploy({ env: 'staging', image: IMAGE_D, commit: SHA, tree: TREE }, deps)).rejects.toThrow(/failed at latency-gate/);
+    await expect(runDeploy({ env: 'staging', image: IMAGE_D, commit: SHA, tree: TREE }, deps)).rejects.toThrow(
+      /failed at latency-gate/,
+    );
     const calls = h.kubectlCalls();
     expect(calls.slice(-3)).toEqual([
       'kubectl --namespace kgraph-staging rollout undo deployment/kgraph-mcp',
@@ -967,12 +1040,23 @@ describe("staging's baseline: prod's release in staging's namespace, never prod 
   it('prod runs nothing known (ledger down for it): no baseline is started, the gate is told why, still no prod call', async () => {
     spyFetch();
     const { h, deps } = await stagingHarness();
-    const withoutProd = { ...deps, ledger: { ...deps.ledger!, read: async (o: { environment?: string } = {}) => {
-      if (o.environment === 'prod') throw new Error('HTTP 503');
-      return deps.ledger!.read(o);
-    } } };
+    const withoutProd = {
+      ...deps,
+      ledger: {
+        ...deps.ledger!,
+        read: async (o: { environment?: string } = {}) => {
+          if (o.environment === 'prod') throw new Error('HTTP 503');
+          return deps.ledger!.read(o);
+        },
+      },
+    };
     await runDeploy({ env: 'staging', image: IMAGE_D, commit: SHA, tree: TREE }, withoutProd);
-    expect(gateCalls).toEqual([{ url: 'https://staging.kgraph-mcp.example.com', baseline: { unavailable: expect.stringMatching(/cannot tell what prod runs: .*HTTP 503/) } }]);
+    expect(gateCalls).toEqual([
+      {
+        url: 'https://staging.kgraph-mcp.example.com',
+        baseline: { unavailable: expect.stringMatching(/cannot tell what prod runs: .*HTTP 503/) },
+      },
+    ]);
     expect(h.kubectlCalls().some((c) => c.includes('baseline'))).toBe(false);
     nothingAsksProd(h, fetched);
   });
@@ -985,10 +1069,16 @@ describe("staging's baseline: prod's release in staging's namespace, never prod 
     const objs = baselineObjects(staging, ENVIRONMENTS.staging, `ghcr.io/kgraph-mcp/kgraph-mcp@${D0}`);
     expect(schemaErrors(objs)).toEqual([]);
     expect(policyViolations(objs)).toEqual([]);
-    type Sel = { spec: { selector: { matchLabels?: Record<string, string> } & Record<string, string>; template?: { metadata: { labels: Record<string, string> } } } };
+    type Sel = {
+      spec: {
+        selector: { matchLabels?: Record<string, string> } & Record<string, string>;
+        template?: { metadata: { labels: Record<string, string> } };
+      };
+    };
     const podLabels = (o: KubeObjectLike) => (o as unknown as Sel).spec.template!.metadata.labels;
     type KubeObjectLike = (typeof objs)[number];
-    const matches = (sel: Record<string, string>, labels: Record<string, string>) => Object.entries(sel).every(([k, v]) => labels[k] === v);
+    const matches = (sel: Record<string, string>, labels: Record<string, string>) =>
+      Object.entries(sel).every(([k, v]) => labels[k] === v);
     const candidate = staging.find((o) => o.kind === 'Deployment')!;
     const service = staging.find((o) => o.kind === 'Service')!;
     const pdb = staging.find((o) => o.kind === 'PodDisruptionBudget')!;

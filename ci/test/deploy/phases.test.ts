@@ -81,7 +81,7 @@ describe('deploy phases', () => {
     expect(ledgerRequiredFor({ ...prod, unrecordedAllowed: [] }, 'rollback-to-previous')).toBe(true);
     expect(ledgerRequiredFor(ENVIRONMENTS.dev.release, 'deploy')).toBe(false);
     const back = parseRollbackRequest({ env: 'prod', dryRun: true }, {});
-    expect(decideRollback(back, { ledger: { reachable: false, reason: "x" }, backups: [], source: {} }, 0)).toEqual({});
+    expect(decideRollback(back, { ledger: { reachable: false, reason: 'x' }, backups: [], source: {} }, 0)).toEqual({});
   });
 });
 
