@@ -12,6 +12,7 @@ import { spawnRunner } from '../ci/src/kube/runner.js';
 import { table } from '../ci/src/report/markdown.js';
 import { REPO_ROOT } from '../ci/src/repo-root.js';
 import { rehearseRollout } from '../ci/src/rollout/rehearsal.js';
+import { failureSourcesText } from '../ci/src/rollout/sources.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string) => {
@@ -67,5 +68,6 @@ console.log(
     ]),
   ),
 );
+if (result.failureSources.length) console.log(failureSourcesText(result.failureSources));
 console.log(`total ${f(r.seconds)} s; ${r.passed ? 'PASSED' : `FAILED: ${r.reasons.join('; ')}`}`);
 process.exitCode = r.passed ? 0 : 1;

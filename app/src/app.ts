@@ -39,6 +39,11 @@ export interface AppDeps {
   /** A pino logger; by default one is made from the config (JSON to stdout). */
   readonly logger?: Logger;
   readonly random?: () => number;
+  /**
+   * On close, keep dropping the previous release's cache entries until the window after this instance's
+   * last write is over (legacy-invalidation.ts): main.ts sets it; tests close at once.
+   */
+  readonly drainLegacyOnClose?: boolean;
 }
 
 export type { AppState };
@@ -78,6 +83,8 @@ export interface BuiltApp {
   readonly cache: CacheLike;
   readonly generation: CacheGeneration;
   readonly schema: SchemaWatch;
+  /** The previous release's cache protocol (undefined when CACHE_LEGACY_INVALIDATION=false). */
+  readonly legacy: LegacyInvalidation | undefined;
 }
 
 /** How long buildApp waits for the first schema and generation checks (Postgres may be down at start). */
@@ -148,7 +155,9 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
   clearTimeout(firstChecks);
   app.addHook('onClose', async () => {
     schema.stop();
+    // No new token can extend the window now; the drops still due for this instance's writes go on.
     generation.stop();
+    if (deps.drainLegacyOnClose) await legacy?.drain();
     legacy?.stop();
   });
 
@@ -192,7 +201,14 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
     reply.headers(owaspHeaders);
     done();
   });
-  await app.register(healthRoutes, { redis: deps.redis, state, metrics, faults, schema });
+  await app.register(healthRoutes, {
+    redis: deps.redis,
+    state,
+    metrics,
+    faults,
+    schema,
+    version: { version: config.appVersion ?? null, environment: config.environment },
+  });
 
   // /api/v1: authenticated, schema-gated, rate-limited, NUL-guarded, then (dev only) faults.
   await app.register(
@@ -221,5 +237,5 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
     });
   }
 
-  return { app: app as unknown as FastifyInstance, state, metrics, faults, cache, generation, schema };
+  return { app: app as unknown as FastifyInstance, state, metrics, faults, cache, generation, schema, legacy };
 }

@@ -29,7 +29,7 @@ const pool = createPool(config, log);
 // Its own two connections for the cache-generation poll and schema checks: never queued behind requests.
 const watchPool = createPool({ ...config, dbPoolMax: 2 }, log);
 const redis = createRedis(config, log);
-const { app, state } = await buildApp(config, { pool, watchPool, redis, logger: log });
+const { app, state } = await buildApp(config, { pool, watchPool, redis, logger: log, drainLegacyOnClose: true });
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {

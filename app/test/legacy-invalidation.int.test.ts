@@ -1,14 +1,17 @@
 /**
  * Two versions side by side: the previous release cached under `<prefix>cache:<key>`, indexed in
  * `<prefix>cache:index`, and dropped them (and told its pods over pub/sub) only on its own writes. This
- * release's writes, and token changes it notices, must drop them too, before the write answers and once
- * more shortly after; with the shim off, the old entries survive the write (the known 60 s stale reads).
+ * release's writes, and token changes it notices, must drop them too, before the write answers and then
+ * every LEGACY_WINDOW.everyMs for the window (an old pod may store what it read before the commit seconds
+ * later); with the shim off, the old entries survive the write (the known 60 s stale reads).
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { useEphemeralServices } from '../../testkit/services.js';
-import { REPEAT_MS } from '../src/legacy-invalidation.js';
+import { LEGACY_WINDOW } from '../src/legacy-invalidation.js';
+
+const EVERY_MS = LEGACY_WINDOW.everyMs;
 import { AUTH, makeApp, prepareDatabase, testConfig, waitFor, type TestApp } from './support.js';
 
 const svc = useEphemeralServices();
@@ -49,7 +52,7 @@ const rename = async (inst: TestApp, name: string) => {
 };
 
 describe('the previous release cache protocol', () => {
-  it('a write drops the old entries and publishes before it answers, and once more after REPEAT_MS', async () => {
+  it('a write drops the old entries and publishes before it answers, and again while the window is open', async () => {
     const key = await oldPodCaches();
     const before = messages.length;
     await rename(on, 'Legacy One');
@@ -57,11 +60,17 @@ describe('the previous release cache protocol', () => {
     await waitFor('the invalidation message', () => messages.length > before, 2_000);
     // An old pod stores what it read just before the commit, after the first drop: the repeat catches it.
     await oldPodCaches();
-    await waitFor('the repeated drop', async () => (await redis.exists(key)) === 0, REPEAT_MS + 1_000);
+    await waitFor('the repeated drop', async () => (await redis.exists(key)) === 0, EVERY_MS + 1_000);
+    // A slow old read (its snapshot from before the commit) stored seconds later is dropped too.
+    await new Promise((r) => setTimeout(r, 2_000));
+    await oldPodCaches();
+    await waitFor('the drop of a late store', async () => (await redis.exists(key)) === 0, EVERY_MS + 1_000);
   });
 
   it('a token change from elsewhere (psql, another pod) drops them within 1 s', async () => {
-    await new Promise((r) => setTimeout(r, REPEAT_MS + 100));
+    on.generation.stop();
+    await on.legacy!.drain();
+    await on.generation.start();
     const key = await oldPodCaches();
     const db = new pg.Client({ connectionString: svc.current.env.DATABASE_URL! });
     await db.connect();
@@ -73,12 +82,13 @@ describe('the previous release cache protocol', () => {
   });
 
   it('switched off (CACHE_LEGACY_INVALIDATION=false), the old entries outlive a write: the stale reads it prevents', async () => {
+    // `on` would drop them for its own window: stop its polling and let its window end first.
     on.generation.stop();
+    await on.legacy!.drain();
     try {
-      await new Promise((r) => setTimeout(r, REPEAT_MS + 100));
       const key = await oldPodCaches();
       await rename(off, 'Legacy Off');
-      await new Promise((r) => setTimeout(r, REPEAT_MS + 300));
+      await new Promise((r) => setTimeout(r, EVERY_MS * 3));
       expect(await redis.exists(key)).toBe(1);
     } finally {
       await on.generation.start();

@@ -64,8 +64,11 @@ const HOST =
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
-export const RELEASE_TAG = /^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$/;
-const GIT_OBJECT = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
+// semver.org's grammar after one v: no leading zeros (prerelease numbers included), no build metadata.
+const PRERELEASE_ID = '(?:0|[1-9]\\d*|\\d*[A-Za-z-][0-9A-Za-z-]*)';
+const RELEASE_TAG = new RegExp(
+  `^v(?:0|[1-9]\\d*)\\.(?:0|[1-9]\\d*)\\.(?:0|[1-9]\\d*)(?:-${PRERELEASE_ID}(?:\\.${PRERELEASE_ID})*)?$`,
+);
 
 /** Strict parse of `host/path[:tag][@sha256:hex]`; a malformed reference or digest says what is wrong. */
 export function parseImageRef(input: string): ParsedImage {
@@ -222,34 +225,70 @@ export interface EligibilityFacts {
   readonly operation?: 'deploy' | 'rollback';
 }
 
+/**
+ * A rule's outcome, in the pipeline's one verdict vocabulary (ci/src/outcome.ts `CheckOutcome`, spelled out
+ * here because this file imports nothing): `inconclusive` = the rule lacks a fact it needs; never a pass.
+ */
+export type RuleOutcome = 'passed' | 'failed' | 'inconclusive';
+
+export type RuleName =
+  | 'reference'
+  | 'repository'
+  | 'digest'
+  | 'pinned-tag'
+  | 'release-tag'
+  | 'on-main'
+  | 'ledger'
+  | 'promotion'
+  | 'soak'
+  | 'gate'
+  | 'baseline'
+  | 'audit'
+  | 'compatibility';
+
 export interface RuleVerdict {
-  readonly rule:
-    | 'reference'
-    | 'repository'
-    | 'digest'
-    | 'pinned-tag'
-    | 'release-tag'
-    | 'on-main'
-    | 'ledger'
-    | 'promotion'
-    | 'soak'
-    | 'gate'
-    | 'baseline'
-    | 'audit'
-    | 'compatibility';
+  readonly rule: RuleName;
+  readonly outcome: RuleOutcome;
+  /** `outcome === 'passed'`, for callers that only ask yes or no. */
   readonly ok: boolean;
   readonly detail: string;
 }
 
 export interface Eligibility {
   readonly environment: string;
+  /** The worst outcome of all rules (failed beats inconclusive beats passed); no rule at all = inconclusive. */
+  readonly outcome: RuleOutcome;
   readonly eligible: boolean;
   readonly rules: readonly RuleVerdict[];
-  /** The first rule that refused, for one-line messages. */
+  /** The first rule that did not pass (rules run in order of importance), for one-line messages. */
   readonly refusedBy?: RuleVerdict;
   /** The ledger entry the promotion rests on. */
   readonly promotedFrom?: LedgerEntry;
 }
+
+/** Git object ids (commits, trees): SHA-1, 40 lowercase hex digits (docs/decisions/0007-git-object-ids.md). */
+export const GIT_OBJECT_ID = /^[0-9a-f]{40}$/;
+
+/** Whether `tag` is a release version vX.Y.Z with an optional prerelease; the one tag validator. */
+export function isReleaseTag(tag: string | undefined): tag is string {
+  return typeof tag === 'string' && RELEASE_TAG.test(tag);
+}
+
+/** A final release vX.Y.Z: a release tag without prerelease. */
+export function isFinalReleaseTag(tag: string | undefined): tag is string {
+  return isReleaseTag(tag) && !tag.includes('-');
+}
+
+const verdict = (rule: RuleName, outcome: RuleOutcome, detail: string): RuleVerdict => ({
+  rule,
+  outcome,
+  ok: outcome === 'passed',
+  detail,
+});
+const passed = (rule: RuleName, detail: string) => verdict(rule, 'passed', detail);
+const failed = (rule: RuleName, detail: string) => verdict(rule, 'failed', detail);
+const cannotTell = (rule: RuleName, detail: string) => verdict(rule, 'inconclusive', detail);
+const either = (rule: RuleName, ok: boolean, yes: string, no: string) => (ok ? passed(rule, yes) : failed(rule, no));
 
 const short = (s: string | undefined): string => (s ? s.replace(/^sha256:/, '').slice(0, 12) : 'unknown');
 
@@ -292,27 +331,54 @@ function lastPass(
 const describeRelease = (r: ReleaseId): string =>
   r.version ?? (r.digest ? short(r.digest) : r.commit ? r.commit.slice(0, 12) : short(r.tree));
 
-/** The previous release (what runs in `environment`) passed the N-1 check against `candidate`. */
-function compatibilityRule(environment: string, ledger: LedgerFacts, candidate: ReleaseId): [boolean, string] {
-  if (!ledger.reachable) return [false, `cannot read what runs in ${environment} (ledger unreachable)`];
-  const running = runningRelease(ledger.entries, environment);
-  if (running.kind === 'none')
-    return [true, `nothing ran in ${environment} yet: no previous release to be compatible with`];
-  if (running.kind === 'unknown')
-    return [false, `cannot tell which release runs in ${environment} (its last record names none; fails closed)`];
-  if (sameRelease(running.release, candidate))
-    return [true, `${describeRelease(candidate)} already runs in ${environment}`];
-  const check = compatCheckOf(ledger.compat ?? [], running.release, candidate);
-  const prev = describeRelease(running.release);
-  if (!check)
-    return [
-      false,
-      `${prev}, running in ${environment}, was never checked against this release's migrations: run kgraph-ci migrations compat --env ${environment} --previous <${prev}'s tag>`,
-    ];
-  if (!check.passed)
-    return [false, `${prev} failed the compatibility check against schema ${check.schemaHead} at ${check.at}`];
-  return [true, `${prev} passed the compatibility check against schema ${check.schemaHead} at ${check.at}`];
+/** What every rule reads: the question (environment, policy, facts) and the reference, parsed once. */
+interface RuleInput {
+  readonly environment: string;
+  readonly policy: ReleasePolicy;
+  readonly facts: EligibilityFacts;
+  readonly ref: ImageRef;
 }
+
+/** One rule: zero verdicts when the policy does not ask for it, else one or more. */
+type Rule = (input: RuleInput) => readonly RuleVerdict[];
+
+/** One rule per reference kind the policy may require (ReleasePolicy.reference). */
+interface ReferenceInput {
+  readonly environment: string;
+  readonly facts: Pick<EligibilityFacts, 'image' | 'release'>;
+  readonly ref: ImageRef;
+}
+
+const REFERENCE_KIND_RULES: Record<ReferenceKind, (input: ReferenceInput) => RuleVerdict> = {
+  digest: ({ environment, facts, ref }) =>
+    either(
+      'digest',
+      ref.digest !== undefined,
+      `by digest ${ref.digest}`,
+      `${environment} deploys only by @sha256 digest; ${facts.image} has none`,
+    ),
+  'pinned-tag': ({ facts, ref }) =>
+    either(
+      'pinned-tag',
+      ref.digest !== undefined || (ref.tag !== undefined && ref.tag !== 'latest'),
+      ref.digest ? 'pinned by digest' : `pinned tag ${ref.tag}`,
+      `${facts.image} has ${ref.tag ? 'the floating tag latest' : 'no tag'}; deploy a pinned tag or digest`,
+    ),
+  'release-tag': ({ environment, facts, ref }) => {
+    const tag = facts.release?.tag ?? ref.tag;
+    if (!isReleaseTag(tag))
+      return failed(
+        'release-tag',
+        `${environment} runs only release versions vX.Y.Z; ${tag ? `"${tag}" is not one` : 'no release tag was given'}`,
+      );
+    // A prerelease (v1.2.3-rc.1) is a version but not a release: it may be tagged, never released here.
+    if (!isFinalReleaseTag(tag))
+      return failed('release-tag', `${environment} runs only final releases vX.Y.Z; "${tag}" is a prerelease`);
+    if (ref.tag !== undefined && ref.tag !== tag)
+      return failed('release-tag', `the image is tagged ${ref.tag} but is deployed as ${tag}`);
+    return passed('release-tag', `release ${tag}`);
+  },
+};
 
 /**
  * The rules that need only the reference and the release tag (repository, digest, pinned tag, release
@@ -323,206 +389,234 @@ export function referenceRules(
   policy: ReleasePolicy,
   facts: Pick<EligibilityFacts, 'image' | 'release'>,
 ): { readonly ref?: ImageRef; readonly rules: readonly RuleVerdict[] } {
-  const rules: RuleVerdict[] = [];
-  const add = (rule: RuleVerdict['rule'], ok: boolean, detail: string) => void rules.push({ rule, ok, detail });
   const parsed = parseImageRef(facts.image);
-  if (!parsed.ok) {
-    add('reference', false, parsed.problem);
-    return { rules };
-  }
+  if (!parsed.ok) return { rules: [failed('reference', parsed.problem)] };
   const ref = parsed.ref;
-  add(
+  const repository = either(
     'repository',
     ref.repository === policy.imageRepository,
-    ref.repository === policy.imageRepository
-      ? `${ref.repository}`
-      : `${ref.repository} is not ${policy.imageRepository}, the only repository ${environment} runs`,
+    ref.repository,
+    `${ref.repository} is not ${policy.imageRepository}, the only repository ${environment} runs`,
   );
-  for (const kind of policy.reference) {
-    if (kind === 'digest')
-      add(
-        'digest',
-        ref.digest !== undefined,
-        ref.digest
-          ? `by digest ${ref.digest}`
-          : `${environment} deploys only by @sha256 digest; ${facts.image} has none`,
-      );
-    if (kind === 'pinned-tag') {
-      const pinned = ref.digest !== undefined || (ref.tag !== undefined && ref.tag !== 'latest');
-      add(
-        'pinned-tag',
-        pinned,
-        pinned
-          ? ref.digest
-            ? 'pinned by digest'
-            : `pinned tag ${ref.tag}`
-          : `${facts.image} has ${ref.tag ? 'the floating tag latest' : 'no tag'}; deploy a pinned tag or digest`,
-      );
-    }
-    if (kind === 'release-tag') {
-      const tag = facts.release?.tag ?? ref.tag;
-      if (!tag || !RELEASE_TAG.test(tag))
-        add(
-          'release-tag',
-          false,
-          `${environment} runs only release versions vX.Y.Z; ${tag ? `"${tag}" is not one` : 'no release tag was given'}`,
-        );
-      // A prerelease (v1.2.3-rc.1) is a version but not a release: it may be tagged, never released here.
-      else if (tag.includes('-'))
-        add('release-tag', false, `${environment} runs only final releases vX.Y.Z; "${tag}" is a prerelease`);
-      else if (ref.tag !== undefined && ref.tag !== tag)
-        add('release-tag', false, `the image is tagged ${ref.tag} but is deployed as ${tag}`);
-      else add('release-tag', true, `release ${tag}`);
-    }
-  }
-  return { ref, rules };
+  const kinds = policy.reference.map((kind) => REFERENCE_KIND_RULES[kind]({ environment, facts, ref }));
+  return { ref, rules: [repository, ...kinds] };
+}
+
+/** A release tag's commit must be on main (asked only where the policy requires a release tag). */
+const onMainRule: Rule = ({ policy, facts, ref }) => {
+  const tag = facts.release?.tag ?? ref.tag;
+  if (!policy.reference.includes('release-tag') || !isReleaseTag(tag)) return [];
+  const onMain = facts.release?.onMain;
+  if (onMain === undefined) return [cannotTell('on-main', `cannot tell whether ${tag} is on main (fails closed)`)];
+  return [either('on-main', onMain, `${tag} is on main`, `${tag} is not on main: releases are tagged on main only`)];
+};
+
+/** The ledger must be readable where the policy records deploys or promotes from another environment. */
+const ledgerRule: Rule = ({ environment, policy, facts: { ledger } }) => {
+  if (!policy.ledgerRequired && !policy.promotion) return [];
+  if (!ledger.reachable)
+    return [
+      cannotTell(
+        'ledger',
+        `the delivery ledger is unreachable (${ledger.reason}); ${environment} needs it (fails closed)`,
+      ),
+    ];
+  const n = ledger.entries.length;
+  return [passed('ledger', `${n} ${n === 1 ? 'entry' : 'entries'} read`)];
+};
+
+/** A rollback goes back to what this environment already ran: it must have succeeded here before, by digest. */
+const rollbackTargetRule: Rule = ({ environment, facts: { ledger }, ref }) => {
+  if (!ledger.reachable)
+    return [cannotTell('promotion', `cannot read what ran in ${environment} (ledger unreachable)`)];
+  if (!ref.digest) return [failed('promotion', `a rollback target is named by digest`)];
+  const ran = ledger.entries.filter(
+    (e) =>
+      e.environment === environment && e.digest === ref.digest && e.operation !== 'rollback' && e.state === 'success',
+  );
+  return [
+    either(
+      'promotion',
+      ran.length > 0,
+      `ran in ${environment} until ${ran.at(-1)?.at}`,
+      `digest ${short(ref.digest)} never ran successfully in ${environment}`,
+    ),
+  ];
+};
+
+/** The pass in the promotion's source environment this deploy rests on, or the verdict that says why there is none. */
+function promotionSource(
+  { facts, ref }: RuleInput,
+  from: string,
+): { readonly pass: LedgerEntry } | { readonly refused: RuleVerdict } {
+  const ledger = facts.ledger;
+  if (!ledger.reachable)
+    return { refused: cannotTell('promotion', `cannot read what passed ${from} (ledger unreachable)`) };
+  if (!ref.digest) return { refused: failed('promotion', `only a digest can be promoted from ${from}`) };
+  const digest = short(ref.digest);
+  const what = facts.release?.tag ?? 'this deploy';
+  const { pass, failedAfter } = lastPass(ledger.entries, from, ref.digest);
+  const tree = facts.source?.tree;
+  if (!pass)
+    return {
+      refused: failed('promotion', `digest ${digest} never passed ${from}: build, pass ${from}'s gates, then promote`),
+    };
+  if (failedAfter)
+    return {
+      refused: failed(
+        'promotion',
+        `digest ${digest} passed ${from} at ${pass.at} but ${failedAfter.operation === 'rollback' ? 'was rolled back' : 'failed'} there at ${failedAfter.at}`,
+      ),
+    };
+  if (!tree || !GIT_OBJECT_ID.test(tree))
+    return {
+      refused: cannotTell(
+        'promotion',
+        `the source tree of ${what} is unknown: cannot match it with what passed ${from} (fails closed)`,
+      ),
+    };
+  if (pass.tree !== tree)
+    return {
+      refused: failed(
+        'promotion',
+        `digest ${digest} was built from tree ${short(pass.tree)}, but ${what} is tree ${short(tree)}: build it, pass ${from}, then promote`,
+      ),
+    };
+  return { pass };
+}
+
+/** What the source environment's pass must show, in order; each reads the pass entry and the policy. */
+type PassEvidence = (pass: LedgerEntry, input: RuleInput, from: string) => RuleVerdict | undefined;
+
+const soakEvidence: PassEvidence = (pass, { policy, facts }, from) => {
+  const soakMinutes = policy.promotion?.soakMinutes ?? 0;
+  const soakedMs = facts.now - Date.parse(pass.at);
+  if (!Number.isFinite(soakedMs))
+    return cannotTell('soak', `? min in ${from} (its time is unreadable), needs ${soakMinutes}`);
+  const minutes = Math.max(0, Math.floor(soakedMs / 60_000));
+  return either(
+    'soak',
+    soakedMs >= soakMinutes * 60_000,
+    `${minutes} min in ${from} (needs ${soakMinutes})`,
+    `${minutes} min in ${from}, needs ${soakMinutes}`,
+  );
+};
+
+// Promotion rests on the previous environment's gates: a pass deployed with --skip-gate does not count.
+const gateEvidence: PassEvidence = (pass, _input, from) =>
+  either(
+    'gate',
+    pass.gate?.passed === true,
+    `${from}'s latency gate passed for this digest`,
+    `${from}'s latency gate ${pass.gate ? 'failed' : 'did not run (skipped or not recorded)'} for this digest`,
+  );
+
+const baselineEvidence: PassEvidence = (pass, { environment, policy }, from) => {
+  if (!policy.baselineComparisonRequired) return undefined;
+  const gate = pass.gate;
+  return either(
+    'baseline',
+    gate?.passed === true && gate.baselineCompared === true,
+    `${from}'s gate passed with the baseline comparison`,
+    `${from}'s gate ${gate ? (gate.passed ? 'did not compare against the baseline' : 'failed') : 'left no summary'}; ${environment} requires a baseline comparison`,
+  );
+};
+
+const auditEvidence: PassEvidence = (pass, { environment, policy }) => {
+  if (policy.skippedAuditAcceptable) return undefined;
+  return either(
+    'audit',
+    pass.auditSkipped === false,
+    'dependency audit ran',
+    `the dependency audit ${pass.auditSkipped ? 'was skipped' : 'is not recorded'} for this digest; ${environment} does not accept that`,
+  );
+};
+
+const PASS_EVIDENCE: readonly PassEvidence[] = [soakEvidence, gateEvidence, baselineEvidence, auditEvidence];
+
+/** The digest passed the environment it is promoted from, from the same tree, and that pass shows enough. */
+const promotionRule: Rule = (input) => {
+  const promotion = input.policy.promotion;
+  if (!promotion) return [];
+  const source = promotionSource(input, promotion.from);
+  if ('refused' in source) return [source.refused];
+  const { pass } = source;
+  return [
+    passed('promotion', `passed ${promotion.from} at ${pass.at} from tree ${short(input.facts.source?.tree)}`),
+    ...PASS_EVIDENCE.flatMap((evidence) => evidence(pass, input, promotion.from) ?? []),
+  ];
+};
+
+/** The previous release (what runs in the environment) passed the N-1 check against the candidate. */
+const compatibilityRule: Rule = ({ environment, policy, facts, ref }) => {
+  if (!policy.previousReleaseChecked) return [];
+  const candidate: ReleaseId = {
+    ...(ref.digest ? { digest: ref.digest } : {}),
+    ...(facts.source?.commit ? { commit: facts.source.commit } : {}),
+    ...(facts.source?.tree ? { tree: facts.source.tree } : {}),
+  };
+  const ledger = facts.ledger;
+  if (!ledger.reachable)
+    return [cannotTell('compatibility', `cannot read what runs in ${environment} (ledger unreachable)`)];
+  const running = runningRelease(ledger.entries, environment);
+  if (running.kind === 'none')
+    return [passed('compatibility', `nothing ran in ${environment} yet: no previous release to be compatible with`)];
+  if (running.kind === 'unknown')
+    return [
+      cannotTell(
+        'compatibility',
+        `cannot tell which release runs in ${environment} (its last record names none; fails closed)`,
+      ),
+    ];
+  if (sameRelease(running.release, candidate))
+    return [passed('compatibility', `${describeRelease(candidate)} already runs in ${environment}`)];
+  const check = compatCheckOf(ledger.compat ?? [], running.release, candidate);
+  const prev = describeRelease(running.release);
+  if (!check)
+    return [
+      failed(
+        'compatibility',
+        `${prev}, running in ${environment}, was never checked against this release's migrations: run kgraph-ci migrations compat --env ${environment} --previous <${prev}'s tag>`,
+      ),
+    ];
+  const how = `the compatibility check against schema ${check.schemaHead} at ${check.at}`;
+  return [either('compatibility', check.passed, `${prev} passed ${how}`, `${prev} failed ${how}`)];
+};
+
+/**
+ * The rules after the reference rules, in order of importance, per operation. The exception lives here as
+ * data, not as branches: a rollback returns to what already ran in the environment, so it is judged by its
+ * target instead of by promotion and by the N-1 compatibility check.
+ */
+const RULES: Record<NonNullable<EligibilityFacts['operation']>, readonly Rule[]> = {
+  deploy: [onMainRule, ledgerRule, promotionRule, compatibilityRule],
+  rollback: [onMainRule, ledgerRule, rollbackTargetRule],
+};
+
+const SEVERITY: Record<RuleOutcome, number> = { passed: 0, inconclusive: 1, failed: 2 };
+
+/** Worst wins: failed beats inconclusive beats passed; no verdict at all cannot pass. */
+export function worstOutcome(rules: readonly RuleVerdict[]): RuleOutcome {
+  if (rules.length === 0) return 'inconclusive';
+  return rules.reduce<RuleOutcome>((worst, r) => (SEVERITY[r.outcome] > SEVERITY[worst] ? r.outcome : worst), 'passed');
 }
 
 /** Decides whether `facts.image` may be deployed to `environment` under `policy`. Pure. */
 export function decideEligibility(environment: string, policy: ReleasePolicy, facts: EligibilityFacts): Eligibility {
   const checked = referenceRules(environment, policy, facts);
-  const rules: RuleVerdict[] = [...checked.rules];
-  const add = (rule: RuleVerdict['rule'], ok: boolean, detail: string) => void rules.push({ rule, ok, detail });
-  let promotedFrom: LedgerEntry | undefined;
   const ref = checked.ref;
-  if (!ref) return finish();
-  const tag = facts.release?.tag ?? ref.tag;
-  if (policy.reference.includes('release-tag') && tag && RELEASE_TAG.test(tag)) {
-    const onMain = facts.release?.onMain;
-    add(
-      'on-main',
-      onMain === true,
-      onMain === undefined
-        ? `cannot tell whether ${tag} is on main (fails closed)`
-        : onMain
-          ? `${tag} is on main`
-          : `${tag} is not on main: releases are tagged on main only`,
-    );
-  }
-  const ledger = facts.ledger;
-  if (policy.ledgerRequired || policy.promotion) {
-    add(
-      'ledger',
-      ledger.reachable,
-      ledger.reachable
-        ? `${ledger.entries.length} ${ledger.entries.length === 1 ? 'entry' : 'entries'} read`
-        : `the delivery ledger is unreachable (${ledger.reason}); ${environment} needs it (fails closed)`,
-    );
-  }
-  if (facts.operation === 'rollback') {
-    // Going back to what this environment already ran: it must have succeeded here before, by digest.
-    if (!ledger.reachable) add('promotion', false, `cannot read what ran in ${environment} (ledger unreachable)`);
-    else if (!ref.digest) add('promotion', false, `a rollback target is named by digest`);
-    else {
-      const ran = ledger.entries.filter(
-        (e) =>
-          e.environment === environment &&
-          e.digest === ref.digest &&
-          e.operation !== 'rollback' &&
-          e.state === 'success',
-      );
-      add(
-        'promotion',
-        ran.length > 0,
-        ran.length
-          ? `ran in ${environment} until ${ran[ran.length - 1]!.at}`
-          : `digest ${short(ref.digest)} never ran successfully in ${environment}`,
-      );
-    }
-  } else if (policy.promotion) {
-    const { from, soakMinutes } = policy.promotion;
-    if (!ledger.reachable) add('promotion', false, `cannot read what passed ${from} (ledger unreachable)`);
-    else if (!ref.digest) add('promotion', false, `only a digest can be promoted from ${from}`);
-    else {
-      const { pass, failedAfter } = lastPass(ledger.entries, from, ref.digest);
-      const tree = facts.source?.tree;
-      if (!pass)
-        add(
-          'promotion',
-          false,
-          `digest ${short(ref.digest)} never passed ${from}: build, pass ${from}'s gates, then promote`,
-        );
-      else if (failedAfter)
-        add(
-          'promotion',
-          false,
-          `digest ${short(ref.digest)} passed ${from} at ${pass.at} but ${failedAfter.operation === 'rollback' ? 'was rolled back' : 'failed'} there at ${failedAfter.at}`,
-        );
-      else if (!tree || !GIT_OBJECT.test(tree))
-        add(
-          'promotion',
-          false,
-          `the source tree of ${facts.release?.tag ?? 'this deploy'} is unknown: cannot match it with what passed ${from} (fails closed)`,
-        );
-      else if (pass.tree !== tree)
-        add(
-          'promotion',
-          false,
-          `digest ${short(ref.digest)} was built from tree ${short(pass.tree)}, but ${facts.release?.tag ?? 'this deploy'} is tree ${short(tree)}: build it, pass ${from}, then promote`,
-        );
-      else {
-        promotedFrom = pass;
-        add('promotion', true, `passed ${from} at ${pass.at} from tree ${short(tree)}`);
-        const soakedMs = facts.now - Date.parse(pass.at);
-        const needMs = soakMinutes * 60_000;
-        const soaked = Number.isFinite(soakedMs) && soakedMs >= needMs;
-        add(
-          'soak',
-          soaked,
-          soaked
-            ? `${Math.floor(soakedMs / 60_000)} min in ${from} (needs ${soakMinutes})`
-            : `${Number.isFinite(soakedMs) ? Math.max(0, Math.floor(soakedMs / 60_000)) : '?'} min in ${from}, needs ${soakMinutes}`,
-        );
-        // Promotion rests on the previous environment's gates: a pass deployed with --skip-gate does not count.
-        const gated = pass.gate?.passed === true;
-        add(
-          'gate',
-          gated,
-          gated
-            ? `${from}'s latency gate passed for this digest`
-            : `${from}'s latency gate ${pass.gate ? 'failed' : 'did not run (skipped or not recorded)'} for this digest`,
-        );
-        if (policy.baselineComparisonRequired) {
-          const compared = pass.gate?.passed === true && pass.gate.baselineCompared === true;
-          add(
-            'baseline',
-            compared,
-            compared
-              ? `${from}'s gate passed with the baseline comparison`
-              : `${from}'s gate ${pass.gate ? (pass.gate.passed ? 'did not compare against the baseline' : 'failed') : 'left no summary'}; ${environment} requires a baseline comparison`,
-          );
-        }
-        if (!policy.skippedAuditAcceptable) {
-          add(
-            'audit',
-            pass.auditSkipped === false,
-            pass.auditSkipped === false
-              ? 'dependency audit ran'
-              : `the dependency audit ${pass.auditSkipped ? 'was skipped' : 'is not recorded'} for this digest; ${environment} does not accept that`,
-          );
-        }
-      }
-    }
-  }
-  if (policy.previousReleaseChecked && facts.operation !== 'rollback') {
-    const candidate: ReleaseId = {
-      ...(ref.digest ? { digest: ref.digest } : {}),
-      ...(facts.source?.commit ? { commit: facts.source.commit } : {}),
-      ...(facts.source?.tree ? { tree: facts.source.tree } : {}),
-    };
-    const [ok, detail] = compatibilityRule(environment, ledger, candidate);
-    add('compatibility', ok, detail);
-  }
-  return finish();
-
-  function finish(): Eligibility {
-    const refusedBy = rules.find((r) => !r.ok);
-    return {
-      environment,
-      eligible: rules.length > 0 && !refusedBy,
-      rules,
-      ...(refusedBy ? { refusedBy } : {}),
-      ...(promotedFrom ? { promotedFrom } : {}),
-    };
-  }
+  const input = ref ? { environment, policy, facts, ref } : undefined;
+  const rules = [...checked.rules, ...(input ? RULES[facts.operation ?? 'deploy'].flatMap((rule) => rule(input)) : [])];
+  const outcome = worstOutcome(rules);
+  const refusedBy = rules.find((r) => !r.ok);
+  const from = facts.operation === 'rollback' ? undefined : policy.promotion?.from;
+  const source = input && from ? promotionSource(input, from) : undefined;
+  return {
+    environment,
+    outcome,
+    eligible: outcome === 'passed',
+    rules,
+    ...(refusedBy ? { refusedBy } : {}),
+    ...(source && 'pass' in source ? { promotedFrom: source.pass } : {}),
+  };
 }

@@ -4,7 +4,7 @@
  */
 import { DURATION_GRAMMAR, ENVIRONMENT_NAMES, ENVIRONMENTS, SERVICE_NAMES, STEPS, STEP_NAMES } from './ci.generated.js';
 import type { EnvironmentName, ServiceName, StepName } from './ci.generated.js';
-import { referenceRules } from './eligibility.generated.js';
+import { GIT_OBJECT_ID, isReleaseTag, referenceRules } from './eligibility.generated.js';
 
 /** Pinned tags: a floating tag would make two runs of the same commit test different things. */
 export const IMAGES = {
@@ -248,15 +248,13 @@ export function checkDuration(text: string): number {
   return total;
 }
 
-export const SEMVER_TAG = /^v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/;
-
 export function checkRepository(repository: string): string {
   if (!/^[\w.-]+\/[\w.-]+$/.test(repository)) throw new Error(`repository "${repository}" must be owner/name`);
   return repository;
 }
 
 export function checkVersionTag(tag: string, what = 'tag'): string {
-  if (!SEMVER_TAG.test(tag)) {
+  if (!isReleaseTag(tag)) {
     throw new Error(`${what} "${tag}" is not a release tag: expected vMAJOR.MINOR.PATCH`);
   }
   return tag;
@@ -314,9 +312,10 @@ export function candidateJson(published: string, commit: string, tree: string): 
   return JSON.stringify({ image: `${name}@${digest}`, name, digest, commit, tree });
 }
 
-/** A 40-hex git object id (commit or tree), as the image labels and the ledger carry it. */
+/** A git object id (commit or tree), as the image labels and the ledger carry it: the pipeline's one validator. */
 export function checkGitObject(value: string, what: string): string {
-  if (!/^[0-9a-f]{40}$/.test(value)) throw new Error(`${what} "${value}" is not a 40-character git object id`);
+  if (!GIT_OBJECT_ID.test(value))
+    throw new Error(`${what} "${value}" is not a git object id (40 lowercase hex digits, SHA-1)`);
   return value;
 }
 

@@ -19,6 +19,8 @@ import { STEPS, ENVIRONMENTS } from '../src/ci.generated.js';
 import {
   checkDeployImage,
   checkDuration,
+  checkGitObject,
+  checkVersionTag,
   imageTag,
   publishAddress,
   severitiesFrom,
@@ -169,5 +171,17 @@ describe('plan', () => {
     const registry = IMAGE_REPOSITORY.slice(0, IMAGE_REPOSITORY.lastIndexOf('/'));
     expect(publishAddress(registry, 'v1.2.3').address).toBe(imageForVersion('v1.2.3'));
     expect(() => publishAddress('', 'v1')).toThrow(/registry "" is empty/);
+  });
+});
+
+describe('identifiers: the one validator each, from the generated copy of ci/src/release-policy.ts', () => {
+  it.each(['v1.2.3', 'v0.1.0', 'v2.0.0-rc.1'])('%s is a release tag', (tag) => expect(checkVersionTag(tag)).toBe(tag));
+  it.each(['1.2.3', 'v01.2.3', 'v1.2.3-01', 'v1.2.3+meta', 'latest'])('%s is not a release tag', (tag) =>
+    expect(() => checkVersionTag(tag)).toThrow(/is not a release tag/),
+  );
+  it('git object ids are SHA-1 only, as everywhere in the pipeline', () => {
+    expect(checkGitObject('a'.repeat(40), 'tree')).toBe('a'.repeat(40));
+    for (const bad of ['a'.repeat(64), 'A'.repeat(40), 'main', ''])
+      expect(() => checkGitObject(bad, 'tree')).toThrow(/not a git object id/);
   });
 });

@@ -344,7 +344,7 @@ describe('build once, promote by digest', () => {
     ctx.engine.reset();
     await expect(
       run((m, s) => m.image().publishCandidate('ghcr.io/kgraph-mcp', 'bot', s.password, 'main', tree)),
-    ).rejects.toThrow(/commit "main" is not a 40-character git object id/);
+    ).rejects.toThrow(/commit "main" is not a git object id \(40 lowercase hex digits, SHA-1\)/);
     await expect(
       run((m, s) => m.image().publishCandidate('ghcr.io/kgraph-mcp', 'bot', s.password, commit, '')),
     ).rejects.toThrow(/tree "" is not/);

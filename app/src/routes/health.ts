@@ -1,4 +1,4 @@
-/** Liveness, readiness and metrics: no auth, no rate limit (probes and scrapers call them). */
+/** Liveness, readiness, metrics and version: no auth, no rate limit (probes, scrapers and deploy checks call them). */
 import type { FastifyPluginAsync } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { AppState } from '../app-state.js';
@@ -13,6 +13,8 @@ interface Opts {
   metrics: Metrics;
   faults: FaultState;
   schema: SchemaWatch;
+  /** What /version says: the release (APP_VERSION, Sentry's release too; null when unset) and environment. */
+  version: { version: string | null; environment: string };
 }
 
 const PROBE_TIMEOUT_MS = 1_000;
@@ -36,7 +38,12 @@ async function probe(fn: () => Promise<unknown>, timeoutMs = PROBE_TIMEOUT_MS): 
 
 const schemaBody = (r: SchemaReport) => ({ at: r.at, expected: r.expected, missing: r.missing, newer: r.newer });
 
-export const healthRoutes: FastifyPluginAsync<Opts> = async (app, { redis, state, metrics, faults, schema }) => {
+export const healthRoutes: FastifyPluginAsync<Opts> = async (
+  app,
+  { redis, state, metrics, faults, schema, version },
+) => {
+  app.get('/version', async () => version);
+
   app.get('/healthz', async (_req, reply) => {
     if (faults.failHealth) return reply.status(503).send({ status: 'failing', reason: 'injected fault' });
     return { status: 'ok' };

@@ -5,10 +5,10 @@
  * release policy refuses on it.
  */
 import { baselineEnvironmentFor } from '../environments.js';
-import { runningRelease, type LedgerFacts } from '../release-policy.js';
+import { GIT_OBJECT_ID, runningRelease, type LedgerFacts } from '../release-policy.js';
 import { backupEntries, compatEntries, ledgerEntries, type BackupEntry, type LedgerRecord } from '../ledger/entry.js';
 import type { DeliveryDeps } from './deps.js';
-import { GIT_OBJECT, type DeployRequest, type RollbackRequest } from './request.js';
+import { type DeployRequest, type RollbackRequest } from './request.js';
 import type { SourceFacts } from './sources.js';
 
 /** Where the source facts of a deploy come from. */
@@ -43,7 +43,7 @@ function deploySourceAndLedger(req: DeployRequest): FactQueries {
       ? { kind: 'tag', tag: req.tag }
       : req.tree
         ? { kind: 'given' }
-        : req.commit && GIT_OBJECT.test(req.commit)
+        : req.commit && GIT_OBJECT_ID.test(req.commit)
           ? { kind: 'commit', commit: req.commit }
           : { kind: 'head' };
   const needsLedger = policy.ledgerRequired || policy.promotion !== undefined;
@@ -56,7 +56,8 @@ export interface DeployFacts {
   /** The newest migration of the deployed tree; undefined = unknown. */
   readonly schemaHead?: string;
   /** Where the gate needs a baseline: the image the baseline environment runs, or why it is unknown. */
-  readonly baseline?: { readonly image: string; readonly served: string } | { readonly unavailable: string };
+  readonly baseline?:
+    { readonly image: string; readonly version: string; readonly served: string } | { readonly unavailable: string };
 }
 
 /** The newest migration of the deployed tree; a failed read is a warning and unknown. */
@@ -85,10 +86,8 @@ export async function baselineFacts(req: DeployRequest, deps: DeliveryDeps): Pro
     return {
       unavailable: `the ${from.name} ledger names no digest running there (${running.kind === 'none' ? 'nothing ran yet' : 'newest record without a digest'})`,
     };
-  return {
-    image: `${from.release.imageRepository}@${digest}`,
-    served: `${from.name}'s release ${running.kind === 'known' ? (running.release.version ?? digest.slice(7, 19)) : ''}`,
-  };
+  const version = (running.kind === 'known' ? running.release.version : undefined) ?? digest;
+  return { image: `${from.release.imageRepository}@${digest}`, version, served: `${from.name}'s release ${version}` };
 }
 
 async function readRecords(

@@ -119,6 +119,41 @@ export function withImage(objects: readonly KubeObject[], image: string, changeC
   });
 }
 
+/** The variable the service reads its release from (Sentry's release, /version). */
+export const VERSION_ENV = 'APP_VERSION';
+
+/** Sets APP_VERSION on the Deployment's app container to the version shipped (replacing the base's value). */
+export function withVersion(objects: readonly KubeObject[], version: string): KubeObject[] {
+  return objects.map((o) => {
+    if (o.kind !== 'Deployment' || o.metadata?.name !== DEPLOYMENT_NAME) return o;
+    const copy = structuredClone(o) as KubeObject;
+    type EnvVar = { name: string; value?: string; valueFrom?: unknown };
+    for (const c of (podSpecOf(copy)?.containers ?? []) as { name: string; env?: EnvVar[] }[]) {
+      if (c.name !== CONTAINER_NAME) continue;
+      // In place when present: overlays patch env entries by index.
+      const env = c.env ?? [];
+      const at = env.findIndex((e) => e.name === VERSION_ENV);
+      if (at >= 0) env[at] = { name: VERSION_ENV, value: version };
+      else env.push({ name: VERSION_ENV, value: version });
+      c.env = env;
+    }
+    return copy;
+  });
+}
+
+/**
+ * `rollback --to`: image and APP_VERSION in one change of the pod template (a strategic merge by container
+ * and variable name), so one rollout runs and the pods it starts report the version they run.
+ */
+const setImageAndVersion = (image: string, version: string): string =>
+  JSON.stringify({
+    spec: {
+      template: {
+        spec: { containers: [{ name: CONTAINER_NAME, image, env: [{ name: VERSION_ENV, value: version }] }] },
+      },
+    },
+  });
+
 const toYaml = (objects: readonly KubeObject[]): string =>
   objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');
 
@@ -148,7 +183,8 @@ export interface DeployInput {
   /** The newest migration of the deployed tree: what the backup precedes (unknown = the backup judge refuses). */
   readonly precedes?: string;
   /** Where the gate compares against a baseline: the image to start as one, or why there is none. */
-  readonly baseline?: { readonly image: string; readonly served: string } | { readonly unavailable: string };
+  readonly baseline?:
+    { readonly image: string; readonly version: string; readonly served: string } | { readonly unavailable: string };
 }
 
 const WORKLOAD_KINDS = new Set(['Deployment', 'HorizontalPodAutoscaler']);
@@ -161,7 +197,7 @@ const WORKLOAD_KINDS = new Set(['Deployment', 'HorizontalPodAutoscaler']);
 export function planDeploy(input: DeployInput): Plan {
   const { environment: env, image, version } = input;
   const ns = env.namespace;
-  const objects = withImage(input.manifests, image, `kgraph-ci deploy ${version} (${image})`);
+  const objects = withVersion(withImage(input.manifests, image, `kgraph-ci deploy ${version} (${image})`), version);
   const deployment = objects.filter((o) => o.kind === 'Deployment' && o.metadata?.name === DEPLOYMENT_NAME);
   const job = objects.filter((o) => o.kind === 'Job' && o.metadata?.name === MIGRATE_JOB_NAME);
   if (deployment.length !== 1) throw new Error(`rendered ${overlayDir(env.name)} has no Deployment/${DEPLOYMENT_NAME}`);
@@ -284,7 +320,8 @@ function gateSteps(input: DeployInput, baseUrl: string): { steps: PlanStep[]; cl
       ],
       cleanup: [],
     };
-  const objects = baselineObjects(input.manifests, env, b.image);
+  // APP_VERSION too: the baseline's pods say they run the baseline environment's release.
+  const objects = baselineObjects(withVersion(input.manifests, b.version), env, b.image);
   return {
     steps: [
       applyStep('apply-baseline', 'verify', objects),
@@ -333,7 +370,14 @@ export function planRollback(input: RollbackInput): Plan {
           kind: 'kubectl',
           name: 'set-image',
           phase: 'rollout',
-          argv: kubectl(ns, 'set', 'image', `deployment/${DEPLOYMENT_NAME}`, `${CONTAINER_NAME}=${input.image}`),
+          argv: kubectl(
+            ns,
+            'patch',
+            `deployment/${DEPLOYMENT_NAME}`,
+            '--type=strategic',
+            '-p',
+            setImageAndVersion(input.image, input.version ?? input.image),
+          ),
           changesWorkload: true,
         },
         {

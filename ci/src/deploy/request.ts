@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { getEnvironment, type EnvironmentDefinition } from '../environments.js';
 import { UsageError } from '../errors.js';
 import { parseHttpUrl } from '../http-url.js';
-import { parseImageRef, RELEASE_TAG, type ImageRef } from '../release-policy.js';
+import { GIT_OBJECT_ID, isReleaseTag, parseImageRef, type ImageRef } from '../release-policy.js';
 import { parseVersionTag } from '../release/semver.js';
 
 export interface DeployOptions {
@@ -71,10 +71,9 @@ export function resolveEnvironment(name: string | undefined): EnvironmentDefinit
   }
 }
 
-export const GIT_OBJECT = /^[0-9a-f]{40}$/;
 function checkGitObject(value: string | undefined, flag: string): string | undefined {
-  if (value !== undefined && !GIT_OBJECT.test(value))
-    throw new UsageError(`${flag} "${value}" is not a 40-character git object id`);
+  if (value !== undefined && !GIT_OBJECT_ID.test(value))
+    throw new UsageError(`${flag} "${value}" is not a git object id (40 lowercase hex digits, SHA-1)`);
   return value;
 }
 
@@ -101,7 +100,7 @@ export function parseDeployRequest(opts: DeployOptions, processEnv: NodeJS.Proce
   const tree = checkGitObject(opts.tree, '--tree');
   if (!opts.dryRun) checkKubeconfig(processEnv);
   const imageTag = image?.ref.tag;
-  const tag = opts.version ?? (imageTag && RELEASE_TAG.test(imageTag) ? imageTag : undefined);
+  const tag = opts.version ?? (isReleaseTag(imageTag) ? imageTag : undefined);
   const commit = commitOpt ?? processEnv.GITHUB_SHA;
   return {
     environment,

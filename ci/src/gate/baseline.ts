@@ -10,6 +10,7 @@ import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
+import { GIT_OBJECT_ID } from '../release-policy.js';
 
 export interface RunResult {
   readonly code: number;
@@ -61,7 +62,11 @@ export async function resolveBaselineRef(
   }
   if (!SAFE_REF.test(name)) throw new UsageError(`--baseline-ref "${name}": not a git ref name`);
   const sha = await git('git', ['rev-parse', '--verify', '--quiet', '--end-of-options', `${name}^{commit}`], repoRoot);
-  if (sha.code !== 0 || !/^[0-9a-f]{40}$/.test(sha.stdout.trim())) {
+  if (sha.code === 0 && /^[0-9a-f]{64}$/.test(sha.stdout.trim()))
+    throw new UsageError(
+      `--baseline-ref ${name}: its commit id is not a SHA-1 git object id (SHA-256 repositories are not supported)`,
+    );
+  if (sha.code !== 0 || !GIT_OBJECT_ID.test(sha.stdout.trim())) {
     throw new UsageError(
       `--baseline-ref ${name}: no such commit, tag or branch in ${repoRoot} (git rev-parse found nothing)`,
     );

@@ -10,6 +10,7 @@
  *   v<semver> tags                → only on commits reachable from main
  */
 import semver from 'semver';
+import { isReleaseTag } from '../release-policy.js';
 
 export const BRANCH_KINDS = ['main', 'develop', 'feature', 'release', 'hotfix', 'other'] as const;
 export type BranchKind = (typeof BRANCH_KINDS)[number];
@@ -56,11 +57,8 @@ export function unsafeRefReason(name: string): string | undefined {
   return undefined;
 }
 
-/** A strict X.Y.Z semantic version (optional pre-release), no leading "v", no build metadata. */
-function isStrictSemver(version: string): boolean {
-  const parsed = semver.valid(version);
-  return parsed !== null && parsed === version && !version.includes('+');
-}
+/** A strict X.Y.Z semantic version (optional pre-release), no leading "v": a release tag without its v. */
+const isStrictSemver = (version: string): boolean => isReleaseTag(`v${version}`);
 
 /** Classifies a branch name. Throws a RangeError with the reason when the name is unsafe. */
 export function classifyBranch(name: string): Branch {
@@ -135,7 +133,7 @@ export interface ParsedTag {
 export function parseReleaseTag(tag: string): ParsedTag {
   const unsafe = unsafeRefReason(tag);
   if (unsafe) throw new RangeError(`unsafe tag name ${JSON.stringify(tag)}: ${unsafe}`);
-  if (!tag.startsWith('v') || !isStrictSemver(tag.slice(1))) {
+  if (!isReleaseTag(tag)) {
     throw new RangeError(`tag "${tag}" is not v<semver> (for example v1.2.3 or v1.3.0-rc.1)`);
   }
   const version = tag.slice(1);

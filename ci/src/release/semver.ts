@@ -5,6 +5,7 @@
  */
 import semver from 'semver';
 import { UsageError } from '../errors.js';
+import { isReleaseTag } from '../release-policy.js';
 
 export interface Version {
   readonly major: number;
@@ -14,10 +15,10 @@ export interface Version {
 }
 
 function parse(tag: string): Version | undefined {
-  if (!tag.startsWith('v') || tag.includes('+')) return undefined;
+  // The one release-tag validator decides what is a tag; semver only reads its parts.
+  if (!isReleaseTag(tag)) return undefined;
   const v = semver.parse(tag.slice(1), { loose: false });
-  // semver.parse trims and drops a leading v or =; a tag must be the version exactly, after one v.
-  if (!v || v.version !== tag.slice(1)) return undefined;
+  if (!v) return undefined;
   const base = { major: v.major, minor: v.minor, patch: v.patch };
   return v.prerelease.length > 0 ? { ...base, prerelease: v.prerelease.join('.') } : base;
 }

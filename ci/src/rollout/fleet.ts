@@ -24,6 +24,8 @@ export interface Fleet {
   drainOne(version: string): Promise<void>;
   count(version: string): number;
   spans(): InstanceSpan[];
+  /** What an instance logged (also after it exited), to say where a failure came from. */
+  logsOf(id: string): string | undefined;
   stopAll(): Promise<void>;
 }
 
@@ -34,6 +36,7 @@ export function createFleet(
 ): Fleet {
   const running: { id: string; version: string; app: LocalApp; span: { from: number; to?: number } }[] = [];
   const done: InstanceSpan[] = [];
+  const logs = new Map<string, () => string>();
   let n = 0;
   const startOne = async (release: Release) => {
     const id = `${release.version}-${++n}`;
@@ -42,8 +45,9 @@ export function createFleet(
       root: release.root,
       migrate: false,
       readyTimeoutMs: 120_000,
-      maxLogChars: 20_000,
+      maxLogChars: 200_000,
     });
+    logs.set(id, () => app.logs());
     proxy.add({ id, version: release.version, url: app.url });
     running.push({ id, version: release.version, app, span: { from: Date.now() } });
     log(`${id} ready at ${app.url}, in rotation`);
@@ -65,6 +69,7 @@ export function createFleet(
         throw new Error(`${r!.id} did not shut down cleanly (exit ${code}):\n${r!.app.logs().slice(-1_000)}`);
     },
     count: (version) => running.filter((r) => r.version === version).length,
+    logsOf: (id) => logs.get(id)?.(),
     spans: () => [...done, ...running.map((r) => ({ id: r.id, version: r.version, from: r.span.from }))],
     async stopAll() {
       await Promise.allSettled(running.splice(0).map((r) => r.app.stop('SIGTERM')));

@@ -22,6 +22,8 @@ export interface ProxyRecord {
   readonly status: number;
   readonly ms: number;
   readonly version: string;
+  /** The instance that answered ("none": the proxy itself, nothing in rotation). */
+  readonly instance: string;
   readonly method: string;
 }
 
@@ -43,11 +45,11 @@ export async function startRoundRobinProxy(): Promise<RoundRobinProxy> {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const at = Date.now();
     const start = performance.now();
-    const done = (status: number, version: string) =>
-      log.push({ at, status, ms: performance.now() - start, version, method: req.method ?? 'GET' });
+    const done = (status: number, version: string, instance: string) =>
+      log.push({ at, status, ms: performance.now() - start, version, instance, method: req.method ?? 'GET' });
     if (backends.length === 0) {
       res.writeHead(503).end('no instance in rotation');
-      done(503, 'none');
+      done(503, 'none', 'none');
       return;
     }
     const b = backends[next++ % backends.length]!;
@@ -57,13 +59,13 @@ export async function startRoundRobinProxy(): Promise<RoundRobinProxy> {
       const out = Object.fromEntries(Object.entries(upRes.headers).filter(([k]) => !HOP_HEADERS.has(k)));
       res.writeHead(upRes.statusCode ?? 502, { ...out, 'x-rehearsal-version': b.version });
       upRes.pipe(res);
-      upRes.on('end', () => done(upRes.statusCode ?? 502, b.version));
-      upRes.on('error', () => done(502, b.version));
+      upRes.on('end', () => done(upRes.statusCode ?? 502, b.version, b.id));
+      upRes.on('error', () => done(502, b.version, b.id));
     });
     up.on('error', (err) => {
       if (!res.headersSent) res.writeHead(502).end(`upstream ${b.id}: ${err.message}`);
       else res.destroy();
-      done(502, b.version);
+      done(502, b.version, `${b.id} (unreachable from the proxy)`);
     });
     req.pipe(up);
   });

@@ -17,6 +17,7 @@ import { runFreshnessProbe, staleness } from './freshness.js';
 import { startBackgroundLoad } from './load.js';
 import { resolvePreviousRef, withPreviousCheckout } from './previous.js';
 import { startRoundRobinProxy } from './proxy.js';
+import { failureSources, type FailureSource } from './sources.js';
 import { judgeRehearsal, type PhaseSpan, type RehearsalInput, type RehearsalReport } from './report.js';
 import { rolloutSteps, strategyOf, type RollingStrategy } from './strategy.js';
 
@@ -48,6 +49,8 @@ export interface RehearsalResult {
   readonly input: RehearsalInput;
   readonly previous: { readonly ref: string; readonly sha: string };
   readonly strategy: RollingStrategy;
+  /** Server errors by the instance that answered, with what it logged: where each failure came from. */
+  readonly failureSources: readonly FailureSource[];
 }
 
 const WARMUP_SECONDS = 10;
@@ -74,8 +77,8 @@ export async function rehearseRollout(o: RehearsalOptions, deps: RehearsalDeps):
     async (previousRoot) => {
       const previous: Release = { version: 'previous', root: previousRoot };
       const candidate: Release = { version: 'candidate', root: deps.repoRoot, env: o.candidateEnv ?? {} };
-      const input = await transition(o, deps, previous, candidate, strategy);
-      return { report: judgeRehearsal(input), input, previous: ref, strategy };
+      const { input, sources } = await transition(o, deps, previous, candidate, strategy);
+      return { report: judgeRehearsal(input), input, previous: ref, strategy, failureSources: sources };
     },
     deps.log,
   );
@@ -87,7 +90,7 @@ async function transition(
   previous: Release,
   candidate: Release,
   strategy: RollingStrategy,
-): Promise<RehearsalInput> {
+): Promise<{ input: RehearsalInput; sources: FailureSource[] }> {
   const services = await createEphemeralServices({ services: ['postgres', 'redis'] });
   const proxy = await startRoundRobinProxy();
   const env = {
@@ -106,13 +109,14 @@ async function transition(
     const phases = await measured(o, deps, proxy.url, (phase) =>
       phasesOf(o, fleet, phase, previous, candidate, strategy, env),
     );
-    return {
+    const input: RehearsalInput = {
       ...phases,
       instances: fleet.spans(),
       answers: proxy.records().map((r) => ({ at: r.at, status: r.status, version: r.version })),
       allowance: o.environment.latencyGate.regression,
       maxStaleMs: o.maxStaleMs,
     };
+    return { input, sources: failureSources(proxy.records(), (id) => fleet.logsOf(id)) };
   } finally {
     await fleet.stopAll();
     await proxy.close();

@@ -12,6 +12,7 @@ import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { runProcess } from '../process/run.js';
 import { isSuccess } from '../outcome.js';
+import { GIT_OBJECT_ID } from '../release-policy.js';
 import type { StepStatus } from './types.js';
 
 export const DEFAULT_HISTORY_DIR = '.reports/history';
@@ -34,7 +35,6 @@ export interface HistoryEntry {
   readonly reason?: string;
 }
 
-const COMMIT = /^[0-9a-f]{40}$|^[0-9a-f]{64}$/;
 const STEP = /^[A-Za-z][\w-]{0,63}$/;
 
 /** Whether the working tree has changes git would commit (ignored files such as .reports/ aside). */
@@ -45,7 +45,7 @@ export async function treeState(root: string): Promise<'clean' | 'dirty' | undef
 }
 
 export async function recordResult(root: string, entry: HistoryEntry, dir = DEFAULT_HISTORY_DIR): Promise<void> {
-  if (!COMMIT.test(entry.commit)) throw new Error(`history: not a commit id: ${entry.commit}`);
+  if (!GIT_OBJECT_ID.test(entry.commit)) throw new Error(`history: not a commit id: ${entry.commit}`);
   if (!STEP.test(entry.step)) throw new Error(`history: not a step name: ${entry.step}`);
   const folder = resolve(root, dir, entry.commit);
   await mkdir(folder, { recursive: true });
@@ -61,7 +61,7 @@ export async function readCommitHistory(
   dir = DEFAULT_HISTORY_DIR,
 ): Promise<Map<string, HistoryEntry>> {
   const out = new Map<string, HistoryEntry>();
-  if (!COMMIT.test(commit)) return out;
+  if (!GIT_OBJECT_ID.test(commit)) return out;
   const folder = resolve(root, dir, commit);
   const names = await readdir(folder).catch(() => [] as string[]);
   for (const name of names.filter((n) => n.endsWith('.json') && !n.startsWith('.'))) {

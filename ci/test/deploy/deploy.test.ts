@@ -295,7 +295,21 @@ describe('deploy plan', () => {
     expect(stdin('apply-workload')!.yaml).toContain('kubernetes.io/change-cause: kgraph-ci deploy v1.2.3');
   });
 
-  it('rollback plans: undo by default, set image for --to', () => {
+  it('sets APP_VERSION on the app container to the version shipped, replacing the rendered one (Sentry release, /version)', () => {
+    const s = plan.steps.find((x) => x.name === 'apply-workload');
+    const objs = parseManifests(s?.kind === 'kubectl' ? s.stdin!.yaml : '');
+    const deployment = objs.find((o) => o.kind === 'Deployment') as unknown as {
+      spec: { template: { spec: { containers: { name: string; env: { name: string; value?: string }[] }[] } } };
+    };
+    const env = deployment.spec.template.spec.containers.find((c) => c.name === 'app')!.env;
+    expect(env.filter((e) => e.name === 'APP_VERSION')).toEqual([{ name: 'APP_VERSION', value: 'v1.2.3' }]);
+    // The secrets stay references; only the version changed.
+    expect(env.find((e) => e.name === 'DATABASE_URL')).toMatchObject({ valueFrom: { secretKeyRef: {} } });
+    // What was rendered carried the base's value: replaced, not added beside it.
+    expect(rendered.prod!).toMatch(/name: APP_VERSION\n\s+value: 0\.1\.0/);
+  });
+
+  it('rollback plans: undo by default, image and APP_VERSION in one patch for --to', () => {
     expect(
       planRollback({ environment: ENVIRONMENTS.staging }).steps.map((s) =>
         s.kind === 'kubectl' ? s.argv.slice(3).join(' ') : s.name,
@@ -307,8 +321,24 @@ describe('deploy plan', () => {
       'smoke',
     ]);
     const to = planRollback({ environment: ENVIRONMENTS.prod, image: 'r/i:v1.2.2', version: 'v1.2.2' });
-    expect(to.steps.find((s) => s.name === 'set-image')).toMatchObject({
-      argv: ['kubectl', '--namespace', 'kgraph-prod', 'set', 'image', 'deployment/kgraph-mcp', 'app=r/i:v1.2.2'],
+    const patch = to.steps.find((s) => s.name === 'set-image');
+    const argv = patch?.kind === 'kubectl' ? patch.argv : [];
+    expect(argv.slice(0, 6)).toEqual([
+      'kubectl',
+      '--namespace',
+      'kgraph-prod',
+      'patch',
+      'deployment/kgraph-mcp',
+      '--type=strategic',
+    ]);
+    expect(JSON.parse(argv.at(-1)!)).toEqual({
+      spec: {
+        template: {
+          spec: {
+            containers: [{ name: 'app', image: 'r/i:v1.2.2', env: [{ name: 'APP_VERSION', value: 'v1.2.2' }] }],
+          },
+        },
+      },
     });
   });
 });
@@ -559,7 +589,11 @@ describe('runDeploy: the release policy decides before any kubectl call', () => 
       UsageError,
     );
     await expect(runDeploy({ env: 'staging', image: IMAGE_D, tree: 'abc' }, h.deps)).rejects.toThrow(
-      /--tree "abc" is not a 40-character git object id/,
+      /--tree "abc" is not a git object id \(40 lowercase hex digits, SHA-1\)/,
+    );
+    // SHA-1 ids only (docs/decisions/0007-git-object-ids.md): 64 hex digits look like a digest without sha256:.
+    await expect(runDeploy({ env: 'staging', image: IMAGE_D, commit: 'c'.repeat(64) }, h.deps)).rejects.toThrow(
+      new UsageError(`--commit "${'c'.repeat(64)}" is not a git object id (40 lowercase hex digits, SHA-1)`),
     );
     await expect(
       runDeploy(
@@ -581,7 +615,21 @@ describe('runRollback', () => {
     const h = await harness();
     await runRollback({ env: 'prod', to: 'v1.2.2' }, h.deps);
     expect(h.kubectlCalls()[1]).toBe(
-      `kubectl ${NS} set image deployment/kgraph-mcp app=ghcr.io/kgraph-mcp/kgraph-mcp@${D0}`,
+      `kubectl ${NS} patch deployment/kgraph-mcp --type=strategic -p ${JSON.stringify({
+        spec: {
+          template: {
+            spec: {
+              containers: [
+                {
+                  name: 'app',
+                  image: `ghcr.io/kgraph-mcp/kgraph-mcp@${D0}`,
+                  env: [{ name: 'APP_VERSION', value: 'v1.2.2' }],
+                },
+              ],
+            },
+          },
+        },
+      })}`,
     );
     expect(h.recorded().map((d) => [(d.payload as { operation: string }).operation, d.statuses.at(-1)!.state])).toEqual(
       [['rollback', 'success']],

@@ -37,6 +37,16 @@ describe('baseline ref', () => {
     expect(await resolveBaselineRef(undefined, '/x', fake(''))).toEqual({
       none: 'no v* tag in this repository: nothing released to compare with',
     });
+    // SHA-1 ids only: a SHA-256 repository's 64-digit commit is refused by name, not taken for a baseline.
+    const sha256Repo: Run = async (cmd, args, cwd) =>
+      args[0] === 'rev-parse' && args[1] === '--verify'
+        ? { code: 0, stdout: `${'a'.repeat(64)}\n`, stderr: '' }
+        : fake('v1.0.0\n')(cmd, args, cwd);
+    await expect(resolveBaselineRef('v1.0.0', '/x', sha256Repo)).rejects.toThrow(
+      new UsageError(
+        '--baseline-ref v1.0.0: its commit id is not a SHA-1 git object id (SHA-256 repositories are not supported)',
+      ),
+    );
     const noGit: Run = async () => ({ code: 128, stdout: '', stderr: 'not a git repository' });
     expect(await resolveBaselineRef(undefined, '/x', noGit)).toMatchObject({
       none: expect.stringMatching(/not a git checkout/),

@@ -141,6 +141,13 @@ describe('k8s overlays', () => {
     }
   });
 
+  it.each(ENVIRONMENT_NAMES)('%s runs APP_VERSION = the tag of the image it renders (deploy replaces both)', (e) => {
+    const c = deployment(e).spec.template.spec.containers[0]! as Ctr & { image: string };
+    const version = (c.env ?? []).filter((x) => x.name === 'APP_VERSION');
+    expect(version).toHaveLength(1);
+    expect(version[0]!.value).toBe(c.image.slice(c.image.lastIndexOf(':') + 1));
+  });
+
   it("includes each environment's generated alert rules", () => {
     for (const e of ENVIRONMENT_NAMES) expect(find(rendered[e]!, 'PrometheusRule').length).toBe(1);
   });

@@ -121,7 +121,7 @@ describe('tags', () => {
     expect(parseReleaseTag(tag).version).toBe(tag.slice(1));
     expect(checkTag(tag, { reachableFromMain: true }).ok).toBe(true);
   });
-  it.each(['1.2.3', 'v1.2', 'v1.2.3.4', 'v01.2.3', 'v1.2.3+meta', 'version1', 'v1.2.3;ls', 'v../1.2.3'])(
+  it.each(['1.2.3', 'v1.2', 'v1.2.3.4', 'v01.2.3', 'v1.2.3+meta', 'version1', 'v1.2.3;ls', 'v../1.2.3', 'v1.2.3-01'])(
     '%s is rejected',
     (tag) => {
       expect(() => parseReleaseTag(tag)).toThrow(RangeError);

@@ -8,7 +8,10 @@ import {
 } from '../../src/environments.js';
 import {
   decideEligibility,
+  isFinalReleaseTag,
+  isReleaseTag,
   parseImageRef,
+  worstOutcome,
   type EligibilityFacts,
   type LedgerEntry,
   type RuleVerdict,
@@ -339,6 +342,82 @@ describe('decideEligibility (policy from ci/src/environments.ts)', () => {
       expect(p.reference.length).toBeGreaterThan(0);
       if (p.promotion) expect(ENVIRONMENT_NAMES).toContain(p.promotion.from);
     }
+  });
+});
+
+describe('three outcomes, worst wins', () => {
+  const decide = (facts: EligibilityFacts) => decideEligibility('prod', ENVIRONMENTS.prod.release, facts);
+  const outcomeOf = (res: ReturnType<typeof decide>, rule: RuleVerdict['rule']) =>
+    res.rules.find((r) => r.rule === rule)?.outcome;
+
+  it('an eligible decision passes every rule', () => {
+    const res = decide(prodFacts());
+    expect(res.outcome).toBe('passed');
+    expect(res.rules.every((r) => r.outcome === 'passed' && r.ok)).toBe(true);
+  });
+
+  it.each([
+    ['on-main unknown', prodFacts({ release: { tag: 'v1.4.0' } }), 'on-main'],
+    ['ledger unreachable', prodFacts({ ledger: { reachable: false, reason: 'down' } }), 'ledger'],
+    ['source tree unknown', prodFacts({ source: {} }), 'promotion'],
+    ['a SHA-256 tree id (SHA-1 only)', prodFacts({ source: { tree: 'f'.repeat(64) } }), 'promotion'],
+    ['soak time unreadable', prodFacts({ ledger: ledger(stagingPass({ at: 'yesterday' })) }), 'soak'],
+  ] as const)('a missing fact is "cannot tell", never a pass: %s', (_name, facts, rule) => {
+    const res = decide(facts);
+    expect(outcomeOf(res, rule)).toBe('inconclusive');
+    expect(res.outcome).toBe('inconclusive');
+    expect(res.eligible).toBe(false);
+  });
+
+  it('a failure beats an earlier "cannot tell" (the first rule that did not pass is still named)', () => {
+    const res = decide(prodFacts({ release: { tag: 'v1.4.0' }, ledger: ledger(stagingPass({ at: ago(1) })) }));
+    expect(outcomeOf(res, 'on-main')).toBe('inconclusive');
+    expect(outcomeOf(res, 'soak')).toBe('failed');
+    expect(res.outcome).toBe('failed');
+    expect(res.refusedBy?.rule).toBe('on-main');
+  });
+
+  it('worstOutcome: no verdict at all cannot pass', () => {
+    expect(worstOutcome([])).toBe('inconclusive');
+    const v = (outcome: 'passed' | 'failed' | 'inconclusive') => ({
+      rule: 'gate' as const,
+      outcome,
+      ok: false,
+      detail: '',
+    });
+    expect(worstOutcome([v('passed'), v('inconclusive'), v('passed')])).toBe('inconclusive');
+    expect(worstOutcome([v('failed'), v('inconclusive')])).toBe('failed');
+  });
+
+  it('a rollback is judged by its target, not by promotion or compatibility (the exception is the RULES table)', () => {
+    const ranInProd = stagingPass({ environment: 'prod', at: ago(600) });
+    const res = decide(prodFacts({ operation: 'rollback', ledger: ledger(ranInProd) }));
+    expect(res.rules.map((r) => r.rule)).toEqual([
+      'repository',
+      'digest',
+      'release-tag',
+      'on-main',
+      'ledger',
+      'promotion',
+    ]);
+    expect(res.promotedFrom).toBeUndefined();
+  });
+});
+
+describe('the release tag validator', () => {
+  it.each([
+    ['v1.2.3', true, true],
+    ['v0.0.0', true, true],
+    ['v1.2.3-rc.1', true, false],
+    ['1.2.3', false, false],
+    ['v01.2.3', false, false],
+    ['v1.2', false, false],
+    ['v1.2.3+build', false, false],
+    ['v1.2.3\n', false, false],
+    [undefined, false, false],
+  ])('%j: release %s, final %s', (tag, release, final) => {
+    expect(isReleaseTag(tag)).toBe(release);
+    expect(isFinalReleaseTag(tag)).toBe(final);
   });
 });
 

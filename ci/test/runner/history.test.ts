@@ -47,6 +47,12 @@ describe('run history per commit', () => {
     expect(h.get('test')).toMatchObject({ status: 'passed', source: 'npm test' });
     expect((await readCommitHistory(root, 'c'.repeat(40))).get('lint')?.status).toBe('passed');
   });
+  it('refuses what is not a SHA-1 commit id (a 64-digit id included) and reads nothing for it', async () => {
+    const root = tmp();
+    await expect(recordResult(root, entry('test', { commit: 'c'.repeat(64) }))).rejects.toThrow(/not a commit id/);
+    await expect(recordResult(root, entry('test', { commit: '../x' }))).rejects.toThrow(/not a commit id/);
+    expect((await readCommitHistory(root, 'c'.repeat(64))).size).toBe(0);
+  });
   it('many writers at once leave whole records and no temporary files', async () => {
     const root = tmp();
     await Promise.all(

@@ -80,6 +80,8 @@ describe('Sentry in the service', { timeout: 60_000 }, () => {
     const e = got[0]!;
     expect(e).toMatchObject({ release: 'v9.8.7', environment: 'dev', tags: { route: '/api/v1/plan', method: 'POST' } });
     expect(JSON.stringify(e)).toContain('injected crash');
+    // /version says the same release the event carries (APP_VERSION, set by the deploy).
+    expect(await (await call(app, '/version')).json()).toEqual({ version: e.release, environment: 'dev' });
     const raw = sentry.received.map((r) => r.text).join('\n');
     for (const leak of [SECRET_BODY, KEY, '127.0.0.1"', 'x-api-key']) expect(raw).not.toContain(leak);
     expect(e.user).toBeUndefined();
@@ -93,5 +95,6 @@ describe('Sentry in the service', { timeout: 60_000 }, () => {
     await call(quiet, '/__faults', { method: 'DELETE' });
     await new Promise((r) => setTimeout(r, 1000));
     expect(sentry.received.length).toBe(before);
+    expect(await (await call(quiet, '/version')).json()).toEqual({ version: null, environment: 'dev' });
   });
 });

@@ -59,14 +59,21 @@ export function register(program: Command, io: CliIo): void {
     )
     .option('--json', 'print the report as JSON')
     .action(async (opts: RehearseCliOptions) => {
-      const [{ rehearseRollout }, { rehearsalMarkdown }, { spawnRunner }, { REPO_ROOT }, { appendJobSummary }] =
-        await Promise.all([
-          import('../../rollout/rehearsal.js'),
-          import('../../rollout/report.js'),
-          import('../../kube/runner.js'),
-          import('../../repo-root.js'),
-          import('../../report/summary.js'),
-        ]);
+      const [
+        { rehearseRollout },
+        { rehearsalMarkdown },
+        { failureSourcesText },
+        { spawnRunner },
+        { REPO_ROOT },
+        { appendJobSummary },
+      ] = await Promise.all([
+        import('../../rollout/rehearsal.js'),
+        import('../../rollout/report.js'),
+        import('../../rollout/sources.js'),
+        import('../../kube/runner.js'),
+        import('../../repo-root.js'),
+        import('../../report/summary.js'),
+      ]);
       const instances = positive(opts.instances, '--instances', 10);
       const rate = positive(opts.rate, '--rate', 2_000);
       const result = await rehearseRollout(
@@ -82,7 +89,12 @@ export function register(program: Command, io: CliIo): void {
         },
         { repoRoot: REPO_ROOT, runner: spawnRunner(io.env, REPO_ROOT), log: (l) => writeLine(io.stderr, l) },
       );
-      const md = rehearsalMarkdown(result.report, result.input, `Rollout rehearsal from ${result.previous.ref}`);
+      const md = [
+        rehearsalMarkdown(result.report, result.input, `Rollout rehearsal from ${result.previous.ref}`),
+        failureSourcesText(result.failureSources),
+      ]
+        .filter(Boolean)
+        .join('\n\n');
       await appendJobSummary(md, io.env);
       writeLine(io.stdout, opts.json ? JSON.stringify(result.report, null, 2) : md);
       if (!result.report.passed) throw new FailedError(`rollout rehearsal failed: ${result.report.reasons.join('; ')}`);
