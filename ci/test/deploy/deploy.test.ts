@@ -1046,6 +1046,8 @@ describe("staging's baseline: prod's release in staging's namespace, never prod 
     expect([...apply.stdin!.matchAll(/image: (\S+)/g)].map((m) => m[1])).toEqual([
       `ghcr.io/kgraph-mcp/kgraph-mcp@${D0}`,
     ]);
+    // Its pods say which release they run: prod's, not the candidate's.
+    expect(apply.stdin).toMatch(/- name: APP_VERSION\n\s+value: v1\.2\.2\n/);
     expect(gateCalls).toEqual([
       {
         url: 'http://kgraph-mcp.kgraph-staging.svc.cluster.local:8000',
