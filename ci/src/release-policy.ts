@@ -122,6 +122,8 @@ export interface LedgerEntry {
   readonly auditSkipped?: boolean | undefined;
   /** Rollbacks: the digest they undid, when known (an automatic rollback after a failed deploy). */
   readonly undone?: string;
+  /** Deploys: the newest migration of the deployed tree (the schema the database is at after it). */
+  readonly schemaHead?: string;
 }
 
 /** Which build a release is: any of these that both sides know is compared (digest first, then commit, tree, version). */
