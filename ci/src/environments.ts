@@ -2,6 +2,7 @@
  * The three environments as one typed definition. Kubernetes overlays, workflows, the latency gate,
  * the rollback watcher and the Prometheus alert rules all read from here.
  */
+import { UsageError } from './errors.js';
 import type { ReleasePolicy } from './release-policy.js';
 
 export type { ReleasePolicy, ReferenceKind } from './release-policy.js';
@@ -364,10 +365,10 @@ export function isEnvironmentName(value: string): value is EnvironmentName {
   return (ENVIRONMENT_NAMES as readonly string[]).includes(value);
 }
 
-/** The environment, or an error that lists the valid names (the CLI turns it into exit 2). */
+/** The environment, or a usage error (exit 2) that lists the valid names. */
 export function getEnvironment(name: string): EnvironmentDefinition {
   if (!isEnvironmentName(name)) {
-    throw new RangeError(`unknown environment "${name}": expected one of ${ENVIRONMENT_NAMES.join(', ')}`);
+    throw new UsageError(`unknown environment "${name}": expected one of ${ENVIRONMENT_NAMES.join(', ')}`);
   }
   return ENVIRONMENTS[name];
 }
