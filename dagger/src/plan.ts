@@ -94,10 +94,21 @@ export function runsTests(step: StepName): boolean {
   return (STEPS[step].commands as readonly (readonly string[])[]).some((argv) => argv.includes('vitest'));
 }
 
+/** Steps that are not the test suite but drive the same real tools: the rehearsal checks out the previous release (git) and reads the strategy from the rendered overlay (kubectl). */
+const REPO_TOOL_STEPS: readonly StepName[] = ['rolloutRehearsal'];
+
+/** Whether a step needs TEST_PACKAGES and kubectl: it runs the tests, or drives git and kubectl as they do. */
+export function needsRepoTools(step: StepName): boolean {
+  return runsTests(step) || REPO_TOOL_STEPS.includes(step);
+}
+
 /** Debian packages a step container installs before `npm ci`: readiness clients, test tools. */
 export function stepPackages(step: StepName, services: readonly ServiceName[]): string[] {
-  return [...(services.length > 0 ? WAIT_PACKAGES : []), ...(runsTests(step) ? TEST_PACKAGES : [])];
+  return [...(services.length > 0 ? WAIT_PACKAGES : []), ...(needsRepoTools(step) ? TEST_PACKAGES : [])];
 }
+
+/** Where the rollout rehearsal writes its report inside the step container (returned as a directory). */
+export const REHEARSAL_REPORT_DIR = '.reports/rollout';
 
 function waitLoop(what: string, probe: string, attempts = 60): string[] {
   return [
