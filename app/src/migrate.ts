@@ -1,7 +1,7 @@
 /**
  * Applies the SQL migrations under app/migrations. node-pg-migrate's own lock is a *try* lock (a second
- * migrator fails), so we take a blocking advisory lock first on the same session: concurrent migrators
- * queue, the first applies the schema, the others find nothing left to do and succeed.
+ * migrator fails), so we take our own advisory lock first on the same session, waiting for it: concurrent
+ * migrators queue, the first applies the schema, the others find nothing left to do and succeed.
  *
  * Migrations run in one transaction (a failure leaves nothing applied), except one marked
  * `-- kgraph:no-transaction` (CREATE INDEX CONCURRENTLY): its statements run one by one, and a failure
@@ -121,6 +121,21 @@ async function applyPending(client: pg.ClientBase, dir: string, opts: MigrateOpt
   return applied;
 }
 
+/**
+ * Waits for the migration lock by polling pg_try_advisory_lock, never by a blocking pg_advisory_lock: a
+ * waiter blocked inside a statement holds a snapshot, and CREATE INDEX CONCURRENTLY in the lock holder waits
+ * for every older snapshot to end, so the two would deadlock (Postgres aborts one of them). Between polls the
+ * waiter holds nothing.
+ */
+async function acquireMigrationLock(client: pg.Client, log: (msg: string) => void): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const res = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [MIGRATION_LOCK_ID]);
+    if (res.rows[0]?.ok) return;
+    if (attempt === 0) log('waiting for the migration lock (another migrator holds it)');
+    await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** Math.min(attempt, 5))));
+  }
+}
+
 export async function migrate(
   databaseUrl: string,
   log: (msg: string) => void = () => undefined,
@@ -130,8 +145,7 @@ export async function migrate(
   client.on('error', () => undefined);
   await client.connect();
   try {
-    log('waiting for the migration lock');
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
+    await acquireMigrationLock(client, log);
     try {
       const applied = await applyPending(client, opts.dir ?? MIGRATIONS_DIR, opts);
       log(applied.length > 0 ? `applied ${applied.length} migration(s): ${applied.join(', ')}` : 'schema up to date');

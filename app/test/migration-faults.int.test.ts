@@ -127,15 +127,19 @@ CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS tools_category_key ON tools (cate
 });
 
 /** `node app/src/migrate.ts` as the migration Job runs it (through tsx). */
-function migrateProcess(url: string): Promise<{ code: number | null; out: string }> {
+function migrateProcess(url: string, onOut?: (s: string) => void): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../src/migrate.ts')], {
       env: { ...process.env, DATABASE_URL: url },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const take = (d: Buffer) => {
+      out += d.toString();
+      onOut?.(d.toString());
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
     child.on('close', (code) => resolve({ code, out }));
   });
 }
@@ -148,14 +152,15 @@ describe('two migration Jobs at once', () => {
     await first.connect();
     cleanups.push(() => first.end());
     await first.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
-    const second = migrateProcess(url);
-    const waiting = () =>
-      query<{ n: number }>(
-        url,
-        "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = $1::bigint % 4294967296",
-        [MIGRATION_LOCK_ID],
-      ).then((r) => r[0]!.n === 1);
-    await waitFor('the second migrator to wait on the lock', waiting, 30_000);
+    let live = '';
+    const second = migrateProcess(url, (s) => (live += s));
+    // It polls the lock (a waiter blocked in pg_advisory_lock would deadlock with CREATE INDEX CONCURRENTLY in
+    // the holder: see "two real migrators" below, whose migrations include one).
+    await waitFor(
+      'the second migrator to wait on the lock',
+      async () => live.includes('waiting for the migration lock'),
+      30_000,
+    );
     await new Promise((r) => setTimeout(r, 300));
     expect(await exists(url, 'tools')).toBe(false); // still waiting: it has applied nothing
     await first.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]);
@@ -166,6 +171,8 @@ describe('two migration Jobs at once', () => {
   }, 60_000);
 
   it('two real migrators on a fresh database: both succeed, one applies, the other finds the schema up to date', async () => {
+    // The real migrations include CREATE INDEX CONCURRENTLY, which waits out every older snapshot: a second
+    // migrator blocked inside a lock statement would hold one, and the two would deadlock.
     const url = await freshDatabase();
     const [a, b] = await Promise.all([migrateProcess(url), migrateProcess(url)]);
     expect([a.code, b.code]).toEqual([0, 0]);

@@ -84,10 +84,11 @@ export const WAIT_PACKAGES = ['postgresql-client', 'redis-tools'] as const;
 
 /**
  * What a step that runs the test suite needs besides Node: the tests drive the real tools (git history and
- * tags for the policy and deploy tests, kubectl's kustomize for the manifests), so the container gets git
- * from Debian and kubectl from the pinned kubectl image (docs/dagger.md says why not fakes).
+ * tags for the policy and deploy tests, kubectl's kustomize for the manifests, promtool for the alert rules,
+ * which CI must not skip), so the container gets git and Debian's prometheus (promtool 2.42, as .ci/run
+ * installs) and kubectl from the pinned kubectl image (docs/dagger.md says why not fakes).
  */
-export const TEST_PACKAGES = ['git'] as const;
+export const TEST_PACKAGES = ['git', 'prometheus'] as const;
 
 /** Whether a step runs the vitest suite (its commands call vitest): it then needs TEST_PACKAGES and kubectl. */
 export function runsTests(step: StepName): boolean {

@@ -140,7 +140,17 @@ export function decideRollback(req: RollbackRequest, facts: RollbackFacts, now: 
     now,
     operation: 'rollback',
   });
-  return { target: { image, version: req.to }, eligibility };
+  return { target: { image, version: req.to }, eligibility: leadWithUnreachableLedger(env, facts.ledger, eligibility) };
+}
+
+/**
+ * A version finds its digest through the ledger: with the ledger unreachable, the digest rule fails only as a
+ * consequence, so the one-line reason names the cause (the ledger) instead.
+ */
+function leadWithUnreachableLedger(env: EnvironmentDefinition, ledger: LedgerFacts, e: Eligibility): Eligibility {
+  if (ledger.reachable || !env.release.reference.includes('digest')) return e;
+  const cause = e.rules.find((r) => r.rule === 'ledger' && !r.ok);
+  return cause && !e.eligible ? { ...e, refusedBy: cause } : e;
 }
 
 /** The digest of an image reference, if it has one. */

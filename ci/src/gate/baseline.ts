@@ -45,6 +45,8 @@ export async function resolveBaselineRef(
   repoRoot: string,
   git: Run = run,
 ): Promise<BaselineRef> {
+  // A name that is no ref name is bad usage wherever it is given, checkout or not.
+  if (ref !== undefined && !SAFE_REF.test(ref)) throw new UsageError(`--baseline-ref "${ref}": not a git ref name`);
   const inRepo = await git('git', ['rev-parse', '--is-inside-work-tree'], repoRoot);
   if (inRepo.code !== 0 || inRepo.stdout.trim() !== 'true') {
     if (ref !== undefined)

@@ -164,6 +164,11 @@ export async function startProcess(spec: ProcessSpec): Promise<RunningProcess> {
     stdout: p.stdout,
     stderr: p.stderr,
     done: p.then(resultOf),
-    kill: (signal: NodeJS.Signals = 'SIGTERM') => void p.kill(signal).catch(() => undefined),
+    // Our killer, not p.kill(): ProcessPromise.kill goes through zx's global $.kill, which lists the tree with
+    // `ps` and throws an uncaught parse error where there is none (the module's slim Node containers).
+    kill: (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (p.pid !== undefined && p.child?.exitCode === null && p.child.signalCode === null)
+        void killer(spec.detached ?? false)(p.pid, signal);
+    },
   };
 }

@@ -41,6 +41,8 @@ export interface RehearseOptions {
   readonly node?: string;
   /** Reuse identical exec results from earlier rehearsals (Dagger's layer cache); default on. */
   readonly cache?: boolean;
+  /** Where exec results are kept between rehearsals (default: one directory under the temp dir). */
+  readonly cacheDir?: string;
   readonly log?: (line: string) => void;
   readonly docker?: Docker;
   readonly repoRoot?: string;
@@ -110,7 +112,7 @@ export async function rehearse(opts: RehearseOptions): Promise<RehearsalResult> 
   const engine = new RehearsalEngine({
     session,
     cache: opts.cache ?? true,
-    cacheDir: join(tmpdir(), 'kgraph-rehearse-cache'),
+    cacheDir: opts.cacheDir ?? join(tmpdir(), 'kgraph-rehearse-cache'),
     stopAt: stopRule,
     log,
     services: serviceStarter(loopbackAllocator()),

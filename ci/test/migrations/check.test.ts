@@ -3,6 +3,7 @@
  * binary; the ledger, table sizes and the compatibility record are plain data. The three migrations in
  * fixtures/ are written as a user would (docs/migrations.md quotes what the check says about each).
  */
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -166,8 +167,19 @@ describe('fails closed', { timeout: 60_000 }, () => {
   });
 });
 
+// The end-to-end case reads this repository's own history; a checkout without it (the Dagger module's
+// source leaves .git out) cannot run it, and says so rather than failing on a missing HEAD.
+const history = spawnSync('git', ['-C', REPO_ROOT, 'rev-parse', '--verify', '-q', 'HEAD']).status === 0;
+if (!history)
+  console.warn(`skipping the migrations check on this repository's history: ${REPO_ROOT} is no git checkout`);
+
 describe('kgraph-ci migrations check', { timeout: 60_000 }, () => {
-  it('exit 0 with nothing new, 1 naming the statement, rule and fix, 2 for bad usage', async () => {
+  it('2 for bad usage: an unknown environment, a base that names nothing', async () => {
+    expect(await runCli(['migrations', 'check', '--env', 'nowhere'], captureIo({}))).toBe(2);
+    expect(await runCli(['migrations', 'check', '--base', 'no-such-ref'], captureIo({}))).toBe(2);
+  });
+
+  it.skipIf(!history)('exit 0 with nothing new, 1 naming the statement, rule and fix', async () => {
     const ok = captureIo({});
     expect(await runCli(['migrations', 'check', '--base', 'HEAD'], ok)).toBe(0);
     expect(ok.out()).toContain('no new migrations');
@@ -188,7 +200,5 @@ describe('kgraph-ci migrations check', { timeout: 60_000 }, () => {
       /REFUSE \[timeouts\] statement \d+ \(line \d+\): CREATE TRIGGER tools_cache_generation/,
     );
     expect(refused.out()).toContain('fix: start the migration with SET lock_timeout');
-    expect(await runCli(['migrations', 'check', '--env', 'nowhere'], captureIo({}))).toBe(2);
-    expect(await runCli(['migrations', 'check', '--base', 'no-such-ref'], captureIo({}))).toBe(2);
   });
 });

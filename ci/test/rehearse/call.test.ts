@@ -1,6 +1,8 @@
 /**
  * The rehearsal's reading of `dagger call` against the module's surface, and of every workflow `call:`.
  */
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
@@ -105,5 +107,32 @@ describe('workflow calls', () => {
     expect(out.join('')).toMatch(
       /no function "deploy-all"[\s\S]*image scan takes no flag --sevrity[\s\S]*--node 18: expected 22 or 24/,
     );
+  });
+
+  it('no engine answering is a message naming why and exit 1, never a pass (no client; a daemon that does not answer)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kgraph-rehearse-noengine-'));
+    try {
+      // A client whose daemon is down, as docker says it.
+      const down = join(dir, 'docker');
+      writeFileSync(
+        down,
+        '#!/bin/sh\necho "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2\nexit 1\n',
+      );
+      chmodSync(down, 0o755);
+      for (const [client, why] of [
+        [join(dir, 'no-such-docker'), /no docker client/],
+        [down, /no docker engine answers \(Cannot connect to the Docker daemon/],
+      ] as const) {
+        const out: string[] = [];
+        const stream = { write: (s: string) => out.push(s) } as unknown as NodeJS.WritableStream;
+        const io = { stdout: stream, stderr: stream, env: { ...process.env, KGRAPH_DOCKER: client }, cwd: REPO_ROOT };
+        expect(await runCli(['rehearse', 'dagger', 'lint', '--node', '24'], io), out.join('')).toBe(1);
+        expect(out.join('')).toMatch(/no container engine answers, so nothing was rehearsed/);
+        expect(out.join('')).toMatch(why);
+        expect(out.join('')).not.toMatch(/PASSED|REACHED/);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

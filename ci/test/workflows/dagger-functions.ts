@@ -1,11 +1,10 @@
 /**
- * Reads the Dagger module's public surface from dagger/src with the TypeScript compiler API: the root
- * @object class (index.ts), its constructor arguments, its @func methods and those of the area objects
- * its accessors return (`delivery deploy`), with their parameters, as the Dagger CLI spells them (kebab-case).
+ * The Dagger module's public surface as the workflow tests check it: a view of the rehearsal's reader
+ * (ci/src/rehearse/surface.ts, the one description of the module's functions and flags), reduced to what a
+ * `call:` line can name: flags, whether each is required, an enum's members.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import ts from 'typescript';
+import { dirname } from 'node:path';
+import { enumMember, readSurface, type Param } from '../../src/rehearse/surface.js';
 
 interface DaggerParam {
   readonly flag: string;
@@ -22,100 +21,22 @@ export interface DaggerModule {
   readonly functions: ReadonlyMap<string, DaggerFunction>;
 }
 
-const kebab = (s: string): string => s.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
-
-const decoratorNames = (node: ts.Node): string[] =>
-  (ts.canHaveDecorators(node) ? (ts.getDecorators(node) ?? []) : []).map((d) => {
-    const e = d.expression;
-    return ts.isCallExpression(e) ? e.expression.getText() : e.getText();
-  });
-
-/** `@argument({ defaultPath })` fills a Directory or File from the repository: the flag is optional. */
-const hasDefaultPath = (p: ts.ParameterDeclaration): boolean =>
-  (ts.getDecorators(p) ?? []).some(
-    (d) =>
-      ts.isCallExpression(d.expression) &&
-      /\bdefaultPath\b/.test(d.expression.arguments.map((a) => a.getText()).join(',')),
-  );
-
-type Enums = ReadonlyMap<string, readonly string[]>;
-
-/** Every `enum X { a = "a" }` in the module's source directory (the engine registers them as Dagger enums). */
-function readEnums(dir: string): Enums {
-  const enums = new Map<string, string[]>();
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
-    const source = ts.createSourceFile(file, readFileSync(join(dir, file), 'utf8'), ts.ScriptTarget.ES2022, true);
-    for (const st of source.statements)
-      if (ts.isEnumDeclaration(st))
-        enums.set(
-          st.name.text,
-          st.members.map((m) => m.name.getText()),
-        );
-  }
-  return enums;
-}
-
-const paramsOf = (params: ts.NodeArray<ts.ParameterDeclaration>, enums: Enums): DaggerParam[] =>
-  params.map((p) => {
-    const choices = p.type ? enums.get(p.type.getText()) : undefined;
-    return {
-      flag: kebab(p.name.getText()),
-      required: !p.initializer && !p.questionToken && !hasDefaultPath(p),
-      ...(choices ? { choices } : {}),
-    };
-  });
-
-/**
- * Whether the Dagger 0.21 CLI takes `value` for an enum flag: the engine lists member names in upper snake
- * case unless they already are (core/gqlformat.go), the CLI matches them ignoring case (cmd/dagger/flags.go).
- */
-function enumAccepts(choices: readonly string[], value: string): boolean {
-  const engineName = (n: string) =>
-    /^[A-Z][A-Z0-9_]*$/.test(n) ? n : n.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
-  return choices.some((c) => engineName(c).toLowerCase() === value.toLowerCase());
-}
-
-/** Every @object() class in the module's source directory, by class name. */
-function readObjects(dir: string): Map<string, ts.ClassDeclaration> {
-  const objects = new Map<string, ts.ClassDeclaration>();
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
-    const source = ts.createSourceFile(file, readFileSync(join(dir, file), 'utf8'), ts.ScriptTarget.ES2022, true);
-    for (const st of source.statements)
-      if (ts.isClassDeclaration(st) && st.name && decoratorNames(st).includes('object')) objects.set(st.name.text, st);
-  }
-  return objects;
-}
-
-const funcsOf = (cls: ts.ClassDeclaration) =>
-  cls.members.filter((m): m is ts.MethodDeclaration => ts.isMethodDeclaration(m) && decoratorNames(m).includes('func'));
+const view = (p: Param): DaggerParam => ({
+  flag: p.flag,
+  required: p.required,
+  ...(p.choices ? { choices: p.choices } : {}),
+});
 
 /** `path`: the root object's file (dagger/src/index.ts); its directory holds the area objects. */
 export function readDaggerModule(path: string): DaggerModule {
-  const source = ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.ES2022, true);
-  const roots = source.statements.filter(
-    (s): s is ts.ClassDeclaration => ts.isClassDeclaration(s) && decoratorNames(s).includes('object'),
-  );
-  if (roots.length !== 1) throw new Error(`${path}: expected one @object() class, found ${roots.length}`);
-  const root = roots[0]!;
-  const ctor = root.members.find(ts.isConstructorDeclaration);
-  const enums = readEnums(dirname(path));
-  const objects = readObjects(dirname(path));
+  const surface = readSurface(dirname(path));
   const functions = new Map<string, DaggerFunction>();
-  for (const m of funcsOf(root)) {
-    const name = kebab(m.name.getText());
-    // An accessor returning an area object: its functions are called as `<accessor> <function>`.
-    const area = m.type ? objects.get(m.type.getText()) : undefined;
-    if (!area) {
-      functions.set(name, { name, params: paramsOf(m.parameters, enums) });
-      continue;
-    }
-    for (const f of funcsOf(area)) {
-      const path = `${name} ${kebab(f.name.getText())}`;
-      functions.set(path, { name: path, params: paramsOf(f.parameters, enums) });
-    }
-  }
-  return { constructorParams: ctor ? paramsOf(ctor.parameters, enums) : [], functions };
+  for (const [name, fn] of surface.functions) functions.set(name, { name, params: fn.params.map(view) });
+  return { constructorParams: surface.constructorParams.map(view), functions };
 }
+
+/** Whether the Dagger 0.21 CLI takes `value` for an enum flag (upper snake case, matched ignoring case). */
+const enumAccepts = (choices: readonly string[], value: string): boolean => enumMember(choices, value) !== undefined;
 
 /** Flags of core types a call may chain into after a function returning them. */
 const CHAINS: Record<string, readonly string[]> = {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { FailedError, UsageError } from '../../errors.js';
+import { dockerCli } from '../../image/docker.js';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../repo-root.js';
 import { parseCall } from '../../rehearse/call.js';
@@ -51,6 +52,7 @@ export function register(program: Command, io: CliIo): void {
         words,
         ...(node !== undefined ? { node } : {}),
         cache,
+        docker: dockerCli(io.env),
         log: (line) => writeLine(io.stderr, line),
       });
       writeLine(io.stdout, json ? JSON.stringify(result) : describeResult(result));
@@ -84,7 +86,12 @@ export function register(program: Command, io: CliIo): void {
       if (!opts.run) return;
       let failed = 0;
       for (const c of calls) {
-        const result = await rehearse({ words: c.words, cache: opts.cache, log: (line) => writeLine(io.stderr, line) });
+        const result = await rehearse({
+          words: c.words,
+          cache: opts.cache,
+          docker: dockerCli(io.env),
+          log: (line) => writeLine(io.stderr, line),
+        });
         writeLine(io.stdout, `${c.where}: ${describeResult(result)}`);
         if (result.outcome === 'failed') failed++;
       }

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The unit and integration projects on the Node versions the images and workflows use (22 and 24), in the
+# very containers the Dagger module builds: `kgraph-ci rehearse dagger <check> --node N` runs the module's
+# own calls on the local Docker engine (stand-ins of the pinned images, made here by
+# ci/scripts/standin-base.sh when missing; Postgres and Redis as the module binds them, as service
+# containers reached under their aliases). .ci/run calls this after `npm test` (Node of this machine).
+#
+#   ci/scripts/node-versions.sh                 # the runs below, in order; exit 1 if any fails
+#   KGRAPH_NODE_RUNS="test:22 integration-test:24" ci/scripts/node-versions.sh
+#
+# Which runs: all four fit .ci/run's 30-minute budget on 2 cores (figures in docs/dagger.md); the install
+# layer is shared between the two checks of one Node version, so each version pays `npm ci` once.
+# No engine, or a stand-in that cannot be made: a clear message and exit 1 (never a pass, never skipped).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+runs="${KGRAPH_NODE_RUNS:-test:22 integration-test:22 test:24 integration-test:24}"
+
+if ! docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
+  echo "node versions: no container engine answers (ci/scripts/container-engine.sh said why above);" \
+    "the unit and integration projects on Node 22 and 24 did NOT run" >&2
+  exit 1
+fi
+
+failed=()
+summary=()
+for run in $runs; do
+  check="${run%%:*}"
+  node="${run##*:}"
+  echo "node versions: dagger call $check on Node $node (rehearsed on the local engine)"
+  started=$(date +%s)
+  if npx --no-install kgraph-ci rehearse dagger "$check" --node "$node"; then
+    result=passed
+  else
+    result=FAILED
+    failed+=("$check on Node $node")
+  fi
+  summary+=("$check on Node $node: $result in $(($(date +%s) - started)) s")
+done
+
+echo "node versions: summary"
+printf '  %s\n' "${summary[@]}"
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "node versions: failed: ${failed[*]}" >&2
+  exit 1
+fi
