@@ -38,7 +38,7 @@ interface Violation {
   rule: string;
   from: string;
   to: string;
-  cycle?: string[];
+  cycle?: string[] | undefined;
 }
 
 function dependencyViolations(): Violation[] {

@@ -2,6 +2,7 @@
  * The three environments as one typed definition. Kubernetes overlays, workflows, the latency gate,
  * the rollback watcher and the Prometheus alert rules all read from here.
  */
+import { UsageError } from './errors.js';
 import type { ReleasePolicy } from './release-policy.js';
 
 export type { ReleasePolicy, ReferenceKind } from './release-policy.js';
@@ -103,6 +104,11 @@ export interface DatabasePolicy {
   /** A pg_dump before every migration that has something to apply; absent = none. */
   readonly backup?: {
     readonly storage: BackupStorage;
+    /**
+     * The image of the backup Job (k8s/overlays/<env>/backup-job.yaml): PostgreSQL's own, whose pg_dump and
+     * pg_restore match the server's major version (15); pinned, as every image the overlays name.
+     */
+    readonly jobImage: string;
     /** A backup older than this does not count as taken before the migration. */
     readonly maxAgeMinutes: number;
     /** How many backups the storage keeps (oldest removed first). */
@@ -341,6 +347,7 @@ const definitions: readonly EnvironmentDefinition[] = [
       refuseOverLimit: true,
       backup: {
         storage: { kind: 'volume', claimName: 'kgraph-mcp-backups', mountPath: '/backups', size: '50Gi' },
+        jobImage: 'docker.io/library/postgres:15.10-bookworm',
         maxAgeMinutes: 30,
         keep: 14,
       },
@@ -358,18 +365,20 @@ export function isEnvironmentName(value: string): value is EnvironmentName {
   return (ENVIRONMENT_NAMES as readonly string[]).includes(value);
 }
 
-/** The environment, or an error that lists the valid names (the CLI turns it into exit 2). */
+/** The environment, or a usage error (exit 2) that lists the valid names. */
 export function getEnvironment(name: string): EnvironmentDefinition {
   if (!isEnvironmentName(name)) {
-    throw new RangeError(`unknown environment "${name}": expected one of ${ENVIRONMENT_NAMES.join(', ')}`);
+    throw new UsageError(`unknown environment "${name}": expected one of ${ENVIRONMENT_NAMES.join(', ')}`);
   }
   return ENVIRONMENTS[name];
 }
 
 /**
- * The environment whose running release a gate in `name` must be compared against: the one that promotes
- * from `name` and requires the baseline comparison (staging's gate compares against prod). Undefined when
- * no environment asks for it.
+ * The environment whose running release (read from its delivery ledger, never by calling it) a gate in `name`
+ * must be compared against: the one that promotes from `name` and requires the baseline comparison (staging's
+ * gate compares against the release prod runs). The deploy starts that release as a temporary baseline
+ * Deployment in `name`'s own namespace (ci/src/deploy/baseline.ts); nothing is ever sent to prod. Undefined
+ * when no environment asks for it.
  */
 export function baselineEnvironmentFor(name: EnvironmentName): EnvironmentDefinition | undefined {
   return ENVIRONMENT_NAMES.map((n) => ENVIRONMENTS[n]).find(

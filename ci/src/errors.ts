@@ -1,4 +1,8 @@
-/** Exit codes of kgraph-ci: 0 ok, 1 a step or gate failed, 2 bad usage or configuration. */
+/**
+ * Exit codes of kgraph-ci: 0 ok, 1 a step, gate or check failed or an internal error (its message, no stack),
+ * 2 bad usage or configuration. Only a UsageError is bad usage: code that checks what a user gave throws one;
+ * a RangeError or any other error is an internal invariant that broke, which the user cannot fix by retyping.
+ */
 export const EXIT_OK = 0;
 const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
@@ -16,7 +20,7 @@ export class FailedError extends Error {
 }
 
 export function exitCodeOf(err: unknown): number {
-  if (err instanceof UsageError || err instanceof RangeError) return EXIT_USAGE;
+  if (err instanceof UsageError) return EXIT_USAGE;
   return EXIT_FAILED;
 }
 

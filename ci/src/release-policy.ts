@@ -118,10 +118,12 @@ export interface LedgerEntry {
   readonly state: 'success' | 'failure' | 'error' | 'in_progress' | 'inactive' | 'pending' | 'queued';
   /** ISO time the entry reached its state. */
   readonly at: string;
-  readonly gate?: { readonly passed: boolean; readonly baselineCompared?: boolean };
-  readonly auditSkipped?: boolean;
+  readonly gate?: { readonly passed: boolean; readonly baselineCompared?: boolean } | undefined;
+  readonly auditSkipped?: boolean | undefined;
   /** Rollbacks: the digest they undid, when known (an automatic rollback after a failed deploy). */
   readonly undone?: string;
+  /** Deploys: the newest migration of the deployed tree (the schema the database is at after it). */
+  readonly schemaHead?: string;
 }
 
 /** Which build a release is: any of these that both sides know is compared (digest first, then commit, tree, version). */
@@ -211,7 +213,7 @@ export interface EligibilityFacts {
   /** The reference as given (--image, or what --version resolved to). */
   readonly image: string;
   /** The release tag the deploy stands for, whether its commit is on main (undefined = unknown), and its source. */
-  readonly release?: { readonly tag: string; readonly onMain?: boolean };
+  readonly release?: { readonly tag: string; readonly onMain?: boolean } | undefined;
   /** Commit and git tree the deploy stands for (the tag's, or the build's). */
   readonly source?: { readonly commit?: string; readonly tree?: string };
   readonly ledger: LedgerFacts;

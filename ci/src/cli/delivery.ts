@@ -6,9 +6,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { baselineEnvironmentFor, type EnvironmentDefinition } from '../environments.js';
+import type { EnvironmentDefinition } from '../environments.js';
 import { runChecklist } from '../checklist/index.js';
 import type { DeliveryDeps } from '../deploy/run.js';
+import type { GateBaseline } from '../deploy/plan.js';
 import { runSmoke } from '../deploy/smoke.js';
 import { gitSources, githubSources } from '../deploy/sources.js';
 import { runLatencyGate } from '../gate/latency.js';
@@ -68,21 +69,15 @@ export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps
     runner: spawnRunner(io.env, root),
     checklist: (env: EnvironmentDefinition) =>
       runChecklist({ env: env.name, environment: env, processEnv: io.env, root }),
-    // Where an environment promotes from this one and requires the baseline comparison
-    // (baselineEnvironmentFor: staging against prod), the gate compares with what runs there, called with
-    // BASELINE_API_KEY. Without that key the baseline is unavailable: the gate says so, the ledger records
-    // no comparison, and the promotion is refused (its baseline rule fails closed).
-    gate: async (env: EnvironmentDefinition, baseUrl: string) => {
-      const against = baselineEnvironmentFor(env.name);
-      const baseline = against
-        ? io.env.BASELINE_API_KEY
-          ? { baseUrl: against.url, apiKey: io.env.BASELINE_API_KEY, served: against.name }
-          : {
-              unavailable: `BASELINE_API_KEY is not set: cannot call ${against.name} (${against.url}) for the baseline`,
-            }
-        : undefined;
+    // The baseline comes from the plan: the temporary baseline Deployment in this environment's namespace
+    // (deploy/baseline.ts), called at its in-cluster Service with this environment's own API key. Never
+    // another environment's URL. No baseline in the plan's step: the gate compares against none, the ledger
+    // records no comparison, and a promotion that needs one is refused (its baseline rule fails closed).
+    gate: async (env: EnvironmentDefinition, baseUrl: string, planned?: GateBaseline) => {
+      const apiKey = io.env.API_KEY ? { apiKey: io.env.API_KEY } : {};
+      const baseline = planned && 'baseUrl' in planned ? { ...planned, ...apiKey } : planned;
       const report = await runLatencyGate({
-        candidate: { baseUrl, ...(io.env.API_KEY ? { apiKey: io.env.API_KEY } : {}) },
+        candidate: { baseUrl, ...apiKey },
         ...(baseline ? { baseline } : {}),
         environment: env,
         log: (l) => writeLine(io.stderr, l),

@@ -5,7 +5,9 @@
 import type { EnvironmentDefinition } from '../environments.js';
 import type { RepoRef } from '../github/repository.js';
 import { ledgerEntries } from '../ledger/entry.js';
-import type { CheckDeps } from '../migrations/check.js';
+import { checkMigrations, formatCheck, MIGRATIONS_PATH, migrationNames, type CheckDeps } from '../migrations/check.js';
+import type { DeliveryDeps } from '../deploy/deps.js';
+import { join } from 'node:path';
 import { readTableSizes } from '../migrations/sizes.js';
 import { runSquawk } from '../migrations/squawk.js';
 import { compatibilityFacts } from '../migrations/compatibility.js';
@@ -34,5 +36,25 @@ export function migrationsCheckDeps(io: CliIo, env: EnvironmentDefinition | unde
     sizes: readTableSizes,
     compatibility: (e, migrations) => compatibilityFacts(e, migrations, ledger),
     squawk: (m) => runSquawk(m),
+  };
+}
+
+/**
+ * The deploy's migration phases: `migrations check --env` as a judge (a refusal, or a check that cannot run,
+ * stops the deploy before anything changes), and the migration names of this tree (the schema head it leaves).
+ */
+export function migrationsDeployDeps(io: CliIo, repo?: RepoRef): Pick<DeliveryDeps, 'migrationsCheck' | 'migrations'> {
+  return {
+    migrationsCheck: async (env) => {
+      try {
+        const report = await checkMigrations({ environment: env }, migrationsCheckDeps(io, env, repo));
+        const text = formatCheck(report);
+        const ok = report.verdict !== 'refuse';
+        return { ok, detail: ok ? `${report.verdict}: ${report.migrations.length} new migration(s)` : text };
+      } catch (err) {
+        return { ok: false, detail: `the migrations check could not run: ${(err as Error).message}` };
+      }
+    },
+    migrations: () => migrationNames(join(REPO_ROOT, MIGRATIONS_PATH)),
   };
 }

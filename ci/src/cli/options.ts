@@ -7,18 +7,12 @@
 import { Argument, Option } from 'commander';
 import type { Octokit } from '@octokit/rest';
 import { ENVIRONMENT_NAMES, getEnvironment, type EnvironmentDefinition } from '../environments.js';
-import { UsageError } from '../errors.js';
 import { parseRepository, type RepoRef } from '../github/repository.js';
 import { parseHttpUrl } from '../http-url.js';
 import type { CliIo } from './io.js';
 
-export function parseEnvironment(name: string): EnvironmentDefinition {
-  try {
-    return getEnvironment(name);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
+/** The environment named on the command line (an unknown name is a UsageError from getEnvironment). */
+export const parseEnvironment = (name: string): EnvironmentDefinition => getEnvironment(name);
 
 /** `--env <name>`: `--help` lists the environment names; the action receives the definition. */
 export function envOption(description: string, defaultName?: string): Option {

@@ -9,6 +9,7 @@ import type { DeployFacts, RollbackFacts } from './facts.js';
 import type { DeployRequest, RollbackRequest } from './request.js';
 import type { EnvironmentDefinition } from '../environments.js';
 import type { SourceFacts } from './sources.js';
+import { judgeRollbackSchema, type RollbackSchemaVerdict } from '../ledger/rollback-schema.js';
 
 /** The eligibility decision as lines people read (dry-run output, logs). */
 export function formatEligibility(d: Eligibility, image: string): string {
@@ -151,6 +152,29 @@ function leadWithUnreachableLedger(env: EnvironmentDefinition, ledger: LedgerFac
   if (ledger.reachable || !env.release.reference.includes('digest')) return e;
   const cause = e.rules.find((r) => r.rule === 'ledger' && !r.ok);
   return cause && !e.eligible ? { ...e, refusedBy: cause } : e;
+}
+
+/**
+ * Whether the schema the database is at fits the release the rollback returns to (ledger facts only). An
+ * unreadable ledger is `unknown`: no automatic rollback on a guess.
+ */
+export function decideRollbackSchema(
+  req: RollbackRequest,
+  facts: RollbackFacts,
+  decision: RollbackDecision,
+): RollbackSchemaVerdict {
+  const env = req.environment;
+  if (!facts.ledger.reachable)
+    return { kind: 'unknown', detail: `cannot read the ${env.name} ledger: ${facts.ledger.reason}` };
+  const digest = digestOf(decision.target?.image);
+  const target = decision.target ? { ...(digest ? { digest } : {}), version: decision.target.version } : undefined;
+  return judgeRollbackSchema({
+    environment: env.name,
+    entries: facts.ledger.entries,
+    compat: facts.ledger.compat ?? [],
+    backups: facts.backups,
+    ...(target ? { target } : {}),
+  });
 }
 
 /** The digest of an image reference, if it has one. */

@@ -7,13 +7,18 @@ import type { EnvironmentDefinition } from '../environments.js';
 import type { CommandRunner } from '../kube/runner.js';
 import type { Ledger } from '../ledger/github.js';
 import type { Announcement } from '../notify/announcement.js';
-import type { ChecklistOutcome, GateOutcome, SmokeOutcome } from './execute.js';
+import type { ChecklistOutcome, GateOutcome, JudgeOutcome, SmokeOutcome } from './execute.js';
+import type { GateBaseline } from './plan.js';
 import type { ReleaseSources } from './sources.js';
 
 export interface DeliveryDeps {
   readonly runner: CommandRunner;
   readonly checklist: (env: EnvironmentDefinition) => Promise<ChecklistOutcome>;
-  readonly gate: (env: EnvironmentDefinition, baseUrl: string) => Promise<GateOutcome>;
+  readonly gate: (env: EnvironmentDefinition, baseUrl: string, baseline?: GateBaseline) => Promise<GateOutcome>;
+  /** `kgraph-ci migrations check --env` (a deploy phase); absent = the deploy refuses at that step. */
+  readonly migrationsCheck?: (env: EnvironmentDefinition) => Promise<JudgeOutcome>;
+  /** The migration names of the tree being deployed, oldest first; absent or failing = unknown. */
+  readonly migrations?: () => Promise<readonly string[]>;
   readonly smoke: (baseUrl: string) => Promise<SmokeOutcome>;
   /** The delivery ledger on GitHub; absent when no token and repository are given. */
   readonly ledger?: Ledger;

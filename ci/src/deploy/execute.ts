@@ -5,7 +5,7 @@
  */
 import type { CommandRunner } from '../kube/runner.js';
 import { formatArgv } from '../process/argv.js';
-import type { Plan, PlanStep } from './plan.js';
+import type { GateBaseline, Plan, PlanStep } from './plan.js';
 import type { CheckOutcome } from '../outcome.js';
 
 export interface ChecklistOutcome {
@@ -28,11 +28,21 @@ export interface SmokeOutcome {
   readonly results: readonly { readonly name: string; readonly ok: boolean; readonly detail: string }[];
 }
 
+/** A judge's answer (migrations check, backup): ok, or why not. */
+export interface JudgeOutcome {
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
 export interface ExecuteDeps {
   readonly runner: CommandRunner;
   readonly checklist?: () => Promise<ChecklistOutcome>;
   readonly smoke: (baseUrl: string) => Promise<SmokeOutcome>;
-  readonly gate?: (baseUrl: string) => Promise<GateOutcome>;
+  readonly gate?: (baseUrl: string, baseline?: GateBaseline) => Promise<GateOutcome>;
+  /** `migrations check --env` for the plan's environment; absent = cannot check = refuse. */
+  readonly migrationsCheck?: () => Promise<JudgeOutcome>;
+  /** Reads the backup Job's manifest, judges it, records it; absent = cannot judge = refuse. */
+  readonly backup?: (step: Extract<PlanStep, { kind: 'backup' }>) => Promise<JudgeOutcome>;
   /** Progress, one line per step. */
   readonly log: (line: string) => void;
   readonly now?: () => number;
@@ -55,6 +65,8 @@ export interface ExecutionResult {
   /** The automatic rollback ran; `rollbackOk` says whether it worked. */
   readonly rolledBack: boolean;
   readonly rollbackOk?: boolean;
+  /** Cleanup steps that failed (a baseline left running), named for the operator. */
+  readonly cleanupFailed?: readonly string[];
 }
 
 /** kubectl's stderr, trimmed to its last lines: enough to act on, never the manifests we piped in. */
@@ -84,9 +96,15 @@ async function runStep(step: PlanStep, deps: ExecuteDeps): Promise<{ ok: boolean
           .join('; '),
       };
     }
+    case 'migrations-check':
+      if (!deps.migrationsCheck) return { ok: false, detail: 'no migrations check available (fails closed)' };
+      return deps.migrationsCheck();
+    case 'backup':
+      if (!deps.backup) return { ok: false, detail: 'no backup judge available (fails closed)' };
+      return deps.backup(step);
     case 'gate': {
       if (!deps.gate) return { ok: false, detail: 'no latency gate available (fails closed)' };
-      const res = await deps.gate(step.baseUrl);
+      const res = await deps.gate(step.baseUrl, step.baseline);
       return { ok: res.passed, detail: res.passed ? 'passed' : `failed: ${res.reasons.join('; ')}` };
     }
     case 'kubectl': {
@@ -137,6 +155,19 @@ async function runSteps(
 
 export async function executePlan(plan: Plan, deps: ExecuteDeps): Promise<ExecutionResult> {
   const outcomes: StepOutcome[] = [];
+  const result = await executeMain(plan, deps, outcomes);
+  if (!plan.cleanup?.length) return result;
+  // Each cleanup step runs whatever the one before it did: one failure must not leave the rest behind.
+  const failed: string[] = [];
+  for (const step of plan.cleanup) {
+    const r = await runSteps([step], deps, outcomes, () => undefined);
+    if (r.failed) failed.push(`${step.name}: ${r.reason}`);
+  }
+  if (failed.length) deps.log(`warning: cleanup left something behind: ${failed.join('; ')}`);
+  return { ...result, steps: outcomes, ...(failed.length ? { cleanupFailed: failed } : {}) };
+}
+
+async function executeMain(plan: Plan, deps: ExecuteDeps, outcomes: StepOutcome[]): Promise<ExecutionResult> {
   let previousImage: string | undefined;
   const capture = (step: PlanStep, out: string) => {
     if (step.name === 'current-image') previousImage = out.trim();

@@ -4,8 +4,9 @@
  * by pure functions; reading them is the only I/O here. A fact that cannot be read stays unknown, and the
  * release policy refuses on it.
  */
-import { GIT_OBJECT_ID, type LedgerFacts } from '../release-policy.js';
-import { compatEntries, ledgerEntries } from '../ledger/entry.js';
+import { baselineEnvironmentFor } from '../environments.js';
+import { GIT_OBJECT_ID, runningRelease, type LedgerFacts } from '../release-policy.js';
+import { backupEntries, compatEntries, ledgerEntries, type BackupEntry, type LedgerRecord } from '../ledger/entry.js';
 import type { DeliveryDeps } from './deps.js';
 import { type DeployRequest, type RollbackRequest } from './request.js';
 import type { SourceFacts } from './sources.js';
@@ -52,20 +53,63 @@ function deploySourceAndLedger(req: DeployRequest): FactQueries {
 export interface DeployFacts {
   readonly source: SourceFacts;
   readonly ledger: LedgerFacts;
+  /** The newest migration of the deployed tree; undefined = unknown. */
+  readonly schemaHead?: string;
+  /** Where the gate needs a baseline: the image the baseline environment runs, or why it is unknown. */
+  readonly baseline?:
+    { readonly image: string; readonly version: string; readonly served: string } | { readonly unavailable: string };
 }
 
-export async function readLedger(deps: DeliveryDeps, environment: string | undefined): Promise<LedgerFacts> {
-  if (!deps.ledger)
-    return {
-      reachable: false,
-      reason: deps.ledgerMissing ?? 'no GitHub ledger configured (GITHUB_TOKEN and --repo/GITHUB_REPOSITORY)',
-    };
+/** The newest migration of the deployed tree; a failed read is a warning and unknown. */
+async function schemaHeadOf(deps: DeliveryDeps): Promise<string | undefined> {
+  if (!deps.migrations) return undefined;
   try {
-    const records = await deps.ledger.read(environment ? { environment } : {});
-    return { reachable: true, entries: ledgerEntries(records), compat: compatEntries(records) };
+    return (await deps.migrations()).at(-1);
   } catch (err) {
-    return { reachable: false, reason: `${deps.ledger.where}: ${(err as Error).message}` };
+    deps.err(`warning: cannot list the migrations being deployed: ${(err as Error).message}`);
+    return undefined;
   }
+}
+
+/**
+ * The baseline's image: what the baseline environment runs by its ledger (read from GitHub, never by
+ * calling that environment). Undefined where the environment's gate compares against none.
+ */
+export async function baselineFacts(req: DeployRequest, deps: DeliveryDeps): Promise<DeployFacts['baseline']> {
+  const from = baselineEnvironmentFor(req.environment.name);
+  if (!from || req.skipGate) return undefined;
+  const ledger = await readLedger(deps, from.name);
+  if (!ledger.reachable) return { unavailable: `cannot tell what ${from.name} runs: ${ledger.reason}` };
+  const running = runningRelease(ledger.entries, from.name);
+  const digest = running.kind === 'known' ? running.release.digest : undefined;
+  if (!digest)
+    return {
+      unavailable: `the ${from.name} ledger names no digest running there (${running.kind === 'none' ? 'nothing ran yet' : 'newest record without a digest'})`,
+    };
+  const version = (running.kind === 'known' ? running.release.version : undefined) ?? digest;
+  return { image: `${from.release.imageRepository}@${digest}`, version, served: `${from.name}'s release ${version}` };
+}
+
+async function readRecords(
+  deps: DeliveryDeps,
+  environment: string | undefined,
+): Promise<{ readonly records: readonly LedgerRecord[] } | { readonly reason: string }> {
+  if (!deps.ledger)
+    return { reason: deps.ledgerMissing ?? 'no GitHub ledger configured (GITHUB_TOKEN and --repo/GITHUB_REPOSITORY)' };
+  try {
+    return { records: await deps.ledger.read(environment ? { environment } : {}) };
+  } catch (err) {
+    return { reason: `${deps.ledger.where}: ${(err as Error).message}` };
+  }
+}
+
+const factsOf = (read: Awaited<ReturnType<typeof readRecords>>): LedgerFacts =>
+  'reason' in read
+    ? { reachable: false, reason: read.reason }
+    : { reachable: true, entries: ledgerEntries(read.records), compat: compatEntries(read.records) };
+
+export async function readLedger(deps: DeliveryDeps, environment: string | undefined): Promise<LedgerFacts> {
+  return factsOf(await readRecords(deps, environment));
 }
 
 /** A source lookup; one that fails is a warning and unknown facts, never an exception. */
@@ -103,9 +147,12 @@ export async function gatherDeployFacts(req: DeployRequest, deps: DeliveryDeps):
     queries.ledger !== undefined
       ? await readLedger(deps, queries.ledger)
       : { reachable: false, reason: 'not read: this environment does not need it' };
+  const schemaHead = await schemaHeadOf(deps);
+  const baseline = await baselineFacts(req, deps);
+  const extra = { ...(schemaHead ? { schemaHead } : {}), ...(baseline ? { baseline } : {}) };
   if (queries.running === undefined || queries.running === queries.ledger || !ledger.reachable)
-    return { source, ledger };
-  return { source, ledger: merge(ledger, await readLedger(deps, queries.running)) };
+    return { source, ledger, ...extra };
+  return { source, ledger: merge(ledger, await readLedger(deps, queries.running)), ...extra };
 }
 
 /** Two environments' records as one set of facts; either unreachable = unreachable. */
@@ -117,17 +164,21 @@ function merge(a: LedgerFacts, b: LedgerFacts): LedgerFacts {
 
 export interface RollbackFacts {
   readonly ledger: LedgerFacts;
+  /** The environment's backup records (for the way out when the schema does not fit the target). */
+  readonly backups: readonly BackupEntry[];
   /** The target version's source facts (its on-main flag), where the policy wants release tags. */
   readonly source: SourceFacts;
 }
 
 export async function gatherRollbackFacts(req: RollbackRequest, deps: DeliveryDeps): Promise<RollbackFacts> {
   const env = req.environment;
-  if (!req.to)
-    return { ledger: { reachable: false, reason: 'not read: going back to the previous revision' }, source: {} };
-  const ledger = await readLedger(deps, env.name);
+  // Read for every rollback: whether the schema fits the release it returns to is in the ledger.
+  const read = await readRecords(deps, env.name);
+  const ledger = factsOf(read);
+  const backups = 'records' in read ? backupEntries(read.records) : [];
+  if (!req.to) return { ledger, backups, source: {} };
   const source = env.release.reference.includes('release-tag')
     ? await describe(deps, () => deps.sources?.describeTag(req.to!))
     : {};
-  return { ledger, source };
+  return { ledger, backups, source };
 }

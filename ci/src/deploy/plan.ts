@@ -6,6 +6,8 @@ import { stringify } from 'yaml';
 import type { EnvironmentDefinition } from '../environments.js';
 import { CONTAINER_NAME, DEPLOYMENT_NAME, MIGRATE_JOB_NAME, overlayDir } from '../kube/overlays.js';
 import { objectId, podSpecOf, type KubeObject } from '../kube/validate.js';
+import { BACKUP_JOB_NAME, BACKUP_PRECEDES_VAR, BACKUP_TIMEOUT_SECONDS } from '../kube/backup-job.js';
+import { BASELINE_NAME, baselineObjects, inClusterUrl } from './baseline.js';
 
 export const ROLLOUT_TIMEOUT_SECONDS = 300;
 export const MIGRATE_TIMEOUT_SECONDS = 600;
@@ -13,8 +15,22 @@ const CHANGE_CAUSE = 'kubernetes.io/change-cause';
 
 export type Phase = 'precheck' | 'migrate' | 'rollout' | 'verify';
 
+/** What the gate compares the candidate with: a baseline it can call, or why there is none. */
+export type GateBaseline = { readonly baseUrl: string; readonly served: string } | { readonly unavailable: string };
+
 export type PlanStep =
   | { readonly kind: 'checklist'; readonly name: string; readonly phase: 'precheck' }
+  /** `kgraph-ci migrations check --env` for this environment: a refusal stops the deploy before anything changes. */
+  | { readonly kind: 'migrations-check'; readonly name: string; readonly phase: 'precheck' }
+  /** The backup judge over the backup Job's manifest: no fresh, verified backup before `precedes` = no migration. */
+  | {
+      readonly kind: 'backup';
+      readonly name: string;
+      readonly phase: 'migrate';
+      readonly job: string;
+      /** The migration the backup must precede; undefined = unknown, and the judge refuses. */
+      readonly precedes?: string;
+    }
   | {
       readonly kind: 'kubectl';
       readonly name: string;
@@ -29,7 +45,13 @@ export type PlanStep =
       readonly changesWorkload?: boolean;
     }
   | { readonly kind: 'smoke'; readonly name: string; readonly phase: 'verify'; readonly baseUrl: string }
-  | { readonly kind: 'gate'; readonly name: string; readonly phase: 'verify'; readonly baseUrl: string };
+  | {
+      readonly kind: 'gate';
+      readonly name: string;
+      readonly phase: 'verify';
+      readonly baseUrl: string;
+      readonly baseline?: GateBaseline;
+    };
 
 export interface Plan {
   readonly operation: 'deploy' | 'rollback';
@@ -40,6 +62,8 @@ export interface Plan {
   readonly steps: readonly PlanStep[];
   /** Run, in order, when a step after a `changesWorkload` step fails. Empty = nothing to undo. */
   readonly onFailure: readonly PlanStep[];
+  /** Run at the end whatever happened (the temporary baseline is removed); a failure here is a warning. */
+  readonly cleanup?: readonly PlanStep[];
 }
 
 const kubectl = (ns: string, ...args: string[]): string[] => ['kubectl', '--namespace', ns, ...args];
@@ -56,11 +80,11 @@ export const currentImageArgv = (ns: string): string[] =>
     `jsonpath={.spec.template.spec.containers[?(@.name=="${CONTAINER_NAME}")].image}`,
   );
 
-const rolloutStatus = (ns: string, name = 'rollout-status'): PlanStep => ({
+const rolloutStatus = (ns: string, name = 'rollout-status', deployment = DEPLOYMENT_NAME): PlanStep => ({
   kind: 'kubectl',
   name,
   phase: 'rollout',
-  argv: kubectl(ns, 'rollout', 'status', `deployment/${DEPLOYMENT_NAME}`, `--timeout=${ROLLOUT_TIMEOUT_SECONDS}s`),
+  argv: kubectl(ns, 'rollout', 'status', `deployment/${deployment}`, `--timeout=${ROLLOUT_TIMEOUT_SECONDS}s`),
   timeoutMs: (ROLLOUT_TIMEOUT_SECONDS + 30) * 1000,
 });
 
@@ -74,11 +98,14 @@ const undoSteps = (ns: string): PlanStep[] => [
   rolloutStatus(ns, 'rollout-status-after-undo'),
 ];
 
-/** Replaces the image of every container of our workloads (the Deployment and the migration Job). */
+/**
+ * Replaces the image of every container of our workloads (the Deployment and the migration Job); the backup
+ * Job keeps its own (PostgreSQL's client tools, from environments.ts).
+ */
 export function withImage(objects: readonly KubeObject[], image: string, changeCause: string): KubeObject[] {
   return objects.map((o) => {
     const pod = podSpecOf(o);
-    if (!pod) return o;
+    if (!pod || (o.kind === 'Job' && o.metadata?.name === BACKUP_JOB_NAME)) return o;
     const copy = structuredClone(o) as KubeObject & { metadata: { annotations?: Record<string, string> } };
     const copyPod = podSpecOf(copy)!;
     for (const c of [...(copyPod.initContainers ?? []), ...(copyPod.containers ?? [])]) c.image = image;
@@ -153,6 +180,11 @@ export interface DeployInput {
   /** The service's public URL for smoke test and gate (defaults to the environment's url). */
   readonly baseUrl?: string;
   readonly skipGate?: boolean;
+  /** The newest migration of the deployed tree: what the backup precedes (unknown = the backup judge refuses). */
+  readonly precedes?: string;
+  /** Where the gate compares against a baseline: the image to start as one, or why there is none. */
+  readonly baseline?:
+    { readonly image: string; readonly version: string; readonly served: string } | { readonly unavailable: string };
 }
 
 const WORKLOAD_KINDS = new Set(['Deployment', 'HorizontalPodAutoscaler']);
@@ -178,10 +210,13 @@ export function planDeploy(input: DeployInput): Plan {
   const config = objects.filter((o) => !WORKLOAD_KINDS.has(o.kind) && o.kind !== 'Job');
   const workloads = objects.filter((o) => WORKLOAD_KINDS.has(o.kind));
   const baseUrl = input.baseUrl ?? env.url;
+  const gate = input.skipGate ? { steps: [], cleanup: [] } : gateSteps(input, baseUrl);
   const steps: PlanStep[] = [
     { kind: 'checklist', name: 'checklist', phase: 'precheck' },
+    { kind: 'migrations-check', name: 'migrations-check', phase: 'precheck' },
     { kind: 'kubectl', name: 'current-image', phase: 'precheck', argv: currentImageArgv(ns), optional: true },
     applyStep('apply-config', 'migrate', config),
+    ...backupSteps(input, objects),
     {
       kind: 'kubectl',
       name: 'delete-old-migration',
@@ -205,9 +240,116 @@ export function planDeploy(input: DeployInput): Plan {
     applyStep('apply-workload', 'rollout', workloads, { changesWorkload: true }),
     rolloutStatus(ns),
     { kind: 'smoke', name: 'smoke', phase: 'verify', baseUrl },
-    ...(input.skipGate ? [] : [{ kind: 'gate', name: 'latency-gate', phase: 'verify', baseUrl } as const]),
+    ...gate.steps,
   ];
-  return { operation: 'deploy', environment: env.name, namespace: ns, image, version, steps, onFailure: undoSteps(ns) };
+  return {
+    operation: 'deploy',
+    environment: env.name,
+    namespace: ns,
+    image,
+    version,
+    steps,
+    onFailure: undoSteps(ns),
+    ...(gate.cleanup.length ? { cleanup: gate.cleanup } : {}),
+  };
+}
+
+/**
+ * Where the environment's database policy takes backups (prod): the backup Job (with the migration it
+ * precedes), its completion, then the judge over the manifest it printed. Before the migration Job, so a
+ * backup that cannot be written stops the deploy before anything is migrated.
+ */
+function backupSteps(input: DeployInput, objects: readonly KubeObject[]): PlanStep[] {
+  const env = input.environment;
+  if (!env.database.backup) return [];
+  const ns = env.namespace;
+  const job = objects.find((o) => o.kind === 'Job' && o.metadata?.name === BACKUP_JOB_NAME);
+  if (!job)
+    throw new Error(`rendered ${overlayDir(env.name)} has no Job/${BACKUP_JOB_NAME}, and ${env.name} takes backups`);
+  const withPrecedes = structuredClone(job) as KubeObject;
+  for (const c of podSpecOf(withPrecedes)?.containers ?? []) {
+    const vars = ((c as { env?: { name: string; value?: string }[] }).env ??= []);
+    const v = vars.find((e) => e.name === BACKUP_PRECEDES_VAR);
+    if (v) v.value = input.precedes ?? '';
+  }
+  return [
+    {
+      kind: 'kubectl',
+      name: 'delete-old-backup',
+      phase: 'migrate',
+      argv: kubectl(ns, 'delete', `job/${BACKUP_JOB_NAME}`, '--ignore-not-found', '--wait=true'),
+    },
+    applyStep('apply-backup', 'migrate', [withPrecedes]),
+    {
+      kind: 'kubectl',
+      name: 'wait-backup',
+      phase: 'migrate',
+      argv: kubectl(
+        ns,
+        'wait',
+        '--for=condition=complete',
+        `job/${BACKUP_JOB_NAME}`,
+        `--timeout=${BACKUP_TIMEOUT_SECONDS}s`,
+      ),
+      timeoutMs: (BACKUP_TIMEOUT_SECONDS + 30) * 1000,
+    },
+    {
+      kind: 'backup',
+      name: 'backup-verdict',
+      phase: 'migrate',
+      job: BACKUP_JOB_NAME,
+      ...(input.precedes ? { precedes: input.precedes } : {}),
+    },
+  ];
+}
+
+/**
+ * The latency gate; where the environment compares against a baseline, the baseline Deployment first (in
+ * this namespace, the baseline environment's digest), the gate against both in-cluster Services, and the
+ * baseline's removal as cleanup (also when the gate or anything before it fails).
+ */
+function gateSteps(input: DeployInput, baseUrl: string): { steps: PlanStep[]; cleanup: PlanStep[] } {
+  const env = input.environment;
+  const ns = env.namespace;
+  const b = input.baseline;
+  if (!b) return { steps: [{ kind: 'gate', name: 'latency-gate', phase: 'verify', baseUrl }], cleanup: [] };
+  if ('unavailable' in b)
+    return {
+      steps: [
+        { kind: 'gate', name: 'latency-gate', phase: 'verify', baseUrl, baseline: { unavailable: b.unavailable } },
+      ],
+      cleanup: [],
+    };
+  // APP_VERSION too: the baseline's pods say they run the baseline environment's release.
+  const objects = baselineObjects(withVersion(input.manifests, b.version), env, b.image);
+  return {
+    steps: [
+      applyStep('apply-baseline', 'verify', objects),
+      rolloutStatus(ns, 'baseline-status', BASELINE_NAME),
+      {
+        kind: 'gate',
+        name: 'latency-gate',
+        phase: 'verify',
+        baseUrl: inClusterUrl(DEPLOYMENT_NAME, ns),
+        baseline: { baseUrl: inClusterUrl(BASELINE_NAME, ns), served: b.served },
+      },
+    ],
+    cleanup: [
+      {
+        kind: 'kubectl',
+        name: 'delete-baseline',
+        phase: 'verify',
+        argv: kubectl(
+          ns,
+          'delete',
+          `deployment/${BASELINE_NAME}`,
+          `service/${BASELINE_NAME}`,
+          `networkpolicy/${BASELINE_NAME}`,
+          '--ignore-not-found',
+        ),
+      },
+    ],
+  };
 }
 
 export interface RollbackInput {
@@ -283,10 +425,14 @@ export function formatPlan(plan: Plan, format: (argv: readonly string[]) => stri
     switch (s.kind) {
       case 'checklist':
         return `run the pre-deployment checklist for ${plan.environment}`;
+      case 'migrations-check':
+        return `kgraph-ci migrations check --env ${plan.environment} (refused = stop here)`;
+      case 'backup':
+        return `judge the ${s.job} manifest: fresh, verified, taken before ${s.precedes ?? '(unknown migration: refuses)'}; record it in the ledger`;
       case 'smoke':
         return `smoke-test ${s.baseUrl} (/healthz, /readyz, /metrics, /api/v1/tools)`;
       case 'gate':
-        return `latency gate against ${s.baseUrl}`;
+        return `latency gate against ${s.baseUrl}${s.baseline ? ('unavailable' in s.baseline ? ` (no baseline: ${s.baseline.unavailable})` : `, baseline ${s.baseline.served} at ${s.baseline.baseUrl} in alternating rounds`) : ''}`;
       case 'kubectl':
         return `${format(s.argv)}${s.stdin ? `  < ${s.stdin.objects.join(', ')}` : ''}`;
     }
@@ -296,5 +442,8 @@ export function formatPlan(plan: Plan, format: (argv: readonly string[]) => stri
   const undo = plan.onFailure.length
     ? ['on failure after the workload changed:', ...plan.onFailure.map((s) => `    [${s.name}] ${line(s)}`)]
     : [];
-  return [head, ...steps, ...undo].join('\n');
+  const cleanup = plan.cleanup?.length
+    ? ['always, at the end:', ...plan.cleanup.map((s) => `    [${s.name}] ${line(s)}`)]
+    : [];
+  return [head, ...steps, ...undo, ...cleanup].join('\n');
 }

@@ -40,6 +40,8 @@ export interface DeployRecordInput {
   readonly startedAt: number;
   readonly auditSkipped?: boolean;
   readonly promotedFrom?: { readonly environment: string; readonly at: string };
+  /** The newest migration of the deployed tree. */
+  readonly schemaHead?: string;
 }
 
 export function deployPayload(input: DeployRecordInput): LedgerPayload {
@@ -60,6 +62,7 @@ export function deployPayload(input: DeployRecordInput): LedgerPayload {
     ...(input.promotedFrom
       ? { promotedFrom: { environment: input.promotedFrom.environment, at: input.promotedFrom.at } }
       : {}),
+    ...(input.schemaHead ? { schemaHead: input.schemaHead } : {}),
   };
 }
 

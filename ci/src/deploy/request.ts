@@ -30,6 +30,8 @@ export interface RollbackOptions {
   readonly trigger?: string;
   readonly dryRun?: boolean;
   readonly url?: string;
+  /** A person rolls back although the ledger cannot show the schema fits (after a restore, say). */
+  readonly acceptSchemaRisk?: boolean;
 }
 
 export interface DeployRequest {
@@ -57,6 +59,7 @@ export interface RollbackRequest {
   /** The commit or tag the ledger record is created on. */
   readonly ref?: string;
   readonly trigger?: string;
+  readonly acceptSchemaRisk: boolean;
 }
 
 export function resolveEnvironment(name: string | undefined): EnvironmentDefinition {
@@ -116,6 +119,8 @@ export function parseRollbackRequest(opts: RollbackOptions, processEnv: NodeJS.P
   const environment = resolveEnvironment(opts.env);
   const baseUrl = opts.url ? parseHttpUrl(opts.url, '--url') : undefined;
   if (opts.to) parseVersionTag(opts.to);
+  if (opts.acceptSchemaRisk && opts.trigger)
+    throw new UsageError('--accept-schema-risk is for a person, never with --trigger (an automatic rollback)');
   if (!opts.dryRun) checkKubeconfig(processEnv);
   const ref = processEnv.GITHUB_SHA ?? opts.to;
   return {
@@ -125,5 +130,6 @@ export function parseRollbackRequest(opts: RollbackOptions, processEnv: NodeJS.P
     dryRun: opts.dryRun === true,
     ...(ref ? { ref } : {}),
     ...(opts.trigger ? { trigger: opts.trigger } : {}),
+    acceptSchemaRisk: opts.acceptSchemaRisk === true,
   };
 }

@@ -14,14 +14,19 @@ import { FailedError, UsageError } from '../errors.js';
 import { ledgerRequiredFor, type Eligibility } from '../release-policy.js';
 import { parseVersionTag } from '../release/semver.js';
 import { formatArgv } from '../process/argv.js';
-import { decideDeploy, decideRollback, formatEligibility, pickCandidate } from './decide.js';
+import { decideDeploy, decideRollback, decideRollbackSchema, formatEligibility, pickCandidate } from './decide.js';
+import { formatRollbackRefusal } from '../ledger/rollback-schema.js';
+import type { RollbackRequest } from './request.js';
+import type { RollbackFacts } from './facts.js';
+import type { RollbackDecision } from './decide.js';
 import type { DeliveryDeps } from './deps.js';
-import { endAnnouncements, startAnnouncement } from './announce.js';
+import { endAnnouncements, runLink, startAnnouncement } from './announce.js';
 import { executePlan, type ExecutionResult, type GateOutcome } from './execute.js';
 import { describe, gatherDeployFacts, gatherRollbackFacts, readLedger } from './facts.js';
 import { formatPlan, planDeploy, planRollback, type Plan } from './plan.js';
 import { deployPayload, openOperation, recordAftermath, recordTarget, rollbackPayload } from './record.js';
 import { renderManifests } from './render.js';
+import { judgeBackupStep } from './backup.js';
 import {
   parseDeployRequest,
   parseRollbackRequest,
@@ -65,6 +70,8 @@ export async function runDeploy(opts: DeployOptions, deps: DeliveryDeps): Promis
     manifests,
     ...(req.baseUrl ? { baseUrl: req.baseUrl } : {}),
     ...(req.skipGate ? { skipGate: true } : {}),
+    ...(facts.schemaHead ? { precedes: facts.schemaHead } : {}),
+    ...(facts.baseline ? { baseline: facts.baseline } : {}),
   });
   if (req.dryRun) return printPlan(plan, deps);
   const auditSkipped = await deps.auditSkipped?.();
@@ -77,6 +84,7 @@ export async function runDeploy(opts: DeployOptions, deps: DeliveryDeps): Promis
     startedAt: now(),
     ...(auditSkipped !== undefined ? { auditSkipped } : {}),
     ...(promotedFrom ? { promotedFrom } : {}),
+    ...(facts.schemaHead ? { schemaHead: facts.schemaHead } : {}),
   });
   const required = ledgerRequiredFor(env.release, 'deploy');
   return executeAndRecord(plan, env, deps, payload, { ref: facts.source.commit ?? req.tag, required });
@@ -91,11 +99,48 @@ export async function runRollback(opts: RollbackOptions, deps: DeliveryDeps): Pr
   const { target } = decision;
   if (target && decision.eligibility)
     deps.err(enforce(decision.eligibility, target.image, `rolling ${env.name} back to ${target.image}`, deps));
+  await enforceSchema(req, facts, decision, deps);
   const plan = planRollback({ environment: env, ...(target ?? {}), ...(req.baseUrl ? { baseUrl: req.baseUrl } : {}) });
   if (req.dryRun) return printPlan(plan, deps);
   const payload = rollbackPayload(env.name, plan.version, target, now());
   const required = ledgerRequiredFor(env.release, target ? 'rollback-to-version' : 'rollback-to-previous');
   return executeAndRecord(plan, env, deps, payload, { ...(req.ref ? { ref: req.ref } : {}), required }, req.trigger);
+}
+
+/**
+ * Migration-aware rollback: the code goes back only onto a schema the ledger shows it fits. Otherwise: say so,
+ * page (an automatic one opens an incident), print the two ways out, exit 1. A person may go ahead with
+ * --accept-schema-risk (after restoring the backup, say); the watcher never can.
+ */
+async function enforceSchema(
+  req: RollbackRequest,
+  facts: RollbackFacts,
+  decision: RollbackDecision,
+  deps: DeliveryDeps,
+): Promise<void> {
+  const env = req.environment;
+  const verdict = decideRollbackSchema(req, facts, decision);
+  if (verdict.kind === 'compatible') return deps.err(`schema: ${verdict.detail}`);
+  const automatic = req.trigger !== undefined;
+  const lines = formatRollbackRefusal(verdict, env.name, automatic);
+  if (req.acceptSchemaRisk) {
+    deps.err(`warning: --accept-schema-risk: going ahead although ${verdict.detail}`);
+    return;
+  }
+  for (const l of lines) deps.err(l);
+  if (!req.dryRun)
+    await announce(deps, env, [
+      {
+        operation: 'rollback',
+        stage: 'failed',
+        environment: env.name,
+        version: decision.target?.version ?? 'previous',
+        ...(automatic ? { automatic: true } : {}),
+        reason: `rollback refused, nothing changed: ${verdict.detail}${automatic ? ` (trigger: ${req.trigger})` : ''}`,
+        links: { environment: env.url, ...(runLink(deps.env) ? { run: runLink(deps.env)! } : {}) },
+      },
+    ]);
+  throw new FailedError(`rollback of ${env.name} refused: ${verdict.detail}`);
 }
 
 function printPlan(plan: Plan, deps: DeliveryDeps): Plan {
@@ -119,11 +164,14 @@ async function executeAndRecord(
   const told = { plan, env, payload, processEnv: deps.env, ...(trigger ? { trigger } : {}) };
   await announce(deps, env, [startAnnouncement(told)]);
   let gate: GateOutcome | undefined;
+  const migrationsCheck = deps.migrationsCheck;
   const result = await executePlan(plan, {
     runner: deps.runner,
     checklist: () => deps.checklist(env),
     smoke: deps.smoke,
-    gate: async (url) => (gate = await deps.gate(env, url)),
+    gate: async (url, baseline) => (gate = await deps.gate(env, url, baseline)),
+    ...(migrationsCheck ? { migrationsCheck: () => migrationsCheck(env) } : {}),
+    backup: (step) => judgeBackupStep(step, env, { runner: deps.runner, target, now }),
     log: deps.err,
     now,
   });

@@ -70,7 +70,7 @@ export interface RouteMeasurement extends LoadCounts {
   readonly conditions: MeasurementConditions;
   /** Samples behind the percentiles: answers other than 429 (rate-limit refusals are not service latency) and timeouts. */
   readonly samples: number;
-  readonly latency?: LatencySummary;
+  readonly latency?: LatencySummary | undefined;
   /** [percentile, ms] for charts. */
   readonly percentiles: readonly (readonly [number, number])[];
   /** Why it could not be measured at all (unreachable, no tool id). */

@@ -9,6 +9,7 @@ import type { ImageSpec } from '../steps.js';
 import { baseImagesOf, ensureBaseImage, type BaseImage } from './base.js';
 import { dockerFailure, type Docker } from './docker.js';
 import { parseDockerfile } from '../scan/dockerfile.js';
+import { UsageError } from '../errors.js';
 
 export interface ImageBuildRequest {
   /** The repository root. */
@@ -43,7 +44,7 @@ export function resolveBuildArgs(spec: ImageSpec, params: Readonly<Record<string
       k,
       v.replace(/\$\{(\w+)\}/g, (_, p: string) => {
         const value = params[p];
-        if (value === undefined || value === '') throw new RangeError(`image build argument ${k} needs --${p}`);
+        if (value === undefined || value === '') throw new UsageError(`image build argument ${k} needs --${p}`);
         return value;
       }),
     ]),

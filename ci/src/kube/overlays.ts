@@ -5,6 +5,7 @@
  */
 import { stringify } from 'yaml';
 import { ENVIRONMENT_NAMES, ENVIRONMENTS, type EnvironmentDefinition } from '../environments.js';
+import { backupClaim, backupJob } from './backup-job.js';
 
 const APP_NAME = 'kgraph-mcp';
 export const DEPLOYMENT_NAME = APP_NAME;
@@ -26,7 +27,12 @@ function configLiterals(def: EnvironmentDefinition): Record<string, string> {
 }
 
 function kustomization(def: EnvironmentDefinition): Record<string, unknown> {
-  const resources = ['../../base', 'namespace.yaml', ...(def.autoscale ? ['hpa.yaml'] : [])];
+  const resources = [
+    '../../base',
+    'namespace.yaml',
+    ...(def.autoscale ? ['hpa.yaml'] : []),
+    ...(def.database.backup ? ['backup-pvc.yaml', 'backup-job.yaml'] : []),
+  ];
   const patches: unknown[] = [];
   if (def.requiredSecrets.includes('SENTRY_DSN')) {
     // The base marks SENTRY_DSN optional; where the environment requires it, a missing key must stop the pod.
@@ -106,6 +112,11 @@ export function overlayFiles(
     files.set(`${dir}/kustomization.yaml`, yamlDoc(kustomization(def)));
     files.set(`${dir}/namespace.yaml`, yamlDoc(namespace(def)));
     if (def.autoscale) files.set(`${dir}/hpa.yaml`, yamlDoc(hpa(def, def.autoscale)));
+    const backup = def.database.backup;
+    if (backup) {
+      files.set(`${dir}/backup-pvc.yaml`, yamlDoc(backupClaim(backup)));
+      files.set(`${dir}/backup-job.yaml`, yamlDoc(backupJob(def, backup)));
+    }
   }
   return files;
 }

@@ -11,11 +11,27 @@ export type { CompatEntry, LedgerEntry, LedgerFacts, ReleaseId } from '../releas
 export const PAYLOAD_SCHEMA = 'kgraph-ci/ledger@1';
 
 /** Deploys, promotions and rollbacks change what runs; gate verdicts and compatibility checks are findings about them. */
-export type LedgerOperation = LedgerEntry['operation'] | 'gate' | 'compat';
+export type LedgerOperation = LedgerEntry['operation'] | 'gate' | 'compat' | 'backup';
 
 /** Records that are findings, not deployments: they never mark a deployment inactive, never count as one. */
-export const FINDING_OPERATIONS: readonly LedgerOperation[] = ['gate', 'compat'];
-const isFinding = (op: LedgerOperation): op is 'gate' | 'compat' => FINDING_OPERATIONS.includes(op);
+export const FINDING_OPERATIONS: readonly LedgerOperation[] = ['gate', 'compat', 'backup'];
+const isFinding = (op: LedgerOperation): op is 'gate' | 'compat' | 'backup' => FINDING_OPERATIONS.includes(op);
+
+/**
+ * On backup records: the pg_dump the deploy's backup Job took before a migration (ci/src/backup/manifest.ts
+ * is the manifest it printed). Succeeded = the backup judge let the migration run.
+ */
+export interface BackupPayload {
+  readonly id: string;
+  readonly bytes: number;
+  readonly sha256: string;
+  /** The newest migration the deploy was about to apply. */
+  readonly precedes: string;
+  readonly createdAt: string;
+  readonly verified: boolean;
+  /** Where the dump is: the volume claim and the file on it. */
+  readonly location: string;
+}
 
 /**
  * On compat records: the previous release (N-1) ran with its own API contract suite on the schema the
@@ -72,6 +88,10 @@ export interface LedgerPayload {
   readonly undone?: string;
   /** On compat records: the N-1 check (see CompatPayload). */
   readonly compat?: CompatPayload;
+  /** On backup records: the dump taken before a migration (see BackupPayload). */
+  readonly backup?: BackupPayload;
+  /** On deploys: the newest migration in the deployed tree, the schema it leaves the database at. */
+  readonly schemaHead?: string;
 }
 
 export type FinalState = 'success' | 'failure' | 'error';
@@ -92,7 +112,7 @@ export function asPayload(value: unknown): LedgerPayload | undefined {
   const p = (typeof value === 'string' ? safeJson(value) : value) as Partial<LedgerPayload> | undefined;
   if (!p || typeof p !== 'object' || p.schema !== PAYLOAD_SCHEMA) return undefined;
   if (
-    !['deploy', 'promotion', 'rollback', 'gate', 'compat'].includes(p.operation as string) ||
+    !['deploy', 'promotion', 'rollback', 'gate', 'compat', 'backup'].includes(p.operation as string) ||
     typeof p.environment !== 'string' ||
     typeof p.startedAt !== 'string'
   )
@@ -136,9 +156,42 @@ export function ledgerEntries(records: readonly LedgerRecord[]): LedgerEntry[] {
         : {}),
       ...(p.auditSkipped !== undefined ? { auditSkipped: p.auditSkipped } : {}),
       ...(p.undone ? { undone: p.undone } : {}),
+      ...(typeof p.schemaHead === 'string' ? { schemaHead: p.schemaHead } : {}),
     });
   }
   return entries;
+}
+
+/** A backup as rollback advice reads it: a finished backup record with the full shape. */
+export interface BackupEntry extends BackupPayload {
+  readonly environment: string;
+  /** The backup judge let the migration run (the record succeeded). */
+  readonly accepted: boolean;
+}
+
+export function backupEntries(records: readonly LedgerRecord[]): BackupEntry[] {
+  const out: BackupEntry[] = [];
+  for (const r of records) {
+    const b = r.payload.backup;
+    if (r.payload.operation !== 'backup' || !b || typeof b !== 'object') continue;
+    if (r.state !== 'success' && r.state !== 'failure' && r.state !== 'error') continue;
+    const ok =
+      typeof b.id === 'string' &&
+      typeof b.bytes === 'number' &&
+      typeof b.sha256 === 'string' &&
+      typeof b.precedes === 'string' &&
+      typeof b.createdAt === 'string' &&
+      Number.isFinite(Date.parse(b.createdAt)) &&
+      typeof b.location === 'string';
+    if (!ok) continue;
+    out.push({
+      ...b,
+      verified: b.verified === true,
+      environment: r.payload.environment,
+      accepted: r.state === 'success',
+    });
+  }
+  return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
 }
 
 const releaseId = (r: Partial<ReleaseId> | undefined): ReleaseId | undefined => {

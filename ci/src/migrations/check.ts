@@ -46,6 +46,14 @@ const RANK: Readonly<Record<Verdict, number>> = { pass: 0, warn: 1, refuse: 2 };
 export const worst = (findings: readonly Finding[]): Verdict =>
   findings.reduce<Verdict>((w, f) => (RANK[f.verdict] > RANK[w] ? f.verdict : w), 'pass');
 
+/** The migration names in `dir` (the work tree's), oldest first: the newest is the schema head a deploy leaves. */
+export async function migrationNames(dir: string): Promise<string[]> {
+  return (await readdir(dir))
+    .filter((f) => /^\d+_.+\.sql$/.test(f))
+    .sort()
+    .map((f) => f.replace(/\.sql$/, ''));
+}
+
 async function workingMigrations(dir: string): Promise<(MigrationFileState & { content: string })[]> {
   const files = (await readdir(dir)).filter((f) => /^\d+_.+\.sql$/.test(f)).sort();
   return Promise.all(

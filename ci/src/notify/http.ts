@@ -38,7 +38,7 @@ const where = (c: JsonCall) => `${c.method} ${new URL(c.url).pathname}`;
 /** The call, retried per the policy; `onRetry` hears each failed attempt that will be retried. */
 export async function callJson(
   call: JsonCall,
-  opts: { fetch?: Fetch; retry?: RetryPolicy; onRetry?: (message: string) => void } = {},
+  opts: { fetch?: Fetch; retry?: RetryPolicy; onRetry?: ((message: string) => void) | undefined } = {},
 ): Promise<unknown> {
   const f = opts.fetch ?? fetch;
   const policy = opts.retry ?? DEFAULT_RETRY;

@@ -10,6 +10,7 @@
  *   v<semver> tags                → only on commits reachable from main
  */
 import semver from 'semver';
+import { UsageError } from '../errors.js';
 import { isReleaseTag } from '../release-policy.js';
 
 export const BRANCH_KINDS = ['main', 'develop', 'feature', 'release', 'hotfix', 'other'] as const;
@@ -60,10 +61,10 @@ export function unsafeRefReason(name: string): string | undefined {
 /** A strict X.Y.Z semantic version (optional pre-release), no leading "v": a release tag without its v. */
 const isStrictSemver = (version: string): boolean => isReleaseTag(`v${version}`);
 
-/** Classifies a branch name. Throws a RangeError with the reason when the name is unsafe. */
+/** Classifies a branch name. Throws a UsageError (a name someone typed) with the reason when the name is unsafe. */
 export function classifyBranch(name: string): Branch {
   const unsafe = unsafeRefReason(name);
-  if (unsafe) throw new RangeError(`unsafe branch name ${JSON.stringify(name)}: ${unsafe}`);
+  if (unsafe) throw new UsageError(`unsafe branch name ${JSON.stringify(name)}: ${unsafe}`);
   if (name === 'main') return { name, kind: 'main' };
   if (name === 'develop') return { name, kind: 'develop' };
   const feat = FEATURE_RE.exec(name);
@@ -129,12 +130,12 @@ export interface ParsedTag {
   readonly prerelease: boolean;
 }
 
-/** Parses a release tag `v<semver>`; throws a RangeError with the reason when it is not one. */
+/** Parses a release tag `v<semver>`; throws a UsageError with the reason when it is not one. */
 export function parseReleaseTag(tag: string): ParsedTag {
   const unsafe = unsafeRefReason(tag);
-  if (unsafe) throw new RangeError(`unsafe tag name ${JSON.stringify(tag)}: ${unsafe}`);
+  if (unsafe) throw new UsageError(`unsafe tag name ${JSON.stringify(tag)}: ${unsafe}`);
   if (!isReleaseTag(tag)) {
-    throw new RangeError(`tag "${tag}" is not v<semver> (for example v1.2.3 or v1.3.0-rc.1)`);
+    throw new UsageError(`tag "${tag}" is not v<semver> (for example v1.2.3 or v1.3.0-rc.1)`);
   }
   const version = tag.slice(1);
   return { tag, version, prerelease: semver.prerelease(version) !== null };

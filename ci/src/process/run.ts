@@ -119,7 +119,7 @@ async function launch(spec: ProcessSpec): Promise<{ process: ProcessPromise }> {
   if (!file) throw new Error('empty command');
   const { $ } = await loadZx();
   const shell = $({
-    cwd: spec.cwd,
+    ...(spec.cwd !== undefined ? { cwd: spec.cwd } : {}),
     env: spec.env ?? process.env,
     ...(spec.input !== undefined ? { input: spec.input } : {}),
     ...(spec.timeoutMs !== undefined ? { timeout: spec.timeoutMs, timeoutSignal: 'SIGTERM' } : {}),

@@ -10,13 +10,19 @@ const WEEKDAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'frida
 const DAY_MS = 86_400_000;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
+/** Why `date` is not a YYYY-MM-DD calendar date, or undefined when it is one. */
+export function calendarDateProblem(date: string): string | undefined {
+  if (!ISO_DATE.test(date)) return `"${date}" is not a date (YYYY-MM-DD)`;
+  const ms = Date.parse(`${date}T00:00:00Z`);
+  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== date) return `"${date}" is not a calendar date`;
+  return undefined;
+}
+
 /** Day number (days since 1970-01-01) of a YYYY-MM-DD calendar date. */
 function dayOf(date: string, what: string): number {
-  if (!ISO_DATE.test(date)) throw new RangeError(`${what}: "${date}" is not a date (YYYY-MM-DD)`);
-  const ms = Date.parse(`${date}T00:00:00Z`);
-  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== date)
-    throw new RangeError(`${what}: "${date}" is not a calendar date`);
-  return ms / DAY_MS;
+  const problem = calendarDateProblem(date);
+  if (problem) throw new RangeError(`${what}: ${problem}`);
+  return Date.parse(`${date}T00:00:00Z`) / DAY_MS;
 }
 const dateOf = (day: number) => new Date(day * DAY_MS).toISOString().slice(0, 10);
 const weekdayOf = (day: number) => WEEKDAYS[(((day + 4) % 7) + 7) % 7]!; // 1970-01-01 was a Thursday

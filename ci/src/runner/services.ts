@@ -14,6 +14,7 @@ import {
   sweepRun,
 } from '../services/ephemeral.js';
 import type { ServiceName } from '../steps.js';
+import { UsageError } from '../errors.js';
 
 export interface ServiceLease {
   readonly env: Readonly<Record<string, string>>;
@@ -33,7 +34,7 @@ export function servicesModeFromEnv(env: NodeJS.ProcessEnv): 'ephemeral' | 'exte
   const v = env.KGRAPH_SERVICES;
   if (v === undefined || v === '') return undefined;
   if (v === 'external' || v === 'ephemeral') return v;
-  throw new RangeError(`KGRAPH_SERVICES must be "external" or "ephemeral", not "${v}"`);
+  throw new UsageError(`KGRAPH_SERVICES must be "external" or "ephemeral", not "${v}"`);
 }
 
 export function ephemeralProvider(env: NodeJS.ProcessEnv): ServicesProvider {
@@ -61,7 +62,7 @@ export async function sweepRunAndSteps(
   runId: string,
   urls: { databaseUrl?: string; redisUrl?: string },
 ): Promise<void> {
-  if (!/^[a-z0-9]+$/.test(runId)) throw new RangeError(`invalid run id "${runId}"`);
+  if (!/^[a-z0-9]+$/.test(runId)) throw new Error(`invalid run id "${runId}"`);
   const serverUrl = urls.databaseUrl ?? DEFAULT_DATABASE_URL;
   const client = new pg.Client({ connectionString: serverUrl, connectionTimeoutMillis: 5_000 });
   client.on('error', () => undefined);

@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import picomatch from 'picomatch';
+import { UsageError } from '../errors.js';
 
 export interface SecretRule {
   readonly id: string;
@@ -79,6 +80,9 @@ export interface AllowEntry {
  *   <glob> <rule-id>    one rule in those files
  *   fingerprint:<hex>   one finding, wherever it is (printed by the scan)
  */
+/** A malformed allowlist: the user's file, so bad usage (exit 2); the CLI prefixes the file's path. */
+export class AllowlistError extends UsageError {}
+
 export function parseAllowlist(text: string): AllowEntry[] {
   const entries: AllowEntry[] = [];
   text.split('\n').forEach((raw, i) => {
@@ -86,17 +90,19 @@ export function parseAllowlist(text: string): AllowEntry[] {
     if (!line) return;
     const parts = line.split(/\s+/);
     if (parts.length > 2)
-      throw new RangeError(`allowlist line ${i + 1}: expected "<glob> [rule]" or "fingerprint:<hex>", got "${line}"`);
+      throw new AllowlistError(
+        `allowlist line ${i + 1}: expected "<glob> [rule]" or "fingerprint:<hex>", got "${line}"`,
+      );
     const [first, rule] = parts as [string, string | undefined];
     if (first.startsWith('fingerprint:')) {
       const fp = first.slice('fingerprint:'.length);
       if (!/^[0-9a-f]{16}$/.test(fp) || rule)
-        throw new RangeError(`allowlist line ${i + 1}: fingerprint must be 16 hex characters`);
+        throw new AllowlistError(`allowlist line ${i + 1}: fingerprint must be 16 hex characters`);
       entries.push({ kind: 'fingerprint', pattern: fp, line: i + 1 });
       return;
     }
     if (rule !== undefined && !SECRET_RULES.some((r) => r.id === rule)) {
-      throw new RangeError(
+      throw new AllowlistError(
         `allowlist line ${i + 1}: unknown rule "${rule}" (rules: ${SECRET_RULES.map((r) => r.id).join(', ')})`,
       );
     }

@@ -16,11 +16,11 @@ export interface Observation {
   /** Epoch milliseconds. */
   readonly at: number;
   /** The health check's result; undefined when none was made this poll. */
-  readonly health?: boolean;
+  readonly health?: boolean | undefined;
   /** Traffic in the trailing rate window; undefined when it could not be measured. */
-  readonly traffic?: WindowTraffic;
+  readonly traffic?: WindowTraffic | undefined;
   /** Why traffic is missing (scrape failed, …), for the noData detail. */
-  readonly trafficProblem?: string;
+  readonly trafficProblem?: string | undefined;
 }
 
 export interface TriggerStatus {
@@ -51,8 +51,8 @@ interface Streak {
 
 export interface EvaluatorState {
   readonly healthFailures: number;
-  readonly errorRate?: Streak;
-  readonly p95?: Streak;
+  readonly errorRate?: Streak | undefined;
+  readonly p95?: Streak | undefined;
   /** Latched: once a trigger fires the release is bad, whatever later polls say. */
   readonly fired: readonly Firing[];
 }
@@ -138,7 +138,7 @@ function sustained(
   at: number,
   sustainedSeconds: number,
   maxGapMs: number,
-): { status: TriggerStatus; streak?: Streak } {
+): { status: TriggerStatus; streak?: Streak | undefined } {
   if (check.kind === 'noData') {
     // No data is not a recovery and not evidence: a running breach is held (not advanced, not reset).
     // If the silence outlasts the window, the gap rule below starts the breach over.
@@ -223,7 +223,7 @@ export function stateChanges(
 export function compressTriggers(
   t: RollbackTriggers,
   factor: number,
-  over: { minRequestsPerWindow?: number; rateWindowSeconds?: number } = {},
+  over: { minRequestsPerWindow?: number | undefined; rateWindowSeconds?: number | undefined } = {},
 ): RollbackTriggers {
   if (!(factor > 0 && factor <= 1)) throw new RangeError(`time scale must be within (0, 1], got ${factor}`);
   const minRequestsPerWindow = over.minRequestsPerWindow ?? t.minRequestsPerWindow;

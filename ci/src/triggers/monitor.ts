@@ -17,14 +17,14 @@ import { pruneHistory, windowTraffic, type TrafficSnapshot, type WindowTraffic }
 export interface MonitorState {
   readonly history: readonly TrafficSnapshot[];
   readonly evaluator: EvaluatorState;
-  readonly statuses?: Readonly<Record<TriggerName, TriggerStatus>>;
+  readonly statuses?: Readonly<Record<TriggerName, TriggerStatus>> | undefined;
 }
 
 /** What one poll saw. Traffic is either a cumulative snapshot (/metrics) or an already-windowed value (Prometheus). */
 export interface PollResult {
   readonly at: number;
-  readonly health?: boolean;
-  readonly snapshot?: TrafficSnapshot;
+  readonly health?: boolean | undefined;
+  readonly snapshot?: TrafficSnapshot | undefined;
   readonly window?: WindowTraffic;
   /** Why traffic could not be read this poll. */
   readonly problem?: string;

@@ -10,7 +10,7 @@ export interface TrafficSnapshot {
   /** Epoch milliseconds of the scrape. */
   readonly at: number;
   /** `process_start_time_seconds`; a change means the process restarted even if counters grew past the old values. */
-  readonly processStart?: number;
+  readonly processStart?: number | undefined;
   readonly requests: number;
   /** Server errors (5xx). */
   readonly errors: number;

@@ -43,7 +43,7 @@ async function setFaults(url: string, apiKey: string, faults: FaultSettings | un
   const res = await fetch(`${url}/__faults`, {
     method: faults ? 'PUT' : 'DELETE',
     headers: { 'x-api-key': apiKey, ...(faults ? { 'content-type': 'application/json' } : {}) },
-    body: faults ? JSON.stringify(faults) : undefined,
+    body: faults ? JSON.stringify(faults) : null,
     signal: AbortSignal.timeout(5_000),
   });
   if (!res.ok)
@@ -60,7 +60,7 @@ export interface DrillOptions {
   readonly rps: number;
   readonly durationSeconds: number;
   /** Undefined: a healthy run. */
-  readonly fault?: FaultSettings;
+  readonly fault?: FaultSettings | undefined;
   readonly faultAfterSeconds?: number;
   /** Every instance: each gets traffic and the fault (default: `url` alone). `url` is the one health-checked. */
   readonly instances?: readonly string[];
@@ -75,7 +75,7 @@ export interface DrillOutcome {
   /** Every call of the rollback action. */
   readonly actions: readonly (readonly Firing[])[];
   /** Seconds from requesting the fault to the rollback action. */
-  readonly delaySeconds?: number;
+  readonly delaySeconds?: number | undefined;
   readonly log: readonly string[];
 }
 

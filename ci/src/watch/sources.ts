@@ -162,7 +162,7 @@ async function queryPrometheusWindow(
 export interface PollerOptions {
   readonly url: string;
   /** Read traffic from this Prometheus instead of the service's /metrics. */
-  readonly prometheusUrl?: string;
+  readonly prometheusUrl?: string | undefined;
   readonly env: Pick<EnvironmentDefinition, 'namespace' | 'rollback'>;
   readonly timeoutMs: number;
   readonly fetch?: Fetch;

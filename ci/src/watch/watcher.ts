@@ -40,7 +40,7 @@ export interface WatchResult {
   readonly polls: number;
   /** Polls where neither error rate nor latency could be judged (non-finite, missing or malformed data, too little traffic). */
   readonly noDataPolls?: number;
-  readonly statuses?: Readonly<Record<TriggerName, TriggerStatus>>;
+  readonly statuses?: Readonly<Record<TriggerName, TriggerStatus>> | undefined;
   /** Set when the rollback action itself failed. */
   readonly rollbackError?: string;
   readonly reason: string;

@@ -17,6 +17,7 @@ import { githubLedger } from '../../src/ledger/github.js';
 import { fakeLedger, type FakeLedger } from '../github/fake-ledger.js';
 import { startRecordingServer, type RecordingServer } from '../../../testkit/recording-server.js';
 import { createNotifier } from '../../src/notify/notifier.js';
+import { backupId, MANIFEST_MARKER, type BackupManifest } from '../../src/backup/manifest.js';
 
 const root = REPO_ROOT;
 const rendered = Object.fromEntries(
@@ -34,6 +35,26 @@ const SHA = 'c'.repeat(40);
 const TOKEN = 'ghp_fake_token_never_printed_0123456789';
 const IMAGE_D = `ghcr.io/kgraph-mcp/kgraph-mcp@${D1}`;
 const T0 = Date.parse('2026-01-01T00:00:00Z');
+/** The schema v1.2.2 (D0) left prod at, and the newest migration of the tree being deployed (D1's). */
+const HEAD0 = '1764590000000_cache_generation';
+const HEAD1 = '1800000000000_tools_homepage';
+
+/** The log line the prod backup Job prints when it wrote a good backup at `at`, before `precedes`. */
+function backupLogLine(at: number, over: Partial<BackupManifest> = {}): string {
+  const m: BackupManifest = {
+    id: backupId('prod', over.precedes ?? HEAD1, new Date(at)),
+    environment: 'prod',
+    source: 'db.internal:5432/kgraph',
+    precedes: HEAD1,
+    createdAt: new Date(at).toISOString(),
+    format: 'custom',
+    bytes: 2_621_440,
+    sha256: 'ab'.repeat(32),
+    verified: true,
+    ...over,
+  };
+  return `pg_dump: done\n${MANIFEST_MARKER} ${JSON.stringify(m)}\n`;
+}
 
 let fake: FakeLedger | undefined;
 afterEach(async () => {
@@ -42,7 +63,7 @@ afterEach(async () => {
 });
 
 /** The ledger as a staging deploy of D1 (tree TREE, gate with baseline) and a prod run of v1.2.2 (D0) left it. */
-function seedLedger(f: FakeLedger) {
+function seedLedger(f: FakeLedger, compatPassed = true) {
   const payload = (over: Record<string, unknown>) => ({
     schema: PAYLOAD_SCHEMA,
     environment: 'staging',
@@ -78,6 +99,7 @@ function seedLedger(f: FakeLedger) {
       digest: D0,
       version: 'v1.2.2',
       startedAt: '2025-12-20T10:00:00.000Z',
+      schemaHead: HEAD0,
     }),
     createdAt: '2025-12-20T10:00:00Z',
     statuses: [{ state: 'success', at: '2025-12-20T10:04:00Z' }],
@@ -92,9 +114,9 @@ function seedLedger(f: FakeLedger) {
       compat: {
         previous: { digest: D0 },
         candidate: { digest: D1 },
-        schemaHead: '1764590000000_cache_generation',
-        migrations: [],
-        passed: true,
+        schemaHead: HEAD1,
+        migrations: [HEAD1],
+        passed: compatPassed,
       },
     }),
     createdAt: '2025-12-31T22:10:00Z',
@@ -112,6 +134,12 @@ async function harness(
     smokeOk?: boolean;
     onKubectl?: (line: string) => void;
     noLedger?: boolean;
+    /** What `kubectl logs job/kgraph-mcp-backup` prints (default: a good backup taken now). */
+    backupLog?: (now: number) => string;
+    migrationsOk?: boolean;
+    /** The deployed tree's migrations (default: up to HEAD1); null = cannot be listed. */
+    migrations?: string[] | null;
+    compatPassed?: boolean;
   } = {},
 ) {
   const calls: CommandSpec[] = [];
@@ -128,7 +156,7 @@ async function harness(
       'tags/v1.2.2': { sha: '2'.repeat(40), tree: 'b'.repeat(40), date: '2025-12-20T09:00:00Z', onMain: true },
     },
   });
-  seedLedger(fake);
+  seedLedger(fake, opts.compatPassed);
   const octokit = createOctokit({ token: TOKEN, baseUrl: fake.url });
   const repo = { owner: 'acme', repo: 'kgraph' };
   const dir = mkdtempSync(join(tmpdir(), 'kgraph-deploy-'));
@@ -142,6 +170,8 @@ async function harness(
       opts.onKubectl?.(line);
       if (opts.failOn && line.includes(opts.failOn))
         return { exitCode: 1, stdout: '', stderr: `error: ${opts.failOn} went wrong` };
+      if (line.includes('logs job/kgraph-mcp-backup'))
+        return { exitCode: 0, stdout: (opts.backupLog ?? backupLogLine)(clock), stderr: '' };
       if (line.includes('jsonpath'))
         return { exitCode: 0, stdout: opts.currentImage ?? `ghcr.io/kgraph-mcp/kgraph-mcp@${D0}`, stderr: '' };
       return { exitCode: 0, stdout: 'ok\n', stderr: '' };
@@ -166,6 +196,11 @@ async function harness(
       ok: opts.smokeOk ?? true,
       results: [{ name: 'readiness', ok: opts.smokeOk ?? true, detail: 'GET /readyz: HTTP 503' }],
     }),
+    migrationsCheck: async (env) =>
+      opts.migrationsOk === false
+        ? { ok: false, detail: `REFUSE [lock-size] CREATE INDEX on tools (4M rows) in ${env.name}` }
+        : { ok: true, detail: 'pass: 1 new migration(s)' },
+    ...(opts.migrations === null ? {} : { migrations: async () => opts.migrations ?? [HEAD0, HEAD1] }),
     ...(opts.noLedger
       ? { ledgerMissing: 'no GitHub ledger: GITHUB_TOKEN is not set' }
       : { ledger: githubLedger(octokit, repo) }),
@@ -190,15 +225,24 @@ async function harness(
 }
 
 const NS = '--namespace kgraph-prod';
-const EXPECTED_PROD = [
+const BACKUP_CALLS = [
+  `kubectl ${NS} delete job/kgraph-mcp-backup --ignore-not-found --wait=true`,
+  'kubectl apply -f -',
+  `kubectl ${NS} wait --for=condition=complete job/kgraph-mcp-backup --timeout=1800s`,
+];
+/** What the backup judge reads (a call of its own, not a plan step). */
+const BACKUP_LOGS = `kubectl ${NS} logs job/kgraph-mcp-backup --tail=200`;
+const EXPECTED_PROD_PLAN = [
   `kubectl ${NS} get deployment/kgraph-mcp --ignore-not-found -o jsonpath={.spec.template.spec.containers[?(@.name=="app")].image}`,
   'kubectl apply -f -',
+  ...BACKUP_CALLS,
   `kubectl ${NS} delete job/kgraph-mcp-migrate --ignore-not-found --wait=true`,
   'kubectl apply -f -',
   `kubectl ${NS} wait --for=condition=complete job/kgraph-mcp-migrate --timeout=600s`,
   'kubectl apply -f -',
   `kubectl ${NS} rollout status deployment/kgraph-mcp --timeout=300s`,
 ];
+const EXPECTED_PROD = [...EXPECTED_PROD_PLAN.slice(0, 5), BACKUP_LOGS, ...EXPECTED_PROD_PLAN.slice(5)];
 const UNDO = [
   `kubectl ${NS} rollout undo deployment/kgraph-mcp`,
   `kubectl ${NS} rollout status deployment/kgraph-mcp --timeout=300s`,
@@ -210,13 +254,19 @@ describe('deploy plan', () => {
     image: IMAGE,
     version: 'v1.2.3',
     manifests: parseManifests(rendered.prod!),
+    precedes: HEAD1,
   });
 
   it('is checklist, migrations before the workload, rollout status, smoke, gate; undo on failure', () => {
     expect(plan.steps.map((s) => s.name)).toEqual([
       'checklist',
+      'migrations-check',
       'current-image',
       'apply-config',
+      'delete-old-backup',
+      'apply-backup',
+      'wait-backup',
+      'backup-verdict',
       'delete-old-migration',
       'apply-migration',
       'wait-migration',
@@ -225,7 +275,7 @@ describe('deploy plan', () => {
       'smoke',
       'latency-gate',
     ]);
-    expect(plan.steps.flatMap((s) => (s.kind === 'kubectl' ? [s.argv.join(' ')] : []))).toEqual(EXPECTED_PROD);
+    expect(plan.steps.flatMap((s) => (s.kind === 'kubectl' ? [s.argv.join(' ')] : []))).toEqual(EXPECTED_PROD_PLAN);
     expect(plan.onFailure.map((s) => (s.kind === 'kubectl' ? s.argv.join(' ') : s.name))).toEqual(UNDO);
   });
 
@@ -302,7 +352,7 @@ describe('runDeploy: the release policy decides before any kubectl call', () => 
     expect(printed).toContain(`release policy for prod: ELIGIBLE: ${IMAGE_D}`);
     expect(printed).toMatch(/ok {3}promotion +passed staging at 2025-12-31T22:00:00Z from tree eeeeeeeeeeee/);
     expect(printed).toContain(`deploy v1.2.3 (${IMAGE_D}) to prod`);
-    for (const line of EXPECTED_PROD.slice(2)) expect(printed).toContain(line);
+    for (const line of EXPECTED_PROD_PLAN.slice(2)) expect(printed).toContain(line);
     expect(h.fake.seen.filter((r) => r.method !== 'GET')).toEqual([]);
   });
 
@@ -372,7 +422,7 @@ describe('runDeploy: the release policy decides before any kubectl call', () => 
     const h = await harness();
     await runDeploy({ env: 'prod', version: 'v1.2.3' }, h.deps);
     expect(h.kubectlCalls()).toEqual(EXPECTED_PROD);
-    const [promo, gate] = h.recorded();
+    const [promo, backup, gate] = h.recorded();
     expect(promo).toMatchObject({
       environment: 'prod',
       task: 'kgraph-ci:promotion',
@@ -396,9 +446,26 @@ describe('runDeploy: the release policy decides before any kubectl call', () => 
       task: 'kgraph-ci:gate',
       payload: { operation: 'gate', of: String(promo!.id), gate: { passed: true, baselineCompared: true } },
     });
-    expect((gate!.payload as { timings: { steps: unknown[] } }).timings.steps).toHaveLength(10);
+    expect((gate!.payload as { timings: { steps: unknown[] } }).timings.steps).toHaveLength(15);
+    expect(promo!.payload).toMatchObject({ schemaHead: HEAD1 });
+    // The backup before the migration: size, checksum, the migration it precedes, where it is.
+    expect(backup).toMatchObject({ task: 'kgraph-ci:backup', environment: 'prod' });
+    expect(backup!.payload).toMatchObject({
+      operation: 'backup',
+      backup: {
+        bytes: 2_621_440,
+        sha256: 'ab'.repeat(32),
+        precedes: HEAD1,
+        verified: true,
+        location: expect.stringMatching(
+          /^pvc\/kgraph-mcp-backups:\/backups\/prod-\d{8}T\d{6}Z-1800000000000_tools_homepage\.dump$/,
+        ),
+      },
+    });
+    expect(backup!.statuses.at(-1)!.state).toBe('success');
     expect(h.records().map((r) => [r.payload.operation, r.state])).toEqual([
       ['promotion', 'success'],
+      ['backup', 'success'],
       ['gate', 'success'],
     ]);
     expect(h.out.join('\n')).toMatch(/succeeded/);
@@ -423,6 +490,7 @@ describe('runDeploy: the release policy decides before any kubectl call', () => 
       // The rollout-status failure also fails the status wait after the undo: that rollback is recorded as failed.
       expect(ops).toEqual([
         ['promotion', 'failure'],
+        ['backup', 'success'],
         ...(step === 'latency-gate' ? [['gate', 'failure']] : []),
         ['rollback', step === 'rollout-status' ? 'failure' : 'success'],
       ]);
@@ -576,7 +644,8 @@ describe('runRollback', () => {
 
   it('a failed rollback exits 1 and is not undone again', async () => {
     const h = await harness({ failOn: 'rollout undo' });
-    await expect(runRollback({ env: 'dev' }, h.deps)).rejects.toThrow(
+    // dev's ledger is empty: a person goes ahead knowingly (the schema cannot be shown to fit).
+    await expect(runRollback({ env: 'dev', acceptSchemaRisk: true }, h.deps)).rejects.toThrow(
       /rollback of previous to dev failed at rollout-undo/,
     );
     expect(h.kubectlCalls().filter((c) => c.includes('rollout'))).toEqual([
@@ -690,7 +759,10 @@ describe('announcements (Slack, Statuspage and Sentry fakes, through the real no
   it('the watcher-triggered rollback is announced as automatic, with the trigger as its reason', async () => {
     const h = await harness();
     const t = await told(h);
+    // v1.2.3 (D1) went out and migrated prod to HEAD1; v1.2.2 (D0) passed the compatibility check against it.
+    await runDeploy({ env: 'prod', version: 'v1.2.3' }, h.deps);
     await runRollback({ env: 'prod', trigger: 'watcher: errorRate: error rate 9% > 5% for 300s' }, t.deps);
+    expect(h.err.join('\n')).toContain(`schema: v1.2.2 passed the compatibility check against schema ${HEAD1}`);
     const r = t.received();
     expect(r.slack).toEqual([
       ':rocket: automatic rollback of previous to prod started',
@@ -698,5 +770,377 @@ describe('announcements (Slack, Statuspage and Sentry fakes, through the real no
     ]);
     expect(JSON.stringify(t.slack.received[1]!.body)).toContain('error rate 9%');
     expect(r.statuspage).toEqual(['POST /pages/p1/incidents investigating {"prod-api":"degraded_performance"}']);
+  });
+});
+
+describe('backups before prod migrations (the backup phase and its judge)', () => {
+  const migrateCalls = (h: Awaited<ReturnType<typeof harness>>) =>
+    h.kubectlCalls().filter((c) => c.includes('kgraph-mcp-migrate') || c.includes('rollout'));
+
+  it('a backup that cannot be written (the Job fails): prod refuses to migrate, nothing rolls out, the deploy is recorded failed', async () => {
+    const h = await harness({ failOn: 'wait --for=condition=complete job/kgraph-mcp-backup' });
+    await expect(runDeploy({ env: 'prod', version: 'v1.2.3' }, h.deps)).rejects.toThrow(/failed at wait-backup/);
+    expect(migrateCalls(h)).toEqual([]);
+    expect(h.kubectlCalls().filter((c) => c.includes('apply')).length).toBe(2); // config and the backup Job
+    expect(h.recorded().map((d) => [(d.payload as { operation: string }).operation, d.statuses.at(-1)!.state])).toEqual(
+      [['promotion', 'failure']],
+    );
+  });
+
+  it.each([
+    [
+      'the Job printed no manifest (it could not write the store)',
+      () => 'pg_dump: error: could not open output file\n',
+      /no backup manifest/,
+      false,
+    ],
+    ['a stale backup', (now: number) => backupLogLine(now - 3 * 3_600_000), /min old \(at most 30\)/, true],
+    ['an unverified backup', (now: number) => backupLogLine(now, { verified: false }), /was not verified/, true],
+    [
+      'a backup taken before another migration',
+      (now: number) => backupLogLine(now, { precedes: HEAD0 }),
+      /not before 1800000000000_tools_homepage/,
+      true,
+    ],
+  ])('%s: the judge refuses and the migration never runs', async (_n, backupLog, reason, recorded) => {
+    const h = await harness({ backupLog });
+    const err = await runDeploy({ env: 'prod', version: 'v1.2.3' }, h.deps).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/failed at backup-verdict/);
+    expect((err as Error).message).toMatch(reason);
+    expect(migrateCalls(h)).toEqual([]);
+    const ops = h.recorded().map((d) => [(d.payload as { operation: string }).operation, d.statuses.at(-1)!.state]);
+    expect(ops).toEqual([['promotion', 'failure'], ...(recorded ? [['backup', 'failure']] : [])]);
+  });
+
+  it('the migration a backup must precede is unknown (migrations cannot be listed): refused', async () => {
+    const h = await harness({ migrations: null });
+    await expect(runDeploy({ env: 'prod', version: 'v1.2.3' }, h.deps)).rejects.toThrow(
+      /failed at backup-verdict: cannot tell which migration the deploy applies/,
+    );
+    expect(migrateCalls(h)).toEqual([]);
+  });
+
+  it('a backup the ledger does not take: refused (rollback advice could not name it)', async () => {
+    const h = await harness({
+      onKubectl: (line) => void (line.includes('logs job/kgraph-mcp-backup') && (fake!.failWrites = true)),
+    });
+    await expect(runDeploy({ env: 'prod', version: 'v1.2.3' }, h.deps)).rejects.toThrow(
+      /failed at backup-verdict: backup prod-.* verified; but the ledger did not take it/,
+    );
+    expect(migrateCalls(h)).toEqual([]);
+  });
+
+  it('the migrations check is a deploy phase: a refusal stops before any kubectl call; no check at all fails closed', async () => {
+    const h = await harness({ migrationsOk: false });
+    await expect(runDeploy({ env: 'prod', version: 'v1.2.3' }, h.deps)).rejects.toThrow(
+      /failed at migrations-check: REFUSE \[lock-size\]/,
+    );
+    expect(h.kubectlCalls()).toEqual([]);
+    const n = await harness();
+    const { migrationsCheck: _, ...withoutCheck } = n.deps;
+    await expect(
+      runDeploy({ env: 'dev', image: 'ghcr.io/kgraph-mcp/kgraph-mcp:dev-abc' }, withoutCheck),
+    ).rejects.toThrow(/failed at migrations-check: no migrations check available \(fails closed\)/);
+    expect(n.kubectlCalls()).toEqual([]);
+  });
+
+  it('dev and staging take no backup', () => {
+    for (const e of ['dev', 'staging'] as const) {
+      const p = planDeploy({
+        environment: ENVIRONMENTS[e],
+        image: IMAGE_D,
+        version: 'x',
+        manifests: parseManifests(rendered[e]!),
+      });
+      expect(p.steps.map((s) => s.name)).not.toContain('backup-verdict');
+    }
+  });
+});
+
+describe('migration-aware rollback (ledger fakes)', () => {
+  it('not compatible: no rollback, said so with the two ways out (roll forward, or the named backup and what it loses), paged', async () => {
+    const h = await harness({ compatPassed: false });
+    const announced: { stage: string; automatic?: boolean; reason?: string }[] = [];
+    // The ledger where v1.2.3 went out (migrating to HEAD1, after a backup), though v1.2.2 failed its check.
+    const before = h.kubectlCalls().length;
+    const deps = { ...h.deps, announce: async (_e: unknown, a: (typeof announced)[number]) => void announced.push(a) };
+    h.fake.seed({
+      environment: 'prod',
+      task: 'kgraph-ci:promotion',
+      payload: {
+        schema: PAYLOAD_SCHEMA,
+        operation: 'promotion',
+        environment: 'prod',
+        digest: D1,
+        version: 'v1.2.3',
+        startedAt: '2025-12-31T23:00:00Z',
+        schemaHead: HEAD1,
+      },
+      createdAt: '2025-12-31T23:00:00Z',
+      statuses: [{ state: 'success', at: '2025-12-31T23:05:00Z' }],
+    });
+    h.fake.seed({
+      environment: 'prod',
+      task: 'kgraph-ci:backup',
+      payload: {
+        schema: PAYLOAD_SCHEMA,
+        operation: 'backup',
+        environment: 'prod',
+        startedAt: '2025-12-31T23:01:00Z',
+        backup: {
+          id: 'prod-20251231T230100Z-1800000000000_tools_homepage',
+          bytes: 2_621_440,
+          sha256: 'ab'.repeat(32),
+          precedes: HEAD1,
+          createdAt: '2025-12-31T23:01:00.000Z',
+          verified: true,
+          location: 'pvc/kgraph-mcp-backups:/backups/prod-20251231T230100Z-1800000000000_tools_homepage.dump',
+        },
+      },
+      createdAt: '2025-12-31T23:01:00Z',
+      statuses: [{ state: 'success', at: '2025-12-31T23:02:00Z' }],
+    });
+    const err = await runRollback({ env: 'prod', trigger: 'watcher: errorRate' }, deps).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FailedError);
+    expect((err as Error).message).toBe(
+      `rollback of prod refused: v1.2.2 FAILED the compatibility check against schema ${HEAD1} at 2025-12-31T22:20:00Z`,
+    );
+    expect(h.kubectlCalls().length).toBe(before); // nothing changed in the cluster
+    const said = h.err.join('\n');
+    console.info(`refused rollback, as printed:\n${said.slice(said.indexOf('automatic rollback of prod'))}`);
+    expect(said).toContain('automatic rollback of prod to v1.2.2 REFUSED');
+    expect(said).toContain('1. roll forward');
+    expect(said).toContain('2. restore backup prod-20251231T230100Z-1800000000000_tools_homepage');
+    expect(said).toContain(
+      'kgraph-ci backup restore --from prod-20251231T230100Z-1800000000000_tools_homepage --to <DATABASE_URL> --overwrite',
+    );
+    expect(said).toContain(
+      `LOST: every write since 2025-12-31T23:01:00.000Z (the backup's time), and the migrations applied after it: ${HEAD1}.`,
+    );
+    expect(announced).toEqual([
+      expect.objectContaining({
+        operation: 'rollback',
+        stage: 'failed',
+        automatic: true,
+        reason: expect.stringMatching(/^rollback refused, nothing changed: v1.2.2 FAILED/),
+      }),
+    ]);
+    // A person who restored the backup may go back knowingly; the watcher never can.
+    await expect(runRollback({ env: 'prod', trigger: 'x', acceptSchemaRisk: true }, deps)).rejects.toThrow(UsageError);
+    await runRollback({ env: 'prod', acceptSchemaRisk: true }, deps);
+    expect(h.kubectlCalls().slice(before)).toContain(`kubectl ${NS} rollout undo deployment/kgraph-mcp`);
+  });
+
+  it('unknown (never checked, or no schema recorded, or ledger down): no automatic rollback', async () => {
+    const h = await harness();
+    // v1.2.3 went out; nothing checked v1.2.2 against HEAD2, the schema a later migration left.
+    h.fake.seed({
+      environment: 'prod',
+      task: 'kgraph-ci:promotion',
+      payload: {
+        schema: PAYLOAD_SCHEMA,
+        operation: 'promotion',
+        environment: 'prod',
+        digest: D1,
+        version: 'v1.2.3',
+        startedAt: '2026-01-01T00:00:00Z',
+        schemaHead: '1800000000001_next',
+      },
+      createdAt: '2025-12-31T23:00:00Z',
+      statuses: [{ state: 'success', at: '2025-12-31T23:05:00Z' }],
+    });
+    await expect(runRollback({ env: 'prod', trigger: 't' }, h.deps)).rejects.toThrow(
+      /refused: v1.2.2 was never checked against schema 1800000000001_next \(no compatibility record; it ran on 1764590000000_cache_generation\)/,
+    );
+    expect(h.err.join('\n')).toContain(
+      '2. restore a backup: none is recorded for prod in the ledger, so this way is closed.',
+    );
+    h.fake.down = true;
+    await expect(runRollback({ env: 'prod', trigger: 't' }, h.deps)).rejects.toThrow(
+      /refused: cannot read the prod ledger/,
+    );
+    expect(h.kubectlCalls()).toEqual([]);
+  });
+
+  it('compatible because nothing migrated since the target ran: rolls the code back', async () => {
+    const h = await harness();
+    h.fake.seed({
+      environment: 'prod',
+      task: 'kgraph-ci:promotion',
+      payload: {
+        schema: PAYLOAD_SCHEMA,
+        operation: 'promotion',
+        environment: 'prod',
+        digest: D1,
+        version: 'v1.2.3',
+        startedAt: '2026-01-01T00:00:00Z',
+        schemaHead: HEAD0,
+      },
+      createdAt: '2025-12-31T23:00:00Z',
+      statuses: [{ state: 'success', at: '2025-12-31T23:05:00Z' }],
+    });
+    await runRollback({ env: 'prod', trigger: 't' }, h.deps);
+    expect(h.err.join('\n')).toContain(`schema: v1.2.2 ran on schema ${HEAD0} itself: no migration since`);
+    expect(h.kubectlCalls()).toContain(`kubectl ${NS} rollout undo deployment/kgraph-mcp`);
+  });
+});
+
+describe("staging's baseline: prod's release in staging's namespace, never prod itself", () => {
+  // "://" + host: staging's own host ends with prod's (staging.kgraph-mcp.example.com).
+  const PROD_HOST = `://${new URL(ENVIRONMENTS.prod.url).host}`;
+  const gateCalls: { url: string; baseline?: unknown }[] = [];
+  async function stagingHarness(opts: Parameters<typeof harness>[0] = {}) {
+    const h = await harness(opts);
+    gateCalls.length = 0;
+    const deps: DeliveryDeps = {
+      ...h.deps,
+      gate: async (_e, url, baseline) => {
+        gateCalls.push({ url, ...(baseline ? { baseline } : {}) });
+        return {
+          passed: opts.gateOk ?? true,
+          baselineCompared: baseline !== undefined && 'baseUrl' in baseline,
+          reasons: opts.gateOk === false ? ['p95 ratio 1.4 > 1.25'] : [],
+        };
+      },
+    };
+    return { h, deps };
+  }
+  /** Everything a staging deploy said to the outside: kubectl argv and stdin, gate and smoke URLs, fetches. */
+  function nothingAsksProd(h: Awaited<ReturnType<typeof harness>>, fetched: string[]) {
+    const said = [
+      ...h.calls.map((c) => `${c.argv.join(' ')}\n${c.stdin ?? ''}`),
+      ...gateCalls.map((g) => JSON.stringify(g)),
+      ...fetched,
+    ].join('\n');
+    expect(said).not.toContain(PROD_HOST);
+    expect(said).not.toContain(ENVIRONMENTS.prod.namespace);
+  }
+  let fetched: string[] = [];
+  const realFetch = globalThis.fetch;
+  afterEach(() => {
+    globalThis.fetch = realFetch;
+  });
+  function spyFetch() {
+    fetched = [];
+    globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
+      const url = String(input instanceof Request ? input.url : input);
+      if (url.includes(PROD_HOST)) throw new Error(`a staging path asked prod: ${url}`);
+      fetched.push(url);
+      return realFetch(input, init);
+    }) as typeof fetch;
+  }
+
+  it("starts prod's digest as kgraph-mcp-baseline, gates against both in-cluster Services, removes the baseline", async () => {
+    spyFetch();
+    const { h, deps } = await stagingHarness();
+    await runDeploy({ env: 'staging', image: IMAGE_D, commit: SHA, tree: TREE }, deps);
+    const calls = h.kubectlCalls();
+    const apply = h.calls.find((c) => c.stdin?.includes('name: kgraph-mcp-baseline'))!;
+    const objs = parseManifests(apply.stdin!);
+    expect(objs.map((o) => `${o.kind}/${o.metadata?.name}`)).toEqual([
+      'Deployment/kgraph-mcp-baseline',
+      'Service/kgraph-mcp-baseline',
+      'NetworkPolicy/kgraph-mcp-baseline',
+    ]);
+    expect(objs.every((o) => o.metadata?.namespace === 'kgraph-staging')).toBe(true);
+    expect([...apply.stdin!.matchAll(/image: (\S+)/g)].map((m) => m[1])).toEqual([
+      `ghcr.io/kgraph-mcp/kgraph-mcp@${D0}`,
+    ]);
+    // Its pods say which release they run: prod's, not the candidate's.
+    expect(apply.stdin).toMatch(/- name: APP_VERSION\n\s+value: v1\.2\.2\n/);
+    expect(gateCalls).toEqual([
+      {
+        url: 'http://kgraph-mcp.kgraph-staging.svc.cluster.local:8000',
+        baseline: {
+          baseUrl: 'http://kgraph-mcp-baseline.kgraph-staging.svc.cluster.local:8000',
+          served: "prod's release v1.2.2",
+        },
+      },
+    ]);
+    expect(calls.at(-1)).toBe(
+      'kubectl --namespace kgraph-staging delete deployment/kgraph-mcp-baseline service/kgraph-mcp-baseline networkpolicy/kgraph-mcp-baseline --ignore-not-found',
+    );
+    expect(
+      calls.indexOf('kubectl --namespace kgraph-staging rollout status deployment/kgraph-mcp-baseline --timeout=300s'),
+    ).toBeGreaterThan(-1);
+    nothingAsksProd(h, fetched);
+  });
+
+  it('removes the baseline also when the gate fails (after the candidate is rolled back)', async () => {
+    spyFetch();
+    const { h, deps } = await stagingHarness({ gateOk: false });
+    await expect(runDeploy({ env: 'staging', image: IMAGE_D, commit: SHA, tree: TREE }, deps)).rejects.toThrow(
+      /failed at latency-gate/,
+    );
+    const calls = h.kubectlCalls();
+    expect(calls.slice(-3)).toEqual([
+      'kubectl --namespace kgraph-staging rollout undo deployment/kgraph-mcp',
+      'kubectl --namespace kgraph-staging rollout status deployment/kgraph-mcp --timeout=300s',
+      'kubectl --namespace kgraph-staging delete deployment/kgraph-mcp-baseline service/kgraph-mcp-baseline networkpolicy/kgraph-mcp-baseline --ignore-not-found',
+    ]);
+    nothingAsksProd(h, fetched);
+  });
+
+  it('a baseline that cannot be removed is a warning naming it, the deploy outcome stands', async () => {
+    const { h, deps } = await stagingHarness({ failOn: 'delete deployment/kgraph-mcp-baseline' });
+    await runDeploy({ env: 'staging', image: IMAGE_D, commit: SHA, tree: TREE }, deps);
+    expect(h.err.join('\n')).toMatch(/warning: cleanup left something behind: delete-baseline: exit 1/);
+  });
+
+  it('prod runs nothing known (ledger down for it): no baseline is started, the gate is told why, still no prod call', async () => {
+    spyFetch();
+    const { h, deps } = await stagingHarness();
+    const withoutProd = {
+      ...deps,
+      ledger: {
+        ...deps.ledger!,
+        read: async (o: { environment?: string } = {}) => {
+          if (o.environment === 'prod') throw new Error('HTTP 503');
+          return deps.ledger!.read(o);
+        },
+      },
+    };
+    await runDeploy({ env: 'staging', image: IMAGE_D, commit: SHA, tree: TREE }, withoutProd);
+    expect(gateCalls).toEqual([
+      {
+        url: 'https://staging.kgraph-mcp.example.com',
+        baseline: { unavailable: expect.stringMatching(/cannot tell what prod runs: .*HTTP 503/) },
+      },
+    ]);
+    expect(h.kubectlCalls().some((c) => c.includes('baseline'))).toBe(false);
+    nothingAsksProd(h, fetched);
+  });
+
+  it('baseline manifests validate (Kubernetes schemas, policy) and select only their own pods', async () => {
+    const { schemaErrors } = await import('../../src/kube/schema.js');
+    const { policyViolations } = await import('../../src/kube/validate.js');
+    const { baselineObjects } = await import('../../src/deploy/baseline.js');
+    const staging = parseManifests(rendered.staging!);
+    const objs = baselineObjects(staging, ENVIRONMENTS.staging, `ghcr.io/kgraph-mcp/kgraph-mcp@${D0}`);
+    expect(schemaErrors(objs)).toEqual([]);
+    expect(policyViolations(objs)).toEqual([]);
+    type Sel = {
+      spec: {
+        selector: { matchLabels?: Record<string, string> } & Record<string, string>;
+        template?: { metadata: { labels: Record<string, string> } };
+      };
+    };
+    const podLabels = (o: KubeObjectLike) => (o as unknown as Sel).spec.template!.metadata.labels;
+    type KubeObjectLike = (typeof objs)[number];
+    const matches = (sel: Record<string, string>, labels: Record<string, string>) =>
+      Object.entries(sel).every(([k, v]) => labels[k] === v);
+    const candidate = staging.find((o) => o.kind === 'Deployment')!;
+    const service = staging.find((o) => o.kind === 'Service')!;
+    const pdb = staging.find((o) => o.kind === 'PodDisruptionBudget')!;
+    const baseline = objs[0]!;
+    const baselinePods = podLabels(baseline);
+    // The real Deployment, Service and PDB never take the baseline's pods; its own Service takes only them.
+    expect(matches((candidate as unknown as Sel).spec.selector.matchLabels!, baselinePods)).toBe(false);
+    expect(matches((service as unknown as Sel).spec.selector, baselinePods)).toBe(false);
+    expect(matches((pdb as unknown as Sel).spec.selector.matchLabels!, baselinePods)).toBe(false);
+    expect(matches((objs[1] as unknown as Sel).spec.selector, baselinePods)).toBe(true);
+    expect(matches((objs[1] as unknown as Sel).spec.selector, podLabels(candidate))).toBe(false);
+    expect(matches((baseline as unknown as Sel).spec.selector.matchLabels!, podLabels(candidate))).toBe(false);
+    expect((baseline as unknown as { spec: { replicas: number } }).spec.replicas).toBe(ENVIRONMENTS.staging.replicas);
   });
 });

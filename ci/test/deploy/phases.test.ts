@@ -81,20 +81,24 @@ describe('deploy phases', () => {
     expect(ledgerRequiredFor({ ...prod, unrecordedAllowed: [] }, 'rollback-to-previous')).toBe(true);
     expect(ledgerRequiredFor(ENVIRONMENTS.dev.release, 'deploy')).toBe(false);
     const back = parseRollbackRequest({ env: 'prod', dryRun: true }, {});
-    expect(decideRollback(back, { ledger: { reachable: false, reason: 'x' }, source: {} }, 0)).toEqual({});
+    expect(decideRollback(back, { ledger: { reachable: false, reason: 'x' }, backups: [], source: {} }, 0)).toEqual({});
   });
 
   it('decide: a rollback to a version with the ledger unreachable names the ledger, not the digest it could not look up', () => {
     const to = parseRollbackRequest({ env: 'prod', to: 'v1.2.2', dryRun: true }, {});
     const down = { reachable: false as const, reason: 'no GitHub ledger: GITHUB_TOKEN is not set' };
-    const d = decideRollback(to, { ledger: down, source: { onMain: true } }, 0);
+    const d = decideRollback(to, { ledger: down, backups: [], source: { onMain: true } }, 0);
     expect(d.eligibility?.eligible).toBe(false);
     expect(d.eligibility?.refusedBy?.rule).toBe('ledger');
     expect(d.eligibility?.refusedBy?.detail).toMatch(/unreachable.*GITHUB_TOKEN/);
     // The digest rule still fails and is still listed: only the headline changes.
     expect(d.eligibility?.rules.find((r) => r.rule === 'digest')?.ok).toBe(false);
     // With the ledger reachable but no record of v1.2.2 in prod, the digest is the real reason.
-    const empty = decideRollback(to, { ledger: { reachable: true, entries: [] }, source: { onMain: true } }, 0);
+    const empty = decideRollback(
+      to,
+      { ledger: { reachable: true, entries: [] }, backups: [], source: { onMain: true } },
+      0,
+    );
     expect(empty.eligibility?.refusedBy?.rule).not.toBe('ledger');
   });
 });

@@ -44,7 +44,7 @@ beforeAll(async () => {
   if (skipReason) return;
   objects = prodManifests();
   deployment = workloadPod(objects, 'Deployment');
-  job = workloadPod(objects, 'Job');
+  job = workloadPod(objects, 'Job', 'kgraph-mcp-migrate');
   image = await prodImage();
 }, 900_000);
 afterAll(cleanup, 120_000);

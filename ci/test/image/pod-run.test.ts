@@ -70,7 +70,7 @@ describe('podToDockerRun on the rendered prod overlay', () => {
   });
 
   it('maps the migration Job the same way, with its own command', () => {
-    const job = workloadPod(objects, 'Job');
+    const job = workloadPod(objects, 'Job', 'kgraph-mcp-migrate');
     const plan = podToDockerRun({ pod: job, image: 'i', configMaps, secrets });
     expect(plan.argv.slice(plan.argv.indexOf('i'))).toEqual(['i', 'dist/migrate.js']);
     expect(flagValues(plan.argv, '--entrypoint')).toEqual(['node']);

@@ -93,6 +93,40 @@ describe('k8s overlays', () => {
     });
   });
 
+  it('the backup Job and its volume exist exactly where the database policy takes backups, as environments.ts says', () => {
+    for (const e of ENVIRONMENT_NAMES) {
+      const backup = ENVIRONMENTS[e].database.backup;
+      const jobs = find(rendered[e]!, 'Job').map((o) => o.metadata?.name);
+      const claims = find(rendered[e]!, 'PersistentVolumeClaim') as unknown as {
+        metadata: { name: string };
+        spec: { resources: { requests: { storage: string } } };
+      }[];
+      expect(jobs.includes('kgraph-mcp-backup'), e).toBe(backup !== undefined);
+      if (!backup) {
+        expect(claims, e).toEqual([]);
+        continue;
+      }
+      expect(claims.map((c) => [c.metadata.name, c.spec.resources.requests.storage])).toEqual([
+        [backup.storage.claimName, backup.storage.size],
+      ]);
+      type Pod = {
+        containers: { image: string; volumeMounts: { name: string; mountPath: string }[] }[];
+        volumes: { name: string; persistentVolumeClaim?: { claimName: string } }[];
+      };
+      const job = find(rendered[e]!, 'Job').find((o) => o.metadata?.name === 'kgraph-mcp-backup') as unknown as {
+        spec: { backoffLimit: number; template: { spec: Pod } };
+      };
+      const pod = job.spec.template.spec;
+      expect(job.spec.backoffLimit).toBe(0);
+      expect(pod.containers[0]!.image).toBe(backup.jobImage);
+      expect(pod.containers[0]!.volumeMounts).toContainEqual({ name: 'backups', mountPath: backup.storage.mountPath });
+      expect(pod.volumes).toContainEqual({
+        name: 'backups',
+        persistentVolumeClaim: { claimName: backup.storage.claimName },
+      });
+    }
+  });
+
   it('references secrets only, never carries their values; SENTRY_DSN is required where the environment requires it', () => {
     for (const e of ENVIRONMENT_NAMES) {
       expect(find(rendered[e]!, 'Secret')).toEqual([]);

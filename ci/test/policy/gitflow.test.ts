@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { UsageError } from '../../src/errors.js';
 import {
   ALLOWED_TARGETS,
   BRANCH_KINDS,
@@ -124,7 +125,7 @@ describe('tags', () => {
   it.each(['1.2.3', 'v1.2', 'v1.2.3.4', 'v01.2.3', 'v1.2.3+meta', 'version1', 'v1.2.3;ls', 'v../1.2.3', 'v1.2.3-01'])(
     '%s is rejected',
     (tag) => {
-      expect(() => parseReleaseTag(tag)).toThrow(RangeError);
+      expect(() => parseReleaseTag(tag)).toThrow(UsageError);
       expect(checkTag(tag, { reachableFromMain: true }).ok).toBe(false);
     },
   );

@@ -13,7 +13,7 @@ export interface Tick {
   /** Every request in the interval takes this long (seconds). */
   latency?: number;
   /** Health check result; undefined = none made. */
-  health?: boolean;
+  health?: boolean | undefined;
   /** The process restarted during this interval: counters start again from zero. */
   restart?: boolean;
   /** The scrape failed: no snapshot this poll. */

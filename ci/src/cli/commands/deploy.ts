@@ -43,10 +43,12 @@ export function register(program: Command, io: CliIo): void {
     .option('--dry-run', 'print the plan (every kubectl call) without changing the cluster')
     .action(async ({ env, repo, ...opts }: DeployCliOptions) => {
       // Loaded on use: the delivery stack (octokit, autocannon, pg) would slow every other command's start.
-      const [{ runDeploy }, { realDeps }] = await Promise.all([
+      const [{ runDeploy }, { realDeps }, { migrationsDeployDeps }] = await Promise.all([
         import('../../deploy/run.js'),
         import('../delivery.js'),
+        import('../migrations-deps.js'),
       ]);
-      await runDeploy({ ...opts, env: env.name }, realDeps(io, repo ? { repo } : {}));
+      const deps = realDeps(io, repo ? { repo } : {});
+      await runDeploy({ ...opts, env: env.name }, { ...deps, ...migrationsDeployDeps(io, repo) });
     });
 }

@@ -23,7 +23,7 @@ async function readImageReport(path: string): Promise<ImageReport | undefined> {
  */
 export async function imageChecks(opts: {
   io: CliIo;
-  image?: string;
+  image?: string | undefined;
   sbomPath: string;
   allowlist: string;
   allowOffline: boolean;

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { FailedError, UsageError } from '../../errors.js';
+import { FailedError } from '../../errors.js';
 import { checkPullRequest, checkTag, parseReleaseTag } from '../../policy/gitflow.js';
 import { isTagReachableFromMain } from '../../policy/git.js';
 import { writeLine, type CliIo } from '../io.js';
@@ -24,12 +24,8 @@ export function register(program: Command, io: CliIo): void {
     .argument('<tag>', 'tag name, e.g. v1.2.3')
     .option('--repo <dir>', 'git repository to check', '.')
     .action(async (tag: string, opts: { repo: string }) => {
-      try {
-        parseReleaseTag(tag);
-      } catch (err) {
-        // A malformed or unsafe tag name is bad input, never passed to git.
-        throw new UsageError((err as Error).message);
-      }
+      // A malformed or unsafe tag name is bad input (a UsageError), never passed to git.
+      parseReleaseTag(tag);
       const reachableFromMain = await isTagReachableFromMain(resolve(io.cwd, opts.repo), tag);
       const verdict = checkTag(tag, { reachableFromMain });
       if (!verdict.ok) throw new FailedError(`tag rejected: ${verdict.reason}`);

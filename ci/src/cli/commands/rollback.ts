@@ -11,6 +11,7 @@ interface RollbackCliOptions {
   repo?: RepoRef;
   dryRun?: boolean;
   trigger?: string;
+  acceptSchemaRisk?: boolean;
 }
 
 export function register(program: Command, io: CliIo): void {
@@ -25,6 +26,10 @@ export function register(program: Command, io: CliIo): void {
     .option(
       '--trigger <reason>',
       'an automatic rollback: why (the watcher passes its trigger); announced as an incident where the environment has a status page',
+    )
+    .option(
+      '--accept-schema-risk',
+      'a person goes back although the ledger cannot show the schema fits the target (e.g. after restoring the backup); never with --trigger',
     )
     .action(async ({ env, repo, ...opts }: RollbackCliOptions) => {
       const [{ runRollback }, { realDeps }] = await Promise.all([

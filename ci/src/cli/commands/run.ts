@@ -217,13 +217,7 @@ export function register(program: Command, io: CliIo): void {
     )
     .action(async (names: string[], opts: RunCommandOptions) => {
       const env = io.env;
-      const mode = (() => {
-        try {
-          return opts.services === false ? 'external' : (servicesModeFromEnv(env) ?? 'ephemeral');
-        } catch (err) {
-          throw new UsageError((err as Error).message);
-        }
-      })();
+      const mode = opts.services === false ? 'external' : (servicesModeFromEnv(env) ?? 'ephemeral');
       const provider = mode === 'external' ? externalProvider(env) : ephemeralProvider(env);
       if (opts.sweep !== undefined) {
         if (!/^[a-z0-9]{4,40}$/.test(opts.sweep))
@@ -238,7 +232,7 @@ export function register(program: Command, io: CliIo): void {
       try {
         steps = selectSteps(Object.values(STEPS), names, { withDependencies: opts.deps });
       } catch (err) {
-        if (err instanceof SelectionError || err instanceof RangeError) throw new UsageError(err.message);
+        if (err instanceof SelectionError) throw new UsageError(err.message);
         throw err;
       }
       const params = { env: opts.env.name, ...parseParams(opts.param) };

@@ -7,6 +7,7 @@ import { writeJsonReport } from '../../runner/report.js';
 import { SEVERITIES, type Severity } from '../../scan/audit.js';
 import { DEFAULT_IMAGE_REPORT } from '../../image/step.js';
 import { DEFAULT_ALLOWLIST, DEFAULT_DOCKERFILE, DEFAULT_SCAN_REPORT, runScan } from '../../scan/index.js';
+import { AllowlistError } from '../../scan/secrets.js';
 import { writeLine, type CliIo } from '../io.js';
 import { imageChecks } from './image-scan.js';
 
@@ -57,7 +58,7 @@ export function register(program: Command, io: CliIo): void {
             progress: (line) => writeLine(io.stderr, `scan: ${line}`),
           });
         } catch (err) {
-          if (err instanceof RangeError) throw new UsageError(`${opts.allowlist}: ${err.message}`);
+          if (err instanceof AllowlistError) throw new UsageError(`${opts.allowlist}: ${err.message}`);
           throw err;
         }
         const allowOffline = opts.allowOffline === true || truthy(io.env.KGRAPH_SCAN_ALLOW_OFFLINE);

@@ -22,12 +22,7 @@ export function register(program: Command, io: CliIo): void {
     .action(async (name: string, opts: { command?: string; keep?: boolean; services: boolean }) => {
       const step = findStep(name);
       if (!step) throw new UsageError(`unknown step "${name}"`);
-      let mode;
-      try {
-        mode = opts.services === false ? 'external' : (servicesModeFromEnv(io.env) ?? 'ephemeral');
-      } catch (err) {
-        throw new UsageError((err as Error).message);
-      }
+      const mode = opts.services === false ? 'external' : (servicesModeFromEnv(io.env) ?? 'ephemeral');
       const provider = mode === 'external' ? externalProvider(io.env) : ephemeralProvider(io.env);
       const runId = newRunId();
       let lease: ServiceLease | undefined;

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { RELEASE_TRAIN } from '../../environments.js';
 import { FailedError, UsageError } from '../../errors.js';
 import { pendingFor } from '../../release/pending.js';
-import { localDate, trainDecision, upcomingTrains } from '../../release/train.js';
+import { calendarDateProblem, localDate, trainDecision, upcomingTrains } from '../../release/train.js';
 import { REPO_ROOT } from '../../repo-root.js';
 import { writeLine, type CliIo } from '../io.js';
 
@@ -14,32 +14,26 @@ interface TrainOptions {
   today?: boolean;
 }
 
-function usage<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof RangeError) throw new UsageError(err.message);
-    throw err;
-  }
-}
-
 async function runTrain(o: TrainOptions, io: CliIo): Promise<void> {
   const train = RELEASE_TRAIN;
-  const date = o.date ?? usage(() => localDate(new Date(), train.timeZone));
+  // What the user typed is checked here (exit 2); a fault in the train table itself is internal (exit 1).
+  const problem = o.date === undefined ? undefined : calendarDateProblem(o.date);
+  if (problem) throw new UsageError(`--date: ${problem}`);
+  const date = o.date ?? localDate(new Date(), train.timeZone);
   const count = Number(o.count);
   if (!(Number.isInteger(count) && count >= 1 && count <= 52))
     throw new UsageError(`--count must be a whole number from 1 to 52, got "${o.count}"`);
   const lanes = o.lane ? [o.lane] : Object.keys(train.lanes);
   if (o.today) {
     // The scheduled workflows' question, one line: exit 0 = the train runs today, 1 = it does not.
-    const d = usage(() => trainDecision(train, lanes[0]!, date));
+    const d = trainDecision(train, lanes[0]!, date);
     if (!d.runs) throw new FailedError(`no: ${d.reason}`);
     writeLine(io.stdout, `yes: ${d.reason}`);
     return;
   }
   writeLine(io.stdout, `release train (${train.timeZone}), from ${date}`);
   for (const lane of lanes) {
-    const days = usage(() => upcomingTrains(train, lane, date, count));
+    const days = upcomingTrains(train, lane, date, count);
     const pending = await pendingFor(io.cwd ?? REPO_ROOT, train.lanes[lane]!.ships);
     const ships =
       'unknown' in pending
