@@ -153,6 +153,11 @@ function idleStep(l: Lease, now: number): 'forget' | 'give-back' | 'wait' | 'kee
   return now - l.lastUse >= RETURN_IDLE_MS && l.resetAt - now > 1_000 ? 'give-back' : 'wait';
 }
 
+/**
+ * The store class @fastify/rate-limit instantiates, over one shared lease map and give-back timer. Longer than
+ * 60 lines on purpose: it is the one closure that holds that shared state and wires the named steps above
+ * (asking Redis, falling back, giving back); splitting it would pass the map and timer around instead.
+ */
 export function redisRateLimitStore(
   redis: Redis,
   prefix: string,
