@@ -66,14 +66,17 @@ async function imageSizes(): Promise<string[]> {
     '{{.Repository}}:{{.Tag}} {{.Size}}',
   ]);
   if (res.code !== 0) return [`(docker image ls failed: ${res.stderr.trim()})`];
-  return res.stdout
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => {
-      const [name, size] = l.split(' ');
-      return `| ${name} | ${size} |`;
-    });
+  return (
+    res.stdout
+      .trim()
+      .split('\n')
+      // Tagged stand-ins only: the rehearsal's own layers inherit the label and carry no tag.
+      .filter((l) => l && !l.startsWith('<none>'))
+      .map((l) => {
+        const [name, size] = l.split(' ');
+        return `| ${name} | ${size} |`;
+      })
+  );
 }
 
 async function main(): Promise<void> {

@@ -120,7 +120,7 @@ export const STEPS = {
     "cachePaths": [
       "~/.npm"
     ],
-    "timeoutSeconds": 600,
+    "timeoutSeconds": 900,
     "inAll": true,
     "cache": {
       "mode": "inputs",

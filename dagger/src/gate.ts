@@ -12,8 +12,16 @@ import {
   checkBaselineImage,
   checkEnvironment,
   ciArgv,
+  GATE_APP_ENV,
 } from './plan.js';
 import { appService, generatedApiKey, runStamp, serviceImage, stepContainer, waitForHttp } from './containers.js';
+
+/** An app image as the gate serves it: GATE_APP_ENV on top (the rate limiter out of the way). */
+function measured(image: Container): Container {
+  let ctr = image;
+  for (const [name, value] of Object.entries(GATE_APP_ENV)) ctr = ctr.withEnvVariable(name, value);
+  return ctr;
+}
 
 /** Latency gates measured inside the engine. */
 @object()
@@ -59,9 +67,12 @@ export class Gate {
     );
     let ctr = stepContainer(this, 'latencyGate', [])
       .withMountedFile(API_KEY_PATH, generatedApiKey(this))
-      .withServiceBinding(APP_ALIAS, appService(this, serviceImage(this, env), env));
+      .withServiceBinding(APP_ALIAS, appService(this, measured(serviceImage(this, env)), env));
     if (baseline)
-      ctr = ctr.withServiceBinding(BASELINE_ALIAS, appService(this, baseline, env, undefined, BASELINE_ALIAS));
+      ctr = ctr.withServiceBinding(
+        BASELINE_ALIAS,
+        appService(this, measured(baseline), env, undefined, BASELINE_ALIAS),
+      );
     ctr = ctr.withExec(waitForHttp(`${url}/readyz`));
     if (baseline) ctr = ctr.withExec(waitForHttp(`${baseUrl}/readyz`));
     return (

@@ -122,6 +122,9 @@ describe('images', () => {
   });
 });
 
+const runsSuite = (step: StepName) =>
+  STEPS[step].commands.some((argv) => (argv as readonly string[]).includes('vitest'));
+
 describe.each(['lint', 'typecheck', 'test', 'integrationTest'] as const)('check %s', (step) => {
   const def = STEPS[step];
   const call = (m: KgraphMcp) => m[step]();
@@ -185,12 +188,28 @@ describe.each(['lint', 'typecheck', 'test', 'integrationTest'] as const)('check 
       expect(argv.some((a) => a.join(' ').includes('postgresql-client redis-tools'))).toBe(true);
     } else {
       expect(env.KGRAPH_SERVICES).toBeUndefined();
-      expect(rec.final).not.toMatch(/pg_isready|redis-cli|postgresql-client/);
+      expect(rec.final).not.toMatch(/pg_isready|redis-cli/);
+      // The wait clients come only with the suite's shared install layer (see the next describe).
+      expect(rec.final.includes('postgresql-client')).toBe(runsSuite(step));
     }
   });
 });
 
 describe('tools the test suite drives', () => {
+  it('every step that runs the suite installs the same packages, so they share one apt + npm ci layer', async () => {
+    const aptOf = async (call: (m: KgraphMcp) => Promise<unknown>) => {
+      const rec = await run(call);
+      return execs(rec.final)
+        .map((a) => a.join(' '))
+        .filter((a) => a.includes('apt-get install'));
+    };
+    const unit = await aptOf((m) => m.test());
+    expect(unit).toHaveLength(1);
+    expect(await aptOf((m) => m.integrationTest())).toEqual(unit);
+    expect(await aptOf(async (m) => (await m.coverage()).id())).toEqual(unit);
+    expect(await aptOf((m) => m.lint())).toEqual([]);
+  });
+
   // The unit and integration tests run real git (policy, deploy, runner) and kubectl (manifests): a step that
   // runs vitest gets Debian's git and the pinned kubectl, installed before the source like the wait clients.
   it.each(['test', 'integrationTest', 'coverage', 'lint', 'typecheck'] as const)('%s', async (step) => {
@@ -468,6 +487,8 @@ describe('serve and latencyGate', () => {
     for (const name of STEPS.latencyGate.services)
       expect(app).toContain(`withServiceBinding (alias: "${SERVICE[name].alias}"`);
     expect(app).toContain('value:"staging"');
+    // The limiter is out of the way, as the host gate has it: with the default every request was a 429.
+    expect(app).toContain('withEnvVariable (name: "RATE_LIMIT_MAX",value: "100000000")');
     const argv = execs(rec.final).filter((a) => !app.includes(JSON.stringify(a)));
     expect(argv.at(-1)).toEqual([
       'sh',
@@ -507,6 +528,7 @@ describe('latencyGate with a baseline', () => {
     // Same environment and seed on both sides.
     for (const side of [app, baseline]) {
       expect(side).toContain('name: "ENVIRONMENT",value: "staging"');
+      expect(side).toContain('withEnvVariable (name: "RATE_LIMIT_MAX",value: "100000000")');
       expect(side).toContain('seed.js --count 200');
     }
     const argv = execs(rec.final).filter(

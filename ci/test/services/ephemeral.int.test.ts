@@ -12,8 +12,13 @@ import {
   withDatabase,
 } from '../../src/services/ephemeral.js';
 
+// The servers the services under test use (DATABASE_URL / REDIS_URL, as in the Dagger module's containers,
+// where 127.0.0.1 is not the bound Postgres), else this machine's defaults.
+const DATABASE_URL = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
+const REDIS_URL = process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
+
 async function databaseExists(name: string): Promise<boolean> {
-  const c = new pg.Client({ connectionString: DEFAULT_DATABASE_URL });
+  const c = new pg.Client({ connectionString: DATABASE_URL });
   await c.connect();
   try {
     const r = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
@@ -24,7 +29,7 @@ async function databaseExists(name: string): Promise<boolean> {
 }
 
 async function redisKeys(pattern: string): Promise<string[]> {
-  const r = new Redis(DEFAULT_REDIS_URL);
+  const r = new Redis(REDIS_URL);
   try {
     return await r.keys(pattern);
   } finally {
@@ -77,7 +82,7 @@ describe('ephemeral services', () => {
   it('sweeps what a crashed run left behind', async () => {
     const sweepId = `${runId}s`;
     const svc = await createEphemeralServices({ services: ['postgres', 'redis'], runId: sweepId });
-    const r = new Redis(DEFAULT_REDIS_URL);
+    const r = new Redis(REDIS_URL);
     await r.set(`${svc.redisPrefix}k`, 'v');
     r.disconnect();
     await sweepRun(sweepId);
@@ -97,7 +102,7 @@ describe('ephemeral services', () => {
   });
 
   it('refuses to drop a database that is not ephemeral', async () => {
-    await expect(dropDatabase(DEFAULT_DATABASE_URL, 'postgres')).rejects.toThrow(/refusing/);
+    await expect(dropDatabase(DATABASE_URL, 'postgres')).rejects.toThrow(/refusing/);
   });
 });
 
