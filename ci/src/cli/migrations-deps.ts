@@ -7,6 +7,7 @@ import type { RepoRef } from '../github/repository.js';
 import { ledgerEntries } from '../ledger/entry.js';
 import { checkMigrations, formatCheck, MIGRATIONS_PATH, migrationNames, type CheckDeps } from '../migrations/check.js';
 import type { DeliveryDeps } from '../deploy/deps.js';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { readTableSizes } from '../migrations/sizes.js';
 import { runSquawk } from '../migrations/squawk.js';
@@ -42,19 +43,35 @@ export function migrationsCheckDeps(io: CliIo, env: EnvironmentDefinition | unde
 /**
  * The deploy's migration phases: `migrations check --env` as a judge (a refusal, or a check that cannot run,
  * stops the deploy before anything changes), and the migration names of this tree (the schema head it leaves).
+ * Without git history (a checkout or container without .git) the check cannot tell which migrations are new:
+ * it says so and the deploy refuses, rather than judging every migration since the first as new.
  */
-export function migrationsDeployDeps(io: CliIo, repo?: RepoRef): Pick<DeliveryDeps, 'migrationsCheck' | 'migrations'> {
+export function migrationsDeployDeps(
+  io: CliIo,
+  repo?: RepoRef,
+  root: string = REPO_ROOT,
+): Pick<DeliveryDeps, 'migrationsCheck' | 'migrations'> {
   return {
     migrationsCheck: async (env) => {
+      if (!existsSync(join(root, '.git')))
+        return {
+          ok: false,
+          detail: `the migrations check cannot run: ${root} has no git history (.git), so which migrations are new since the release running in ${env.name} cannot be told; deploy from a clone with history`,
+        };
       try {
-        const report = await checkMigrations({ environment: env }, migrationsCheckDeps(io, env, repo));
-        const text = formatCheck(report);
+        const report = await checkMigrations(
+          { environment: env },
+          { ...migrationsCheckDeps(io, env, repo), repo: root },
+        );
         const ok = report.verdict !== 'refuse';
-        return { ok, detail: ok ? `${report.verdict}: ${report.migrations.length} new migration(s)` : text };
+        return {
+          ok,
+          detail: ok ? `${report.verdict}: ${report.migrations.length} new migration(s)` : formatCheck(report),
+        };
       } catch (err) {
         return { ok: false, detail: `the migrations check could not run: ${(err as Error).message}` };
       }
     },
-    migrations: () => migrationNames(join(REPO_ROOT, MIGRATIONS_PATH)),
+    migrations: () => migrationNames(join(root, MIGRATIONS_PATH)),
   };
 }

@@ -34,3 +34,21 @@ describe('delivery wiring facts', () => {
     expect(baselineCompared({ passed: true })).toBeUndefined();
   });
 });
+
+describe('the deploy phase migrations-check (cli/migrations-deps.ts)', () => {
+  it('without git history it says it cannot run and refuses; the deployed migrations are listed oldest first', async () => {
+    const { migrationsDeployDeps } = await import('../../src/cli/migrations-deps.js');
+    const { ENVIRONMENTS } = await import('../../src/environments.js');
+    const { captureIo } = await import('./io.js');
+    const { mkdirSync } = await import('node:fs');
+    const root = mkdtempSync(join(tmpdir(), 'kgraph-nogit-'));
+    mkdirSync(join(root, 'app/migrations'), { recursive: true });
+    for (const f of ['1800000000001_b.sql', '1700000000000_a.sql', 'README.md'])
+      writeFileSync(join(root, 'app/migrations', f), '-- Up Migration\n');
+    const deps = migrationsDeployDeps(captureIo({}), undefined, root);
+    const verdict = await deps.migrationsCheck!(ENVIRONMENTS.prod);
+    expect(verdict.ok).toBe(false);
+    expect(verdict.detail).toMatch(/cannot run: .* has no git history \(\.git\).*release running in prod/);
+    expect(await deps.migrations!()).toEqual(['1700000000000_a', '1800000000001_b']);
+  });
+});

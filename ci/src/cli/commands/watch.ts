@@ -100,7 +100,7 @@ async function runWatch(o: WatchCliOptions, io: CliIo): Promise<void> {
     });
     if (result.outcome === 'triggered') {
       throw new FailedError(
-        `rollback triggered: ${result.reason}${result.rollbackError ? `; the rollback action failed: ${result.rollbackError}` : ''}`,
+        `rollback triggered: ${result.reason}${result.rollbackError ? `; the rollback action failed or refused (kgraph-ci rollback refuses when the ledger cannot show the schema fits the release it would return to; its output above names the ways out): ${result.rollbackError}` : ''}`,
       );
     }
     if (result.outcome === 'aborted') throw new FailedError('watch interrupted before its duration ended');
