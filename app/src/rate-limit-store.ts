@@ -85,6 +85,79 @@ export function leaseSize(max: number, knownTotal: number, waiting: number, rece
   return Math.max(1, waiting, Math.min(share, recentDemand));
 }
 
+/** The two Lua scripts as commands on this connection (defineCommand sends EVALSHA, the body once). */
+function leaseCommands(redis: Redis) {
+  if (!('kgraphLease' in redis)) {
+    redis.defineCommand('kgraphLease', { numberOfKeys: 1, lua: LEASE });
+    redis.defineCommand('kgraphGiveBack', { numberOfKeys: 1, lua: GIVE_BACK });
+  }
+  return redis as unknown as {
+    kgraphLease(k: string, windowMs: number, want: number, max: number): Promise<[number, number, number]>;
+    kgraphGiveBack(k: string, n: number): Promise<number>;
+  };
+}
+
+function newLease(windowMs: number, max: number, now: number): Lease {
+  return {
+    total: 0,
+    tokens: 0,
+    resetAt: 0,
+    lastUse: now,
+    demand: 0,
+    prevDemand: 0,
+    slot: 0,
+    waiters: [],
+    asking: false,
+    windowMs,
+    max,
+  };
+}
+
+/** Counts one request into the lease's demand slots (the lease size follows the last two slots). */
+function countDemand(l: Lease, now: number): void {
+  const slot = Math.floor(now / LEASE_DEMAND_MS);
+  if (slot !== l.slot) {
+    l.prevDemand = slot === l.slot + 1 ? l.demand : 0;
+    l.demand = 0;
+    l.slot = slot;
+  }
+  l.demand++;
+}
+
+/**
+ * Applies Redis's answer to a lease and serves its waiters from the new tokens. Returns the waiters still
+ * unserved: refused when the window's quota is used up, else to be asked for again.
+ */
+function applyGrant(l: Lease, [total, ttl, granted]: [number, number, number], now: number): Lease['waiters'] {
+  if (l.resetAt <= now) l.tokens = 0; // tokens of a window that ended are void
+  l.total = total;
+  l.resetAt = now + ttl;
+  l.tokens += granted;
+  const waiters = l.waiters.splice(0);
+  let i = 0;
+  for (; i < waiters.length && l.tokens > 0; i++) {
+    l.tokens--;
+    waiters[i]!.cb(null, { current: l.total - l.tokens, ttl });
+  }
+  const rest = waiters.slice(i);
+  if (total < l.max) return rest;
+  for (const w of rest) w.cb(null, { current: l.max + 1, ttl });
+  return [];
+}
+
+/** What an idle pass does with a lease: forget it, return its unused tokens, wait, or leave it. */
+function idleStep(l: Lease, now: number): 'forget' | 'give-back' | 'wait' | 'keep' {
+  if (l.asking) return l.tokens > 0 ? 'wait' : 'keep';
+  if (l.resetAt <= now && l.waiters.length === 0) return 'forget';
+  if (l.tokens === 0) return 'keep';
+  return now - l.lastUse >= RETURN_IDLE_MS && l.resetAt - now > 1_000 ? 'give-back' : 'wait';
+}
+
+/**
+ * The store class @fastify/rate-limit instantiates, over one shared lease map and give-back timer. Longer than
+ * 60 lines on purpose: it is the one closure that holds that shared state and wires the named steps above
+ * (asking Redis, falling back, giving back); splitting it would pass the map and timer around instead.
+ */
 export function redisRateLimitStore(
   redis: Redis,
   prefix: string,
@@ -92,15 +165,7 @@ export function redisRateLimitStore(
 ) {
   const local = new LocalWindows();
   const leases = new Map<string, Lease>();
-  // defineCommand sends EVALSHA (the script body only once per connection).
-  if (!('kgraphLease' in redis)) {
-    redis.defineCommand('kgraphLease', { numberOfKeys: 1, lua: LEASE });
-    redis.defineCommand('kgraphGiveBack', { numberOfKeys: 1, lua: GIVE_BACK });
-  }
-  const r = redis as unknown as {
-    kgraphLease(k: string, windowMs: number, want: number, max: number): Promise<[number, number, number]>;
-    kgraphGiveBack(k: string, n: number): Promise<number>;
-  };
+  const r = leaseCommands(redis);
   const redisKey = (key: string) => `${prefix}ratelimit:${key}`;
 
   const fallback = (key: string, l: Lease, err: unknown) => {
@@ -113,26 +178,12 @@ export function redisRateLimitStore(
     l.asking = true;
     const want = leaseSize(l.max, l.total, l.waiters.length, Math.max(l.demand, l.prevDemand));
     r.kgraphLease(redisKey(key), l.windowMs, want, l.max).then(
-      ([total, ttl, granted]) => {
+      (answer) => {
         l.asking = false;
-        const now = Date.now();
-        if (l.resetAt <= now) l.tokens = 0; // tokens of a window that ended are void
-        l.total = total;
-        l.resetAt = now + ttl;
-        l.tokens += granted;
-        const waiters = l.waiters.splice(0);
-        let i = 0;
-        for (; i < waiters.length && l.tokens > 0; i++) {
-          l.tokens--;
-          waiters[i]!.cb(null, { current: l.total - l.tokens, ttl });
-        }
-        if (i < waiters.length) {
-          // Still waiting: the quota is used up (refuse them) or the lease was smaller than the queue.
-          if (total >= l.max) for (; i < waiters.length; i++) waiters[i]!.cb(null, { current: l.max + 1, ttl });
-          else {
-            l.waiters.push(...waiters.slice(i));
-            ask(key, l);
-          }
+        const unserved = applyGrant(l, answer, Date.now());
+        if (unserved.length > 0) {
+          l.waiters.push(...unserved);
+          ask(key, l);
         }
         scheduleGiveBack();
       },
@@ -152,17 +203,16 @@ export function redisRateLimitStore(
     const now = Date.now();
     let pending = false;
     for (const [key, l] of leases) {
-      if (l.resetAt <= now && l.waiters.length === 0 && !l.asking) {
-        leases.delete(key);
-        continue;
-      }
-      if (l.tokens > 0 && now - l.lastUse >= RETURN_IDLE_MS && l.resetAt - now > 1_000 && !l.asking) {
+      const step = idleStep(l, now);
+      if (step === 'forget') leases.delete(key);
+      else if (step === 'wait') pending = true;
+      else if (step === 'give-back') {
         const n = l.tokens;
         l.tokens = 0;
         l.total -= n;
         // A lost give-back only makes the limit stricter for the rest of this window, never laxer.
         r.kgraphGiveBack(redisKey(key), n).catch((err: unknown) => onFallback(err));
-      } else if (l.tokens > 0) pending = true;
+      }
     }
     if (pending) scheduleGiveBack();
   };
@@ -180,33 +230,11 @@ export function redisRateLimitStore(
         return;
       }
       const now = Date.now();
-      let l = leases.get(key);
-      if (!l) {
-        l = {
-          total: 0,
-          tokens: 0,
-          resetAt: 0,
-          lastUse: now,
-          demand: 0,
-          prevDemand: 0,
-          slot: 0,
-          waiters: [],
-          asking: false,
-          windowMs,
-          max,
-        };
-        leases.set(key, l);
-      }
+      const l = leases.get(key) ?? leases.set(key, newLease(windowMs, max, now)).get(key)!;
       l.windowMs = windowMs;
       l.max = max;
       l.lastUse = now;
-      const slot = Math.floor(now / LEASE_DEMAND_MS);
-      if (slot !== l.slot) {
-        l.prevDemand = slot === l.slot + 1 ? l.demand : 0;
-        l.demand = 0;
-        l.slot = slot;
-      }
-      l.demand++;
+      countDemand(l, now);
       if (l.tokens > 0 && l.resetAt > now) {
         l.tokens--;
         cb(null, { current: l.total - l.tokens, ttl: l.resetAt - now });

@@ -4,6 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { PromptFields, RelationKind, ToolFields } from './repo.js';
+import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 
 export type SeedTool = ToolFields;
 export type SeedPrompt = PromptFields;
@@ -28,16 +30,10 @@ export function stableUuid(name: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
-/** mulberry32: tiny, fast, good enough to shuffle seed data reproducibly. */
+/** Seeded uniform numbers in [0, 1) from pure-rand (xoroshiro128+): the same seed, the same seed data. */
 export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = xoroshiro128plus(seed);
+  return () => uniformFloat64(rng);
 }
 
 const SERVICES: readonly (readonly [string, string, string])[] = [

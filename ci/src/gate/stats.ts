@@ -3,6 +3,8 @@
  * routes' percentiles (candidate / baseline). Pure and deterministic (seeded), so a report can be
  * recomputed from its inputs.
  */
+import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 
 export interface LatencySummary {
   readonly p50: number;
@@ -54,16 +56,10 @@ export function samplesNeeded(q: number, tail: number): number {
   return Math.ceil(tail / (1 - q));
 }
 
-/** A small seeded PRNG (mulberry32): same seed, same bootstrap. */
+/** Seeded uniform numbers in [0, 1) from pure-rand (xoroshiro128+): same seed, same bootstrap. */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = xoroshiro128plus(seed);
+  return () => uniformFloat64(rng);
 }
 
 /**

@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { afterEach, describe, expect, it } from 'vitest';
 import { ENVIRONMENTS } from '../../src/environments.js';
 import { runLatencyGate } from '../../src/gate/latency.js';
+import { seededRandom } from '../../src/gate/stats.js';
 
 interface ProbeServer {
   readonly url: string;
@@ -63,17 +64,6 @@ async function probeServer(
   return probe;
 }
 
-/** mulberry32: the same "random" resets every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const KEY = 'k'.repeat(24);
 
 describe('issue 20 probes: a gate that sees every failed request', () => {
@@ -101,7 +91,7 @@ describe('issue 20 probes: a gate that sees every failed request', () => {
   }, 30_000);
 
   it('5% random resets do not pass dev', async () => {
-    const random = seeded(20);
+    const random = seededRandom(20);
     const srv = await probeServer(() => (random() < 0.05 ? 'reset' : 200));
     const report = await runLatencyGate({
       candidate: { baseUrl: srv.url, apiKey: KEY },
