@@ -52,3 +52,32 @@ export function createRedis(config: Pick<AppConfig, 'redisUrl'>, log?: Logger): 
   });
   return redis;
 }
+
+/**
+ * Opens `count` pool connections before the service listens (so before it can be ready), then returns
+ * them to the pool as idle. Why: a pod that joins a rolling update under load gets its share of requests
+ * at once; with an empty pool they all wait for new connections, and on a busy node some wait past
+ * connectionTimeoutMillis (2 s) and answer 503 (seen in the rollout rehearsal, docs/rollout.md). Best
+ * effort: a connection that cannot be opened is logged and left to the first request, as before.
+ */
+export async function warmPool(
+  pool: Pick<pg.Pool, 'connect'>,
+  count: number,
+  log?: Pick<Logger, 'warn'>,
+): Promise<number> {
+  const opened = await Promise.allSettled(Array.from({ length: count }, () => pool.connect()));
+  let warm = 0;
+  for (const r of opened) {
+    if (r.status === 'fulfilled') {
+      r.value.release();
+      warm++;
+    }
+  }
+  const failed = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed)
+    log?.warn(
+      { err: { message: failed.reason instanceof Error ? failed.reason.message : String(failed.reason) } },
+      `postgres: ${count - warm} of ${count} connections not opened before listening`,
+    );
+  return warm;
+}

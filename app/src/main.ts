@@ -6,7 +6,7 @@
 import { pino } from 'pino';
 import { formatConfigErrors, parseConfig } from './config.js';
 import { buildApp, loggerOptions } from './app.js';
-import { createPool, createRedis } from './deps.js';
+import { createPool, createRedis, warmPool } from './deps.js';
 
 const parsed = parseConfig(process.env);
 if (!parsed.ok) {
@@ -58,6 +58,8 @@ process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 
 try {
+  // Every request connection open before the first request can arrive: a cold pool under load is 503s.
+  await warmPool(pool, config.dbPoolMax, log);
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

@@ -97,10 +97,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const recoveries: { dependency: Dependency; cycle: number; ms: number | null }[] = [];
 
   try {
-    // 90 s to become ready, as the other multi-instance drills: 30 s timed out in the module's Node 22
-    // container at load 16 on 2 cores (migrated and seeded, not yet listening). A hang still fails.
-    apps.push(await startLocalApp({ env, seedCount: SEED, readyTimeoutMs: 90_000 }));
-    apps.push(await startLocalApp({ env, migrate: false, readyTimeoutMs: 90_000 }));
+    apps.push(await startLocalApp({ env, seedCount: SEED }));
+    apps.push(await startLocalApp({ env, migrate: false }));
     log(`two instances at ${apps.map((a) => a.url).join(', ')}`);
     const crashed = new Set<number>();
     const watch = setInterval(() => {

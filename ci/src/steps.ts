@@ -11,6 +11,7 @@ export const STEP_NAMES = [
   'test',
   'integrationTest',
   'migrationsCheck',
+  'rolloutRehearsal',
   'coverage',
   'build',
   'scan',
@@ -46,6 +47,11 @@ export interface StepDefinition {
   readonly cache: StepCache;
   /** The image the step builds, when it builds one. */
   readonly image?: ImageSpec;
+  /**
+   * CI runs the step only for changes under these paths (its workflow's `paths` filter, checked against
+   * this by the workflow tests); absent = every change.
+   */
+  readonly triggerPaths?: readonly string[];
 }
 
 /** The container image a step builds: the host build step and the Dagger module build the same thing from it. */
@@ -179,6 +185,45 @@ const table: readonly StepDefinition[] = [
       mode: 'never',
       reason: 'its base is the newest v* tag, which moves without the tree changing',
     },
+  },
+  {
+    name: 'rolloutRehearsal',
+    cliName: 'rollout-rehearsal',
+    description:
+      "The previous release (newest v* tag) on prod's strategy behind a round-robin proxy under load, the migration, a rolling update to this tree and an automatic rollback: 0 failed requests and no read staler than 1 s (short CI profile; timeline in the job summary)",
+    kind: 'check',
+    // Short profile: 2 instances keep prod's maxSurge/maxUnavailable order (start one, drain one) in ~3 min.
+    commands: [
+      ciCli(
+        'rehearse',
+        'rollout',
+        '--env',
+        'prod',
+        '--instances',
+        '2',
+        '--rate',
+        '20',
+        '--steady-seconds',
+        '5',
+        '--seed',
+        '100',
+        '--self-when-no-previous',
+      ),
+    ],
+    params: [],
+    services: ['postgres', 'redis'],
+    env: {},
+    dependsOn: [],
+    cachePaths: [NPM_CACHE],
+    timeoutSeconds: 1200,
+    // Not in `all`: minutes of load on a shared machine; CI runs it on changes to the service (triggerPaths).
+    inAll: false,
+    cache: {
+      mode: 'never',
+      reason:
+        'its previous release is the newest v* tag, which moves without the tree changing, and it measures this machine now',
+    },
+    triggerPaths: ['app/**', 'ci/src/rollout/**', 'k8s/base/**', 'package-lock.json'],
   },
   {
     name: 'coverage',

@@ -13,6 +13,7 @@ export const STEP_NAMES = [
   "test",
   "integrationTest",
   "migrationsCheck",
+  "rolloutRehearsal",
   "coverage",
   "build",
   "scan",
@@ -212,6 +213,54 @@ export const STEPS = {
       "mode": "never",
       "reason": "its base is the newest v* tag, which moves without the tree changing"
     }
+  },
+  "rolloutRehearsal": {
+    "name": "rolloutRehearsal",
+    "cliName": "rollout-rehearsal",
+    "description": "The previous release (newest v* tag) on prod's strategy behind a round-robin proxy under load, the migration, a rolling update to this tree and an automatic rollback: 0 failed requests and no read staler than 1 s (short CI profile; timeline in the job summary)",
+    "kind": "check",
+    "commands": [
+      [
+        "npx",
+        "--no-install",
+        "kgraph-ci",
+        "rehearse",
+        "rollout",
+        "--env",
+        "prod",
+        "--instances",
+        "2",
+        "--rate",
+        "20",
+        "--steady-seconds",
+        "5",
+        "--seed",
+        "100",
+        "--self-when-no-previous"
+      ]
+    ],
+    "params": [],
+    "services": [
+      "postgres",
+      "redis"
+    ],
+    "env": {},
+    "dependsOn": [],
+    "cachePaths": [
+      "~/.npm"
+    ],
+    "timeoutSeconds": 1200,
+    "inAll": false,
+    "cache": {
+      "mode": "never",
+      "reason": "its previous release is the newest v* tag, which moves without the tree changing, and it measures this machine now"
+    },
+    "triggerPaths": [
+      "app/**",
+      "ci/src/rollout/**",
+      "k8s/base/**",
+      "package-lock.json"
+    ]
   },
   "coverage": {
     "name": "coverage",
@@ -591,6 +640,8 @@ export enum Step {
   integrationTest = "integrationTest",
   /** Migrations new since the last release: squawk plus the project rules (timeouts, CONCURRENTLY, NOT VALID, expand/contract, lock size); deploy runs it again with --env */
   migrationsCheck = "migrationsCheck",
+  /** The previous release (newest v* tag) on prod's strategy behind a round-robin proxy under load, the migration, a rolling update to this tree and an automatic rollback: 0 failed requests and no read staler than 1 s (short CI profile; timeline in the job summary) */
+  rolloutRehearsal = "rolloutRehearsal",
   /** Every test (unit and integration) with V8 coverage against real Postgres and Redis; the report lands in coverage/ */
   coverage = "coverage",
   /** Compile the service (app/dist) and build the image from app/Dockerfile when a container engine answers */

@@ -21,7 +21,7 @@ import {
   environmentSettings,
   imageBuild,
   runStepArgv,
-  runsTests,
+  needsRepoTools,
   stepPackages,
   servicesOf,
 } from './plan.js';
@@ -65,7 +65,7 @@ export function toolContainer(ws: Workspace, packages: readonly string[] = []): 
 /** A step's container: its cache paths, env and services from the step table, not yet run. */
 export function stepContainer(ws: Workspace, step: StepName, services: readonly ServiceName[]): Container {
   let ctr = toolContainer(ws, stepPackages(step, services));
-  if (runsTests(step)) ctr = withKubectl(ctr);
+  if (needsRepoTools(step)) ctr = withKubectl(ctr);
   for (const { path, key } of cacheMounts(step)) {
     if (path === '/root/.npm') continue; // already mounted, shared by every step
     ctr = ctr.withMountedCache(path, dag.cacheVolume(`${key}-node${ws.nodeVersion}`));

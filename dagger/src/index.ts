@@ -8,9 +8,18 @@
  * `repo`. The checks stay on the root: `dagger check` finds checks on the root object (nested ones
  * were not detected in 0.19.11, dagger/dagger#11811).
  */
-import { argument, check, func, object, Container, Directory, Secret, Service } from '@dagger.io/dagger';
+import { argument, check, func, object, Container, Directory, ReturnType, Secret, Service } from '@dagger.io/dagger';
 import { Environment, Step } from './ci.generated.js';
-import { STEPS, WORKDIR, checkNodeVersion, findStep, runStepArgv, servicesOf } from './plan.js';
+import {
+  REHEARSAL_REPORT_DIR,
+  STEPS,
+  WORKDIR,
+  checkNodeVersion,
+  findStep,
+  runStepArgv,
+  servicesOf,
+  stepCommand,
+} from './plan.js';
 import { appService, serviceImage, stepContainer, stepRun } from './containers.js';
 import { Delivery } from './delivery.js';
 import { Gate } from './gate.js';
@@ -92,6 +101,32 @@ export class KgraphMcp {
       .withDirectory(`${WORKDIR}/.git`, repo.directory('.git'))
       .withExec(runStepArgv('migrationsCheck'))
       .sync();
+  }
+
+  /**
+   * The rollout rehearsal (step `rollout-rehearsal`): the previous release (newest v* tag; this tree when
+   * there is none, said so) behind a round-robin proxy under load, the migration, a rolling update to this
+   * tree and an automatic rollback. Returns report.md (table, timeline chart), report.json and exit-code,
+   * also when it failed, so the workflow puts the report in the job summary and then fails with its code.
+   * Example: `dagger call rollout-rehearsal export --path .reports/rollout`
+   */
+  // Never replayed: its previous release (the newest v* tag) moves without the tree changing, and it measures now.
+  @func({ cache: 'never' })
+  async rolloutRehearsal(
+    @argument({ defaultPath: '/', ignore: ['**/node_modules', '**/dist', '**/coverage', 'dagger/sdk'] })
+    repo: Directory,
+  ): Promise<Directory> {
+    const ran = stepContainer(this, 'rolloutRehearsal', servicesOf('rolloutRehearsal'))
+      .withDirectory(`${WORKDIR}/.git`, repo.directory('.git'))
+      .withExec([...stepCommand('rolloutRehearsal', {}), '--report-dir', REHEARSAL_REPORT_DIR], {
+        expect: ReturnType.Any,
+      });
+    const code = await ran.exitCode();
+    const out = ran.withExec(['mkdir', '-p', REHEARSAL_REPORT_DIR]).directory(`${WORKDIR}/${REHEARSAL_REPORT_DIR}`);
+    // A run that ended before its report (bad usage, a crash) still leaves why, never an empty summary.
+    const fallback = `## Rollout rehearsal: did not finish (exit ${code})\n\n\`\`\`\n${(await ran.stderr()).slice(-4_000)}\n\`\`\`\n`;
+    const hasReport = (await out.entries()).includes('report.md');
+    return (hasReport ? out : out.withNewFile('report.md', fallback)).withNewFile('exit-code', `${code}\n`);
   }
 
   /**

@@ -101,16 +101,28 @@ export function runsTests(step: StepName): boolean {
   return (STEPS[step].commands as readonly (readonly string[])[]).some((argv) => argv.includes('vitest'));
 }
 
+/** Steps that are not the test suite but drive the same real tools: the rehearsal checks out the previous release (git) and reads the strategy from the rendered overlay (kubectl). */
+const REPO_TOOL_STEPS: readonly StepName[] = ['rolloutRehearsal'];
+
+/** Whether a step needs TEST_PACKAGES and kubectl: it runs the tests, or drives git and kubectl as they do. */
+export function needsRepoTools(step: StepName): boolean {
+  return runsTests(step) || REPO_TOOL_STEPS.includes(step);
+}
+
 /**
  * Debian packages a step container installs before `npm ci`: readiness clients, test tools. Every step that
  * runs the suite gets the same set (the wait clients too, ~10 MB, even without services), so test,
  * integration-test and coverage share one apt + `npm ci` layer per Node version instead of paying the
  * install once each (measured in the rehearsal: about a minute and a half per install on this machine).
+ * The rollout rehearsal needs the same tools (git, kubectl) and binds both services: the same set too.
  */
 export function stepPackages(step: StepName, services: readonly ServiceName[]): string[] {
-  if (runsTests(step)) return [...WAIT_PACKAGES, ...TEST_PACKAGES];
+  if (needsRepoTools(step)) return [...WAIT_PACKAGES, ...TEST_PACKAGES];
   return services.length > 0 ? [...WAIT_PACKAGES] : [];
 }
+
+/** Where the rollout rehearsal writes its report inside the step container (returned as a directory). */
+export const REHEARSAL_REPORT_DIR = '.reports/rollout';
 
 function waitLoop(what: string, probe: string, attempts = 60): string[] {
   return [

@@ -77,7 +77,7 @@ describe('plan', () => {
     expect(findStep('latency-gate')).toBe('latencyGate');
     expect(findStep('latencyGate')).toBe('latencyGate');
     expect(() => findStep('e2e')).toThrow(
-      /expected one of lint, typecheck, test, integration-test, migrations-check, coverage, build, scan, latency-gate, deploy, rollback, release/,
+      /expected one of lint, typecheck, test, integration-test, migrations-check, rollout-rehearsal, coverage, build, scan, latency-gate, deploy, rollback, release/,
     );
   });
 

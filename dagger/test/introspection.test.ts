@@ -128,6 +128,7 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
   test: { args: [], returns: VOID, check: true },
   integrationTest: { args: [], returns: VOID, check: true },
   migrationsCheck: { args: [['repo', obj('Directory')]], returns: VOID, check: true },
+  rolloutRehearsal: { args: [['repo', obj('Directory')]], returns: obj('Directory'), never: true },
   coverage: { args: [], returns: obj('Directory') },
   'image.build': { args: [['environment', ENV, { default: 'dev' }]], returns: obj('Container') },
   // A scan verdict must not replay from the function cache while the vulnerability database moves on.
@@ -384,7 +385,7 @@ describe('module surface', () => {
         expect(arg.defaultPath, `${name}.${arg.name}`).toBe('/');
   });
 
-  it('sets cache "never" on exactly the functions that change the world, read the ledger (whose answer moves), and on scan (its verdict goes stale)', () => {
+  it('sets cache "never" on exactly the functions that change the world, read the ledger (whose answer moves), on scan (its verdict goes stale) and on the rollout rehearsal (its previous release moves)', () => {
     const never = allFunctions()
       .filter(([, f]) => f.cache === 'never')
       .map(([path]) => path)
@@ -402,6 +403,7 @@ describe('module surface', () => {
       'image.scan',
       'repo.cutRelease',
       'repo.protect',
+      'rolloutRehearsal',
     ]);
     expect(never).toEqual(
       Object.entries(CONTRACT)

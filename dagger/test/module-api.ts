@@ -14,6 +14,7 @@ export interface KgraphMcp {
   test(): Promise<void>;
   integrationTest(): Promise<void>;
   migrationsCheck(repo: Directory): Promise<void>;
+  rolloutRehearsal(repo: Directory): Promise<Directory>;
   coverage(): Promise<Directory>;
   serve(environment?: string, apiKey?: Secret): Promise<Service>;
   debug(step: string): Promise<Container>;

@@ -850,6 +850,10 @@ describe('agreement with the step table', () => {
       const { dag } = await import('@dagger.io/dagger');
       return m.migrationsCheck(dag.directory().withNewDirectory('.git'));
     },
+    rolloutRehearsal: async (m) => {
+      const { dag } = await import('@dagger.io/dagger');
+      return (await m.rolloutRehearsal(dag.directory().withNewDirectory('.git'))).id();
+    },
     coverage: async (m) => (await m.coverage()).id(),
     build: async (m) => (await m.image().build()).id(),
     scan: (m) => m.image().scan(),

@@ -35,6 +35,11 @@ export interface RehearsalOptions {
   /** Extra environment for candidate instances (e.g. to rehearse with a setting off). */
   readonly candidateEnv?: Readonly<Record<string, string>>;
   readonly maxStaleMs: number;
+  /**
+   * No previous release at all (no v* tag, no --previous): rehearse this tree against itself (the rolling
+   * update, drain and rollback, without a second version) and say so, instead of refusing.
+   */
+  readonly selfWhenNoPrevious?: boolean;
 }
 
 export interface RehearsalDeps {
@@ -66,8 +71,17 @@ async function readStrategy(o: RehearsalOptions, deps: RehearsalDeps): Promise<R
 
 export async function rehearseRollout(o: RehearsalOptions, deps: RehearsalDeps): Promise<RehearsalResult> {
   const ref = await resolvePreviousRef(o.previous, deps.repoRoot);
-  if ('none' in ref) throw new UsageError(`no previous release to rehearse from (${ref.none}): give --previous REF`);
   const strategy = await readStrategy(o, deps);
+  if ('none' in ref) {
+    if (!o.selfWhenNoPrevious || o.previous !== undefined)
+      throw new UsageError(`no previous release to rehearse from (${ref.none}): give --previous REF`);
+    deps.log(`${ref.none}: rehearsing this tree against itself (no second version to check)`);
+    const self: Release = { version: 'previous', root: deps.repoRoot };
+    const candidate: Release = { version: 'candidate', root: deps.repoRoot, env: o.candidateEnv ?? {} };
+    const { input, sources } = await transition(o, deps, self, candidate, strategy);
+    const previous = { ref: `this tree (${ref.none})`, sha: 'HEAD' };
+    return { report: judgeRehearsal(input), input, previous, strategy, failureSources: sources };
+  }
   deps.log(
     `previous release ${ref.ref} (${ref.sha.slice(0, 12)}); ${strategy.replicas} instances, maxSurge ${strategy.maxSurge}, maxUnavailable ${strategy.maxUnavailable}`,
   );

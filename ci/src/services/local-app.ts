@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import { startProcess, type RunningProcess } from '../process/run.js';
 import { REPO_ROOT } from '../repo-root.js';
 
+/** How long a started service has to answer /readyz (see LocalAppOptions.readyTimeoutMs). */
+const READY_TIMEOUT_MS = 90_000;
+
 export interface LocalAppOptions {
   readonly env: Readonly<Record<string, string>>;
   /** 0 (default) picks a free port. */
@@ -20,6 +23,11 @@ export interface LocalAppOptions {
   readonly migrate?: boolean;
   /** 'source' runs the TypeScript through tsx; 'dist' runs the build (npm run build -w app first). */
   readonly entry?: 'source' | 'dist';
+  /**
+   * Default 90 s: on a 2-core machine shared with a second suite (load 16-19), migrate + seed + listen took
+   * over 30 s in the Dagger module's containers (chaos, pg-failover and shutdown drills timed out). A hang
+   * still fails, at this bound.
+   */
   readonly readyTimeoutMs?: number;
   /** Log lines are kept in memory (the last this many characters). */
   readonly maxLogChars?: number;
@@ -145,7 +153,7 @@ export async function startLocalApp(opts: LocalAppOptions): Promise<LocalApp> {
     return exited;
   };
 
-  const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? READY_TIMEOUT_MS);
   for (;;) {
     if (exitCode !== undefined)
       throw new Error(`service exited (code ${exitCode}) before it was ready:\n${buf.toString().slice(-2_000)}`);
@@ -159,7 +167,7 @@ export async function startLocalApp(opts: LocalAppOptions): Promise<LocalApp> {
     if (Date.now() > deadline) {
       await stop('SIGKILL');
       throw new Error(
-        `service not ready at ${url} within ${opts.readyTimeoutMs ?? 30_000} ms:\n${buf.toString().slice(-2_000)}`,
+        `service not ready at ${url} within ${opts.readyTimeoutMs ?? READY_TIMEOUT_MS} ms:\n${buf.toString().slice(-2_000)}`,
       );
     }
     await sleep(100);

@@ -39,7 +39,10 @@ describe('doctor judgements', () => {
 
   it('services: unreachable or unable to create databases fails the steps the table says need them', () => {
     const down = serviceLine('postgres', 'postgres://h/db', { reachable: false, error: 'ECONNREFUSED' }, table);
-    expect(down).toMatchObject({ status: 'fail', sinks: ['integrationTest', 'coverage', 'latencyGate'] });
+    expect(down).toMatchObject({
+      status: 'fail',
+      sinks: ['integrationTest', 'rolloutRehearsal', 'coverage', 'latencyGate'],
+    });
     expect(down.fix).toMatch(/DATABASE_URL/);
     const noCreate = serviceLine(
       'postgres',

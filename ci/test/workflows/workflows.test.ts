@@ -12,7 +12,7 @@ import {
 import { IMAGE_REPOSITORY } from '../../src/deploy/image.js';
 import { POLICY_CHECK } from '../../src/github/protect.js';
 import { REPO_ROOT } from '../../src/repo-root.js';
-import { STEP_NAMES } from '../../src/steps.js';
+import { STEP_NAMES, STEPS } from '../../src/steps.js';
 import { checkCall, readDaggerModule, type DaggerModule } from './dagger-functions.js';
 
 const root = REPO_ROOT;
@@ -103,10 +103,13 @@ describe('workflows', () => {
     for (const [f, w] of Object.entries(wf)) {
       for (const s of steps(w)) {
         if (s.run !== undefined)
-          expect([f, s.run], f).toEqual([
-            'delivery-report.yml',
-            'cat .reports/delivery/report.md >> "$GITHUB_STEP_SUMMARY"',
-          ]);
+          expect([
+            ['delivery-report.yml', 'cat .reports/delivery/report.md >> "$GITHUB_STEP_SUMMARY"'],
+            [
+              'rollout-rehearsal.yml',
+              'cat .reports/rollout/report.md >> "$GITHUB_STEP_SUMMARY" && exit "$(cat .reports/rollout/exit-code)"',
+            ],
+          ]).toContainEqual([f, s.run]);
         if (s.uses?.startsWith('dagger/')) {
           expect(`v${s.with!.version}`, f).toBe(engineVersion);
           expect(s.with!.call, f).toBeTruthy();
@@ -277,6 +280,20 @@ describe('workflows', () => {
       }
     }
     expect(builds).toBe(4); // deploy-dev, deploy-staging, hotfix, deploy-prod's stage
+  });
+
+  it("the rollout rehearsal runs on changes under its step's trigger paths, then reports and fails with its own code", () => {
+    const w = wf['rollout-rehearsal.yml']!;
+    const paths = [...STEPS.rolloutRehearsal.triggerPaths!];
+    expect(paths).toEqual(expect.arrayContaining(['app/**']));
+    expect(w.on).toEqual({
+      pull_request: { branches: ['develop', 'main'], paths },
+      push: { branches: ['develop'], paths },
+    });
+    const [checkout, rehearsal, summary] = w.jobs.rehearsal!.steps;
+    expect(checkout!.with).toEqual({ 'fetch-depth': 0 });
+    expect(rehearsal!.with!.call).toBe('rollout-rehearsal export --path=.reports/rollout');
+    expect(summary!.run).toContain('exit "$(cat .reports/rollout/exit-code)"');
   });
 
   it('the weekly delivery report is one dagger call whose markdown goes to the job summary', () => {

@@ -1,3 +1,5 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { EnvironmentDefinition } from '../../environments.js';
 import { FailedError, UsageError } from '../../errors.js';
@@ -13,6 +15,8 @@ interface RehearseCliOptions {
   seed: string;
   candidateEnv: string[];
   json?: boolean;
+  selfWhenNoPrevious?: boolean;
+  reportDir?: string;
 }
 
 function positive(value: string | undefined, flag: string, max: number): number | undefined {
@@ -58,6 +62,11 @@ export function register(program: Command, io: CliIo): void {
       [] as string[],
     )
     .option('--json', 'print the report as JSON')
+    .option('--report-dir <dir>', 'also write report.md and report.json there (CI: the job summary)')
+    .option(
+      '--self-when-no-previous',
+      'with no v* tag and no --previous, rehearse this tree against itself (and say so) instead of refusing',
+    )
     .action(async (opts: RehearseCliOptions) => {
       const [
         { rehearseRollout },
@@ -86,6 +95,7 @@ export function register(program: Command, io: CliIo): void {
           seedCount: positive(opts.seed, '--seed', 100_000)!,
           candidateEnv: pairs(opts.candidateEnv),
           maxStaleMs: 1_000,
+          ...(opts.selfWhenNoPrevious ? { selfWhenNoPrevious: true } : {}),
         },
         { repoRoot: REPO_ROOT, runner: spawnRunner(io.env, REPO_ROOT), log: (l) => writeLine(io.stderr, l) },
       );
@@ -96,6 +106,11 @@ export function register(program: Command, io: CliIo): void {
         .filter(Boolean)
         .join('\n\n');
       await appendJobSummary(md, io.env);
+      if (opts.reportDir) {
+        await mkdir(opts.reportDir, { recursive: true });
+        await writeFile(join(opts.reportDir, 'report.md'), `${md}\n`);
+        await writeFile(join(opts.reportDir, 'report.json'), `${JSON.stringify(result.report, null, 2)}\n`);
+      }
       writeLine(io.stdout, opts.json ? JSON.stringify(result.report, null, 2) : md);
       if (!result.report.passed) throw new FailedError(`rollout rehearsal failed: ${result.report.reasons.join('; ')}`);
     });

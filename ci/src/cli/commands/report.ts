@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { FailedError, UsageError } from '../../errors.js';
 import type { RepoRef } from '../../github/repository.js';
 import { writeLine, type CliIo } from '../io.js';
-import { githubOf, repoOption, repositoryOf } from '../options.js';
+import type { EnvironmentDefinition } from '../../environments.js';
+import { envOption, githubOf, repoOption, repositoryOf } from '../options.js';
 
 /** `30d`, `12h`, `90m` → milliseconds; anything else is a usage error. */
 function parseSince(value: string): number {
@@ -26,6 +27,21 @@ export function register(program: Command, io: CliIo): void {
     .option('--out <file>', 'also write the markdown (tables and chart) to this file')
     .option('--json-out <file>', 'also write the metrics as JSON to this file')
     .option('--strict', 'exit 1 when a target is missed or there is no data')
+    .addOption(envOption('success metrics: the environment whose latency targets and namespace are read', 'prod'))
+    .option(
+      '--prometheus <url>',
+      'success metrics: Prometheus to read the latency targets from (default: PROMETHEUS_URL)',
+    )
+    .option(
+      '--latency-window <duration>',
+      'success metrics: the window the latency is read over (Prometheus duration)',
+      '1h',
+    )
+    .option(
+      '--rehearsal <file>',
+      "success metrics: the rollout rehearsal's report.json (zero-downtime)",
+      '.reports/rollout/report.json',
+    )
     .action(
       async (opts: {
         repo?: RepoRef;
@@ -35,20 +51,28 @@ export function register(program: Command, io: CliIo): void {
         out?: string;
         jsonOut?: string;
         strict?: boolean;
+        env: EnvironmentDefinition;
+        prometheus?: string;
+        latencyWindow: string;
+        rehearsal: string;
       }) => {
         const windowMs = parseSince(opts.since);
         const [
-          { computeDeliveryMetrics, deliveryMarkdown, NO_DEPLOYMENTS },
+          { computeDeliveryMetrics, deliveryMarkdown, NO_DEPLOYMENTS, TARGETS },
           { deliveryEvents },
           { localLedger, readLocalRecords },
           { ENVIRONMENTS, isEnvironmentName },
           { appendJobSummary },
+          { deployFacts, judgeSuccess, successMarkdown },
+          { readLatency, readRehearsal },
         ] = await Promise.all([
           import('../../ledger/metrics.js'),
           import('../../ledger/entry.js'),
           import('../../ledger/local.js'),
           import('../../environments.js'),
           import('../../report/summary.js'),
+          import('../../report/success.js'),
+          import('../../report/success-sources.js'),
         ]);
         const now = Date.now();
         const sinceMs = now - windowMs;
@@ -81,14 +105,26 @@ export function register(program: Command, io: CliIo): void {
           }
         } else records = await local();
         const events = deliveryEvents(records, now);
+        const isProduction = (e: string) => isEnvironmentName(e) && ENVIRONMENTS[e].release.production;
+
         const metrics = computeDeliveryMetrics(events, {
-          production: (e) => isEnvironmentName(e) && ENVIRONMENTS[e].release.production,
+          production: (e) => isProduction(e),
           source: source!,
           since: new Date(sinceMs).toISOString(),
         });
-        const markdown = deliveryMarkdown(metrics, events);
+        const promUrl = opts.prometheus ?? io.env.PROMETHEUS_URL;
+        const success = judgeSuccess({
+          deploys: deployFacts(events, isProduction),
+          maxDeployMs: TARGETS.maxDurationMs,
+          rehearsal: await readRehearsal(resolve(io.cwd, opts.rehearsal)),
+          latency: promUrl
+            ? await readLatency(promUrl, opts.env.namespace, opts.latencyWindow)
+            : { unreadable: 'no Prometheus given (--prometheus or PROMETHEUS_URL)' },
+          thresholds: opts.env.latencyGate.thresholds,
+        });
+        const markdown = `${deliveryMarkdown(metrics, events)}\n\n${successMarkdown(success)}`;
         const json = JSON.stringify(
-          metrics,
+          { ...metrics, success },
           (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v),
           2,
         );
@@ -103,6 +139,7 @@ export function register(program: Command, io: CliIo): void {
           await writeFile(path, `${text}\n`, 'utf8');
         }
         await appendJobSummary(markdown, io.env);
+        const unmet = success.filter((r) => r.verdict !== 'met').map((r) => `${r.metric} (${r.verdict})`);
         if (!metrics.meetsTargets) {
           if (opts.strict) throw new FailedError(`${NO_DEPLOYMENTS} since ${opts.since} in ${source!}`);
           return;
@@ -111,6 +148,7 @@ export function register(program: Command, io: CliIo): void {
           .filter(([, ok]) => !ok)
           .map(([k]) => k);
         if (opts.strict && missed.length) throw new FailedError(`delivery targets missed: ${missed.join(', ')}`);
+        if (opts.strict && unmet.length) throw new FailedError(`success metrics not met: ${unmet.join(', ')}`);
       },
     );
 }
