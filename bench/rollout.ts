@@ -37,7 +37,8 @@ const log = (m: string) => console.error(`[rollout +${((Date.now() - started) / 
 const result = await rehearseRollout(
   {
     environment: ENVIRONMENTS.prod,
-    ...(previous ? { previous } : {}),
+    // No --previous and no v* tag: this tree against itself (the report says so).
+    ...(previous ? { previous } : { selfWhenNoPrevious: true }),
     instances: int('--instances', 3),
     rate: int('--rate', 200),
     steadySeconds: int('--steady', 10),
