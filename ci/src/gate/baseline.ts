@@ -4,12 +4,12 @@
  * dependencies when its lockfile is the same (else its own `npm ci`), built like the candidate. The
  * worktree is removed afterwards, also on failure. Git runs through one helper, swappable in tests.
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
+import { runProcess } from '../process/run.js';
 import { GIT_OBJECT_ID } from '../release-policy.js';
 
 export interface RunResult {
@@ -19,17 +19,11 @@ export interface RunResult {
 }
 export type Run = (cmd: string, args: readonly string[], cwd: string) => Promise<RunResult>;
 
-export const run: Run = (cmd, args, cwd) =>
-  new Promise((resolve) => {
-    execFile(cmd, [...args], { cwd, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err
-        ? typeof (err as { code?: unknown }).code === 'number'
-          ? (err as { code: number }).code
-          : 1
-        : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr || (err && !stdout ? err.message : '')) });
-    });
-  });
+/** git and npm through the pipeline's one process edge; a process that could not start or was killed is code 1. */
+export const run: Run = async (cmd, args, cwd) => {
+  const r = await runProcess({ argv: [cmd, ...args], cwd });
+  return { code: r.exitCode ?? 1, stdout: r.stdout, stderr: r.stderr };
+};
 
 export type BaselineRef = { readonly ref: string; readonly sha: string } | { readonly none: string };
 
