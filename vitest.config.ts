@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 // Two projects, one per pipeline step: `unit` needs nothing, `integration` needs Postgres and Redis
-// (the step table in ci/src/steps.ts says so; the runner and the Dagger module provide them).
+// (the step table in ci/src/definitions/steps.ts says so; the runner and the Dagger module provide them).
 const integration = ['**/*.int.test.ts'];
 const globalSetup = ['testkit/global-setup.ts'];
 const exclude = ['**/node_modules/**', '**/dist/**', 'dagger/sdk/**'];

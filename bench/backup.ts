@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { migrate } from '../app/src/migrate.js';
 import { seed } from '../app/src/seed.js';
-import { contentFingerprint, dumpTo } from '../ci/src/backup/postgres.js';
-import { createBackup, restoreBackup } from '../ci/src/backup/store.js';
-import { createEphemeralServices, newRunId, type EphemeralServices } from '../ci/src/services/ephemeral.js';
+import { contentFingerprint, dumpTo } from '../ci/src/deliver/backup/postgres.js';
+import { createBackup, restoreBackup } from '../ci/src/deliver/backup/store.js';
+import { createEphemeralServices, newRunId, type EphemeralServices } from '../ci/src/platform/services/ephemeral.js';
 
 const args = process.argv.slice(2);
 const countsArg = args[args.indexOf('--counts') + 1];

@@ -6,8 +6,8 @@
  * Exit 1 when a target is missed.
  * Run: flock /tmp/kgraph-heavy.lock npx tsx bench/chaos.ts [--cycles N] [--outage-ms MS] [--normal-ms MS]
  */
-import { createEphemeralServices } from '../ci/src/services/ephemeral.js';
-import { table } from '../ci/src/report/markdown.js';
+import { createEphemeralServices } from '../ci/src/platform/services/ephemeral.js';
+import { table } from '../ci/src/platform/report/markdown.js';
 import { runChaos } from '../app/test/chaos.js';
 
 const args = process.argv.slice(2);

@@ -1,6 +1,6 @@
 /**
  * What `dagger call <check>` costs, measured by rehearsing the module's checks on the local Docker engine
- * (ci/src/rehearse): `npx tsx bench/dagger-rehearsal.ts [--node 22,24] [--checks lint,typecheck,test,integration-test]`.
+ * (ci/src/verify/rehearse): `npx tsx bench/dagger-rehearsal.ts [--node 22,24] [--checks lint,typecheck,test,integration-test]`.
  * Run it under `flock /work/bench.lock`; it prints, never asserts.
  *
  * Per Node version, against a fresh exec cache (the engine's layer cache, empty; the npm download cache
@@ -14,8 +14,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dockerCli } from '../ci/src/image/docker.js';
-import { rehearse, type RehearsalResult } from '../ci/src/rehearse/run.js';
+import { dockerCli } from '../ci/src/verify/image/docker.js';
+import { rehearse, type RehearsalResult } from '../ci/src/verify/rehearse/run.js';
 
 const args = process.argv.slice(2);
 const listArg = (flag: string, dflt: string) =>

@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import autocannon from 'autocannon';
 import { runLoad } from '../ci/src/gate/load/index.js';
-import { freePort } from '../ci/src/services/local-app.js';
+import { freePort } from '../ci/src/platform/services/local-app.js';
 
 const seconds = Number(process.argv[2] ?? 6);
 const rounds = Number(process.argv[3] ?? 3);

@@ -5,12 +5,12 @@
  * length: false triggers must be 0. Run: npx tsx bench/gate-detection.ts [rounds=2]
  */
 import { randomBytes } from 'node:crypto';
-import { ENVIRONMENTS } from '../ci/src/environments.js';
-import { detectionBoundSeconds } from '../ci/src/triggers/bounds.js';
-import { compressTriggers, type TriggerName } from '../ci/src/triggers/evaluator.js';
-import { createEphemeralServices } from '../ci/src/services/ephemeral.js';
-import { startLocalApp } from '../ci/src/services/local-app.js';
-import { runDrill, type FaultSettings } from '../ci/src/watch/drill.js';
+import { ENVIRONMENTS } from '../ci/src/definitions/environments.js';
+import { detectionBoundSeconds } from '../ci/src/operate/triggers/bounds.js';
+import { compressTriggers, type TriggerName } from '../ci/src/operate/triggers/evaluator.js';
+import { createEphemeralServices } from '../ci/src/platform/services/ephemeral.js';
+import { startLocalApp } from '../ci/src/platform/services/local-app.js';
+import { runDrill, type FaultSettings } from '../ci/src/operate/watch/drill.js';
 
 const rounds = Number(process.argv[2] ?? 2);
 const T = compressTriggers(ENVIRONMENTS.prod.rollback, 1 / 60, { minRequestsPerWindow: 10, rateWindowSeconds: 3 });

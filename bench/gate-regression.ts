@@ -10,7 +10,7 @@
  *      inconclusive. Targets: 0/10 fail, <= 1/10 inconclusive.
  * Run: npx tsx bench/gate-regression.ts power|false [runs=10] [seconds per side=8] [levels=1,0.5,0.2]
  */
-import { ENVIRONMENTS } from '../ci/src/environments.js';
+import { ENVIRONMENTS } from '../ci/src/definitions/environments.js';
 import { runLatencyGate, type LatencyGateReport } from '../ci/src/gate/latency.js';
 import { withServedApp, type ServedApp } from '../ci/src/gate/serve.js';
 

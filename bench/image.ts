@@ -12,12 +12,12 @@ import { execFileSync } from 'node:child_process';
 import { appendFile, cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { buildImage, type BuiltImage } from '../ci/src/image/build.js';
-import { describeBase } from '../ci/src/image/base.js';
-import { dockerCli, engineStatus } from '../ci/src/image/docker.js';
-import { standinMaker } from '../ci/src/image/step.js';
-import { REPO_ROOT } from '../ci/src/repo-root.js';
-import { STEPS } from '../ci/src/steps.js';
+import { buildImage, type BuiltImage } from '../ci/src/verify/image/build.js';
+import { describeBase } from '../ci/src/verify/image/base.js';
+import { dockerCli, engineStatus } from '../ci/src/verify/image/docker.js';
+import { standinMaker } from '../ci/src/verify/image/step.js';
+import { REPO_ROOT } from '../ci/src/platform/repo-root.js';
+import { STEPS } from '../ci/src/definitions/steps.js';
 
 const args = process.argv.slice(2);
 const rounds = Number(args[args.indexOf('--rounds') + 1] ?? 3) || 3;

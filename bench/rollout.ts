@@ -7,12 +7,12 @@
  * Run: flock /work/bench.lock npx tsx bench/rollout.ts --previous REF [--rate 200] [--instances 3] [--steady 10]
  *      [--candidate-env KEY=VALUE] (e.g. CACHE_LEGACY_INVALIDATION=false to rehearse without the fix)
  */
-import { ENVIRONMENTS } from '../ci/src/environments.js';
-import { spawnRunner } from '../ci/src/kube/runner.js';
-import { table } from '../ci/src/report/markdown.js';
-import { REPO_ROOT } from '../ci/src/repo-root.js';
-import { rehearseRollout } from '../ci/src/rollout/rehearsal.js';
-import { failureSourcesText } from '../ci/src/rollout/sources.js';
+import { ENVIRONMENTS } from '../ci/src/definitions/environments.js';
+import { spawnRunner } from '../ci/src/platform/kube/runner.js';
+import { table } from '../ci/src/platform/report/markdown.js';
+import { REPO_ROOT } from '../ci/src/platform/repo-root.js';
+import { rehearseRollout } from '../ci/src/deliver/rollout/rehearsal.js';
+import { failureSourcesText } from '../ci/src/deliver/rollout/sources.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string) => {

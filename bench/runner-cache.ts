@@ -20,11 +20,11 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { affectedSteps } from '../ci/src/runner/cache/key.js';
-import { selectSteps } from '../ci/src/runner/graph.js';
-import { formatDuration } from '../ci/src/runner/report.js';
-import type { RunReport } from '../ci/src/runner/types.js';
-import { STEPS } from '../ci/src/steps.js';
+import { affectedSteps } from '../ci/src/verify/runner/cache/key.js';
+import { selectSteps } from '../ci/src/verify/runner/graph.js';
+import { formatDuration } from '../ci/src/verify/runner/report.js';
+import type { RunReport } from '../ci/src/verify/runner/types.js';
+import { STEPS } from '../ci/src/definitions/steps.js';
 
 const repo = resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
@@ -93,11 +93,11 @@ const scenarios: Scenario[] = [
   { label: 'cold (empty cache)', changed: [], apply: () => Promise.resolve(() => Promise.resolve()) },
   { label: 'nothing changed', changed: [], apply: () => Promise.resolve(() => Promise.resolve()) },
   {
-    label: 'touch only (mtimes of app/src/main.ts, ci/src/steps.ts)',
+    label: 'touch only (mtimes of app/src/main.ts, ci/src/definitions/steps.ts)',
     changed: [],
     apply: async () => {
       const now = new Date();
-      for (const p of ['app/src/main.ts', 'ci/src/steps.ts']) await utimes(join(repo, p), now, now);
+      for (const p of ['app/src/main.ts', 'ci/src/definitions/steps.ts']) await utimes(join(repo, p), now, now);
       return () => Promise.resolve();
     },
   },
@@ -107,9 +107,9 @@ const scenarios: Scenario[] = [
     apply: appendTo('app/src/errors.ts', `\n// bench edit ${Date.now()}\n`),
   },
   {
-    label: 'one file under ci/src edited (ci/src/errors.ts)',
-    changed: ['ci/src/errors.ts'],
-    apply: appendTo('ci/src/errors.ts', `\n// bench edit ${Date.now()}\n`),
+    label: 'one file under ci/src edited (ci/src/definitions/errors.ts)',
+    changed: ['ci/src/definitions/errors.ts'],
+    apply: appendTo('ci/src/definitions/errors.ts', `\n// bench edit ${Date.now()}\n`),
   },
   {
     label: 'lockfile changed (package-lock.json)',

@@ -11,10 +11,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
-import { runPipeline, type RunReport } from '../ci/src/runner/run.js';
-import type { RunnableStep } from '../ci/src/runner/graph.js';
-import type { ServicesProvider } from '../ci/src/runner/services.js';
-import { formatDuration } from '../ci/src/runner/report.js';
+import { runPipeline, type RunReport } from '../ci/src/verify/runner/run.js';
+import type { RunnableStep } from '../ci/src/verify/runner/graph.js';
+import type { ServicesProvider } from '../ci/src/verify/runner/services.js';
+import { formatDuration } from '../ci/src/verify/runner/report.js';
 
 const repo = resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);

@@ -10,9 +10,9 @@
  *      (an ephemeral database seeded with N tools; or --database-url URL for one already seeded)
  */
 import pg from 'pg';
-import { createEphemeralServices } from '../ci/src/services/ephemeral.js';
+import { createEphemeralServices } from '../ci/src/platform/services/ephemeral.js';
 import { summarize } from '../ci/src/gate/stats.js';
-import { table } from '../ci/src/report/markdown.js';
+import { table } from '../ci/src/platform/report/markdown.js';
 import { migrate } from '../app/src/migrate.js';
 import { seed } from '../app/src/seed.js';
 import { searchTools, type Queryable } from '../app/src/repo.js';

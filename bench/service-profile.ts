@@ -14,14 +14,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { createEphemeralServices } from '../ci/src/services/ephemeral.js';
-import { REPO_ROOT } from '../ci/src/repo-root.js';
-import { freePort } from '../ci/src/services/local-app.js';
+import { createEphemeralServices } from '../ci/src/platform/services/ephemeral.js';
+import { REPO_ROOT } from '../ci/src/platform/repo-root.js';
+import { freePort } from '../ci/src/platform/services/local-app.js';
 import { migrate } from '../app/src/migrate.js';
 import { seed } from '../app/src/seed.js';
 import { runLoad } from '../ci/src/gate/load/index.js';
 import { summarize } from '../ci/src/gate/stats.js';
-import { table } from '../ci/src/report/markdown.js';
+import { table } from '../ci/src/platform/report/markdown.js';
 import { searchPath, uncachedSearch } from './search-mix.js';
 
 const args = process.argv.slice(2);

@@ -101,7 +101,7 @@ function functionName(node: ts.Node, source: ts.SourceFile): string {
   return '(anonymous)';
 }
 
-/** Non-blank lines that are not only a comment, per folder (two levels: app/src, ci/src/runner, ...). */
+/** Non-blank lines that are not only a comment, per folder (two levels: app/src, ci/src/verify/runner, ...). */
 function linesPerFolder(files: readonly string[]): [string, number][] {
   const counts = new Map<string, number>();
   for (const file of files) {

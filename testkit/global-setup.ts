@@ -3,7 +3,7 @@
  * sweep whatever a failed or interrupted file left behind.
  */
 import type { TestProject } from 'vitest/node';
-import { newRunId, sweepRun } from '../ci/src/services/ephemeral.js';
+import { newRunId, sweepRun } from '../ci/src/platform/services/ephemeral.js';
 
 export default function setup(project: TestProject) {
   const runId = process.env.KGRAPH_TEST_RUN_ID ?? newRunId();

@@ -1,12 +1,12 @@
 /**
- * A vitest reporter that records `npm test`'s results in the run history per commit (ci/src/runner/history.ts),
+ * A vitest reporter that records `npm test`'s results in the run history per commit (ci/src/verify/runner/history.ts),
  * as the steps they are: project "unit" is step `test`, project "integration" is step `integrationTest`. Only a
  * whole project counts: a run of some files (`vitest run path`) or some names (`-t`) proves nothing about the
  * step and records nothing.
  */
 import type { Reporter, TestModule, TestRunEndReason, Vitest } from 'vitest/node';
-import { headCommit } from '../ci/src/policy/git.js';
-import { historyDir, recordResult, treeState } from '../ci/src/runner/history.js';
+import { headCommit } from '../ci/src/verify/policy/git.js';
+import { historyDir, recordResult, treeState } from '../ci/src/verify/runner/history.js';
 
 const STEP_OF_PROJECT: Readonly<Record<string, string>> = { unit: 'test', integration: 'integrationTest' };
 

@@ -3,8 +3,8 @@
  * Use in integration tests (`*.int.test.ts`): `const svc = useEphemeralServices();` then read `svc.env`.
  */
 import { afterAll, beforeAll, inject } from 'vitest';
-import { createEphemeralServices, type EphemeralServices } from '../ci/src/services/ephemeral.js';
-import type { ServiceName } from '../ci/src/steps.js';
+import { createEphemeralServices, type EphemeralServices } from '../ci/src/platform/services/ephemeral.js';
+import type { ServiceName } from '../ci/src/definitions/steps.js';
 
 export function useEphemeralServices(services: readonly ServiceName[] = ['postgres', 'redis']): {
   readonly current: EphemeralServices;

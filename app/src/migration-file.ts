@@ -3,7 +3,7 @@
  * its statements split by the real PostgreSQL 15 parser (libpg-query, WebAssembly). The migrator needs the
  * split for a migration marked `-- kgraph:no-transaction` (CREATE INDEX CONCURRENTLY cannot run inside a
  * transaction, nor in a multi-statement query, which PostgreSQL wraps in one). `kgraph-ci migrations check`
- * reads the same marks (ci/src/migrations/parse.ts; a test keeps the two in agreement).
+ * reads the same marks (ci/src/verify/migrations/parse.ts; a test keeps the two in agreement).
  */
 import { loadModule, parseSync } from 'libpg-query';
 

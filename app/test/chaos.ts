@@ -13,7 +13,7 @@
  * - recovery: from each restore until both instances say ready and answer an uncached read.
  */
 import pg from 'pg';
-import { startLocalApp, type LocalApp } from '../../ci/src/services/local-app.js';
+import { startLocalApp, type LocalApp } from '../../ci/src/platform/services/local-app.js';
 import { generateSeed } from '../src/seed-data.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 

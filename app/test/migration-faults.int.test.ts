@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { createEphemeralServices, type EphemeralServices } from '../../ci/src/services/ephemeral.js';
+import { createEphemeralServices, type EphemeralServices } from '../../ci/src/platform/services/ephemeral.js';
 import { migrate, MIGRATION_LOCK_ID, MIGRATIONS_DIR, MigrationError } from '../src/migrate.js';
 import { seed } from '../src/seed.js';
 import { knownMigrations } from '../src/schema-state.js';

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useEphemeralServices } from '../../testkit/services.js';
-import { startLocalApp, type LocalApp } from '../../ci/src/services/local-app.js';
+import { startLocalApp, type LocalApp } from '../../ci/src/platform/services/local-app.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 import { API_KEY, waitFor } from './support.js';
 

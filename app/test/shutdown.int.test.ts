@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { useEphemeralServices } from '../../testkit/services.js';
-import { startLocalApp } from '../../ci/src/services/local-app.js';
+import { startLocalApp } from '../../ci/src/platform/services/local-app.js';
 import { API_KEY } from './support.js';
 
 const svc = useEphemeralServices();

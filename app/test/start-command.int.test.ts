@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { startProcess } from '../../ci/src/process/run.js';
-import { REPO_ROOT } from '../../ci/src/repo-root.js';
+import { startProcess } from '../../ci/src/platform/process/run.js';
+import { REPO_ROOT } from '../../ci/src/platform/repo-root.js';
 import { useEphemeralServices } from '../../testkit/services.js';
 import { API_KEY } from './support.js';
 

@@ -32,7 +32,7 @@ export class Delivery {
 
   /**
    * Deploys an image to an environment with kgraph-ci (release policy, checklist, migrations, rollout,
-   * smoke test, latency gate). The environment's release policy (ci/src/environments.ts) is checked on
+   * smoke test, latency gate). The environment's release policy (ci/src/definitions/environments.ts) is checked on
    * the reference here, before any container starts, and in full inside kgraph-ci before any kubectl
    * call. `version` is the release vX.Y.Z it stands for, `commit` and `tree` what it was built from;
    * `apiKey` is what the smoke test and the gate call the API with; `githubToken` with `repository`

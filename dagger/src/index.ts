@@ -179,12 +179,16 @@ export class KgraphMcp {
   }
 
   /**
-   * Deploy, rollback, watch, release, promotion-candidate, delivery-report.
+   * Deploy, rollback, watch, release, promotion-candidate, delivery-report. `repo` keeps .git: a deploy's
+   * migrations-check phase reads the history (which `source` leaves out) and refuses without it.
    * Example: `dagger call delivery rollback --environment=staging --kubeconfig=file://$HOME/.kube/config`
    */
   @func()
-  delivery(): Delivery {
-    return new Delivery(this.source, this.nodeVersion);
+  delivery(
+    @argument({ defaultPath: '/', ignore: ['**/node_modules', '**/dist', '**/coverage', 'dagger/sdk'] })
+    repo: Directory,
+  ): Delivery {
+    return new Delivery(this.source.withDirectory('.git', repo.directory('.git')), this.nodeVersion);
   }
 
   /**

@@ -294,7 +294,7 @@ export function imageTag(ref: string): string | undefined {
 }
 
 /**
- * The environment's release policy (ci/src/environments.ts, via the generated tables) on the reference
+ * The environment's release policy (ci/src/definitions/environments.ts, via the generated tables) on the reference
  * and release tag, before any container starts: the same function kgraph-ci deploy runs. The rules
  * that need the ledger (promotion, soak) run inside kgraph-ci deploy, before its first kubectl call.
  */

@@ -9,12 +9,12 @@ import {
   ELIGIBILITY_PATH as ELIGIBILITY_FILE,
   renderCiTables,
   renderEligibility,
-} from '../../ci/src/generate/dagger-tables.js';
-import { REPO_ROOT } from '../../ci/src/repo-root.js';
-import { STEPS as CI_STEPS, resolveCommands } from '../../ci/src/steps.js';
-import { ENVIRONMENTS as CI_ENVIRONMENTS } from '../../ci/src/environments.js';
-import { durationSeconds } from '../../ci/src/watch/duration.js';
-import { IMAGE_REPOSITORY, imageForVersion } from '../../ci/src/deploy/image.js';
+} from '../../ci/src/cli/generate/dagger-tables.js';
+import { REPO_ROOT } from '../../ci/src/platform/repo-root.js';
+import { STEPS as CI_STEPS, resolveCommands } from '../../ci/src/definitions/steps.js';
+import { ENVIRONMENTS as CI_ENVIRONMENTS } from '../../ci/src/definitions/environments.js';
+import { durationSeconds } from '../../ci/src/operate/watch/duration.js';
+import { IMAGE_REPOSITORY, imageForVersion } from '../../ci/src/deliver/deploy/image.js';
 import { STEPS, ENVIRONMENTS } from '../src/ci.generated.js';
 import {
   checkDeployImage,
@@ -174,7 +174,7 @@ describe('plan', () => {
   });
 });
 
-describe('identifiers: the one validator each, from the generated copy of ci/src/release-policy.ts', () => {
+describe('identifiers: the one validator each, from the generated copy of ci/src/definitions/release-policy.ts', () => {
   it.each(['v1.2.3', 'v0.1.0', 'v2.0.0-rc.1'])('%s is a release tag', (tag) => expect(checkVersionTag(tag)).toBe(tag));
   it.each(['1.2.3', 'v01.2.3', 'v1.2.3-01', 'v1.2.3+meta', 'latest'])('%s is not a release tag', (tag) =>
     expect(() => checkVersionTag(tag)).toThrow(/is not a release tag/),

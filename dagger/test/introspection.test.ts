@@ -11,8 +11,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connection } from '@dagger.io/dagger';
-import { STEPS, STEP_NAMES } from '../../ci/src/steps.js';
-import { ENVIRONMENT_NAMES } from '../../ci/src/environments.js';
+import { STEPS, STEP_NAMES } from '../../ci/src/definitions/steps.js';
+import { ENVIRONMENT_NAMES } from '../../ci/src/definitions/environments.js';
 import { useFakeEngine } from './harness.js';
 import { NODE_VERSIONS } from '../src/plan.js';
 

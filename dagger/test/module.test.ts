@@ -6,9 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { GraphQLRequestError } from '@dagger.io/dagger';
-import { SERVICE_NAMES, STEPS, STEP_NAMES, type ServiceName, type StepName } from '../../ci/src/steps.js';
-import { ENVIRONMENTS } from '../../ci/src/environments.js';
-import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } from '../../ci/src/services/ephemeral.js';
+import { SERVICE_NAMES, STEPS, STEP_NAMES, type ServiceName, type StepName } from '../../ci/src/definitions/steps.js';
+import { ENVIRONMENTS } from '../../ci/src/definitions/environments.js';
+import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } from '../../ci/src/platform/services/ephemeral.js';
 import type { KgraphMcp } from './module-api.js';
 import {
   PLAINTEXT,

@@ -1,9 +1,9 @@
 /** Where a compat record goes: the local ledger always, GitHub's too when a token and repository are given. */
 import { join } from 'node:path';
-import type { RepoRef } from '../github/repository.js';
-import type { LedgerPayload } from '../ledger/entry.js';
-import { localLedger, RECORDS_DIR } from '../ledger/local.js';
-import { writeRecord } from '../ledger/recorder.js';
+import type { RepoRef } from '../platform/github/repository.js';
+import type { LedgerPayload } from '../platform/ledger/entry.js';
+import { localLedger, RECORDS_DIR } from '../platform/ledger/local.js';
+import { writeRecord } from '../platform/ledger/recorder.js';
 import type { CliIo } from './io.js';
 import { writeLine } from './io.js';
 import { repositoryOf } from './options.js';
@@ -14,8 +14,8 @@ export async function recordCompat(payload: LedgerPayload, io: CliIo, repo?: Rep
   let remote;
   if (io.env.GITHUB_TOKEN && hasRepo) {
     const [{ githubLedger }, { githubClient }] = await Promise.all([
-      import('../ledger/github.js'),
-      import('../github/client.js'),
+      import('../platform/ledger/github.js'),
+      import('../platform/github/client.js'),
     ]);
     remote = githubLedger(githubClient(io.env), repositoryOf(repo, io));
   }

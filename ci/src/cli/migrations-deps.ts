@@ -2,17 +2,23 @@
  * The real CheckDeps for `kgraph-ci migrations check`: git in the repository, the delivery ledger (GitHub
  * when configured), table sizes over DATABASE_URL (only with --env), squawk from its npm platform package.
  */
-import type { EnvironmentDefinition } from '../environments.js';
-import type { RepoRef } from '../github/repository.js';
-import { ledgerEntries } from '../ledger/entry.js';
-import { checkMigrations, formatCheck, MIGRATIONS_PATH, migrationNames, type CheckDeps } from '../migrations/check.js';
-import type { DeliveryDeps } from '../deploy/deps.js';
+import type { EnvironmentDefinition } from '../definitions/environments.js';
+import type { RepoRef } from '../platform/github/repository.js';
+import { ledgerEntries } from '../platform/ledger/entry.js';
+import {
+  checkMigrations,
+  formatCheck,
+  MIGRATIONS_PATH,
+  migrationNames,
+  type CheckDeps,
+} from '../verify/migrations/check.js';
+import type { DeliveryDeps } from '../deliver/deploy/deps.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { readTableSizes } from '../migrations/sizes.js';
-import { runSquawk } from '../migrations/squawk.js';
-import { compatibilityFacts } from '../migrations/compatibility.js';
-import { REPO_ROOT } from '../repo-root.js';
+import { readTableSizes } from '../verify/migrations/sizes.js';
+import { runSquawk } from '../verify/migrations/squawk.js';
+import { compatibilityFacts } from '../verify/migrations/compatibility.js';
+import { REPO_ROOT } from '../platform/repo-root.js';
 import { realDeps } from './delivery.js';
 import type { CliIo } from './io.js';
 

@@ -6,9 +6,9 @@
  */
 import { Argument, Option } from 'commander';
 import type { Octokit } from '@octokit/rest';
-import { ENVIRONMENT_NAMES, getEnvironment, type EnvironmentDefinition } from '../environments.js';
-import { parseRepository, type RepoRef } from '../github/repository.js';
-import { parseHttpUrl } from '../http-url.js';
+import { ENVIRONMENT_NAMES, getEnvironment, type EnvironmentDefinition } from '../definitions/environments.js';
+import { parseRepository, type RepoRef } from '../platform/github/repository.js';
+import { parseHttpUrl } from '../platform/http-url.js';
 import type { CliIo } from './io.js';
 
 /** The environment named on the command line (an unknown name is a UsageError from getEnvironment). */
@@ -45,6 +45,6 @@ export function repositoryOf(repo: RepoRef | undefined, io: CliIo): RepoRef {
 
 /** The GitHub client for this CLI run (GITHUB_TOKEN, GITHUB_API_URL); Octokit loads only when a command needs it. */
 export async function githubOf(io: CliIo): Promise<Octokit> {
-  const { githubClient } = await import('../github/client.js');
+  const { githubClient } = await import('../platform/github/client.js');
   return githubClient(io.env);
 }

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { EXIT_OK, EXIT_USAGE, exitCodeOf, messageOf } from '../errors.js';
+import { EXIT_OK, EXIT_USAGE, exitCodeOf, messageOf } from '../definitions/errors.js';
 import { processIo, writeLine, type CliIo } from './io.js';
 import { register as registerBackup } from './commands/backup.js';
 import { register as registerChecklist } from './commands/checklist.js';

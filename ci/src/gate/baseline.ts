@@ -8,9 +8,9 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UsageError } from '../errors.js';
-import { runProcess } from '../process/run.js';
-import { GIT_OBJECT_ID } from '../release-policy.js';
+import { UsageError } from '../definitions/errors.js';
+import { runProcess } from '../platform/process/run.js';
+import { GIT_OBJECT_ID } from '../definitions/release-policy.js';
 
 export interface RunResult {
   readonly code: number;

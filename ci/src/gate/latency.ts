@@ -6,7 +6,7 @@
  * bootstrap of the p50 and p95 ratios (stats.ts). Library entry point for `kgraph-ci gate latency`
  * and the deploy command.
  */
-import type { EnvironmentDefinition, LatencyGateConfig, LatencyScenario } from '../environments.js';
+import type { EnvironmentDefinition, LatencyGateConfig, LatencyScenario } from '../definitions/environments.js';
 import { createLoadClient, type LoadClient, type LoadRequest } from './load/index.js';
 import { RouteRounds, unmeasured } from './measurement.js';
 import { bootstrapRatios } from './stats.js';

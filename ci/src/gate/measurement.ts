@@ -3,7 +3,7 @@
  * counts, the latency summary, the chart's percentiles, the bootstrap's blocks), or a route that could
  * not be measured at all.
  */
-import type { LatencyGateConfig, LatencyScenario } from '../environments.js';
+import type { LatencyGateConfig, LatencyScenario } from '../definitions/environments.js';
 import { blocksOf, chartPercentiles, summarize } from './stats.js';
 import { TRANSPORT_FAILURES, type LoadCounts, type RouteMeasurement, type TransportFailure } from './verdict.js';
 

@@ -3,7 +3,7 @@
  * percentiles side by side with the ratio and its interval, late sends, and a chart of both
  * distributions. Pure.
  */
-import { table, xyChart } from '../report/markdown.js';
+import { table, xyChart } from '../platform/report/markdown.js';
 import type { LatencyGateReport, RouteReport } from './latency.js';
 import { errorCount, judgedRequests, TRANSPORT_FAILURES, type RouteMeasurement } from './verdict.js';
 

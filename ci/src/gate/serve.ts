@@ -6,10 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { EnvironmentDefinition } from '../environments.js';
-import { REPO_ROOT } from '../repo-root.js';
-import { createEphemeralServices } from '../services/ephemeral.js';
-import { startLocalApp, type LocalApp } from '../services/local-app.js';
+import type { EnvironmentDefinition } from '../definitions/environments.js';
+import { REPO_ROOT } from '../platform/repo-root.js';
+import { createEphemeralServices } from '../platform/services/ephemeral.js';
+import { startLocalApp, type LocalApp } from '../platform/services/local-app.js';
 
 /** Enough tools that search and planning do real work. */
 export const SERVE_SEED_COUNT = 200;

@@ -4,8 +4,8 @@
  * database (and a baseline ref served the same way from a git worktree); `image`: the built image in the
  * local engine. Each strategy only starts and stops what it serves and hands targets to `gate`.
  */
-import type { EnvironmentDefinition } from '../environments.js';
-import { REPO_ROOT } from '../repo-root.js';
+import type { EnvironmentDefinition } from '../definitions/environments.js';
+import { REPO_ROOT } from '../platform/repo-root.js';
 import type { BaselineRef } from './baseline.js';
 import type { GateTarget, LatencyGateReport } from './latency.js';
 
@@ -37,7 +37,7 @@ const atUrl =
 const image: Strategy = async (c, gate) => {
   // A ref would be served as a host process, which is not the same kind of thing to compare an image with.
   if (c.baselineRef) c.log('no baseline for --serve image without --baseline-url; absolute limits only');
-  const { withServedImage } = await import('../image/serve.js');
+  const { withServedImage } = await import('../verify/image/serve.js');
   return withServedImage(
     c.env,
     (s) => gate({ baseUrl: s.url, apiKey: s.apiKey, served: `image ${s.image.slice(0, 19)}` }, c.baselineUrl),

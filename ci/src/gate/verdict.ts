@@ -10,12 +10,12 @@
  * A failed error-rate check stands even on an invalid measurement (errors are errors); a latency
  * failure stands only on a valid one. fail > inconclusive > pass, per route and over the routes.
  */
-import type { LatencyGateConfig, LatencyScenario } from '../environments.js';
+import type { LatencyGateConfig, LatencyScenario } from '../definitions/environments.js';
 import { samplesNeeded, type LatencySummary, type RatioInterval } from './stats.js';
-import type { CheckOutcome } from '../outcome.js';
+import type { CheckOutcome } from '../platform/outcome.js';
 
 export type { LatencySummary } from './stats.js';
-/** The shared vocabulary (ci/src/outcome.ts): a gate that cannot measure is inconclusive, never passed. */
+/** The shared vocabulary (ci/src/platform/outcome.ts): a gate that cannot measure is inconclusive, never passed. */
 export type Outcome = CheckOutcome;
 
 /** What both sides of a comparison must share; compared field by field. */

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { getEnvironment } from '../../src/environments.js';
-import { exitCodeOf, FailedError, UsageError } from '../../src/errors.js';
-import { classifyBranch } from '../../src/policy/gitflow.js';
-import { servicesModeFromEnv } from '../../src/runner/services.js';
-import { AllowlistError, parseAllowlist } from '../../src/scan/secrets.js';
-import { histogramQuantile } from '../../src/metrics/histogram.js';
+import { getEnvironment } from '../../src/definitions/environments.js';
+import { exitCodeOf, FailedError, UsageError } from '../../src/definitions/errors.js';
+import { classifyBranch } from '../../src/verify/policy/gitflow.js';
+import { servicesModeFromEnv } from '../../src/verify/runner/services.js';
+import { AllowlistError, parseAllowlist } from '../../src/verify/scan/secrets.js';
+import { histogramQuantile } from '../../src/platform/metrics/histogram.js';
 
 describe('exit codes: only a UsageError is bad usage', () => {
   it('a UsageError (and its kinds) is 2; a failed check is 1; an internal error, RangeError included, is 1', () => {

@@ -3,13 +3,13 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { ENVIRONMENT_NAMES, ENVIRONMENTS } from '../../src/environments.js';
-import { UsageError } from '../../src/errors.js';
-import { parseHttpUrl } from '../../src/http-url.js';
-import { runDeploy } from '../../src/deploy/run.js';
+import { ENVIRONMENT_NAMES, ENVIRONMENTS } from '../../src/definitions/environments.js';
+import { UsageError } from '../../src/definitions/errors.js';
+import { parseHttpUrl } from '../../src/platform/http-url.js';
+import { runDeploy } from '../../src/deliver/deploy/run.js';
 import { envOption, repositoryOf } from '../../src/cli/options.js';
 import { buildProgram, runCli } from '../../src/cli/program.js';
-import { REPO_ROOT } from '../../src/repo-root.js';
+import { REPO_ROOT } from '../../src/platform/repo-root.js';
 import { captureIo, useTempDirs } from './io.js';
 
 const SECRET = 's3cret-Pw';
@@ -141,7 +141,7 @@ describe('--repo and GitHub access', () => {
       }
     };
     walk(join(REPO_ROOT, 'ci/src'));
-    expect(hits).toEqual(['ci/src/github/client.ts']);
+    expect(hits).toEqual(['ci/src/platform/github/client.ts']);
   });
 });
 

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/program.js';
 import { parseConcurrency, parseParams } from '../../src/cli/commands/run.js';
-import { formatRunTable, runSummaryMarkdown } from '../../src/runner/report.js';
-import type { RunReport } from '../../src/runner/run.js';
+import { formatRunTable, runSummaryMarkdown } from '../../src/verify/runner/report.js';
+import type { RunReport } from '../../src/verify/runner/run.js';
 import { captureIo } from './io.js';
 
 const cli = async (...argv: string[]) => {

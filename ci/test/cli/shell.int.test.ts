@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/program.js';
-import { DEFAULT_DATABASE_URL } from '../../src/services/ephemeral.js';
+import { DEFAULT_DATABASE_URL } from '../../src/platform/services/ephemeral.js';
 import { captureIo } from './io.js';
 
 const dbExists = async (name: string) => {

@@ -1,9 +1,9 @@
 import { existsSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../src/errors.js';
+import { UsageError } from '../../src/definitions/errors.js';
 import { resolveBaselineRef, run, withRefWorktree, type Run } from '../../src/gate/baseline.js';
-import { REPO_ROOT } from '../../src/repo-root.js';
+import { REPO_ROOT } from '../../src/platform/repo-root.js';
 
 // The Dagger module runs the tests on a copy of the source without .git: there is no ref to check out.
 const inGit = existsSync(join(REPO_ROOT, '.git'));

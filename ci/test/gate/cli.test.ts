@@ -3,9 +3,9 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { planGate } from '../../src/cli/commands/gate.js';
 import { runCli } from '../../src/cli/program.js';
-import { ENVIRONMENTS } from '../../src/environments.js';
-import { freePort } from '../../src/services/local-app.js';
-import { REPO_ROOT } from '../../src/repo-root.js';
+import { ENVIRONMENTS } from '../../src/definitions/environments.js';
+import { freePort } from '../../src/platform/services/local-app.js';
+import { REPO_ROOT } from '../../src/platform/repo-root.js';
 
 function io(env: NodeJS.ProcessEnv = {}) {
   const out = new PassThrough();

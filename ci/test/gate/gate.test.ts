@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ENVIRONMENTS } from '../../src/environments.js';
+import { ENVIRONMENTS } from '../../src/definitions/environments.js';
 import { displayUrl, runLatencyGate } from '../../src/gate/latency.js';
 import type { LoadClient, LoadRequest, LoadResult, ScheduleOptions } from '../../src/gate/load/index.js';
 import { gateMarkdown } from '../../src/gate/report.js';

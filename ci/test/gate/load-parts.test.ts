@@ -10,7 +10,7 @@ import { runLoad } from '../../src/gate/load/index.js';
 import { ConnectionPool } from '../../src/gate/load/pool.js';
 import { mayResend, requestBytes } from '../../src/gate/load/request.js';
 import { OpenSchedule } from '../../src/gate/load/schedule.js';
-import { freePort } from '../../src/services/local-app.js';
+import { freePort } from '../../src/platform/services/local-app.js';
 import { SimClock, simServer, type SimServerOptions } from './sim.js';
 
 describe('OpenSchedule', () => {

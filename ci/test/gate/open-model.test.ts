@@ -7,7 +7,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ENVIRONMENTS } from '../../src/environments.js';
+import { ENVIRONMENTS } from '../../src/definitions/environments.js';
 import { runLatencyGate } from '../../src/gate/latency.js';
 import { SEND_QUANTUM_MS } from '../../src/gate/load/client.js';
 import { createLoadClient, runLoad, type LoadRequest } from '../../src/gate/load/index.js';

@@ -7,7 +7,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ENVIRONMENTS } from '../../src/environments.js';
+import { ENVIRONMENTS } from '../../src/definitions/environments.js';
 import { runLatencyGate } from '../../src/gate/latency.js';
 import { seededRandom } from '../../src/gate/stats.js';
 

@@ -3,13 +3,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { ENVIRONMENT_NAMES, ENVIRONMENTS } from '../../src/environments.js';
-import { IMAGE_REPOSITORY } from '../../src/deploy/image.js';
-import { staleFiles } from '../../src/generate/files.js';
-import { REPO_ROOT } from '../../src/repo-root.js';
-import { overlayDir } from '../../src/kube/overlays.js';
-import { schemaErrors } from '../../src/kube/schema.js';
-import { imageProblem, parseManifests, policyViolations, type KubeObject } from '../../src/kube/validate.js';
+import { ENVIRONMENT_NAMES, ENVIRONMENTS } from '../../src/definitions/environments.js';
+import { IMAGE_REPOSITORY } from '../../src/deliver/deploy/image.js';
+import { staleFiles } from '../../src/cli/generate/files.js';
+import { REPO_ROOT } from '../../src/platform/repo-root.js';
+import { overlayDir } from '../../src/platform/kube/overlays.js';
+import { schemaErrors } from '../../src/platform/kube/schema.js';
+import { imageProblem, parseManifests, policyViolations, type KubeObject } from '../../src/platform/kube/validate.js';
 
 const root = REPO_ROOT;
 const render = (dir: string): KubeObject[] =>
@@ -31,7 +31,7 @@ const deployment = (e: string) =>
   };
 
 describe('k8s overlays', () => {
-  it('are what the generator makes from ci/src/environments.ts', async () => {
+  it('are what the generator makes from ci/src/definitions/environments.ts', async () => {
     expect(await staleFiles(root)).toEqual([]);
   });
 

@@ -1,10 +1,10 @@
 /**
  * The Dagger module's public surface as the workflow tests check it: a view of the rehearsal's reader
- * (ci/src/rehearse/surface.ts, the one description of the module's functions and flags), reduced to what a
+ * (ci/src/verify/rehearse/surface.ts, the one description of the module's functions and flags), reduced to what a
  * `call:` line can name: flags, whether each is required, an enum's members.
  */
 import { dirname } from 'node:path';
-import { enumMember, readSurface, type Param } from '../../src/rehearse/surface.js';
+import { enumMember, readSurface, type Param } from '../../src/verify/rehearse/surface.js';
 
 interface DaggerParam {
   readonly flag: string;

@@ -8,11 +8,11 @@ import {
   ENVIRONMENT_NAMES,
   ENVIRONMENTS,
   type EnvironmentName,
-} from '../../src/environments.js';
-import { IMAGE_REPOSITORY } from '../../src/deploy/image.js';
-import { POLICY_CHECK } from '../../src/github/protect.js';
-import { REPO_ROOT } from '../../src/repo-root.js';
-import { STEP_NAMES, STEPS } from '../../src/steps.js';
+} from '../../src/definitions/environments.js';
+import { IMAGE_REPOSITORY } from '../../src/deliver/deploy/image.js';
+import { POLICY_CHECK } from '../../src/platform/github/protect.js';
+import { REPO_ROOT } from '../../src/platform/repo-root.js';
+import { STEP_NAMES, STEPS } from '../../src/definitions/steps.js';
 import { checkCall, readDaggerModule, type DaggerModule } from './dagger-functions.js';
 
 const root = REPO_ROOT;

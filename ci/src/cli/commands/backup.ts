@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { ENVIRONMENTS, ENVIRONMENT_NAMES, type EnvironmentDefinition } from '../../environments.js';
-import { FailedError, UsageError } from '../../errors.js';
+import { ENVIRONMENTS, ENVIRONMENT_NAMES, type EnvironmentDefinition } from '../../definitions/environments.js';
+import { FailedError, UsageError } from '../../definitions/errors.js';
 import { writeLine, type CliIo } from '../io.js';
 import { envOption } from '../options.js';
 
@@ -11,7 +11,7 @@ const defaultStore = (io: CliIo): string =>
   '/backups';
 
 async function backups() {
-  return import('../../backup/store.js');
+  return import('../../deliver/backup/store.js');
 }
 
 /** BackupError is the command's "no" (exit 1); anything else is unexpected. */
@@ -71,7 +71,7 @@ export function register(program: Command, io: CliIo): void {
     .option('--overwrite', 'restore over a database that has tables (drops the objects the backup holds first)')
     .action(async (opts: { from: string; to: string; store?: string; overwrite?: boolean }) => {
       const { restoreBackup } = await backups();
-      const { describeUrl, libpqEnv } = await import('../../backup/postgres.js');
+      const { describeUrl, libpqEnv } = await import('../../deliver/backup/postgres.js');
       try {
         libpqEnv(opts.to);
       } catch (err) {

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import type { EnvironmentDefinition } from '../../environments.js';
-import { FailedError, UsageError } from '../../errors.js';
-import { table } from '../../report/markdown.js';
-import { appendJobSummary } from '../../report/summary.js';
-import { DEFAULT_RUN_REPORT } from '../../runner/report.js';
-import { DEFAULT_SCAN_REPORT } from '../../scan/index.js';
+import type { EnvironmentDefinition } from '../../definitions/environments.js';
+import { FailedError, UsageError } from '../../definitions/errors.js';
+import { table } from '../../platform/report/markdown.js';
+import { appendJobSummary } from '../../platform/report/summary.js';
+import { DEFAULT_RUN_REPORT } from '../../verify/runner/report.js';
+import { DEFAULT_SCAN_REPORT } from '../../verify/scan/index.js';
 import { writeLine, type CliIo } from '../io.js';
 import { envOption } from '../options.js';
 
@@ -31,7 +31,7 @@ export function register(program: Command, io: CliIo): void {
         const pr = opts.pr === undefined ? undefined : Number(opts.pr);
         if (pr !== undefined && !(Number.isInteger(pr) && pr > 0))
           throw new UsageError(`--pr must be a pull request number, got "${opts.pr}"`);
-        const { runChecklist } = await import('../../checklist/index.js');
+        const { runChecklist } = await import('../../verify/checklist/index.js');
         const result = await runChecklist({
           env: environment.name,
           environment,

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { FailedError } from '../../errors.js';
-import { table } from '../../report/markdown.js';
-import { appendJobSummary } from '../../report/summary.js';
-import { writeJsonReport } from '../../runner/report.js';
+import { FailedError } from '../../definitions/errors.js';
+import { table } from '../../platform/report/markdown.js';
+import { appendJobSummary } from '../../platform/report/summary.js';
+import { writeJsonReport } from '../../verify/runner/report.js';
 import { resolve } from 'node:path';
 import { writeLine, type CliIo } from '../io.js';
 
@@ -14,7 +14,7 @@ export function register(program: Command, io: CliIo): void {
     )
     .option('--json <file>', 'also write the lines as JSON')
     .action(async (opts: { json?: string }) => {
-      const { doctorOk, formatDoctorLine, runDoctor } = await import('../../doctor/index.js');
+      const { doctorOk, formatDoctorLine, runDoctor } = await import('../../operate/doctor/index.js');
       const lines = await runDoctor({ env: io.env, root: io.cwd });
       for (const l of lines) writeLine(io.stdout, formatDoctorLine(l));
       if (opts.json) await writeJsonReport(resolve(io.cwd, opts.json), { version: 1, lines });

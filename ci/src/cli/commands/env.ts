@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
-import { getEnvironment, ENVIRONMENT_NAMES, type EnvironmentDefinition } from '../../environments.js';
+import { getEnvironment, ENVIRONMENT_NAMES, type EnvironmentDefinition } from '../../definitions/environments.js';
 import { writeLine, type CliIo } from '../io.js';
 import { envArgument } from '../options.js';
 
 export function register(program: Command, io: CliIo): void {
-  const env = program.command('env').description('The environment definitions (ci/src/environments.ts)');
+  const env = program.command('env').description('The environment definitions (ci/src/definitions/environments.ts)');
   env
     .command('show')
     .description("Print one environment's definition")

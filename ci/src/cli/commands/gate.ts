@@ -8,13 +8,13 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { EnvironmentDefinition } from '../../environments.js';
-import { FailedError, UsageError } from '../../errors.js';
+import type { EnvironmentDefinition } from '../../definitions/environments.js';
+import { FailedError, UsageError } from '../../definitions/errors.js';
 import type { LatencyGateReport } from '../../gate/latency.js';
 import { gateMarkdown } from '../../gate/report.js';
 import type { GateWith, Serving, ServingContext } from '../../gate/serving.js';
-import { appendJobSummary } from '../../report/summary.js';
-import { REPO_ROOT } from '../../repo-root.js';
+import { appendJobSummary } from '../../platform/report/summary.js';
+import { REPO_ROOT } from '../../platform/repo-root.js';
 import { writeLine, type CliIo } from '../io.js';
 import { envOption, urlOption } from '../options.js';
 

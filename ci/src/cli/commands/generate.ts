@@ -1,16 +1,16 @@
 /** `kgraph-ci generate [--check]`: every file generated from the environment and step tables, written or checked. */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { FailedError } from '../../errors.js';
-import { generatedState, writeGenerated } from '../../generate/files.js';
-import { REPO_ROOT } from '../../repo-root.js';
+import { FailedError } from '../../definitions/errors.js';
+import { generatedState, writeGenerated } from '../generate/files.js';
+import { REPO_ROOT } from '../../platform/repo-root.js';
 import { writeLine, type CliIo } from '../io.js';
 
 export function register(program: Command, io: CliIo): void {
   program
     .command('generate')
     .description(
-      'Write the k8s overlays, the Prometheus alert rules and the Dagger tables from ci/src/environments.ts and ci/src/steps.ts',
+      'Write the k8s overlays, the Prometheus alert rules and the Dagger tables from ci/src/definitions/environments.ts and ci/src/definitions/steps.ts',
     )
     .option('--check', 'write nothing; exit 1 naming every file that is missing, differs, or is no longer generated')
     .option('--root <dir>', 'repository root to write or check (default: this checkout)')
@@ -25,7 +25,10 @@ export function register(program: Command, io: CliIo): void {
           ];
           throw new FailedError(`generated files ${parts.filter(Boolean).join('; ')}; run \`npx kgraph-ci generate\``);
         }
-        writeLine(io.stdout, 'generated files match ci/src/environments.ts and ci/src/steps.ts');
+        writeLine(
+          io.stdout,
+          'generated files match ci/src/definitions/environments.ts and ci/src/definitions/steps.ts',
+        );
         return;
       }
       const { written, removed } = await writeGenerated(root);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import type { RepoRef } from '../../github/repository.js';
-import { applyProtection, protectionPolicy } from '../../github/protect.js';
+import type { RepoRef } from '../../platform/github/repository.js';
+import { applyProtection, protectionPolicy } from '../../platform/github/protect.js';
 import { writeLine, type CliIo } from '../io.js';
 import { githubOf, repoOption, repositoryOf } from '../options.js';
 

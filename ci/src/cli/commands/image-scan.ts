@@ -1,12 +1,12 @@
 /** The image part of `kgraph-ci scan`: which image (given, or the build step's), and its checks. */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { describeBase, inspectImage } from '../../image/base.js';
-import { dockerCli, engineStatus } from '../../image/docker.js';
-import { scanImage } from '../../image/scan.js';
-import { DEFAULT_IMAGE_REPORT, type ImageReport } from '../../image/step.js';
-import type { Severity } from '../../scan/audit.js';
-import type { ScanCheck } from '../../scan/index.js';
+import { describeBase, inspectImage } from '../../verify/image/base.js';
+import { dockerCli, engineStatus } from '../../verify/image/docker.js';
+import { scanImage } from '../../verify/image/scan.js';
+import { DEFAULT_IMAGE_REPORT, type ImageReport } from '../../verify/image/step.js';
+import type { Severity } from '../../verify/scan/audit.js';
+import type { ScanCheck } from '../../verify/scan/index.js';
 import { writeLine, type CliIo } from '../io.js';
 
 async function readImageReport(path: string): Promise<ImageReport | undefined> {

@@ -2,8 +2,8 @@
 import { resolve } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { FailedError, UsageError } from '../../errors.js';
-import { dockerCli } from '../../image/docker.js';
+import { FailedError, UsageError } from '../../definitions/errors.js';
+import { dockerCli } from '../../verify/image/docker.js';
 import {
   DEFAULT_IMAGE_REPORT,
   imageFacts,
@@ -11,9 +11,9 @@ import {
   runBuildStep,
   runStreaming,
   standinMaker,
-} from '../../image/step.js';
-import { writeJsonReport } from '../../runner/report.js';
-import { STEPS } from '../../steps.js';
+} from '../../verify/image/step.js';
+import { writeJsonReport } from '../../verify/runner/report.js';
+import { STEPS } from '../../definitions/steps.js';
 import { writeLine, type CliIo } from '../io.js';
 import { parseEnvironment } from '../options.js';
 

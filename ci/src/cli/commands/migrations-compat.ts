@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import type { EnvironmentDefinition } from '../../environments.js';
-import { FailedError, UsageError } from '../../errors.js';
-import type { RepoRef } from '../../github/repository.js';
+import type { EnvironmentDefinition } from '../../definitions/environments.js';
+import { FailedError, UsageError } from '../../definitions/errors.js';
+import type { RepoRef } from '../../platform/github/repository.js';
 import { writeLine, type CliIo } from '../io.js';
 import { envOption, repoOption, repositoryOf } from '../options.js';
 
@@ -41,9 +41,9 @@ export function register(program: Command, io: CliIo): void {
       ] as const)
         if (v !== undefined && !DIGEST.test(v)) throw new UsageError(`${flag} "${v}" is not sha256: and 64 hex digits`);
       const [{ checkCompatibility }, { gitSources }, { REPO_ROOT }, recorder] = await Promise.all([
-        import('../../rollout/compat.js'),
-        import('../../deploy/sources.js'),
-        import('../../repo-root.js'),
+        import('../../deliver/rollout/compat.js'),
+        import('../../deliver/deploy/sources.js'),
+        import('../../platform/repo-root.js'),
         import('../compat-record.js'),
       ]);
       const head = await gitSources(REPO_ROOT).describeHead!();

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
-import { ENVIRONMENT_NAMES, type EnvironmentDefinition } from '../../environments.js';
-import { FailedError, UsageError } from '../../errors.js';
-import type { RepoRef } from '../../github/repository.js';
+import { ENVIRONMENT_NAMES, type EnvironmentDefinition } from '../../definitions/environments.js';
+import { FailedError, UsageError } from '../../definitions/errors.js';
+import type { RepoRef } from '../../platform/github/repository.js';
 import { writeLine, type CliIo } from '../io.js';
 import { parseEnvironment, repoOption } from '../options.js';
 
@@ -34,8 +34,8 @@ export function register(program: Command, io: CliIo): void {
     .option('--json', 'print the report as JSON')
     .action(async (opts: CheckCliOptions) => {
       const [{ checkMigrations, formatCheck }, { BaseError }, { migrationsCheckDeps }] = await Promise.all([
-        import('../../migrations/check.js'),
-        import('../../migrations/base.js'),
+        import('../../verify/migrations/check.js'),
+        import('../../verify/migrations/base.js'),
         import('../migrations-deps.js'),
       ]);
       let report;

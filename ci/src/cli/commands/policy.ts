@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { FailedError } from '../../errors.js';
-import { checkPullRequest, checkTag, parseReleaseTag } from '../../policy/gitflow.js';
-import { isTagReachableFromMain } from '../../policy/git.js';
+import { FailedError } from '../../definitions/errors.js';
+import { checkPullRequest, checkTag, parseReleaseTag } from '../../verify/policy/gitflow.js';
+import { isTagReachableFromMain } from '../../verify/policy/git.js';
 import { writeLine, type CliIo } from '../io.js';
 
 export function register(program: Command, io: CliIo): void {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import type { EnvironmentDefinition } from '../../environments.js';
-import type { RepoRef } from '../../github/repository.js';
+import type { EnvironmentDefinition } from '../../definitions/environments.js';
+import type { RepoRef } from '../../platform/github/repository.js';
 import { writeLine, type CliIo } from '../io.js';
 import { envOption, repoOption } from '../options.js';
 
@@ -18,7 +18,7 @@ export function register(program: Command, io: CliIo): void {
     )
     .action(async ({ env, repo, version }: { env: EnvironmentDefinition; repo?: RepoRef; version: string }) => {
       const [{ promotionCandidate }, { realDeps }] = await Promise.all([
-        import('../../deploy/run.js'),
+        import('../../deliver/deploy/run.js'),
         import('../delivery.js'),
       ]);
       const found = await promotionCandidate({ env: env.name, version }, realDeps(io, repo ? { repo } : {}));

@@ -1,8 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import type { EnvironmentDefinition } from '../../environments.js';
-import { FailedError, UsageError } from '../../errors.js';
+import type { EnvironmentDefinition } from '../../definitions/environments.js';
+import { FailedError, UsageError } from '../../definitions/errors.js';
 import { writeLine, type CliIo } from '../io.js';
 import { envOption } from '../options.js';
 
@@ -76,12 +76,12 @@ export function register(program: Command, io: CliIo): void {
         { REPO_ROOT },
         { appendJobSummary },
       ] = await Promise.all([
-        import('../../rollout/rehearsal.js'),
-        import('../../rollout/report.js'),
-        import('../../rollout/sources.js'),
-        import('../../kube/runner.js'),
-        import('../../repo-root.js'),
-        import('../../report/summary.js'),
+        import('../../deliver/rollout/rehearsal.js'),
+        import('../../deliver/rollout/report.js'),
+        import('../../deliver/rollout/sources.js'),
+        import('../../platform/kube/runner.js'),
+        import('../../platform/repo-root.js'),
+        import('../../platform/report/summary.js'),
       ]);
       const instances = positive(opts.instances, '--instances', 10);
       const rate = positive(opts.rate, '--rate', 2_000);

@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
-import { FailedError, UsageError } from '../../errors.js';
-import { dockerCli } from '../../image/docker.js';
+import { FailedError, UsageError } from '../../definitions/errors.js';
+import { dockerCli } from '../../verify/image/docker.js';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../repo-root.js';
-import { parseCall } from '../../rehearse/call.js';
-import { rehearse, type RehearsalResult } from '../../rehearse/run.js';
-import { readSurface } from '../../rehearse/surface.js';
-import { workflowCalls } from '../../rehearse/workflows.js';
+import { REPO_ROOT } from '../../platform/repo-root.js';
+import { parseCall } from '../../verify/rehearse/call.js';
+import { rehearse, type RehearsalResult } from '../../verify/rehearse/run.js';
+import { readSurface } from '../../verify/rehearse/surface.js';
+import { workflowCalls } from '../../verify/rehearse/workflows.js';
 import { writeLine, type CliIo } from '../io.js';
 
 /** Our own flags, taken out of the words wherever they stand; everything else is the `dagger call`. */

@@ -1,12 +1,12 @@
 import { Option, type Command } from 'commander';
-import { ENVIRONMENT_NAMES, RELEASE_TRAIN } from '../../environments.js';
-import type { RepoRef } from '../../github/repository.js';
-import { cutRelease, keepScheduleAlive } from '../../release/cut.js';
-import { localDate, trainDecision } from '../../release/train.js';
-import { publishRelease } from '../../release/release.js';
+import { ENVIRONMENT_NAMES, RELEASE_TRAIN } from '../../definitions/environments.js';
+import type { RepoRef } from '../../platform/github/repository.js';
+import { cutRelease, keepScheduleAlive } from '../../deliver/release/cut.js';
+import { localDate, trainDecision } from '../../deliver/release/train.js';
+import { publishRelease } from '../../deliver/release/release.js';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { UsageError } from '../../errors.js';
+import { UsageError } from '../../definitions/errors.js';
 
 /** The SBOM file must exist and be a CycloneDX JSON document before anything is published. */
 async function readSbom(path: string): Promise<string> {

@@ -1,10 +1,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { FailedError, UsageError } from '../../errors.js';
-import type { RepoRef } from '../../github/repository.js';
+import { FailedError, UsageError } from '../../definitions/errors.js';
+import type { RepoRef } from '../../platform/github/repository.js';
 import { writeLine, type CliIo } from '../io.js';
-import type { EnvironmentDefinition } from '../../environments.js';
+import type { EnvironmentDefinition } from '../../definitions/environments.js';
 import { envOption, githubOf, repoOption, repositoryOf } from '../options.js';
 
 /** `30d`, `12h`, `90m` → milliseconds; anything else is a usage error. */
@@ -66,13 +66,13 @@ export function register(program: Command, io: CliIo): void {
           { deployFacts, judgeSuccess, successMarkdown },
           { readLatency, readRehearsal },
         ] = await Promise.all([
-          import('../../ledger/metrics.js'),
-          import('../../ledger/entry.js'),
-          import('../../ledger/local.js'),
-          import('../../environments.js'),
-          import('../../report/summary.js'),
-          import('../../report/success.js'),
-          import('../../report/success-sources.js'),
+          import('../../platform/ledger/metrics.js'),
+          import('../../platform/ledger/entry.js'),
+          import('../../platform/ledger/local.js'),
+          import('../../definitions/environments.js'),
+          import('../../platform/report/summary.js'),
+          import('../../platform/report/success.js'),
+          import('../../platform/report/success-sources.js'),
         ]);
         const now = Date.now();
         const sinceMs = now - windowMs;
@@ -87,7 +87,7 @@ export function register(program: Command, io: CliIo): void {
           return localLedger(dir).read({ sinceMs });
         };
         if (repository) {
-          const { actionsRunOf, githubLedger } = await import('../../ledger/github.js');
+          const { actionsRunOf, githubLedger } = await import('../../platform/ledger/github.js');
           const ledger = githubLedger(await githubOf(io), repository, {
             ...actionsRunOf(io.env),
             warn: (l) => writeLine(io.stderr, l),

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import type { EnvironmentDefinition } from '../../environments.js';
-import type { RepoRef } from '../../github/repository.js';
+import type { EnvironmentDefinition } from '../../definitions/environments.js';
+import type { RepoRef } from '../../platform/github/repository.js';
 import type { CliIo } from '../io.js';
 import { envOption, repoOption, urlOption } from '../options.js';
 
@@ -33,7 +33,7 @@ export function register(program: Command, io: CliIo): void {
     )
     .action(async ({ env, repo, ...opts }: RollbackCliOptions) => {
       const [{ runRollback }, { realDeps }] = await Promise.all([
-        import('../../deploy/run.js'),
+        import('../../deliver/deploy/run.js'),
         import('../delivery.js'),
       ]);
       await runRollback({ ...opts, env: env.name }, realDeps(io, repo ? { repo } : {}));

@@ -2,29 +2,35 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import type { EnvironmentDefinition } from '../../environments.js';
-import { FailedError, UsageError } from '../../errors.js';
-import { isSuccess } from '../../outcome.js';
-import { headCommit } from '../../policy/git.js';
-import { appendJobSummary } from '../../report/summary.js';
-import { STEPS } from '../../steps.js';
+import type { EnvironmentDefinition } from '../../definitions/environments.js';
+import { FailedError, UsageError } from '../../definitions/errors.js';
+import { isSuccess } from '../../platform/outcome.js';
+import { headCommit } from '../../verify/policy/git.js';
+import { appendJobSummary } from '../../platform/report/summary.js';
+import { STEPS } from '../../definitions/steps.js';
 import {
   expectedDurations,
   SelectionError,
   selectSteps,
   validateTable,
   type RunnableStep,
-} from '../../runner/graph.js';
-import { DEFAULT_RUN_REPORT, runSummaryMarkdown, writeJsonReport } from '../../runner/report.js';
-import { chooseAffected, describeAffected, planAffected } from '../../runner/affected.js';
-import { historyDir, readCommitHistory, recordResult, treeState, type HistoryEntry } from '../../runner/history.js';
-import { runJunitXml } from '../../runner/junit.js';
-import type { RunReport } from '../../runner/types.js';
-import { checkInputs } from '../../runner/check-inputs.js';
-import { openCacheSession } from '../../runner/cache/session.js';
-import { DEFAULT_CACHE_DIR, DEFAULT_CACHE_MAX_BYTES } from '../../runner/cache/store.js';
-import { resolveAll, runPipeline, type RunOptions } from '../../runner/run.js';
-import { ephemeralProvider, externalProvider, servicesModeFromEnv } from '../../runner/services.js';
+} from '../../verify/runner/graph.js';
+import { DEFAULT_RUN_REPORT, runSummaryMarkdown, writeJsonReport } from '../../verify/runner/report.js';
+import { chooseAffected, describeAffected, planAffected } from '../../verify/runner/affected.js';
+import {
+  historyDir,
+  readCommitHistory,
+  recordResult,
+  treeState,
+  type HistoryEntry,
+} from '../../verify/runner/history.js';
+import { runJunitXml } from '../../verify/runner/junit.js';
+import type { RunReport } from '../../verify/runner/types.js';
+import { checkInputs } from '../../verify/runner/check-inputs.js';
+import { openCacheSession } from '../../verify/runner/cache/session.js';
+import { DEFAULT_CACHE_DIR, DEFAULT_CACHE_MAX_BYTES } from '../../verify/runner/cache/store.js';
+import { resolveAll, runPipeline, type RunOptions } from '../../verify/runner/run.js';
+import { ephemeralProvider, externalProvider, servicesModeFromEnv } from '../../verify/runner/services.js';
 import { writeLine, type CliIo } from '../io.js';
 import { envOption } from '../options.js';
 
@@ -127,7 +133,7 @@ async function recordHistory(io: CliIo, report: RunReport, commit: string | unde
 
 /** The doctor's findings that will sink a selected step, printed before anything starts (the run goes on). */
 async function preflight(io: CliIo, steps: readonly RunnableStep[]): Promise<void> {
-  const { checksFor, formatDoctorLine, runDoctor, sinking } = await import('../../doctor/index.js');
+  const { checksFor, formatDoctorLine, runDoctor, sinking } = await import('../../operate/doctor/index.js');
   const lines = await runDoctor({ env: io.env, root: io.cwd, checks: checksFor(steps, io.env) });
   const bad = sinking(
     lines,

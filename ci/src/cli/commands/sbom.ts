@@ -1,7 +1,7 @@
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { FailedError, UsageError } from '../../errors.js';
+import { FailedError, UsageError } from '../../definitions/errors.js';
 import { writeLine, type CliIo } from '../io.js';
 
 export function register(program: Command, io: CliIo): void {
@@ -17,7 +17,7 @@ export function register(program: Command, io: CliIo): void {
       const dir = resolve(io.cwd, opts.dir);
       const info = await stat(dir).catch(() => undefined);
       if (!info?.isDirectory()) throw new UsageError(`--dir ${dir} is not a directory`);
-      const { sbomOfDirectory } = await import('../../scan/sbom.js');
+      const { sbomOfDirectory } = await import('../../verify/scan/sbom.js');
       const sbom = await sbomOfDirectory(dir, {
         name: 'kgraph-mcp',
         type: 'container',

@@ -1,13 +1,13 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { FailedError, UsageError } from '../../errors.js';
-import { table } from '../../report/markdown.js';
-import { appendJobSummary } from '../../report/summary.js';
-import { writeJsonReport } from '../../runner/report.js';
-import { SEVERITIES, type Severity } from '../../scan/audit.js';
-import { DEFAULT_IMAGE_REPORT } from '../../image/step.js';
-import { DEFAULT_ALLOWLIST, DEFAULT_DOCKERFILE, DEFAULT_SCAN_REPORT, runScan } from '../../scan/index.js';
-import { AllowlistError } from '../../scan/secrets.js';
+import { FailedError, UsageError } from '../../definitions/errors.js';
+import { table } from '../../platform/report/markdown.js';
+import { appendJobSummary } from '../../platform/report/summary.js';
+import { writeJsonReport } from '../../verify/runner/report.js';
+import { SEVERITIES, type Severity } from '../../verify/scan/audit.js';
+import { DEFAULT_IMAGE_REPORT } from '../../verify/image/step.js';
+import { DEFAULT_ALLOWLIST, DEFAULT_DOCKERFILE, DEFAULT_SCAN_REPORT, runScan } from '../../verify/scan/index.js';
+import { AllowlistError } from '../../verify/scan/secrets.js';
 import { writeLine, type CliIo } from '../io.js';
 import { imageChecks } from './image-scan.js';
 

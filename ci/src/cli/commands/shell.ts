@@ -1,10 +1,15 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { FailedError, UsageError } from '../../errors.js';
-import { findStep } from '../../steps.js';
-import { newRunId } from '../../services/ephemeral.js';
-import { runProcess, startProcess } from '../../process/run.js';
-import { ephemeralProvider, externalProvider, servicesModeFromEnv, type ServiceLease } from '../../runner/services.js';
+import { FailedError, UsageError } from '../../definitions/errors.js';
+import { findStep } from '../../definitions/steps.js';
+import { newRunId } from '../../platform/services/ephemeral.js';
+import { runProcess, startProcess } from '../../platform/process/run.js';
+import {
+  ephemeralProvider,
+  externalProvider,
+  servicesModeFromEnv,
+  type ServiceLease,
+} from '../../verify/runner/services.js';
 import { writeLine, type CliIo } from '../io.js';
 
 /**

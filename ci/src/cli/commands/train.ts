@@ -1,10 +1,10 @@
 /** `kgraph-ci train`: the release train's next dates per lane and what each would ship. */
 import type { Command } from 'commander';
-import { RELEASE_TRAIN } from '../../environments.js';
-import { FailedError, UsageError } from '../../errors.js';
-import { pendingFor } from '../../release/pending.js';
-import { calendarDateProblem, localDate, trainDecision, upcomingTrains } from '../../release/train.js';
-import { REPO_ROOT } from '../../repo-root.js';
+import { RELEASE_TRAIN } from '../../definitions/environments.js';
+import { FailedError, UsageError } from '../../definitions/errors.js';
+import { pendingFor } from '../../deliver/release/pending.js';
+import { calendarDateProblem, localDate, trainDecision, upcomingTrains } from '../../deliver/release/train.js';
+import { REPO_ROOT } from '../../platform/repo-root.js';
 import { writeLine, type CliIo } from '../io.js';
 
 interface TrainOptions {

@@ -1,13 +1,13 @@
 /** `kgraph-ci watch`: the rollback watcher over a deployed service. */
 import type { Command } from 'commander';
-import type { EnvironmentDefinition, RollbackTriggers } from '../../environments.js';
-import { FailedError, UsageError } from '../../errors.js';
-import { runChecked } from '../../process/run.js';
-import { CLI_BIN } from '../../repo-root.js';
-import { compressTriggers, type Firing } from '../../triggers/evaluator.js';
-import { parseDuration } from '../../watch/duration.js';
-import { servicePoller } from '../../watch/sources.js';
-import { watch } from '../../watch/watcher.js';
+import type { EnvironmentDefinition, RollbackTriggers } from '../../definitions/environments.js';
+import { FailedError, UsageError } from '../../definitions/errors.js';
+import { runChecked } from '../../platform/process/run.js';
+import { CLI_BIN } from '../../platform/repo-root.js';
+import { compressTriggers, type Firing } from '../../operate/triggers/evaluator.js';
+import { parseDuration } from '../../operate/watch/duration.js';
+import { servicePoller } from '../../operate/watch/sources.js';
+import { watch } from '../../operate/watch/watcher.js';
 import { writeLine, type CliIo } from '../io.js';
 import { envOption, urlOption } from '../options.js';
 

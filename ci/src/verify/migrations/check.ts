@@ -1,0 +1,161 @@
+/**
+ * `kgraph-ci migrations check`: the migrations new since the base, parsed, judged by the project's rules
+ * and by squawk, worst verdict wins. Every fact it needs (git, the ledger, table sizes, the compatibility
+ * record, squawk) comes in through CheckDeps, so tests swap any of them.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { EnvironmentDefinition } from '../../definitions/environments.js';
+import type { LedgerEntry } from '../../definitions/release-policy.js';
+import { blobId, chooseBase, compareWithBase, migrationsAt, type BaseChoice, type MigrationFileState } from './base.js';
+import { loadParser, parseMigration, type ParsedMigration } from './parse.js';
+import { applyRules, type CompatibilityFacts, type Finding, type TableSizes, type Verdict } from './rules.js';
+import { judgeSquawk, type SquawkViolation } from './squawk.js';
+
+export const MIGRATIONS_PATH = 'app/migrations';
+
+export interface CheckDeps {
+  /** The repository (git work tree) whose migrations are checked. */
+  readonly repo: string;
+  /** Repository-relative folder of the migrations. */
+  readonly migrationsPath?: string;
+  /** The environment's ledger entries, or why they cannot be read; absent without --env. */
+  readonly ledger?: () => Promise<{ entries: readonly LedgerEntry[] } | { unreadable: string }>;
+  /** The environment's database, for table sizes; absent = sizes unknown. */
+  readonly databaseUrl?: string;
+  readonly sizes: (databaseUrl: string) => Promise<TableSizes>;
+  readonly compatibility: (env: EnvironmentDefinition, migrations: readonly string[]) => Promise<CompatibilityFacts>;
+  readonly squawk: (migrations: readonly ParsedMigration[]) => Promise<SquawkViolation[]>;
+}
+
+export interface CheckOptions {
+  readonly base?: string;
+  readonly environment?: EnvironmentDefinition;
+}
+
+export interface CheckReport {
+  readonly base: BaseChoice;
+  readonly environment?: string;
+  readonly migrations: readonly { readonly name: string; readonly marks: readonly string[] }[];
+  readonly sizes: string;
+  readonly findings: readonly Finding[];
+  readonly verdict: Verdict;
+}
+
+const RANK: Readonly<Record<Verdict, number>> = { pass: 0, warn: 1, refuse: 2 };
+export const worst = (findings: readonly Finding[]): Verdict =>
+  findings.reduce<Verdict>((w, f) => (RANK[f.verdict] > RANK[w] ? f.verdict : w), 'pass');
+
+/** The migration names in `dir` (the work tree's), oldest first: the newest is the schema head a deploy leaves. */
+export async function migrationNames(dir: string): Promise<string[]> {
+  return (await readdir(dir))
+    .filter((f) => /^\d+_.+\.sql$/.test(f))
+    .sort()
+    .map((f) => f.replace(/\.sql$/, ''));
+}
+
+async function workingMigrations(dir: string): Promise<(MigrationFileState & { content: string })[]> {
+  const files = (await readdir(dir)).filter((f) => /^\d+_.+\.sql$/.test(f)).sort();
+  return Promise.all(
+    files.map(async (f) => {
+      const bytes = await readFile(join(dir, f));
+      return { name: f.replace(/\.sql$/, ''), blob: blobId(bytes), content: bytes.toString('utf8') };
+    }),
+  );
+}
+
+export async function checkMigrations(opts: CheckOptions, deps: CheckDeps): Promise<CheckReport> {
+  const env = opts.environment;
+  const path = deps.migrationsPath ?? MIGRATIONS_PATH;
+  const base = await chooseBase({
+    repo: deps.repo,
+    ...(opts.base !== undefined ? { base: opts.base } : {}),
+    ...(env ? { environment: env.name, ledgerRequired: env.release.production } : {}),
+    ...(env && deps.ledger ? { ledger: await deps.ledger() } : {}),
+  });
+  const current = await workingMigrations(join(deps.repo, path));
+  const atBase = base.commit ? await migrationsAt(deps.repo, base.commit, path) : undefined;
+  const { fresh, findings: history } = compareWithBase(current, atBase, base.label);
+  await loadParser();
+  const parsed = current.filter((c) => fresh.includes(c.name)).map((c) => parseMigration(c.name, c.content));
+
+  const sizes: TableSizes = !env
+    ? { known: false, reason: 'no --env' }
+    : deps.databaseUrl
+      ? await deps.sizes(deps.databaseUrl)
+      : { known: false, reason: `no database URL for ${env.name} (DATABASE_URL)` };
+  const compatibility: CompatibilityFacts = env
+    ? await deps.compatibility(env, fresh)
+    : { known: false, reason: 'no --env: no running release to have been checked' };
+  const { walked, findings } = applyRules(parsed, {
+    ...(env
+      ? {
+          environment: {
+            name: env.name,
+            refuseOverLimit: env.database.refuseOverLimit,
+            limit: env.database.lockTakingLimit,
+          },
+        }
+      : {}),
+    sizes,
+    compatibility,
+  });
+  let squawk: Finding[];
+  try {
+    squawk = judgeSquawk(await deps.squawk(parsed.filter((p) => !p.parseError)), walked, findings);
+  } catch (err) {
+    // The linter that cannot run lets nothing through.
+    squawk = [
+      {
+        migration: '(all)',
+        rule: 'squawk',
+        verdict: 'refuse',
+        message: `squawk could not run: ${(err as Error).message}`,
+        fix: 'npm ci (squawk-cli is a devDependency)',
+      },
+    ];
+  }
+  const all = [...history, ...findings, ...squawk];
+  return {
+    base,
+    ...(env ? { environment: env.name } : {}),
+    migrations: parsed.map((p) => ({ name: p.name, marks: [...p.marks] })),
+    sizes: sizes.known ? `table sizes from ${sizes.where}` : `table sizes unknown: ${sizes.reason}`,
+    findings: all,
+    verdict: worst(all),
+  };
+}
+
+const ICON: Readonly<Record<Verdict, string>> = { refuse: 'REFUSE', warn: 'warn  ', pass: 'ok    ' };
+
+/** The report as people read it: base, then per migration its findings, worst first; then the verdict. */
+export function formatCheck(r: CheckReport, verbose = false): string {
+  const lines = [
+    `migrations check${r.environment ? ` for ${r.environment}` : ''}: base ${r.base.label} (${r.base.how})`,
+    `  ${r.sizes}`,
+  ];
+  if (r.migrations.length === 0 && r.findings.length === 0) lines.push('  no new migrations');
+  const names = [...new Set([...r.migrations.map((m) => m.name), ...r.findings.map((f) => f.migration)])];
+  for (const name of names) {
+    const marks = r.migrations.find((m) => m.name === name)?.marks ?? [];
+    lines.push(`${name}${marks.length ? ` [${marks.join(', ')}]` : ''}`);
+    const mine = r.findings
+      .filter((f) => f.migration === name && (verbose || f.verdict !== 'pass'))
+      .sort((a, b) => RANK[b.verdict] - RANK[a.verdict] || (a.statement?.index ?? 0) - (b.statement?.index ?? 0));
+    if (mine.length === 0) lines.push('  ok');
+    for (const f of mine) {
+      const where = f.statement
+        ? ` statement ${f.statement.index} (line ${f.statement.line}): ${f.statement.sql.replace(/\s+/g, ' ')}`
+        : '';
+      lines.push(`  ${ICON[f.verdict]} [${f.rule}]${where}`, `         ${f.message}`);
+      if (f.fix && f.verdict !== 'pass') lines.push(`         fix: ${f.fix}`);
+    }
+  }
+  const count = (v: Verdict) => r.findings.filter((f) => f.verdict === v).length;
+  lines.push(
+    r.verdict === 'refuse'
+      ? `REFUSED: ${count('refuse')} finding(s) refuse, ${count('warn')} warning(s)`
+      : `OK: ${r.migrations.length} new migration(s), ${count('warn')} warning(s)`,
+  );
+  return lines.join('\n');
+}

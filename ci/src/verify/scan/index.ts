@@ -1,0 +1,122 @@
+/**
+ * The host scan: secrets in the tree, the Dockerfile policy and a dependency audit, combined into one
+ * report. I/O (listing and reading files, npm audit) is injected; the decisions are in the modules.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runChecked } from '../../platform/process/run.js';
+import { checkDockerfile } from './dockerfile.js';
+import { interpretAudit, npmAudit, type AuditRun, type Severity } from './audit.js';
+import { isAllowed, isScannable, parseAllowlist, scanText, type SecretFinding } from './secrets.js';
+import type { ScanCheckOutcome } from '../../platform/outcome.js';
+
+export const DEFAULT_ALLOWLIST = '.kgraph-scan-allowlist';
+export const DEFAULT_DOCKERFILE = 'app/Dockerfile';
+export const DEFAULT_SCAN_REPORT = '.reports/scan.json';
+
+export interface ScanCheck {
+  readonly name: string;
+  readonly status: ScanCheckOutcome;
+  readonly detail: string;
+}
+
+export interface ScanReport {
+  readonly version: 1;
+  readonly ok: boolean;
+  readonly finishedAt: string;
+  readonly checks: readonly ScanCheck[];
+  readonly secrets: readonly SecretFinding[];
+}
+
+export interface ScanOptions {
+  readonly root: string;
+  readonly allowlistPath?: string;
+  readonly dockerfilePath?: string;
+  readonly allowOffline?: boolean;
+  readonly auditLevel?: Severity;
+  readonly listFiles?: (root: string) => Promise<string[]>;
+  readonly audit?: (root: string) => Promise<AuditRun>;
+  readonly progress?: (line: string) => void;
+}
+
+/** Tracked and untracked-but-not-ignored files, so .gitignore'd build output and node_modules stay out. */
+async function gitFiles(root: string): Promise<string[]> {
+  const { stdout } = await runChecked({
+    argv: ['git', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'],
+    cwd: root,
+  });
+  return [...new Set(stdout.split('\0').filter(Boolean))];
+}
+
+async function readOptional(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+async function scanSecrets(root: string, files: readonly string[], allowlistText: string | undefined) {
+  const allow = parseAllowlist(allowlistText ?? '');
+  const all: SecretFinding[] = [];
+  for (const f of files) {
+    let buf: Buffer;
+    try {
+      buf = await readFile(join(root, f));
+    } catch {
+      continue; // deleted since listing, or a directory (submodule)
+    }
+    if (isScannable(buf)) all.push(...scanText(f, buf.toString('utf8')));
+  }
+  const findings = all.filter((x) => !isAllowed(x, allow));
+  return { findings, allowed: all.length - findings.length };
+}
+
+export async function runScan(opts: ScanOptions): Promise<ScanReport> {
+  const say = opts.progress ?? (() => undefined);
+  const checks: ScanCheck[] = [];
+
+  say('secrets: listing files');
+  const files = await (opts.listFiles ?? gitFiles)(opts.root);
+  say(`secrets: scanning ${files.length} files`);
+  const allowlistPath = join(opts.root, opts.allowlistPath ?? DEFAULT_ALLOWLIST);
+  const { findings, allowed } = await scanSecrets(opts.root, files, await readOptional(allowlistPath));
+  checks.push(
+    findings.length === 0
+      ? {
+          name: 'secrets',
+          status: 'passed',
+          detail: `${files.length} files, no findings${allowed ? ` (${allowed} allowlisted)` : ''}`,
+        }
+      : {
+          name: 'secrets',
+          status: 'failed',
+          detail: `${findings.length} finding(s): ${findings
+            .slice(0, 10)
+            .map((f) => `${f.path}:${f.line} ${f.rule} fingerprint:${f.fingerprint}`)
+            .join('; ')}${findings.length > 10 ? '; …' : ''}`,
+        },
+  );
+
+  const dockerfile = opts.dockerfilePath ?? DEFAULT_DOCKERFILE;
+  say(`dockerfile: checking ${dockerfile}`);
+  const text = await readOptional(join(opts.root, dockerfile));
+  if (text === undefined) checks.push({ name: 'dockerfile', status: 'failed', detail: `${dockerfile} not found` });
+  else
+    for (const c of checkDockerfile(text))
+      checks.push({ name: `dockerfile:${c.id}`, status: c.ok ? 'passed' : 'failed', detail: c.detail });
+
+  say('audit: npm audit');
+  const run = await (opts.audit ?? ((root: string) => npmAudit(root)))(opts.root);
+  const audit = interpretAudit(run, { allowOffline: opts.allowOffline ?? false, level: opts.auditLevel ?? 'high' });
+  checks.push({ name: 'audit', status: audit.status, detail: audit.detail });
+
+  return {
+    version: 1,
+    ok: checks.every((c) => c.status !== 'failed'),
+    finishedAt: new Date().toISOString(),
+    checks,
+    secrets: findings,
+  };
+}

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import {
+  backupId,
+  judgeBackup,
+  manifestFromLog,
+  MANIFEST_MARKER,
+  type BackupManifest,
+} from '../../../src/deliver/backup/manifest.js';
+
+const NOW = Date.parse('2026-12-06T12:00:00Z');
+const m: BackupManifest = {
+  id: backupId('prod', '1764590000000_cache_generation', new Date(NOW - 5 * 60_000)),
+  environment: 'prod',
+  source: 'db:5432/kgraph',
+  precedes: '1764590000000_cache_generation',
+  createdAt: new Date(NOW - 5 * 60_000).toISOString(),
+  format: 'custom',
+  bytes: 123456,
+  sha256: 'a'.repeat(64),
+  verified: true,
+};
+const expect_ = { environment: 'prod', precedes: m.precedes, maxAgeMinutes: 30, now: NOW };
+
+describe('judgeBackup', () => {
+  it('lets prod migrate only with a fresh, verified, non-empty backup of it taken before this migration', () => {
+    expect(judgeBackup(m, expect_).ok).toBe(true);
+    expect(judgeBackup(undefined, expect_)).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('no backup manifest'),
+    });
+    expect(judgeBackup({ ...m, verified: false }, expect_)).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('not verified'),
+    });
+    expect(judgeBackup({ ...m, bytes: 0 }, expect_)).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('empty'),
+    });
+    expect(judgeBackup({ ...m, precedes: 'older' }, expect_)).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('not before'),
+    });
+    expect(judgeBackup({ ...m, environment: 'staging' }, expect_).ok).toBe(false);
+    expect(judgeBackup({ ...m, createdAt: new Date(NOW - 31 * 60_000).toISOString() }, expect_)).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('31 min old'),
+    });
+  });
+  it('reads the last manifest line of a Job log and believes only the full shape', () => {
+    expect(manifestFromLog(`pg_dump: done\n${MANIFEST_MARKER} ${JSON.stringify(m)}\n`)).toEqual(m);
+    expect(manifestFromLog(`${MANIFEST_MARKER} ${JSON.stringify({ ...m, sha256: 'x' })}`)).toBeUndefined();
+    expect(manifestFromLog(`${MANIFEST_MARKER} {not json`)).toBeUndefined();
+    expect(manifestFromLog('')).toBeUndefined();
+  });
+  it('ids are file names: timestamp, environment, migration', () => {
+    expect(backupId('prod', '../x y', new Date(NOW))).toBe('prod-20261206T120000Z-___x_y');
+  });
+});

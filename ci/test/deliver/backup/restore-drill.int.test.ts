@@ -1,0 +1,141 @@
+/**
+ * The restore drill CI runs, and what a backup must survive: seed, dump, restore into a fresh database with
+ * equal row counts and content hashes; a non-empty target refused; a damaged dump refused before anything is
+ * touched; a store that cannot be written refuses the backup (and so prod's migration).
+ */
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { migrate } from '../../../../app/src/migrate.js';
+import { seed } from '../../../../app/src/seed.js';
+import { judgeBackup } from '../../../src/deliver/backup/manifest.js';
+import { contentFingerprint, userTables } from '../../../src/deliver/backup/postgres.js';
+import { createBackup, restoreBackup, sha256Of, BackupError } from '../../../src/deliver/backup/store.js';
+import { runCli } from '../../../src/cli/program.js';
+import { createEphemeralServices } from '../../../src/platform/services/ephemeral.js';
+import { captureIo } from '../../cli/io.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+async function freshDatabase(): Promise<string> {
+  const svc = await createEphemeralServices({ services: ['postgres'], runId: inject('kgraphRunId') });
+  cleanups.push(() => svc.dispose());
+  return svc.env.DATABASE_URL!;
+}
+function tempStore(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kgraph-backups-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+async function seededDatabase(count = 300): Promise<string> {
+  const url = await freshDatabase();
+  await migrate(url);
+  await seed(url, count);
+  return url;
+}
+const PRECEDES = '1764590000000_cache_generation';
+
+describe('restore drill', { timeout: 120_000 }, () => {
+  it('seed, dump, restore into a fresh database: row counts and content hashes equal', async () => {
+    const source = await seededDatabase();
+    const store = tempStore();
+    const m = await createBackup({ databaseUrl: source, store, environment: 'prod', precedes: PRECEDES });
+    expect(m).toMatchObject({ environment: 'prod', precedes: PRECEDES, format: 'custom', verified: true });
+    expect(m.bytes).toBeGreaterThan(10_000);
+    expect(m.sha256).toBe(await sha256Of(join(store, `${m.id}.dump`)));
+    expect(m.source).not.toContain('postgres@'); // host/database only
+    expect(judgeBackup(m, { environment: 'prod', precedes: PRECEDES, maxAgeMinutes: 30, now: Date.now() }).ok).toBe(
+      true,
+    );
+
+    const target = await freshDatabase();
+    const io = captureIo({});
+    expect(await runCli(['backup', 'restore', '--from', m.id, '--to', target, '--store', store], io)).toBe(0);
+    expect(io.out()).toContain(`restored ${m.id}`);
+    const [before, after] = await Promise.all([contentFingerprint(source), contentFingerprint(target)]);
+    expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
+    expect(after['public.tools']!.rows).toBe(300);
+    expect(after).toEqual(before);
+  });
+
+  it('refuses a non-empty target unless told, and leaves it as it was', async () => {
+    const source = await seededDatabase(50);
+    const store = tempStore();
+    const m = await createBackup({ databaseUrl: source, store, environment: 'prod', precedes: PRECEDES });
+    const target = await seededDatabase(20);
+    const before = await contentFingerprint(target);
+    const io = captureIo({});
+    expect(await runCli(['backup', 'restore', '--from', m.id, '--to', target, '--store', store], io)).toBe(1);
+    expect(io.err()).toMatch(/is not empty \(\d+ tables.*pass --overwrite/);
+    expect(await contentFingerprint(target)).toEqual(before);
+    expect(
+      await runCli(
+        ['backup', 'restore', '--from', m.id, '--to', target, '--store', store, '--overwrite'],
+        captureIo({}),
+      ),
+    ).toBe(0);
+    expect(await contentFingerprint(target)).toEqual(await contentFingerprint(source));
+  });
+});
+
+describe('faults', { timeout: 120_000 }, () => {
+  it('a damaged dump: a clear error before any database is touched; a truncated one that matches its manifest fails the archive check', async () => {
+    const source = await seededDatabase(50);
+    const store = tempStore();
+    const m = await createBackup({ databaseUrl: source, store, environment: 'prod', precedes: PRECEDES });
+    const target = await freshDatabase();
+    const dump = join(store, `${m.id}.dump`);
+    const bytes = readFileSync(dump);
+    const mid = Math.floor(bytes.length / 2);
+    bytes[mid] = bytes[mid]! ^ 0xff;
+    writeFileSync(dump, bytes);
+    const io = captureIo({});
+    expect(await runCli(['backup', 'restore', '--from', m.id, '--to', target, '--store', store], io)).toBe(1);
+    expect(io.err()).toMatch(
+      new RegExp(`backup ${m.id} is damaged: \\d+ bytes, sha256 [0-9a-f]{12}…; its manifest says ${m.bytes} bytes`),
+    );
+    expect(await userTables(target)).toEqual([]);
+    // Truncated, and the manifest rewritten to match: the checksum passes, pg_restore does not.
+    truncateSync(dump, Math.floor(m.bytes / 3));
+    const manifest = join(store, `${m.id}.json`);
+    const size = Math.floor(m.bytes / 3);
+    writeFileSync(manifest, JSON.stringify({ ...m, bytes: size, sha256: await sha256Of(dump) }));
+    await expect(restoreBackup({ store, id: m.id, to: target })).rejects.toThrow(/is not a readable archive/);
+    expect(await userTables(target)).toEqual([]);
+    await expect(restoreBackup({ store, id: '../../etc/passwd', to: target })).rejects.toThrow(/is not a backup id/);
+  });
+
+  it('a backup that cannot be written fails (exit 1) and leaves no manifest, so prod refuses to migrate', async () => {
+    const source = await seededDatabase(10);
+    const blocker = join(tempStore(), 'not-a-directory');
+    writeFileSync(blocker, 'x');
+    const store = join(blocker, 'backups');
+    await expect(createBackup({ databaseUrl: source, store, environment: 'prod', precedes: PRECEDES })).rejects.toThrow(
+      BackupError,
+    );
+    const io = captureIo({ DATABASE_URL: source });
+    expect(await runCli(['backup', 'create', '--env', 'prod', '--precedes', PRECEDES, '--store', store], io)).toBe(1);
+    expect(io.err()).toContain(`cannot write the backup to ${store}`);
+    expect(io.err()).not.toContain('postgres@');
+    expect(
+      judgeBackup(undefined, { environment: 'prod', precedes: PRECEDES, maxAgeMinutes: 30, now: Date.now() }),
+    ).toMatchObject({ ok: false });
+  });
+
+  it('a database that cannot be dumped fails with its host and database named, and no partial file left', async () => {
+    const store = tempStore();
+    const err = await createBackup({
+      databaseUrl: 'postgres://postgres@127.0.0.1:1/nowhere',
+      store,
+      environment: 'prod',
+      precedes: PRECEDES,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BackupError);
+    expect((err as Error).message).toContain('pg_dump of 127.0.0.1:1/nowhere failed');
+    const { readdirSync } = await import('node:fs');
+    expect(readdirSync(store)).toEqual([]);
+  });
+});

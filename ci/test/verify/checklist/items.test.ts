@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import { ENVIRONMENTS } from '../../../src/definitions/environments.js';
+import {
+  approvers,
+  checklistOk,
+  migrationNames,
+  migrationsItem,
+  presenceItem,
+  reviewItem,
+  scanItem,
+  testsItem,
+} from '../../../src/verify/checklist/items.js';
+
+const run = (steps: Record<string, string>, commit = 'a'.repeat(40)) => ({
+  commit,
+  steps: Object.entries(steps).map(([name, status]) => ({ name, status })),
+});
+
+describe('tests passed', () => {
+  it('passes when test and integrationTest passed at HEAD', () => {
+    expect(
+      testsItem(run({ lint: 'passed', test: 'passed', integrationTest: 'passed' }), {
+        path: 'r.json',
+        headCommit: 'a'.repeat(40),
+      }).status,
+    ).toBe('passed');
+  });
+  it.each([
+    [undefined, /no run report at r.json/],
+    ['nonsense', /not a kgraph-ci run report/],
+    [run({ test: 'passed' }), /integrationTest not run/],
+    [run({ test: 'failed', integrationTest: 'passed' }), /test failed/],
+    [run({ test: 'passed', integrationTest: 'passed', lint: 'failed' }), /tests passed but: lint failed/],
+    [
+      run({ test: 'passed', integrationTest: 'passed' }, 'b'.repeat(40)),
+      /report is for bbbbbbbbbbbb, HEAD is aaaaaaaaaaaa/,
+    ],
+  ])('fails for %j', (report, detail) => {
+    const item = testsItem(report, { path: 'r.json', headCommit: 'a'.repeat(40) });
+    expect(item).toMatchObject({ status: 'failed', required: true });
+    expect(item.detail).toMatch(detail);
+  });
+});
+
+describe('review approved', () => {
+  it('counts the latest decisive review per user', () => {
+    expect(
+      approvers([
+        { user: { login: 'ann' }, state: 'APPROVED' },
+        { user: { login: 'bob' }, state: 'APPROVED' },
+        { user: { login: 'bob' }, state: 'CHANGES_REQUESTED' },
+        { user: { login: 'cy' }, state: 'CHANGES_REQUESTED' },
+        { user: { login: 'cy' }, state: 'APPROVED' },
+        { user: { login: 'cy' }, state: 'COMMENTED' },
+        { user: null, state: 'APPROVED' },
+      ]),
+    ).toEqual(['ann', 'cy']);
+  });
+  it('is required for prod, where unknown fails closed', () => {
+    const item = reviewItem(ENVIRONMENTS.prod, { known: false, reason: 'no GITHUB_TOKEN' });
+    expect(item).toMatchObject({ required: true, status: 'inconclusive' });
+    expect(item.detail).toMatch(/fails closed/);
+    expect(checklistOk([item])).toBe(false);
+    expect(reviewItem(ENVIRONMENTS.prod, { known: true, approvals: [], pullNumber: 3 })).toMatchObject({
+      status: 'failed',
+      detail: 'PR #3: 0 approval(s), 1 required',
+    });
+    expect(reviewItem(ENVIRONMENTS.prod, { known: true, approvals: ['ann'], pullNumber: 3 }).status).toBe('passed');
+  });
+  it('is optional for dev, so unknown does not block', () => {
+    const item = reviewItem(ENVIRONMENTS.dev, { known: false, reason: 'no GITHUB_TOKEN' });
+    expect(item).toMatchObject({ required: false, status: 'inconclusive' });
+    expect(checklistOk([item])).toBe(true);
+  });
+});
+
+describe('migrations prepared', () => {
+  const files = ['1700000000000_schema.sql', '1700000000001_index.sql', '.DS_Store', 'README.md'];
+  it('names migrations as node-pg-migrate does', () => {
+    expect(migrationNames(files)).toEqual(['1700000000000_schema', '1700000000001_index']);
+  });
+  it('lists pending ones', () => {
+    expect(migrationsItem(files, { known: true, applied: ['1700000000000_schema'] })).toMatchObject({
+      status: 'passed',
+      detail: '1 pending, will run on deploy: 1700000000001_index',
+    });
+    expect(
+      migrationsItem(files, { known: true, applied: ['1700000000000_schema', '1700000000001_index'] }).detail,
+    ).toBe('up to date (2 applied)');
+  });
+  it('fails when the database knows migrations this version does not, or order is broken', () => {
+    expect(
+      migrationsItem(files, { known: true, applied: ['1700000000000_schema', '1800000000000_future'] }),
+    ).toMatchObject({ status: 'failed', detail: expect.stringMatching(/does not know.*1800000000000_future/) });
+    expect(migrationsItem(files, { known: true, applied: ['1700000000001_index'] })).toMatchObject({
+      status: 'failed',
+      detail: expect.stringMatching(/sort before/),
+    });
+  });
+  it('is unknown without a database', () => {
+    expect(migrationsItem(files, { known: false, reason: 'no DATABASE_URL' })).toMatchObject({
+      status: 'inconclusive',
+      required: true,
+    });
+  });
+});
+
+describe('presence of env vars and secrets', () => {
+  it('names what is missing and never a value', () => {
+    const item = presenceItem('secrets present', ['DATABASE_URL', 'API_KEYS', 'SENTRY_DSN'], {
+      DATABASE_URL: 'postgres://u:hunter2@db/x',
+      API_KEYS: '',
+    });
+    expect(item).toMatchObject({ status: 'failed', detail: 'missing: API_KEYS, SENTRY_DSN' });
+    const ok = presenceItem('secrets present', ['DATABASE_URL'], { DATABASE_URL: 'postgres://u:hunter2@db/x' });
+    expect(ok.status).toBe('passed');
+    expect(JSON.stringify([item, ok])).not.toContain('hunter2');
+  });
+});
+
+describe('scan passed', () => {
+  it('reads the scan report', () => {
+    expect(
+      scanItem(
+        {
+          ok: true,
+          checks: [
+            { name: 'secrets', status: 'passed' },
+            { name: 'audit', status: 'skipped' },
+          ],
+        },
+        's.json',
+      ),
+    ).toMatchObject({ status: 'passed', detail: '2 checks passed (skipped: audit)' });
+    expect(scanItem({ ok: false, checks: [{ name: 'secrets', status: 'failed' }] }, 's.json')).toMatchObject({
+      status: 'failed',
+      detail: 'failed: secrets',
+    });
+    expect(scanItem(undefined, 's.json').detail).toMatch(/no scan report at s.json/);
+    expect(scanItem({ hello: 1 }, 's.json').detail).toMatch(/not a kgraph-ci scan report/);
+  });
+  it('does not accept a skipped audit for prod', () => {
+    const report = {
+      ok: true,
+      checks: [
+        { name: 'secrets', status: 'passed' },
+        { name: 'audit', status: 'skipped' },
+      ],
+    };
+    expect(scanItem(report, 's.json', { strict: true })).toMatchObject({
+      status: 'failed',
+      detail: 'skipped, which this environment does not accept: audit',
+    });
+    expect(scanItem({ ...report, checks: [report.checks[0]] }, 's.json', { strict: true }).status).toBe('passed');
+  });
+});
