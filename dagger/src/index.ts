@@ -186,9 +186,11 @@ export class KgraphMcp {
   @func()
   delivery(
     @argument({ defaultPath: '/', ignore: ['**/node_modules', '**/dist', '**/coverage', 'dagger/sdk'] })
-    repo: Directory,
+    repo?: Directory,
   ): Delivery {
-    return new Delivery(this.source.withDirectory('.git', repo.directory('.git')), this.nodeVersion);
+    // Optional only for callers in TypeScript (tests): from the CLI the engine always supplies the default path.
+    const source = repo ? this.source.withDirectory('.git', repo.directory('.git')) : this.source;
+    return new Delivery(source, this.nodeVersion);
   }
 
   /**

@@ -284,7 +284,7 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
   debug: { args: [['step', STEP]], returns: obj('Container') },
   image: { args: [], returns: obj('Images') },
   gate: { args: [], returns: obj('Gate') },
-  delivery: { args: [], returns: obj('Delivery') },
+  delivery: { args: [['repo', obj('Directory'), { optional: true }]], returns: obj('Delivery') },
   repo: { args: [], returns: obj('Repo') },
 };
 

@@ -20,7 +20,7 @@ export interface KgraphMcp {
   debug(step: string): Promise<Container>;
   image(): Images;
   gate(): Gate;
-  delivery(): Delivery;
+  delivery(repo?: Directory): Delivery;
   repo(): Repo;
 }
 

@@ -620,6 +620,18 @@ describe('delivery', () => {
     expectNoPlaintext(rec);
   });
 
+  it("deploy gets the repository's .git through delivery's repo (its migrations-check phase reads the history)", async () => {
+    const deploy = (withGit: boolean) =>
+      run(async (m, s) => {
+        const { dag } = await import('@dagger.io/dagger');
+        const delivery = withGit ? m.delivery(dag.directory().withNewDirectory('.git')) : m.delivery();
+        return delivery.deploy('dev', 'ghcr.io/kgraph-mcp/kgraph-mcp:sha-1234567', s.kubeconfig);
+      });
+    const gitMount = /withDirectory \(path: "\.git",source: <<[\s\S]*?withNewDirectory \(path: "\.git"\)/;
+    expect((await deploy(true)).final).toMatch(gitMount);
+    expect((await deploy(false)).final).not.toMatch(/"\.git"/);
+  });
+
   it('deploy without a GitHub token sets no GITHUB_TOKEN', async () => {
     const rec = await run((m, s) =>
       m.delivery().deploy('dev', 'ghcr.io/kgraph-mcp/kgraph-mcp:sha-1234567', s.kubeconfig),
