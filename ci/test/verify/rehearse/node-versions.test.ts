@@ -28,4 +28,34 @@ describe('ci/scripts/node-versions.sh', () => {
     expect(res.stdout + res.stderr).not.toMatch(/passed/);
     expect(spawnSync('test', ['-e', join(bin, 'npx-called')]).status).toBe(1);
   });
+
+  it('starts no run once .ci/run is over its budget: each is NOT RUN in the summary, never passed', () => {
+    const dir = mkdtempSync(join(bin, 'budget-'));
+    const calls = join(dir, 'npx-calls');
+    writeFileSync(join(dir, 'docker'), '#!/bin/sh\necho 28.2.2\n');
+    writeFileSync(join(dir, 'npx'), `#!/bin/sh\necho "$*" >> ${calls}\nexit 0\n`);
+    for (const f of ['docker', 'npx']) chmodSync(join(dir, f), 0o755);
+    const run = (started: number) =>
+      spawnSync('bash', [join(REPO_ROOT, 'ci/scripts/node-versions.sh')], {
+        env: {
+          ...process.env,
+          PATH: `${dir}:${process.env.PATH}`,
+          KGRAPH_NODE_RUNS: 'test:22 integration-test:24',
+          KGRAPH_CI_STARTED: String(started),
+          KGRAPH_NODE_BUDGET_S: '600',
+        },
+        encoding: 'utf8',
+      });
+    const late = run(Math.floor(Date.now() / 1000) - 601);
+    expect(late.status, late.stderr).toBe(0);
+    expect(late.stdout).toMatch(/test on Node 22: NOT RUN \(budget/);
+    expect(late.stdout).toMatch(/integration-test on Node 24: NOT RUN \(budget/);
+    expect(late.stdout).not.toMatch(/passed/);
+    expect(spawnSync('test', ['-e', calls]).status).toBe(1);
+    // Within the budget both start (the fake npx passes them).
+    const early = run(Math.floor(Date.now() / 1000));
+    expect(early.status, early.stderr).toBe(0);
+    expect(early.stdout).toMatch(/test on Node 22: passed/);
+    expect(early.stdout).toMatch(/integration-test on Node 24: passed/);
+  });
 });
