@@ -17,13 +17,18 @@ const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*/;
 
 function parseValue(text: string): number {
-  switch (text) {
-    case '+Inf':
-    case 'Inf':
+  // Prometheus reads values with Go's strconv.ParseFloat, whose special values are case-insensitive: prom-client
+  // writes NaN as "Nan" (a gauge or quantile with nothing observed yet), and Prometheus accepts it.
+  switch (text.toLowerCase()) {
+    case '+inf':
+    case 'inf':
+    case '+infinity':
+    case 'infinity':
       return Number.POSITIVE_INFINITY;
-    case '-Inf':
+    case '-inf':
+    case '-infinity':
       return Number.NEGATIVE_INFINITY;
-    case 'NaN':
+    case 'nan':
       return Number.NaN;
   }
   // Number('') is 0 and Number('0x1') is 1; the format allows neither.

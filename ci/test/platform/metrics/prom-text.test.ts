@@ -41,6 +41,16 @@ describe('parsePromText', () => {
     expect(s.find((x) => x.name === 'neg')!.value).toBe(Number.NEGATIVE_INFINITY);
   });
 
+  it("reads special values case-insensitively, as Prometheus (Go's ParseFloat) does: prom-client writes NaN as Nan", () => {
+    const v = (text: string) => parsePromText(`m ${text}\n`)[0]!.value;
+    for (const nan of ['NaN', 'Nan', 'nan']) expect(Number.isNaN(v(nan)), nan).toBe(true);
+    for (const inf of ['+Inf', 'Inf', 'inf', '+Infinity', 'infinity'])
+      expect(v(inf), inf).toBe(Number.POSITIVE_INFINITY);
+    for (const inf of ['-Inf', '-inf', '-Infinity']) expect(v(inf), inf).toBe(Number.NEGATIVE_INFINITY);
+    for (const bad of ['nann', '+nan', 'infin', '0x1', ''])
+      expect(() => parsePromText(`m ${bad}\n`), bad).toThrow(PromParseError);
+  });
+
   it('rejects malformed lines with the line number', () => {
     expect(() => parsePromText('ok 1\nbad{route="x" 1')).toThrow(/line 2/);
     expect(() => parsePromText('x{a="1"} abc')).toThrow(PromParseError);
