@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AppConfig } from './config.js';
 import { createErrorReporter } from './error-reporting.js';
-import { makeErrorHandler } from './errors.js';
+import { logErr, makeErrorHandler } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { RedisCache, type CacheLike } from './cache.js';
 import { CacheGeneration } from './generation.js';
@@ -123,10 +123,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
   // The previous release's pods cache by its own protocol: every write and every new token drops that too.
   const legacy = config.cacheLegacyInvalidation
     ? new LegacyInvalidation(deps.redis, config.redisPrefix, (err) =>
-        app.log.debug(
-          { err: { message: err instanceof Error ? err.message : String(err) } },
-          'legacy invalidation failed',
-        ),
+        app.log.debug({ err: logErr(err) }, 'legacy invalidation failed'),
       )
     : undefined;
   // A new generation makes every in-process entry unservable: free them (cache is set before polling starts).
@@ -141,8 +138,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
     config.redisPrefix,
     config.cacheTtlSeconds,
     generation,
-    (err, op) =>
-      app.log.debug({ op, err: { message: err instanceof Error ? err.message : String(err) } }, 'cache bypassed'),
+    (err, op) => app.log.debug({ op, err: logErr(err) }, 'cache bypassed'),
     { localTtlMs: config.cacheLocalTtlMs, localMaxEntries: 2_000 },
   );
   let firstChecks: NodeJS.Timeout | undefined;

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AppConfig } from './config.js';
+import { logErr } from './errors.js';
 
 export function createPool(config: Pick<AppConfig, 'databaseUrl' | 'dbPoolMax' | 'appName'>, log?: Logger): pg.Pool {
   const pool = new pg.Pool({
@@ -76,7 +77,7 @@ export async function warmPool(
   const failed = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed)
     log?.warn(
-      { err: { message: failed.reason instanceof Error ? failed.reason.message : String(failed.reason) } },
+      { err: logErr(failed.reason) },
       `postgres: ${count - warm} of ${count} connections not opened before listening`,
     );
   return warm;

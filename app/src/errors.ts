@@ -27,6 +27,12 @@ export const conflict = (field: string, reason: string) =>
   new HttpError(409, 'conflict', `${field}: ${reason}`, [{ field, reason }]);
 export const unavailable = (reason: string) => new HttpError(503, 'service unavailable', reason);
 
+/** The message of anything thrown. */
+export const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** What a log line carries of an error: its message only, never the error object with its fields. */
+export const logErr = (err: unknown): { message: string } => ({ message: errorMessage(err) });
+
 interface AjvIssue {
   keyword: string;
   instancePath: string;

@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { formatConfigErrors, parseConfig } from './config.js';
 import { buildApp, loggerOptions } from './app.js';
 import { createPool, createRedis, warmPool } from './deps.js';
+import { logErr } from './errors.js';
 
 const parsed = parseConfig(process.env);
 if (!parsed.ok) {
@@ -68,6 +69,6 @@ try {
     'service ready to accept requests',
   );
 } catch (err) {
-  log.fatal({ err: { message: err instanceof Error ? err.message : String(err) } }, 'cannot listen');
+  log.fatal({ err: logErr(err) }, 'cannot listen');
   process.exit(1);
 }

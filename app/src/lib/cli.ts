@@ -1,6 +1,7 @@
 /** Small helpers shared by the service's command-line entry points (migrate, seed). */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { errorMessage } from '../errors.js';
 
 export const EXIT_USAGE = 2;
 
@@ -27,7 +28,7 @@ export async function runCli(name: string, fn: () => Promise<{ usage: string } |
       process.exitCode = EXIT_USAGE;
     }
   } catch (err) {
-    console.error(`${name}: failed: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`${name}: failed: ${errorMessage(err)}`);
     process.exitCode = 1;
   }
 }

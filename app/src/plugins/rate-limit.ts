@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import rateLimit from '@fastify/rate-limit';
 import type { Redis } from 'ioredis';
 import { redisRateLimitStore } from '../rate-limit-store.js';
+import { logErr } from '../errors.js';
 
 export const apiRateLimit = fp<{ redis: Redis; prefix: string; max: number }>(
   async (scope, { redis, prefix, max }) => {
@@ -12,10 +13,7 @@ export const apiRateLimit = fp<{ redis: Redis; prefix: string; max: number }>(
       timeWindow: 60_000,
       keyGenerator: (req) => req.apiKeyId ?? req.ip,
       store: redisRateLimitStore(redis, prefix, (err) =>
-        scope.log.debug(
-          { err: { message: err instanceof Error ? err.message : String(err) } },
-          'rate limit: per-process fallback',
-        ),
+        scope.log.debug({ err: logErr(err) }, 'rate limit: per-process fallback'),
       ),
       errorResponseBuilder: (_req, ctx) => ({
         statusCode: 429,

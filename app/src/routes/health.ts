@@ -6,6 +6,7 @@ import type { Metrics } from '../metrics.js';
 import type { FaultState } from '../faults.js';
 import type { SchemaWatch } from '../schema-watch.js';
 import { schemaReasons, type SchemaReport } from '../schema-state.js';
+import { errorMessage } from '../errors.js';
 
 interface Opts {
   redis: Redis;
@@ -30,7 +31,7 @@ async function probe(fn: () => Promise<unknown>, timeoutMs = PROBE_TIMEOUT_MS): 
     ]);
     return undefined;
   } catch (err) {
-    return err instanceof Error ? err.message : String(err);
+    return errorMessage(err);
   } finally {
     clearTimeout(timer);
   }
