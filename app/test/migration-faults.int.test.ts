@@ -5,35 +5,21 @@
  * on the advisory lock (one waits, then finds nothing left to do).
  */
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterEach, describe, expect, inject, it } from 'vitest';
-import { createEphemeralServices, type EphemeralServices } from '../../ci/src/platform/services/ephemeral.js';
+import { describe, expect, it } from 'vitest';
+import { useScratch } from '../../testkit/services.js';
 import { migrate, MIGRATION_LOCK_ID, MIGRATIONS_DIR, MigrationError } from '../src/migrate.js';
 import { seed } from '../src/seed.js';
 import { knownMigrations } from '../src/schema-state.js';
 import { waitFor } from './support.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function freshDatabase(): Promise<string> {
-  const svc: EphemeralServices = await createEphemeralServices({
-    services: ['postgres'],
-    runId: inject('kgraphRunId'),
-  });
-  cleanups.push(() => svc.dispose());
-  return svc.env.DATABASE_URL!;
-}
+const { freshDatabase, tempDir, defer } = useScratch();
 
 /** app/migrations plus `extra`, in a temporary directory. */
 function migrationsWith(extra: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'kgraph-migrations-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir('kgraph-migrations-');
   cpSync(MIGRATIONS_DIR, dir, { recursive: true });
   for (const [name, sql] of Object.entries(extra)) writeFileSync(join(dir, name), sql);
   return dir;
@@ -150,7 +136,7 @@ describe('two migration Jobs at once', () => {
     // The first Job, mid-migration: holding the migrator's advisory lock on its own session.
     const first = new pg.Client({ connectionString: url });
     await first.connect();
-    cleanups.push(() => first.end());
+    defer(() => first.end());
     await first.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
     let live = '';
     const second = migrateProcess(url, (s) => (live += s));

@@ -5,10 +5,9 @@
  * reads; a store that cannot be written prints no manifest, so prod refuses to migrate.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { migrate } from '../../../../app/src/migrate.js';
 import { seed } from '../../../../app/src/seed.js';
 import { ENVIRONMENTS } from '../../../src/definitions/environments.js';
@@ -18,22 +17,11 @@ import { restoreBackup, verifyBackup } from '../../../src/deliver/backup/store.j
 import { BACKUP_JOB_NAME } from '../../../src/platform/kube/backup-job.js';
 import { parseManifests } from '../../../src/platform/kube/validate.js';
 import { REPO_ROOT } from '../../../src/platform/repo-root.js';
-import { createEphemeralServices } from '../../../src/platform/services/ephemeral.js';
+import { useScratch } from '../../../../testkit/services.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-async function freshDatabase(): Promise<string> {
-  const svc = await createEphemeralServices({ services: ['postgres'], runId: inject('kgraphRunId') });
-  cleanups.push(() => svc.dispose());
-  return svc.env.DATABASE_URL!;
-}
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'kgraph-backup-job-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const scratch = useScratch();
+const { freshDatabase } = scratch;
+const tempDir = () => scratch.tempDir('kgraph-backup-job-');
 
 type Ctr = { command: string[]; env: { name: string; value?: string }[] };
 const rendered = parseManifests(

@@ -3,33 +3,21 @@
  * equal row counts and content hashes; a non-empty target refused; a damaged dump refused before anything is
  * touched; a store that cannot be written refuses the backup (and so prod's migration).
  */
-import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { migrate } from '../../../../app/src/migrate.js';
 import { seed } from '../../../../app/src/seed.js';
 import { judgeBackup } from '../../../src/deliver/backup/manifest.js';
 import { contentFingerprint, userTables } from '../../../src/deliver/backup/postgres.js';
 import { createBackup, restoreBackup, sha256Of, BackupError } from '../../../src/deliver/backup/store.js';
 import { runCli } from '../../../src/cli/program.js';
-import { createEphemeralServices } from '../../../src/platform/services/ephemeral.js';
+import { useScratch } from '../../../../testkit/services.js';
 import { captureIo } from '../../cli/io.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-async function freshDatabase(): Promise<string> {
-  const svc = await createEphemeralServices({ services: ['postgres'], runId: inject('kgraphRunId') });
-  cleanups.push(() => svc.dispose());
-  return svc.env.DATABASE_URL!;
-}
-function tempStore(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'kgraph-backups-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const scratch = useScratch();
+const { freshDatabase } = scratch;
+const tempStore = () => scratch.tempDir('kgraph-backups-');
 async function seededDatabase(count = 300): Promise<string> {
   const url = await freshDatabase();
   await migrate(url);
