@@ -113,7 +113,22 @@ export async function execInContainer(session: DockerSession, spec: RunSpec): Pr
 
 /** `image` with the host directory or file `src` copied to `dest` (its contents when `src` ends in /.). */
 export async function copyIntoImage(session: DockerSession, image: string, src: string, dest: string): Promise<string> {
-  const name = containerName(session, 'copy');
+  return withCreatedContainer(session, image, 'copy', async (name) => {
+    const parent = dest.replace(/\/[^/]*\/?$/, '') || '/';
+    if (parent !== '/') await copyParents(session, name, parent);
+    await ok(session, ['cp', src, `${name}:${dest}`], `docker cp into ${dest}`);
+    return ok(session, ['commit', name], 'docker commit');
+  });
+}
+
+/** A stopped container of `image` (created, never started) for `use`, removed afterwards. */
+async function withCreatedContainer<T>(
+  session: DockerSession,
+  image: string,
+  kind: string,
+  use: (name: string) => Promise<T>,
+): Promise<T> {
+  const name = containerName(session, kind);
   await ok(
     session,
     ['create', '--name', name, '--label', `${OWNER_LABEL}=${session.runId}`, image, 'true'],
@@ -121,10 +136,7 @@ export async function copyIntoImage(session: DockerSession, image: string, src: 
   );
   session.containers.push(name);
   try {
-    const parent = dest.replace(/\/[^/]*\/?$/, '') || '/';
-    if (parent !== '/') await copyParents(session, name, parent);
-    await ok(session, ['cp', src, `${name}:${dest}`], `docker cp into ${dest}`);
-    return await ok(session, ['commit', name], 'docker commit');
+    return await use(name);
   } finally {
     await session.docker(['rm', '-f', name]);
   }
@@ -139,20 +151,11 @@ async function copyParents(session: DockerSession, name: string, parent: string)
 
 /** A path of an image copied out to a new host temp directory; returns the host path of the copy. */
 export async function copyOutOfImage(session: DockerSession, image: string, path: string): Promise<string> {
-  const name = containerName(session, 'out');
-  await ok(
-    session,
-    ['create', '--name', name, '--label', `${OWNER_LABEL}=${session.runId}`, image, 'true'],
-    'docker create',
-  );
-  session.containers.push(name);
-  try {
+  return withCreatedContainer(session, image, 'out', async (name) => {
     const dir = tempDir('out');
     await ok(session, ['cp', `${name}:${path}`, join(dir, 'out')], `docker cp out of ${path}`);
     return join(dir, 'out');
-  } finally {
-    await session.docker(['rm', '-f', name]);
-  }
+  });
 }
 
 export async function saveTarball(session: DockerSession, image: string): Promise<string> {
