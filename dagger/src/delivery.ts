@@ -14,10 +14,11 @@ import {
   checkRepository,
   checkVersionTag,
   ciArgv,
+  compatArgv,
   productionEnvironment,
   stepCommand,
 } from './plan.js';
-import { deliveryContainer } from './containers.js';
+import { deliveryContainer, servingContainer } from './containers.js';
 
 /** Deploys, rollbacks, watches and releases, each a kgraph-ci command in the delivery container. */
 @object()
@@ -64,6 +65,35 @@ export class Delivery {
     // BASELINE_API_KEY: the gate's baseline (the environment that promotes from this one) is called with it.
     const secrets = { GITHUB_TOKEN: githubToken, API_KEY: apiKey, BASELINE_API_KEY: baselineApiKey };
     return deliveryContainer(this, kubeconfig, secrets).withExec(argv).stdout();
+  }
+
+  /**
+   * The N-1 compatibility check (`kgraph-ci migrations compat`): the previous release, from a git worktree
+   * of `previous` (default: the release running in `environment` by the ledger, else the newest v* tag),
+   * runs its own API suite on this tree's schema, then serves one database beside this tree (equal answers,
+   * writes both ways, caches coherent within 1 s), on Postgres and Redis service containers. `image` is
+   * the candidate's digest reference and `previousDigest` the previous release's, both recorded; with
+   * `githubToken` and `repository` the record goes to the delivery ledger, where prod's compatibility rule
+   * reads it. Needs the history: `delivery`'s `repo` keeps .git.
+   * Example: `dagger call delivery migrations-compat --environment=prod --image=ghcr.io/kgraph-mcp/kgraph-mcp@sha256:<digest> --github-token=env://GITHUB_TOKEN --repository=kgraph-mcp/kgraph-mcp`
+   */
+  // Never replayed: it writes a ledger record and its default previous release moves without the tree changing.
+  @func({ cache: 'never' })
+  async migrationsCompat(
+    environment: Environment = Environment.prod,
+    previous?: string,
+    image?: string,
+    previousDigest?: string,
+    githubToken?: Secret,
+    repository?: string,
+  ): Promise<string> {
+    const argv = compatArgv(checkEnvironment(environment), {
+      ...(previous !== undefined ? { previous } : {}),
+      ...(image !== undefined ? { image } : {}),
+      ...(previousDigest !== undefined ? { previousDigest } : {}),
+      ...(repository !== undefined ? { repository } : {}),
+    });
+    return servingContainer(this, { GITHUB_TOKEN: githubToken }).withExec(argv).stdout();
   }
 
   /**

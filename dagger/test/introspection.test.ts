@@ -215,6 +215,18 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
     returns: S,
     never: true,
   },
+  'delivery.migrationsCompat': {
+    args: [
+      ['environment', ENV, { default: 'prod' }],
+      ['previous', S, { optional: true }],
+      ['image', S, { optional: true }],
+      ['previousDigest', S, { optional: true }],
+      ['githubToken', obj('Secret'), { optional: true }],
+      ['repository', S, { optional: true }],
+    ],
+    returns: S,
+    never: true,
+  },
   'delivery.rollback': {
     args: [
       ['environment', ENV],
@@ -393,6 +405,7 @@ describe('module surface', () => {
     expect(never).toEqual([
       'delivery.deliveryReport',
       'delivery.deploy',
+      'delivery.migrationsCompat',
       'delivery.promotionCandidate',
       'delivery.release',
       'delivery.rollback',

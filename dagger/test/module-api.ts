@@ -54,6 +54,14 @@ interface Delivery {
     tree?: string,
     baselineApiKey?: Secret,
   ): Promise<string>;
+  migrationsCompat(
+    environment?: string,
+    previous?: string,
+    image?: string,
+    previousDigest?: string,
+    githubToken?: Secret,
+    repository?: string,
+  ): Promise<string>;
   rollback(
     environment: string,
     kubeconfig: Secret,
