@@ -48,7 +48,7 @@ export function register(program: Command, io: CliIo): void {
         import('../../deliver/rollout/compat.js'),
         import('../../deliver/deploy/sources.js'),
         import('../../platform/repo-root.js'),
-        import('../compat-record.js'),
+        import('../finding-record.js'),
       ]);
       const repo = opts.repo ? repositoryOf(opts.repo, io) : undefined;
       const previous = await previousOf(opts, io, repo);
