@@ -49,7 +49,14 @@ describe('choosePrevious: which release the N-1 check serves', () => {
     const recorded = { previous: { digest: c.digest!, commit: C1, version: c.version! }, candidate: { digest: D2 } };
     const running = policyRunning(entries, 'prod');
     if (running.kind !== 'known') throw new Error('expected a running release');
-    const entry = { ...recorded, environment: 'prod', schemaHead: 'x', migrations: [], passed: true, at: '2026-01-03T00:00:00Z' };
+    const entry = {
+      ...recorded,
+      environment: 'prod',
+      schemaHead: 'x',
+      migrations: [],
+      passed: true,
+      at: '2026-01-03T00:00:00Z',
+    };
     expect(compatCheckOf([entry], running.release, { digest: D2 })).toBe(entry);
   });
 
