@@ -37,8 +37,8 @@ export class Delivery {
    * the reference here, before any container starts, and in full inside kgraph-ci before any kubectl
    * call. `version` is the release vX.Y.Z it stands for, `commit` and `tree` what it was built from;
    * `apiKey` is what the smoke test and the gate call the API with; `githubToken` with `repository`
-   * (owner/name) is the delivery ledger (GitHub deployments), which prod requires; `baselineApiKey` is the
-   * API key of the environment the gate compares against (staging's gate against prod).
+   * (owner/name) is the delivery ledger (GitHub deployments), which prod requires. The gate's baseline runs
+   * in the environment's own namespace and takes its own API key: no other environment's key is needed.
    * Example: `dagger call delivery deploy --environment=prod --image=ghcr.io/kgraph-mcp/kgraph-mcp@sha256:<digest> --version=v1.2.3 --kubeconfig=file://$HOME/.kube/config --github-token=env://GITHUB_TOKEN --repository=kgraph-mcp/kgraph-mcp --api-key=env://API_KEY`
    */
   @func({ cache: 'never' })
@@ -52,7 +52,6 @@ export class Delivery {
     version?: string,
     commit?: string,
     tree?: string,
-    baselineApiKey?: Secret,
   ): Promise<string> {
     const env = checkEnvironment(environment);
     if (version) checkVersionTag(version, 'version');
@@ -62,8 +61,7 @@ export class Delivery {
     if (version) argv.push('--version', version);
     if (commit) argv.push('--commit', checkGitObject(commit, 'commit'));
     if (tree) argv.push('--tree', checkGitObject(tree, 'tree'));
-    // BASELINE_API_KEY: the gate's baseline (the environment that promotes from this one) is called with it.
-    const secrets = { GITHUB_TOKEN: githubToken, API_KEY: apiKey, BASELINE_API_KEY: baselineApiKey };
+    const secrets = { GITHUB_TOKEN: githubToken, API_KEY: apiKey };
     return deliveryContainer(this, kubeconfig, secrets).withExec(argv).stdout();
   }
 

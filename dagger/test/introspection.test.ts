@@ -210,7 +210,6 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
       ['version', S, { optional: true }],
       ['commit', S, { optional: true }],
       ['tree', S, { optional: true }],
-      ['baselineApiKey', obj('Secret'), { optional: true }],
     ],
     returns: S,
     never: true,

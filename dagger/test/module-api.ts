@@ -52,7 +52,6 @@ interface Delivery {
     version?: string,
     commit?: string,
     tree?: string,
-    baselineApiKey?: Secret,
   ): Promise<string>;
   migrationsCompat(
     environment?: string,
