@@ -40,13 +40,16 @@ export class Images {
   }
 
   /**
-   * Trivy over the built image and over the source (dependencies and secrets), then the kgraph-ci scan
-   * step; fails at the severity threshold or above and returns the reports. Never cached: the
-   * vulnerability database moves on, so a verdict must not be replayed from the function cache.
+   * The kgraph-ci scan step (secrets in the tree, the Dockerfile policy, npm audit), then trivy over the
+   * built image and over the source (dependencies and secrets); fails at the severity threshold or above
+   * and returns the reports. The step runs first: it needs no database download, so a secret or a
+   * Dockerfile violation fails in seconds. Never cached: the vulnerability database moves on, so a verdict
+   * must not be replayed from the function cache.
    * Example: `dagger call image scan --environment=prod --severity=critical`
    */
   @func({ cache: 'never' })
   async scan(environment: Environment = Environment.dev, severity: Severity = Severity.HIGH): Promise<string> {
+    const stepReport = await stepRun(this, 'scan').stdout();
     const levels = severitiesFrom(severity);
     const findings = String(TRIVY_FINDINGS_EXIT);
     const trivy = dag
@@ -65,8 +68,7 @@ export class Images {
       'trivy source scan',
       trivy.withExec(['trivy', 'fs', '--scanners', 'vuln,secret', ...common, WORKDIR], { expect: ReturnType.Any }),
     );
-    const stepReport = await stepRun(this, 'scan').stdout();
-    return [imageReport, sourceReport, stepReport].join('\n');
+    return [stepReport, imageReport, sourceReport].join('\n');
   }
 
   /**

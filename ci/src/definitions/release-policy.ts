@@ -221,6 +221,11 @@ export interface EligibilityFacts {
   readonly now: number;
   /** A rollback to a version that already ran here instead of a promotion (default deploy). */
   readonly operation?: 'deploy' | 'rollback';
+  /**
+   * Where `image` was looked up when a version was named instead of an image: `ledger` = its digest came from (or
+   * was not found in) the delivery ledger, so what the digest rule says rests on the ledger rule.
+   */
+  readonly imageFoundIn?: 'ledger';
 }
 
 /**
@@ -250,6 +255,11 @@ export interface RuleVerdict {
   /** `outcome === 'passed'`, for callers that only ask yes or no. */
   readonly ok: boolean;
   readonly detail: string;
+  /**
+   * The rule whose fact this verdict rests on (the digest of a version looked up in the ledger rests on the
+   * ledger). When that rule did not pass, this verdict cannot tell and the other rule leads the refusal.
+   */
+  readonly dependsOn?: RuleName;
 }
 
 export interface Eligibility {
@@ -343,18 +353,20 @@ type Rule = (input: RuleInput) => readonly RuleVerdict[];
 /** One rule per reference kind the policy may require (ReleasePolicy.reference). */
 interface ReferenceInput {
   readonly environment: string;
-  readonly facts: Pick<EligibilityFacts, 'image' | 'release'>;
+  readonly facts: Pick<EligibilityFacts, 'image' | 'release' | 'imageFoundIn'>;
   readonly ref: ImageRef;
 }
 
 const REFERENCE_KIND_RULES: Record<ReferenceKind, (input: ReferenceInput) => RuleVerdict> = {
-  digest: ({ environment, facts, ref }) =>
-    either(
+  digest: ({ environment, facts, ref }) => {
+    const v = either(
       'digest',
       ref.digest !== undefined,
       `by digest ${ref.digest}`,
       `${environment} deploys only by @sha256 digest; ${facts.image} has none`,
-    ),
+    );
+    return facts.imageFoundIn === 'ledger' ? { ...v, dependsOn: 'ledger' } : v;
+  },
   'pinned-tag': ({ facts, ref }) =>
     either(
       'pinned-tag',
@@ -385,7 +397,7 @@ const REFERENCE_KIND_RULES: Record<ReferenceKind, (input: ReferenceInput) => Rul
 export function referenceRules(
   environment: string,
   policy: ReleasePolicy,
-  facts: Pick<EligibilityFacts, 'image' | 'release'>,
+  facts: Pick<EligibilityFacts, 'image' | 'release' | 'imageFoundIn'>,
 ): { readonly ref?: ImageRef; readonly rules: readonly RuleVerdict[] } {
   const parsed = parseImageRef(facts.image);
   if (!parsed.ok) return { rules: [failed('reference', parsed.problem)] };
@@ -599,14 +611,42 @@ export function worstOutcome(rules: readonly RuleVerdict[]): RuleOutcome {
   return rules.reduce<RuleOutcome>((worst, r) => (SEVERITY[r.outcome] > SEVERITY[worst] ? r.outcome : worst), 'passed');
 }
 
+/**
+ * A verdict that rests on a rule which did not pass cannot tell (its own failure may be only the consequence),
+ * and names that rule; the first verdict that rests on nothing unsettled is the cause and leads the refusal.
+ */
+function settleDependencies(rules: readonly RuleVerdict[]): {
+  readonly rules: readonly RuleVerdict[];
+  readonly cause?: RuleVerdict;
+} {
+  const unsettled = new Set(rules.filter((r) => !r.ok).map((r) => r.rule));
+  const follows = (r: RuleVerdict) => !r.ok && r.dependsOn !== undefined && unsettled.has(r.dependsOn);
+  const settled = rules.map((r) =>
+    follows(r)
+      ? verdictWith(r, 'inconclusive', `${r.detail} (cannot tell: rests on rule "${r.dependsOn}", which did not pass)`)
+      : r,
+  );
+  const cause = settled.find((r, i) => !r.ok && !follows(rules[i]!)) ?? settled.find((r) => !r.ok);
+  return { rules: settled, ...(cause ? { cause } : {}) };
+}
+
+const verdictWith = (r: RuleVerdict, outcome: RuleOutcome, detail: string): RuleVerdict => ({
+  ...r,
+  outcome,
+  ok: outcome === 'passed',
+  detail,
+});
+
 /** Decides whether `facts.image` may be deployed to `environment` under `policy`. Pure. */
 export function decideEligibility(environment: string, policy: ReleasePolicy, facts: EligibilityFacts): Eligibility {
   const checked = referenceRules(environment, policy, facts);
   const ref = checked.ref;
   const input = ref ? { environment, policy, facts, ref } : undefined;
-  const rules = [...checked.rules, ...(input ? RULES[facts.operation ?? 'deploy'].flatMap((rule) => rule(input)) : [])];
+  const { rules, cause: refusedBy } = settleDependencies([
+    ...checked.rules,
+    ...(input ? RULES[facts.operation ?? 'deploy'].flatMap((rule) => rule(input)) : []),
+  ]);
   const outcome = worstOutcome(rules);
-  const refusedBy = rules.find((r) => !r.ok);
   const from = facts.operation === 'rollback' ? undefined : policy.promotion?.from;
   const source = input && from ? promotionSource(input, from) : undefined;
   return {

@@ -42,113 +42,130 @@ export function register(program: Command, io: CliIo): void {
       "success metrics: the rollout rehearsal's report.json (zero-downtime)",
       '.reports/rollout/report.json',
     )
-    .action(
-      async (opts: {
-        repo?: RepoRef;
-        since: string;
-        dir: string;
-        json?: boolean;
-        out?: string;
-        jsonOut?: string;
-        strict?: boolean;
-        env: EnvironmentDefinition;
-        prometheus?: string;
-        latencyWindow: string;
-        rehearsal: string;
-      }) => {
-        const windowMs = parseSince(opts.since);
-        const [
-          { computeDeliveryMetrics, deliveryMarkdown, NO_DEPLOYMENTS, TARGETS },
-          { deliveryEvents },
-          { localLedger, readLocalRecords },
-          { ENVIRONMENTS, isEnvironmentName },
-          { appendJobSummary },
-          { deployFacts, judgeSuccess, successMarkdown },
-          { readLatency, readRehearsal },
-        ] = await Promise.all([
-          import('../../platform/ledger/metrics.js'),
-          import('../../platform/ledger/entry.js'),
-          import('../../platform/ledger/local.js'),
-          import('../../definitions/environments.js'),
-          import('../../platform/report/summary.js'),
-          import('../../platform/report/success.js'),
-          import('../../platform/report/success-sources.js'),
-        ]);
-        const now = Date.now();
-        const sinceMs = now - windowMs;
-        const repository = opts.repo || io.env.GITHUB_REPOSITORY ? repositoryOf(opts.repo, io) : undefined;
-        let records;
-        let source: string;
-        const local = async (why?: string) => {
-          const dir = join(io.cwd, opts.dir);
-          const { invalid } = await readLocalRecords(dir);
-          for (const name of invalid) writeLine(io.stderr, `warning: ignoring malformed record ${name}`);
-          source = `${localLedger(dir).where}${why ? ` (${why})` : ''}`;
-          return localLedger(dir).read({ sinceMs });
-        };
-        if (repository) {
-          const { actionsRunOf, githubLedger } = await import('../../platform/ledger/github.js');
-          const ledger = githubLedger(await githubOf(io), repository, {
-            ...actionsRunOf(io.env),
-            warn: (l) => writeLine(io.stderr, l),
-          });
-          try {
-            records = await ledger.read({ sinceMs });
-            source = `${ledger.where} (deployments)`;
-          } catch (err) {
-            if (err instanceof UsageError) throw err; // a rejected token is not "offline"
-            writeLine(
-              io.stderr,
-              `warning: ${ledger.where} unreachable (${(err as Error).message}); falling back to local records`,
-            );
-            records = await local(`offline fallback: ${ledger.where} unreachable`);
-          }
-        } else records = await local();
-        const events = deliveryEvents(records, now);
-        const isProduction = (e: string) => isEnvironmentName(e) && ENVIRONMENTS[e].release.production;
+    .action((opts: ReportOptions) => reportCommand(io, opts));
+}
 
-        const metrics = computeDeliveryMetrics(events, {
-          production: (e) => isProduction(e),
-          source: source!,
-          since: new Date(sinceMs).toISOString(),
-        });
-        const promUrl = opts.prometheus ?? io.env.PROMETHEUS_URL;
-        const success = judgeSuccess({
-          deploys: deployFacts(events, isProduction),
-          maxDeployMs: TARGETS.maxDurationMs,
-          rehearsal: await readRehearsal(resolve(io.cwd, opts.rehearsal)),
-          latency: promUrl
-            ? await readLatency(promUrl, opts.env.namespace, opts.latencyWindow)
-            : { unreadable: 'no Prometheus given (--prometheus or PROMETHEUS_URL)' },
-          thresholds: opts.env.latencyGate.thresholds,
-        });
-        const markdown = `${deliveryMarkdown(metrics, events)}\n\n${successMarkdown(success)}`;
-        const json = JSON.stringify(
-          { ...metrics, success },
-          (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v),
-          2,
-        );
-        writeLine(io.stdout, opts.json ? json : markdown);
-        for (const [file, text] of [
-          [opts.out, markdown],
-          [opts.jsonOut, json],
-        ] as const) {
-          if (!file) continue;
-          const path = resolve(io.cwd, file);
-          await mkdir(dirname(path), { recursive: true });
-          await writeFile(path, `${text}\n`, 'utf8');
-        }
-        await appendJobSummary(markdown, io.env);
-        const unmet = success.filter((r) => r.verdict !== 'met').map((r) => `${r.metric} (${r.verdict})`);
-        if (!metrics.meetsTargets) {
-          if (opts.strict) throw new FailedError(`${NO_DEPLOYMENTS} since ${opts.since} in ${source!}`);
-          return;
-        }
-        const missed = Object.entries(metrics.meetsTargets)
-          .filter(([, ok]) => !ok)
-          .map(([k]) => k);
-        if (opts.strict && missed.length) throw new FailedError(`delivery targets missed: ${missed.join(', ')}`);
-        if (opts.strict && unmet.length) throw new FailedError(`success metrics not met: ${unmet.join(', ')}`);
-      },
+interface ReportOptions {
+  repo?: RepoRef;
+  since: string;
+  dir: string;
+  json?: boolean;
+  out?: string;
+  jsonOut?: string;
+  strict?: boolean;
+  env: EnvironmentDefinition;
+  prometheus?: string;
+  latencyWindow: string;
+  rehearsal: string;
+}
+
+// The modules are imported when the command runs, so the CLI's other commands start without them.
+async function reportCommand(io: CliIo, opts: ReportOptions): Promise<void> {
+  const windowMs = parseSince(opts.since);
+  const [
+    { computeDeliveryMetrics, deliveryMarkdown, TARGETS },
+    { deliveryEvents },
+    { ENVIRONMENTS, isEnvironmentName },
+    { appendJobSummary },
+    { deployFacts, judgeSuccess, successMarkdown },
+    { readLatency, readRehearsal },
+  ] = await Promise.all([
+    import('../../platform/ledger/metrics.js'),
+    import('../../platform/ledger/entry.js'),
+    import('../../definitions/environments.js'),
+    import('../../platform/report/summary.js'),
+    import('../../platform/report/success.js'),
+    import('../../platform/report/success-sources.js'),
+  ]);
+  const now = Date.now();
+  const sinceMs = now - windowMs;
+  const { records, source } = await readRecords(io, opts, sinceMs);
+  const events = deliveryEvents(records, now);
+  const isProduction = (e: string) => isEnvironmentName(e) && ENVIRONMENTS[e].release.production;
+  const metrics = computeDeliveryMetrics(events, {
+    production: isProduction,
+    source,
+    since: new Date(sinceMs).toISOString(),
+  });
+  const promUrl = opts.prometheus ?? io.env.PROMETHEUS_URL;
+  const success = judgeSuccess({
+    deploys: deployFacts(events, isProduction),
+    maxDeployMs: TARGETS.maxDurationMs,
+    rehearsal: await readRehearsal(resolve(io.cwd, opts.rehearsal)),
+    latency: promUrl
+      ? await readLatency(promUrl, opts.env.namespace, opts.latencyWindow)
+      : { unreadable: 'no Prometheus given (--prometheus or PROMETHEUS_URL)' },
+    thresholds: opts.env.latencyGate.thresholds,
+  });
+  const markdown = `${deliveryMarkdown(metrics, events)}\n\n${successMarkdown(success)}`;
+  const json = JSON.stringify(
+    { ...metrics, success },
+    (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v),
+    2,
+  );
+  writeLine(io.stdout, opts.json ? json : markdown);
+  await writeOutputs(io, [
+    [opts.out, markdown],
+    [opts.jsonOut, json],
+  ]);
+  await appendJobSummary(markdown, io.env);
+  if (opts.strict) await failWhenMissed(opts.since, source, metrics.meetsTargets, success);
+}
+
+/**
+ * The ledger's records in the window: GitHub's deployments when a repository is known, the local records
+ * otherwise or when GitHub is unreachable (a rejected token is bad usage, not "offline").
+ */
+async function readRecords(io: CliIo, opts: ReportOptions, sinceMs: number) {
+  const { localLedger, readLocalRecords } = await import('../../platform/ledger/local.js');
+  const local = async (why?: string) => {
+    const dir = join(io.cwd, opts.dir);
+    const { invalid } = await readLocalRecords(dir);
+    for (const name of invalid) writeLine(io.stderr, `warning: ignoring malformed record ${name}`);
+    const source = `${localLedger(dir).where}${why ? ` (${why})` : ''}`;
+    return { records: await localLedger(dir).read({ sinceMs }), source };
+  };
+  const repository = opts.repo || io.env.GITHUB_REPOSITORY ? repositoryOf(opts.repo, io) : undefined;
+  if (!repository) return local();
+  const { actionsRunOf, githubLedger } = await import('../../platform/ledger/github.js');
+  const ledger = githubLedger(await githubOf(io), repository, {
+    ...actionsRunOf(io.env),
+    warn: (l) => writeLine(io.stderr, l),
+  });
+  try {
+    return { records: await ledger.read({ sinceMs }), source: `${ledger.where} (deployments)` };
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    writeLine(
+      io.stderr,
+      `warning: ${ledger.where} unreachable (${(err as Error).message}); falling back to local records`,
     );
+    return local(`offline fallback: ${ledger.where} unreachable`);
+  }
+}
+
+async function writeOutputs(io: CliIo, outputs: readonly (readonly [string | undefined, string])[]): Promise<void> {
+  for (const [file, text] of outputs) {
+    if (!file) continue;
+    const path = resolve(io.cwd, file);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, `${text}\n`, 'utf8');
+  }
+}
+
+/** `--strict`: no data, a missed delivery target or an unmet success metric is a failure, in that order. */
+async function failWhenMissed(
+  since: string,
+  source: string,
+  meetsTargets: Readonly<Record<string, boolean>> | undefined,
+  success: readonly { metric: string; verdict: string }[],
+): Promise<void> {
+  const { NO_DEPLOYMENTS } = await import('../../platform/ledger/metrics.js');
+  if (!meetsTargets) throw new FailedError(`${NO_DEPLOYMENTS} since ${since} in ${source}`);
+  const missed = Object.entries(meetsTargets)
+    .filter(([, ok]) => !ok)
+    .map(([k]) => k);
+  if (missed.length) throw new FailedError(`delivery targets missed: ${missed.join(', ')}`);
+  const unmet = success.filter((r) => r.verdict !== 'met').map((r) => `${r.metric} (${r.verdict})`);
+  if (unmet.length) throw new FailedError(`success metrics not met: ${unmet.join(', ')}`);
 }

@@ -221,98 +221,112 @@ export function register(program: Command, io: CliIo): void {
       '--sweep <runId>',
       'remove the databases and Redis keys a run left behind (after --keep or a crash), then exit',
     )
-    .action(async (names: string[], opts: RunCommandOptions) => {
-      const env = io.env;
-      const mode = opts.services === false ? 'external' : (servicesModeFromEnv(env) ?? 'ephemeral');
-      const provider = mode === 'external' ? externalProvider(env) : ephemeralProvider(env);
-      if (opts.sweep !== undefined) {
-        if (!/^[a-z0-9]{4,40}$/.test(opts.sweep))
-          throw new UsageError(`--sweep expects a run id like "lq3x9a1b2c3", got "${opts.sweep}"`);
-        await provider.sweep(opts.sweep);
-        writeLine(io.stdout, `removed what run ${opts.sweep} left behind`);
-        return;
-      }
-      const problems = validateTable(Object.values(STEPS));
-      if (problems.length > 0) throw new UsageError(`the step table is broken: ${problems.join('; ')}`);
-      let steps;
+    .action((names: string[], opts: RunCommandOptions) => runCommand(io, names, opts));
+}
+
+async function runCommand(io: CliIo, names: string[], opts: RunCommandOptions): Promise<void> {
+  const mode = opts.services === false ? 'external' : (servicesModeFromEnv(io.env) ?? 'ephemeral');
+  const provider = mode === 'external' ? externalProvider(io.env) : ephemeralProvider(io.env);
+  if (opts.sweep !== undefined) return sweep(io, provider, opts.sweep);
+  const request = parseRunRequest(names, opts);
+  let steps = request.steps;
+  const commit = await headCommit(io.cwd);
+  if (opts.affected) {
+    steps = await affectedOnly(io, steps, { base: opts.base, withWorld: opts.withWorld ?? false, commit });
+    if (steps.length === 0) return;
+  }
+  const common = { steps, params: request.params, cwd: io.cwd, env: io.env, out: io.stdout, services: provider };
+  if (opts.checkInputs)
+    return checkInputsOrFail({ ...common, concurrency: 1, heartbeatMs: 30_000, handleSignals: true });
+  await preflight(io, steps);
+  const cache = await runCache(io, opts, request.params, request.cacheMaxBytes);
+  const jsonPath = resolve(io.cwd, opts.json);
+  // The previous report's durations let the longest chains start first.
+  const previous = await readPreviousReport(jsonPath);
+  writeLine(
+    io.stdout,
+    `kgraph-ci run: ${steps.map((s) => s.name).join(', ')} (concurrency ${request.concurrency}, services ${mode})`,
+  );
+  const report = await runPipeline({
+    ...common,
+    concurrency: request.concurrency,
+    keep: opts.keep ?? false,
+    handleSignals: true,
+    expectedMs: expectedDurations(previous),
+    cache,
+    ...(commit ? { commit } : {}),
+  });
+  await writeReports(io, opts, jsonPath, report, commit);
+  failUnlessOk(report, opts.keep ?? false);
+}
+
+/** `--sweep`: remove what an earlier run left behind, then stop. */
+async function sweep(io: CliIo, provider: ReturnType<typeof externalProvider>, runId: string): Promise<void> {
+  if (!/^[a-z0-9]{4,40}$/.test(runId))
+    throw new UsageError(`--sweep expects a run id like "lq3x9a1b2c3", got "${runId}"`);
+  await provider.sweep(runId);
+  writeLine(io.stdout, `removed what run ${runId} left behind`);
+}
+
+/**
+ * The command line as a run request: the steps, their parameters, the concurrency and the cache bound. Every
+ * bad-usage error is raised here, before the cache hashes the tree or anything starts.
+ */
+function parseRunRequest(names: string[], opts: RunCommandOptions) {
+  const problems = validateTable(Object.values(STEPS));
+  if (problems.length > 0) throw new UsageError(`the step table is broken: ${problems.join('; ')}`);
+  let steps;
+  try {
+    steps = selectSteps(Object.values(STEPS), names, { withDependencies: opts.deps });
+  } catch (err) {
+    if (err instanceof SelectionError) throw new UsageError(err.message);
+    throw err;
+  }
+  const params = { env: opts.env.name, ...parseParams(opts.param) };
+  resolveAll(steps, params); // a missing parameter is bad usage
+  const concurrency = parseConcurrency(opts.concurrency, opts.sequential);
+  const cacheMaxBytes = parseCacheMaxBytes(opts.cacheMaxMb);
+  if (opts.base !== undefined && !opts.affected) throw new UsageError('--base only makes sense with --affected');
+  if (opts.withWorld && !opts.affected) throw new UsageError('--with-world only makes sense with --affected');
+  return { steps, params, concurrency, cacheMaxBytes };
+}
+
+/** The last run's report, or undefined: an unreadable or truncated report only loses an ordering hint. */
+async function readPreviousReport(path: string): Promise<unknown> {
+  return readFile(path, 'utf8').then(
+    (t) => {
       try {
-        steps = selectSteps(Object.values(STEPS), names, { withDependencies: opts.deps });
-      } catch (err) {
-        if (err instanceof SelectionError) throw new UsageError(err.message);
-        throw err;
+        return JSON.parse(t) as unknown;
+      } catch {
+        return undefined;
       }
-      const params = { env: opts.env.name, ...parseParams(opts.param) };
-      // A missing parameter is bad usage: said before the cache hashes the tree or anything starts.
-      resolveAll(steps, params);
-      const concurrency = parseConcurrency(opts.concurrency, opts.sequential);
-      const maxBytes = parseCacheMaxBytes(opts.cacheMaxMb);
-      if (opts.base !== undefined && !opts.affected) throw new UsageError('--base only makes sense with --affected');
-      if (opts.withWorld && !opts.affected) throw new UsageError('--with-world only makes sense with --affected');
-      const commit = await headCommit(io.cwd);
-      if (opts.affected) {
-        steps = await affectedOnly(io, steps, { base: opts.base, withWorld: opts.withWorld ?? false, commit });
-        if (steps.length === 0) return;
-      }
-      if (opts.checkInputs) {
-        await checkInputsOrFail({
-          steps,
-          params,
-          concurrency: 1,
-          cwd: io.cwd,
-          env,
-          out: io.stdout,
-          services: provider,
-          heartbeatMs: 30_000,
-          handleSignals: true,
-        });
-        return;
-      }
-      await preflight(io, steps);
-      const cache = await runCache(io, opts, params, maxBytes);
-      const jsonPath = resolve(io.cwd, opts.json);
-      // The previous report's durations let the longest chains start first.
-      // (An unreadable or truncated report only loses that ordering hint.)
-      const previous = await readFile(jsonPath, 'utf8').then(
-        (t) => {
-          try {
-            return JSON.parse(t) as unknown;
-          } catch {
-            return undefined;
-          }
-        },
-        () => undefined,
-      );
-      writeLine(
-        io.stdout,
-        `kgraph-ci run: ${steps.map((s) => s.name).join(', ')} (concurrency ${concurrency}, services ${mode})`,
-      );
-      const report = await runPipeline({
-        steps,
-        params,
-        concurrency,
-        cwd: io.cwd,
-        env,
-        out: io.stdout,
-        services: provider,
-        keep: opts.keep ?? false,
-        handleSignals: true,
-        expectedMs: expectedDurations(previous),
-        cache,
-        ...(commit ? { commit } : {}),
-      });
-      await writeJsonReport(jsonPath, report);
-      await mkdir(dirname(resolve(io.cwd, opts.junit)), { recursive: true });
-      await writeFile(resolve(io.cwd, opts.junit), runJunitXml(report), 'utf8');
-      await recordHistory(io, report, commit);
-      writeLine(io.stdout, `report: ${opts.json} (JUnit ${opts.junit}; history ${historyDir(io.env)}/)`);
-      if (await appendJobSummary(runSummaryMarkdown(report), env)) writeLine(io.stdout, 'job summary written');
-      if (report.interrupted)
-        throw new FailedError(
-          `interrupted by ${report.interrupted}; services removed${opts.keep ? ' (except --keep)' : ''}`,
-        );
-      if (!report.ok) {
-        const bad = report.steps.filter((s) => !isSuccess(s.status)).map((s) => `${s.name} ${s.status}`);
-        throw new FailedError(`pipeline failed: ${bad.join(', ')}`);
-      }
-    });
+    },
+    () => undefined,
+  );
+}
+
+/** The JSON report, JUnit XML, the commit's run history and the job summary. */
+async function writeReports(
+  io: CliIo,
+  opts: RunCommandOptions,
+  jsonPath: string,
+  report: RunReport,
+  commit: string | undefined,
+): Promise<void> {
+  await writeJsonReport(jsonPath, report);
+  await mkdir(dirname(resolve(io.cwd, opts.junit)), { recursive: true });
+  await writeFile(resolve(io.cwd, opts.junit), runJunitXml(report), 'utf8');
+  await recordHistory(io, report, commit);
+  writeLine(io.stdout, `report: ${opts.json} (JUnit ${opts.junit}; history ${historyDir(io.env)}/)`);
+  if (await appendJobSummary(runSummaryMarkdown(report), io.env)) writeLine(io.stdout, 'job summary written');
+}
+
+/** The run's exit: an interrupted or failed run is a FailedError naming why. */
+function failUnlessOk(report: RunReport, keep: boolean): void {
+  if (report.interrupted)
+    throw new FailedError(`interrupted by ${report.interrupted}; services removed${keep ? ' (except --keep)' : ''}`);
+  if (!report.ok) {
+    const bad = report.steps.filter((s) => !isSuccess(s.status)).map((s) => `${s.name} ${s.status}`);
+    throw new FailedError(`pipeline failed: ${bad.join(', ')}`);
+  }
 }

@@ -78,16 +78,21 @@ export interface DeployDecision {
  * The image: --image as given; --version alone, where the policy wants a digest, the one that passed the
  * previous environment for the tag's source tree, otherwise the release tag in the registry.
  */
-function chooseImage(req: DeployRequest, facts: DeployFacts, now: number): { image: string; note?: string } {
+function chooseImage(
+  req: DeployRequest,
+  facts: DeployFacts,
+  now: number,
+): { image: string; note?: string; foundIn?: 'ledger' } {
   if (req.image) return { image: req.image.given };
   const version = req.version!;
   const policy = req.environment.release;
   if (policy.reference.includes('digest')) {
     const found = pickCandidate(req.environment, req.tag!, facts.source, facts.ledger, now);
-    if (found.image) return { image: found.image };
+    if (found.image) return { image: found.image, foundIn: 'ledger' };
     return {
       image: imageForVersion(version, policy.imageRepository),
       note: `no digest to promote for ${version}: ${found.reason}`,
+      foundIn: 'ledger',
     };
   }
   return { image: imageForVersion(version, policy.imageRepository) };
@@ -95,7 +100,7 @@ function chooseImage(req: DeployRequest, facts: DeployFacts, now: number): { ima
 
 export function decideDeploy(req: DeployRequest, facts: DeployFacts, now: number): DeployDecision {
   const env = req.environment;
-  const { image, note } = chooseImage(req, facts, now);
+  const { image, note, foundIn } = chooseImage(req, facts, now);
   const { source } = facts;
   const eligibility = decideEligibility(env.name, env.release, {
     image,
@@ -105,6 +110,7 @@ export function decideDeploy(req: DeployRequest, facts: DeployFacts, now: number
     source: { ...(source.commit ? { commit: source.commit } : {}), ...(source.tree ? { tree: source.tree } : {}) },
     ledger: facts.ledger,
     now,
+    ...(foundIn ? { imageFoundIn: foundIn } : {}),
   });
   const version = req.tag ?? req.image?.ref.tag ?? image.slice(image.indexOf('@') + 1);
   return { image, version, eligibility, ...(note ? { note } : {}) };
@@ -145,18 +151,10 @@ export function decideRollback(req: RollbackRequest, facts: RollbackFacts, now: 
     ledger: facts.ledger,
     now,
     operation: 'rollback',
+    // The version's digest is looked up in the ledger where the policy wants digests (rollbackImage).
+    ...(env.release.reference.includes('digest') ? { imageFoundIn: 'ledger' as const } : {}),
   });
-  return { target: { image, version: req.to }, eligibility: leadWithUnreachableLedger(env, facts.ledger, eligibility) };
-}
-
-/**
- * A version finds its digest through the ledger: with the ledger unreachable, the digest rule fails only as a
- * consequence, so the one-line reason names the cause (the ledger) instead.
- */
-function leadWithUnreachableLedger(env: EnvironmentDefinition, ledger: LedgerFacts, e: Eligibility): Eligibility {
-  if (ledger.reachable || !env.release.reference.includes('digest')) return e;
-  const cause = e.rules.find((r) => r.rule === 'ledger' && !r.ok);
-  return cause && !e.eligible ? { ...e, refusedBy: cause } : e;
+  return { target: { image, version: req.to }, eligibility };
 }
 
 /**

@@ -47,57 +47,102 @@ export const CHANNEL_VARIABLES = {
 
 const SECRET_VARIABLES = ['SLACK_WEBHOOK_URL', 'STATUSPAGE_API_KEY', 'SENTRY_AUTH_TOKEN'];
 
-export function createNotifier(o: NotifierOptions): Notifier {
-  const e = o.env;
-  const redact = redactor(SECRET_VARIABLES.map((k) => e[k]));
-  const log = (line: string) => o.log(redact(line));
-  const retry = o.retry ?? DEFAULT_RETRY;
-  const net = { ...(o.fetch ? { fetch: o.fetch } : {}), retry, onRetry: (m: string) => log(`notify: ${m}`) };
-  const now = o.now ?? Date.now;
-  const has = (vars: readonly string[]) => vars.every((v) => e[v]);
-  const channels: string[] = [];
-  const off: string[] = [];
+/** What each channel's part needs from the notifier: a masked log and a way to run one call as a result. */
+interface Context {
+  readonly log: (line: string) => void;
+  readonly attempt: (
+    channel: ChannelResult['channel'],
+    action: string,
+    fn: () => Promise<string>,
+  ) => Promise<ChannelResult>;
+}
 
+type Part = (env: EnvironmentDefinition, a: Announcement) => Promise<ChannelResult[]>;
+
+export function createNotifier(o: NotifierOptions): Notifier {
+  const redact = redactor(SECRET_VARIABLES.map((k) => o.env[k]));
+  const log = (line: string) => o.log(redact(line));
+  const ctx: Context = { log, attempt: attempter(log, redact) };
+  const now = o.now ?? Date.now;
+  const clients = openClients(o, log, now);
+  const channels = reportChannels(clients, log);
+  const parts: Part[] = [
+    slackPart(ctx, clients.slack),
+    statusPart(ctx, clients.page, o.env),
+    sentryPart(ctx, clients.sentry, now, o.previousCommit),
+  ];
+  return {
+    channels,
+    async announce(env, a) {
+      const work = Promise.all(parts.map((part) => part(env, a))).then((results) => results.flat());
+      return withinBudget(work, o.budgetMs ?? 20_000, () =>
+        log(`notify: still trying after ${(o.budgetMs ?? 20_000) / 1000}s; the ${a.operation} goes on without waiting`),
+      );
+    },
+  };
+}
+
+interface Clients {
+  readonly slack: ReturnType<typeof slackWebhook> | undefined;
+  readonly page: StatusPage | undefined;
+  readonly sentry: SentryReleases | undefined;
+}
+
+/** A client for each channel whose variables are all set (Slack also needs a webhook URL that passes the check). */
+function openClients(o: NotifierOptions, log: (line: string) => void, now: () => number): Clients {
+  const e = o.env;
+  const retry = o.retry ?? DEFAULT_RETRY;
+  const fetchOption = o.fetch ? { fetch: o.fetch } : {};
+  const net = { ...fetchOption, retry, onRetry: (m: string) => log(`notify: ${m}`) };
+  const has = (vars: readonly string[]) => vars.every((v) => e[v]);
   const slackProblem = e.SLACK_WEBHOOK_URL ? checkWebhookUrl(e.SLACK_WEBHOOK_URL) : undefined;
   if (slackProblem) log(`notify: Slack off: ${slackProblem}`);
-  const slack =
-    e.SLACK_WEBHOOK_URL && !slackProblem
-      ? slackWebhook({ webhookUrl: e.SLACK_WEBHOOK_URL, retry, ...(o.fetch ? { fetch: o.fetch } : {}) })
-      : undefined;
-  const page: StatusPage | undefined = has(CHANNEL_VARIABLES.statuspage)
-    ? statusPage({
-        apiKey: e.STATUSPAGE_API_KEY!,
-        pageId: e.STATUSPAGE_PAGE_ID!,
-        ...(e.STATUSPAGE_API_URL ? { baseUrl: e.STATUSPAGE_API_URL } : {}),
-        now,
-        ...net,
-      })
-    : undefined;
-  const sentry: SentryReleases | undefined = has(CHANNEL_VARIABLES.sentry)
-    ? sentryReleases({
-        token: e.SENTRY_AUTH_TOKEN!,
-        org: e.SENTRY_ORG!,
-        project: e.SENTRY_PROJECT!,
-        ...(e.GITHUB_REPOSITORY ? { repository: e.GITHUB_REPOSITORY } : {}),
-        ...(e.SENTRY_URL ? { baseUrl: e.SENTRY_URL } : {}),
-        ...net,
-      })
-    : undefined;
+  return {
+    slack:
+      e.SLACK_WEBHOOK_URL && !slackProblem
+        ? slackWebhook({ webhookUrl: e.SLACK_WEBHOOK_URL, retry, ...fetchOption })
+        : undefined,
+    page: has(CHANNEL_VARIABLES.statuspage)
+      ? statusPage({
+          apiKey: e.STATUSPAGE_API_KEY!,
+          pageId: e.STATUSPAGE_PAGE_ID!,
+          ...(e.STATUSPAGE_API_URL ? { baseUrl: e.STATUSPAGE_API_URL } : {}),
+          now,
+          ...net,
+        })
+      : undefined,
+    sentry: has(CHANNEL_VARIABLES.sentry)
+      ? sentryReleases({
+          token: e.SENTRY_AUTH_TOKEN!,
+          org: e.SENTRY_ORG!,
+          project: e.SENTRY_PROJECT!,
+          ...(e.GITHUB_REPOSITORY ? { repository: e.GITHUB_REPOSITORY } : {}),
+          ...(e.SENTRY_URL ? { baseUrl: e.SENTRY_URL } : {}),
+          ...net,
+        })
+      : undefined,
+  };
+}
+
+/** The names of the channels that are on; the others are logged with the variables they need (never a value). */
+function reportChannels(clients: Clients, log: (line: string) => void): string[] {
+  const channels: string[] = [];
+  const off: string[] = [];
   for (const [name, on] of [
-    ['slack', slack],
-    ['statuspage', page],
-    ['sentry', sentry],
+    ['slack', clients.slack],
+    ['statuspage', clients.page],
+    ['sentry', clients.sentry],
   ] as const) {
     if (on) channels.push(name);
     else off.push(`${name} (needs ${CHANNEL_VARIABLES[name].join(', ')})`);
   }
   if (off.length) log(`notify: off: ${off.join('; ')}`);
+  return channels;
+}
 
-  /** Open maintenances by environment, so the deploy's end closes the one its start opened. */
-  const maintenances = new Map<string, string>();
-  const started = new Map<string, string>();
-
-  async function attempt(channel: ChannelResult['channel'], action: string, fn: () => Promise<string>) {
+/** One call to a channel as a result: never throws, logs the outcome, and masks secrets in what it returns. */
+function attempter(log: (line: string) => void, redact: (text: string) => string): Context['attempt'] {
+  return async (channel, action, fn) => {
     try {
       const detail = await fn();
       log(`notify: ${channel} ${action}: ${detail}`);
@@ -107,53 +152,96 @@ export function createNotifier(o: NotifierOptions): Notifier {
       log(`notify: ${channel} ${action} FAILED (the deploy goes on): ${detail}`);
       return { channel, action, ok: false, detail };
     }
-  }
+  };
+}
 
-  async function statusPart(env: EnvironmentDefinition, a: Announcement): Promise<ChannelResult[]> {
+/** The results if they come within the budget; past it the caller goes on with none (the calls keep trying). */
+async function withinBudget(
+  work: Promise<ChannelResult[]>,
+  budgetMs: number,
+  onLate: () => void,
+): Promise<ChannelResult[]> {
+  const ac = new AbortController();
+  const timeout = delay(budgetMs, 'timeout' as const, { signal: ac.signal }).catch(() => 'aborted' as const);
+  const result = await Promise.race([work, timeout]);
+  ac.abort();
+  if (result === 'timeout' || result === 'aborted') {
+    onLate();
+    return [];
+  }
+  return result;
+}
+
+function slackPart(ctx: Context, slack: Clients['slack']): Part {
+  return async (_env, a) =>
+    slack
+      ? [
+          await ctx.attempt('slack', `${a.operation} ${a.stage}`, async () => {
+            await slack.send(slackMessage(a));
+            return 'message sent';
+          }),
+        ]
+      : [];
+}
+
+/** The status page's part: open or close a maintenance, or open an incident, on the environment's component. */
+function statusPart(ctx: Context, page: StatusPage | undefined, e: NodeJS.ProcessEnv): Part {
+  /** Open maintenances by environment, so the deploy's end closes the one its start opened. */
+  const maintenances = new Map<string, string>();
+  return async (env, a) => {
     const action = statusPageAction(env, a);
     if (!page || !action) return [];
     const component = e[action.componentIdVariable];
     if (!component) {
-      log(`notify: statuspage ${action.kind} skipped: ${action.componentIdVariable} is not set`);
+      ctx.log(`notify: statuspage ${action.kind} skipped: ${action.componentIdVariable} is not set`);
       return [
         { channel: 'statuspage', action: action.kind, ok: false, detail: `${action.componentIdVariable} is not set` },
       ];
     }
-    const results: ChannelResult[] = [];
-    if (action.kind === 'open-maintenance')
-      results.push(
-        await attempt('statuspage', action.kind, async () => {
-          const id = await page.openMaintenance(component, a);
-          maintenances.set(env.name, id);
-          return `maintenance ${id} on component ${component}`;
-        }),
-      );
-    if (action.kind === 'close-maintenance') {
-      const id = maintenances.get(env.name);
-      maintenances.delete(env.name);
-      if (id)
-        results.push(
-          await attempt('statuspage', action.kind, async () => {
+    switch (action.kind) {
+      case 'open-maintenance':
+        return [
+          await ctx.attempt('statuspage', action.kind, async () => {
+            const id = await page.openMaintenance(component, a);
+            maintenances.set(env.name, id);
+            return `maintenance ${id} on component ${component}`;
+          }),
+        ];
+      case 'close-maintenance': {
+        const id = maintenances.get(env.name);
+        maintenances.delete(env.name);
+        if (!id) return [];
+        return [
+          await ctx.attempt('statuspage', action.kind, async () => {
             await page.closeMaintenance(id, component, a);
             return `maintenance ${id} completed`;
           }),
-        );
+        ];
+      }
+      case 'open-incident':
+        return [
+          await ctx.attempt('statuspage', action.kind, async () => `incident ${await page.openIncident(component, a)}`),
+        ];
     }
-    if (action.kind === 'open-incident')
-      results.push(
-        await attempt('statuspage', action.kind, async () => `incident ${await page.openIncident(component, a)}`),
-      );
-    return results;
-  }
+  };
+}
 
-  async function sentryPart(a: Announcement): Promise<ChannelResult[]> {
+/** Sentry's part: a release (with its commit range) when a deploy starts, a deploy where a version went live. */
+function sentryPart(
+  ctx: Context,
+  sentry: SentryReleases | undefined,
+  now: () => number,
+  previousCommitOf: NotifierOptions['previousCommit'],
+): Part {
+  const started = new Map<string, string>();
+  return async (_env, a) => {
     if (!sentry) return [];
     const key = `${a.environment} ${a.version}`;
     if (a.operation === 'deploy' && a.stage === 'started') {
       started.set(key, new Date(now()).toISOString());
       return [
-        await attempt('sentry', 'release', async () => {
-          const previousCommit = a.commit ? await o.previousCommit?.(a.environment, a.commit) : undefined;
+        await ctx.attempt('sentry', 'release', async () => {
+          const previousCommit = a.commit ? await previousCommitOf?.(a.environment, a.commit) : undefined;
           await sentry.prepare({
             version: a.version,
             ...(a.commit ? { commit: a.commit } : {}),
@@ -169,7 +257,7 @@ export function createNotifier(o: NotifierOptions): Notifier {
     const startedAt = started.get(key) ?? new Date(now() - (a.durationMs ?? 0)).toISOString();
     started.delete(key);
     return [
-      await attempt('sentry', 'deploy', async () => {
+      await ctx.attempt('sentry', 'deploy', async () => {
         await sentry.recordDeploy({
           version: a.version,
           environment: a.environment,
@@ -180,31 +268,5 @@ export function createNotifier(o: NotifierOptions): Notifier {
         return `deploy of ${a.version} to ${a.environment}`;
       }),
     ];
-  }
-
-  return {
-    channels,
-    async announce(env, a) {
-      const work = Promise.all([
-        slack
-          ? attempt('slack', `${a.operation} ${a.stage}`, async () => {
-              await slack.send(slackMessage(a));
-              return 'message sent';
-            }).then((r) => [r])
-          : Promise.resolve([]),
-        statusPart(env, a),
-        sentryPart(a),
-      ]).then((parts) => parts.flat());
-      const budget = o.budgetMs ?? 20_000;
-      const ac = new AbortController();
-      const timeout = delay(budget, 'timeout' as const, { signal: ac.signal }).catch(() => 'aborted' as const);
-      const result = await Promise.race([work, timeout]);
-      ac.abort();
-      if (result === 'timeout' || result === 'aborted') {
-        log(`notify: still trying after ${budget / 1000}s; the ${a.operation} goes on without waiting`);
-        return [];
-      }
-      return result;
-    },
   };
 }

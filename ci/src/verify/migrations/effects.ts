@@ -22,7 +22,12 @@ export type BreakingChange =
   | 'SET NOT NULL'
   | 'DROP NOT NULL'
   | 'unique constraint'
-  | 'truncate';
+  | 'truncate'
+  | 'delete every row'
+  | 'drop default'
+  | 'disable trigger'
+  | 'row security'
+  | 'revoke';
 
 export type Effect =
   | { readonly type: 'set'; readonly name: string; readonly value: string | undefined }
@@ -43,7 +48,9 @@ export type Effect =
       readonly name: string | undefined;
       readonly notValid: boolean;
     }
-  | { readonly type: 'validate-constraint'; readonly table: string; readonly name: string };
+  | { readonly type: 'validate-constraint'; readonly table: string; readonly name: string }
+  /** A statement whose effect the check cannot see (a DO block, a procedure, an unknown kind): never passes. */
+  | { readonly type: 'opaque'; readonly what: string };
 
 type Node = Record<string, unknown>;
 const obj = (v: unknown): Node => (v && typeof v === 'object' ? (v as Node) : {});
@@ -145,6 +152,16 @@ function addConstraint(table: string, def: Node): Effect[] {
   }
 }
 
+/** How the ALTER TABLE forms the rules name are written in SQL. */
+const SPELLED: Readonly<Record<string, string>> = {
+  AT_DisableTrig: 'DISABLE TRIGGER',
+  AT_DisableTrigAll: 'DISABLE TRIGGER ALL',
+  AT_DisableTrigUser: 'DISABLE TRIGGER USER',
+  AT_DisableRule: 'DISABLE RULE',
+  AT_EnableRowSecurity: 'ENABLE ROW LEVEL SECURITY',
+  AT_ForceRowSecurity: 'FORCE ROW LEVEL SECURITY',
+};
+
 function alterTableCmd(table: string, cmd: Node): Effect[] {
   const column = str(cmd.name) ?? '?';
   const lock = (work: Work, what: string): Effect => ({ type: 'lock', table, blocks: 'reads and writes', work, what });
@@ -178,6 +195,27 @@ function alterTableCmd(table: string, cmd: Node): Effect[] {
         ...breaking('drop constraint', `DROP CONSTRAINT ${column}`),
         lock('instant', `DROP CONSTRAINT ${column}`),
       ];
+    case 'AT_ColumnDefault':
+      // SET DEFAULT is instant and harmless; DROP DEFAULT breaks an old release that leaves the column to it.
+      return cmd.def
+        ? [lock('instant', `ALTER COLUMN ${column} SET DEFAULT`)]
+        : [...breaking('drop default', `ALTER COLUMN ${column} DROP DEFAULT`), lock('instant', 'DROP DEFAULT')];
+    case 'AT_DropIdentity':
+      return [...breaking('drop default', `ALTER COLUMN ${column} DROP IDENTITY`), lock('instant', 'DROP IDENTITY')];
+    case 'AT_DisableTrig':
+    case 'AT_DisableTrigAll':
+    case 'AT_DisableTrigUser':
+    case 'AT_DisableRule': {
+      // A trigger the old release relies on (cache generation, audit) stops firing for it too.
+      const what = `${SPELLED[String(cmd.subtype)]} ${str(cmd.name) ?? ''}`.trim();
+      return [...breaking('disable trigger', what), lock('instant', what)];
+    }
+    case 'AT_EnableRowSecurity':
+    case 'AT_ForceRowSecurity': {
+      // With no policy for the app's role, row security hides every row from it.
+      const what = SPELLED[String(cmd.subtype)]!;
+      return [...breaking('row security', what), lock('instant', what)];
+    }
     case 'AT_SetLogged':
     case 'AT_SetUnLogged':
     case 'AT_SetTableSpace':
@@ -289,8 +327,48 @@ export function effectsOf(s: Pick<ParsedStatement, 'type' | 'node'>): Effect[] {
     case 'DeleteStmt': {
       const table = relName(n.relation);
       const what = `${s.type === 'UpdateStmt' ? 'UPDATE' : 'DELETE FROM'} ${table} (one transaction over every matching row)`;
-      return [{ type: 'lock', table, blocks: 'rows it writes', work: 'scan', what }];
+      const everyRow = s.type === 'DeleteStmt' && n.whereClause === undefined;
+      return [
+        ...(everyRow
+          ? [{ type: 'breaking', change: 'delete every row', table, what: `DELETE FROM ${table}` } as const]
+          : []),
+        { type: 'lock', table, blocks: 'rows it writes', work: 'scan', what },
+      ];
     }
+    case 'LockStmt':
+      // Held until the migration commits; lock_timeout bounds the wait for it.
+      return list(n.relations).map((r) => {
+        const table = relName(r.RangeVar);
+        return {
+          type: 'lock',
+          table,
+          blocks: 'reads and writes',
+          work: 'instant',
+          what: `LOCK TABLE ${table}`,
+        } as const;
+      });
+    case 'GrantStmt':
+      return grantEffects(n);
+    case 'AlterEnumStmt':
+      // ADD VALUE adds a label the old release never sees; renaming one changes what it reads and writes.
+      return n.oldVal !== undefined
+        ? [
+            {
+              type: 'breaking',
+              change: 'rename',
+              table: names(n.typeName),
+              what: `ALTER TYPE ${names(n.typeName)} RENAME VALUE`,
+            },
+          ]
+        : [];
+    case 'DoStmt':
+      return [{ type: 'opaque', what: 'a DO block: its code can do anything, and the check cannot see what' }];
+    case 'CallStmt':
+      return [{ type: 'opaque', what: 'CALL of a procedure: the check cannot see what it does' }];
+    case 'ExecuteStmt':
+      return [{ type: 'opaque', what: 'EXECUTE of a prepared statement: the check cannot see what it runs' }];
+    case 'SelectStmt':
+      return selectEffects(n);
     case 'CreateTrigStmt':
       return [
         {
@@ -341,6 +419,74 @@ export function effectsOf(s: Pick<ParsedStatement, 'type' | 'node'>): Effect[] {
     case 'CreateSeqStmt':
       return [{ type: 'create', object: 'other', name: s.type }];
     default:
-      return [];
+      // Fail closed: a kind of statement not weighed here is not assumed harmless.
+      return HARMLESS.has(s.type)
+        ? []
+        : [{ type: 'opaque', what: `a ${s.type.replace(/Stmt$/, '')} statement, which the check does not know` }];
   }
+}
+
+/** Statement kinds known to change nothing the running release reads or writes (creating, commenting, adding rows). */
+const HARMLESS = new Set([
+  'InsertStmt',
+  'CommentStmt',
+  'CreateSchemaStmt',
+  'CreateExtensionStmt',
+  'CreateDomainStmt',
+  'DefineStmt',
+  'CreatePolicyStmt',
+  'CreateStatsStmt',
+  'AlterSeqStmt',
+  'NotifyStmt',
+]);
+
+/** GRANT adds access; REVOKE can take away what the running release needs. */
+function grantEffects(n: Node): Effect[] {
+  if (n.is_grant === true) return [];
+  const targets = list(n.objects).map((o) => ('RangeVar' in o ? relName(o.RangeVar) : names(o)));
+  return (targets.length ? targets : ['?']).map((table) => ({
+    type: 'breaking',
+    change: 'revoke',
+    table,
+    what: `REVOKE on ${table}`,
+  }));
+}
+
+/** Functions a SELECT in a migration may call: settings and pure built-ins. Anything else may write. */
+const SAFE_FUNCTIONS = new Set([
+  'set_config',
+  'current_setting',
+  'now',
+  'count',
+  'max',
+  'min',
+  'coalesce',
+  'lower',
+  'upper',
+  'length',
+  'to_regclass',
+  'pg_sleep',
+]);
+
+/** A SELECT reads, unless it calls a function that may write (a user function, a sequence's setval). */
+function selectEffects(n: Node): Effect[] {
+  const called = new Set<string>();
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(visit);
+    else if (v && typeof v === 'object') {
+      const call = (v as Node).FuncCall;
+      if (call)
+        called.add(
+          list(obj(call).funcname)
+            .map((x) => str(obj(x.String).sval) ?? '?')
+            .join('.'),
+        );
+      Object.values(v).forEach(visit);
+    }
+  };
+  visit(n);
+  const unknown = [...called].filter((f) => !SAFE_FUNCTIONS.has(f.replace(/^pg_catalog\./, '')));
+  return unknown.length
+    ? [{ type: 'opaque', what: `SELECT calling ${unknown.join(', ')}: the check cannot see what it does` }]
+    : [];
 }

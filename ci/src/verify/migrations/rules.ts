@@ -363,6 +363,26 @@ const lockSize: Rule = {
   },
 };
 
+const opaque: Rule = {
+  id: 'opaque',
+  summary: 'every statement is one the check can weigh: no DO blocks, procedures or unknown kinds of statement',
+  check(walked) {
+    return walked.flatMap((w) =>
+      w.effects
+        .filter((e): e is Extract<Effect, { type: 'opaque' }> => e.type === 'opaque')
+        .map((e) =>
+          finding(
+            w,
+            this.id,
+            'refuse',
+            `${e.what}; a migration the check cannot read is not let through`,
+            'write what it does as plain statements in the migration (ALTER, CREATE, UPDATE ... WHERE), so every rule can weigh them',
+          ),
+        ),
+    );
+  },
+};
+
 const marks: Rule = {
   id: 'marks',
   summary: 'every migration parses, and its -- kgraph: marks are known ones',
@@ -393,6 +413,7 @@ const marks: Rule = {
 /** The project's rules, in the order their findings are printed. */
 export const RULES: readonly Rule[] = [
   marks,
+  opaque,
   timeouts,
   concurrentOutsideTransaction,
   constraintNotValid,

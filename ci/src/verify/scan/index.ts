@@ -2,13 +2,14 @@
  * The host scan: secrets in the tree, the Dockerfile policy and a dependency audit, combined into one
  * report. I/O (listing and reading files, npm audit) is injected; the decisions are in the modules.
  */
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runChecked } from '../../platform/process/run.js';
 import { checkDockerfile } from './dockerfile.js';
 import { interpretAudit, npmAudit, type AuditRun, type Severity } from './audit.js';
 import { isAllowed, isScannable, parseAllowlist, scanText, type SecretFinding } from './secrets.js';
 import type { ScanCheckOutcome } from '../../platform/outcome.js';
+import { walkTree } from './tree.js';
 
 export const DEFAULT_ALLOWLIST = '.kgraph-scan-allowlist';
 export const DEFAULT_DOCKERFILE = 'app/Dockerfile';
@@ -48,6 +49,20 @@ async function gitFiles(root: string): Promise<string[]> {
   return [...new Set(stdout.split('\0').filter(Boolean))];
 }
 
+/**
+ * git's listing in a checkout; without .git (a worktree's .git file counts), the tree walked with the same
+ * .gitignore rules, so the scan works on the Dagger module's source, which leaves the history out.
+ */
+async function listTree(root: string, say: (line: string) => void): Promise<string[]> {
+  const checkout = await access(join(root, '.git')).then(
+    () => true,
+    () => false,
+  );
+  if (checkout) return gitFiles(root);
+  say('secrets: no .git here, walking the tree with its .gitignore rules');
+  return walkTree(root);
+}
+
 async function readOptional(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, 'utf8');
@@ -78,7 +93,7 @@ export async function runScan(opts: ScanOptions): Promise<ScanReport> {
   const checks: ScanCheck[] = [];
 
   say('secrets: listing files');
-  const files = await (opts.listFiles ?? gitFiles)(opts.root);
+  const files = await (opts.listFiles ?? ((root: string) => listTree(root, say)))(opts.root);
   say(`secrets: scanning ${files.length} files`);
   const allowlistPath = join(opts.root, opts.allowlistPath ?? DEFAULT_ALLOWLIST);
   const { findings, allowed } = await scanSecrets(opts.root, files, await readOptional(allowlistPath));

@@ -397,9 +397,13 @@ describe('runDeploy: the release policy decides before any kubectl call', () => 
     expect(h.err.join('\n')).toMatch(
       /FAIL ledger +the delivery ledger is unreachable \(GitHub acme\/kgraph: reading deployments .*503/,
     );
-    // --version alone cannot even find the digest to promote.
-    await expect(runDeploy({ env: 'prod', version: 'v1.2.3' }, h.deps)).rejects.toThrow(/rule "digest"/);
+    // --version alone cannot even find the digest to promote: the missing digest follows from GitHub being down,
+    // so a rule that reads GitHub leads, and the digest line says what it rests on.
+    await expect(runDeploy({ env: 'prod', version: 'v1.2.3' }, h.deps)).rejects.toThrow(/rule "on-main"/);
     expect(h.err.join('\n')).toContain('no digest to promote for v1.2.3');
+    expect(h.err.join('\n')).toMatch(
+      /FAIL digest .*has none \(cannot tell: rests on rule "ledger", which did not pass\)/,
+    );
     expect(h.calls).toEqual([]);
     const n = await harness({ noLedger: true });
     await expect(runDeploy({ env: 'prod', image: IMAGE_D, version: 'v1.2.3' }, n.deps)).rejects.toThrow(

@@ -91,15 +91,29 @@ describe('deploy phases', () => {
     expect(d.eligibility?.eligible).toBe(false);
     expect(d.eligibility?.refusedBy?.rule).toBe('ledger');
     expect(d.eligibility?.refusedBy?.detail).toMatch(/unreachable.*GITHUB_TOKEN/);
-    // The digest rule still fails and is still listed: only the headline changes.
-    expect(d.eligibility?.rules.find((r) => r.rule === 'digest')?.ok).toBe(false);
+    // The digest rule is still listed, as "cannot tell": it rests on the ledger, which did not pass.
+    const digest = d.eligibility?.rules.find((r) => r.rule === 'digest');
+    expect(digest).toMatchObject({ ok: false, outcome: 'inconclusive', dependsOn: 'ledger' });
+    expect(digest?.detail).toMatch(/rests on rule "ledger"/);
     // With the ledger reachable but no record of v1.2.2 in prod, the digest is the real reason.
     const empty = decideRollback(
       to,
       { ledger: { reachable: true, entries: [] }, backups: [], source: { onMain: true } },
       0,
     );
-    expect(empty.eligibility?.refusedBy?.rule).not.toBe('ledger');
+    expect(empty.eligibility?.refusedBy).toMatchObject({ rule: 'digest', outcome: 'failed' });
+  });
+
+  it('decide: a deploy by version with the ledger unreachable names the ledger, not the digest it could not look up', () => {
+    const req = parseDeployRequest({ env: 'prod', version: 'v1.2.3', dryRun: true }, {});
+    const down = { reachable: false as const, reason: 'no GitHub ledger: GITHUB_TOKEN is not set' };
+    const d = decideDeploy(req, { source: { tree: TREE, onMain: true }, ledger: down }, 0);
+    expect(d.eligibility.refusedBy?.rule).toBe('ledger');
+    expect(d.eligibility.outcome).toBe('inconclusive');
+    // An image given by the user rests on nothing: its missing digest is the user's, and leads.
+    const given = parseDeployRequest({ env: 'prod', image: 'ghcr.io/kgraph-mcp/kgraph-mcp:v1.2.3', dryRun: true }, {});
+    const g = decideDeploy(given, { source: { tree: TREE, onMain: true }, ledger: down }, 0);
+    expect(g.eligibility.refusedBy).toMatchObject({ rule: 'digest', outcome: 'failed' });
   });
 });
 

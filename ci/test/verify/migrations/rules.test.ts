@@ -126,6 +126,12 @@ describe('expand-contract', () => {
     'unique index': 'CREATE UNIQUE INDEX tools_name_key ON tools (name);',
     'unique constraint': 'ALTER TABLE tools ADD CONSTRAINT tools_name_key UNIQUE USING INDEX tools_name_idx;',
     'drop trigger': 'DROP TRIGGER tools_cache_generation ON tools;',
+    'drop default': 'ALTER TABLE tools ALTER COLUMN description DROP DEFAULT;',
+    'disable trigger': 'ALTER TABLE tools DISABLE TRIGGER tools_cache_generation;',
+    'row security': 'ALTER TABLE tools ENABLE ROW LEVEL SECURITY;',
+    revoke: 'REVOKE SELECT ON tools FROM PUBLIC;',
+    'enum value rename': "ALTER TYPE tool_kind RENAME VALUE 'a' TO 'b';",
+    'delete every row': 'DELETE FROM tools;',
   };
   for (const [what, sql] of Object.entries(breaking)) {
     it(`refuses ${what} outside a contract migration, with the expand/contract fix`, () => {
@@ -136,6 +142,10 @@ describe('expand-contract', () => {
   it('does not count a NOT NULL column with a default, a nullable column or a new table as breaking', () => {
     const ok = `${T}ALTER TABLE tools ADD COLUMN a text NOT NULL DEFAULT '';\nALTER TABLE tools ADD COLUMN b text;\nCREATE TABLE n (id int);\nALTER TABLE n DROP COLUMN id;`;
     expect(judge({ '1_a': ok }).filter((f) => f.rule === 'expand-contract')).toEqual([]);
+  });
+  it('does not count what only adds as breaking: SET DEFAULT, GRANT, DELETE with WHERE, INSERT', () => {
+    const ok = `${T}ALTER TABLE tools ALTER COLUMN description SET DEFAULT '';\nGRANT SELECT ON tools TO PUBLIC;\nDELETE FROM tools WHERE id = 'x';\nINSERT INTO prompts (id) VALUES ('p');`;
+    expect(refusals(judge({ '1_a': ok }))).toEqual([]);
   });
   it('a contract step refuses until the running release passed the compatibility check against it', () => {
     const sql = `-- kgraph:contract\n${T}ALTER TABLE tools DROP COLUMN description;`;
@@ -206,6 +216,33 @@ describe('lock-size', () => {
     expect(refusals(judge({ '1_a': `${T}UPDATE tools SET category = lower(category);` }, big))).toEqual([
       '1_a#3 lock-size',
     ]);
+  });
+});
+
+describe('opaque', () => {
+  // Fail closed: what the check cannot weigh is refused, however harmless it may be.
+  const opaque: Record<string, string> = {
+    'a DO block': "DO $$ BEGIN EXECUTE 'ALTER TABLE tools DROP COLUMN description'; END $$;",
+    'a procedure': 'CALL backfill_tools();',
+    'a SELECT of a user function': 'SELECT drop_old_rows();',
+    'a SELECT of setval': "SELECT setval('tools_id_seq', 1);",
+    'an unknown kind of statement': 'CREATE SERVER remote FOREIGN DATA WRAPPER postgres_fdw;',
+    'a prepared statement': 'EXECUTE wipe;',
+  };
+  for (const [what, sql] of Object.entries(opaque)) {
+    it(`refuses ${what}, saying the check cannot see what it does`, () => {
+      const f = judge({ '1_a': `${T}${sql}` }).filter((x) => x.rule === 'opaque');
+      expect(f).toHaveLength(1);
+      expect(f[0]).toMatchObject({ verdict: 'refuse', statement: { index: 3 } });
+      expect(f[0]!.fix).toContain('plain statements');
+    });
+  }
+  it('lets through a SELECT of settings and built-ins, and statements that only create or comment', () => {
+    const ok = `${T}SELECT set_config('search_path', 'public', false);\nSELECT count(*) FROM tools;\nCOMMENT ON TABLE tools IS 'x';\nCREATE SCHEMA IF NOT EXISTS audit;`;
+    expect(judge({ '1_a': ok }).filter((f) => f.rule === 'opaque')).toEqual([]);
+  });
+  it('asks for the timeouts before an explicit LOCK TABLE', () => {
+    expect(refusals(judge({ '1_a': 'LOCK TABLE tools IN ACCESS EXCLUSIVE MODE;' }))).toEqual(['1_a#1 timeouts']);
   });
 });
 

@@ -70,3 +70,28 @@ describe('kgraph-ci scan', () => {
     expect(r).toMatchObject({ code: 2, err: expect.stringMatching(/bad-allowlist: allowlist line 1/) });
   });
 });
+
+describe('kgraph-ci scan without .git (the Dagger module leaves it out)', () => {
+  it('walks the tree with its .gitignore rules: the secret in source is found, the ignored copy is not', async () => {
+    const bare = await mkdtemp(join(tmpdir(), 'kgraph-scan-nogit-'));
+    try {
+      await mkdir(join(bare, 'app'));
+      await mkdir(join(bare, 'node_modules/pkg'), { recursive: true });
+      await copyFile(new URL('./fixtures/Dockerfile.good', import.meta.url), join(bare, 'app/Dockerfile'));
+      await writeFile(join(bare, 'app/config.ts'), `export const token = '${token}';\n`);
+      await writeFile(join(bare, 'node_modules/pkg/index.js'), `'${token}'`);
+      await writeFile(join(bare, '.gitignore'), 'node_modules/\n');
+      const io = captureIo(
+        { ...process.env, GITHUB_STEP_SUMMARY: '', KGRAPH_SCAN_ALLOW_OFFLINE: '', KGRAPH_SCAN_REPORT: '' },
+        bare,
+      );
+      const code = await runCli(['scan', '--allow-offline', '--json', 'scan.json'], io);
+      expect(io.err()).toMatch(/no \.git here, walking the tree with its \.gitignore rules/);
+      expect(io.out()).toMatch(/secrets\s+failed\s+1 finding\(s\): app\/config.ts:1 github-token/);
+      expect(io.out() + io.err()).not.toContain(token);
+      expect(code).toBe(1);
+    } finally {
+      await rm(bare, { recursive: true, force: true });
+    }
+  });
+});
