@@ -82,15 +82,22 @@ async function control(pid: number, flag: '-z' | '-d'): Promise<void> {
   }
 }
 
-/** Total instructions of the newest dump in `dir` (its `totals:` line). */
-function newestTotal(dir: string, seen: Set<string>): number {
-  const fresh = readdirSync(dir).filter((f) => !seen.has(f) && /\.\d+$/.test(f));
-  if (fresh.length !== 1)
-    throw new Error(`expected one new callgrind dump in ${dir}, found ${fresh.join(', ') || 'none'}`);
-  seen.add(fresh[0]!);
-  const m = /^totals:\s+(\d+)/m.exec(readFileSync(join(dir, fresh[0]!), 'utf8'));
-  if (!m) throw new Error(`no totals line in ${fresh[0]}`);
-  return Number(m[1]);
+/**
+ * Total instructions of the dump `callgrind_control -d` just wrote (`cg.PID.N`; `cg.PID` itself is the
+ * file written at exit), from its `totals:` line; waited for, since the dump is written as it is asked for.
+ */
+async function newestTotal(dir: string, seen: Set<string>): Promise<number> {
+  for (let i = 0; i < 120; i++) {
+    const fresh = readdirSync(dir).filter((f) => !seen.has(f) && /^cg\.\d+\.\d+$/.test(f));
+    if (fresh.length > 1) throw new Error(`expected one new callgrind dump in ${dir}, found ${fresh.join(', ')}`);
+    const m = fresh[0] ? /^totals:\s+(\d+)/m.exec(readFileSync(join(dir, fresh[0]), 'utf8')) : null;
+    if (m) {
+      seen.add(fresh[0]!);
+      return Number(m[1]);
+    }
+    await sleep(500);
+  }
+  throw new Error(`no complete callgrind dump appeared in ${dir}`);
 }
 
 /** Sends `amount` requests; `strict`: every one must be a 2xx (a count over failures is not a count per read). */
@@ -139,7 +146,7 @@ async function perRequest(
     await control(pid, '-z');
     await send(url, headers, REQUESTS, true);
     await control(pid, '-d');
-    const total = newestTotal(t.outDir, seen);
+    const total = await newestTotal(t.outDir, seen);
     if (metricsBase) {
       const hits = (await cacheHits(metricsBase)) - hitsBefore;
       if (hits !== REQUESTS) throw new Error(`${hits} of ${REQUESTS} counted requests were cache hits`);
