@@ -8,16 +8,21 @@ import {
   IMAGES,
   REVISION_LABEL,
   Severity,
+  SCAN_ALLOW_OFFLINE_ENV,
   TREE_LABEL,
   TRIVY_FINDINGS_EXIT,
   WORKDIR,
   candidateJson,
+  checkAllowOffline,
+  checkEnvironment,
   checkGitObject,
   promotableImageBuild,
   publishAddress,
+  runStepArgv,
+  servicesOf,
   severitiesFrom,
 } from './plan.js';
-import { runStamp, serviceImage, stepRun } from './containers.js';
+import { runStamp, serviceImage, stepContainer } from './containers.js';
 
 /** The service image: build, scan and publish. */
 @object()
@@ -44,12 +49,21 @@ export class Images {
    * built image and over the source (dependencies and secrets); fails at the severity threshold or above
    * and returns the reports. The step runs first: it needs no database download, so a secret or a
    * Dockerfile violation fails in seconds. Never cached: the vulnerability database moves on, so a verdict
-   * must not be replayed from the function cache.
+   * must not be replayed from the function cache. `allowOffline`: when npm's advisory service gives no
+   * answer (a registry mirror without the audit endpoint), the audit is reported skipped instead of failing
+   * the scan; refused for an environment whose release policy does not accept a skipped audit (prod).
    * Example: `dagger call image scan --environment=prod --severity=critical`
    */
   @func({ cache: 'never' })
-  async scan(environment: Environment = Environment.dev, severity: Severity = Severity.HIGH): Promise<string> {
-    const stepReport = await stepRun(this, 'scan').stdout();
+  async scan(
+    environment: Environment = Environment.dev,
+    severity: Severity = Severity.HIGH,
+    allowOffline = false,
+  ): Promise<string> {
+    let step = stepContainer(this, 'scan', servicesOf('scan'));
+    if (checkAllowOffline(checkEnvironment(environment), allowOffline))
+      step = step.withEnvVariable(SCAN_ALLOW_OFFLINE_ENV.name, SCAN_ALLOW_OFFLINE_ENV.value);
+    const stepReport = await step.withExec(runStepArgv('scan')).stdout();
     const levels = severitiesFrom(severity);
     const findings = String(TRIVY_FINDINGS_EXIT);
     const trivy = dag

@@ -233,6 +233,21 @@ export function environmentSettings(name: EnvironmentName) {
   return ENVIRONMENTS[name];
 }
 
+/** What kgraph-ci scan reads to skip the dependency audit when the advisory service gives no answer. */
+export const SCAN_ALLOW_OFFLINE_ENV = { name: 'KGRAPH_SCAN_ALLOW_OFFLINE', value: '1' } as const;
+
+/**
+ * A scan may skip the audit only for an environment whose release policy accepts a skipped audit: a
+ * verdict the release would refuse is not worth producing (prod: skip nothing).
+ */
+export function checkAllowOffline(environment: EnvironmentName, allowOffline: boolean): boolean {
+  if (allowOffline && !ENVIRONMENTS[environment].release.skippedAuditAcceptable)
+    throw new Error(
+      `allowOffline refused for ${environment}: its release policy does not accept a skipped dependency audit; scan where npm's advisory service answers`,
+    );
+  return allowOffline;
+}
+
 export function checkNodeVersion(value: string): NodeVersion {
   const found = NODE_VERSIONS.find((v) => v === value);
   if (!found) {

@@ -102,6 +102,7 @@ const allFunctions = (): [string, Fn][] => [
 ];
 
 const S = { kind: 'STRING_KIND' };
+const B = { kind: 'BOOLEAN_KIND' };
 const enumType = (name: keyof typeof ENUMS) => ({ kind: 'ENUM_KIND', name });
 const ENV = enumType('Environment');
 const SEVERITY = enumType('Severity');
@@ -136,6 +137,7 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
     args: [
       ['environment', ENV, { default: 'dev' }],
       ['severity', SEVERITY, { default: 'HIGH' }],
+      ['allowOffline', B, { default: false }],
     ],
     returns: S,
     never: true,

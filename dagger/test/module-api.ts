@@ -26,7 +26,7 @@ export interface KgraphMcp {
 
 interface Images {
   build(environment?: string): Promise<Container>;
-  scan(environment?: string, severity?: string): Promise<string>;
+  scan(environment?: string, severity?: string, allowOffline?: boolean): Promise<string>;
   publish(registry: string, tag: string, username: string, password: Secret, environment?: string): Promise<string>;
   publishCandidate(registry: string, username: string, password: Secret, commit: string, tree: string): Promise<string>;
 }

@@ -317,6 +317,36 @@ describe('build, scan, publish', () => {
     expect(err?.message).not.toMatch(/findings/);
   });
 
+  it('scan with allowOffline lets the step skip an unanswered audit (KGRAPH_SCAN_ALLOW_OFFLINE=1, what kgraph-ci scan reads); without it, nothing is skipped', async () => {
+    const stepQuery = async (...args: [string, string, boolean?]) => {
+      const rec = await run((m) => m.image().scan(...args));
+      const expanded = rec.queries.map((q) => ctx.engine.expand(q));
+      const found = expanded.find((q) => JSON.stringify(execs(q).at(-1)) === JSON.stringify(ciRun('scan')));
+      if (!found) throw new Error('no scan step query');
+      return found;
+    };
+    expect(envVars(await stepQuery('staging', 'high', true))).toMatchObject({ KGRAPH_SCAN_ALLOW_OFFLINE: '1' });
+    expect(envVars(await stepQuery('staging', 'high'))).not.toHaveProperty('KGRAPH_SCAN_ALLOW_OFFLINE');
+    expect(envVars(await stepQuery('dev', 'high', false))).not.toHaveProperty('KGRAPH_SCAN_ALLOW_OFFLINE');
+  });
+
+  it('scan refuses allowOffline, before talking to the engine, where the release policy does not accept a skipped audit', async () => {
+    const strict = Object.entries(ENVIRONMENTS).filter(([, e]) => !e.release.skippedAuditAcceptable);
+    expect(strict.map(([name]) => name)).toContain('prod');
+    for (const [name] of strict) {
+      let sent = -1;
+      await expect(
+        run(async (m) => {
+          sent = 0;
+          return m.image().scan(name, 'high', true);
+        }).then((rec) => (sent = rec.queries.length)),
+      ).rejects.toThrow(
+        new RegExp(`allowOffline refused for ${name}: its release policy does not accept a skipped dependency audit`),
+      );
+      expect(sent).toBe(0);
+    }
+  });
+
   it('scan rejects an unknown severity', async () => {
     await expect(run((m) => m.image().scan('dev', 'SEVERE'))).rejects.toThrow(
       /unknown severity "SEVERE": expected one of UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL/,

@@ -60,6 +60,15 @@ function sources(dir: string): ts.SourceFile[] {
     .map((f) => ts.createSourceFile(f, readFileSync(join(dir, f), 'utf8'), ts.ScriptTarget.ES2022, true));
 }
 
+/** The type the SDK infers from an unannotated parameter's default (`x = false` is a boolean flag). */
+function literalType(init: ts.Expression | undefined): string {
+  if (!init) return 'unknown';
+  if (ts.isStringLiteral(init) || ts.isNoSubstitutionTemplateLiteral(init)) return 'string';
+  if (init.kind === ts.SyntaxKind.TrueKeyword || init.kind === ts.SyntaxKind.FalseKeyword) return 'boolean';
+  if (ts.isNumericLiteral(init)) return 'number';
+  return 'unknown';
+}
+
 export function readSurface(srcDir: string): Surface {
   const files = sources(srcDir);
   const enums = new Map<string, string[]>();
@@ -80,7 +89,7 @@ export function readSurface(srcDir: string): Surface {
   if (!root?.name) throw new Error(`${srcDir}/index.ts has no @object() class`);
   const params = (ps: ts.NodeArray<ts.ParameterDeclaration>): Param[] =>
     ps.map((p) => {
-      const type = p.type?.getText() ?? (p.initializer && ts.isStringLiteral(p.initializer) ? 'string' : 'unknown');
+      const type = p.type?.getText() ?? literalType(p.initializer);
       const choices = enums.get(type);
       const opts = argumentOptions(p);
       return {

@@ -42,6 +42,19 @@ describe('parseCall', () => {
     );
   });
 
+  it('reads a flag whose type the module gives only by its default (`allowOffline = false`) as a boolean, bare or with a value', () => {
+    const args = (line: string) => callSpec(surface, parseCall(surface, words(line)), 'index.ts', sources).args;
+    expect(args('image scan --allow-offline')).toEqual([
+      { kind: 'undefined' },
+      { kind: 'undefined' },
+      { kind: 'boolean', value: true },
+    ]);
+    expect(args('image scan --allow-offline=false --severity=critical').slice(1)).toEqual([
+      { kind: 'string', value: 'CRITICAL' },
+      { kind: 'boolean', value: false },
+    ]);
+  });
+
   it.each([
     ['nope', /no function "nope"/],
     ['delivery nope', /no function "delivery nope"/],
