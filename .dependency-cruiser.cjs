@@ -63,6 +63,14 @@ module.exports = {
       from: { path: '^ci/src/', pathNot: ciPath(ciLayers.flat()) },
       to: {},
     },
+    {
+      name: 'ci-starts-processes-through-the-edge',
+      comment:
+        'ci/src/platform/process is the one process edge (run.ts captured, stream.ts line by line): no other ci file spawns',
+      severity: 'error',
+      from: { path: '^ci/src/', pathNot: '^ci/src/platform/process/' },
+      to: { path: '^(node:)?child_process$' },
+    },
     forbid(
       'app-is-self-contained',
       'The service does not import the pipeline, tests, benches or the Dagger module',

@@ -47,130 +47,164 @@ type Env = Readonly<Record<string, string | undefined>>;
 const BOOL_TRUE = new Set(['true', '1', 'yes']);
 const BOOL_FALSE = new Set(['false', '0', 'no', '']);
 
-export function parseConfig(env: Env): ConfigResult {
-  const errors: string[] = [];
-  const str = (name: string): string | undefined => {
-    const v = env[name];
-    return v === undefined ? undefined : v.trim();
-  };
-  const required = (name: string): string => {
-    const v = str(name);
-    if (!v) errors.push(`${name}: missing (required)`);
+/**
+ * Reads variables one at a time; a bad value is noted (by the variable's name) and its fallback returned, so
+ * every problem is found in one pass.
+ */
+class Reader {
+  readonly errors: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  str(name: string): string | undefined {
+    return this.env[name]?.trim();
+  }
+  required(name: string): string {
+    const v = this.str(name);
+    if (!v) this.errors.push(`${name}: missing (required)`);
     return v ?? '';
-  };
-  const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
-    const v = str(name);
+  }
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const v = this.str(name);
     if (v === undefined || v === '') return fallback;
     if ((allowed as readonly string[]).includes(v)) return v as T;
-    errors.push(`${name}: "${v}" is not one of ${allowed.join(', ')}`);
+    this.errors.push(`${name}: "${v}" is not one of ${allowed.join(', ')}`);
     return fallback;
-  };
-  const bool = (name: string, fallback: boolean): boolean => {
-    const v = str(name)?.toLowerCase();
+  }
+  bool(name: string, fallback: boolean): boolean {
+    const v = this.str(name)?.toLowerCase();
     if (v === undefined) return fallback;
     if (BOOL_TRUE.has(v)) return true;
     if (BOOL_FALSE.has(v)) return false;
-    errors.push(`${name}: "${v}" is not a boolean (true/false)`);
+    this.errors.push(`${name}: "${v}" is not a boolean (true/false)`);
     return fallback;
-  };
-  const int = (name: string, fallback: number, min: number, max: number): number => {
-    const v = str(name);
+  }
+  int(name: string, fallback: number, min: number, max: number): number {
+    const v = this.str(name);
     if (v === undefined || v === '') return fallback;
     if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
-      errors.push(`${name}: "${v}" is not an integer between ${min} and ${max}`);
+      this.errors.push(`${name}: "${v}" is not an integer between ${min} and ${max}`);
       return fallback;
     }
     return Number(v);
-  };
-  // URLs are checked for shape only; the value itself is a secret and never echoed.
-  const url = (name: string, protocols: readonly string[], isRequired: boolean): string | undefined => {
-    const v = isRequired ? required(name) : str(name);
+  }
+  /** Checked for shape only: the value itself is a secret and never echoed. */
+  url(name: string, protocols: readonly string[], isRequired: boolean): string | undefined {
+    const v = isRequired ? this.required(name) : this.str(name);
     if (!v) return undefined;
     let parsed: URL;
     try {
       parsed = new URL(v);
     } catch {
-      errors.push(`${name}: not a valid URL`);
+      this.errors.push(`${name}: not a valid URL`);
       return undefined;
     }
     if (!protocols.includes(parsed.protocol)) {
-      errors.push(`${name}: scheme must be ${protocols.map((p) => p.replace(/:$/, '')).join(' or ')}`);
+      this.errors.push(`${name}: scheme must be ${protocols.map((p) => p.replace(/:$/, '')).join(' or ')}`);
       return undefined;
     }
     return v;
+  }
+  /** Notes a problem when the rule does not hold for a value already read. */
+  check(holds: boolean, problem: string): void {
+    if (!holds) this.errors.push(problem);
+  }
+}
+
+// The readers run in the order of the variables' documentation, which is the order the errors are listed in.
+export function parseConfig(env: Env): ConfigResult {
+  const r = new Reader(env);
+  const identity = readIdentity(r);
+  const config: AppConfig = {
+    ...identity,
+    ...readStores(r),
+    ...readDiagnostics(r, identity.environment),
+    apiKeys: readApiKeys(r),
+    ...readListener(r),
+    faultInjection: readFaultInjection(r),
+    ...readTimings(r, identity.environment),
   };
+  return r.errors.length > 0 ? { ok: false, errors: r.errors } : { ok: true, config };
+}
 
-  const appName = str('APP_NAME') || 'kgraph-mcp';
-  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(appName))
-    errors.push('APP_NAME: must be lowercase letters, digits and dashes (max 63)');
-  const environment = oneOf('ENVIRONMENT', ENVIRONMENTS, 'dev');
-  if (str('ENVIRONMENT') === undefined)
-    errors.push(`ENVIRONMENT: missing (required, one of ${ENVIRONMENTS.join(', ')})`);
-  const logLevel = oneOf('LOG_LEVEL', LOG_LEVELS, environment === 'dev' ? 'debug' : 'info');
-  const databaseUrl = url('DATABASE_URL', ['postgres:', 'postgresql:'], true) ?? '';
-  const redisUrl = url('REDIS_URL', ['redis:', 'rediss:'], true) ?? '';
-  const redisPrefix = str('REDIS_PREFIX') ?? 'kgraph:';
-  if (!/^[A-Za-z0-9:_.-]{1,100}$/.test(redisPrefix))
-    errors.push('REDIS_PREFIX: must be 1-100 characters of letters, digits and :_.-');
-  const debug = bool('DEBUG', false);
-  if (debug && environment === 'prod') errors.push('DEBUG: must not be true when ENVIRONMENT=prod');
-  const sentryDsn = url('SENTRY_DSN', ['https:', 'http:'], false);
-  const appVersion = str('APP_VERSION');
-  if (appVersion !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,199}$/.test(appVersion))
-    errors.push('APP_VERSION: must be a version or image reference (letters, digits, . _ : @ + -)');
+/** Which service, in which environment, and how loud. */
+function readIdentity(r: Reader) {
+  const appName = r.str('APP_NAME') || 'kgraph-mcp';
+  r.check(/^[a-z0-9][a-z0-9-]{0,62}$/.test(appName), 'APP_NAME: must be lowercase letters, digits and dashes (max 63)');
+  const environment = r.oneOf('ENVIRONMENT', ENVIRONMENTS, 'dev');
+  r.check(r.str('ENVIRONMENT') !== undefined, `ENVIRONMENT: missing (required, one of ${ENVIRONMENTS.join(', ')})`);
+  const logLevel = r.oneOf('LOG_LEVEL', LOG_LEVELS, environment === 'dev' ? 'debug' : 'info');
+  return { appName, environment, logLevel };
+}
 
-  const apiKeysRaw = required('API_KEYS');
-  const apiKeys = apiKeysRaw
+/** PostgreSQL and Redis. */
+function readStores(r: Reader) {
+  const databaseUrl = r.url('DATABASE_URL', ['postgres:', 'postgresql:'], true) ?? '';
+  const redisUrl = r.url('REDIS_URL', ['redis:', 'rediss:'], true) ?? '';
+  const redisPrefix = r.str('REDIS_PREFIX') ?? 'kgraph:';
+  r.check(
+    /^[A-Za-z0-9:_.-]{1,100}$/.test(redisPrefix),
+    'REDIS_PREFIX: must be 1-100 characters of letters, digits and :_.-',
+  );
+  return { databaseUrl, redisUrl, redisPrefix };
+}
+
+/** Debug output (never in prod), Sentry, and the release Sentry reports. */
+function readDiagnostics(r: Reader, environment: Environment) {
+  const debug = r.bool('DEBUG', false);
+  r.check(!(debug && environment === 'prod'), 'DEBUG: must not be true when ENVIRONMENT=prod');
+  const sentryDsn = r.url('SENTRY_DSN', ['https:', 'http:'], false);
+  const appVersion = r.str('APP_VERSION');
+  r.check(
+    appVersion === undefined || /^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,199}$/.test(appVersion),
+    'APP_VERSION: must be a version or image reference (letters, digits, . _ : @ + -)',
+  );
+  return { debug, sentryDsn, appVersion };
+}
+
+/** The comma-separated API keys: at least one, none guessably short (counted, never shown). */
+function readApiKeys(r: Reader): string[] {
+  const raw = r.required('API_KEYS');
+  const keys = raw
     .split(',')
     .map((k) => k.trim())
     .filter((k) => k.length > 0);
-  if (apiKeysRaw && apiKeys.length === 0) errors.push('API_KEYS: no key given (comma-separated list)');
-  const short = apiKeys.filter((k) => k.length < MIN_API_KEY_LENGTH).length;
-  if (short > 0) errors.push(`API_KEYS: ${short} key(s) shorter than ${MIN_API_KEY_LENGTH} characters`);
+  r.check(!raw || keys.length > 0, 'API_KEYS: no key given (comma-separated list)');
+  const short = keys.filter((k) => k.length < MIN_API_KEY_LENGTH).length;
+  r.check(short === 0, `API_KEYS: ${short} key(s) shorter than ${MIN_API_KEY_LENGTH} characters`);
+  return keys;
+}
 
-  const port = int('PORT', 8000, 0, 65535);
-  const host = str('HOST') || '0.0.0.0';
-  const rateLimitMax = int('RATE_LIMIT_MAX', 600, 1, 100_000_000);
-  const faultInjection = bool('FAULT_INJECTION', false);
-  // Judged on the raw value: an invalid ENVIRONMENT must not fall back to "dev" and allow faults.
-  // Nothing else unlocks it (NODE_ENV included): tests that inject faults run the service as dev.
-  if (faultInjection && str('ENVIRONMENT') !== 'dev') {
-    errors.push(
-      `FAULT_INJECTION: may only be true when ENVIRONMENT=dev (ENVIRONMENT=${str('ENVIRONMENT') ?? 'missing'})`,
-    );
-  }
-  const shutdownDelayMs = int('SHUTDOWN_DELAY_MS', environment === 'dev' ? 0 : 5_000, 0, 120_000);
-  const shutdownTimeoutMs = int('SHUTDOWN_TIMEOUT_MS', 25_000, 1_000, 600_000);
-  const cacheTtlSeconds = int('CACHE_TTL_SECONDS', 60, 1, 86_400);
-  const cacheLocalTtlMs = int('CACHE_LOCAL_TTL_MS', 5_000, 0, 600_000);
-  const cacheLegacyInvalidation = bool('CACHE_LEGACY_INVALIDATION', true);
-  const dbPoolMax = int('DB_POOL_MAX', 10, 1, 200);
-
-  if (errors.length > 0) return { ok: false, errors };
+function readListener(r: Reader) {
   return {
-    ok: true,
-    config: {
-      appName,
-      environment,
-      logLevel,
-      databaseUrl,
-      redisUrl,
-      redisPrefix,
-      debug,
-      sentryDsn,
-      appVersion,
-      apiKeys,
-      port,
-      host,
-      rateLimitMax,
-      faultInjection,
-      shutdownDelayMs,
-      shutdownTimeoutMs,
-      cacheTtlSeconds,
-      cacheLocalTtlMs,
-      cacheLegacyInvalidation,
-      dbPoolMax,
-    },
+    port: r.int('PORT', 8000, 0, 65535),
+    host: r.str('HOST') || '0.0.0.0',
+    rateLimitMax: r.int('RATE_LIMIT_MAX', 600, 1, 100_000_000),
+  };
+}
+
+/**
+ * Judged on the raw ENVIRONMENT: an invalid one must not fall back to "dev" and allow faults. Nothing else
+ * unlocks it (NODE_ENV included): tests that inject faults run the service as dev.
+ */
+function readFaultInjection(r: Reader): boolean {
+  const on = r.bool('FAULT_INJECTION', false);
+  const environment = r.str('ENVIRONMENT');
+  r.check(
+    !on || environment === 'dev',
+    `FAULT_INJECTION: may only be true when ENVIRONMENT=dev (ENVIRONMENT=${environment ?? 'missing'})`,
+  );
+  return on;
+}
+
+/** Shutdown timing, cache lifetimes and the database pool. */
+function readTimings(r: Reader, environment: Environment) {
+  return {
+    shutdownDelayMs: r.int('SHUTDOWN_DELAY_MS', environment === 'dev' ? 0 : 5_000, 0, 120_000),
+    shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 25_000, 1_000, 600_000),
+    cacheTtlSeconds: r.int('CACHE_TTL_SECONDS', 60, 1, 86_400),
+    cacheLocalTtlMs: r.int('CACHE_LOCAL_TTL_MS', 5_000, 0, 600_000),
+    cacheLegacyInvalidation: r.bool('CACHE_LEGACY_INVALIDATION', true),
+    dbPoolMax: r.int('DB_POOL_MAX', 10, 1, 200),
   };
 }
 

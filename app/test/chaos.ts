@@ -50,6 +50,18 @@ const RECOVERY_LIMIT_MS = 15_000;
 const REQUEST_TIMEOUT_MS = 8_000;
 const SEED = 60;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Starting one instance: migrate and seed (no bound of their own, small here), then /readyz within 90 s. */
+const START_BOUND_MS = 120_000;
+
+/**
+ * The longest a run can take by its own bounds (two starts; per cut: the wait, the outage, recovery
+ * probes up to their limit; the drain of in-flight requests): a test's timeout is this, not a guess sized
+ * for an idle machine. A normal run takes a small part of it.
+ */
+export function chaosBoundMs(o: Pick<ChaosOptions, 'cycles' | 'normalMs' | 'outageMs'>): number {
+  const perCut = o.normalMs + o.outageMs + RECOVERY_LIMIT_MS + 2 * (2_000 + REQUEST_TIMEOUT_MS);
+  return 2 * START_BOUND_MS + o.cycles * 2 * perCut + o.normalMs + REQUEST_TIMEOUT_MS + 10_000;
+}
 
 function alive(pid: number): boolean {
   try {

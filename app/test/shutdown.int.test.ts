@@ -11,6 +11,8 @@ import { API_KEY } from './support.js';
 
 const svc = useEphemeralServices();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const WARM = 60;
+const WARM_BOUND_MS = 120_000;
 
 describe('graceful shutdown', () => {
   it('loses no request during a SIGTERM under load', async () => {
@@ -62,9 +64,11 @@ describe('graceful shutdown', () => {
       while (routed) await call(`/api/v1/tools?q=github&limit=${((w * 31 + i++) % 50) + 1}`);
     });
 
-    // Enough traffic before the signal, however busy the machine is.
-    const warmDeadline = Date.now() + 30_000;
-    while (results.length < 60 && Date.now() < warmDeadline) await sleep(50);
+    // Enough traffic before the signal, however busy the machine is: wait for a count, not a time (30 s gave
+    // 46 answers at load 19); the deadline only bounds a machine too slow to serve 60 requests at all.
+    const warmDeadline = Date.now() + WARM_BOUND_MS;
+    while (results.length < WARM && Date.now() < warmDeadline) await sleep(50);
+    const warmed = results.length;
     // Slow requests from now on, so some are in flight when the listener closes.
     const set = await fetch(`${app.url}/__faults`, {
       method: 'PUT',
@@ -83,11 +87,13 @@ describe('graceful shutdown', () => {
     const failures = results.filter((r) => r !== 200);
     expect(failures).toEqual([]);
     console.log(`shutdown under load: ${results.length} requests, all 200`);
-    expect(results.length).toBeGreaterThan(60);
+    // The load was there: WARM answers before the signal, and every late request answered after it.
+    expect(warmed, `only ${warmed} answers in ${WARM_BOUND_MS} ms before the signal`).toBeGreaterThanOrEqual(WARM);
+    expect(results.length).toBeGreaterThanOrEqual(warmed + 10);
     const logs = app.logs();
     if (code !== 0) console.log(logs.slice(-3000));
     expect(code).toBe(0);
     expect(logs).toContain('shutdown: readiness is now 503');
     expect(logs).toContain('shutdown: complete');
-  });
+  }, 300_000);
 });

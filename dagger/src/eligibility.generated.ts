@@ -66,6 +66,8 @@ const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 // semver.org's grammar after one v: no leading zeros (prerelease numbers included), no build metadata.
 const PRERELEASE_ID = '(?:0|[1-9]\\d*|\\d*[A-Za-z-][0-9A-Za-z-]*)';
+/** semver's own limit on a version's length (the tag's v included here: git refs are short anyway). */
+const MAX_TAG_LENGTH = 256;
 const RELEASE_TAG = new RegExp(
   `^v(?:0|[1-9]\\d*)\\.(?:0|[1-9]\\d*)\\.(?:0|[1-9]\\d*)(?:-${PRERELEASE_ID}(?:\\.${PRERELEASE_ID})*)?$`,
 );
@@ -281,7 +283,13 @@ export const GIT_OBJECT_ID = /^[0-9a-f]{40}$/;
 
 /** Whether `tag` is a release version vX.Y.Z with an optional prerelease; the one tag validator. */
 export function isReleaseTag(tag: string | undefined): tag is string {
-  return typeof tag === 'string' && RELEASE_TAG.test(tag);
+  if (typeof tag !== 'string' || tag.length > MAX_TAG_LENGTH || !RELEASE_TAG.test(tag)) return false;
+  // Versions are compared as numbers (semver): a part past 2^53 - 1 has no exact value, so it is no version.
+  return tag
+    .slice(1)
+    .split('-', 1)[0]!
+    .split('.')
+    .every((part) => Number.isSafeInteger(Number(part)));
 }
 
 /** A final release vX.Y.Z: a release tag without prerelease. */

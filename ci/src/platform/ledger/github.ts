@@ -6,6 +6,7 @@
  */
 import type { Octokit } from '@octokit/rest';
 import { gh } from '../github/client.js';
+import { createDeployment, setDeploymentStatus } from '../github/deployments.js';
 import type { RepoRef } from '../github/repository.js';
 import { asPayload, FINDING_OPERATIONS, type FinalState, type LedgerPayload, type LedgerRecord } from './entry.js';
 import { imageDigestConflict, isTrustedWriter, runIdOf, runRefusal, runRulesFor, type WorkflowRun } from './trust.js';
@@ -70,8 +71,137 @@ type Status = {
 
 export function githubLedger(octokit: Octokit, repo: RepoRef, ledgerOpts: GithubLedgerOptions = {}): Ledger {
   const where = `GitHub ${repo.owner}/${repo.repo}`;
+  const refusal = refuser(octokit, repo, ledgerOpts.ownRunId);
+  const trusted = (login: string | undefined) => isTrustedWriter(login, ledgerOpts.writers);
+  const warn = (line: string) => ledgerOpts.warn?.(line);
+  return {
+    where,
+    async read(opts = {}) {
+      const records: LedgerRecord[] = [];
+      for (const { d, payload } of await listOurs(octokit, repo, opts)) {
+        if (!trusted(d.creator?.login)) {
+          warn(
+            `ledger: not believing deployment ${d.id}: created by ${d.creator?.login ?? 'nobody'}, not a trusted writer`,
+          );
+          continue;
+        }
+        const latest = await decidingStatus(octokit, repo, d.id, trusted);
+        const why = await refusal(payload, latest);
+        if (why) {
+          warn(`ledger: not believing deployment ${d.id} (${payload.operation} to ${payload.environment}): ${why}`);
+          continue;
+        }
+        records.push({
+          id: String(d.id),
+          payload,
+          state: (latest?.state ?? 'pending') as LedgerRecord['state'],
+          createdAt: d.created_at,
+          updatedAt: latest?.created_at ?? d.created_at,
+        });
+      }
+      return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    },
+    async open(payload, opts) {
+      const target = { ref: opts.ref, environment: payload.environment, description: opts.description };
+      const doing = `recording ${payload.operation} of ${payload.version ?? payload.digest ?? opts.ref} to ${payload.environment} in ${where}`;
+      const id = await createDeployment(
+        octokit,
+        repo,
+        {
+          ...target,
+          production: opts.production,
+          task: `kgraph-ci:${payload.operation}`,
+          payload: payload as unknown as Record<string, unknown>,
+        },
+        doing,
+      );
+      const setState = (state: 'in_progress' | FinalState, description: string) =>
+        setDeploymentStatus(
+          octokit,
+          repo,
+          id,
+          {
+            state,
+            description,
+            ...(opts.environmentUrl ? { environmentUrl: opts.environmentUrl } : {}),
+            ...(ledgerOpts.runUrl ? { logUrl: ledgerOpts.runUrl } : {}),
+            // Gate verdicts and compatibility checks must not mark the deploy they judged inactive.
+            autoInactive: !FINDING_OPERATIONS.includes(payload.operation),
+          },
+          `setting deployment ${id} to ${state} in ${where}`,
+        );
+      await setState('in_progress', `${payload.operation} started`);
+      return { id: String(id), finish: (state, description) => setState(state, description) };
+    },
+  };
+}
+
+/**
+ * The newest deployments (newest first, within the window, at most `max`) that carry a ledger payload whose
+ * environment is GitHub's own: a payload claiming another environment is not believed.
+ */
+async function listOurs(octokit: Octokit, repo: RepoRef, opts: ReadOptions) {
+  const deployments = await gh(`reading deployments of ${repo.owner}/${repo.repo}`, () =>
+    octokit.paginate(
+      octokit.rest.repos.listDeployments,
+      { ...repo, per_page: 100, ...(opts.environment ? { environment: opts.environment } : {}) },
+      (res, done) => {
+        const page = res.data;
+        if (opts.sinceMs !== undefined && page.some((d) => Date.parse(d.created_at) < opts.sinceMs!)) done();
+        return page;
+      },
+    ),
+  );
+  return deployments
+    .filter((d) => opts.sinceMs === undefined || Date.parse(d.created_at) >= opts.sinceMs)
+    .slice(0, opts.max ?? 500)
+    .map((d) => ({ d, payload: asPayload(d.payload) }))
+    .filter(
+      (x): x is { d: (typeof deployments)[number]; payload: LedgerPayload } =>
+        x.payload !== undefined && x.payload.environment === x.d.environment,
+    );
+}
+
+/**
+ * The status a record's state is read from. Statuses come newest first. GitHub adds `inactive` to a successful
+ * deployment once a newer one succeeds in its environment (auto_inactive): that is "superseded", not an
+ * outcome, so it is the newest status other than inactive, and only a trusted writer's status counts.
+ */
+async function decidingStatus(
+  octokit: Octokit,
+  repo: RepoRef,
+  id: number,
+  trusted: (login: string | undefined) => boolean,
+): Promise<Status | undefined> {
+  const statuses = await gh(`reading the statuses of deployment ${id}`, () =>
+    octokit.rest.repos.listDeploymentStatuses({ ...repo, deployment_id: id, per_page: 100 }),
+  );
+  return (statuses.data as Status[]).find((st) => st.state !== 'inactive' && trusted(st.creator?.login));
+}
+
+/** Why a record with a trusted creator and this deciding status is still not believed (undefined: believed). */
+function refuser(octokit: Octokit, repo: RepoRef, ownRunId: number | undefined) {
+  const runOf = workflowRuns(octokit, repo);
+  return async (payload: LedgerPayload, decided: Status | undefined): Promise<string | undefined> => {
+    const conflict = imageDigestConflict(payload);
+    if (conflict) return conflict;
+    const rules = runRulesFor(payload.environment);
+    // Only a pass is evidence; a failure or a rollback is believed from a trusted writer alone.
+    if (!rules || decided?.state !== 'success' || payload.operation === 'rollback') return undefined;
+    const runId = runIdOf(decided.log_url ?? decided.target_url, repo);
+    if (runId === undefined) return 'its status links no workflow run of this repository';
+    try {
+      return runRefusal(rules, payload, await runOf(runId), ownRunId);
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+}
+
+/** Workflow runs read from the Actions API, each once per ledger. */
+function workflowRuns(octokit: Octokit, repo: RepoRef): (id: number) => Promise<WorkflowRun> {
   const runs = new Map<number, Promise<WorkflowRun>>();
-  const runOf = (id: number) => {
+  return (id) => {
     if (!runs.has(id))
       runs.set(
         id,
@@ -87,118 +217,5 @@ export function githubLedger(octokit: Octokit, repo: RepoRef, ledgerOpts: Github
         ),
       );
     return runs.get(id)!;
-  };
-  /** Why a record with a trusted creator and this deciding status is still not believed. */
-  const refusal = async (payload: LedgerPayload, decided: Status | undefined): Promise<string | undefined> => {
-    const conflict = imageDigestConflict(payload);
-    if (conflict) return conflict;
-    const rules = runRulesFor(payload.environment);
-    // Only a pass is evidence; a failure or a rollback is believed from a trusted writer alone.
-    if (!rules || decided?.state !== 'success' || payload.operation === 'rollback') return undefined;
-    const runId = runIdOf(decided.log_url ?? decided.target_url, repo);
-    if (runId === undefined) return 'its status links no workflow run of this repository';
-    try {
-      return runRefusal(rules, payload, await runOf(runId), ledgerOpts.ownRunId);
-    } catch (err) {
-      return (err as Error).message;
-    }
-  };
-  return {
-    where,
-    async read(opts = {}) {
-      const max = opts.max ?? 500;
-      const deployments = await gh(`reading deployments of ${repo.owner}/${repo.repo}`, () =>
-        octokit.paginate(
-          octokit.rest.repos.listDeployments,
-          { ...repo, per_page: 100, ...(opts.environment ? { environment: opts.environment } : {}) },
-          (res, done) => {
-            const page = res.data;
-            const old = opts.sinceMs !== undefined && page.some((d) => Date.parse(d.created_at) < opts.sinceMs!);
-            if (old) done();
-            return page;
-          },
-        ),
-      );
-      const ours = deployments
-        .filter((d) => opts.sinceMs === undefined || Date.parse(d.created_at) >= opts.sinceMs)
-        .slice(0, max)
-        .map((d) => ({ d, payload: asPayload(d.payload) }))
-        // GitHub's own environment field is authoritative: a payload claiming another environment is not believed.
-        .filter(
-          (x): x is { d: (typeof deployments)[number]; payload: LedgerPayload } =>
-            x.payload !== undefined && x.payload.environment === x.d.environment,
-        );
-      const records: LedgerRecord[] = [];
-      const trusted = (login: string | undefined) => isTrustedWriter(login, ledgerOpts.writers);
-      for (const { d, payload } of ours) {
-        if (!trusted(d.creator?.login)) {
-          ledgerOpts.warn?.(
-            `ledger: not believing deployment ${d.id}: created by ${d.creator?.login ?? 'nobody'}, not a trusted writer`,
-          );
-          continue;
-        }
-        // Statuses come newest first. GitHub adds `inactive` to a successful deployment once a newer one
-        // succeeds in its environment (auto_inactive): that is "superseded", not an outcome, so the
-        // record's state is its newest status other than inactive, and only a trusted writer's status counts.
-        const statuses = await gh(`reading the statuses of deployment ${d.id}`, () =>
-          octokit.rest.repos.listDeploymentStatuses({ ...repo, deployment_id: d.id, per_page: 100 }),
-        );
-        const latest = (statuses.data as Status[]).find((st) => st.state !== 'inactive' && trusted(st.creator?.login));
-        const why = await refusal(payload, latest);
-        if (why) {
-          ledgerOpts.warn?.(
-            `ledger: not believing deployment ${d.id} (${payload.operation} to ${payload.environment}): ${why}`,
-          );
-          continue;
-        }
-        records.push({
-          id: String(d.id),
-          payload,
-          state: (latest?.state ?? 'pending') as LedgerRecord['state'],
-          createdAt: d.created_at,
-          updatedAt: latest?.created_at ?? d.created_at,
-        });
-      }
-      return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
-    },
-    async open(payload, opts) {
-      const runUrl = ledgerOpts.runUrl;
-      const res = await gh(
-        `recording ${payload.operation} of ${payload.version ?? payload.digest ?? opts.ref} to ${payload.environment} in ${where}`,
-        () =>
-          octokit.rest.repos.createDeployment({
-            ...repo,
-            ref: opts.ref,
-            task: `kgraph-ci:${payload.operation}`,
-            environment: payload.environment,
-            description: opts.description.slice(0, 140),
-            payload: payload as unknown as Record<string, unknown>,
-            auto_merge: false,
-            required_contexts: [],
-            production_environment: opts.production,
-            transient_environment: false,
-          }),
-      );
-      const data = res.data as { id?: number; message?: string };
-      if (typeof data.id !== 'number')
-        throw new Error(`GitHub did not create the deployment: ${data.message ?? 'no id returned'}`);
-      const id = data.id;
-      const setState = (state: 'in_progress' | FinalState, description: string) =>
-        gh(`setting deployment ${id} to ${state} in ${where}`, () =>
-          octokit.rest.repos.createDeploymentStatus({
-            ...repo,
-            deployment_id: id,
-            state,
-            description: description.slice(0, 140),
-            ...(opts.environmentUrl ? { environment_url: opts.environmentUrl } : {}),
-            // The run that wrote it: what a reader checks the record against.
-            ...(runUrl ? { log_url: runUrl } : {}),
-            // Gate verdicts and compatibility checks must not mark the deploy they judged inactive.
-            auto_inactive: !FINDING_OPERATIONS.includes(payload.operation),
-          }),
-        );
-      await setState('in_progress', `${payload.operation} started`);
-      return { id: String(id), finish: async (state, description) => void (await setState(state, description)) };
-    },
   };
 }

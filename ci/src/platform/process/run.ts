@@ -1,6 +1,7 @@
 /**
- * The one process edge of ci/: kubectl, git, npm audit, the service's processes, watch's rollback action and
- * the step shell all run through here, on zx. Each argument is quoted by zx (the command line is built from an
+ * The one process edge of ci/ (this folder; lint forbids node:child_process elsewhere in ci/src): kubectl, git,
+ * npm audit, the service's processes, watch's rollback action and the step shell run through here, on zx; the
+ * pipeline's steps, image builds and the docker client through stream.ts, which hands their output over line by line. Each argument is quoted by zx (the command line is built from an
  * argv, never interpolated), output is captured unless inherited, and a failure carries exit code and stderr.
  * zx loads on first use, so commands that never start a process do not pay for it.
  *

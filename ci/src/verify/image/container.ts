@@ -3,16 +3,14 @@
  * at once), stop, logs, health, exec, and the image's files exported to a directory, whole or layer
  * by layer. Every container gets a label so a sweep removes what a killed run left behind.
  */
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { runChecked } from '../../platform/process/run.js';
 import { dockerFailure, type Docker } from './docker.js';
 import { ENV_FILE_PLACEHOLDER, envFileText, type PodRunPlan } from './pod-run.js';
 
 export const OWNER_LABEL = 'io.kgraph.owner';
-const execFileP = promisify(execFile);
 
 export async function runPlan(docker: Docker, plan: PodRunPlan): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'kgraph-env-'));
@@ -135,8 +133,9 @@ export async function exec(
 async function untar(file: string, dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   // Device nodes and ownership are not needed to read files; keep extraction unprivileged-safe.
-  await execFileP('tar', ['-x', '--no-same-owner', '--no-same-permissions', '--exclude=dev/*', '-f', file, '-C', dir], {
-    maxBuffer: 16 << 20,
+  await runChecked({
+    argv: ['tar', '-x', '--no-same-owner', '--no-same-permissions', '--exclude=dev/*', '-f', file, '-C', dir],
+    maxOutputChars: 64 * 1024,
   });
 }
 

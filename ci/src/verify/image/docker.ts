@@ -1,13 +1,12 @@
 /**
- * The one edge to a container engine: the docker CLI as a child process. Everything else in
+ * The one edge to a container engine: the docker CLI as a child process (started by the process edge). Everything else in
  * ci/src/verify/image takes a `Docker` function, so tests can hand in a fake.
  *
  * Which client: $KGRAPH_DOCKER, else Debian's /usr/bin/docker when present (a client that builds with
  * BuildKit without buildx; some machines put a buildx-less newer client first on PATH), else `docker`.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { streamProcess } from '../../platform/process/stream.js';
 
 export interface DockerCall {
   readonly timeoutMs?: number;
@@ -36,35 +35,25 @@ export function dockerClientPath(env: NodeJS.ProcessEnv = process.env): string {
 /** The real client. BuildKit is on: the Dockerfile's own .dockerignore (app/Dockerfile.dockerignore) needs it. */
 export function dockerCli(env: NodeJS.ProcessEnv = process.env): Docker {
   const bin = dockerClientPath(env);
-  return (args, call = {}) =>
-    new Promise((resolve) => {
-      const child = spawn(bin, [...args], {
-        ...(call.cwd ? { cwd: call.cwd } : {}),
-        env: { ...env, DOCKER_BUILDKIT: '1', ...call.env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      let timedOut = false;
-      let spawnError: string | undefined;
-      const timer = call.timeoutMs
-        ? setTimeout(() => {
-            timedOut = true;
-            child.kill('SIGKILL');
-          }, call.timeoutMs)
-        : undefined;
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      if (call.onLine) {
-        createInterface({ input: child.stdout }).on('line', call.onLine);
-        createInterface({ input: child.stderr }).on('line', call.onLine);
-      }
-      child.on('error', (err) => (spawnError = err.message));
-      child.on('close', (code) => {
-        if (timer) clearTimeout(timer);
-        resolve({ code, stdout, stderr, timedOut, ...(spawnError ? { spawnError } : {}) });
-      });
-    });
+  return async (args, call = {}) => {
+    const onLine = call.onLine;
+    const r = await streamProcess({
+      argv: [bin, ...args],
+      ...(call.cwd ? { cwd: call.cwd } : {}),
+      env: { ...env, DOCKER_BUILDKIT: '1', ...call.env },
+      capture: true,
+      ...(onLine ? { onLine: (_stream: string, line: string) => onLine(line) } : {}),
+      // A client that does not answer in time is killed outright: it holds nothing that needs a clean stop.
+      ...(call.timeoutMs ? { timeoutMs: call.timeoutMs, killGraceMs: 0 } : {}),
+    }).done;
+    return {
+      code: r.exitCode,
+      stdout: r.stdout,
+      stderr: r.stderr,
+      timedOut: r.timedOut,
+      ...(r.spawnError ? { spawnError: r.spawnError } : {}),
+    };
+  };
 }
 
 export type EngineStatus =

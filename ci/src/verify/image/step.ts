@@ -2,9 +2,8 @@
  * The `build` step: the TypeScript always (app/dist, which host steps serve), then the image when a
  * container engine answers. Without one it says plainly that no image was built and why.
  */
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import type { ImageSpec } from '../../definitions/steps.js';
+import { streamProcess } from '../../platform/process/stream.js';
 import { describeBase, STANDIN_SCRIPT, type BaseImage } from './base.js';
 import { buildImage, checkImageSize, type BuiltImage, type SizeVerdict } from './build.js';
 import { dockerClientPath, engineStatus, type Docker } from './docker.js';
@@ -23,20 +22,13 @@ export type ImageReport =
     } & BuiltImage);
 
 /** A command with its output passed on line by line; resolves with its exit code (null: killed or not started). */
-export function runStreaming(
+export async function runStreaming(
   argv: readonly string[],
   opts: { cwd: string; env: NodeJS.ProcessEnv; log: (line: string) => void },
 ): Promise<number | null> {
-  return new Promise((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    createInterface({ input: child.stdout }).on('line', opts.log);
-    createInterface({ input: child.stderr }).on('line', opts.log);
-    child.on('error', (err) => {
-      opts.log(`could not start ${argv[0]}: ${err.message}`);
-      resolve(null);
-    });
-    child.on('close', (code) => resolve(code));
-  });
+  const r = await streamProcess({ argv, cwd: opts.cwd, env: opts.env, onLine: (_stream, line) => opts.log(line) }).done;
+  if (r.spawnError) opts.log(`could not start ${argv[0]}: ${r.spawnError}`);
+  return r.exitCode;
 }
 
 /** The stand-in maker for `ensureBaseImage`: ci/scripts/standin-base.sh with the same docker client. */

@@ -4,7 +4,7 @@
  */
 import { CACHE_KEY_ENV } from './cache/origin.js';
 import type { RunnableStep } from './graph.js';
-import { runCommand } from './process.js';
+import { streamProcess } from '../../platform/process/stream.js';
 import type { ServiceLease, ServicesProvider } from './services.js';
 import type { StepResult } from './types.js';
 import { formatArgv } from '../../platform/process/argv.js';
@@ -60,14 +60,17 @@ export async function executeStep(step: RunnableStep, ctx: ExecuteContext): Prom
     for (const argv of ctx.commands) {
       if (ctx.signal.aborted) return done({ status: 'cancelled', reason: interrupted() });
       ctx.say(`$ ${oneLine(argv)}`);
-      const res = await runCommand(argv, {
+      // detached: its own process group, so a timeout or Ctrl-C stops the whole tree it starts.
+      const res = await streamProcess({
+        argv,
         cwd: ctx.cwd,
         env,
         timeoutMs: Math.max(1, deadline - Date.now()),
         signal: ctx.signal,
         onLine: ctx.onOutput,
+        detached: true,
         ...(ctx.killGraceMs !== undefined ? { killGraceMs: ctx.killGraceMs } : {}),
-      });
+      }).done;
       if (res.timedOut)
         return done({ status: 'timedOut', exitCode: res.exitCode, reason: `timed out after ${step.timeoutSeconds}s` });
       if (res.aborted) return done({ status: 'cancelled', exitCode: res.exitCode, reason: interrupted() });

@@ -414,6 +414,11 @@ describe('the release tag validator', () => {
     ['v1.2', false, false],
     ['v1.2.3+build', false, false],
     ['v1.2.3\n', false, false],
+    // Past 2^53 - 1 a part has no exact numeric value: semver cannot order it, so it is no version.
+    ['v9007199254740991.0.0', true, true],
+    ['v9007199254740992.0.0', false, false],
+    ['v1.99999999999999999999.0', false, false],
+    [`v1.2.3-${'a'.repeat(300)}`, false, false],
     [undefined, false, false],
   ])('%j: release %s, final %s', (tag, release, final) => {
     expect(isReleaseTag(tag)).toBe(release);
