@@ -19,6 +19,7 @@ import { SchemaWatch } from './schema-watch.js';
 import type { AppState } from './app-state.js';
 import type { Queryable } from './repo.js';
 import { securityHeaders } from './security-headers.js';
+import { lazyChildLogger } from './request-logger.js';
 import { FaultState } from './faults.js';
 import { apiKeyAuth } from './plugins/api-key-auth.js';
 import { apiRateLimit } from './plugins/rate-limit.js';
@@ -101,6 +102,8 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
       const h = req.headers['x-request-id'];
       return typeof h === 'string' && REQUEST_ID_RE.test(h) ? h : randomUUID();
     },
+    // A request's child logger is made when it first logs at an enabled level (request-logger.ts).
+    childLoggerFactory: lazyChildLogger,
     // Requests already on an open connection during shutdown are served, not refused with 503.
     return503OnClosing: false,
     routerOptions: { maxParamLength: 200 },
