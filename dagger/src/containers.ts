@@ -10,6 +10,7 @@ import type { ServiceName, StepName } from './ci.generated.js';
 import {
   API_KEY_PATH,
   APP_PORT,
+  DELIVERY_PACKAGES,
   EXTERNAL_SERVICES_ENV,
   IMAGES,
   KUBECONFIG_PATH,
@@ -102,7 +103,7 @@ export function deliveryContainer(
   kubeconfig?: Secret,
   secrets: Record<string, Secret | undefined> = {},
 ): Container {
-  let ctr = withKubectl(toolContainer(ws)).withEnvVariable('KGRAPH_RUN_AT', runStamp());
+  let ctr = withKubectl(toolContainer(ws, DELIVERY_PACKAGES)).withEnvVariable('KGRAPH_RUN_AT', runStamp());
   if (kubeconfig)
     ctr = ctr.withMountedSecret(KUBECONFIG_PATH, kubeconfig).withEnvVariable('KUBECONFIG', KUBECONFIG_PATH);
   for (const [name, secret] of Object.entries(secrets)) if (secret) ctr = ctr.withSecretVariable(name, secret);

@@ -96,6 +96,12 @@ export const WAIT_PACKAGES = ['postgresql-client', 'redis-tools'] as const;
  */
 export const TEST_PACKAGES = ['git', 'prometheus'] as const;
 
+/**
+ * What the delivery commands need besides Node and kubectl: git, because a deploy's migrations-check phase
+ * reads the migrations at the base release from the history and the release checks its tag is on main.
+ */
+export const DELIVERY_PACKAGES = ['git'] as const;
+
 /** Whether a step runs the vitest suite (its commands call vitest): it then needs TEST_PACKAGES and kubectl. */
 export function runsTests(step: StepName): boolean {
   return (STEPS[step].commands as readonly (readonly string[])[]).some((argv) => argv.includes('vitest'));

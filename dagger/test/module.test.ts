@@ -664,6 +664,21 @@ describe('delivery', () => {
     expect((await deploy(false)).final).not.toMatch(/"\.git"/);
   });
 
+  it("the delivery container installs git: deploy's migrations-check phase and the release's on-main check read the history", async () => {
+    const apt = (final: string) =>
+      execs(final)
+        .find((a) => a.join(' ').includes('apt-get install'))
+        ?.join(' ') ?? '';
+    const deploy = await run((m, s) =>
+      m.delivery().deploy('dev', 'ghcr.io/kgraph-mcp/kgraph-mcp:sha-1234567', s.kubeconfig),
+    );
+    const rollback = await run((m, s) => m.delivery().rollback('prod', s.kubeconfig, 'v1.2.2'));
+    for (const rec of [deploy, rollback]) {
+      expect(apt(rec.final)).toMatch(/\bgit\b/);
+      expect(rec.final.indexOf('apt-get install')).toBeLessThan(rec.final.indexOf('withExec (args: ["npm","ci"'));
+    }
+  });
+
   it('deploy without a GitHub token sets no GITHUB_TOKEN', async () => {
     const rec = await run((m, s) =>
       m.delivery().deploy('dev', 'ghcr.io/kgraph-mcp/kgraph-mcp:sha-1234567', s.kubeconfig),
