@@ -12,7 +12,7 @@
  * >= 60% of bare node:http; RSS <= 200 MB. Seed time and the database's size are printed with the figures.
  * Run: npx tsx bench/app-latency.ts [--tools N] [--duration S] [--entry dist|source]   (dist is built first)
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import pg from 'pg';
@@ -24,6 +24,7 @@ import { summarize } from '../ci/src/gate/stats.js';
 import { table } from '../ci/src/platform/report/markdown.js';
 import { migrate } from '../app/src/migrate.js';
 import { seed } from '../app/src/seed.js';
+import { sampleResponse, startBareServer } from './bare-server.js';
 import { NEW_SEARCHES, newSearch, searchPath, uncachedSearch as uncachedSearchRequest } from './search-mix.js';
 
 const args = process.argv.slice(2);
@@ -76,7 +77,7 @@ if (ENTRY === 'dist') {
   if (build.status !== 0) throw new Error('npm run build -w app failed');
 }
 const services = await createEphemeralServices({ services: ['postgres', 'redis'] });
-const bare = { port: await freePort(), proc: undefined as ReturnType<typeof spawn> | undefined };
+const bare = { port: await freePort(), proc: undefined as ChildProcess | undefined };
 try {
   log(`migrating and seeding ${SEED} tools…`);
   const seedStart = Date.now();
@@ -141,25 +142,12 @@ try {
   // The baseline answers the very bytes the cached endpoint sends (its headers and body): the client
   // (autocannon parses responses in JavaScript) pays per header and byte, so only identical responses
   // make the ratio measure the service's own per-request work (auth, rate limit, cache, metrics).
-  const sample = await fetch(`${app.url}/api/v1/tools/github-create-issue`, { headers });
-  const payload = Buffer.from(await sample.arrayBuffer());
-  const HOP = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding']);
-  const sameHeaders = Object.fromEntries([...sample.headers].filter(([k]) => !HOP.has(k)));
+  const sample = await sampleResponse(`${app.url}/api/v1/tools/github-create-issue`, headers);
+  const payload = sample.payload;
   log(
-    `bare node:http at full load (same ${payload.length}-byte body and ${Object.keys(sameHeaders).length} headers; and a minimal response for reference)…`,
+    `bare node:http at full load (same ${payload.length}-byte body and ${Object.keys(sample.headers).length} headers; and a minimal response for reference)…`,
   );
-  bare.proc = spawn(
-    process.execPath,
-    [
-      '-e',
-      `const body = Buffer.from(process.argv[1], 'base64'); const h = JSON.parse(process.argv[2]); const tiny = Buffer.from('{"ok":true}');
-       require('http').createServer((q, s) => { if (q.url === '/tiny') { s.writeHead(200, { 'content-type': 'application/json' }); s.end(tiny); } else { s.writeHead(200, h); s.end(body); } }).listen(${bare.port}, '127.0.0.1')`,
-      payload.toString('base64'),
-      JSON.stringify(sameHeaders),
-    ],
-    { stdio: 'ignore' },
-  );
-  await new Promise((r) => setTimeout(r, 500));
+  bare.proc = await startBareServer(sample, bare.port);
   // The machine is shared: alternate bare and service in short rounds and take the median of each.
   const ROUNDS = 3;
   const roundSeconds = Math.max(3, Math.round(DURATION / 2));

@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AppConfig } from './config.js';
 import { createErrorReporter } from './error-reporting.js';
-import { logErr, makeErrorHandler } from './errors.js';
+import { frameworkErrorReply, logErr, makeErrorHandler } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { RedisCache, type CacheLike } from './cache.js';
 import { CacheGeneration } from './generation.js';
@@ -19,6 +19,7 @@ import { SchemaWatch } from './schema-watch.js';
 import type { AppState } from './app-state.js';
 import type { Queryable } from './repo.js';
 import { securityHeaders } from './security-headers.js';
+import { lazyChildLogger } from './request-logger.js';
 import { FaultState } from './faults.js';
 import { apiKeyAuth } from './plugins/api-key-auth.js';
 import { apiRateLimit } from './plugins/rate-limit.js';
@@ -101,9 +102,12 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
       const h = req.headers['x-request-id'];
       return typeof h === 'string' && REQUEST_ID_RE.test(h) ? h : randomUUID();
     },
+    // A request's child logger is made when it first logs at an enabled level (request-logger.ts).
+    childLoggerFactory: lazyChildLogger,
     // Requests already on an open connection during shutdown are served, not refused with 503.
     return503OnClosing: false,
     routerOptions: { maxParamLength: 200 },
+    frameworkErrors: frameworkErrorReply,
     ajv: { customOptions: { removeAdditional: false, allErrors: false, coerceTypes: 'array' } },
   });
 

@@ -35,6 +35,11 @@ export type Compute = (token: string | undefined) => Promise<unknown>;
 
 export interface CacheLike {
   getOrCompute(key: string, compute: Compute): Promise<Cached>;
+  /**
+   * The body getOrCompute would answer as a `hit` from memory right now, or undefined (then call
+   * getOrCompute). Synchronous: a read served from memory needs no promise.
+   */
+  peek(key: string): Buffer | undefined;
 }
 
 /** A value that is already its JSON body (bytes), sent and stored as it is. */
@@ -91,13 +96,28 @@ export class RedisCache implements CacheLike {
     this.local.set(key, { token, body, expires: Date.now() + this.opts.localTtlMs });
   }
 
+  /** The token lookups are under now: undefined when the cache must be bypassed (see the top of the file). */
+  private token(): string | undefined {
+    const token = this.generation.current();
+    return token !== undefined && this.redis.status === 'ready' ? token : undefined;
+  }
+
+  private localHit(key: string, token: string): Buffer | undefined {
+    const hit = this.local.get(key);
+    return hit && hit.token === token && hit.expires > Date.now() ? hit.body : undefined;
+  }
+
+  peek(key: string): Buffer | undefined {
+    const token = this.token();
+    return token === undefined ? undefined : this.localHit(key, token);
+  }
+
   async getOrCompute(key: string, compute: Compute): Promise<Cached> {
     // Taken before computing: a value computed while a write commits is stored under the older token.
-    const token = this.generation.current();
-    if (token === undefined || this.redis.status !== 'ready')
-      return { body: encode(await compute(undefined)), outcome: 'bypass' };
-    const hit = this.local.get(key);
-    if (hit && hit.token === token && hit.expires > Date.now()) return { body: hit.body, outcome: 'hit' };
+    const token = this.token();
+    if (token === undefined) return { body: encode(await compute(undefined)), outcome: 'bypass' };
+    const hit = this.localHit(key, token);
+    if (hit) return { body: hit, outcome: 'hit' };
     // Joining is only ever within one generation: a request that arrives after a write this instance
     // committed looks under the new token, so it never waits for a value computed before the write.
     const flightKey = `${token}:${key}`;

@@ -2,7 +2,7 @@
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type pg from 'pg';
-import type { CacheLike, Compute } from '../cache.js';
+import type { CacheLike, CacheOutcome, Compute } from '../cache.js';
 import { cacheKey } from '../cache.js';
 import type { Metrics } from '../metrics.js';
 import { badRequest, HttpError } from '../errors.js';
@@ -34,11 +34,19 @@ export const apiRoutes: FastifyPluginAsyncTypebox<Opts> = async (
   // Reads check their connection out through this, so the pool wait is measured apart; writes use the pool.
   const db = waitTimedQueries(pool, (seconds) => metrics.poolWait.observe(seconds));
 
-  /** Sends a cached (or freshly computed) JSON body, saying which in `x-cache`. */
-  const cached = async (reply: FastifyReply, key: string, compute: Compute) => {
-    const { body, outcome } = await cache.getOrCompute(key, compute);
+  const sendBody = (reply: FastifyReply, body: Buffer, outcome: CacheOutcome) => {
     metrics.countCache(outcome);
-    return reply.header('x-cache', outcome).type('application/json; charset=utf-8').send(body);
+    reply.header('x-cache', outcome).type('application/json; charset=utf-8').send(body);
+  };
+  /**
+   * Sends a cached (or freshly computed) JSON body, saying which in `x-cache`. A body held in memory is
+   * sent at once and nothing is returned (fastify then has no promise to wait for); only a lookup that has
+   * to wait for Redis or Postgres returns a promise, of nothing once sent (a returned value would be sent).
+   */
+  const cached = (reply: FastifyReply, key: string, compute: Compute): Promise<void> | undefined => {
+    const held = cache.peek(key);
+    if (held) return void sendBody(reply, held, 'hit');
+    return cache.getOrCompute(key, compute).then(({ body, outcome }) => sendBody(reply, body, outcome));
   };
   /**
    * Runs a write and adopts the cache generation it committed, so this instance's next read already
@@ -57,7 +65,8 @@ export const apiRoutes: FastifyPluginAsyncTypebox<Opts> = async (
     }
   };
 
-  app.get('/tools', { schema: { querystring: s.searchQuery } }, async (req, reply) => {
+  // Read handlers are plain functions returning cached(...): a reply (sent from memory) or a promise of one.
+  app.get('/tools', { schema: { querystring: s.searchQuery } }, (req, reply) => {
     const { q, tag, category, limit = s.DEFAULT_LIMIT, cursor } = req.query;
     return cached(
       reply,
@@ -66,7 +75,7 @@ export const apiRoutes: FastifyPluginAsyncTypebox<Opts> = async (
     );
   });
 
-  app.get('/tools/:id', { schema: { params: s.idParams } }, async (req, reply) =>
+  app.get('/tools/:id', { schema: { params: s.idParams } }, (req, reply) =>
     cached(reply, cacheKey('tool', req.params.id.toLowerCase()), () => repo.getToolDetail(db, req.params.id, time)),
   );
 
@@ -84,7 +93,7 @@ export const apiRoutes: FastifyPluginAsyncTypebox<Opts> = async (
     return reply.status(204).send();
   });
 
-  app.get('/prompts', { schema: { querystring: s.promptsQuery } }, async (req, reply) => {
+  app.get('/prompts', { schema: { querystring: s.promptsQuery } }, (req, reply) => {
     const { toolId, limit = s.DEFAULT_LIMIT, cursor } = req.query;
     return cached(reply, cacheKey('prompts', [toolId?.toLowerCase() ?? null, limit, cursor ?? null]), () =>
       repo.listPrompts(db, { toolId, limit, cursor }),
@@ -110,7 +119,7 @@ export const apiRoutes: FastifyPluginAsyncTypebox<Opts> = async (
   app.get(
     '/graph/tools/:id/neighbourhood',
     { schema: { params: s.idParams, querystring: s.neighbourhoodQuery } },
-    async (req, reply) => {
+    (req, reply) => {
       const { depth = s.DEFAULT_DEPTH } = req.query;
       return cached(reply, cacheKey('neighbourhood', [req.params.id.toLowerCase(), depth]), () =>
         repo.toolNeighbourhood(db, req.params.id, depth, MAX_GRAPH_NODES, time),
