@@ -376,13 +376,13 @@ const STATEMENT_EFFECTS: Readonly<Record<string, StatementEffects>> = {
         ]
       : [];
   },
-  DoStmt: (n) => {
+  DoStmt: () => {
     return [{ type: 'opaque', what: 'a DO block: its code can do anything, and the check cannot see what' }];
   },
-  CallStmt: (n) => {
+  CallStmt: () => {
     return [{ type: 'opaque', what: 'CALL of a procedure: the check cannot see what it does' }];
   },
-  ExecuteStmt: (n) => {
+  ExecuteStmt: () => {
     return [{ type: 'opaque', what: 'EXECUTE of a prepared statement: the check cannot see what it runs' }];
   },
   SelectStmt: (n) => {
