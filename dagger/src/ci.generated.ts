@@ -289,7 +289,7 @@ export const STEPS = {
     "cachePaths": [
       "~/.npm"
     ],
-    "timeoutSeconds": 1200,
+    "timeoutSeconds": 1800,
     "inAll": false,
     "cache": {
       "mode": "inputs",

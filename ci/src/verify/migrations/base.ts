@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { LedgerEntry } from '../../definitions/release-policy.js';
 import { gitOutput, resolveCommit } from '../policy/git.js';
 import { runProcess } from '../../platform/process/run.js';
+import { MIGRATION_FILE } from './parse.js';
 import type { Finding } from './rules.js';
 
 export interface RunningRelease {
@@ -123,7 +124,7 @@ export async function migrationsAt(repo: string, commit: string, dir: string): P
       return { path, blob: meta.split(' ')[2]! };
     })
     .map(({ path, blob }) => ({ file: path.slice(path.lastIndexOf('/') + 1), blob }))
-    .filter(({ file }) => /^\d+_.+\.sql$/.test(file))
+    .filter(({ file }) => MIGRATION_FILE.test(file))
     .map(({ file, blob }) => ({ name: file.replace(/\.sql$/, ''), blob }));
 }
 

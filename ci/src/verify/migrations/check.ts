@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { EnvironmentDefinition } from '../../definitions/environments.js';
 import type { LedgerEntry } from '../../definitions/release-policy.js';
 import { blobId, chooseBase, compareWithBase, migrationsAt, type BaseChoice, type MigrationFileState } from './base.js';
-import { loadParser, parseMigration, type ParsedMigration } from './parse.js';
+import { loadParser, MIGRATION_FILE, parseMigration, type ParsedMigration } from './parse.js';
 import { applyRules, type CompatibilityFacts, type Finding, type TableSizes, type Verdict } from './rules.js';
 import { judgeSquawk, type SquawkViolation } from './squawk.js';
 
@@ -49,19 +49,37 @@ export const worst = (findings: readonly Finding[]): Verdict =>
 /** The migration names in `dir` (the work tree's), oldest first: the newest is the schema head a deploy leaves. */
 export async function migrationNames(dir: string): Promise<string[]> {
   return (await readdir(dir))
-    .filter((f) => /^\d+_.+\.sql$/.test(f))
+    .filter((f) => MIGRATION_FILE.test(f))
     .sort()
     .map((f) => f.replace(/\.sql$/, ''));
 }
 
 async function workingMigrations(dir: string): Promise<(MigrationFileState & { content: string })[]> {
-  const files = (await readdir(dir)).filter((f) => /^\d+_.+\.sql$/.test(f)).sort();
+  const files = (await readdir(dir)).filter((f) => MIGRATION_FILE.test(f)).sort();
   return Promise.all(
     files.map(async (f) => {
       const bytes = await readFile(join(dir, f));
       return { name: f.replace(/\.sql$/, ''), blob: blobId(bytes), content: bytes.toString('utf8') };
     }),
   );
+}
+
+/**
+ * Files in the migrations directory the check cannot read: node-pg-migrate (the migrator's runner) loads
+ * every file there but hidden ones, and runs a .js or .ts migration as code. Each one refuses, new or not:
+ * a migration the guard cannot see must not reach a database.
+ */
+async function unreadableFiles(dir: string): Promise<Finding[]> {
+  return (await readdir(dir))
+    .filter((f) => !f.startsWith('.') && !MIGRATION_FILE.test(f))
+    .sort()
+    .map((f) => ({
+      migration: f,
+      rule: 'files',
+      verdict: 'refuse' as const,
+      message: `${f} is not a SQL migration the check can read, and the migrator's runner (node-pg-migrate) would load it${/\.(c|m)?[jt]s$/.test(f) ? ' and run it as code' : ''}`,
+      fix: 'write it as <timestamp>_<name>.sql with -- Up Migration / -- Down Migration sections, or move it out of the migrations directory',
+    }));
 }
 
 export async function checkMigrations(opts: CheckOptions, deps: CheckDeps): Promise<CheckReport> {
@@ -115,7 +133,7 @@ export async function checkMigrations(opts: CheckOptions, deps: CheckDeps): Prom
       },
     ];
   }
-  const all = [...history, ...findings, ...squawk];
+  const all = [...(await unreadableFiles(join(deps.repo, path))), ...history, ...findings, ...squawk];
   return {
     base,
     ...(env ? { environment: env.name } : {}),

@@ -10,6 +10,9 @@ import { loadModule, parseSync } from 'libpg-query';
 export const MIGRATION_MARKS = ['contract', 'no-transaction'] as const;
 export type MigrationMark = (typeof MIGRATION_MARKS)[number];
 
+/** A migration the check reads: <timestamp>_<name>.sql (node-pg-migrate's SQL form). */
+export const MIGRATION_FILE = /^\d+_.+\.sql$/;
+
 /** One parsed statement: the AST node (one key: its type), where it is, and its SQL. */
 export interface ParsedStatement {
   /** 1-based position in the Up section. */

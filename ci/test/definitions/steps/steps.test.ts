@@ -46,6 +46,12 @@ describe('step table', () => {
     expect(STEPS.integrationTest.services).toEqual(['postgres', 'redis']);
     expect(STEPS.test.services).toEqual([]);
   });
+  it('gives coverage, which runs both test projects one after the other, at least the time of both test steps', () => {
+    expect(STEPS.coverage.commands[0]).not.toContain('--project');
+    expect(STEPS.coverage.timeoutSeconds).toBeGreaterThanOrEqual(
+      STEPS.test.timeoutSeconds + STEPS.integrationTest.timeoutSeconds,
+    );
+  });
   it('has a description, a timeout under 30 minutes, and runnable commands', () => {
     for (const s of table) {
       expect(s.description.length).toBeGreaterThan(10);

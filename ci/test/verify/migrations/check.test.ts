@@ -165,6 +165,20 @@ describe('fails closed', { timeout: 60_000 }, () => {
     expect(r.verdict).toBe('refuse');
     expect(formatCheck(r)).toContain('squawk could not run');
   });
+  it('refuses a file the migrator would load but the check cannot read (a JS migration, a misnamed SQL file)', async () => {
+    const repo = repoWith({
+      '1800000000000_drop.js': "exports.up = (pgm) => pgm.dropColumn('tools', 'description');\n",
+      'notes.sql': 'ALTER TABLE tools DROP COLUMN description;\n',
+      '.gitkeep': '',
+    });
+    const r = await checkMigrations({}, deps(repo));
+    expect(r.verdict).toBe('refuse');
+    expect(r.findings.filter((f) => f.rule === 'files').map((f) => f.migration)).toEqual([
+      '1800000000000_drop.js',
+      'notes.sql',
+    ]);
+    expect(formatCheck(r)).toMatch(/1800000000000_drop\.js is not a SQL migration .* run it as code/);
+  });
 });
 
 // The end-to-end case reads this repository's own history; a checkout without it (the Dagger module's
