@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AppConfig } from './config.js';
 import { createErrorReporter } from './error-reporting.js';
-import { logErr, makeErrorHandler } from './errors.js';
+import { frameworkErrorReply, logErr, makeErrorHandler } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { RedisCache, type CacheLike } from './cache.js';
 import { CacheGeneration } from './generation.js';
@@ -107,6 +107,7 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
     // Requests already on an open connection during shutdown are served, not refused with 503.
     return503OnClosing: false,
     routerOptions: { maxParamLength: 200 },
+    frameworkErrors: frameworkErrorReply,
     ajv: { customOptions: { removeAdditional: false, allErrors: false, coerceTypes: 'array' } },
   });
 

@@ -159,6 +159,23 @@ export function makeErrorHandler(opts: {
   };
 }
 
+/**
+ * The router's own refusals (a path that does not decode, a path parameter over maxParamLength), which
+ * fastify answers before any route or error handler: the same error shape as every other 4xx, without
+ * echoing the path back (it may be kilobytes of whatever the client sent).
+ */
+export function frameworkErrorReply(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const status =
+    typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+  const message =
+    err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? 'a path segment is longer than this service accepts'
+      : err.code === 'FST_ERR_BAD_URL'
+        ? 'the path is not valid percent-encoding'
+        : 'the request could not be routed';
+  void reply.status(status).send({ error: errorName(status), message });
+}
+
 function errorName(status: number): string {
   switch (status) {
     case 400:
@@ -169,6 +186,8 @@ function errorName(status: number): string {
       return 'not found';
     case 413:
       return 'payload too large';
+    case 414:
+      return 'uri too long';
     case 415:
       return 'unsupported media type';
     default:

@@ -147,3 +147,18 @@ describe('bad input Postgres would refuse', () => {
     expect(next.statusCode).toBe(200);
   });
 });
+
+describe('paths the router refuses before any route', () => {
+  it.each([
+    ['a path parameter over the 200-character limit', `/api/v1/tools/${'x'.repeat(3_000)}`, 414, 'uri too long'],
+    ['a path that is not valid percent-encoding', '/api/v1/tools/%E0%A4%A', 400, 'bad request'],
+  ])('%s: the service error shape, without echoing the path', async (_label, url, status, error) => {
+    const res = await t.app.inject({ method: 'GET', url, headers: AUTH });
+    expect(res.statusCode).toBe(status);
+    const body = res.json<{ error: string; message: string; code?: string }>();
+    expect(body.error).toBe(error);
+    expect(body.code).toBeUndefined();
+    expect(res.body).not.toContain('xxxxxxxxxx');
+    expect(res.body).not.toContain('%E0');
+  });
+});
