@@ -14,6 +14,8 @@ import {
   IMAGES,
   KUBECONFIG_PATH,
   SERVICES,
+  TEST_PACKAGES,
+  WAIT_PACKAGES,
   WORKDIR,
   cacheMounts,
   checkEnvironment,
@@ -105,6 +107,17 @@ export function deliveryContainer(
     ctr = ctr.withMountedSecret(KUBECONFIG_PATH, kubeconfig).withEnvVariable('KUBECONFIG', KUBECONFIG_PATH);
   for (const [name, secret] of Object.entries(secrets)) if (secret) ctr = ctr.withSecretVariable(name, secret);
   return ctr;
+}
+
+/**
+ * For kgraph-ci commands that serve releases themselves (the N-1 check): git for the previous release's
+ * worktree, Postgres and Redis bound as services, secrets as variables, a run stamp. The packages are the
+ * test steps' set, so this shares their apt and `npm ci` layers instead of paying its own.
+ */
+export function servingContainer(ws: Workspace, secrets: Record<string, Secret | undefined> = {}): Container {
+  let ctr = toolContainer(ws, [...WAIT_PACKAGES, ...TEST_PACKAGES]).withEnvVariable('KGRAPH_RUN_AT', runStamp());
+  for (const [name, secret] of Object.entries(secrets)) if (secret) ctr = ctr.withSecretVariable(name, secret);
+  return withServices(ctr, ['postgres', 'redis']);
 }
 
 /** kubectl from the pinned kubectl image, on PATH. */

@@ -14,10 +14,11 @@ import {
   checkRepository,
   checkVersionTag,
   ciArgv,
+  compatArgv,
   productionEnvironment,
   stepCommand,
 } from './plan.js';
-import { deliveryContainer } from './containers.js';
+import { deliveryContainer, servingContainer } from './containers.js';
 
 /** Deploys, rollbacks, watches and releases, each a kgraph-ci command in the delivery container. */
 @object()
@@ -36,8 +37,8 @@ export class Delivery {
    * the reference here, before any container starts, and in full inside kgraph-ci before any kubectl
    * call. `version` is the release vX.Y.Z it stands for, `commit` and `tree` what it was built from;
    * `apiKey` is what the smoke test and the gate call the API with; `githubToken` with `repository`
-   * (owner/name) is the delivery ledger (GitHub deployments), which prod requires; `baselineApiKey` is the
-   * API key of the environment the gate compares against (staging's gate against prod).
+   * (owner/name) is the delivery ledger (GitHub deployments), which prod requires. The gate's baseline runs
+   * in the environment's own namespace and takes its own API key: no other environment's key is needed.
    * Example: `dagger call delivery deploy --environment=prod --image=ghcr.io/kgraph-mcp/kgraph-mcp@sha256:<digest> --version=v1.2.3 --kubeconfig=file://$HOME/.kube/config --github-token=env://GITHUB_TOKEN --repository=kgraph-mcp/kgraph-mcp --api-key=env://API_KEY`
    */
   @func({ cache: 'never' })
@@ -51,7 +52,6 @@ export class Delivery {
     version?: string,
     commit?: string,
     tree?: string,
-    baselineApiKey?: Secret,
   ): Promise<string> {
     const env = checkEnvironment(environment);
     if (version) checkVersionTag(version, 'version');
@@ -61,9 +61,37 @@ export class Delivery {
     if (version) argv.push('--version', version);
     if (commit) argv.push('--commit', checkGitObject(commit, 'commit'));
     if (tree) argv.push('--tree', checkGitObject(tree, 'tree'));
-    // BASELINE_API_KEY: the gate's baseline (the environment that promotes from this one) is called with it.
-    const secrets = { GITHUB_TOKEN: githubToken, API_KEY: apiKey, BASELINE_API_KEY: baselineApiKey };
+    const secrets = { GITHUB_TOKEN: githubToken, API_KEY: apiKey };
     return deliveryContainer(this, kubeconfig, secrets).withExec(argv).stdout();
+  }
+
+  /**
+   * The N-1 compatibility check (`kgraph-ci migrations compat`): the previous release, from a git worktree
+   * of `previous` (default: the release running in `environment` by the ledger, else the newest v* tag),
+   * runs its own API suite on this tree's schema, then serves one database beside this tree (equal answers,
+   * writes both ways, caches coherent within 1 s), on Postgres and Redis service containers. `image` is
+   * the candidate's digest reference and `previousDigest` the previous release's, both recorded; with
+   * `githubToken` and `repository` the record goes to the delivery ledger, where prod's compatibility rule
+   * reads it. Needs the history: `delivery`'s `repo` keeps .git.
+   * Example: `dagger call delivery migrations-compat --environment=prod --image=ghcr.io/kgraph-mcp/kgraph-mcp@sha256:<digest> --github-token=env://GITHUB_TOKEN --repository=kgraph-mcp/kgraph-mcp`
+   */
+  // Never replayed: it writes a ledger record and its default previous release moves without the tree changing.
+  @func({ cache: 'never' })
+  async migrationsCompat(
+    environment: Environment = Environment.prod,
+    previous?: string,
+    image?: string,
+    previousDigest?: string,
+    githubToken?: Secret,
+    repository?: string,
+  ): Promise<string> {
+    const argv = compatArgv(checkEnvironment(environment), {
+      ...(previous !== undefined ? { previous } : {}),
+      ...(image !== undefined ? { image } : {}),
+      ...(previousDigest !== undefined ? { previousDigest } : {}),
+      ...(repository !== undefined ? { repository } : {}),
+    });
+    return servingContainer(this, { GITHUB_TOKEN: githubToken }).withExec(argv).stdout();
   }
 
   /**

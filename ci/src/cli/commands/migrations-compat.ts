@@ -4,6 +4,7 @@ import { FailedError, UsageError } from '../../definitions/errors.js';
 import type { RepoRef } from '../../platform/github/repository.js';
 import { writeLine, type CliIo } from '../io.js';
 import { envOption, repoOption, repositoryOf } from '../options.js';
+import { choosePrevious, type PreviousChoice } from '../../deliver/rollout/compat-previous.js';
 
 interface CompatCliOptions {
   env: EnvironmentDefinition;
@@ -28,7 +29,10 @@ export function register(program: Command, io: CliIo): void {
       "N-1 check: the previous release runs its own API suite on the candidate's schema, then serves one database beside the candidate (equal answers, writes both ways, caches coherent within 1 s); recorded in the ledger",
     )
     .addOption(envOption('environment whose running release is the previous one (the record is kept there)', 'prod'))
-    .option('--previous <ref>', 'git ref of the previous release (default: the newest v* tag)')
+    .option(
+      '--previous <ref>',
+      'git ref of the previous release (default: the release running in --env by the ledger, else the newest v* tag)',
+    )
     .option('--previous-digest <sha256:...>', "the previous release's image digest, recorded with its commit")
     .option('--image <sha256:...>', "the candidate's image digest, recorded with its commit and tree")
     .option('--no-contract-suite', "skip the previous release's own API suite (side by side only)")
@@ -44,14 +48,23 @@ export function register(program: Command, io: CliIo): void {
         import('../../deliver/rollout/compat.js'),
         import('../../deliver/deploy/sources.js'),
         import('../../platform/repo-root.js'),
-        import('../compat-record.js'),
+        import('../finding-record.js'),
       ]);
+      const repo = opts.repo ? repositoryOf(opts.repo, io) : undefined;
+      const previous = await previousOf(opts, io, repo);
+      writeLine(io.stderr, `previous release: ${previous.why}`);
+      if (previous.kind === 'refuse') throw new FailedError(previous.why);
+      if (previous.kind === 'nothing') {
+        writeLine(io.stdout, `${previous.why}: nothing checked, nothing recorded`);
+        return;
+      }
       const head = await gitSources(REPO_ROOT).describeHead!();
       const result = await checkCompatibility(
         {
           environment: opts.env,
-          ...(opts.previous ? { previous: opts.previous } : {}),
-          ...(opts.previousDigest ? { previousDigest: opts.previousDigest } : {}),
+          ...(previous.ref ? { previous: previous.ref } : {}),
+          ...(previous.digest ? { previousDigest: previous.digest } : {}),
+          ...(previous.version ? { previousVersion: previous.version } : {}),
           candidate: {
             ...(opts.image ? { digest: opts.image } : {}),
             ...(head.commit ? { commit: head.commit } : {}),
@@ -62,11 +75,7 @@ export function register(program: Command, io: CliIo): void {
         },
         { repoRoot: REPO_ROOT, log: (l) => writeLine(io.stderr, l) },
       );
-      const where = await recorder.recordCompat(
-        result.payload,
-        io,
-        opts.repo ? repositoryOf(opts.repo, io) : undefined,
-      );
+      const where = await recorder.recordCompat(result.payload, io, repo);
       const c = result.compat;
       writeLine(
         io.stdout,
@@ -82,4 +91,29 @@ export function register(program: Command, io: CliIo): void {
       );
       if (!c.passed) throw new FailedError(`the previous release is not compatible: ${(c.reasons ?? []).join('; ')}`);
     });
+}
+
+/** The ledger's view for choosePrevious: read only when no --previous names the release (GitHub's ledger). */
+async function previousOf(opts: CompatCliOptions, io: CliIo, repo: RepoRef | undefined): Promise<PreviousChoice> {
+  const given = {
+    ...(opts.previous ? { previous: opts.previous } : {}),
+    ...(opts.previousDigest ? { previousDigest: opts.previousDigest } : {}),
+  };
+  if (opts.previous) return choosePrevious(opts.env.name, given, { kind: 'none', why: 'given' });
+  const [{ realDeps }, { ledgerEntries }] = await Promise.all([
+    import('../delivery.js'),
+    import('../../platform/ledger/entry.js'),
+  ]);
+  const deps = realDeps(io, repo ? { repo } : {});
+  if (!deps.ledger)
+    return choosePrevious(opts.env.name, given, { kind: 'none', why: deps.ledgerMissing ?? 'no ledger' });
+  try {
+    const entries = ledgerEntries(await deps.ledger.read({ environment: opts.env.name }));
+    return choosePrevious(opts.env.name, given, { kind: 'read', entries });
+  } catch (err) {
+    return choosePrevious(opts.env.name, given, {
+      kind: 'unreadable',
+      why: `${deps.ledger.where}: ${(err as Error).message}`,
+    });
+  }
 }

@@ -4,6 +4,8 @@
  * host writes it beside the dump, the ledger records it; `judgeBackup` decides, purely, whether a backup
  * lets prod migrate.
  */
+import { PAYLOAD_SCHEMA, type LedgerPayload, type RestorePayload } from '../../platform/ledger/entry.js';
+
 export const MANIFEST_MARKER = 'KGRAPH_BACKUP_MANIFEST';
 
 export interface BackupManifest {
@@ -100,5 +102,46 @@ export function judgeBackup(
   return {
     ok: true,
     detail: `backup ${manifest.id}: ${manifest.bytes} bytes, sha256 ${manifest.sha256.slice(0, 12)}…, verified`,
+  };
+}
+
+/**
+ * The ledger record of a restore that ran: success, or failure with its reason (pg_restore rolled back). The
+ * target is host:port/database as `describeUrl` gives it, so no credential can reach the ledger from here.
+ */
+export function restoreRecord(
+  manifest: BackupManifest,
+  outcome: {
+    readonly target: string;
+    readonly overwrite: boolean;
+    readonly startedAt: string;
+    readonly schemaHead?: string | undefined;
+    readonly failed?: string;
+  },
+): { payload: LedgerPayload; state: 'success' | 'failure'; description: string } {
+  const restore: RestorePayload = {
+    backup: manifest.id,
+    bytes: manifest.bytes,
+    sha256: manifest.sha256,
+    precedes: manifest.precedes,
+    backupCreatedAt: manifest.createdAt,
+    target: outcome.target,
+    overwrite: outcome.overwrite,
+    ...(outcome.schemaHead ? { schemaHead: outcome.schemaHead } : {}),
+    ...(outcome.failed ? { reason: outcome.failed.slice(0, 500) } : {}),
+  };
+  const head = outcome.schemaHead ? `, schema at ${outcome.schemaHead}` : '';
+  return {
+    payload: {
+      schema: PAYLOAD_SCHEMA,
+      operation: 'restore',
+      environment: manifest.environment,
+      startedAt: outcome.startedAt,
+      restore,
+    },
+    state: outcome.failed ? 'failure' : 'success',
+    description: outcome.failed
+      ? `restore of ${manifest.id} into ${outcome.target} failed, nothing restored`
+      : `restored ${manifest.id} into ${outcome.target}${head}`,
   };
 }

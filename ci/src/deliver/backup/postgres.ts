@@ -102,3 +102,18 @@ export async function contentFingerprint(url: string): Promise<Record<string, { 
     return out;
   });
 }
+
+/**
+ * The newest migration node-pg-migrate recorded in the database (names sort by their timestamp prefix), or
+ * undefined when it has no migrations table or cannot be read: what a restore left the schema at.
+ */
+export async function schemaHeadOf(url: string): Promise<string | undefined> {
+  try {
+    return await withClient(url, async (c) => {
+      const r = await c.query<{ name: string }>(`SELECT name FROM public.pgmigrations ORDER BY name DESC LIMIT 1`);
+      return r.rows[0]?.name;
+    });
+  } catch {
+    return undefined;
+  }
+}

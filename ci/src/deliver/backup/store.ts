@@ -15,6 +15,16 @@ export class BackupError extends Error {
   override readonly name = 'BackupError';
 }
 
+/** pg_restore ran on the target and failed (one transaction: nothing restored); the refusals before it are BackupErrors. */
+export class RestoreRunError extends BackupError {
+  constructor(
+    message: string,
+    readonly manifest: BackupManifest,
+  ) {
+    super(message);
+  }
+}
+
 export async function sha256Of(file: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
@@ -124,7 +134,7 @@ export async function restoreBackup(input: RestoreInput): Promise<BackupManifest
   try {
     await restoreInto(input.to, paths(input.store, input.id).dump, existing.length > 0);
   } catch (err) {
-    throw new BackupError((err as Error).message);
+    throw new RestoreRunError((err as Error).message, m);
   }
   return m;
 }

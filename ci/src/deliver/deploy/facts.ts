@@ -4,6 +4,7 @@
  * by pure functions; reading them is the only I/O here. A fact that cannot be read stays unknown, and the
  * release policy refuses on it.
  */
+import { backupNeed, type BackupNeed } from '../backup/need.js';
 import { baselineEnvironmentFor } from '../../definitions/environments.js';
 import { GIT_OBJECT_ID, runningRelease, type LedgerFacts } from '../../definitions/release-policy.js';
 import {
@@ -61,6 +62,8 @@ export interface DeployFacts {
   readonly ledger: LedgerFacts;
   /** The newest migration of the deployed tree; undefined = unknown. */
   readonly schemaHead?: string;
+  /** Where the environment takes backups: whether this deploy needs one (backup/need.ts). */
+  readonly backup?: BackupNeed;
   /** Where the gate needs a baseline: the image the baseline environment runs, or why it is unknown. */
   readonly baseline?:
     { readonly image: string; readonly version: string; readonly served: string } | { readonly unavailable: string };
@@ -155,7 +158,14 @@ export async function gatherDeployFacts(req: DeployRequest, deps: DeliveryDeps):
       : { reachable: false, reason: 'not read: this environment does not need it' };
   const schemaHead = await schemaHeadOf(deps);
   const baseline = await baselineFacts(req, deps);
-  const extra = { ...(schemaHead ? { schemaHead } : {}), ...(baseline ? { baseline } : {}) };
+  const env = req.environment;
+  // Its own read: the need rests on restore records too, which LedgerFacts leave out.
+  const backup = env.database.backup ? backupNeed(env.name, schemaHead, await readRecords(deps, env.name)) : undefined;
+  const extra = {
+    ...(schemaHead ? { schemaHead } : {}),
+    ...(baseline ? { baseline } : {}),
+    ...(backup ? { backup } : {}),
+  };
   if (queries.running === undefined || queries.running === queries.ledger || !ledger.reachable)
     return { source, ledger, ...extra };
   return { source, ledger: merge(ledger, await readLedger(deps, queries.running)), ...extra };

@@ -182,6 +182,8 @@ export interface DeployInput {
   readonly skipGate?: boolean;
   /** The newest migration of the deployed tree: what the backup precedes (unknown = the backup judge refuses). */
   readonly precedes?: string;
+  /** Where the environment takes backups but this deploy applies no migration: why it takes none (backup/need.ts). */
+  readonly skipBackup?: string;
   /** Where the gate compares against a baseline: the image to start as one, or why there is none. */
   readonly baseline?:
     { readonly image: string; readonly version: string; readonly served: string } | { readonly unavailable: string };
@@ -261,7 +263,7 @@ export function planDeploy(input: DeployInput): Plan {
  */
 function backupSteps(input: DeployInput, objects: readonly KubeObject[]): PlanStep[] {
   const env = input.environment;
-  if (!env.database.backup) return [];
+  if (!env.database.backup || input.skipBackup) return [];
   const ns = env.namespace;
   const job = objects.find((o) => o.kind === 'Job' && o.metadata?.name === BACKUP_JOB_NAME);
   if (!job)

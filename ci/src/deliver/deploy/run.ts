@@ -62,6 +62,10 @@ export async function runDeploy(opts: DeployOptions, deps: DeliveryDeps): Promis
   const verdict = enforce(decision.eligibility, decision.image, `${decision.image} for ${env.name}`, deps);
   // Said before anything else runs, so the output reads in the order things happen.
   (req.dryRun ? deps.out : deps.err)(verdict);
+  if (facts.backup)
+    (req.dryRun ? deps.out : deps.err)(
+      `backup before the migration: ${facts.backup.take ? 'taken' : 'none taken'}: ${facts.backup.why}`,
+    );
   const manifests = await renderManifests(env, decision.image, deps);
   const plan = planDeploy({
     environment: env,
@@ -71,6 +75,7 @@ export async function runDeploy(opts: DeployOptions, deps: DeliveryDeps): Promis
     ...(req.baseUrl ? { baseUrl: req.baseUrl } : {}),
     ...(req.skipGate ? { skipGate: true } : {}),
     ...(facts.schemaHead ? { precedes: facts.schemaHead } : {}),
+    ...(facts.backup && !facts.backup.take ? { skipBackup: facts.backup.why } : {}),
     ...(facts.baseline ? { baseline: facts.baseline } : {}),
   });
   if (req.dryRun) return printPlan(plan, deps);

@@ -27,6 +27,8 @@ export interface CompatOptions {
   readonly previous?: string;
   /** What the previous release and the candidate are, beyond their commits (image digests when known). */
   readonly previousDigest?: string;
+  /** Its version tag when the ref is a commit (the ledger knows it): recorded beside the commit. */
+  readonly previousVersion?: string;
   readonly candidate: ReleaseId;
   readonly maxStaleMs: number;
   /** Run the previous release's own contract suite (default true). */
@@ -79,7 +81,7 @@ export async function checkCompatibility(o: CompatOptions, deps: CompatDeps): Pr
       const previous: ReleaseId = {
         ...(o.previousDigest ? { digest: o.previousDigest } : {}),
         commit: ref.sha,
-        ...(/^v\d/.test(ref.ref) ? { version: ref.ref } : {}),
+        ...(o.previousVersion ? { version: o.previousVersion } : /^v\d/.test(ref.ref) ? { version: ref.ref } : {}),
       };
       const compat: CompatPayload = {
         previous,

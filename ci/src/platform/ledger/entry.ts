@@ -10,12 +10,16 @@ export type { CompatEntry, LedgerEntry, LedgerFacts, ReleaseId } from '../../def
 
 export const PAYLOAD_SCHEMA = 'kgraph-ci/ledger@1';
 
-/** Deploys, promotions and rollbacks change what runs; gate verdicts and compatibility checks are findings about them. */
-export type LedgerOperation = LedgerEntry['operation'] | 'gate' | 'compat' | 'backup';
+/**
+ * Deploys, promotions and rollbacks change what runs; gate verdicts, compatibility checks, backups and
+ * restores are findings about them (a restore changes data, not what runs).
+ */
+export type LedgerOperation = LedgerEntry['operation'] | 'gate' | 'compat' | 'backup' | 'restore';
 
 /** Records that are findings, not deployments: they never mark a deployment inactive, never count as one. */
-export const FINDING_OPERATIONS: readonly LedgerOperation[] = ['gate', 'compat', 'backup'];
-const isFinding = (op: LedgerOperation): op is 'gate' | 'compat' | 'backup' => FINDING_OPERATIONS.includes(op);
+export const FINDING_OPERATIONS: readonly LedgerOperation[] = ['gate', 'compat', 'backup', 'restore'];
+const isFinding = (op: LedgerOperation): op is 'gate' | 'compat' | 'backup' | 'restore' =>
+  FINDING_OPERATIONS.includes(op);
 
 /**
  * On backup records: the pg_dump the deploy's backup Job took before a migration (ci/src/deliver/backup/manifest.ts
@@ -31,6 +35,28 @@ export interface BackupPayload {
   readonly verified: boolean;
   /** Where the dump is: the volume claim and the file on it. */
   readonly location: string;
+}
+
+/**
+ * On restore records: `kgraph-ci backup restore` put a backup into a database. Succeeded = restored; failed =
+ * pg_restore ran and failed (one transaction: the target is as it was). Refusals before pg_restore starts
+ * (damaged backup, non-empty target, unreachable target) touch nothing and are not recorded.
+ */
+export interface RestorePayload {
+  /** The backup restored, as its manifest says. */
+  readonly backup: string;
+  readonly bytes: number;
+  readonly sha256: string;
+  readonly precedes: string;
+  readonly backupCreatedAt: string;
+  /** host:port/database of the target: never a user or password. */
+  readonly target: string;
+  /** Objects were dropped first (--overwrite on a non-empty target). */
+  readonly overwrite: boolean;
+  /** The newest migration recorded in the target after the restore, read from it; absent when unread. */
+  readonly schemaHead?: string;
+  /** Why it failed. */
+  readonly reason?: string;
 }
 
 /**
@@ -90,6 +116,8 @@ export interface LedgerPayload {
   readonly compat?: CompatPayload;
   /** On backup records: the dump taken before a migration (see BackupPayload). */
   readonly backup?: BackupPayload;
+  /** On restore records: which backup went into which database (see RestorePayload). */
+  readonly restore?: RestorePayload;
   /** On deploys: the newest migration in the deployed tree, the schema it leaves the database at. */
   readonly schemaHead?: string;
 }
@@ -112,7 +140,7 @@ export function asPayload(value: unknown): LedgerPayload | undefined {
   const p = (typeof value === 'string' ? safeJson(value) : value) as Partial<LedgerPayload> | undefined;
   if (!p || typeof p !== 'object' || p.schema !== PAYLOAD_SCHEMA) return undefined;
   if (
-    !['deploy', 'promotion', 'rollback', 'gate', 'compat', 'backup'].includes(p.operation as string) ||
+    !['deploy', 'promotion', 'rollback', 'gate', 'compat', 'backup', 'restore'].includes(p.operation as string) ||
     typeof p.environment !== 'string' ||
     typeof p.startedAt !== 'string'
   )

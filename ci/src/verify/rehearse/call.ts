@@ -18,6 +18,8 @@ export interface CallSpec {
   readonly rootClass: string;
   readonly constructorArgs: DriverArg[];
   readonly path: string[];
+  /** Arguments of the area accessor on the path (only defaultPath ones get a value, as the CLI passes none). */
+  readonly accessorArgs: DriverArg[];
   readonly args: DriverArg[];
   readonly force: 'none' | 'sync' | 'entries' | 'terminal' | 'up';
 }
@@ -109,6 +111,7 @@ export function callSpec(surface: Surface, call: ParsedCall, modulePath: string,
       : argFor(p, given, sources);
   const constructorArgs = surface.constructorParams.map((p) => withDefault(p, call.moduleFlags.get(p.flag)));
   const args = call.fn.params.map((p) => withDefault(p, call.flags.get(p.flag)));
+  const accessorArgs = (call.fn.accessorParams ?? []).map((p) => withDefault(p, undefined));
   // Trailing undefined arguments are dropped so parameter defaults apply.
   while (args.length > 0 && args.at(-1)!.kind === 'undefined') args.pop();
   const force: CallSpec['force'] =
@@ -121,5 +124,13 @@ export function callSpec(surface: Surface, call: ParsedCall, modulePath: string,
           : call.fn.returns === 'Service'
             ? 'up'
             : 'none';
-  return { modulePath, rootClass: surface.rootClass, constructorArgs, path: [...call.fn.path], args, force };
+  return {
+    modulePath,
+    rootClass: surface.rootClass,
+    constructorArgs,
+    path: [...call.fn.path],
+    accessorArgs,
+    args,
+    force,
+  };
 }

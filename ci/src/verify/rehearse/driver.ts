@@ -34,7 +34,9 @@ async function main(): Promise<void> {
         return a.kind === 'undefined' ? undefined : a.value;
       };
       let self = new Root(...spec.constructorArgs.map(toValue)) as Record<string, Fn>;
-      for (const accessor of spec.path.slice(0, -1)) self = (self[accessor] as Fn).call(self) as Record<string, Fn>;
+      // One accessor at most (`delivery deploy`): it gets its defaultPath arguments, as from the engine.
+      for (const accessor of spec.path.slice(0, -1))
+        self = (self[accessor] as Fn).apply(self, (spec.accessorArgs ?? []).map(toValue)) as Record<string, Fn>;
       const fn = self[spec.path.at(-1)!];
       if (typeof fn !== 'function') throw new Error(`no function ${spec.path.join('.')}`);
       const returned = (await fn.apply(self, spec.args.map(toValue))) as Record<string, Fn> | string | undefined;

@@ -23,6 +23,8 @@ export interface Fn {
   /** `lint`, `delivery deploy`. */
   readonly path: readonly string[];
   readonly params: readonly Param[];
+  /** The area accessor's own parameters (`delivery(repo)`): the engine fills their defaultPath, so the rehearsal does. */
+  readonly accessorParams?: readonly Param[];
   readonly returns: string;
 }
 export interface Surface {
@@ -120,6 +122,7 @@ export function readSurface(srcDir: string): Surface {
       functions.set(key, {
         path: [m.name.getText(), f.name.getText()],
         params: params(f.parameters),
+        accessorParams: params(m.parameters),
         returns: returns(f),
       });
     }

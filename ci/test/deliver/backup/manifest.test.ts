@@ -4,8 +4,10 @@ import {
   judgeBackup,
   manifestFromLog,
   MANIFEST_MARKER,
+  restoreRecord,
   type BackupManifest,
 } from '../../../src/deliver/backup/manifest.js';
+import { asPayload, backupEntries, ledgerEntries, type LedgerRecord } from '../../../src/platform/ledger/entry.js';
 
 const NOW = Date.parse('2026-12-06T12:00:00Z');
 const m: BackupManifest = {
@@ -54,5 +56,41 @@ describe('judgeBackup', () => {
   });
   it('ids are file names: timestamp, environment, migration', () => {
     expect(backupId('prod', '../x y', new Date(NOW))).toBe('prod-20261206T120000Z-___x_y');
+  });
+});
+
+describe('restoreRecord', () => {
+  const base = { target: 'db:5432/kgraph', overwrite: true, startedAt: '2026-12-06T12:10:00.000Z' };
+
+  it('a restore that ran: which backup, into which target, the schema it left; a finding, never a release', () => {
+    const rec = restoreRecord(m, { ...base, schemaHead: '1765030000000_tools_tags_search_index' });
+    expect(rec.state).toBe('success');
+    expect(rec.description).toBe(
+      `restored ${m.id} into db:5432/kgraph, schema at 1765030000000_tools_tags_search_index`,
+    );
+    expect(asPayload(JSON.stringify(rec.payload))).toEqual(rec.payload);
+    expect(rec.payload).toMatchObject({
+      operation: 'restore',
+      environment: 'prod',
+      restore: { backup: m.id, bytes: m.bytes, sha256: m.sha256, precedes: m.precedes, target: 'db:5432/kgraph' },
+    });
+    const record: LedgerRecord = {
+      id: '1',
+      payload: rec.payload,
+      state: 'success',
+      createdAt: base.startedAt,
+      updatedAt: base.startedAt,
+    };
+    // Readers of what runs and of backups do not mistake it for a deploy or a backup.
+    expect(ledgerEntries([record])).toEqual([]);
+    expect(backupEntries([record])).toEqual([]);
+  });
+
+  it('a pg_restore that failed: a failure record with its reason, bounded', () => {
+    const rec = restoreRecord(m, { ...base, failed: `pg_restore failed: ${'x'.repeat(2000)}` });
+    expect(rec.state).toBe('failure');
+    expect(rec.description).toBe(`restore of ${m.id} into db:5432/kgraph failed, nothing restored`);
+    expect(rec.payload.restore!.reason).toHaveLength(500);
+    expect(rec.payload.restore!.schemaHead).toBeUndefined();
   });
 });

@@ -824,6 +824,24 @@ describe('backups before prod migrations (the backup phase and its judge)', () =
     expect(migrateCalls(h)).toEqual([]);
   });
 
+  it("nothing to migrate (prod is already at the tree's newest migration): no backup Job, and the deploy says why", async () => {
+    const h = await harness({ migrations: [HEAD0] });
+    await runDeploy({ env: 'prod', version: 'v1.2.3' }, h.deps);
+    expect(h.kubectlCalls().filter((c) => c.includes('kgraph-mcp-backup'))).toEqual([]);
+    expect(h.kubectlCalls().some((c) => c.includes('job/kgraph-mcp-migrate'))).toBe(true); // still run: it applies nothing
+    expect(h.err.join('\n')).toContain(
+      `backup before the migration: none taken: no migration to apply: prod's database is at ${HEAD0} or later (successful deploy at 2025-12-20T10:04:00Z) and this tree's newest is ${HEAD0}`,
+    );
+    expect(h.recorded().map((d) => (d.payload as { operation: string }).operation)).not.toContain('backup');
+    // With a migration after what prod ran, the backup is taken and says why, in the dry-run's plan too.
+    const dry = await harness();
+    await runDeploy({ env: 'prod', version: 'v1.2.3', dryRun: true }, dry.deps);
+    expect(dry.out.join('\n')).toContain(
+      `backup before the migration: taken: the migrations after ${HEAD0} up to ${HEAD1} will run`,
+    );
+    expect(dry.out.join('\n')).toContain('backup-verdict');
+  });
+
   it('a backup the ledger does not take: refused (rollback advice could not name it)', async () => {
     const h = await harness({
       onKubectl: (line) => void (line.includes('logs job/kgraph-mcp-backup') && (fake!.failWrites = true)),

@@ -40,6 +40,12 @@ describe('parseCall', () => {
     expect((spec.constructorArgs[0] as unknown as { exclude: string[] }).exclude).toEqual(
       expect.arrayContaining(['**/node_modules', '.git']),
     );
+    // The area accessor gets its defaultPath argument as from the engine: delivery's repo, .git kept.
+    expect(spec.accessorArgs).toHaveLength(1);
+    expect(spec.accessorArgs[0]).toMatchObject({ kind: 'directory', path: REPO_ROOT });
+    expect((spec.accessorArgs[0] as unknown as { exclude: string[] }).exclude).not.toContain('.git');
+    // Accessors without parameters get none.
+    expect(callSpec(surface, parseCall(surface, words('image build')), 'index.ts', sources).accessorArgs).toEqual([]);
   });
 
   it('reads a flag whose type the module gives only by its default (`allowOffline = false`) as a boolean, bare or with a value', () => {
