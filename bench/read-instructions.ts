@@ -87,7 +87,8 @@ async function control(pid: number, flag: '-z' | '-d'): Promise<void> {
  * file written at exit), from its `totals:` line; waited for, since the dump is written as it is asked for.
  */
 async function newestTotal(dir: string, seen: Set<string>): Promise<number> {
-  for (let i = 0; i < 120; i++) {
+  // Up to 10 minutes: at load 20-30 a dump of the whole service took longer than one.
+  for (let i = 0; i < 1200; i++) {
     const fresh = readdirSync(dir).filter((f) => !seen.has(f) && /^cg\.\d+\.\d+$/.test(f));
     if (fresh.length > 1) throw new Error(`expected one new callgrind dump in ${dir}, found ${fresh.join(', ')}`);
     const m = fresh[0] ? /^totals:\s+(\d+)/m.exec(readFileSync(join(dir, fresh[0]), 'utf8')) : null;

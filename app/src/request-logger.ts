@@ -6,7 +6,7 @@
  * that logs gets exactly the line (and bindings) the real child would have written.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import type { Bindings, ChildLoggerOptions, Level, LevelWithSilentOrString, Logger } from 'pino';
+import type { Bindings, ChildLoggerOptions, Level, LevelWithSilentOrString, LogFn, Logger } from 'pino';
 
 const LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
 
@@ -23,10 +23,17 @@ class LazyChild {
     return (this.real ??= this.parent.child(this.childBindings));
   }
 
-  /** A level's method: nothing at all when the level is off (as pino's own noop), else the real child's. */
-  private at(level: Level, args: unknown[]): void {
-    const target = this.real ?? this.parent;
-    if (!target.isLevelEnabled(level)) return;
+  /**
+   * A level's method: the no-op when the level is off (no argument list is even built for it, as with
+   * pino's own disabled levels), else one that writes through the real child, made when it is called
+   * (fastify looks the methods up on every request to check the logger, without logging).
+   */
+  method(level: Level): LogFn {
+    return (this.real ?? this.parent).isLevelEnabled(level) ? WRITE[level] : noop;
+  }
+
+  /** Writes one line through the real child. */
+  write(level: Level, args: unknown[]): void {
     (this.log[level] as (...a: unknown[]) => void)(...args);
   }
 
@@ -51,15 +58,27 @@ class LazyChild {
   }
 }
 
-// One method per level on the prototype (not per instance): a request's stand-in is two fields.
+const noop: LogFn = () => undefined;
+
+// Called as methods of a LazyChild (`req.log.warn(...)`), so `this` is the stand-in, as with pino's own.
+const WRITE = Object.fromEntries(
+  LEVELS.map((level) => [
+    level,
+    function (this: LazyChild, ...args: unknown[]) {
+      this.write(level, args);
+    },
+  ]),
+) as unknown as Record<Level, LogFn>;
+
+// One getter per level on the prototype (not per instance): a request's stand-in is two fields.
 for (const level of LEVELS) {
   Object.defineProperty(LazyChild.prototype, level, {
-    value: function (this: LazyChild, ...args: unknown[]) {
-      (this as unknown as { at(l: Level, a: unknown[]): void }).at(level, args);
+    get(this: LazyChild) {
+      return this.method(level);
     },
   });
 }
-Object.defineProperty(LazyChild.prototype, 'silent', { value: () => undefined });
+Object.defineProperty(LazyChild.prototype, 'silent', { value: noop });
 
 /**
  * Fastify's childLoggerFactory. A route that sets options of its own (log level, serializers) gets a real

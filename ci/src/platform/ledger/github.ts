@@ -101,38 +101,43 @@ export function githubLedger(octokit: Octokit, repo: RepoRef, ledgerOpts: Github
       }
       return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
     },
-    async open(payload, opts) {
-      const target = { ref: opts.ref, environment: payload.environment, description: opts.description };
-      const doing = `recording ${payload.operation} of ${payload.version ?? payload.digest ?? opts.ref} to ${payload.environment} in ${where}`;
-      const id = await createDeployment(
+    open: recordOpener(octokit, repo, where, ledgerOpts.runUrl),
+  };
+}
+
+/** A new record: a deployment with the payload, in progress until its handle finishes it. */
+function recordOpener(octokit: Octokit, repo: RepoRef, where: string, runUrl: string | undefined): Ledger['open'] {
+  return async (payload, opts) => {
+    const id = await createDeployment(
+      octokit,
+      repo,
+      {
+        ref: opts.ref,
+        environment: payload.environment,
+        description: opts.description,
+        production: opts.production,
+        task: `kgraph-ci:${payload.operation}`,
+        payload: payload as unknown as Record<string, unknown>,
+      },
+      `recording ${payload.operation} of ${payload.version ?? payload.digest ?? opts.ref} to ${payload.environment} in ${where}`,
+    );
+    const setState = (state: 'in_progress' | FinalState, description: string) =>
+      setDeploymentStatus(
         octokit,
         repo,
+        id,
         {
-          ...target,
-          production: opts.production,
-          task: `kgraph-ci:${payload.operation}`,
-          payload: payload as unknown as Record<string, unknown>,
+          state,
+          description,
+          ...(opts.environmentUrl ? { environmentUrl: opts.environmentUrl } : {}),
+          ...(runUrl ? { logUrl: runUrl } : {}),
+          // Gate verdicts and compatibility checks must not mark the deploy they judged inactive.
+          autoInactive: !FINDING_OPERATIONS.includes(payload.operation),
         },
-        doing,
+        `setting deployment ${id} to ${state} in ${where}`,
       );
-      const setState = (state: 'in_progress' | FinalState, description: string) =>
-        setDeploymentStatus(
-          octokit,
-          repo,
-          id,
-          {
-            state,
-            description,
-            ...(opts.environmentUrl ? { environmentUrl: opts.environmentUrl } : {}),
-            ...(ledgerOpts.runUrl ? { logUrl: ledgerOpts.runUrl } : {}),
-            // Gate verdicts and compatibility checks must not mark the deploy they judged inactive.
-            autoInactive: !FINDING_OPERATIONS.includes(payload.operation),
-          },
-          `setting deployment ${id} to ${state} in ${where}`,
-        );
-      await setState('in_progress', `${payload.operation} started`);
-      return { id: String(id), finish: (state, description) => setState(state, description) };
-    },
+    await setState('in_progress', `${payload.operation} started`);
+    return { id: String(id), finish: (state, description) => setState(state, description) };
   };
 }
 

@@ -270,160 +270,183 @@ function dropEffects(n: Node): Effect[] {
 
 const hasOption = (opts: unknown, name: string): boolean => list(opts).some((o) => obj(o.DefElem).defname === name);
 
+type StatementEffects = (n: Node, type: string) => Effect[];
+
+const createTable: StatementEffects = (n) => {
+  return [{ type: 'create', object: 'table', name: relName(n.relation ?? obj(n.into).rel) }];
+};
+/** UPDATE and DELETE: one transaction over every matching row. */
+const writeRows: StatementEffects = (n, type) => {
+  const table = relName(n.relation);
+  const what = `${type === 'UpdateStmt' ? 'UPDATE' : 'DELETE FROM'} ${table} (one transaction over every matching row)`;
+  const everyRow = type === 'DeleteStmt' && n.whereClause === undefined;
+  return [
+    ...(everyRow
+      ? [{ type: 'breaking', change: 'delete every row', table, what: `DELETE FROM ${table}` } as const]
+      : []),
+    { type: 'lock', table, blocks: 'rows it writes', work: 'scan', what },
+  ];
+};
+const createOther: StatementEffects = (n, type) => {
+  return [{ type: 'create', object: 'other', name: type }];
+};
+
+/** What each kind of statement does, in the order PostgreSQL performs it. */
+const STATEMENT_EFFECTS: Readonly<Record<string, StatementEffects>> = {
+  VariableSetStmt: (n) => {
+    return [
+      {
+        type: 'set',
+        name: str(n.name) ?? '',
+        value: n.kind === 'VAR_SET_VALUE' ? constValue(list(n.args)[0]) : undefined,
+      },
+    ];
+  },
+  TransactionStmt: (n) => {
+    return [{ type: 'transaction', kind: String(n.kind).replace('TRANS_STMT_', '') }];
+  },
+  CreateStmt: createTable,
+  CreateTableAsStmt: createTable,
+  IndexStmt: (n) => {
+    const table = relName(n.relation);
+    const index = str(n.idxname) ?? `(unnamed index on ${table})`;
+    const what = `CREATE ${n.unique ? 'UNIQUE ' : ''}INDEX ${n.concurrent ? 'CONCURRENTLY ' : ''}${index}`;
+    return [
+      { type: 'create', object: 'index', name: index },
+      n.concurrent ? { type: 'concurrent', what } : { type: 'lock', table, blocks: 'writes', work: 'build', what },
+      ...(n.unique ? [{ type: 'breaking', change: 'unique constraint', table, what } as const] : []),
+    ];
+  },
+  AlterTableStmt: (n) => {
+    const table = relName(n.relation);
+    return list(n.cmds).flatMap((c) => alterTableCmd(table, obj(c.AlterTableCmd)));
+  },
+  RenameStmt: (n) => {
+    const table = relName(n.relation);
+    const what = `RENAME ${String(n.renameType).replace('OBJECT_', '')} ${str(n.subname) ?? table} TO ${str(n.newname)}`;
+    // Renaming an index or constraint breaks no query; renaming what queries name does.
+    const breaks = ['OBJECT_TABLE', 'OBJECT_COLUMN', 'OBJECT_VIEW', 'OBJECT_TYPE', 'OBJECT_FUNCTION'].includes(
+      String(n.renameType),
+    );
+    return [
+      ...(breaks ? [{ type: 'breaking', change: 'rename', table, what } as const] : []),
+      { type: 'lock', table, blocks: 'reads and writes', work: 'instant', what },
+    ];
+  },
+  DropStmt: (n) => {
+    return dropEffects(n);
+  },
+  TruncateStmt: (n) => {
+    return list(n.relations).flatMap((r): Effect[] => {
+      const table = relName(r.RangeVar);
+      return [
+        { type: 'breaking', change: 'truncate', table, what: `TRUNCATE ${table}` },
+        { type: 'lock', table, blocks: 'reads and writes', work: 'instant', what: `TRUNCATE ${table}` },
+      ];
+    });
+  },
+  UpdateStmt: writeRows,
+  DeleteStmt: writeRows,
+  LockStmt: (n) => {
+    // Held until the migration commits; lock_timeout bounds the wait for it.
+    return list(n.relations).map((r) => {
+      const table = relName(r.RangeVar);
+      return {
+        type: 'lock',
+        table,
+        blocks: 'reads and writes',
+        work: 'instant',
+        what: `LOCK TABLE ${table}`,
+      } as const;
+    });
+  },
+  GrantStmt: (n) => {
+    return grantEffects(n);
+  },
+  AlterEnumStmt: (n) => {
+    // ADD VALUE adds a label the old release never sees; renaming one changes what it reads and writes.
+    return n.oldVal !== undefined
+      ? [
+          {
+            type: 'breaking',
+            change: 'rename',
+            table: names(n.typeName),
+            what: `ALTER TYPE ${names(n.typeName)} RENAME VALUE`,
+          },
+        ]
+      : [];
+  },
+  DoStmt: () => {
+    return [{ type: 'opaque', what: 'a DO block: its code can do anything, and the check cannot see what' }];
+  },
+  CallStmt: () => {
+    return [{ type: 'opaque', what: 'CALL of a procedure: the check cannot see what it does' }];
+  },
+  ExecuteStmt: () => {
+    return [{ type: 'opaque', what: 'EXECUTE of a prepared statement: the check cannot see what it runs' }];
+  },
+  SelectStmt: (n) => {
+    return selectEffects(n);
+  },
+  CreateTrigStmt: (n) => {
+    return [
+      {
+        type: 'lock',
+        table: relName(n.relation),
+        blocks: 'writes',
+        work: 'instant',
+        what: `CREATE TRIGGER ${str(n.trigname)}`,
+      },
+    ];
+  },
+  ReindexStmt: (n) => {
+    const target = relName(n.relation);
+    return hasOption(n.params, 'concurrently')
+      ? [{ type: 'concurrent', what: `REINDEX CONCURRENTLY ${target}` }]
+      : [{ type: 'lock', table: target, blocks: 'writes', work: 'build', what: `REINDEX ${target}` }];
+  },
+  VacuumStmt: (n) => {
+    return hasOption(n.options, 'full')
+      ? list(n.rels).map(
+          (r) =>
+            ({
+              type: 'lock',
+              table: relName(obj(r.VacuumRelation).relation),
+              blocks: 'reads and writes',
+              work: 'rewrite',
+              what: 'VACUUM FULL',
+            }) as const,
+        )
+      : [];
+  },
+  ClusterStmt: (n) => {
+    return [{ type: 'lock', table: relName(n.relation), blocks: 'reads and writes', work: 'rewrite', what: 'CLUSTER' }];
+  },
+  RefreshMatViewStmt: (n) => {
+    return [
+      {
+        type: 'lock',
+        table: relName(n.relation),
+        blocks: n.concurrent ? 'writes' : 'reads and writes',
+        work: 'build',
+        what: 'REFRESH MATERIALIZED VIEW',
+      },
+    ];
+  },
+  CreateFunctionStmt: createOther,
+  CompositeTypeStmt: createOther,
+  CreateEnumStmt: createOther,
+  ViewStmt: createOther,
+  CreateSeqStmt: createOther,
+};
+
 /** The effects of one statement, in the order PostgreSQL performs them. */
 export function effectsOf(s: Pick<ParsedStatement, 'type' | 'node'>): Effect[] {
-  const n = s.node;
-  switch (s.type) {
-    case 'VariableSetStmt':
-      return [
-        {
-          type: 'set',
-          name: str(n.name) ?? '',
-          value: n.kind === 'VAR_SET_VALUE' ? constValue(list(n.args)[0]) : undefined,
-        },
-      ];
-    case 'TransactionStmt':
-      return [{ type: 'transaction', kind: String(n.kind).replace('TRANS_STMT_', '') }];
-    case 'CreateStmt':
-    case 'CreateTableAsStmt':
-      return [{ type: 'create', object: 'table', name: relName(n.relation ?? obj(n.into).rel) }];
-    case 'IndexStmt': {
-      const table = relName(n.relation);
-      const index = str(n.idxname) ?? `(unnamed index on ${table})`;
-      const what = `CREATE ${n.unique ? 'UNIQUE ' : ''}INDEX ${n.concurrent ? 'CONCURRENTLY ' : ''}${index}`;
-      return [
-        { type: 'create', object: 'index', name: index },
-        n.concurrent ? { type: 'concurrent', what } : { type: 'lock', table, blocks: 'writes', work: 'build', what },
-        ...(n.unique ? [{ type: 'breaking', change: 'unique constraint', table, what } as const] : []),
-      ];
-    }
-    case 'AlterTableStmt': {
-      const table = relName(n.relation);
-      return list(n.cmds).flatMap((c) => alterTableCmd(table, obj(c.AlterTableCmd)));
-    }
-    case 'RenameStmt': {
-      const table = relName(n.relation);
-      const what = `RENAME ${String(n.renameType).replace('OBJECT_', '')} ${str(n.subname) ?? table} TO ${str(n.newname)}`;
-      // Renaming an index or constraint breaks no query; renaming what queries name does.
-      const breaks = ['OBJECT_TABLE', 'OBJECT_COLUMN', 'OBJECT_VIEW', 'OBJECT_TYPE', 'OBJECT_FUNCTION'].includes(
-        String(n.renameType),
-      );
-      return [
-        ...(breaks ? [{ type: 'breaking', change: 'rename', table, what } as const] : []),
-        { type: 'lock', table, blocks: 'reads and writes', work: 'instant', what },
-      ];
-    }
-    case 'DropStmt':
-      return dropEffects(n);
-    case 'TruncateStmt':
-      return list(n.relations).flatMap((r): Effect[] => {
-        const table = relName(r.RangeVar);
-        return [
-          { type: 'breaking', change: 'truncate', table, what: `TRUNCATE ${table}` },
-          { type: 'lock', table, blocks: 'reads and writes', work: 'instant', what: `TRUNCATE ${table}` },
-        ];
-      });
-    case 'UpdateStmt':
-    case 'DeleteStmt': {
-      const table = relName(n.relation);
-      const what = `${s.type === 'UpdateStmt' ? 'UPDATE' : 'DELETE FROM'} ${table} (one transaction over every matching row)`;
-      const everyRow = s.type === 'DeleteStmt' && n.whereClause === undefined;
-      return [
-        ...(everyRow
-          ? [{ type: 'breaking', change: 'delete every row', table, what: `DELETE FROM ${table}` } as const]
-          : []),
-        { type: 'lock', table, blocks: 'rows it writes', work: 'scan', what },
-      ];
-    }
-    case 'LockStmt':
-      // Held until the migration commits; lock_timeout bounds the wait for it.
-      return list(n.relations).map((r) => {
-        const table = relName(r.RangeVar);
-        return {
-          type: 'lock',
-          table,
-          blocks: 'reads and writes',
-          work: 'instant',
-          what: `LOCK TABLE ${table}`,
-        } as const;
-      });
-    case 'GrantStmt':
-      return grantEffects(n);
-    case 'AlterEnumStmt':
-      // ADD VALUE adds a label the old release never sees; renaming one changes what it reads and writes.
-      return n.oldVal !== undefined
-        ? [
-            {
-              type: 'breaking',
-              change: 'rename',
-              table: names(n.typeName),
-              what: `ALTER TYPE ${names(n.typeName)} RENAME VALUE`,
-            },
-          ]
-        : [];
-    case 'DoStmt':
-      return [{ type: 'opaque', what: 'a DO block: its code can do anything, and the check cannot see what' }];
-    case 'CallStmt':
-      return [{ type: 'opaque', what: 'CALL of a procedure: the check cannot see what it does' }];
-    case 'ExecuteStmt':
-      return [{ type: 'opaque', what: 'EXECUTE of a prepared statement: the check cannot see what it runs' }];
-    case 'SelectStmt':
-      return selectEffects(n);
-    case 'CreateTrigStmt':
-      return [
-        {
-          type: 'lock',
-          table: relName(n.relation),
-          blocks: 'writes',
-          work: 'instant',
-          what: `CREATE TRIGGER ${str(n.trigname)}`,
-        },
-      ];
-    case 'ReindexStmt': {
-      const target = relName(n.relation);
-      return hasOption(n.params, 'concurrently')
-        ? [{ type: 'concurrent', what: `REINDEX CONCURRENTLY ${target}` }]
-        : [{ type: 'lock', table: target, blocks: 'writes', work: 'build', what: `REINDEX ${target}` }];
-    }
-    case 'VacuumStmt':
-      return hasOption(n.options, 'full')
-        ? list(n.rels).map(
-            (r) =>
-              ({
-                type: 'lock',
-                table: relName(obj(r.VacuumRelation).relation),
-                blocks: 'reads and writes',
-                work: 'rewrite',
-                what: 'VACUUM FULL',
-              }) as const,
-          )
-        : [];
-    case 'ClusterStmt':
-      return [
-        { type: 'lock', table: relName(n.relation), blocks: 'reads and writes', work: 'rewrite', what: 'CLUSTER' },
-      ];
-    case 'RefreshMatViewStmt':
-      return [
-        {
-          type: 'lock',
-          table: relName(n.relation),
-          blocks: n.concurrent ? 'writes' : 'reads and writes',
-          work: 'build',
-          what: 'REFRESH MATERIALIZED VIEW',
-        },
-      ];
-    case 'CreateFunctionStmt':
-    case 'CompositeTypeStmt':
-    case 'CreateEnumStmt':
-    case 'ViewStmt':
-    case 'CreateSeqStmt':
-      return [{ type: 'create', object: 'other', name: s.type }];
-    default:
-      // Fail closed: a kind of statement not weighed here is not assumed harmless.
-      return HARMLESS.has(s.type)
-        ? []
-        : [{ type: 'opaque', what: `a ${s.type.replace(/Stmt$/, '')} statement, which the check does not know` }];
-  }
+  if (Object.hasOwn(STATEMENT_EFFECTS, s.type)) return STATEMENT_EFFECTS[s.type]!(s.node, s.type);
+  // Fail closed: a kind of statement not weighed here is not assumed harmless.
+  return HARMLESS.has(s.type)
+    ? []
+    : [{ type: 'opaque', what: `a ${s.type.replace(/Stmt$/, '')} statement, which the check does not know` }];
 }
 
 /** Statement kinds known to change nothing the running release reads or writes (creating, commenting, adding rows). */

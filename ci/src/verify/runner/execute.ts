@@ -4,7 +4,7 @@
  */
 import { CACHE_KEY_ENV } from './cache/origin.js';
 import type { RunnableStep } from './graph.js';
-import { streamProcess } from '../../platform/process/stream.js';
+import { streamProcess, type StreamResult } from '../../platform/process/stream.js';
 import type { ServiceLease, ServicesProvider } from './services.js';
 import type { StepResult } from './types.js';
 import { formatArgv } from '../../platform/process/argv.js';
@@ -71,14 +71,8 @@ export async function executeStep(step: RunnableStep, ctx: ExecuteContext): Prom
         detached: true,
         ...(ctx.killGraceMs !== undefined ? { killGraceMs: ctx.killGraceMs } : {}),
       }).done;
-      if (res.timedOut)
-        return done({ status: 'timedOut', exitCode: res.exitCode, reason: `timed out after ${step.timeoutSeconds}s` });
-      if (res.aborted) return done({ status: 'cancelled', exitCode: res.exitCode, reason: interrupted() });
-      if (res.spawnError) return done({ status: 'failed', reason: `could not start ${argv[0]}: ${res.spawnError}` });
-      if (res.exitCode !== 0) {
-        const how = res.signal ? `killed by ${res.signal}` : `exit code ${res.exitCode}`;
-        return done({ status: 'failed', exitCode: res.exitCode, reason: `${shortCommand(argv)}: ${how}` });
-      }
+      const stop = commandStop(res, argv, step.timeoutSeconds, interrupted);
+      if (stop) return done(stop);
     }
     return done({ status: 'passed', exitCode: 0 });
   } finally {
@@ -92,6 +86,21 @@ export async function executeStep(step: RunnableStep, ctx: ExecuteContext): Prom
       }
     }
   }
+}
+
+/** Why the step stops after this command (timed out, interrupted, could not start, failed), or undefined: go on. */
+function commandStop(
+  res: StreamResult,
+  argv: readonly string[],
+  timeoutSeconds: number,
+  interrupted: () => string,
+): Omit<StepResult, 'name' | 'durationMs'> | undefined {
+  if (res.timedOut) return { status: 'timedOut', exitCode: res.exitCode, reason: `timed out after ${timeoutSeconds}s` };
+  if (res.aborted) return { status: 'cancelled', exitCode: res.exitCode, reason: interrupted() };
+  if (res.spawnError) return { status: 'failed', reason: `could not start ${argv[0]}: ${res.spawnError}` };
+  if (res.exitCode === 0) return undefined;
+  const how = res.signal ? `killed by ${res.signal}` : `exit code ${res.exitCode}`;
+  return { status: 'failed', exitCode: res.exitCode, reason: `${shortCommand(argv)}: ${how}` };
 }
 
 /** The command as one readable line: quoted where needed, whitespace folded, long arguments cut. */

@@ -1,6 +1,7 @@
 /** The line-streaming start of the process edge (ci/src/platform/process/stream.ts), with real processes. */
 import { describe, expect, it } from 'vitest';
 import { streamProcess, type StreamName } from '../../../src/platform/process/stream.js';
+import { alive } from '../../verify/runner/fixtures/steps.js';
 
 const node = (code: string) => [process.execPath, '-e', code];
 
@@ -8,15 +9,6 @@ function collect() {
   const lines: [StreamName, string][] = [];
   return { lines, onLine: (stream: StreamName, line: string) => lines.push([stream, line]) };
 }
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe('streamProcess', () => {
   it('joins partial writes into whole lines, per stream, and delivers a last line without a newline', async () => {
