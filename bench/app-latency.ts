@@ -26,6 +26,7 @@ import { migrate } from '../app/src/migrate.js';
 import { seed } from '../app/src/seed.js';
 import { sampleResponse, startBareServer } from './bare-server.js';
 import { NEW_SEARCHES, newSearch, searchPath, uncachedSearch as uncachedSearchRequest } from './search-mix.js';
+import { MEASURED_SERVICE_ENV } from './measured-service.js';
 
 const args = process.argv.slice(2);
 const argOf = (name: string, fallback: string) => {
@@ -91,10 +92,7 @@ try {
     env: {
       ...services.env,
       API_KEYS: API_KEY,
-      RATE_LIMIT_MAX: '100000000',
-      LOG_LEVEL: 'warn',
-      ENVIRONMENT: 'staging',
-      SHUTDOWN_DELAY_MS: '0',
+      ...MEASURED_SERVICE_ENV,
     },
     migrate: false,
     entry: ENTRY,

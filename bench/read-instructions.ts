@@ -20,6 +20,7 @@ import { table } from '../ci/src/platform/report/markdown.js';
 import { migrate } from '../app/src/migrate.js';
 import { seed } from '../app/src/seed.js';
 import { bareServerArgv, sampleResponse } from './bare-server.js';
+import { MEASURED_SERVICE_ENV } from './measured-service.js';
 
 const args = process.argv.slice(2);
 const argOf = (name: string, fallback: string) => {
@@ -175,10 +176,7 @@ try {
     PATH: process.env.PATH,
     ...services.env,
     API_KEYS: API_KEY,
-    RATE_LIMIT_MAX: '100000000',
-    LOG_LEVEL: 'warn',
-    ENVIRONMENT: 'staging',
-    SHUTDOWN_DELAY_MS: '0',
+    ...MEASURED_SERVICE_ENV,
     HOST: '127.0.0.1',
     PORT: String(port),
   });

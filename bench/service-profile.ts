@@ -23,6 +23,7 @@ import { runLoad } from '../ci/src/gate/load/index.js';
 import { summarize } from '../ci/src/gate/stats.js';
 import { table } from '../ci/src/platform/report/markdown.js';
 import { searchPath, uncachedSearch } from './search-mix.js';
+import { MEASURED_SERVICE_ENV } from './measured-service.js';
 
 const args = process.argv.slice(2);
 const argOf = (name: string, fallback: string) => {
@@ -171,10 +172,7 @@ try {
         ...services.env,
         DATABASE_URL: databaseUrl,
         API_KEYS: API_KEY,
-        RATE_LIMIT_MAX: '100000000',
-        LOG_LEVEL: 'warn',
-        ENVIRONMENT: 'staging',
-        SHUTDOWN_DELAY_MS: '0',
+        ...MEASURED_SERVICE_ENV,
         HOST: '127.0.0.1',
         PORT: String(port),
       },
