@@ -5,6 +5,8 @@ import { classifyBranch } from '../../src/verify/policy/gitflow.js';
 import { servicesModeFromEnv } from '../../src/verify/runner/services.js';
 import { AllowlistError, parseAllowlist } from '../../src/verify/scan/secrets.js';
 import { histogramQuantile } from '../../src/platform/metrics/histogram.js';
+import { runCli } from '../../src/cli/program.js';
+import { captureIo } from './io.js';
 
 describe('exit codes: only a UsageError is bad usage', () => {
   it('a UsageError (and its kinds) is 2; a failed check is 1; an internal error, RangeError included, is 1', () => {
@@ -21,6 +23,17 @@ describe('exit codes: only a UsageError is bad usage', () => {
     expect(() => classifyBranch('feat/../x')).toThrow(UsageError);
     expect(() => servicesModeFromEnv({ KGRAPH_SERVICES: 'docker' })).toThrow(UsageError);
     expect(() => parseAllowlist('a b c')).toThrow(AllowlistError);
+  });
+
+  it('a malformed backup id is bad usage (2) before any store or database is touched', async () => {
+    for (const argv of [
+      ['backup', 'restore', '--from', '', '--to', 'postgres://127.0.0.1:1/none'],
+      ['backup', 'verify', '--from', '../../etc/passwd', '--store', '/nonexistent'],
+    ]) {
+      const io = captureIo({});
+      expect(await runCli(argv, io)).toBe(2);
+      expect(io.err()).toMatch(/--from: ".*" is not a backup id/);
+    }
   });
 
   it('an internal invariant stays an internal error (exit 1 with its message)', () => {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { ENVIRONMENTS, ENVIRONMENT_NAMES, type EnvironmentDefinition } from '../../definitions/environments.js';
 import { FailedError, UsageError } from '../../definitions/errors.js';
 import { writeLine, type CliIo } from '../io.js';
+import { ID_PATTERN } from '../../deliver/backup/manifest.js';
 import type { RepoRef } from '../../platform/github/repository.js';
 import { envOption, repoOption, repositoryOf } from '../options.js';
 
@@ -10,6 +11,15 @@ const defaultStore = (io: CliIo): string =>
   io.env.KGRAPH_BACKUP_DIR ??
   ENVIRONMENT_NAMES.map((n) => ENVIRONMENTS[n].database.backup).find((b) => b !== undefined)?.storage.mountPath ??
   '/backups';
+
+/** A backup id is bad usage when malformed (exit 2), before any store is read. */
+function checkBackupId(id: string): string {
+  if (!ID_PATTERN.test(id))
+    throw new UsageError(
+      `--from: "${id}" is not a backup id (like prod-20260101T120000Z-1764590000000_cache_generation)`,
+    );
+  return id;
+}
 
 async function backups() {
   return import('../../deliver/backup/store.js');
@@ -57,6 +67,7 @@ export function register(program: Command, io: CliIo): void {
     .requiredOption('--from <id>', 'backup id')
     .option('--store <dir>', 'backup directory')
     .action(async (opts: { from: string; store?: string }) => {
+      checkBackupId(opts.from);
       const { verifyBackup } = await backups();
       const m = await run(() => verifyBackup(opts.store ?? defaultStore(io), opts.from));
       writeLine(io.stdout, `backup ${m.id}: ${m.bytes} bytes, sha256 ${m.sha256}, taken before ${m.precedes}: intact`);
@@ -72,6 +83,7 @@ export function register(program: Command, io: CliIo): void {
     .option('--overwrite', 'restore over a database that has tables (drops the objects the backup holds first)')
     .addOption(repoOption('repository of the delivery ledger (default: GITHUB_REPOSITORY; needs GITHUB_TOKEN)'))
     .action(async (opts: RestoreCliOptions) => {
+      checkBackupId(opts.from);
       const { describeUrl, libpqEnv } = await import('../../deliver/backup/postgres.js');
       try {
         libpqEnv(opts.to);
