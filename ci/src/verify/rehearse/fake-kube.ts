@@ -2,22 +2,42 @@
  * The Kubernetes API a delivery rehearsal points kubectl at: it records each request and answers every one
  * with 503 and a Status, so the delivery container goes exactly up to its first kubectl call and no
  * further. A kubeconfig for it is what the rehearsal passes as the `kubeconfig` secret.
+ *
+ * One request is not the command's: the kubectl stand-in is Debian's kubectl, a dispatcher that asks the
+ * server's /version before every command (even `kubectl kustomize`, which needs no cluster) to pick a
+ * matching client. The pinned kubectl image has no such probe, so it is answered with the pinned version
+ * and kept apart; counting it made a deploy that failed before any kubectl call look as if it reached one.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface FakeKube {
   readonly url: string;
-  /** `METHOD path user-agent` of every request, in order. */
+  /** `METHOD path user-agent` of every request the command made, in order. */
   readonly requests: string[];
+  /** The stand-in dispatcher's own /version probes (not the command's calls). */
+  readonly probes: string[];
   readonly kubeconfig: string;
   close(): Promise<void>;
 }
 
+/** What the fake API says it is: the pinned kubectl's minor (k8s 1.32, as IMAGES.kubectl). */
+const PINNED_VERSION = { major: '1', minor: '32', gitVersion: 'v1.32.0', platform: 'linux/amd64' };
+
+export const isDispatcherProbe = (method?: string, url?: string, agent?: string): boolean =>
+  method === 'GET' && /^\/version(\?|$)/.test(url ?? '') && (agent ?? '').startsWith('kubectl-dispatcher/');
+
 export async function startFakeKube(): Promise<FakeKube> {
   const requests: string[] = [];
+  const probes: string[] = [];
   const server = createServer((req, res) => {
-    requests.push(`${req.method} ${req.url} ${req.headers['user-agent'] ?? ''}`.trim());
+    const seen = `${req.method} ${req.url} ${req.headers['user-agent'] ?? ''}`.trim();
+    if (isDispatcherProbe(req.method, req.url, req.headers['user-agent'])) {
+      probes.push(seen);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(PINNED_VERSION));
+      return;
+    }
+    requests.push(seen);
     const status = {
       kind: 'Status',
       apiVersion: 'v1',
@@ -39,5 +59,5 @@ export async function startFakeKube(): Promise<FakeKube> {
     'current-context: rehearsal',
     '',
   ].join('\n');
-  return { url, requests, kubeconfig, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return { url, requests, probes, kubeconfig, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
