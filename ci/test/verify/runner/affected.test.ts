@@ -34,7 +34,7 @@ beforeEach(() => {
 afterEach(() => repo.dispose());
 const names = (steps: readonly RunnableStep[]) => steps.map((s) => s.name);
 
-describe('planAffected', { timeout: 30_000 }, () => {
+describe('planAffected', { timeout: 120_000 }, () => {
   it('defaults to the merge base with develop and takes committed, staged, unstaged and untracked changes', async () => {
     writeTree(repo.dir, { 'app/src/a.ts': 'a2' });
     git(repo.dir, 'commit', '-qam', 'change app');
@@ -137,7 +137,7 @@ describe('chooseAffected: the world only when asked, nothing again that passed a
   });
 });
 
-describe('kgraph-ci run --affected', { timeout: 30_000 }, () => {
+describe('kgraph-ci run --affected', { timeout: 120_000 }, () => {
   const cli = async (...argv: string[]) => {
     const io = captureIo({ ...process.env, GITHUB_STEP_SUMMARY: '' });
     return { code: await runCli(argv, io), err: io.err(), out: io.out() };

@@ -101,7 +101,7 @@ async function expectMissThenHeal(steps: RunnableStep[], file: string, reason: R
   expect(runs(steps[0]!.name)).toBe(2);
 }
 
-describe('a forged cache entry is a miss, never a write outside the outputs', { timeout: 60_000 }, () => {
+describe('a forged cache entry is a miss, never a write outside the outputs', { timeout: 180_000 }, () => {
   it.each([
     ['an absolute symlink', () => outside],
     ['a ../ symlink', () => '../../..'],
@@ -209,7 +209,7 @@ describe('a forged cache entry is a miss, never a write outside the outputs', { 
   });
 });
 
-describe('KGRAPH_CACHE_KEY: only signed entries are replayed', { timeout: 60_000 }, () => {
+describe('KGRAPH_CACHE_KEY: only signed entries are replayed', { timeout: 180_000 }, () => {
   const keyed = { ...process.env, KGRAPH_CACHE_KEY: 'k'.repeat(40) };
 
   it('a signed entry is a hit; a forged one with a valid checksum is a miss', async () => {
@@ -252,7 +252,7 @@ describe('KGRAPH_CACHE_KEY: only signed entries are replayed', { timeout: 60_000
   });
 });
 
-describe('a cache shared between machines', { timeout: 60_000 }, () => {
+describe('a cache shared between machines', { timeout: 180_000 }, () => {
   const open = (machine: string, env: NodeJS.ProcessEnv = { ...process.env, KGRAPH_CACHE_KEY: '' }) =>
     openCacheSession({ table: [step('alpha', [])], cwd: repo.dir, env, params: {}, dir: cacheDir, machine });
 

@@ -169,7 +169,7 @@ describe('computeKeys', () => {
   });
 });
 
-describe('snapshotTree over a real work tree', { timeout: 30_000 }, () => {
+describe('snapshotTree over a real work tree', { timeout: 120_000 }, () => {
   const disposers: (() => void)[] = [];
   afterEach(() => disposers.splice(0).forEach((d) => d()));
   const repo = (fs: Record<string, string> = files) => {

@@ -65,7 +65,7 @@ async function run(steps: RunnableStep[], extra: Partial<RunOptions> & { noCache
 }
 
 // Every test runs real processes and git; on a loaded 2-core machine 5 s is not enough.
-describe('runner with the result cache', { timeout: 30_000 }, () => {
+describe('runner with the result cache', { timeout: 120_000 }, () => {
   it('a second run with nothing changed replays output and outputs and runs nothing', async () => {
     const steps = [counted('alpha', 'src/a.txt'), counted('beta', 'docs/d.txt', { dependsOn: ['alpha'] })];
     const first = await run(steps);

@@ -40,7 +40,7 @@ async function check(steps: RunnableStep[], env: NodeJS.ProcessEnv = process.env
   return { by: Object.fromEntries(checks.map((c) => [c.name, c])), text: out.text() };
 }
 
-describe('checkInputs', { timeout: 30_000 }, () => {
+describe('checkInputs', { timeout: 120_000 }, () => {
   it('fails a step that reads a fixture outside its globs, and passes it once the fixture is declared', async () => {
     const script = `fs.readFileSync('src/a.ts'); console.log(JSON.parse(fs.readFileSync('fixtures/data.json', 'utf8')).n)`;
     const { by, text } = await check([
