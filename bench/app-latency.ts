@@ -10,7 +10,10 @@
  * p99 <= 30 ms on 10,000 tools, p95 <= 20 ms on 100,000; each row achieving >= 90% of 500 req/s with the
  * client keeping its schedule (else the row's latency does not count and the target is MISSED); cached read
  * >= 60% of bare node:http; RSS <= 200 MB. Seed time and the database's size are printed with the figures.
- * Run: npx tsx bench/app-latency.ts [--tools N] [--duration S] [--entry dist|source]   (dist is built first)
+ * Run: npx tsx bench/app-latency.ts [--tools N] [--duration S] [--entry dist|source] [--only uncached]
+ * (dist is built first). --only uncached: the warm-up, then only the uncached row (with its latency second by
+ * second, the load average and when the tools table was last analyzed) and the new-(q, tag) row, for short
+ * alternating A/B runs.
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -27,6 +30,8 @@ import { seed } from '../app/src/seed.js';
 import { sampleResponse, startBareServer } from './bare-server.js';
 import { NEW_SEARCHES, newSearch, searchPath, uncachedSearch as uncachedSearchRequest } from './search-mix.js';
 import { MEASURED_SERVICE_ENV } from './measured-service.js';
+import { latencyBySecond } from './latency-timeline.js';
+import { loadavg } from 'node:os';
 
 const args = process.argv.slice(2);
 const argOf = (name: string, fallback: string) => {
@@ -39,6 +44,12 @@ const ENTRY = argOf('--entry', 'dist') as 'source' | 'dist';
 const RATE = 500;
 const SEED = Number(argOf('--tools', '10000'));
 const API_KEY = 'bench-api-key-0123456789abcdef';
+const ONLY = argOf('--only', '');
+if (ONLY !== '' && ONLY !== 'uncached') throw new Error(`--only: unknown row '${ONLY}' (only 'uncached')`);
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -124,131 +135,136 @@ try {
   const rss = sampleRss(app.pid);
   // Warm-up of every route (JIT, caches, pool), discarded, before any measurement.
   for (const s of scenarios) await runLoad({ ...s.load, durationSeconds: 2 });
-  for (const s of scenarios) {
-    log(`${s.name}: ${RATE} req/s for ${DURATION} s…`);
-    rows.push(row(s.name, await runLoad({ ...s.load, durationSeconds: DURATION })));
-  }
-  log(`search (uncached): ${RATE} req/s for ${DURATION} s…`);
-  rows.push(row('search (uncached, unique query each)', await uncachedSearch(app.url, headers)));
-  const newSeconds = Math.min(DURATION, Math.floor(NEW_SEARCHES / RATE));
-  log(`search (new q and tag each): ${RATE} req/s for ${newSeconds} s…`);
-  rows.push(
-    row('search (new q and tag each, limit 20)', await uncachedSearch(app.url, headers, newSearch, newSeconds)),
-  );
-  const rssFixed = rss.stop();
+  if (ONLY === 'uncached') {
+    rss.stop();
+    await onlyUncached(app, headers);
+  } else {
+    for (const s of scenarios) {
+      log(`${s.name}: ${RATE} req/s for ${DURATION} s…`);
+      rows.push(row(s.name, await runLoad({ ...s.load, durationSeconds: DURATION })));
+    }
+    log(`search (uncached): ${RATE} req/s for ${DURATION} s…`);
+    rows.push(row('search (uncached, unique query each)', await uncachedSearch(app.url, headers)));
+    const newSeconds = Math.min(DURATION, Math.floor(NEW_SEARCHES / RATE));
+    log(`search (new q and tag each): ${RATE} req/s for ${newSeconds} s…`);
+    rows.push(
+      row('search (new q and tag each, limit 20)', await uncachedSearch(app.url, headers, newSearch, newSeconds)),
+    );
+    const rssFixed = rss.stop();
 
-  // The baseline answers the very bytes the cached endpoint sends (its headers and body): the client
-  // (autocannon parses responses in JavaScript) pays per header and byte, so only identical responses
-  // make the ratio measure the service's own per-request work (auth, rate limit, cache, metrics).
-  const sample = await sampleResponse(`${app.url}/api/v1/tools/github-create-issue`, headers);
-  const payload = sample.payload;
-  log(
-    `bare node:http at full load (same ${payload.length}-byte body and ${Object.keys(sample.headers).length} headers; and a minimal response for reference)…`,
-  );
-  bare.proc = await startBareServer(sample, bare.port);
-  // The machine is shared: alternate bare and service in short rounds and take the median of each.
-  const ROUNDS = 3;
-  const roundSeconds = Math.max(3, Math.round(DURATION / 2));
-  const cachedUrl = `${app.url}/api/v1/tools/github-create-issue`;
-  await fullLoad(`http://127.0.0.1:${bare.port}/`, {}, 2);
-  log('cached read endpoint vs bare node:http at full load, alternating rounds…');
-  const rssFull = sampleRss(app.pid);
-  await fullLoad(cachedUrl, headers, 2);
-  const bareRounds: Awaited<ReturnType<typeof fullLoad>>[] = [];
-  const cachedRounds: Awaited<ReturnType<typeof fullLoad>>[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    bareRounds.push(await fullLoad(`http://127.0.0.1:${bare.port}/`, {}, roundSeconds));
-    cachedRounds.push(await fullLoad(cachedUrl, headers, roundSeconds));
-  }
-  const bareTiny = await fullLoad(`http://127.0.0.1:${bare.port}/tiny`, {}, roundSeconds);
-  const median = <T extends { rps: number }>(xs: T[]): T =>
-    [...xs].sort((a, b) => a.rps - b.rps)[Math.floor(xs.length / 2)]!;
-  const bareRes = median(bareRounds);
-  const cachedRes = median(cachedRounds);
-  const rssMax = Math.max(rssFixed, rssFull.stop());
-  const code = await app.stop();
+    // The baseline answers the very bytes the cached endpoint sends (its headers and body): the client
+    // (autocannon parses responses in JavaScript) pays per header and byte, so only identical responses
+    // make the ratio measure the service's own per-request work (auth, rate limit, cache, metrics).
+    const sample = await sampleResponse(`${app.url}/api/v1/tools/github-create-issue`, headers);
+    const payload = sample.payload;
+    log(
+      `bare node:http at full load (same ${payload.length}-byte body and ${Object.keys(sample.headers).length} headers; and a minimal response for reference)…`,
+    );
+    bare.proc = await startBareServer(sample, bare.port);
+    // The machine is shared: alternate bare and service in short rounds and take the median of each.
+    const ROUNDS = 3;
+    const roundSeconds = Math.max(3, Math.round(DURATION / 2));
+    const cachedUrl = `${app.url}/api/v1/tools/github-create-issue`;
+    await fullLoad(`http://127.0.0.1:${bare.port}/`, {}, 2);
+    log('cached read endpoint vs bare node:http at full load, alternating rounds…');
+    const rssFull = sampleRss(app.pid);
+    await fullLoad(cachedUrl, headers, 2);
+    const bareRounds: Awaited<ReturnType<typeof fullLoad>>[] = [];
+    const cachedRounds: Awaited<ReturnType<typeof fullLoad>>[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      bareRounds.push(await fullLoad(`http://127.0.0.1:${bare.port}/`, {}, roundSeconds));
+      cachedRounds.push(await fullLoad(cachedUrl, headers, roundSeconds));
+    }
+    const bareTiny = await fullLoad(`http://127.0.0.1:${bare.port}/tiny`, {}, roundSeconds);
+    const median = <T extends { rps: number }>(xs: T[]): T =>
+      [...xs].sort((a, b) => a.rps - b.rps)[Math.floor(xs.length / 2)]!;
+    const bareRes = median(bareRounds);
+    const cachedRes = median(cachedRounds);
+    const rssMax = Math.max(rssFixed, rssFull.stop());
+    const code = await app.stop();
 
-  const ratio = cachedRes.rps / bareRes.rps;
-  console.log(
-    `\n## Service latency at ${RATE} req/s (${SEED} tools, ${DURATION} s each, fixed rate, every response recorded)\n`,
-  );
-  console.log(
-    `seed: ${seeded.tools} tools, ${seeded.prompts} prompts, ${seeded.relations} relations in ${seedSeconds.toFixed(1)} s; database ${dbSize}\n`,
-  );
-  console.log(
-    table(
-      ['route', 'achieved req/s', 'late sends', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'errors'],
-      rows.map((r) => [r.name, r.achieved, r.late, r.p50, r.p95, r.p99, r.max, r.errors]),
-    ),
-  );
-  console.log(
-    `\n## Throughput at full load (50 connections; median of ${ROUNDS} alternating ${roundSeconds} s rounds)\n`,
-  );
-  console.log(
-    `rounds, req/s: bare ${bareRounds.map((x) => x.rps.toFixed(0)).join(' / ')}; cached ${cachedRounds.map((x) => x.rps.toFixed(0)).join(' / ')}\n`,
-  );
-  console.log(
-    table(
-      ['server', 'req/s', 'p50 ms', 'non-2xx', 'errors', 'vs bare'],
-      [
+    const ratio = cachedRes.rps / bareRes.rps;
+    console.log(
+      `\n## Service latency at ${RATE} req/s (${SEED} tools, ${DURATION} s each, fixed rate, every response recorded)\n`,
+    );
+    console.log(
+      `seed: ${seeded.tools} tools, ${seeded.prompts} prompts, ${seeded.relations} relations in ${seedSeconds.toFixed(1)} s; database ${dbSize}\n`,
+    );
+    console.log(
+      table(
+        ['route', 'achieved req/s', 'late sends', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'errors'],
+        rows.map((r) => [r.name, r.achieved, r.late, r.p50, r.p95, r.p99, r.max, r.errors]),
+      ),
+    );
+    console.log(
+      `\n## Throughput at full load (50 connections; median of ${ROUNDS} alternating ${roundSeconds} s rounds)\n`,
+    );
+    console.log(
+      `rounds, req/s: bare ${bareRounds.map((x) => x.rps.toFixed(0)).join(' / ')}; cached ${cachedRounds.map((x) => x.rps.toFixed(0)).join(' / ')}\n`,
+    );
+    console.log(
+      table(
+        ['server', 'req/s', 'p50 ms', 'non-2xx', 'errors', 'vs bare'],
         [
-          `bare node:http, same headers and ${payload.length}-byte body (baseline)`,
-          bareRes.rps.toFixed(0),
-          bareRes.p50,
-          bareRes.non2xx,
-          bareRes.errors,
-          '1.00',
+          [
+            `bare node:http, same headers and ${payload.length}-byte body (baseline)`,
+            bareRes.rps.toFixed(0),
+            bareRes.p50,
+            bareRes.non2xx,
+            bareRes.errors,
+            '1.00',
+          ],
+          [
+            'bare node:http, minimal response (reference)',
+            bareTiny.rps.toFixed(0),
+            bareTiny.p50,
+            bareTiny.non2xx,
+            bareTiny.errors,
+            (bareTiny.rps / bareRes.rps).toFixed(2),
+          ],
+          [
+            'GET /api/v1/tools/:id (cached)',
+            cachedRes.rps.toFixed(0),
+            cachedRes.p50,
+            cachedRes.non2xx,
+            cachedRes.errors,
+            ratio.toFixed(2),
+          ],
         ],
-        [
-          'bare node:http, minimal response (reference)',
-          bareTiny.rps.toFixed(0),
-          bareTiny.p50,
-          bareTiny.non2xx,
-          bareTiny.errors,
-          (bareTiny.rps / bareRes.rps).toFixed(2),
-        ],
-        [
-          'GET /api/v1/tools/:id (cached)',
-          cachedRes.rps.toFixed(0),
-          cachedRes.p50,
-          cachedRes.non2xx,
-          cachedRes.errors,
-          ratio.toFixed(2),
-        ],
-      ],
-    ),
-  );
-  console.log(`(cached read vs the minimal bare response: ${((cachedRes.rps / bareTiny.rps) * 100).toFixed(0)}%)`);
-  // Both search rows are judged; a row whose load was not applied (achieved rate, or the client
-  // late) cannot meet a latency target, whatever its numbers say.
-  const [cachedSearch, , , uncached] = [rows[0]!, rows[1], rows[2], rows[3]!];
-  const latency = (r: Row, name: string, value: number, limit: number) => [
-    `${r.name}: ${name} <= ${limit} ms`,
-    `${value} ms${r.valid ? '' : ` (${r.invalid})`}`,
-    r.valid && value <= limit,
-  ];
-  const targets = [
-    latency(cachedSearch, 'p50', cachedSearch.p50, 5),
-    latency(cachedSearch, 'p95', cachedSearch.p95, 20),
-    ...(SEED <= 10_000
-      ? [latency(uncached, 'p95', uncached.p95, 10), latency(uncached, 'p99', uncached.p99, 30)]
-      : [latency(uncached, 'p95', uncached.p95, 20)]),
-    ...rows.map((r) => [
-      `${r.name}: achieved >= 90% of ${RATE} req/s, client on schedule`,
-      `${r.achieved} req/s, ${r.late} late sends`,
-      r.valid,
-    ]),
-    ['cached read >= 60% of bare node:http (same response)', `${(ratio * 100).toFixed(0)}%`, ratio >= 0.6],
-    ['RSS under load <= 200 MB', `${rssMax.toFixed(0)} MB`, rssMax <= 200],
-  ];
-  console.log('\n## Targets\n');
-  console.log(
-    table(
-      ['target', 'measured', 'met'],
-      targets.map(([t, m, ok]) => [t, m, ok ? 'yes' : 'MISSED']),
-    ),
-  );
-  console.log(`\nservice exit code after SIGTERM: ${code}`);
+      ),
+    );
+    console.log(`(cached read vs the minimal bare response: ${((cachedRes.rps / bareTiny.rps) * 100).toFixed(0)}%)`);
+    // Both search rows are judged; a row whose load was not applied (achieved rate, or the client
+    // late) cannot meet a latency target, whatever its numbers say.
+    const [cachedSearch, , , uncached] = [rows[0]!, rows[1], rows[2], rows[3]!];
+    const latency = (r: Row, name: string, value: number, limit: number) => [
+      `${r.name}: ${name} <= ${limit} ms`,
+      `${value} ms${r.valid ? '' : ` (${r.invalid})`}`,
+      r.valid && value <= limit,
+    ];
+    const targets = [
+      latency(cachedSearch, 'p50', cachedSearch.p50, 5),
+      latency(cachedSearch, 'p95', cachedSearch.p95, 20),
+      ...(SEED <= 10_000
+        ? [latency(uncached, 'p95', uncached.p95, 10), latency(uncached, 'p99', uncached.p99, 30)]
+        : [latency(uncached, 'p95', uncached.p95, 20)]),
+      ...rows.map((r) => [
+        `${r.name}: achieved >= 90% of ${RATE} req/s, client on schedule`,
+        `${r.achieved} req/s, ${r.late} late sends`,
+        r.valid,
+      ]),
+      ['cached read >= 60% of bare node:http (same response)', `${(ratio * 100).toFixed(0)}%`, ratio >= 0.6],
+      ['RSS under load <= 200 MB', `${rssMax.toFixed(0)} MB`, rssMax <= 200],
+    ];
+    console.log('\n## Targets\n');
+    console.log(
+      table(
+        ['target', 'measured', 'met'],
+        targets.map(([t, m, ok]) => [t, m, ok ? 'yes' : 'MISSED']),
+      ),
+    );
+    console.log(`\nservice exit code after SIGTERM: ${code}`);
+  }
 } finally {
   bare.proc?.kill();
   await services.dispose();
@@ -322,6 +338,63 @@ async function databaseSize(url: string): Promise<string> {
        WHERE c.relname IN ('tools', 'prompts', 'tool_relations')`,
     );
     return res.rows[0]!.size;
+  } finally {
+    await client.end();
+  }
+}
+
+/** --only uncached: the issue-25 row (second by second, with the load average) and the new-(q, tag) row. */
+async function onlyUncached(app: { url: string; stop(): Promise<number | null> }, headers: Record<string, string>) {
+  const loadBefore = load();
+  const stats = await tableStats(services.env.DATABASE_URL!);
+  log(`search (uncached): ${RATE} req/s for ${DURATION} s…`);
+  const result = await uncachedSearch(app.url, headers);
+  const loadAfter = load();
+  const newSeconds = Math.min(DURATION, Math.floor(NEW_SEARCHES / RATE));
+  log(`search (new q and tag each): ${RATE} req/s for ${newSeconds} s…`);
+  const fresh = row(
+    'search (new q and tag each, limit 20)',
+    await uncachedSearch(app.url, headers, newSearch, newSeconds),
+  );
+  const code = await app.stop();
+  const r = row('search (uncached, unique query each)', result);
+  console.log(`\n## Uncached search only (${SEED} tools, ${RATE} req/s, ${DURATION} s)\n`);
+  console.log(`load average (1/5/15 min): before ${loadBefore}; after the uncached row ${loadAfter}`);
+  console.log(`tools table before the row: ${stats}\n`);
+  console.log(
+    table(
+      ['route', 'achieved req/s', 'late sends', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'errors'],
+      [r, fresh].map((x) => [x.name, x.achieved, x.late, x.p50, x.p95, x.p99, x.max, x.errors]),
+    ),
+  );
+  console.log('\nby second of the schedule:\n');
+  console.log(
+    table(
+      ['second', 'requests', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'],
+      latencyBySecond(result).map((x) => [x.second, x.requests, x.p50, x.p95, x.p99, x.max]),
+    ),
+  );
+  const limit = SEED <= 10_000 ? 10 : 20;
+  const met = r.valid && r.p95 <= limit;
+  console.log(
+    `\ntarget: p95 <= ${limit} ms: ${r.p95} ms${r.valid ? '' : ` (${r.invalid})`}: ${met ? 'yes' : 'MISSED'}`,
+  );
+  console.log(`service exit code after SIGTERM: ${code}`);
+}
+
+/** When the catalogue's main table was last analyzed and vacuumed, by hand or by autovacuum. */
+async function tableStats(url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const res = await client.query<Record<string, string | null>>(
+      `SELECT n_live_tup::text AS live, n_mod_since_analyze::text AS modified, last_analyze::text, last_autoanalyze::text,
+              last_vacuum::text, last_autovacuum::text
+       FROM pg_stat_user_tables WHERE relname = 'tools'`,
+    );
+    return Object.entries(res.rows[0] ?? {})
+      .map(([k, v]) => `${k} ${v ?? '-'}`)
+      .join(', ');
   } finally {
     await client.end();
   }
