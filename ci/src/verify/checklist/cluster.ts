@@ -145,18 +145,19 @@ export function clusterSecretsItem(
   const base = { name: 'secrets present', required: true };
   if (!wiring) return { ...base, status: 'failed', detail: `${where} is not in the rendered manifests` };
   const fromSecret = new Set(wiring.secretRefs.map((r) => r.variable));
-  const unwired = required.filter((n) => !fromSecret.has(n) && wiring.wholeSecrets.length === 0);
-  if (unwired.length)
-    return { ...base, status: 'failed', detail: `not read from a Secret by ${where}: ${unwired.join(', ')}` };
+  // Not named by a secretKeyRef: it can only come from a Secret the container takes whole (envFrom).
+  const viaWhole = required.filter((n) => !fromSecret.has(n));
+  if (viaWhole.length && wiring.wholeSecrets.length === 0)
+    return { ...base, status: 'failed', detail: `not read from a Secret by ${where}: ${viaWhole.join(', ')}` };
   if (!facts.known) return { ...base, status: 'inconclusive', detail: `${facts.reason} (fails closed)` };
   const has = (secret: string, key: string) => facts.keys.get(secret)?.has(key) === true;
   const wanted = refs.filter((r) => !r.optional || required.includes(r.variable));
   const absent = wanted.filter((r) => !has(r.secret, r.key));
-  const wholeMissing = wiring.wholeSecrets.filter((s) => !facts.keys.has(s));
+  const wholeMissing = viaWhole.filter((n) => !wiring.wholeSecrets.some((s) => has(s, n)));
   if (absent.length || wholeMissing.length) {
     const parts = [
       ...absent.map((r) => `${r.secret}/${r.key} (${r.variable}, read by ${r.reader})`),
-      ...wholeMissing.map((s) => `Secret ${s} (envFrom of ${where})`),
+      ...wholeMissing.map((n) => `${n} (in none of ${wiring.wholeSecrets.join(', ')}, which ${where} reads whole)`),
     ];
     return { ...base, status: 'failed', detail: `missing in the cluster: ${[...new Set(parts)].join('; ')}` };
   }

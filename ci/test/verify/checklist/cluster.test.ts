@@ -129,6 +129,24 @@ describe('secrets present, from the Secrets in the cluster', () => {
     expect(unknown).toMatchObject({ status: 'inconclusive', detail: 'cannot read Secret x: refused (fails closed)' });
   });
 
+  it('takes a Secret the container reads whole (envFrom) only when that Secret has the key', () => {
+    const objects = structuredClone(dev);
+    const deployment = objects.find((o) => o.kind === 'Deployment') as unknown as {
+      spec: { template: { spec: { containers: { env: { name: string }[]; envFrom: unknown[] }[] } } };
+    };
+    const app = deployment.spec.template.spec.containers[0]!;
+    app.env = app.env.filter((e) => e.name !== 'API_KEYS');
+    app.envFrom.push({ secretRef: { name: 'extra' } });
+    const args = [getEnvironment('dev').requiredSecrets, serviceWiring(objects, APP), secretRefsIn(objects)] as const;
+    const base = ['DATABASE_URL', 'REDIS_URL'];
+    expect(clusterSecretsItem(...args, keysOf({ 'kgraph-mcp-secrets': base, extra: ['API_KEYS'] }), WHERE).status).toBe(
+      'passed',
+    );
+    const item = clusterSecretsItem(...args, keysOf({ 'kgraph-mcp-secrets': base, extra: ['OTHER'] }), WHERE);
+    expect(item.status).toBe('failed');
+    expect(item.detail).toContain('API_KEYS (in none of extra');
+  });
+
   it('fails when a required secret reaches the service as a plain value instead of from a Secret', () => {
     const objects = structuredClone(dev);
     const deployment = objects.find((o) => o.kind === 'Deployment') as unknown as {
