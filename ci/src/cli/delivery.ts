@@ -67,8 +67,15 @@ export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps
   const notifier = createNotifier({ env: io.env, log: (l) => writeLine(io.stderr, l), previousCommit });
   return {
     runner: spawnRunner(io.env, root),
+    // --repo reaches the checklist too: in CI its tests and scan items read the commit's check runs there.
     checklist: (env: EnvironmentDefinition) =>
-      runChecklist({ env: env.name, environment: env, processEnv: io.env, root }),
+      runChecklist({
+        env: env.name,
+        environment: env,
+        processEnv: io.env,
+        root,
+        ...(github ? { repository: `${github.repo.owner}/${github.repo.repo}` } : {}),
+      }),
     // The baseline comes from the plan: the temporary baseline Deployment in this environment's namespace
     // (deploy/baseline.ts), called at its in-cluster Service with this environment's own API key. Never
     // another environment's URL. No baseline in the plan's step: the gate compares against none, the ledger
