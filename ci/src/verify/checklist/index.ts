@@ -18,6 +18,10 @@ import { DEFAULT_SCAN_REPORT } from '../scan/index.js';
 import { redactUrl } from '../../platform/services/ephemeral.js';
 import { scanFromCheckRuns, testsFromCheckRuns } from './check-runs.js';
 import { commitChecksIfConfigured, type ChecksApi } from './github-checks.js';
+import { CONTAINER_NAME, DEPLOYMENT_NAME } from '../../platform/kube/overlays.js';
+import type { CommandRunner } from '../../platform/kube/runner.js';
+import type { KubeObject } from '../../platform/kube/validate.js';
+import { clusterSecretsItem, secretKeysIn, secretRefsIn, serviceWiring, wiredEnvItem } from './cluster.js';
 import {
   approvers,
   checklistOk,
@@ -87,6 +91,22 @@ export interface ChecklistOptions {
   readonly commit?: string;
   /** null: no database. Default: DATABASE_URL from processEnv. */
   readonly db?: MigrationsDb | null;
+  /**
+   * A deploy: variables from the manifests it applies, secrets from the cluster, the database's schema from
+   * what the deploy knows of it (the ledger). Without it (`kgraph-ci checklist`), the local process
+   * environment and DATABASE_URL stand for them.
+   */
+  readonly deployment?: DeploymentFacts;
+}
+
+export interface DeploymentFacts {
+  /** The rendered objects the deploy applies. */
+  readonly manifests: readonly KubeObject[];
+  readonly namespace: string;
+  /** kubectl, for the Secrets' key names. */
+  readonly runner: CommandRunner;
+  /** What the database has applied, as the deploy knows it; absent = read through DATABASE_URL as without a deploy. */
+  readonly schema?: MigrationFacts;
 }
 
 async function readJson(path: string): Promise<unknown> {
@@ -185,6 +205,19 @@ async function migrationFacts(
   }
 }
 
+/** "env vars present" and "secrets present" for a deploy: the service container in its manifests, the cluster's Secrets. */
+async function deploymentItems(env: EnvironmentDefinition, d: DeploymentFacts): Promise<ChecklistItem[]> {
+  const where = `Deployment/${DEPLOYMENT_NAME} container ${CONTAINER_NAME}`;
+  const wiring = serviceWiring(d.manifests, { kind: 'Deployment', name: DEPLOYMENT_NAME, container: CONTAINER_NAME });
+  const refs = secretRefsIn(d.manifests);
+  const names = [...refs.map((r) => r.secret), ...(wiring?.wholeSecrets ?? [])];
+  const keys = await secretKeysIn(d.runner, d.namespace, names);
+  return [
+    wiredEnvItem(env.requiredEnv, wiring, where),
+    clusterSecretsItem(env.requiredSecrets, wiring, refs, keys, where),
+  ];
+}
+
 export async function runChecklist(opts: ChecklistOptions): Promise<ChecklistResult> {
   const environment = opts.environment ?? getEnvironment(opts.env);
   const penv = opts.processEnv ?? process.env;
@@ -201,7 +234,7 @@ export async function runChecklist(opts: ChecklistOptions): Promise<ChecklistRes
   }
   const [review, migrations, runReport, scanReport, history] = await Promise.all([
     reviewFacts(opts, penv, commit),
-    migrationFacts(opts, penv),
+    opts.deployment?.schema ?? migrationFacts(opts, penv),
     readJson(runReportPath),
     readJson(scanReportPath),
     commit ? readCommitHistory(root, commit, historyDir(penv as NodeJS.ProcessEnv)) : Promise.resolve(new Map()),
@@ -231,8 +264,12 @@ export async function runChecklist(opts: ChecklistOptions): Promise<ChecklistRes
           detail: `migrations directory ${migrationsDir} not found`,
         }
       : migrationsItem(files, migrations),
-    presenceItem('env vars present', environment.requiredEnv, penv),
-    presenceItem('secrets present', environment.requiredSecrets, penv),
+    ...(opts.deployment
+      ? await deploymentItems(environment, opts.deployment)
+      : [
+          presenceItem('env vars present', environment.requiredEnv, penv),
+          presenceItem('secrets present', environment.requiredSecrets, penv),
+        ]),
     scanReport === undefined && checks
       ? scanFromCheckRuns(checks, { strict: !environment.release.skippedAuditAcceptable })
       : scanItem(scanReport, opts.scanReportPath ?? DEFAULT_SCAN_REPORT, {
