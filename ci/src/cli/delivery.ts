@@ -81,13 +81,15 @@ export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps
   return {
     runner,
     // In a deploy: variables from the manifests it applies, secret key names from the cluster, the schema the
-    // ledger records (the deploying container reaches neither the pods' environment nor the database).
+    // ledger records (the deploying container reaches neither the pods' environment nor the database); --repo
+    // reaches it too: in CI its tests and scan items read the commit's check runs there.
     checklist: async (env: EnvironmentDefinition, deployment?: ChecklistDeployment) =>
       runChecklist({
         env: env.name,
         environment: env,
         processEnv: io.env,
         root,
+        ...(github ? { repository: `${github.repo.owner}/${github.repo.repo}` } : {}),
         ...(deployment
           ? {
               deployment: {

@@ -16,6 +16,8 @@ import { DEFAULT_RUN_REPORT } from '../runner/report.js';
 import { historyDir, readCommitHistory } from '../runner/history.js';
 import { DEFAULT_SCAN_REPORT } from '../scan/index.js';
 import { redactUrl } from '../../platform/services/ephemeral.js';
+import { scanFromCheckRuns, testsFromCheckRuns } from './check-runs.js';
+import { commitChecksIfConfigured, type ChecksApi } from './github-checks.js';
 import { CONTAINER_NAME, DEPLOYMENT_NAME } from '../../platform/kube/overlays.js';
 import type { CommandRunner } from '../../platform/kube/runner.js';
 import type { KubeObject } from '../../platform/kube/validate.js';
@@ -80,7 +82,7 @@ export interface ChecklistOptions {
   readonly scanReportPath?: string;
   readonly migrationsDir?: string;
   /** null: no GitHub access. Default: an Octokit when GITHUB_TOKEN is set. */
-  readonly octokit?: ReviewsApi | null;
+  readonly octokit?: (ReviewsApi & ChecksApi) | null;
   /** owner/name; default GITHUB_REPOSITORY. */
   readonly repository?: string;
   /** The pull request whose reviews count; default: the PR associated with the commit. */
@@ -237,9 +239,22 @@ export async function runChecklist(opts: ChecklistOptions): Promise<ChecklistRes
     readJson(scanReportPath),
     commit ? readCommitHistory(root, commit, historyDir(penv as NodeJS.ProcessEnv)) : Promise.resolve(new Map()),
   ]);
+  // Local results first; in CI (none in the deploying container) the commit's check runs on GitHub.
+  const localTests = testsFromHistory(history, commit);
+  const checks =
+    localTests && scanReport !== undefined
+      ? undefined
+      : await commitChecksIfConfigured({
+          api: opts.octokit !== undefined ? opts.octokit : penv.GITHUB_TOKEN ? githubClient(penv) : null,
+          repository: opts.repository ?? penv.GITHUB_REPOSITORY,
+          commit,
+          pullHead: !localTests,
+        });
   const items: ChecklistItem[] = [
-    testsFromHistory(history, commit) ??
-      testsItem(runReport, { path: opts.runReportPath ?? DEFAULT_RUN_REPORT, headCommit: commit }),
+    localTests ??
+      (checks
+        ? testsFromCheckRuns(checks)
+        : testsItem(runReport, { path: opts.runReportPath ?? DEFAULT_RUN_REPORT, headCommit: commit })),
     reviewItem(environment, review),
     files === undefined
       ? {
@@ -255,9 +270,11 @@ export async function runChecklist(opts: ChecklistOptions): Promise<ChecklistRes
           presenceItem('env vars present', environment.requiredEnv, penv),
           presenceItem('secrets present', environment.requiredSecrets, penv),
         ]),
-    scanItem(scanReport, opts.scanReportPath ?? DEFAULT_SCAN_REPORT, {
-      strict: !environment.release.skippedAuditAcceptable,
-    }),
+    scanReport === undefined && checks
+      ? scanFromCheckRuns(checks, { strict: !environment.release.skippedAuditAcceptable })
+      : scanItem(scanReport, opts.scanReportPath ?? DEFAULT_SCAN_REPORT, {
+          strict: !environment.release.skippedAuditAcceptable,
+        }),
   ];
   return { ok: checklistOk(items), environment: environment.name, items };
 }
