@@ -8,7 +8,9 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { EnvironmentDefinition } from '../definitions/environments.js';
 import { runChecklist } from '../verify/checklist/index.js';
-import type { DeliveryDeps } from '../deliver/deploy/run.js';
+import type { ChecklistDeployment, DeliveryDeps } from '../deliver/deploy/deps.js';
+import type { MigrationFacts } from '../verify/checklist/items.js';
+import { recordedSchemaHead } from '../platform/ledger/rollback-schema.js';
 import type { GateBaseline } from '../deliver/deploy/plan.js';
 import { runSmoke } from '../deliver/deploy/smoke.js';
 import { gitSources, githubSources } from '../deliver/deploy/sources.js';
@@ -17,7 +19,7 @@ import { githubClient } from '../platform/github/client.js';
 import type { RepoRef } from '../platform/github/repository.js';
 import { spawnRunner } from '../platform/kube/runner.js';
 import { ledgerEntries } from '../platform/ledger/entry.js';
-import { actionsRunOf, githubLedger } from '../platform/ledger/github.js';
+import { actionsRunOf, githubLedger, type Ledger } from '../platform/ledger/github.js';
 import { createNotifier } from '../platform/notify/notifier.js';
 import { previousCommitIn } from '../platform/notify/sentry-releases.js';
 import { REPO_ROOT } from '../platform/repo-root.js';
@@ -48,6 +50,16 @@ export function baselineCompared(report: object): boolean | undefined {
   return typeof b === 'object' && b !== null && !('unavailable' in b);
 }
 
+/** The database's schema head as the ledger records it, for the deploy's checklist; unreadable = unknown. */
+async function ledgerSchema(ledger: Ledger, environment: string): Promise<MigrationFacts> {
+  try {
+    const facts = recordedSchemaHead(ledgerEntries(await ledger.read({ environment })), environment);
+    return facts.known ? { known: true, head: facts.head, source: 'the delivery ledger' } : facts;
+  } catch (err) {
+    return { known: false, reason: `the delivery ledger is unreadable: ${(err as Error).message.split('\n')[0]}` };
+  }
+}
+
 export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps {
   // kubectl runs from the repository root, where k8s/ lives, wherever the CLI was started.
   const root = REPO_ROOT;
@@ -65,10 +77,30 @@ export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps
   const previousCommit = async (environment: string, commit: string) =>
     ledger ? previousCommitIn(ledgerEntries(await ledger.read({ environment })), environment, commit) : undefined;
   const notifier = createNotifier({ env: io.env, log: (l) => writeLine(io.stderr, l), previousCommit });
+  const runner = spawnRunner(io.env, root);
   return {
-    runner: spawnRunner(io.env, root),
-    checklist: (env: EnvironmentDefinition) =>
-      runChecklist({ env: env.name, environment: env, processEnv: io.env, root }),
+    runner,
+    // In a deploy: variables from the manifests it applies, secret key names from the cluster, the schema the
+    // ledger records (the deploying container reaches neither the pods' environment nor the database); --repo
+    // reaches it too: in CI its tests and scan items read the commit's check runs there.
+    checklist: async (env: EnvironmentDefinition, deployment?: ChecklistDeployment) =>
+      runChecklist({
+        env: env.name,
+        environment: env,
+        processEnv: io.env,
+        root,
+        ...(github ? { repository: `${github.repo.owner}/${github.repo.repo}` } : {}),
+        ...(deployment
+          ? {
+              deployment: {
+                manifests: deployment.manifests,
+                namespace: env.namespace,
+                runner,
+                ...(ledger ? { schema: await ledgerSchema(ledger, env.name) } : {}),
+              },
+            }
+          : {}),
+      }),
     // The baseline comes from the plan: the temporary baseline Deployment in this environment's namespace
     // (deploy/baseline.ts), called at its in-cluster Service with this environment's own API key. Never
     // another environment's URL. No baseline in the plan's step: the gate compares against none, the ledger

@@ -5,15 +5,21 @@
  */
 import type { EnvironmentDefinition } from '../../definitions/environments.js';
 import type { CommandRunner } from '../../platform/kube/runner.js';
+import type { KubeObject } from '../../platform/kube/validate.js';
 import type { Ledger } from '../../platform/ledger/github.js';
 import type { Announcement } from '../../platform/notify/announcement.js';
 import type { ChecklistOutcome, GateOutcome, JudgeOutcome, SmokeOutcome } from './execute.js';
 import type { GateBaseline } from './plan.js';
 import type { ReleaseSources } from './sources.js';
 
+export interface ChecklistDeployment {
+  readonly manifests: readonly KubeObject[];
+}
+
 export interface DeliveryDeps {
   readonly runner: CommandRunner;
-  readonly checklist: (env: EnvironmentDefinition) => Promise<ChecklistOutcome>;
+  /** `deployment`: a deploy's own facts (the manifests it applies); absent for the checklist on its own. */
+  readonly checklist: (env: EnvironmentDefinition, deployment?: ChecklistDeployment) => Promise<ChecklistOutcome>;
   readonly gate: (env: EnvironmentDefinition, baseUrl: string, baseline?: GateBaseline) => Promise<GateOutcome>;
   /** `kgraph-ci migrations check --env` (a deploy phase); absent = the deploy refuses at that step. */
   readonly migrationsCheck?: (env: EnvironmentDefinition) => Promise<JudgeOutcome>;

@@ -19,7 +19,7 @@ import { formatRollbackRefusal } from '../../platform/ledger/rollback-schema.js'
 import type { RollbackRequest } from './request.js';
 import type { RollbackFacts } from './facts.js';
 import type { RollbackDecision } from './decide.js';
-import type { DeliveryDeps } from './deps.js';
+import type { ChecklistDeployment, DeliveryDeps } from './deps.js';
 import { endAnnouncements, runLink, startAnnouncement } from './announce.js';
 import { executePlan, type ExecutionResult, type GateOutcome } from './execute.js';
 import { describe, gatherDeployFacts, gatherRollbackFacts, readLedger } from './facts.js';
@@ -92,7 +92,9 @@ export async function runDeploy(opts: DeployOptions, deps: DeliveryDeps): Promis
     ...(facts.schemaHead ? { schemaHead: facts.schemaHead } : {}),
   });
   const required = ledgerRequiredFor(env.release, 'deploy');
-  return executeAndRecord(plan, env, deps, payload, { ref: facts.source.commit ?? req.tag, required });
+  return executeAndRecord(plan, env, deps, payload, { ref: facts.source.commit ?? req.tag, required }, undefined, {
+    manifests,
+  });
 }
 
 export async function runRollback(opts: RollbackOptions, deps: DeliveryDeps): Promise<ExecutionResult | Plan> {
@@ -161,6 +163,7 @@ async function executeAndRecord(
   payload: LedgerPayload,
   ledger: { readonly ref?: string | undefined; readonly required: boolean },
   trigger?: string,
+  deployment?: ChecklistDeployment,
 ): Promise<ExecutionResult> {
   const now = deps.now ?? Date.now;
   const startedAt = now();
@@ -172,7 +175,7 @@ async function executeAndRecord(
   const migrationsCheck = deps.migrationsCheck;
   const result = await executePlan(plan, {
     runner: deps.runner,
-    checklist: () => deps.checklist(env),
+    checklist: () => deps.checklist(env, deployment),
     smoke: deps.smoke,
     gate: async (url, baseline) => (gate = await deps.gate(env, url, baseline)),
     ...(migrationsCheck ? { migrationsCheck: () => migrationsCheck(env) } : {}),
