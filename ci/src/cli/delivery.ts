@@ -17,7 +17,7 @@ import { gitSources, githubSources } from '../deliver/deploy/sources.js';
 import { runLatencyGate } from '../gate/latency.js';
 import { githubClient } from '../platform/github/client.js';
 import type { RepoRef } from '../platform/github/repository.js';
-import { spawnRunner } from '../platform/kube/runner.js';
+import { spawnRunner, type CommandRunner } from '../platform/kube/runner.js';
 import { ledgerEntries } from '../platform/ledger/entry.js';
 import { actionsRunOf, githubLedger, type Ledger } from '../platform/ledger/github.js';
 import { createNotifier } from '../platform/notify/notifier.js';
@@ -62,16 +62,88 @@ async function ledgerSchema(ledger: Ledger, environment: string): Promise<Migrat
   }
 }
 
-export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps {
-  // kubectl runs from the repository root, where k8s/ lives, wherever the CLI was started.
-  const root = REPO_ROOT;
-  const hasRepo = Boolean(opts.repo || io.env.GITHUB_REPOSITORY);
-  const github =
-    io.env.GITHUB_TOKEN && hasRepo ? { octokit: githubClient(io.env), repo: repositoryOf(opts.repo, io) } : undefined;
+/** The GitHub repository and client when a token and a repository are given; why not, otherwise. */
+interface GitHubAccess {
+  readonly octokit: ReturnType<typeof githubClient>;
+  readonly repo: RepoRef;
+  readonly name: string;
+}
+
+function githubAccess(io: CliIo, repo?: RepoRef): { github?: GitHubAccess; missing: string } {
+  const hasRepo = Boolean(repo || io.env.GITHUB_REPOSITORY);
   const missing = [
     ...(io.env.GITHUB_TOKEN ? [] : ['GITHUB_TOKEN is not set']),
     ...(hasRepo ? [] : ['no --repo or GITHUB_REPOSITORY']),
   ].join(' and ');
+  if (!io.env.GITHUB_TOKEN || !hasRepo) return { missing };
+  const r = repositoryOf(repo, io);
+  return { github: { octokit: githubClient(io.env), repo: r, name: `${r.owner}/${r.repo}` }, missing };
+}
+
+/**
+ * The checklist. In a deploy: variables from the manifests it applies, secret key names from the cluster, the
+ * schema the ledger records (the deploying container reaches neither the pods' environment nor the database);
+ * with a repository, its tests and scan items read the commit's check runs there (CI).
+ */
+function checklistDep(io: CliIo, runner: CommandRunner, github?: GitHubAccess, ledger?: Ledger) {
+  return async (env: EnvironmentDefinition, deployment?: ChecklistDeployment) =>
+    runChecklist({
+      env: env.name,
+      environment: env,
+      processEnv: io.env,
+      root: REPO_ROOT,
+      ...(github ? { repository: github.name } : {}),
+      ...(deployment
+        ? {
+            deployment: {
+              manifests: deployment.manifests,
+              namespace: env.namespace,
+              runner,
+              ...(ledger ? { schema: await ledgerSchema(ledger, env.name) } : {}),
+            },
+          }
+        : {}),
+    });
+}
+
+/**
+ * The gate. The baseline comes from the plan: the temporary baseline Deployment in this environment's namespace
+ * (deploy/baseline.ts), called at its in-cluster Service with this environment's own API key. Never another
+ * environment's URL. No baseline in the plan's step: the gate compares against none, the ledger records no
+ * comparison, and a promotion that needs one is refused (its baseline rule fails closed).
+ */
+function gateDep(io: CliIo) {
+  return async (env: EnvironmentDefinition, baseUrl: string, planned?: GateBaseline) => {
+    const apiKey = io.env.API_KEY ? { apiKey: io.env.API_KEY } : {};
+    const baseline = planned && 'baseUrl' in planned ? { ...planned, ...apiKey } : planned;
+    const report = await runLatencyGate({
+      candidate: { baseUrl, ...apiKey },
+      ...(baseline ? { baseline } : {}),
+      environment: env,
+      log: (l) => writeLine(io.stderr, l),
+    });
+    const compared = baselineCompared(report);
+    return { ...report, ...(compared !== undefined ? { baselineCompared: compared } : {}) };
+  };
+}
+
+/** Whether the audit was skipped: the scan report where the scan ran here; in CI (no report) the commit's scan check run. */
+function auditSkippedDep(io: CliIo, github?: GitHubAccess) {
+  return async (commit?: string) => {
+    const fromReport = await auditSkippedIn(resolve(io.cwd, DEFAULT_SCAN_REPORT));
+    if (fromReport !== undefined || !github || !commit) return fromReport;
+    const checks = await commitChecksIfConfigured({
+      api: github.octokit,
+      repository: github.name,
+      commit,
+      pullHead: false,
+    });
+    return checks ? auditSkippedFromCheckRuns(checks) : undefined;
+  };
+}
+
+export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps {
+  const { github, missing } = githubAccess(io, opts.repo);
   const ledger = github
     ? githubLedger(github.octokit, github.repo, { ...actionsRunOf(io.env), warn: (l) => writeLine(io.stderr, l) })
     : undefined;
@@ -79,58 +151,17 @@ export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps
   const previousCommit = async (environment: string, commit: string) =>
     ledger ? previousCommitIn(ledgerEntries(await ledger.read({ environment })), environment, commit) : undefined;
   const notifier = createNotifier({ env: io.env, log: (l) => writeLine(io.stderr, l), previousCommit });
-  const runner = spawnRunner(io.env, root);
+  // kubectl runs from the repository root, where k8s/ lives, wherever the CLI was started.
+  const runner = spawnRunner(io.env, REPO_ROOT);
   return {
     runner,
-    // In a deploy: variables from the manifests it applies, secret key names from the cluster, the schema the
-    // ledger records (the deploying container reaches neither the pods' environment nor the database); --repo
-    // reaches it too: in CI its tests and scan items read the commit's check runs there.
-    checklist: async (env: EnvironmentDefinition, deployment?: ChecklistDeployment) =>
-      runChecklist({
-        env: env.name,
-        environment: env,
-        processEnv: io.env,
-        root,
-        ...(github ? { repository: `${github.repo.owner}/${github.repo.repo}` } : {}),
-        ...(deployment
-          ? {
-              deployment: {
-                manifests: deployment.manifests,
-                namespace: env.namespace,
-                runner,
-                ...(ledger ? { schema: await ledgerSchema(ledger, env.name) } : {}),
-              },
-            }
-          : {}),
-      }),
-    // The baseline comes from the plan: the temporary baseline Deployment in this environment's namespace
-    // (deploy/baseline.ts), called at its in-cluster Service with this environment's own API key. Never
-    // another environment's URL. No baseline in the plan's step: the gate compares against none, the ledger
-    // records no comparison, and a promotion that needs one is refused (its baseline rule fails closed).
-    gate: async (env: EnvironmentDefinition, baseUrl: string, planned?: GateBaseline) => {
-      const apiKey = io.env.API_KEY ? { apiKey: io.env.API_KEY } : {};
-      const baseline = planned && 'baseUrl' in planned ? { ...planned, ...apiKey } : planned;
-      const report = await runLatencyGate({
-        candidate: { baseUrl, ...apiKey },
-        ...(baseline ? { baseline } : {}),
-        environment: env,
-        log: (l) => writeLine(io.stderr, l),
-      });
-      const compared = baselineCompared(report);
-      return { ...report, ...(compared !== undefined ? { baselineCompared: compared } : {}) };
-    },
+    checklist: checklistDep(io, runner, github, ledger),
+    gate: gateDep(io),
     smoke: (baseUrl: string) => runSmoke({ baseUrl, ...(io.env.API_KEY ? { apiKey: io.env.API_KEY } : {}) }),
-    ...(github
-      ? { ledger: ledger!, sources: githubSources(github.octokit, github.repo) }
+    ...(github && ledger
+      ? { ledger, sources: githubSources(github.octokit, github.repo) }
       : { ledgerMissing: `no GitHub ledger: ${missing}`, sources: gitSources(io.cwd) }),
-    // The scan report where the scan ran here; in CI (none in the deploying container) the commit's scan check run.
-    auditSkipped: async (commit?: string) => {
-      const fromReport = await auditSkippedIn(resolve(io.cwd, DEFAULT_SCAN_REPORT));
-      if (fromReport !== undefined || !github || !commit) return fromReport;
-      const repository = `${github.repo.owner}/${github.repo.repo}`;
-      const checks = await commitChecksIfConfigured({ api: github.octokit, repository, commit, pullHead: false });
-      return checks ? auditSkippedFromCheckRuns(checks) : undefined;
-    },
+    auditSkipped: auditSkippedDep(io, github),
     out: (l) => writeLine(io.stdout, l),
     err: (l) => writeLine(io.stderr, l),
     summary: (md) => appendJobSummary(md, io.env),
