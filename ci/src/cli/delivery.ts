@@ -17,7 +17,7 @@ import { gitSources, githubSources } from '../deliver/deploy/sources.js';
 import { runLatencyGate } from '../gate/latency.js';
 import { githubClient } from '../platform/github/client.js';
 import type { RepoRef } from '../platform/github/repository.js';
-import { spawnRunner } from '../platform/kube/runner.js';
+import { spawnRunner, type CommandRunner } from '../platform/kube/runner.js';
 import { ledgerEntries } from '../platform/ledger/entry.js';
 import { actionsRunOf, githubLedger, type Ledger } from '../platform/ledger/github.js';
 import { createNotifier } from '../platform/notify/notifier.js';
@@ -60,6 +60,39 @@ async function ledgerSchema(ledger: Ledger, environment: string): Promise<Migrat
   }
 }
 
+/**
+ * The checklist as a deploy runs it. In a deploy: variables from the manifests it applies, secret key names from
+ * the cluster, the schema the ledger records (the deploying container reaches neither the pods' environment nor
+ * the database); the repository and the image's commit too: in CI the tests and scan items read that commit's
+ * check runs there.
+ */
+function deployChecklist(
+  io: CliIo,
+  root: string,
+  runner: CommandRunner,
+  github: { readonly repo: RepoRef; readonly ledger: Ledger | undefined } | undefined,
+): DeliveryDeps['checklist'] {
+  return async (env: EnvironmentDefinition, deployment?: ChecklistDeployment) =>
+    runChecklist({
+      env: env.name,
+      environment: env,
+      processEnv: io.env,
+      root,
+      ...(github ? { repository: `${github.repo.owner}/${github.repo.repo}` } : {}),
+      ...(deployment?.commit ? { commit: deployment.commit } : {}),
+      ...(deployment
+        ? {
+            deployment: {
+              manifests: deployment.manifests,
+              namespace: env.namespace,
+              runner,
+              ...(github?.ledger ? { schema: await ledgerSchema(github.ledger, env.name) } : {}),
+            },
+          }
+        : {}),
+    });
+}
+
 export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps {
   // kubectl runs from the repository root, where k8s/ lives, wherever the CLI was started.
   const root = REPO_ROOT;
@@ -80,27 +113,7 @@ export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps
   const runner = spawnRunner(io.env, root);
   return {
     runner,
-    // In a deploy: variables from the manifests it applies, secret key names from the cluster, the schema the
-    // ledger records (the deploying container reaches neither the pods' environment nor the database); --repo
-    // reaches it too: in CI its tests and scan items read the commit's check runs there.
-    checklist: async (env: EnvironmentDefinition, deployment?: ChecklistDeployment) =>
-      runChecklist({
-        env: env.name,
-        environment: env,
-        processEnv: io.env,
-        root,
-        ...(github ? { repository: `${github.repo.owner}/${github.repo.repo}` } : {}),
-        ...(deployment
-          ? {
-              deployment: {
-                manifests: deployment.manifests,
-                namespace: env.namespace,
-                runner,
-                ...(ledger ? { schema: await ledgerSchema(ledger, env.name) } : {}),
-              },
-            }
-          : {}),
-      }),
+    checklist: deployChecklist(io, root, runner, github && { repo: github.repo, ledger }),
     // The baseline comes from the plan: the temporary baseline Deployment in this environment's namespace
     // (deploy/baseline.ts), called at its in-cluster Service with this environment's own API key. Never
     // another environment's URL. No baseline in the plan's step: the gate compares against none, the ledger
