@@ -1,5 +1,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { auditSkippedIn, baselineCompared } from '../../src/cli/delivery.js';
@@ -66,7 +67,7 @@ describe("the deploy's checklist (realDeps)", () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
-      const { port } = server.address() as import('node:net').AddressInfo;
+      const { port } = server.address() as AddressInfo;
       // No kubectl on PATH: the cluster items are inconclusive without touching any cluster.
       const env = {
         GITHUB_TOKEN: 'ghs_test',
