@@ -25,6 +25,8 @@ import { previousCommitIn } from '../platform/notify/sentry-releases.js';
 import { REPO_ROOT } from '../platform/repo-root.js';
 import { appendJobSummary } from '../platform/report/summary.js';
 import { DEFAULT_SCAN_REPORT } from '../verify/scan/index.js';
+import { auditSkippedFromCheckRuns } from '../verify/checklist/check-runs.js';
+import { commitChecksIfConfigured } from '../verify/checklist/github-checks.js';
 import { writeLine, type CliIo } from './io.js';
 import { repositoryOf } from './options.js';
 
@@ -134,7 +136,14 @@ export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps
     ...(github
       ? { ledger: ledger!, sources: githubSources(github.octokit, github.repo) }
       : { ledgerMissing: `no GitHub ledger: ${missing}`, sources: gitSources(io.cwd) }),
-    auditSkipped: () => auditSkippedIn(resolve(io.cwd, DEFAULT_SCAN_REPORT)),
+    // The scan report where the scan ran here; in CI (none in the deploying container) the commit's scan check run.
+    auditSkipped: async (commit?: string) => {
+      const fromReport = await auditSkippedIn(resolve(io.cwd, DEFAULT_SCAN_REPORT));
+      if (fromReport !== undefined || !github || !commit) return fromReport;
+      const repository = `${github.repo.owner}/${github.repo.repo}`;
+      const checks = await commitChecksIfConfigured({ api: github.octokit, repository, commit, pullHead: false });
+      return checks ? auditSkippedFromCheckRuns(checks) : undefined;
+    },
     out: (l) => writeLine(io.stdout, l),
     err: (l) => writeLine(io.stderr, l),
     summary: (md) => appendJobSummary(md, io.env),

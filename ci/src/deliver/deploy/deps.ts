@@ -35,7 +35,7 @@ export interface DeliveryDeps {
   /** Commit, tree and on-main facts (GitHub or local git); absent = unknown. */
   readonly sources?: ReleaseSources;
   /** Whether the scan report's dependency audit was skipped (undefined = no report). */
-  readonly auditSkipped?: () => Promise<boolean | undefined>;
+  readonly auditSkipped?: (commit?: string) => Promise<boolean | undefined>;
   readonly out: (line: string) => void;
   readonly err: (line: string) => void;
   readonly summary?: (markdown: string) => Promise<unknown>;

@@ -79,7 +79,7 @@ export async function runDeploy(opts: DeployOptions, deps: DeliveryDeps): Promis
     ...(facts.baseline ? { baseline: facts.baseline } : {}),
   });
   if (req.dryRun) return printPlan(plan, deps);
-  const auditSkipped = await deps.auditSkipped?.();
+  const auditSkipped = await deps.auditSkipped?.(facts.source.commit);
   const promotedFrom = decision.eligibility.promotedFrom;
   const payload = deployPayload({
     environment: env.name,

@@ -153,3 +153,20 @@ export function scanFromCheckRuns(
     detail: `check runs on ${facts.commit.slice(0, 12)}: ${v.text}${note}`,
   };
 }
+
+/**
+ * Whether the commit's scan skipped its dependency audit, for the ledger's record (prod accepts a promotion only
+ * from a pass whose audit ran): false when a scan check that cannot skip it succeeded, true when only one that
+ * may have (--allow-offline) did, undefined when no scan check succeeded or the runs are unknown.
+ */
+export function auditSkippedFromCheckRuns(
+  facts: CommitChecks,
+  table: readonly CommitCheck[] = COMMIT_CHECKS,
+): boolean | undefined {
+  if (!facts.known) return undefined;
+  const succeeded = (c: CommitCheck) =>
+    facts.runs.some((r) => r.name === c.name && r.status === 'completed' && r.conclusion === 'success');
+  const scans = table.filter((c) => c.scan && succeeded(c));
+  if (scans.some((c) => !c.scan!.auditMayBeSkipped)) return false;
+  return scans.length > 0 ? true : undefined;
+}

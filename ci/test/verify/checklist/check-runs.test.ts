@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { COMMIT_CHECKS, type CommitCheck } from '../../../src/definitions/commit-checks.js';
 import { ENVIRONMENTS } from '../../../src/definitions/environments.js';
 import {
+  auditSkippedFromCheckRuns,
   hasTestRuns,
   latestByName,
   scanFromCheckRuns,
@@ -161,5 +162,28 @@ describe('check runs as GitHub lists them', () => {
   it('knows which runs are test runs', () => {
     expect(hasTestRuns([running('checks (node 22)')])).toBe(true);
     expect(hasTestRuns([done('scan (prod)'), done('git-flow policy')])).toBe(false);
+  });
+});
+
+describe('whether the audit was skipped, for the ledger record, from check runs', () => {
+  const table: CommitCheck[] = [
+    { name: 'strict scan', workflow: 'w.yml', job: 'a', tests: [], scan: { auditMayBeSkipped: false } },
+    { name: 'offline scan', workflow: 'w.yml', job: 'b', tests: [], scan: { auditMayBeSkipped: true } },
+  ];
+
+  it('is false when a scan that cannot skip its audit succeeded, true when only one that may have did', () => {
+    expect(auditSkippedFromCheckRuns(on(done('strict scan'), done('offline scan')), table)).toBe(false);
+    expect(auditSkippedFromCheckRuns(on(done('offline scan')), table)).toBe(true);
+  });
+
+  it('is unknown when no scan succeeded (failed, running) or the runs are unknown', () => {
+    expect(auditSkippedFromCheckRuns(on(done('strict scan', 'failure'), running('offline scan')), table)).toBe(
+      undefined,
+    );
+    expect(auditSkippedFromCheckRuns({ known: false, reason: 'GitHub API error 502' }, table)).toBe(undefined);
+  });
+
+  it("reads the project's table: staging's verify job scans without --allow-offline", () => {
+    expect(auditSkippedFromCheckRuns(on(done('verify (staging)')))).toBe(false);
   });
 });
