@@ -62,88 +62,49 @@ async function ledgerSchema(ledger: Ledger, environment: string): Promise<Migrat
   }
 }
 
-/** The GitHub repository and client when a token and a repository are given; why not, otherwise. */
-interface GitHubAccess {
-  readonly octokit: ReturnType<typeof githubClient>;
-  readonly repo: RepoRef;
-  readonly name: string;
-}
-
-function githubAccess(io: CliIo, repo?: RepoRef): { github?: GitHubAccess; missing: string } {
-  const hasRepo = Boolean(repo || io.env.GITHUB_REPOSITORY);
-  const missing = [
-    ...(io.env.GITHUB_TOKEN ? [] : ['GITHUB_TOKEN is not set']),
-    ...(hasRepo ? [] : ['no --repo or GITHUB_REPOSITORY']),
-  ].join(' and ');
-  if (!io.env.GITHUB_TOKEN || !hasRepo) return { missing };
-  const r = repositoryOf(repo, io);
-  return { github: { octokit: githubClient(io.env), repo: r, name: `${r.owner}/${r.repo}` }, missing };
-}
-
 /**
- * The checklist. In a deploy: variables from the manifests it applies, secret key names from the cluster, the
- * schema the ledger records (the deploying container reaches neither the pods' environment nor the database);
- * with a repository, its tests and scan items read the commit's check runs there (CI).
+ * The checklist as a deploy runs it. In a deploy: variables from the manifests it applies, secret key names from
+ * the cluster, the schema the ledger records (the deploying container reaches neither the pods' environment nor
+ * the database); the repository and the image's commit too: in CI the tests and scan items read that commit's
+ * check runs there.
  */
-function checklistDep(io: CliIo, runner: CommandRunner, github?: GitHubAccess, ledger?: Ledger) {
+function deployChecklist(
+  io: CliIo,
+  root: string,
+  runner: CommandRunner,
+  github: { readonly repo: RepoRef; readonly ledger: Ledger | undefined } | undefined,
+): DeliveryDeps['checklist'] {
   return async (env: EnvironmentDefinition, deployment?: ChecklistDeployment) =>
     runChecklist({
       env: env.name,
       environment: env,
       processEnv: io.env,
-      root: REPO_ROOT,
-      ...(github ? { repository: github.name } : {}),
+      root,
+      ...(github ? { repository: `${github.repo.owner}/${github.repo.repo}` } : {}),
+      ...(deployment?.commit ? { commit: deployment.commit } : {}),
       ...(deployment
         ? {
             deployment: {
               manifests: deployment.manifests,
               namespace: env.namespace,
               runner,
-              ...(ledger ? { schema: await ledgerSchema(ledger, env.name) } : {}),
+              ...(github?.ledger ? { schema: await ledgerSchema(github.ledger, env.name) } : {}),
             },
           }
         : {}),
     });
 }
 
-/**
- * The gate. The baseline comes from the plan: the temporary baseline Deployment in this environment's namespace
- * (deploy/baseline.ts), called at its in-cluster Service with this environment's own API key. Never another
- * environment's URL. No baseline in the plan's step: the gate compares against none, the ledger records no
- * comparison, and a promotion that needs one is refused (its baseline rule fails closed).
- */
-function gateDep(io: CliIo) {
-  return async (env: EnvironmentDefinition, baseUrl: string, planned?: GateBaseline) => {
-    const apiKey = io.env.API_KEY ? { apiKey: io.env.API_KEY } : {};
-    const baseline = planned && 'baseUrl' in planned ? { ...planned, ...apiKey } : planned;
-    const report = await runLatencyGate({
-      candidate: { baseUrl, ...apiKey },
-      ...(baseline ? { baseline } : {}),
-      environment: env,
-      log: (l) => writeLine(io.stderr, l),
-    });
-    const compared = baselineCompared(report);
-    return { ...report, ...(compared !== undefined ? { baselineCompared: compared } : {}) };
-  };
-}
-
-/** Whether the audit was skipped: the scan report where the scan ran here; in CI (no report) the commit's scan check run. */
-function auditSkippedDep(io: CliIo, github?: GitHubAccess) {
-  return async (commit?: string) => {
-    const fromReport = await auditSkippedIn(resolve(io.cwd, DEFAULT_SCAN_REPORT));
-    if (fromReport !== undefined || !github || !commit) return fromReport;
-    const checks = await commitChecksIfConfigured({
-      api: github.octokit,
-      repository: github.name,
-      commit,
-      pullHead: false,
-    });
-    return checks ? auditSkippedFromCheckRuns(checks) : undefined;
-  };
-}
-
 export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps {
-  const { github, missing } = githubAccess(io, opts.repo);
+  // kubectl runs from the repository root, where k8s/ lives, wherever the CLI was started.
+  const root = REPO_ROOT;
+  const hasRepo = Boolean(opts.repo || io.env.GITHUB_REPOSITORY);
+  const github =
+    io.env.GITHUB_TOKEN && hasRepo ? { octokit: githubClient(io.env), repo: repositoryOf(opts.repo, io) } : undefined;
+  const missing = [
+    ...(io.env.GITHUB_TOKEN ? [] : ['GITHUB_TOKEN is not set']),
+    ...(hasRepo ? [] : ['no --repo or GITHUB_REPOSITORY']),
+  ].join(' and ');
   const ledger = github
     ? githubLedger(github.octokit, github.repo, { ...actionsRunOf(io.env), warn: (l) => writeLine(io.stderr, l) })
     : undefined;
@@ -151,17 +112,38 @@ export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps
   const previousCommit = async (environment: string, commit: string) =>
     ledger ? previousCommitIn(ledgerEntries(await ledger.read({ environment })), environment, commit) : undefined;
   const notifier = createNotifier({ env: io.env, log: (l) => writeLine(io.stderr, l), previousCommit });
-  // kubectl runs from the repository root, where k8s/ lives, wherever the CLI was started.
-  const runner = spawnRunner(io.env, REPO_ROOT);
+  const runner = spawnRunner(io.env, root);
   return {
     runner,
-    checklist: checklistDep(io, runner, github, ledger),
-    gate: gateDep(io),
+    checklist: deployChecklist(io, root, runner, github && { repo: github.repo, ledger }),
+    // The baseline comes from the plan: the temporary baseline Deployment in this environment's namespace
+    // (deploy/baseline.ts), called at its in-cluster Service with this environment's own API key. Never
+    // another environment's URL. No baseline in the plan's step: the gate compares against none, the ledger
+    // records no comparison, and a promotion that needs one is refused (its baseline rule fails closed).
+    gate: async (env: EnvironmentDefinition, baseUrl: string, planned?: GateBaseline) => {
+      const apiKey = io.env.API_KEY ? { apiKey: io.env.API_KEY } : {};
+      const baseline = planned && 'baseUrl' in planned ? { ...planned, ...apiKey } : planned;
+      const report = await runLatencyGate({
+        candidate: { baseUrl, ...apiKey },
+        ...(baseline ? { baseline } : {}),
+        environment: env,
+        log: (l) => writeLine(io.stderr, l),
+      });
+      const compared = baselineCompared(report);
+      return { ...report, ...(compared !== undefined ? { baselineCompared: compared } : {}) };
+    },
     smoke: (baseUrl: string) => runSmoke({ baseUrl, ...(io.env.API_KEY ? { apiKey: io.env.API_KEY } : {}) }),
-    ...(github && ledger
-      ? { ledger, sources: githubSources(github.octokit, github.repo) }
+    ...(github
+      ? { ledger: ledger!, sources: githubSources(github.octokit, github.repo) }
       : { ledgerMissing: `no GitHub ledger: ${missing}`, sources: gitSources(io.cwd) }),
-    auditSkipped: auditSkippedDep(io, github),
+    // The scan report where the scan ran here; in CI (none in the deploying container) the commit's scan check run.
+    auditSkipped: async (commit?: string) => {
+      const fromReport = await auditSkippedIn(resolve(io.cwd, DEFAULT_SCAN_REPORT));
+      if (fromReport !== undefined || !github || !commit) return fromReport;
+      const repository = `${github.repo.owner}/${github.repo.repo}`;
+      const checks = await commitChecksIfConfigured({ api: github.octokit, repository, commit, pullHead: false });
+      return checks ? auditSkippedFromCheckRuns(checks) : undefined;
+    },
     out: (l) => writeLine(io.stdout, l),
     err: (l) => writeLine(io.stderr, l),
     summary: (md) => appendJobSummary(md, io.env),

@@ -14,6 +14,8 @@ import type { ReleaseSources } from './sources.js';
 
 export interface ChecklistDeployment {
   readonly manifests: readonly KubeObject[];
+  /** The commit the image was built from, when known: its tests and scan are what the checklist checks. */
+  readonly commit?: string;
 }
 
 export interface DeliveryDeps {

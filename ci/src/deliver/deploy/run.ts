@@ -94,6 +94,7 @@ export async function runDeploy(opts: DeployOptions, deps: DeliveryDeps): Promis
   const required = ledgerRequiredFor(env.release, 'deploy');
   return executeAndRecord(plan, env, deps, payload, { ref: facts.source.commit ?? req.tag, required }, undefined, {
     manifests,
+    ...(facts.source.commit ? { commit: facts.source.commit } : {}),
   });
 }
 

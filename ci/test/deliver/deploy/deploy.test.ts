@@ -576,6 +576,14 @@ describe('runDeploy: the release policy decides before any kubectl call', () => 
     expect(seen?.manifests.some((o) => o.kind === 'ConfigMap')).toBe(true);
   });
 
+  it('gives the checklist the commit the image was built from (its check runs are what count)', async () => {
+    const h = await harness({ checklistOk: false });
+    await expect(runDeploy({ env: 'staging', image: IMAGE_D, commit: SHA, tree: TREE }, h.deps)).rejects.toThrow(
+      /failed at checklist/,
+    );
+    expect((h.checklistSaw as { commit?: string }[])[0]?.commit).toBe(SHA);
+  });
+
   it('a failed checklist touches nothing', async () => {
     const h = await harness({ checklistOk: false });
     await expect(runDeploy({ env: 'prod', image: IMAGE_D, version: 'v1.2.3' }, h.deps)).rejects.toThrow(
