@@ -3,13 +3,13 @@
  * injected, so tests drive it through `inject` and main.ts only wires processes, signals and sockets.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
 import type pg from 'pg';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AppConfig } from './config.js';
 import { createErrorReporter } from './error-reporting.js';
-import { frameworkErrorReply, logErr, makeErrorHandler } from './errors.js';
+import { frameworkErrorReply, logErr } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { RedisCache, type CacheLike } from './cache.js';
 import { CacheGeneration } from './generation.js';
@@ -18,12 +18,13 @@ import { PrefixCache } from './search-prefix.js';
 import { SchemaWatch } from './schema-watch.js';
 import type { AppState } from './app-state.js';
 import type { Queryable } from './repo.js';
-import { securityHeaders } from './security-headers.js';
 import { lazyChildLogger } from './request-logger.js';
 import { FaultState } from './faults.js';
 import { apiKeyAuth } from './plugins/api-key-auth.js';
 import { apiRateLimit } from './plugins/rate-limit.js';
 import { faultInjection } from './plugins/fault-injection.js';
+import { errorHandling } from './plugins/error-handling.js';
+import { responseHooks } from './plugins/response-hooks.js';
 import { nulGuard, schemaGate } from './plugins/request-guards.js';
 import { healthRoutes } from './routes/health.js';
 import { apiRoutes } from './routes/api.js';
@@ -91,8 +92,52 @@ export interface BuiltApp {
 /** How long buildApp waits for the first schema and generation checks (Postgres may be down at start). */
 const FIRST_CHECK_MS = 3_000;
 
+/**
+ * The steps in order: the server, what it shares (state, metrics, faults, schema watch, cache), the first
+ * checks, then the plugins: error answers, response hooks, health routes, the API scope, the fault routes.
+ */
 export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltApp> {
-  const exposeErrors = config.environment === 'dev' && config.debug;
+  const app = createServer(config, deps);
+  const state: AppState = { shuttingDown: false };
+  const metrics = createMetrics({ pool: deps.pool, appName: config.appName, connections: openConnections(app) });
+  const faults = new FaultState(config.faultInjection, deps.random);
+  const watchDb = deps.watchPool ?? deps.pool;
+  const schema = new SchemaWatch(watchDb);
+  const { legacy, prefixes, generation, cache } = createCache(app, config, deps.redis, watchDb);
+  await firstChecks(schema, generation);
+  app.addHook('onClose', async () => {
+    schema.stop();
+    // No new token can extend the window now; the drops still due for this instance's writes go on.
+    generation.stop();
+    if (deps.drainLegacyOnClose) await legacy?.drain();
+    legacy?.stop();
+  });
+  await app.register(errorHandling, {
+    exposeErrors: config.environment === 'dev' && config.debug,
+    reporter: createErrorReporter({
+      dsn: config.sentryDsn,
+      release: config.appVersion,
+      environment: config.environment,
+    }),
+    onSchemaError: () => schema.recheckSoon(),
+  });
+  await app.register(responseHooks, { state, metrics });
+  await app.register(healthRoutes, {
+    redis: deps.redis,
+    state,
+    metrics,
+    faults,
+    schema,
+    version: { version: config.appVersion ?? null, environment: config.environment },
+  });
+  const scope = { config, faults };
+  const api = { redis: deps.redis, pool: deps.pool, schema, cache, metrics, generation, prefixes, legacy };
+  await app.register(apiScope, { ...scope, ...api, prefix: '/api/v1' });
+  if (config.faultInjection) await app.register(faultScope, scope);
+  return { app, state, metrics, faults, cache, generation, schema, legacy };
+}
+
+function createServer(config: AppConfig, deps: AppDeps): FastifyInstance {
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: loggerOptions(config) }),
     bodyLimit: BODY_LIMIT,
@@ -110,23 +155,22 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
     frameworkErrors: frameworkErrorReply,
     ajv: { customOptions: { removeAdditional: false, allErrors: false, coerceTypes: 'array' } },
   });
+  return app as unknown as FastifyInstance;
+}
 
-  const state: AppState = { shuttingDown: false };
-  const metrics = createMetrics({
-    pool: deps.pool,
-    appName: config.appName,
-    // Counted at scrape time; a server that is not listening (inject in tests) has none.
-    connections: () =>
-      new Promise((resolve) =>
-        app.server.listening ? app.server.getConnections((err, n) => resolve(err ? 0 : n)) : resolve(0),
-      ),
-  });
-  const faults = new FaultState(config.faultInjection, deps.random);
-  const watchDb = deps.watchPool ?? deps.pool;
-  const schema = new SchemaWatch(watchDb);
+/** Counted at scrape time; a server that is not listening (inject in tests) has none. */
+function openConnections(app: FastifyInstance): () => Promise<number> {
+  return () =>
+    new Promise((resolve) =>
+      app.server.listening ? app.server.getConnections((err, n) => resolve(err ? 0 : n)) : resolve(0),
+    );
+}
+
+/** The read cache and what keeps it coherent: the generation, the search prefixes, the legacy protocol. */
+function createCache(app: FastifyInstance, config: AppConfig, redis: Redis, watchDb: Queryable) {
   // The previous release's pods cache by its own protocol: every write and every new token drops that too.
   const legacy = config.cacheLegacyInvalidation
-    ? new LegacyInvalidation(deps.redis, config.redisPrefix, (err) =>
+    ? new LegacyInvalidation(redis, config.redisPrefix, (err) =>
         app.log.debug({ err: logErr(err) }, 'legacy invalidation failed'),
       )
     : undefined;
@@ -138,104 +182,64 @@ export async function buildApp(config: AppConfig, deps: AppDeps): Promise<BuiltA
     void legacy?.afterWrite();
   });
   const cache = new RedisCache(
-    deps.redis,
+    redis,
     config.redisPrefix,
     config.cacheTtlSeconds,
     generation,
     (err, op) => app.log.debug({ op, err: logErr(err) }, 'cache bypassed'),
     { localTtlMs: config.cacheLocalTtlMs, localMaxEntries: 2_000 },
   );
-  let firstChecks: NodeJS.Timeout | undefined;
+  return { legacy, prefixes, generation, cache };
+}
+
+/** Waits for the first schema and generation checks, at most FIRST_CHECK_MS (they go on in the background). */
+async function firstChecks(schema: SchemaWatch, generation: CacheGeneration): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
   await Promise.race([
     Promise.all([schema.start(), generation.start()]),
     new Promise((r) => {
-      firstChecks = setTimeout(r, FIRST_CHECK_MS);
+      timer = setTimeout(r, FIRST_CHECK_MS);
     }),
   ]);
-  clearTimeout(firstChecks);
-  app.addHook('onClose', async () => {
-    schema.stop();
-    // No new token can extend the window now; the drops still due for this instance's writes go on.
-    generation.stop();
-    if (deps.drainLegacyOnClose) await legacy?.drain();
-    legacy?.stop();
-  });
-
-  const reporter = createErrorReporter({
-    dsn: config.sentryDsn,
-    release: config.appVersion,
-    environment: config.environment,
-  });
-  app.setErrorHandler(
-    makeErrorHandler({
-      exposeErrors,
-      onSchemaError: () => schema.recheckSoon(),
-      ...(reporter
-        ? {
-            onServerError: (err, req) =>
-              reporter.capture(err, { method: req.method, route: req.routeOptions.url ?? 'unmatched' }),
-          }
-        : {}),
-    }),
-  );
-  if (reporter) app.addHook('onClose', async () => void (await reporter.flush(2000)));
-  app.setNotFoundHandler((req, reply) =>
-    reply.status(404).send({ error: 'not found', message: `no route ${req.method} ${req.url.split('?')[0]}` }),
-  );
-
-  // Hot-path hooks use callbacks, not async functions: no promise per hook per request.
-  app.addHook('onSend', (req, reply, payload, done) => {
-    reply.header('x-request-id', req.id);
-    // While draining, close each connection after its response: a keep-alive socket that was busy when
-    // the listener closed would otherwise hold the shutdown open until its idle timeout.
-    if (state.shuttingDown) reply.header('connection', 'close');
-    done(null, payload);
-  });
-  app.addHook('onResponse', (req, reply, done) => {
-    metrics.observeRequest(req.routeOptions.url ?? 'unmatched', req.method, reply.statusCode, reply.elapsedTime / 1000);
-    done();
-  });
-
-  const owaspHeaders = securityHeaders();
-  app.addHook('onRequest', (_req, reply, done) => {
-    reply.headers(owaspHeaders);
-    done();
-  });
-  await app.register(healthRoutes, {
-    redis: deps.redis,
-    state,
-    metrics,
-    faults,
-    schema,
-    version: { version: config.appVersion ?? null, environment: config.environment },
-  });
-
-  // /api/v1: authenticated, schema-gated, rate-limited, NUL-guarded, then (dev only) faults.
-  await app.register(
-    async (api) => {
-      await api.register(apiKeyAuth, { keys: config.apiKeys });
-      await api.register(schemaGate, { schema });
-      await api.register(apiRateLimit, { redis: deps.redis, prefix: config.redisPrefix, max: config.rateLimitMax });
-      await api.register(nulGuard);
-      if (config.faultInjection) await api.register(faultInjection, { faults });
-      await api.register(apiRoutes, {
-        pool: deps.pool,
-        cache,
-        metrics,
-        generation,
-        prefixes,
-        afterCommit: () => legacy?.afterWrite() ?? Promise.resolve(),
-      });
-    },
-    { prefix: '/api/v1' },
-  );
-
-  if (config.faultInjection) {
-    await app.register(async (f) => {
-      await f.register(apiKeyAuth, { keys: config.apiKeys });
-      await f.register(faultRoutes, { faults });
-    });
-  }
-
-  return { app: app as unknown as FastifyInstance, state, metrics, faults, cache, generation, schema, legacy };
+  clearTimeout(timer);
 }
+
+interface ScopeOpts {
+  config: AppConfig;
+  faults: FaultState;
+}
+
+interface ApiScopeOpts extends ScopeOpts {
+  redis: Redis;
+  pool: pg.Pool;
+  schema: SchemaWatch;
+  cache: CacheLike;
+  metrics: Metrics;
+  generation: CacheGeneration;
+  prefixes: PrefixCache;
+  legacy: LegacyInvalidation | undefined;
+}
+
+/** /api/v1: authenticated, schema-gated, rate-limited, NUL-guarded, then (dev only) faults. */
+const apiScope: FastifyPluginAsync<ApiScopeOpts> = async (api, o) => {
+  const { config, legacy } = o;
+  await api.register(apiKeyAuth, { keys: config.apiKeys });
+  await api.register(schemaGate, { schema: o.schema });
+  await api.register(apiRateLimit, { redis: o.redis, prefix: config.redisPrefix, max: config.rateLimitMax });
+  await api.register(nulGuard);
+  if (config.faultInjection) await api.register(faultInjection, { faults: o.faults });
+  await api.register(apiRoutes, {
+    pool: o.pool,
+    cache: o.cache,
+    metrics: o.metrics,
+    generation: o.generation,
+    prefixes: o.prefixes,
+    afterCommit: () => legacy?.afterWrite() ?? Promise.resolve(),
+  });
+};
+
+/** /__faults (FAULT_INJECTION=true only): authenticated like the API, not rate-limited. */
+const faultScope: FastifyPluginAsync<ScopeOpts> = async (f, { config, faults }) => {
+  await f.register(apiKeyAuth, { keys: config.apiKeys });
+  await f.register(faultRoutes, { faults });
+};

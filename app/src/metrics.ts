@@ -21,6 +21,65 @@ export interface Metrics {
 /** Label sets seen so far get their metric children kept, up to this many (routes are templates). */
 const MAX_REQUEST_LABEL_SETS = 1_000;
 
+type HttpLabel = 'route' | 'method' | 'status_code';
+const HTTP_LABELS: readonly HttpLabel[] = ['route', 'method', 'status_code'];
+
+/**
+ * The app's own metrics as dashboards and alert rules know them (name, help, labels, buckets), in the order
+ * they are registered (and listed on /metrics).
+ */
+const DEFINITIONS = {
+  httpDuration: {
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by route template, method and status code',
+    labelNames: HTTP_LABELS,
+    buckets: HTTP_BUCKETS,
+  } satisfies client.HistogramConfiguration<HttpLabel>,
+  httpTotal: {
+    name: 'http_requests_total',
+    help: 'HTTP requests by route template, method and status code',
+    labelNames: HTTP_LABELS,
+  } satisfies client.CounterConfiguration<HttpLabel>,
+  graphQueryDuration: {
+    name: 'graph_query_duration_seconds',
+    help: 'Duration of search and graph queries against Postgres',
+    labelNames: ['query'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  } satisfies client.HistogramConfiguration<'query'>,
+  cacheRequests: {
+    name: 'cache_requests_total',
+    help: 'Read cache lookups by outcome (hit, miss, coalesced with an identical lookup in flight, bypass when Redis is unavailable)',
+    labelNames: ['outcome'] as const,
+  } satisfies client.CounterConfiguration<'outcome'>,
+  poolWait: {
+    name: 'db_pool_wait_seconds',
+    help: 'Time a read waited to check a connection out of the Postgres pool',
+    buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  } satisfies client.HistogramConfiguration<string>,
+};
+
+/** Gauges read at scrape time from what they watch (registered after the metrics above). */
+const poolConnections = (pool: pg.Pool): client.GaugeConfiguration<'state'> => ({
+  name: 'db_pool_connections',
+  help: 'Postgres pool connections by state (total, idle, active, waiting requests)',
+  labelNames: ['state'] as const,
+  collect() {
+    const { totalCount, idleCount, waitingCount } = pool;
+    this.set({ state: 'total' }, totalCount);
+    this.set({ state: 'idle' }, idleCount);
+    this.set({ state: 'active' }, totalCount - idleCount);
+    this.set({ state: 'waiting' }, waitingCount);
+  },
+});
+
+const activeConnections = (connections: (() => Promise<number>) | undefined): client.GaugeConfiguration<string> => ({
+  name: 'http_active_connections',
+  help: 'Open client connections of the HTTP server',
+  async collect() {
+    this.set((await connections?.()) ?? 0);
+  },
+});
+
 export function createMetrics(opts: {
   pool: pg.Pool;
   appName: string;
@@ -29,74 +88,52 @@ export function createMetrics(opts: {
 }): Metrics {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
-  const httpDuration = new client.Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'HTTP request duration by route template, method and status code',
-    labelNames: ['route', 'method', 'status_code'] as const,
-    buckets: HTTP_BUCKETS,
-    registers: [registry],
-  });
-  const httpTotal = new client.Counter({
-    name: 'http_requests_total',
-    help: 'HTTP requests by route template, method and status code',
-    labelNames: ['route', 'method', 'status_code'] as const,
-    registers: [registry],
-  });
-  const graphQueryDuration = new client.Histogram({
-    name: 'graph_query_duration_seconds',
-    help: 'Duration of search and graph queries against Postgres',
-    labelNames: ['query'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [registry],
-  });
-  const cacheRequests = new client.Counter({
-    name: 'cache_requests_total',
-    help: 'Read cache lookups by outcome (hit, miss, coalesced with an identical lookup in flight, bypass when Redis is unavailable)',
-    labelNames: ['outcome'] as const,
-    registers: [registry],
-  });
-  const poolWait = new client.Histogram({
-    name: 'db_pool_wait_seconds',
-    help: 'Time a read waited to check a connection out of the Postgres pool',
-    buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [registry],
-  });
-  new client.Gauge({
-    name: 'db_pool_connections',
-    help: 'Postgres pool connections by state (total, idle, active, waiting requests)',
-    labelNames: ['state'] as const,
-    registers: [registry],
-    collect() {
-      const { totalCount, idleCount, waitingCount } = opts.pool;
-      this.set({ state: 'total' }, totalCount);
-      this.set({ state: 'idle' }, idleCount);
-      this.set({ state: 'active' }, totalCount - idleCount);
-      this.set({ state: 'waiting' }, waitingCount);
-    },
-  });
-  new client.Gauge({
-    name: 'http_active_connections',
-    help: 'Open client connections of the HTTP server',
-    registers: [registry],
-    async collect() {
-      this.set((await opts.connections?.()) ?? 0);
-    },
-  });
-  const time = async <T>(query: string, fn: () => Promise<T>): Promise<T> => {
-    const end = graphQueryDuration.startTimer({ query });
+  const registers = [registry];
+  const httpDuration = new client.Histogram({ ...DEFINITIONS.httpDuration, registers });
+  const httpTotal = new client.Counter({ ...DEFINITIONS.httpTotal, registers });
+  const graphQueryDuration = new client.Histogram({ ...DEFINITIONS.graphQueryDuration, registers });
+  const cacheRequests = new client.Counter({ ...DEFINITIONS.cacheRequests, registers });
+  const poolWait = new client.Histogram({ ...DEFINITIONS.poolWait, registers });
+  new client.Gauge({ ...poolConnections(opts.pool), registers });
+  new client.Gauge({ ...activeConnections(opts.connections), registers });
+  return {
+    registry,
+    httpDuration,
+    httpTotal,
+    graphQueryDuration,
+    cacheRequests,
+    poolWait,
+    time: queryTimer(graphQueryDuration),
+    observeRequest: requestObserver(httpDuration, httpTotal),
+    countCache: cacheCounter(cacheRequests),
+  };
+}
+
+/** Times one query into graph_query_duration_seconds under its name. */
+function queryTimer(histogram: client.Histogram<'query'>): Metrics['time'] {
+  return async <T>(query: string, fn: () => Promise<T>): Promise<T> => {
+    const end = histogram.startTimer({ query });
     try {
       return await fn();
     } finally {
       end();
     }
   };
-  // prom-client hashes a label object on every observe (sorting its keys); a request's labels repeat, so
-  // each label set's children are looked up once and kept.
+}
+
+/**
+ * prom-client hashes a label object on every observe (sorting its keys); a request's labels repeat, so each
+ * label set's children are looked up once and kept.
+ */
+function requestObserver(
+  httpDuration: client.Histogram<HttpLabel>,
+  httpTotal: client.Counter<HttpLabel>,
+): Metrics['observeRequest'] {
   const children = new Map<
     string,
-    { duration: client.Histogram.Internal<'route' | 'method' | 'status_code'>; total: client.Counter.Internal }
+    { duration: client.Histogram.Internal<HttpLabel>; total: client.Counter.Internal }
   >();
-  const observeRequest = (route: string, method: string, statusCode: number, seconds: number) => {
+  return (route, method, statusCode, seconds) => {
     const key = `${statusCode} ${method} ${route}`;
     let c = children.get(key);
     if (!c) {
@@ -107,21 +144,14 @@ export function createMetrics(opts: {
     c.duration.observe(seconds);
     c.total.inc();
   };
+}
+
+/** One cache lookup per outcome, each outcome's child looked up once. */
+function cacheCounter(cacheRequests: client.Counter<'outcome'>): Metrics['countCache'] {
   const outcomes = new Map<string, client.Counter.Internal>();
-  const countCache = (outcome: string) => {
+  return (outcome) => {
     let c = outcomes.get(outcome);
     if (!c) outcomes.set(outcome, (c = cacheRequests.labels({ outcome })));
     c.inc();
-  };
-  return {
-    registry,
-    httpDuration,
-    httpTotal,
-    graphQueryDuration,
-    cacheRequests,
-    poolWait,
-    time,
-    observeRequest,
-    countCache,
   };
 }

@@ -153,70 +153,111 @@ function idleStep(l: Lease, now: number): 'forget' | 'give-back' | 'wait' | 'kee
   return now - l.lastUse >= RETURN_IDLE_MS && l.resetAt - now > 1_000 ? 'give-back' : 'wait';
 }
 
-/**
- * The store class @fastify/rate-limit instantiates, over one shared lease map and give-back timer. Longer than
- * 60 lines on purpose: it is the one closure that holds that shared state and wires the named steps above
- * (asking Redis, falling back, giving back); splitting it would pass the map and timer around instead.
- */
+/** The state one store shares across its instances and children: the leases, the fallback windows, the timer. */
+class Leases {
+  private readonly local = new LocalWindows();
+  private readonly leases = new Map<string, Lease>();
+  private readonly r: ReturnType<typeof leaseCommands>;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly onFallback: (err: unknown) => void,
+  ) {
+    this.r = leaseCommands(redis);
+  }
+
+  /** Admits one request from a token this process holds, else queues it and asks Redis for more. */
+  incr(key: string, cb: Callback, windowMs: number, max: number | undefined): void {
+    if (this.redis.status !== 'ready' || typeof max !== 'number') {
+      cb(null, this.local.incr(key, windowMs));
+      return;
+    }
+    const now = Date.now();
+    const l = this.leases.get(key) ?? this.leases.set(key, newLease(windowMs, max, now)).get(key)!;
+    l.windowMs = windowMs;
+    l.max = max;
+    l.lastUse = now;
+    countDemand(l, now);
+    if (l.tokens > 0 && l.resetAt > now) {
+      l.tokens--;
+      cb(null, { current: l.total - l.tokens, ttl: l.resetAt - now });
+      return;
+    }
+    if (l.resetAt <= now) l.tokens = 0;
+    l.waiters.push({ cb, windowMs });
+    this.ask(key, l);
+  }
+
+  private redisKey(key: string): string {
+    return `${this.prefix}ratelimit:${key}`;
+  }
+
+  /** One lease request in flight per key: its answer serves every waiter queued meanwhile. */
+  private ask(key: string, l: Lease): void {
+    if (l.asking) return;
+    l.asking = true;
+    const want = leaseSize(l.max, l.total, l.waiters.length, Math.max(l.demand, l.prevDemand));
+    this.r.kgraphLease(this.redisKey(key), l.windowMs, want, l.max).then(
+      (answer) => this.granted(key, l, answer),
+      (err: unknown) => {
+        l.asking = false;
+        this.fallback(key, l, err);
+      },
+    );
+  }
+
+  private granted(key: string, l: Lease, answer: [number, number, number]): void {
+    l.asking = false;
+    const unserved = applyGrant(l, answer, Date.now());
+    if (unserved.length > 0) {
+      l.waiters.push(...unserved);
+      this.ask(key, l);
+    }
+    this.scheduleGiveBack();
+  }
+
+  /** Redis failed: the waiters are counted in this process's own window instead. */
+  private fallback(key: string, l: Lease, err: unknown): void {
+    this.onFallback(err);
+    for (const w of l.waiters.splice(0)) w.cb(null, this.local.incr(key, w.windowMs));
+  }
+
+  private scheduleGiveBack(): void {
+    this.timer ??= setTimeout(this.giveBack, RETURN_IDLE_MS).unref();
+  }
+
+  /** An idle pass over every lease (a bound arrow: it is the timer's callback). */
+  private readonly giveBack = (): void => {
+    this.timer = undefined;
+    const now = Date.now();
+    let pending = false;
+    for (const [key, l] of this.leases) {
+      const step = idleStep(l, now);
+      if (step === 'forget') this.leases.delete(key);
+      else if (step === 'wait') pending = true;
+      else if (step === 'give-back') this.returnTokens(key, l);
+    }
+    if (pending) this.scheduleGiveBack();
+  };
+
+  private returnTokens(key: string, l: Lease): void {
+    const n = l.tokens;
+    l.tokens = 0;
+    l.total -= n;
+    // A lost give-back only makes the limit stricter for the rest of this window, never laxer.
+    this.r.kgraphGiveBack(this.redisKey(key), n).catch((err: unknown) => this.onFallback(err));
+  }
+}
+
+/** The store class @fastify/rate-limit instantiates, over one shared set of leases. */
 export function redisRateLimitStore(
   redis: Redis,
   prefix: string,
   onFallback: (err: unknown) => void = () => undefined,
 ) {
-  const local = new LocalWindows();
-  const leases = new Map<string, Lease>();
-  const r = leaseCommands(redis);
-  const redisKey = (key: string) => `${prefix}ratelimit:${key}`;
-
-  const fallback = (key: string, l: Lease, err: unknown) => {
-    onFallback(err);
-    for (const w of l.waiters.splice(0)) w.cb(null, local.incr(key, w.windowMs));
-  };
-
-  const ask = (key: string, l: Lease) => {
-    if (l.asking) return;
-    l.asking = true;
-    const want = leaseSize(l.max, l.total, l.waiters.length, Math.max(l.demand, l.prevDemand));
-    r.kgraphLease(redisKey(key), l.windowMs, want, l.max).then(
-      (answer) => {
-        l.asking = false;
-        const unserved = applyGrant(l, answer, Date.now());
-        if (unserved.length > 0) {
-          l.waiters.push(...unserved);
-          ask(key, l);
-        }
-        scheduleGiveBack();
-      },
-      (err: unknown) => {
-        l.asking = false;
-        fallback(key, l, err);
-      },
-    );
-  };
-
-  let timer: NodeJS.Timeout | undefined;
-  const scheduleGiveBack = () => {
-    timer ??= setTimeout(giveBack, RETURN_IDLE_MS).unref();
-  };
-  const giveBack = () => {
-    timer = undefined;
-    const now = Date.now();
-    let pending = false;
-    for (const [key, l] of leases) {
-      const step = idleStep(l, now);
-      if (step === 'forget') leases.delete(key);
-      else if (step === 'wait') pending = true;
-      else if (step === 'give-back') {
-        const n = l.tokens;
-        l.tokens = 0;
-        l.total -= n;
-        // A lost give-back only makes the limit stricter for the rest of this window, never laxer.
-        r.kgraphGiveBack(redisKey(key), n).catch((err: unknown) => onFallback(err));
-      }
-    }
-    if (pending) scheduleGiveBack();
-  };
-
+  const leases = new Leases(redis, prefix, onFallback);
   return class RedisLeaseStore {
     private readonly windowMs: number;
     constructor(params: { timeWindow?: unknown }) {
@@ -224,25 +265,7 @@ export function redisRateLimitStore(
     }
 
     incr(key: string, cb: Callback, timeWindow?: number, max?: number): void {
-      const windowMs = typeof timeWindow === 'number' ? timeWindow : this.windowMs;
-      if (redis.status !== 'ready' || typeof max !== 'number') {
-        cb(null, local.incr(key, windowMs));
-        return;
-      }
-      const now = Date.now();
-      const l = leases.get(key) ?? leases.set(key, newLease(windowMs, max, now)).get(key)!;
-      l.windowMs = windowMs;
-      l.max = max;
-      l.lastUse = now;
-      countDemand(l, now);
-      if (l.tokens > 0 && l.resetAt > now) {
-        l.tokens--;
-        cb(null, { current: l.total - l.tokens, ttl: l.resetAt - now });
-        return;
-      }
-      if (l.resetAt <= now) l.tokens = 0;
-      l.waiters.push({ cb, windowMs });
-      ask(key, l);
+      leases.incr(key, cb, typeof timeWindow === 'number' ? timeWindow : this.windowMs, max);
     }
 
     child(): RedisLeaseStore {

@@ -208,80 +208,138 @@ export function generateSeed(count: number): SeedData {
     throw new RangeError(`count must be an integer between 0 and ${MAX_SEED_COUNT}`);
   }
   const all = combos(count);
+  const { tools, prompts } = toolsAndPrompts(all);
+  return { tools, prompts, relations: relations(all, tools) };
+}
+
+/** The words of one combination: service, verb, object and (when qualified) qualifier. */
+interface Words {
+  readonly sKey: string;
+  readonly sName: string;
+  readonly category: string;
+  readonly vKey: string;
+  readonly vName: string;
+  readonly oKey: string;
+  readonly oName: string;
+  readonly qKey: string | undefined;
+  readonly qName: string | undefined;
+}
+
+function wordsOf({ s, v, o, q }: Combo): Words {
+  const [sKey, sName, category] = SERVICES[s]!;
+  const [vKey, vName] = VERBS[v]!;
+  const [oKey, oName] = OBJECTS[o]!;
+  const [qKey, qName] = q >= 0 ? QUALIFIERS[q]! : [undefined, undefined];
+  return { sKey, sName, category, vKey, vName, oKey, oName, qKey, qName };
+}
+
+/** One tool and its prompts per combination, drawing a purpose and a prompt count from one seeded stream. */
+function toolsAndPrompts(all: readonly Combo[]): Pick<SeedData, 'tools' | 'prompts'> {
   const rand = prng(7);
   const tools: SeedTool[] = [];
   const prompts: SeedPrompt[] = [];
-  const byService = new Map<number, SeedTool[]>();
-  const byVerbObject = new Map<string, SeedTool[]>();
-  // Where each tool sits in its service's and its verb-object's list: those before it are the earlier ones.
-  const serviceRank: number[] = [];
-  const verbObjectRank: number[] = [];
-  for (const { s, v, o, q } of all) {
-    const [sKey, sName, category] = SERVICES[s]!;
-    const [vKey, vName] = VERBS[v]!;
-    const [oKey, oName] = OBJECTS[o]!;
-    const [qKey, qName] = q >= 0 ? QUALIFIERS[q]! : [undefined, undefined];
-    const slug = `${sKey}-${vKey}-${oKey}${qKey ? `-${qKey}` : ''}`;
+  for (const combo of all) {
+    const w = wordsOf(combo);
     const purpose = PURPOSES[Math.floor(rand() * PURPOSES.length)]!;
-    const tool: SeedTool = {
-      id: stableUuid(`tool:${slug}`),
-      slug,
-      name: `${sName} ${vName} ${oName}${qName ? ` (${qName})` : ''}`,
-      description: `${vName} a ${oName.toLowerCase()} in ${sName}${qName ? ` ${qName}` : ''} through its API, ${purpose}.`,
-      category,
-      tags: qKey ? [sKey, vKey, oKey, qKey] : [sKey, vKey, oKey],
-    };
+    const tool = toolOf(w, purpose);
     tools.push(tool);
     const nPrompts = 1 + Math.floor(rand() * 3);
-    for (let p = 0; p < nPrompts; p++) {
-      prompts.push({
-        id: stableUuid(`prompt:${slug}:${p}`),
-        toolId: tool.id,
-        title: p === 0 ? `${vName} ${oName.toLowerCase()} with ${sName}` : `${vName} ${oName.toLowerCase()} ${purpose}`,
-        template:
-          `Use ${sName} to ${vKey} the ${oName.toLowerCase()} described here: {{input}}. ${p > 0 ? `Context: ${purpose}.` : ''}`.trim(),
-      });
-    }
-    const sameService = byService.get(s) ?? byService.set(s, []).get(s)!;
-    serviceRank.push(sameService.length);
-    sameService.push(tool);
-    const vo = `${v}.${o}`;
-    const sameVerbObject = byVerbObject.get(vo) ?? byVerbObject.set(vo, []).get(vo)!;
-    verbObjectRank.push(sameVerbObject.length);
-    sameVerbObject.push(tool);
+    for (let p = 0; p < nPrompts; p++) prompts.push(promptOf(tool, w, purpose, p));
   }
-  // Edges only point at tools generated earlier, so a larger seed is a superset of a smaller one.
-  const relations: SeedRelation[] = [];
-  const seen = new Set<string>();
-  const add = (source: SeedTool, target: SeedTool | undefined, kind: SeedRelation['kind'], weight: number) => {
+  return { tools, prompts };
+}
+
+function toolOf(w: Words, purpose: string): SeedTool {
+  const { sKey, sName, category, vKey, vName, oKey, oName, qKey, qName } = w;
+  const slug = `${sKey}-${vKey}-${oKey}${qKey ? `-${qKey}` : ''}`;
+  return {
+    id: stableUuid(`tool:${slug}`),
+    slug,
+    name: `${sName} ${vName} ${oName}${qName ? ` (${qName})` : ''}`,
+    description: `${vName} a ${oName.toLowerCase()} in ${sName}${qName ? ` ${qName}` : ''} through its API, ${purpose}.`,
+    category,
+    tags: qKey ? [sKey, vKey, oKey, qKey] : [sKey, vKey, oKey],
+  };
+}
+
+/** The tool's prompt number `p`: the first says what it does, the others add the purpose as context. */
+function promptOf(tool: SeedTool, { sName, vKey, vName, oName }: Words, purpose: string, p: number): SeedPrompt {
+  return {
+    id: stableUuid(`prompt:${tool.slug}:${p}`),
+    toolId: tool.id,
+    title: p === 0 ? `${vName} ${oName.toLowerCase()} with ${sName}` : `${vName} ${oName.toLowerCase()} ${purpose}`,
+    template:
+      `Use ${sName} to ${vKey} the ${oName.toLowerCase()} described here: {{input}}. ${p > 0 ? `Context: ${purpose}.` : ''}`.trim(),
+  };
+}
+
+/** A tool's group (same service, or same verb and object), in generation order, and how many come before it. */
+interface Group {
+  readonly list: readonly SeedTool[];
+  readonly before: number;
+}
+
+function groupsBy<K>(tools: readonly SeedTool[], keyOf: (i: number) => K): Group[] {
+  const lists = new Map<K, SeedTool[]>();
+  return tools.map((tool, i) => {
+    const key = keyOf(i);
+    const list = lists.get(key) ?? lists.set(key, []).get(key)!;
+    list.push(tool);
+    return { list, before: list.length - 1 };
+  });
+}
+
+/** One of the tools before this one in its group, chosen by `x` in [0, 1); none when it is the first. */
+const pick = ({ list, before }: Group, x: number) => (before > 0 ? list[Math.floor(x * before)] : undefined);
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+/** Relations without duplicates or self-loops, in the order they are added. */
+class RelationList {
+  readonly list: SeedRelation[] = [];
+  private readonly seen = new Set<string>();
+
+  add(source: SeedTool, target: SeedTool | undefined, kind: SeedRelation['kind'], weight: number): void {
     if (!target || target.id === source.id) return;
     const k = `${source.id}|${target.id}|${kind}`;
-    if (seen.has(k)) return;
-    seen.add(k);
-    relations.push({ sourceId: source.id, targetId: target.id, kind, weight });
-  };
+    if (this.seen.has(k)) return;
+    this.seen.add(k);
+    this.list.push({ sourceId: source.id, targetId: target.id, kind, weight });
+  }
+}
+
+/** Edges only point at tools generated earlier, so a larger seed is a superset of a smaller one. */
+function relations(all: readonly Combo[], tools: readonly SeedTool[]): SeedRelation[] {
+  const sameService = groupsBy(tools, (i) => all[i]!.s);
+  const sameVerbObject = groupsBy(tools, (i) => `${all[i]!.v}.${all[i]!.o}`);
   const position = new Map(tools.map((t, i) => [t.slug, i]));
-  /** The first of the first `n` tools of a list that passes `ok` (lists are in generation order). */
-  const firstOf = (list: readonly SeedTool[], n: number, ok: (t: SeedTool) => boolean) => {
-    for (let i = 0; i < n; i++) if (ok(list[i]!)) return list[i];
-    return undefined;
-  };
+  const out = new RelationList();
   for (const [i, { s, v, o }] of all.entries()) {
     const tool = tools[i]!;
-    const sameService = byService.get(s)!;
-    const nService = serviceRank[i]!;
-    const pick = (list: readonly SeedTool[], n: number, x: number) => (n > 0 ? list[Math.floor(x * n)] : undefined);
+    const service = sameService[i]!;
     const r = prng(i + 1000);
-    add(tool, pick(sameService, nService, r()), 'related', Math.round((0.5 + r() * 0.5) * 100) / 100);
-    add(tool, pick(sameService, nService, r()), 'related', Math.round((0.3 + r() * 0.5) * 100) / 100);
-    // Acting on an object needs reading it first: "update issue" requires "get issue" of the same service.
-    const getterAt = position.get(`${SERVICES[s]![0]}-get-${OBJECTS[o]![0]}`);
-    const getter =
-      getterAt !== undefined && getterAt < i
-        ? tools[getterAt]
-        : firstOf(sameService, nService, (t) => t.tags[1] === 'get');
-    if (VERBS[v]![0] !== 'get') add(tool, getter, 'requires', 1);
-    add(tool, pick(byVerbObject.get(`${v}.${o}`)!, verbObjectRank[i]!, r()), 'alternative', 0.8);
+    out.add(tool, pick(service, r()), 'related', round2(0.5 + r() * 0.5));
+    out.add(tool, pick(service, r()), 'related', round2(0.3 + r() * 0.5));
+    if (VERBS[v]![0] !== 'get') out.add(tool, getterOf(tools, position, i, s, o, service), 'requires', 1);
+    out.add(tool, pick(sameVerbObject[i]!, r()), 'alternative', 0.8);
   }
-  return { tools, prompts, relations };
+  return out.list;
+}
+
+/**
+ * Acting on an object needs reading it first: "update issue" requires "get issue" of the same service when
+ * that came earlier, else the first earlier getter of the service.
+ */
+function getterOf(
+  tools: readonly SeedTool[],
+  position: ReadonlyMap<string, number>,
+  i: number,
+  s: number,
+  o: number,
+  { list, before }: Group,
+): SeedTool | undefined {
+  const at = position.get(`${SERVICES[s]![0]}-get-${OBJECTS[o]![0]}`);
+  if (at !== undefined && at < i) return tools[at];
+  for (let k = 0; k < before; k++) if (list[k]!.tags[1] === 'get') return list[k];
+  return undefined;
 }

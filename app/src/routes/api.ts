@@ -25,35 +25,66 @@ interface Opts {
 
 const MAX_GRAPH_NODES = 200;
 
-/** Route types come from the TypeBox schemas (one declaration per field); defaults are applied by ajv. */
-export const apiRoutes: FastifyPluginAsyncTypebox<Opts> = async (
-  app,
-  { pool, cache, metrics, generation, prefixes, afterCommit },
-) => {
-  const time = metrics.time;
-  // Reads check their connection out through this, so the pool wait is measured apart; writes use the pool.
-  const db = waitTimedQueries(pool, (seconds) => metrics.poolWait.observe(seconds));
+/** The API scope as the route groups see it: typed by the TypeBox schemas. */
+type Api = Parameters<FastifyPluginAsyncTypebox>[0];
 
+/** Sends a cached (or freshly computed) JSON body; see `cachedSender`. */
+type Cached = (reply: FastifyReply, key: string, compute: Compute) => Promise<void> | undefined;
+/** Runs a write and adopts the cache generation it committed; see `committedWrite`. */
+type Write = <T>(run: () => Promise<repo.Committed<T>>) => Promise<T>;
+
+/** What the route groups share, made once when the scope is registered (nothing per request). */
+interface Routes {
+  /** Writes use the pool itself. */
+  readonly pool: pg.Pool;
+  /** Reads check their connection out through this, so the pool wait is measured apart. */
+  readonly db: repo.Queryable;
+  readonly time: repo.Timer;
+  readonly prefixes: PrefixCache;
+  readonly cached: Cached;
+  readonly write: Write;
+}
+
+/** Route types come from the TypeBox schemas (one declaration per field); defaults are applied by ajv. */
+export const apiRoutes: FastifyPluginAsyncTypebox<Opts> = async (app, opts) => {
+  const routes: Routes = {
+    pool: opts.pool,
+    db: waitTimedQueries(opts.pool, (seconds) => opts.metrics.poolWait.observe(seconds)),
+    time: opts.metrics.time,
+    prefixes: opts.prefixes,
+    cached: cachedSender(opts.cache, opts.metrics),
+    write: committedWrite(opts.generation, opts.afterCommit),
+  };
+  toolRoutes(app, routes);
+  promptRoutes(app, routes);
+  graphRoutes(app, routes);
+  planRoutes(app, routes);
+};
+
+/**
+ * Sends a cached (or freshly computed) JSON body, saying which in `x-cache`. A body held in memory is
+ * sent at once and nothing is returned (fastify then has no promise to wait for); only a lookup that has
+ * to wait for Redis or Postgres returns a promise, of nothing once sent (a returned value would be sent).
+ */
+function cachedSender(cache: CacheLike, metrics: Metrics): Cached {
   const sendBody = (reply: FastifyReply, body: Buffer, outcome: CacheOutcome) => {
     metrics.countCache(outcome);
     reply.header('x-cache', outcome).type('application/json; charset=utf-8').send(body);
   };
-  /**
-   * Sends a cached (or freshly computed) JSON body, saying which in `x-cache`. A body held in memory is
-   * sent at once and nothing is returned (fastify then has no promise to wait for); only a lookup that has
-   * to wait for Redis or Postgres returns a promise, of nothing once sent (a returned value would be sent).
-   */
-  const cached = (reply: FastifyReply, key: string, compute: Compute): Promise<void> | undefined => {
+  return (reply, key, compute) => {
     const held = cache.peek(key);
     if (held) return void sendBody(reply, held, 'hit');
     return cache.getOrCompute(key, compute).then(({ body, outcome }) => sendBody(reply, body, outcome));
   };
-  /**
-   * Runs a write and adopts the cache generation it committed, so this instance's next read already
-   * misses the old entries (other instances learn it from Postgres within a second). When the outcome is
-   * unknown (the connection died during COMMIT), the generation is read again rather than guessed.
-   */
-  const write = async <T>(run: () => Promise<repo.Committed<T>>): Promise<T> => {
+}
+
+/**
+ * Runs a write and adopts the cache generation it committed, so this instance's next read already
+ * misses the old entries (other instances learn it from Postgres within a second). When the outcome is
+ * unknown (the connection died during COMMIT), the generation is read again rather than guessed.
+ */
+function committedWrite(generation: Opts['generation'], afterCommit: Opts['afterCommit']): Write {
+  return async <T>(run: () => Promise<repo.Committed<T>>): Promise<T> => {
     try {
       const { value, generation: token } = await run();
       generation.observe(token);
@@ -64,8 +95,11 @@ export const apiRoutes: FastifyPluginAsyncTypebox<Opts> = async (
       throw err;
     }
   };
+}
 
-  // Read handlers are plain functions returning cached(...): a reply (sent from memory) or a promise of one.
+// Read handlers are plain functions returning cached(...): a reply (sent from memory) or a promise of one.
+
+function toolRoutes(app: Api, { pool, db, time, prefixes, cached, write }: Routes): void {
   app.get('/tools', { schema: { querystring: s.searchQuery } }, (req, reply) => {
     const { q, tag, category, limit = s.DEFAULT_LIMIT, cursor } = req.query;
     return cached(
@@ -92,7 +126,9 @@ export const apiRoutes: FastifyPluginAsyncTypebox<Opts> = async (
     await write(() => repo.deleteTool(pool, req.params.id));
     return reply.status(204).send();
   });
+}
 
+function promptRoutes(app: Api, { pool, db, cached, write }: Routes): void {
   app.get('/prompts', { schema: { querystring: s.promptsQuery } }, (req, reply) => {
     const { toolId, limit = s.DEFAULT_LIMIT, cursor } = req.query;
     return cached(reply, cacheKey('prompts', [toolId?.toLowerCase() ?? null, limit, cursor ?? null]), () =>
@@ -115,7 +151,9 @@ export const apiRoutes: FastifyPluginAsyncTypebox<Opts> = async (
     await write(() => repo.deletePrompt(pool, req.params.id));
     return reply.status(204).send();
   });
+}
 
+function graphRoutes(app: Api, { db, time, cached }: Routes): void {
   app.get(
     '/graph/tools/:id/neighbourhood',
     { schema: { params: s.idParams, querystring: s.neighbourhoodQuery } },
@@ -126,7 +164,9 @@ export const apiRoutes: FastifyPluginAsyncTypebox<Opts> = async (
       );
     },
   );
+}
 
+function planRoutes(app: Api, { db, time, cached }: Routes): void {
   app.post('/plan', { schema: { body: s.planBody } }, async (req, reply) => {
     const goal = req.body.goal.trim();
     const { limit = s.DEFAULT_PLAN_LIMIT } = req.body;
@@ -136,7 +176,7 @@ export const apiRoutes: FastifyPluginAsyncTypebox<Opts> = async (
       time('plan', () => plan(db, goal, terms, limit, time)),
     );
   });
-};
+}
 
 async function plan(db: repo.Queryable, goal: string, terms: string[], limit: number, time: repo.Timer) {
   const ranked = await repo.rankForTerms(db, terms, limit, time);

@@ -8,21 +8,25 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { EnvironmentDefinition } from '../definitions/environments.js';
 import { runChecklist } from '../verify/checklist/index.js';
-import type { DeliveryDeps } from '../deliver/deploy/run.js';
+import type { ChecklistDeployment, DeliveryDeps } from '../deliver/deploy/deps.js';
+import type { MigrationFacts } from '../verify/checklist/items.js';
+import { recordedSchemaHead } from '../platform/ledger/rollback-schema.js';
 import type { GateBaseline } from '../deliver/deploy/plan.js';
 import { runSmoke } from '../deliver/deploy/smoke.js';
 import { gitSources, githubSources } from '../deliver/deploy/sources.js';
 import { runLatencyGate } from '../gate/latency.js';
 import { githubClient } from '../platform/github/client.js';
 import type { RepoRef } from '../platform/github/repository.js';
-import { spawnRunner } from '../platform/kube/runner.js';
+import { spawnRunner, type CommandRunner } from '../platform/kube/runner.js';
 import { ledgerEntries } from '../platform/ledger/entry.js';
-import { actionsRunOf, githubLedger } from '../platform/ledger/github.js';
+import { actionsRunOf, githubLedger, type Ledger } from '../platform/ledger/github.js';
 import { createNotifier } from '../platform/notify/notifier.js';
 import { previousCommitIn } from '../platform/notify/sentry-releases.js';
 import { REPO_ROOT } from '../platform/repo-root.js';
 import { appendJobSummary } from '../platform/report/summary.js';
 import { DEFAULT_SCAN_REPORT } from '../verify/scan/index.js';
+import { auditSkippedFromCheckRuns } from '../verify/checklist/check-runs.js';
+import { commitChecksIfConfigured } from '../verify/checklist/github-checks.js';
 import { writeLine, type CliIo } from './io.js';
 import { repositoryOf } from './options.js';
 
@@ -48,6 +52,49 @@ export function baselineCompared(report: object): boolean | undefined {
   return typeof b === 'object' && b !== null && !('unavailable' in b);
 }
 
+/** The database's schema head as the ledger records it, for the deploy's checklist; unreadable = unknown. */
+async function ledgerSchema(ledger: Ledger, environment: string): Promise<MigrationFacts> {
+  try {
+    const facts = recordedSchemaHead(ledgerEntries(await ledger.read({ environment })), environment);
+    return facts.known ? { known: true, head: facts.head, source: 'the delivery ledger' } : facts;
+  } catch (err) {
+    return { known: false, reason: `the delivery ledger is unreadable: ${(err as Error).message.split('\n')[0]}` };
+  }
+}
+
+/**
+ * The checklist as a deploy runs it. In a deploy: variables from the manifests it applies, secret key names from
+ * the cluster, the schema the ledger records (the deploying container reaches neither the pods' environment nor
+ * the database); the repository and the image's commit too: in CI the tests and scan items read that commit's
+ * check runs there.
+ */
+function deployChecklist(
+  io: CliIo,
+  root: string,
+  runner: CommandRunner,
+  github: { readonly repo: RepoRef; readonly ledger: Ledger | undefined } | undefined,
+): DeliveryDeps['checklist'] {
+  return async (env: EnvironmentDefinition, deployment?: ChecklistDeployment) =>
+    runChecklist({
+      env: env.name,
+      environment: env,
+      processEnv: io.env,
+      root,
+      ...(github ? { repository: `${github.repo.owner}/${github.repo.repo}` } : {}),
+      ...(deployment?.commit ? { commit: deployment.commit } : {}),
+      ...(deployment
+        ? {
+            deployment: {
+              manifests: deployment.manifests,
+              namespace: env.namespace,
+              runner,
+              ...(github?.ledger ? { schema: await ledgerSchema(github.ledger, env.name) } : {}),
+            },
+          }
+        : {}),
+    });
+}
+
 export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps {
   // kubectl runs from the repository root, where k8s/ lives, wherever the CLI was started.
   const root = REPO_ROOT;
@@ -65,10 +112,10 @@ export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps
   const previousCommit = async (environment: string, commit: string) =>
     ledger ? previousCommitIn(ledgerEntries(await ledger.read({ environment })), environment, commit) : undefined;
   const notifier = createNotifier({ env: io.env, log: (l) => writeLine(io.stderr, l), previousCommit });
+  const runner = spawnRunner(io.env, root);
   return {
-    runner: spawnRunner(io.env, root),
-    checklist: (env: EnvironmentDefinition) =>
-      runChecklist({ env: env.name, environment: env, processEnv: io.env, root }),
+    runner,
+    checklist: deployChecklist(io, root, runner, github && { repo: github.repo, ledger }),
     // The baseline comes from the plan: the temporary baseline Deployment in this environment's namespace
     // (deploy/baseline.ts), called at its in-cluster Service with this environment's own API key. Never
     // another environment's URL. No baseline in the plan's step: the gate compares against none, the ledger
@@ -89,7 +136,14 @@ export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps
     ...(github
       ? { ledger: ledger!, sources: githubSources(github.octokit, github.repo) }
       : { ledgerMissing: `no GitHub ledger: ${missing}`, sources: gitSources(io.cwd) }),
-    auditSkipped: () => auditSkippedIn(resolve(io.cwd, DEFAULT_SCAN_REPORT)),
+    // The scan report where the scan ran here; in CI (none in the deploying container) the commit's scan check run.
+    auditSkipped: async (commit?: string) => {
+      const fromReport = await auditSkippedIn(resolve(io.cwd, DEFAULT_SCAN_REPORT));
+      if (fromReport !== undefined || !github || !commit) return fromReport;
+      const repository = `${github.repo.owner}/${github.repo.repo}`;
+      const checks = await commitChecksIfConfigured({ api: github.octokit, repository, commit, pullHead: false });
+      return checks ? auditSkippedFromCheckRuns(checks) : undefined;
+    },
     out: (l) => writeLine(io.stdout, l),
     err: (l) => writeLine(io.stderr, l),
     summary: (md) => appendJobSummary(md, io.env),

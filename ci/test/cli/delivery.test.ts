@@ -1,5 +1,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { auditSkippedIn, baselineCompared } from '../../src/cli/delivery.js';
@@ -50,5 +51,35 @@ describe('the deploy phase migrations-check (cli/migrations-deps.ts)', () => {
     expect(verdict.ok).toBe(false);
     expect(verdict.detail).toMatch(/cannot run: .* has no git history \(\.git\).*release running in prod/);
     expect(await deps.migrations!()).toEqual(['1700000000000_a', '1800000000001_b']);
+  });
+});
+
+describe("the deploy's checklist (realDeps)", () => {
+  it("reads the check runs of the image's commit in the --repo repository, not the checkout's", async () => {
+    const { createServer } = await import('node:http');
+    const { realDeps } = await import('../../src/cli/delivery.js');
+    const { ENVIRONMENTS } = await import('../../src/definitions/environments.js');
+    const { captureIo } = await import('./io.js');
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      seen.push(req.url!);
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"Not Found"}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = server.address() as AddressInfo;
+      // No kubectl on PATH: the cluster items are inconclusive without touching any cluster.
+      const env = {
+        GITHUB_TOKEN: 'ghs_test',
+        GITHUB_API_URL: `http://127.0.0.1:${port}`,
+        PATH: mkdtempSync(join(tmpdir(), 'kgraph-nopath-')),
+      };
+      const deps = realDeps(captureIo(env), { repo: { owner: 'acme', repo: 'kgraph' } });
+      const commit = '5e'.repeat(20);
+      await deps.checklist(ENVIRONMENTS.dev, { manifests: [], commit });
+      expect(seen).toContain(`/repos/acme/kgraph/commits/${commit}/check-runs?per_page=100&page=1`);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });

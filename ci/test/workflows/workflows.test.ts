@@ -202,7 +202,7 @@ describe('workflows', () => {
     const w = wf['deploy-prod.yml']!;
     expect(Object.keys(w.jobs)).toEqual(['validate', 'candidate', 'stage', 'scan', 'compat', 'deploy', 'release']);
     expect(w.jobs.candidate!.needs).toBe('validate');
-    expect(w.jobs.stage!.needs).toBe('candidate');
+    expect(w.jobs.stage!.needs).toEqual(['candidate', 'scan']);
     expect((w.jobs.stage as unknown as { if: string }).if).toBe(
       "${{ !contains(needs.candidate.outputs.image, '@sha256:') }}",
     );

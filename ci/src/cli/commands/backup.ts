@@ -36,6 +36,58 @@ async function run<T>(what: () => Promise<T>): Promise<T> {
   }
 }
 
+interface CreateCliOptions {
+  env: EnvironmentDefinition;
+  precedes: string;
+  store?: string;
+}
+
+interface VerifyCliOptions {
+  from: string;
+  store?: string;
+}
+
+async function runCreate(opts: CreateCliOptions, io: CliIo): Promise<void> {
+  const url = io.env.DATABASE_URL;
+  if (!url) throw new UsageError('DATABASE_URL: missing (the database to back up)');
+  const { createBackup } = await backups();
+  const m = await run(() =>
+    createBackup({
+      databaseUrl: url,
+      store: opts.store ?? defaultStore(io),
+      environment: opts.env.name,
+      precedes: opts.precedes,
+    }),
+  );
+  writeLine(io.stdout, JSON.stringify(m, null, 2));
+  if (!m.verified) throw new FailedError(`backup ${m.id} was written but pg_restore cannot read it back`);
+}
+
+async function runVerify(opts: VerifyCliOptions, io: CliIo): Promise<void> {
+  checkBackupId(opts.from);
+  const { verifyBackup } = await backups();
+  const m = await run(() => verifyBackup(opts.store ?? defaultStore(io), opts.from));
+  writeLine(io.stdout, `backup ${m.id}: ${m.bytes} bytes, sha256 ${m.sha256}, taken before ${m.precedes}: intact`);
+}
+
+async function runRestore(opts: RestoreCliOptions, io: CliIo): Promise<void> {
+  checkBackupId(opts.from);
+  const { describeUrl, libpqEnv } = await import('../../deliver/backup/postgres.js');
+  try {
+    libpqEnv(opts.to);
+  } catch (err) {
+    throw new UsageError(`--to: ${(err as Error).message}`);
+  }
+  const restored = await restoreAndRecord(opts, io);
+  writeLine(
+    io.stdout,
+    `restored ${restored.id} (${restored.bytes} bytes, taken before ${restored.precedes}) into ${describeUrl(opts.to)}`,
+  );
+  writeLine(io.stdout, `  recorded in ${restored.where}`);
+  if (restored.problems.length)
+    throw new FailedError(`restored, but not recorded everywhere: ${restored.problems.join('; ')}`);
+}
+
 export function register(program: Command, io: CliIo): void {
   const backup = program.command('backup').description('pg_dump backups before a migration, their checks and restores');
   backup
@@ -46,32 +98,13 @@ export function register(program: Command, io: CliIo): void {
     .addOption(envOption('environment the database belongs to'))
     .requiredOption('--precedes <migration>', 'the migration this backup is taken before')
     .option('--store <dir>', 'backup directory (default: KGRAPH_BACKUP_DIR, else the backup volume mount)')
-    .action(async (opts: { env: EnvironmentDefinition; precedes: string; store?: string }) => {
-      const url = io.env.DATABASE_URL;
-      if (!url) throw new UsageError('DATABASE_URL: missing (the database to back up)');
-      const { createBackup } = await backups();
-      const m = await run(() =>
-        createBackup({
-          databaseUrl: url,
-          store: opts.store ?? defaultStore(io),
-          environment: opts.env.name,
-          precedes: opts.precedes,
-        }),
-      );
-      writeLine(io.stdout, JSON.stringify(m, null, 2));
-      if (!m.verified) throw new FailedError(`backup ${m.id} was written but pg_restore cannot read it back`);
-    });
+    .action((opts: CreateCliOptions) => runCreate(opts, io));
   backup
     .command('verify')
     .description('Check a backup: its manifest, size and SHA-256, and that pg_restore reads the whole archive')
     .requiredOption('--from <id>', 'backup id')
     .option('--store <dir>', 'backup directory')
-    .action(async (opts: { from: string; store?: string }) => {
-      checkBackupId(opts.from);
-      const { verifyBackup } = await backups();
-      const m = await run(() => verifyBackup(opts.store ?? defaultStore(io), opts.from));
-      writeLine(io.stdout, `backup ${m.id}: ${m.bytes} bytes, sha256 ${m.sha256}, taken before ${m.precedes}: intact`);
-    });
+    .action((opts: VerifyCliOptions) => runVerify(opts, io));
   backup
     .command('restore')
     .description(
@@ -82,23 +115,7 @@ export function register(program: Command, io: CliIo): void {
     .option('--store <dir>', 'backup directory')
     .option('--overwrite', 'restore over a database that has tables (drops the objects the backup holds first)')
     .addOption(repoOption('repository of the delivery ledger (default: GITHUB_REPOSITORY; needs GITHUB_TOKEN)'))
-    .action(async (opts: RestoreCliOptions) => {
-      checkBackupId(opts.from);
-      const { describeUrl, libpqEnv } = await import('../../deliver/backup/postgres.js');
-      try {
-        libpqEnv(opts.to);
-      } catch (err) {
-        throw new UsageError(`--to: ${(err as Error).message}`);
-      }
-      const restored = await restoreAndRecord(opts, io);
-      writeLine(
-        io.stdout,
-        `restored ${restored.id} (${restored.bytes} bytes, taken before ${restored.precedes}) into ${describeUrl(opts.to)}`,
-      );
-      writeLine(io.stdout, `  recorded in ${restored.where}`);
-      if (restored.problems.length)
-        throw new FailedError(`restored, but not recorded everywhere: ${restored.problems.join('; ')}`);
-    });
+    .action((opts: RestoreCliOptions) => runRestore(opts, io));
 }
 
 interface RestoreCliOptions {

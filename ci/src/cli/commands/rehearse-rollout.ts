@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { EnvironmentDefinition } from '../../definitions/environments.js';
+import type { RehearsalOptions } from '../../deliver/rollout/rehearsal.js';
 import { FailedError, UsageError } from '../../definitions/errors.js';
 import { writeLine, type CliIo } from '../io.js';
 import { envOption } from '../options.js';
@@ -37,6 +38,63 @@ function pairs(values: readonly string[]): Record<string, string> {
   );
 }
 
+/** The flags' meaning for rehearseRollout, or a usage error naming the flag. Pure. */
+function rolloutOptions(opts: RehearseCliOptions): RehearsalOptions {
+  const instances = positive(opts.instances, '--instances', 10);
+  const rate = positive(opts.rate, '--rate', 2_000);
+  return {
+    environment: opts.env,
+    ...(opts.previous ? { previous: opts.previous } : {}),
+    ...(instances ? { instances } : {}),
+    ...(rate ? { rate } : {}),
+    steadySeconds: positive(opts.steadySeconds, '--steady-seconds', 600)!,
+    seedCount: positive(opts.seed, '--seed', 100_000)!,
+    candidateEnv: pairs(opts.candidateEnv),
+    maxStaleMs: 1_000,
+    ...(opts.selfWhenNoPrevious ? { selfWhenNoPrevious: true } : {}),
+  };
+}
+
+/** report.md and report.json in --report-dir. */
+async function writeReportDir(dir: string, md: string, report: unknown): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'report.md'), `${md}\n`);
+  await writeFile(join(dir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+}
+
+async function runRollout(opts: RehearseCliOptions, io: CliIo): Promise<void> {
+  const [
+    { rehearseRollout },
+    { rehearsalMarkdown },
+    { failureSourcesText },
+    { spawnRunner },
+    { REPO_ROOT },
+    { appendJobSummary },
+  ] = await Promise.all([
+    import('../../deliver/rollout/rehearsal.js'),
+    import('../../deliver/rollout/report.js'),
+    import('../../deliver/rollout/sources.js'),
+    import('../../platform/kube/runner.js'),
+    import('../../platform/repo-root.js'),
+    import('../../platform/report/summary.js'),
+  ]);
+  const result = await rehearseRollout(rolloutOptions(opts), {
+    repoRoot: REPO_ROOT,
+    runner: spawnRunner(io.env, REPO_ROOT),
+    log: (l) => writeLine(io.stderr, l),
+  });
+  const md = [
+    rehearsalMarkdown(result.report, result.input, `Rollout rehearsal from ${result.previous.ref}`),
+    failureSourcesText(result.failureSources),
+  ]
+    .filter(Boolean)
+    .join('\n\n');
+  await appendJobSummary(md, io.env);
+  if (opts.reportDir) await writeReportDir(opts.reportDir, md, result.report);
+  writeLine(io.stdout, opts.json ? JSON.stringify(result.report, null, 2) : md);
+  if (!result.report.passed) throw new FailedError(`rollout rehearsal failed: ${result.report.reasons.join('; ')}`);
+}
+
 /** `rehearse rollout`; `rehearse` is registered by commands/rehearse.ts (the Dagger rehearsal), so it is found or made. */
 export function register(program: Command, io: CliIo): void {
   const rehearse =
@@ -67,51 +125,5 @@ export function register(program: Command, io: CliIo): void {
       '--self-when-no-previous',
       'with no v* tag and no --previous, rehearse this tree against itself (and say so) instead of refusing',
     )
-    .action(async (opts: RehearseCliOptions) => {
-      const [
-        { rehearseRollout },
-        { rehearsalMarkdown },
-        { failureSourcesText },
-        { spawnRunner },
-        { REPO_ROOT },
-        { appendJobSummary },
-      ] = await Promise.all([
-        import('../../deliver/rollout/rehearsal.js'),
-        import('../../deliver/rollout/report.js'),
-        import('../../deliver/rollout/sources.js'),
-        import('../../platform/kube/runner.js'),
-        import('../../platform/repo-root.js'),
-        import('../../platform/report/summary.js'),
-      ]);
-      const instances = positive(opts.instances, '--instances', 10);
-      const rate = positive(opts.rate, '--rate', 2_000);
-      const result = await rehearseRollout(
-        {
-          environment: opts.env,
-          ...(opts.previous ? { previous: opts.previous } : {}),
-          ...(instances ? { instances } : {}),
-          ...(rate ? { rate } : {}),
-          steadySeconds: positive(opts.steadySeconds, '--steady-seconds', 600)!,
-          seedCount: positive(opts.seed, '--seed', 100_000)!,
-          candidateEnv: pairs(opts.candidateEnv),
-          maxStaleMs: 1_000,
-          ...(opts.selfWhenNoPrevious ? { selfWhenNoPrevious: true } : {}),
-        },
-        { repoRoot: REPO_ROOT, runner: spawnRunner(io.env, REPO_ROOT), log: (l) => writeLine(io.stderr, l) },
-      );
-      const md = [
-        rehearsalMarkdown(result.report, result.input, `Rollout rehearsal from ${result.previous.ref}`),
-        failureSourcesText(result.failureSources),
-      ]
-        .filter(Boolean)
-        .join('\n\n');
-      await appendJobSummary(md, io.env);
-      if (opts.reportDir) {
-        await mkdir(opts.reportDir, { recursive: true });
-        await writeFile(join(opts.reportDir, 'report.md'), `${md}\n`);
-        await writeFile(join(opts.reportDir, 'report.json'), `${JSON.stringify(result.report, null, 2)}\n`);
-      }
-      writeLine(io.stdout, opts.json ? JSON.stringify(result.report, null, 2) : md);
-      if (!result.report.passed) throw new FailedError(`rollout rehearsal failed: ${result.report.reasons.join('; ')}`);
-    });
+    .action((opts: RehearseCliOptions) => runRollout(opts, io));
 }

@@ -6,13 +6,94 @@ import { appendJobSummary } from '../../platform/report/summary.js';
 import { writeJsonReport } from '../../verify/runner/report.js';
 import { SEVERITIES, type Severity } from '../../verify/scan/audit.js';
 import { DEFAULT_IMAGE_REPORT } from '../../verify/image/step.js';
-import { DEFAULT_ALLOWLIST, DEFAULT_DOCKERFILE, DEFAULT_SCAN_REPORT, runScan } from '../../verify/scan/index.js';
+import {
+  DEFAULT_ALLOWLIST,
+  DEFAULT_DOCKERFILE,
+  DEFAULT_SCAN_REPORT,
+  runScan,
+  type ScanReport,
+} from '../../verify/scan/index.js';
 import { AllowlistError } from '../../verify/scan/secrets.js';
 import { writeLine, type CliIo } from '../io.js';
 import { imageChecks } from './image-scan.js';
 
 const DEFAULT_SBOM = '.reports/sbom.cdx.json';
 const truthy = (v: string | undefined) => v === '1' || v === 'true';
+
+interface ScanCliOptions {
+  allowOffline?: boolean;
+  allowlist: string;
+  dockerfile: string;
+  auditLevel: string;
+  json?: string;
+  image?: string;
+  sbom: string;
+}
+
+function auditLevelOf(level: string): Severity {
+  if (!(SEVERITIES as readonly string[]).includes(level))
+    throw new UsageError(`--audit-level must be one of ${SEVERITIES.join(', ')}, got "${level}"`);
+  return level as Severity;
+}
+
+/** The tree's checks (secrets, Dockerfile, audit); a bad allowlist is bad usage naming the file. */
+async function scanTree(opts: ScanCliOptions, auditLevel: Severity, allowOffline: boolean, io: CliIo) {
+  try {
+    return await runScan({
+      root: io.cwd,
+      allowlistPath: opts.allowlist,
+      dockerfilePath: opts.dockerfile,
+      allowOffline,
+      auditLevel,
+      progress: (line) => writeLine(io.stderr, `scan: ${line}`),
+    });
+  } catch (err) {
+    if (err instanceof AllowlistError) throw new UsageError(`${opts.allowlist}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** One line per check on stdout, the JSON report for the checklist, a table in the job summary. */
+async function publishScan(report: ScanReport, jsonPath: string, io: CliIo): Promise<void> {
+  const w = Math.max(...report.checks.map((c) => c.name.length));
+  for (const c of report.checks) writeLine(io.stdout, `${c.name.padEnd(w)}  ${c.status.padEnd(7)}  ${c.detail}`);
+  await writeJsonReport(resolve(io.cwd, jsonPath), report);
+  await appendJobSummary(
+    `### kgraph-ci scan: ${report.ok ? 'passed' : 'failed'}\n\n${table(
+      ['check', 'result', 'detail'],
+      report.checks.map((c) => [c.name, c.status, c.detail]),
+    )}`,
+    io.env,
+  );
+}
+
+async function runScanCommand(opts: ScanCliOptions, io: CliIo): Promise<void> {
+  const jsonPath = opts.json ?? (io.env.KGRAPH_SCAN_REPORT || DEFAULT_SCAN_REPORT);
+  const auditLevel = auditLevelOf(opts.auditLevel);
+  const allowOffline = opts.allowOffline === true || truthy(io.env.KGRAPH_SCAN_ALLOW_OFFLINE);
+  const tree = await scanTree(opts, auditLevel, allowOffline, io);
+  const image = await imageChecks({
+    io,
+    image: opts.image,
+    sbomPath: resolve(io.cwd, opts.sbom),
+    allowlist: opts.allowlist,
+    allowOffline,
+    auditLevel,
+  });
+  const report: ScanReport = {
+    ...tree,
+    ok: tree.ok && image.every((c) => c.status !== 'failed'),
+    checks: [...tree.checks, ...image],
+  };
+  await publishScan(report, jsonPath, io);
+  if (!report.ok)
+    throw new FailedError(
+      `scan failed: ${report.checks
+        .filter((c) => c.status === 'failed')
+        .map((c) => c.name)
+        .join(', ')}`,
+    );
+}
 
 export function register(program: Command, io: CliIo): void {
   program
@@ -33,65 +114,5 @@ export function register(program: Command, io: CliIo): void {
       '--json <file>',
       `write the scan report here (checklist reads it; default $KGRAPH_SCAN_REPORT or ${DEFAULT_SCAN_REPORT})`,
     )
-    .action(
-      async (opts: {
-        allowOffline?: boolean;
-        allowlist: string;
-        dockerfile: string;
-        auditLevel: string;
-        json?: string;
-        image?: string;
-        sbom: string;
-      }) => {
-        const jsonPath = opts.json ?? (io.env.KGRAPH_SCAN_REPORT || DEFAULT_SCAN_REPORT);
-        if (!(SEVERITIES as readonly string[]).includes(opts.auditLevel)) {
-          throw new UsageError(`--audit-level must be one of ${SEVERITIES.join(', ')}, got "${opts.auditLevel}"`);
-        }
-        let report;
-        try {
-          report = await runScan({
-            root: io.cwd,
-            allowlistPath: opts.allowlist,
-            dockerfilePath: opts.dockerfile,
-            allowOffline: opts.allowOffline === true || truthy(io.env.KGRAPH_SCAN_ALLOW_OFFLINE),
-            auditLevel: opts.auditLevel as Severity,
-            progress: (line) => writeLine(io.stderr, `scan: ${line}`),
-          });
-        } catch (err) {
-          if (err instanceof AllowlistError) throw new UsageError(`${opts.allowlist}: ${err.message}`);
-          throw err;
-        }
-        const allowOffline = opts.allowOffline === true || truthy(io.env.KGRAPH_SCAN_ALLOW_OFFLINE);
-        const image = await imageChecks({
-          io,
-          image: opts.image,
-          sbomPath: resolve(io.cwd, opts.sbom),
-          allowlist: opts.allowlist,
-          allowOffline,
-          auditLevel: opts.auditLevel as Severity,
-        });
-        report = {
-          ...report,
-          ok: report.ok && image.every((c) => c.status !== 'failed'),
-          checks: [...report.checks, ...image],
-        };
-        const w = Math.max(...report.checks.map((c) => c.name.length));
-        for (const c of report.checks) writeLine(io.stdout, `${c.name.padEnd(w)}  ${c.status.padEnd(7)}  ${c.detail}`);
-        await writeJsonReport(resolve(io.cwd, jsonPath), report);
-        await appendJobSummary(
-          `### kgraph-ci scan: ${report.ok ? 'passed' : 'failed'}\n\n${table(
-            ['check', 'result', 'detail'],
-            report.checks.map((c) => [c.name, c.status, c.detail]),
-          )}`,
-          io.env,
-        );
-        if (!report.ok)
-          throw new FailedError(
-            `scan failed: ${report.checks
-              .filter((c) => c.status === 'failed')
-              .map((c) => c.name)
-              .join(', ')}`,
-          );
-      },
-    );
+    .action((opts: ScanCliOptions) => runScanCommand(opts, io));
 }

@@ -7,7 +7,7 @@ import { CLI_BIN } from '../../platform/repo-root.js';
 import { compressTriggers, type Firing } from '../../operate/triggers/evaluator.js';
 import { parseDuration } from '../../operate/watch/duration.js';
 import { servicePoller } from '../../operate/watch/sources.js';
-import { watch } from '../../operate/watch/watcher.js';
+import { watch, type WatchResult } from '../../operate/watch/watcher.js';
 import { writeLine, type CliIo } from '../io.js';
 import { envOption, urlOption } from '../options.js';
 
@@ -46,46 +46,81 @@ const describeWatch = (o: WatchCliOptions, durationSeconds: number, t: RollbackT
   `(traffic from ${o.prometheus ? 'Prometheus' : '/metrics'}); triggers: ${t.consecutiveHealthFailures} failed health checks, ` +
   `error rate > ${t.errorRate.above * 100}% for ${t.errorRate.sustainedSeconds}s, p95 > ${t.p95.aboveMs}ms for ${t.p95.sustainedSeconds}s`;
 
-async function runWatch(o: WatchCliOptions, io: CliIo): Promise<void> {
-  const { env, url, prometheus: prometheusUrl } = o;
-  const durationSeconds = parseDuration(o.duration, '--duration');
-  const triggers = triggersFor(o);
-  const log = (line: string) => writeLine(io.stdout, line);
-  const action = (firing: readonly Firing[]) =>
-    o.rollbackCommand
-      ? runAction(['sh', '-c', o.rollbackCommand], io.env)
-      : runAction(
-          [
-            process.execPath,
-            CLI_BIN,
-            'rollback',
-            '--env',
-            env.name,
-            '--trigger',
-            `watcher: ${firing.map((f) => f.reason).join('; ')}`,
-          ],
-          io.env,
-        );
-  log(describeWatch(o, durationSeconds, triggers));
-  // Every signal is handled while the watch runs (not once): a second SIGTERM during a rollback must not
-  // kill the process before the rollback it started has finished.
+/** On a trigger: --rollback-command in a shell, else `kgraph-ci rollback --env E --trigger <the reasons>`. */
+function rollbackAction(o: WatchCliOptions, io: CliIo): (firing: readonly Firing[]) => Promise<void> {
+  if (o.rollbackCommand) {
+    const command = o.rollbackCommand;
+    return () => runAction(['sh', '-c', command], io.env);
+  }
+  return (firing) =>
+    runAction(
+      [
+        process.execPath,
+        CLI_BIN,
+        'rollback',
+        '--env',
+        o.env.name,
+        '--trigger',
+        `watcher: ${firing.map((f) => f.reason).join('; ')}`,
+      ],
+      io.env,
+    );
+}
+
+/**
+ * SIGINT and SIGTERM abort the watch. Every signal is handled while the watch runs (not once): a second
+ * SIGTERM during a rollback must not kill the process before the rollback it started has finished.
+ */
+function stopOnSignals(
+  log: (line: string) => void,
+  rollingBack: () => boolean,
+): { signal: AbortSignal; release: () => void } {
   const ac = new AbortController();
-  let rollingBack = false;
   const onSignal = (signal: NodeJS.Signals) => {
     log(
-      `${new Date().toISOString()} ${signal}: ${rollingBack ? 'the rollback already started; stopping when it has finished' : 'stopping'}`,
+      `${new Date().toISOString()} ${signal}: ${rollingBack() ? 'the rollback already started; stopping when it has finished' : 'stopping'}`,
     );
     ac.abort();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  return {
+    signal: ac.signal,
+    release: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+/** Healthy is said and exits 0; a trigger, an interrupted watch and a watch without data exit 1. */
+function concludeWatch(result: WatchResult, log: (line: string) => void): void {
+  if (result.outcome === 'triggered') {
+    throw new FailedError(
+      `rollback triggered: ${result.reason}${result.rollbackError ? `; the rollback action failed or refused (kgraph-ci rollback refuses when the ledger cannot show the schema fits the release it would return to; its output above names the ways out): ${result.rollbackError}` : ''}`,
+    );
+  }
+  if (result.outcome === 'aborted') throw new FailedError('watch interrupted before its duration ended');
+  if (result.outcome === 'noData') throw new FailedError(result.reason);
+  log(result.reason);
+}
+
+async function runWatch(o: WatchCliOptions, io: CliIo): Promise<void> {
+  const { env, url, prometheus: prometheusUrl } = o;
+  const durationSeconds = parseDuration(o.duration, '--duration');
+  const triggers = triggersFor(o);
+  const log = (line: string) => writeLine(io.stdout, line);
+  const action = rollbackAction(o, io);
+  log(describeWatch(o, durationSeconds, triggers));
+  let rollingBack = false;
+  const stop = stopOnSignals(log, () => rollingBack);
   try {
     const result = await watch({
       triggers,
       durationSeconds,
       log,
       heartbeatPolls: Math.max(1, Math.round(60 / triggers.pollSeconds)),
-      signal: ac.signal,
+      signal: stop.signal,
       poll: servicePoller({
         url,
         prometheusUrl,
@@ -98,17 +133,9 @@ async function runWatch(o: WatchCliOptions, io: CliIo): Promise<void> {
         await action(firing);
       },
     });
-    if (result.outcome === 'triggered') {
-      throw new FailedError(
-        `rollback triggered: ${result.reason}${result.rollbackError ? `; the rollback action failed or refused (kgraph-ci rollback refuses when the ledger cannot show the schema fits the release it would return to; its output above names the ways out): ${result.rollbackError}` : ''}`,
-      );
-    }
-    if (result.outcome === 'aborted') throw new FailedError('watch interrupted before its duration ended');
-    if (result.outcome === 'noData') throw new FailedError(result.reason);
-    log(result.reason);
+    concludeWatch(result, log);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.release();
   }
 }
 

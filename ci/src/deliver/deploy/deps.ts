@@ -5,15 +5,23 @@
  */
 import type { EnvironmentDefinition } from '../../definitions/environments.js';
 import type { CommandRunner } from '../../platform/kube/runner.js';
+import type { KubeObject } from '../../platform/kube/validate.js';
 import type { Ledger } from '../../platform/ledger/github.js';
 import type { Announcement } from '../../platform/notify/announcement.js';
 import type { ChecklistOutcome, GateOutcome, JudgeOutcome, SmokeOutcome } from './execute.js';
 import type { GateBaseline } from './plan.js';
 import type { ReleaseSources } from './sources.js';
 
+export interface ChecklistDeployment {
+  readonly manifests: readonly KubeObject[];
+  /** The commit the image was built from, when known: its tests and scan are what the checklist checks. */
+  readonly commit?: string;
+}
+
 export interface DeliveryDeps {
   readonly runner: CommandRunner;
-  readonly checklist: (env: EnvironmentDefinition) => Promise<ChecklistOutcome>;
+  /** `deployment`: a deploy's own facts (the manifests it applies); absent for the checklist on its own. */
+  readonly checklist: (env: EnvironmentDefinition, deployment?: ChecklistDeployment) => Promise<ChecklistOutcome>;
   readonly gate: (env: EnvironmentDefinition, baseUrl: string, baseline?: GateBaseline) => Promise<GateOutcome>;
   /** `kgraph-ci migrations check --env` (a deploy phase); absent = the deploy refuses at that step. */
   readonly migrationsCheck?: (env: EnvironmentDefinition) => Promise<JudgeOutcome>;
@@ -27,7 +35,7 @@ export interface DeliveryDeps {
   /** Commit, tree and on-main facts (GitHub or local git); absent = unknown. */
   readonly sources?: ReleaseSources;
   /** Whether the scan report's dependency audit was skipped (undefined = no report). */
-  readonly auditSkipped?: () => Promise<boolean | undefined>;
+  readonly auditSkipped?: (commit?: string) => Promise<boolean | undefined>;
   readonly out: (line: string) => void;
   readonly err: (line: string) => void;
   readonly summary?: (markdown: string) => Promise<unknown>;

@@ -19,7 +19,7 @@ import { formatRollbackRefusal } from '../../platform/ledger/rollback-schema.js'
 import type { RollbackRequest } from './request.js';
 import type { RollbackFacts } from './facts.js';
 import type { RollbackDecision } from './decide.js';
-import type { DeliveryDeps } from './deps.js';
+import type { ChecklistDeployment, DeliveryDeps } from './deps.js';
 import { endAnnouncements, runLink, startAnnouncement } from './announce.js';
 import { executePlan, type ExecutionResult, type GateOutcome } from './execute.js';
 import { describe, gatherDeployFacts, gatherRollbackFacts, readLedger } from './facts.js';
@@ -79,7 +79,7 @@ export async function runDeploy(opts: DeployOptions, deps: DeliveryDeps): Promis
     ...(facts.baseline ? { baseline: facts.baseline } : {}),
   });
   if (req.dryRun) return printPlan(plan, deps);
-  const auditSkipped = await deps.auditSkipped?.();
+  const auditSkipped = await deps.auditSkipped?.(facts.source.commit);
   const promotedFrom = decision.eligibility.promotedFrom;
   const payload = deployPayload({
     environment: env.name,
@@ -92,7 +92,10 @@ export async function runDeploy(opts: DeployOptions, deps: DeliveryDeps): Promis
     ...(facts.schemaHead ? { schemaHead: facts.schemaHead } : {}),
   });
   const required = ledgerRequiredFor(env.release, 'deploy');
-  return executeAndRecord(plan, env, deps, payload, { ref: facts.source.commit ?? req.tag, required });
+  return executeAndRecord(plan, env, deps, payload, { ref: facts.source.commit ?? req.tag, required }, undefined, {
+    manifests,
+    ...(facts.source.commit ? { commit: facts.source.commit } : {}),
+  });
 }
 
 export async function runRollback(opts: RollbackOptions, deps: DeliveryDeps): Promise<ExecutionResult | Plan> {
@@ -161,6 +164,7 @@ async function executeAndRecord(
   payload: LedgerPayload,
   ledger: { readonly ref?: string | undefined; readonly required: boolean },
   trigger?: string,
+  deployment?: ChecklistDeployment,
 ): Promise<ExecutionResult> {
   const now = deps.now ?? Date.now;
   const startedAt = now();
@@ -172,7 +176,7 @@ async function executeAndRecord(
   const migrationsCheck = deps.migrationsCheck;
   const result = await executePlan(plan, {
     runner: deps.runner,
-    checklist: () => deps.checklist(env),
+    checklist: () => deps.checklist(env, deployment),
     smoke: deps.smoke,
     gate: async (url, baseline) => (gate = await deps.gate(env, url, baseline)),
     ...(migrationsCheck ? { migrationsCheck: () => migrationsCheck(env) } : {}),

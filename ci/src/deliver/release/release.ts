@@ -4,7 +4,7 @@
  */
 import type { Octokit } from '@octokit/rest';
 import { FailedError } from '../../definitions/errors.js';
-import { getEnvironment } from '../../definitions/environments.js';
+import { getEnvironment, type EnvironmentDefinition } from '../../definitions/environments.js';
 import { gh, githubError, isNotFound } from '../../platform/github/client.js';
 import type { RepoRef } from '../../platform/github/repository.js';
 import { markDeployment } from '../../platform/github/deployments.js';
@@ -44,49 +44,58 @@ export async function isOnBranch(octokit: Octokit, repo: RepoRef, sha: string, b
   return res.data.status === 'identical' || res.data.status === 'behind';
 }
 
-export async function publishRelease(octokit: Octokit, repo: RepoRef, opts: ReleaseOptions): Promise<ReleaseResult> {
-  const version = parseVersionTag(opts.tag);
-  const environments = (opts.deployedTo ?? []).map((e) => getEnvironment(e));
-  const sha = await tagCommit(octokit, repo, opts.tag);
+/** The tag's commit, which must be on main: a release is tagged on main only. */
+async function tagOnMain(octokit: Octokit, repo: RepoRef, tag: string, log: (line: string) => void): Promise<string> {
+  const sha = await tagCommit(octokit, repo, tag);
   if (!(await isOnBranch(octokit, repo, sha, MAIN_BRANCH))) {
     throw new FailedError(
-      `tag ${opts.tag} points at ${sha.slice(0, 12)}, which is not on ${MAIN_BRANCH}: releases are tagged on main only`,
+      `tag ${tag} points at ${sha.slice(0, 12)}, which is not on ${MAIN_BRANCH}: releases are tagged on main only`,
     );
   }
-  opts.log(`${opts.tag} → ${sha.slice(0, 12)} is on ${MAIN_BRANCH}`);
-  const notes = await gh(`generating release notes for ${opts.tag}`, () =>
-    octokit.rest.repos.generateReleaseNotes({ ...repo, tag_name: opts.tag }),
+  log(`${tag} → ${sha.slice(0, 12)} is on ${MAIN_BRANCH}`);
+  return sha;
+}
+
+type PublishedRelease = { id: number; html_url: string; upload_url: string };
+
+/** The release with GitHub's generated notes: updated when the tag has one (a re-run), else created. */
+async function upsertRelease(
+  octokit: Octokit,
+  repo: RepoRef,
+  tag: string,
+  prerelease: boolean,
+): Promise<{ readonly release: PublishedRelease; readonly existed: boolean }> {
+  const notes = await gh(`generating release notes for ${tag}`, () =>
+    octokit.rest.repos.generateReleaseNotes({ ...repo, tag_name: tag }),
   );
-  const fields = {
-    name: notes.data.name || opts.tag,
-    body: notes.data.body,
-    prerelease: Boolean(version.prerelease),
-    draft: false,
-  };
+  const fields = { name: notes.data.name || tag, body: notes.data.body, prerelease, draft: false };
   let existing: { id: number } | undefined;
   try {
-    existing = (await octokit.rest.repos.getReleaseByTag({ ...repo, tag: opts.tag })).data;
+    existing = (await octokit.rest.repos.getReleaseByTag({ ...repo, tag })).data;
   } catch (err) {
-    if (!isNotFound(err)) throw githubError(err, `looking up the release for ${opts.tag}`);
+    if (!isNotFound(err)) throw githubError(err, `looking up the release for ${tag}`);
   }
   const release = existing
     ? (
-        await gh(`updating release ${opts.tag}`, () =>
-          octokit.rest.repos.updateRelease({ ...repo, release_id: existing.id, tag_name: opts.tag, ...fields }),
+        await gh(`updating release ${tag}`, () =>
+          octokit.rest.repos.updateRelease({ ...repo, release_id: existing.id, tag_name: tag, ...fields }),
         )
       ).data
     : (
-        await gh(`creating release ${opts.tag}`, () =>
-          octokit.rest.repos.createRelease({ ...repo, tag_name: opts.tag, ...fields }),
+        await gh(`creating release ${tag}`, () =>
+          octokit.rest.repos.createRelease({ ...repo, tag_name: tag, ...fields }),
         )
       ).data;
-  opts.log(`${existing ? 'updated' : 'created'} release ${opts.tag}: ${release.html_url}`);
-  const attached: string[] = [];
-  for (const asset of opts.assets ?? []) {
-    await attachAsset(octokit, repo, release as { id: number; upload_url: string }, asset);
-    attached.push(asset.name);
-    opts.log(`attached ${asset.name} (${asset.data.length} bytes) to ${opts.tag}`);
-  }
+  return { release, existed: existing !== undefined };
+}
+
+/** One successful GitHub deployment of the tag per environment it now runs in. */
+async function markDeployed(
+  octokit: Octokit,
+  repo: RepoRef,
+  opts: ReleaseOptions,
+  environments: readonly EnvironmentDefinition[],
+): Promise<{ environment: string; id: number }[]> {
   const deployments: { environment: string; id: number }[] = [];
   for (const env of environments) {
     const id = await markDeployment(
@@ -104,8 +113,24 @@ export async function publishRelease(octokit: Octokit, repo: RepoRef, opts: Rele
     deployments.push({ environment: env.name, id });
     opts.log(`marked ${opts.tag} deployed to ${env.name} (deployment ${id})`);
   }
+  return deployments;
+}
+
+export async function publishRelease(octokit: Octokit, repo: RepoRef, opts: ReleaseOptions): Promise<ReleaseResult> {
+  const version = parseVersionTag(opts.tag);
+  const environments = (opts.deployedTo ?? []).map((e) => getEnvironment(e));
+  const sha = await tagOnMain(octokit, repo, opts.tag, opts.log);
+  const { release, existed } = await upsertRelease(octokit, repo, opts.tag, Boolean(version.prerelease));
+  opts.log(`${existed ? 'updated' : 'created'} release ${opts.tag}: ${release.html_url}`);
+  const attached: string[] = [];
+  for (const asset of opts.assets ?? []) {
+    await attachAsset(octokit, repo, release, asset);
+    attached.push(asset.name);
+    opts.log(`attached ${asset.name} (${asset.data.length} bytes) to ${opts.tag}`);
+  }
+  const deployments = await markDeployed(octokit, repo, opts, environments);
   return {
-    action: existing ? 'updated' : 'created',
+    action: existed ? 'updated' : 'created',
     id: release.id,
     url: release.html_url,
     sha,

@@ -6,7 +6,13 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { RollbackTriggers } from '../../definitions/environments.js';
 import type { Firing, TriggerName, TriggerStatus } from '../triggers/evaluator.js';
-import { initialMonitor, monitorStep, type PollResult } from '../triggers/monitor.js';
+import {
+  initialMonitor,
+  monitorStep,
+  type MonitorState,
+  type MonitorStep,
+  type PollResult,
+} from '../triggers/monitor.js';
 
 export interface Clock {
   now(): number;
@@ -51,20 +57,87 @@ const summary = (s: Readonly<Record<TriggerName, TriggerStatus>>) =>
     .map((x) => `${x.trigger}=${x.state}`)
     .join(' ');
 
+/** What the watch has seen so far. */
+interface Tally {
+  state: MonitorState;
+  polls: number;
+  /** Polls where neither error rate nor latency could be judged, and the last one's reason. */
+  noDataPolls: number;
+  lastNoData: string;
+}
+
+/** Counts one poll's step and logs its state changes, and a heartbeat every heartbeatPolls polls. */
+function tallyStep(t: Tally, step: MonitorStep, at: number, o: WatchOptions): void {
+  t.state = step.state;
+  t.polls++;
+  const { errorRate, p95 } = step.evaluation.statuses;
+  if (errorRate.state === 'noData' && p95.state === 'noData') {
+    t.noDataPolls++;
+    t.lastNoData = errorRate.detail;
+  }
+  const stamp = new Date(at).toISOString();
+  for (const c of step.changes) o.log(`${stamp} ${c}`);
+  if (o.heartbeatPolls && t.polls % o.heartbeatPolls === 0)
+    o.log(`${stamp} poll ${t.polls}: ${summary(step.evaluation.statuses)}`);
+}
+
+/** The rollback action, run once: triggered either way, with the action's error when it failed. */
+async function rollBack(
+  o: WatchOptions,
+  clock: Clock,
+  step: MonitorStep,
+  at: number,
+  polls: number,
+): Promise<WatchResult> {
+  const firing = step.evaluation.firing;
+  const statuses = step.evaluation.statuses;
+  const reason = firing.map((f) => f.reason).join('; ');
+  o.log(`${new Date(at).toISOString()} TRIGGER ${reason}; running the rollback action`);
+  try {
+    await o.rollback(firing);
+    o.log(`${new Date(clock.now()).toISOString()} rollback action finished`);
+    return { outcome: 'triggered', firing, polls, statuses, reason };
+  } catch (err) {
+    const rollbackError = err instanceof Error ? err.message : String(err);
+    o.log(`${new Date(clock.now()).toISOString()} rollback action FAILED: ${rollbackError}`);
+    return { outcome: 'triggered', firing, polls, statuses, reason, rollbackError };
+  }
+}
+
+/** The duration ended without a trigger: healthy, unless no poll could judge error rate or latency. */
+function endOfWatch(t: Tally, durationSeconds: number): WatchResult {
+  const { polls, noDataPolls } = t;
+  if (noDataPolls === polls)
+    return {
+      outcome: 'noData',
+      firing: [],
+      polls,
+      noDataPolls,
+      statuses: t.state.statuses,
+      reason: `no data in any of ${polls} polls over ${durationSeconds}s (last: ${t.lastNoData}): error rate and latency were never judged, so this watch cannot call the release healthy`,
+    };
+  const partly = noDataPolls > 0 ? `; ${noDataPolls} of them without data` : '';
+  return {
+    outcome: 'healthy',
+    firing: [],
+    polls,
+    noDataPolls,
+    statuses: t.state.statuses,
+    reason: `no trigger fired in ${durationSeconds}s (${polls} polls${partly})`,
+  };
+}
+
 export async function watch(o: WatchOptions): Promise<WatchResult> {
   const clock = o.clock ?? systemClock;
   const pollMs = o.triggers.pollSeconds * 1000;
   const start = clock.now();
   const end = start + o.durationSeconds * 1000;
-  let state = initialMonitor();
-  let polls = 0;
-  let noDataPolls = 0;
-  let lastNoData = '';
+  const t: Tally = { state: initialMonitor(), polls: 0, noDataPolls: 0, lastNoData: '' };
   const aborted = (): WatchResult => ({
     outcome: 'aborted',
     firing: [],
-    polls,
-    statuses: state.statuses,
+    polls: t.polls,
+    statuses: t.state.statuses,
     reason: 'watch aborted',
   });
   for (;;) {
@@ -73,53 +146,13 @@ export async function watch(o: WatchOptions): Promise<WatchResult> {
     const observation = await o.poll(at, o.signal);
     // A poll cut short by the abort says nothing about the service: it must not fire a trigger.
     if (o.signal?.aborted) return aborted();
-    const step = monitorStep(o.triggers, state, observation);
-    state = step.state;
-    polls++;
-    const { errorRate, p95 } = step.evaluation.statuses;
-    if (errorRate.state === 'noData' && p95.state === 'noData') {
-      noDataPolls++;
-      lastNoData = errorRate.detail;
-    }
-    const stamp = new Date(at).toISOString();
-    for (const c of step.changes) o.log(`${stamp} ${c}`);
-    if (o.heartbeatPolls && polls % o.heartbeatPolls === 0)
-      o.log(`${stamp} poll ${polls}: ${summary(step.evaluation.statuses)}`);
-    const firing = step.evaluation.firing;
-    if (firing.length > 0) {
-      const reason = firing.map((f) => f.reason).join('; ');
-      o.log(`${stamp} TRIGGER ${reason}; running the rollback action`);
-      try {
-        await o.rollback(firing);
-        o.log(`${new Date(clock.now()).toISOString()} rollback action finished`);
-        return { outcome: 'triggered', firing, polls, statuses: step.evaluation.statuses, reason };
-      } catch (err) {
-        const rollbackError = err instanceof Error ? err.message : String(err);
-        o.log(`${new Date(clock.now()).toISOString()} rollback action FAILED: ${rollbackError}`);
-        return { outcome: 'triggered', firing, polls, statuses: step.evaluation.statuses, reason, rollbackError };
-      }
-    }
+    const step = monitorStep(o.triggers, t.state, observation);
+    tallyStep(t, step, at, o);
+    if (step.evaluation.firing.length > 0) return rollBack(o, clock, step, at, t.polls);
     if (at >= end) break;
     // Fixed schedule from the start: a slow poll does not push every later poll back.
     const next = start + Math.ceil((clock.now() - start + 1) / pollMs) * pollMs;
     await clock.sleep(Math.min(next, end) - clock.now(), o.signal);
   }
-  if (noDataPolls === polls)
-    return {
-      outcome: 'noData',
-      firing: [],
-      polls,
-      noDataPolls,
-      statuses: state.statuses,
-      reason: `no data in any of ${polls} polls over ${o.durationSeconds}s (last: ${lastNoData}): error rate and latency were never judged, so this watch cannot call the release healthy`,
-    };
-  const partly = noDataPolls > 0 ? `; ${noDataPolls} of them without data` : '';
-  return {
-    outcome: 'healthy',
-    firing: [],
-    polls,
-    noDataPolls,
-    statuses: state.statuses,
-    reason: `no trigger fired in ${o.durationSeconds}s (${polls} polls${partly})`,
-  };
+  return endOfWatch(t, o.durationSeconds);
 }

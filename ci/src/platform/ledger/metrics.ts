@@ -128,71 +128,77 @@ const mins = (ms: number) => (Number.isFinite(ms) ? `${(ms / 60_000).toFixed(2)}
 const hours = (ms: number) => (Number.isFinite(ms) ? `${(ms / 3_600_000).toFixed(1)} h` : 'no data');
 const mark = (ok: boolean | undefined) => (ok === undefined ? '—' : ok ? '✅' : '❌');
 
+/** The overall figures against the targets, with lead time and change failure rate in production. */
+function targetsTable(m: DeliveryMetrics): string {
+  const t = m.meetsTargets;
+  return table(
+    ['metric', 'value', 'target', 'met'],
+    [
+      ['deploy duration p50 (successful)', mins(m.overall.p50DurationMs), '', ''],
+      ['deploy duration p95 (successful)', mins(m.overall.p95DurationMs), '< 5 min', mark(t?.duration)],
+      [
+        'success rate',
+        `${pct(m.overall.successRate)} (${m.overall.successes}/${m.overall.deploys})`,
+        '≥ 99.9%',
+        mark(t?.successRate),
+      ],
+      [
+        'rollback rate',
+        `${pct(m.overall.rollbackRate)} (${m.overall.rollbacks}/${m.overall.deploys})`,
+        '< 1%',
+        mark(t?.rollbackRate),
+      ],
+      [
+        'lead time merge → production p50 / p95',
+        m.leadTime.samples
+          ? `${hours(m.leadTime.p50Ms)} / ${hours(m.leadTime.p95Ms)} (${m.leadTime.samples} deploys)`
+          : 'no data',
+        '',
+        '',
+      ],
+      [
+        'change failure rate (production)',
+        `${pct(m.changeFailure.rate)} (${m.changeFailure.failed}/${m.changeFailure.deploys})`,
+        '',
+        '',
+      ],
+    ],
+  );
+}
+
+function environmentsTable(m: DeliveryMetrics): string {
+  return table(
+    ['environment', 'deploys', 'successes', 'rollbacks', 'success rate', 'rollback rate', 'p50', 'p95'],
+    m.perEnvironment.map((e) => [
+      e.environment,
+      e.deploys,
+      e.successes,
+      e.rollbacks,
+      pct(e.successRate),
+      pct(e.rollbackRate),
+      mins(e.p50DurationMs),
+      mins(e.p95DurationMs),
+    ]),
+  );
+}
+
+/** The last 20 deploys' durations as bars, the 5-minute target as a line; failed deploys marked ✗. */
+function durationChart(events: readonly DeliveryEvent[]): string {
+  const recent = events.filter(isDeploy).slice(-20);
+  return xyChart({
+    title: `Deploy duration, last ${recent.length} deploys (minutes; line = 5 min target)`,
+    xLabels: recent.map((e, i) => `${i + 1} ${e.environment} ${e.version}${e.state === 'success' ? '' : ' ✗'}`),
+    yLabel: 'minutes',
+    series: [
+      { kind: 'bar', values: recent.map((e) => e.durationMs / 60_000) },
+      { kind: 'line', values: recent.map(() => TARGETS.maxDurationMs / 60_000) },
+    ],
+  });
+}
+
 export function deliveryMarkdown(m: DeliveryMetrics, events: readonly DeliveryEvent[]): string {
   const head = `## Delivery metrics${m.since ? ` (since ${m.since})` : ''}\n\nSource: ${m.source}`;
   if (m.overall.deploys === 0)
     return `${head}\n\n${NO_DEPLOYMENTS}${m.overall.rollbacks ? ` (only ${m.overall.rollbacks} rollback(s))` : ''}.`;
-  const t = m.meetsTargets;
-  const parts = [
-    head,
-    table(
-      ['metric', 'value', 'target', 'met'],
-      [
-        ['deploy duration p50 (successful)', mins(m.overall.p50DurationMs), '', ''],
-        ['deploy duration p95 (successful)', mins(m.overall.p95DurationMs), '< 5 min', mark(t?.duration)],
-        [
-          'success rate',
-          `${pct(m.overall.successRate)} (${m.overall.successes}/${m.overall.deploys})`,
-          '≥ 99.9%',
-          mark(t?.successRate),
-        ],
-        [
-          'rollback rate',
-          `${pct(m.overall.rollbackRate)} (${m.overall.rollbacks}/${m.overall.deploys})`,
-          '< 1%',
-          mark(t?.rollbackRate),
-        ],
-        [
-          'lead time merge → production p50 / p95',
-          m.leadTime.samples
-            ? `${hours(m.leadTime.p50Ms)} / ${hours(m.leadTime.p95Ms)} (${m.leadTime.samples} deploys)`
-            : 'no data',
-          '',
-          '',
-        ],
-        [
-          'change failure rate (production)',
-          `${pct(m.changeFailure.rate)} (${m.changeFailure.failed}/${m.changeFailure.deploys})`,
-          '',
-          '',
-        ],
-      ],
-    ),
-    table(
-      ['environment', 'deploys', 'successes', 'rollbacks', 'success rate', 'rollback rate', 'p50', 'p95'],
-      m.perEnvironment.map((e) => [
-        e.environment,
-        e.deploys,
-        e.successes,
-        e.rollbacks,
-        pct(e.successRate),
-        pct(e.rollbackRate),
-        mins(e.p50DurationMs),
-        mins(e.p95DurationMs),
-      ]),
-    ),
-  ];
-  const recent = events.filter(isDeploy).slice(-20);
-  parts.push(
-    xyChart({
-      title: `Deploy duration, last ${recent.length} deploys (minutes; line = 5 min target)`,
-      xLabels: recent.map((e, i) => `${i + 1} ${e.environment} ${e.version}${e.state === 'success' ? '' : ' ✗'}`),
-      yLabel: 'minutes',
-      series: [
-        { kind: 'bar', values: recent.map((e) => e.durationMs / 60_000) },
-        { kind: 'line', values: recent.map(() => TARGETS.maxDurationMs / 60_000) },
-      ],
-    }),
-  );
-  return parts.join('\n\n');
+  return [head, targetsTable(m), environmentsTable(m), durationChart(events)].join('\n\n');
 }

@@ -67,6 +67,22 @@ export function currentSchemaHead(
   return maxName(deploys.flatMap((e) => (e.schemaHead ? [e.schemaHead] : [])));
 }
 
+/**
+ * The schema head as the checklist needs it: no finished deploy recorded here yet is a known "nothing
+ * recorded"; a newest finished deploy that recorded no head is unknown (an older record format, or a deploy
+ * that could not list its migrations).
+ */
+export function recordedSchemaHead(
+  entries: readonly LedgerEntry[],
+  environment: string,
+): { readonly known: true; readonly head: string | undefined } | { readonly known: false; readonly reason: string } {
+  const finished = entries.filter((e) => e.environment === environment && isDeploy(e) && FINAL.has(e.state));
+  const head = currentSchemaHead(entries, environment);
+  if (finished.length > 0 && head === undefined)
+    return { known: false, reason: `the newest finished deploy to ${environment} recorded no schema head` };
+  return { known: true, head };
+}
+
 /** What `rollout undo` returns to: the newest successful release here other than the one running. */
 export function previousRelease(entries: readonly LedgerEntry[], environment: string): ReleaseId | undefined {
   const running = runningRelease(entries, environment);

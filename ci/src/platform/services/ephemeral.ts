@@ -145,64 +145,81 @@ function redisPrefixFor(runId: string, suffix?: string): string {
   return suffix ? `kgraph:eph:${runId}:${suffix}:` : `kgraph:eph:${runId}:`;
 }
 
+/** Cleanups run last first; every one runs, and their failures are reported together. */
+function cleanupStack(): { push: (fn: () => Promise<unknown>) => void; dispose: () => Promise<void> } {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  return {
+    push: (fn) => cleanups.push(fn),
+    dispose: async () => {
+      const errors: string[] = [];
+      while (cleanups.length > 0) {
+        const fn = cleanups.pop()!;
+        await fn().catch((e: unknown) => errors.push(e instanceof Error ? e.message : String(e)));
+      }
+      if (errors.length > 0) throw new Error(`cleanup failed: ${errors.join('; ')}`);
+    },
+  };
+}
+
+type Retrying = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+
+/** A fresh database of the run on the server (dropped on cleanup), answering the query the step will make. */
+async function leaseDatabase(
+  serverUrl: string,
+  runId: string,
+  retrying: Retrying,
+  onCleanup: (fn: () => Promise<unknown>) => void,
+): Promise<{ name: string; url: string }> {
+  await retrying(`postgres at ${redactUrl(serverUrl)}`, () => withPgClient(serverUrl, (c) => c.query('SELECT 1')));
+  const name = ephemeralDatabaseName(runId);
+  await withPgClient(serverUrl, (c) => c.query(`CREATE DATABASE "${name}"`));
+  onCleanup(() => dropDatabase(serverUrl, name));
+  const url = withDatabase(serverUrl, name);
+  // The real query the step will make, on the new database.
+  await retrying(`database ${name}`, () => withPgClient(url, (c) => c.query('SELECT 1')));
+  return { name, url };
+}
+
+/** A Redis key prefix of the run on a server that answers (its keys deleted on cleanup). */
+async function leaseRedisPrefix(
+  redisUrl: string,
+  runId: string,
+  retrying: Retrying,
+  onCleanup: (fn: () => Promise<unknown>) => void,
+): Promise<string> {
+  await retrying(`redis at ${redactUrl(redisUrl)}`, () => withRedis(redisUrl, (r) => r.ping()));
+  const prefix = redisPrefixFor(runId, randomBytes(3).toString('hex'));
+  onCleanup(() => deleteRedisPrefix(redisUrl, prefix));
+  return prefix;
+}
+
 export async function createEphemeralServices(opts: EphemeralServicesOptions): Promise<EphemeralServices> {
   const runId = opts.runId ?? newRunId();
   const attempts = opts.attempts ?? 6;
   const initialDelayMs = opts.initialDelayMs ?? 200;
+  const retrying: Retrying = (what, fn) => retry(what, fn, attempts, initialDelayMs);
   const env: Record<string, string> = {};
   const serverUrl = opts.databaseUrl ?? process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
   const redisUrl = opts.redisUrl ?? process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
   let databaseName: string | undefined;
   let redisPrefix: string | undefined;
-  const cleanups: (() => Promise<unknown>)[] = [];
-  const dispose = async () => {
-    const errors: string[] = [];
-    while (cleanups.length > 0) {
-      const fn = cleanups.pop()!;
-      await fn().catch((e: unknown) => errors.push(e instanceof Error ? e.message : String(e)));
-    }
-    if (errors.length > 0) throw new Error(`cleanup failed: ${errors.join('; ')}`);
-  };
-
+  const cleanups = cleanupStack();
   try {
     if (opts.services.includes('postgres')) {
-      await retry(
-        `postgres at ${redactUrl(serverUrl)}`,
-        () => withPgClient(serverUrl, (c) => c.query('SELECT 1')),
-        attempts,
-        initialDelayMs,
-      );
-      const name = ephemeralDatabaseName(runId);
-      await withPgClient(serverUrl, (c) => c.query(`CREATE DATABASE "${name}"`));
-      databaseName = name;
-      cleanups.push(() => dropDatabase(serverUrl, name));
-      env.DATABASE_URL = withDatabase(serverUrl, name);
-      // The real query the step will make, on the new database.
-      await retry(
-        `database ${name}`,
-        () => withPgClient(env.DATABASE_URL!, (c) => c.query('SELECT 1')),
-        attempts,
-        initialDelayMs,
-      );
+      const db = await leaseDatabase(serverUrl, runId, retrying, cleanups.push);
+      databaseName = db.name;
+      env.DATABASE_URL = db.url;
     }
     if (opts.services.includes('redis')) {
-      await retry(
-        `redis at ${redactUrl(redisUrl)}`,
-        () => withRedis(redisUrl, (r) => r.ping()),
-        attempts,
-        initialDelayMs,
-      );
-      const prefix = redisPrefixFor(runId, randomBytes(3).toString('hex'));
-      redisPrefix = prefix;
-      cleanups.push(() => deleteRedisPrefix(redisUrl, prefix));
+      redisPrefix = await leaseRedisPrefix(redisUrl, runId, retrying, cleanups.push);
       env.REDIS_URL = redisUrl;
-      env.REDIS_PREFIX = prefix;
+      env.REDIS_PREFIX = redisPrefix;
     }
   } catch (err) {
-    await dispose().catch(() => undefined);
+    await cleanups.dispose().catch(() => undefined);
     throw err;
   }
-  const result: EphemeralServices = { runId, env, dispose };
+  const result: EphemeralServices = { runId, env, dispose: cleanups.dispose };
   if (databaseName) Object.assign(result, { databaseName });
   if (redisPrefix) Object.assign(result, { redisPrefix });
   return result;

@@ -105,12 +105,9 @@ async function runToEnd(
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function startLocalApp(opts: LocalAppOptions): Promise<LocalApp> {
-  const entry = opts.entry ?? 'source';
-  const port = opts.port && opts.port > 0 ? opts.port : await freePort();
-  const buf = new LogBuffer(opts.maxLogChars ?? 1_000_000);
-  const root = opts.root ?? REPO_ROOT;
-  const env: NodeJS.ProcessEnv = {
+/** A minimal base (PATH, HOME) and the defaults, under the caller's env; PORT always the chosen port. */
+function serviceEnv(opts: LocalAppOptions, port: number): NodeJS.ProcessEnv {
+  return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     ENVIRONMENT: 'dev',
@@ -119,10 +116,21 @@ export async function startLocalApp(opts: LocalAppOptions): Promise<LocalApp> {
     ...opts.env,
     PORT: String(port),
   };
-  if (opts.migrate ?? true) await runToEnd(root, command(root, entry, 'migrate'), env, buf, 'migrate');
-  if (opts.seedCount && opts.seedCount > 0)
-    await runToEnd(root, [...command(root, entry, 'seed'), '--count', String(opts.seedCount)], env, buf, 'seed');
+}
 
+/** The running server: its exit code once it has exited, and a stop that waits for the exit. */
+interface ServerProcess {
+  readonly pid: number;
+  exitCode(): number | null | undefined;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+async function startServer(
+  root: string,
+  entry: 'source' | 'dist',
+  env: NodeJS.ProcessEnv,
+  buf: LogBuffer,
+): Promise<ServerProcess> {
   const child = await startProcess({
     argv: [process.execPath, ...command(root, entry, 'main')],
     cwd: root,
@@ -147,30 +155,53 @@ export async function startLocalApp(opts: LocalAppOptions): Promise<LocalApp> {
     process.removeListener('exit', killOnExit);
     return code;
   });
-  const url = `http://127.0.0.1:${port}`;
-  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
-    if (exitCode === undefined) child.kill(signal);
-    return exited;
+  return {
+    pid: child.pid!,
+    exitCode: () => exitCode,
+    stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (exitCode === undefined) child.kill(signal);
+      return exited;
+    },
   };
+}
 
-  const deadline = Date.now() + (opts.readyTimeoutMs ?? READY_TIMEOUT_MS);
+/** "ready", not merely "degraded": callers measure the service with its cache and shared limits. */
+async function isReady(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) });
+    return res.ok && ((await res.json()) as { status?: string }).status === 'ready';
+  } catch {
+    return false; // not listening yet
+  }
+}
+
+/** Polls /readyz until ready; a server that exits first, or is not ready in time (then killed), is an error. */
+async function waitUntilReady(url: string, server: ServerProcess, buf: LogBuffer, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
+    const exitCode = server.exitCode();
     if (exitCode !== undefined)
       throw new Error(`service exited (code ${exitCode}) before it was ready:\n${buf.toString().slice(-2_000)}`);
-    try {
-      const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) });
-      // "ready", not merely "degraded": callers measure the service with its cache and shared limits.
-      if (res.ok && ((await res.json()) as { status?: string }).status === 'ready') break;
-    } catch {
-      // not listening yet
-    }
+    if (await isReady(url)) return;
     if (Date.now() > deadline) {
-      await stop('SIGKILL');
-      throw new Error(
-        `service not ready at ${url} within ${opts.readyTimeoutMs ?? READY_TIMEOUT_MS} ms:\n${buf.toString().slice(-2_000)}`,
-      );
+      await server.stop('SIGKILL');
+      throw new Error(`service not ready at ${url} within ${timeoutMs} ms:\n${buf.toString().slice(-2_000)}`);
     }
     await sleep(100);
   }
-  return { url, port, pid: child.pid!, stop, logs: () => buf.toString() };
+}
+
+export async function startLocalApp(opts: LocalAppOptions): Promise<LocalApp> {
+  const entry = opts.entry ?? 'source';
+  const port = opts.port && opts.port > 0 ? opts.port : await freePort();
+  const buf = new LogBuffer(opts.maxLogChars ?? 1_000_000);
+  const root = opts.root ?? REPO_ROOT;
+  const env = serviceEnv(opts, port);
+  if (opts.migrate ?? true) await runToEnd(root, command(root, entry, 'migrate'), env, buf, 'migrate');
+  if (opts.seedCount && opts.seedCount > 0)
+    await runToEnd(root, [...command(root, entry, 'seed'), '--count', String(opts.seedCount)], env, buf, 'seed');
+  const server = await startServer(root, entry, env, buf);
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntilReady(url, server, buf, opts.readyTimeoutMs ?? READY_TIMEOUT_MS);
+  return { url, port, pid: server.pid, stop: (signal) => server.stop(signal), logs: () => buf.toString() };
 }

@@ -16,6 +16,12 @@ import { DEFAULT_RUN_REPORT } from '../runner/report.js';
 import { historyDir, readCommitHistory } from '../runner/history.js';
 import { DEFAULT_SCAN_REPORT } from '../scan/index.js';
 import { redactUrl } from '../../platform/services/ephemeral.js';
+import { scanFromCheckRuns, testsFromCheckRuns } from './check-runs.js';
+import { commitChecksIfConfigured, type ChecksApi } from './github-checks.js';
+import { CONTAINER_NAME, DEPLOYMENT_NAME } from '../../platform/kube/overlays.js';
+import type { CommandRunner } from '../../platform/kube/runner.js';
+import type { KubeObject } from '../../platform/kube/validate.js';
+import { clusterSecretsItem, secretKeysIn, secretRefsIn, serviceWiring, wiredEnvItem } from './cluster.js';
 import {
   approvers,
   checklistOk,
@@ -76,7 +82,7 @@ export interface ChecklistOptions {
   readonly scanReportPath?: string;
   readonly migrationsDir?: string;
   /** null: no GitHub access. Default: an Octokit when GITHUB_TOKEN is set. */
-  readonly octokit?: ReviewsApi | null;
+  readonly octokit?: (ReviewsApi & ChecksApi) | null;
   /** owner/name; default GITHUB_REPOSITORY. */
   readonly repository?: string;
   /** The pull request whose reviews count; default: the PR associated with the commit. */
@@ -85,6 +91,22 @@ export interface ChecklistOptions {
   readonly commit?: string;
   /** null: no database. Default: DATABASE_URL from processEnv. */
   readonly db?: MigrationsDb | null;
+  /**
+   * A deploy: variables from the manifests it applies, secrets from the cluster, the database's schema from
+   * what the deploy knows of it (the ledger). Without it (`kgraph-ci checklist`), the local process
+   * environment and DATABASE_URL stand for them.
+   */
+  readonly deployment?: DeploymentFacts;
+}
+
+export interface DeploymentFacts {
+  /** The rendered objects the deploy applies. */
+  readonly manifests: readonly KubeObject[];
+  readonly namespace: string;
+  /** kubectl, for the Secrets' key names. */
+  readonly runner: CommandRunner;
+  /** What the database has applied, as the deploy knows it; absent = read through DATABASE_URL as without a deploy. */
+  readonly schema?: MigrationFacts;
 }
 
 async function readJson(path: string): Promise<unknown> {
@@ -183,6 +205,19 @@ async function migrationFacts(
   }
 }
 
+/** "env vars present" and "secrets present" for a deploy: the service container in its manifests, the cluster's Secrets. */
+async function deploymentItems(env: EnvironmentDefinition, d: DeploymentFacts): Promise<ChecklistItem[]> {
+  const where = `Deployment/${DEPLOYMENT_NAME} container ${CONTAINER_NAME}`;
+  const wiring = serviceWiring(d.manifests, { kind: 'Deployment', name: DEPLOYMENT_NAME, container: CONTAINER_NAME });
+  const refs = secretRefsIn(d.manifests);
+  const names = [...refs.map((r) => r.secret), ...(wiring?.wholeSecrets ?? [])];
+  const keys = await secretKeysIn(d.runner, d.namespace, names);
+  return [
+    wiredEnvItem(env.requiredEnv, wiring, where),
+    clusterSecretsItem(env.requiredSecrets, wiring, refs, keys, where),
+  ];
+}
+
 export async function runChecklist(opts: ChecklistOptions): Promise<ChecklistResult> {
   const environment = opts.environment ?? getEnvironment(opts.env);
   const penv = opts.processEnv ?? process.env;
@@ -199,14 +234,27 @@ export async function runChecklist(opts: ChecklistOptions): Promise<ChecklistRes
   }
   const [review, migrations, runReport, scanReport, history] = await Promise.all([
     reviewFacts(opts, penv, commit),
-    migrationFacts(opts, penv),
+    opts.deployment?.schema ?? migrationFacts(opts, penv),
     readJson(runReportPath),
     readJson(scanReportPath),
     commit ? readCommitHistory(root, commit, historyDir(penv as NodeJS.ProcessEnv)) : Promise.resolve(new Map()),
   ]);
+  // Local results first; in CI (none in the deploying container) the commit's check runs on GitHub.
+  const localTests = testsFromHistory(history, commit);
+  const checks =
+    localTests && scanReport !== undefined
+      ? undefined
+      : await commitChecksIfConfigured({
+          api: opts.octokit !== undefined ? opts.octokit : penv.GITHUB_TOKEN ? githubClient(penv) : null,
+          repository: opts.repository ?? penv.GITHUB_REPOSITORY,
+          commit,
+          pullHead: !localTests,
+        });
   const items: ChecklistItem[] = [
-    testsFromHistory(history, commit) ??
-      testsItem(runReport, { path: opts.runReportPath ?? DEFAULT_RUN_REPORT, headCommit: commit }),
+    localTests ??
+      (checks
+        ? testsFromCheckRuns(checks)
+        : testsItem(runReport, { path: opts.runReportPath ?? DEFAULT_RUN_REPORT, headCommit: commit })),
     reviewItem(environment, review),
     files === undefined
       ? {
@@ -216,11 +264,17 @@ export async function runChecklist(opts: ChecklistOptions): Promise<ChecklistRes
           detail: `migrations directory ${migrationsDir} not found`,
         }
       : migrationsItem(files, migrations),
-    presenceItem('env vars present', environment.requiredEnv, penv),
-    presenceItem('secrets present', environment.requiredSecrets, penv),
-    scanItem(scanReport, opts.scanReportPath ?? DEFAULT_SCAN_REPORT, {
-      strict: !environment.release.skippedAuditAcceptable,
-    }),
+    ...(opts.deployment
+      ? await deploymentItems(environment, opts.deployment)
+      : [
+          presenceItem('env vars present', environment.requiredEnv, penv),
+          presenceItem('secrets present', environment.requiredSecrets, penv),
+        ]),
+    scanReport === undefined && checks
+      ? scanFromCheckRuns(checks, { strict: !environment.release.skippedAuditAcceptable })
+      : scanItem(scanReport, opts.scanReportPath ?? DEFAULT_SCAN_REPORT, {
+          strict: !environment.release.skippedAuditAcceptable,
+        }),
   ];
   return { ok: checklistOk(items), environment: environment.name, items };
 }

@@ -116,8 +116,14 @@ export function approvers(reviews: readonly { user?: { login?: string } | null; 
     .sort();
 }
 
+/**
+ * What the database has applied: the pgmigrations table (read directly), or only the newest migration a
+ * finished deploy carried there as the delivery ledger records it (a deploy that cannot reach the database).
+ */
 export type MigrationFacts =
-  { readonly known: true; readonly applied: readonly string[] } | { readonly known: false; readonly reason: string };
+  | { readonly known: true; readonly applied: readonly string[] }
+  | { readonly known: true; readonly head: string | undefined; readonly source: string }
+  | { readonly known: false; readonly reason: string };
 
 /** Migration names as node-pg-migrate records them: the file name without its extension. */
 export function migrationNames(files: readonly string[]): string[] {
@@ -131,6 +137,7 @@ export function migrationsItem(files: readonly string[], facts: MigrationFacts):
   const base = { name: 'migrations prepared', required: true };
   const names = migrationNames(files);
   if (!facts.known) return { ...base, status: 'inconclusive', detail: facts.reason };
+  if ('head' in facts) return migrationsFromHead(names, facts.head, facts.source);
   const known = new Set(names);
   const unknown = facts.applied.filter((a) => !known.has(a));
   if (unknown.length > 0) {
@@ -157,6 +164,30 @@ export function migrationsItem(files: readonly string[], facts: MigrationFacts):
       pending.length === 0
         ? `up to date (${facts.applied.length} applied)`
         : `${pending.length} pending, will run on deploy: ${pending.join(', ')}`,
+  };
+}
+
+/**
+ * From the schema head alone: a head this version does not know means a newer release migrated; the rest are
+ * pending. Whether a pending one sorts before an applied one is the migrations check's (its rule "history").
+ */
+function migrationsFromHead(names: readonly string[], head: string | undefined, source: string): ChecklistItem {
+  const base = { name: 'migrations prepared', required: true };
+  if (head !== undefined && !names.includes(head))
+    return {
+      ...base,
+      status: 'failed',
+      detail: `the database is at ${head} (${source}), which this version does not know (a newer version ran?)`,
+    };
+  const pending = names.filter((n) => head === undefined || n > head);
+  const at = head === undefined ? `no migration recorded (${source})` : `at ${head} (${source})`;
+  return {
+    ...base,
+    status: 'passed',
+    detail:
+      pending.length === 0
+        ? `up to date: ${at}`
+        : `${at}; ${pending.length} pending, will run on deploy: ${pending.join(', ')}`,
   };
 }
 

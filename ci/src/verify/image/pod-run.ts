@@ -146,12 +146,8 @@ export function cpuFlag(q: string | number): string {
   return String(v);
 }
 
-export function podToDockerRun(req: PodRunRequest): PodRunPlan {
-  const pod = req.pod;
-  const c = req.container ? pod.containers.find((x) => x.name === req.container) : pod.containers[0];
-  if (!c) throw new Error(`no container ${req.container ?? ''} in the pod spec`);
-  const notes: string[] = [];
-  const env: Record<string, string> = {};
+/** envFrom sources into env, prefixed; a missing source that is not optional is an error naming it. */
+function addEnvFrom(env: Record<string, string>, c: ContainerSpec, req: PodRunRequest): void {
   for (const from of c.envFrom ?? []) {
     const ref = from.configMapRef ?? from.secretRef;
     if (!ref) continue;
@@ -163,6 +159,10 @@ export function podToDockerRun(req: PodRunRequest): PodRunPlan {
     }
     for (const [k, v] of Object.entries(data)) env[`${from.prefix ?? ''}${k}`] = v;
   }
+}
+
+/** env entries (values and ConfigMap/Secret keys) over what envFrom set; other valueFrom kinds are noted. */
+function addEnvVars(env: Record<string, string>, c: ContainerSpec, req: PodRunRequest, notes: string[]): void {
   for (const e of c.env ?? []) {
     if (e.value !== undefined) env[e.name] = e.value;
     else if (e.valueFrom?.configMapKeyRef) {
@@ -174,15 +174,28 @@ export function podToDockerRun(req: PodRunRequest): PodRunPlan {
     } else if (e.valueFrom)
       notes.push(`env ${e.name}: valueFrom other than ConfigMap/Secret keys is not supported here`);
   }
+}
+
+/** The container's env as the kubelet resolves it (envFrom, then env), then this machine's overrides, each noted. */
+function containerEnv(c: ContainerSpec, req: PodRunRequest, notes: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  addEnvFrom(env, c, req);
+  addEnvVars(env, c, req, notes);
   for (const [k, v] of Object.entries(req.overrides ?? {})) {
     if (env[k] !== v)
       notes.push(`env ${k} overridden for this machine (${env[k] === undefined ? 'unset' : 'manifest value differs'})`);
     env[k] = v;
   }
+  return env;
+}
 
-  // The container's securityContext wins over the pod's, field by field (as in Kubernetes).
-  const sc: SecurityContext = { ...pod.securityContext, ...c.securityContext };
-  const flags: string[] = [...(req.dockerFlags ?? []), '--env-file', ENV_FILE_PLACEHOLDER];
+/** User, groups, read-only root, privilege and capability flags from the merged securityContext. */
+function securityFlags(
+  pod: PodSpec,
+  sc: SecurityContext,
+  notes: string[],
+): { readonly flags: string[]; readonly user?: string } {
+  const flags: string[] = [];
   let user: string | undefined;
   if (sc.runAsUser !== undefined) {
     user = sc.runAsGroup !== undefined ? `${sc.runAsUser}:${sc.runAsGroup}` : String(sc.runAsUser);
@@ -197,7 +210,12 @@ export function podToDockerRun(req: PodRunRequest): PodRunPlan {
   for (const cap of sc.capabilities?.drop ?? []) flags.push('--cap-drop', cap);
   for (const cap of sc.capabilities?.add ?? []) flags.push('--cap-add', cap);
   // seccompProfile RuntimeDefault is docker's default profile already.
+  return user ? { flags, user } : { flags };
+}
 
+/** emptyDir mounts as tmpfs owned by the container user; any other volume is noted, not mapped. */
+function volumeFlags(pod: PodSpec, c: ContainerSpec, sc: SecurityContext, notes: string[]): string[] {
+  const flags: string[] = [];
   for (const m of c.volumeMounts ?? []) {
     const vol = pod.volumes?.find((v) => v.name === m.name);
     if (!vol?.emptyDir) {
@@ -212,18 +230,43 @@ export function podToDockerRun(req: PodRunRequest): PodRunPlan {
         : '';
     flags.push('--tmpfs', `${m.mountPath}:rw,nosuid,nodev,exec${size}${owner}${m.readOnly ? ',ro' : ''}`);
   }
+  return flags;
+}
+
+/** Memory and CPU limits as docker's flags. */
+function limitFlags(c: ContainerSpec): string[] {
+  const flags: string[] = [];
   if (c.resources?.limits?.memory !== undefined) flags.push('--memory', memoryFlag(c.resources.limits.memory));
   if (c.resources?.limits?.cpu !== undefined) flags.push('--cpus', cpuFlag(c.resources.limits.cpu));
+  return flags;
+}
+
+export function podToDockerRun(req: PodRunRequest): PodRunPlan {
+  const pod = req.pod;
+  const c = req.container ? pod.containers.find((x) => x.name === req.container) : pod.containers[0];
+  if (!c) throw new Error(`no container ${req.container ?? ''} in the pod spec`);
+  const notes: string[] = [];
+  const env = containerEnv(c, req, notes);
+  // The container's securityContext wins over the pod's, field by field (as in Kubernetes).
+  const sc: SecurityContext = { ...pod.securityContext, ...c.securityContext };
+  const security = securityFlags(pod, sc, notes);
+  const flags: string[] = [
+    ...(req.dockerFlags ?? []),
+    '--env-file',
+    ENV_FILE_PLACEHOLDER,
+    ...security.flags,
+    ...volumeFlags(pod, c, sc, notes),
+    ...limitFlags(c),
+  ];
   if (c.ports?.length)
     notes.push(
       `ports ${c.ports.map((p) => `${p.name ?? ''}:${p.containerPort}`).join(', ')}: no port publishing on the host network; the process listens on PORT`,
     );
-
   const argv = ['run', '--detach', ...flags];
   const command = c.command ?? [];
   if (command.length > 0) argv.push('--entrypoint', command[0]!);
   argv.push(req.image, ...command.slice(1), ...(c.args ?? []));
-  return { argv, env, ...(user ? { user } : {}), notes };
+  return { argv, env, ...(security.user ? { user: security.user } : {}), notes };
 }
 
 /** The port a probe targets: a number, or the name of one of the container's ports. */

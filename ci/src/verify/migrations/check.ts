@@ -9,7 +9,15 @@ import type { EnvironmentDefinition } from '../../definitions/environments.js';
 import type { LedgerEntry } from '../../definitions/release-policy.js';
 import { blobId, chooseBase, compareWithBase, migrationsAt, type BaseChoice, type MigrationFileState } from './base.js';
 import { loadParser, MIGRATION_FILE, parseMigration, type ParsedMigration } from './parse.js';
-import { applyRules, type CompatibilityFacts, type Finding, type TableSizes, type Verdict } from './rules.js';
+import {
+  applyRules,
+  type CompatibilityFacts,
+  type Finding,
+  type RuleContext,
+  type TableSizes,
+  type Verdict,
+  type WalkedStatement,
+} from './rules.js';
 import { judgeSquawk, type SquawkViolation } from './squawk.js';
 
 export const MIGRATIONS_PATH = 'app/migrations';
@@ -82,21 +90,23 @@ async function unreadableFiles(dir: string): Promise<Finding[]> {
     }));
 }
 
-export async function checkMigrations(opts: CheckOptions, deps: CheckDeps): Promise<CheckReport> {
+/** The base the migrations are new since: --base, else what the environment's ledger (or git) says. */
+async function baseOf(opts: CheckOptions, deps: CheckDeps): Promise<BaseChoice> {
   const env = opts.environment;
-  const path = deps.migrationsPath ?? MIGRATIONS_PATH;
-  const base = await chooseBase({
+  return chooseBase({
     repo: deps.repo,
     ...(opts.base !== undefined ? { base: opts.base } : {}),
     ...(env ? { environment: env.name, ledgerRequired: env.release.production } : {}),
     ...(env && deps.ledger ? { ledger: await deps.ledger() } : {}),
   });
-  const current = await workingMigrations(join(deps.repo, path));
-  const atBase = base.commit ? await migrationsAt(deps.repo, base.commit, path) : undefined;
-  const { fresh, findings: history } = compareWithBase(current, atBase, base.label);
-  await loadParser();
-  const parsed = current.filter((c) => fresh.includes(c.name)).map((c) => parseMigration(c.name, c.content));
+}
 
+/** What the rules know of where the migrations will run: table sizes and the compatibility record (with --env). */
+async function ruleContext(
+  env: EnvironmentDefinition | undefined,
+  fresh: readonly string[],
+  deps: CheckDeps,
+): Promise<RuleContext> {
   const sizes: TableSizes = !env
     ? { known: false, reason: 'no --env' }
     : deps.databaseUrl
@@ -105,7 +115,7 @@ export async function checkMigrations(opts: CheckOptions, deps: CheckDeps): Prom
   const compatibility: CompatibilityFacts = env
     ? await deps.compatibility(env, fresh)
     : { known: false, reason: 'no --env: no running release to have been checked' };
-  const { walked, findings } = applyRules(parsed, {
+  return {
     ...(env
       ? {
           environment: {
@@ -117,13 +127,21 @@ export async function checkMigrations(opts: CheckOptions, deps: CheckDeps): Prom
       : {}),
     sizes,
     compatibility,
-  });
-  let squawk: Finding[];
+  };
+}
+
+/** squawk's findings weighed against the project's; a squawk that cannot run refuses everything. */
+async function squawkFindings(
+  deps: CheckDeps,
+  parsed: readonly ParsedMigration[],
+  walked: readonly WalkedStatement[],
+  findings: readonly Finding[],
+): Promise<Finding[]> {
   try {
-    squawk = judgeSquawk(await deps.squawk(parsed.filter((p) => !p.parseError)), walked, findings);
+    return judgeSquawk(await deps.squawk(parsed.filter((p) => !p.parseError)), walked, findings);
   } catch (err) {
     // The linter that cannot run lets nothing through.
-    squawk = [
+    return [
       {
         migration: '(all)',
         rule: 'squawk',
@@ -133,7 +151,22 @@ export async function checkMigrations(opts: CheckOptions, deps: CheckDeps): Prom
       },
     ];
   }
+}
+
+export async function checkMigrations(opts: CheckOptions, deps: CheckDeps): Promise<CheckReport> {
+  const env = opts.environment;
+  const path = deps.migrationsPath ?? MIGRATIONS_PATH;
+  const base = await baseOf(opts, deps);
+  const current = await workingMigrations(join(deps.repo, path));
+  const atBase = base.commit ? await migrationsAt(deps.repo, base.commit, path) : undefined;
+  const { fresh, findings: history } = compareWithBase(current, atBase, base.label);
+  await loadParser();
+  const parsed = current.filter((c) => fresh.includes(c.name)).map((c) => parseMigration(c.name, c.content));
+  const ctx = await ruleContext(env, fresh, deps);
+  const { walked, findings } = applyRules(parsed, ctx);
+  const squawk = await squawkFindings(deps, parsed, walked, findings);
   const all = [...(await unreadableFiles(join(deps.repo, path))), ...history, ...findings, ...squawk];
+  const sizes = ctx.sizes;
   return {
     base,
     ...(env ? { environment: env.name } : {}),

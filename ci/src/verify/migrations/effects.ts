@@ -162,27 +162,36 @@ const SPELLED: Readonly<Record<string, string>> = {
   AT_ForceRowSecurity: 'FORCE ROW LEVEL SECURITY',
 };
 
+/** ALTER TABLE forms on a named column or constraint that break the release before it: [change, what, lock]. */
+const BREAKING_FORMS: Readonly<Record<string, (name: string) => [BreakingChange, string, [Work, string]]>> = {
+  AT_DropColumn: (n) => ['drop column', `DROP COLUMN ${n}`, ['instant', `DROP COLUMN ${n}`]],
+  AT_AlterColumnType: (n) => ['type change', `ALTER COLUMN ${n} TYPE`, ['rewrite', `ALTER COLUMN ${n} TYPE`]],
+  AT_SetNotNull: (n) => ['SET NOT NULL', `ALTER COLUMN ${n} SET NOT NULL`, ['scan', `SET NOT NULL ${n}`]],
+  AT_DropNotNull: (n) => ['DROP NOT NULL', `ALTER COLUMN ${n} DROP NOT NULL`, ['instant', 'DROP NOT NULL']],
+  AT_DropConstraint: (n) => ['drop constraint', `DROP CONSTRAINT ${n}`, ['instant', `DROP CONSTRAINT ${n}`]],
+  AT_DropIdentity: (n) => ['drop default', `ALTER COLUMN ${n} DROP IDENTITY`, ['instant', 'DROP IDENTITY']],
+};
+
+/** Forms that rewrite the whole table. */
+const REWRITING_FORMS: ReadonlySet<string> = new Set([
+  'AT_SetLogged',
+  'AT_SetUnLogged',
+  'AT_SetTableSpace',
+  'AT_ClusterOn',
+]);
+
 function alterTableCmd(table: string, cmd: Node): Effect[] {
+  const subtype = String(cmd.subtype);
   const column = str(cmd.name) ?? '?';
   const lock = (work: Work, what: string): Effect => ({ type: 'lock', table, blocks: 'reads and writes', work, what });
   const breaking = (change: BreakingChange, what: string): Effect[] => [{ type: 'breaking', change, table, what }];
-  switch (cmd.subtype) {
+  if (Object.hasOwn(BREAKING_FORMS, subtype)) {
+    const [change, what, [work, locked]] = BREAKING_FORMS[subtype]!(column);
+    return [...breaking(change, what), lock(work, locked)];
+  }
+  switch (subtype) {
     case 'AT_AddColumn':
       return addColumn(table, obj(cmd.def));
-    case 'AT_DropColumn':
-      return [...breaking('drop column', `DROP COLUMN ${column}`), lock('instant', `DROP COLUMN ${column}`)];
-    case 'AT_AlterColumnType':
-      return [
-        ...breaking('type change', `ALTER COLUMN ${column} TYPE`),
-        lock('rewrite', `ALTER COLUMN ${column} TYPE`),
-      ];
-    case 'AT_SetNotNull':
-      return [
-        ...breaking('SET NOT NULL', `ALTER COLUMN ${column} SET NOT NULL`),
-        lock('scan', `SET NOT NULL ${column}`),
-      ];
-    case 'AT_DropNotNull':
-      return [...breaking('DROP NOT NULL', `ALTER COLUMN ${column} DROP NOT NULL`), lock('instant', 'DROP NOT NULL')];
     case 'AT_AddConstraint':
       return addConstraint(table, obj(cmd.def));
     case 'AT_ValidateConstraint':
@@ -190,39 +199,27 @@ function alterTableCmd(table: string, cmd: Node): Effect[] {
         { type: 'validate-constraint', table, name: column },
         { type: 'lock', table, blocks: 'nothing', work: 'scan', what: `VALIDATE CONSTRAINT ${column}` },
       ];
-    case 'AT_DropConstraint':
-      return [
-        ...breaking('drop constraint', `DROP CONSTRAINT ${column}`),
-        lock('instant', `DROP CONSTRAINT ${column}`),
-      ];
     case 'AT_ColumnDefault':
       // SET DEFAULT is instant and harmless; DROP DEFAULT breaks an old release that leaves the column to it.
       return cmd.def
         ? [lock('instant', `ALTER COLUMN ${column} SET DEFAULT`)]
         : [...breaking('drop default', `ALTER COLUMN ${column} DROP DEFAULT`), lock('instant', 'DROP DEFAULT')];
-    case 'AT_DropIdentity':
-      return [...breaking('drop default', `ALTER COLUMN ${column} DROP IDENTITY`), lock('instant', 'DROP IDENTITY')];
     case 'AT_DisableTrig':
     case 'AT_DisableTrigAll':
     case 'AT_DisableTrigUser':
     case 'AT_DisableRule': {
       // A trigger the old release relies on (cache generation, audit) stops firing for it too.
-      const what = `${SPELLED[String(cmd.subtype)]} ${str(cmd.name) ?? ''}`.trim();
+      const what = `${SPELLED[subtype]} ${str(cmd.name) ?? ''}`.trim();
       return [...breaking('disable trigger', what), lock('instant', what)];
     }
     case 'AT_EnableRowSecurity':
     case 'AT_ForceRowSecurity': {
       // With no policy for the app's role, row security hides every row from it.
-      const what = SPELLED[String(cmd.subtype)]!;
+      const what = SPELLED[subtype]!;
       return [...breaking('row security', what), lock('instant', what)];
     }
-    case 'AT_SetLogged':
-    case 'AT_SetUnLogged':
-    case 'AT_SetTableSpace':
-    case 'AT_ClusterOn':
-      return [lock('rewrite', String(cmd.subtype).slice(3))];
     default:
-      return [lock('instant', String(cmd.subtype).replace(/^AT_/, ''))];
+      return [lock(REWRITING_FORMS.has(subtype) ? 'rewrite' : 'instant', subtype.replace(/^AT_/, ''))];
   }
 }
 

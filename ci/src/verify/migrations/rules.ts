@@ -296,67 +296,53 @@ const LOCK_FIX: Readonly<Record<string, string>> = {
   rewrite: 'add a new column, backfill it in batches, switch reads, drop the old one in a later contract step',
 };
 
+type LockEffect = Extract<Effect, { type: 'lock' }>;
+
+/**
+ * One lock held for work proportional to a table's size, judged where it will run: refused (prod) or warned
+ * when the table is over the limit or its size is unknown, passed under the limit; without --env, a warning.
+ */
+function judgeLock(e: LockEffect, ctx: RuleContext): { verdict: Verdict; message: string; fix?: string | undefined } {
+  const env = ctx.environment;
+  const head = `${e.what} blocks ${e.blocks} of ${e.table} for a ${e.work} of the whole table`;
+  const fix = LOCK_FIX[e.work];
+  if (!env) return { verdict: 'warn', message: `${head}; table size unknown (no --env)`, fix };
+  const refuseOrWarn = env.refuseOverLimit ? 'refuse' : 'warn';
+  if (!ctx.sizes.known)
+    return {
+      verdict: refuseOrWarn,
+      message: `${head}; the size of ${e.table} in ${env.name} is unknown: ${ctx.sizes.reason}`,
+      fix,
+    };
+  const size = ctx.sizes.tables.get(bare(e.table));
+  if (!size) return { verdict: refuseOrWarn, message: `${head}; ${e.table} is not in ${env.name}'s database`, fix };
+  const rows = size.rows === undefined ? 'rows unknown' : `${size.rows} rows`;
+  // Never analysed (rows unknown): bytes bound the row count, so they decide alone.
+  const over = size.bytes > env.limit.bytes || (size.rows !== undefined && size.rows > env.limit.rows);
+  const limit = `limit ${env.limit.rows} rows / ${fmtBytes(env.limit.bytes)}`;
+  return over
+    ? {
+        verdict: refuseOrWarn,
+        message: `${head}; ${e.table} has ${rows}, ${fmtBytes(size.bytes)} in ${env.name} (${limit})`,
+        fix,
+      }
+    : {
+        verdict: 'pass',
+        message: `${head}; ${e.table} has ${rows}, ${fmtBytes(size.bytes)} in ${env.name}, under the ${limit}`,
+      };
+}
+
 const lockSize: Rule = {
   id: 'lock-size',
   summary:
     "a statement that blocks reads or writes for work proportional to a table's size is refused in prod above the table limit",
   check(walked, _m, ctx) {
     const out: Finding[] = [];
-    const env = ctx.environment;
     for (const w of walked) {
       for (const e of existingLocks(w)) {
         if (e.work === 'instant' || e.blocks === 'nothing') continue;
-        const head = `${e.what} blocks ${e.blocks} of ${e.table} for a ${e.work} of the whole table`;
-        const fix = LOCK_FIX[e.work];
-        if (!env) {
-          out.push(finding(w, this.id, 'warn', `${head}; table size unknown (no --env)`, fix));
-          continue;
-        }
-        if (!ctx.sizes.known) {
-          out.push(
-            finding(
-              w,
-              this.id,
-              env.refuseOverLimit ? 'refuse' : 'warn',
-              `${head}; the size of ${e.table} in ${env.name} is unknown: ${ctx.sizes.reason}`,
-              fix,
-            ),
-          );
-          continue;
-        }
-        const size = ctx.sizes.tables.get(bare(e.table));
-        if (!size) {
-          out.push(
-            finding(
-              w,
-              this.id,
-              env.refuseOverLimit ? 'refuse' : 'warn',
-              `${head}; ${e.table} is not in ${env.name}'s database`,
-              fix,
-            ),
-          );
-          continue;
-        }
-        const rows = size.rows === undefined ? 'rows unknown' : `${size.rows} rows`;
-        // Never analysed (rows unknown): bytes bound the row count, so they decide alone.
-        const over = size.bytes > env.limit.bytes || (size.rows !== undefined && size.rows > env.limit.rows);
-        const limit = `limit ${env.limit.rows} rows / ${fmtBytes(env.limit.bytes)}`;
-        out.push(
-          over
-            ? finding(
-                w,
-                this.id,
-                env.refuseOverLimit ? 'refuse' : 'warn',
-                `${head}; ${e.table} has ${rows}, ${fmtBytes(size.bytes)} in ${env.name} (${limit})`,
-                fix,
-              )
-            : finding(
-                w,
-                this.id,
-                'pass',
-                `${head}; ${e.table} has ${rows}, ${fmtBytes(size.bytes)} in ${env.name}, under the ${limit}`,
-              ),
-        );
+        const judged = judgeLock(e, ctx);
+        out.push(finding(w, this.id, judged.verdict, judged.message, judged.fix));
       }
     }
     return out;

@@ -126,6 +126,69 @@ const touchedTables = (w: WalkedStatement): string[] =>
     e.type === 'lock' || e.type === 'breaking' || e.type === 'add-constraint' ? [e.table] : [],
   );
 
+/** The walked statement a violation's line falls in (squawk counts lines from 0). */
+function statementAt(v: SquawkViolation, walked: readonly WalkedStatement[]): WalkedStatement | undefined {
+  return walked.find(
+    (s) => s.migration.name === v.file && v.line + 1 >= s.statement.line && v.line + 1 <= s.statement.lastLine,
+  );
+}
+
+/** Everything the statement touches is created by these migrations, so nothing uses it yet. */
+function onlyNewObjects(w: WalkedStatement): boolean {
+  const tables = touchedTables(w);
+  return tables.length ? tables.every((t) => w.isNew(t)) : w.effects.some((e) => e.type === 'create');
+}
+
+type SquawkFinding = Omit<Finding, 'verdict'>;
+
+/** A project rule that judged the same statement decides (pass here); one that did not leaves squawk's refusal. */
+function byProjectRule(
+  base: SquawkFinding,
+  rule: string,
+  w: WalkedStatement | undefined,
+  projectFindings: readonly Finding[],
+): Finding {
+  const decided = w
+    ? projectFindings.find(
+        (f) => f.rule === rule && f.migration === base.migration && f.statement?.index === w.statement.index,
+      )
+    : undefined;
+  return decided
+    ? { ...base, verdict: 'pass', message: `${base.message} (decided by project rule ${rule}: ${decided.verdict})` }
+    : {
+        ...base,
+        verdict: 'refuse',
+        message: `${base.message} (project rule ${rule} did not judge this statement, so squawk's word stands)`,
+      };
+}
+
+/** The violation as SQUAWK_POLICY counts its rule (not listed: refuse). */
+function byPolicy(
+  v: SquawkViolation,
+  base: SquawkFinding,
+  w: WalkedStatement | undefined,
+  walked: readonly WalkedStatement[],
+  projectFindings: readonly Finding[],
+): Finding {
+  const treatment = SQUAWK_POLICY[v.rule_name] ?? { by: 'refuse' };
+  switch (treatment.by) {
+    case 'warn':
+      return { ...base, verdict: 'warn' };
+    case 'refuse-without-transaction': {
+      const noTx = walked.some((s) => s.migration.name === v.file && s.migration.marks.has('no-transaction'));
+      return {
+        ...base,
+        verdict: noTx ? 'refuse' : 'warn',
+        ...(noTx ? { fix: 'a migration without a transaction must be re-runnable: IF [NOT] EXISTS' } : {}),
+      };
+    }
+    case 'project':
+      return byProjectRule(base, treatment.rule, w, projectFindings);
+    default:
+      return { ...base, verdict: 'refuse' };
+  }
+}
+
 /** squawk's violations as findings, weighed against what the project rules said about the same statement. */
 export function judgeSquawk(
   violations: readonly SquawkViolation[],
@@ -133,61 +196,22 @@ export function judgeSquawk(
   projectFindings: readonly Finding[],
 ): Finding[] {
   return violations.map((v) => {
-    const w = walked.find(
-      (s) => s.migration.name === v.file && v.line + 1 >= s.statement.line && v.line + 1 <= s.statement.lastLine,
-    );
-    const rule = `squawk:${v.rule_name}`;
+    const w = statementAt(v, walked);
     const message = `${v.message}${v.help ? ` ${v.help}` : ''}`;
-    const base = {
+    const base: SquawkFinding = {
       migration: v.file,
       ...(w
         ? { statement: { index: w.statement.index, line: w.statement.line, sql: w.statement.sql.slice(0, 160) } }
         : {}),
-      rule,
+      rule: `squawk:${v.rule_name}`,
       message,
     };
-    if (w) {
-      const tables = touchedTables(w);
-      const allNew = tables.length ? tables.every((t) => w.isNew(t)) : w.effects.some((e) => e.type === 'create');
-      if (allNew)
-        return {
-          ...base,
-          verdict: 'pass' as const,
-          message: `${message} (on an object these migrations create: nothing uses it yet)`,
-        };
-    }
-    const treatment = SQUAWK_POLICY[v.rule_name] ?? { by: 'refuse' };
-    switch (treatment.by) {
-      case 'warn':
-        return { ...base, verdict: 'warn' as const };
-      case 'refuse-without-transaction': {
-        const noTx = walked.some((s) => s.migration.name === v.file && s.migration.marks.has('no-transaction'));
-        return {
-          ...base,
-          verdict: noTx ? ('refuse' as const) : ('warn' as const),
-          ...(noTx ? { fix: 'a migration without a transaction must be re-runnable: IF [NOT] EXISTS' } : {}),
-        };
-      }
-      case 'project': {
-        const decided = w
-          ? projectFindings.find(
-              (f) => f.rule === treatment.rule && f.migration === v.file && f.statement?.index === w.statement.index,
-            )
-          : undefined;
-        return decided
-          ? {
-              ...base,
-              verdict: 'pass' as const,
-              message: `${message} (decided by project rule ${treatment.rule}: ${decided.verdict})`,
-            }
-          : {
-              ...base,
-              verdict: 'refuse' as const,
-              message: `${message} (project rule ${treatment.rule} did not judge this statement, so squawk's word stands)`,
-            };
-      }
-      default:
-        return { ...base, verdict: 'refuse' as const };
-    }
+    if (w && onlyNewObjects(w))
+      return {
+        ...base,
+        verdict: 'pass',
+        message: `${message} (on an object these migrations create: nothing uses it yet)`,
+      };
+    return byPolicy(v, base, w, walked, projectFindings);
   });
 }

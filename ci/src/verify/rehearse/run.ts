@@ -17,7 +17,7 @@ import { baseImages } from './bases.js';
 import { removeContainers, type DockerSession } from './docker-steps.js';
 import { RehearsalEngine, type StopEvent } from './engine.js';
 import { startFakeKube, type FakeKube } from './fake-kube.js';
-import { startSessionServer } from './server.js';
+import { startSessionServer, type SessionServer } from './server.js';
 import { loopbackAllocator, serviceStarter } from './services.js';
 import { readSurface } from './surface.js';
 
@@ -84,24 +84,24 @@ async function checkoutRefs(root: string, spec: CallSpec): Promise<void> {
   }
 }
 
-export async function rehearse(opts: RehearseOptions): Promise<RehearsalResult> {
-  const root = opts.repoRoot ?? REPO_ROOT;
-  const log = opts.log ?? (() => undefined);
-  const surface = readSurface(join(root, 'dagger/src'));
+/** The words of the `dagger call`, led by --node-version when --node is given (giving both is bad usage). */
+function callWords(opts: RehearseOptions): string[] {
   const words = [...opts.words];
-  if (opts.node !== undefined) {
-    if (words.some((w) => w.startsWith('--node-version')))
-      throw new UsageError('give --node or --node-version, not both');
-    words.unshift(`--node-version=${opts.node}`);
-  }
-  const call = parseCall(surface, words);
-  const node = call.moduleFlags.get('node-version') ?? '22';
-  const docker = opts.docker ?? dockerCli();
-  const status = await engineStatus(docker);
-  if (!status.available)
-    throw new FailedError(`no container engine answers, so nothing was rehearsed: ${status.reason}`);
+  if (opts.node === undefined) return words;
+  if (words.some((w) => w.startsWith('--node-version')))
+    throw new UsageError('give --node or --node-version, not both');
+  return [`--node-version=${opts.node}`, ...words];
+}
 
-  const started = Date.now();
+/** What a rehearsal runs beside the module: the fake Kubernetes API, the engine, the session server the SDK calls. */
+interface Rig {
+  readonly kube: FakeKube;
+  readonly session: DockerSession;
+  readonly engine: RehearsalEngine;
+  readonly server: SessionServer;
+}
+
+async function startRig(opts: RehearseOptions, docker: Docker, log: (line: string) => void): Promise<Rig> {
   const kube = await startFakeKube();
   const session: DockerSession = {
     docker,
@@ -119,51 +119,84 @@ export async function rehearse(opts: RehearseOptions): Promise<RehearsalResult> 
     baseImage: baseImages(docker, log),
   });
   const server = await startSessionServer(engine);
+  return { kube, session, engine, server };
+}
+
+/** Containers, servers and the rehearsal's temporary directories (git checkouts) go, whatever the outcome. */
+async function stopRig(rig: Rig): Promise<void> {
+  await removeContainers(rig.session);
+  await rig.server.close();
+  await rig.kube.close();
+  for (const f of readdirSync(tmpdir()))
+    if (f.startsWith(TEMP_PREFIX)) rmSync(join(tmpdir(), f), { recursive: true, force: true });
+}
+
+interface DriverOutcome {
+  readonly ok: boolean;
+  readonly result?: unknown;
+  readonly error?: string;
+}
+
+const OUTCOME_LINE = 'KGRAPH_REHEARSE_OUTCOME ';
+
+/** The module's function called by driver.ts in its own process; no outcome line is a failure naming how it ended. */
+async function runDriver(root: string, server: SessionServer, spec: CallSpec): Promise<DriverOutcome> {
+  const res = await runProcess({
+    argv: [process.execPath, '--import', 'tsx/esm', join(root, 'ci/src/verify/rehearse/driver.ts')],
+    cwd: root,
+    env: {
+      ...process.env,
+      DAGGER_SESSION_PORT: String(server.port),
+      DAGGER_SESSION_TOKEN: server.token,
+      TSX_TSCONFIG_PATH: join(root, 'dagger/tsconfig.json'),
+      KGRAPH_REHEARSE_CALL: JSON.stringify(spec),
+    },
+    maxOutputChars: 200_000,
+  });
+  const line = res.stdout.split('\n').find((l) => l.startsWith(OUTCOME_LINE));
+  if (line) return JSON.parse(line.slice(OUTCOME_LINE.length)) as DriverOutcome;
+  return {
+    ok: false,
+    error: `the module process ended without an outcome (exit ${res.exitCode}): ${res.stderr.trim().split('\n').slice(-5).join(' | ')}`,
+  };
+}
+
+/** Passed: the function returned. Reached: a stop rule or the first kubectl call stopped it. Failed: anything else. */
+function judge(outcome: DriverOutcome, rig: Rig): Pick<RehearsalResult, 'outcome' | 'detail'> {
+  if (outcome.ok) {
+    const served = rig.engine.started.map((s) => `${s.base} at ${s.address}:${s.ports.join(',')}`).join('; ');
+    return { outcome: 'passed', detail: served ? `serving ${served}` : summarize(outcome.result) };
+  }
+  const stop = rig.server.errors.find((e) => e.name === 'StopReached');
+  if (stop) return { outcome: 'reached', detail: stop.message };
+  if (rig.kube.requests.length > 0)
+    return { outcome: 'reached', detail: `the first kubectl call, against the fake API: ${rig.kube.requests[0]}` };
+  return { outcome: 'failed', detail: outcome.error ?? 'failed' };
+}
+
+export async function rehearse(opts: RehearseOptions): Promise<RehearsalResult> {
+  const root = opts.repoRoot ?? REPO_ROOT;
+  const log = opts.log ?? (() => undefined);
+  const surface = readSurface(join(root, 'dagger/src'));
+  const words = callWords(opts);
+  const call = parseCall(surface, words);
+  const node = call.moduleFlags.get('node-version') ?? '22';
+  const docker = opts.docker ?? dockerCli();
+  const status = await engineStatus(docker);
+  if (!status.available)
+    throw new FailedError(`no container engine answers, so nothing was rehearsed: ${status.reason}`);
+
+  const started = Date.now();
+  const rig = await startRig(opts, docker, log);
   try {
-    const spec = callSpec(surface, call, join(root, 'dagger/src/index.ts'), valueSources(root, kube));
+    const spec = callSpec(surface, call, join(root, 'dagger/src/index.ts'), valueSources(root, rig.kube));
     await checkoutRefs(root, spec);
     log(`rehearse dagger call ${words.join(' ')} (Node ${node})`);
-    const res = await runProcess({
-      argv: [process.execPath, '--import', 'tsx/esm', join(root, 'ci/src/verify/rehearse/driver.ts')],
-      cwd: root,
-      env: {
-        ...process.env,
-        DAGGER_SESSION_PORT: String(server.port),
-        DAGGER_SESSION_TOKEN: server.token,
-        TSX_TSCONFIG_PATH: join(root, 'dagger/tsconfig.json'),
-        KGRAPH_REHEARSE_CALL: JSON.stringify(spec),
-      },
-      maxOutputChars: 200_000,
-    });
-    const line = res.stdout.split('\n').find((l) => l.startsWith('KGRAPH_REHEARSE_OUTCOME '));
-    const outcome = line
-      ? (JSON.parse(line.slice('KGRAPH_REHEARSE_OUTCOME '.length)) as { ok: boolean; result?: unknown; error?: string })
-      : {
-          ok: false,
-          error: `the module process ended without an outcome (exit ${res.exitCode}): ${res.stderr.trim().split('\n').slice(-5).join(' | ')}`,
-        };
+    const outcome = await runDriver(root, rig.server, spec);
     const seconds = (Date.now() - started) / 1000;
-    const base = { fn: call.key, node, seconds, operations: [...engine.operations].sort() };
-    const stop = server.errors.find((e) => e.name === 'StopReached');
-    if (outcome.ok) {
-      const served = engine.started.map((s) => `${s.base} at ${s.address}:${s.ports.join(',')}`).join('; ');
-      const detail = served ? `serving ${served}` : summarize(outcome.result);
-      return { ...base, outcome: 'passed', detail };
-    }
-    if (stop) return { ...base, outcome: 'reached', detail: stop.message };
-    if (kube.requests.length > 0)
-      return {
-        ...base,
-        outcome: 'reached',
-        detail: `the first kubectl call, against the fake API: ${kube.requests[0]}`,
-      };
-    return { ...base, outcome: 'failed', detail: outcome.error ?? 'failed' };
+    return { fn: call.key, node, seconds, operations: [...rig.engine.operations].sort(), ...judge(outcome, rig) };
   } finally {
-    await removeContainers(session);
-    await server.close();
-    await kube.close();
-    for (const f of readdirSync(tmpdir()))
-      if (f.startsWith(TEMP_PREFIX)) rmSync(join(tmpdir(), f), { recursive: true, force: true });
+    await stopRig(rig);
   }
 }
 

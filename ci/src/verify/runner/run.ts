@@ -50,21 +50,60 @@ export interface RunOptions {
   readonly cache?: { readonly session: CacheSession } | { readonly off: string };
 }
 
+/** What starting one step takes from its run. */
+interface RunContext {
+  readonly opts: RunOptions;
+  readonly runId: string;
+  readonly commands: ReadonlyMap<string, string[][]>;
+  readonly session: CacheSession | undefined;
+  /** Column width of step names in prefixed output. */
+  readonly width: number;
+  readonly say: (line: string) => void;
+  /** Steps running now, with when they started (for the heartbeat). */
+  readonly running: Map<string, number>;
+  readonly services: ReturnType<typeof serviceBook>;
+  /** Where a step may write a flat JSON object of facts ($KGRAPH_STEP_FACTS); they go into the report. */
+  readonly factsFile: (name: string) => string;
+  readonly signal: AbortSignal;
+}
+
+/** Announces the step, then replays it from the cache or executes it (with the facts it wrote). */
+function startStep(ctx: RunContext, step: RunnableStep): Promise<StepResult> {
+  const { opts } = ctx;
+  const sayStep = (line: string) => ctx.say(`${step.name.padEnd(ctx.width)} │ ${line}`);
+  ctx.say(`▶ ${step.name}${step.description ? ` — ${step.description}` : ''}`);
+  ctx.running.set(step.name, Date.now());
+  return runThroughCache(step, ctx.session, sayStep, async (onOutput) => {
+    const result = await executeStep(step, {
+      commands: ctx.commands.get(step.name)!,
+      cwd: opts.cwd,
+      env: { ...opts.env, KGRAPH_STEP_FACTS: ctx.factsFile(step.name) },
+      runId: ctx.runId,
+      stepRunId: stepRunIdFor(ctx.runId, opts.steps.indexOf(step)),
+      services: opts.services,
+      keep: opts.keep ?? false,
+      signal: ctx.signal,
+      ...(opts.killGraceMs !== undefined ? { killGraceMs: opts.killGraceMs } : {}),
+      say: sayStep,
+      onOutput,
+      onLease: (lease, state) => ctx.services.track(step.name, lease, state),
+    });
+    const facts = readStepFacts(ctx.factsFile(step.name));
+    return facts ? { ...result, facts } : result;
+  }).finally(() => ctx.running.delete(step.name));
+}
+
 export async function runPipeline(opts: RunOptions): Promise<RunReport> {
   const params = opts.params ?? {};
   const runId = opts.runId ?? newRunId();
   const concurrency = Math.max(1, Math.floor(opts.concurrency));
   const commands = resolveAll(opts.steps, params);
-  const width = Math.max(...opts.steps.map((s) => s.name.length), 4);
   const say = (line: string) => opts.out.write(`${line}\n`);
   const startedAt = Date.now();
   const results = new Map<string, StepResult>();
   const running = new Map<string, number>();
   const services = serviceBook(opts.services);
-  const session = opts.cache && 'session' in opts.cache ? opts.cache.session : undefined;
-  // A step may write a flat JSON object of facts to $KGRAPH_STEP_FACTS; they go into the report (readStepFacts).
   const factsDir = mkdtempSync(join(tmpdir(), 'kgraph-facts-'));
-  const factsFile = (name: string) => join(factsDir, `${name}.json`);
   const life = startLifecycle({
     runId,
     ...(opts.signal ? { signal: opts.signal } : {}),
@@ -73,37 +112,26 @@ export async function runPipeline(opts: RunOptions): Promise<RunReport> {
     say,
     status: () => heartbeatLine(running, results.size, opts.steps.length),
   });
+  const ctx: RunContext = {
+    opts,
+    runId,
+    commands,
+    session: opts.cache && 'session' in opts.cache ? opts.cache.session : undefined,
+    width: Math.max(...opts.steps.map((s) => s.name.length), 4),
+    say,
+    running,
+    services,
+    factsFile: (name) => join(factsDir, `${name}.json`),
+    signal: life.signal,
+  };
   const finish = (r: StepResult) => {
     results.set(r.name, r);
     say(progressLine(r, results.size, opts.steps.length));
   };
-  const start = (step: RunnableStep): Promise<StepResult> => {
-    const sayStep = (line: string) => say(`${step.name.padEnd(width)} │ ${line}`);
-    say(`▶ ${step.name}${step.description ? ` — ${step.description}` : ''}`);
-    running.set(step.name, Date.now());
-    return runThroughCache(step, session, sayStep, async (onOutput) => {
-      const result = await executeStep(step, {
-        commands: commands.get(step.name)!,
-        cwd: opts.cwd,
-        env: { ...opts.env, KGRAPH_STEP_FACTS: factsFile(step.name) },
-        runId,
-        stepRunId: stepRunIdFor(runId, opts.steps.indexOf(step)),
-        services: opts.services,
-        keep: opts.keep ?? false,
-        signal: life.signal,
-        ...(opts.killGraceMs !== undefined ? { killGraceMs: opts.killGraceMs } : {}),
-        say: sayStep,
-        onOutput,
-        onLease: (lease, state) => services.track(step.name, lease, state),
-      });
-      const facts = readStepFacts(factsFile(step.name));
-      return facts ? { ...result, facts } : result;
-    }).finally(() => running.delete(step.name));
-  };
   try {
     // Ready steps start heaviest chain first; without estimates, table order.
     const order = opts.expectedMs ? criticalPathOrder(opts.steps, opts.expectedMs) : [...opts.steps];
-    await drive(order, { concurrency, signal: life.signal, results, start, finish });
+    await drive(order, { concurrency, signal: life.signal, results, start: (step) => startStep(ctx, step), finish });
   } finally {
     life.close();
     rmSync(factsDir, { recursive: true, force: true });

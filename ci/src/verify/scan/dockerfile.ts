@@ -64,17 +64,8 @@ export function unpinnedReason(image: string): string | undefined {
   return undefined;
 }
 
-export function checkDockerfile(text: string): DockerfileCheck[] {
-  const instructions = parseDockerfile(text);
-  const froms = instructions.filter((i) => i.keyword === 'FROM');
-  if (froms.length === 0) {
-    return [
-      { id: 'pinned-base', ok: false, detail: 'no FROM instruction' },
-      { id: 'non-root-user', ok: false, detail: 'no FROM instruction' },
-      { id: 'no-remote-add', ok: true, detail: 'no ADD instructions' },
-    ];
-  }
-  // ARGs declared before the first FROM may parameterise FROM lines.
+/** ARGs declared before the first FROM, with their defaults: they may parameterise FROM lines. */
+function globalArgsOf(instructions: readonly Instruction[]): Record<string, string> {
   const globalArgs: Record<string, string> = {};
   for (const i of instructions) {
     if (i.keyword === 'FROM') break;
@@ -83,9 +74,14 @@ export function checkDockerfile(text: string): DockerfileCheck[] {
       if (m && m[2] !== undefined) globalArgs[m[1]!] = m[2].replace(/^["']|["']$/g, '');
     }
   }
+  return globalArgs;
+}
+
+/** Every FROM names a pinned image, scratch or an earlier stage; a build argument without a default is unpinned. */
+function pinnedBase(instructions: readonly Instruction[], froms: readonly Instruction[]): DockerfileCheck {
+  const globalArgs = globalArgsOf(instructions);
   const stages = new Set<string>();
   const unpinned: string[] = [];
-  const lastStageStart = instructions.lastIndexOf(froms.at(-1)!);
   for (const f of froms) {
     const words = f.args.split(/\s+/).filter((w) => !w.startsWith('--'));
     const ref = words[0] ?? '';
@@ -98,14 +94,26 @@ export function checkDockerfile(text: string): DockerfileCheck[] {
     }
     if (alias) stages.add(alias.toLowerCase());
   }
+  return unpinned.length === 0
+    ? { id: 'pinned-base', ok: true, detail: `${froms.length} FROM line(s) pinned` }
+    : { id: 'pinned-base', ok: false, detail: unpinned.join('; ') };
+}
+
+/** The final stage's last USER is neither root nor 0 (no USER at all runs as root). */
+function nonRootUser(instructions: readonly Instruction[], froms: readonly Instruction[]): DockerfileCheck {
+  const lastStageStart = instructions.lastIndexOf(froms.at(-1)!);
   const users = instructions.slice(lastStageStart).filter((i) => i.keyword === 'USER');
   const finalUser = users.at(-1);
   const userName = finalUser?.args.split(':')[0]?.trim();
-  const nonRoot: DockerfileCheck = !finalUser
-    ? { id: 'non-root-user', ok: false, detail: 'the final stage has no USER instruction, so it runs as root' }
-    : userName === 'root' || userName === '0'
-      ? { id: 'non-root-user', ok: false, detail: `line ${finalUser.line}: USER ${finalUser.args} is root` }
-      : { id: 'non-root-user', ok: true, detail: `runs as ${finalUser.args}` };
+  if (!finalUser)
+    return { id: 'non-root-user', ok: false, detail: 'the final stage has no USER instruction, so it runs as root' };
+  if (userName === 'root' || userName === '0')
+    return { id: 'non-root-user', ok: false, detail: `line ${finalUser.line}: USER ${finalUser.args} is root` };
+  return { id: 'non-root-user', ok: true, detail: `runs as ${finalUser.args}` };
+}
+
+/** No ADD fetches a URL or a git repository. */
+function noRemoteAdd(instructions: readonly Instruction[]): DockerfileCheck {
   const remoteAdds = instructions
     .filter((i) => i.keyword === 'ADD')
     .filter((i) =>
@@ -116,17 +124,24 @@ export function checkDockerfile(text: string): DockerfileCheck[] {
         .some((src) => /^(https?|ftp):\/\/|^git@|\.git(#|$)/i.test(src)),
     )
     .map((i) => `line ${i.line}: ADD ${i.args}`);
-  return [
-    unpinned.length === 0
-      ? { id: 'pinned-base', ok: true, detail: `${froms.length} FROM line(s) pinned` }
-      : { id: 'pinned-base', ok: false, detail: unpinned.join('; ') },
-    nonRoot,
-    remoteAdds.length === 0
-      ? { id: 'no-remote-add', ok: true, detail: 'no remote ADD' }
-      : {
-          id: 'no-remote-add',
-          ok: false,
-          detail: `remote ADD (use a pinned, checksummed COPY from a build stage): ${remoteAdds.join('; ')}`,
-        },
-  ];
+  return remoteAdds.length === 0
+    ? { id: 'no-remote-add', ok: true, detail: 'no remote ADD' }
+    : {
+        id: 'no-remote-add',
+        ok: false,
+        detail: `remote ADD (use a pinned, checksummed COPY from a build stage): ${remoteAdds.join('; ')}`,
+      };
+}
+
+export function checkDockerfile(text: string): DockerfileCheck[] {
+  const instructions = parseDockerfile(text);
+  const froms = instructions.filter((i) => i.keyword === 'FROM');
+  if (froms.length === 0) {
+    return [
+      { id: 'pinned-base', ok: false, detail: 'no FROM instruction' },
+      { id: 'non-root-user', ok: false, detail: 'no FROM instruction' },
+      { id: 'no-remote-add', ok: true, detail: 'no ADD instructions' },
+    ];
+  }
+  return [pinnedBase(instructions, froms), nonRootUser(instructions, froms), noRemoteAdd(instructions)];
 }

@@ -9,6 +9,7 @@ import { REPO_ROOT } from '../../../src/platform/repo-root.js';
 import { parseManifests } from '../../../src/platform/kube/validate.js';
 import type { CommandResult, CommandSpec } from '../../../src/platform/kube/runner.js';
 import { planDeploy, planRollback } from '../../../src/deliver/deploy/plan.js';
+import type { ChecklistOutcome } from '../../../src/deliver/deploy/execute.js';
 import { runDeploy, runRollback, type DeliveryDeps } from '../../../src/deliver/deploy/run.js';
 import { githubSources } from '../../../src/deliver/deploy/sources.js';
 import { createOctokit } from '../../../src/platform/github/client.js';
@@ -143,6 +144,7 @@ async function harness(
   } = {},
 ) {
   const calls: CommandSpec[] = [];
+  const checklistSaw: unknown[] = [];
   const out: string[] = [];
   const err: string[] = [];
   const summaries: string[] = [];
@@ -160,6 +162,17 @@ async function harness(
   const octokit = createOctokit({ token: TOKEN, baseUrl: fake.url });
   const repo = { owner: 'acme', repo: 'kgraph' };
   const dir = mkdtempSync(join(tmpdir(), 'kgraph-deploy-'));
+  const checklistAnswer: ChecklistOutcome = {
+    ok: opts.checklistOk ?? true,
+    items: [
+      {
+        name: 'secrets',
+        required: true,
+        status: opts.checklistOk === false ? 'failed' : 'passed',
+        detail: 'DATABASE_URL missing',
+      },
+    ],
+  };
   const deps: DeliveryDeps = {
     runner: async (cmd): Promise<CommandResult> => {
       calls.push(cmd);
@@ -176,17 +189,10 @@ async function harness(
         return { exitCode: 0, stdout: opts.currentImage ?? `ghcr.io/kgraph-mcp/kgraph-mcp@${D0}`, stderr: '' };
       return { exitCode: 0, stdout: 'ok\n', stderr: '' };
     },
-    checklist: async () => ({
-      ok: opts.checklistOk ?? true,
-      items: [
-        {
-          name: 'secrets',
-          required: true,
-          status: opts.checklistOk === false ? 'failed' : 'passed',
-          detail: 'DATABASE_URL missing',
-        },
-      ],
-    }),
+    checklist: async (_env, deployment) => {
+      checklistSaw.push(deployment);
+      return checklistAnswer;
+    },
     gate: async () => ({
       passed: opts.gateOk ?? true,
       baselineCompared: true,
@@ -221,7 +227,7 @@ async function harness(
   const kubectlCalls = () => calls.filter((c) => c.argv[1] !== 'kustomize').map((c) => c.argv.join(' '));
   /** What this run added to the GitHub ledger. */
   const recorded = () => fake!.deployments.filter((d) => Date.parse(d.created_at) >= T0);
-  return { deps, calls, out, err, summaries, records, kubectlCalls, recorded, fake: fake! };
+  return { deps, calls, checklistSaw, out, err, summaries, records, kubectlCalls, recorded, fake: fake! };
 }
 
 const NS = '--namespace kgraph-prod';
@@ -558,6 +564,24 @@ describe('runDeploy: the release policy decides before any kubectl call', () => 
           d.statuses.at(-1)!.state,
         ]),
     ).toEqual([['deploy', TREE, 'failure']]);
+  });
+
+  it("gives the checklist the manifests it applies (the pods' variables and Secret refs are read there)", async () => {
+    const h = await harness({ checklistOk: false });
+    await expect(runDeploy({ env: 'dev', image: 'ghcr.io/kgraph-mcp/kgraph-mcp:dev-abc' }, h.deps)).rejects.toThrow(
+      /failed at checklist/,
+    );
+    const [seen] = h.checklistSaw as { manifests: { kind: string; metadata?: { name?: string } }[] }[];
+    expect(seen?.manifests.map((o) => `${o.kind}/${o.metadata?.name}`)).toContain('Deployment/kgraph-mcp');
+    expect(seen?.manifests.some((o) => o.kind === 'ConfigMap')).toBe(true);
+  });
+
+  it('gives the checklist the commit the image was built from (its check runs are what count)', async () => {
+    const h = await harness({ checklistOk: false });
+    await expect(runDeploy({ env: 'staging', image: IMAGE_D, commit: SHA, tree: TREE }, h.deps)).rejects.toThrow(
+      /failed at checklist/,
+    );
+    expect((h.checklistSaw as { commit?: string }[])[0]?.commit).toBe(SHA);
   });
 
   it('a failed checklist touches nothing', async () => {

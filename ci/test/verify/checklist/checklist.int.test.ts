@@ -43,6 +43,22 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     requests.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
     res.setHeader('content-type', 'application/json');
+    // The commit's check runs: what "tests passed" reads when GitHub is configured and no local history has it.
+    if (req.url?.startsWith(`/repos/acme/kgraph/commits/${commit}/check-runs?`))
+      return res.end(
+        JSON.stringify({
+          total_count: 1,
+          check_runs: [
+            {
+              id: 1,
+              name: 'checks (node 22)',
+              status: 'completed',
+              conclusion: 'success',
+              app: { slug: 'github-actions' },
+            },
+          ],
+        }),
+      );
     if (req.url === `/repos/acme/kgraph/commits/${commit}/pulls`)
       return res.end(JSON.stringify([{ number: 42, merged_at: '2026-01-01T00:00:00Z', state: 'closed' }]));
     if (req.url?.startsWith('/repos/acme/kgraph/pulls/42/reviews'))
@@ -88,6 +104,12 @@ describe('runChecklist with real edges', () => {
       status: 'passed',
       detail: 'PR #42: 1 approval(s) (ann), 1 required',
     });
+    expect(byName['tests passed']).toMatchObject({
+      status: 'passed',
+      detail: 'check runs on cccccccccccc: test passed (checks (node 22)); integrationTest passed (checks (node 22))',
+    });
+    // The scan report is on disk: it decides, not GitHub.
+    expect(byName['scan passed']).toMatchObject({ status: 'passed', detail: '1 checks passed' });
     expect(requests.some((r) => r.includes('token test-token-123'))).toBe(true);
     expect(before.ok).toBe(true);
 

@@ -49,10 +49,9 @@ export interface CacheSessionOptions {
 export type OpenedCache =
   { readonly ok: true; readonly session: CacheSession } | { readonly ok: false; readonly reason: string };
 
-export async function openCacheSession(opts: CacheSessionOptions): Promise<OpenedCache> {
-  const tree = await snapshotTree(opts.cwd, [opts.dir]);
-  if (!tree) return { ok: false, reason: 'not a git work tree, so inputs cannot be listed' };
-  const facts: KeyFacts = {
+/** The facts every key includes beside the tree: this machine's, unless a test fixes them. */
+async function keyFactsOf(opts: CacheSessionOptions): Promise<KeyFacts> {
+  return {
     nodeVersion: opts.facts?.nodeVersion ?? (await nodeVersionOnPath(opts.cwd, opts.env)),
     platform: opts.facts?.platform ?? platform(),
     arch: opts.facts?.arch ?? arch(),
@@ -60,6 +59,60 @@ export async function openCacheSession(opts: CacheSessionOptions): Promise<Opene
     env: opts.env,
     params: opts.params,
   };
+}
+
+/** What an open session works with: the keys decided before the run and the store they name entries in. */
+interface Opened {
+  readonly opts: CacheSessionOptions;
+  readonly facts: KeyFacts;
+  readonly keys: Map<string, StepKey>;
+  readonly store: ResultStore;
+  /** The outputs a step declares (where a replayed entry may write). */
+  readonly declared: (step: string) => readonly string[];
+}
+
+/** A stored entry the step may replay; one that writes outside its declared outputs is removed, saying why. */
+async function lookupStep(o: Opened, step: string): Promise<Lookup> {
+  const k = o.keys.get(step);
+  if (!k?.cacheable) return { hit: false };
+  const found = await o.store.get(k.key);
+  if (!found.hit) return found;
+  const refused = refuseEntry(found.entry, k.key, step, o.declared(step));
+  if (refused === undefined) return found;
+  await o.store.remove(k.key);
+  return { hit: false, damaged: refused };
+}
+
+/** Stored under its key only when the key, recomputed from the tree now, is unchanged; else why not. */
+async function saveStep(
+  o: Opened,
+  step: RunnableStep,
+  lines: readonly CachedLine[],
+  durationMs: number,
+  stepFacts?: Readonly<Record<string, string>>,
+): Promise<string | undefined> {
+  const k = o.keys.get(step.name);
+  if (!k?.cacheable) return k ? k.reason : 'no key';
+  const now = await snapshotTree(o.opts.cwd, [o.opts.dir]);
+  const again = now && computeKeys(o.opts.table, now, o.facts).get(step.name);
+  if (!again?.cacheable || again.key !== k.key) return 'not stored: its inputs changed while it ran';
+  const outputs = await captureOutputs(o.opts.cwd, inputsOf(step)?.outputs ?? []);
+  await o.store.put({
+    key: k.key,
+    step: step.name,
+    createdAt: new Date().toISOString(),
+    durationMs,
+    lines,
+    outputs,
+    ...(stepFacts ? { facts: stepFacts } : {}),
+  });
+  return undefined;
+}
+
+export async function openCacheSession(opts: CacheSessionOptions): Promise<OpenedCache> {
+  const tree = await snapshotTree(opts.cwd, [opts.dir]);
+  if (!tree) return { ok: false, reason: 'not a git work tree, so inputs cannot be listed' };
+  const facts = await keyFactsOf(opts);
   const trust = await trustCache(opts.dir, opts.env, opts.machine);
   if (!trust.ok) return trust;
   const keys = computeKeys(opts.table, tree, facts);
@@ -72,44 +125,19 @@ export async function openCacheSession(opts: CacheSessionOptions): Promise<Opene
     const s = byName.get(step);
     return (s && inputsOf(s)?.outputs) ?? [];
   };
+  const o: Opened = { opts, facts, keys, store, declared };
   return {
     ok: true,
     session: {
       dir: opts.dir,
       keyOf: (step) => keys.get(step),
-      async lookup(step) {
-        const k = keys.get(step);
-        if (!k?.cacheable) return { hit: false };
-        const found = await store.get(k.key);
-        if (!found.hit) return found;
-        const refused = refuseEntry(found.entry, k.key, step, declared(step));
-        if (refused === undefined) return found;
-        await store.remove(k.key);
-        return { hit: false, damaged: refused };
-      },
+      lookup: (step) => lookupStep(o, step),
       restore: (step, entry) => restoreOutputs(opts.cwd, declared(step), entry.outputs.files),
       async discard(step) {
         const k = keys.get(step);
         if (k?.cacheable) await store.remove(k.key);
       },
-      async save(step, lines, durationMs, stepFacts) {
-        const k = keys.get(step.name);
-        if (!k?.cacheable) return k ? k.reason : 'no key';
-        const now = await snapshotTree(opts.cwd, [opts.dir]);
-        const again = now && computeKeys(opts.table, now, facts).get(step.name);
-        if (!again?.cacheable || again.key !== k.key) return 'not stored: its inputs changed while it ran';
-        const outputs = await captureOutputs(opts.cwd, inputsOf(step)?.outputs ?? []);
-        await store.put({
-          key: k.key,
-          step: step.name,
-          createdAt: new Date().toISOString(),
-          durationMs,
-          lines,
-          outputs,
-          ...(stepFacts ? { facts: stepFacts } : {}),
-        });
-        return undefined;
-      },
+      save: (step, lines, durationMs, stepFacts) => saveStep(o, step, lines, durationMs, stepFacts),
     },
   };
 }

@@ -58,81 +58,119 @@ function unvouched(header: string, body: Buffer, secret: string | undefined): st
     : 'signature does not verify with KGRAPH_CACHE_KEY (forged, damaged, or signed with another key)';
 }
 
+/** The entry a file holds for `key`, or why it must not be replayed (unvouched, malformed, another key's). Pure. */
+function entryOf(raw: Buffer, key: string, secret: string | undefined): CacheEntry | string {
+  const nl = raw.indexOf(0x0a);
+  const header = nl > 0 ? raw.subarray(0, nl).toString('utf8') : '';
+  const body = raw.subarray(nl + 1);
+  const why = unvouched(header, body, secret);
+  if (why) return why;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    return 'not valid JSON';
+  }
+  const entry = parseEntry(parsed);
+  if (typeof entry === 'string') return entry;
+  if (entry.key !== key) return `holds key ${String(entry.key).slice(0, 12)}, not ${key.slice(0, 12)}`;
+  return entry;
+}
+
+/** The directory's two parts and how a key names its file (a malformed key is a RangeError, never a path). */
+interface Layout {
+  readonly entries: string;
+  readonly tmp: string;
+  readonly pathOf: (key: string) => string;
+}
+
+function layoutOf(dir: string): Layout {
+  const entries = join(dir, 'entries');
+  return {
+    entries,
+    tmp: join(dir, 'tmp'),
+    pathOf: (key) => {
+      if (!KEY_RE.test(key)) throw new RangeError(`not a cache key: ${key}`);
+      return join(entries, `${key}.entry`);
+    },
+  };
+}
+
+/** A hit touches the file (least recently used goes first); an entry that is not a hit is removed, saying why. */
+async function getEntry(layout: Layout, key: string, opts: StoreOptions, now: () => Date): Promise<Lookup> {
+  const path = layout.pathOf(key);
+  const raw = await readFile(path).catch(() => undefined);
+  if (raw === undefined) return { hit: false };
+  const entry = entryOf(raw, key, opts.secret);
+  if (typeof entry === 'string') {
+    await unlink(path).catch(() => undefined);
+    return { hit: false, damaged: entry };
+  }
+  const t = now();
+  await utimes(path, t, t).catch(() => undefined);
+  return { hit: true, entry };
+}
+
+/** Sealed (sha256, or HMAC-SHA256 with the secret), written under tmp and renamed into place: whole or absent. */
+async function putEntry(layout: Layout, entry: CacheEntry, secret: string | undefined): Promise<void> {
+  const body = Buffer.from(JSON.stringify(entry), 'utf8');
+  await mkdir(layout.entries, { recursive: true });
+  await mkdir(layout.tmp, { recursive: true });
+  const part = join(layout.tmp, `${entry.key}.${process.pid}.${randomBytes(6).toString('hex')}`);
+  try {
+    const seal = secret === undefined ? sha256(body) : `hmac-sha256 ${hmac(secret, body)}`;
+    await writeFile(part, Buffer.concat([Buffer.from(`${MAGIC} ${seal}\n`, 'utf8'), body]), { flag: 'wx' });
+    await rename(part, layout.pathOf(entry.key));
+  } finally {
+    await rm(part, { force: true });
+  }
+}
+
+/** Removes the least recently used entries (oldest mtime first) until the rest fit; returns how many went. */
+async function evictToFit(entries: string, maxBytes: number): Promise<number> {
+  const names = await readdir(entries).catch(() => [] as string[]);
+  const stats = (
+    await Promise.all(
+      names.map(async (n) => ({ path: join(entries, n), st: await stat(join(entries, n)).catch(() => undefined) })),
+    )
+  ).filter((e): e is { path: string; st: NonNullable<typeof e.st> } => e.st !== undefined);
+  let total = stats.reduce((a, e) => a + e.st.size, 0);
+  let removed = 0;
+  for (const e of stats.sort((a, b) => a.st.mtimeMs - b.st.mtimeMs)) {
+    if (total <= maxBytes) break;
+    await unlink(e.path).catch(() => undefined);
+    total -= e.st.size;
+    removed++;
+  }
+  return removed;
+}
+
+/** Temporary files of runs that died mid-write (older than an hour). */
+async function removeDeadParts(tmp: string, now: () => Date): Promise<void> {
+  for (const n of await readdir(tmp).catch(() => [] as string[])) {
+    const p = join(tmp, n);
+    const st = await stat(p).catch(() => undefined);
+    if (st && now().getTime() - st.mtimeMs > 3_600_000) await rm(p, { force: true });
+  }
+}
+
 export function openStore(dir: string, opts: StoreOptions = {}): ResultStore {
   const maxBytes = opts.maxBytes ?? DEFAULT_CACHE_MAX_BYTES;
   const now = opts.now ?? (() => new Date());
-  const entries = join(dir, 'entries');
-  const tmp = join(dir, 'tmp');
-  const pathOf = (key: string) => {
-    if (!KEY_RE.test(key)) throw new RangeError(`not a cache key: ${key}`);
-    return join(entries, `${key}.entry`);
-  };
+  const layout = layoutOf(dir);
   const store: ResultStore = {
     dir,
-    async get(key) {
-      const path = pathOf(key);
-      const raw = await readFile(path).catch(() => undefined);
-      if (raw === undefined) return { hit: false };
-      const damaged = async (why: string): Promise<Lookup> => {
-        await unlink(path).catch(() => undefined);
-        return { hit: false, damaged: why };
-      };
-      const nl = raw.indexOf(0x0a);
-      const header = nl > 0 ? raw.subarray(0, nl).toString('utf8') : '';
-      const body = raw.subarray(nl + 1);
-      const why = unvouched(header, body, opts.secret);
-      if (why) return damaged(why);
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(body.toString('utf8'));
-      } catch {
-        return damaged('not valid JSON');
-      }
-      const entry = parseEntry(parsed);
-      if (typeof entry === 'string') return damaged(entry);
-      if (entry.key !== key) return damaged(`holds key ${String(entry.key).slice(0, 12)}, not ${key.slice(0, 12)}`);
-      const t = now();
-      await utimes(path, t, t).catch(() => undefined);
-      return { hit: true, entry };
-    },
+    get: (key) => getEntry(layout, key, opts, now),
     async put(entry) {
-      const body = Buffer.from(JSON.stringify(entry), 'utf8');
-      await mkdir(entries, { recursive: true });
-      await mkdir(tmp, { recursive: true });
-      const part = join(tmp, `${entry.key}.${process.pid}.${randomBytes(6).toString('hex')}`);
-      try {
-        const seal = opts.secret === undefined ? sha256(body) : `hmac-sha256 ${hmac(opts.secret, body)}`;
-        await writeFile(part, Buffer.concat([Buffer.from(`${MAGIC} ${seal}\n`, 'utf8'), body]), { flag: 'wx' });
-        await rename(part, pathOf(entry.key));
-      } finally {
-        await rm(part, { force: true });
-      }
+      await putEntry(layout, entry, opts.secret);
       await store.evict();
     },
     async remove(key) {
-      await unlink(pathOf(key)).catch(() => undefined);
+      await unlink(layout.pathOf(key)).catch(() => undefined);
     },
     async evict() {
-      const names = await readdir(entries).catch(() => [] as string[]);
-      const stats = (
-        await Promise.all(
-          names.map(async (n) => ({ path: join(entries, n), st: await stat(join(entries, n)).catch(() => undefined) })),
-        )
-      ).filter((e): e is { path: string; st: NonNullable<typeof e.st> } => e.st !== undefined);
-      let total = stats.reduce((a, e) => a + e.st.size, 0);
-      let removed = 0;
-      for (const e of stats.sort((a, b) => a.st.mtimeMs - b.st.mtimeMs)) {
-        if (total <= maxBytes) break;
-        await unlink(e.path).catch(() => undefined);
-        total -= e.st.size;
-        removed++;
-      }
-      // Temporary files of runs that died mid-write.
-      for (const n of await readdir(tmp).catch(() => [] as string[])) {
-        const p = join(tmp, n);
-        const st = await stat(p).catch(() => undefined);
-        if (st && now().getTime() - st.mtimeMs > 3_600_000) await rm(p, { force: true });
-      }
+      const removed = await evictToFit(layout.entries, maxBytes);
+      await removeDeadParts(layout.tmp, now);
       return removed;
     },
   };
