@@ -168,8 +168,9 @@ export function githubTokenLine(present: boolean): DoctorLine {
   return {
     name: 'GITHUB_TOKEN',
     status: 'warn',
-    detail: 'not set: the checklist cannot see reviews (staging and prod fail closed) and releases cannot be written',
-    fix: 'export GITHUB_TOKEN=... (a token with contents and deployments scope), or run where Actions provides it',
+    detail:
+      "not set: the checklist cannot see reviews (staging and prod fail closed) or the commit's check runs (tests and scan then need local results), and releases cannot be written",
+    fix: 'export GITHUB_TOKEN=... (a token with contents, deployments, checks and pull-requests scope), or run where Actions provides it',
     sinks: ['release'],
   };
 }
