@@ -156,6 +156,9 @@ describe('kgraph-ci doctor and run against a Postgres that is not there', () => 
       DATABASE_URL: `postgres://postgres:pw-not-shown@127.0.0.1:${port}/postgres`,
       GITHUB_STEP_SUMMARY: '',
       KGRAPH_SCAN_ALLOW_OFFLINE: '1',
+      // The step leases its database from that server and fails at once. The module's containers set
+      // KGRAPH_SERVICES=external, where the step would run the whole integration project against it instead.
+      KGRAPH_SERVICES: 'ephemeral',
     };
     const io = captureIo(env);
     expect(await runCli(['run', 'integrationTest', '--no-cache', '--json', '/dev/null'], io)).toBe(1);
