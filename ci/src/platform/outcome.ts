@@ -1,6 +1,6 @@
 /**
  * One outcome vocabulary for everything that runs and reports: runner steps, checklist items, scan checks
- * (the scan report JSON the checklist reads) and the latency gate's verdicts. A leaf module: it imports nothing.
+ * (the scan report JSON the checklist reads) and the latency gate's verdicts. It imports only the verdict's types.
  *
  * - passed: it ran here and succeeded.
  * - cached: it succeeded earlier on exactly the same inputs and its result was replayed (a success).
@@ -8,12 +8,16 @@
  * - skipped: it did not run because something it needs did not succeed (or the run was interrupted first).
  * - cancelled: it was running when the run was interrupted.
  * - inconclusive: it could not measure or decide; never a success (fail closed).
+ *
+ * A verdict's outcomes are the ones of ci/src/definitions/verdict.ts, the one verdict shape.
  */
+import type { VerdictOutcome } from '../definitions/verdict.js';
+
 export const OUTCOMES = ['passed', 'cached', 'failed', 'timedOut', 'skipped', 'cancelled', 'inconclusive'] as const;
 type Outcome = (typeof OUTCOMES)[number];
 
 /** A checklist item or a gate verdict: passed, failed, or could not be decided (which never passes). */
-export type CheckOutcome = Extract<Outcome, 'passed' | 'failed' | 'inconclusive'>;
+export type CheckOutcome = Extract<Outcome, VerdictOutcome>;
 
 /** A scan check (secrets, Dockerfile, audit, image): skipped only where allowed, for example an offline audit. */
 export type ScanCheckOutcome = Extract<Outcome, 'passed' | 'failed' | 'skipped'>;
