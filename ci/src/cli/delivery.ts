@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { EnvironmentDefinition } from '../definitions/environments.js';
+import { isPass } from '../definitions/verdict.js';
 import { runChecklist } from '../verify/checklist/index.js';
 import type { ChecklistDeployment, DeliveryDeps } from '../deliver/deploy/deps.js';
 import type { MigrationFacts } from '../verify/checklist/items.js';
@@ -130,7 +131,7 @@ export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps
         log: (l) => writeLine(io.stderr, l),
       });
       const compared = baselineCompared(report);
-      return { ...report, ...(compared !== undefined ? { baselineCompared: compared } : {}) };
+      return { ...report, passed: isPass(report), ...(compared !== undefined ? { baselineCompared: compared } : {}) };
     },
     smoke: (baseUrl: string) => runSmoke({ baseUrl, ...(io.env.API_KEY ? { apiKey: io.env.API_KEY } : {}) }),
     ...(github
