@@ -8,8 +8,9 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { EnvironmentDefinition } from '../definitions/environments.js';
 import { isPass } from '../definitions/verdict.js';
-import { runChecklist } from '../verify/checklist/index.js';
+import { runChecklist, type ChecklistResult } from '../verify/checklist/index.js';
 import type { ChecklistDeployment, DeliveryDeps } from '../deliver/deploy/deps.js';
+import type { ChecklistOutcome } from '../deliver/deploy/execute.js';
 import type { MigrationFacts } from '../verify/checklist/items.js';
 import { recordedSchemaHead } from '../platform/ledger/rollback-schema.js';
 import type { GateBaseline } from '../deliver/deploy/plan.js';
@@ -76,24 +77,39 @@ function deployChecklist(
   github: { readonly repo: RepoRef; readonly ledger: Ledger | undefined } | undefined,
 ): DeliveryDeps['checklist'] {
   return async (env: EnvironmentDefinition, deployment?: ChecklistDeployment) =>
-    runChecklist({
-      env: env.name,
-      environment: env,
-      processEnv: io.env,
-      root,
-      ...(github ? { repository: `${github.repo.owner}/${github.repo.repo}` } : {}),
-      ...(deployment?.commit ? { commit: deployment.commit } : {}),
-      ...(deployment
-        ? {
-            deployment: {
-              manifests: deployment.manifests,
-              namespace: env.namespace,
-              runner,
-              ...(github?.ledger ? { schema: await ledgerSchema(github.ledger, env.name) } : {}),
-            },
-          }
-        : {}),
-    });
+    asChecklistOutcome(
+      await runChecklist({
+        env: env.name,
+        environment: env,
+        processEnv: io.env,
+        root,
+        ...(github ? { repository: `${github.repo.owner}/${github.repo.repo}` } : {}),
+        ...(deployment?.commit ? { commit: deployment.commit } : {}),
+        ...(deployment
+          ? {
+              deployment: {
+                manifests: deployment.manifests,
+                namespace: env.namespace,
+                runner,
+                ...(github?.ledger ? { schema: await ledgerSchema(github.ledger, env.name) } : {}),
+              },
+            }
+          : {}),
+      }),
+    );
+}
+
+/** The checklist's verdict in the shape the deploy still reads (ok, status, detail) until that shape is a Verdict too. */
+function asChecklistOutcome(r: ChecklistResult): ChecklistOutcome {
+  return {
+    ok: isPass(r),
+    items: r.items.map((i) => ({
+      name: i.name,
+      required: i.required,
+      status: i.outcome,
+      detail: i.reasons.join('; '),
+    })),
+  };
 }
 
 export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps {
