@@ -6,10 +6,11 @@
  * the release tag and the source tree it stands for, and what the delivery ledger says passed where.
  * A rule that lacks a fact it needs refuses (fail closed); the result names every rule and why.
  *
- * This file imports nothing on purpose: `kgraph-ci generate` copies it verbatim into
- * the Dagger module (dagger/src/eligibility.generated.ts), so the CLI, the host runner and the module
- * run the very same function. Keep it free of I/O and of imports.
+ * This file imports only the verdict shape (./verdict.ts, itself a leaf) on purpose: `kgraph-ci generate` copies
+ * both verbatim into the Dagger module (dagger/src/eligibility.generated.ts, dagger/src/verdict.generated.ts), so
+ * the CLI, the host runner and the module run the very same function. Keep it free of I/O and of other imports.
  */
+import { isPass, worstOutcome, type Verdict, type VerdictOutcome } from './verdict.generated.js';
 
 /** What a reference must be: any pinned tag (not latest) or digest; a @sha256 digest; a final release vX.Y.Z tag (no prerelease) on main. */
 export type ReferenceKind = 'pinned-tag' | 'digest' | 'release-tag';
@@ -232,12 +233,6 @@ export interface EligibilityFacts {
   readonly imageFoundIn?: 'ledger';
 }
 
-/**
- * A rule's outcome, in the pipeline's one verdict vocabulary (ci/src/platform/outcome.ts `CheckOutcome`, spelled out
- * here because this file imports nothing): `inconclusive` = the rule lacks a fact it needs; never a pass.
- */
-export type RuleOutcome = 'passed' | 'failed' | 'inconclusive';
-
 export type RuleName =
   | 'reference'
   | 'repository'
@@ -253,12 +248,9 @@ export type RuleName =
   | 'audit'
   | 'compatibility';
 
-export interface RuleVerdict {
+/** One rule's verdict (`inconclusive` = the rule lacks a fact it needs; never a pass), with one reason. */
+export interface RuleVerdict extends Verdict {
   readonly rule: RuleName;
-  readonly outcome: RuleOutcome;
-  /** `outcome === 'passed'`, for callers that only ask yes or no. */
-  readonly ok: boolean;
-  readonly detail: string;
   /**
    * The rule whose fact this verdict rests on (the digest of a version looked up in the ledger rests on the
    * ledger). When that rule did not pass, this verdict cannot tell and the other rule leads the refusal.
@@ -266,11 +258,12 @@ export interface RuleVerdict {
   readonly dependsOn?: RuleName;
 }
 
-export interface Eligibility {
+/**
+ * The decision: the worst outcome of all rules (failed beats inconclusive beats passed; no rule at all =
+ * inconclusive), its reasons those of the rules that did not pass (the cause first), or of every rule on a pass.
+ */
+export interface Eligibility extends Verdict {
   readonly environment: string;
-  /** The worst outcome of all rules (failed beats inconclusive beats passed); no rule at all = inconclusive. */
-  readonly outcome: RuleOutcome;
-  readonly eligible: boolean;
   readonly rules: readonly RuleVerdict[];
   /** The first rule that did not pass (rules run in order of importance), for one-line messages. */
   readonly refusedBy?: RuleVerdict;
@@ -297,11 +290,10 @@ export function isFinalReleaseTag(tag: string | undefined): tag is string {
   return isReleaseTag(tag) && !tag.includes('-');
 }
 
-const verdict = (rule: RuleName, outcome: RuleOutcome, detail: string): RuleVerdict => ({
+const verdict = (rule: RuleName, outcome: VerdictOutcome, reason: string): RuleVerdict => ({
   rule,
   outcome,
-  ok: outcome === 'passed',
-  detail,
+  reasons: [reason],
 });
 const passed = (rule: RuleName, detail: string) => verdict(rule, 'passed', detail);
 const failed = (rule: RuleName, detail: string) => verdict(rule, 'failed', detail);
@@ -613,14 +605,6 @@ const RULES: Record<NonNullable<EligibilityFacts['operation']>, readonly Rule[]>
   rollback: [onMainRule, ledgerRule, rollbackTargetRule],
 };
 
-const SEVERITY: Record<RuleOutcome, number> = { passed: 0, inconclusive: 1, failed: 2 };
-
-/** Worst wins: failed beats inconclusive beats passed; no verdict at all cannot pass. */
-export function worstOutcome(rules: readonly RuleVerdict[]): RuleOutcome {
-  if (rules.length === 0) return 'inconclusive';
-  return rules.reduce<RuleOutcome>((worst, r) => (SEVERITY[r.outcome] > SEVERITY[worst] ? r.outcome : worst), 'passed');
-}
-
 /**
  * A verdict that rests on a rule which did not pass cannot tell (its own failure may be only the consequence),
  * and names that rule; the first verdict that rests on nothing unsettled is the cause and leads the refusal.
@@ -629,23 +613,27 @@ function settleDependencies(rules: readonly RuleVerdict[]): {
   readonly rules: readonly RuleVerdict[];
   readonly cause?: RuleVerdict;
 } {
-  const unsettled = new Set(rules.filter((r) => !r.ok).map((r) => r.rule));
-  const follows = (r: RuleVerdict) => !r.ok && r.dependsOn !== undefined && unsettled.has(r.dependsOn);
+  const unsettled = new Set(rules.filter((r) => !isPass(r)).map((r) => r.rule));
+  const follows = (r: RuleVerdict) => !isPass(r) && r.dependsOn !== undefined && unsettled.has(r.dependsOn);
   const settled = rules.map((r) =>
     follows(r)
-      ? verdictWith(r, 'inconclusive', `${r.detail} (cannot tell: rests on rule "${r.dependsOn}", which did not pass)`)
+      ? {
+          ...r,
+          outcome: 'inconclusive' as const,
+          reasons: [`${r.reasons.join('; ')} (cannot tell: rests on rule "${r.dependsOn}", which did not pass)`],
+        }
       : r,
   );
-  const cause = settled.find((r, i) => !r.ok && !follows(rules[i]!)) ?? settled.find((r) => !r.ok);
+  const cause = settled.find((r, i) => !isPass(r) && !follows(rules[i]!)) ?? settled.find((r) => !isPass(r));
   return { rules: settled, ...(cause ? { cause } : {}) };
 }
 
-const verdictWith = (r: RuleVerdict, outcome: RuleOutcome, detail: string): RuleVerdict => ({
-  ...r,
-  outcome,
-  ok: outcome === 'passed',
-  detail,
-});
+/** The decision's reasons: each rule's, named, the cause first; on a pass, what every rule rests on. */
+function decisionReasons(rules: readonly RuleVerdict[], cause: RuleVerdict | undefined): string[] {
+  const named = (r: RuleVerdict) => r.reasons.map((reason) => `${r.rule}: ${reason}`);
+  if (!cause) return rules.length ? rules.flatMap(named) : ['no rule was judged'];
+  return [cause, ...rules.filter((r) => r !== cause && !isPass(r))].flatMap(named);
+}
 
 /** Decides whether `facts.image` may be deployed to `environment` under `policy`. Pure. */
 export function decideEligibility(environment: string, policy: ReleasePolicy, facts: EligibilityFacts): Eligibility {
@@ -656,13 +644,13 @@ export function decideEligibility(environment: string, policy: ReleasePolicy, fa
     ...checked.rules,
     ...(input ? RULES[facts.operation ?? 'deploy'].flatMap((rule) => rule(input)) : []),
   ]);
-  const outcome = worstOutcome(rules);
+  const outcome = worstOutcome(rules.map((r) => r.outcome));
   const from = facts.operation === 'rollback' ? undefined : policy.promotion?.from;
   const source = input && from ? promotionSource(input, from) : undefined;
   return {
     environment,
     outcome,
-    eligible: outcome === 'passed',
+    reasons: decisionReasons(rules, refusedBy),
     rules,
     ...(refusedBy ? { refusedBy } : {}),
     ...(source && 'pass' in source ? { promotedFrom: source.pass } : {}),

@@ -5,6 +5,7 @@
 import { DURATION_GRAMMAR, ENVIRONMENT_NAMES, ENVIRONMENTS, SERVICE_NAMES, STEPS, STEP_NAMES } from './ci.generated.js';
 import type { EnvironmentName, ServiceName, StepName } from './ci.generated.js';
 import { GIT_OBJECT_ID, isReleaseTag, referenceRules } from './eligibility.generated.js';
+import { isPass } from './verdict.generated.js';
 
 /** Pinned tags: a floating tag would make two runs of the same commit test different things. */
 export const IMAGES = {
@@ -322,10 +323,10 @@ export function imageTag(ref: string): string | undefined {
 export function checkDeployImage(environment: EnvironmentName, image: string, version?: string): void {
   const policy = ENVIRONMENTS[environment].release;
   const { rules } = referenceRules(environment, policy, { image, ...(version ? { release: { tag: version } } : {}) });
-  const refused = rules.find((r) => !r.ok);
+  const refused = rules.find((r) => !isPass(r));
   if (refused)
     throw new Error(
-      `refusing to deploy ${image} to ${environment}: release policy rule "${refused.rule}": ${refused.detail}`,
+      `refusing to deploy ${image} to ${environment}: release policy rule "${refused.rule}": ${refused.reasons.join('; ')}`,
     );
 }
 

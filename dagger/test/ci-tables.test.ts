@@ -9,6 +9,8 @@ import {
   ELIGIBILITY_PATH as ELIGIBILITY_FILE,
   renderCiTables,
   renderEligibility,
+  renderVerdict,
+  VERDICT_PATH,
 } from '../../ci/src/cli/generate/dagger-tables.js';
 import { REPO_ROOT } from '../../ci/src/platform/repo-root.js';
 import { STEPS as CI_STEPS, resolveCommands } from '../../ci/src/definitions/steps.js';
@@ -109,6 +111,7 @@ describe('plan', () => {
 
   it('carries the eligibility function verbatim (run the generator when this fails)', () => {
     expect(readFileSync(ELIGIBILITY_PATH, 'utf8')).toBe(renderEligibility());
+    expect(readFileSync(join(REPO_ROOT, VERDICT_PATH), 'utf8')).toBe(renderVerdict());
   });
 
   // The module refuses exactly what `kgraph-ci watch --duration` refuses, and reads the same seconds.

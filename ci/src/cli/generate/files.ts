@@ -9,7 +9,14 @@ import { DASHBOARDS_DIR, dashboardFiles } from '../../operate/dashboards/grafana
 import { ENVIRONMENTS } from '../../definitions/environments.js';
 import { K8S_DIR, overlayFiles } from '../../platform/kube/overlays.js';
 import { ALERTS_DIR, alertFiles } from '../../operate/triggers/alert-rules.js';
-import { DAGGER_TABLES_PATH, ELIGIBILITY_PATH, renderCiTables, renderEligibility } from './dagger-tables.js';
+import {
+  DAGGER_TABLES_PATH,
+  ELIGIBILITY_PATH,
+  VERDICT_PATH,
+  renderCiTables,
+  renderEligibility,
+  renderVerdict,
+} from './dagger-tables.js';
 import { REFERENCE_DIR, referenceDocs } from './reference-docs.js';
 
 /** Folders the generator owns outright: a file there that it does not generate is stale too. */
@@ -23,6 +30,7 @@ export function generatedFiles(envs = ENVIRONMENTS): Map<string, string> {
     ...dashboardFiles(envs),
     [DAGGER_TABLES_PATH, renderCiTables()],
     [ELIGIBILITY_PATH, renderEligibility()],
+    [VERDICT_PATH, renderVerdict()],
     ...referenceDocs(),
   ]);
 }

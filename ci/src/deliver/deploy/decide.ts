@@ -10,6 +10,7 @@ import {
   type LedgerFacts,
 } from '../../definitions/release-policy.js';
 import { imageForVersion } from './image.js';
+import { isPass } from '../../definitions/verdict.js';
 import type { DeployFacts, RollbackFacts } from './facts.js';
 import type { DeployRequest, RollbackRequest } from './request.js';
 import type { EnvironmentDefinition } from '../../definitions/environments.js';
@@ -18,9 +19,12 @@ import { judgeRollbackSchema, type RollbackSchemaVerdict } from '../../platform/
 
 /** The eligibility decision as lines people read (dry-run output, logs). */
 export function formatEligibility(d: Eligibility, image: string): string {
-  const head = `release policy for ${d.environment}: ${d.eligible ? 'ELIGIBLE' : `REFUSED by rule "${d.refusedBy?.rule}"`}: ${image}`;
+  const head = `release policy for ${d.environment}: ${isPass(d) ? 'ELIGIBLE' : `REFUSED by rule "${d.refusedBy?.rule}"`}: ${image}`;
   const width = Math.max(...d.rules.map((r) => r.rule.length));
-  return [head, ...d.rules.map((r) => `  ${r.ok ? 'ok  ' : 'FAIL'} ${r.rule.padEnd(width)}  ${r.detail}`)].join('\n');
+  return [
+    head,
+    ...d.rules.map((r) => `  ${isPass(r) ? 'ok  ' : 'FAIL'} ${r.rule.padEnd(width)}  ${r.reasons.join('; ')}`),
+  ].join('\n');
 }
 
 /**
@@ -58,7 +62,8 @@ export function pickCandidate(
       ledger,
       now,
     });
-    if (d.rules.find((r) => r.rule === 'promotion')?.ok) return { image, reason: `passed ${promo.from} at ${pass.at}` };
+    const promotion = d.rules.find((r) => r.rule === 'promotion');
+    if (promotion && isPass(promotion)) return { image, reason: `passed ${promo.from} at ${pass.at}` };
   }
   return {
     reason: `nothing passed ${promo.from} for tree ${source.tree}${passes.length ? ' that still stands (failed or rolled back since)' : ''}`,

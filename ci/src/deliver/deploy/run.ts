@@ -12,6 +12,7 @@
 import type { EnvironmentDefinition } from '../../definitions/environments.js';
 import { FailedError, UsageError } from '../../definitions/errors.js';
 import { ledgerRequiredFor, type Eligibility } from '../../definitions/release-policy.js';
+import { isPass } from '../../definitions/verdict.js';
 import { parseVersionTag } from '../release/semver.js';
 import { formatArgv } from '../../platform/process/argv.js';
 import { decideDeploy, decideRollback, decideRollbackSchema, formatEligibility, pickCandidate } from './decide.js';
@@ -46,10 +47,10 @@ export { resolveEnvironment } from './request.js';
 /** Refused: the verdict to stderr, exit 1 naming the rule. */
 function enforce(eligibility: Eligibility, image: string, what: string, deps: DeliveryDeps): string {
   const verdict = formatEligibility(eligibility, image);
-  if (eligibility.eligible) return verdict;
+  if (isPass(eligibility)) return verdict;
   deps.err(verdict);
   const rule = eligibility.refusedBy!;
-  throw new FailedError(`release policy refuses ${what}: rule "${rule.rule}": ${rule.detail}`);
+  throw new FailedError(`release policy refuses ${what}: rule "${rule.rule}": ${rule.reasons.join('; ')}`);
 }
 
 export async function runDeploy(opts: DeployOptions, deps: DeliveryDeps): Promise<ExecutionResult | Plan> {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ENVIRONMENTS } from '../../../src/definitions/environments.js';
 import { UsageError } from '../../../src/definitions/errors.js';
 import { ledgerRequiredFor } from '../../../src/definitions/release-policy.js';
+import { isPass } from '../../../src/definitions/verdict.js';
 import { decideDeploy, decideRollback } from '../../../src/deliver/deploy/decide.js';
 import { deployQueries } from '../../../src/deliver/deploy/facts.js';
 import { parseDeployRequest, parseRollbackRequest } from '../../../src/deliver/deploy/request.js';
@@ -70,7 +71,7 @@ describe('deploy phases', () => {
     const none = decideDeploy(req, { source: { tree: TREE }, ledger: { reachable: false, reason: 'down' } }, now);
     expect(none.image).toBe('ghcr.io/kgraph-mcp/kgraph-mcp:v1.2.3');
     expect(none.note).toMatch(/no digest to promote for v1.2.3: down/);
-    expect(none.eligibility.eligible).toBe(false);
+    expect(isPass(none.eligibility)).toBe(false);
   });
 
   it('policy data: the previous revision is the emergency exit, a named version is recorded first', () => {
@@ -88,13 +89,13 @@ describe('deploy phases', () => {
     const to = parseRollbackRequest({ env: 'prod', to: 'v1.2.2', dryRun: true }, {});
     const down = { reachable: false as const, reason: 'no GitHub ledger: GITHUB_TOKEN is not set' };
     const d = decideRollback(to, { ledger: down, backups: [], source: { onMain: true } }, 0);
-    expect(d.eligibility?.eligible).toBe(false);
+    expect(d.eligibility?.outcome).not.toBe('passed');
     expect(d.eligibility?.refusedBy?.rule).toBe('ledger');
-    expect(d.eligibility?.refusedBy?.detail).toMatch(/unreachable.*GITHUB_TOKEN/);
+    expect(d.eligibility?.refusedBy?.reasons.join('; ')).toMatch(/unreachable.*GITHUB_TOKEN/);
     // The digest rule is still listed, as "cannot tell": it rests on the ledger, which did not pass.
     const digest = d.eligibility?.rules.find((r) => r.rule === 'digest');
-    expect(digest).toMatchObject({ ok: false, outcome: 'inconclusive', dependsOn: 'ledger' });
-    expect(digest?.detail).toMatch(/rests on rule "ledger"/);
+    expect(digest).toMatchObject({ outcome: 'inconclusive', dependsOn: 'ledger' });
+    expect(digest?.reasons.join('; ')).toMatch(/rests on rule "ledger"/);
     // With the ledger reachable but no record of v1.2.2 in prod, the digest is the real reason.
     const empty = decideRollback(
       to,
@@ -184,17 +185,26 @@ describe("prod's compatibility rule (the previous release checked against the ca
     ).eligibility.rules.find((r) => r.rule === 'compatibility')!;
 
   it('passes when what runs in prod passed the check against this digest, or nothing runs there yet', () => {
-    expect(decide([staged, running], [compat(true)])).toMatchObject({ ok: true });
-    expect(decide([staged], [])).toMatchObject({ ok: true, detail: expect.stringMatching(/nothing ran in prod/) });
+    expect(decide([staged, running], [compat(true)])).toMatchObject({ outcome: 'passed' });
+    expect(decide([staged], [])).toMatchObject({
+      outcome: 'passed',
+      reasons: [expect.stringMatching(/nothing ran in prod/)],
+    });
   });
 
   it('refuses when it was never checked, failed, or was checked for another release', () => {
-    expect(decide([staged, running], [])).toMatchObject({ ok: false, detail: expect.stringMatching(/never checked/) });
-    expect(decide([staged, running], [compat(false)])).toMatchObject({ ok: false, detail: /failed the compat/ });
-    expect(decide([staged, running], [compat(true, { digest: D1 })])).toMatchObject({ ok: false });
+    expect(decide([staged, running], [])).toMatchObject({
+      outcome: 'failed',
+      reasons: [expect.stringMatching(/never checked/)],
+    });
+    expect(decide([staged, running], [compat(false)])).toMatchObject({
+      outcome: 'failed',
+      reasons: [expect.stringMatching(/failed the compat/)],
+    });
+    expect(decide([staged, running], [compat(true, { digest: D1 })])).toMatchObject({ outcome: 'failed' });
     expect(decide([staged, { ...running, digest: undefined, operation: 'rollback' }], [compat(true)])).toMatchObject({
-      ok: false,
-      detail: expect.stringMatching(/cannot tell/),
+      outcome: 'inconclusive',
+      reasons: [expect.stringMatching(/cannot tell/)],
     });
   });
 });

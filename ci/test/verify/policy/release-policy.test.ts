@@ -11,11 +11,11 @@ import {
   isFinalReleaseTag,
   isReleaseTag,
   parseImageRef,
-  worstOutcome,
   type EligibilityFacts,
   type LedgerEntry,
   type RuleVerdict,
 } from '../../../src/definitions/release-policy.js';
+import { isPass } from '../../../src/definitions/verdict.js';
 
 const D1 = `sha256:${'a'.repeat(64)}`;
 const D2 = `sha256:${'b'.repeat(64)}`;
@@ -312,9 +312,10 @@ describe('decideEligibility (policy from ci/src/definitions/environments.ts)', (
   it.each(cases)('$name', ({ env, facts, refusedBy, detail }) => {
     const res = decideEligibility(env, ENVIRONMENTS[env].release, facts);
     expect(res.refusedBy?.rule).toBe(refusedBy);
-    expect(res.eligible).toBe(refusedBy === undefined);
-    if (detail) expect(res.refusedBy?.detail ?? res.rules.map((r) => r.detail).join(' ')).toMatch(detail);
-    if (!refusedBy) expect(res.rules.every((r) => r.ok)).toBe(true);
+    expect(isPass(res)).toBe(refusedBy === undefined);
+    if (detail)
+      expect((res.refusedBy ?? { reasons: res.rules.flatMap((r) => r.reasons) }).reasons.join(' ')).toMatch(detail);
+    if (!refusedBy) expect(res.rules.every(isPass)).toBe(true);
   });
 
   it('the accepted prod decision names the staging pass it rests on and every rule', () => {
@@ -353,7 +354,10 @@ describe('three outcomes, worst wins', () => {
   it('an eligible decision passes every rule', () => {
     const res = decide(prodFacts());
     expect(res.outcome).toBe('passed');
-    expect(res.rules.every((r) => r.outcome === 'passed' && r.ok)).toBe(true);
+    expect(res.rules.every((r) => r.outcome === 'passed')).toBe(true);
+    // On a pass the decision's reasons are what every rule rests on, each named.
+    expect(res.reasons).toHaveLength(res.rules.length);
+    expect(res.reasons.some((r) => /^soak: \d+ min in staging \(needs 10\)$/.test(r))).toBe(true);
   });
 
   it.each([
@@ -366,7 +370,7 @@ describe('three outcomes, worst wins', () => {
     const res = decide(facts);
     expect(outcomeOf(res, rule)).toBe('inconclusive');
     expect(res.outcome).toBe('inconclusive');
-    expect(res.eligible).toBe(false);
+    expect(isPass(res)).toBe(false);
   });
 
   it('a failure beats an earlier "cannot tell" (the first rule that did not pass is still named)', () => {
@@ -375,18 +379,10 @@ describe('three outcomes, worst wins', () => {
     expect(outcomeOf(res, 'soak')).toBe('failed');
     expect(res.outcome).toBe('failed');
     expect(res.refusedBy?.rule).toBe('on-main');
-  });
-
-  it('worstOutcome: no verdict at all cannot pass', () => {
-    expect(worstOutcome([])).toBe('inconclusive');
-    const v = (outcome: 'passed' | 'failed' | 'inconclusive') => ({
-      rule: 'gate' as const,
-      outcome,
-      ok: false,
-      detail: '',
-    });
-    expect(worstOutcome([v('passed'), v('inconclusive'), v('passed')])).toBe('inconclusive');
-    expect(worstOutcome([v('failed'), v('inconclusive')])).toBe('failed');
+    // The decision's reasons are those of every rule that did not pass, the cause first.
+    expect(res.reasons[0]).toMatch(/^on-main: cannot tell whether v1\.4\.0 is on main/);
+    expect(res.reasons.some((r) => r.startsWith('soak: '))).toBe(true);
+    expect(res.reasons.some((r) => r.startsWith('ledger: '))).toBe(false);
   });
 
   it('a rollback is judged by its target, not by promotion or compatibility (the exception is the RULES table)', () => {
