@@ -7,7 +7,9 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { EnvironmentDefinition } from '../definitions/environments.js';
-import { runChecklist } from '../verify/checklist/index.js';
+import { runChecklist, type ChecklistResult } from '../verify/checklist/index.js';
+import { failed, passed } from '../definitions/verdict.js';
+import type { ChecklistOutcome } from '../deliver/deploy/execute.js';
 import type { ChecklistDeployment, DeliveryDeps } from '../deliver/deploy/deps.js';
 import type { MigrationFacts } from '../verify/checklist/items.js';
 import { recordedSchemaHead } from '../platform/ledger/rollback-schema.js';
@@ -62,6 +64,13 @@ async function ledgerSchema(ledger: Ledger, environment: string): Promise<Migrat
   }
 }
 
+/** The checklist's answer as the deploy's verdict: it passes when every required item does. */
+function checklistVerdict({ ok, ...result }: ChecklistResult): ChecklistOutcome {
+  const open = result.items.filter((i) => i.required && i.status !== 'passed');
+  const verdict = ok ? passed(`${result.items.length} items`) : failed(...open.map((i) => `${i.name}: ${i.detail}`));
+  return { ...result, ...verdict };
+}
+
 /**
  * The checklist as a deploy runs it. In a deploy: variables from the manifests it applies, secret key names from
  * the cluster, the schema the ledger records (the deploying container reaches neither the pods' environment nor
@@ -75,24 +84,26 @@ function deployChecklist(
   github: { readonly repo: RepoRef; readonly ledger: Ledger | undefined } | undefined,
 ): DeliveryDeps['checklist'] {
   return async (env: EnvironmentDefinition, deployment?: ChecklistDeployment) =>
-    runChecklist({
-      env: env.name,
-      environment: env,
-      processEnv: io.env,
-      root,
-      ...(github ? { repository: `${github.repo.owner}/${github.repo.repo}` } : {}),
-      ...(deployment?.commit ? { commit: deployment.commit } : {}),
-      ...(deployment
-        ? {
-            deployment: {
-              manifests: deployment.manifests,
-              namespace: env.namespace,
-              runner,
-              ...(github?.ledger ? { schema: await ledgerSchema(github.ledger, env.name) } : {}),
-            },
-          }
-        : {}),
-    });
+    checklistVerdict(
+      await runChecklist({
+        env: env.name,
+        environment: env,
+        processEnv: io.env,
+        root,
+        ...(github ? { repository: `${github.repo.owner}/${github.repo.repo}` } : {}),
+        ...(deployment?.commit ? { commit: deployment.commit } : {}),
+        ...(deployment
+          ? {
+              deployment: {
+                manifests: deployment.manifests,
+                namespace: env.namespace,
+                runner,
+                ...(github?.ledger ? { schema: await ledgerSchema(github.ledger, env.name) } : {}),
+              },
+            }
+          : {}),
+      }),
+    );
 }
 
 export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps {
