@@ -131,14 +131,22 @@ export interface Page<T> {
 
 export type ScoredTool = Tool & { score?: number };
 
+/** The filters of a search, as SQL over $1 (tag) and $2 (category): only those asked for, so the planner sees
+ * plain predicates it can match to indexes. */
+const searchFilters = (p: Pick<SearchParams, 'tag' | 'category'>) =>
+  [p.tag ? 'tags @> ARRAY[$1::text]' : '$1::text IS NULL', p.category ? 'category = $2' : '$2::text IS NULL'].join(
+    ' AND ',
+  );
+
+/** Every match of $4 (websearch syntax) under the filters, ranked: the columns of a tool and its rank. */
+const rankedMatches = (p: Pick<SearchParams, 'tag' | 'category'>) => `
+        SELECT ${TOOL_COLS}, ts_rank(search, query) AS rank
+        FROM tools, websearch_to_tsquery('english', $4) AS query
+        WHERE search @@ query AND ${searchFilters(p)}`;
+
 export async function searchTools(db: Queryable, p: SearchParams, time: Timer = noTimer): Promise<Page<ScoredTool>> {
   const q = p.q?.trim();
-  // Only the filters asked for, so the planner sees plain predicates it can match to indexes.
   const values: unknown[] = [p.tag ?? null, p.category ?? null, p.limit + 1];
-  const filters = [
-    p.tag ? 'tags @> ARRAY[$1::text]' : '$1::text IS NULL',
-    p.category ? 'category = $2' : '$2::text IS NULL',
-  ].join(' AND ');
   if (q) {
     values.push(q);
     let after = '';
@@ -147,11 +155,7 @@ export async function searchTools(db: Queryable, p: SearchParams, time: Timer = 
       values.push(c.r, c.id);
       after = 'WHERE rank < $5::real OR (rank = $5::real AND id > $6::uuid)';
     }
-    const sql = `SELECT * FROM (
-        SELECT ${TOOL_COLS}, ts_rank(search, query) AS rank
-        FROM tools, websearch_to_tsquery('english', $4) AS query
-        WHERE search @@ query AND ${filters}
-      ) s ${after} ORDER BY rank DESC, id LIMIT $3`;
+    const sql = `SELECT * FROM (${rankedMatches(p)}) s ${after} ORDER BY rank DESC, id LIMIT $3`;
     const res = await time('search', () => db.query<ToolRow & { rank: number }>(sql, values));
     const rows = res.rows.slice(0, p.limit);
     const last = rows[rows.length - 1];
@@ -166,7 +170,7 @@ export async function searchTools(db: Queryable, p: SearchParams, time: Timer = 
     values.push(c.n, c.id);
     after = 'AND (name, id) > ($4::text, $5::uuid)';
   }
-  const sql = `SELECT ${TOOL_COLS} FROM tools WHERE ${filters} ${after} ORDER BY name, id LIMIT $3`;
+  const sql = `SELECT ${TOOL_COLS} FROM tools WHERE ${searchFilters(p)} ${after} ORDER BY name, id LIMIT $3`;
   const res = await time('list', () => db.query<ToolRow>(sql, values));
   const rows = res.rows.slice(0, p.limit);
   const last = rows[rows.length - 1];
@@ -174,6 +178,54 @@ export async function searchTools(db: Queryable, p: SearchParams, time: Timer = 
     items: rows.map(toTool),
     nextCursor: res.rows.length > p.limit && last ? encodeCursor({ k: 'name', n: last.name, id: last.id }) : null,
   };
+}
+
+/** One row of a search's ranking head: every row has its id and rank, the first rows the tool as well. */
+export interface HeadRow {
+  readonly id: string;
+  readonly rank: number;
+  readonly tool?: ScoredTool;
+}
+
+const TOOL_FIELDS = ['slug', 'name', 'description', 'category', 'tags', 'created_at', 'updated_at'] as const;
+
+/**
+ * The first `rows` of a search's ranking (in the order searchTools pages it: rank, then id), in one ranking:
+ * ids and ranks of all of them, the whole tool only for the first `withTools`. Ranking costs the same for 1 row
+ * as for 100 (every match is ranked), so the first page of a search learns the order of the next ones too;
+ * sending only ids past the page keeps a one-off search's transfer and parsing at its own page.
+ */
+export async function searchHead(
+  db: Queryable,
+  p: Pick<SearchParams, 'q' | 'tag' | 'category'> & { q: string },
+  rows: number,
+  withTools: number,
+  time: Timer = noTimer,
+): Promise<HeadRow[]> {
+  const fields = TOOL_FIELDS.map((c) => `CASE WHEN n <= $5 THEN ${c} END AS ${c}`).join(', ');
+  const sql = `SELECT id, rank, ${fields} FROM (
+      SELECT s.*, row_number() OVER (ORDER BY rank DESC, id) AS n
+      FROM (${rankedMatches(p)} ORDER BY rank DESC, id LIMIT $3) s
+    ) w ORDER BY n`;
+  const values = [p.tag ?? null, p.category ?? null, rows, p.q.trim(), withTools];
+  const res = await time('search', () => db.query<Partial<ToolRow> & { id: string; rank: number }>(sql, values));
+  return res.rows.map((r, i) =>
+    i < withTools
+      ? { id: r.id, rank: r.rank, tool: { ...toTool(r as ToolRow), score: r.rank } }
+      : { id: r.id, rank: r.rank },
+  );
+}
+
+/** Tools by id (those that exist), for the rows of a ranking head that were sent without their tool. */
+export async function toolsById(
+  db: Queryable,
+  ids: readonly string[],
+  time: Timer = noTimer,
+): Promise<Map<string, Tool>> {
+  const res = await time('tools_by_id', () =>
+    db.query<ToolRow>(`SELECT ${TOOL_COLS} FROM tools WHERE id = ANY($1::uuid[])`, [ids]),
+  );
+  return new Map(res.rows.map((r) => [r.id, toTool(r)]));
 }
 
 /** A tool by uuid or slug, or undefined. */

@@ -11,7 +11,7 @@ import * as repo from '../repo.js';
 import { buildPath, goalTerms } from '../plan.js';
 import * as s from '../schemas.js';
 import { waitTimedQueries } from '../pool-wait.js';
-import { searchPage, type PrefixCache } from '../search-prefix.js';
+import { searchPage, type PrefixCache, type SearchSource } from '../search-prefix.js';
 
 interface Opts {
   pool: pg.Pool;
@@ -100,12 +100,17 @@ function committedWrite(generation: Opts['generation'], afterCommit: Opts['after
 // Read handlers are plain functions returning cached(...): a reply (sent from memory) or a promise of one.
 
 function toolRoutes(app: Api, { pool, db, time, prefixes, cached, write }: Routes): void {
+  const search: SearchSource = {
+    page: (p) => repo.searchTools(db, p, time),
+    head: (p, rows, withTools) => repo.searchHead(db, p, rows, withTools, time),
+    tools: (ids) => repo.toolsById(db, ids, time),
+  };
   app.get('/tools', { schema: { querystring: s.searchQuery } }, (req, reply) => {
     const { q, tag, category, limit = s.DEFAULT_LIMIT, cursor } = req.query;
     return cached(
       reply,
       cacheKey('tools', [q ?? null, tag ?? null, category ?? null, limit, cursor ?? null]),
-      (token) => searchPage(prefixes, token, { q, tag, category, limit, cursor }, (p) => repo.searchTools(db, p, time)),
+      (token) => searchPage(prefixes, token, { q, tag, category, limit, cursor }, search),
     );
   });
 
