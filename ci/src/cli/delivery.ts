@@ -7,10 +7,10 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { EnvironmentDefinition } from '../definitions/environments.js';
-import { isPass } from '../definitions/verdict.js';
 import { runChecklist, type ChecklistResult } from '../verify/checklist/index.js';
-import type { ChecklistDeployment, DeliveryDeps } from '../deliver/deploy/deps.js';
+import { failed, isPass, passed } from '../definitions/verdict.js';
 import type { ChecklistOutcome } from '../deliver/deploy/execute.js';
+import type { ChecklistDeployment, DeliveryDeps } from '../deliver/deploy/deps.js';
 import type { MigrationFacts } from '../verify/checklist/items.js';
 import { recordedSchemaHead } from '../platform/ledger/rollback-schema.js';
 import type { GateBaseline } from '../deliver/deploy/plan.js';
@@ -65,6 +65,20 @@ async function ledgerSchema(ledger: Ledger, environment: string): Promise<Migrat
 }
 
 /**
+ * The checklist's answer as the deploy's verdict: it passes when every required item does. Its items keep the
+ * shape the deploy prints (status, detail).
+ */
+function checklistVerdict(result: ChecklistResult): ChecklistOutcome {
+  const open = result.items.filter((i) => i.required && !isPass(i));
+  const detail = (i: ChecklistResult['items'][number]) => i.reasons.join('; ');
+  const verdict = isPass(result)
+    ? passed(`${result.items.length} items`)
+    : failed(...open.map((i) => `${i.name}: ${detail(i)}`));
+  const items = result.items.map((i) => ({ name: i.name, required: i.required, status: i.outcome, detail: detail(i) }));
+  return { ...verdict, items };
+}
+
+/**
  * The checklist as a deploy runs it. In a deploy: variables from the manifests it applies, secret key names from
  * the cluster, the schema the ledger records (the deploying container reaches neither the pods' environment nor
  * the database); the repository and the image's commit too: in CI the tests and scan items read that commit's
@@ -77,7 +91,7 @@ function deployChecklist(
   github: { readonly repo: RepoRef; readonly ledger: Ledger | undefined } | undefined,
 ): DeliveryDeps['checklist'] {
   return async (env: EnvironmentDefinition, deployment?: ChecklistDeployment) =>
-    asChecklistOutcome(
+    checklistVerdict(
       await runChecklist({
         env: env.name,
         environment: env,
@@ -97,19 +111,6 @@ function deployChecklist(
           : {}),
       }),
     );
-}
-
-/** The checklist's verdict in the shape the deploy still reads (ok, status, detail) until that shape is a Verdict too. */
-function asChecklistOutcome(r: ChecklistResult): ChecklistOutcome {
-  return {
-    ok: isPass(r),
-    items: r.items.map((i) => ({
-      name: i.name,
-      required: i.required,
-      status: i.outcome,
-      detail: i.reasons.join('; '),
-    })),
-  };
 }
 
 export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps {
@@ -147,7 +148,7 @@ export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps
         log: (l) => writeLine(io.stderr, l),
       });
       const compared = baselineCompared(report);
-      return { ...report, passed: isPass(report), ...(compared !== undefined ? { baselineCompared: compared } : {}) };
+      return { ...report, ...(compared !== undefined ? { baselineCompared: compared } : {}) };
     },
     smoke: (baseUrl: string) => runSmoke({ baseUrl, ...(io.env.API_KEY ? { apiKey: io.env.API_KEY } : {}) }),
     ...(github

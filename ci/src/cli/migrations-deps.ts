@@ -3,6 +3,7 @@
  * when configured), table sizes over DATABASE_URL (only with --env), squawk from its npm platform package.
  */
 import type { EnvironmentDefinition } from '../definitions/environments.js';
+import { failed, inconclusive, passed } from '../definitions/verdict.js';
 import type { RepoRef } from '../platform/github/repository.js';
 import { ledgerEntries } from '../platform/ledger/entry.js';
 import {
@@ -60,22 +61,18 @@ export function migrationsDeployDeps(
   return {
     migrationsCheck: async (env) => {
       if (!existsSync(join(root, '.git')))
-        return {
-          ok: false,
-          detail: `the migrations check cannot run: ${root} has no git history (.git), so which migrations are new since the release running in ${env.name} cannot be told; deploy from a clone with history`,
-        };
+        return inconclusive(
+          `the migrations check cannot run: ${root} has no git history (.git), so which migrations are new since the release running in ${env.name} cannot be told; deploy from a clone with history`,
+        );
       try {
         const report = await checkMigrations(
           { environment: env },
           { ...migrationsCheckDeps(io, env, repo), repo: root },
         );
-        const ok = report.verdict !== 'refuse';
-        return {
-          ok,
-          detail: ok ? `${report.verdict}: ${report.migrations.length} new migration(s)` : formatCheck(report),
-        };
+        if (report.verdict === 'refuse') return failed(formatCheck(report));
+        return passed(`${report.verdict}: ${report.migrations.length} new migration(s)`);
       } catch (err) {
-        return { ok: false, detail: `the migrations check could not run: ${(err as Error).message}` };
+        return inconclusive(`the migrations check could not run: ${(err as Error).message}`);
       }
     },
     migrations: () => migrationNames(join(root, MIGRATIONS_PATH)),

@@ -5,6 +5,7 @@
  * lets prod migrate.
  */
 import { PAYLOAD_SCHEMA, type LedgerPayload, type RestorePayload } from '../../platform/ledger/entry.js';
+import { failed, passed, type Verdict } from '../../definitions/verdict.js';
 
 export const MANIFEST_MARKER = 'KGRAPH_BACKUP_MANIFEST';
 
@@ -69,9 +70,6 @@ export function manifestFromLog(log: string): BackupManifest | undefined {
   }
 }
 
-export type BackupVerdict =
-  { readonly ok: true; readonly detail: string } | { readonly ok: false; readonly reason: string };
-
 /** Whether a backup lets the migration `precedes` run: present, verified, non-empty, fresh, for it. */
 export function judgeBackup(
   manifest: BackupManifest | undefined,
@@ -81,28 +79,18 @@ export function judgeBackup(
     readonly maxAgeMinutes: number;
     readonly now: number;
   },
-): BackupVerdict {
-  if (!manifest) return { ok: false, reason: 'no backup manifest: the backup did not finish or could not be written' };
+): Verdict {
+  if (!manifest) return failed('no backup manifest: the backup did not finish or could not be written');
   if (manifest.environment !== expect.environment)
-    return { ok: false, reason: `backup ${manifest.id} is of ${manifest.environment}, not ${expect.environment}` };
-  if (!manifest.verified)
-    return { ok: false, reason: `backup ${manifest.id} was not verified: pg_restore could not read it back` };
-  if (manifest.bytes <= 0) return { ok: false, reason: `backup ${manifest.id} is empty` };
+    return failed(`backup ${manifest.id} is of ${manifest.environment}, not ${expect.environment}`);
+  if (!manifest.verified) return failed(`backup ${manifest.id} was not verified: pg_restore could not read it back`);
+  if (manifest.bytes <= 0) return failed(`backup ${manifest.id} is empty`);
   if (manifest.precedes !== expect.precedes)
-    return {
-      ok: false,
-      reason: `backup ${manifest.id} was taken before ${manifest.precedes}, not before ${expect.precedes}`,
-    };
+    return failed(`backup ${manifest.id} was taken before ${manifest.precedes}, not before ${expect.precedes}`);
   const ageMin = (expect.now - Date.parse(manifest.createdAt)) / 60_000;
   if (ageMin > expect.maxAgeMinutes || ageMin < -5)
-    return {
-      ok: false,
-      reason: `backup ${manifest.id} is ${ageMin.toFixed(0)} min old (at most ${expect.maxAgeMinutes})`,
-    };
-  return {
-    ok: true,
-    detail: `backup ${manifest.id}: ${manifest.bytes} bytes, sha256 ${manifest.sha256.slice(0, 12)}…, verified`,
-  };
+    return failed(`backup ${manifest.id} is ${ageMin.toFixed(0)} min old (at most ${expect.maxAgeMinutes})`);
+  return passed(`backup ${manifest.id}: ${manifest.bytes} bytes, sha256 ${manifest.sha256.slice(0, 12)}…, verified`);
 }
 
 /**

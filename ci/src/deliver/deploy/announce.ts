@@ -7,6 +7,7 @@ import type { EnvironmentDefinition } from '../../definitions/environments.js';
 import type { LedgerPayload } from '../../platform/ledger/entry.js';
 import type { Announcement, GateVerdict } from '../../platform/notify/announcement.js';
 import type { ExecutionResult, GateOutcome } from './execute.js';
+import { isPass } from '../../definitions/verdict.js';
 import type { Plan } from './plan.js';
 
 /** The pipeline run's page, when running on GitHub Actions. */
@@ -28,7 +29,7 @@ function gateVerdict(plan: Plan, gate: GateOutcome | undefined): Announcement['g
   if (plan.operation !== 'deploy') return undefined;
   if (!plan.steps.some((s) => s.kind === 'gate')) return { verdict: 'skipped' };
   if (!gate) return { verdict: 'not run' };
-  const verdict: GateVerdict = gate.passed ? 'passed' : 'failed';
+  const verdict: GateVerdict = isPass(gate) ? 'passed' : 'failed';
   return { verdict, reasons: gate.reasons.slice(0, 3) };
 }
 
@@ -58,15 +59,15 @@ export function endAnnouncements(
   const g = gateVerdict(c.plan, gate);
   const end: Announcement = {
     ...start,
-    stage: result.ok ? 'succeeded' : 'failed',
+    stage: isPass(result) ? 'succeeded' : 'failed',
     durationMs,
     ...(g ? { gate: g } : {}),
-    ...(result.ok ? {} : { reason: `${result.failedStep}: ${result.reason ?? 'failed'}` }),
+    ...(isPass(result) ? {} : { reason: `${result.failedStep}: ${result.reasons.join('; ') || 'failed'}` }),
   };
-  if (!result.rolledBack) return [end];
+  if (!result.rollback) return [end];
   const back: Announcement = {
     operation: 'rollback',
-    stage: result.rollbackOk ? 'succeeded' : 'failed',
+    stage: isPass(result.rollback) ? 'succeeded' : 'failed',
     automatic: true,
     environment: c.env.name,
     version: 'previous',

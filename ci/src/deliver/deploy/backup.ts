@@ -10,7 +10,7 @@ import { judgeBackup, manifestFromLog, type BackupManifest } from '../backup/man
 import { PAYLOAD_SCHEMA, type LedgerPayload } from '../../platform/ledger/entry.js';
 import { writeRecord, type RecordTarget } from '../../platform/ledger/recorder.js';
 import type { CommandRunner } from '../../platform/kube/runner.js';
-import type { JudgeOutcome } from './execute.js';
+import { failed, inconclusive, isPass, type Verdict } from '../../definitions/verdict.js';
 import type { PlanStep } from './plan.js';
 
 export interface BackupJudgeDeps {
@@ -42,14 +42,11 @@ export async function judgeBackupStep(
   step: Extract<PlanStep, { kind: 'backup' }>,
   env: EnvironmentDefinition,
   deps: BackupJudgeDeps,
-): Promise<JudgeOutcome> {
+): Promise<Verdict> {
   const policy = env.database.backup;
-  if (!policy) return { ok: false, detail: `${env.name} has no backup policy, yet the plan asks for a backup` };
+  if (!policy) return failed(`${env.name} has no backup policy, yet the plan asks for a backup`);
   if (!step.precedes)
-    return {
-      ok: false,
-      detail: 'cannot tell which migration the deploy applies, so no backup can be said to precede it',
-    };
+    return inconclusive('cannot tell which migration the deploy applies, so no backup can be said to precede it');
   const logs = await deps.runner({
     argv: ['kubectl', '--namespace', env.namespace, 'logs', `job/${step.job}`, '--tail=200'],
     timeoutMs: 60_000,
@@ -62,20 +59,19 @@ export async function judgeBackupStep(
     maxAgeMinutes: policy.maxAgeMinutes,
     now,
   });
-  const detail = verdict.ok ? verdict.detail : verdict.reason;
-  if (!manifest)
-    return { ok: false, detail: logs.exitCode === 0 ? detail : `${detail} (kubectl logs exit ${logs.exitCode})` };
+  const detail = verdict.reasons.join('; ');
+  if (!manifest) return failed(logs.exitCode === 0 ? detail : `${detail} (kubectl logs exit ${logs.exitCode})`);
   try {
     const { problems } = await writeRecord(
       backupPayload(env, manifest, now),
-      verdict.ok ? 'success' : 'failure',
+      isPass(verdict) ? 'success' : 'failure',
       detail,
       deps.target,
     );
     if (problems.length && deps.target.required)
-      return { ok: false, detail: `${detail}; but the ledger did not take it: ${problems.join('; ')}` };
+      return failed(`${detail}; but the ledger did not take it: ${problems.join('; ')}`);
   } catch (err) {
-    return { ok: false, detail: `${detail}; but the ledger did not take it: ${(err as Error).message}` };
+    return failed(`${detail}; but the ledger did not take it: ${(err as Error).message}`);
   }
-  return { ok: verdict.ok, detail };
+  return verdict;
 }

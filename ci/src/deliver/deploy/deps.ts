@@ -8,7 +8,8 @@ import type { CommandRunner } from '../../platform/kube/runner.js';
 import type { KubeObject } from '../../platform/kube/validate.js';
 import type { Ledger } from '../../platform/ledger/github.js';
 import type { Announcement } from '../../platform/notify/announcement.js';
-import type { ChecklistOutcome, GateOutcome, JudgeOutcome, SmokeOutcome } from './execute.js';
+import type { Verdict } from '../../definitions/verdict.js';
+import type { ChecklistOutcome, GateOutcome, SmokeOutcome } from './execute.js';
 import type { GateBaseline } from './plan.js';
 import type { ReleaseSources } from './sources.js';
 
@@ -24,7 +25,7 @@ export interface DeliveryDeps {
   readonly checklist: (env: EnvironmentDefinition, deployment?: ChecklistDeployment) => Promise<ChecklistOutcome>;
   readonly gate: (env: EnvironmentDefinition, baseUrl: string, baseline?: GateBaseline) => Promise<GateOutcome>;
   /** `kgraph-ci migrations check --env` (a deploy phase); absent = the deploy refuses at that step. */
-  readonly migrationsCheck?: (env: EnvironmentDefinition) => Promise<JudgeOutcome>;
+  readonly migrationsCheck?: (env: EnvironmentDefinition) => Promise<Verdict>;
   /** The migration names of the tree being deployed, oldest first; absent or failing = unknown. */
   readonly migrations?: () => Promise<readonly string[]>;
   readonly smoke: (baseUrl: string) => Promise<SmokeOutcome>;

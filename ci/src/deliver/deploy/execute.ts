@@ -7,9 +7,11 @@ import type { CommandRunner } from '../../platform/kube/runner.js';
 import { formatArgv } from '../../platform/process/argv.js';
 import type { GateBaseline, Plan, PlanStep } from './plan.js';
 import type { CheckOutcome } from '../../platform/outcome.js';
+import { failed, inconclusive, isPass, passed, type Verdict } from '../../definitions/verdict.js';
+import type { SmokeResult } from './smoke.js';
 
-export interface ChecklistOutcome {
-  readonly ok: boolean;
+/** The checklist's verdict, with its items (a required item that did not pass refuses the deploy). */
+export interface ChecklistOutcome extends Verdict {
   readonly items: readonly {
     readonly name: string;
     readonly required: boolean;
@@ -17,22 +19,11 @@ export interface ChecklistOutcome {
     readonly detail: string;
   }[];
 }
-export interface GateOutcome {
-  readonly passed: boolean;
-  readonly reasons: readonly string[];
+export interface GateOutcome extends Verdict {
   /** The gate compared against a baseline (not only absolute thresholds); undefined = not reported. */
   readonly baselineCompared?: boolean;
 }
-export interface SmokeOutcome {
-  readonly ok: boolean;
-  readonly results: readonly { readonly name: string; readonly ok: boolean; readonly detail: string }[];
-}
-
-/** A judge's answer (migrations check, backup): ok, or why not. */
-export interface JudgeOutcome {
-  readonly ok: boolean;
-  readonly detail: string;
-}
+export type SmokeOutcome = SmokeResult;
 
 export interface ExecuteDeps {
   readonly runner: CommandRunner;
@@ -40,86 +31,85 @@ export interface ExecuteDeps {
   readonly smoke: (baseUrl: string) => Promise<SmokeOutcome>;
   readonly gate?: (baseUrl: string, baseline?: GateBaseline) => Promise<GateOutcome>;
   /** `migrations check --env` for the plan's environment; absent = cannot check = refuse. */
-  readonly migrationsCheck?: () => Promise<JudgeOutcome>;
+  readonly migrationsCheck?: () => Promise<Verdict>;
   /** Reads the backup Job's manifest, judges it, records it; absent = cannot judge = refuse. */
-  readonly backup?: (step: Extract<PlanStep, { kind: 'backup' }>) => Promise<JudgeOutcome>;
+  readonly backup?: (step: Extract<PlanStep, { kind: 'backup' }>) => Promise<Verdict>;
   /** Progress, one line per step. */
   readonly log: (line: string) => void;
   readonly now?: () => number;
 }
 
-export interface StepOutcome {
+/** One step's verdict (why it failed, or what it printed), and how long it took. */
+export interface StepOutcome extends Verdict {
   readonly name: string;
-  readonly ok: boolean;
   readonly durationMs: number;
-  readonly detail: string;
 }
 
-export interface ExecutionResult {
-  readonly ok: boolean;
+/** The run's verdict: a pass, or the verdict of the step it stopped at (`failedStep`). */
+export interface ExecutionResult extends Verdict {
   readonly steps: readonly StepOutcome[];
   readonly failedStep?: string;
-  readonly reason?: string;
   /** The image the Deployment ran before (empty on a first deploy). */
   readonly previousImage?: string;
-  /** The automatic rollback ran; `rollbackOk` says whether it worked. */
-  readonly rolledBack: boolean;
-  readonly rollbackOk?: boolean;
+  /** The automatic rollback's verdict; absent = none ran. */
+  readonly rollback?: Verdict;
   /** Cleanup steps that failed (a baseline left running), named for the operator. */
   readonly cleanupFailed?: readonly string[];
 }
 
 /** kubectl's stderr, trimmed to its last lines: enough to act on, never the manifests we piped in. */
 const tail = (text: string, lines = 5): string => text.trim().split('\n').slice(-lines).join(' | ');
+const why = (v: Verdict): string => v.reasons.join('; ');
 
-async function runStep(step: PlanStep, deps: ExecuteDeps): Promise<{ ok: boolean; detail: string; stdout?: string }> {
+/** A step's verdict, and what a kubectl step printed (read for the previous image). */
+type StepVerdict = Verdict & { readonly stdout?: string };
+
+async function checklistStep(deps: ExecuteDeps): Promise<Verdict> {
+  if (!deps.checklist) return inconclusive('no checklist available (fails closed)');
+  const res = await deps.checklist();
+  const failing = res.items.filter((i) => i.required && i.status !== 'passed');
+  if (isPass(res) && failing.length === 0) return passed(`${res.items.length} items pass`);
+  const why = `failed: ${failing.map((i) => `${i.name} (${i.status}: ${i.detail})`).join('; ') || 'checklist not ok'}`;
+  return { outcome: isPass(res) ? 'failed' : res.outcome, reasons: [why] };
+}
+
+async function smokeStep(deps: ExecuteDeps, baseUrl: string): Promise<Verdict> {
+  const res = await deps.smoke(baseUrl);
+  return { outcome: res.outcome, reasons: [why(res)] };
+}
+
+async function gateStep(deps: ExecuteDeps, step: Extract<PlanStep, { kind: 'gate' }>): Promise<Verdict> {
+  if (!deps.gate) return inconclusive('no latency gate available (fails closed)');
+  const res = await deps.gate(step.baseUrl, step.baseline);
+  return isPass(res) ? passed('passed') : { outcome: res.outcome, reasons: [`failed: ${res.reasons.join('; ')}`] };
+}
+
+async function kubectlStep(deps: ExecuteDeps, step: Extract<PlanStep, { kind: 'kubectl' }>): Promise<StepVerdict> {
+  const res = await deps.runner({
+    argv: step.argv,
+    ...(step.stdin ? { stdin: step.stdin.yaml } : {}),
+    ...(step.timeoutMs ? { timeoutMs: step.timeoutMs } : {}),
+  });
+  if (res.exitCode !== 0) return failed(`exit ${res.exitCode}: ${tail(res.stderr) || 'no output'}`);
+  return { ...passed(tail(res.stdout, 2)), stdout: res.stdout };
+}
+
+async function runStep(step: PlanStep, deps: ExecuteDeps): Promise<StepVerdict> {
   switch (step.kind) {
-    case 'checklist': {
-      if (!deps.checklist) return { ok: false, detail: 'no checklist available (fails closed)' };
-      const res = await deps.checklist();
-      const failed = res.items.filter((i) => i.required && i.status !== 'passed');
-      const ok = res.ok && failed.length === 0;
-      return {
-        ok,
-        detail: ok
-          ? `${res.items.length} items pass`
-          : `failed: ${failed.map((i) => `${i.name} (${i.status}: ${i.detail})`).join('; ') || 'checklist not ok'}`,
-      };
-    }
-    case 'smoke': {
-      const res = await deps.smoke(step.baseUrl);
-      return {
-        ok: res.ok,
-        detail: res.results
-          .filter((r) => !r.ok || res.ok)
-          .map((r) => `${r.name}: ${r.detail}`)
-          .join('; '),
-      };
-    }
+    case 'checklist':
+      return checklistStep(deps);
+    case 'smoke':
+      return smokeStep(deps, step.baseUrl);
     case 'migrations-check':
-      if (!deps.migrationsCheck) return { ok: false, detail: 'no migrations check available (fails closed)' };
-      return deps.migrationsCheck();
+      return deps.migrationsCheck
+        ? deps.migrationsCheck()
+        : inconclusive('no migrations check available (fails closed)');
     case 'backup':
-      if (!deps.backup) return { ok: false, detail: 'no backup judge available (fails closed)' };
-      return deps.backup(step);
-    case 'gate': {
-      if (!deps.gate) return { ok: false, detail: 'no latency gate available (fails closed)' };
-      const res = await deps.gate(step.baseUrl, step.baseline);
-      return { ok: res.passed, detail: res.passed ? 'passed' : `failed: ${res.reasons.join('; ')}` };
-    }
-    case 'kubectl': {
-      const res = await deps.runner({
-        argv: step.argv,
-        ...(step.stdin ? { stdin: step.stdin.yaml } : {}),
-        ...(step.timeoutMs ? { timeoutMs: step.timeoutMs } : {}),
-      });
-      const ok = res.exitCode === 0;
-      return {
-        ok,
-        detail: ok ? tail(res.stdout, 2) : `exit ${res.exitCode}: ${tail(res.stderr) || 'no output'}`,
-        stdout: res.stdout,
-      };
-    }
+      return deps.backup ? deps.backup(step) : inconclusive('no backup judge available (fails closed)');
+    case 'gate':
+      return gateStep(deps, step);
+    case 'kubectl':
+      return kubectlStep(deps, step);
   }
 }
 
@@ -134,20 +124,21 @@ async function runSteps(
   for (const [i, step] of steps.entries()) {
     deps.log(`[${i + 1}/${steps.length}] ${step.name}${step.kind === 'kubectl' ? `: ${formatArgv(step.argv)}` : ''}`);
     const start = now();
-    let result: { ok: boolean; detail: string; stdout?: string };
+    let result: StepVerdict;
     try {
       result = await runStep(step, deps);
     } catch (err) {
-      result = { ok: false, detail: (err as Error).message };
+      result = failed((err as Error).message);
     }
-    outcomes.push({ name: step.name, ok: result.ok, durationMs: now() - start, detail: result.detail });
+    const { stdout, ...verdict } = result;
+    outcomes.push({ name: step.name, ...verdict, durationMs: now() - start });
     if (step.kind === 'kubectl' && step.changesWorkload) workloadChanged = true;
-    if (result.ok && result.stdout !== undefined) onStdout(step, result.stdout);
-    if (!result.ok) {
+    if (isPass(verdict) && stdout !== undefined) onStdout(step, stdout);
+    if (!isPass(verdict)) {
       const optional = step.kind === 'kubectl' && step.optional === true;
-      deps.log(`    ${optional ? 'skipped' : 'FAILED'}: ${result.detail}`);
+      deps.log(`    ${optional ? 'skipped' : 'FAILED'}: ${why(verdict)}`);
       if (optional) continue;
-      return { failed: step, reason: result.detail, workloadChanged };
+      return { failed: step, verdict, workloadChanged };
     }
   }
   return { workloadChanged };
@@ -158,13 +149,13 @@ export async function executePlan(plan: Plan, deps: ExecuteDeps): Promise<Execut
   const result = await executeMain(plan, deps, outcomes);
   if (!plan.cleanup?.length) return result;
   // Each cleanup step runs whatever the one before it did: one failure must not leave the rest behind.
-  const failed: string[] = [];
+  const left: string[] = [];
   for (const step of plan.cleanup) {
     const r = await runSteps([step], deps, outcomes, () => undefined);
-    if (r.failed) failed.push(`${step.name}: ${r.reason}`);
+    if (r.failed) left.push(`${step.name}: ${why(r.verdict)}`);
   }
-  if (failed.length) deps.log(`warning: cleanup left something behind: ${failed.join('; ')}`);
-  return { ...result, steps: outcomes, ...(failed.length ? { cleanupFailed: failed } : {}) };
+  if (left.length) deps.log(`warning: cleanup left something behind: ${left.join('; ')}`);
+  return { ...result, steps: outcomes, ...(left.length ? { cleanupFailed: left } : {}) };
 }
 
 async function executeMain(plan: Plan, deps: ExecuteDeps, outcomes: StepOutcome[]): Promise<ExecutionResult> {
@@ -173,20 +164,18 @@ async function executeMain(plan: Plan, deps: ExecuteDeps, outcomes: StepOutcome[
     if (step.name === 'current-image') previousImage = out.trim();
   };
   const main = await runSteps(plan.steps, deps, outcomes, capture);
-  if (!main.failed)
-    return { ok: true, steps: outcomes, ...(previousImage !== undefined ? { previousImage } : {}), rolledBack: false };
-  const failure = {
-    ok: false,
-    failedStep: main.failed.name,
-    reason: main.reason,
-    ...(previousImage !== undefined ? { previousImage } : {}),
-  };
-  if (!main.workloadChanged || plan.onFailure.length === 0) return { ...failure, steps: outcomes, rolledBack: false };
+  const previous = previousImage !== undefined ? { previousImage } : {};
+  if (!main.failed) return { ...passed(`${outcomes.length} steps passed`), steps: outcomes, ...previous };
+  const failure = { ...main.verdict, failedStep: main.failed.name, ...previous, steps: outcomes };
+  if (!main.workloadChanged || plan.onFailure.length === 0) return failure;
   if (previousImage === '') {
     deps.log('    no previous revision to roll back to (first deploy); leaving the failed rollout for inspection');
-    return { ...failure, steps: outcomes, rolledBack: false };
+    return failure;
   }
   deps.log(`rolling back ${plan.environment} to the previous revision${previousImage ? ` (${previousImage})` : ''}`);
   const undo = await runSteps(plan.onFailure, deps, outcomes, () => undefined);
-  return { ...failure, steps: outcomes, rolledBack: true, rollbackOk: !undo.failed };
+  const rollback = undo.failed
+    ? failed(`${undo.failed.name}: ${why(undo.verdict)}`)
+    : passed('back on the previous revision');
+  return { ...failure, rollback };
 }

@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import type { EnvironmentDefinition } from '../../definitions/environments.js';
 import { FailedError } from '../../definitions/errors.js';
+import { isPass } from '../../definitions/verdict.js';
 import { PAYLOAD_SCHEMA, type LedgerPayload } from '../../platform/ledger/entry.js';
 import { localLedger, RECORDS_DIR } from '../../platform/ledger/local.js';
 import {
@@ -123,7 +124,7 @@ const caught = (e: Error) => ({ id: '', problems: [e.message] });
 /** The outcome, the gate verdict and an automatic rollback, recorded; returns what could not be recorded. */
 export async function recordAftermath(a: Aftermath, target: RecordTarget): Promise<string[]> {
   const { payload, plan, result } = a;
-  const problems = await a.record.finish(result.ok ? 'success' : 'failure', a.verdict);
+  const problems = await a.record.finish(isPass(result) ? 'success' : 'failure', a.verdict);
   const base = {
     schema: PAYLOAD_SCHEMA,
     environment: payload.environment,
@@ -133,8 +134,10 @@ export async function recordAftermath(a: Aftermath, target: RecordTarget): Promi
     version: plan.version,
   } as const;
   if (a.gate) {
+    // Persisted as `passed` (older entries and their readers have it); in memory the gate is a Verdict.
+    const gatePassed = isPass(a.gate);
     const gate = {
-      passed: a.gate.passed,
+      passed: gatePassed,
       ...(a.gate.baselineCompared !== undefined ? { baselineCompared: a.gate.baselineCompared } : {}),
       reasons: a.gate.reasons.slice(0, 10),
     };
@@ -149,13 +152,13 @@ export async function recordAftermath(a: Aftermath, target: RecordTarget): Promi
         timings,
         ...(payload.auditSkipped !== undefined ? { auditSkipped: payload.auditSkipped } : {}),
       },
-      a.gate.passed ? 'success' : 'failure',
-      `gate ${a.gate.passed ? 'passed' : 'failed'} for ${plan.version}`,
+      gatePassed ? 'success' : 'failure',
+      `gate ${gatePassed ? 'passed' : 'failed'} for ${plan.version}`,
       target,
     ).catch(caught);
     problems.push(...g.problems);
   }
-  if (result.rolledBack) {
+  if (result.rollback) {
     // The digest field of a rollback is where it went back to; `undone` is what it rolled back from.
     const { digest: undone, ...rest } = base as typeof base & { digest?: string };
     const back = digestOf(result.previousImage);
@@ -169,7 +172,7 @@ export async function recordAftermath(a: Aftermath, target: RecordTarget): Promi
         ...(result.previousImage ? { image: result.previousImage } : {}),
         ...(back ? { digest: back } : {}),
       },
-      result.rollbackOk ? 'success' : 'failure',
+      isPass(result.rollback) ? 'success' : 'failure',
       `automatic rollback after ${plan.version} failed`,
       target,
     ).catch(caught);

@@ -2,6 +2,8 @@
  * After a rollout: the health routes and one real API call must answer. A few retries absorb the load
  * balancer catching up; anything else is a failure (fail closed, including a missing API key).
  */
+import { failed, inconclusive, isPass, passed, worstOutcome, type Verdict } from '../../definitions/verdict.js';
+
 export type Fetch = (
   url: string,
   init?: { method?: string; headers?: Record<string, string>; signal?: AbortSignal },
@@ -50,9 +52,14 @@ export interface SmokeOptions {
   readonly checks?: readonly SmokeCheck[];
 }
 
-export interface SmokeResult {
-  readonly ok: boolean;
-  readonly results: readonly { readonly name: string; readonly ok: boolean; readonly detail: string }[];
+/** One check's verdict: what it saw (`GET /path: HTTP 200`) or why it did not pass. */
+export interface SmokeCheckVerdict extends Verdict {
+  readonly name: string;
+}
+
+/** The smoke test: the worst of its checks; its reasons name the checks that did not pass (all of them on a pass). */
+export interface SmokeResult extends Verdict {
+  readonly results: readonly SmokeCheckVerdict[];
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -62,10 +69,10 @@ export async function runSmoke(opts: SmokeOptions): Promise<SmokeResult> {
   const attempts = opts.attempts ?? 5;
   const sleep = opts.sleep ?? defaultSleep;
   const base = opts.baseUrl.replace(/\/+$/, '');
-  const results: { name: string; ok: boolean; detail: string }[] = [];
+  const results: SmokeCheckVerdict[] = [];
   for (const check of opts.checks ?? SMOKE_CHECKS) {
     if (check.needsApiKey && !opts.apiKey) {
-      results.push({ name: check.name, ok: false, detail: `API_KEY is not set: cannot call ${check.path}` });
+      results.push({ name: check.name, ...inconclusive(`API_KEY is not set: cannot call ${check.path}`) });
       continue;
     }
     let detail = '';
@@ -85,7 +92,11 @@ export async function runSmoke(opts: SmokeOptions): Promise<SmokeResult> {
       }
       if (!ok && i < attempts) await sleep(opts.delayMs ?? 2000);
     }
-    results.push({ name: check.name, ok, detail: `GET ${check.path}: ${detail}` });
+    const said = `GET ${check.path}: ${detail}`;
+    results.push({ name: check.name, ...(ok ? passed(said) : failed(said)) });
   }
-  return { ok: results.every((r) => r.ok), results };
+  const outcome = worstOutcome(results.map((r) => r.outcome));
+  // On a pass every check says what it saw; otherwise only the checks that did not pass.
+  const told = outcome === 'passed' ? results : results.filter((r) => !isPass(r));
+  return { outcome, reasons: told.map((r) => `${r.name}: ${r.reasons.join('; ')}`), results };
 }

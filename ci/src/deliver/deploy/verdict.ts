@@ -4,25 +4,31 @@
  */
 import type { EnvironmentDefinition } from '../../definitions/environments.js';
 import { FailedError } from '../../definitions/errors.js';
+import { isPass } from '../../definitions/verdict.js';
 import { table } from '../../platform/report/markdown.js';
 import type { ExecutionResult } from './execute.js';
 import type { Plan } from './plan.js';
 
 export function verdictOf(plan: Plan, env: EnvironmentDefinition, result: ExecutionResult, durationMs: number): string {
   const what = `${plan.operation} of ${plan.version} to ${env.name}`;
-  if (result.ok) return `${what} succeeded in ${(durationMs / 1000).toFixed(1)}s`;
-  const rollback = result.rolledBack
-    ? `; rolled back to the previous revision${result.rollbackOk ? '' : ' BUT THE ROLLBACK FAILED'}`
+  if (isPass(result)) return `${what} succeeded in ${(durationMs / 1000).toFixed(1)}s`;
+  const rollback = result.rollback
+    ? `; rolled back to the previous revision${isPass(result.rollback) ? '' : ' BUT THE ROLLBACK FAILED'}`
     : '';
-  return `${what} failed at ${result.failedStep}: ${result.reason}${rollback}`;
+  return `${what} failed at ${result.failedStep}: ${result.reasons.join('; ')}${rollback}`;
 }
 
 export function summaryOf(plan: Plan, env: EnvironmentDefinition, result: ExecutionResult): string {
   return [
-    `## ${plan.operation} ${plan.version} → ${env.name}: ${result.ok ? '✅' : '❌'}`,
+    `## ${plan.operation} ${plan.version} → ${env.name}: ${isPass(result) ? '✅' : '❌'}`,
     table(
       ['step', 'ok', 'seconds', 'detail'],
-      result.steps.map((s) => [s.name, s.ok ? '✅' : '❌', (s.durationMs / 1000).toFixed(1), s.detail]),
+      result.steps.map((s) => [
+        s.name,
+        isPass(s) ? '✅' : '❌',
+        (s.durationMs / 1000).toFixed(1),
+        s.reasons.join('; '),
+      ]),
     ),
   ].join('\n\n');
 }
@@ -39,7 +45,7 @@ export function conclude(
   localWhere: string,
   io: { out: (line: string) => void; err: (line: string) => void },
 ): void {
-  if (!result.ok) throw new FailedError([verdict, ...problems].join('; '));
+  if (!isPass(result)) throw new FailedError([verdict, ...problems].join('; '));
   if (problems.length && recordRequired)
     throw new FailedError(
       `${verdict}, but it is NOT recorded: ${problems.join('; ')}; the local record is in ${localWhere}`,

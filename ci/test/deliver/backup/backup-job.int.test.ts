@@ -59,7 +59,7 @@ describe('the backup Job of the prod overlay', { timeout: 180_000 }, () => {
     expect(m.source).not.toMatch(/@|postgres:\/\//); // host:port/database only, no user or password
     expect(r.out).not.toContain(source);
     const verdict = judgeBackup(m, { environment: 'prod', precedes: PRECEDES, maxAgeMinutes: 30, now: Date.now() });
-    expect(verdict.ok).toBe(true);
+    expect(verdict.outcome).toBe('passed');
     expect(await verifyBackup(store, m.id)).toEqual(m);
     const target = await freshDatabase();
     await restoreBackup({ store, id: m.id, to: target });
@@ -98,7 +98,7 @@ describe('the backup Job of the prod overlay', { timeout: 180_000 }, () => {
       maxAgeMinutes: 30,
       now: Date.now(),
     });
-    expect(v).toMatchObject({ ok: false, reason: expect.stringMatching(/could not be written/) });
+    expect(v).toMatchObject({ outcome: 'failed', reasons: [expect.stringMatching(/could not be written/)] });
     expect(readdirSync(dir)).toEqual(['not-a-directory']);
   });
 

@@ -25,27 +25,27 @@ const expect_ = { environment: 'prod', precedes: m.precedes, maxAgeMinutes: 30, 
 
 describe('judgeBackup', () => {
   it('lets prod migrate only with a fresh, verified, non-empty backup of it taken before this migration', () => {
-    expect(judgeBackup(m, expect_).ok).toBe(true);
+    expect(judgeBackup(m, expect_).outcome).toBe('passed');
     expect(judgeBackup(undefined, expect_)).toMatchObject({
-      ok: false,
-      reason: expect.stringContaining('no backup manifest'),
+      outcome: 'failed',
+      reasons: [expect.stringContaining('no backup manifest')],
     });
     expect(judgeBackup({ ...m, verified: false }, expect_)).toMatchObject({
-      ok: false,
-      reason: expect.stringContaining('not verified'),
+      outcome: 'failed',
+      reasons: [expect.stringContaining('not verified')],
     });
     expect(judgeBackup({ ...m, bytes: 0 }, expect_)).toMatchObject({
-      ok: false,
-      reason: expect.stringContaining('empty'),
+      outcome: 'failed',
+      reasons: [expect.stringContaining('empty')],
     });
     expect(judgeBackup({ ...m, precedes: 'older' }, expect_)).toMatchObject({
-      ok: false,
-      reason: expect.stringContaining('not before'),
+      outcome: 'failed',
+      reasons: [expect.stringContaining('not before')],
     });
-    expect(judgeBackup({ ...m, environment: 'staging' }, expect_).ok).toBe(false);
+    expect(judgeBackup({ ...m, environment: 'staging' }, expect_).outcome).toBe('failed');
     expect(judgeBackup({ ...m, createdAt: new Date(NOW - 31 * 60_000).toISOString() }, expect_)).toMatchObject({
-      ok: false,
-      reason: expect.stringContaining('31 min old'),
+      outcome: 'failed',
+      reasons: [expect.stringContaining('31 min old')],
     });
   });
   it('reads the last manifest line of a Job log and believes only the full shape', () => {

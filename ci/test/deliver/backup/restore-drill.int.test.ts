@@ -54,9 +54,9 @@ describe('restore drill', { timeout: 120_000 }, () => {
     expect(m.bytes).toBeGreaterThan(10_000);
     expect(m.sha256).toBe(await sha256Of(join(store, `${m.id}.dump`)));
     expect(m.source).not.toContain('postgres@'); // host/database only
-    expect(judgeBackup(m, { environment: 'prod', precedes: PRECEDES, maxAgeMinutes: 30, now: Date.now() }).ok).toBe(
-      true,
-    );
+    expect(
+      judgeBackup(m, { environment: 'prod', precedes: PRECEDES, maxAgeMinutes: 30, now: Date.now() }).outcome,
+    ).toBe('passed');
 
     const target = await freshDatabase();
     const io = captureIo({}, tempStore());
@@ -198,7 +198,7 @@ describe('faults', { timeout: 120_000 }, () => {
     expect(io.err()).not.toContain('postgres@');
     expect(
       judgeBackup(undefined, { environment: 'prod', precedes: PRECEDES, maxAgeMinutes: 30, now: Date.now() }),
-    ).toMatchObject({ ok: false });
+    ).toMatchObject({ outcome: 'failed' });
   });
 
   it('a database that cannot be dumped fails with its host and database named, and no partial file left', async () => {

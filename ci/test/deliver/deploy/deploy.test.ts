@@ -10,6 +10,7 @@ import { parseManifests } from '../../../src/platform/kube/validate.js';
 import type { CommandResult, CommandSpec } from '../../../src/platform/kube/runner.js';
 import { planDeploy, planRollback } from '../../../src/deliver/deploy/plan.js';
 import type { ChecklistOutcome } from '../../../src/deliver/deploy/execute.js';
+import { failed, passed } from '../../../src/definitions/verdict.js';
 import { runDeploy, runRollback, type DeliveryDeps } from '../../../src/deliver/deploy/run.js';
 import { githubSources } from '../../../src/deliver/deploy/sources.js';
 import { createOctokit } from '../../../src/platform/github/client.js';
@@ -163,7 +164,7 @@ async function harness(
   const repo = { owner: 'acme', repo: 'kgraph' };
   const dir = mkdtempSync(join(tmpdir(), 'kgraph-deploy-'));
   const checklistAnswer: ChecklistOutcome = {
-    ok: opts.checklistOk ?? true,
+    ...(opts.checklistOk === false ? failed('secrets: DATABASE_URL missing') : passed('1 items')),
     items: [
       {
         name: 'secrets',
@@ -194,18 +195,17 @@ async function harness(
       return checklistAnswer;
     },
     gate: async () => ({
-      passed: opts.gateOk ?? true,
+      ...(opts.gateOk === false ? failed('search p50 140ms >= 100ms') : passed()),
       baselineCompared: true,
-      reasons: opts.gateOk === false ? ['search p50 140ms >= 100ms'] : [],
     }),
-    smoke: async () => ({
-      ok: opts.smokeOk ?? true,
-      results: [{ name: 'readiness', ok: opts.smokeOk ?? true, detail: 'GET /readyz: HTTP 503' }],
-    }),
+    smoke: async () => {
+      const check = { name: 'readiness', ...(opts.smokeOk === false ? failed : passed)('GET /readyz: HTTP 503') };
+      return { ...check, reasons: [`readiness: ${check.reasons[0]}`], results: [check] };
+    },
     migrationsCheck: async (env) =>
       opts.migrationsOk === false
-        ? { ok: false, detail: `REFUSE [lock-size] CREATE INDEX on tools (4M rows) in ${env.name}` }
-        : { ok: true, detail: 'pass: 1 new migration(s)' },
+        ? failed(`REFUSE [lock-size] CREATE INDEX on tools (4M rows) in ${env.name}`)
+        : passed('pass: 1 new migration(s)'),
     ...(opts.migrations === null ? {} : { migrations: async () => opts.migrations ?? [HEAD0, HEAD1] }),
     ...(opts.noLedger
       ? { ledgerMissing: 'no GitHub ledger: GITHUB_TOKEN is not set' }
@@ -1043,9 +1043,8 @@ describe("staging's baseline: prod's release in staging's namespace, never prod 
       gate: async (_e, url, baseline) => {
         gateCalls.push({ url, ...(baseline ? { baseline } : {}) });
         return {
-          passed: opts.gateOk ?? true,
+          ...(opts.gateOk === false ? failed('p95 ratio 1.4 > 1.25') : passed()),
           baselineCompared: baseline !== undefined && 'baseUrl' in baseline,
-          reasons: opts.gateOk === false ? ['p95 ratio 1.4 > 1.25'] : [],
         };
       },
     };

@@ -25,7 +25,7 @@ describe('smoke test', () => {
       fetch: fetchFrom(responses, seen),
       sleep: async () => undefined,
     });
-    expect(res.ok).toBe(true);
+    expect(res.outcome).toBe('passed');
     expect(seen).toEqual([
       { url: '/healthz' },
       { url: '/readyz' },
@@ -41,8 +41,8 @@ describe('smoke test', () => {
       attempts: 2,
       sleep: async () => undefined,
     });
-    expect(res.ok).toBe(false);
-    expect(res.results.filter((r) => !r.ok).map((r) => r.detail)).toEqual([
+    expect(res.outcome).toBe('failed');
+    expect(res.results.filter((r) => r.outcome !== 'passed').flatMap((r) => r.reasons)).toEqual([
       'GET /readyz: HTTP 503 (attempt 2/2)',
       'API_KEY is not set: cannot call /api/v1/tools?q=github&limit=1',
     ]);
