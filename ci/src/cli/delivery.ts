@@ -27,7 +27,7 @@ import { previousCommitIn } from '../platform/notify/sentry-releases.js';
 import { REPO_ROOT } from '../platform/repo-root.js';
 import { appendJobSummary } from '../platform/report/summary.js';
 import { DEFAULT_SCAN_REPORT } from '../verify/scan/index.js';
-import { auditSkippedFromCheckRuns } from '../verify/checklist/check-runs.js';
+import { auditSkippedFromCheckRuns, type CommitChecks } from '../verify/checklist/check-runs.js';
 import { commitChecksIfConfigured } from '../verify/checklist/github-checks.js';
 import { writeLine, type CliIo } from './io.js';
 import { repositoryOf } from './options.js';
@@ -71,6 +71,25 @@ function checklistVerdict({ ok, ...result }: ChecklistResult): ChecklistOutcome 
   return { ...result, ...verdict };
 }
 
+/** A read done once per key: the promise of the first call answers every later one. */
+function oncePer<T>(read: (key: string) => Promise<T>): (key: string) => Promise<T> {
+  const seen = new Map<string, Promise<T>>();
+  return (key) => {
+    const known = seen.get(key);
+    if (known) return known;
+    const reading = read(key);
+    seen.set(key, reading);
+    return reading;
+  };
+}
+
+/** Where the deploy reads GitHub: the repository, its ledger, and the commit's check runs (read once). */
+interface DeployGithub {
+  readonly repo: RepoRef;
+  readonly ledger: Ledger | undefined;
+  readonly checksOf: (commit: string) => Promise<CommitChecks | undefined>;
+}
+
 /**
  * The checklist as a deploy runs it. In a deploy: variables from the manifests it applies, secret key names from
  * the cluster, the schema the ledger records (the deploying container reaches neither the pods' environment nor
@@ -81,7 +100,7 @@ function deployChecklist(
   io: CliIo,
   root: string,
   runner: CommandRunner,
-  github: { readonly repo: RepoRef; readonly ledger: Ledger | undefined } | undefined,
+  github: DeployGithub | undefined,
 ): DeliveryDeps['checklist'] {
   return async (env: EnvironmentDefinition, deployment?: ChecklistDeployment) =>
     checklistVerdict(
@@ -92,6 +111,7 @@ function deployChecklist(
         root,
         ...(github ? { repository: `${github.repo.owner}/${github.repo.repo}` } : {}),
         ...(deployment?.commit ? { commit: deployment.commit } : {}),
+        ...(github && deployment?.commit ? { commitChecks: () => github.checksOf(deployment.commit!) } : {}),
         ...(deployment
           ? {
               deployment: {
@@ -124,9 +144,20 @@ export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps
     ledger ? previousCommitIn(ledgerEntries(await ledger.read({ environment })), environment, commit) : undefined;
   const notifier = createNotifier({ env: io.env, log: (l) => writeLine(io.stderr, l), previousCommit });
   const runner = spawnRunner(io.env, root);
+  // In CI the checklist (tests, scan) and the audit record both read the commit's check runs: one read serves both.
+  const checksOf = oncePer(
+    async (commit: string) =>
+      github &&
+      commitChecksIfConfigured({
+        api: github.octokit,
+        repository: `${github.repo.owner}/${github.repo.repo}`,
+        commit,
+        pullHead: true,
+      }),
+  );
   return {
     runner,
-    checklist: deployChecklist(io, root, runner, github && { repo: github.repo, ledger }),
+    checklist: deployChecklist(io, root, runner, github && { repo: github.repo, ledger, checksOf }),
     // The baseline comes from the plan: the temporary baseline Deployment in this environment's namespace
     // (deploy/baseline.ts), called at its in-cluster Service with this environment's own API key. Never
     // another environment's URL. No baseline in the plan's step: the gate compares against none, the ledger
@@ -150,9 +181,8 @@ export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps
     // The scan report where the scan ran here; in CI (none in the deploying container) the commit's scan check run.
     auditSkipped: async (commit?: string) => {
       const fromReport = await auditSkippedIn(resolve(io.cwd, DEFAULT_SCAN_REPORT));
-      if (fromReport !== undefined || !github || !commit) return fromReport;
-      const repository = `${github.repo.owner}/${github.repo.repo}`;
-      const checks = await commitChecksIfConfigured({ api: github.octokit, repository, commit, pullHead: false });
+      if (fromReport !== undefined || !commit) return fromReport;
+      const checks = await checksOf(commit);
       return checks ? auditSkippedFromCheckRuns(checks) : undefined;
     },
     out: (l) => writeLine(io.stdout, l),
