@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { EnvironmentDefinition } from '../definitions/environments.js';
 import { runChecklist, type ChecklistResult } from '../verify/checklist/index.js';
-import { failed, passed } from '../definitions/verdict.js';
+import { failed, isPass, passed } from '../definitions/verdict.js';
 import type { ChecklistOutcome } from '../deliver/deploy/execute.js';
 import type { ChecklistDeployment, DeliveryDeps } from '../deliver/deploy/deps.js';
 import type { MigrationFacts } from '../verify/checklist/items.js';
@@ -64,11 +64,18 @@ async function ledgerSchema(ledger: Ledger, environment: string): Promise<Migrat
   }
 }
 
-/** The checklist's answer as the deploy's verdict: it passes when every required item does. */
-function checklistVerdict({ ok, ...result }: ChecklistResult): ChecklistOutcome {
-  const open = result.items.filter((i) => i.required && i.status !== 'passed');
-  const verdict = ok ? passed(`${result.items.length} items`) : failed(...open.map((i) => `${i.name}: ${i.detail}`));
-  return { ...result, ...verdict };
+/**
+ * The checklist's answer as the deploy's verdict: it passes when every required item does. Its items keep the
+ * shape the deploy prints (status, detail).
+ */
+function checklistVerdict(result: ChecklistResult): ChecklistOutcome {
+  const open = result.items.filter((i) => i.required && !isPass(i));
+  const detail = (i: ChecklistResult['items'][number]) => i.reasons.join('; ');
+  const verdict = isPass(result)
+    ? passed(`${result.items.length} items`)
+    : failed(...open.map((i) => `${i.name}: ${detail(i)}`));
+  const items = result.items.map((i) => ({ name: i.name, required: i.required, status: i.outcome, detail: detail(i) }));
+  return { ...verdict, items };
 }
 
 /** A read done once per key: the promise of the first call answers every later one. */

@@ -12,11 +12,11 @@
  */
 import type { LatencyGateConfig, LatencyScenario } from '../definitions/environments.js';
 import { samplesNeeded, type LatencySummary, type RatioInterval } from './stats.js';
-import type { CheckOutcome } from '../platform/outcome.js';
+import { inconclusive, isPass, worstOutcome, type Verdict, type VerdictOutcome } from '../definitions/verdict.js';
 
 export type { LatencySummary } from './stats.js';
-/** The shared vocabulary (ci/src/platform/outcome.ts): a gate that cannot measure is inconclusive, never passed. */
-export type Outcome = CheckOutcome;
+/** The one verdict's outcome (ci/src/definitions/verdict.ts): a gate that cannot measure is inconclusive, never passed. */
+export type Outcome = VerdictOutcome;
 
 /** What both sides of a comparison must share; compared field by field. */
 export interface MeasurementConditions {
@@ -113,21 +113,16 @@ export interface Check {
   readonly detail: string;
 }
 
-export interface RouteVerdict {
+/** One route's verdict; its reasons are the failed and inconclusive checks, or one line saying why it passed. */
+export interface RouteVerdict extends Verdict {
   readonly scenario: LatencyScenario['name'];
-  readonly outcome: Outcome;
   readonly checks: readonly Check[];
-  /** Failed and inconclusive checks, or one line saying why it passed. */
-  readonly reasons: readonly string[];
   readonly achievedRate: number;
   readonly errorRate: number;
 }
 
-export interface GateVerdict {
-  readonly outcome: Outcome;
-  /** Kept for callers that only ask "may it go": true only for pass. */
-  readonly passed: boolean;
-  readonly reasons: readonly string[];
+/** The gate's verdict: the routes' verdicts combined (worst wins); "may it go" is `isPass`. */
+export interface GateVerdict extends Verdict {
   readonly routes: readonly RouteVerdict[];
 }
 
@@ -459,16 +454,9 @@ export function judgeRoute(input: RouteInput, config: LatencyGateConfig): RouteV
 
 export function judgeGate(inputs: readonly RouteInput[], config: LatencyGateConfig): GateVerdict {
   const routes = inputs.map((i) => judgeRoute(i, config));
-  if (routes.length === 0)
-    return { outcome: 'inconclusive', passed: false, reasons: ['no routes were measured: nothing to judge'], routes };
-  const outcome: Outcome = routes.some((r) => r.outcome === 'failed')
-    ? 'failed'
-    : routes.some((r) => r.outcome === 'inconclusive')
-      ? 'inconclusive'
-      : 'passed';
-  const reasons =
-    outcome === 'passed'
-      ? routes.flatMap((r) => r.reasons)
-      : routes.filter((r) => r.outcome !== 'passed').flatMap((r) => r.reasons);
-  return { outcome, passed: outcome === 'passed', reasons, routes };
+  if (routes.length === 0) return { ...inconclusive('no routes were measured: nothing to judge'), routes };
+  const outcome = worstOutcome(routes.map((r) => r.outcome));
+  // Unlike `combine`, a failure still lists the inconclusive routes: every route that did not pass says why.
+  const said = outcome === 'passed' ? routes : routes.filter((r) => !isPass(r));
+  return { outcome, reasons: said.flatMap((r) => r.reasons), routes };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ENVIRONMENTS } from '../../src/definitions/environments.js';
+import { isPass } from '../../src/definitions/verdict.js';
 import { displayUrl, runLatencyGate } from '../../src/gate/latency.js';
 import type { LoadClient, LoadRequest, LoadResult, ScheduleOptions } from '../../src/gate/load/index.js';
 import { gateMarkdown } from '../../src/gate/report.js';
@@ -209,7 +210,13 @@ describe('judgeRoute: inconclusive when the measurement cannot support a decisio
     const v = judge(measured({ responses: 0, sent: 0, latency: undefined, setupError: 'the service lists no tools' }));
     expect(v.outcome).toBe('inconclusive');
     expect(v.reasons).toEqual(['plan: could not run: the service lists no tools']);
-    expect(judgeGate([], CFG)).toMatchObject({ outcome: 'inconclusive', passed: false });
+    const none = judgeGate([], CFG);
+    expect(none).toEqual({
+      outcome: 'inconclusive',
+      reasons: ['no routes were measured: nothing to judge'],
+      routes: [],
+    });
+    expect(isPass(none)).toBe(false);
   });
 });
 
@@ -309,9 +316,17 @@ describe('judgeRoute: regression against the baseline', () => {
     const pass = { candidate: measured({ scenario: 'search', class: 'api' }) };
     const doubt = { candidate: measured({ scenario: 'getTool', class: 'api', capWaits: 1 }) };
     const fail = { candidate: measured({ latency: { ...measured().latency!, p95: 900 } }) };
-    expect(judgeGate([pass, doubt, fail], CFG).outcome).toBe('failed');
+    const failedGate = judgeGate([pass, doubt, fail], CFG);
+    expect(failedGate.outcome).toBe('failed');
+    // Every route that did not pass says why, the inconclusive one too.
+    expect(failedGate.reasons.some((r) => r.startsWith('getTool: '))).toBe(true);
+    expect(failedGate.reasons.some((r) => r.startsWith('plan: '))).toBe(true);
+    expect(failedGate.reasons.some((r) => r.startsWith('search'))).toBe(false);
     expect(judgeGate([pass, doubt], CFG).outcome).toBe('inconclusive');
-    expect(judgeGate([pass], CFG)).toMatchObject({ outcome: 'passed', passed: true });
+    const passedGate = judgeGate([pass], CFG);
+    expect(passedGate.outcome).toBe('passed');
+    expect(isPass(passedGate)).toBe(true);
+    expect(passedGate).not.toHaveProperty('passed');
   });
 });
 

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { EnvironmentDefinition } from '../../definitions/environments.js';
 import { FailedError, UsageError } from '../../definitions/errors.js';
+import { isPass } from '../../definitions/verdict.js';
 import { table } from '../../platform/report/markdown.js';
 import { appendJobSummary } from '../../platform/report/summary.js';
 import { DEFAULT_RUN_REPORT } from '../../verify/runner/report.js';
@@ -42,7 +43,12 @@ export function register(program: Command, io: CliIo): void {
           ...(opts.migrationsDir ? { migrationsDir: opts.migrationsDir } : {}),
           ...(pr !== undefined ? { pullNumber: pr } : {}),
         });
-        const rows = result.items.map((i) => [i.name, i.required ? 'required' : 'optional', i.status, i.detail]);
+        const rows = result.items.map((i) => [
+          i.name,
+          i.required ? 'required' : 'optional',
+          i.outcome,
+          i.reasons.join('; '),
+        ]);
         const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c]!.length), 4));
         writeLine(io.stdout, `checklist for ${result.environment}:`);
         for (const r of rows)
@@ -54,15 +60,12 @@ export function register(program: Command, io: CliIo): void {
               .join('  ')}  ${r[3]}`,
           );
         await appendJobSummary(
-          `### Pre-deploy checklist: ${result.environment} ${result.ok ? '✅' : '❌'}\n\n${table(['item', 'required', 'status', 'detail'], rows)}`,
+          `### Pre-deploy checklist: ${result.environment} ${isPass(result) ? '✅' : '❌'}\n\n${table(['item', 'required', 'status', 'detail'], rows)}`,
           io.env,
         );
-        if (!result.ok) {
-          const bad = result.items
-            .filter((i) => i.required && i.status !== 'passed')
-            .map((i) => `${i.name} (${i.status})`);
-          throw new FailedError(`checklist for ${result.environment} failed: ${bad.join(', ')}`);
-        }
+        // The verdict's reasons name each required item that did not pass, with its outcome.
+        if (!isPass(result))
+          throw new FailedError(`checklist for ${result.environment} failed: ${result.reasons.join(', ')}`);
         writeLine(io.stdout, `checklist for ${result.environment}: ok`);
       },
     );

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { FailedError, UsageError } from '../../definitions/errors.js';
+import { isPass } from '../../definitions/verdict.js';
 import { dockerCli } from '../../verify/image/docker.js';
 import {
   DEFAULT_IMAGE_REPORT,
@@ -50,6 +51,7 @@ export function register(program: Command, io: CliIo): void {
       await writeJsonReport(resolve(io.cwd, o.report), report);
       if (io.env.KGRAPH_STEP_FACTS) await writeFile(io.env.KGRAPH_STEP_FACTS, JSON.stringify(imageFacts(report)));
       for (const line of imageSummary(report)) writeLine(io.stdout, line);
-      if (report.built && !report.size.ok) throw new FailedError(`image over its size budget: ${report.size.detail}`);
+      if (report.built && !isPass(report.size))
+        throw new FailedError(`image over its size budget: ${report.size.reasons.join('; ')}`);
     });
 }

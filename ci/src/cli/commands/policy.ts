@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { FailedError } from '../../definitions/errors.js';
+import { isPass } from '../../definitions/verdict.js';
 import { checkPullRequest, checkTag, parseReleaseTag } from '../../verify/policy/gitflow.js';
 import { isTagReachableFromMain } from '../../verify/policy/git.js';
 import { writeLine, type CliIo } from '../io.js';
@@ -14,9 +15,9 @@ export function register(program: Command, io: CliIo): void {
     .requiredOption('--target <branch>', 'base branch of the pull request')
     .action((opts: { source: string; target: string }) => {
       const verdict = checkPullRequest(opts.source, opts.target);
-      if (!verdict.ok)
-        throw new FailedError(`pull request ${opts.source} → ${opts.target} rejected: ${verdict.reason}`);
-      writeLine(io.stdout, `ok: ${opts.source} → ${opts.target}: ${verdict.reason}`);
+      const why = verdict.reasons.join('; ');
+      if (!isPass(verdict)) throw new FailedError(`pull request ${opts.source} → ${opts.target} rejected: ${why}`);
+      writeLine(io.stdout, `ok: ${opts.source} → ${opts.target}: ${why}`);
     });
   policy
     .command('tag')
@@ -28,7 +29,8 @@ export function register(program: Command, io: CliIo): void {
       parseReleaseTag(tag);
       const reachableFromMain = await isTagReachableFromMain(resolve(io.cwd, opts.repo), tag);
       const verdict = checkTag(tag, { reachableFromMain });
-      if (!verdict.ok) throw new FailedError(`tag rejected: ${verdict.reason}`);
-      writeLine(io.stdout, `ok: ${verdict.reason}`);
+      const why = verdict.reasons.join('; ');
+      if (!isPass(verdict)) throw new FailedError(`tag rejected: ${why}`);
+      writeLine(io.stdout, `ok: ${why}`);
     });
 }

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { FailedError, UsageError } from '../../definitions/errors.js';
+import { isPass } from '../../definitions/verdict.js';
 import { table } from '../../platform/report/markdown.js';
 import { appendJobSummary } from '../../platform/report/summary.js';
 import { writeJsonReport } from '../../verify/runner/report.js';
@@ -11,6 +12,7 @@ import {
   DEFAULT_DOCKERFILE,
   DEFAULT_SCAN_REPORT,
   runScan,
+  scanVerdict,
   type ScanReport,
 } from '../../verify/scan/index.js';
 import { AllowlistError } from '../../verify/scan/secrets.js';
@@ -59,7 +61,7 @@ async function publishScan(report: ScanReport, jsonPath: string, io: CliIo): Pro
   for (const c of report.checks) writeLine(io.stdout, `${c.name.padEnd(w)}  ${c.status.padEnd(7)}  ${c.detail}`);
   await writeJsonReport(resolve(io.cwd, jsonPath), report);
   await appendJobSummary(
-    `### kgraph-ci scan: ${report.ok ? 'passed' : 'failed'}\n\n${table(
+    `### kgraph-ci scan: ${isPass(report) ? 'passed' : 'failed'}\n\n${table(
       ['check', 'result', 'detail'],
       report.checks.map((c) => [c.name, c.status, c.detail]),
     )}`,
@@ -80,13 +82,10 @@ async function runScanCommand(opts: ScanCliOptions, io: CliIo): Promise<void> {
     allowOffline,
     auditLevel,
   });
-  const report: ScanReport = {
-    ...tree,
-    ok: tree.ok && image.every((c) => c.status !== 'failed'),
-    checks: [...tree.checks, ...image],
-  };
+  const checks = [...tree.checks, ...image];
+  const report: ScanReport = { ...tree, ...scanVerdict(checks), checks };
   await publishScan(report, jsonPath, io);
-  if (!report.ok)
+  if (!isPass(report))
     throw new FailedError(
       `scan failed: ${report.checks
         .filter((c) => c.status === 'failed')

@@ -4,6 +4,7 @@
  * proves from definitions/commit-checks.ts. Unknown facts are inconclusive, which never passes.
  */
 import { CHECKS_APP, COMMIT_CHECKS, type CommitCheck } from '../../definitions/commit-checks.js';
+import { failed, inconclusive, isPass, passed, worstOutcome, type Verdict } from '../../definitions/verdict.js';
 import { TEST_STEPS, type ChecklistItem } from './items.js';
 
 /** A check run as GitHub lists it (the fields read here). */
@@ -71,11 +72,6 @@ const passedRun = (r: CheckRunState) => r.status === 'completed' && r.conclusion
 const stateOf = (r: CheckRunState) =>
   `${r.name} ${r.status === 'completed' ? (r.conclusion ?? 'without conclusion') : r.status}`;
 
-interface Verdict {
-  readonly ok: boolean;
-  readonly text: string;
-}
-
 /**
  * One proof (a test step, or the scan) from the checks that can give it: any of them failing fails it; else one
  * success proves it; else it fails naming each one's state (queued, in_progress, cancelled...) or that none ran.
@@ -83,11 +79,11 @@ interface Verdict {
 function judge(proof: string, rows: readonly CommitCheck[], runs: readonly CheckRunState[]): Verdict {
   const present = runs.filter((r) => rows.some((c) => c.name === r.name));
   const against = present.filter((r) => r.status === 'completed' && CONTRARY.includes(r.conclusion ?? ''));
-  if (against.length > 0) return { ok: false, text: `${proof}: ${against.map(stateOf).join(', ')}` };
+  if (against.length > 0) return failed(`${proof}: ${against.map(stateOf).join(', ')}`);
   const by = present.filter(passedRun);
-  if (by.length > 0) return { ok: true, text: `${proof} passed (${by.map((r) => r.name).join(', ')})` };
-  if (present.length > 0) return { ok: false, text: `${proof}: ${present.map(stateOf).join(', ')}` };
-  return { ok: false, text: `${proof}: no check run (expected ${rows.map((c) => c.name).join(' or ')})` };
+  if (by.length > 0) return passed(`${proof} passed (${by.map((r) => r.name).join(', ')})`);
+  if (present.length > 0) return failed(`${proof}: ${present.map(stateOf).join(', ')}`);
+  return failed(`${proof}: no check run (expected ${rows.map((c) => c.name).join(' or ')})`);
 }
 
 const TESTS = { name: 'tests passed', required: true } as const;
@@ -101,15 +97,13 @@ function testsVerdict(runs: readonly CheckRunState[], where: string, table: read
       runs,
     ),
   );
-  return {
-    ...TESTS,
-    status: verdicts.every((v) => v.ok) ? 'passed' : 'failed',
-    detail: `${where}: ${verdicts.map((v) => v.text).join('; ')}`,
-  };
+  // One line for the item, every proof's say in it (the passing ones too).
+  const outcome = worstOutcome(verdicts.map((v) => v.outcome));
+  return { ...TESTS, outcome, reasons: [`${where}: ${verdicts.flatMap((v) => v.reasons).join('; ')}`] };
 }
 
 export function testsFromCheckRuns(facts: CommitChecks, table: readonly CommitCheck[] = COMMIT_CHECKS): ChecklistItem {
-  if (!facts.known) return { ...TESTS, status: 'inconclusive', detail: `check runs unknown: ${facts.reason}` };
+  if (!facts.known) return { ...TESTS, ...inconclusive(`check runs unknown: ${facts.reason}`) };
   const at = facts.commit.slice(0, 12);
   const p = facts.pullHead;
   if (hasTestRuns(facts.runs, table) || !p) return testsVerdict(facts.runs, `check runs on ${at}`, table);
@@ -117,16 +111,15 @@ export function testsFromCheckRuns(facts: CommitChecks, table: readonly CommitCh
     case 'none':
       return {
         ...TESTS,
-        status: 'failed',
-        detail: `no test check run on ${at} and no merged pull request whose head could stand in`,
+        ...failed(`no test check run on ${at} and no merged pull request whose head could stand in`),
       };
     case 'tree-differs':
       return {
         ...TESTS,
-        status: 'failed',
-        detail:
+        ...failed(
           `no test check run on ${at}; PR #${p.pull} head ${p.head.slice(0, 12)} has tree ${p.headTree.slice(0, 12)}, ` +
-          `${at} has tree ${p.commitTree.slice(0, 12)}: the PR's checks tested other files`,
+            `${at} has tree ${p.commitTree.slice(0, 12)}: the PR's checks tested other files`,
+        ),
       };
     case 'same-tree':
       return testsVerdict(p.runs, `via PR #${p.pull} head ${p.head.slice(0, 12)}`, table);
@@ -139,7 +132,7 @@ export function scanFromCheckRuns(
   opts: { readonly strict: boolean },
   table: readonly CommitCheck[] = COMMIT_CHECKS,
 ): ChecklistItem {
-  if (!facts.known) return { ...SCAN, status: 'inconclusive', detail: `check runs unknown: ${facts.reason}` };
+  if (!facts.known) return { ...SCAN, ...inconclusive(`check runs unknown: ${facts.reason}`) };
   const scans = table.filter((c) => c.scan);
   const counted = opts.strict ? scans.filter((c) => !c.scan!.auditMayBeSkipped) : scans;
   const v = judge('scan', counted, facts.runs);
@@ -147,11 +140,8 @@ export function scanFromCheckRuns(
   const note = ignored.length
     ? `; not counted: ${ignored.map((c) => c.name).join(', ')} (--allow-offline: its audit may have been skipped)`
     : '';
-  return {
-    ...SCAN,
-    status: v.ok ? 'passed' : 'failed',
-    detail: `check runs on ${facts.commit.slice(0, 12)}: ${v.text}${note}`,
-  };
+  const line = `check runs on ${facts.commit.slice(0, 12)}: ${v.reasons.join('; ')}${note}`;
+  return { ...SCAN, ...(isPass(v) ? passed : failed)(line) };
 }
 
 /**

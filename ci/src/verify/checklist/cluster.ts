@@ -4,6 +4,7 @@
  * the cluster's Secrets, by key name only. The deploying process's own environment says nothing about what
  * the pods will see. Pure functions over the rendered objects; the one cluster read is `secretKeysIn`.
  */
+import { failed, inconclusive, passed } from '../../definitions/verdict.js';
 import type { CommandRunner } from '../../platform/kube/runner.js';
 import { objectId, podSpecOf, type KubeObject } from '../../platform/kube/validate.js';
 import type { ChecklistItem } from './items.js';
@@ -114,15 +115,14 @@ export function wiredEnvItem(
   where: string,
 ): ChecklistItem {
   const base = { name: 'env vars present', required: true };
-  if (!wiring) return { ...base, status: 'failed', detail: `${where} is not in the rendered manifests` };
+  if (!wiring) return { ...base, ...failed(`${where} is not in the rendered manifests`) };
   const missing = required.filter((n) => !wiring.plain.has(n));
   const problems = wiring.problems.length ? `; ${wiring.problems.join('; ')}` : '';
   return missing.length === 0 && !problems
-    ? { ...base, status: 'passed', detail: `${required.length} set in ${where}'s manifests: ${required.join(', ')}` }
+    ? { ...base, ...passed(`${required.length} set in ${where}'s manifests: ${required.join(', ')}`) }
     : {
         ...base,
-        status: 'failed',
-        detail: `${missing.length ? `not set in ${where}'s manifests: ${missing.join(', ')}` : 'wiring'}${problems}`,
+        ...failed(`${missing.length ? `not set in ${where}'s manifests: ${missing.join(', ')}` : 'wiring'}${problems}`),
       };
 }
 
@@ -143,13 +143,13 @@ export function clusterSecretsItem(
   where: string,
 ): ChecklistItem {
   const base = { name: 'secrets present', required: true };
-  if (!wiring) return { ...base, status: 'failed', detail: `${where} is not in the rendered manifests` };
+  if (!wiring) return { ...base, ...failed(`${where} is not in the rendered manifests`) };
   const fromSecret = new Set(wiring.secretRefs.map((r) => r.variable));
   // Not named by a secretKeyRef: it can only come from a Secret the container takes whole (envFrom).
   const viaWhole = required.filter((n) => !fromSecret.has(n));
   if (viaWhole.length && wiring.wholeSecrets.length === 0)
-    return { ...base, status: 'failed', detail: `not read from a Secret by ${where}: ${viaWhole.join(', ')}` };
-  if (!facts.known) return { ...base, status: 'inconclusive', detail: `${facts.reason} (fails closed)` };
+    return { ...base, ...failed(`not read from a Secret by ${where}: ${viaWhole.join(', ')}`) };
+  if (!facts.known) return { ...base, ...inconclusive(`${facts.reason} (fails closed)`) };
   const has = (secret: string, key: string) => facts.keys.get(secret)?.has(key) === true;
   const wanted = refs.filter((r) => !r.optional || required.includes(r.variable));
   const absent = wanted.filter((r) => !has(r.secret, r.key));
@@ -159,13 +159,14 @@ export function clusterSecretsItem(
       ...absent.map((r) => `${r.secret}/${r.key} (${r.variable}, read by ${r.reader})`),
       ...wholeMissing.map((n) => `${n} (in none of ${wiring.wholeSecrets.join(', ')}, which ${where} reads whole)`),
     ];
-    return { ...base, status: 'failed', detail: `missing in the cluster: ${[...new Set(parts)].join('; ')}` };
+    return { ...base, ...failed(`missing in the cluster: ${[...new Set(parts)].join('; ')}`) };
   }
   const secrets = [...new Set(wanted.map((r) => r.secret))];
   return {
     ...base,
-    status: 'passed',
-    detail: `${required.length} required, ${wanted.length} key(s) present in ${secrets.join(', ')}: ${required.join(', ')}`,
+    ...passed(
+      `${required.length} required, ${wanted.length} key(s) present in ${secrets.join(', ')}: ${required.join(', ')}`,
+    ),
   };
 }
 

@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { RequestError } from '@octokit/request-error';
 import { getEnvironment, type EnvironmentDefinition } from '../../definitions/environments.js';
+import { failed, type Verdict } from '../../definitions/verdict.js';
 import { githubClient } from '../../platform/github/client.js';
 import { parseRepository } from '../../platform/github/repository.js';
 import { REPO_ROOT } from '../../platform/repo-root.js';
@@ -24,7 +25,7 @@ import type { KubeObject } from '../../platform/kube/validate.js';
 import { clusterSecretsItem, secretKeysIn, secretRefsIn, serviceWiring, wiredEnvItem } from './cluster.js';
 import {
   approvers,
-  checklistOk,
+  checklistVerdict,
   migrationsItem,
   presenceItem,
   reviewItem,
@@ -38,8 +39,8 @@ import {
 
 export type { ChecklistItem } from './items.js';
 
-export interface ChecklistResult {
-  readonly ok: boolean;
+/** The checklist's verdict (its required items'), and every item with its own. */
+export interface ChecklistResult extends Verdict {
   readonly environment: string;
   readonly items: readonly ChecklistItem[];
 }
@@ -261,12 +262,7 @@ export async function runChecklist(opts: ChecklistOptions): Promise<ChecklistRes
         : testsItem(runReport, { path: opts.runReportPath ?? DEFAULT_RUN_REPORT, headCommit: commit })),
     reviewItem(environment, review),
     files === undefined
-      ? {
-          name: 'migrations prepared',
-          required: true,
-          status: 'failed',
-          detail: `migrations directory ${migrationsDir} not found`,
-        }
+      ? { name: 'migrations prepared', required: true, ...failed(`migrations directory ${migrationsDir} not found`) }
       : migrationsItem(files, migrations),
     ...(opts.deployment
       ? await deploymentItems(environment, opts.deployment)
@@ -280,5 +276,5 @@ export async function runChecklist(opts: ChecklistOptions): Promise<ChecklistRes
           strict: !environment.release.skippedAuditAcceptable,
         }),
   ];
-  return { ok: checklistOk(items), environment: environment.name, items };
+  return { ...checklistVerdict(items), environment: environment.name, items };
 }

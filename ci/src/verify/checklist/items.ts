@@ -1,19 +1,17 @@
 /**
- * The pre-deploy checklist's items as pure functions over plain facts. `unknown` means a fact could not
- * be established; a required item passes only with status `pass`, so unknown fails closed.
+ * The pre-deploy checklist's items as pure functions over plain facts. Each item is a verdict; a fact that
+ * could not be established makes it inconclusive, and a required item lets the deploy go only when it passed,
+ * so not knowing fails closed.
  */
 import type { EnvironmentDefinition } from '../../definitions/environments.js';
+import { failed, inconclusive, isPass, passed, worstOutcome, type Verdict } from '../../definitions/verdict.js';
 import { isSuccess } from '../../platform/outcome.js';
-import type { CheckOutcome } from '../../platform/outcome.js';
 import { describeEntry, passedForCommit, type HistoryEntry } from '../runner/history.js';
 
-export type ItemStatus = CheckOutcome;
-
-export interface ChecklistItem {
+/** One item of the checklist: its verdict, and whether a deploy needs it to pass. */
+export interface ChecklistItem extends Verdict {
   readonly name: string;
   readonly required: boolean;
-  readonly status: ItemStatus;
-  readonly detail: string;
 }
 
 /** Steps whose success "tests passed" means. */
@@ -28,29 +26,29 @@ interface RunReportLike {
 export function testsItem(report: unknown, opts: { path: string; headCommit?: string | undefined }): ChecklistItem {
   const base = { name: 'tests passed', required: true };
   if (report === undefined)
-    return { ...base, status: 'failed', detail: `no run report at ${opts.path}: run \`kgraph-ci run all\` first` };
+    return { ...base, ...failed(`no run report at ${opts.path}: run \`kgraph-ci run all\` first`) };
   const r = report as RunReportLike;
   if (typeof r !== 'object' || r === null || !Array.isArray(r.steps))
-    return { ...base, status: 'failed', detail: `${opts.path} is not a kgraph-ci run report` };
+    return { ...base, ...failed(`${opts.path} is not a kgraph-ci run report`) };
   const status = (name: string) => r.steps!.find((s) => s.name === name)?.status;
   // A cached step passed on exactly these inputs (see ci/src/verify/runner/cache), so it counts as passed.
   const notPassed = TEST_STEPS.filter((t) => !isSuccess(status(t))).map(
     (t) => `${t} ${typeof status(t) === 'string' ? String(status(t)) : 'not run'}`,
   );
-  if (notPassed.length > 0) return { ...base, status: 'failed', detail: notPassed.join(', ') };
-  const failed = r.steps.filter((s) => !isSuccess(s.status)).map((s) => `${String(s.name)} ${String(s.status)}`);
-  if (failed.length > 0) return { ...base, status: 'failed', detail: `tests passed but: ${failed.join(', ')}` };
+  if (notPassed.length > 0) return { ...base, ...failed(notPassed.join(', ')) };
+  const others = r.steps.filter((s) => !isSuccess(s.status)).map((s) => `${String(s.name)} ${String(s.status)}`);
+  if (others.length > 0) return { ...base, ...failed(`tests passed but: ${others.join(', ')}`) };
   if (opts.headCommit && typeof r.commit === 'string' && r.commit !== opts.headCommit) {
     return {
       ...base,
-      status: 'failed',
-      detail: `the report is for ${r.commit.slice(0, 12)}, HEAD is ${opts.headCommit.slice(0, 12)}: run the tests again`,
+      ...failed(
+        `the report is for ${r.commit.slice(0, 12)}, HEAD is ${opts.headCommit.slice(0, 12)}: run the tests again`,
+      ),
     };
   }
   return {
     ...base,
-    status: 'passed',
-    detail: `${TEST_STEPS.join(', ')} passed${typeof r.commit === 'string' ? ` at ${r.commit.slice(0, 12)}` : ''}`,
+    ...passed(`${TEST_STEPS.join(', ')} passed${typeof r.commit === 'string' ? ` at ${r.commit.slice(0, 12)}` : ''}`),
   };
 }
 
@@ -71,7 +69,7 @@ export function testsFromHistory(
       : `${t}: no result at ${commit.slice(0, 12)} (npm test, or kgraph-ci run ${t})`;
   });
   const ok = TEST_STEPS.every((t) => passedForCommit(history.get(t)));
-  return { ...base, status: ok ? 'passed' : 'failed', detail: parts.join('; ') };
+  return { ...base, ...(ok ? passed : failed)(parts.join('; ')) };
 }
 
 export type ReviewFacts =
@@ -84,21 +82,20 @@ export function reviewItem(env: EnvironmentDefinition, facts: ReviewFacts): Chec
   if (!facts.known)
     return {
       ...base,
-      status: 'inconclusive',
-      detail: `${facts.reason}${required ? ` (${env.name} needs ${env.release.approvals}: fails closed)` : ''}`,
+      ...inconclusive(
+        `${facts.reason}${required ? ` (${env.name} needs ${env.release.approvals}: fails closed)` : ''}`,
+      ),
     };
   const n = facts.approvals.length;
   const who = n > 0 ? ` (${facts.approvals.join(', ')})` : '';
   if (n >= env.release.approvals)
     return {
       ...base,
-      status: 'passed',
-      detail: `PR #${facts.pullNumber}: ${n} approval(s)${who}, ${env.release.approvals} required`,
+      ...passed(`PR #${facts.pullNumber}: ${n} approval(s)${who}, ${env.release.approvals} required`),
     };
   return {
     ...base,
-    status: 'failed',
-    detail: `PR #${facts.pullNumber}: ${n} approval(s)${who}, ${env.release.approvals} required`,
+    ...failed(`PR #${facts.pullNumber}: ${n} approval(s)${who}, ${env.release.approvals} required`),
   };
 }
 
@@ -136,15 +133,14 @@ export function migrationNames(files: readonly string[]): string[] {
 export function migrationsItem(files: readonly string[], facts: MigrationFacts): ChecklistItem {
   const base = { name: 'migrations prepared', required: true };
   const names = migrationNames(files);
-  if (!facts.known) return { ...base, status: 'inconclusive', detail: facts.reason };
+  if (!facts.known) return { ...base, ...inconclusive(facts.reason) };
   if ('head' in facts) return migrationsFromHead(names, facts.head, facts.source);
   const known = new Set(names);
   const unknown = facts.applied.filter((a) => !known.has(a));
   if (unknown.length > 0) {
     return {
       ...base,
-      status: 'failed',
-      detail: `the database has migrations this version does not know (a newer version ran?): ${unknown.join(', ')}`,
+      ...failed(`the database has migrations this version does not know (a newer version ran?): ${unknown.join(', ')}`),
     };
   }
   const applied = new Set(facts.applied);
@@ -154,16 +150,15 @@ export function migrationsItem(files: readonly string[], facts: MigrationFacts):
   if (outOfOrder.length > 0)
     return {
       ...base,
-      status: 'failed',
-      detail: `pending migrations sort before the last applied one (${last}): ${outOfOrder.join(', ')}`,
+      ...failed(`pending migrations sort before the last applied one (${last}): ${outOfOrder.join(', ')}`),
     };
   return {
     ...base,
-    status: 'passed',
-    detail:
+    ...passed(
       pending.length === 0
         ? `up to date (${facts.applied.length} applied)`
         : `${pending.length} pending, will run on deploy: ${pending.join(', ')}`,
+    ),
   };
 }
 
@@ -176,18 +171,17 @@ function migrationsFromHead(names: readonly string[], head: string | undefined, 
   if (head !== undefined && !names.includes(head))
     return {
       ...base,
-      status: 'failed',
-      detail: `the database is at ${head} (${source}), which this version does not know (a newer version ran?)`,
+      ...failed(`the database is at ${head} (${source}), which this version does not know (a newer version ran?)`),
     };
   const pending = names.filter((n) => head === undefined || n > head);
   const at = head === undefined ? `no migration recorded (${source})` : `at ${head} (${source})`;
   return {
     ...base,
-    status: 'passed',
-    detail:
+    ...passed(
       pending.length === 0
         ? `up to date: ${at}`
         : `${at}; ${pending.length} pending, will run on deploy: ${pending.join(', ')}`,
+    ),
   };
 }
 
@@ -199,35 +193,39 @@ export function presenceItem(
 ): ChecklistItem {
   const missing = wanted.filter((n) => env[n] === undefined || env[n] === '');
   return missing.length === 0
-    ? { name, required: true, status: 'passed', detail: `${wanted.length} present: ${wanted.join(', ')}` }
-    : { name, required: true, status: 'failed', detail: `missing: ${missing.join(', ')}` };
+    ? { name, required: true, ...passed(`${wanted.length} present: ${wanted.join(', ')}`) }
+    : { name, required: true, ...failed(`missing: ${missing.join(', ')}`) };
 }
 
 /** `strict` (prod): a check the scan skipped (an offline audit) counts as not done, so it fails. */
 export function scanItem(report: unknown, path: string, opts: { strict?: boolean } = {}): ChecklistItem {
   const base = { name: 'scan passed', required: true };
-  if (report === undefined)
-    return { ...base, status: 'failed', detail: `no scan report at ${path}: run \`kgraph-ci scan\` first` };
-  const r = report as { ok?: unknown; checks?: { name?: unknown; status?: unknown }[] };
-  if (typeof r.ok !== 'boolean' || !Array.isArray(r.checks))
-    return { ...base, status: 'failed', detail: `${path} is not a kgraph-ci scan report` };
-  const failed = r.checks.filter((c) => c.status === 'failed').map((c) => String(c.name));
+  if (report === undefined) return { ...base, ...failed(`no scan report at ${path}: run \`kgraph-ci scan\` first`) };
+  const r = report as { outcome?: unknown; checks?: { name?: unknown; status?: unknown }[] };
+  if (typeof r.outcome !== 'string' || !Array.isArray(r.checks))
+    return { ...base, ...failed(`${path} is not a kgraph-ci scan report`) };
+  const failing = r.checks.filter((c) => c.status === 'failed').map((c) => String(c.name));
   const skipped = r.checks.filter((c) => c.status === 'skipped').map((c) => String(c.name));
-  if (!r.ok || failed.length > 0)
-    return { ...base, status: 'failed', detail: `failed: ${failed.join(', ') || 'see report'}` };
+  if (r.outcome !== 'passed' || failing.length > 0)
+    return { ...base, ...failed(`failed: ${failing.join(', ') || 'see report'}`) };
   if (opts.strict && skipped.length > 0)
     return {
       ...base,
-      status: 'failed',
-      detail: `skipped, which this environment does not accept: ${skipped.join(', ')}`,
+      ...failed(`skipped, which this environment does not accept: ${skipped.join(', ')}`),
     };
   return {
     ...base,
-    status: 'passed',
-    detail: `${r.checks.length} checks passed${skipped.length ? ` (skipped: ${skipped.join(', ')})` : ''}`,
+    ...passed(`${r.checks.length} checks passed${skipped.length ? ` (skipped: ${skipped.join(', ')})` : ''}`),
   };
 }
 
-export function checklistOk(items: readonly ChecklistItem[]): boolean {
-  return items.every((i) => !i.required || i.status === 'passed');
+/**
+ * The checklist's verdict: the worst of its required items (an optional one never holds a deploy back; none
+ * required, nothing holds it). Its reasons name each required item that did not pass, with its outcome.
+ */
+export function checklistVerdict(items: readonly ChecklistItem[]): Verdict {
+  const required = items.filter((i) => i.required);
+  const held = required.filter((i) => !isPass(i));
+  if (held.length === 0) return passed(`${required.length} required item(s) passed`);
+  return { outcome: worstOutcome(held.map((i) => i.outcome)), reasons: held.map((i) => `${i.name} (${i.outcome})`) };
 }

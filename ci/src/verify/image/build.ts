@@ -10,6 +10,7 @@ import { baseImagesOf, ensureBaseImage, type BaseImage } from './base.js';
 import { dockerFailure, type Docker } from './docker.js';
 import { parseDockerfile } from '../scan/dockerfile.js';
 import { UsageError } from '../../definitions/errors.js';
+import { failed, passed, type Verdict } from '../../definitions/verdict.js';
 
 export interface ImageBuildRequest {
   /** The repository root. */
@@ -159,11 +160,6 @@ export async function buildImage(req: ImageBuildRequest, deps: BuildDeps): Promi
   }
 }
 
-export interface SizeVerdict {
-  readonly ok: boolean;
-  readonly detail: string;
-}
-
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 
 /**
@@ -175,7 +171,7 @@ const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 export function checkImageSize(
   image: Pick<BuiltImage, 'sizeBytes' | 'baseSizeBytes'> & { readonly finalBase?: string },
   spec: Pick<ImageSpec, 'maxBytes' | 'maxBytesOverBase'>,
-): SizeVerdict {
+): Verdict {
   const over = image.sizeBytes - image.baseSizeBytes;
   const base = `the base${image.finalBase ? ` ${image.finalBase}` : ''} is ${mb(image.baseSizeBytes)}`;
   const added = `the image adds ${mb(over)} (budget ${mb(spec.maxBytesOverBase)})`;
@@ -185,9 +181,9 @@ export function checkImageSize(
   const baseOverTotal = image.baseSizeBytes > spec.maxBytes;
   if (image.sizeBytes > spec.maxBytes && !baseOverTotal)
     problems.push(`${mb(image.sizeBytes)} is over the budget of ${mb(spec.maxBytes)} (${base}; ${added})`);
-  if (problems.length > 0) return { ok: false, detail: problems.join('; ') };
+  if (problems.length > 0) return failed(...problems);
   const total = baseOverTotal
     ? `${mb(image.sizeBytes)} in all, over the ${mb(spec.maxBytes)} budget because ${base} alone`
     : `${mb(image.sizeBytes)} of ${mb(spec.maxBytes)}; ${base}`;
-  return { ok: true, detail: `${total}; ${added}` };
+  return passed(`${total}; ${added}`);
 }

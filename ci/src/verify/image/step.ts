@@ -5,7 +5,8 @@
 import type { ImageSpec } from '../../definitions/steps.js';
 import { streamProcess } from '../../platform/process/stream.js';
 import { describeBase, STANDIN_SCRIPT, type BaseImage } from './base.js';
-import { buildImage, checkImageSize, type BuiltImage, type SizeVerdict } from './build.js';
+import { isPass, type Verdict } from '../../definitions/verdict.js';
+import { buildImage, checkImageSize, type BuiltImage } from './build.js';
 import { dockerClientPath, engineStatus, type Docker } from './docker.js';
 
 export const DEFAULT_IMAGE_REPORT = '.reports/image.json';
@@ -17,7 +18,8 @@ export type ImageReport =
       readonly built: true;
       readonly engine: string;
       readonly standinBase: boolean;
-      readonly size: SizeVerdict;
+      /** The size budgets' verdict (checkImageSize). */
+      readonly size: Verdict;
       readonly finishedAt: string;
     } & BuiltImage);
 
@@ -94,7 +96,7 @@ export function imageFacts(report: ImageReport): Record<string, string> {
 export function imageSummary(report: ImageReport): string[] {
   if (!report.built) return [`no image was built: ${report.reason}; built the TypeScript only (app/dist)`];
   const lines = Object.entries(imageFacts(report)).map(([k, v]) => `${k}: ${v}`);
-  lines.push(`size budget: ${report.size.ok ? 'ok' : 'OVER'}: ${report.size.detail}`);
+  lines.push(`size budget: ${isPass(report.size) ? 'ok' : 'OVER'}: ${report.size.reasons.join('; ')}`);
   const standins = report.bases.filter((b: BaseImage) => b.source === 'standin');
   if (standins.length > 0)
     lines.push(`NOTE: built on a stand-in base, not the pinned image: ${standins.map(describeBase).join('; ')}`);

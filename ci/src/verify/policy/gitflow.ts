@@ -12,6 +12,7 @@
 import semver from 'semver';
 import { UsageError } from '../../definitions/errors.js';
 import { isReleaseTag } from '../../definitions/release-policy.js';
+import { failed, inconclusive, passed, type Verdict } from '../../definitions/verdict.js';
 
 export const BRANCH_KINDS = ['main', 'develop', 'feature', 'release', 'hotfix', 'other'] as const;
 export type BranchKind = (typeof BRANCH_KINDS)[number];
@@ -23,8 +24,6 @@ export interface Branch {
   readonly version?: string;
   readonly taskId?: string;
 }
-
-export type Verdict = { readonly ok: true; readonly reason: string } | { readonly ok: false; readonly reason: string };
 
 const MAX_REF_LENGTH = 100;
 /** Task ids look like `KG-123` or `123`; descriptions are lower-case words joined by - or _. */
@@ -107,7 +106,7 @@ function why(source: Branch, target: Branch): string {
   }
 }
 
-/** May a pull request from `sourceName` be merged into `targetName`? Unsafe names are rejected with the reason. */
+/** May a pull request from `sourceName` be merged into `targetName`? Unsafe names fail with the reason. */
 export function checkPullRequest(sourceName: string, targetName: string): Verdict {
   let source: Branch;
   let target: Branch;
@@ -115,13 +114,13 @@ export function checkPullRequest(sourceName: string, targetName: string): Verdic
     source = classifyBranch(sourceName);
     target = classifyBranch(targetName);
   } catch (err) {
-    return { ok: false, reason: (err as Error).message };
+    return failed((err as Error).message);
   }
-  if (source.name === target.name) return { ok: false, reason: 'source and target are the same branch' };
+  if (source.name === target.name) return failed('source and target are the same branch');
   if (ALLOWED_TARGETS[source.kind].includes(target.kind)) {
-    return { ok: true, reason: `${source.kind} → ${target.kind} is allowed` };
+    return passed(`${source.kind} → ${target.kind} is allowed`);
   }
-  return { ok: false, reason: `${source.kind} → ${target.kind} is not allowed: ${why(source, target)}` };
+  return failed(`${source.kind} → ${target.kind} is not allowed: ${why(source, target)}`);
 }
 
 export interface ParsedTag {
@@ -146,12 +145,11 @@ export function checkTag(tag: string, facts: { readonly reachableFromMain: boole
   try {
     parseReleaseTag(tag);
   } catch (err) {
-    return { ok: false, reason: (err as Error).message };
+    return failed((err as Error).message);
   }
-  if (facts.reachableFromMain === undefined) {
-    return { ok: false, reason: `cannot tell whether ${tag} is reachable from main (tag or main not found)` };
-  }
-  if (!facts.reachableFromMain)
-    return { ok: false, reason: `${tag} points at a commit that is not reachable from main` };
-  return { ok: true, reason: `${tag} is a valid release tag reachable from main` };
+  // Not knowing is never a pass (fail closed), but it is not a judged rejection either.
+  if (facts.reachableFromMain === undefined)
+    return inconclusive(`cannot tell whether ${tag} is reachable from main (tag or main not found)`);
+  if (!facts.reachableFromMain) return failed(`${tag} points at a commit that is not reachable from main`);
+  return passed(`${tag} is a valid release tag reachable from main`);
 }

@@ -9,21 +9,23 @@ import { checkDockerfile } from './dockerfile.js';
 import { interpretAudit, npmAudit, type AuditRun, type Severity } from './audit.js';
 import { isAllowed, isScannable, parseAllowlist, scanText, type SecretFinding } from './secrets.js';
 import type { ScanCheckOutcome } from '../../platform/outcome.js';
+import { failed, passed, type Verdict } from '../../definitions/verdict.js';
 import { walkTree } from './tree.js';
 
 export const DEFAULT_ALLOWLIST = '.kgraph-scan-allowlist';
 export const DEFAULT_DOCKERFILE = 'app/Dockerfile';
 export const DEFAULT_SCAN_REPORT = '.reports/scan.json';
 
+/** One check of the scan: judged passed or failed, or skipped where that is allowed (an offline audit). */
 export interface ScanCheck {
   readonly name: string;
   readonly status: ScanCheckOutcome;
   readonly detail: string;
 }
 
-export interface ScanReport {
+/** The scan's verdict (`scanVerdict` of its checks) with the checks and the secrets found. */
+export interface ScanReport extends Verdict {
   readonly version: 1;
-  readonly ok: boolean;
   readonly finishedAt: string;
   readonly checks: readonly ScanCheck[];
   readonly secrets: readonly SecretFinding[];
@@ -88,6 +90,18 @@ async function scanSecrets(root: string, files: readonly string[], allowlistText
   return { findings, allowed: all.length - findings.length };
 }
 
+/**
+ * Failed when any check failed, each failing check a reason; else passed. A skipped check is no judgement
+ * either way: whether a skip is acceptable is the checklist's call per environment (its `strict`).
+ */
+export function scanVerdict(checks: readonly ScanCheck[]): Verdict {
+  const failing = checks.filter((c) => c.status === 'failed');
+  if (failing.length > 0) return failed(...failing.map((c) => `${c.name}: ${c.detail}`));
+  const skipped = checks.filter((c) => c.status === 'skipped').map((c) => c.name);
+  const n = checks.length - skipped.length;
+  return passed(`${n} check(s) passed${skipped.length > 0 ? `; skipped: ${skipped.join(', ')}` : ''}`);
+}
+
 export async function runScan(opts: ScanOptions): Promise<ScanReport> {
   const say = opts.progress ?? (() => undefined);
   const checks: ScanCheck[] = [];
@@ -129,7 +143,7 @@ export async function runScan(opts: ScanOptions): Promise<ScanReport> {
 
   return {
     version: 1,
-    ok: checks.every((c) => c.status !== 'failed'),
+    ...scanVerdict(checks),
     finishedAt: new Date().toISOString(),
     checks,
     secrets: findings,

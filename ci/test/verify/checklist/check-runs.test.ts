@@ -20,8 +20,8 @@ const on = (...runs: CheckRunState[]): CommitChecks => ({ known: true, commit, r
 describe('tests passed from check runs', () => {
   it('passes when a check that runs both test steps succeeded on the commit', () => {
     const item = testsFromCheckRuns(on(done('verify (dev)'), running('checks (node 24)')));
-    expect(item).toMatchObject({ name: 'tests passed', required: true, status: 'passed' });
-    expect(item.detail).toBe(
+    expect(item).toMatchObject({ name: 'tests passed', required: true, outcome: 'passed' });
+    expect(item.reasons.join('; ')).toBe(
       'check runs on a1a1a1a1a1a1: test passed (verify (dev)); integrationTest passed (verify (dev))',
     );
   });
@@ -43,20 +43,20 @@ describe('tests passed from check runs', () => {
     ['only a scan', on(done('scan (prod)')), /test: no check run/],
   ])('fails when the check is %s, naming it and its state', (_, facts, detail) => {
     const item = testsFromCheckRuns(facts);
-    expect(item.status).toBe('failed');
-    expect(item.detail).toMatch(detail);
+    expect(item.outcome).toBe('failed');
+    expect(item.reasons.join('; ')).toMatch(detail);
   });
 
   it('a cancelled run says nothing against the commit when another proves the steps', () => {
-    expect(testsFromCheckRuns(on(done('verify (dev)'), done('checks (node 22)', 'cancelled'))).status).toBe('passed');
+    expect(testsFromCheckRuns(on(done('verify (dev)'), done('checks (node 22)', 'cancelled'))).outcome).toBe('passed');
   });
 
   it('is inconclusive, naming why, when GitHub could not be read', () => {
     expect(testsFromCheckRuns({ known: false, reason: 'GitHub answered 503' })).toEqual({
       name: 'tests passed',
       required: true,
-      status: 'inconclusive',
-      detail: 'check runs unknown: GitHub answered 503',
+      outcome: 'inconclusive',
+      reasons: ['check runs unknown: GitHub answered 503'],
     });
   });
 
@@ -68,18 +68,18 @@ describe('tests passed from check runs', () => {
       pullHead: { kind: 'same-tree', pull: 31, head, runs: [done('checks (node 22)'), done('checks (node 24)')] },
     };
     const item = testsFromCheckRuns(facts);
-    expect(item.status).toBe('passed');
-    expect(item.detail).toMatch(
+    expect(item.outcome).toBe('passed');
+    expect(item.reasons.join('; ')).toMatch(
       /^via PR #31 head b2b2b2b2b2b2: test passed \(checks \(node 22\), checks \(node 24\)\)/,
     );
     const oneStillRunning = testsFromCheckRuns({
       ...facts,
       pullHead: { kind: 'same-tree', pull: 31, head, runs: [done('checks (node 22)'), running('checks (node 24)')] },
     });
-    expect(oneStillRunning.status).toBe('passed');
+    expect(oneStillRunning.outcome).toBe('passed');
     expect(testsFromCheckRuns({ ...facts, pullHead: { kind: 'same-tree', pull: 31, head, runs: [] } })).toMatchObject({
-      status: 'failed',
-      detail: expect.stringMatching(/^via PR #31 head b2b2b2b2b2b2: test: no check run/),
+      outcome: 'failed',
+      reasons: [expect.stringMatching(/^via PR #31 head b2b2b2b2b2b2: test: no check run/)],
     });
   });
 
@@ -90,15 +90,15 @@ describe('tests passed from check runs', () => {
       runs: [],
       pullHead: { kind: 'tree-differs', pull: 31, head, headTree: 'c3'.repeat(20), commitTree: 'd4'.repeat(20) },
     });
-    expect(item).toMatchObject({ status: 'failed' });
-    expect(item.detail).toBe(
+    expect(item).toMatchObject({ outcome: 'failed' });
+    expect(item.reasons.join('; ')).toBe(
       "no test check run on a1a1a1a1a1a1; PR #31 head b2b2b2b2b2b2 has tree c3c3c3c3c3c3, a1a1a1a1a1a1 has tree d4d4d4d4d4d4: the PR's checks tested other files",
     );
   });
 
   it('no test runs and no merged PR: failed', () => {
     const item = testsFromCheckRuns({ known: true, commit, runs: [], pullHead: { kind: 'none' } });
-    expect(item).toMatchObject({ status: 'failed', detail: expect.stringMatching(/no merged pull request/) });
+    expect(item).toMatchObject({ outcome: 'failed', reasons: [expect.stringMatching(/no merged pull request/)] });
   });
 
   it("the commit's own test runs decide even when a PR head was looked up", () => {
@@ -108,7 +108,7 @@ describe('tests passed from check runs', () => {
       runs: [done('verify (staging)', 'failure')],
       pullHead: { kind: 'same-tree', pull: 2, head, runs: [done('checks (node 22)')] },
     });
-    expect(item).toMatchObject({ status: 'failed', detail: expect.stringMatching(/verify \(staging\) failure/) });
+    expect(item).toMatchObject({ outcome: 'failed', reasons: [expect.stringMatching(/verify \(staging\) failure/)] });
   });
 });
 
@@ -117,18 +117,18 @@ describe('scan passed from check runs', () => {
   it('passes on a successful scan check; fails on a missing, running or failed one', () => {
     expect(scanFromCheckRuns(on(done('scan (prod)')), strict)).toMatchObject({
       name: 'scan passed',
-      status: 'passed',
-      detail: 'check runs on a1a1a1a1a1a1: scan passed (scan (prod))',
+      outcome: 'passed',
+      reasons: ['check runs on a1a1a1a1a1a1: scan passed (scan (prod))'],
     });
-    expect(scanFromCheckRuns(on(done('checks (node 22)')), strict).detail).toMatch(
+    expect(scanFromCheckRuns(on(done('checks (node 22)')), strict).reasons.join('; ')).toMatch(
       /scan: no check run \(expected verify \(dev\) or verify \(staging\) or checks \(hotfix\) or scan \(prod\)\)/,
     );
     expect(scanFromCheckRuns(on(running('verify (staging)')), strict)).toMatchObject({
-      status: 'failed',
-      detail: expect.stringMatching(/verify \(staging\) in_progress/),
+      outcome: 'failed',
+      reasons: [expect.stringMatching(/verify \(staging\) in_progress/)],
     });
-    expect(scanFromCheckRuns(on(done('verify (dev)', 'failure')), { strict: false }).status).toBe('failed');
-    expect(scanFromCheckRuns({ known: false, reason: 'offline' }, strict).status).toBe('inconclusive');
+    expect(scanFromCheckRuns(on(done('verify (dev)', 'failure')), { strict: false }).outcome).toBe('failed');
+    expect(scanFromCheckRuns({ known: false, reason: 'offline' }, strict).outcome).toBe('inconclusive');
   });
 
   it('prod does not count a scan that may have skipped its audit (--allow-offline); staging does', () => {
@@ -138,10 +138,12 @@ describe('scan passed from check runs', () => {
     ];
     const facts = on(done('scan (offline)'));
     const prod = scanFromCheckRuns(facts, { strict: !ENVIRONMENTS.prod.release.skippedAuditAcceptable }, table);
-    expect(prod.status).toBe('failed');
-    expect(prod.detail).toMatch(/not counted: scan \(offline\) \(--allow-offline: its audit may have been skipped\)/);
+    expect(prod.outcome).toBe('failed');
+    expect(prod.reasons.join('; ')).toMatch(
+      /not counted: scan \(offline\) \(--allow-offline: its audit may have been skipped\)/,
+    );
     const staging = scanFromCheckRuns(facts, { strict: !ENVIRONMENTS.staging.release.skippedAuditAcceptable }, table);
-    expect(staging.status).toBe('passed');
+    expect(staging.outcome).toBe('passed');
   });
 });
 

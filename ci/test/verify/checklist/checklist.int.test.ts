@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { Octokit } from '@octokit/rest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isPass } from '../../../src/definitions/verdict.js';
 import { useEphemeralServices } from '../../../../testkit/services.js';
 import { runChecklist } from '../../../src/verify/checklist/index.js';
 import { runCli } from '../../../src/cli/program.js';
@@ -38,7 +39,7 @@ beforeAll(async () => {
   );
   await writeFile(
     join(root, '.reports/scan.json'),
-    JSON.stringify({ ok: true, checks: [{ name: 'secrets', status: 'passed' }] }),
+    JSON.stringify({ outcome: 'passed', checks: [{ name: 'secrets', status: 'passed' }] }),
   );
   server = createServer((req, res) => {
     requests.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
@@ -97,21 +98,23 @@ describe('runChecklist with real edges', () => {
     const before = await runChecklist({ env: 'prod', processEnv: prodEnv(), root, octokit });
     const byName = Object.fromEntries(before.items.map((i) => [i.name, i]));
     expect(byName['migrations prepared']).toMatchObject({
-      status: 'passed',
-      detail: expect.stringMatching(/^\d+ pending, will run on deploy: 1700000000000_schema/),
+      outcome: 'passed',
+      reasons: [expect.stringMatching(/^\d+ pending, will run on deploy: 1700000000000_schema/)],
     });
     expect(byName['review approved']).toMatchObject({
-      status: 'passed',
-      detail: 'PR #42: 1 approval(s) (ann), 1 required',
+      outcome: 'passed',
+      reasons: ['PR #42: 1 approval(s) (ann), 1 required'],
     });
     expect(byName['tests passed']).toMatchObject({
-      status: 'passed',
-      detail: 'check runs on cccccccccccc: test passed (checks (node 22)); integrationTest passed (checks (node 22))',
+      outcome: 'passed',
+      reasons: [
+        'check runs on cccccccccccc: test passed (checks (node 22)); integrationTest passed (checks (node 22))',
+      ],
     });
     // The scan report is on disk: it decides, not GitHub.
-    expect(byName['scan passed']).toMatchObject({ status: 'passed', detail: '1 checks passed' });
+    expect(byName['scan passed']).toMatchObject({ outcome: 'passed', reasons: ['1 checks passed'] });
     expect(requests.some((r) => r.includes('token test-token-123'))).toBe(true);
-    expect(before.ok).toBe(true);
+    expect(isPass(before)).toBe(true);
 
     await migrate(svc.current.env.DATABASE_URL!);
     const after = await runChecklist({
@@ -121,15 +124,17 @@ describe('runChecklist with real edges', () => {
       octokit,
       migrationsDir: MIGRATIONS_DIR,
     });
-    expect(after.items.find((i) => i.name === 'migrations prepared')!.detail).toMatch(/^up to date \(\d+ applied\)$/);
+    expect(after.items.find((i) => i.name === 'migrations prepared')!.reasons.join('; ')).toMatch(
+      /^up to date \(\d+ applied\)$/,
+    );
 
     const c = new pg.Client({ connectionString: svc.current.env.DATABASE_URL });
     await c.connect();
     await c.query("INSERT INTO pgmigrations (name, run_on) VALUES ('1999999999999_from_the_future', now())");
     try {
       const ahead = await runChecklist({ env: 'prod', processEnv: prodEnv(), root, octokit });
-      expect(ahead.ok).toBe(false);
-      expect(ahead.items.find((i) => i.name === 'migrations prepared')!.detail).toMatch(
+      expect(isPass(ahead)).toBe(false);
+      expect(ahead.items.find((i) => i.name === 'migrations prepared')!.reasons.join('; ')).toMatch(
         /1999999999999_from_the_future/,
       );
     } finally {
@@ -161,8 +166,8 @@ describe('runChecklist with real edges', () => {
       pullNumber: 7,
     });
     expect(r.items.find((i) => i.name === 'review approved')).toMatchObject({
-      status: 'failed',
-      detail: 'PR #7: 0 approval(s), 1 required',
+      outcome: 'failed',
+      reasons: ['PR #7: 0 approval(s), 1 required'],
     });
   });
 

@@ -48,27 +48,27 @@ describe('env vars present, from the manifests a deploy applies', () => {
 
   it('passes for the rendered overlay: every required variable comes from the ConfigMap the Deployment reads', () => {
     const item = wiredEnvItem(required, serviceWiring(dev, APP), WHERE);
-    expect(item.status).toBe('passed');
-    expect(item.detail).toContain('LOG_LEVEL');
+    expect(item.outcome).toBe('passed');
+    expect(item.reasons.join('; ')).toContain('LOG_LEVEL');
   });
 
   it('fails naming a required variable the manifests do not set, whatever the deploying process has', () => {
     const objects = withConfig(dev, (d) => delete d.LOG_LEVEL);
     const item = wiredEnvItem(required, serviceWiring(objects, APP), WHERE);
-    expect(item).toMatchObject({ status: 'failed' });
-    expect(item.detail).toBe(`not set in ${WHERE}'s manifests: LOG_LEVEL`);
+    expect(item).toMatchObject({ outcome: 'failed' });
+    expect(item.reasons.join('; ')).toBe(`not set in ${WHERE}'s manifests: LOG_LEVEL`);
   });
 
   it('fails when the Deployment reads a ConfigMap the manifests do not contain', () => {
     const objects = dev.filter((o) => o.kind !== 'ConfigMap');
     const item = wiredEnvItem(required, serviceWiring(objects, APP), WHERE);
-    expect(item.status).toBe('failed');
-    expect(item.detail).toMatch(/ConfigMap kgraph-mcp-config-\w+ is not in the rendered manifests/);
+    expect(item.outcome).toBe('failed');
+    expect(item.reasons.join('; ')).toMatch(/ConfigMap kgraph-mcp-config-\w+ is not in the rendered manifests/);
   });
 
   it('fails when there is no service container to look at', () => {
     const item = wiredEnvItem(required, serviceWiring([], APP), WHERE);
-    expect(item).toMatchObject({ status: 'failed', detail: `${WHERE} is not in the rendered manifests` });
+    expect(item).toMatchObject({ outcome: 'failed', reasons: [`${WHERE} is not in the rendered manifests`] });
   });
 });
 
@@ -85,7 +85,7 @@ describe('secrets present, from the Secrets in the cluster', () => {
       keysOf({ 'kgraph-mcp-secrets': all }),
       WHERE,
     );
-    expect(item.status).toBe('passed');
+    expect(item.outcome).toBe('passed');
   });
 
   it("fails for prod without SENTRY_DSN (optional in the base, required by prod's policy), but not for dev", () => {
@@ -97,8 +97,10 @@ describe('secrets present, from the Secrets in the cluster', () => {
       keys,
       WHERE,
     );
-    expect(prodItem.status).toBe('failed');
-    expect(prodItem.detail).toContain('kgraph-mcp-secrets/SENTRY_DSN (SENTRY_DSN, read by Deployment/kgraph-mcp app)');
+    expect(prodItem.outcome).toBe('failed');
+    expect(prodItem.reasons.join('; ')).toContain(
+      'kgraph-mcp-secrets/SENTRY_DSN (SENTRY_DSN, read by Deployment/kgraph-mcp app)',
+    );
     const devItem = clusterSecretsItem(
       getEnvironment('dev').requiredSecrets,
       serviceWiring(dev, APP),
@@ -106,7 +108,7 @@ describe('secrets present, from the Secrets in the cluster', () => {
       keys,
       WHERE,
     );
-    expect(devItem.status).toBe('passed');
+    expect(devItem.outcome).toBe('passed');
   });
 
   it('names every workload that reads a missing key: the migration Job would not start either', () => {
@@ -117,16 +119,19 @@ describe('secrets present, from the Secrets in the cluster', () => {
       keysOf({ 'kgraph-mcp-secrets': ['REDIS_URL', 'API_KEYS'] }),
       WHERE,
     );
-    expect(item.status).toBe('failed');
-    expect(item.detail).toContain('DATABASE_URL, read by Deployment/kgraph-mcp app');
-    expect(item.detail).toContain('DATABASE_URL, read by Job/kgraph-mcp-migrate');
+    expect(item.outcome).toBe('failed');
+    expect(item.reasons.join('; ')).toContain('DATABASE_URL, read by Deployment/kgraph-mcp app');
+    expect(item.reasons.join('; ')).toContain('DATABASE_URL, read by Job/kgraph-mcp-migrate');
   });
 
   it('fails when the Secret is absent, and cannot tell (fails closed) when the cluster does not answer', () => {
     const args = [getEnvironment('dev').requiredSecrets, serviceWiring(dev, APP), secretRefsIn(dev)] as const;
-    expect(clusterSecretsItem(...args, keysOf({}), WHERE).status).toBe('failed');
+    expect(clusterSecretsItem(...args, keysOf({}), WHERE).outcome).toBe('failed');
     const unknown = clusterSecretsItem(...args, { known: false, reason: 'cannot read Secret x: refused' }, WHERE);
-    expect(unknown).toMatchObject({ status: 'inconclusive', detail: 'cannot read Secret x: refused (fails closed)' });
+    expect(unknown).toMatchObject({
+      outcome: 'inconclusive',
+      reasons: ['cannot read Secret x: refused (fails closed)'],
+    });
   });
 
   it('takes a Secret the container reads whole (envFrom) only when that Secret has the key', () => {
@@ -139,12 +144,12 @@ describe('secrets present, from the Secrets in the cluster', () => {
     app.envFrom.push({ secretRef: { name: 'extra' } });
     const args = [getEnvironment('dev').requiredSecrets, serviceWiring(objects, APP), secretRefsIn(objects)] as const;
     const base = ['DATABASE_URL', 'REDIS_URL'];
-    expect(clusterSecretsItem(...args, keysOf({ 'kgraph-mcp-secrets': base, extra: ['API_KEYS'] }), WHERE).status).toBe(
-      'passed',
-    );
+    expect(
+      clusterSecretsItem(...args, keysOf({ 'kgraph-mcp-secrets': base, extra: ['API_KEYS'] }), WHERE).outcome,
+    ).toBe('passed');
     const item = clusterSecretsItem(...args, keysOf({ 'kgraph-mcp-secrets': base, extra: ['OTHER'] }), WHERE);
-    expect(item.status).toBe('failed');
-    expect(item.detail).toContain('API_KEYS (in none of extra');
+    expect(item.outcome).toBe('failed');
+    expect(item.reasons.join('; ')).toContain('API_KEYS (in none of extra');
   });
 
   it('fails when a required secret reaches the service as a plain value instead of from a Secret', () => {
@@ -161,7 +166,7 @@ describe('secrets present, from the Secrets in the cluster', () => {
       keysOf({ 'kgraph-mcp-secrets': all }),
       WHERE,
     );
-    expect(item).toMatchObject({ status: 'failed', detail: `not read from a Secret by ${WHERE}: DATABASE_URL` });
+    expect(item).toMatchObject({ outcome: 'failed', reasons: [`not read from a Secret by ${WHERE}: DATABASE_URL`] });
   });
 });
 
@@ -276,10 +281,10 @@ describe("the Secrets' key names, read with the real kubectl from an API server"
       },
     });
     const byName = new Map(result.items.map((i) => [i.name, i]));
-    expect(byName.get('env vars present')?.status).toBe('passed');
-    expect(byName.get('secrets present')?.status).toBe('passed');
-    expect(byName.get('migrations prepared')).toMatchObject({ status: 'passed' });
-    expect(byName.get('migrations prepared')?.detail).toMatch(
+    expect(byName.get('env vars present')?.outcome).toBe('passed');
+    expect(byName.get('secrets present')?.outcome).toBe('passed');
+    expect(byName.get('migrations prepared')).toMatchObject({ outcome: 'passed' });
+    expect(byName.get('migrations prepared')?.reasons.join('; ')).toMatch(
       /^no migration recorded \(the delivery ledger\); \d+ pending/,
     );
   });
@@ -292,17 +297,17 @@ describe('migrations prepared, from the schema head the ledger records', () => {
   it('lists what is pending after the head', () => {
     const item = migrationsItem(files, { known: true, head: '001_init', source: src });
     expect(item).toMatchObject({
-      status: 'passed',
-      detail: `at 001_init (${src}); 2 pending, will run on deploy: 002_tags, 003_gin`,
+      outcome: 'passed',
+      reasons: [`at 001_init (${src}); 2 pending, will run on deploy: 002_tags, 003_gin`],
     });
-    expect(migrationsItem(files, { known: true, head: '003_gin', source: src }).detail).toBe(
+    expect(migrationsItem(files, { known: true, head: '003_gin', source: src }).reasons.join('; ')).toBe(
       `up to date: at 003_gin (${src})`,
     );
   });
 
   it('fails when the database is at a migration this version does not know (a newer release migrated)', () => {
     const item = migrationsItem(files, { known: true, head: '004_newer', source: src });
-    expect(item.status).toBe('failed');
-    expect(item.detail).toContain('at 004_newer');
+    expect(item.outcome).toBe('failed');
+    expect(item.reasons.join('; ')).toContain('at 004_newer');
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ENVIRONMENTS } from '../../../src/definitions/environments.js';
 import {
   approvers,
-  checklistOk,
+  checklistVerdict,
   migrationNames,
   migrationsItem,
   presenceItem,
@@ -22,7 +22,7 @@ describe('tests passed', () => {
       testsItem(run({ lint: 'passed', test: 'passed', integrationTest: 'passed' }), {
         path: 'r.json',
         headCommit: 'a'.repeat(40),
-      }).status,
+      }).outcome,
     ).toBe('passed');
   });
   it.each([
@@ -37,8 +37,8 @@ describe('tests passed', () => {
     ],
   ])('fails for %j', (report, detail) => {
     const item = testsItem(report, { path: 'r.json', headCommit: 'a'.repeat(40) });
-    expect(item).toMatchObject({ status: 'failed', required: true });
-    expect(item.detail).toMatch(detail);
+    expect(item).toMatchObject({ outcome: 'failed', required: true });
+    expect(item.reasons.join('; ')).toMatch(detail);
   });
 });
 
@@ -58,19 +58,20 @@ describe('review approved', () => {
   });
   it('is required for prod, where unknown fails closed', () => {
     const item = reviewItem(ENVIRONMENTS.prod, { known: false, reason: 'no GITHUB_TOKEN' });
-    expect(item).toMatchObject({ required: true, status: 'inconclusive' });
-    expect(item.detail).toMatch(/fails closed/);
-    expect(checklistOk([item])).toBe(false);
+    expect(item).toMatchObject({ required: true, outcome: 'inconclusive' });
+    expect(item.reasons.join('; ')).toMatch(/fails closed/);
+    // A required item that cannot tell holds the checklist back: inconclusive, naming it.
+    expect(checklistVerdict([item])).toEqual({ outcome: 'inconclusive', reasons: ['review approved (inconclusive)'] });
     expect(reviewItem(ENVIRONMENTS.prod, { known: true, approvals: [], pullNumber: 3 })).toMatchObject({
-      status: 'failed',
-      detail: 'PR #3: 0 approval(s), 1 required',
+      outcome: 'failed',
+      reasons: ['PR #3: 0 approval(s), 1 required'],
     });
-    expect(reviewItem(ENVIRONMENTS.prod, { known: true, approvals: ['ann'], pullNumber: 3 }).status).toBe('passed');
+    expect(reviewItem(ENVIRONMENTS.prod, { known: true, approvals: ['ann'], pullNumber: 3 }).outcome).toBe('passed');
   });
   it('is optional for dev, so unknown does not block', () => {
     const item = reviewItem(ENVIRONMENTS.dev, { known: false, reason: 'no GITHUB_TOKEN' });
-    expect(item).toMatchObject({ required: false, status: 'inconclusive' });
-    expect(checklistOk([item])).toBe(true);
+    expect(item).toMatchObject({ required: false, outcome: 'inconclusive' });
+    expect(checklistVerdict([item])).toEqual({ outcome: 'passed', reasons: ['0 required item(s) passed'] });
   });
 });
 
@@ -81,25 +82,27 @@ describe('migrations prepared', () => {
   });
   it('lists pending ones', () => {
     expect(migrationsItem(files, { known: true, applied: ['1700000000000_schema'] })).toMatchObject({
-      status: 'passed',
-      detail: '1 pending, will run on deploy: 1700000000001_index',
+      outcome: 'passed',
+      reasons: ['1 pending, will run on deploy: 1700000000001_index'],
     });
     expect(
-      migrationsItem(files, { known: true, applied: ['1700000000000_schema', '1700000000001_index'] }).detail,
+      migrationsItem(files, { known: true, applied: ['1700000000000_schema', '1700000000001_index'] }).reasons.join(
+        '; ',
+      ),
     ).toBe('up to date (2 applied)');
   });
   it('fails when the database knows migrations this version does not, or order is broken', () => {
     expect(
       migrationsItem(files, { known: true, applied: ['1700000000000_schema', '1800000000000_future'] }),
-    ).toMatchObject({ status: 'failed', detail: expect.stringMatching(/does not know.*1800000000000_future/) });
+    ).toMatchObject({ outcome: 'failed', reasons: [expect.stringMatching(/does not know.*1800000000000_future/)] });
     expect(migrationsItem(files, { known: true, applied: ['1700000000001_index'] })).toMatchObject({
-      status: 'failed',
-      detail: expect.stringMatching(/sort before/),
+      outcome: 'failed',
+      reasons: [expect.stringMatching(/sort before/)],
     });
   });
   it('is unknown without a database', () => {
     expect(migrationsItem(files, { known: false, reason: 'no DATABASE_URL' })).toMatchObject({
-      status: 'inconclusive',
+      outcome: 'inconclusive',
       required: true,
     });
   });
@@ -111,10 +114,32 @@ describe('presence of env vars and secrets', () => {
       DATABASE_URL: 'postgres://u:hunter2@db/x',
       API_KEYS: '',
     });
-    expect(item).toMatchObject({ status: 'failed', detail: 'missing: API_KEYS, SENTRY_DSN' });
+    expect(item).toMatchObject({ outcome: 'failed', reasons: ['missing: API_KEYS, SENTRY_DSN'] });
     const ok = presenceItem('secrets present', ['DATABASE_URL'], { DATABASE_URL: 'postgres://u:hunter2@db/x' });
-    expect(ok.status).toBe('passed');
+    expect(ok.outcome).toBe('passed');
     expect(JSON.stringify([item, ok])).not.toContain('hunter2');
+  });
+});
+
+describe('the checklist verdict', () => {
+  it('is the worst of the required items, each that did not pass named with its outcome', () => {
+    const item = (name: string, outcome: 'passed' | 'failed' | 'inconclusive', required = true) => ({
+      name,
+      required,
+      outcome,
+      reasons: [`${name} says ${outcome}`],
+    });
+    const v = checklistVerdict([
+      item('a', 'passed'),
+      item('b', 'inconclusive'),
+      item('c', 'failed'),
+      item('d', 'failed', false),
+    ]);
+    expect(v).toEqual({ outcome: 'failed', reasons: ['b (inconclusive)', 'c (failed)'] });
+    expect(checklistVerdict([item('a', 'passed'), item('d', 'failed', false)])).toEqual({
+      outcome: 'passed',
+      reasons: ['1 required item(s) passed'],
+    });
   });
 });
 
@@ -123,7 +148,7 @@ describe('scan passed', () => {
     expect(
       scanItem(
         {
-          ok: true,
+          outcome: 'passed',
           checks: [
             { name: 'secrets', status: 'passed' },
             { name: 'audit', status: 'skipped' },
@@ -131,26 +156,28 @@ describe('scan passed', () => {
         },
         's.json',
       ),
-    ).toMatchObject({ status: 'passed', detail: '2 checks passed (skipped: audit)' });
-    expect(scanItem({ ok: false, checks: [{ name: 'secrets', status: 'failed' }] }, 's.json')).toMatchObject({
-      status: 'failed',
-      detail: 'failed: secrets',
+    ).toMatchObject({ outcome: 'passed', reasons: ['2 checks passed (skipped: audit)'] });
+    expect(scanItem({ outcome: 'failed', checks: [{ name: 'secrets', status: 'failed' }] }, 's.json')).toMatchObject({
+      outcome: 'failed',
+      reasons: ['failed: secrets'],
     });
-    expect(scanItem(undefined, 's.json').detail).toMatch(/no scan report at s.json/);
-    expect(scanItem({ hello: 1 }, 's.json').detail).toMatch(/not a kgraph-ci scan report/);
+    expect(scanItem(undefined, 's.json').reasons.join('; ')).toMatch(/no scan report at s.json/);
+    expect(scanItem({ hello: 1 }, 's.json').reasons.join('; ')).toMatch(/not a kgraph-ci scan report/);
+    // A report of the old shape (a bare ok boolean, no verdict) is not read as a pass.
+    expect(scanItem({ ok: true, checks: [] }, 's.json')).toMatchObject({ outcome: 'failed' });
   });
   it('does not accept a skipped audit for prod', () => {
     const report = {
-      ok: true,
+      outcome: 'passed',
       checks: [
         { name: 'secrets', status: 'passed' },
         { name: 'audit', status: 'skipped' },
       ],
     };
     expect(scanItem(report, 's.json', { strict: true })).toMatchObject({
-      status: 'failed',
-      detail: 'skipped, which this environment does not accept: audit',
+      outcome: 'failed',
+      reasons: ['skipped, which this environment does not accept: audit'],
     });
-    expect(scanItem({ ...report, checks: [report.checks[0]] }, 's.json', { strict: true }).status).toBe('passed');
+    expect(scanItem({ ...report, checks: [report.checks[0]] }, 's.json', { strict: true }).outcome).toBe('passed');
   });
 });

@@ -6,6 +6,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isPass } from '../../../src/definitions/verdict.js';
 import { runChecklist, type ChecklistOptions } from '../../../src/verify/checklist/index.js';
 import { recordResult } from '../../../src/verify/runner/history.js';
 
@@ -72,12 +73,12 @@ describe('runChecklist: tests and scan sources', () => {
   it('no local results: both from the commit check runs on GitHub', async () => {
     const r = await run(api([{ name: 'verify (dev)', conclusion: 'success' }]));
     expect(check(r, 'tests passed')).toMatchObject({
-      status: 'passed',
-      detail: expect.stringMatching(/^check runs on 9a9a9a9a9a9a: test passed \(verify \(dev\)\)/),
+      outcome: 'passed',
+      reasons: [expect.stringMatching(/^check runs on 9a9a9a9a9a9a: test passed \(verify \(dev\)\)/)],
     });
     expect(check(r, 'scan passed')).toMatchObject({
-      status: 'passed',
-      detail: expect.stringMatching(/scan passed \(verify \(dev\)\)/),
+      outcome: 'passed',
+      reasons: [expect.stringMatching(/scan passed \(verify \(dev\)\)/)],
     });
     // One listing serves both items; the commit has its own test runs, so no pull request is looked up.
     expect(calls).toEqual([`checks ${commit}`]);
@@ -87,10 +88,10 @@ describe('runChecklist: tests and scan sources', () => {
     const r = await run(api([], new Error('connect ECONNREFUSED 127.0.0.1:443')));
     for (const name of ['tests passed', 'scan passed'])
       expect(check(r, name)).toMatchObject({
-        status: 'inconclusive',
-        detail: `check runs unknown: reading the check runs of 9a9a9a9a9a9a: connect ECONNREFUSED 127.0.0.1:443`,
+        outcome: 'inconclusive',
+        reasons: [`check runs unknown: reading the check runs of 9a9a9a9a9a9a: connect ECONNREFUSED 127.0.0.1:443`],
       });
-    expect(r.ok).toBe(false);
+    expect(isPass(r)).toBe(false);
   });
 
   it('local history for the commit and a scan report: GitHub is not asked', async () => {
@@ -113,11 +114,11 @@ describe('runChecklist: tests and scan sources', () => {
     await mkdir(join(root, '.reports'));
     await writeFile(
       join(root, '.reports/scan.json'),
-      JSON.stringify({ ok: true, checks: [{ name: 'secrets', status: 'passed' }] }),
+      JSON.stringify({ outcome: 'passed', checks: [{ name: 'secrets', status: 'passed' }] }),
     );
     const r = await run(api([{ name: 'verify (dev)', conclusion: 'failure' }]));
-    expect(check(r, 'tests passed').status).toBe('passed');
-    expect(check(r, 'scan passed')).toMatchObject({ status: 'passed', detail: '1 checks passed' });
+    expect(check(r, 'tests passed').outcome).toBe('passed');
+    expect(check(r, 'scan passed')).toMatchObject({ outcome: 'passed', reasons: ['1 checks passed'] });
     expect(calls).toEqual([]);
   });
 
@@ -125,28 +126,28 @@ describe('runChecklist: tests and scan sources', () => {
     await mkdir(join(root, '.reports'));
     await writeFile(
       join(root, '.reports/scan.json'),
-      JSON.stringify({ ok: true, checks: [{ name: 'secrets', status: 'passed' }] }),
+      JSON.stringify({ outcome: 'passed', checks: [{ name: 'secrets', status: 'passed' }] }),
     );
     const r = await run(api([{ name: 'checks (node 22)', conclusion: 'failure' }]));
     expect(check(r, 'tests passed')).toMatchObject({
-      status: 'failed',
-      detail: expect.stringMatching(/checks \(node 22\) failure/),
+      outcome: 'failed',
+      reasons: [expect.stringMatching(/checks \(node 22\) failure/)],
     });
-    expect(check(r, 'scan passed').detail).toBe('1 checks passed');
+    expect(check(r, 'scan passed').reasons.join('; ')).toBe('1 checks passed');
   });
 
   it('GitHub not configured: the run report, and no scan report fails', async () => {
     const r = await run(null);
     expect(check(r, 'tests passed')).toMatchObject({
-      status: 'failed',
-      detail: expect.stringMatching(/^no run report at /),
+      outcome: 'failed',
+      reasons: [expect.stringMatching(/^no run report at /)],
     });
     expect(check(r, 'scan passed')).toMatchObject({
-      status: 'failed',
-      detail: expect.stringMatching(/^no scan report at /),
+      outcome: 'failed',
+      reasons: [expect.stringMatching(/^no scan report at /)],
     });
     const noRepo = await run(api([{ name: 'verify (dev)', conclusion: 'success' }]), {});
-    expect(check(noRepo, 'tests passed').detail).toMatch(/^no run report at /);
+    expect(check(noRepo, 'tests passed').reasons.join('; ')).toMatch(/^no run report at /);
     expect(calls).toEqual([]);
   });
 });

@@ -72,31 +72,33 @@ describe('build arguments and argv', () => {
   it('holds the image to both size budgets, naming the base and its size', () => {
     const limits = { maxBytes: 300e6, maxBytesOverBase: 40e6 };
     expect(checkImageSize({ sizeBytes: 242e6, baseSizeBytes: 217e6, finalBase: 'node:22' }, limits)).toEqual({
-      ok: true,
-      detail: '242.0 MB of 300.0 MB; the base node:22 is 217.0 MB; the image adds 25.0 MB (budget 40.0 MB)',
+      outcome: 'passed',
+      reasons: ['242.0 MB of 300.0 MB; the base node:22 is 217.0 MB; the image adds 25.0 MB (budget 40.0 MB)'],
     });
     expect(checkImageSize({ sizeBytes: 270e6, baseSizeBytes: 217e6, finalBase: 'node:22' }, limits)).toEqual({
-      ok: false,
-      detail: '53.0 MB over the base is over the budget of 40.0 MB (the base node:22 is 217.0 MB)',
+      outcome: 'failed',
+      reasons: ['53.0 MB over the base is over the budget of 40.0 MB (the base node:22 is 217.0 MB)'],
     });
     // A base within the total budget: the total still binds, and the message says what the base weighs.
     expect(checkImageSize({ sizeBytes: 310e6, baseSizeBytes: 290e6, finalBase: 'node:22' }, limits)).toEqual({
-      ok: false,
-      detail:
+      outcome: 'failed',
+      reasons: [
         '310.0 MB is over the budget of 300.0 MB (the base node:22 is 290.0 MB; the image adds 20.0 MB (budget 40.0 MB))',
+      ],
     });
   });
   it('judges the total relative to a base that alone is over it: only what the image adds can fail', () => {
     const limits = { maxBytes: 300e6, maxBytesOverBase: 40e6 };
     // What issue 21 saw: a 310 MB stand-in base and a 336.9 MB image.
     expect(checkImageSize({ sizeBytes: 336.9e6, baseSizeBytes: 310e6, finalBase: 'node:22' }, limits)).toEqual({
-      ok: true,
-      detail:
+      outcome: 'passed',
+      reasons: [
         '336.9 MB in all, over the 300.0 MB budget because the base node:22 is 310.0 MB alone; the image adds 26.9 MB (budget 40.0 MB)',
+      ],
     });
     expect(checkImageSize({ sizeBytes: 360e6, baseSizeBytes: 310e6 }, limits)).toEqual({
-      ok: false,
-      detail: '50.0 MB over the base is over the budget of 40.0 MB (the base is 310.0 MB)',
+      outcome: 'failed',
+      reasons: ['50.0 MB over the base is over the budget of 40.0 MB (the base is 310.0 MB)'],
     });
   });
 });
@@ -269,7 +271,7 @@ describe('runBuildStep', () => {
       baseSizeBytes: 200e6,
       standinBase: true,
       buildArgs: { ENVIRONMENT: 'staging' },
-      size: { ok: true },
+      size: { outcome: 'passed' },
     });
     expect(imageFacts(report)).toEqual({
       image: 'kgraph-mcp:staging',

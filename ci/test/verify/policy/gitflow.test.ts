@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { UsageError } from '../../../src/definitions/errors.js';
+import { isPass } from '../../../src/definitions/verdict.js';
 import {
   ALLOWED_TARGETS,
   BRANCH_KINDS,
@@ -62,22 +63,24 @@ describe('checkPullRequest over every pair of branch kinds', () => {
   it('covers all 36 pairs', () => expect(pairs).toHaveLength(36));
   it.each(pairs)('%s → %s', (source, target) => {
     const verdict = checkPullRequest(sample[source], sample[target]);
-    expect(verdict.ok).toBe(expected[source].includes(target));
-    expect(verdict.reason.length).toBeGreaterThan(10);
-    if (!verdict.ok && source !== target) expect(verdict.reason).toContain(`${source} → ${target} is not allowed`);
+    expect(verdict.outcome).toBe(expected[source].includes(target) ? 'passed' : 'failed');
+    expect(verdict.reasons).toHaveLength(1);
+    expect(verdict.reasons[0]!.length).toBeGreaterThan(10);
+    if (!isPass(verdict) && source !== target)
+      expect(verdict.reasons[0]).toContain(`${source} → ${target} is not allowed`);
   });
   it('the exported table says the same', () => {
     expect(ALLOWED_TARGETS).toEqual(expected);
   });
   it('nothing but release and hotfix reaches main', () => {
     for (const kind of BRANCH_KINDS) {
-      expect(checkPullRequest(sample[kind], 'main').ok).toBe(kind === 'release' || kind === 'hotfix');
+      expect(isPass(checkPullRequest(sample[kind], 'main'))).toBe(kind === 'release' || kind === 'hotfix');
     }
   });
   it('explains the common mistakes', () => {
-    expect(checkPullRequest('develop', 'main').reason).toMatch(/cut release\/<semver> from develop/);
-    expect(checkPullRequest('feat/KG-1_x', 'main').reason).toMatch(/feature branches go to develop only/);
-    expect(checkPullRequest('wip', 'develop').reason).toMatch(/expected feat\/<task-id>_<description>/);
+    expect(checkPullRequest('develop', 'main').reasons[0]).toMatch(/cut release\/<semver> from develop/);
+    expect(checkPullRequest('feat/KG-1_x', 'main').reasons[0]).toMatch(/feature branches go to develop only/);
+    expect(checkPullRequest('wip', 'develop').reasons[0]).toMatch(/expected feat\/<task-id>_<description>/);
   });
 });
 
@@ -102,8 +105,8 @@ describe('unsafe names', () => {
   ])('rejects %j with a reason', (name, reason) => {
     expect(unsafeRefReason(name)).toMatch(reason);
     const verdict = checkPullRequest(name, 'develop');
-    expect(verdict.ok).toBe(false);
-    expect(verdict.reason).toMatch(/unsafe branch name/);
+    expect(verdict.outcome).toBe('failed');
+    expect(verdict.reasons[0]).toMatch(/unsafe branch name/);
   });
   it('accepts only names built from the safe alphabet (property)', () => {
     fc.assert(
@@ -120,21 +123,28 @@ describe('unsafe names', () => {
 describe('tags', () => {
   it.each(['v1.2.3', 'v0.1.0', 'v2.0.0-rc.1'])('%s is a release tag', (tag) => {
     expect(parseReleaseTag(tag).version).toBe(tag.slice(1));
-    expect(checkTag(tag, { reachableFromMain: true }).ok).toBe(true);
+    expect(checkTag(tag, { reachableFromMain: true })).toEqual({
+      outcome: 'passed',
+      reasons: [`${tag} is a valid release tag reachable from main`],
+    });
   });
   it.each(['1.2.3', 'v1.2', 'v1.2.3.4', 'v01.2.3', 'v1.2.3+meta', 'version1', 'v1.2.3;ls', 'v../1.2.3', 'v1.2.3-01'])(
     '%s is rejected',
     (tag) => {
       expect(() => parseReleaseTag(tag)).toThrow(UsageError);
-      expect(checkTag(tag, { reachableFromMain: true }).ok).toBe(false);
+      expect(checkTag(tag, { reachableFromMain: true }).outcome).toBe('failed');
     },
   );
   it('fails closed when reachability is unknown or false', () => {
     expect(checkTag('v1.2.3', { reachableFromMain: false })).toEqual({
-      ok: false,
-      reason: 'v1.2.3 points at a commit that is not reachable from main',
+      outcome: 'failed',
+      reasons: ['v1.2.3 points at a commit that is not reachable from main'],
     });
-    expect(checkTag('v1.2.3', { reachableFromMain: undefined }).reason).toMatch(/cannot tell/);
+    // Not knowing is no pass, and no judged rejection either.
+    const unknown = checkTag('v1.2.3', { reachableFromMain: undefined });
+    expect(unknown.outcome).toBe('inconclusive');
+    expect(isPass(unknown)).toBe(false);
+    expect(unknown.reasons[0]).toMatch(/cannot tell/);
   });
   it('marks pre-releases', () => {
     expect(parseReleaseTag('v2.0.0-rc.1').prerelease).toBe(true);

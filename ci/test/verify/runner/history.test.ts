@@ -92,14 +92,14 @@ describe("the checklist's tests item from the history", () => {
       ['integrationTest', entry('integrationTest')],
     ]);
     const item = testsFromHistory(h, commit)!;
-    expect(item.status).toBe('passed');
-    expect(item.detail).toContain('test passed at bbbbbbbbbbbb (npm test');
-    expect(item.detail).toContain('integrationTest passed at bbbbbbbbbbbb (kgraph-ci run');
+    expect(item.outcome).toBe('passed');
+    expect(item.reasons.join('; ')).toContain('test passed at bbbbbbbbbbbb (npm test');
+    expect(item.reasons.join('; ')).toContain('integrationTest passed at bbbbbbbbbbbb (kgraph-ci run');
   });
   it('fails a missing step, a failure or a dirty tree, naming which; no history for the commit defers to the report', () => {
     const missing = testsFromHistory(new Map([['test', entry('test')]]), commit)!;
-    expect(missing.status).toBe('failed');
-    expect(missing.detail).toContain('integrationTest: no result at bbbbbbbbbbbb');
+    expect(missing.outcome).toBe('failed');
+    expect(missing.reasons.join('; ')).toContain('integrationTest: no result at bbbbbbbbbbbb');
     const dirty = testsFromHistory(
       new Map([
         ['test', entry('test', { tree: 'dirty' })],
@@ -107,8 +107,8 @@ describe("the checklist's tests item from the history", () => {
       ]),
       commit,
     )!;
-    expect(dirty.status).toBe('failed');
-    expect(dirty.detail).toContain('on a tree with uncommitted changes');
+    expect(dirty.outcome).toBe('failed');
+    expect(dirty.reasons.join('; ')).toContain('on a tree with uncommitted changes');
     expect(testsFromHistory(new Map(), commit)).toBeUndefined();
   });
 });

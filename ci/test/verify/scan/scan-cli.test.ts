@@ -42,7 +42,10 @@ describe('kgraph-ci scan', () => {
     expect(r.out).toMatch(/secrets\s+failed\s+1 finding\(s\): app\/config.ts:1 github-token fingerprint:[0-9a-f]{16}/);
     expect(r.out + r.err).not.toContain(token);
     const report = JSON.parse(await readFile(join(root, 'scan.json'), 'utf8')) as ScanReport;
-    expect(report.ok).toBe(false);
+    expect(report.outcome).toBe('failed');
+    expect(report.reasons).toEqual([
+      expect.stringMatching(/^secrets: 1 finding\(s\): app\/config.ts:1 github-token fingerprint:/),
+    ]);
     expect(JSON.stringify(report)).not.toContain(token);
     expect(report.checks.find((c) => c.name === 'audit')!.status).toBe('skipped');
   });
