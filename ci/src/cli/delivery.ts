@@ -7,9 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { EnvironmentDefinition } from '../definitions/environments.js';
-import { runChecklist, type ChecklistResult } from '../verify/checklist/index.js';
-import { failed, isPass, passed } from '../definitions/verdict.js';
-import type { ChecklistOutcome } from '../deliver/deploy/execute.js';
+import { runChecklist } from '../verify/checklist/index.js';
 import type { ChecklistDeployment, DeliveryDeps } from '../deliver/deploy/deps.js';
 import type { MigrationFacts } from '../verify/checklist/items.js';
 import { recordedSchemaHead } from '../platform/ledger/rollback-schema.js';
@@ -64,20 +62,6 @@ async function ledgerSchema(ledger: Ledger, environment: string): Promise<Migrat
   }
 }
 
-/**
- * The checklist's answer as the deploy's verdict: it passes when every required item does. Its items keep the
- * shape the deploy prints (status, detail).
- */
-function checklistVerdict(result: ChecklistResult): ChecklistOutcome {
-  const open = result.items.filter((i) => i.required && !isPass(i));
-  const detail = (i: ChecklistResult['items'][number]) => i.reasons.join('; ');
-  const verdict = isPass(result)
-    ? passed(`${result.items.length} items`)
-    : failed(...open.map((i) => `${i.name}: ${detail(i)}`));
-  const items = result.items.map((i) => ({ name: i.name, required: i.required, status: i.outcome, detail: detail(i) }));
-  return { ...verdict, items };
-}
-
 /** A read done once per key: the promise of the first call answers every later one. */
 function oncePer<T>(read: (key: string) => Promise<T>): (key: string) => Promise<T> {
   const seen = new Map<string, Promise<T>>();
@@ -110,27 +94,25 @@ function deployChecklist(
   github: DeployGithub | undefined,
 ): DeliveryDeps['checklist'] {
   return async (env: EnvironmentDefinition, deployment?: ChecklistDeployment) =>
-    checklistVerdict(
-      await runChecklist({
-        env: env.name,
-        environment: env,
-        processEnv: io.env,
-        root,
-        ...(github ? { repository: `${github.repo.owner}/${github.repo.repo}` } : {}),
-        ...(deployment?.commit ? { commit: deployment.commit } : {}),
-        ...(github && deployment?.commit ? { commitChecks: () => github.checksOf(deployment.commit!) } : {}),
-        ...(deployment
-          ? {
-              deployment: {
-                manifests: deployment.manifests,
-                namespace: env.namespace,
-                runner,
-                ...(github?.ledger ? { schema: await ledgerSchema(github.ledger, env.name) } : {}),
-              },
-            }
-          : {}),
-      }),
-    );
+    runChecklist({
+      env: env.name,
+      environment: env,
+      processEnv: io.env,
+      root,
+      ...(github ? { repository: `${github.repo.owner}/${github.repo.repo}` } : {}),
+      ...(deployment?.commit ? { commit: deployment.commit } : {}),
+      ...(github && deployment?.commit ? { commitChecks: () => github.checksOf(deployment.commit!) } : {}),
+      ...(deployment
+        ? {
+            deployment: {
+              manifests: deployment.manifests,
+              namespace: env.namespace,
+              runner,
+              ...(github?.ledger ? { schema: await ledgerSchema(github.ledger, env.name) } : {}),
+            },
+          }
+        : {}),
+    });
 }
 
 export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps {
