@@ -7,9 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { EnvironmentDefinition } from '../definitions/environments.js';
-import { runChecklist, type ChecklistResult } from '../verify/checklist/index.js';
-import { failed, isPass, passed } from '../definitions/verdict.js';
-import type { ChecklistOutcome } from '../deliver/deploy/execute.js';
+import { runChecklist } from '../verify/checklist/index.js';
 import type { ChecklistDeployment, DeliveryDeps } from '../deliver/deploy/deps.js';
 import type { MigrationFacts } from '../verify/checklist/items.js';
 import { recordedSchemaHead } from '../platform/ledger/rollback-schema.js';
@@ -27,7 +25,7 @@ import { previousCommitIn } from '../platform/notify/sentry-releases.js';
 import { REPO_ROOT } from '../platform/repo-root.js';
 import { appendJobSummary } from '../platform/report/summary.js';
 import { DEFAULT_SCAN_REPORT } from '../verify/scan/index.js';
-import { auditSkippedFromCheckRuns } from '../verify/checklist/check-runs.js';
+import { auditSkippedFromCheckRuns, type CommitChecks } from '../verify/checklist/check-runs.js';
 import { commitChecksIfConfigured } from '../verify/checklist/github-checks.js';
 import { writeLine, type CliIo } from './io.js';
 import { repositoryOf } from './options.js';
@@ -64,18 +62,23 @@ async function ledgerSchema(ledger: Ledger, environment: string): Promise<Migrat
   }
 }
 
-/**
- * The checklist's answer as the deploy's verdict: it passes when every required item does. Its items keep the
- * shape the deploy prints (status, detail).
- */
-function checklistVerdict(result: ChecklistResult): ChecklistOutcome {
-  const open = result.items.filter((i) => i.required && !isPass(i));
-  const detail = (i: ChecklistResult['items'][number]) => i.reasons.join('; ');
-  const verdict = isPass(result)
-    ? passed(`${result.items.length} items`)
-    : failed(...open.map((i) => `${i.name}: ${detail(i)}`));
-  const items = result.items.map((i) => ({ name: i.name, required: i.required, status: i.outcome, detail: detail(i) }));
-  return { ...verdict, items };
+/** A read done once per key: the promise of the first call answers every later one. */
+function oncePer<T>(read: (key: string) => Promise<T>): (key: string) => Promise<T> {
+  const seen = new Map<string, Promise<T>>();
+  return (key) => {
+    const known = seen.get(key);
+    if (known) return known;
+    const reading = read(key);
+    seen.set(key, reading);
+    return reading;
+  };
+}
+
+/** Where the deploy reads GitHub: the repository, its ledger, and the commit's check runs (read once). */
+interface DeployGithub {
+  readonly repo: RepoRef;
+  readonly ledger: Ledger | undefined;
+  readonly checksOf: (commit: string) => Promise<CommitChecks | undefined>;
 }
 
 /**
@@ -88,29 +91,28 @@ function deployChecklist(
   io: CliIo,
   root: string,
   runner: CommandRunner,
-  github: { readonly repo: RepoRef; readonly ledger: Ledger | undefined } | undefined,
+  github: DeployGithub | undefined,
 ): DeliveryDeps['checklist'] {
   return async (env: EnvironmentDefinition, deployment?: ChecklistDeployment) =>
-    checklistVerdict(
-      await runChecklist({
-        env: env.name,
-        environment: env,
-        processEnv: io.env,
-        root,
-        ...(github ? { repository: `${github.repo.owner}/${github.repo.repo}` } : {}),
-        ...(deployment?.commit ? { commit: deployment.commit } : {}),
-        ...(deployment
-          ? {
-              deployment: {
-                manifests: deployment.manifests,
-                namespace: env.namespace,
-                runner,
-                ...(github?.ledger ? { schema: await ledgerSchema(github.ledger, env.name) } : {}),
-              },
-            }
-          : {}),
-      }),
-    );
+    runChecklist({
+      env: env.name,
+      environment: env,
+      processEnv: io.env,
+      root,
+      ...(github ? { repository: `${github.repo.owner}/${github.repo.repo}` } : {}),
+      ...(deployment?.commit ? { commit: deployment.commit } : {}),
+      ...(github && deployment?.commit ? { commitChecks: () => github.checksOf(deployment.commit!) } : {}),
+      ...(deployment
+        ? {
+            deployment: {
+              manifests: deployment.manifests,
+              namespace: env.namespace,
+              runner,
+              ...(github?.ledger ? { schema: await ledgerSchema(github.ledger, env.name) } : {}),
+            },
+          }
+        : {}),
+    });
 }
 
 export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps {
@@ -131,9 +133,20 @@ export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps
     ledger ? previousCommitIn(ledgerEntries(await ledger.read({ environment })), environment, commit) : undefined;
   const notifier = createNotifier({ env: io.env, log: (l) => writeLine(io.stderr, l), previousCommit });
   const runner = spawnRunner(io.env, root);
+  // In CI the checklist (tests, scan) and the audit record both read the commit's check runs: one read serves both.
+  const checksOf = oncePer(
+    async (commit: string) =>
+      github &&
+      commitChecksIfConfigured({
+        api: github.octokit,
+        repository: `${github.repo.owner}/${github.repo.repo}`,
+        commit,
+        pullHead: true,
+      }),
+  );
   return {
     runner,
-    checklist: deployChecklist(io, root, runner, github && { repo: github.repo, ledger }),
+    checklist: deployChecklist(io, root, runner, github && { repo: github.repo, ledger, checksOf }),
     // The baseline comes from the plan: the temporary baseline Deployment in this environment's namespace
     // (deploy/baseline.ts), called at its in-cluster Service with this environment's own API key. Never
     // another environment's URL. No baseline in the plan's step: the gate compares against none, the ledger
@@ -157,9 +170,8 @@ export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps
     // The scan report where the scan ran here; in CI (none in the deploying container) the commit's scan check run.
     auditSkipped: async (commit?: string) => {
       const fromReport = await auditSkippedIn(resolve(io.cwd, DEFAULT_SCAN_REPORT));
-      if (fromReport !== undefined || !github || !commit) return fromReport;
-      const repository = `${github.repo.owner}/${github.repo.repo}`;
-      const checks = await commitChecksIfConfigured({ api: github.octokit, repository, commit, pullHead: false });
+      if (fromReport !== undefined || !commit) return fromReport;
+      const checks = await checksOf(commit);
       return checks ? auditSkippedFromCheckRuns(checks) : undefined;
     },
     out: (l) => writeLine(io.stdout, l),

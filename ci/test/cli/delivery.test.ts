@@ -55,7 +55,7 @@ describe('the deploy phase migrations-check (cli/migrations-deps.ts)', () => {
 });
 
 describe("the deploy's checklist (realDeps)", () => {
-  it("reads the check runs of the image's commit in the --repo repository, not the checkout's", async () => {
+  it("reads the check runs of the image's commit in the --repo repository, not the checkout's, once for the checklist and the audit record", async () => {
     const { createServer } = await import('node:http');
     const { realDeps } = await import('../../src/cli/delivery.js');
     const { ENVIRONMENTS } = await import('../../src/definitions/environments.js');
@@ -74,10 +74,14 @@ describe("the deploy's checklist (realDeps)", () => {
         GITHUB_API_URL: `http://127.0.0.1:${port}`,
         PATH: mkdtempSync(join(tmpdir(), 'kgraph-nopath-')),
       };
-      const deps = realDeps(captureIo(env), { repo: { owner: 'acme', repo: 'kgraph' } });
+      // A directory without a scan report: the audit record too reads the commit's check runs.
+      const cwd = mkdtempSync(join(tmpdir(), 'kgraph-noscan-'));
+      const deps = realDeps(captureIo(env, cwd), { repo: { owner: 'acme', repo: 'kgraph' } });
       const commit = '5e'.repeat(20);
+      expect(await deps.auditSkipped!(commit)).toBeUndefined();
       await deps.checklist(ENVIRONMENTS.dev, { manifests: [], commit });
-      expect(seen).toContain(`/repos/acme/kgraph/commits/${commit}/check-runs?per_page=100&page=1`);
+      const runs = `/repos/acme/kgraph/commits/${commit}/check-runs?per_page=100&page=1`;
+      expect(seen.filter((u) => u === runs)).toHaveLength(1);
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
     }

@@ -10,7 +10,7 @@ import {
   type LedgerFacts,
 } from '../../definitions/release-policy.js';
 import { imageForVersion } from './image.js';
-import { isPass } from '../../definitions/verdict.js';
+import { inconclusive, isPass } from '../../definitions/verdict.js';
 import type { DeployFacts, RollbackFacts } from './facts.js';
 import type { DeployRequest, RollbackRequest } from './request.js';
 import type { EnvironmentDefinition } from '../../definitions/environments.js';
@@ -164,7 +164,7 @@ export function decideRollback(req: RollbackRequest, facts: RollbackFacts, now: 
 
 /**
  * Whether the schema the database is at fits the release the rollback returns to (ledger facts only). An
- * unreadable ledger is `unknown`: no automatic rollback on a guess.
+ * unreadable ledger cannot tell (inconclusive): no automatic rollback on a guess.
  */
 export function decideRollbackSchema(
   req: RollbackRequest,
@@ -172,8 +172,7 @@ export function decideRollbackSchema(
   decision: RollbackDecision,
 ): RollbackSchemaVerdict {
   const env = req.environment;
-  if (!facts.ledger.reachable)
-    return { kind: 'unknown', detail: `cannot read the ${env.name} ledger: ${facts.ledger.reason}` };
+  if (!facts.ledger.reachable) return inconclusive(`cannot read the ${env.name} ledger: ${facts.ledger.reason}`);
   const digest = digestOf(decision.target?.image);
   const target = decision.target ? { ...(digest ? { digest } : {}), version: decision.target.version } : undefined;
   return judgeRollbackSchema({

@@ -6,18 +6,12 @@
 import type { CommandRunner } from '../../platform/kube/runner.js';
 import { formatArgv } from '../../platform/process/argv.js';
 import type { GateBaseline, Plan, PlanStep } from './plan.js';
-import type { CheckOutcome } from '../../platform/outcome.js';
 import { failed, inconclusive, isPass, passed, type Verdict } from '../../definitions/verdict.js';
 import type { SmokeResult } from './smoke.js';
 
-/** The checklist's verdict, with its items (a required item that did not pass refuses the deploy). */
+/** The checklist's verdict, with each item's own (a required item that did not pass refuses the deploy). */
 export interface ChecklistOutcome extends Verdict {
-  readonly items: readonly {
-    readonly name: string;
-    readonly required: boolean;
-    readonly status: CheckOutcome;
-    readonly detail: string;
-  }[];
+  readonly items: readonly (Verdict & { readonly name: string; readonly required: boolean })[];
 }
 export interface GateOutcome extends Verdict {
   /** The gate compared against a baseline (not only absolute thresholds); undefined = not reported. */
@@ -67,10 +61,10 @@ type StepVerdict = Verdict & { readonly stdout?: string };
 async function checklistStep(deps: ExecuteDeps): Promise<Verdict> {
   if (!deps.checklist) return inconclusive('no checklist available (fails closed)');
   const res = await deps.checklist();
-  const failing = res.items.filter((i) => i.required && i.status !== 'passed');
+  const failing = res.items.filter((i) => i.required && !isPass(i));
   if (isPass(res) && failing.length === 0) return passed(`${res.items.length} items pass`);
-  const why = `failed: ${failing.map((i) => `${i.name} (${i.status}: ${i.detail})`).join('; ') || 'checklist not ok'}`;
-  return { outcome: isPass(res) ? 'failed' : res.outcome, reasons: [why] };
+  const told = failing.map((i) => `${i.name} (${i.outcome}: ${why(i)})`).join('; ') || 'checklist not ok';
+  return { outcome: isPass(res) ? 'failed' : res.outcome, reasons: [`failed: ${told}`] };
 }
 
 async function smokeStep(deps: ExecuteDeps, baseUrl: string): Promise<Verdict> {

@@ -93,9 +93,10 @@ export async function runDeploy(opts: DeployOptions, deps: DeliveryDeps): Promis
     ...(facts.schemaHead ? { schemaHead: facts.schemaHead } : {}),
   });
   const required = ledgerRequiredFor(env.release, 'deploy');
-  return executeAndRecord(plan, env, deps, payload, { ref: facts.source.commit ?? req.tag, required }, undefined, {
-    manifests,
-    ...(facts.source.commit ? { commit: facts.source.commit } : {}),
+  const deployment = { manifests, ...(facts.source.commit ? { commit: facts.source.commit } : {}) };
+  return executeAndRecord(plan, env, deps, payload, {
+    ledger: { ref: facts.source.commit ?? req.tag, required },
+    deployment,
   });
 }
 
@@ -113,7 +114,10 @@ export async function runRollback(opts: RollbackOptions, deps: DeliveryDeps): Pr
   if (req.dryRun) return printPlan(plan, deps);
   const payload = rollbackPayload(env.name, plan.version, target, now());
   const required = ledgerRequiredFor(env.release, target ? 'rollback-to-version' : 'rollback-to-previous');
-  return executeAndRecord(plan, env, deps, payload, { ...(req.ref ? { ref: req.ref } : {}), required }, req.trigger);
+  return executeAndRecord(plan, env, deps, payload, {
+    ledger: { ...(req.ref ? { ref: req.ref } : {}), required },
+    ...(req.trigger ? { trigger: req.trigger } : {}),
+  });
 }
 
 /**
@@ -129,11 +133,12 @@ async function enforceSchema(
 ): Promise<void> {
   const env = req.environment;
   const verdict = decideRollbackSchema(req, facts, decision);
-  if (verdict.kind === 'compatible') return deps.err(`schema: ${verdict.detail}`);
+  const why = verdict.reasons.join('; ');
+  if (isPass(verdict)) return deps.err(`schema: ${why}`);
   const automatic = req.trigger !== undefined;
   const lines = formatRollbackRefusal(verdict, env.name, automatic);
   if (req.acceptSchemaRisk) {
-    deps.err(`warning: --accept-schema-risk: going ahead although ${verdict.detail}`);
+    deps.err(`warning: --accept-schema-risk: going ahead although ${why}`);
     return;
   }
   for (const l of lines) deps.err(l);
@@ -145,16 +150,25 @@ async function enforceSchema(
         environment: env.name,
         version: decision.target?.version ?? 'previous',
         ...(automatic ? { automatic: true } : {}),
-        reason: `rollback refused, nothing changed: ${verdict.detail}${automatic ? ` (trigger: ${req.trigger})` : ''}`,
+        reason: `rollback refused, nothing changed: ${why}${automatic ? ` (trigger: ${req.trigger})` : ''}`,
         links: { environment: env.url, ...(runLink(deps.env) ? { run: runLink(deps.env)! } : {}) },
       },
     ]);
-  throw new FailedError(`rollback of ${env.name} refused: ${verdict.detail}`);
+  throw new FailedError(`rollback of ${env.name} refused: ${why}`);
 }
 
 function printPlan(plan: Plan, deps: DeliveryDeps): Plan {
   deps.out(formatPlan(plan, formatArgv));
   return plan;
+}
+
+interface RecordOptions {
+  /** The ref the ledger record names, and whether the operation may go unrecorded. */
+  readonly ledger: { readonly ref?: string | undefined; readonly required: boolean };
+  /** Why an automatic rollback runs (the watcher's trigger); absent = a person asked for it. */
+  readonly trigger?: string;
+  /** A deploy's own facts for its checklist (the manifests it applies, the commit). */
+  readonly deployment?: ChecklistDeployment;
 }
 
 /** record-open → execute → record-outcome → summary → conclude. */
@@ -163,9 +177,7 @@ async function executeAndRecord(
   env: EnvironmentDefinition,
   deps: DeliveryDeps,
   payload: LedgerPayload,
-  ledger: { readonly ref?: string | undefined; readonly required: boolean },
-  trigger?: string,
-  deployment?: ChecklistDeployment,
+  { ledger, trigger, deployment }: RecordOptions,
 ): Promise<ExecutionResult> {
   const now = deps.now ?? Date.now;
   const startedAt = now();

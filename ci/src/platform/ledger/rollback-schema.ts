@@ -2,8 +2,8 @@
  * Migration-aware rollback, pure: may the release a rollback returns to run on the schema the database is at
  * now? Facts from the ledger only: the schema head each deploy left (its `schemaHead`), the compatibility
  * checks (N-1), the backups. Compatible: the target ran on this very schema, or passed the compatibility
- * check against it. Anything else is `incompatible` (a failed check) or `unknown` (no check, no schema
- * recorded, ledger unreadable): no automatic rollback; the advice names the two ways out.
+ * check against it (a pass). Anything else is incompatible (failed: a failed check) or unknown (inconclusive: no
+ * check, no schema recorded, ledger unreadable): no automatic rollback; the advice names the two ways out.
  */
 import {
   runningRelease,
@@ -12,6 +12,7 @@ import {
   type LedgerEntry,
   type ReleaseId,
 } from '../../definitions/release-policy.js';
+import { failed, inconclusive, passed, type Verdict, type VerdictOutcome } from '../../definitions/verdict.js';
 import type { BackupEntry } from './entry.js';
 
 export interface RollbackSchemaFacts {
@@ -23,9 +24,8 @@ export interface RollbackSchemaFacts {
   readonly target?: ReleaseId;
 }
 
-export interface RollbackSchemaVerdict {
-  readonly kind: 'compatible' | 'incompatible' | 'unknown';
-  readonly detail: string;
+/** Whether the schema fits the target: passed = compatible, failed = incompatible, inconclusive = unknown. */
+export interface RollbackSchemaVerdict extends Verdict {
   readonly target?: ReleaseId;
   /** The newest migration applied in the environment, by the ledger. */
   readonly schemaHead?: string;
@@ -34,8 +34,18 @@ export interface RollbackSchemaVerdict {
   readonly migrationsAfterBackup?: readonly string[];
 }
 
+/** The words the refusal prints for each outcome (operators and alerts read them). */
+const SCHEMA_FIT: Readonly<Record<VerdictOutcome, string>> = {
+  passed: 'compatible',
+  failed: 'incompatible',
+  inconclusive: 'unknown',
+};
+
 const FINAL = new Set(['success', 'failure', 'error']);
 const isDeploy = (e: LedgerEntry) => e.operation === 'deploy' || e.operation === 'promotion';
+/** The deploys to `environment` that finished (succeeded or not), oldest first. */
+const finishedDeploys = (entries: readonly LedgerEntry[], environment: string): LedgerEntry[] =>
+  byTime(entries.filter((e) => e.environment === environment && isDeploy(e) && FINAL.has(e.state)));
 const byTime = <T extends { at: string }>(xs: readonly T[]): T[] => xs.slice().sort((a, b) => a.at.localeCompare(b.at));
 const maxName = (names: readonly string[]): string | undefined => names.slice().sort().at(-1);
 
@@ -60,9 +70,11 @@ export function currentSchemaHead(
   environment: string,
   before?: string,
 ): string | undefined {
-  const deploys = byTime(
-    entries.filter((e) => e.environment === environment && isDeploy(e) && FINAL.has(e.state)),
-  ).filter((e) => before === undefined || e.at < before);
+  return headOf(finishedDeploys(entries, environment).filter((e) => before === undefined || e.at < before));
+}
+
+/** The newest migration some deploys carried; unknown when the newest of them recorded none. */
+function headOf(deploys: readonly LedgerEntry[]): string | undefined {
   if (deploys.length && deploys.at(-1)!.schemaHead === undefined) return undefined;
   return maxName(deploys.flatMap((e) => (e.schemaHead ? [e.schemaHead] : [])));
 }
@@ -76,8 +88,8 @@ export function recordedSchemaHead(
   entries: readonly LedgerEntry[],
   environment: string,
 ): { readonly known: true; readonly head: string | undefined } | { readonly known: false; readonly reason: string } {
-  const finished = entries.filter((e) => e.environment === environment && isDeploy(e) && FINAL.has(e.state));
-  const head = currentSchemaHead(entries, environment);
+  const finished = finishedDeploys(entries, environment);
+  const head = headOf(finished);
   if (finished.length > 0 && head === undefined)
     return { known: false, reason: `the newest finished deploy to ${environment} recorded no schema head` };
   return { known: true, head };
@@ -117,16 +129,13 @@ export function judgeRollbackSchema(f: RollbackSchemaFacts): RollbackSchemaVerdi
   const target = f.target ?? previousRelease(f.entries, env);
   const base = { ...(target ? { target } : {}), ...(head ? { schemaHead: head } : {}) };
   if (!target)
-    return withBackup(f, {
-      kind: 'unknown',
-      detail: `the ledger does not say which release ${env} would return to`,
-      ...base,
-    });
+    return withBackup(f, { ...inconclusive(`the ledger does not say which release ${env} would return to`), ...base });
   const name = describeRelease(target);
   if (!head)
     return withBackup(f, {
-      kind: 'unknown',
-      detail: `the ledger does not say which migration ${env}'s database is at (the newest deploy recorded no schema head)`,
+      ...inconclusive(
+        `the ledger does not say which migration ${env}'s database is at (the newest deploy recorded no schema head)`,
+      ),
       ...base,
     });
   const targetHead = maxName(
@@ -141,26 +150,21 @@ export function judgeRollbackSchema(f: RollbackSchemaFacts): RollbackSchemaVerdi
       )
       .map((e) => e.schemaHead!),
   );
-  if (targetHead === head)
-    return { kind: 'compatible', detail: `${name} ran on schema ${head} itself: no migration since`, ...base };
+  if (targetHead === head) return { ...passed(`${name} ran on schema ${head} itself: no migration since`), ...base };
   const check = byTime(
     f.compat.filter((c) => c.environment === env && c.schemaHead === head && sameRelease(c.previous, target)),
   ).at(-1);
   if (check?.passed)
-    return {
-      kind: 'compatible',
-      detail: `${name} passed the compatibility check against schema ${head} at ${check.at}`,
-      ...base,
-    };
+    return { ...passed(`${name} passed the compatibility check against schema ${head} at ${check.at}`), ...base };
   if (check)
     return withBackup(f, {
-      kind: 'incompatible',
-      detail: `${name} FAILED the compatibility check against schema ${head} at ${check.at}`,
+      ...failed(`${name} FAILED the compatibility check against schema ${head} at ${check.at}`),
       ...base,
     });
   return withBackup(f, {
-    kind: 'unknown',
-    detail: `${name} was never checked against schema ${head} (no compatibility record${targetHead ? `; it ran on ${targetHead}` : ''})`,
+    ...inconclusive(
+      `${name} was never checked against schema ${head} (no compatibility record${targetHead ? `; it ran on ${targetHead}` : ''})`,
+    ),
     ...base,
   });
 }
@@ -169,7 +173,7 @@ export function judgeRollbackSchema(f: RollbackSchemaFacts): RollbackSchemaVerdi
 export function formatRollbackRefusal(v: RollbackSchemaVerdict, environment: string, automatic: boolean): string[] {
   const to = v.target ? describeRelease(v.target) : 'the previous revision';
   const lines = [
-    `${automatic ? 'automatic ' : ''}rollback of ${environment} to ${to} REFUSED: the schema may not fit it (${v.kind}): ${v.detail}`,
+    `${automatic ? 'automatic ' : ''}rollback of ${environment} to ${to} REFUSED: the schema may not fit it (${SCHEMA_FIT[v.outcome]}): ${v.reasons.join('; ')}`,
     `${environment} keeps running what it runs now. Two ways out:`,
     `  1. roll forward: fix the release and deploy the fix (kgraph-ci deploy --env ${environment} --version <next>), leaving the schema as it is;`,
   ];

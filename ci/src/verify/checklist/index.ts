@@ -17,7 +17,7 @@ import { DEFAULT_RUN_REPORT } from '../runner/report.js';
 import { historyDir, readCommitHistory } from '../runner/history.js';
 import { DEFAULT_SCAN_REPORT } from '../scan/index.js';
 import { redactUrl } from '../../platform/services/ephemeral.js';
-import { scanFromCheckRuns, testsFromCheckRuns } from './check-runs.js';
+import { scanFromCheckRuns, testsFromCheckRuns, type CommitChecks } from './check-runs.js';
 import { commitChecksIfConfigured, type ChecksApi } from './github-checks.js';
 import { CONTAINER_NAME, DEPLOYMENT_NAME } from '../../platform/kube/overlays.js';
 import type { CommandRunner } from '../../platform/kube/runner.js';
@@ -90,6 +90,8 @@ export interface ChecklistOptions {
   readonly pullNumber?: number;
   /** The commit being deployed; default GITHUB_SHA, else git HEAD. */
   readonly commit?: string;
+  /** The commit's check runs as the caller already reads them (a deploy reads them once); default: read here. */
+  readonly commitChecks?: () => Promise<CommitChecks | undefined>;
   /** null: no database. Default: DATABASE_URL from processEnv. */
   readonly db?: MigrationsDb | null;
   /**
@@ -245,12 +247,14 @@ export async function runChecklist(opts: ChecklistOptions): Promise<ChecklistRes
   const checks =
     localTests && scanReport !== undefined
       ? undefined
-      : await commitChecksIfConfigured({
-          api: opts.octokit !== undefined ? opts.octokit : penv.GITHUB_TOKEN ? githubClient(penv) : null,
-          repository: opts.repository ?? penv.GITHUB_REPOSITORY,
-          commit,
-          pullHead: !localTests,
-        });
+      : opts.commitChecks
+        ? await opts.commitChecks()
+        : await commitChecksIfConfigured({
+            api: opts.octokit !== undefined ? opts.octokit : penv.GITHUB_TOKEN ? githubClient(penv) : null,
+            repository: opts.repository ?? penv.GITHUB_REPOSITORY,
+            commit,
+            pullHead: !localTests,
+          });
   const items: ChecklistItem[] = [
     localTests ??
       (checks

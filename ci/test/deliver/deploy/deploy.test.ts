@@ -169,8 +169,7 @@ async function harness(
       {
         name: 'secrets',
         required: true,
-        status: opts.checklistOk === false ? 'failed' : 'passed',
-        detail: 'DATABASE_URL missing',
+        ...(opts.checklistOk === false ? failed : passed)('DATABASE_URL missing'),
       },
     ],
   };
