@@ -9,7 +9,7 @@ import { checkDockerfile } from './dockerfile.js';
 import { interpretAudit, npmAudit, type AuditRun, type Severity } from './audit.js';
 import { isAllowed, isScannable, parseAllowlist, scanText, type SecretFinding } from './secrets.js';
 import type { ScanCheckOutcome } from '../../platform/outcome.js';
-import { failed, passed, type Verdict } from '../../definitions/verdict.js';
+import { failed, isPass, passed, type Verdict } from '../../definitions/verdict.js';
 import { walkTree } from './tree.js';
 
 export const DEFAULT_ALLOWLIST = '.kgraph-scan-allowlist';
@@ -134,7 +134,11 @@ export async function runScan(opts: ScanOptions): Promise<ScanReport> {
   if (text === undefined) checks.push({ name: 'dockerfile', status: 'failed', detail: `${dockerfile} not found` });
   else
     for (const c of checkDockerfile(text))
-      checks.push({ name: `dockerfile:${c.id}`, status: c.ok ? 'passed' : 'failed', detail: c.detail });
+      checks.push({
+        name: `dockerfile:${c.id}`,
+        status: isPass(c) ? 'passed' : 'failed',
+        detail: c.reasons.join('; '),
+      });
 
   say('audit: npm audit');
   const run = await (opts.audit ?? ((root: string) => npmAudit(root)))(opts.root);
