@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import type { EnvironmentDefinition } from '../../definitions/environments.js';
 import type { RehearsalOptions } from '../../deliver/rollout/rehearsal.js';
 import { FailedError, UsageError } from '../../definitions/errors.js';
+import { isPass } from '../../definitions/verdict.js';
 import { writeLine, type CliIo } from '../io.js';
 import { envOption } from '../options.js';
 
@@ -65,7 +66,7 @@ async function writeReportDir(dir: string, md: string, report: unknown): Promise
 async function runRollout(opts: RehearseCliOptions, io: CliIo): Promise<void> {
   const [
     { rehearseRollout },
-    { rehearsalMarkdown },
+    { rehearsalMarkdown, rehearsalJson },
     { failureSourcesText },
     { spawnRunner },
     { REPO_ROOT },
@@ -90,9 +91,10 @@ async function runRollout(opts: RehearseCliOptions, io: CliIo): Promise<void> {
     .filter(Boolean)
     .join('\n\n');
   await appendJobSummary(md, io.env);
-  if (opts.reportDir) await writeReportDir(opts.reportDir, md, result.report);
-  writeLine(io.stdout, opts.json ? JSON.stringify(result.report, null, 2) : md);
-  if (!result.report.passed) throw new FailedError(`rollout rehearsal failed: ${result.report.reasons.join('; ')}`);
+  const json = rehearsalJson(result.report);
+  if (opts.reportDir) await writeReportDir(opts.reportDir, md, json);
+  writeLine(io.stdout, opts.json ? JSON.stringify(json, null, 2) : md);
+  if (!isPass(result.report)) throw new FailedError(`rollout rehearsal failed: ${result.report.reasons.join('; ')}`);
 }
 
 /** `rehearse rollout`; `rehearse` is registered by commands/rehearse.ts (the Dagger rehearsal), so it is found or made. */

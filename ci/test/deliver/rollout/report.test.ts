@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { ENVIRONMENTS } from '../../../src/definitions/environments.js';
 import { staleness } from '../../../src/deliver/rollout/freshness.js';
-import { judgeRehearsal, rehearsalMarkdown, type RehearsalInput } from '../../../src/deliver/rollout/report.js';
+import {
+  judgeRehearsal,
+  rehearsalJson,
+  rehearsalMarkdown,
+  type RehearsalInput,
+} from '../../../src/deliver/rollout/report.js';
 
 const T = 1_000_000;
 const base = (over: Partial<RehearsalInput> = {}): RehearsalInput => ({
@@ -54,7 +59,9 @@ describe('staleness', () => {
 describe('judging a rehearsal', () => {
   it('passes with 0 failures (429 is not one; the warm-up is shown, not judged) and no stale read over 1 s', () => {
     const r = judgeRehearsal(base());
-    expect(r.passed).toBe(true);
+    expect(r.outcome).toBe('passed');
+    // report.json keeps `passed` for its readers (the success metrics, older reports).
+    expect(rehearsalJson(r)).toMatchObject({ outcome: 'passed', passed: true });
     expect(r.phases.map((p) => [p.name, p.requests, p.failures, p.throttled])).toEqual([
       ['warm-up', 1, 1, 0],
       ['previous', 2, 0, 1],
@@ -75,13 +82,15 @@ describe('judging a rehearsal', () => {
         stale: [{ at: T + 2200, staleMs: 1500 }],
       }),
     );
-    expect(failed.passed).toBe(false);
+    expect(failed.outcome).toBe('failed');
+    expect(rehearsalJson(failed).passed).toBe(false);
     expect(failed.reasons).toEqual([
       'previous: 2 failed request(s) (2x client-side error)',
       'rollout: 1 failed request(s) (1x previous 503)',
       'rollout: a read 1500 ms stale (at most 1000 ms)',
     ]);
     const empty = judgeRehearsal(base({ answers: [], probeReads: 0 }));
+    expect(empty.outcome).toBe('inconclusive');
     expect(empty.reasons).toEqual([
       'no request was answered: nothing was measured',
       'the freshness probe read nothing: staleness was not measured',
