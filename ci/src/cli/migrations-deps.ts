@@ -3,7 +3,7 @@
  * when configured), table sizes over DATABASE_URL (only with --env), squawk from its npm platform package.
  */
 import type { EnvironmentDefinition } from '../definitions/environments.js';
-import { failed, inconclusive, passed } from '../definitions/verdict.js';
+import { failed, inconclusive, isPass, passed } from '../definitions/verdict.js';
 import type { RepoRef } from '../platform/github/repository.js';
 import { ledgerEntries } from '../platform/ledger/entry.js';
 import {
@@ -69,8 +69,8 @@ export function migrationsDeployDeps(
           { environment: env },
           { ...migrationsCheckDeps(io, env, repo), repo: root },
         );
-        if (report.verdict === 'refuse') return failed(formatCheck(report));
-        return passed(`${report.verdict}: ${report.migrations.length} new migration(s)`);
+        // A pass says its worst severity and how many migrations were new; a refusal, the whole report.
+        return isPass(report) ? passed(...report.reasons) : failed(formatCheck(report));
       } catch (err) {
         return inconclusive(`the migrations check could not run: ${(err as Error).message}`);
       }

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { ENVIRONMENT_NAMES, type EnvironmentDefinition } from '../../definitions/environments.js';
 import { FailedError, UsageError } from '../../definitions/errors.js';
+import { isPass } from '../../definitions/verdict.js';
 import type { RepoRef } from '../../platform/github/repository.js';
 import { writeLine, type CliIo } from '../io.js';
 import { parseEnvironment, repoOption } from '../options.js';
@@ -50,6 +51,6 @@ export function register(program: Command, io: CliIo): void {
         throw err;
       }
       writeLine(io.stdout, opts.json ? JSON.stringify(report, null, 2) : formatCheck(report, opts.verbose));
-      if (report.verdict === 'refuse') throw new FailedError('migrations check refused (see above)');
+      if (!isPass(report)) throw new FailedError('migrations check refused (see above)');
     });
 }

@@ -2,9 +2,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { FailedError, UsageError } from '../../definitions/errors.js';
+import { isPass } from '../../definitions/verdict.js';
 import type { RepoRef } from '../../platform/github/repository.js';
 import { writeLine, type CliIo } from '../io.js';
 import type { EnvironmentDefinition } from '../../definitions/environments.js';
+import type { SuccessRow } from '../../platform/report/success.js';
 import { envOption, githubOf, repoOption, repositoryOf } from '../options.js';
 
 /** `30d`, `12h`, `90m` → milliseconds; anything else is a usage error. */
@@ -158,14 +160,17 @@ async function failWhenMissed(
   since: string,
   source: string,
   meetsTargets: Readonly<Record<string, boolean>> | undefined,
-  success: readonly { metric: string; verdict: string }[],
+  success: readonly SuccessRow[],
 ): Promise<void> {
-  const { NO_DEPLOYMENTS } = await import('../../platform/ledger/metrics.js');
+  const [{ NO_DEPLOYMENTS }, { SUCCESS_WORDS }] = await Promise.all([
+    import('../../platform/ledger/metrics.js'),
+    import('../../platform/report/success.js'),
+  ]);
   if (!meetsTargets) throw new FailedError(`${NO_DEPLOYMENTS} since ${since} in ${source}`);
   const missed = Object.entries(meetsTargets)
     .filter(([, ok]) => !ok)
     .map(([k]) => k);
   if (missed.length) throw new FailedError(`delivery targets missed: ${missed.join(', ')}`);
-  const unmet = success.filter((r) => r.verdict !== 'met').map((r) => `${r.metric} (${r.verdict})`);
+  const unmet = success.filter((r) => !isPass(r)).map((r) => `${r.metric} (${SUCCESS_WORDS[r.outcome]})`);
   if (unmet.length) throw new FailedError(`success metrics not met: ${unmet.join(', ')}`);
 }

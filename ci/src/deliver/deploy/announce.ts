@@ -5,7 +5,7 @@
  */
 import type { EnvironmentDefinition } from '../../definitions/environments.js';
 import type { LedgerPayload } from '../../platform/ledger/entry.js';
-import type { Announcement, GateVerdict } from '../../platform/notify/announcement.js';
+import type { Announcement } from '../../platform/notify/announcement.js';
 import type { ExecutionResult, GateOutcome } from './execute.js';
 import { isPass } from '../../definitions/verdict.js';
 import type { Plan } from './plan.js';
@@ -27,10 +27,9 @@ export interface AnnouncementContext {
 
 function gateVerdict(plan: Plan, gate: GateOutcome | undefined): Announcement['gate'] {
   if (plan.operation !== 'deploy') return undefined;
-  if (!plan.steps.some((s) => s.kind === 'gate')) return { verdict: 'skipped' };
-  if (!gate) return { verdict: 'not run' };
-  const verdict: GateVerdict = isPass(gate) ? 'passed' : 'failed';
-  return { verdict, reasons: gate.reasons.slice(0, 3) };
+  if (!plan.steps.some((s) => s.kind === 'gate')) return { outcome: 'skipped' };
+  if (!gate) return { outcome: 'not run' };
+  return { outcome: isPass(gate) ? 'passed' : 'failed', reasons: gate.reasons.slice(0, 3) };
 }
 
 export function startAnnouncement(c: AnnouncementContext): Announcement {

@@ -5,8 +5,13 @@
  * environments with a `statusPage` component ever touch the status page.
  */
 import type { EnvironmentDefinition } from '../../definitions/environments.js';
+import type { Verdict } from '../../definitions/verdict.js';
 
-export type GateVerdict = 'passed' | 'failed' | 'inconclusive' | 'skipped' | 'not run';
+/**
+ * The latency gate as an announcement tells it: its verdict, or that there is none: the plan had no gate
+ * (`skipped`) or the deploy stopped before it (`not run`). Neither is a verdict, so neither has reasons.
+ */
+export type AnnouncedGate = Verdict | { readonly outcome: 'skipped' | 'not run' };
 
 export interface Announcement {
   readonly operation: 'deploy' | 'rollback';
@@ -16,7 +21,7 @@ export interface Announcement {
   readonly image?: string;
   readonly digest?: string;
   readonly commit?: string;
-  readonly gate?: { readonly verdict: GateVerdict; readonly reasons?: readonly string[] };
+  readonly gate?: AnnouncedGate;
   /** A rollback kgraph-ci started by itself (a failed deploy, a watcher trigger), not by a person. */
   readonly automatic?: boolean;
   /** Why it failed or why it rolled back. */
@@ -42,7 +47,10 @@ export function facts(a: Announcement): [string, string][] {
   ];
   if (a.digest) rows.push(['Digest', a.digest]);
   if (a.commit) rows.push(['Commit', a.commit.slice(0, 12)]);
-  if (a.gate) rows.push(['Latency gate', `${a.gate.verdict}${a.gate.reasons?.length ? `: ${a.gate.reasons[0]}` : ''}`]);
+  if (a.gate) {
+    const why = 'reasons' in a.gate && a.gate.reasons.length > 0 ? `: ${a.gate.reasons[0]}` : '';
+    rows.push(['Latency gate', `${a.gate.outcome}${why}`]);
+  }
   if (a.reason) rows.push(['Reason', a.reason]);
   return rows;
 }

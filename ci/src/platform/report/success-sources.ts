@@ -5,7 +5,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { instantQuery, type InstantSample } from '../services/prometheus.js';
-import type { LatencyFacts, RehearsalFact } from './success.js';
+import { rehearsalVerdict, type LatencyFacts, type RehearsalFact } from './success.js';
 
 export type QueryFn = (promUrl: string, query: string) => Promise<InstantSample[]>;
 
@@ -61,12 +61,13 @@ export async function readRehearsal(path: string): Promise<RehearsalFact> {
   }
   const r = (() => {
     try {
-      return JSON.parse(text) as { passed?: unknown; reasons?: unknown };
+      return JSON.parse(text) as { outcome?: unknown; passed?: unknown; reasons?: unknown };
     } catch {
       return undefined;
     }
   })();
-  if (!r || typeof r.passed !== 'boolean' || !Array.isArray(r.reasons))
-    return { unreadable: `${path} is not a rollout rehearsal report (report.json)` };
-  return { passed: r.passed, reasons: r.reasons.map(String), from: `${path}, ${at.toISOString()}` };
+  const verdict =
+    r && Array.isArray(r.reasons) ? rehearsalVerdict(r.outcome, r.passed, r.reasons.map(String)) : undefined;
+  if (!verdict) return { unreadable: `${path} is not a rollout rehearsal report (report.json)` };
+  return { ...verdict, from: `${path}, ${at.toISOString()}` };
 }

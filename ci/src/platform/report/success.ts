@@ -2,18 +2,26 @@
  * The seed's success metrics that the delivery report adds to its tables, pure over plain facts:
  * zero-downtime deploys (the ledger's production deploys and the latest rollout rehearsal), deploy time
  * against < 5 min, and the latency targets (API p50, knowledge-graph query p95, error rate) as read from
- * Prometheus. Fail closed: a fact that could not be read is "cannot tell", never "met".
+ * Prometheus. Each row's outcome is the one verdict's (definitions/verdict.ts); the table says it in the
+ * metrics' words (met, missed, cannot tell). Fail closed: a fact that could not be read is inconclusive
+ * ("cannot tell"), never passed ("met").
  */
 import type { LatencyThresholds } from '../../definitions/environments.js';
+import { failed, passed, worstOutcome, type Verdict, type VerdictOutcome } from '../../definitions/verdict.js';
 import { table } from './markdown.js';
 
-export type Verdict = 'met' | 'missed' | 'cannot tell';
+/** How the success table says an outcome: a target is met, missed, or it cannot be told. */
+export const SUCCESS_WORDS: Readonly<Record<VerdictOutcome, string>> = {
+  passed: 'met',
+  failed: 'missed',
+  inconclusive: 'cannot tell',
+};
 
 export interface SuccessRow {
   readonly metric: string;
   readonly value: string;
   readonly target: string;
-  readonly verdict: Verdict;
+  readonly outcome: VerdictOutcome;
   /** Where the value came from, or why it could not be told. */
   readonly source: string;
 }
@@ -26,10 +34,19 @@ export interface DeployFact {
   readonly rolledBack: boolean;
 }
 
-/** The latest rollout rehearsal's verdict (its report.json), or why it could not be read. */
-export type RehearsalFact =
-  | { readonly passed: boolean; readonly reasons: readonly string[]; readonly from: string }
-  | { readonly unreadable: string };
+/** The latest rollout rehearsal's verdict (its report.json) and where it was read, or why it could not be. */
+export type RehearsalFact = (Verdict & { readonly from: string }) | { readonly unreadable: string };
+
+/** A rehearsal's reported answer as a verdict: its `outcome`, or the `passed` boolean of an older report. */
+export function rehearsalVerdict(
+  outcome: unknown,
+  passedFlag: unknown,
+  reasons: readonly string[],
+): Verdict | undefined {
+  if (outcome === 'passed' || outcome === 'failed' || outcome === 'inconclusive') return { outcome, reasons };
+  if (typeof passedFlag === 'boolean') return passedFlag ? passed(...reasons) : failed(...reasons);
+  return undefined;
+}
 
 /** What Prometheus answered for each target (ms, ratio), or why not; undefined value = no data. */
 export type LatencyFacts =
@@ -48,29 +65,23 @@ export interface SuccessFacts {
 const p95 = (xs: readonly number[]) =>
   xs.length ? [...xs].sort((a, b) => a - b)[Math.max(0, Math.ceil(0.95 * xs.length) - 1)] : undefined;
 
-/** Worst wins: missed beats cannot tell beats met. */
-export function worst(verdicts: readonly Verdict[]): Verdict {
-  if (verdicts.includes('missed')) return 'missed';
-  if (verdicts.includes('cannot tell') || verdicts.length === 0) return 'cannot tell';
-  return 'met';
-}
-
 function zeroDowntime(f: SuccessFacts): SuccessRow {
   const done = f.deploys.filter((d) => d.state !== 'unfinished');
   const healthy = done.filter((d) => d.state === 'success' && !d.rolledBack).length;
-  const ledger: Verdict = done.length === 0 ? 'cannot tell' : healthy === done.length ? 'met' : 'missed';
+  const ledger: VerdictOutcome = done.length === 0 ? 'inconclusive' : healthy === done.length ? 'passed' : 'failed';
   const r = f.rehearsal;
-  const rehearsal: Verdict = 'unreadable' in r ? 'cannot tell' : r.passed ? 'met' : 'missed';
+  const rehearsal: VerdictOutcome = 'unreadable' in r ? 'inconclusive' : r.outcome;
   const rehearsalText =
     'unreadable' in r
       ? `rehearsal: ${r.unreadable}`
-      : `rehearsal ${r.passed ? 'passed' : `failed (${r.reasons.slice(0, 2).join('; ')})`} (${r.from})`;
+      : `rehearsal ${r.outcome === 'passed' ? 'passed' : `${r.outcome} (${r.reasons.slice(0, 2).join('; ')})`} (${r.from})`;
   return {
     metric: 'zero-downtime deploys',
     value: `${healthy}/${done.length} production deploys ended healthy; ${rehearsalText}`,
     target: 'every deploy; rehearsal: 0 failed requests, no read staler than 1 s',
     // The ledger cannot see a failed request during a rollout: only the rehearsal measures that, so both count.
-    verdict: worst([ledger, rehearsal]),
+    // Worst wins: missed beats cannot tell beats met.
+    outcome: worstOutcome([ledger, rehearsal]),
     source: 'ledger (production deploys) and the rollout rehearsal',
   };
 }
@@ -81,7 +92,7 @@ function deployTime(f: SuccessFacts): SuccessRow {
     metric: 'deploy time p95 (successful production deploys)',
     value: p === undefined ? 'no data' : `${(p / 60_000).toFixed(2)} min`,
     target: `< ${f.maxDeployMs / 60_000} min`,
-    verdict: p === undefined ? 'cannot tell' : p < f.maxDeployMs ? 'met' : 'missed',
+    outcome: p === undefined ? 'inconclusive' : p < f.maxDeployMs ? 'passed' : 'failed',
     source: 'ledger',
   };
 }
@@ -98,11 +109,11 @@ function latencyRows(f: SuccessFacts): SuccessRow[] {
     const show = (x: number) => (s.unit ? `${x.toFixed(1)} ms` : `${(x * 100).toFixed(3)}%`);
     const target = `< ${s.unit ? `${s.target} ms` : `${(s.target * 100).toFixed(1)}%`}`;
     if ('unreadable' in l)
-      return { metric: s.metric, value: 'cannot tell', target, verdict: 'cannot tell', source: l.unreadable };
+      return { metric: s.metric, value: 'cannot tell', target, outcome: 'inconclusive', source: l.unreadable };
     const v = l[s.key];
     if (v === undefined || !Number.isFinite(v))
-      return { metric: s.metric, value: 'no data', target, verdict: 'cannot tell', source: l.from };
-    return { metric: s.metric, value: show(v), target, verdict: v < s.target ? 'met' : 'missed', source: l.from };
+      return { metric: s.metric, value: 'no data', target, outcome: 'inconclusive', source: l.from };
+    return { metric: s.metric, value: show(v), target, outcome: v < s.target ? 'passed' : 'failed', source: l.from };
   });
 }
 
@@ -110,14 +121,14 @@ export function judgeSuccess(f: SuccessFacts): SuccessRow[] {
   return [zeroDowntime(f), deployTime(f), ...latencyRows(f)];
 }
 
-const MARK: Record<Verdict, string> = { met: '✅ met', missed: '❌ missed', 'cannot tell': '❔ cannot tell' };
+const ICON: Readonly<Record<VerdictOutcome, string>> = { passed: '✅', failed: '❌', inconclusive: '❔' };
 
 export function successMarkdown(rows: readonly SuccessRow[]): string {
   return [
     '### Success metrics (seed targets)',
     table(
       ['metric', 'value', 'target', 'verdict', 'source'],
-      rows.map((r) => [r.metric, r.value, r.target, MARK[r.verdict], r.source]),
+      rows.map((r) => [r.metric, r.value, r.target, `${ICON[r.outcome]} ${SUCCESS_WORDS[r.outcome]}`, r.source]),
     ),
   ].join('\n\n');
 }

@@ -87,7 +87,7 @@ export function compareWithBase(
         findings.push({
           migration: c.name,
           rule: 'history',
-          verdict: 'refuse',
+          severity: 'refuse',
           message: `sorts before ${newestAtBase}, already applied at ${baseLabel}: node-pg-migrate refuses to run it out of order`,
           fix: 'rename it with a timestamp after the newest migration',
         });
@@ -95,7 +95,7 @@ export function compareWithBase(
       findings.push({
         migration: c.name,
         rule: 'history',
-        verdict: 'refuse',
+        severity: 'refuse',
         message: `changed since ${baseLabel}: databases that ran it will never run the change`,
         fix: 'restore the file as it was and put the change in a new migration',
       });
@@ -105,7 +105,7 @@ export function compareWithBase(
       findings.push({
         migration: name,
         rule: 'history',
-        verdict: 'refuse',
+        severity: 'refuse',
         message: `exists at ${baseLabel} and was deleted: databases that ran it still record it`,
         fix: 'restore the file; undo its effect in a new migration',
       });

@@ -1,12 +1,13 @@
 /**
  * `kgraph-ci migrations check`: the migrations new since the base, parsed, judged by the project's rules
- * and by squawk, worst verdict wins. Every fact it needs (git, the ledger, table sizes, the compatibility
+ * and by squawk; the verdict fails when any finding refuses (warnings pass). Every fact it needs (git, the ledger, table sizes, the compatibility
  * record, squawk) comes in through CheckDeps, so tests swap any of them.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EnvironmentDefinition } from '../../definitions/environments.js';
 import type { LedgerEntry } from '../../definitions/release-policy.js';
+import { failed, isPass, passed, type Verdict } from '../../definitions/verdict.js';
 import { blobId, chooseBase, compareWithBase, migrationsAt, type BaseChoice, type MigrationFileState } from './base.js';
 import { loadParser, MIGRATION_FILE, parseMigration, type ParsedMigration } from './parse.js';
 import {
@@ -15,7 +16,7 @@ import {
   type Finding,
   type RuleContext,
   type TableSizes,
-  type Verdict,
+  type Severity,
   type WalkedStatement,
 } from './rules.js';
 import { judgeSquawk, type SquawkViolation } from './squawk.js';
@@ -41,18 +42,18 @@ export interface CheckOptions {
   readonly environment?: EnvironmentDefinition;
 }
 
-export interface CheckReport {
+/** The check's verdict (failed: a finding refuses; its reasons are those findings) and what it rests on. */
+export interface CheckReport extends Verdict {
   readonly base: BaseChoice;
   readonly environment?: string;
   readonly migrations: readonly { readonly name: string; readonly marks: readonly string[] }[];
   readonly sizes: string;
   readonly findings: readonly Finding[];
-  readonly verdict: Verdict;
 }
 
-const RANK: Readonly<Record<Verdict, number>> = { pass: 0, warn: 1, refuse: 2 };
-export const worst = (findings: readonly Finding[]): Verdict =>
-  findings.reduce<Verdict>((w, f) => (RANK[f.verdict] > RANK[w] ? f.verdict : w), 'pass');
+const RANK: Readonly<Record<Severity, number>> = { pass: 0, warn: 1, refuse: 2 };
+export const worst = (findings: readonly Finding[]): Severity =>
+  findings.reduce<Severity>((w, f) => (RANK[f.severity] > RANK[w] ? f.severity : w), 'pass');
 
 /** The migration names in `dir` (the work tree's), oldest first: the newest is the schema head a deploy leaves. */
 export async function migrationNames(dir: string): Promise<string[]> {
@@ -84,7 +85,7 @@ async function unreadableFiles(dir: string): Promise<Finding[]> {
     .map((f) => ({
       migration: f,
       rule: 'files',
-      verdict: 'refuse' as const,
+      severity: 'refuse' as const,
       message: `${f} is not a SQL migration the check can read, and the migrator's runner (node-pg-migrate) would load it${/\.(c|m)?[jt]s$/.test(f) ? ' and run it as code' : ''}`,
       fix: 'write it as <timestamp>_<name>.sql with -- Up Migration / -- Down Migration sections, or move it out of the migrations directory',
     }));
@@ -145,12 +146,22 @@ async function squawkFindings(
       {
         migration: '(all)',
         rule: 'squawk',
-        verdict: 'refuse',
+        severity: 'refuse',
         message: `squawk could not run: ${(err as Error).message}`,
         fix: 'npm ci (squawk-cli is a devDependency)',
       },
     ];
   }
+}
+
+/**
+ * Any refusing finding fails the check, each one a reason; else it passes, saying the worst severity (a pass
+ * may carry warnings) and how many migrations were new.
+ */
+export function checkVerdict(findings: readonly Finding[], fresh: number): Verdict {
+  const refusing = findings.filter((f) => f.severity === 'refuse');
+  if (refusing.length > 0) return failed(...refusing.map((f) => `[${f.rule}] ${f.migration}: ${f.message}`));
+  return passed(`${worst(findings)}: ${fresh} new migration(s)`);
 }
 
 export async function checkMigrations(opts: CheckOptions, deps: CheckDeps): Promise<CheckReport> {
@@ -173,11 +184,11 @@ export async function checkMigrations(opts: CheckOptions, deps: CheckDeps): Prom
     migrations: parsed.map((p) => ({ name: p.name, marks: [...p.marks] })),
     sizes: sizes.known ? `table sizes from ${sizes.where}` : `table sizes unknown: ${sizes.reason}`,
     findings: all,
-    verdict: worst(all),
+    ...checkVerdict(all, parsed.length),
   };
 }
 
-const ICON: Readonly<Record<Verdict, string>> = { refuse: 'REFUSE', warn: 'warn  ', pass: 'ok    ' };
+const ICON: Readonly<Record<Severity, string>> = { refuse: 'REFUSE', warn: 'warn  ', pass: 'ok    ' };
 
 /** The report as people read it: base, then per migration its findings, worst first; then the verdict. */
 export function formatCheck(r: CheckReport, verbose = false): string {
@@ -191,20 +202,20 @@ export function formatCheck(r: CheckReport, verbose = false): string {
     const marks = r.migrations.find((m) => m.name === name)?.marks ?? [];
     lines.push(`${name}${marks.length ? ` [${marks.join(', ')}]` : ''}`);
     const mine = r.findings
-      .filter((f) => f.migration === name && (verbose || f.verdict !== 'pass'))
-      .sort((a, b) => RANK[b.verdict] - RANK[a.verdict] || (a.statement?.index ?? 0) - (b.statement?.index ?? 0));
+      .filter((f) => f.migration === name && (verbose || f.severity !== 'pass'))
+      .sort((a, b) => RANK[b.severity] - RANK[a.severity] || (a.statement?.index ?? 0) - (b.statement?.index ?? 0));
     if (mine.length === 0) lines.push('  ok');
     for (const f of mine) {
       const where = f.statement
         ? ` statement ${f.statement.index} (line ${f.statement.line}): ${f.statement.sql.replace(/\s+/g, ' ')}`
         : '';
-      lines.push(`  ${ICON[f.verdict]} [${f.rule}]${where}`, `         ${f.message}`);
-      if (f.fix && f.verdict !== 'pass') lines.push(`         fix: ${f.fix}`);
+      lines.push(`  ${ICON[f.severity]} [${f.rule}]${where}`, `         ${f.message}`);
+      if (f.fix && f.severity !== 'pass') lines.push(`         fix: ${f.fix}`);
     }
   }
-  const count = (v: Verdict) => r.findings.filter((f) => f.verdict === v).length;
+  const count = (v: Severity) => r.findings.filter((f) => f.severity === v).length;
   lines.push(
-    r.verdict === 'refuse'
+    !isPass(r)
       ? `REFUSED: ${count('refuse')} finding(s) refuse, ${count('warn')} warning(s)`
       : `OK: ${r.migrations.length} new migration(s), ${count('warn')} warning(s)`,
   );

@@ -1,19 +1,24 @@
 /**
  * The project's own migration rules, as data: each one a pure function over the parsed statements of the
  * migrations new since the base, with the facts the check gathered (the environment's limits, table sizes,
- * the compatibility record). Worst verdict wins; a rule that cannot decide refuses.
+ * the compatibility record). Each finding has a severity; the check's verdict is the worst of them (check.ts).
+ * A rule that cannot decide refuses.
  */
 import { effectsOf, type Effect } from './effects.js';
 import type { ParsedMigration, ParsedStatement } from './parse.js';
 
-export type Verdict = 'refuse' | 'warn' | 'pass';
+/**
+ * How much a finding weighs: `refuse` stops the migrations; `warn` is said but lets them go, like `pass`. Not a
+ * verdict (a warning passes): the check's verdict (definitions/verdict.ts) is failed when any finding refuses.
+ */
+export type Severity = 'refuse' | 'warn' | 'pass';
 
 export interface Finding {
   readonly migration: string;
   readonly statement?: { readonly index: number; readonly line: number; readonly sql: string };
   /** A project rule id, or `squawk:<rule>`. */
   readonly rule: string;
-  readonly verdict: Verdict;
+  readonly severity: Severity;
   readonly message: string;
   readonly fix?: string;
 }
@@ -96,11 +101,11 @@ const at = (w: WalkedStatement): NonNullable<Finding['statement']> => ({
   sql: w.statement.sql.length > 160 ? `${w.statement.sql.slice(0, 157)}...` : w.statement.sql,
 });
 
-const finding = (w: WalkedStatement, rule: string, verdict: Verdict, message: string, fix?: string): Finding => ({
+const finding = (w: WalkedStatement, rule: string, severity: Severity, message: string, fix?: string): Finding => ({
   migration: w.migration.name,
   statement: at(w),
   rule,
-  verdict,
+  severity,
   message,
   ...(fix ? { fix } : {}),
 });
@@ -257,9 +262,9 @@ const expandContract: Rule = {
           continue;
         }
         const compat = ctx.compatibility;
-        const verdict = compat.known ? compat.against(w.migration.name) : compat.reason;
+        const shown = compat.known ? compat.against(w.migration.name) : compat.reason;
         out.push(
-          verdict === true
+          shown === true
             ? finding(
                 w,
                 this.id,
@@ -270,7 +275,7 @@ const expandContract: Rule = {
                 w,
                 this.id,
                 'refuse',
-                `${what} is a contract step, but nothing shows the release running${ctx.environment ? ` in ${ctx.environment.name}` : ''} works on it: ${verdict}`,
+                `${what} is a contract step, but nothing shows the release running${ctx.environment ? ` in ${ctx.environment.name}` : ''} works on it: ${shown}`,
                 ctx.environment
                   ? `run the compatibility check (N-1) of the running release against this migration, then deploy again`
                   : `check against an environment: kgraph-ci migrations check --env <env> (a contract step needs the running release's compatibility record)`,
@@ -302,32 +307,32 @@ type LockEffect = Extract<Effect, { type: 'lock' }>;
  * One lock held for work proportional to a table's size, judged where it will run: refused (prod) or warned
  * when the table is over the limit or its size is unknown, passed under the limit; without --env, a warning.
  */
-function judgeLock(e: LockEffect, ctx: RuleContext): { verdict: Verdict; message: string; fix?: string | undefined } {
+function judgeLock(e: LockEffect, ctx: RuleContext): { severity: Severity; message: string; fix?: string | undefined } {
   const env = ctx.environment;
   const head = `${e.what} blocks ${e.blocks} of ${e.table} for a ${e.work} of the whole table`;
   const fix = LOCK_FIX[e.work];
-  if (!env) return { verdict: 'warn', message: `${head}; table size unknown (no --env)`, fix };
+  if (!env) return { severity: 'warn', message: `${head}; table size unknown (no --env)`, fix };
   const refuseOrWarn = env.refuseOverLimit ? 'refuse' : 'warn';
   if (!ctx.sizes.known)
     return {
-      verdict: refuseOrWarn,
+      severity: refuseOrWarn,
       message: `${head}; the size of ${e.table} in ${env.name} is unknown: ${ctx.sizes.reason}`,
       fix,
     };
   const size = ctx.sizes.tables.get(bare(e.table));
-  if (!size) return { verdict: refuseOrWarn, message: `${head}; ${e.table} is not in ${env.name}'s database`, fix };
+  if (!size) return { severity: refuseOrWarn, message: `${head}; ${e.table} is not in ${env.name}'s database`, fix };
   const rows = size.rows === undefined ? 'rows unknown' : `${size.rows} rows`;
   // Never analysed (rows unknown): bytes bound the row count, so they decide alone.
   const over = size.bytes > env.limit.bytes || (size.rows !== undefined && size.rows > env.limit.rows);
   const limit = `limit ${env.limit.rows} rows / ${fmtBytes(env.limit.bytes)}`;
   return over
     ? {
-        verdict: refuseOrWarn,
+        severity: refuseOrWarn,
         message: `${head}; ${e.table} has ${rows}, ${fmtBytes(size.bytes)} in ${env.name} (${limit})`,
         fix,
       }
     : {
-        verdict: 'pass',
+        severity: 'pass',
         message: `${head}; ${e.table} has ${rows}, ${fmtBytes(size.bytes)} in ${env.name}, under the ${limit}`,
       };
 }
@@ -342,7 +347,7 @@ const lockSize: Rule = {
       for (const e of existingLocks(w)) {
         if (e.work === 'instant' || e.blocks === 'nothing') continue;
         const judged = judgeLock(e, ctx);
-        out.push(finding(w, this.id, judged.verdict, judged.message, judged.fix));
+        out.push(finding(w, this.id, judged.severity, judged.message, judged.fix));
       }
     }
     return out;
@@ -379,7 +384,7 @@ const marks: Rule = {
         out.push({
           migration: m.name,
           rule: this.id,
-          verdict: 'refuse',
+          severity: 'refuse',
           message: `does not parse as PostgreSQL 15: ${m.parseError}`,
           fix: 'fix the SQL',
         });
@@ -387,7 +392,7 @@ const marks: Rule = {
         out.push({
           migration: m.name,
           rule: this.id,
-          verdict: 'refuse',
+          severity: 'refuse',
           message: `unknown mark -- kgraph:${u}`,
           fix: 'use -- kgraph:contract or -- kgraph:no-transaction',
         });

@@ -2,7 +2,7 @@
  * squawk (npm squawk-cli, its binary in the platform package @squawk-cli/<os>-<arch>, nothing downloaded at
  * install time): the Postgres migration linter, run over each new migration's Up section. Its findings
  * meet the project's rules here: where a project rule decides the same question with the facts squawk has
- * not got (table sizes, contract marks, the compatibility record), the project rule's verdict stands;
+ * not got (table sizes, contract marks, the compatibility record), the project rule's severity stands;
  * where it said nothing about the statement, squawk's refusal stands. A squawk rule not listed refuses.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -139,7 +139,7 @@ function onlyNewObjects(w: WalkedStatement): boolean {
   return tables.length ? tables.every((t) => w.isNew(t)) : w.effects.some((e) => e.type === 'create');
 }
 
-type SquawkFinding = Omit<Finding, 'verdict'>;
+type SquawkFinding = Omit<Finding, 'severity'>;
 
 /** A project rule that judged the same statement decides (pass here); one that did not leaves squawk's refusal. */
 function byProjectRule(
@@ -154,10 +154,10 @@ function byProjectRule(
       )
     : undefined;
   return decided
-    ? { ...base, verdict: 'pass', message: `${base.message} (decided by project rule ${rule}: ${decided.verdict})` }
+    ? { ...base, severity: 'pass', message: `${base.message} (decided by project rule ${rule}: ${decided.severity})` }
     : {
         ...base,
-        verdict: 'refuse',
+        severity: 'refuse',
         message: `${base.message} (project rule ${rule} did not judge this statement, so squawk's word stands)`,
       };
 }
@@ -173,19 +173,19 @@ function byPolicy(
   const treatment = SQUAWK_POLICY[v.rule_name] ?? { by: 'refuse' };
   switch (treatment.by) {
     case 'warn':
-      return { ...base, verdict: 'warn' };
+      return { ...base, severity: 'warn' };
     case 'refuse-without-transaction': {
       const noTx = walked.some((s) => s.migration.name === v.file && s.migration.marks.has('no-transaction'));
       return {
         ...base,
-        verdict: noTx ? 'refuse' : 'warn',
+        severity: noTx ? 'refuse' : 'warn',
         ...(noTx ? { fix: 'a migration without a transaction must be re-runnable: IF [NOT] EXISTS' } : {}),
       };
     }
     case 'project':
       return byProjectRule(base, treatment.rule, w, projectFindings);
     default:
-      return { ...base, verdict: 'refuse' };
+      return { ...base, severity: 'refuse' };
   }
 }
 
@@ -209,7 +209,7 @@ export function judgeSquawk(
     if (w && onlyNewObjects(w))
       return {
         ...base,
-        verdict: 'pass',
+        severity: 'pass',
         message: `${message} (on an object these migrations create: nothing uses it yet)`,
       };
     return byPolicy(v, base, w, walked, projectFindings);

@@ -61,7 +61,7 @@ const deploy = (environment: string, stage: Announcement['stage']): Announcement
   image: 'ghcr.io/kgraph-mcp/kgraph-mcp@sha256:' + 'c'.repeat(64),
   digest: 'sha256:' + 'c'.repeat(64),
   commit: COMMIT,
-  ...(stage === 'started' ? {} : { gate: { verdict: 'passed' as const }, durationMs: 150_000 }),
+  ...(stage === 'started' ? {} : { gate: { outcome: 'passed' as const, reasons: [] }, durationMs: 150_000 }),
   links: { environment: ENVIRONMENTS.prod.url, run: 'https://github.com/kgraph-mcp/kgraph-mcp/actions/runs/1' },
 });
 

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ENVIRONMENTS } from '../../../src/definitions/environments.js';
-import { statusPageAction, type Announcement } from '../../../src/platform/notify/announcement.js';
+import {
+  facts,
+  statusPageAction,
+  type AnnouncedGate,
+  type Announcement,
+} from '../../../src/platform/notify/announcement.js';
 import { redactor } from '../../../src/platform/notify/redact.js';
 import { previousCommitIn } from '../../../src/platform/notify/sentry-releases.js';
 import type { LedgerEntry } from '../../../src/definitions/release-policy.js';
@@ -31,6 +36,19 @@ describe('status page decisions', () => {
         { operation: 'rollback' as const, automatic: true, stage: 'failed' as const },
       ])
         expect(statusPageAction(env, a(over))).toBeUndefined();
+  });
+});
+
+describe('the gate in the facts', () => {
+  it("says the gate's outcome and its first reason, or that it gave no verdict", () => {
+    const gate = (g?: AnnouncedGate) => facts(a(g ? { gate: g } : {})).find(([k]) => k === 'Latency gate')?.[1];
+    expect(gate({ outcome: 'failed', reasons: ['search: p50 80ms >= 50ms', 'plan: p95'] })).toBe(
+      'failed: search: p50 80ms >= 50ms',
+    );
+    expect(gate({ outcome: 'passed', reasons: [] })).toBe('passed');
+    expect(gate({ outcome: 'skipped' })).toBe('skipped');
+    expect(gate({ outcome: 'not run' })).toBe('not run');
+    expect(gate()).toBeUndefined();
   });
 });
 

@@ -70,7 +70,7 @@ describe.skipIf(missing !== undefined)('success metrics from a real Prometheus',
       thresholds: ENVIRONMENTS.prod.latencyGate.thresholds,
     });
     // Judged from the numbers Prometheus gave (whatever this machine's load made them), never "cannot tell".
-    for (const r of rows.slice(2)) expect(r.verdict, `${r.metric}: ${r.value}`).not.toBe('cannot tell');
+    for (const r of rows.slice(2)) expect(r.outcome, `${r.metric}: ${r.value}`).not.toBe('inconclusive');
     // Another namespace has no series: no data, cannot tell.
     const other = await readLatency(prom.url, 'kgraph-nobody', window);
     expect(
@@ -80,8 +80,8 @@ describe.skipIf(missing !== undefined)('success metrics from a real Prometheus',
         thresholds: ENVIRONMENTS.prod.latencyGate.thresholds,
       })
         .slice(2)
-        .map((r) => r.verdict),
-    ).toEqual(['cannot tell', 'cannot tell', 'cannot tell']);
+        .map((r) => r.outcome),
+    ).toEqual(['inconclusive', 'inconclusive', 'inconclusive']);
   });
 
   it('a Prometheus that does not answer is cannot tell, with where and why', async () => {

@@ -18,43 +18,51 @@ const base: SuccessFacts = {
     { state: 'success', durationMs: 3 * MIN, rolledBack: false },
   ],
   maxDeployMs: 5 * MIN,
-  rehearsal: { passed: true, reasons: [], from: 'report.json' },
+  rehearsal: { outcome: 'passed', reasons: [], from: 'report.json' },
   latency: { apiP50Ms: 40, graphP95Ms: 300, errorRate: 0.0001, from: 'Prometheus x' },
   thresholds: ENVIRONMENTS.prod.latencyGate.thresholds,
 };
-const verdicts = (f: SuccessFacts) => Object.fromEntries(judgeSuccess(f).map((r) => [r.metric, r.verdict]));
+const verdicts = (f: SuccessFacts) => Object.fromEntries(judgeSuccess(f).map((r) => [r.metric, r.outcome]));
 
 describe('judgeSuccess', () => {
   it('all facts in and within target: every row met', () => {
-    expect(Object.values(verdicts(base))).toEqual(['met', 'met', 'met', 'met', 'met']);
+    expect(Object.values(verdicts(base))).toEqual(['passed', 'passed', 'passed', 'passed', 'passed']);
   });
 
   it('zero-downtime: a failed rehearsal or a rolled-back deploy is missed; no rehearsal report is cannot tell', () => {
     const zd = (f: Partial<SuccessFacts>) => verdicts({ ...base, ...f })['zero-downtime deploys'];
-    expect(zd({ rehearsal: { passed: false, reasons: ['rollback: 1 failed request(s)'], from: 'r' } })).toBe('missed');
-    expect(zd({ deploys: [{ state: 'failure', durationMs: MIN, rolledBack: true }] })).toBe('missed');
-    expect(zd({ rehearsal: { unreadable: 'no rollout rehearsal report at x' } })).toBe('cannot tell');
+    expect(zd({ rehearsal: { outcome: 'failed', reasons: ['rollback: 1 failed request(s)'], from: 'r' } })).toBe(
+      'failed',
+    );
+    expect(zd({ deploys: [{ state: 'failure', durationMs: MIN, rolledBack: true }] })).toBe('failed');
+    expect(zd({ rehearsal: { unreadable: 'no rollout rehearsal report at x' } })).toBe('inconclusive');
     // The ledger alone cannot see a failed request: no deploys and a passed rehearsal is still not "met".
-    expect(zd({ deploys: [] })).toBe('cannot tell');
+    expect(zd({ deploys: [] })).toBe('inconclusive');
   });
 
   it('deploy time: p95 of successful deploys against 5 min; none is cannot tell', () => {
     const dt = (deploys: SuccessFacts['deploys']) =>
       verdicts({ ...base, deploys })['deploy time p95 (successful production deploys)'];
-    expect(dt([{ state: 'success', durationMs: 6 * MIN, rolledBack: false }])).toBe('missed');
-    expect(dt([{ state: 'failure', durationMs: MIN, rolledBack: false }])).toBe('cannot tell');
+    expect(dt([{ state: 'success', durationMs: 6 * MIN, rolledBack: false }])).toBe('failed');
+    expect(dt([{ state: 'failure', durationMs: MIN, rolledBack: false }])).toBe('inconclusive');
   });
 
   it('latency: over a target is missed, no data or an unreadable Prometheus is cannot tell, with why', () => {
     const v = verdicts({ ...base, latency: { apiP50Ms: 150, errorRate: 0.01, from: 'p' } });
-    expect(v['API latency p50 (worst route)']).toBe('missed');
-    expect(v['knowledge-graph query p95 (worst query)']).toBe('cannot tell');
-    expect(v['API error rate (5xx)']).toBe('missed');
+    expect(v['API latency p50 (worst route)']).toBe('failed');
+    expect(v['knowledge-graph query p95 (worst query)']).toBe('inconclusive');
+    expect(v['API error rate (5xx)']).toBe('failed');
     const rows = judgeSuccess({ ...base, latency: { unreadable: 'Prometheus at p:9090 could not be read: boom' } });
-    expect(rows.slice(2).map((r) => [r.verdict, r.source])).toEqual(
-      Array(3).fill(['cannot tell', 'Prometheus at p:9090 could not be read: boom']),
+    expect(rows.slice(2).map((r) => [r.outcome, r.source])).toEqual(
+      Array(3).fill(['inconclusive', 'Prometheus at p:9090 could not be read: boom']),
     );
-    expect(successMarkdown(rows)).toContain('❔ cannot tell');
+    // The table says the outcomes in the metrics' words.
+    expect(successMarkdown(rows)).toContain('| ❔ cannot tell |');
+    const words = successMarkdown(
+      judgeSuccess({ ...base, deploys: [{ state: 'success', durationMs: 6 * MIN, rolledBack: false }] }),
+    );
+    expect(words).toContain('| ✅ met |');
+    expect(words).toContain('| ❌ missed |');
   });
 });
 
@@ -102,7 +110,16 @@ describe('the edges', () => {
     const dir = await mkdtemp(join(tmpdir(), 'success-'));
     await writeFile(join(dir, 'ok.json'), JSON.stringify({ passed: false, reasons: ['rollback: stale'] }));
     await writeFile(join(dir, 'other.json'), '{"hello":1}');
-    expect(await readRehearsal(join(dir, 'ok.json'))).toMatchObject({ passed: false, reasons: ['rollback: stale'] });
+    expect(await readRehearsal(join(dir, 'ok.json'))).toMatchObject({
+      outcome: 'failed',
+      reasons: ['rollback: stale'],
+    });
+    // A report that says its outcome is read as it says, an inconclusive one too.
+    await writeFile(join(dir, 'new.json'), JSON.stringify({ outcome: 'inconclusive', reasons: ['no traffic'] }));
+    expect(await readRehearsal(join(dir, 'new.json'))).toMatchObject({
+      outcome: 'inconclusive',
+      reasons: ['no traffic'],
+    });
     expect(await readRehearsal(join(dir, 'none.json'))).toEqual({
       unreadable: `no rollout rehearsal report at ${join(dir, 'none.json')}`,
     });

@@ -58,8 +58,8 @@ describe('the three user migrations', { timeout: 60_000 }, () => {
     const r = await checkMigrations({}, deps(repo));
     expect(r.base).toMatchObject({ label: 'v1.0.0' });
     expect(r.migrations.map((m) => m.name)).toEqual(['1800000000000_tools_homepage']);
-    expect(r.findings.filter((f) => f.verdict !== 'pass')).toEqual([]);
-    expect(r.verdict).toBe('pass');
+    expect(r.findings.filter((f) => f.severity !== 'pass')).toEqual([]);
+    expect(r.outcome).toBe('passed');
   });
 
   it('a plain CREATE INDEX warns without an environment and refuses prod on a table over the limit', async () => {
@@ -67,26 +67,29 @@ describe('the three user migrations', { timeout: 60_000 }, () => {
       '1800000000001_tools_updated_at_index.sql': fixture('1800000000001_tools_updated_at_index.sql'),
     });
     const ci = await checkMigrations({}, deps(repo));
-    expect(ci.verdict).toBe('warn');
+    // A warning still passes; the pass says so.
+    expect(ci).toMatchObject({ outcome: 'passed', reasons: [expect.stringMatching(/^warn: \d+ new migration\(s\)$/)] });
     const prod = await checkMigrations(
       { environment: ENVIRONMENTS.prod, base: 'v1.0.0' },
       deps(repo, { databaseUrl: 'postgres://db.example/kgraph', sizes: bigTools }),
     );
-    expect(prod.verdict).toBe('refuse');
+    expect(prod.outcome).toBe('failed');
     const text = formatCheck(prod);
     expect(text).toContain(
       '[lock-size] statement 3 (line 5): CREATE INDEX tools_updated_at_idx ON tools (updated_at, id)',
     );
     expect(text).toContain('fix: build the index CONCURRENTLY');
     // squawk says the same, and the project rule (which knows the size) decides.
-    expect(prod.findings.find((f) => f.rule === 'squawk:require-concurrent-index-creation')?.verdict).toBe('pass');
+    expect(prod.findings.find((f) => f.rule === 'squawk:require-concurrent-index-creation')?.severity).toBe('pass');
   });
 
   it('dropping a column the previous release reads refuses; marked as a contract step it still refuses without the N-1 record', async () => {
     const sql = fixture('1800000000002_drop_tools_description.sql');
     const plain = await checkMigrations({}, deps(repoWith({ '1800000000002_drop_tools_description.sql': sql })));
-    expect(plain.verdict).toBe('refuse');
-    expect(plain.findings.filter((f) => f.verdict === 'refuse').map((f) => f.rule)).toEqual(['expand-contract']);
+    expect(plain.outcome).toBe('failed');
+    expect(plain.findings.filter((f) => f.severity === 'refuse').map((f) => f.rule)).toEqual(['expand-contract']);
+    // Each refusing finding is a reason of the failed verdict.
+    expect(plain.reasons).toEqual([expect.stringMatching(/^\[expand-contract\] /)]);
     const contract = sql.replace('-- Up Migration\n', '-- Up Migration\n-- kgraph:contract\n');
     const repo = repoWith({ '1800000000002_drop_tools_description.sql': contract });
     const prod = await checkMigrations(
@@ -101,7 +104,7 @@ describe('the three user migrations', { timeout: 60_000 }, () => {
       { environment: ENVIRONMENTS.prod, base: 'v1.0.0' },
       deps(repo, { databaseUrl: 'postgres://x/y', sizes: bigTools, compatibility: async () => passed }),
     );
-    expect(ok.verdict).toBe('pass');
+    expect(ok.outcome).toBe('passed');
   });
 });
 
@@ -154,7 +157,7 @@ describe('the base', { timeout: 60_000 }, () => {
     const report = await checkMigrations({}, deps(r.dir));
     expect(report.base.commit).toBeUndefined();
     expect(report.migrations).toHaveLength(Object.keys(APP_MIGRATIONS).length);
-    expect(report.verdict).toBe('pass');
+    expect(report.outcome).toBe('passed');
   });
 });
 
@@ -162,7 +165,7 @@ describe('fails closed', { timeout: 60_000 }, () => {
   it('refuses when squawk cannot run', async () => {
     const repo = repoWith({ '1800000000000_tools_homepage.sql': fixture('1800000000000_tools_homepage.sql') });
     const r = await checkMigrations({}, deps(repo, { squawk: (m) => runSquawk(m, '/nonexistent/squawk') }));
-    expect(r.verdict).toBe('refuse');
+    expect(r.outcome).toBe('failed');
     expect(formatCheck(r)).toContain('squawk could not run');
   });
   it('refuses a file the migrator would load but the check cannot read (a JS migration, a misnamed SQL file)', async () => {
@@ -172,7 +175,7 @@ describe('fails closed', { timeout: 60_000 }, () => {
       '.gitkeep': '',
     });
     const r = await checkMigrations({}, deps(repo));
-    expect(r.verdict).toBe('refuse');
+    expect(r.outcome).toBe('failed');
     expect(r.findings.filter((f) => f.rule === 'files').map((f) => f.migration)).toEqual([
       '1800000000000_drop.js',
       'notes.sql',

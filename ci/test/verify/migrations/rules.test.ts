@@ -29,13 +29,13 @@ function judge(files: Record<string, string>, c: RuleContext = ctx()): Finding[]
   return applyRules(parsed, c).findings;
 }
 const refusals = (f: Finding[]) =>
-  f.filter((x) => x.verdict === 'refuse').map((x) => `${x.migration}#${x.statement?.index ?? '-'} ${x.rule}`);
+  f.filter((x) => x.severity === 'refuse').map((x) => `${x.migration}#${x.statement?.index ?? '-'} ${x.rule}`);
 
 describe('timeouts', () => {
   it('refuses a lock on a table in use without both timeouts, naming the statement and the fix', () => {
     const f = judge({ '1_a': "SET lock_timeout = '5s';\nALTER TABLE tools ADD COLUMN x text;" });
     const t = f.find((x) => x.rule === 'timeouts')!;
-    expect(t).toMatchObject({ verdict: 'refuse', statement: { index: 2, line: 3 } });
+    expect(t).toMatchObject({ severity: 'refuse', statement: { index: 2, line: 3 } });
     expect(t.message).toContain('statement_timeout');
     expect(t.fix).toContain('SET statement_timeout');
   });
@@ -108,7 +108,7 @@ describe('constraint-not-valid', () => {
     expect(refusals(judge({ '1_a': notValid }))).toEqual(['1_a#3 constraint-not-valid']);
     expect(
       judge({ '1_a': `${notValid}\nALTER TABLE prompts VALIDATE CONSTRAINT title_short;` }).find(
-        (f) => f.verdict === 'refuse',
+        (f) => f.severity === 'refuse',
       )?.message,
     ).toContain('same transaction');
   });
@@ -135,7 +135,7 @@ describe('expand-contract', () => {
   };
   for (const [what, sql] of Object.entries(breaking)) {
     it(`refuses ${what} outside a contract migration, with the expand/contract fix`, () => {
-      const f = judge({ '1_a': `${T}${sql}` }).find((x) => x.rule === 'expand-contract' && x.verdict === 'refuse');
+      const f = judge({ '1_a': `${T}${sql}` }).find((x) => x.rule === 'expand-contract' && x.severity === 'refuse');
       expect(f?.fix).toContain('-- kgraph:contract');
     });
   }
@@ -156,7 +156,7 @@ describe('expand-contract', () => {
       against: () => 'the check failed: 3 answers differ',
     };
     expect(
-      judge({ '9_c': sql }, ctx({ environment: PROD, compatibility: failed })).find((f) => f.verdict === 'refuse')
+      judge({ '9_c': sql }, ctx({ environment: PROD, compatibility: failed })).find((f) => f.severity === 'refuse')
         ?.message,
     ).toContain('3 answers differ');
     const passed: CompatibilityFacts = {
@@ -171,7 +171,7 @@ describe('expand-contract', () => {
 describe('lock-size', () => {
   const index = `${T}CREATE INDEX tools_updated_idx ON tools (updated_at);`;
   it('warns without an environment: the size is unknown', () => {
-    expect(judge({ '1_a': index }).find((f) => f.rule === 'lock-size')?.verdict).toBe('warn');
+    expect(judge({ '1_a': index }).find((f) => f.rule === 'lock-size')?.severity).toBe('warn');
   });
   it('refuses prod when the size cannot be read, or the table is over either limit', () => {
     expect(
@@ -201,7 +201,7 @@ describe('lock-size', () => {
       { '1_a': index },
       ctx({ environment: STAGING, sizes: sizes({ tools: { rows: 9e6, bytes: 9e9 } }) }),
     );
-    expect(staging.find((f) => f.rule === 'lock-size')?.verdict).toBe('warn');
+    expect(staging.find((f) => f.rule === 'lock-size')?.severity).toBe('warn');
   });
   it('treats CONCURRENTLY and VALIDATE as not blocking, and a one-statement backfill as blocking the rows it writes', () => {
     const big = ctx({ environment: PROD, sizes: sizes({ tools: { rows: 9e6, bytes: 9e9 } }) });
@@ -233,7 +233,7 @@ describe('opaque', () => {
     it(`refuses ${what}, saying the check cannot see what it does`, () => {
       const f = judge({ '1_a': `${T}${sql}` }).filter((x) => x.rule === 'opaque');
       expect(f).toHaveLength(1);
-      expect(f[0]).toMatchObject({ verdict: 'refuse', statement: { index: 3 } });
+      expect(f[0]).toMatchObject({ severity: 'refuse', statement: { index: 3 } });
       expect(f[0]!.fix).toContain('plain statements');
     });
   }
