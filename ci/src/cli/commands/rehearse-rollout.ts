@@ -66,7 +66,7 @@ async function writeReportDir(dir: string, md: string, report: unknown): Promise
 async function runRollout(opts: RehearseCliOptions, io: CliIo): Promise<void> {
   const [
     { rehearseRollout },
-    { rehearsalMarkdown, rehearsalJson },
+    { rehearsalMarkdown },
     { failureSourcesText },
     { spawnRunner },
     { REPO_ROOT },
@@ -91,9 +91,9 @@ async function runRollout(opts: RehearseCliOptions, io: CliIo): Promise<void> {
     .filter(Boolean)
     .join('\n\n');
   await appendJobSummary(md, io.env);
-  const json = rehearsalJson(result.report);
-  if (opts.reportDir) await writeReportDir(opts.reportDir, md, json);
-  writeLine(io.stdout, opts.json ? JSON.stringify(json, null, 2) : md);
+  // report.json's verdict is its outcome; the success metrics still read older reports' `passed`.
+  if (opts.reportDir) await writeReportDir(opts.reportDir, md, result.report);
+  writeLine(io.stdout, opts.json ? JSON.stringify(result.report, null, 2) : md);
   if (!isPass(result.report)) throw new FailedError(`rollout rehearsal failed: ${result.report.reasons.join('; ')}`);
 }
 

@@ -163,15 +163,6 @@ export function judgeRehearsal(input: RehearsalInput): RehearsalReport {
   };
 }
 
-/**
- * The report as report.json and --json write it: with `passed` too, which the success metrics and older
- * reports read (platform/report/success-sources.ts).
- */
-export const rehearsalJson = (r: RehearsalReport): RehearsalReport & { readonly passed: boolean } => ({
-  ...r,
-  passed: isPass(r),
-});
-
 const failedText = (s: Readonly<Record<string, number>>) =>
   Object.entries(s)
     .map(([what, n]) => `${n}x ${what}`)
