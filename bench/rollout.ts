@@ -13,6 +13,7 @@ import { table } from '../ci/src/platform/report/markdown.js';
 import { REPO_ROOT } from '../ci/src/platform/repo-root.js';
 import { rehearseRollout } from '../ci/src/deliver/rollout/rehearsal.js';
 import { failureSourcesText } from '../ci/src/deliver/rollout/sources.js';
+import { isPass } from '../ci/src/definitions/verdict.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string) => {
@@ -70,5 +71,5 @@ console.log(
   ),
 );
 if (result.failureSources.length) console.log(failureSourcesText(result.failureSources));
-console.log(`total ${f(r.seconds)} s; ${r.passed ? 'PASSED' : `FAILED: ${r.reasons.join('; ')}`}`);
-process.exitCode = r.passed ? 0 : 1;
+console.log(`total ${f(r.seconds)} s; ${isPass(r) ? 'PASSED' : `FAILED: ${r.reasons.join('; ')}`}`);
+process.exitCode = isPass(r) ? 0 : 1;

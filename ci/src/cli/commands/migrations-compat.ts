@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { EnvironmentDefinition } from '../../definitions/environments.js';
 import { FailedError, UsageError } from '../../definitions/errors.js';
+import { isPass } from '../../definitions/verdict.js';
 import type { RepoRef } from '../../platform/github/repository.js';
 import { writeLine, type CliIo } from '../io.js';
 import { envOption, repoOption, repositoryOf } from '../options.js';
@@ -55,7 +56,7 @@ function compatText(result: CompatResult, where: string, json: boolean): string 
   if (json) return JSON.stringify(result.payload, null, 2);
   const c = result.compat;
   return [
-    `compatibility of ${result.payload.compat?.previous.version ?? c.previous.commit?.slice(0, 12)} with schema ${c.schemaHead}: ${c.passed ? 'PASSED' : 'FAILED'}`,
+    `compatibility of ${result.payload.compat?.previous.version ?? c.previous.commit?.slice(0, 12)} with schema ${c.schemaHead}: ${isPass(result) ? 'PASSED' : 'FAILED'}`,
     `  migrations covered: ${c.migrations.join(', ') || 'none new'}`,
     ...Object.entries(c.figures ?? {}).map(([k, v]) => `  ${k}: ${v}`),
     ...(c.reasons ?? []).map((r) => `  FAIL ${r}`),
@@ -86,8 +87,8 @@ async function runCompat(opts: CompatCliOptions, io: CliIo): Promise<void> {
   });
   const where = await recorder.recordCompat(result.payload, io, repo);
   writeLine(io.stdout, compatText(result, where, opts.json === true));
-  const c = result.compat;
-  if (!c.passed) throw new FailedError(`the previous release is not compatible: ${(c.reasons ?? []).join('; ')}`);
+  if (!isPass(result))
+    throw new FailedError(`the previous release is not compatible: ${result.compat.reasons?.join('; ') ?? ''}`);
 }
 
 /** `migrations compat`; `migrations` may already be registered by its own module (check), so it is found or made. */

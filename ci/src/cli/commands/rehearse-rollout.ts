@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import type { EnvironmentDefinition } from '../../definitions/environments.js';
 import type { RehearsalOptions } from '../../deliver/rollout/rehearsal.js';
 import { FailedError, UsageError } from '../../definitions/errors.js';
+import { isPass } from '../../definitions/verdict.js';
 import { writeLine, type CliIo } from '../io.js';
 import { envOption } from '../options.js';
 
@@ -90,9 +91,10 @@ async function runRollout(opts: RehearseCliOptions, io: CliIo): Promise<void> {
     .filter(Boolean)
     .join('\n\n');
   await appendJobSummary(md, io.env);
+  // report.json's verdict is its outcome; the success metrics still read older reports' `passed`.
   if (opts.reportDir) await writeReportDir(opts.reportDir, md, result.report);
   writeLine(io.stdout, opts.json ? JSON.stringify(result.report, null, 2) : md);
-  if (!result.report.passed) throw new FailedError(`rollout rehearsal failed: ${result.report.reasons.join('; ')}`);
+  if (!isPass(result.report)) throw new FailedError(`rollout rehearsal failed: ${result.report.reasons.join('; ')}`);
 }
 
 /** `rehearse rollout`; `rehearse` is registered by commands/rehearse.ts (the Dagger rehearsal), so it is found or made. */

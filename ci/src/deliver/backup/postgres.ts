@@ -5,6 +5,7 @@
  */
 import pg from 'pg';
 import { runProcess, type ProcessResult } from '../../platform/process/run.js';
+import { failed, passed, type Verdict } from '../../definitions/verdict.js';
 
 /** PG* variables for libpq tools from a connection URL. */
 export function libpqEnv(url: string, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
@@ -50,12 +51,10 @@ export async function dumpTo(url: string, file: string): Promise<void> {
 }
 
 /** Reads the archive's whole table of contents; a damaged or truncated archive fails here. */
-export async function readableArchive(
-  file: string,
-): Promise<{ ok: true; entries: number } | { ok: false; reason: string }> {
+export async function readableArchive(file: string): Promise<Verdict> {
   const r = await pgTool(['pg_restore', '--list', file], undefined, 5 * 60_000);
-  if (r.exitCode !== 0) return { ok: false, reason: tail(r) || `pg_restore --list exited ${r.exitCode}` };
-  return { ok: true, entries: r.stdout.split('\n').filter((l) => l && !l.startsWith(';')).length };
+  if (r.exitCode !== 0) return failed(tail(r) || `pg_restore --list exited ${r.exitCode}`);
+  return passed(`${r.stdout.split('\n').filter((l) => l && !l.startsWith(';')).length} entries`);
 }
 
 /** In one transaction: a failure part way restores nothing. */

@@ -9,6 +9,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { backupId, ID_PATTERN, asManifest, type BackupManifest } from './manifest.js';
+import { isPass } from '../../definitions/verdict.js';
 import { describeUrl, dumpTo, readableArchive, restoreInto, userTables } from './postgres.js';
 
 export class BackupError extends Error {
@@ -67,7 +68,7 @@ export async function createBackup(input: CreateInput): Promise<BackupManifest> 
       format: 'custom',
       bytes,
       sha256,
-      verified: readable.ok,
+      verified: isPass(readable),
     };
     await writeFile(manifest, `${JSON.stringify(m, null, 2)}\n`);
     return m;
@@ -110,7 +111,8 @@ export async function verifyBackup(store: string, id: string): Promise<BackupMan
       `backup ${id} is damaged: ${size} bytes, sha256 ${sha.slice(0, 12)}…; its manifest says ${m.bytes} bytes, sha256 ${m.sha256.slice(0, 12)}…`,
     );
   const readable = await readableArchive(dump);
-  if (!readable.ok) throw new BackupError(`backup ${id} is not a readable archive: ${readable.reason}`);
+  if (!isPass(readable))
+    throw new BackupError(`backup ${id} is not a readable archive: ${readable.reasons.join('; ')}`);
   return m;
 }
 

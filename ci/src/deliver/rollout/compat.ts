@@ -14,6 +14,7 @@ import { copyFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EnvironmentDefinition } from '../../definitions/environments.js';
 import { UsageError } from '../../definitions/errors.js';
+import { failed, passed, type Verdict } from '../../definitions/verdict.js';
 import { PAYLOAD_SCHEMA, type CompatPayload, type LedgerPayload, type ReleaseId } from '../../platform/ledger/entry.js';
 import { runProcess } from '../../platform/process/run.js';
 import { createEphemeralServices } from '../../platform/services/ephemeral.js';
@@ -41,7 +42,8 @@ export interface CompatDeps {
   readonly now?: () => number;
 }
 
-export interface CompatResult {
+/** The check's verdict, and the record it leaves (which persists it as `compat.passed` with the reasons). */
+export interface CompatResult extends Verdict {
   readonly payload: LedgerPayload;
   readonly compat: CompatPayload;
 }
@@ -103,7 +105,11 @@ export async function checkCompatibility(o: CompatOptions, deps: CompatDeps): Pr
         startedAt: new Date(startedAt).toISOString(),
         compat,
       };
-      return { payload, compat };
+      return {
+        ...(reasons.length ? failed(...reasons) : passed(`${added.length} new migration(s) covered`)),
+        payload,
+        compat,
+      };
     },
     deps.log,
   );

@@ -9,6 +9,7 @@ import type { LatencyRegressionAllowance } from '../../definitions/environments.
 import { quantileSorted, sortedCopy } from '../../gate/stats.js';
 import { table, xyChart } from '../../platform/report/markdown.js';
 import type { StaleRead } from './freshness.js';
+import { isPass, type Verdict, type VerdictOutcome } from '../../definitions/verdict.js';
 
 export interface PhaseSpan {
   readonly name: string;
@@ -77,9 +78,8 @@ export interface PhaseReport {
   readonly maxStaleMs: number;
 }
 
-export interface RehearsalReport {
-  readonly passed: boolean;
-  readonly reasons: readonly string[];
+/** Failed: a failed request or a stale read; inconclusive: nothing was measured; reasons: all of them. */
+export interface RehearsalReport extends Verdict {
   readonly phases: readonly PhaseReport[];
   readonly seconds: number;
   readonly probeReads: number;
@@ -146,14 +146,16 @@ export function judgeRehearsal(input: RehearsalInput): RehearsalReport {
     if (p.maxStaleMs > input.maxStaleMs)
       reasons.push(`${p.name}: a read ${Math.round(p.maxStaleMs)} ms stale (at most ${input.maxStaleMs} ms)`);
   }
+  const failed = reasons.length > 0;
   const measured = phases.filter((p) => p.judged).reduce((s, p) => s + p.requests, 0);
-  // A rehearsal that measured nothing, or never read after a write, cannot pass.
+  // A rehearsal that measured nothing, or never read after a write, cannot tell (and so cannot pass).
   if (measured === 0) reasons.push('no request was answered: nothing was measured');
   if (input.probeReads === 0) reasons.push('the freshness probe read nothing: staleness was not measured');
+  const outcome: VerdictOutcome = failed ? 'failed' : reasons.length ? 'inconclusive' : 'passed';
   const first = input.phases[0];
   const last = input.phases.at(-1);
   return {
-    passed: reasons.length === 0,
+    outcome,
     reasons,
     phases,
     seconds: first && last ? (last.end - first.start) / 1000 : 0,
@@ -205,8 +207,8 @@ export function rehearsalMarkdown(
     Math.round(p.maxStaleMs),
   ]);
   return [
-    `## ${title}: ${r.passed ? '✅ passed' : '❌ failed'}`,
-    r.passed
+    `## ${title}: ${isPass(r) ? '✅ passed' : '❌ failed'}`,
+    isPass(r)
       ? `0 failed requests, no read staler than ${input.maxStaleMs} ms (${r.probeReads} probe reads), ${r.seconds.toFixed(1)} s.`
       : `Refused: ${r.reasons.join('; ')}.`,
     table(

@@ -903,13 +903,9 @@ describe('backups before prod migrations (the backup phase and its judge)', () =
 });
 
 describe('migration-aware rollback (ledger fakes)', () => {
-  it('not compatible: no rollback, said so with the two ways out (roll forward, or the named backup and what it loses), paged', async () => {
-    const h = await harness({ compatPassed: false });
-    const announced: { stage: string; automatic?: boolean; reason?: string }[] = [];
-    // The ledger where v1.2.3 went out (migrating to HEAD1, after a backup), though v1.2.2 failed its check.
-    const before = h.kubectlCalls().length;
-    const deps = { ...h.deps, announce: async (_e: unknown, a: (typeof announced)[number]) => void announced.push(a) };
-    h.fake.seed({
+  /** v1.2.3 promoted to prod (a success at 23:05), its migrations leaving the schema at `schemaHead`. */
+  function seedProdPromotion(ledger: FakeLedger, schemaHead: string, startedAt = '2026-01-01T00:00:00Z') {
+    ledger.seed({
       environment: 'prod',
       task: 'kgraph-ci:promotion',
       payload: {
@@ -918,12 +914,21 @@ describe('migration-aware rollback (ledger fakes)', () => {
         environment: 'prod',
         digest: D1,
         version: 'v1.2.3',
-        startedAt: '2025-12-31T23:00:00Z',
-        schemaHead: HEAD1,
+        startedAt,
+        schemaHead,
       },
       createdAt: '2025-12-31T23:00:00Z',
       statuses: [{ state: 'success', at: '2025-12-31T23:05:00Z' }],
     });
+  }
+
+  it('not compatible: no rollback, said so with the two ways out (roll forward, or the named backup and what it loses), paged', async () => {
+    const h = await harness({ compatPassed: false });
+    const announced: { stage: string; automatic?: boolean; reason?: string }[] = [];
+    // The ledger where v1.2.3 went out (migrating to HEAD1, after a backup), though v1.2.2 failed its check.
+    const before = h.kubectlCalls().length;
+    const deps = { ...h.deps, announce: async (_e: unknown, a: (typeof announced)[number]) => void announced.push(a) };
+    seedProdPromotion(h.fake, HEAD1, '2025-12-31T23:00:00Z');
     h.fake.seed({
       environment: 'prod',
       task: 'kgraph-ci:backup',
@@ -979,21 +984,7 @@ describe('migration-aware rollback (ledger fakes)', () => {
   it('unknown (never checked, or no schema recorded, or ledger down): no automatic rollback', async () => {
     const h = await harness();
     // v1.2.3 went out; nothing checked v1.2.2 against HEAD2, the schema a later migration left.
-    h.fake.seed({
-      environment: 'prod',
-      task: 'kgraph-ci:promotion',
-      payload: {
-        schema: PAYLOAD_SCHEMA,
-        operation: 'promotion',
-        environment: 'prod',
-        digest: D1,
-        version: 'v1.2.3',
-        startedAt: '2026-01-01T00:00:00Z',
-        schemaHead: '1800000000001_next',
-      },
-      createdAt: '2025-12-31T23:00:00Z',
-      statuses: [{ state: 'success', at: '2025-12-31T23:05:00Z' }],
-    });
+    seedProdPromotion(h.fake, '1800000000001_next');
     await expect(runRollback({ env: 'prod', trigger: 't' }, h.deps)).rejects.toThrow(
       /refused: v1.2.2 was never checked against schema 1800000000001_next \(no compatibility record; it ran on 1764590000000_cache_generation\)/,
     );
@@ -1009,21 +1000,7 @@ describe('migration-aware rollback (ledger fakes)', () => {
 
   it('compatible because nothing migrated since the target ran: rolls the code back', async () => {
     const h = await harness();
-    h.fake.seed({
-      environment: 'prod',
-      task: 'kgraph-ci:promotion',
-      payload: {
-        schema: PAYLOAD_SCHEMA,
-        operation: 'promotion',
-        environment: 'prod',
-        digest: D1,
-        version: 'v1.2.3',
-        startedAt: '2026-01-01T00:00:00Z',
-        schemaHead: HEAD0,
-      },
-      createdAt: '2025-12-31T23:00:00Z',
-      statuses: [{ state: 'success', at: '2025-12-31T23:05:00Z' }],
-    });
+    seedProdPromotion(h.fake, HEAD0);
     await runRollback({ env: 'prod', trigger: 't' }, h.deps);
     expect(h.err.join('\n')).toContain(`schema: v1.2.2 ran on schema ${HEAD0} itself: no migration since`);
     expect(h.kubectlCalls()).toContain(`kubectl ${NS} rollout undo deployment/kgraph-mcp`);

@@ -54,7 +54,7 @@ describe('staleness', () => {
 describe('judging a rehearsal', () => {
   it('passes with 0 failures (429 is not one; the warm-up is shown, not judged) and no stale read over 1 s', () => {
     const r = judgeRehearsal(base());
-    expect(r.passed).toBe(true);
+    expect(r.outcome).toBe('passed');
     expect(r.phases.map((p) => [p.name, p.requests, p.failures, p.throttled])).toEqual([
       ['warm-up', 1, 1, 0],
       ['previous', 2, 0, 1],
@@ -75,13 +75,14 @@ describe('judging a rehearsal', () => {
         stale: [{ at: T + 2200, staleMs: 1500 }],
       }),
     );
-    expect(failed.passed).toBe(false);
+    expect(failed.outcome).toBe('failed');
     expect(failed.reasons).toEqual([
       'previous: 2 failed request(s) (2x client-side error)',
       'rollout: 1 failed request(s) (1x previous 503)',
       'rollout: a read 1500 ms stale (at most 1000 ms)',
     ]);
     const empty = judgeRehearsal(base({ answers: [], probeReads: 0 }));
+    expect(empty.outcome).toBe('inconclusive');
     expect(empty.reasons).toEqual([
       'no request was answered: nothing was measured',
       'the freshness probe read nothing: staleness was not measured',
