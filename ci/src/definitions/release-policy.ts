@@ -121,12 +121,17 @@ export interface LedgerEntry {
   readonly state: 'success' | 'failure' | 'error' | 'in_progress' | 'inactive' | 'pending' | 'queued';
   /** ISO time the entry reached its state. */
   readonly at: string;
-  readonly gate?: { readonly passed: boolean; readonly baselineCompared?: boolean } | undefined;
+  readonly gate?: RecordedGate | undefined;
   readonly auditSkipped?: boolean | undefined;
   /** Rollbacks: the digest they undid, when known (an automatic rollback after a failed deploy). */
   readonly undone?: string;
   /** Deploys: the newest migration of the deployed tree (the schema the database is at after it). */
   readonly schemaHead?: string;
+}
+
+/** The latency gate's verdict as a deploy's record keeps it, and whether it compared against a baseline. */
+export interface RecordedGate extends Verdict {
+  readonly baselineCompared?: boolean;
 }
 
 /** Which build a release is: any of these that both sides know is compared (digest first, then commit, tree, version). */
@@ -139,9 +144,10 @@ export interface ReleaseId {
 
 /**
  * A compatibility check (N-1) as the ledger recorded it: `previous` served with its own API contract suite
- * on the schema `candidate` migrated to (newest migration `schemaHead`), side by side with `candidate`.
+ * on the schema `candidate` migrated to (newest migration `schemaHead`), side by side with `candidate`; its
+ * verdict passes only where the check passed and its record succeeded.
  */
-export interface CompatEntry {
+export interface CompatEntry extends Verdict {
   /** The environment whose running release was `previous`. */
   readonly environment: string;
   readonly previous: ReleaseId;
@@ -149,7 +155,6 @@ export interface CompatEntry {
   readonly schemaHead: string;
   /** The migrations new since `previous` that the check covered. */
   readonly migrations: readonly string[];
-  readonly passed: boolean;
   readonly at: string;
 }
 
@@ -516,7 +521,7 @@ const soakEvidence: PassEvidence = (pass, { policy, facts }, from) => {
 const gateEvidence: PassEvidence = (pass, _input, from) =>
   either(
     'gate',
-    pass.gate?.passed === true,
+    pass.gate !== undefined && isPass(pass.gate),
     `${from}'s latency gate passed for this digest`,
     `${from}'s latency gate ${pass.gate ? 'failed' : 'did not run (skipped or not recorded)'} for this digest`,
   );
@@ -526,9 +531,9 @@ const baselineEvidence: PassEvidence = (pass, { environment, policy }, from) => 
   const gate = pass.gate;
   return either(
     'baseline',
-    gate?.passed === true && gate.baselineCompared === true,
+    gate !== undefined && isPass(gate) && gate.baselineCompared === true,
     `${from}'s gate passed with the baseline comparison`,
-    `${from}'s gate ${gate ? (gate.passed ? 'did not compare against the baseline' : 'failed') : 'left no summary'}; ${environment} requires a baseline comparison`,
+    `${from}'s gate ${gate ? (isPass(gate) ? 'did not compare against the baseline' : 'failed') : 'left no summary'}; ${environment} requires a baseline comparison`,
   );
 };
 
@@ -590,7 +595,7 @@ const compatibilityRule: Rule = ({ environment, policy, facts, ref }) => {
       ),
     ];
   const how = `the compatibility check against schema ${check.schemaHead} at ${check.at}`;
-  return [either('compatibility', check.passed, `${prev} passed ${how}`, `${prev} failed ${how}`)];
+  return [either('compatibility', isPass(check), `${prev} passed ${how}`, `${prev} failed ${how}`)];
 };
 
 /**

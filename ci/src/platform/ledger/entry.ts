@@ -5,6 +5,7 @@
  * eligibility policy weighs) and DeliveryEvent (what the delivery report counts).
  */
 import type { CompatEntry, LedgerEntry, ReleaseId } from '../../definitions/release-policy.js';
+import { failed, passed } from '../../definitions/verdict.js';
 
 export type { CompatEntry, LedgerEntry, LedgerFacts, ReleaseId } from '../../definitions/release-policy.js';
 
@@ -156,6 +157,10 @@ function safeJson(text: string): unknown {
   }
 }
 
+/** The reasons a record gives (read from GitHub: only strings count). */
+const said = (reasons: unknown): string[] =>
+  Array.isArray(reasons) ? reasons.filter((r): r is string => typeof r === 'string') : [];
+
 /** Ledger records as the eligibility policy sees them: deploys, promotions and rollbacks, each deploy with its gate verdict. */
 export function ledgerEntries(records: readonly LedgerRecord[]): LedgerEntry[] {
   const gateOf = new Map<string, LedgerPayload>();
@@ -177,7 +182,7 @@ export function ledgerEntries(records: readonly LedgerRecord[]): LedgerEntry[] {
       ...(gate
         ? {
             gate: {
-              passed: gate.passed,
+              ...(gate.passed === true ? passed(...said(gate.reasons)) : failed(...said(gate.reasons))),
               ...(gate.baselineCompared !== undefined ? { baselineCompared: gate.baselineCompared } : {}),
             },
           }
@@ -235,7 +240,7 @@ const releaseId = (r: Partial<ReleaseId> | undefined): ReleaseId | undefined => 
 
 /**
  * Compatibility checks as the policy, the migration checks and rollback see them. Only a finished record
- * with the full shape counts; `passed` needs both the payload's verdict and a successful state.
+ * with the full shape counts; a pass needs both the payload's verdict and a successful state.
  */
 export function compatEntries(records: readonly LedgerRecord[]): CompatEntry[] {
   const out: CompatEntry[] = [];
@@ -253,7 +258,9 @@ export function compatEntries(records: readonly LedgerRecord[]): CompatEntry[] {
       candidate,
       schemaHead: c.schemaHead,
       migrations: Array.isArray(c.migrations) ? c.migrations.filter((m): m is string => typeof m === 'string') : [],
-      passed: c.passed === true && r.state === 'success',
+      ...(c.passed === true && r.state === 'success'
+        ? passed(...said(c.reasons))
+        : failed(...said(c.reasons), ...(r.state === 'success' ? [] : [`its record ended ${r.state}`]))),
       at: r.updatedAt,
     });
   }

@@ -12,7 +12,7 @@ import {
   type LedgerEntry,
   type ReleaseId,
 } from '../../definitions/release-policy.js';
-import { failed, inconclusive, passed, type Verdict, type VerdictOutcome } from '../../definitions/verdict.js';
+import { failed, inconclusive, isPass, passed, type Verdict, type VerdictOutcome } from '../../definitions/verdict.js';
 import type { BackupEntry } from './entry.js';
 
 export interface RollbackSchemaFacts {
@@ -154,7 +154,7 @@ export function judgeRollbackSchema(f: RollbackSchemaFacts): RollbackSchemaVerdi
   const check = byTime(
     f.compat.filter((c) => c.environment === env && c.schemaHead === head && sameRelease(c.previous, target)),
   ).at(-1);
-  if (check?.passed)
+  if (check && isPass(check))
     return { ...passed(`${name} passed the compatibility check against schema ${head} at ${check.at}`), ...base };
   if (check)
     return withBackup(f, {

@@ -6,6 +6,7 @@
  * record: unknown, and the expand/contract rule refuses the contract step (fail closed).
  */
 import type { EnvironmentDefinition } from '../../definitions/environments.js';
+import { isPass } from '../../definitions/verdict.js';
 import { compatEntries, ledgerEntries, type CompatEntry, type LedgerRecord } from '../../platform/ledger/entry.js';
 import type { Ledger } from '../../platform/ledger/github.js';
 import { runningRelease, type RunningRelease } from './base.js';
@@ -28,7 +29,7 @@ export function compatibilityFrom(records: readonly LedgerRecord[], environment:
     against(migration) {
       const covering = checks.filter((c) => c.migrations.includes(migration) || migration <= c.schemaHead).at(-1);
       if (!covering) return `no compatibility check of ${running.label} covered ${migration}`;
-      return covering.passed
+      return isPass(covering)
         ? true
         : `the newest compatibility check of ${running.label} against it (${covering.at}) failed`;
     },

@@ -58,7 +58,7 @@ describe('deploy phases', () => {
               tree: TREE,
               state: 'success',
               at,
-              gate: { passed: true, baselineCompared: true },
+              gate: { outcome: 'passed' as const, reasons: [], baselineCompared: true },
               auditSkipped: false,
             },
           ],
@@ -142,9 +142,9 @@ describe('compatibility records (N-1)', () => {
       rec('4', 'success', { ...good, previous: {} }),
       rec('5', 'success', { ...good, passed: 'yes' }),
     ]);
-    expect(entries.map((e) => [e.at.slice(-3, -1), e.passed])).toEqual([
-      ['01', true],
-      ['02', false],
+    expect(entries.map((e) => [e.at.slice(-3, -1), e.outcome])).toEqual([
+      ['01', 'passed'],
+      ['02', 'failed'],
     ]);
     // A compat record is a finding, never a deployment the policy counts.
     expect(ledgerEntries([rec('1', 'success', good)])).toEqual([]);
@@ -161,7 +161,7 @@ describe("prod's compatibility rule (the previous release checked against the ca
     tree: TREE,
     state: 'success' as const,
     at,
-    gate: { passed: true, baselineCompared: true },
+    gate: { outcome: 'passed' as const, reasons: [], baselineCompared: true },
     auditSkipped: false,
   };
   const running = { environment: 'prod', operation: 'promotion' as const, digest: D0, state: 'success' as const, at };
@@ -171,7 +171,8 @@ describe("prod's compatibility rule (the previous release checked against the ca
     candidate: { digest: D1 },
     schemaHead: '002_x',
     migrations: ['002_x'],
-    passed,
+    outcome: passed ? 'passed' : 'failed',
+    reasons: [],
     at,
   });
   const decide = (entries: object[], checks: object[]) =>

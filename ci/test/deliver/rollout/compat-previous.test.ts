@@ -54,7 +54,8 @@ describe('choosePrevious: which release the N-1 check serves', () => {
       environment: 'prod',
       schemaHead: 'x',
       migrations: [],
-      passed: true,
+      outcome: 'passed' as const,
+      reasons: [],
       at: '2026-01-03T00:00:00Z',
     };
     expect(compatCheckOf([entry], running.release, { digest: D2 })).toBe(entry);

@@ -32,7 +32,7 @@ const stagingPass = (over: Partial<LedgerEntry> = {}): LedgerEntry => ({
   tree: TREE,
   state: 'success',
   at: ago(60),
-  gate: { passed: true, baselineCompared: true },
+  gate: { outcome: 'passed' as const, reasons: [], baselineCompared: true },
   auditSkipped: false,
   ...over,
 });
@@ -250,7 +250,9 @@ const cases: Case[] = [
   {
     name: 'prod refuses a pass whose gate skipped the baseline',
     env: 'prod',
-    facts: prodFacts({ ledger: ledger(stagingPass({ gate: { passed: true, baselineCompared: false } })) }),
+    facts: prodFacts({
+      ledger: ledger(stagingPass({ gate: { outcome: 'passed', reasons: [], baselineCompared: false } })),
+    }),
     refusedBy: 'baseline',
   },
   {
@@ -263,7 +265,9 @@ const cases: Case[] = [
   {
     name: 'prod refuses a pass whose gate verdict failed',
     env: 'prod',
-    facts: prodFacts({ ledger: ledger(stagingPass({ gate: { passed: false, baselineCompared: true } })) }),
+    facts: prodFacts({
+      ledger: ledger(stagingPass({ gate: { outcome: 'failed', reasons: [], baselineCompared: true } })),
+    }),
     refusedBy: 'gate',
   },
   {
