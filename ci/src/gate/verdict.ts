@@ -15,8 +15,6 @@ import { samplesNeeded, type LatencySummary, type RatioInterval } from './stats.
 import { inconclusive, isPass, worstOutcome, type Verdict, type VerdictOutcome } from '../definitions/verdict.js';
 
 export type { LatencySummary } from './stats.js';
-/** The one verdict's outcome (ci/src/definitions/verdict.ts): a gate that cannot measure is inconclusive, never passed. */
-export type Outcome = VerdictOutcome;
 
 /** What both sides of a comparison must share; compared field by field. */
 export interface MeasurementConditions {
@@ -104,14 +102,15 @@ export type CheckName =
   | 'p50Ratio'
   | 'p95Ratio';
 
-export interface Check {
+/** One check's verdict (its reason: one sentence with the value and the limit), and the numbers behind it. */
+export interface Check extends Verdict {
   readonly name: CheckName;
   readonly kind: 'validity' | 'limit' | 'regression';
-  readonly outcome: Outcome;
   readonly actual: number;
   readonly limit: number;
-  readonly detail: string;
 }
+
+const said = (c: Check) => c.reasons.join('; ');
 
 /** One route's verdict; its reasons are the failed and inconclusive checks, or one line saying why it passed. */
 export interface RouteVerdict extends Verdict {
@@ -170,7 +169,9 @@ function errorRateCheck(m: RouteMeasurement, config: LatencyGateConfig, who = ''
     outcome: ok ? 'passed' : 'failed',
     actual: rate,
     limit,
-    detail: `${m.scenario}: ${who}error rate ${pct(rate)} (${parts.length > 0 ? parts.join(', ') : 'no errors'} of ${judged} sent) ${ok ? '<' : '>='} ${pct(limit)}`,
+    reasons: [
+      `${m.scenario}: ${who}error rate ${pct(rate)} (${parts.length > 0 ? parts.join(', ') : 'no errors'} of ${judged} sent) ${ok ? '<' : '>='} ${pct(limit)}`,
+    ],
   };
 }
 
@@ -190,7 +191,9 @@ export function validityChecks(
       outcome: 'inconclusive',
       actual: m.rateLimited,
       limit: 0,
-      detail: `${name}: ${who ? `${who.trim()}: ` : ''}the service's rate limit refused ${m.rateLimited} of ${m.sent}: raise RATE_LIMIT_MAX for the gate's key or lower the rate`,
+      reasons: [
+        `${name}: ${who ? `${who.trim()}: ` : ''}the service's rate limit refused ${m.rateLimited} of ${m.sent}: raise RATE_LIMIT_MAX for the gate's key or lower the rate`,
+      ],
     });
   if (m.responses - m.rateLimited === 0 || !m.latency) {
     checks.push({
@@ -199,7 +202,9 @@ export function validityChecks(
       outcome: 'inconclusive',
       actual: 0,
       limit: 1,
-      detail: `${name}: ${who}no responses to ${m.sent} requests${m.rateLimited > 0 ? ` other than ${m.rateLimited} rate-limit refusals` : ''} (${m.socketErrors} connection errors, ${m.timeouts} timeouts): nothing to judge`,
+      reasons: [
+        `${name}: ${who}no responses to ${m.sent} requests${m.rateLimited > 0 ? ` other than ${m.rateLimited} rate-limit refusals` : ''} (${m.socketErrors} connection errors, ${m.timeouts} timeouts): nothing to judge`,
+      ],
     });
     return checks;
   }
@@ -220,7 +225,7 @@ function measuredValidity(
     outcome: 'passed',
     actual: m.responses,
     limit: 1,
-    detail: `${name}: ${who}${m.responses} responses`,
+    reasons: [`${name}: ${who}${m.responses} responses`],
   });
   const lateRatio = m.sent > 0 ? m.lateSends / m.sent : 0;
   const scheduleOk = lateRatio <= config.maxLateSendRatio && m.capWaits === 0;
@@ -230,9 +235,11 @@ function measuredValidity(
     outcome: scheduleOk ? 'passed' : 'inconclusive',
     actual: lateRatio,
     limit: config.maxLateSendRatio,
-    detail: scheduleOk
-      ? `${name}: ${who}client kept the schedule (${m.lateSends} of ${m.sent} sends later than ${config.lateSendToleranceMs}ms, latest ${ms(m.maxLateMs)}; at most ${m.maxInFlight} of ${m.conditions.maxConcurrency} in flight)`
-      : `${name}: ${who}client saturated: ${m.lateSends} of ${m.sent} sends (${pct(lateRatio)}, allowed ${pct(config.maxLateSendRatio)}) later than ${config.lateSendToleranceMs}ms (latest ${ms(m.maxLateMs)}), ${m.capWaits} requests held back at the cap of ${m.conditions.maxConcurrency} in flight: the latencies include the client's own delay`,
+    reasons: [
+      scheduleOk
+        ? `${name}: ${who}client kept the schedule (${m.lateSends} of ${m.sent} sends later than ${config.lateSendToleranceMs}ms, latest ${ms(m.maxLateMs)}; at most ${m.maxInFlight} of ${m.conditions.maxConcurrency} in flight)`
+        : `${name}: ${who}client saturated: ${m.lateSends} of ${m.sent} sends (${pct(lateRatio)}, allowed ${pct(config.maxLateSendRatio)}) later than ${config.lateSendToleranceMs}ms (latest ${ms(m.maxLateMs)}), ${m.capWaits} requests held back at the cap of ${m.conditions.maxConcurrency} in flight: the latencies include the client's own delay`,
+    ],
   });
   const achievedRate = m.responses / m.conditions.scheduledSeconds;
   const minRate = config.minAchievedRateRatio * m.conditions.requestedRate;
@@ -243,7 +250,9 @@ function measuredValidity(
     outcome: rateOk ? 'passed' : 'inconclusive',
     actual: achievedRate,
     limit: minRate,
-    detail: `${name}: ${who}achieved ${fmt(achievedRate)} of ${m.conditions.requestedRate} req/s requested (${pct(achievedRate / m.conditions.requestedRate)}) ${rateOk ? '>=' : '<'} the ${pct(config.minAchievedRateRatio)} needed${rateOk ? '' : ': the load was not applied, so the latencies do not show the service at this rate'}`,
+    reasons: [
+      `${name}: ${who}achieved ${fmt(achievedRate)} of ${m.conditions.requestedRate} req/s requested (${pct(achievedRate / m.conditions.requestedRate)}) ${rateOk ? '>=' : '<'} the ${pct(config.minAchievedRateRatio)} needed${rateOk ? '' : ': the load was not applied, so the latencies do not show the service at this rate'}`,
+    ],
   });
   const needed = Math.max(...percentilesJudged.map((q) => samplesNeeded(q / 100, config.minTailSamples)));
   const samplesOk = m.samples >= needed;
@@ -253,7 +262,9 @@ function measuredValidity(
     outcome: samplesOk ? 'passed' : 'inconclusive',
     actual: m.samples,
     limit: needed,
-    detail: `${name}: ${who}${m.samples} samples ${samplesOk ? '>=' : '<'} ${needed} needed for p${Math.max(...percentilesJudged)} (${config.minTailSamples} above it)`,
+    reasons: [
+      `${name}: ${who}${m.samples} samples ${samplesOk ? '>=' : '<'} ${needed} needed for p${Math.max(...percentilesJudged)} (${config.minTailSamples} above it)`,
+    ],
   });
   return checks;
 }
@@ -271,7 +282,7 @@ function limitChecks(m: RouteMeasurement, config: LatencyGateConfig): Check[] {
       outcome: p50Ok ? 'passed' : 'failed',
       actual: m.latency.p50,
       limit: t.apiP50Ms,
-      detail: `${name}: p50 ${ms(m.latency.p50)} ${p50Ok ? '<' : '>='} ${t.apiP50Ms}ms`,
+      reasons: [`${name}: p50 ${ms(m.latency.p50)} ${p50Ok ? '<' : '>='} ${t.apiP50Ms}ms`],
     });
     if (m.class === 'graph') {
       const p95Ok = m.latency.p95 < t.graphP95Ms;
@@ -281,7 +292,7 @@ function limitChecks(m: RouteMeasurement, config: LatencyGateConfig): Check[] {
         outcome: p95Ok ? 'passed' : 'failed',
         actual: m.latency.p95,
         limit: t.graphP95Ms,
-        detail: `${name}: p95 ${ms(m.latency.p95)} ${p95Ok ? '<' : '>='} ${t.graphP95Ms}ms (graph route)`,
+        reasons: [`${name}: p95 ${ms(m.latency.p95)} ${p95Ok ? '<' : '>='} ${t.graphP95Ms}ms (graph route)`],
       });
     }
   }
@@ -327,9 +338,11 @@ function statusMixCheck(c: RouteMeasurement, b: RouteMeasurement, config: Latenc
     outcome: same ? 'passed' : 'inconclusive',
     actual: same ? 0 : 1,
     limit: 0,
-    detail: same
-      ? `${c.scenario}: baseline and candidate answered alike (${mixText(cm)})`
-      : `${c.scenario}: baseline and candidate answered differently: baseline ${mixText(bm)}, candidate ${mixText(cm)}: they do not serve the same thing, so their latencies do not compare`,
+    reasons: [
+      same
+        ? `${c.scenario}: baseline and candidate answered alike (${mixText(cm)})`
+        : `${c.scenario}: baseline and candidate answered differently: baseline ${mixText(bm)}, candidate ${mixText(cm)}: they do not serve the same thing, so their latencies do not compare`,
+    ],
   };
 }
 
@@ -339,7 +352,7 @@ function baselineChecks(b: RouteMeasurement, config: LatencyGateConfig): Check[]
   return [
     ...validityChecks(b, config, [50, 95], 'baseline '),
     // A baseline that fails on its own is no yardstick: judged, and never compared with as if healthy.
-    ...(baseErrors ? [{ ...baseErrors, detail: `${baseErrors.detail}: a failing baseline is no yardstick` }] : []),
+    ...(baseErrors ? [{ ...baseErrors, reasons: [`${said(baseErrors)}: a failing baseline is no yardstick`] }] : []),
   ]
     .filter((x) => x.outcome !== 'passed')
     .map((x) => ({ ...x, outcome: 'inconclusive' as const, kind: 'regression' as const, name: 'baseline' as const }));
@@ -353,10 +366,11 @@ function sameConditionsCheck(c: RouteMeasurement, b: RouteMeasurement): Check {
     outcome: diffs.length === 0 ? 'passed' : 'inconclusive',
     actual: diffs.length,
     limit: 0,
-    detail:
+    reasons: [
       diffs.length === 0
         ? `${c.scenario}: baseline and candidate measured under the same conditions`
         : `${c.scenario}: baseline and candidate not measured under the same conditions: ${diffs.join('; ')}`,
+    ],
   };
 }
 
@@ -374,7 +388,7 @@ function ratioCheck(q: 50 | 95, input: RouteInput, b: RouteMeasurement, config: 
       outcome: 'inconclusive',
       actual: Number.NaN,
       limit,
-      detail: `${name}: no p${q} ratio could be computed`,
+      reasons: [`${name}: no p${q} ratio could be computed`],
     };
   const slower = r.low > limit;
   const base = q === 50 ? b.latency?.p50 : b.latency?.p95;
@@ -385,7 +399,9 @@ function ratioCheck(q: 50 | 95, input: RouteInput, b: RouteMeasurement, config: 
     outcome: slower ? 'failed' : 'passed',
     actual: r.estimate,
     limit,
-    detail: `${name}: p${q} ${ms(cand ?? Number.NaN)} vs baseline ${ms(base ?? Number.NaN)}, ratio ${fmt(r.estimate, 3)} (${fmt(r.confidence * 100, 0)}% CI ${fmt(r.low, 3)}-${fmt(r.high, 3)}) ${slower ? `slower than the allowed ${fmt(limit, 2)}x with confidence` : `not shown above the allowed ${fmt(limit, 2)}x`}`,
+    reasons: [
+      `${name}: p${q} ${ms(cand ?? Number.NaN)} vs baseline ${ms(base ?? Number.NaN)}, ratio ${fmt(r.estimate, 3)} (${fmt(r.confidence * 100, 0)}% CI ${fmt(r.low, 3)}-${fmt(r.high, 3)}) ${slower ? `slower than the allowed ${fmt(limit, 2)}x with confidence` : `not shown above the allowed ${fmt(limit, 2)}x`}`,
+    ],
   };
 }
 
@@ -396,7 +412,7 @@ function regressionChecks(input: RouteInput, config: LatencyGateConfig): Check[]
   if ('unavailable' in b || b.setupError) {
     const why = 'unavailable' in b ? b.unavailable : b.setupError!;
     const detail = `${c.scenario}: no baseline to compare with: ${why}`;
-    return [{ name: 'baseline', kind: 'regression', outcome: 'inconclusive', actual: 0, limit: 1, detail }];
+    return [{ name: 'baseline', kind: 'regression', ...inconclusive(detail), actual: 0, limit: 1 }];
   }
   return [
     ...baselineChecks(b, config),
@@ -418,7 +434,7 @@ export function judgeRoute(input: RouteInput, config: LatencyGateConfig): RouteV
     return {
       scenario: name,
       outcome: 'inconclusive',
-      checks: [{ name: 'responses', kind: 'validity', outcome: 'inconclusive', actual: 0, limit: 1, detail }],
+      checks: [{ name: 'responses', kind: 'validity', ...inconclusive(detail), actual: 0, limit: 1 }],
       reasons: [detail],
       achievedRate: 0,
       errorRate: 1,
@@ -437,17 +453,18 @@ export function judgeRoute(input: RouteInput, config: LatencyGateConfig): RouteV
   const failures = checks.filter((c) => c.outcome === 'failed' && trusted(c));
   // A latency failure on an invalid measurement cannot be trusted either way: it is inconclusive.
   const doubts = checks.filter((c) => c.outcome === 'inconclusive' || (c.outcome === 'failed' && !trusted(c)));
-  const outcome: Outcome = failures.length > 0 ? 'failed' : doubts.length > 0 ? 'inconclusive' : 'passed';
+  // A gate that cannot measure is inconclusive, never passed.
+  const outcome: VerdictOutcome = failures.length > 0 ? 'failed' : doubts.length > 0 ? 'inconclusive' : 'passed';
   const reasons =
     outcome === 'passed'
       ? [
           `${name} passed: ${checks
             .filter((c) => c.name !== 'responses')
-            .map((c) => c.detail.replace(`${name}: `, ''))
+            .map((c) => said(c).replace(`${name}: `, ''))
             .join('; ')}`,
         ]
       : [...failures, ...doubts].map((c) =>
-          c.outcome === 'failed' && !trusted(c) ? `${c.detail} (not trusted: the measurement is not valid)` : c.detail,
+          c.outcome === 'failed' && !trusted(c) ? `${said(c)} (not trusted: the measurement is not valid)` : said(c),
         );
   return { scenario: name, outcome, checks, reasons, achievedRate, errorRate };
 }

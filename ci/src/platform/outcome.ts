@@ -1,6 +1,6 @@
 /**
  * One outcome vocabulary for everything that runs and reports: runner steps, and the verdicts of checklist items,
- * scan checks (a verdict or skipped: verify/scan/check.ts) and the latency gate. It imports only the verdict's types.
+ * scan checks (a verdict or skipped: verify/scan/check.ts) and the latency gate.
  *
  * - passed: it ran here and succeeded.
  * - cached: it succeeded earlier on exactly the same inputs and its result was replayed (a success).
@@ -11,13 +11,8 @@
  *
  * A verdict's outcomes are the ones of ci/src/definitions/verdict.ts, the one verdict shape.
  */
-import type { VerdictOutcome } from '../definitions/verdict.js';
-
 export const OUTCOMES = ['passed', 'cached', 'failed', 'timedOut', 'skipped', 'cancelled', 'inconclusive'] as const;
 type Outcome = (typeof OUTCOMES)[number];
-
-/** A checklist item or a gate verdict: passed, failed, or could not be decided (which never passes). */
-export type CheckOutcome = Extract<Outcome, VerdictOutcome>;
 
 /** What the host runner reports per step. */
 export type StepOutcome = Exclude<Outcome, 'inconclusive'>;

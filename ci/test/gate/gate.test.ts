@@ -121,7 +121,7 @@ describe('judgeRoute: limits', () => {
       ...(e.socketErrors ? [`${e.socketErrors} connection errors (${e.socketErrors} reset)`] : []),
       ...(e.timeouts ? [`${e.timeouts} timeouts`] : []),
     ];
-    expect(check(v, 'errorRate').detail).toBe(
+    expect(check(v, 'errorRate').reasons.join('; ')).toBe(
       `plan: error rate ${Math.round(expectedRate * 1e5) / 1e3}% (${parts.join(', ')} of ${sent} sent) ${expectedOutcome === 'passed' ? '<' : '>='} 0.1%`,
     );
   });
@@ -137,7 +137,9 @@ describe('judgeRoute: limits', () => {
     const v = judge(m);
     expect(v.outcome).toBe('inconclusive');
     expect(check(v, 'errorRate').outcome).toBe('passed');
-    expect(check(v, 'errorRate').detail).toBe(`plan: error rate 0% (no errors of ${N - refused} sent) < 0.1%`);
+    expect(check(v, 'errorRate').reasons.join('; ')).toBe(
+      `plan: error rate 0% (no errors of ${N - refused} sent) < 0.1%`,
+    );
     expect(v.reasons).toEqual([
       `plan: the service's rate limit refused ${refused} of ${N}: raise RATE_LIMIT_MAX for the gate's key or lower the rate`,
     ]);
@@ -151,7 +153,7 @@ describe('judgeRoute: limits', () => {
       }),
     );
     expect(failing.outcome).toBe('failed');
-    expect(check(failing, 'errorRate').detail).toMatch(/\(10 HTTP 503 of \d+ sent\)/);
+    expect(check(failing, 'errorRate').reasons.join('; ')).toMatch(/\(10 HTTP 503 of \d+ sent\)/);
   });
 });
 

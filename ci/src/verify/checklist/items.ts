@@ -19,7 +19,6 @@ export interface ChecklistItem extends Verdict {
 export const TEST_STEPS = ['test', 'integrationTest'] as const;
 
 interface RunReportLike {
-  ok?: unknown;
   commit?: unknown;
   steps?: { name?: unknown; status?: unknown }[];
 }

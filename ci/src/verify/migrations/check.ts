@@ -158,7 +158,7 @@ async function squawkFindings(
  * Any refusing finding fails the check, each one a reason; else it passes, saying the worst severity (a pass
  * may carry warnings) and how many migrations were new.
  */
-export function checkVerdict(findings: readonly Finding[], fresh: number): Verdict {
+function checkVerdict(findings: readonly Finding[], fresh: number): Verdict {
   const refusing = findings.filter((f) => f.severity === 'refuse');
   if (refusing.length > 0) return failed(...refusing.map((f) => `[${f.rule}] ${f.migration}: ${f.message}`));
   return passed(`${worst(findings)}: ${fresh} new migration(s)`);
