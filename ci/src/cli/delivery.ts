@@ -33,9 +33,9 @@ import { repositoryOf } from './options.js';
 /** Whether the scan report says the dependency audit was skipped; undefined without a readable report. */
 export async function auditSkippedIn(path: string): Promise<boolean | undefined> {
   try {
-    const report = JSON.parse(await readFile(path, 'utf8')) as { checks?: { name?: unknown; status?: unknown }[] };
+    const report = JSON.parse(await readFile(path, 'utf8')) as { checks?: { name?: unknown; outcome?: unknown }[] };
     const audit = report.checks?.find((c) => c.name === 'audit');
-    return audit ? audit.status === 'skipped' : undefined;
+    return audit ? audit.outcome === 'skipped' : undefined;
   } catch {
     return undefined;
   }

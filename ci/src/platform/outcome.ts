@@ -1,6 +1,6 @@
 /**
- * One outcome vocabulary for everything that runs and reports: runner steps, checklist items, scan checks
- * (the scan report JSON the checklist reads) and the latency gate's verdicts. It imports only the verdict's types.
+ * One outcome vocabulary for everything that runs and reports: runner steps, and the verdicts of checklist items,
+ * scan checks (a verdict or skipped: verify/scan/check.ts) and the latency gate. It imports only the verdict's types.
  *
  * - passed: it ran here and succeeded.
  * - cached: it succeeded earlier on exactly the same inputs and its result was replayed (a success).
@@ -18,9 +18,6 @@ type Outcome = (typeof OUTCOMES)[number];
 
 /** A checklist item or a gate verdict: passed, failed, or could not be decided (which never passes). */
 export type CheckOutcome = Extract<Outcome, VerdictOutcome>;
-
-/** A scan check (secrets, Dockerfile, audit, image): skipped only where allowed, for example an offline audit. */
-export type ScanCheckOutcome = Extract<Outcome, 'passed' | 'failed' | 'skipped'>;
 
 /** What the host runner reports per step. */
 export type StepOutcome = Exclude<Outcome, 'inconclusive'>;

@@ -17,14 +17,14 @@ describe('delivery wiring facts', () => {
       await auditSkippedIn(
         at('a.json', {
           checks: [
-            { name: 'secrets', status: 'passed' },
-            { name: 'audit', status: 'skipped' },
+            { name: 'secrets', outcome: 'passed' },
+            { name: 'audit', outcome: 'skipped' },
           ],
         }),
       ),
     ).toBe(true);
-    expect(await auditSkippedIn(at('b.json', { checks: [{ name: 'audit', status: 'passed' }] }))).toBe(false);
-    expect(await auditSkippedIn(at('c.json', { checks: [{ name: 'secrets', status: 'passed' }] }))).toBeUndefined();
+    expect(await auditSkippedIn(at('b.json', { checks: [{ name: 'audit', outcome: 'passed' }] }))).toBe(false);
+    expect(await auditSkippedIn(at('c.json', { checks: [{ name: 'secrets', outcome: 'passed' }] }))).toBeUndefined();
     expect(await auditSkippedIn(at('d.json', 'not json'))).toBeUndefined();
     expect(await auditSkippedIn(join(dir, 'missing.json'))).toBeUndefined();
   });

@@ -6,7 +6,8 @@ import { dockerCli, engineStatus } from '../../verify/image/docker.js';
 import { scanImage } from '../../verify/image/scan.js';
 import { DEFAULT_IMAGE_REPORT, type ImageReport } from '../../verify/image/step.js';
 import type { Severity } from '../../verify/scan/audit.js';
-import type { ScanCheck } from '../../verify/scan/index.js';
+import { failed } from '../../definitions/verdict.js';
+import { skipped, type CheckAnswer, type ScanCheck } from '../../verify/scan/check.js';
 import { writeLine, type CliIo } from '../io.js';
 
 async function readImageReport(path: string): Promise<ImageReport | undefined> {
@@ -29,9 +30,7 @@ interface ImageChecksOptions {
 /** The image to scan with the SBOM properties that describe it, or the one check that says why there is none. */
 type ImageTarget = { ref: string; properties: Record<string, string> } | { check: ScanCheck };
 
-const noImage = (status: 'skipped' | 'failed', detail: string): { check: ScanCheck } => ({
-  check: { name: 'image', status, detail },
-});
+const noImage = (answer: CheckAnswer): { check: ScanCheck } => ({ check: { name: 'image', ...answer } });
 
 /** --image as given, else the build step's report: its image when built and still in this engine. */
 async function imageTarget(io: CliIo, image: string | undefined): Promise<ImageTarget> {
@@ -40,15 +39,15 @@ async function imageTarget(io: CliIo, image: string | undefined): Promise<ImageT
   const report = await readImageReport(path);
   if (!report)
     return noImage(
-      'skipped',
-      `no image scanned: no image report at ${path} (run kgraph-ci image build, or pass --image)`,
+      skipped(`no image scanned: no image report at ${path} (run kgraph-ci image build, or pass --image)`),
     );
-  if (!report.built) return noImage('skipped', `no image scanned: no image was built (${report.reason})`);
+  if (!report.built) return noImage(skipped(`no image scanned: no image was built (${report.reason})`));
   // A report outlives the image it names (an engine pruned, another machine's .reports): say so plainly.
   if (!(await inspectImage(dockerCli(io.env), report.id)))
     return noImage(
-      'failed',
-      `${path} names image ${report.tag} (${report.id.slice(0, 19)}, built ${report.finishedAt}), which this engine no longer has: rebuild it (kgraph-ci run build) or pass --image`,
+      failed(
+        `${path} names image ${report.tag} (${report.id.slice(0, 19)}, built ${report.finishedAt}), which this engine no longer has: rebuild it (kgraph-ci run build) or pass --image`,
+      ),
     );
   const properties: Record<string, string> = { 'kgraph:image:tag': report.tag };
   for (const b of report.bases) properties[`kgraph:base:${b.name}`] = describeBase(b);
@@ -75,8 +74,7 @@ export async function imageChecks(opts: ImageChecksOptions): Promise<ScanCheck[]
   const { ref, properties } = target;
   const docker = dockerCli(io.env);
   const engine = await engineStatus(docker);
-  if (!engine.available)
-    return [{ name: 'image', status: 'failed', detail: `cannot scan image ${ref}: ${engine.reason}` }];
+  if (!engine.available) return [{ name: 'image', ...failed(`cannot scan image ${ref}: ${engine.reason}`) }];
   const allowlistText = await readAllowlist(resolve(io.cwd, opts.allowlist));
   try {
     const result = await scanImage({
@@ -91,8 +89,6 @@ export async function imageChecks(opts: ImageChecksOptions): Promise<ScanCheck[]
     });
     return result.checks;
   } catch (err) {
-    return [
-      { name: 'image', status: 'failed', detail: `cannot scan image ${ref}: ${(err as Error).message.split('\n')[0]}` },
-    ];
+    return [{ name: 'image', ...failed(`cannot scan image ${ref}: ${(err as Error).message.split('\n')[0]}`) }];
   }
 }

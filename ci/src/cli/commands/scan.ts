@@ -15,6 +15,7 @@ import {
   scanVerdict,
   type ScanReport,
 } from '../../verify/scan/index.js';
+import { holdsBack, type ScanCheck } from '../../verify/scan/check.js';
 import { AllowlistError } from '../../verify/scan/secrets.js';
 import { writeLine, type CliIo } from '../io.js';
 import { imageChecks } from './image-scan.js';
@@ -58,12 +59,13 @@ async function scanTree(opts: ScanCliOptions, auditLevel: Severity, allowOffline
 /** One line per check on stdout, the JSON report for the checklist, a table in the job summary. */
 async function publishScan(report: ScanReport, jsonPath: string, io: CliIo): Promise<void> {
   const w = Math.max(...report.checks.map((c) => c.name.length));
-  for (const c of report.checks) writeLine(io.stdout, `${c.name.padEnd(w)}  ${c.status.padEnd(7)}  ${c.detail}`);
+  const detail = (c: ScanCheck) => c.reasons.join('; ');
+  for (const c of report.checks) writeLine(io.stdout, `${c.name.padEnd(w)}  ${c.outcome.padEnd(7)}  ${detail(c)}`);
   await writeJsonReport(resolve(io.cwd, jsonPath), report);
   await appendJobSummary(
     `### kgraph-ci scan: ${isPass(report) ? 'passed' : 'failed'}\n\n${table(
       ['check', 'result', 'detail'],
-      report.checks.map((c) => [c.name, c.status, c.detail]),
+      report.checks.map((c) => [c.name, c.outcome, detail(c)]),
     )}`,
     io.env,
   );
@@ -88,7 +90,7 @@ async function runScanCommand(opts: ScanCliOptions, io: CliIo): Promise<void> {
   if (!isPass(report))
     throw new FailedError(
       `scan failed: ${report.checks
-        .filter((c) => c.status === 'failed')
+        .filter(holdsBack)
         .map((c) => c.name)
         .join(', ')}`,
     );

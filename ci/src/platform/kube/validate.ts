@@ -34,8 +34,29 @@ export function parseManifests(text: string): KubeObject[] {
   return out;
 }
 
-interface Container {
+/** A Secret's or ConfigMap's key a variable is filled from. */
+export interface KeyRef {
+  name?: string;
+  key?: string;
+  optional?: boolean;
+}
+/** One `env` entry: a value, or where it is filled from. */
+export interface EnvVar {
   name: string;
+  value?: string;
+  valueFrom?: { secretKeyRef?: KeyRef; configMapKeyRef?: KeyRef; fieldRef?: unknown };
+}
+/** One `envFrom` entry: every key of a ConfigMap or Secret becomes a variable. */
+export interface EnvFrom {
+  configMapRef?: { name?: string };
+  secretRef?: { name?: string };
+}
+
+/** A container of a pod template, as far as our checks read it. */
+export interface Container {
+  name: string;
+  env?: EnvVar[];
+  envFrom?: EnvFrom[];
   image?: string;
   resources?: { requests?: Record<string, unknown>; limits?: Record<string, unknown> };
   readinessProbe?: unknown;

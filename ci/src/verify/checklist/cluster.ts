@@ -6,32 +6,8 @@
  */
 import { failed, inconclusive, passed } from '../../definitions/verdict.js';
 import type { CommandRunner } from '../../platform/kube/runner.js';
-import { objectId, podSpecOf, type KubeObject } from '../../platform/kube/validate.js';
+import { objectId, podSpecOf, type Container, type KubeObject } from '../../platform/kube/validate.js';
 import type { ChecklistItem } from './items.js';
-
-interface KeyRef {
-  readonly name?: string;
-  readonly key?: string;
-  readonly optional?: boolean;
-}
-interface EnvVar {
-  readonly name: string;
-  readonly value?: string;
-  readonly valueFrom?: {
-    readonly secretKeyRef?: KeyRef;
-    readonly configMapKeyRef?: KeyRef;
-    readonly fieldRef?: unknown;
-  };
-}
-interface EnvFrom {
-  readonly configMapRef?: { readonly name?: string };
-  readonly secretRef?: { readonly name?: string };
-}
-interface WiredContainer {
-  readonly name?: string;
-  readonly env?: readonly EnvVar[];
-  readonly envFrom?: readonly EnvFrom[];
-}
 
 /** A variable filled from a Secret's key: which Secret, which key, and whether the pod starts without it. */
 export interface SecretRef {
@@ -53,8 +29,8 @@ export interface ServiceWiring {
   readonly problems: readonly string[];
 }
 
-const containersOf = (o: KubeObject): readonly WiredContainer[] => {
-  const spec = podSpecOf(o) as { containers?: WiredContainer[]; initContainers?: WiredContainer[] } | undefined;
+const containersOf = (o: KubeObject): readonly Container[] => {
+  const spec = podSpecOf(o);
   return [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])];
 };
 
@@ -188,7 +164,7 @@ export async function secretKeysIn(
     if (r.exitCode !== 0)
       return {
         known: false,
-        reason: `cannot read Secret ${name}'s keys: ${firstLine(r.stderr) || `exit ${r.exitCode}`}`,
+        reason: `cannot read Secret ${name}'s keys: ${kubectlErrorLine(r.stderr) || `exit ${r.exitCode}`}`,
       };
     const found = r.stdout.split('\n').filter((l) => l.trim() !== '');
     if (r.stdout.trim() !== '') keys.set(name, new Set(found.filter((l) => l !== KEYS_MARK)));
@@ -201,7 +177,7 @@ const KEYS_MARK = '#secret';
 const KEYS_TEMPLATE = `go-template=${KEYS_MARK}{{"\\n"}}{{range $k, $v := .data}}{{$k}}{{"\\n"}}{{end}}`;
 
 /** kubectl's own error line ("Error from server (Forbidden): ..."), not the client-side log lines before it. */
-function firstLine(stderr: string): string {
+function kubectlErrorLine(stderr: string): string {
   const lines = stderr
     .trim()
     .split('\n')

@@ -7,6 +7,7 @@ import type { EnvironmentDefinition } from '../../definitions/environments.js';
 import { failed, inconclusive, isPass, passed, worstOutcome, type Verdict } from '../../definitions/verdict.js';
 import { isSuccess } from '../../platform/outcome.js';
 import { describeEntry, passedForCommit, type HistoryEntry } from '../runner/history.js';
+import { holdsBack } from '../scan/check.js';
 
 /** One item of the checklist: its verdict, and whether a deploy needs it to pass. */
 export interface ChecklistItem extends Verdict {
@@ -201,11 +202,11 @@ export function presenceItem(
 export function scanItem(report: unknown, path: string, opts: { strict?: boolean } = {}): ChecklistItem {
   const base = { name: 'scan passed', required: true };
   if (report === undefined) return { ...base, ...failed(`no scan report at ${path}: run \`kgraph-ci scan\` first`) };
-  const r = report as { outcome?: unknown; checks?: { name?: unknown; status?: unknown }[] };
+  const r = report as { outcome?: unknown; checks?: { name?: unknown; outcome?: unknown }[] };
   if (typeof r.outcome !== 'string' || !Array.isArray(r.checks))
     return { ...base, ...failed(`${path} is not a kgraph-ci scan report`) };
-  const failing = r.checks.filter((c) => c.status === 'failed').map((c) => String(c.name));
-  const skipped = r.checks.filter((c) => c.status === 'skipped').map((c) => String(c.name));
+  const failing = r.checks.filter(holdsBack).map((c) => String(c.name));
+  const skipped = r.checks.filter((c) => c.outcome === 'skipped').map((c) => String(c.name));
   if (r.outcome !== 'passed' || failing.length > 0)
     return { ...base, ...failed(`failed: ${failing.join(', ') || 'see report'}`) };
   if (opts.strict && skipped.length > 0)

@@ -6,6 +6,7 @@
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
+import { failed, passed } from '../../definitions/verdict.js';
 import { interpretAudit, type AuditRun, type Severity } from '../scan/audit.js';
 import { bulkAudit, type AuditPackage } from '../scan/bulk-audit.js';
 import type { ScanCheck } from '../scan/index.js';
@@ -98,16 +99,18 @@ export async function scanImage(opts: ImageScanOptions): Promise<ImageScanResult
       secrets.findings.length === 0
         ? {
             name: 'image:secrets',
-            status: 'passed',
-            detail: `${layers.length} layers, ${secrets.files} files, no findings${secrets.allowed ? ` (${secrets.allowed} allowlisted)` : ''}`,
+            ...passed(
+              `${layers.length} layers, ${secrets.files} files, no findings${secrets.allowed ? ` (${secrets.allowed} allowlisted)` : ''}`,
+            ),
           }
         : {
             name: 'image:secrets',
-            status: 'failed',
-            detail: `${secrets.findings.length} finding(s): ${secrets.findings
-              .slice(0, 10)
-              .map((f) => `layer ${f.layer} ${f.path}:${f.line} ${f.rule} fingerprint:${f.fingerprint}`)
-              .join('; ')}${secrets.findings.length > 10 ? '; …' : ''}`,
+            ...failed(
+              `${secrets.findings.length} finding(s): ${secrets.findings
+                .slice(0, 10)
+                .map((f) => `layer ${f.layer} ${f.path}:${f.line} ${f.rule} fingerprint:${f.fingerprint}`)
+                .join('; ')}${secrets.findings.length > 10 ? '; …' : ''}`,
+            ),
           },
     ];
 
@@ -126,20 +129,18 @@ export async function scanImage(opts: ImageScanOptions): Promise<ImageScanResult
       sbom.packages.length > 0
         ? {
             name: 'image:sbom',
-            status: 'passed',
-            detail: `${sbom.packages.length} npm packages, CycloneDX 1.6 in ${opts.sbomPath}`,
+            ...passed(`${sbom.packages.length} npm packages, CycloneDX 1.6 in ${opts.sbomPath}`),
           }
         : {
             name: 'image:sbom',
-            status: 'failed',
-            detail: 'no npm packages found in the image: the SBOM would be empty',
+            ...failed('no npm packages found in the image: the SBOM would be empty'),
           },
     );
 
     say(`image: auditing ${sbom.packages.length} packages`);
     const run = await (opts.audit ?? ((p) => bulkAudit(p)))(sbom.packages);
     const audit = interpretAudit(run, { allowOffline: opts.allowOffline, level: opts.auditLevel });
-    checks.push({ name: 'image:audit', status: audit.status, detail: audit.detail });
+    checks.push({ name: 'image:audit', outcome: audit.outcome, reasons: audit.reasons });
     return { checks, findings: secrets.findings, packages: sbom.packages };
   } finally {
     await rm(work, { recursive: true, force: true });

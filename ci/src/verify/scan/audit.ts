@@ -3,7 +3,8 @@
  * When the advisory service cannot be reached the result is a failure, unless offline is allowed.
  */
 import { runProcess } from '../../platform/process/run.js';
-import type { ScanCheckOutcome } from '../../platform/outcome.js';
+import { failed, passed } from '../../definitions/verdict.js';
+import { skipped, type CheckAnswer } from './check.js';
 
 export const SEVERITIES = ['info', 'low', 'moderate', 'high', 'critical'] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -14,13 +15,12 @@ export interface AuditRun {
   readonly stderr: string;
 }
 
-export interface AuditResult {
-  readonly status: ScanCheckOutcome;
-  readonly detail: string;
+/** The audit's answer (skipped only when offline is allowed), with what it counted. */
+export type AuditResult = CheckAnswer & {
   readonly counts?: Readonly<Record<Severity, number>>;
   /** Packages at or above the failing level. */
   readonly offenders?: readonly string[];
-}
+};
 
 export function interpretAudit(run: AuditRun, opts: { allowOffline: boolean; level: Severity }): AuditResult {
   let json: {
@@ -43,14 +43,12 @@ export function interpretAudit(run: AuditRun, opts: { allowOffline: boolean; lev
       `npm audit exited ${run.exitCode}`
     ).trim();
     if (opts.allowOffline)
-      return {
-        status: 'skipped',
-        detail: `no audit result from the advisory service (${why}); skipped because offline was allowed (--allow-offline or KGRAPH_SCAN_ALLOW_OFFLINE=1)`,
-      };
-    return {
-      status: 'failed',
-      detail: `no audit result from the advisory service (${why}); failing closed: to skip the audit, pass --allow-offline to kgraph-ci scan or set KGRAPH_SCAN_ALLOW_OFFLINE=1 (kgraph-ci run, CI)`,
-    };
+      return skipped(
+        `no audit result from the advisory service (${why}); skipped because offline was allowed (--allow-offline or KGRAPH_SCAN_ALLOW_OFFLINE=1)`,
+      );
+    return failed(
+      `no audit result from the advisory service (${why}); failing closed: to skip the audit, pass --allow-offline to kgraph-ci scan or set KGRAPH_SCAN_ALLOW_OFFLINE=1 (kgraph-ci run, CI)`,
+    );
   }
   const counts = Object.fromEntries(SEVERITIES.map((s) => [s, vulns[s] ?? 0])) as Record<Severity, number>;
   const failing = SEVERITIES.slice(SEVERITIES.indexOf(opts.level));
@@ -60,13 +58,8 @@ export function interpretAudit(run: AuditRun, opts: { allowOffline: boolean; lev
   const summary = SEVERITIES.map((s) => `${counts[s]} ${s}`).join(', ');
   const bad = failing.reduce((n, s) => n + counts[s], 0);
   return bad > 0
-    ? {
-        status: 'failed',
-        detail: `${bad} at or above ${opts.level}: ${offenders.join(', ') || summary}`,
-        counts,
-        offenders,
-      }
-    : { status: 'passed', detail: `${summary} (fails at ${opts.level} and above)`, counts, offenders: [] };
+    ? { ...failed(`${bad} at or above ${opts.level}: ${offenders.join(', ') || summary}`), counts, offenders }
+    : { ...passed(`${summary} (fails at ${opts.level} and above)`), counts, offenders: [] };
 }
 
 /** The real edge: npm audit in the repository (no retries, so an unreachable registry fails fast). */

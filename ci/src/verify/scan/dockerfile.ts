@@ -1,4 +1,5 @@
 /** Dockerfile policy as pure functions: pinned base images, a non-root final USER, no remote ADD. */
+import { failed, passed, type Verdict } from '../../definitions/verdict.js';
 
 export interface Instruction {
   readonly keyword: string;
@@ -6,10 +7,9 @@ export interface Instruction {
   readonly line: number;
 }
 
-export interface DockerfileCheck {
+/** One policy's verdict on the Dockerfile; a failure's reasons name each offending line. */
+export interface DockerfileCheck extends Verdict {
   readonly id: 'pinned-base' | 'non-root-user' | 'no-remote-add';
-  readonly ok: boolean;
-  readonly detail: string;
 }
 
 /** Instructions with continuation lines joined and comments dropped (default `\` escape). */
@@ -95,8 +95,8 @@ function pinnedBase(instructions: readonly Instruction[], froms: readonly Instru
     if (alias) stages.add(alias.toLowerCase());
   }
   return unpinned.length === 0
-    ? { id: 'pinned-base', ok: true, detail: `${froms.length} FROM line(s) pinned` }
-    : { id: 'pinned-base', ok: false, detail: unpinned.join('; ') };
+    ? { id: 'pinned-base', ...passed(`${froms.length} FROM line(s) pinned`) }
+    : { id: 'pinned-base', ...failed(...unpinned) };
 }
 
 /** The final stage's last USER is neither root nor 0 (no USER at all runs as root). */
@@ -106,10 +106,10 @@ function nonRootUser(instructions: readonly Instruction[], froms: readonly Instr
   const finalUser = users.at(-1);
   const userName = finalUser?.args.split(':')[0]?.trim();
   if (!finalUser)
-    return { id: 'non-root-user', ok: false, detail: 'the final stage has no USER instruction, so it runs as root' };
+    return { id: 'non-root-user', ...failed('the final stage has no USER instruction, so it runs as root') };
   if (userName === 'root' || userName === '0')
-    return { id: 'non-root-user', ok: false, detail: `line ${finalUser.line}: USER ${finalUser.args} is root` };
-  return { id: 'non-root-user', ok: true, detail: `runs as ${finalUser.args}` };
+    return { id: 'non-root-user', ...failed(`line ${finalUser.line}: USER ${finalUser.args} is root`) };
+  return { id: 'non-root-user', ...passed(`runs as ${finalUser.args}`) };
 }
 
 /** No ADD fetches a URL or a git repository. */
@@ -125,11 +125,10 @@ function noRemoteAdd(instructions: readonly Instruction[]): DockerfileCheck {
     )
     .map((i) => `line ${i.line}: ADD ${i.args}`);
   return remoteAdds.length === 0
-    ? { id: 'no-remote-add', ok: true, detail: 'no remote ADD' }
+    ? { id: 'no-remote-add', ...passed('no remote ADD') }
     : {
         id: 'no-remote-add',
-        ok: false,
-        detail: `remote ADD (use a pinned, checksummed COPY from a build stage): ${remoteAdds.join('; ')}`,
+        ...failed(`remote ADD (use a pinned, checksummed COPY from a build stage): ${remoteAdds.join('; ')}`),
       };
 }
 
@@ -138,9 +137,9 @@ export function checkDockerfile(text: string): DockerfileCheck[] {
   const froms = instructions.filter((i) => i.keyword === 'FROM');
   if (froms.length === 0) {
     return [
-      { id: 'pinned-base', ok: false, detail: 'no FROM instruction' },
-      { id: 'non-root-user', ok: false, detail: 'no FROM instruction' },
-      { id: 'no-remote-add', ok: true, detail: 'no ADD instructions' },
+      { id: 'pinned-base', ...failed('no FROM instruction') },
+      { id: 'non-root-user', ...failed('no FROM instruction') },
+      { id: 'no-remote-add', ...passed('no ADD instructions') },
     ];
   }
   return [pinnedBase(instructions, froms), nonRootUser(instructions, froms), noRemoteAdd(instructions)];

@@ -8,20 +8,15 @@ import { runChecked } from '../../platform/process/run.js';
 import { checkDockerfile } from './dockerfile.js';
 import { interpretAudit, npmAudit, type AuditRun, type Severity } from './audit.js';
 import { isAllowed, isScannable, parseAllowlist, scanText, type SecretFinding } from './secrets.js';
-import type { ScanCheckOutcome } from '../../platform/outcome.js';
 import { failed, passed, type Verdict } from '../../definitions/verdict.js';
+import { holdsBack, type ScanCheck } from './check.js';
 import { walkTree } from './tree.js';
 
 export const DEFAULT_ALLOWLIST = '.kgraph-scan-allowlist';
 export const DEFAULT_DOCKERFILE = 'app/Dockerfile';
 export const DEFAULT_SCAN_REPORT = '.reports/scan.json';
 
-/** One check of the scan: judged passed or failed, or skipped where that is allowed (an offline audit). */
-export interface ScanCheck {
-  readonly name: string;
-  readonly status: ScanCheckOutcome;
-  readonly detail: string;
-}
+export type { ScanCheck } from './check.js';
 
 /** The scan's verdict (`scanVerdict` of its checks) with the checks and the secrets found. */
 export interface ScanReport extends Verdict {
@@ -95,9 +90,9 @@ async function scanSecrets(root: string, files: readonly string[], allowlistText
  * either way: whether a skip is acceptable is the checklist's call per environment (its `strict`).
  */
 export function scanVerdict(checks: readonly ScanCheck[]): Verdict {
-  const failing = checks.filter((c) => c.status === 'failed');
-  if (failing.length > 0) return failed(...failing.map((c) => `${c.name}: ${c.detail}`));
-  const skipped = checks.filter((c) => c.status === 'skipped').map((c) => c.name);
+  const failing = checks.filter(holdsBack);
+  if (failing.length > 0) return failed(...failing.map((c) => `${c.name}: ${c.reasons.join('; ')}`));
+  const skipped = checks.filter((c) => c.outcome === 'skipped').map((c) => c.name);
   const n = checks.length - skipped.length;
   return passed(`${n} check(s) passed${skipped.length > 0 ? `; skipped: ${skipped.join(', ')}` : ''}`);
 }
@@ -115,31 +110,31 @@ export async function runScan(opts: ScanOptions): Promise<ScanReport> {
     findings.length === 0
       ? {
           name: 'secrets',
-          status: 'passed',
-          detail: `${files.length} files, no findings${allowed ? ` (${allowed} allowlisted)` : ''}`,
+          ...passed(`${files.length} files, no findings${allowed ? ` (${allowed} allowlisted)` : ''}`),
         }
       : {
           name: 'secrets',
-          status: 'failed',
-          detail: `${findings.length} finding(s): ${findings
-            .slice(0, 10)
-            .map((f) => `${f.path}:${f.line} ${f.rule} fingerprint:${f.fingerprint}`)
-            .join('; ')}${findings.length > 10 ? '; …' : ''}`,
+          ...failed(
+            `${findings.length} finding(s): ${findings
+              .slice(0, 10)
+              .map((f) => `${f.path}:${f.line} ${f.rule} fingerprint:${f.fingerprint}`)
+              .join('; ')}${findings.length > 10 ? '; …' : ''}`,
+          ),
         },
   );
 
   const dockerfile = opts.dockerfilePath ?? DEFAULT_DOCKERFILE;
   say(`dockerfile: checking ${dockerfile}`);
   const text = await readOptional(join(opts.root, dockerfile));
-  if (text === undefined) checks.push({ name: 'dockerfile', status: 'failed', detail: `${dockerfile} not found` });
+  if (text === undefined) checks.push({ name: 'dockerfile', ...failed(`${dockerfile} not found`) });
   else
     for (const c of checkDockerfile(text))
-      checks.push({ name: `dockerfile:${c.id}`, status: c.ok ? 'passed' : 'failed', detail: c.detail });
+      checks.push({ name: `dockerfile:${c.id}`, outcome: c.outcome, reasons: c.reasons });
 
   say('audit: npm audit');
   const run = await (opts.audit ?? ((root: string) => npmAudit(root)))(opts.root);
   const audit = interpretAudit(run, { allowOffline: opts.allowOffline ?? false, level: opts.auditLevel ?? 'high' });
-  checks.push({ name: 'audit', status: audit.status, detail: audit.detail });
+  checks.push({ name: 'audit', outcome: audit.outcome, reasons: audit.reasons });
 
   return {
     version: 1,

@@ -39,7 +39,7 @@ beforeAll(async () => {
   );
   await writeFile(
     join(root, '.reports/scan.json'),
-    JSON.stringify({ outcome: 'passed', checks: [{ name: 'secrets', status: 'passed' }] }),
+    JSON.stringify({ outcome: 'passed', checks: [{ name: 'secrets', outcome: 'passed' }] }),
   );
   server = createServer((req, res) => {
     requests.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);

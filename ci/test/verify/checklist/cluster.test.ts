@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getEnvironment } from '../../../src/definitions/environments.js';
+import { getEnvironment, type EnvironmentName } from '../../../src/definitions/environments.js';
 import { spawnRunner, type CommandRunner } from '../../../src/platform/kube/runner.js';
 import { parseManifests, type KubeObject } from '../../../src/platform/kube/validate.js';
 import { REPO_ROOT } from '../../../src/platform/repo-root.js';
@@ -33,6 +33,16 @@ const keysOf = (entries: Record<string, string[]>): SecretKeys => ({
   known: true,
   keys: new Map(Object.entries(entries).map(([s, ks]) => [s, new Set(ks)])),
 });
+
+/** "secrets present" for an environment's required secrets, read by the service in `objects`, against `keys`. */
+const secretsItem = (env: EnvironmentName, objects: readonly KubeObject[], keys: SecretKeys) =>
+  clusterSecretsItem(
+    getEnvironment(env).requiredSecrets,
+    serviceWiring(objects, APP),
+    secretRefsIn(objects),
+    keys,
+    WHERE,
+  );
 
 /** The rendered objects with the ConfigMap's data changed by `edit` (a deep copy). */
 function withConfig(objects: KubeObject[], edit: (data: Record<string, string>) => void): KubeObject[] {
@@ -78,56 +88,31 @@ describe('secrets present, from the Secrets in the cluster', () => {
   const all = ['DATABASE_URL', 'REDIS_URL', 'API_KEYS', 'SENTRY_DSN'];
 
   it('passes when every key the workloads read is in the Secret', () => {
-    const item = clusterSecretsItem(
-      getEnvironment('prod').requiredSecrets,
-      serviceWiring(prod, APP),
-      secretRefsIn(prod),
-      keysOf({ 'kgraph-mcp-secrets': all }),
-      WHERE,
-    );
+    const item = secretsItem('prod', prod, keysOf({ 'kgraph-mcp-secrets': all }));
     expect(item.outcome).toBe('passed');
   });
 
   it("fails for prod without SENTRY_DSN (optional in the base, required by prod's policy), but not for dev", () => {
     const keys = keysOf({ 'kgraph-mcp-secrets': ['DATABASE_URL', 'REDIS_URL', 'API_KEYS'] });
-    const prodItem = clusterSecretsItem(
-      getEnvironment('prod').requiredSecrets,
-      serviceWiring(prod, APP),
-      secretRefsIn(prod),
-      keys,
-      WHERE,
-    );
+    const prodItem = secretsItem('prod', prod, keys);
     expect(prodItem.outcome).toBe('failed');
     expect(prodItem.reasons.join('; ')).toContain(
       'kgraph-mcp-secrets/SENTRY_DSN (SENTRY_DSN, read by Deployment/kgraph-mcp app)',
     );
-    const devItem = clusterSecretsItem(
-      getEnvironment('dev').requiredSecrets,
-      serviceWiring(dev, APP),
-      secretRefsIn(dev),
-      keys,
-      WHERE,
-    );
+    const devItem = secretsItem('dev', dev, keys);
     expect(devItem.outcome).toBe('passed');
   });
 
   it('names every workload that reads a missing key: the migration Job would not start either', () => {
-    const item = clusterSecretsItem(
-      getEnvironment('dev').requiredSecrets,
-      serviceWiring(dev, APP),
-      secretRefsIn(dev),
-      keysOf({ 'kgraph-mcp-secrets': ['REDIS_URL', 'API_KEYS'] }),
-      WHERE,
-    );
+    const item = secretsItem('dev', dev, keysOf({ 'kgraph-mcp-secrets': ['REDIS_URL', 'API_KEYS'] }));
     expect(item.outcome).toBe('failed');
     expect(item.reasons.join('; ')).toContain('DATABASE_URL, read by Deployment/kgraph-mcp app');
     expect(item.reasons.join('; ')).toContain('DATABASE_URL, read by Job/kgraph-mcp-migrate');
   });
 
   it('fails when the Secret is absent, and cannot tell (fails closed) when the cluster does not answer', () => {
-    const args = [getEnvironment('dev').requiredSecrets, serviceWiring(dev, APP), secretRefsIn(dev)] as const;
-    expect(clusterSecretsItem(...args, keysOf({}), WHERE).outcome).toBe('failed');
-    const unknown = clusterSecretsItem(...args, { known: false, reason: 'cannot read Secret x: refused' }, WHERE);
+    expect(secretsItem('dev', dev, keysOf({})).outcome).toBe('failed');
+    const unknown = secretsItem('dev', dev, { known: false, reason: 'cannot read Secret x: refused' });
     expect(unknown).toMatchObject({
       outcome: 'inconclusive',
       reasons: ['cannot read Secret x: refused (fails closed)'],
@@ -142,12 +127,11 @@ describe('secrets present, from the Secrets in the cluster', () => {
     const app = deployment.spec.template.spec.containers[0]!;
     app.env = app.env.filter((e) => e.name !== 'API_KEYS');
     app.envFrom.push({ secretRef: { name: 'extra' } });
-    const args = [getEnvironment('dev').requiredSecrets, serviceWiring(objects, APP), secretRefsIn(objects)] as const;
     const base = ['DATABASE_URL', 'REDIS_URL'];
-    expect(
-      clusterSecretsItem(...args, keysOf({ 'kgraph-mcp-secrets': base, extra: ['API_KEYS'] }), WHERE).outcome,
-    ).toBe('passed');
-    const item = clusterSecretsItem(...args, keysOf({ 'kgraph-mcp-secrets': base, extra: ['OTHER'] }), WHERE);
+    expect(secretsItem('dev', objects, keysOf({ 'kgraph-mcp-secrets': base, extra: ['API_KEYS'] })).outcome).toBe(
+      'passed',
+    );
+    const item = secretsItem('dev', objects, keysOf({ 'kgraph-mcp-secrets': base, extra: ['OTHER'] }));
     expect(item.outcome).toBe('failed');
     expect(item.reasons.join('; ')).toContain('API_KEYS (in none of extra');
   });
@@ -159,13 +143,7 @@ describe('secrets present, from the Secrets in the cluster', () => {
     };
     const env = deployment.spec.template.spec.containers[0]!.env;
     env[0] = { name: 'DATABASE_URL', value: 'postgres://inline' };
-    const item = clusterSecretsItem(
-      getEnvironment('dev').requiredSecrets,
-      serviceWiring(objects, APP),
-      secretRefsIn(objects),
-      keysOf({ 'kgraph-mcp-secrets': all }),
-      WHERE,
-    );
+    const item = secretsItem('dev', objects, keysOf({ 'kgraph-mcp-secrets': all }));
     expect(item).toMatchObject({ outcome: 'failed', reasons: [`not read from a Secret by ${WHERE}: DATABASE_URL`] });
   });
 });

@@ -150,14 +150,14 @@ describe('scan passed', () => {
         {
           outcome: 'passed',
           checks: [
-            { name: 'secrets', status: 'passed' },
-            { name: 'audit', status: 'skipped' },
+            { name: 'secrets', outcome: 'passed' },
+            { name: 'audit', outcome: 'skipped' },
           ],
         },
         's.json',
       ),
     ).toMatchObject({ outcome: 'passed', reasons: ['2 checks passed (skipped: audit)'] });
-    expect(scanItem({ outcome: 'failed', checks: [{ name: 'secrets', status: 'failed' }] }, 's.json')).toMatchObject({
+    expect(scanItem({ outcome: 'failed', checks: [{ name: 'secrets', outcome: 'failed' }] }, 's.json')).toMatchObject({
       outcome: 'failed',
       reasons: ['failed: secrets'],
     });
@@ -170,8 +170,8 @@ describe('scan passed', () => {
     const report = {
       outcome: 'passed',
       checks: [
-        { name: 'secrets', status: 'passed' },
-        { name: 'audit', status: 'skipped' },
+        { name: 'secrets', outcome: 'passed' },
+        { name: 'audit', outcome: 'skipped' },
       ],
     };
     expect(scanItem(report, 's.json', { strict: true })).toMatchObject({

@@ -114,7 +114,7 @@ describe('runChecklist: tests and scan sources', () => {
     await mkdir(join(root, '.reports'));
     await writeFile(
       join(root, '.reports/scan.json'),
-      JSON.stringify({ outcome: 'passed', checks: [{ name: 'secrets', status: 'passed' }] }),
+      JSON.stringify({ outcome: 'passed', checks: [{ name: 'secrets', outcome: 'passed' }] }),
     );
     const r = await run(api([{ name: 'verify (dev)', conclusion: 'failure' }]));
     expect(check(r, 'tests passed').outcome).toBe('passed');
@@ -126,7 +126,7 @@ describe('runChecklist: tests and scan sources', () => {
     await mkdir(join(root, '.reports'));
     await writeFile(
       join(root, '.reports/scan.json'),
-      JSON.stringify({ outcome: 'passed', checks: [{ name: 'secrets', status: 'passed' }] }),
+      JSON.stringify({ outcome: 'passed', checks: [{ name: 'secrets', outcome: 'passed' }] }),
     );
     const r = await run(api([{ name: 'checks (node 22)', conclusion: 'failure' }]));
     expect(check(r, 'tests passed')).toMatchObject({

@@ -342,9 +342,9 @@ describe.skipIf(skipReason !== undefined)(title('what the image holds'), () => {
       }),
     });
     try {
-      const notPassed = result.checks.filter((c) => c.status !== 'passed');
+      const notPassed = result.checks.filter((c) => c.outcome !== 'passed');
       expect(
-        result.checks.map((c) => [c.name, c.status]),
+        result.checks.map((c) => [c.name, c.outcome]),
         JSON.stringify(notPassed).slice(0, 2000),
       ).toEqual([
         ['image:secrets', 'passed'],
@@ -385,13 +385,13 @@ describe.skipIf(skipReason !== undefined)(title('what the image holds'), () => {
         audit: async () => ({ exitCode: 1, stdout: '{}', stderr: 'offline' }),
       });
       const secretsCheck = result.checks.find((c) => c.name === 'image:secrets')!;
-      expect(secretsCheck.status).toBe('failed');
+      expect(secretsCheck.outcome).toBe('failed');
       expect(result.findings).toEqual([
         expect.objectContaining({ path: '/app/leak.txt', rule: 'github-token', line: 1 }),
       ]);
-      expect(secretsCheck.detail).not.toContain('A'.repeat(36));
+      expect(secretsCheck.reasons.join('; ')).not.toContain('A'.repeat(36));
       // The audit with no answer is skipped only because offline is allowed, and says so.
-      expect(result.checks.find((c) => c.name === 'image:audit')).toMatchObject({ status: 'skipped' });
+      expect(result.checks.find((c) => c.name === 'image:audit')).toMatchObject({ outcome: 'skipped' });
     } finally {
       await docker(['image', 'rm', '--force', tag]);
       await rm(ctx, { recursive: true, force: true });

@@ -14,7 +14,7 @@ describe('interpretAudit', () => {
       { exitCode: 1, stdout: report({ moderate: 2 }), stderr: '' },
       { allowOffline: false, level: 'high' },
     );
-    expect(r).toMatchObject({ status: 'passed', detail: expect.stringContaining('2 moderate') });
+    expect(r).toMatchObject({ outcome: 'passed', reasons: [expect.stringContaining('2 moderate')] });
   });
   it('fails at or above the level, naming the packages', () => {
     const r = interpretAudit(
@@ -25,8 +25,8 @@ describe('interpretAudit', () => {
       },
       { allowOffline: true, level: 'high' },
     );
-    expect(r.status).toBe('failed');
-    expect(r.detail).toBe('2 at or above high: lodash (high), minimist (critical)');
+    expect(r.outcome).toBe('failed');
+    expect(r.reasons).toEqual(['2 at or above high: lodash (high), minimist (critical)']);
   });
   it('fails closed when the service answers with an error, unless offline is allowed', () => {
     const run = {
@@ -38,19 +38,21 @@ describe('interpretAudit', () => {
       stderr: '',
     };
     expect(interpretAudit(run, { allowOffline: false, level: 'high' })).toMatchObject({
-      status: 'failed',
-      detail: expect.stringMatching(
-        /no audit result from the advisory service \(405.*failing closed: to skip the audit, pass --allow-offline to kgraph-ci scan or set KGRAPH_SCAN_ALLOW_OFFLINE=1/,
-      ),
+      outcome: 'failed',
+      reasons: [
+        expect.stringMatching(
+          /no audit result from the advisory service \(405.*failing closed: to skip the audit, pass --allow-offline to kgraph-ci scan or set KGRAPH_SCAN_ALLOW_OFFLINE=1/,
+        ),
+      ],
     });
-    expect(interpretAudit(run, { allowOffline: true, level: 'high' }).status).toBe('skipped');
+    expect(interpretAudit(run, { allowOffline: true, level: 'high' }).outcome).toBe('skipped');
   });
   it('fails closed on output that is not JSON', () => {
     expect(
       interpretAudit(
         { exitCode: null, stdout: '', stderr: 'npm: command timed out\n' },
         { allowOffline: false, level: 'high' },
-      ).detail,
+      ).reasons.join('; '),
     ).toMatch(/command timed out/);
   });
 });
@@ -59,7 +61,7 @@ describe('npmAudit against an unreachable registry (real npm)', () => {
   it('fails closed with the reason', async () => {
     const run = await npmAudit(process.cwd(), { ...process.env, npm_config_registry: 'http://127.0.0.1:9/' }, 60_000);
     const r = interpretAudit(run, { allowOffline: false, level: 'high' });
-    expect(r.status).toBe('failed');
-    expect(r.detail).toMatch(/no audit result from the advisory service \(.*(ECONNREFUSED|127\.0\.0\.1:9)/);
+    expect(r.outcome).toBe('failed');
+    expect(r.reasons.join('; ')).toMatch(/no audit result from the advisory service \(.*(ECONNREFUSED|127\.0\.0\.1:9)/);
   }, 60_000);
 });

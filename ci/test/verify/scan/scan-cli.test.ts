@@ -47,7 +47,7 @@ describe('kgraph-ci scan', () => {
       expect.stringMatching(/^secrets: 1 finding\(s\): app\/config.ts:1 github-token fingerprint:/),
     ]);
     expect(JSON.stringify(report)).not.toContain(token);
-    expect(report.checks.find((c) => c.name === 'audit')!.status).toBe('skipped');
+    expect(report.checks.find((c) => c.name === 'audit')!.outcome).toBe('skipped');
   });
   it('passes once the finding is allowlisted by fingerprint', async () => {
     const fp = /fingerprint:([0-9a-f]{16})/.exec((await scan('--allow-offline')).out)![1]!;
