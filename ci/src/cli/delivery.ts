@@ -118,13 +118,7 @@ function deployChecklist(
 export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps {
   // kubectl runs from the repository root, where k8s/ lives, wherever the CLI was started.
   const root = REPO_ROOT;
-  const hasRepo = Boolean(opts.repo || io.env.GITHUB_REPOSITORY);
-  const github =
-    io.env.GITHUB_TOKEN && hasRepo ? { octokit: githubClient(io.env), repo: repositoryOf(opts.repo, io) } : undefined;
-  const missing = [
-    ...(io.env.GITHUB_TOKEN ? [] : ['GITHUB_TOKEN is not set']),
-    ...(hasRepo ? [] : ['no --repo or GITHUB_REPOSITORY']),
-  ].join(' and ');
+  const { github, missing } = githubOf(io, opts.repo);
   const ledger = github
     ? githubLedger(github.octokit, github.repo, { ...actionsRunOf(io.env), warn: (l) => writeLine(io.stderr, l) })
     : undefined;
@@ -147,38 +141,63 @@ export function realDeps(io: CliIo, opts: { repo?: RepoRef } = {}): DeliveryDeps
   return {
     runner,
     checklist: deployChecklist(io, root, runner, github && { repo: github.repo, ledger, checksOf }),
-    // The baseline comes from the plan: the temporary baseline Deployment in this environment's namespace
-    // (deploy/baseline.ts), called at its in-cluster Service with this environment's own API key. Never
-    // another environment's URL. No baseline in the plan's step: the gate compares against none, the ledger
-    // records no comparison, and a promotion that needs one is refused (its baseline rule fails closed).
-    gate: async (env: EnvironmentDefinition, baseUrl: string, planned?: GateBaseline) => {
-      const apiKey = io.env.API_KEY ? { apiKey: io.env.API_KEY } : {};
-      const baseline = planned && 'baseUrl' in planned ? { ...planned, ...apiKey } : planned;
-      const report = await runLatencyGate({
-        candidate: { baseUrl, ...apiKey },
-        ...(baseline ? { baseline } : {}),
-        environment: env,
-        log: (l) => writeLine(io.stderr, l),
-      });
-      const compared = baselineCompared(report);
-      return { ...report, ...(compared !== undefined ? { baselineCompared: compared } : {}) };
-    },
+    gate: latencyGateDep(io),
     smoke: (baseUrl: string) => runSmoke({ baseUrl, ...(io.env.API_KEY ? { apiKey: io.env.API_KEY } : {}) }),
     ...(github
       ? { ledger: ledger!, sources: githubSources(github.octokit, github.repo) }
       : { ledgerMissing: `no GitHub ledger: ${missing}`, sources: gitSources(io.cwd) }),
-    // The scan report where the scan ran here; in CI (none in the deploying container) the commit's scan check run.
-    auditSkipped: async (commit?: string) => {
-      const fromReport = await auditSkippedIn(resolve(io.cwd, DEFAULT_SCAN_REPORT));
-      if (fromReport !== undefined || !commit) return fromReport;
-      const checks = await checksOf(commit);
-      return checks ? auditSkippedFromCheckRuns(checks) : undefined;
-    },
+    auditSkipped: auditSkippedDep(io, checksOf),
     out: (l) => writeLine(io.stdout, l),
     err: (l) => writeLine(io.stderr, l),
     summary: (md) => appendJobSummary(md, io.env),
     announce: (env, a) => notifier.announce(env, a),
     cwd: io.cwd,
     env: io.env,
+  };
+}
+
+/** The GitHub client and repository when a token and a repository are given, else why not. */
+function githubOf(io: CliIo, repo: RepoRef | undefined) {
+  const hasRepo = Boolean(repo || io.env.GITHUB_REPOSITORY);
+  const github =
+    io.env.GITHUB_TOKEN && hasRepo ? { octokit: githubClient(io.env), repo: repositoryOf(repo, io) } : undefined;
+  const missing = [
+    ...(io.env.GITHUB_TOKEN ? [] : ['GITHUB_TOKEN is not set']),
+    ...(hasRepo ? [] : ['no --repo or GITHUB_REPOSITORY']),
+  ].join(' and ');
+  return { github, missing };
+}
+
+/**
+ * The deploy's latency gate. The baseline comes from the plan: the temporary baseline Deployment in this
+ * environment's namespace (deploy/baseline.ts), called at its in-cluster Service with this environment's own
+ * API key. Never another environment's URL. No baseline in the plan's step: the gate compares against none,
+ * the ledger records no comparison, and a promotion that needs one is refused (its baseline rule fails closed).
+ */
+function latencyGateDep(io: CliIo): NonNullable<DeliveryDeps['gate']> {
+  return async (env: EnvironmentDefinition, baseUrl: string, planned?: GateBaseline) => {
+    const apiKey = io.env.API_KEY ? { apiKey: io.env.API_KEY } : {};
+    const baseline = planned && 'baseUrl' in planned ? { ...planned, ...apiKey } : planned;
+    const report = await runLatencyGate({
+      candidate: { baseUrl, ...apiKey },
+      ...(baseline ? { baseline } : {}),
+      environment: env,
+      log: (l) => writeLine(io.stderr, l),
+    });
+    const compared = baselineCompared(report);
+    return { ...report, ...(compared !== undefined ? { baselineCompared: compared } : {}) };
+  };
+}
+
+/** The scan report where the scan ran here; in CI (none in the deploying container) the commit's scan check run. */
+function auditSkippedDep(
+  io: CliIo,
+  checksOf: (commit: string) => Promise<Parameters<typeof auditSkippedFromCheckRuns>[0] | undefined>,
+): NonNullable<DeliveryDeps['auditSkipped']> {
+  return async (commit?: string) => {
+    const fromReport = await auditSkippedIn(resolve(io.cwd, DEFAULT_SCAN_REPORT));
+    if (fromReport !== undefined || !commit) return fromReport;
+    const checks = await checksOf(commit);
+    return checks ? auditSkippedFromCheckRuns(checks) : undefined;
   };
 }
