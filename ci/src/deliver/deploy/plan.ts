@@ -127,8 +127,7 @@ export function withVersion(objects: readonly KubeObject[], version: string): Ku
   return objects.map((o) => {
     if (o.kind !== 'Deployment' || o.metadata?.name !== DEPLOYMENT_NAME) return o;
     const copy = structuredClone(o) as KubeObject;
-    type EnvVar = { name: string; value?: string; valueFrom?: unknown };
-    for (const c of (podSpecOf(copy)?.containers ?? []) as { name: string; env?: EnvVar[] }[]) {
+    for (const c of podSpecOf(copy)?.containers ?? []) {
       if (c.name !== CONTAINER_NAME) continue;
       // In place when present: overlays patch env entries by index.
       const env = c.env ?? [];
