@@ -148,12 +148,12 @@ export class PrefixCache {
     this.evict(prefix);
   }
 
-  /** Row `index` of a kept head was read: hold it serialised (a head no longer kept is left as it is). */
-  fill(prefix: Prefix, index: number, json: string): void {
+  /** Row `index` of the head kept under `key` was read: hold it serialised (a head no longer kept only grows). */
+  fill(key: string, prefix: Prefix, index: number, json: string): void {
     if (prefix.items[index] !== undefined) return;
     prefix.items[index] = json;
     prefix.bytes += json.length;
-    if ([...this.entries.values()].includes(prefix)) {
+    if (this.entries.get(key) === prefix) {
       this.chars += json.length;
       this.evict(prefix);
     }
@@ -205,13 +205,14 @@ export async function searchPage(
     prefix = await prefixes.load(token, key, () => source.head(search, PREFIX_ROWS + 1, p.limit));
   }
   const range = pageRange(prefix, p.limit, p.cursor);
-  if (!range || !(await readRows(prefixes, prefix, range, source))) return source.page(p);
+  if (!range || !(await readRows(prefixes, key, prefix, range, source))) return source.page(p);
   return new JsonBytes(pageBytes(prefix, range));
 }
 
 /** Reads the tools of the page's rows the head holds only ids for; false when one no longer exists. */
 async function readRows(
   prefixes: PrefixCache,
+  key: string,
   prefix: Prefix,
   r: { readonly start: number; readonly end: number },
   source: SearchSource,
@@ -221,6 +222,6 @@ async function readRows(
   if (missing.length === 0) return true;
   const tools = await source.tools(missing.map((i) => prefix.ids[i]!));
   if (tools.size < missing.length) return false;
-  for (const i of missing) prefixes.fill(prefix, i, itemJson(tools.get(prefix.ids[i]!)!, prefix.ranks[i]!));
+  for (const i of missing) prefixes.fill(key, prefix, i, itemJson(tools.get(prefix.ids[i]!)!, prefix.ranks[i]!));
   return true;
 }
