@@ -131,6 +131,9 @@ export interface Page<T> {
 
 export type ScoredTool = Tool & { score?: number };
 
+/** A search result: the tool and its rank, in this key order (pages from memory are compared byte for byte). */
+export const scoredTool = (tool: Tool, rank: number): ScoredTool => ({ ...tool, score: rank });
+
 /** The filters of a search, as SQL over $1 (tag) and $2 (category): only those asked for, so the planner sees
  * plain predicates it can match to indexes. */
 const searchFilters = (p: Pick<SearchParams, 'tag' | 'category'>) =>
@@ -160,7 +163,7 @@ export async function searchTools(db: Queryable, p: SearchParams, time: Timer = 
     const rows = res.rows.slice(0, p.limit);
     const last = rows[rows.length - 1];
     return {
-      items: rows.map((r) => ({ ...toTool(r), score: r.rank })),
+      items: rows.map((r) => scoredTool(toTool(r), r.rank)),
       nextCursor: res.rows.length > p.limit && last ? encodeCursor({ k: 'rank', r: last.rank, id: last.id }) : null,
     };
   }
@@ -211,7 +214,7 @@ export async function searchHead(
   const res = await time('search', () => db.query<Partial<ToolRow> & { id: string; rank: number }>(sql, values));
   return res.rows.map((r, i) =>
     i < withTools
-      ? { id: r.id, rank: r.rank, tool: { ...toTool(r as ToolRow), score: r.rank } }
+      ? { id: r.id, rank: r.rank, tool: scoredTool(toTool(r as ToolRow), r.rank) }
       : { id: r.id, rank: r.rank },
   );
 }

@@ -18,6 +18,7 @@ import { JsonBytes } from './cache.js';
 import {
   decodeCursor,
   encodeCursor,
+  scoredTool,
   type HeadRow,
   type Page,
   type ScoredTool,
@@ -38,8 +39,6 @@ export interface Prefix {
   /** Characters of the rows held (grows as rows are read). */
   bytes: number;
 }
-
-const itemJson = (tool: Tool, rank: number) => JSON.stringify({ ...tool, score: rank } satisfies ScoredTool);
 
 /** A head as repo.searchHead returns it (PREFIX_ROWS + 1 rows asked, to know whether more follow). */
 export function toPrefix(head: readonly HeadRow[]): Prefix {
@@ -222,6 +221,7 @@ async function readRows(
   if (missing.length === 0) return true;
   const tools = await source.tools(missing.map((i) => prefix.ids[i]!));
   if (tools.size < missing.length) return false;
-  for (const i of missing) prefixes.fill(key, prefix, i, itemJson(tools.get(prefix.ids[i]!)!, prefix.ranks[i]!));
+  for (const i of missing)
+    prefixes.fill(key, prefix, i, JSON.stringify(scoredTool(tools.get(prefix.ids[i]!)!, prefix.ranks[i]!)));
   return true;
 }
