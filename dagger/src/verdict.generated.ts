@@ -13,6 +13,10 @@
 export const VERDICT_OUTCOMES = ['passed', 'failed', 'inconclusive'] as const;
 export type VerdictOutcome = (typeof VERDICT_OUTCOMES)[number];
 
+/** Whether a value read from outside (a JSON report) is one of the outcomes. */
+export const isVerdictOutcome = (v: unknown): v is VerdictOutcome =>
+  (VERDICT_OUTCOMES as readonly unknown[]).includes(v);
+
 export interface Verdict {
   readonly outcome: VerdictOutcome;
   /** Why: for a pass, what it rests on; otherwise what is wrong or could not be told, most important first. */

@@ -7,7 +7,14 @@
  * ("cannot tell"), never passed ("met").
  */
 import type { LatencyThresholds } from '../../definitions/environments.js';
-import { failed, passed, worstOutcome, type Verdict, type VerdictOutcome } from '../../definitions/verdict.js';
+import {
+  failed,
+  isVerdictOutcome,
+  passed,
+  worstOutcome,
+  type Verdict,
+  type VerdictOutcome,
+} from '../../definitions/verdict.js';
 import { table } from './markdown.js';
 
 /** How the success table says an outcome: a target is met, missed, or it cannot be told. */
@@ -43,7 +50,7 @@ export function rehearsalVerdict(
   passedFlag: unknown,
   reasons: readonly string[],
 ): Verdict | undefined {
-  if (outcome === 'passed' || outcome === 'failed' || outcome === 'inconclusive') return { outcome, reasons };
+  if (isVerdictOutcome(outcome)) return { outcome, reasons };
   if (typeof passedFlag === 'boolean') return passedFlag ? passed(...reasons) : failed(...reasons);
   return undefined;
 }

@@ -5,6 +5,7 @@ import {
   failed,
   inconclusive,
   isPass,
+  isVerdictOutcome,
   passed,
   VERDICT_OUTCOMES,
   worstOutcome,
@@ -25,6 +26,12 @@ describe('verdict', () => {
 
   it('only a pass may go', () => {
     expect(VERDICT_OUTCOMES.filter((o) => isPass({ outcome: o }))).toEqual(['passed']);
+  });
+
+  it('a value read from outside is an outcome only if it is one of the three', () => {
+    expect(VERDICT_OUTCOMES.every(isVerdictOutcome)).toBe(true);
+    for (const v of ['PASSED', 'skipped', 'met', true, null, undefined, 0, ['passed']])
+      expect(isVerdictOutcome(v)).toBe(false);
   });
 
   it('combined reasons are those of the worst verdicts', () => {
