@@ -126,5 +126,12 @@ describe('the edges', () => {
     expect(await readRehearsal(join(dir, 'other.json'))).toMatchObject({
       unreadable: expect.stringMatching(/not a rollout/),
     });
+    // An outcome outside the three is not taken as any of them, even with an older report's passed beside it.
+    await writeFile(join(dir, 'odd.json'), JSON.stringify({ outcome: 'PASSED', reasons: ['looks fine'] }));
+    expect(await readRehearsal(join(dir, 'odd.json'))).toMatchObject({
+      unreadable: expect.stringMatching(/not a rollout/),
+    });
+    await writeFile(join(dir, 'mixed.json'), JSON.stringify({ outcome: 'met', passed: false, reasons: ['stale'] }));
+    expect(await readRehearsal(join(dir, 'mixed.json'))).toMatchObject({ outcome: 'failed' });
   });
 });
