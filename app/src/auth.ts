@@ -1,22 +1,40 @@
 /**
- * API-key check in constant time: keys are compared as SHA-256 digests with timingSafeEqual, against
- * every configured key (no early exit), so neither the key's content nor its position leaks by timing.
+ * API-key check in constant time. Every configured key sits zero-padded in a buffer of one common size (the
+ * longest key's UTF-8 length); the presented key is written into a scratch buffer of that size and compared
+ * with timingSafeEqual against every key (no early exit), its byte length beside. The time taken depends on
+ * the presented key's length (the caller's own input) and on how many keys there are, never on a key's
+ * content, length or position.
+ *
+ * It replaced SHA-256 digests of both sides, which were constant-time too but cost a native hash and a new
+ * Buffer per request (about 7% of a cached read's CPU: docs/performance.md); this one allocates nothing.
  */
-import { hash, timingSafeEqual } from 'node:crypto';
-
-// One-shot crypto.hash: cheaper than createHash() on every request.
-const digest = (s: string) => hash('sha256', s, 'buffer');
+import { timingSafeEqual } from 'node:crypto';
 
 export type KeyCheck = (presented: string | undefined) => string | undefined;
 
 /** Returns a function that maps a presented key to a stable, non-secret id ("key-0", …) or undefined. */
 export function apiKeyChecker(keys: readonly string[]): KeyCheck {
-  const digests = keys.map(digest);
+  const lengths = keys.map((k) => Buffer.byteLength(k, 'utf8'));
+  const size = Math.max(1, ...lengths);
+  const padded = keys.map((k) => {
+    const b = Buffer.alloc(size);
+    b.write(k, 'utf8');
+    return b;
+  });
+  // One per checker, reused by every call: the check is synchronous, so no two calls share it at once.
+  const scratch = Buffer.alloc(size);
   return (presented) => {
     if (!presented) return undefined;
-    const d = digest(presented);
+    const length = Buffer.byteLength(presented, 'utf8');
+    scratch.fill(0);
+    // A longer key is cut at `size` (whole characters only); its length then tells it apart.
+    scratch.write(presented, 'utf8');
     let match = -1;
-    for (let i = 0; i < digests.length; i++) if (timingSafeEqual(d, digests[i]!) && match < 0) match = i;
+    for (let i = 0; i < padded.length; i++) {
+      // Both parts always computed (`&`, not `&&`): no branch on how much of a key matched.
+      const same = Number(timingSafeEqual(scratch, padded[i]!)) & Number(length === lengths[i]);
+      if (same === 1 && match < 0) match = i;
+    }
     return match >= 0 ? `key-${match}` : undefined;
   };
 }
