@@ -1,13 +1,12 @@
 /** Prometheus metrics on a registry of the app's own (so several apps can live in one test process). */
 import client from 'prom-client';
 import type pg from 'pg';
+import { RequestMetrics, type HttpLabel } from './request-metrics.js';
 
 export const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 2.5, 5, 10];
 
 export interface Metrics {
   readonly registry: client.Registry;
-  readonly httpDuration: client.Histogram<'route' | 'method' | 'status_code'>;
-  readonly httpTotal: client.Counter<'route' | 'method' | 'status_code'>;
   readonly graphQueryDuration: client.Histogram<'query'>;
   readonly cacheRequests: client.Counter<'outcome'>;
   /** Time a read waited for a free Postgres connection (apart from the query itself). */
@@ -18,10 +17,6 @@ export interface Metrics {
   countCache(outcome: string): void;
 }
 
-/** Label sets seen so far get their metric children kept, up to this many (routes are templates). */
-const MAX_REQUEST_LABEL_SETS = 1_000;
-
-type HttpLabel = 'route' | 'method' | 'status_code';
 const HTTP_LABELS: readonly HttpLabel[] = ['route', 'method', 'status_code'];
 
 /**
@@ -89,8 +84,9 @@ export function createMetrics(opts: {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
   const registers = [registry];
-  const httpDuration = new client.Histogram({ ...DEFINITIONS.httpDuration, registers });
-  const httpTotal = new client.Counter({ ...DEFINITIONS.httpTotal, registers });
+  // Not prom-client's Histogram and Counter: see request-metrics.ts (same names, help, labels and output).
+  const requests = new RequestMetrics(DEFINITIONS.httpDuration, DEFINITIONS.httpTotal);
+  for (const metric of requests.metrics()) registry.registerMetric(metric);
   const graphQueryDuration = new client.Histogram({ ...DEFINITIONS.graphQueryDuration, registers });
   const cacheRequests = new client.Counter({ ...DEFINITIONS.cacheRequests, registers });
   const poolWait = new client.Histogram({ ...DEFINITIONS.poolWait, registers });
@@ -98,13 +94,11 @@ export function createMetrics(opts: {
   new client.Gauge({ ...activeConnections(opts.connections), registers });
   return {
     registry,
-    httpDuration,
-    httpTotal,
     graphQueryDuration,
     cacheRequests,
     poolWait,
     time: queryTimer(graphQueryDuration),
-    observeRequest: requestObserver(httpDuration, httpTotal),
+    observeRequest: (route, method, statusCode, seconds) => requests.observe(route, method, statusCode, seconds),
     countCache: cacheCounter(cacheRequests),
   };
 }
@@ -118,31 +112,6 @@ function queryTimer(histogram: client.Histogram<'query'>): Metrics['time'] {
     } finally {
       end();
     }
-  };
-}
-
-/**
- * prom-client hashes a label object on every observe (sorting its keys); a request's labels repeat, so each
- * label set's children are looked up once and kept.
- */
-function requestObserver(
-  httpDuration: client.Histogram<HttpLabel>,
-  httpTotal: client.Counter<HttpLabel>,
-): Metrics['observeRequest'] {
-  const children = new Map<
-    string,
-    { duration: client.Histogram.Internal<HttpLabel>; total: client.Counter.Internal }
-  >();
-  return (route, method, statusCode, seconds) => {
-    const key = `${statusCode} ${method} ${route}`;
-    let c = children.get(key);
-    if (!c) {
-      const labels = { route, method, status_code: String(statusCode) };
-      c = { duration: httpDuration.labels(labels), total: httpTotal.labels(labels) };
-      if (children.size < MAX_REQUEST_LABEL_SETS) children.set(key, c);
-    }
-    c.duration.observe(seconds);
-    c.total.inc();
   };
 }
 
