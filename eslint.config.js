@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/dist/**', 'coverage/**', 'dagger/sdk/**', '.reports/**'] },
+  { ignores: ['**/node_modules/**', '**/dist/**', 'coverage/**', 'dagger/sdk/**', '.reports/**', '.perf/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
