@@ -148,7 +148,6 @@ export function makeErrorHandler(opts: {
     const status = typeof fe.statusCode === 'number' ? fe.statusCode : 500;
     if (status >= 400 && status < 500) {
       // Fastify's own client errors (bad JSON, body too large, wrong content type): their messages are safe.
-      if (status === 429) return reply.status(429).send(err);
       return reply.status(status).send({ error: errorName(status), message: err.message });
     }
     request.log.error({ err }, 'unhandled error');

@@ -1,5 +1,5 @@
 /**
- * A @fastify/rate-limit store that counts in Redis (shared by every replica) and falls back to a
+ * The rate limit's counter (plugins/rate-limit.ts): counts in Redis (shared by every replica) and falls back to a
  * per-process window when Redis is not ready or a command fails, so an outage never blocks traffic.
  * One counter per client key across all routes: RATE_LIMIT_MAX is per key per window.
  *
@@ -13,8 +13,9 @@
  */
 import type { Redis } from 'ioredis';
 
-type Result = { current: number; ttl: number };
-type Callback = (err: Error | null, res?: Result) => void;
+export type RateCount = { current: number; ttl: number };
+type Result = RateCount;
+type Callback = (res: Result) => void;
 
 export const LEASE_SHARE = 1 / 8;
 export const LEASE_DEMAND_MS = 100;
@@ -137,11 +138,11 @@ function applyGrant(l: Lease, [total, ttl, granted]: [number, number, number], n
   let i = 0;
   for (; i < waiters.length && l.tokens > 0; i++) {
     l.tokens--;
-    waiters[i]!.cb(null, { current: l.total - l.tokens, ttl });
+    waiters[i]!.cb({ current: l.total - l.tokens, ttl });
   }
   const rest = waiters.slice(i);
   if (total < l.max) return rest;
-  for (const w of rest) w.cb(null, { current: l.max + 1, ttl });
+  for (const w of rest) w.cb({ current: l.max + 1, ttl });
   return [];
 }
 
@@ -169,9 +170,9 @@ class Leases {
   }
 
   /** Admits one request from a token this process holds, else queues it and asks Redis for more. */
-  incr(key: string, cb: Callback, windowMs: number, max: number | undefined): void {
-    if (this.redis.status !== 'ready' || typeof max !== 'number') {
-      cb(null, this.local.incr(key, windowMs));
+  incr(key: string, cb: Callback, windowMs: number, max: number): void {
+    if (this.redis.status !== 'ready') {
+      cb(this.local.incr(key, windowMs));
       return;
     }
     const now = Date.now();
@@ -182,7 +183,7 @@ class Leases {
     countDemand(l, now);
     if (l.tokens > 0 && l.resetAt > now) {
       l.tokens--;
-      cb(null, { current: l.total - l.tokens, ttl: l.resetAt - now });
+      cb({ current: l.total - l.tokens, ttl: l.resetAt - now });
       return;
     }
     if (l.resetAt <= now) l.tokens = 0;
@@ -221,7 +222,7 @@ class Leases {
   /** Redis failed: the waiters are counted in this process's own window instead. */
   private fallback(key: string, l: Lease, err: unknown): void {
     this.onFallback(err);
-    for (const w of l.waiters.splice(0)) w.cb(null, this.local.incr(key, w.windowMs));
+    for (const w of l.waiters.splice(0)) w.cb(this.local.incr(key, w.windowMs));
   }
 
   private scheduleGiveBack(): void {
@@ -251,25 +252,18 @@ class Leases {
   }
 }
 
-/** The store class @fastify/rate-limit instantiates, over one shared set of leases. */
-export function redisRateLimitStore(
+/**
+ * Counts one request of `key` against `max` per `windowMs`, answering with the window's count and the ms
+ * left in it: at once (synchronously) from a token this process holds, else when Redis has answered.
+ */
+export type RateCounter = (key: string, windowMs: number, max: number, answer: (count: RateCount) => void) => void;
+
+/** One shared set of leases for every scope that counts through it. */
+export function rateLimitCounter(
   redis: Redis,
   prefix: string,
   onFallback: (err: unknown) => void = () => undefined,
-) {
+): RateCounter {
   const leases = new Leases(redis, prefix, onFallback);
-  return class RedisLeaseStore {
-    private readonly windowMs: number;
-    constructor(params: { timeWindow?: unknown }) {
-      this.windowMs = typeof params.timeWindow === 'number' ? params.timeWindow : 60_000;
-    }
-
-    incr(key: string, cb: Callback, timeWindow?: number, max?: number): void {
-      leases.incr(key, cb, typeof timeWindow === 'number' ? timeWindow : this.windowMs, max);
-    }
-
-    child(): RedisLeaseStore {
-      return this;
-    }
-  };
+  return (key, windowMs, max, answer) => leases.incr(key, answer, windowMs, max);
 }

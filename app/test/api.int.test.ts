@@ -403,7 +403,16 @@ describe('rate limit', () => {
       const limited = await b.app.inject({ method: 'GET', url: '/api/v1/tools?limit=1', headers: AUTH });
       expect(limited.statusCode).toBe(429);
       expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
-      expect(limited.json()).toMatchObject({ error: 'too many requests' });
+      expect(limited.json()).toEqual({
+        statusCode: 429,
+        error: 'too many requests',
+        message: `rate limit of 3 requests per minute exceeded; retry in ${limited.headers['retry-after']} s`,
+      });
+      expect(limited.headers).toMatchObject({
+        'x-ratelimit-limit': '3',
+        'x-ratelimit-remaining': '0',
+        'x-ratelimit-reset': limited.headers['retry-after'],
+      });
       // Another key has its own budget; health endpoints are never limited.
       expect(
         (await a.app.inject({ method: 'GET', url: '/api/v1/tools?limit=1', headers: { 'x-api-key': OTHER_KEY } }))

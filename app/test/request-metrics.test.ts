@@ -8,11 +8,11 @@ const COUNT = { name: 'http_requests_total', help: 'HTTP requests' };
 const labelNames = ['route', 'method', 'status_code'] as const;
 
 /** The same requests into prom-client's own Histogram and Counter, and into RequestMetrics. */
-function both(contentType = client.Registry.PROMETHEUS_CONTENT_TYPE) {
-  const oracle = new client.Registry(contentType);
+function both(openMetrics = false) {
+  const oracle = registry(openMetrics);
   const hist = new client.Histogram({ ...HIST, labelNames, registers: [oracle] });
   const counter = new client.Counter({ ...COUNT, labelNames, registers: [oracle] });
-  const ours = new client.Registry(contentType);
+  const ours = registry(openMetrics);
   const requests = new RequestMetrics(HIST, COUNT);
   for (const m of requests.metrics()) ours.registerMetric(m);
   const observe = (route: string, method: string, status: number, seconds: number) => {
@@ -22,6 +22,12 @@ function both(contentType = client.Registry.PROMETHEUS_CONTENT_TYPE) {
     requests.observe(route, method, status, seconds);
   };
   return { oracle, ours, observe };
+}
+
+function registry(openMetrics: boolean): client.Registry<client.RegistryContentType> {
+  const r = new client.Registry<client.RegistryContentType>();
+  if (openMetrics) r.setContentType(client.Registry.OPENMETRICS_CONTENT_TYPE);
+  return r;
 }
 
 /** Deterministic pseudo-random requests: values on, between, below and above every bound. */
@@ -64,7 +70,7 @@ describe('RequestMetrics against prom-client', () => {
   });
 
   it('the same in OpenMetrics, where a counter loses its _total suffix', async () => {
-    const { oracle, ours, observe } = both(client.Registry.OPENMETRICS_CONTENT_TYPE);
+    const { oracle, ours, observe } = both(true);
     feed(observe, 500);
     expect(await ours.metrics()).toBe(await oracle.metrics());
   });
