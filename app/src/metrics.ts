@@ -1,14 +1,13 @@
 /** Prometheus metrics on a registry of the app's own (so several apps can live in one test process). */
 import client from 'prom-client';
 import type pg from 'pg';
-import { RequestMetrics, type HttpLabel } from './request-metrics.js';
+import { LabelCounter, RequestMetrics, type HttpLabel } from './request-metrics.js';
 
 export const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 2.5, 5, 10];
 
 export interface Metrics {
   readonly registry: client.Registry;
   readonly graphQueryDuration: client.Histogram<'query'>;
-  readonly cacheRequests: client.Counter<'outcome'>;
   /** Time a read waited for a free Postgres connection (apart from the query itself). */
   readonly poolWait: client.Histogram;
   time<T>(query: string, fn: () => Promise<T>): Promise<T>;
@@ -84,22 +83,22 @@ export function createMetrics(opts: {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
   const registers = [registry];
-  // Not prom-client's Histogram and Counter: see request-metrics.ts (same names, help, labels and output).
+  // Not prom-client's Histogram and Counters: see request-metrics.ts (same names, help, labels and output).
   const requests = new RequestMetrics(DEFINITIONS.httpDuration, DEFINITIONS.httpTotal);
   for (const metric of requests.metrics()) registry.registerMetric(metric);
+  const cacheRequests = new LabelCounter(DEFINITIONS.cacheRequests, 'outcome');
   const graphQueryDuration = new client.Histogram({ ...DEFINITIONS.graphQueryDuration, registers });
-  const cacheRequests = new client.Counter({ ...DEFINITIONS.cacheRequests, registers });
+  registry.registerMetric(cacheRequests.metric());
   const poolWait = new client.Histogram({ ...DEFINITIONS.poolWait, registers });
   new client.Gauge({ ...poolConnections(opts.pool), registers });
   new client.Gauge({ ...activeConnections(opts.connections), registers });
   return {
     registry,
     graphQueryDuration,
-    cacheRequests,
     poolWait,
     time: queryTimer(graphQueryDuration),
     observeRequest: (route, method, statusCode, seconds) => requests.observe(route, method, statusCode, seconds),
-    countCache: cacheCounter(cacheRequests),
+    countCache: (outcome) => cacheRequests.inc(outcome),
   };
 }
 
@@ -112,15 +111,5 @@ function queryTimer(histogram: client.Histogram<'query'>): Metrics['time'] {
     } finally {
       end();
     }
-  };
-}
-
-/** One cache lookup per outcome, each outcome's child looked up once. */
-function cacheCounter(cacheRequests: client.Counter<'outcome'>): Metrics['countCache'] {
-  const outcomes = new Map<string, client.Counter.Internal>();
-  return (outcome) => {
-    let c = outcomes.get(outcome);
-    if (!c) outcomes.set(outcome, (c = cacheRequests.labels({ outcome })));
-    c.inc();
   };
 }

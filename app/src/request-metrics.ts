@@ -1,6 +1,6 @@
 /**
  * The per-request metrics, http_request_duration_seconds (histogram) and http_requests_total (counter),
- * kept as one tally per label set and listed through prom-client's registry exactly as prom-client's own
+ * kept as one tally per label set (and cache_requests_total, a LabelCounter) and listed through prom-client's registry exactly as prom-client's own
  * Histogram and Counter list them (app/test/request-metrics.test.ts holds both outputs equal).
  *
  * Why not prom-client's classes: every observe() there validates the label object, hashes it (sorting its
@@ -128,19 +128,53 @@ export class RequestMetrics {
   }
 
   private counterView() {
-    const view = {
-      name: this.counter.name,
-      help: this.counter.help,
-      type: 'counter' as const,
-      aggregator: 'sum' as const,
-      get: async (): Promise<MetricData> => ({
-        ...meta(view),
-        values: this.order.map((t) => ({ value: t.count, labels: t.labels })),
-      }),
-      reset: () => this.reset(),
-    };
-    return view;
+    return counterMetric(
+      this.counter,
+      () => this.order.map((t) => ({ value: t.count, labels: t.labels })),
+      () => this.reset(),
+    );
   }
+}
+
+/**
+ * A counter of one label (cache lookups by outcome): prom-client's Counter output, without its validation
+ * and hashing of the label object on every inc.
+ */
+export class LabelCounter<L extends string> {
+  private readonly counts = new Map<string, { labels: Record<L, string>; value: number }>();
+
+  constructor(
+    private readonly definition: MetricDefinition,
+    private readonly label: L,
+  ) {}
+
+  inc(value: string): void {
+    let c = this.counts.get(value);
+    if (!c) this.counts.set(value, (c = { labels: { [this.label]: value } as Record<L, string>, value: 0 }));
+    c.value += 1;
+  }
+
+  /** The counter, to be added to a registry with `registerMetric`. */
+  metric(): client.Metric {
+    return counterMetric(
+      this.definition,
+      () => [...this.counts.values()].map((c) => ({ value: c.value, labels: c.labels })),
+      () => this.counts.clear(),
+    ) as unknown as client.Metric;
+  }
+}
+
+/** A counter as prom-client's registry reads one; its data follows `view.name` (see histogramView). */
+function counterMetric(definition: MetricDefinition, values: () => MetricValue[], reset: () => void) {
+  const view = {
+    name: definition.name,
+    help: definition.help,
+    type: 'counter' as const,
+    aggregator: 'sum' as const,
+    get: async (): Promise<MetricData> => ({ ...meta(view), values: values() }),
+    reset,
+  };
+  return view;
 }
 
 /** What a metric's data says of itself. */

@@ -1,6 +1,6 @@
 import client from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { RequestMetrics } from '../src/request-metrics.js';
+import { LabelCounter, RequestMetrics } from '../src/request-metrics.js';
 import { HTTP_BUCKETS } from '../src/metrics.js';
 
 const HIST = { name: 'http_request_duration_seconds', help: 'HTTP request duration', buckets: HTTP_BUCKETS };
@@ -104,5 +104,36 @@ describe('RequestMetrics against prom-client', () => {
     );
     expect(text).toContain('http_request_duration_seconds_sum{route="/r",method="GET",status_code="200"} 5.1');
     expect(text).toContain('http_requests_total{route="/r",method="GET",status_code="200"} 2');
+  });
+});
+
+describe('LabelCounter against prom-client', () => {
+  it('lists what a prom-client Counter of one label lists, in both formats, after a reset too', async () => {
+    for (const openMetrics of [false, true]) {
+      const oracle = registry(openMetrics);
+      const counter = new client.Counter({
+        name: 'cache_requests_total',
+        help: 'lookups',
+        labelNames: ['outcome'],
+        registers: [oracle],
+      });
+      const ours = registry(openMetrics);
+      const tally = new LabelCounter({ name: 'cache_requests_total', help: 'lookups' }, 'outcome');
+      ours.registerMetric(tally.metric());
+      expect(await ours.metrics()).toBe(await oracle.metrics());
+      const outcomes = ['hit', 'miss', 'hit', 'coalesced', 'bypass', 'hit', 'weird "quoted" \\ value\n'];
+      for (let i = 0; i < 200; i++) {
+        const outcome = outcomes[(i * 7) % outcomes.length]!;
+        counter.inc({ outcome });
+        tally.inc(outcome);
+      }
+      expect(await ours.metrics()).toBe(await oracle.metrics());
+      expect(await ours.getMetricsAsJSON()).toEqual(await oracle.getMetricsAsJSON());
+      oracle.resetMetrics();
+      ours.resetMetrics();
+      tally.inc('hit');
+      counter.inc({ outcome: 'hit' });
+      expect(await ours.metrics()).toBe(await oracle.metrics());
+    }
   });
 });
