@@ -11,7 +11,8 @@
  * client keeping its schedule (else the row's latency does not count and the target is MISSED); cached read
  * >= 60% of bare node:http; RSS <= 200 MB. Seed time and the database's size are printed with the figures.
  * Run: npx tsx bench/app-latency.ts [--tools N] [--duration S] [--entry dist|source] [--only uncached]
- * (dist is built first). --only uncached: the warm-up, then only the uncached row (with its latency second by
+ * [--node image|host|PATH] (dist is built first). The service and the bare baseline run on the Node the image
+ * ships by default (bench/node-runtime.ts; the host's when it cannot be fetched, and the output says so). --only uncached: the warm-up, then only the uncached row (with its latency second by
  * second, the load average and when the tools table was last analyzed) and the new-(q, tag) row, for short
  * alternating A/B runs.
  */
@@ -31,6 +32,7 @@ import { sampleResponse, startBareServer } from './bare-server.js';
 import { NEW_SEARCHES, newSearch, searchPath, uncachedSearch as uncachedSearchRequest } from './search-mix.js';
 import { MEASURED_SERVICE_ENV } from './measured-service.js';
 import { latencyBySecond } from './latency-timeline.js';
+import { resolveNode } from './node-runtime.js';
 import { loadavg } from 'node:os';
 
 const args = process.argv.slice(2);
@@ -46,6 +48,8 @@ const SEED = Number(argOf('--tools', '10000'));
 const API_KEY = 'bench-api-key-0123456789abcdef';
 const ONLY = argOf('--only', '');
 if (ONLY !== '' && ONLY !== 'uncached') throw new Error(`--only: unknown row '${ONLY}' (only 'uncached')`);
+// The servers' Node: the image's unless asked otherwise (the load client runs on this process's).
+const NODE = resolveNode(argOf('--node', 'image'));
 const load = () =>
   loadavg()
     .map((x) => x.toFixed(2))
@@ -97,7 +101,8 @@ try {
   const seeded = await seed(services.env.DATABASE_URL!, SEED);
   const seedSeconds = (Date.now() - seedStart) / 1000;
   const dbSize = await databaseSize(services.env.DATABASE_URL!);
-  log(`seeded in ${seedSeconds.toFixed(1)} s (${dbSize}); starting the service (${ENTRY})…`);
+  log(`seeded in ${seedSeconds.toFixed(1)} s (${dbSize}); starting the service (${ENTRY}, Node ${NODE.version})…`);
+  if (NODE.note) log(NODE.note);
   const startedAt = Date.now();
   const app = await startLocalApp({
     env: {
@@ -108,6 +113,7 @@ try {
     migrate: false,
     entry: ENTRY,
     readyTimeoutMs: 120_000,
+    node: NODE.path,
   });
   log(`ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s at ${app.url}`);
   const headers = { 'x-api-key': API_KEY };
@@ -160,7 +166,7 @@ try {
     log(
       `bare node:http at full load (same ${payload.length}-byte body and ${Object.keys(sample.headers).length} headers; and a minimal response for reference)…`,
     );
-    bare.proc = await startBareServer(sample, bare.port);
+    bare.proc = await startBareServer(sample, bare.port, [], NODE.path);
     // The machine is shared: alternate bare and service in short rounds and take the median of each.
     const ROUNDS = 3;
     const roundSeconds = Math.max(3, Math.round(DURATION / 2));
@@ -190,6 +196,7 @@ try {
     console.log(
       `seed: ${seeded.tools} tools, ${seeded.prompts} prompts, ${seeded.relations} relations in ${seedSeconds.toFixed(1)} s; database ${dbSize}\n`,
     );
+    console.log(`${runtimeLine()}\n`);
     console.log(
       table(
         ['route', 'achieved req/s', 'late sends', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'errors'],
@@ -359,6 +366,7 @@ async function onlyUncached(app: { url: string; stop(): Promise<number | null> }
   const code = await app.stop();
   const r = row('search (uncached, unique query each)', result);
   console.log(`\n## Uncached search only (${SEED} tools, ${RATE} req/s, ${DURATION} s)\n`);
+  console.log(runtimeLine());
   console.log(`load average (1/5/15 min): before ${loadBefore}; after the uncached row ${loadAfter}`);
   console.log(`tools table before the row: ${stats}\n`);
   console.log(
@@ -380,6 +388,11 @@ async function onlyUncached(app: { url: string; stop(): Promise<number | null> }
     `\ntarget: p95 <= ${limit} ms: ${r.p95} ms${r.valid ? '' : ` (${r.invalid})`}: ${met ? 'yes' : 'MISSED'}`,
   );
   console.log(`service exit code after SIGTERM: ${code}`);
+}
+
+/** Which Node the service and the baseline ran on, and why not the image's when it was not. */
+function runtimeLine(): string {
+  return `servers on Node ${NODE.version} (${NODE.path === process.execPath ? 'the host' : NODE.path}); load client on ${process.version}${NODE.note ? `; ${NODE.note}` : ''}`;
 }
 
 /** When the catalogue's main table was last analyzed and vacuumed, by hand or by autovacuum. */

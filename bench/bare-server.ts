@@ -30,9 +30,14 @@ export function bareServerArgv(sample: Sample, port: number): string[] {
   return ['-e', SCRIPT, sample.payload.toString('base64'), JSON.stringify(sample.headers), String(port)];
 }
 
-/** Starts the baseline and resolves once it listens. */
-export async function startBareServer(sample: Sample, port: number, prefix: string[] = []): Promise<ChildProcess> {
-  const [cmd, ...rest] = [...prefix, process.execPath, ...bareServerArgv(sample, port)];
+/** Starts the baseline (on `node`, the service's Node) and resolves once it listens. */
+export async function startBareServer(
+  sample: Sample,
+  port: number,
+  prefix: string[] = [],
+  node = process.execPath,
+): Promise<ChildProcess> {
+  const [cmd, ...rest] = [...prefix, node, ...bareServerArgv(sample, port)];
   const proc = spawn(cmd!, rest, { stdio: ['ignore', 'pipe', 'ignore'] });
   await new Promise<void>((resolve, reject) => {
     let out = '';

@@ -33,6 +33,8 @@ export interface LocalAppOptions {
   readonly maxLogChars?: number;
   /** Checkout to run the service from (e.g. a git worktree of an older release); default this repository. */
   readonly root?: string;
+  /** The node binary that runs it (a bench measures on the image's Node); default this process's. */
+  readonly node?: string;
 }
 
 export interface LocalApp {
@@ -57,11 +59,12 @@ export function freePort(): Promise<number> {
   });
 }
 
-function command(root: string, entry: 'source' | 'dist', script: 'main' | 'migrate' | 'seed'): string[] {
+/** The whole argv of one of the app's scripts, node first. */
+function command(root: string, entry: 'source' | 'dist', script: 'main' | 'migrate' | 'seed', node: string): string[] {
   const appDir = join(root, 'app');
   return entry === 'dist'
-    ? [join(appDir, 'dist', `${script}.js`)]
-    : ['--import', 'tsx', join(appDir, 'src', `${script}.ts`)];
+    ? [node, join(appDir, 'dist', `${script}.js`)]
+    : [node, '--import', 'tsx', join(appDir, 'src', `${script}.ts`)];
 }
 
 class LogBuffer {
@@ -86,13 +89,13 @@ const EDGE_OUTPUT_CHARS = 64 * 1024;
 
 async function runToEnd(
   root: string,
-  args: string[],
+  argv: string[],
   env: NodeJS.ProcessEnv,
   buf: LogBuffer,
   label: string,
 ): Promise<void> {
   const child = await startProcess({
-    argv: [process.execPath, ...args],
+    argv,
     cwd: root,
     env,
     input: '',
@@ -127,12 +130,12 @@ interface ServerProcess {
 
 async function startServer(
   root: string,
-  entry: 'source' | 'dist',
+  argv: string[],
   env: NodeJS.ProcessEnv,
   buf: LogBuffer,
 ): Promise<ServerProcess> {
   const child = await startProcess({
-    argv: [process.execPath, ...command(root, entry, 'main')],
+    argv,
     cwd: root,
     env,
     input: '',
@@ -197,10 +200,11 @@ export async function startLocalApp(opts: LocalAppOptions): Promise<LocalApp> {
   const buf = new LogBuffer(opts.maxLogChars ?? 1_000_000);
   const root = opts.root ?? REPO_ROOT;
   const env = serviceEnv(opts, port);
-  if (opts.migrate ?? true) await runToEnd(root, command(root, entry, 'migrate'), env, buf, 'migrate');
+  const node = opts.node ?? process.execPath;
+  if (opts.migrate ?? true) await runToEnd(root, command(root, entry, 'migrate', node), env, buf, 'migrate');
   if (opts.seedCount && opts.seedCount > 0)
-    await runToEnd(root, [...command(root, entry, 'seed'), '--count', String(opts.seedCount)], env, buf, 'seed');
-  const server = await startServer(root, entry, env, buf);
+    await runToEnd(root, [...command(root, entry, 'seed', node), '--count', String(opts.seedCount)], env, buf, 'seed');
+  const server = await startServer(root, command(root, entry, 'main', node), env, buf);
   const url = `http://127.0.0.1:${port}`;
   await waitUntilReady(url, server, buf, opts.readyTimeoutMs ?? READY_TIMEOUT_MS);
   return { url, port, pid: server.pid, stop: (signal) => server.stop(signal), logs: () => buf.toString() };
