@@ -4,7 +4,8 @@
  *     send time on a fixed schedule and its latency runs from then, so a stall counts for every request
  *     it delays; shown against stalling servers in ci/test/gate/open-model.test.ts) against search,
  *     get-one-tool and plan, plus an uncached search (a different query each request), each on its own;
- *  2. full load against a bare node:http server and against the cached read endpoint, same run;
+ *  2. full load against a bare node:http server and against the cached read endpoint, same run (req/s, and
+ *     each server's CPU per request from /proc, which moves less with the machine than req/s does);
  *  3. the service's RSS, sampled under load.
  * Targets: cached search p50 <= 5 ms, p95 <= 20 ms at 500 req/s; uncached search (issue 25) p95 <= 10 ms and
  * p99 <= 30 ms on 10,000 tools, p95 <= 20 ms on 100,000; each row achieving >= 90% of 500 req/s with the
@@ -77,9 +78,19 @@ function sampleRss(pid: number): { stop(): number } {
   };
 }
 
-async function fullLoad(url: string, headers: Record<string, string>, seconds: number) {
+/** CPU time a process has used, in µs (utime + stime from /proc, in clock ticks). */
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+function cpuMicros(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
+}
+
+/** Full load on one server; with its pid, also the server's CPU per answered request (steadier than req/s). */
+async function fullLoad(url: string, headers: Record<string, string>, seconds: number, pid?: number) {
+  const before = pid === undefined ? 0 : cpuMicros(pid);
   const res = await autocannon({ url, headers, connections: 50, pipelining: 1, duration: seconds });
-  return { rps: res.requests.average, non2xx: res.non2xx, errors: res.errors, p50: res.latency.p50 };
+  const cpuPerRequest = pid === undefined ? NaN : (cpuMicros(pid) - before) / Math.max(1, res.requests.total);
+  return { rps: res.requests.average, non2xx: res.non2xx, errors: res.errors, p50: res.latency.p50, cpuPerRequest };
 }
 
 const log = (msg: string) => console.error(`[bench] ${msg}`);
@@ -178,8 +189,8 @@ try {
     const bareRounds: Awaited<ReturnType<typeof fullLoad>>[] = [];
     const cachedRounds: Awaited<ReturnType<typeof fullLoad>>[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      bareRounds.push(await fullLoad(`http://127.0.0.1:${bare.port}/`, {}, roundSeconds));
-      cachedRounds.push(await fullLoad(cachedUrl, headers, roundSeconds));
+      bareRounds.push(await fullLoad(`http://127.0.0.1:${bare.port}/`, {}, roundSeconds, bare.proc.pid));
+      cachedRounds.push(await fullLoad(cachedUrl, headers, roundSeconds, app.pid));
     }
     const bareTiny = await fullLoad(`http://127.0.0.1:${bare.port}/tiny`, {}, roundSeconds);
     const median = <T extends { rps: number }>(xs: T[]): T =>
@@ -207,7 +218,13 @@ try {
       `\n## Throughput at full load (50 connections; median of ${ROUNDS} alternating ${roundSeconds} s rounds)\n`,
     );
     console.log(
-      `rounds, req/s: bare ${bareRounds.map((x) => x.rps.toFixed(0)).join(' / ')}; cached ${cachedRounds.map((x) => x.rps.toFixed(0)).join(' / ')}\n`,
+      `rounds, req/s: bare ${bareRounds.map((x) => x.rps.toFixed(0)).join(' / ')}; cached ${cachedRounds.map((x) => x.rps.toFixed(0)).join(' / ')}`,
+    );
+    const cpu = (xs: { cpuPerRequest: number }[]) => xs.map((x) => x.cpuPerRequest.toFixed(0)).join(' / ');
+    const cpuMedian = (xs: { cpuPerRequest: number }[]) =>
+      [...xs.map((x) => x.cpuPerRequest)].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    console.log(
+      `rounds, server CPU µs per request: bare ${cpu(bareRounds)}; cached ${cpu(cachedRounds)} (medians: the cached read costs ${(cpuMedian(cachedRounds) / cpuMedian(bareRounds)).toFixed(2)}x the baseline's CPU)\n`,
     );
     console.log(
       table(
