@@ -2,11 +2,12 @@
  * API-key check in constant time. Every configured key sits zero-padded in a buffer of one common size (the
  * longest key's UTF-8 length); the presented key is written into a scratch buffer of that size and compared
  * with timingSafeEqual against every key (no early exit), its byte length beside. The time taken depends on
- * the presented key's length (the caller's own input) and on how many keys there are, never on a key's
- * content, length or position.
+ * the presented key's length (the caller's own input) and on the configuration (how many keys, the longest
+ * one's length: the same for every request), never on which key matches or how much of any key does.
  *
  * It replaced SHA-256 digests of both sides, which were constant-time too but cost a native hash and a new
- * Buffer per request (about 5% of a cached read's CPU under the profiler: docs/performance.md); this one allocates nothing.
+ * Buffer per request (about 5% of a cached read's CPU under the profiler: docs/performance.md); this one
+ * allocates nothing.
  */
 import { timingSafeEqual } from 'node:crypto';
 

@@ -1,14 +1,15 @@
 /**
- * The per-request metrics, http_request_duration_seconds (histogram) and http_requests_total (counter),
- * kept as one tally per label set (and cache_requests_total, a LabelCounter) and listed through prom-client's registry exactly as prom-client's own
- * Histogram and Counter list them (app/test/request-metrics.test.ts holds both outputs equal).
+ * The per-request metrics, http_request_duration_seconds (histogram) and http_requests_total (counter), kept
+ * as one tally per label set, and cache_requests_total (a LabelCounter), all listed through prom-client's
+ * registry exactly as its own Histogram and Counter list them (app/test/request-metrics.test.ts holds both
+ * outputs equal).
  *
  * Why not prom-client's classes: every observe() there validates the label object, hashes it (sorting its
  * keys) and turns the bucket's bound into a property name, for the histogram and again for the counter,
- * about 6% of a cached read's CPU under the profiler (docs/performance.md). Here a request finds its tally by three Map
- * lookups on values that repeat (the route template, the method, the status code) and bumps numbers; the
- * counter is the histogram's count, so one tally serves both. Label sets are bounded by the code: route
- * templates ('unmatched' for no route), the methods node's parser accepts, status codes.
+ * about 6% of a cached read's CPU under the profiler (docs/performance.md). Here a request finds its tally
+ * by three Map lookups on values that repeat (the route template, the method, the status code) and bumps
+ * numbers; the counter is the histogram's count, so one tally serves both. Label sets are bounded by the
+ * code: route templates ('unmatched' for no route), the methods node's parser accepts, status codes.
  */
 import type client from 'prom-client';
 
