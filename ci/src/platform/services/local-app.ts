@@ -87,6 +87,13 @@ function attach(child: RunningProcess, buf: LogBuffer): void {
 /** Output kept by the process edge per stream; the LogBuffer holds what callers read. */
 const EDGE_OUTPUT_CHARS = 64 * 1024;
 
+/** One of the app's scripts started in `root` through the process edge, its output into `buf`. */
+async function startScript(root: string, argv: string[], env: NodeJS.ProcessEnv, buf: LogBuffer) {
+  const child = await startProcess({ argv, cwd: root, env, input: '', maxOutputChars: EDGE_OUTPUT_CHARS });
+  attach(child, buf);
+  return child;
+}
+
 async function runToEnd(
   root: string,
   argv: string[],
@@ -94,14 +101,7 @@ async function runToEnd(
   buf: LogBuffer,
   label: string,
 ): Promise<void> {
-  const child = await startProcess({
-    argv,
-    cwd: root,
-    env,
-    input: '',
-    maxOutputChars: EDGE_OUTPUT_CHARS,
-  });
-  attach(child, buf);
+  const child = await startScript(root, argv, env, buf);
   const { exitCode, signal } = await child.done;
   if (exitCode !== 0) throw new Error(`${label} failed (exit ${exitCode ?? signal}):\n${buf.toString().slice(-2_000)}`);
 }
@@ -134,14 +134,7 @@ async function startServer(
   env: NodeJS.ProcessEnv,
   buf: LogBuffer,
 ): Promise<ServerProcess> {
-  const child = await startProcess({
-    argv,
-    cwd: root,
-    env,
-    input: '',
-    maxOutputChars: EDGE_OUTPUT_CHARS,
-  });
-  attach(child, buf);
+  const child = await startScript(root, argv, env, buf);
   let exitCode: number | null | undefined;
   // If this process ends without stop() (a crash, Ctrl-C), do not leave an orphaned server behind.
   // Synchronous on purpose: 'exit' listeners cannot wait.
