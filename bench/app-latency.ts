@@ -34,6 +34,7 @@ import { NEW_SEARCHES, newSearch, searchPath, uncachedSearch as uncachedSearchRe
 import { MEASURED_SERVICE_ENV } from './measured-service.js';
 import { latencyBySecond } from './latency-timeline.js';
 import { resolveNode } from './node-runtime.js';
+import { cpuSeconds } from './proc-stat.js';
 import { loadavg } from 'node:os';
 
 const args = process.argv.slice(2);
@@ -78,18 +79,11 @@ function sampleRss(pid: number): { stop(): number } {
   };
 }
 
-/** CPU time a process has used, in µs (utime + stime from /proc, in clock ticks). */
-const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-function cpuMicros(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
-}
-
 /** Full load on one server; with its pid, also the server's CPU per answered request (steadier than req/s). */
 async function fullLoad(url: string, headers: Record<string, string>, seconds: number, pid?: number) {
-  const before = pid === undefined ? 0 : cpuMicros(pid);
+  const before = pid === undefined ? 0 : cpuSeconds(pid);
   const res = await autocannon({ url, headers, connections: 50, pipelining: 1, duration: seconds });
-  const cpuPerRequest = pid === undefined ? NaN : (cpuMicros(pid) - before) / Math.max(1, res.requests.total);
+  const cpuPerRequest = pid === undefined ? NaN : ((cpuSeconds(pid) - before) * 1e6) / Math.max(1, res.requests.total);
   return { rps: res.requests.average, non2xx: res.non2xx, errors: res.errors, p50: res.latency.p50, cpuPerRequest };
 }
 

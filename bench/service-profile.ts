@@ -24,6 +24,7 @@ import { summarize } from '../ci/src/gate/stats.js';
 import { table } from '../ci/src/platform/report/markdown.js';
 import { searchPath, uncachedSearch } from './search-mix.js';
 import { MEASURED_SERVICE_ENV } from './measured-service.js';
+import { cpuSeconds } from './proc-stat.js';
 
 const args = process.argv.slice(2);
 const argOf = (name: string, fallback: string) => {
@@ -95,18 +96,6 @@ function summariseProfile(p: CpuProfile) {
     fns.set(key, (fns.get(key) ?? 0) + us);
   }
   return { total, cats, fns };
-}
-
-/** CPU seconds (user + system) a process has used, from /proc (clock ticks of 10 ms). */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
-      .replace(/^.*\) /, '')
-      .split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
 }
 
 /** The service's Postgres backends (its application_name, in the bench's database). */
